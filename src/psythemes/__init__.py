@@ -1,0 +1,43 @@
+"""psythemes: NLP-assisted thematic analysis of qualitative transcripts.
+
+Stages, one module each: :mod:`psythemes.io` (read), :mod:`psythemes.segment`,
+:mod:`psythemes.embed`, :mod:`psythemes.discover`, :mod:`psythemes.codebook`,
+:mod:`psythemes.mapping`, :mod:`psythemes.agreement`, :mod:`psythemes.evaluate`,
+:mod:`psythemes.report`, :mod:`psythemes.qdpx`; :mod:`psythemes.cli` is a thin layer over them.
+
+Importing ``psythemes`` is cheap: stages load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Any
+
+# No model hub, ever: set before any stage can import transformers or huggingface_hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it (loaded lazily, PEP 562)
+_LAZY = {
+    "Transcript": "schema",
+    "Segment": "schema",
+    "Turn": "schema",
+    "InputError": "errors",
+    "PsythemesError": "errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'psythemes' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_LAZY))

@@ -1,0 +1,5 @@
+"""CLI command(s) for the mapping stage; registered on import (see ``psythemes.cli``)."""
+
+from __future__ import annotations
+
+from ._app import app  # noqa: F401

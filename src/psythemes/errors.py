@@ -1,0 +1,37 @@
+"""Errors that psythemes reports to a user as one clear line.
+
+Library code raises :class:`InputError` (bad files, bad tables, bad options) with the
+file and, where it applies, the line.  The CLI turns it into ``error: ...`` on stderr
+and exit code 2; scripts can catch it like any exception.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class PsythemesError(Exception):
+    """Base class of every error psythemes raises on purpose."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, path: str | Path | None = None, line: int | None = None):
+        self.message = message
+        self.path = str(path) if path is not None else None
+        self.line = line
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        where = ""
+        if self.path is not None:
+            where = self.path if self.line is None else f"{self.path}:{self.line}"
+            where += ": "
+        return f"{where}{self.message}"
+
+
+class InputError(PsythemesError):
+    """A file, table or option that psythemes cannot use as given."""
+
+
+class PsythemesWarning(UserWarning):
+    """Something the user should know about, that does not stop the run."""
