@@ -1,0 +1,679 @@
+"""REFI-QDA (QDA-XML 1.0) project exchange: the format NVivo, ATLAS.ti, MAXQDA and QualCoder share.
+
+A ``.qdpx`` file is a zip archive with ``project.qde`` (XML, namespace
+``urn:QDA-XML:project:1.0``) and a ``sources/`` folder of documents.  psythemes writes
+text sources as ``sources/<guid>.txt`` (UTF-8) addressed as ``internal://<guid>.txt``;
+text selections are Unicode code-point positions into that plain text, which is exactly
+what Python string indices are.
+
+Reading is lenient (attribute order, GUID braces and case, ``internal://`` or relative
+paths, inline ``PlainTextContent``, missing optional elements, CRLF line ends) and
+writing is strict (the output validates against ``Project-mrt2019.xsd``).  Hostile files
+are refused with :class:`~psythemes.errors.InputError`: XML entity declarations and
+external entities (``defusedxml``), zip members with absolute paths or ``..`` (zip slip),
+oversized or highly compressed members (zip bombs), selections outside the text.
+"""
+
+from __future__ import annotations
+
+import io as _io
+import re
+import uuid
+import zipfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+from typing import Any
+from xml.etree import ElementTree as ET
+
+import pandas as pd
+
+from .errors import InputError
+from .outputs import write_bytes
+from .schema import GOLD_COLUMNS, Transcript
+
+__all__ = [
+    "NAMESPACE",
+    "QdaCode",
+    "QdaProject",
+    "read_qdpx",
+    "write_qdpx",
+    "project_to_xml",
+    "ZipLimits",
+]
+
+NAMESPACE = "urn:QDA-XML:project:1.0"
+_NS = f"{{{NAMESPACE}}}"
+# uuid5 namespace so that the same project content always gets the same GUIDs
+_GUID_NAMESPACE = uuid.UUID("6f1e4b8e-5a55-4b43-9d0e-707379746865")
+
+
+@dataclass(frozen=True)
+class ZipLimits:
+    """Bounds that keep a hostile archive from exhausting memory or disk."""
+
+    max_members: int = 10_000
+    max_member_bytes: int = 256 * 2**20
+    max_total_bytes: int = 1024 * 2**20
+    #: a member may expand at most this many times its compressed size (above 1 MiB)
+    max_ratio: float = 200.0
+
+
+@dataclass
+class QdaCode:
+    """A code of a REFI-QDA codebook (codes nest)."""
+
+    name: str
+    description: str = ""
+    guid: str = ""
+    color: str | None = None
+    children: list[QdaCode] = field(default_factory=list)
+
+    def walk(self) -> Iterable[QdaCode]:
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+@dataclass
+class QdaProject:
+    """What psythemes takes from (and puts into) a REFI-QDA project.
+
+    Attributes
+    ----------
+    name : str
+        Project name.
+    transcripts : list of Transcript
+        Text sources, ``format="qdpx"``; metadata holds case variables.
+    codes : list of QdaCode
+        Top-level codes of the codebook (children nested).
+    codings : DataFrame
+        One row per coded selection and code, columns :data:`psythemes.schema.GOLD_COLUMNS`;
+        ``coder`` is the name of the user who made the coding.
+    """
+
+    name: str
+    transcripts: list[Transcript]
+    codes: list[QdaCode] = field(default_factory=list)
+    codings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=GOLD_COLUMNS))
+
+    def code_names(self) -> list[str]:
+        return [c.name for top in self.codes for c in top.walk()]
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def read_qdpx(path: str | Path, *, limits: ZipLimits | None = None) -> QdaProject:
+    """Read a ``.qdpx`` archive or a bare ``.qde`` project file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The project.  For a ``.qde``, sources are looked up in a ``sources/`` folder beside it.
+    limits : ZipLimits, optional
+        Size bounds for archive members.
+
+    Returns
+    -------
+    QdaProject
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError("no such file", path=path)
+    limits = limits or ZipLimits()
+    if path.suffix.lower() == ".qde":
+        xml_bytes = path.read_bytes()
+        base = path.parent / "sources"
+
+        def load_source(name: str) -> bytes | None:
+            candidate = (base / name).resolve()
+            if base.resolve() not in candidate.parents:
+                raise InputError(f"source path {name!r} points outside the sources folder", path=path)
+            return candidate.read_bytes() if candidate.is_file() else None
+
+        return _parse_project(xml_bytes, load_source, path)
+
+    try:
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as err:
+        raise InputError(f"not a .qdpx (zip) archive: {err}", path=path) from None
+    with archive:
+        members = _checked_members(archive, path, limits)
+        qde = [n for n in members if n.lower().endswith(".qde") and "/" not in n.strip("/")]
+        qde = qde or [n for n in members if n.lower().endswith(".qde")]
+        if not qde:
+            raise InputError("archive holds no project.qde", path=path)
+        budget = [limits.max_total_bytes]
+        xml_bytes = _read_member(archive, members[qde[0]], path, limits, budget)
+        by_lower = {n.lower(): n for n in members}
+
+        def load_source(name: str) -> bytes | None:
+            for candidate in (f"sources/{name}", name):
+                key = by_lower.get(candidate.lower())
+                if key is not None:
+                    return _read_member(archive, members[key], path, limits, budget)
+            return None
+
+        return _parse_project(xml_bytes, load_source, path)
+
+
+def _checked_members(archive: zipfile.ZipFile, path: Path, limits: ZipLimits) -> dict[str, zipfile.ZipInfo]:
+    infos = archive.infolist()
+    if len(infos) > limits.max_members:
+        raise InputError(f"archive has {len(infos)} members (limit {limits.max_members})", path=path)
+    members: dict[str, zipfile.ZipInfo] = {}
+    for info in infos:
+        name = info.filename.replace("\\", "/")
+        pure = PurePosixPath(name)
+        if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in pure.parts:
+            raise InputError(f"refusing archive member with an unsafe path: {info.filename!r}", path=path)
+        if info.is_dir():
+            continue
+        members[name] = info
+    return members
+
+
+def _read_member(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path, limits: ZipLimits, budget: list[int]
+) -> bytes:
+    """Read one member in bounded chunks; never trust the sizes the header claims."""
+    cap = min(limits.max_member_bytes, budget[0])
+    out = bytearray()
+    with archive.open(info) as fh:
+        while chunk := fh.read(1 << 16):
+            out += chunk
+            if len(out) > cap:
+                raise InputError(
+                    f"archive member {info.filename!r} expands beyond {cap} bytes (possible zip bomb)", path=path
+                )
+            compressed = max(info.compress_size, 1)
+            if len(out) > 2**20 and len(out) / compressed > limits.max_ratio:
+                raise InputError(
+                    f"archive member {info.filename!r} has a compression ratio above {limits.max_ratio:g} "
+                    "(possible zip bomb)",
+                    path=path,
+                )
+    budget[0] -= len(out)
+    return bytes(out)
+
+
+def _parse_xml(xml_bytes: bytes, path: Path) -> ET.Element:
+    import defusedxml
+    import defusedxml.ElementTree as SafeET
+
+    try:
+        return SafeET.fromstring(xml_bytes)
+    except defusedxml.DefusedXmlException as err:
+        raise InputError(
+            f"refusing XML with entity declarations or external references ({type(err).__name__})", path=path
+        ) from None
+    except ET.ParseError as err:
+        raise InputError(f"malformed project XML: {err}", path=path) from None
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _children(elem: ET.Element, name: str) -> list[ET.Element]:
+    return [c for c in elem if _local(c.tag) == name]
+
+
+def _child(elem: ET.Element, name: str) -> ET.Element | None:
+    found = _children(elem, name)
+    return found[0] if found else None
+
+
+def _norm_guid(value: str | None) -> str:
+    return (value or "").strip().strip("{}").lower()
+
+
+def _parse_project(xml_bytes: bytes, load_source: Any, path: Path) -> QdaProject:
+    root = _parse_xml(xml_bytes, path)
+    if _local(root.tag) != "Project":
+        raise InputError(f"root element is <{_local(root.tag)}>, expected <Project>", path=path)
+
+    users: dict[str, str] = {}
+    users_el = _child(root, "Users")
+    if users_el is not None:
+        for user in _children(users_el, "User"):
+            guid = _norm_guid(user.get("guid"))
+            users[guid] = user.get("name") or user.get("id") or guid
+
+    codes: list[QdaCode] = []
+    code_names: dict[str, str] = {}
+    book = _child(root, "CodeBook")
+    codes_el = _child(book, "Codes") if book is not None else None
+    if codes_el is not None:
+        codes = [_parse_code(c, code_names) for c in _children(codes_el, "Code")]
+
+    variables: dict[str, str] = {}
+    vars_el = _child(root, "Variables")
+    if vars_el is not None:
+        for var in _children(vars_el, "Variable"):
+            variables[_norm_guid(var.get("guid"))] = var.get("name") or _norm_guid(var.get("guid"))
+
+    source_vars: dict[str, dict[str, Any]] = {}
+    cases_el = _child(root, "Cases")
+    if cases_el is not None:
+        for case in _children(cases_el, "Case"):
+            values = _variable_values(case, variables)
+            if case.get("name"):
+                values.setdefault("case", case.get("name"))
+            for ref in _children(case, "SourceRef"):
+                source_vars.setdefault(_norm_guid(ref.get("targetGUID")), {}).update(values)
+
+    transcripts: list[Transcript] = []
+    rows: list[dict[str, Any]] = []
+    seen_ids: set[str] = set()
+    sources_el = _child(root, "Sources")
+    for source in _children(sources_el, "TextSource") if sources_el is not None else []:
+        guid = _norm_guid(source.get("guid"))
+        raw_text = _source_text(source, load_source, path)
+        text, to_norm = _normalise_with_map(raw_text)
+        doc_id = _unique_doc_id(source.get("name") or guid, seen_ids)
+        metadata = dict(source_vars.get(guid, {}))
+        metadata.update(_variable_values(source, variables))
+        metadata["qda_guid"] = guid
+        transcripts.append(
+            Transcript(
+                doc_id=doc_id,
+                text=text,
+                source=f"{path}!{source.get('plainTextPath') or source.get('name') or guid}",
+                format="qdpx",
+                metadata=metadata,
+                turns=[],
+            )
+        )
+        for selection in _children(source, "PlainTextSelection"):
+            try:
+                start = int(selection.get("startPosition", ""))
+                end = int(selection.get("endPosition", ""))
+            except ValueError:
+                raise InputError(
+                    f"selection {selection.get('guid')!r} in source {doc_id!r} has non-integer positions", path=path
+                ) from None
+            if not 0 <= start <= end <= len(raw_text):
+                raise InputError(
+                    f"selection {selection.get('guid')!r} [{start}, {end}) lies outside source {doc_id!r} "
+                    f"({len(raw_text)} characters)",
+                    path=path,
+                )
+            sel_user = _norm_guid(selection.get("creatingUser"))
+            for coding in _children(selection, "Coding"):
+                ref = _child(coding, "CodeRef")
+                code_guid = _norm_guid(ref.get("targetGUID") if ref is not None else None)
+                if code_guid not in code_names:
+                    raise InputError(
+                        f"coding in source {doc_id!r} refers to unknown code {code_guid!r}", path=path
+                    )
+                user = _norm_guid(coding.get("creatingUser")) or sel_user
+                rows.append(
+                    {
+                        "doc_id": doc_id,
+                        "start": to_norm(start),
+                        "end": to_norm(end),
+                        "code": code_names[code_guid],
+                        "coder": users.get(user, user or "unknown"),
+                    }
+                )
+    codings = pd.DataFrame(rows, columns=GOLD_COLUMNS)
+    return QdaProject(name=root.get("name") or path.stem, transcripts=transcripts, codes=codes, codings=codings)
+
+
+def _parse_code(elem: ET.Element, names: dict[str, str]) -> QdaCode:
+    guid = _norm_guid(elem.get("guid"))
+    desc_el = _child(elem, "Description")
+    code = QdaCode(
+        name=elem.get("name") or guid,
+        description=(desc_el.text or "").strip() if desc_el is not None else "",
+        guid=guid,
+        color=elem.get("color"),
+        children=[],
+    )
+    names[guid] = code.name
+    code.children = [_parse_code(c, names) for c in _children(elem, "Code")]
+    return code
+
+
+def _variable_values(elem: ET.Element, variables: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for vv in _children(elem, "VariableValue"):
+        ref = _child(vv, "VariableRef")
+        if ref is None:
+            continue
+        name = variables.get(_norm_guid(ref.get("targetGUID")))
+        if name is None:
+            continue
+        for child in vv:
+            kind = _local(child.tag)
+            if kind == "VariableRef":
+                continue
+            raw = (child.text or "").strip()
+            if kind == "IntegerValue":
+                values[name] = int(raw) if raw else None
+            elif kind == "FloatValue":
+                values[name] = float(raw) if raw else None
+            elif kind == "BooleanValue":
+                values[name] = raw.lower() in ("true", "1")
+            else:
+                values[name] = raw
+    return values
+
+
+def _source_text(source: ET.Element, load_source: Any, path: Path) -> str:
+    inline = _child(source, "PlainTextContent")
+    if inline is not None and inline.text is not None:
+        return inline.text
+    ref = source.get("plainTextPath") or ""
+    name = re.sub(r"^(internal|relative|absolute)://", "", ref).lstrip("/")
+    candidates = [name, PurePosixPath(name.replace("\\", "/")).name] if name else []
+    for candidate in candidates:
+        if ".." in PurePosixPath(candidate).parts:
+            raise InputError(f"refusing source path with '..': {ref!r}", path=path)
+        data = load_source(candidate)
+        if data is not None:
+            return _decode(data, path, candidate)
+    raise InputError(
+        f"text source {source.get('name') or source.get('guid')!r}: plain text {ref!r} not found", path=path
+    )
+
+
+def _decode(data: bytes, path: Path, member: str) -> str:
+    try:
+        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            return data.decode("utf-16")
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputError(f"source {member!r} is not UTF-8 or UTF-16 text", path=path) from None
+
+
+def _normalise_with_map(raw: str):
+    """Normalise line ends (CRLF/CR → LF) and return a position map from raw to normalised text.
+
+    NFC is applied only where it keeps the length (then positions are unchanged), because
+    REFI-QDA positions refer to the source as stored.
+    """
+    import unicodedata
+
+    if "\r" not in raw:
+        text = raw
+        offsets = None
+    else:
+        pieces = []
+        # removed[i] = number of characters dropped before raw position i
+        removed = [0] * (len(raw) + 1)
+        dropped = 0
+        i = 0
+        while i < len(raw):
+            removed[i] = dropped
+            ch = raw[i]
+            if ch == "\r" and i + 1 < len(raw) and raw[i + 1] == "\n":
+                dropped += 1  # the \r of a CRLF disappears
+            elif ch == "\r":
+                pieces.append("\n")
+            else:
+                pieces.append(ch)
+            i += 1
+        removed[len(raw)] = dropped
+        text = "".join(pieces)
+        offsets = removed
+    nfc = unicodedata.normalize("NFC", text)
+    if len(nfc) == len(text):
+        text = nfc
+
+    def to_norm(pos: int) -> int:
+        return pos if offsets is None else pos - offsets[pos]
+
+    return text, to_norm
+
+
+def _unique_doc_id(name: str, seen: set[str]) -> str:
+    base = re.sub(r"\.(txt|docx?|odt|rtf|pdf|vtt|srt)$", "", name.strip(), flags=re.IGNORECASE) or "source"
+    doc_id, n = base, 2
+    while doc_id in seen:
+        doc_id, n = f"{base}-{n}", n + 1
+    seen.add(doc_id)
+    return doc_id
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def _guid(kind: str, key: str) -> str:
+    return str(uuid.uuid5(_GUID_NAMESPACE, f"{kind}:{key}"))
+
+
+def _as_code_tree(codes: Any) -> list[QdaCode]:
+    """Accept QdaCode lists, a psythemes Codebook, or plain names."""
+    if codes is None:
+        return []
+    if hasattr(codes, "codes") and not isinstance(codes, (list, tuple)):
+        codes = codes.codes
+    out = []
+    for code in codes:
+        if isinstance(code, QdaCode):
+            out.append(code)
+        elif isinstance(code, str):
+            out.append(QdaCode(name=code))
+        else:  # a psythemes codebook Code: name, definition/label, children
+            description = getattr(code, "definition", "") or getattr(code, "label", "") or ""
+            out.append(
+                QdaCode(
+                    name=code.name,
+                    description=description,
+                    children=_as_code_tree(getattr(code, "children", None) or []),
+                )
+            )
+    return out
+
+
+def _variable_type(values: list[Any]) -> str:
+    present = [v for v in values if v is not None and not (isinstance(v, float) and v != v) and v != ""]
+    if present and all(isinstance(v, bool) for v in present):
+        return "Boolean"
+    if present and all(isinstance(v, int) and not isinstance(v, bool) for v in present):
+        return "Integer"
+    if present and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present):
+        return "Float"
+    return "Text"
+
+
+def project_to_xml(
+    transcripts: list[Transcript],
+    *,
+    codes: Any = None,
+    codings: pd.DataFrame | None = None,
+    name: str = "psythemes project",
+    case_variable: str = "participant",
+    created: datetime | None = None,
+) -> tuple[bytes, dict[str, str]]:
+    """Build ``project.qde`` and the source files of a REFI-QDA project.
+
+    Parameters
+    ----------
+    transcripts : list of Transcript
+        Text sources; their metadata become variables on cases.
+    codes : Codebook, list of QdaCode or list of str, optional
+        The codebook.  Codes that appear in ``codings`` but not here are added at the top level.
+    codings : DataFrame, optional
+        Columns :data:`psythemes.schema.GOLD_COLUMNS`; ``coder`` becomes the REFI-QDA user.
+    name : str
+        Project name.
+    case_variable : str
+        Metadata field that identifies a case (participant); the doc_id is used where it is missing.
+    created : datetime, optional
+        Creation time written into the project (default: now, UTC).
+
+    Returns
+    -------
+    (bytes, dict)
+        The XML document and ``{"sources/<guid>.txt": text}``.
+    """
+    created = created or datetime.now(timezone.utc).replace(microsecond=0)
+    stamp = created.isoformat().replace("+00:00", "Z")
+    tree = _as_code_tree(codes)
+    codings = codings if codings is not None else pd.DataFrame(columns=GOLD_COLUMNS)
+    missing = [c for c in GOLD_COLUMNS if c not in codings.columns]
+    if missing:
+        raise InputError(f"codings table lacks columns {missing}")
+    known = {c.name for top in tree for c in top.walk()}
+    for extra in sorted(set(codings["code"].astype(str)) - known):
+        tree.append(QdaCode(name=extra))
+    code_guid: dict[str, str] = {}
+    for top in tree:
+        for c in top.walk():
+            if c.name in code_guid:
+                raise InputError(f"code name {c.name!r} appears twice in the codebook")
+            c.guid = c.guid or _guid("code", c.name)
+            code_guid[c.name] = c.guid
+
+    texts = {t.doc_id: t.text for t in transcripts}
+    if len(texts) != len(transcripts):
+        raise InputError("duplicate doc_id among transcripts")
+    unknown_docs = sorted(set(codings["doc_id"].astype(str)) - set(texts))
+    if unknown_docs:
+        raise InputError(f"codings refer to unknown documents: {unknown_docs[:5]}")
+
+    coders = sorted(set(codings["coder"].astype(str))) or ["psythemes"]
+    user_guid = {u: _guid("user", u) for u in coders}
+
+    root = ET.Element(f"{_NS}Project", {"name": name, "origin": "psythemes", "creationDateTime": stamp})
+    users_el = ET.SubElement(root, f"{_NS}Users")
+    for user in coders:
+        ET.SubElement(users_el, f"{_NS}User", {"guid": user_guid[user], "name": user})
+    if tree:
+        codes_el = ET.SubElement(ET.SubElement(root, f"{_NS}CodeBook"), f"{_NS}Codes")
+        for top in tree:
+            _code_element(codes_el, top)
+
+    # variables: every metadata field except the case id and internal keys
+    fields: dict[str, list[Any]] = {}
+    for t in transcripts:
+        for key, value in t.metadata.items():
+            if key != case_variable and not key.startswith("qda_"):
+                fields.setdefault(key, []).append(value)
+    var_guid = {k: _guid("variable", k) for k in fields}
+    var_type = {k: _variable_type(v) for k, v in fields.items()}
+    if fields:
+        vars_el = ET.SubElement(root, f"{_NS}Variables")
+        for key in fields:
+            ET.SubElement(vars_el, f"{_NS}Variable", {"guid": var_guid[key], "name": key, "typeOfVariable": var_type[key]})
+
+    cases: dict[str, list[Transcript]] = {}
+    for t in transcripts:
+        cases.setdefault(str(t.metadata.get(case_variable) or t.doc_id), []).append(t)
+    source_guid = {t.doc_id: _guid("source", t.doc_id) for t in transcripts}
+    cases_el = ET.SubElement(root, f"{_NS}Cases")
+    per_document: dict[str, list[str]] = {}  # doc_id -> variables that vary within its case
+    for case_name, members in cases.items():
+        case_el = ET.SubElement(cases_el, f"{_NS}Case", {"guid": _guid("case", case_name), "name": case_name})
+        # participant-level variables (one value across the case's documents) go on the case,
+        # document-level ones (e.g. interview wave) on each text source
+        for key in fields:
+            values = {repr(m.metadata.get(key)) for m in members}
+            if len(values) == 1 and key in members[0].metadata:
+                _variable_value(case_el, var_guid[key], var_type[key], members[0].metadata[key])
+            else:
+                for m in members:
+                    per_document.setdefault(m.doc_id, []).append(key)
+        for m in members:
+            ET.SubElement(case_el, f"{_NS}SourceRef", {"targetGUID": source_guid[m.doc_id]})
+
+    sources_el = ET.SubElement(root, f"{_NS}Sources")
+    files: dict[str, str] = {}
+    by_doc = {doc: frame for doc, frame in codings.groupby("doc_id", sort=False)}
+    for t in transcripts:
+        guid = source_guid[t.doc_id]
+        files[f"sources/{guid}.txt"] = t.text
+        src = ET.SubElement(
+            sources_el,
+            f"{_NS}TextSource",
+            {"guid": guid, "name": t.doc_id, "plainTextPath": f"internal://{guid}.txt", "creationDateTime": stamp},
+        )
+        frame = by_doc.get(t.doc_id)
+        if frame is not None:
+            for (start, end), group in frame.groupby(["start", "end"], sort=True):
+                start, end = int(start), int(end)
+                if not 0 <= start <= end <= len(t.text):
+                    raise InputError(f"coding [{start}, {end}) lies outside document {t.doc_id!r}")
+                sel = ET.SubElement(
+                    src,
+                    f"{_NS}PlainTextSelection",
+                    {
+                        "guid": _guid("selection", f"{t.doc_id}:{start}:{end}"),
+                        "name": t.text[start:end][:60],
+                        "startPosition": str(start),
+                        "endPosition": str(end),
+                    },
+                )
+                for rec in group.sort_values(["coder", "code"]).itertuples(index=False):
+                    key = f"{t.doc_id}:{start}:{end}:{rec.code}:{rec.coder}"
+                    coding = ET.SubElement(
+                        sel,
+                        f"{_NS}Coding",
+                        {"guid": _guid("coding", key), "creatingUser": user_guid[str(rec.coder)], "creationDateTime": stamp},
+                    )
+                    ET.SubElement(coding, f"{_NS}CodeRef", {"targetGUID": code_guid[str(rec.code)]})
+        for key in per_document.get(t.doc_id, []):
+            if key in t.metadata:
+                _variable_value(src, var_guid[key], var_type[key], t.metadata[key])
+    if not cases:
+        root.remove(cases_el)
+    if not transcripts:
+        root.remove(sources_el)
+    ET.indent(root)
+    xml = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return xml, files
+
+
+def _code_element(parent: ET.Element, code: QdaCode) -> None:
+    attrs = {"guid": code.guid, "name": code.name, "isCodable": "true"}
+    if code.color and re.fullmatch(r"#([A-Fa-f0-9]{6}|[A-Fa-f0-9]{3})", code.color):
+        attrs["color"] = code.color
+    el = ET.SubElement(parent, f"{_NS}Code", attrs)
+    if code.description:
+        ET.SubElement(el, f"{_NS}Description").text = code.description
+    for child in code.children:
+        _code_element(el, child)
+
+
+def _variable_value(parent: ET.Element, guid: str, kind: str, value: Any) -> None:
+    if value is None or (isinstance(value, float) and value != value):
+        return
+    vv = ET.SubElement(parent, f"{_NS}VariableValue")
+    ET.SubElement(vv, f"{_NS}VariableRef", {"targetGUID": guid})
+    tag = {"Integer": "IntegerValue", "Float": "FloatValue", "Boolean": "BooleanValue"}.get(kind, "TextValue")
+    text = str(value).lower() if kind == "Boolean" else str(value)
+    ET.SubElement(vv, f"{_NS}{tag}").text = text
+
+
+def write_qdpx(
+    path: str | Path,
+    transcripts: list[Transcript],
+    *,
+    codes: Any = None,
+    codings: pd.DataFrame | None = None,
+    name: str = "psythemes project",
+    case_variable: str = "participant",
+) -> Path:
+    """Write a ``.qdpx`` archive (atomically).
+
+    Parameters are those of :func:`project_to_xml`.  Machine codes (``CODE_COLUMNS``) can be
+    passed after adding a ``coder`` column (e.g. ``"psythemes"``); gold codes keep their coders.
+
+    Returns
+    -------
+    Path
+    """
+    xml, files = project_to_xml(
+        transcripts, codes=codes, codings=codings, name=name, case_variable=case_variable
+    )
+    buffer = _io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("project.qde", xml)
+        for member, text in files.items():
+            archive.writestr(member, text.encode("utf-8"))
+    return write_bytes(path, buffer.getvalue())

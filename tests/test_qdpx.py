@@ -1,0 +1,234 @@
+"""REFI-QDA export/import: schema validity, exact round trip, lenient reading, hostile files."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from psythemes.errors import InputError
+from psythemes.qdpx import QdaCode, read_qdpx, write_qdpx, project_to_xml
+from psythemes.schema import GOLD_COLUMNS, Transcript
+
+TEXT_A = "Interviewer: How was it?\nP01: Well, um, she really listened to me.\nI felt my shoulders drop — café.\n"
+TEXT_B = "Interviewer: And the exercises?\nT02: We talk, then we do, then we talk again.\n"
+
+
+@pytest.fixture()
+def transcripts() -> list[Transcript]:
+    return [
+        Transcript("P01-W1", TEXT_A, metadata={"participant": "P01", "role": "patient", "wave": 1, "age": 52}),
+        Transcript("P01-W2", TEXT_A.replace("How", "So how"), metadata={"participant": "P01", "role": "patient", "wave": 2, "age": 52}),
+        Transcript("T02", TEXT_B, metadata={"participant": "T02", "role": "therapist", "wave": 1, "age": 44.5}),
+    ]
+
+
+def _span(text: str, quote: str) -> tuple[int, int]:
+    start = text.index(quote)
+    return start, start + len(quote)
+
+
+@pytest.fixture()
+def codings(transcripts) -> pd.DataFrame:
+    a, _, b = transcripts
+    rows = []
+    s, e = _span(a.text, "she really listened to me.")
+    rows += [("P01-W1", s, e, "alliance", "A"), ("P01-W1", s, e, "alliance", "psythemes")]
+    s, e = _span(a.text, "I felt my shoulders drop — café.")
+    rows += [("P01-W1", s, e, "awareness", "A"), ("P01-W1", s, e, "alternation", "B")]
+    s, e = _span(b.text, "We talk, then we do, then we talk again.")
+    rows += [("T02", s, e, "alternation", "A")]
+    return pd.DataFrame(rows, columns=GOLD_COLUMNS)
+
+
+CODES = [
+    QdaCode("mechanisms", "Working mechanisms", children=[
+        QdaCode("alternation", "Talking and body work alternate."),
+        QdaCode("awareness", "Body-mind awareness."),
+    ]),
+    QdaCode("alliance", "Rapport."),
+]
+
+
+def _schema(shared_dir: Path):
+    xmlschema = pytest.importorskip("xmlschema")
+    return xmlschema.XMLSchema(str(shared_dir / "spec" / "refi-qda" / "Project-mrt2019.xsd"))
+
+
+def test_export_validates_against_refi_schema(tmp_path, transcripts, codings, shared_dir):
+    out = write_qdpx(tmp_path / "p.qdpx", transcripts, codes=CODES, codings=codings)
+    with zipfile.ZipFile(out) as archive:
+        names = archive.namelist()
+        xml = archive.read("project.qde")
+    assert "project.qde" in names
+    assert sum(n.startswith("sources/") and n.endswith(".txt") for n in names) == 3
+    _schema(shared_dir).validate(io.BytesIO(xml))  # raises on any violation
+
+
+def test_round_trip_gives_back_texts_codes_and_spans(tmp_path, transcripts, codings):
+    out = write_qdpx(tmp_path / "p.qdpx", transcripts, codes=CODES, codings=codings)
+    project = read_qdpx(out)
+    assert [t.doc_id for t in project.transcripts] == [t.doc_id for t in transcripts]
+    assert [t.text for t in project.transcripts] == [t.text for t in transcripts]
+    key = GOLD_COLUMNS
+    got = project.codings.sort_values(key).reset_index(drop=True)
+    want = codings.sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got.astype(str), want.astype(str))
+    assert project.code_names() == ["mechanisms", "alternation", "awareness", "alliance"]
+    assert project.codes[0].children[0].description == "Talking and body work alternate."
+    by_id = {t.doc_id: t for t in project.transcripts}
+    assert by_id["P01-W1"].metadata["wave"] == 1
+    assert by_id["P01-W2"].metadata["wave"] == 2
+    assert by_id["T02"].metadata["age"] == 44.5
+    assert by_id["P01-W1"].metadata["case"] == "P01"
+    for rec in project.codings.itertuples():
+        assert 0 <= rec.start < rec.end <= len(by_id[rec.doc_id].text)
+
+
+def test_export_is_deterministic_apart_from_timestamp(transcripts, codings):
+    from datetime import datetime, timezone
+
+    when = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    first = project_to_xml(transcripts, codes=CODES, codings=codings, created=when)
+    second = project_to_xml(transcripts, codes=CODES, codings=codings, created=when)
+    assert first == second
+
+
+def test_codes_missing_from_codebook_are_added(tmp_path, transcripts, codings):
+    out = write_qdpx(tmp_path / "p.qdpx", transcripts, codes=["alliance"], codings=codings)
+    assert set(read_qdpx(out).code_names()) == {"alliance", "alternation", "awareness"}
+
+
+def test_export_refuses_codings_outside_text(tmp_path, transcripts, codings):
+    bad = codings.copy()
+    bad.loc[0, "end"] = 10_000
+    with pytest.raises(InputError, match="outside"):
+        write_qdpx(tmp_path / "p.qdpx", transcripts, codes=CODES, codings=bad)
+    assert not (tmp_path / "p.qdpx").exists()
+
+
+# --- lenient reading: what other tools write -------------------------------------------------
+
+VENDOR_XML = """<?xml version="1.0" encoding="utf-8"?>
+<Project xmlns="urn:QDA-XML:project:1.0" name="From another tool">
+  <Users><User name="Maria" guid="{AAAAAAAA-0000-0000-0000-000000000001}"/></Users>
+  <CodeBook><Codes>
+    <Code isCodable="true" name="Trust" guid="{BBBBBBBB-0000-0000-0000-000000000001}">
+      <Code name="Listening" guid="bbbbbbbb-0000-0000-0000-000000000002" isCodable="true"/>
+    </Code>
+  </Codes></CodeBook>
+  <Sources>
+    <TextSource name="interview 1.docx" guid="{CCCCCCCC-0000-0000-0000-000000000001}" plainTextPath="relative://sources/one.txt">
+      <PlainTextSelection endPosition="25" startPosition="15" guid="dddddddd-0000-0000-0000-000000000001"
+                          creatingUser="{AAAAAAAA-0000-0000-0000-000000000001}">
+        <Coding guid="eeeeeeee-0000-0000-0000-000000000001">
+          <CodeRef targetGUID="{BBBBBBBB-0000-0000-0000-000000000002}"/>
+        </Coding>
+      </PlainTextSelection>
+    </TextSource>
+    <TextSource name="inline" guid="cccccccc-0000-0000-0000-000000000002">
+      <PlainTextContent>Q: Hi.
+A: Hello there.</PlainTextContent>
+    </TextSource>
+  </Sources>
+</Project>
+"""
+
+
+def _zip(tmp_path: Path, members: dict[str, bytes], name: str = "x.qdpx") -> Path:
+    path = tmp_path / name
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for member, data in members.items():
+            archive.writestr(member, data)
+    return path
+
+
+def test_reads_other_tools_exports_leniently(tmp_path):
+    raw = "Line one.\r\nShe listened\r\nto me.\r\n"  # CRLF, as Windows tools store it
+    path = _zip(tmp_path, {"project.qde": VENDOR_XML.encode(), "sources/one.txt": raw.encode("utf-8-sig")})
+    project = read_qdpx(path)
+    assert [t.doc_id for t in project.transcripts] == ["interview 1", "inline"]
+    first = project.transcripts[0]
+    assert "\r" not in first.text
+    row = project.codings.iloc[0]
+    # raw [15, 25) is "tened\r\nto " in the CRLF text; after normalisation one character less
+    assert raw[15:25].replace("\r\n", "\n") == first.text[row.start:row.end]
+    assert row.code == "Listening" and row.coder == "Maria"
+    assert project.codes[0].children[0].name == "Listening"
+    assert project.transcripts[1].text.startswith("Q: Hi.")
+
+
+def test_reads_bare_qde_with_sources_folder(tmp_path):
+    (tmp_path / "sources").mkdir()
+    (tmp_path / "sources" / "one.txt").write_text("0123456789 she listened, yes", encoding="utf-8")
+    qde = tmp_path / "project.qde"
+    qde.write_text(VENDOR_XML.replace("relative://sources/one.txt", "one.txt"), encoding="utf-8")
+    project = read_qdpx(qde)
+    assert project.codings.iloc[0].code == "Listening"
+    assert project.transcripts[0].text[15:25] == "listened, "
+
+
+# --- hostile files ------------------------------------------------------------------------------
+
+BILLION_LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]>
+<Project xmlns="urn:QDA-XML:project:1.0" name="&lol2;"/>"""
+
+EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
+<!DOCTYPE p [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
+<Project xmlns="urn:QDA-XML:project:1.0" name="&xxe;"/>"""
+
+
+@pytest.mark.parametrize("xml", [BILLION_LAUGHS, EXTERNAL_ENTITY], ids=["entity-expansion", "external-entity"])
+def test_refuses_entities(tmp_path, xml):
+    with pytest.raises(InputError, match="entity"):
+        read_qdpx(_zip(tmp_path, {"project.qde": xml}))
+
+
+@pytest.mark.parametrize("member", ["../evil.txt", "/etc/evil.txt", "sources/../../evil.txt", "C:/evil.txt"])
+def test_refuses_zip_slip(tmp_path, member):
+    path = _zip(tmp_path, {"project.qde": VENDOR_XML.encode(), member: b"x"})
+    with pytest.raises(InputError, match="unsafe path"):
+        read_qdpx(path)
+
+
+def test_refuses_zip_bomb(tmp_path):
+    from psythemes.qdpx import ZipLimits
+
+    bomb = b"\0" * (8 * 2**20)  # compresses about 1000:1
+    path = _zip(tmp_path, {"project.qde": VENDOR_XML.encode(), "sources/one.txt": bomb})
+    with pytest.raises(InputError, match="zip bomb"):
+        read_qdpx(path, limits=ZipLimits(max_ratio=100))
+    with pytest.raises(InputError, match="zip bomb"):
+        read_qdpx(path, limits=ZipLimits(max_member_bytes=2**20))
+
+
+def test_refuses_selection_outside_text(tmp_path):
+    xml = VENDOR_XML.replace('endPosition="25"', 'endPosition="2500"')
+    path = _zip(tmp_path, {"project.qde": xml.encode(), "sources/one.txt": b"short text here, not long enough"})
+    with pytest.raises(InputError, match="outside"):
+        read_qdpx(path)
+
+
+@pytest.mark.parametrize(
+    "members, message",
+    [
+        ({"readme.txt": b"hi"}, "no project.qde"),
+        ({"project.qde": b"<Project"}, "malformed"),
+        ({"project.qde": b"<Other/>"}, "expected <Project>"),
+        ({"project.qde": VENDOR_XML.encode()}, "not found"),
+    ],
+)
+def test_bad_archives_give_clear_errors(tmp_path, members, message):
+    with pytest.raises(InputError, match=message):
+        read_qdpx(_zip(tmp_path, members))
+
+
+def test_not_a_zip(tmp_path):
+    path = tmp_path / "x.qdpx"
+    path.write_bytes(b"definitely not a zip")
+    with pytest.raises(InputError, match="zip"):
+        read_qdpx(path)
