@@ -1,0 +1,118 @@
+"""HTML report: Table 1, self-containment, and a real headless-browser load."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from psythemes.report import ReportData, render_report, table_one, write_report
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture()
+def metadata() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "doc_id": ["P1-W1", "P1-W2", "P2-W1", "P3-W1", "T1"],
+            "participant": ["P1", "P1", "P2", "P3", "T1"],
+            "role": ["patient", "patient", "patient", "patient", "therapist"],
+            "wave": [1, 2, 1, 1, 1],
+            "gender": ["female", "female", "male", "female", "male"],
+            "age": [30, 30, 50, 70, 44],
+            "main_symptoms": ["pain;fatigue", "pain;fatigue", "pain", "headache", ""],
+        }
+    )
+
+
+def test_table_one_counts_participants_once_and_splits_multi_values(metadata):
+    t1 = table_one(metadata)
+    cell = {(r.characteristic, r.level): r.value for r in t1.itertuples()}
+    assert cell[("n", "")] == "3"  # three patients; the therapist and P1's second wave do not count
+    assert cell[("gender", "female")] == "2 (67%)"
+    assert cell[("gender", "male")] == "1 (33%)"
+    assert cell[("age", "mean (range)")] == "50 (30–70)"
+    assert cell[("main_symptoms", "pain")] == "2 (67%)"
+    assert cell[("main_symptoms", "headache")] == "1 (33%)"
+
+
+@pytest.fixture()
+def report_data(metadata) -> ReportData:
+    segments = pd.DataFrame(
+        {
+            "doc_id": ["P1-W1", "P1-W1", "T1"],
+            "segment_id": ["P1-W1:0-10", "P1-W1:11-30", "T1:0-20"],
+            "speaker": ["P1", "P1", "T1"],
+            "role": ["patient", "patient", "therapist"],
+            "start": [0, 11, 0], "end": [10, 30, 20],
+            "text": ["She listened <b>", "My neck & shoulders", "We alternate talking"],
+            "t_start": [None] * 3, "t_end": [None] * 3,
+        }
+    )
+    themes = pd.DataFrame(
+        {
+            "theme_id": [0, 1], "label": ["listening · trust", "neck · shoulders"],
+            "keywords": ["listening, trust", "neck, shoulders"], "size": [2, 1],
+            "share_patient": [0.5, 1.0], "share_therapist": [0.5, 0.0],
+            "top_quotes": ['[{"text": "She listened <b>", "doc_id": "P1-W1", "start": 0, "end": 10}]', ""],
+        }
+    )
+    codes = pd.DataFrame(
+        {"doc_id": ["P1-W1", "T1"], "segment_id": ["P1-W1:0-10", "T1:0-20"], "start": [0, 0], "end": [10, 20],
+         "code": ["alliance", "alternation"], "score": [0.7, 0.6], "method": ["zero-shot"] * 2}
+    )
+    agreement = pd.DataFrame({"code": ["alliance", "alternation"], "kappa": [0.6, float("nan")], "prevalence": [0.3, 0.1]})
+    confusion = pd.DataFrame({"machine": ["alliance", "none"], "alliance": [3, 1], "none": [2, 10]})
+    disagreements = pd.DataFrame({"text": ["My neck & shoulders"], "machine_codes": [""], "gold_codes": ["awareness"]})
+    theme_codes = pd.DataFrame({"theme_id": [0, 1], "best_code": ["alliance", ""], "score_alliance": [0.8, 0.1],
+                                "score_awareness": [0.2, 0.4]})
+    return ReportData(
+        title="Demo <run>", segments=segments, metadata=metadata, themes=themes, codes=codes,
+        agreement=agreement, confusion=confusion, disagreements=disagreements, theme_codes=theme_codes,
+        summary={"outlier_share": 0.25, "kappa": 0.55}, manifest={"model": "all-MiniLM-L6-v2", "seed": 0},
+    )
+
+
+def test_report_is_self_contained_and_escaped(report_data):
+    page = render_report(report_data)
+    assert page.startswith("<!DOCTYPE html>")
+    # no external resources of any kind
+    assert not re.search(r"""(src|href)\s*=\s*['"](https?:)?//""", page)
+    assert "<script" not in page and "<link" not in page
+    # user text is escaped, never interpreted
+    assert "She listened &lt;b&gt;" in page and "Demo &lt;run&gt;" in page
+    for section in ("Corpus overview", "Table 1", "Candidate themes", "Codebook and code frequencies",
+                    "Themes mapped to codes", "Agreement with gold codes", "Top disagreements"):
+        assert section in page
+    assert page.count("data:image/png;base64,") >= 3  # code frequencies, theme map, confusion
+
+
+def test_report_sections_are_optional():
+    page = render_report(ReportData(title="empty"))
+    assert "Candidate themes" not in page and "Agreement" not in page
+
+
+def test_report_opens_in_headless_chromium_without_console_messages(tmp_path, report_data):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium not installed (make test installs Debian's chromium when it can)")
+    page = write_report(tmp_path / "report.html", report_data)
+    artifacts = ROOT / "results" / "artifacts"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    shot = artifacts / "report.png"
+    shot.unlink(missing_ok=True)
+    proc = subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
+         f"--screenshot={shot}", "--window-size=1280,2400", page.resolve().as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    console = [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
+    assert console == [], console  # the page has no script: any console line is an error (e.g. a failed load)
+    assert shot.exists() and shot.stat().st_size > 10_000
