@@ -1,5 +1,193 @@
-"""CLI command(s) for the agreement stage; registered on import (see ``psythemes.cli``)."""
+"""CLI commands ``agree`` (agreement statistic on a table) and ``evaluate`` (machine vs gold).
+
+Registered on import (see ``psythemes.cli``).  Only stdlib and typer at module level:
+pandas, numpy and the statistics load inside the commands.
+"""
 
 from __future__ import annotations
 
-from ._app import app  # noqa: F401
+import contextlib
+import json
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ._app import app, print_warning
+
+#: First-column headers taken as a unit id by ``agree --unit-column auto``.
+UNIT_ID_HEADERS = {"", "id", "unit", "unit_id", "item", "item_id", "subject", "subject_id",
+                   "segment_id", "utterance_id", "doc_id"}
+
+
+@contextlib.contextmanager
+def _warnings_to_stderr() -> Iterator[None]:
+    """Show the library's warnings as ``warning: ...`` lines, once each."""
+    from ..errors import PsythemesWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PsythemesWarning)
+        yield
+    seen = set()
+    for w in caught:
+        text = str(w.message)
+        if issubclass(w.category, PsythemesWarning) and text not in seen:
+            seen.add(text)
+            print_warning(text)
+
+
+def _read_reliability_table(path: Path, unit_column: str):  # noqa: ANN202
+    """Units x coders CSV -> DataFrame of ratings (numbers where every cell is a number)."""
+    import pandas as pd
+
+    from ..errors import InputError
+
+    if not path.is_file():
+        raise InputError("table not found", path=path)
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise InputError("table is empty", path=path) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise InputError(f"cannot read the table as CSV: {err}", path=path) from None
+    if frame.empty:
+        raise InputError("table has no rows (units)", path=path)
+    first = str(frame.columns[0])
+    if unit_column == "auto":
+        use = first.strip().lower() in UNIT_ID_HEADERS or first.lower().startswith("unnamed:")
+        unit = first if use else None
+    elif unit_column == "none":
+        unit = None
+    else:
+        if unit_column not in frame.columns:
+            raise InputError(f"no column {unit_column!r} (columns: {', '.join(frame.columns)})", path=path)
+        unit = unit_column
+    if unit is not None:
+        frame = frame.set_index(unit)
+    if frame.shape[1] < 2:
+        raise InputError(f"need at least 2 coder columns, found {frame.shape[1]}", path=path)
+    frame = frame.map(lambda v: v.strip() or None)
+    values = [v for v in frame.to_numpy().ravel() if v is not None]
+    numeric = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
+    if values and numeric.notna().all():
+        frame = frame.apply(lambda col: pd.to_numeric(col, errors="coerce"))
+    return frame
+
+
+def _fmt(value: float, digits: int = 3) -> str:
+    return "undefined" if value != value else f"{value:.{digits}f}"  # NaN != NaN
+
+
+@app.command("agree")
+def agree(
+    table: Path = typer.Argument(..., help="CSV: one row per unit, one column per coder; empty cell = missing."),
+    metric: str = typer.Option("alpha", "--metric", help="alpha | cohen | fleiss | ac1 | percent | bp"),
+    level: str = typer.Option("nominal", "--level", help="Alpha: nominal | ordinal | interval | ratio"),
+    weights: Optional[str] = typer.Option(None, "--weights", help="Cohen's kappa: linear | quadratic"),
+    categories: Optional[str] = typer.Option(
+        None, "--categories", help="All categories in order, comma-separated (ordinal labels; q for AC1/BP)."),
+    unit_column: str = typer.Option(
+        "auto", "--unit-column",
+        help="Column holding unit ids: auto (first column if headed id/unit/item/subject/segment_id/...), "
+             "a column name, or none."),
+    ci: float = typer.Option(0.95, "--ci", help="Confidence level of the bootstrap interval."),
+    n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples of units (0 = no interval)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed of the bootstrap."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of text."),
+) -> None:
+    """Agreement among coders on a units x coders table (Krippendorff's alpha, kappas, AC1, ...)."""
+    from ..agreement import _METRIC_NAMES, agreement
+    from ..outputs import to_jsonable
+
+    frame = _read_reliability_table(table, unit_column)
+    cats = [c.strip() for c in categories.split(",")] if categories else None
+    if cats is not None and all(_is_number(c) for c in cats):
+        cats = [float(c) for c in cats]
+    with _warnings_to_stderr():
+        result = agreement(frame, metric, level=level, weights=weights, categories=cats,
+                           ci=ci if n_boot > 0 else None, n_boot=n_boot, random_state=seed)
+    if as_json:
+        record = {"metric": result.metric, "level": result.level, "weights": result.weights,
+                  "value": result.value, "ci_low": result.ci_low, "ci_high": result.ci_high,
+                  "ci": result.ci, "n_boot": result.n_boot, "n_units": result.n_units,
+                  "n_coders": result.n_coders, "reason": result.reason}
+        print(json.dumps(to_jsonable(record), ensure_ascii=False))
+        return
+    name = _METRIC_NAMES[result.metric]
+    qualifier = f" ({result.level})" if result.level else (f" ({result.weights} weights)" if result.weights else "")
+    line = f"{name}{qualifier} = {_fmt(result.value)}"
+    if result.n_boot and result.ci_low == result.ci_low:
+        line += f"  [{result.ci:.0%} CI {_fmt(result.ci_low)} to {_fmt(result.ci_high)}; {result.n_boot} resamples]"
+    print(line)
+    print(f"units with 2+ ratings: {result.n_units}, coders: {result.n_coders}")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+@app.command("evaluate")
+def evaluate_command(
+    pred: Path = typer.Option(..., "--pred", help="Machine codes CSV (doc_id, segment_id, start, end, code, score)."),
+    gold: Path = typer.Option(..., "--gold", help="Gold codes CSV (doc_id, start, end, code[, coder])."),
+    out: Path = typer.Option(..., "--out", help="Folder for agreement.json/.csv, confusion.csv, disagreements.csv."),
+    segments: Optional[Path] = typer.Option(
+        None, "--segments", help="Segments CSV; without it the units are the segments listed in --pred."),
+    overlap: float = typer.Option(0.5, "--overlap", help="Share of span or segment a gold span must cover."),
+    codes: Optional[str] = typer.Option(
+        None, "--codes",
+        help="The code list, comma-separated; a code outside it in --gold or --pred is an error (default: all used)."),
+    consensus: str = typer.Option("majority", "--consensus", help="Several coders: majority | union | intersection"),
+    ci: float = typer.Option(0.95, "--ci", help="Confidence level of bootstrap intervals."),
+    n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples of units (0 = no intervals)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed of the bootstrap."),
+) -> None:
+    """Evaluate machine codes against human (gold) codes, with human-human agreement alongside."""
+    from ..evaluate import evaluate, load_codes, load_gold, load_segments, write_evaluation
+
+    code_list = [c.strip() for c in codes.split(",") if c.strip()] if codes else None
+    with _warnings_to_stderr():
+        gold_table = load_gold(gold, codes=code_list)
+        pred_table = load_codes(pred, codes=code_list)
+        seg_table = load_segments(segments) if segments is not None else None
+        result = evaluate(pred_table, gold_table, seg_table, codes=code_list, overlap=overlap,
+                          consensus=consensus, ci=ci if n_boot > 0 else None, n_boot=n_boot, random_state=seed)
+    paths = write_evaluation(result, out)
+    _print_evaluation(result)
+    print(f"wrote {len(paths)} files to {out}")
+
+
+def _print_evaluation(result) -> None:  # noqa: ANN001
+    from rich.console import Console
+    from rich.table import Table
+
+    s = result.summary
+    table = Table(title=f"Machine vs gold ({s['consensus']}), {s['n_units']} units in {s['n_docs']} documents")
+    has_human = "human_kappa" in result.per_code.columns
+    widest = max([len(str(c)) for c in result.per_code["code"]] + [4])
+    table.add_column("code", no_wrap=True, min_width=widest)
+    for col in ["prev.", "kappa", "95% CI", "alpha", "AC1", "P", "R", "F1"] + (["human kappa"] * has_human):
+        table.add_column(col, justify="right")
+    for row in result.per_code.to_dict("records"):
+        ci_text = "" if row["kappa_ci_low"] != row["kappa_ci_low"] else (
+            f"{row['kappa_ci_low']:.2f} to {row['kappa_ci_high']:.2f}")
+        cells = [row["code"], _fmt(row["prevalence"], 2), _fmt(row["kappa"], 2), ci_text, _fmt(row["alpha"], 2),
+                 _fmt(row["ac1"], 2), _fmt(row["precision"], 2), _fmt(row["recall"], 2), _fmt(row["f1"], 2)]
+        if has_human:
+            cells.append(_fmt(row["human_kappa"], 2))
+        table.add_row(*cells)
+    console = Console(file=sys.stdout, width=max(120, widest + 100))
+    console.print(table)
+    unaligned = sum(s["gold_spans_unaligned"].values())
+    console.print(f"micro F1 {_fmt(s['micro_f1'], 2)}, macro F1 {_fmt(s['macro_f1'], 2)}, "
+                  f"MASI alpha {_fmt(s['alpha_masi'], 2)}"
+                  + (f" (humans: {_fmt(s['human_alpha_masi'], 2)})" if s["n_coders"] > 1 else "")
+                  + f"; gold spans aligned {s['n_gold_spans_aligned']}/{s['n_gold_spans']}"
+                  + (f" ({unaligned} not aligned, see agreement.json)" if unaligned else ""), highlight=False)

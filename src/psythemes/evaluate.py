@@ -1,0 +1,683 @@
+"""Evaluate machine codes against human (gold) codes, and humans against each other.
+
+Gold codes are character spans (:data:`~psythemes.schema.GOLD_COLUMNS`); machine codes are
+per segment (:data:`~psythemes.schema.CODE_COLUMNS`).  The unit of evaluation is the
+segment: each gold span is aligned to the segments it covers (the *overlap rule*, below),
+so every unit ends up with a machine code set and, for every human coder who coded its
+document, a gold code set (possibly empty: "no code").
+
+Overlap rule
+    A gold span ``[gs, ge)`` codes segment ``[ss, se)`` of the same document when their
+    overlap is at least ``overlap`` (default 0.5) of the span's length **or** of the
+    segment's length.  A span covering several whole segments codes all of them; a short
+    span inside a long segment codes that segment; a span straddling two segments evenly
+    codes both.  Spans that code no segment are counted by reason (unknown document,
+    beyond the last segment, between segments, overlap below the threshold) and reported
+    with a warning, never dropped silently.
+
+Coverage
+    A coder has coded a document when the coder has at least one gold row in it; units of
+    that document without a span from that coder are "no code" for that coder.  Segments
+    of documents with no gold row at all are not evaluated (they are counted).
+
+Consensus
+    With several coders, the reference for the machine is a consensus of the coders who
+    coded the document: ``majority`` (a code applies when more than half of them applied
+    it; with two coders this is their intersection), ``union`` or ``intersection``.
+    Human-human agreement, machine-vs-each-coder and machine-vs-consensus are all reported.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import agreement as ag
+from .errors import InputError, PsythemesWarning
+from .schema import CODE_COLUMNS, GOLD_COLUMNS, SEGMENT_COLUMNS
+
+__all__ = [
+    "CONSENSUS_RULES",
+    "NO_CODE",
+    "Evaluation",
+    "load_gold",
+    "load_codes",
+    "load_segments",
+    "align_gold",
+    "evaluate",
+    "write_evaluation",
+]
+
+#: How several gold coders are combined into one reference.
+CONSENSUS_RULES: tuple[str, ...] = ("majority", "union", "intersection")
+#: Row/column label for "no code" in the confusion table.
+NO_CODE = "(no code)"
+#: Coder name used when the gold table has no ``coder`` column.
+DEFAULT_CODER = "gold"
+
+_DOC, _START, _END, _CODE, _CODER = GOLD_COLUMNS
+_SEG_ID = CODE_COLUMNS[1]
+_SCORE, _METHOD = CODE_COLUMNS[5], CODE_COLUMNS[6]
+_TEXT = SEGMENT_COLUMNS[6]
+_SET_SEP = ";"
+
+
+def _warn_count(count: int, message: str) -> None:
+    if count:
+        warnings.warn(f"{count} {message}", PsythemesWarning, stacklevel=3)
+
+
+# --------------------------------------------------------------------------------------
+# Loading and validating tables
+# --------------------------------------------------------------------------------------
+
+
+def _read_csv(path: str | Path, required: Sequence[str], what: str) -> pd.DataFrame:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} file not found", path=path)
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{what} file is empty", path=path) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise InputError(f"cannot read {what} as CSV: {err}", path=path) from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise InputError(f"{what} table lacks column(s) {', '.join(missing)} "
+                         f"(has: {', '.join(frame.columns)})", path=path)
+    frame.attrs["path"] = str(path)
+    return frame
+
+
+def _lines(frame: pd.DataFrame) -> np.ndarray:
+    """CSV line of each row (header is line 1) where the frame came from a file, else row number."""
+    offset = 2 if "path" in frame.attrs else 0
+    if pd.api.types.is_integer_dtype(frame.index):
+        return frame.index.to_numpy() + offset
+    return np.arange(len(frame)) + offset
+
+
+def _int_column(frame: pd.DataFrame, column: str, what: str) -> pd.Series:
+    values = pd.to_numeric(frame[column], errors="coerce")
+    bad = values.isna() | (values % 1 != 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(f"{what}: {column} must be a whole number, got {frame[column].iloc[row]!r}",
+                         path=frame.attrs.get("path"), line=int(_lines(frame)[row]))
+    return values.astype(np.int64)
+
+
+def _require_columns(frame: pd.DataFrame, required: Sequence[str], what: str) -> None:
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(f"{what} must be a table (pandas DataFrame)")
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise InputError(f"{what} table lacks column(s) {', '.join(missing)}", path=frame.attrs.get("path"))
+
+
+def _check_codes(frame: pd.DataFrame, codes: Sequence[str] | None, what: str) -> None:
+    if codes is None:
+        return
+    known = set(codes)
+    used = frame[_CODE].astype(str)
+    unknown = ~used.isin(known) & (used != "")
+    if unknown.any():
+        row = int(np.flatnonzero(unknown.to_numpy())[0])
+        names = sorted(set(used[unknown]))
+        raise InputError(f"{what}: {len(names)} code(s) not in the code list: {', '.join(names[:10])} "
+                         f"(known: {', '.join(sorted(known))})",
+                         path=frame.attrs.get("path"), line=int(_lines(frame)[row]))
+
+
+def _clean_gold(gold: pd.DataFrame, codes: Sequence[str] | None,
+                text_lengths: dict[str, int] | None) -> pd.DataFrame:
+    what = "gold codes"
+    _require_columns(gold, [_DOC, _START, _END, _CODE], what)
+    frame = gold.copy()
+    frame.attrs = dict(gold.attrs)
+    if frame.empty:
+        raise InputError("gold table has no rows: nothing to evaluate against", path=frame.attrs.get("path"))
+    if _CODER not in frame.columns:
+        frame[_CODER] = DEFAULT_CODER
+    for col in (_DOC, _CODE, _CODER):
+        frame[col] = frame[col].map(lambda v: "" if ag._is_missing(v) else str(v).strip())
+    for col in (_DOC, _CODE, _CODER):
+        empty = frame[col] == ""
+        if empty.any():
+            row = int(np.flatnonzero(empty.to_numpy())[0])
+            raise InputError(f"{what}: empty {col}", path=frame.attrs.get("path"), line=int(_lines(frame)[row]))
+    frame[_START] = _int_column(frame, _START, what)
+    frame[_END] = _int_column(frame, _END, what)
+    bad = (frame[_START] < 0) | (frame[_END] <= frame[_START])
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(f"{what}: span [{frame[_START].iloc[row]}, {frame[_END].iloc[row]}) is empty or negative",
+                         path=frame.attrs.get("path"), line=int(_lines(frame)[row]))
+    _check_codes(frame, codes, what)
+    keep = GOLD_COLUMNS + ([_TEXT] if _TEXT in frame.columns else [])
+    frame = frame[keep]
+    dup = frame.duplicated(subset=GOLD_COLUMNS)
+    _warn_count(int(dup.sum()), "duplicate gold row(s) removed")
+    frame = frame[~dup]
+    if text_lengths is not None:
+        unknown_doc = ~frame[_DOC].isin(set(text_lengths))
+        _warn_count(int(unknown_doc.sum()), "gold span(s) name a document that the transcripts do not have")
+        limit = frame[_DOC].map(text_lengths)
+        outside = ~unknown_doc & (frame[_END] > limit)
+        _warn_count(int(outside.sum()), "gold span(s) end beyond their document's text and were dropped")
+        frame = frame[~outside]
+    return frame.reset_index(drop=True)
+
+
+def load_gold(path: str | Path, *, codes: Sequence[str] | None = None,
+              text_lengths: dict[str, int] | None = None) -> pd.DataFrame:
+    """Read and check a gold-codes CSV (:data:`~psythemes.schema.GOLD_COLUMNS`, optional ``text``).
+
+    Parameters
+    ----------
+    path : path
+        CSV with ``doc_id, start, end, code`` and optionally ``coder`` (default: one coder,
+        ``"gold"``) and ``text``.
+    codes : sequence of str, optional
+        The code list; a code outside it is an :class:`InputError` naming the line.
+    text_lengths : dict, optional
+        ``doc_id -> len(text)``; spans ending beyond the text are dropped and counted,
+        documents unknown to it are counted (both with a warning).
+
+    Returns
+    -------
+    DataFrame
+        Gold spans, duplicates removed (with a counted warning).
+
+    Raises
+    ------
+    InputError
+        Missing file or columns, no rows, empty ids/codes, bad offsets, unknown codes.
+    """
+    frame = _read_csv(path, [_DOC, _START, _END, _CODE], "gold codes")
+    return _clean_gold(frame, codes, text_lengths)
+
+
+def _clean_codes(pred: pd.DataFrame, codes: Sequence[str] | None) -> pd.DataFrame:
+    what = "machine codes"
+    _require_columns(pred, [_DOC, _SEG_ID, _CODE], what)
+    frame = pred.copy()
+    frame.attrs = dict(pred.attrs)
+    for col in (_DOC, _SEG_ID, _CODE):
+        frame[col] = frame[col].map(lambda v: "" if ag._is_missing(v) else str(v).strip())
+    for col in (_DOC, _SEG_ID):
+        empty = frame[col] == ""
+        if empty.any():
+            row = int(np.flatnonzero(empty.to_numpy())[0])
+            raise InputError(f"{what}: empty {col}", path=frame.attrs.get("path"), line=int(_lines(frame)[row]))
+    for col in (_START, _END):
+        # optional: needed only when the units come from this table (no segments given)
+        if col not in frame.columns:
+            frame[col] = pd.Series(pd.NA, index=frame.index, dtype="Int64")
+            continue
+        given = ~frame[col].map(ag._is_missing).astype(bool)
+        values = pd.Series(pd.NA, index=frame.index, dtype="Int64")
+        if given.any():
+            values[given] = _int_column(frame[given], col, what).to_numpy()
+        frame[col] = values
+    frame[_SCORE] = pd.to_numeric(frame[_SCORE], errors="coerce") if _SCORE in frame.columns else np.nan
+    if _METHOD not in frame.columns:
+        frame[_METHOD] = ""
+    _check_codes(frame, codes, what)
+    frame = frame[CODE_COLUMNS]
+    if frame.empty:
+        warnings.warn("machine codes table has no rows: every unit counts as uncoded", PsythemesWarning,
+                      stacklevel=3)
+        return frame.reset_index(drop=True)
+    frame = frame.sort_values(_SCORE, ascending=False, na_position="last", kind="stable")
+    dup = frame.duplicated(subset=[_SEG_ID, _CODE]) & (frame[_CODE] != "")
+    _warn_count(int(dup.sum()), "duplicate machine code row(s) (same segment and code) removed, "
+                                "keeping the highest score")
+    return frame[~dup].sort_index().reset_index(drop=True)
+
+
+def load_codes(path: str | Path, *, codes: Sequence[str] | None = None) -> pd.DataFrame:
+    """Read and check a machine-codes CSV (:data:`~psythemes.schema.CODE_COLUMNS`).
+
+    ``doc_id, segment_id, code`` are required; ``start, end`` are needed when no segments
+    table is given to :func:`evaluate`; ``score`` and ``method`` are optional.  A row with
+    an empty ``code`` marks a segment the machine saw and left uncoded.  Duplicate
+    (segment, code) rows are removed with a counted warning; codes outside ``codes`` are an
+    :class:`InputError`; an empty table gives a warning.
+    """
+    frame = _read_csv(path, [_DOC, _SEG_ID, _CODE], "machine codes")
+    return _clean_codes(frame, codes)
+
+
+def load_segments(path: str | Path) -> pd.DataFrame:
+    """Read a segments CSV (:data:`~psythemes.schema.SEGMENT_COLUMNS`; ``text`` etc. optional)."""
+    frame = _read_csv(path, [_DOC, _SEG_ID, _START, _END], "segments")
+    return _clean_segments(frame)
+
+
+def _clean_segments(segments: pd.DataFrame) -> pd.DataFrame:
+    what = "segments"
+    _require_columns(segments, [_DOC, _SEG_ID, _START, _END], what)
+    frame = segments.copy()
+    frame.attrs = dict(segments.attrs)
+    for col in (_DOC, _SEG_ID):
+        frame[col] = frame[col].astype(str)
+    frame[_START] = _int_column(frame, _START, what)
+    frame[_END] = _int_column(frame, _END, what)
+    dup = frame.duplicated(subset=[_SEG_ID])
+    if dup.any():
+        row = int(np.flatnonzero(dup.to_numpy())[0])
+        raise InputError(f"segments: duplicate segment_id {frame[_SEG_ID].iloc[row]!r}",
+                         path=frame.attrs.get("path"), line=int(_lines(frame)[row]))
+    if _TEXT not in frame.columns:
+        frame[_TEXT] = ""
+    frame[_TEXT] = frame[_TEXT].map(lambda v: "" if ag._is_missing(v) else str(v))
+    return frame[[_DOC, _SEG_ID, _START, _END, _TEXT]].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------
+# Alignment
+# --------------------------------------------------------------------------------------
+
+
+#: Reasons a gold span codes no segment, as reported in the summary.
+UNALIGNED_REASONS = ("unknown_doc", "beyond_last_segment", "between_segments", "below_overlap")
+
+
+def align_gold(gold: pd.DataFrame, segments: pd.DataFrame, *, overlap: float = 0.5
+               ) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Assign gold spans to the segments they code (see the module docstring for the rule).
+
+    Returns
+    -------
+    aligned : DataFrame
+        ``segment_id, code, coder`` (one row per segment a span codes, duplicates removed).
+    unaligned : dict
+        Count of spans that code no segment, by reason (:data:`UNALIGNED_REASONS`).
+    """
+    if not 0.0 < overlap <= 1.0:
+        raise InputError(f"overlap must be in (0, 1], got {overlap}")
+    spans = gold[[_DOC, _START, _END, _CODE, _CODER]].reset_index(drop=True)
+    spans = spans.assign(span_no=np.arange(len(spans)))
+    segs = segments[[_DOC, _SEG_ID, _START, _END]].rename(columns={_START: "seg_start", _END: "seg_end"})
+    pairs = spans.merge(segs, on=_DOC, how="inner")
+    ov = (np.minimum(pairs[_END], pairs["seg_end"]) - np.maximum(pairs[_START], pairs["seg_start"])).clip(lower=0)
+    span_len = (pairs[_END] - pairs[_START]).to_numpy(dtype=float)
+    seg_len = (pairs["seg_end"] - pairs["seg_start"]).to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        hit = (ov > 0) & ((ov / span_len >= overlap) | (ov / np.where(seg_len > 0, seg_len, np.nan) >= overlap))
+    aligned = pairs.loc[hit, [_SEG_ID, _CODE, _CODER]].drop_duplicates().reset_index(drop=True)
+
+    coded_spans = set(pairs.loc[hit, "span_no"])
+    touched = set(pairs.loc[ov > 0, "span_no"])
+    known_docs = set(segs[_DOC])
+    last_end = segs.groupby(_DOC)["seg_end"].max()
+    counts = dict.fromkeys(UNALIGNED_REASONS, 0)
+    for row in spans.itertuples(index=False):
+        if row.span_no in coded_spans:
+            continue
+        doc = getattr(row, _DOC)
+        if doc not in known_docs:
+            counts["unknown_doc"] += 1
+        elif getattr(row, _START) >= last_end[doc]:
+            counts["beyond_last_segment"] += 1
+        elif row.span_no in touched:
+            counts["below_overlap"] += 1
+        else:
+            counts["between_segments"] += 1
+    return aligned, counts
+
+
+# --------------------------------------------------------------------------------------
+# Evaluation
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Evaluation:
+    """Everything :func:`evaluate` found; :func:`write_evaluation` saves it.
+
+    Attributes
+    ----------
+    summary : dict
+        Counts, settings, micro/macro precision-recall-F1, MASI alpha, unaligned spans.
+    per_code : DataFrame
+        Machine vs consensus per code: prevalence, kappa/alpha/AC1 with CIs, precision,
+        recall, F1, and the human-human alpha/kappa for comparison where there are 2+ coders.
+    confusion : DataFrame
+        Units by gold code (rows) and machine code (columns), ``(no code)`` included; a
+        unit with several codes counts once in every cell its codes pair up in.
+    disagreements : DataFrame
+        Units where machine and consensus differ, most confident machine errors first.
+    human_baseline : DataFrame or None
+        Long table (``comparison``, ``code``, statistics) of human-human, machine-vs-each-coder
+        and machine-vs-consensus agreement; ``None`` with a single coder.
+    units : DataFrame
+        One row per evaluated unit with its machine, consensus and per-coder code sets.
+    """
+
+    summary: dict[str, Any]
+    per_code: pd.DataFrame
+    confusion: pd.DataFrame
+    disagreements: pd.DataFrame
+    human_baseline: pd.DataFrame | None = None
+    units: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+def _units_from_codes(pred: pd.DataFrame) -> pd.DataFrame:
+    if pred.empty:
+        raise InputError("no segments table and no machine codes: there are no units to evaluate")
+    if pred[_START].isna().any() or pred[_END].isna().any():
+        raise InputError("machine codes need start and end when no segments table is given (--segments)",
+                         path=pred.attrs.get("path"))
+    units = pred.drop_duplicates(subset=[_SEG_ID])[[_DOC, _SEG_ID, _START, _END]].copy()
+    units[_START] = units[_START].astype(np.int64)
+    units[_END] = units[_END].astype(np.int64)
+    units[_TEXT] = ""
+    return units.reset_index(drop=True)
+
+
+def _join(codes: frozenset[str] | None) -> str:
+    return "" if codes is None else _SET_SEP.join(sorted(codes))
+
+
+def _consensus(sets: list[frozenset[str]], rule: str) -> frozenset[str]:
+    if not sets:
+        return frozenset()
+    if rule == "union":
+        return frozenset().union(*sets)
+    if rule == "intersection":
+        return frozenset.intersection(*sets)
+    counts: dict[str, int] = {}
+    for s in sets:
+        for c in s:
+            counts[c] = counts.get(c, 0) + 1
+    return frozenset(c for c, k in counts.items() if 2 * k > len(sets))
+
+
+def evaluate(
+    pred_codes: pd.DataFrame,
+    gold: pd.DataFrame,
+    segments: pd.DataFrame | None = None,
+    *,
+    codes: Sequence[str] | None = None,
+    overlap: float = 0.5,
+    consensus: str = "majority",
+    ci: float | None = 0.95,
+    n_boot: int = 1000,
+    random_state: int | None = 0,
+) -> Evaluation:
+    """Compare machine codes with gold codes per segment, with human agreement alongside.
+
+    Parameters
+    ----------
+    pred_codes : DataFrame
+        Machine codes (:data:`~psythemes.schema.CODE_COLUMNS`), e.g. from :func:`load_codes`.
+    gold : DataFrame
+        Gold spans (:data:`~psythemes.schema.GOLD_COLUMNS`), e.g. from :func:`load_gold`.
+    segments : DataFrame, optional
+        The units (:data:`~psythemes.schema.SEGMENT_COLUMNS`).  Without it the units are
+        the segments that appear in ``pred_codes``: segments the machine never listed are
+        then invisible, so gold codes on them count as unaligned, not as misses.
+    codes : sequence of str, optional
+        Codes to evaluate (default: every code in gold or machine codes); others are
+        ignored with a counted warning.
+    overlap : float
+        Threshold of the overlap rule (share of span or of segment), in (0, 1].
+    consensus : {"majority", "union", "intersection"}
+        How several gold coders make the reference.
+    ci, n_boot, random_state
+        Percentile bootstrap over units (see :func:`psythemes.agreement.agreement`).
+
+    Returns
+    -------
+    Evaluation
+    """
+    if consensus not in CONSENSUS_RULES:
+        raise InputError(f"unknown consensus rule {consensus!r}; use one of: {', '.join(CONSENSUS_RULES)}")
+    # codes outside ``codes`` are ignored and counted below (load_gold/load_codes reject them)
+    gold = _clean_gold(gold, None, None)
+    pred = _clean_codes(pred_codes, None)
+    if segments is None:
+        all_units = _units_from_codes(pred)
+        units_source = "machine codes"
+    else:
+        all_units = _clean_segments(segments)
+        units_source = "segments"
+
+    gold_docs = set(gold[_DOC])
+    in_gold = all_units[_DOC].isin(gold_docs)
+    units = all_units[in_gold].sort_values([_DOC, _START, _END], kind="stable").reset_index(drop=True)
+    n_units_without_gold = int((~in_gold).sum())
+    _warn_count(n_units_without_gold, "unit(s) lie in documents without any gold code and are not evaluated")
+    if units.empty:
+        raise InputError("no unit lies in a document that has gold codes: check that doc_id values match")
+
+    aligned, unaligned = align_gold(gold, units, overlap=overlap)
+    n_unaligned = sum(unaligned.values())
+    if n_unaligned:
+        detail = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in unaligned.items() if v)
+        _warn_count(n_unaligned, f"of {len(gold)} gold span(s) code no unit ({detail})")
+
+    # machine codes: unknown segments, documents without gold, codes outside the list
+    known_segments = set(all_units[_SEG_ID])
+    unknown_seg = ~pred[_SEG_ID].isin(known_segments)
+    _warn_count(int(unknown_seg.sum()), "machine code row(s) name a segment that is not among the units")
+    unit_ids = set(units[_SEG_ID])
+    pred_in = pred[pred[_SEG_ID].isin(unit_ids) & (pred[_CODE] != "")]
+
+    code_list = list(codes) if codes is not None else sorted(set(gold[_CODE]) | set(pred_in[_CODE]))
+    if not code_list:
+        raise InputError("no codes to evaluate")
+
+    coders = sorted(set(gold[_CODER]))
+    coverage = gold.groupby(_CODER)[_DOC].agg(lambda s: set(s)).to_dict()
+    by_coder: dict[str, dict[str, set[str]]] = {c: {} for c in coders}
+    for seg, code, coder in aligned.itertuples(index=False):
+        by_coder[coder].setdefault(seg, set()).add(code)
+    machine: dict[str, set[str]] = {}
+    scores: dict[str, dict[str, float]] = {}
+    for seg, code, score in pred_in[[_SEG_ID, _CODE, _SCORE]].itertuples(index=False):
+        machine.setdefault(seg, set()).add(code)
+        scores.setdefault(seg, {})[code] = score
+
+    keep = set(code_list)
+    rows = []
+    for unit in units.itertuples(index=False):
+        seg, doc = getattr(unit, _SEG_ID), getattr(unit, _DOC)
+        coder_sets = {c: (frozenset(by_coder[c].get(seg, set()) & keep) if doc in coverage[c] else None)
+                      for c in coders}
+        covered = [s for s in coder_sets.values() if s is not None]
+        rows.append({
+            _DOC: doc, _SEG_ID: seg, _START: getattr(unit, _START), _END: getattr(unit, _END),
+            _TEXT: getattr(unit, _TEXT),
+            "machine": frozenset(machine.get(seg, set()) & keep),
+            "gold": _consensus(covered, consensus),
+            **{f"coder:{c}": s for c, s in coder_sets.items()},
+        })
+    unit_table = pd.DataFrame(rows)
+    n_ignored_codes = int((~pred_in[_CODE].isin(keep)).sum() + (~gold[_CODE].isin(keep)).sum())
+    _warn_count(n_ignored_codes, "code row(s) use codes outside the evaluated code list and were ignored")
+
+    boot = dict(ci=ci, n_boot=n_boot, random_state=random_state)
+    with warnings.catch_warnings():
+        # undefined per-code statistics are reported as NaN in the tables and counted below
+        warnings.simplefilter("ignore", PsythemesWarning)
+        main = ag.per_code_agreement(unit_table[["machine", "gold"]], code_list, **boot)
+        prf, averages = ag.precision_recall_f1(list(unit_table["machine"]), list(unit_table["gold"]), code_list)
+        masi = ag.alpha_masi(unit_table[["machine", "gold"]], warn=False, **boot)
+        baseline, human_masi = _human_baseline(unit_table, coders, code_list, main, masi, boot)
+
+    gold_presence = np.array([[c in s for c in code_list] for s in unit_table["gold"]], dtype=float)
+    machine_presence = np.array([[c in s for c in code_list] for s in unit_table["machine"]], dtype=float)
+    per_code = main.drop(columns=["prevalence"]).assign(
+        prevalence=gold_presence.mean(axis=0), machine_rate=machine_presence.mean(axis=0))
+    per_code = per_code.merge(prf, on="code", how="left")
+    if baseline is not None:
+        human = baseline[baseline["comparison"] == "human-human"].set_index("code")
+        per_code["human_kappa"] = per_code["code"].map(human["kappa"])
+        per_code["human_alpha"] = per_code["code"].map(human["alpha"])
+    per_code = per_code[[c for c in _PER_CODE_ORDER if c in per_code.columns]]
+    n_undefined = int(per_code["kappa"].isna().sum())
+    _warn_count(n_undefined, "code(s) have undefined kappa (a code nobody used, or used everywhere): "
+                             "see prevalence")
+
+    summary: dict[str, Any] = {
+        "units_source": units_source,
+        "n_docs": int(units[_DOC].nunique()),
+        "n_units": len(units),
+        "n_units_without_gold": n_units_without_gold,
+        "n_gold_spans": len(gold),
+        "n_gold_spans_aligned": len(gold) - n_unaligned,
+        "gold_spans_unaligned": unaligned,
+        "n_machine_rows_unknown_segment": int(unknown_seg.sum()),
+        "n_code_rows_ignored": n_ignored_codes,
+        "codes": code_list,
+        "coders": coders,
+        "n_coders": len(coders),
+        "consensus": consensus if len(coders) > 1 else "single coder",
+        "overlap": overlap,
+        **averages,
+        "mean_kappa": float(np.nanmean(per_code["kappa"])) if per_code["kappa"].notna().any() else math.nan,
+        "alpha_masi": masi.value,
+        "alpha_masi_ci_low": masi.ci_low,
+        "alpha_masi_ci_high": masi.ci_high,
+        "human_alpha_masi": human_masi.value if human_masi else math.nan,
+        "human_alpha_masi_ci_low": human_masi.ci_low if human_masi else math.nan,
+        "human_alpha_masi_ci_high": human_masi.ci_high if human_masi else math.nan,
+        "ci": ci,
+        "n_boot": n_boot,
+        "random_state": random_state,
+    }
+    return Evaluation(
+        summary=summary,
+        per_code=per_code,
+        confusion=_confusion(unit_table, code_list),
+        disagreements=_disagreements(unit_table, scores),
+        human_baseline=baseline,
+        units=_units_output(unit_table, coders),
+    )
+
+
+_PER_CODE_ORDER = [
+    "code", "n_units", "prevalence", "machine_rate", "percent",
+    "kappa", "kappa_ci_low", "kappa_ci_high", "alpha", "alpha_ci_low", "alpha_ci_high",
+    "ac1", "ac1_ci_low", "ac1_ci_high", "precision", "recall", "f1", "support", "tp", "fp", "fn", "tn",
+    "human_kappa", "human_alpha",
+]
+
+
+def _human_baseline(unit_table: pd.DataFrame, coders: list[str], code_list: list[str], main: pd.DataFrame,
+                    masi: ag.AgreementResult, boot: dict[str, Any]
+                    ) -> tuple[pd.DataFrame | None, ag.AgreementResult | None]:
+    if len(coders) < 2:
+        return None, None
+    parts = []
+    coder_cols = [f"coder:{c}" for c in coders]
+    humans = unit_table[coder_cols]
+    human_masi = ag.alpha_masi(humans, warn=False, **boot)
+    comparisons = [("human-human", ag.per_code_agreement(humans, code_list, **boot), human_masi)]
+    for coder, col in zip(coders, coder_cols, strict=True):
+        pair = unit_table.loc[unit_table[col].notna(), ["machine", col]]
+        comparisons.append((f"machine-vs-{coder}", ag.per_code_agreement(pair, code_list, **boot),
+                            ag.alpha_masi(pair, warn=False, **boot)))
+    comparisons.append(("machine-vs-consensus", main, masi))
+    for name, table, set_alpha in comparisons:
+        parts.append(table.assign(comparison=name))
+        parts.append(pd.DataFrame([{
+            "comparison": name, "code": "(all codes, MASI alpha)", "n_units": set_alpha.n_units,
+            "alpha": set_alpha.value, "alpha_ci_low": set_alpha.ci_low, "alpha_ci_high": set_alpha.ci_high,
+        }]))
+    out = pd.concat(parts, ignore_index=True)
+    first = ["comparison", "code"]
+    return out[first + [c for c in out.columns if c not in first]], human_masi
+
+
+def _confusion(unit_table: pd.DataFrame, code_list: list[str]) -> pd.DataFrame:
+    labels = list(code_list) + [NO_CODE]
+    index = {c: i for i, c in enumerate(labels)}
+    matrix = np.zeros((len(labels), len(labels)), dtype=np.int64)
+    for g, m in zip(unit_table["gold"], unit_table["machine"], strict=True):
+        for gc in (g or {NO_CODE}):
+            for mc in (m or {NO_CODE}):
+                matrix[index[gc], index[mc]] += 1
+    frame = pd.DataFrame(matrix, columns=[f"machine:{c}" for c in labels])
+    frame.insert(0, "gold", labels)
+    return frame
+
+
+def _disagreements(unit_table: pd.DataFrame, scores: dict[str, dict[str, float]]) -> pd.DataFrame:
+    rows = []
+    for unit in unit_table.itertuples(index=False):
+        m, g = unit.machine, unit.gold
+        if m == g:
+            continue
+        seg = getattr(unit, _SEG_ID)
+        unit_scores = scores.get(seg, {})
+        fp, fn = sorted(m - g), sorted(g - m)
+        fp_scores = [unit_scores[c] for c in fp if c in unit_scores and pd.notna(unit_scores[c])]
+        rows.append({
+            _DOC: getattr(unit, _DOC), _SEG_ID: seg, _START: getattr(unit, _START), _END: getattr(unit, _END),
+            _TEXT: getattr(unit, _TEXT),
+            "machine_codes": _join(m), "gold_codes": _join(g),
+            "false_positives": _SET_SEP.join(fp), "false_negatives": _SET_SEP.join(fn),
+            "max_error_score": max(fp_scores) if fp_scores else math.nan,
+            "scores": _SET_SEP.join(f"{c}={unit_scores[c]:.3f}" for c in sorted(unit_scores)
+                                    if pd.notna(unit_scores[c])),
+        })
+    columns = [_DOC, _SEG_ID, _START, _END, _TEXT, "machine_codes", "gold_codes", "false_positives",
+               "false_negatives", "max_error_score", "scores"]
+    frame = pd.DataFrame(rows, columns=columns)
+    if frame.empty:
+        return frame
+    # most confident machine errors (false positives with a high score) first; misses after
+    return frame.sort_values(["max_error_score", _DOC, _START], ascending=[False, True, True],
+                             na_position="last", kind="stable").reset_index(drop=True)
+
+
+def _units_output(unit_table: pd.DataFrame, coders: list[str]) -> pd.DataFrame:
+    out = unit_table.copy()
+    for col in ["machine", "gold"] + [f"coder:{c}" for c in coders]:
+        out[col] = out[col].map(_join)
+    return out
+
+
+def write_evaluation(evaluation: Evaluation, out_dir: str | Path) -> dict[str, Path]:
+    """Write the evaluation files into ``out_dir`` (atomically, via :mod:`psythemes.outputs`).
+
+    Files: ``agreement.json`` (summary, per-code table, human baseline), ``agreement.csv``
+    (per code), ``confusion.csv``, ``disagreements.csv``, ``units.csv`` and, with 2+ gold
+    coders, ``human_baseline.csv``.
+
+    Returns
+    -------
+    dict
+        File role -> path written.
+    """
+    from .outputs import prepare_out_dir, write_json, write_table
+
+    out = prepare_out_dir(out_dir)
+    paths = {
+        "agreement_json": write_json(out / "agreement.json", {
+            "summary": evaluation.summary,
+            "per_code": evaluation.per_code.to_dict("records"),
+            "human_baseline": (None if evaluation.human_baseline is None
+                               else evaluation.human_baseline.to_dict("records")),
+        }),
+        "agreement_csv": write_table(out / "agreement.csv", evaluation.per_code),
+        "confusion": write_table(out / "confusion.csv", evaluation.confusion),
+        "disagreements": write_table(out / "disagreements.csv", evaluation.disagreements),
+        "units": write_table(out / "units.csv", evaluation.units),
+    }
+    if evaluation.human_baseline is not None:
+        paths["human_baseline"] = write_table(out / "human_baseline.csv", evaluation.human_baseline)
+    return paths

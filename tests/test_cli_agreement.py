@@ -1,0 +1,120 @@
+"""``psythemes agree`` and ``psythemes evaluate`` through the CLI entry point."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from psythemes.cli import main
+
+
+@pytest.fixture()
+def kripp_csv(data_dir):
+    return str(data_dir / "agreement" / "krippendorff2011.csv")
+
+
+@pytest.mark.parametrize("level, published", [("nominal", "0.743"), ("ordinal", "0.815"), ("interval", "0.849")])
+def test_agree_prints_published_alpha(kripp_csv, capsys, level, published):
+    assert main(["agree", kripp_csv, "--metric", "alpha", "--level", level, "--n-boot", "200"]) == 0
+    out = capsys.readouterr().out
+    assert f"Krippendorff's alpha ({level}) = {published}" in out
+    assert "95% CI" in out and "units with 2+ ratings: 11, coders: 4" in out
+
+
+def test_agree_json(kripp_csv, capsys):
+    assert main(["agree", kripp_csv, "--metric", "ac1", "--n-boot", "200", "--seed", "3", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert {"metric", "level", "value", "ci_low", "ci_high", "n_units"} <= set(record)
+    assert record["metric"] == "ac1" and record["n_units"] == 11
+    assert round(record["value"], 4) == 0.7754  # Gwet (2014) pp. 55-56
+    assert record["ci_low"] <= record["value"] <= record["ci_high"]
+
+
+def test_agree_undefined_is_null(tmp_path, capsys):
+    table = tmp_path / "one.csv"
+    table.write_text("id,a,b\n1,x,x\n2,x,x\n3,x,\n", encoding="utf-8")
+    assert main(["agree", str(table), "--metric", "alpha", "--json"]) == 0
+    captured = capsys.readouterr()
+    record = json.loads(captured.out)
+    assert record["value"] is None and record["ci_low"] is None and record["n_units"] == 2
+    assert "warning:" in captured.err and "undefined" in captured.err
+
+
+def test_agree_unit_column_detection(tmp_path, capsys):
+    # no id header: the first column is a coder
+    table = tmp_path / "coders.csv"
+    table.write_text("r1,r2,r3\na,a,b\nb,b,b\na,a,a\n", encoding="utf-8")
+    assert main(["agree", str(table), "--metric", "fleiss", "--n-boot", "0", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_coders"] == 3
+    assert main(["agree", str(table), "--metric", "fleiss", "--n-boot", "0", "--json", "--unit-column", "r1"]) == 0
+    assert json.loads(capsys.readouterr().out)["n_coders"] == 2
+
+
+def test_agree_weighted_cohen_and_ordinal_labels(tmp_path, capsys):
+    table = tmp_path / "two.csv"
+    table.write_text("unit,a,b\n1,low,low\n2,mid,high\n3,high,high\n4,low,mid\n5,mid,mid\n", encoding="utf-8")
+    assert main(["agree", str(table), "--metric", "cohen", "--weights", "quadratic", "--n-boot", "0"]) == 0
+    assert "Cohen's kappa (quadratic weights) =" in capsys.readouterr().out
+    assert main(["agree", str(table), "--level", "ordinal", "--n-boot", "0"]) == 2
+    assert "categories" in capsys.readouterr().err
+    assert main(["agree", str(table), "--level", "ordinal", "--categories", "low,mid,high", "--n-boot", "0"]) == 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--metric", "cohen"], "exactly 2 coders"),
+    (["--metric", "kappa"], "unknown metric"),
+    (["--level", "nominal", "--weights", "linear"], "weights apply to Cohen"),
+    (["--level", "fuzzy"], "unknown level"),
+])
+def test_agree_bad_options_exit_2(kripp_csv, capsys, args, message):
+    assert main(["agree", kripp_csv, *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and message in err and "Traceback" not in err
+
+
+def test_agree_bad_files_exit_2(tmp_path, capsys):
+    assert main(["agree", str(tmp_path / "missing.csv")]) == 2
+    assert "not found" in capsys.readouterr().err
+    single = tmp_path / "single.csv"
+    single.write_text("id,a\n1,x\n", encoding="utf-8")
+    assert main(["agree", str(single)]) == 2
+    assert "at least 2 coder columns" in capsys.readouterr().err
+
+
+def test_agree_imports_no_heavy_libraries(kripp_csv):
+    code = (
+        "import sys\nfrom psythemes.cli import main\n"
+        f"rc = main(['agree', {kripp_csv!r}, '--metric', 'alpha', '--n-boot', '50'])\n"
+        "print(rc, sorted(m for m in ('torch', 'sklearn', 'statsmodels', 'transformers') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "0 []"
+
+
+def test_evaluate_command(data_dir, tmp_path, capsys):
+    folder = data_dir / "agreement"
+    out = tmp_path / "eval"
+    rc = main(["evaluate", "--pred", str(folder / "codes.csv"), "--gold", str(folder / "gold.csv"),
+               "--segments", str(folder / "segments.csv"), "--out", str(out), "--n-boot", "100"])
+    assert rc == 0
+    captured = capsys.readouterr()
+    assert "common_ground" in captured.out and "micro F1 0.75" in captured.out
+    assert "warning: 2 of 11 gold span(s) code no unit" in captured.err
+    for name in ("agreement.json", "agreement.csv", "confusion.csv", "disagreements.csv"):
+        assert (out / name).is_file()
+    assert json.loads((out / "agreement.json").read_text(encoding="utf-8"))["summary"]["n_units"] == 7
+
+
+def test_evaluate_command_bad_input(data_dir, tmp_path, capsys):
+    folder = data_dir / "agreement"
+    rc = main(["evaluate", "--pred", str(folder / "codes.csv"), "--gold", str(folder / "gold.csv"),
+               "--out", str(tmp_path / "x"), "--codes", "alliance,awareness"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "gold.csv:4" in err and "alternation" in err  # first unknown code, with its line
+    rc = main(["evaluate", "--pred", str(folder / "codes.csv"), "--gold", str(folder / "segments.csv"),
+               "--out", str(tmp_path / "y")])
+    assert rc == 2 and "lacks column" in capsys.readouterr().err

@@ -1,0 +1,252 @@
+"""Alignment of gold spans to segments, machine-vs-gold evaluation and its output files.
+
+Expected values below are worked out by hand from tests/data/agreement/{segments,codes,gold}.csv:
+
+unit        machine         coder A         coder B         majority of A, B (= intersection)
+d1:0-20     awareness       awareness       awareness       awareness
+d1:20-50    alliance        alliance        alliance        alliance
+d1:50-80    awareness .95   alternation     -               -
+d1:80-100   -               -               alliance        -
+d2:0-30     common_ground   common_ground   common_ground   common_ground
+d2:30-60    alliance .60    common_ground   -               -
+d2:60-90    -               -               awareness       -
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+
+import pandas as pd
+import pytest
+
+from psythemes import evaluate as ev
+from psythemes.errors import InputError, PsythemesWarning
+from psythemes.schema import CODE_COLUMNS, GOLD_COLUMNS
+
+CODES = ["alliance", "alternation", "awareness", "common_ground"]
+
+
+@pytest.fixture()
+def tables(data_dir):
+    folder = data_dir / "agreement"
+    with pytest.warns(PsythemesWarning, match="1 duplicate gold row"):
+        gold = ev.load_gold(folder / "gold.csv", codes=CODES)
+    return gold, ev.load_codes(folder / "codes.csv", codes=CODES), ev.load_segments(folder / "segments.csv")
+
+
+def _evaluate(*args, **kwargs):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = ev.evaluate(*args, n_boot=200, **kwargs)
+    return result, [str(w.message) for w in caught if issubclass(w.category, PsythemesWarning)]
+
+
+# ---------------------------------------------------------------- alignment rule
+
+
+def test_overlap_rule_span_or_segment_share():
+    segments = pd.DataFrame({"doc_id": ["d"] * 3, "segment_id": ["s0", "s1", "s2"],
+                             "start": [0, 10, 20], "end": [10, 20, 100]})
+    gold = pd.DataFrame({"doc_id": ["d"] * 3, "start": [2, 5, 8], "end": [8, 15, 30],
+                         "code": ["inside", "straddle", "long"], "coder": ["A"] * 3})
+    aligned, unaligned = ev.align_gold(gold, segments, overlap=0.5)
+    hits = set(map(tuple, aligned[["segment_id", "code"]].to_numpy()))
+    # inside one segment -> that segment; 50/50 straddle -> both; [8, 30) covers all of s1 only
+    assert hits == {("s0", "inside"), ("s0", "straddle"), ("s1", "straddle"), ("s1", "long")}
+    assert sum(unaligned.values()) == 0
+    # a lower threshold lets [8, 30) also code s2 (10 of its 22 characters lie there)
+    aligned, _ = ev.align_gold(gold, segments, overlap=0.4)
+    assert ("s2", "long") in set(map(tuple, aligned[["segment_id", "code"]].to_numpy()))
+
+
+def test_unaligned_spans_are_counted_by_reason():
+    segments = pd.DataFrame({"doc_id": ["d", "d"], "segment_id": ["s0", "s1"], "start": [0, 20], "end": [10, 30]})
+    gold = pd.DataFrame({"doc_id": ["d", "d", "d", "x"], "start": [12, 9, 40, 0], "end": [18, 19, 50, 5],
+                         "code": ["c"] * 4, "coder": ["A"] * 4})
+    aligned, unaligned = ev.align_gold(gold, segments)
+    assert aligned.empty
+    assert unaligned == {"unknown_doc": 1, "beyond_last_segment": 1, "between_segments": 1, "below_overlap": 1}
+    with pytest.raises(InputError, match="overlap"):
+        ev.align_gold(gold, segments, overlap=0)
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def test_evaluate_fixture_by_hand(tables):
+    gold, codes, segments = tables
+    result, warned = _evaluate(codes, gold, segments)
+    s = result.summary
+    assert (s["n_units"], s["n_docs"], s["n_units_without_gold"]) == (7, 2, 1)
+    assert s["n_gold_spans"] == 11 and s["n_gold_spans_aligned"] == 9
+    assert s["gold_spans_unaligned"]["unknown_doc"] == 1 and s["gold_spans_unaligned"]["beyond_last_segment"] == 1
+    assert s["n_machine_rows_unknown_segment"] == 1
+    assert s["coders"] == ["A", "B"] and s["consensus"] == "majority"
+    assert (s["micro_precision"], s["micro_recall"], s["micro_f1"]) == pytest.approx((0.6, 1.0, 0.75))
+    assert s["exact_match"] == pytest.approx(5 / 7)
+    # every problem is a counted warning
+    assert any("2 of 11 gold span(s) code no unit" in w for w in warned)
+    assert any("1 machine code row(s) name a segment" in w for w in warned)
+    assert any("1 unit(s) lie in documents without any gold code" in w for w in warned)
+
+    per = result.per_code.set_index("code")
+    assert list(per.index) == CODES
+    assert per.loc["awareness", "precision"] == 0.5 and per.loc["awareness", "recall"] == 1.0
+    assert per.loc["common_ground", "kappa"] == pytest.approx(1.0)
+    assert per.loc["awareness", "prevalence"] == pytest.approx(1 / 7)
+    assert per.loc["awareness", "machine_rate"] == pytest.approx(2 / 7)
+    # awareness: tp 1, fp 1, tn 5 -> kappa = (6/7 - 32/49) / (1 - 32/49) = 10/17
+    assert per.loc["awareness", "kappa"] == pytest.approx(10 / 17)
+    aware = per.loc["awareness"]
+    assert aware["kappa_ci_low"] <= aware["kappa"] <= aware["kappa_ci_high"]
+    # alternation: nobody in the consensus, machine never -> kappa undefined, AC1 = 1 (kappa paradox)
+    assert math.isnan(per.loc["alternation", "kappa"]) and per.loc["alternation", "ac1"] == 1.0
+    # human-human next to machine-human: A and B on awareness agree on 6 of 7 units, 10/17 again
+    assert per.loc["awareness", "human_kappa"] == pytest.approx(10 / 17)
+
+
+def test_disagreements_most_confident_errors_first(tables):
+    gold, codes, segments = tables
+    result, _ = _evaluate(codes, gold, segments)
+    d = result.disagreements
+    assert list(d["segment_id"]) == ["d1:50-80", "d2:30-60"]
+    assert list(d["max_error_score"]) == [0.95, 0.6]
+    assert d.loc[0, "false_positives"] == "awareness" and d.loc[0, "gold_codes"] == ""
+    assert d.loc[0, "text"] == "first tense then relaxed again"
+
+
+def test_confusion_counts(tables):
+    gold, codes, segments = tables
+    result, _ = _evaluate(codes, gold, segments)
+    conf = result.confusion.set_index("gold")
+    assert conf.loc["awareness", "machine:awareness"] == 1
+    assert conf.loc[ev.NO_CODE, "machine:awareness"] == 1
+    assert conf.loc[ev.NO_CODE, "machine:alliance"] == 1
+    assert conf.loc[ev.NO_CODE, f"machine:{ev.NO_CODE}"] == 2
+    assert conf.to_numpy().sum() == 7  # one cell per unit here (no unit has 2+ codes)
+
+
+def test_human_baseline_has_all_comparisons(tables):
+    gold, codes, segments = tables
+    result, _ = _evaluate(codes, gold, segments)
+    base = result.human_baseline
+    assert set(base["comparison"]) == {"human-human", "machine-vs-A", "machine-vs-B", "machine-vs-consensus"}
+    masi = base[base["code"].str.startswith("(all codes")].set_index("comparison")["alpha"]
+    assert masi["machine-vs-consensus"] == pytest.approx(result.summary["alpha_masi"])
+    assert masi["human-human"] == pytest.approx(result.summary["human_alpha_masi"])
+    # machine vs B on alliance: machine {d1:20-50, d2:30-60}, B {d1:20-50, d1:80-100}
+    row = base[(base["comparison"] == "machine-vs-B") & (base["code"] == "alliance")].iloc[0]
+    assert row["percent"] == pytest.approx(5 / 7)
+
+
+def test_union_consensus_changes_reference(tables):
+    gold, codes, segments = tables
+    result, _ = _evaluate(codes, gold, segments, consensus="union")
+    per = result.per_code.set_index("code")
+    assert (per.loc["alliance", "tp"], per.loc["alliance", "fp"], per.loc["alliance", "fn"]) == (1, 1, 1)
+    assert per.loc["common_ground", "recall"] == 0.5
+    assert per.loc["alternation", "recall"] == 0.0
+    with pytest.raises(InputError, match="consensus"):
+        ev.evaluate(codes, gold, segments, consensus="vote")
+
+
+def test_units_from_machine_codes_without_segments(tables):
+    gold, codes, segments = tables
+    with_segments, _ = _evaluate(codes, gold, segments)
+    without, _ = _evaluate(codes, gold, None)
+    assert without.summary["units_source"] == "machine codes"
+    assert without.summary["n_units"] == 7 and without.summary["n_units_without_gold"] == 2
+    pd.testing.assert_series_equal(without.per_code["f1"], with_segments.per_code["f1"])
+
+
+def test_single_coder_has_no_human_baseline(tables):
+    gold, codes, segments = tables
+    only_a = gold[gold["coder"] == "A"].drop(columns=["coder"])
+    result, _ = _evaluate(codes, only_a, segments)
+    assert result.human_baseline is None
+    assert result.summary["coders"] == [ev.DEFAULT_CODER] and result.summary["consensus"] == "single coder"
+    assert "human_kappa" not in result.per_code.columns
+
+
+def test_codes_outside_the_list_are_ignored_and_counted(tables):
+    gold, codes, segments = tables
+    result, warned = _evaluate(codes, gold, segments, codes=["awareness", "alliance"])
+    assert list(result.per_code["code"]) == ["awareness", "alliance"]
+    assert result.summary["n_code_rows_ignored"] > 0
+    assert any("outside the evaluated code list" in w for w in warned)
+
+
+def test_no_matching_documents_is_an_input_error(tables):
+    gold, codes, segments = tables
+    other = gold.assign(doc_id="elsewhere")
+    with pytest.raises(InputError, match="doc_id"):
+        _evaluate(codes, other, segments)
+
+
+# ---------------------------------------------------------------- loading and validation
+
+
+def _write(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_load_gold_validation(tmp_path):
+    with pytest.raises(InputError, match="lacks column"):
+        ev.load_gold(_write(tmp_path, "g1.csv", "doc_id,start,code\nd,0,a\n"))
+    with pytest.raises(InputError, match="g2.csv:3: .*empty or negative"):
+        ev.load_gold(_write(tmp_path, "g2.csv", "doc_id,start,end,code\nd,0,5,a\nd,9,4,a\n"))
+    with pytest.raises(InputError, match="g3.csv:2: .*whole number"):
+        ev.load_gold(_write(tmp_path, "g3.csv", "doc_id,start,end,code\nd,x,5,a\n"))
+    with pytest.raises(InputError, match="g4.csv:3: .*not in the code list: alience"):
+        ev.load_gold(_write(tmp_path, "g4.csv", "doc_id,start,end,code\nd,0,5,alliance\nd,5,9,alience\n"),
+                     codes=CODES)
+    with pytest.raises(InputError, match="no rows"):
+        ev.load_gold(_write(tmp_path, "g5.csv", "doc_id,start,end,code,coder\n"))
+    with pytest.raises(InputError, match="not found"):
+        ev.load_gold(tmp_path / "missing.csv")
+
+
+def test_load_gold_text_lengths(tmp_path):
+    path = _write(tmp_path, "g.csv", "doc_id,start,end,code\nd,0,5,a\nd,8,30,a\nq,0,3,a\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gold = ev.load_gold(path, text_lengths={"d": 20})
+    messages = [str(w.message) for w in caught]
+    assert any("1 gold span(s) end beyond" in m for m in messages)
+    assert any("1 gold span(s) name a document" in m for m in messages)
+    assert len(gold) == 2 and list(gold.columns) == GOLD_COLUMNS
+    assert (gold["coder"] == ev.DEFAULT_CODER).all()
+
+
+def test_load_codes_duplicates_and_empty(tmp_path):
+    path = _write(tmp_path, "c.csv", "doc_id,segment_id,code,score\nd,s1,a,0.2\nd,s1,a,0.9\nd,s2,b,0.5\n")
+    with pytest.warns(PsythemesWarning, match="1 duplicate machine code"):
+        codes = ev.load_codes(path)
+    assert list(codes.columns) == CODE_COLUMNS
+    assert codes.loc[codes["segment_id"] == "s1", "score"].tolist() == [0.9]
+    with pytest.warns(PsythemesWarning, match="no rows"):
+        assert ev.load_codes(_write(tmp_path, "e.csv", "doc_id,segment_id,code\n")).empty
+    with pytest.raises(InputError, match="bad.csv:3: .*start must be a whole number"):
+        ev.load_codes(_write(tmp_path, "bad.csv", "doc_id,segment_id,start,end,code\nd,s1,,,a\nd,s2,x,4,a\n"))
+    with pytest.raises(InputError, match="start and end"):
+        ev.evaluate(codes, pd.DataFrame({"doc_id": ["d"], "start": [0], "end": [3], "code": ["a"]}), None)
+
+
+def test_write_evaluation_files(tables, tmp_path):
+    gold, codes, segments = tables
+    result, _ = _evaluate(codes, gold, segments)
+    paths = ev.write_evaluation(result, tmp_path / "out")
+    names = {p.name for p in paths.values()}
+    assert names == {"agreement.json", "agreement.csv", "confusion.csv", "disagreements.csv", "units.csv",
+                     "human_baseline.csv"}
+    doc = json.loads((tmp_path / "out" / "agreement.json").read_text(encoding="utf-8"))
+    assert doc["summary"]["n_units"] == 7
+    alternation = next(r for r in doc["per_code"] if r["code"] == "alternation")
+    assert alternation["kappa"] is None  # NaN -> null
+    table = pd.read_csv(tmp_path / "out" / "agreement.csv")
+    assert {"prevalence", "kappa", "kappa_ci_low", "alpha", "ac1", "precision", "recall", "f1"} <= set(table.columns)
+    assert len(pd.read_csv(tmp_path / "out" / "disagreements.csv")) == 2
