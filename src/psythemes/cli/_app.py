@@ -34,3 +34,29 @@ def print_warning(message: str) -> None:
 @app.callback()
 def _root() -> None:
     """psythemes: read, segment, embed, discover themes, map to a codebook, measure agreement."""
+
+
+class warnings_as_lines:
+    """Collect warnings raised inside the block and print each as one ``warning:`` line after it.
+
+    Library code warns with :class:`psythemes.errors.PsythemesWarning`; the CLI shows them
+    without Python's file/line noise.
+    """
+
+    def __enter__(self) -> list:
+        import warnings
+
+        self._catcher = warnings.catch_warnings(record=True)
+        self.caught = self._catcher.__enter__()
+        warnings.simplefilter("always")
+        return self.caught
+
+    def __exit__(self, *exc: object) -> bool:
+        self._catcher.__exit__(*exc)
+        seen: set[str] = set()
+        for w in self.caught:
+            text = str(w.message)
+            if text not in seen and not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)):
+                seen.add(text)
+                print_warning(text)
+        return False

