@@ -7,10 +7,21 @@ from pathlib import Path
 
 import pytest
 
+# urllib3 (pulled in by spaCy and transformers) probes IPv6 support with a socket when first
+# imported; import it here, before pytest-socket blocks sockets for the tests themselves.
+import urllib3  # noqa: F401
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# One embedding cache for the whole test session, outside the repository: tests that embed
+# the demo corpus share it, and nothing is written into the checkout.
+if "PSYTHEMES_CACHE" not in os.environ:
+    import tempfile
+
+    os.environ["PSYTHEMES_CACHE"] = tempfile.mkdtemp(prefix="psythemes-test-cache-")
 DATA = Path(__file__).resolve().parent / "data"
 DEMO = ROOT / "corpora" / "psychosomatic-demo"
 SHARED = Path(os.environ.get("PSYTHEMES_SHARED", ROOT.parent / "shared"))

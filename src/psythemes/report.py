@@ -221,6 +221,16 @@ def _esc(value: Any) -> str:
     return html.escape(str(value))
 
 
+#: Longer texts are shortened on the page (the CSV files keep them whole).
+MAX_SHOWN_CHARS = 600
+
+
+def _shorten(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > MAX_SHOWN_CHARS:
+        return value[:MAX_SHOWN_CHARS].rstrip() + " …"
+    return value
+
+
 def _table(frame: pd.DataFrame, *, max_rows: int = 200, floats: str = "{:.3f}") -> str:
     if frame is None or frame.empty:
         return "<p class='muted'>(empty)</p>"
@@ -234,7 +244,7 @@ def _table(frame: pd.DataFrame, *, max_rows: int = 200, floats: str = "{:.3f}") 
             elif isinstance(value, (int,)) and not isinstance(value, bool):
                 cells.append(f"<td class='num'>{value}</td>")
             else:
-                cells.append(f"<td>{_esc(value)}</td>")
+                cells.append(f"<td>{_esc(_shorten(value))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     more = f"<p class='muted'>{len(frame) - max_rows} more rows in the CSV.</p>" if len(frame) > max_rows else ""
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
@@ -320,7 +330,7 @@ def render_report(data: ReportData) -> str:
                 + "</p>"
             )
             for quote in _quotes(rec.get("top_quotes")):
-                parts.append(f"<blockquote>{_esc(quote.get('text'))} <span class='cite'>"
+                parts.append(f"<blockquote>{_esc(_shorten(quote.get('text')))} <span class='cite'>"
                              f"{_esc(quote.get('doc_id'))} [{_esc(quote.get('start'))}:{_esc(quote.get('end'))}]"
                              "</span></blockquote>")
         for name, table in (("role", data.themes_by_role), ("wave", data.themes_by_wave)):

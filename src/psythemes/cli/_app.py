@@ -39,8 +39,8 @@ def _root() -> None:
 class warnings_as_lines:
     """Collect warnings raised inside the block and print each as one ``warning:`` line after it.
 
-    Library code warns with :class:`psythemes.errors.PsythemesWarning`; the CLI shows them
-    without Python's file/line noise.
+    Library code warns with :class:`psythemes.errors.PsythemesWarning`; the CLI shows those
+    without Python's file/line noise and drops other libraries' warnings.
     """
 
     def __enter__(self) -> list:
@@ -53,10 +53,14 @@ class warnings_as_lines:
 
     def __exit__(self, *exc: object) -> bool:
         self._catcher.__exit__(*exc)
+        from ..errors import PsythemesWarning
+
         seen: set[str] = set()
         for w in self.caught:
             text = str(w.message)
-            if text not in seen and not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning)):
+            # only psythemes' own warnings speak to the user; third-party notices (e.g. umap's
+            # "Tensorflow not installed") are noise on the command line
+            if issubclass(w.category, PsythemesWarning) and text not in seen:
                 seen.add(text)
                 print_warning(text)
         return False

@@ -1,5 +1,74 @@
-"""CLI command(s) for the themes stage; registered on import (see ``psythemes.cli``)."""
+"""``psythemes themes``: embed segments (cached) and discover candidate themes (see psythemes.discover)."""
 
 from __future__ import annotations
 
-from ._app import app  # noqa: F401
+import warnings
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._app import app, print_warning
+
+#: Themes listed in the summary (all of them are in themes.csv).
+SUMMARY_THEMES = 10
+
+
+@app.command()
+def themes(
+    inputs: Annotated[list[Path], typer.Argument(
+        help="Transcript files or folders, or one segments.csv.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.", show_default=False)],
+    preset: Annotated[str, typer.Option(help="default (UMAP + HDBSCAN) or fast (PCA + k-means).")] = "default",
+    min_topic_size: Annotated[int, typer.Option(min=2, help="Smallest theme (default preset).")] = 10,
+    n_themes: Annotated[int | None, typer.Option(
+        min=2, help="Number of themes (fast); merge down to this many (default).")] = None,
+    by: Annotated[list[str], typer.Option(
+        help="Tabulate theme prevalence by this column (repeatable); wave is added when known.")] = ["role"],  # noqa: B006
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    reduce_outliers: Annotated[bool, typer.Option(
+        "--reduce-outliers", help="Assign outliers to their most similar theme.")] = False,
+    context: Annotated[str | None, typer.Option(
+        help="previous_turn: embed each segment with the end of the previous turn of another speaker.")] = None,
+    model: Annotated[Path | None, typer.Option(
+        help="Local sentence-transformers model folder (default: the bundled all-MiniLM-L6-v2).")] = None,
+    metadata: Annotated[Path | None, typer.Option(help="Metadata CSV (doc_id, wave, ...).")] = None,
+    unit: Annotated[str, typer.Option(help="Segmentation unit for transcripts: turn, sentence or window.")] = "turn",
+    speaker_roles: Annotated[str | None, typer.Option(
+        help='Speaker globs to roles for transcripts, e.g. "Interviewer=interviewer,P*=patient".')] = None,
+    cache_dir: Annotated[Path | None, typer.Option(
+        help="Embedding cache folder (default: .psythemes-cache/embeddings, or under $PSYTHEMES_CACHE).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the embedding cache.")] = False,
+) -> None:
+    """Discover candidate themes; write themes.csv, segment_themes.csv, themes_by_*.csv and figures/."""
+    from ..discover import discover_themes, load_segments
+    from ..embed import Embedder
+    from ..errors import InputError, PsythemesWarning
+
+    if preset not in ("default", "fast"):
+        raise InputError(f"--preset must be default or fast, not {preset!r}")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        segments, doc_meta, segmented = load_segments(
+            inputs, unit=unit, metadata=metadata, speaker_roles=speaker_roles)
+        embedder = Embedder(model=model, context=context, cache_dir=False if no_cache else cache_dir)
+        result = discover_themes(
+            segments, embedder=embedder, metadata=doc_meta, out_dir=out, include_segments=segmented,
+            preset=preset, min_topic_size=min_topic_size, n_themes=n_themes, random_state=seed,
+            reduce_outliers=reduce_outliers, by=list(dict.fromkeys([*by, "wave"])))
+    for w in caught:
+        # third-party deprecation chatter is not the user's business
+        if issubclass(w.category, PsythemesWarning):
+            print_warning(str(w.message))
+    stats = getattr(embedder, "stats_", {})
+    info = result.summary()
+    print(f"{info['n_segments']} segments from {info['n_docs']} documents "
+          f"({stats.get('n_encoded', 0)} embedded, {stats.get('n_cached', 0)} from the cache)")
+    before = f" (before reduction {info['initial_outlier_share']:.1%})" if reduce_outliers else ""
+    print(f"{info['n_themes']} themes, preset {info['preset_used']}; outlier share {info['outlier_share']:.1%}{before}")
+    largest = result.themes_.sort_values(["size", "theme_id"], ascending=[False, True], kind="stable")
+    for rec in largest.head(SUMMARY_THEMES).itertuples(index=False):
+        print(f"  {rec.theme_id:>3}  {rec.size:>5}  {rec.label}")
+    if len(result.themes_) > SUMMARY_THEMES:
+        print(f"  ... {len(result.themes_) - SUMMARY_THEMES} more in themes.csv")
+    print(f"-> {out}")

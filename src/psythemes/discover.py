@@ -1,0 +1,957 @@
+"""Candidate themes: BERTopic over segment embeddings, with readable labels and verbatim quotes.
+
+:class:`ThemeDiscoverer` clusters precomputed segment embeddings (see :mod:`psythemes.embed`)
+with BERTopic, every stage of which is handed in: dimension reduction, clustering, the
+vectorizer and the c-TF-IDF model.  BERTopic never picks or downloads an embedding model of
+its own.  A *preset* is only a ready-made set of these parts (:data:`PRESETS`):
+
+``default``
+    UMAP (15 neighbours, 5 components, min_dist 0, cosine, seeded) + HDBSCAN
+    (``min_cluster_size=min_topic_size``); segments that fit no cluster are outliers (theme -1).
+``fast``
+    PCA (up to 10 components, seeded) + k-means (``n_themes`` clusters, or about
+    ``sqrt(n_segments) / 2``); no outliers, sub-second on thousands of segments.
+
+Corpora under :data:`SMALL_CORPUS` segments fall back from ``default`` to ``fast`` with a
+warning (UMAP/HDBSCAN need more points than that to find structure).
+
+Keywords are c-TF-IDF terms (unigrams and bigrams) after removing English stop words and
+spoken fillers (:data:`TRANSCRIPT_FILLERS`); a theme's label is its top three keywords that
+share no word, joined by `` · ``.  Quotes are verbatim segments closest (cosine) to the
+theme's centroid, at most one per transcript.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import logging
+import math
+import re
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError, PsythemesWarning
+from .outputs import prepare_out_dir, write_json, write_table, write_text
+from .schema import SEGMENT_COLUMNS, SEGMENT_THEME_COLUMNS, THEME_COLUMNS
+
+if TYPE_CHECKING:
+    from .embed import Embedder
+
+__all__ = [
+    "ThemeDiscoverer",
+    "discover_themes",
+    "load_segments",
+    "PRESETS",
+    "TRANSCRIPT_FILLERS",
+    "transcript_stop_words",
+    "make_vectorizer",
+    "SMALL_CORPUS",
+    "OUTLIER_THEME",
+]
+
+_DOC, _SEGID, _SPEAKER, _ROLE, _START, _END, _TEXT = SEGMENT_COLUMNS[:7]
+_THEME_ID, _LABEL, _KEYWORDS, _SIZE = THEME_COLUMNS
+_PROB = SEGMENT_THEME_COLUMNS[2]
+_WAVE = "wave"
+
+#: theme id of segments that fit no theme (HDBSCAN noise)
+OUTLIER_THEME = -1
+#: below this many segments the ``default`` preset falls back to ``fast``
+SMALL_CORPUS = 50
+#: decimals of floats in the written tables (keeps them byte-identical across runs)
+DECIMALS = 4
+LABEL_SEP = " · "
+KEYWORD_SEP = "; "
+
+#: Words of spoken language that carry no theme: hesitations, backchannels, hedges,
+#: discourse markers, transcription marks and contractions.  BERTopic strips punctuation
+#: before counting words, so contractions appear without their apostrophe ("dont", "im",
+#: "ill" for "I'll") and "mm-hmm" as "mmhmm".  Multi-word fillers ("you know", "kind of",
+#: "sort of", "I mean") are removed through their content word, because stop words are
+#: dropped before bigrams are formed.  Words that matter in therapy talk ("feel", "body",
+#: "pain", "time") are deliberately kept.
+TRANSCRIPT_FILLERS: tuple[str, ...] = (
+    # hesitations and backchannels
+    "um", "umm", "uh", "uhm", "uhhuh", "uhuh", "huh", "er", "erm", "ah", "oh", "hm", "hmm", "hmmm", "mm",
+    "mmm", "mhm", "mmhmm", "mhmm", "yeah", "yes", "yep", "yup", "nope", "okay", "ok", "alright", "right",
+    "sure", "well",
+    # hedges and discourse markers
+    "like", "know", "think", "mean", "kind", "sort", "really", "just", "actually", "basically",
+    "literally", "probably", "maybe", "guess", "pretty", "quite", "bit", "little", "lot", "lots",
+    "thing", "things", "stuff", "something", "anything", "everything", "way", "got", "get", "gets",
+    "getting", "go", "goes", "going", "gonna", "wanna", "gotta", "say", "says", "said", "saying",
+    "tell", "told", "did", "does", "doing", "done", "let",
+    # transcription marks
+    "laughs", "laughing", "laughter", "inaudible", "unintelligible", "indiscernible", "crosstalk",
+    "pause", "unclear", "sighs",
+    # contractions as BERTopic sees them (apostrophe removed)
+    "im", "ive", "id", "ill", "its", "thats", "theres", "whats", "hes", "shes", "lets", "youre",
+    "theyre", "youve", "weve", "theyve", "youd", "theyd", "youll", "theyll", "dont", "didnt",
+    "doesnt", "isnt", "wasnt", "arent", "werent", "cant", "couldnt", "wont", "wouldnt", "shouldnt",
+    "havent", "hasnt", "hadnt", "hed", "shed", "wed", "shell", "itll", "thatll", "wouldve", "couldve",
+    "shouldve", "whos",
+)
+
+# words of two or more letters (no numbers)
+_TOKEN_PATTERN = r"(?u)\b[^\W\d_]{2,}\b"
+
+
+def transcript_stop_words() -> list[str]:
+    """scikit-learn's English stop words plus :data:`TRANSCRIPT_FILLERS` (single words), sorted."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return sorted(set(ENGLISH_STOP_WORDS) | set(TRANSCRIPT_FILLERS))
+
+
+def make_vectorizer(stop_words: str | Sequence[str] | None = "transcript", ngram_range: tuple[int, int] = (1, 2)) -> Any:
+    """The CountVectorizer behind the keywords.
+
+    Parameters
+    ----------
+    stop_words : "transcript", "english", list of str or None
+        ``"transcript"`` = :func:`transcript_stop_words`.
+    ngram_range : tuple, default (1, 2)
+    """
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    if isinstance(stop_words, str):
+        if stop_words == "transcript":
+            stop_words = transcript_stop_words()
+        elif stop_words != "english":
+            raise InputError(f"stop_words must be 'transcript', 'english', a list or None, not {stop_words!r}")
+    elif stop_words is not None:
+        # written the way BERTopic hands words to the vectorizer: lower case, no punctuation
+        stop_words = sorted({re.sub(r"[^a-z0-9 ]+", "", w.lower()) for w in stop_words} - {""})
+    return CountVectorizer(stop_words=stop_words, ngram_range=ngram_range, token_pattern=_TOKEN_PATTERN)
+
+
+# -- presets --------------------------------------------------------------------------------
+
+
+def _default_parts(n_samples: int, n_features: int, *, min_topic_size: int, n_themes: int | None, random_state: int) -> dict[str, Any]:
+    from hdbscan import HDBSCAN
+    from umap import UMAP
+
+    return {
+        # n_jobs=1: a seeded UMAP is single-threaded anyway (and says so in a warning otherwise)
+        "umap_model": UMAP(
+            n_neighbors=min(15, n_samples - 1), n_components=5, min_dist=0.0, metric="cosine",
+            random_state=random_state, n_jobs=1, low_memory=False,
+        ),
+        "hdbscan_model": HDBSCAN(
+            min_cluster_size=min_topic_size, metric="euclidean", cluster_selection_method="eom", prediction_data=True
+        ),
+        # BERTopic merges clusters down to n_themes (c-TF-IDF similarity) when it is given
+        "nr_topics": n_themes,
+    }
+
+
+def _fast_parts(n_samples: int, n_features: int, *, min_topic_size: int, n_themes: int | None, random_state: int) -> dict[str, Any]:
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+
+    k = n_themes if n_themes is not None else max(2, min(40, round(math.sqrt(n_samples) / 2)))
+    k = min(k, n_samples)
+    return {
+        "umap_model": PCA(n_components=max(1, min(10, n_samples - 1, n_features)), random_state=random_state),
+        "hdbscan_model": KMeans(n_clusters=k, n_init=4, random_state=random_state),
+        "nr_topics": None,
+    }
+
+
+#: preset name -> factory of BERTopic parts
+#: ``f(n_samples, n_features, *, min_topic_size, n_themes, random_state) -> dict``
+PRESETS: dict[str, Callable[..., dict[str, Any]]] = {"default": _default_parts, "fast": _fast_parts}
+
+
+@contextlib.contextmanager
+def _quiet_bertopic() -> Iterator[None]:
+    # BERTopic logs a warning for every custom topic list handed to update_topics
+    logger = logging.getLogger("BERTopic")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _single_threaded() -> Any:
+    """Limit BLAS/OpenMP to one thread: on segment-sized matrices (thousands x 10) k-means and
+    PCA ran 10-60x faster that way on a busy 2-core machine (thread hand-offs cost more than
+    they save), and sums come out in the same order every run."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
+def _embedding_backend(embedder: Embedder) -> Any:
+    """A BERTopic backend that embeds through our (cached) Embedder: used for seed words only."""
+    from bertopic.backend import BaseEmbedder
+
+    class _PsythemesBackend(BaseEmbedder):
+        def embed(self, documents: list[str], verbose: bool = False) -> np.ndarray:
+            return embedder.encode(list(documents))
+
+    return _PsythemesBackend()
+
+
+# -- the estimator --------------------------------------------------------------------------
+
+
+class ThemeDiscoverer:
+    """Discover candidate themes in embedded segments with BERTopic.
+
+    Parameters
+    ----------
+    preset : {"default", "fast"}
+        Ready-made parts (see :data:`PRESETS`); ``umap_model``/``hdbscan_model`` override them.
+    min_topic_size : int, default 10
+        Smallest theme (HDBSCAN ``min_cluster_size``; ``default`` preset).
+    n_themes : int, optional
+        ``fast``: number of k-means clusters; ``default``: merge themes down to this many.
+    random_state : int, default 0
+        Seed of every random part; same inputs and seed give the same themes.
+    seed_words : dict of str to list of str, optional
+        Guided mode: ``{code: [words]}`` becomes BERTopic's ``seed_topic_list``.  The words are
+        embedded with ``embedder`` (default: the bundled model), which must be the model the
+        segment embeddings came from.
+    reduce_outliers : bool, default False
+        Assign each outlier to the theme whose centroid is most similar (cosine) to its
+        embedding: BERTopic ``reduce_outliers(strategy="embeddings")`` with our embeddings,
+        then ``update_topics`` with our vectorizer.  Outliers with no positive similarity to
+        any theme stay outliers.
+    top_n_words : int, default 10
+        Keywords per theme.
+    n_quotes : int, default 5
+        Representative quotes per theme (at most one per transcript).
+    stop_words : "transcript", "english", list of str or None
+        Words never used as keywords (see :func:`make_vectorizer`).
+    by : sequence of str, default ("role", "wave")
+        Columns (of the segments or the metadata) to tabulate theme prevalence by; ``wave``
+        and ``role`` are skipped silently when absent.
+    umap_model, hdbscan_model, vectorizer_model : objects, optional
+        Your own BERTopic parts (any objects with ``fit``/``transform`` resp. ``fit``/``labels_``);
+        ``fit`` works on clones, the objects you pass stay unfitted.
+    embedder : Embedder, optional
+        Embeds the seed words in guided mode.
+
+    Attributes
+    ----------
+    themes_ : pandas.DataFrame
+        One row per theme: :data:`~psythemes.schema.THEME_COLUMNS`, then ``share``, ``n_docs``,
+        ``share_<role>`` (fraction of the theme's segments spoken in that role) and
+        ``top_quotes`` (JSON list of ``{doc_id, segment_id, start, end, speaker, role, text}``).
+    theme_centroids_ : numpy.ndarray
+        Unit-length mean embedding of each theme, rows aligned with ``themes_``.
+    segment_themes_ : pandas.DataFrame
+        :data:`~psythemes.schema.SEGMENT_THEME_COLUMNS` plus ``similarity`` (cosine to the
+        theme centroid); theme ``-1`` = outlier.  ``probability`` is HDBSCAN's membership
+        strength, empty where the clusterer gives none (k-means) or for reassigned outliers.
+    outlier_share_ : float
+        Fraction of segments left as outliers.
+    initial_outlier_share_ : float
+        Fraction of outliers before ``reduce_outliers``.
+    prevalence_ : dict of str to pandas.DataFrame
+        Theme prevalence per value of each ``by`` column (``by_role_``, ``by_wave_``).
+    preset_ : str
+        Preset actually used (``"custom"`` when parts were handed in).
+    labels_ : numpy.ndarray
+        Theme id of each segment (frame order; ``-1`` = outlier).
+    segments_ : pandas.DataFrame
+        The segment table as given (written as ``segments.csv`` on request).
+    topic_model_ : bertopic.BERTopic
+        The fitted model.
+    """
+
+    def __init__(
+        self,
+        preset: str = "default",
+        min_topic_size: int = 10,
+        n_themes: int | None = None,
+        random_state: int = 0,
+        seed_words: Mapping[str, Sequence[str]] | None = None,
+        reduce_outliers: bool = False,
+        top_n_words: int = 10,
+        n_quotes: int = 5,
+        stop_words: str | Sequence[str] | None = "transcript",
+        by: Sequence[str] = ("role", "wave"),
+        umap_model: Any = None,
+        hdbscan_model: Any = None,
+        vectorizer_model: Any = None,
+        embedder: Embedder | None = None,
+    ):
+        self.preset = preset
+        self.min_topic_size = min_topic_size
+        self.n_themes = n_themes
+        self.random_state = random_state
+        self.seed_words = seed_words
+        self.reduce_outliers = reduce_outliers
+        self.top_n_words = top_n_words
+        self.n_quotes = n_quotes
+        self.stop_words = stop_words
+        self.by = by
+        self.umap_model = umap_model
+        self.hdbscan_model = hdbscan_model
+        self.vectorizer_model = vectorizer_model
+        self.embedder = embedder
+
+    # -- checks ----------------------------------------------------------------------------
+    def _validate(self, segments: pd.DataFrame, embeddings: np.ndarray) -> np.ndarray:
+        if self.preset not in PRESETS:
+            raise InputError(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
+        for name in ("min_topic_size", "top_n_words", "n_quotes"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or value < (2 if name == "min_topic_size" else 1):
+                raise InputError(f"{name} must be an integer >= {2 if name == 'min_topic_size' else 1}, not {value!r}")
+        if self.n_themes is not None and (not isinstance(self.n_themes, (int, np.integer)) or self.n_themes < 2):
+            raise InputError(f"n_themes must be an integer >= 2, not {self.n_themes!r}")
+        if not isinstance(segments, pd.DataFrame):
+            raise InputError("segments must be a pandas DataFrame with the segment columns")
+        missing = [c for c in (_DOC, _SEGID, _TEXT) if c not in segments.columns]
+        if missing:
+            raise InputError(f"segment table lacks column(s) {', '.join(missing)}")
+        X = np.asarray(embeddings, dtype=np.float32)
+        if X.ndim != 2 or X.shape[0] != len(segments):
+            raise InputError(f"embeddings have shape {X.shape}, expected ({len(segments)}, dimension): one row per segment")
+        if len(segments) < 2:
+            raise InputError(f"theme discovery needs at least 2 segments, got {len(segments)}")
+        if not np.isfinite(X).all():
+            raise InputError("embeddings contain NaN or infinite values")
+        return X
+
+    def _parts(self, n: int, n_features: int) -> tuple[dict[str, Any], str]:
+        preset = self.preset
+        custom = self.umap_model is not None or self.hdbscan_model is not None
+        if preset == "default" and n < SMALL_CORPUS and not custom:
+            warnings.warn(
+                f"only {n} segments: too few for UMAP + HDBSCAN (needs about {SMALL_CORPUS}); using the 'fast' preset",
+                PsythemesWarning,
+                stacklevel=3,
+            )
+            preset = "fast"
+        n_themes = self.n_themes
+        if preset == "fast" and n_themes is not None and n_themes > n:
+            raise InputError(f"n_themes={n_themes} is more than the {n} segments")
+        parts = PRESETS[preset](
+            n, n_features, min_topic_size=self.min_topic_size, n_themes=n_themes, random_state=self.random_state
+        )
+        if self.umap_model is not None:
+            parts["umap_model"] = _fresh(self.umap_model)
+        if self.hdbscan_model is not None:
+            parts["hdbscan_model"] = _fresh(self.hdbscan_model)
+        return parts, ("custom" if custom else preset)
+
+    # -- fit -------------------------------------------------------------------------------
+    def fit(
+        self,
+        segments: pd.DataFrame,
+        embeddings: np.ndarray,
+        *,
+        metadata: Mapping[str, Any] | pd.DataFrame | None = None,
+    ) -> ThemeDiscoverer:
+        """Discover themes.
+
+        Parameters
+        ----------
+        segments : pandas.DataFrame
+            Segment table (:data:`~psythemes.schema.SEGMENT_COLUMNS`; extra columns such as
+            ``wave`` may follow).
+        embeddings : numpy.ndarray
+            One row per segment, in frame order (e.g. :meth:`psythemes.embed.Embedder.embed_segments`).
+        metadata : mapping or DataFrame, optional
+            Per-document variables for the prevalence tables: ``{doc_id: wave}``,
+            ``{doc_id: {"wave": ..., ...}}`` or a table with a ``doc_id`` column.
+
+        Returns
+        -------
+        ThemeDiscoverer
+            self, fitted.
+        """
+        X = self._validate(segments, embeddings)
+        frame = _with_metadata(segments.reset_index(drop=True), metadata)
+        texts = frame[_TEXT].fillna("").astype(str).tolist()
+        n = len(texts)
+        parts, self.preset_ = self._parts(n, X.shape[1])
+
+        from bertopic import BERTopic
+        from bertopic.vectorizers import ClassTfidfTransformer
+
+        vectorizer = (
+            _fresh(self.vectorizer_model) if self.vectorizer_model is not None else make_vectorizer(self.stop_words)
+        )
+        # reduce_frequent_words damps words that every theme uses a lot (common in speech)
+        ctfidf = ClassTfidfTransformer(reduce_frequent_words=True)
+        seed_topic_list = None
+        backend = None
+        if self.seed_words:
+            seed_topic_list = [list(map(str, words)) for words in self.seed_words.values()]
+            if any(not words for words in seed_topic_list):
+                raise InputError("every seed_words entry needs at least one word")
+            backend = _embedding_backend(self._seed_embedder(X.shape[1]))
+        model = BERTopic(
+            embedding_model=backend,
+            umap_model=parts["umap_model"],
+            hdbscan_model=parts["hdbscan_model"],
+            vectorizer_model=vectorizer,
+            ctfidf_model=ctfidf,
+            top_n_words=self.top_n_words,
+            min_topic_size=self.min_topic_size,
+            nr_topics=parts["nr_topics"],
+            seed_topic_list=seed_topic_list,
+            calculate_probabilities=False,
+            verbose=False,
+        )
+        with _quiet_bertopic(), _single_threaded():
+            # a copy: guided mode shifts the embeddings it is given in place
+            topics, probs = model.fit_transform(texts, X.copy())
+        topics = np.asarray(topics, dtype=int)
+        # HDBSCAN's membership strength; clusterers without probabilities (k-means) give None
+        probability = np.full(n, np.nan) if probs is None else np.asarray(probs, dtype=float).reshape(n, -1)[:, 0]
+        self.initial_outlier_share_ = float(np.mean(topics == OUTLIER_THEME))
+        unit = _unit_rows(X)
+
+        if self.reduce_outliers and (topics == OUTLIER_THEME).any() and (topics != OUTLIER_THEME).any():
+            # outliers go to the theme whose centroid (in the caller's embedding space, not the
+            # guided-shifted one) is most similar; BERTopic keeps those with no positive similarity
+            model.topic_embeddings_ = _centroid_matrix(unit, topics)
+            with _quiet_bertopic():
+                new = np.asarray(
+                    model.reduce_outliers(texts, topics.tolist(), strategy="embeddings", embeddings=X), dtype=int
+                )
+                # pass our vectorizer: update_topics would otherwise fall back to a default one
+                model.update_topics(
+                    texts, topics=new.tolist(), top_n_words=self.top_n_words,
+                    vectorizer_model=vectorizer, ctfidf_model=ctfidf,
+                )
+            probability[(topics == OUTLIER_THEME) & (new != OUTLIER_THEME)] = np.nan
+            topics = new
+        self.outlier_share_ = float(np.mean(topics == OUTLIER_THEME))
+        if self.outlier_share_ == 1.0:
+            warnings.warn(
+                "no themes found: every segment is an outlier (try a smaller min_topic_size or the 'fast' preset)",
+                PsythemesWarning,
+                stacklevel=2,
+            )
+
+        theme_ids = sorted(int(t) for t in set(topics.tolist()) if t != OUTLIER_THEME)
+        all_ids = sorted(set(topics.tolist()))
+        centroids = dict(zip(all_ids, _centroid_matrix(unit, topics)))
+        # keep BERTopic's own topic vectors in line with the final assignment (intertopic map)
+        model.topic_embeddings_ = np.vstack([centroids[t] for t in all_ids])
+        self.theme_centroids_ = (
+            np.vstack([centroids[t] for t in theme_ids]).astype(np.float32)
+            if theme_ids else np.zeros((0, X.shape[1]), dtype=np.float32)
+        )
+        own_centroid = model.topic_embeddings_[np.searchsorted(all_ids, topics)]
+        similarity = np.einsum("ij,ij->i", unit, own_centroid).astype(float)
+
+        keywords = {t: [w for w, _ in (model.get_topic(t) or []) if w][: self.top_n_words] for t in theme_ids}
+        texts_arr = np.asarray(texts, dtype=object)
+        labels = {t: _label(keywords[t], texts_arr[topics == t]) for t in theme_ids}
+        with _quiet_bertopic():
+            model.set_topic_labels({**labels, **({OUTLIER_THEME: "outliers"} if OUTLIER_THEME in all_ids else {})})
+
+        available = set(frame.columns)
+        frame[_ROLE] = _fill_group(frame[_ROLE]) if _ROLE in frame.columns else "unknown"
+        self.themes_ = self._themes_table(frame, topics, similarity, theme_ids, keywords, labels)
+        self.segment_themes_ = pd.DataFrame(
+            {
+                SEGMENT_THEME_COLUMNS[0]: frame[_SEGID].astype(str).to_numpy(),
+                SEGMENT_THEME_COLUMNS[1]: topics,
+                _PROB: np.round(probability, DECIMALS),
+                "similarity": np.round(similarity, DECIMALS),
+            }
+        )
+        self.prevalence_ = {}
+        for col in self.by:
+            if col not in available:
+                if col in (_ROLE, _WAVE):
+                    continue
+                raise InputError(f"cannot tabulate themes by {col!r}: no such segment or metadata column")
+            self.prevalence_[col] = _prevalence(model, texts, frame, topics, col, theme_ids, labels)
+        # as given (no metadata columns, roles not filled in): this is what segments.csv holds
+        self.segments_ = segments.reset_index(drop=True).copy()
+        self.topic_model_ = model
+        self.labels_ = topics
+        return self
+
+    def _seed_embedder(self, dimension: int) -> Embedder:
+        from .embed import Embedder
+
+        embedder = self.embedder if self.embedder is not None else Embedder()
+        probe = embedder.encode(["probe"])
+        if probe.shape[1] != dimension:
+            raise InputError(
+                f"seed words are embedded with a {probe.shape[1]}-dimensional model but the segment embeddings "
+                f"have {dimension} dimensions: pass the embedder that made them"
+            )
+        return embedder
+
+    def _themes_table(
+        self,
+        frame: pd.DataFrame,
+        topics: np.ndarray,
+        similarity: np.ndarray,
+        theme_ids: list[int],
+        keywords: dict[int, list[str]],
+        labels: dict[int, str],
+    ) -> pd.DataFrame:
+        n = len(frame)
+        roles = sorted(frame[_ROLE].unique().tolist())
+        role_cols = {r: f"share_{_slug(r)}" for r in roles}
+        rows = []
+        for t in theme_ids:
+            members = np.flatnonzero(topics == t)
+            sub = frame.iloc[members]
+            role_share = sub[_ROLE].value_counts(normalize=True)
+            row = {
+                _THEME_ID: t,
+                _LABEL: labels[t],
+                _KEYWORDS: KEYWORD_SEP.join(keywords[t]),
+                _SIZE: len(members),
+                "share": round(len(members) / n, DECIMALS),
+                "n_docs": int(sub[_DOC].nunique()),
+            }
+            for r, col in role_cols.items():
+                row[col] = round(float(role_share.get(r, 0.0)), DECIMALS)
+            row["top_quotes"] = json.dumps(_quotes(frame, members, similarity, self.n_quotes), ensure_ascii=False)
+            rows.append(row)
+        columns = [*THEME_COLUMNS, "share", "n_docs", *role_cols.values(), "top_quotes"]
+        return pd.DataFrame(rows, columns=columns)
+
+    # -- results ---------------------------------------------------------------------------
+    @property
+    def by_role_(self) -> pd.DataFrame | None:
+        """Theme prevalence per role (None when not tabulated)."""
+        return self.prevalence_.get(_ROLE)
+
+    @property
+    def by_wave_(self) -> pd.DataFrame | None:
+        """Theme prevalence per wave (None without wave information)."""
+        return self.prevalence_.get(_WAVE)
+
+    def write(self, out_dir: str | Path, *, include_segments: bool = False, figures: bool = True) -> list[Path]:
+        """Write the results into ``out_dir``.
+
+        Files: ``themes.csv``, ``segment_themes.csv``, ``themes_by_<col>.csv`` for each
+        prevalence table, ``themes_run.json`` (options and counts), ``figures/barchart.html`` and
+        ``figures/intertopic.html`` (self-contained: plotly.js inlined), and ``segments.csv``
+        with ``include_segments``.
+
+        Returns
+        -------
+        list of Path
+            The files written.
+        """
+        if not hasattr(self, "themes_"):
+            raise InputError("ThemeDiscoverer.write() needs fit() first")
+        out = prepare_out_dir(out_dir)
+        written = [
+            write_table(out / "themes.csv", self.themes_),
+            write_table(out / "segment_themes.csv", self.segment_themes_),
+        ]
+        for col, table in self.prevalence_.items():
+            written.append(write_table(out / f"themes_by_{_slug(col)}.csv", table))
+        if include_segments:
+            written.append(write_table(out / "segments.csv", self.segments_))
+        written.append(write_json(out / "themes_run.json", self.summary()))
+        if figures:
+            written.extend(self._write_figures(out / "figures"))
+        return written
+
+    def summary(self) -> dict[str, Any]:
+        """Options and headline counts of the fitted model (also written as ``themes_run.json``)."""
+        return {
+            "preset": self.preset,
+            "preset_used": self.preset_,
+            "min_topic_size": self.min_topic_size,
+            "n_themes_requested": self.n_themes,
+            "random_state": self.random_state,
+            "seed_words": dict(self.seed_words) if self.seed_words else None,
+            "reduce_outliers": self.reduce_outliers,
+            "n_segments": len(self.segment_themes_),
+            "n_docs": int(self.segments_[_DOC].nunique()),
+            "n_themes": len(self.themes_),
+            "initial_outlier_share": round(self.initial_outlier_share_, DECIMALS),
+            "outlier_share": round(self.outlier_share_, DECIMALS),
+            "prevalence_by": list(self.prevalence_),
+        }
+
+    def _write_figures(self, folder: Path) -> list[Path]:
+        model = self.topic_model_
+        n_themes = len(self.themes_)
+        title = f"{n_themes} candidate themes"
+        if n_themes == 0:
+            note = "No themes were found: every segment is an outlier. Try a smaller --min-topic-size."
+            return [_write_note(folder / "barchart.html", note), _write_note(folder / "intertopic.html", note)]
+        bar = model.visualize_barchart(
+            top_n_topics=min(n_themes, 16), n_words=5, custom_labels=True, title=f"<b>{title}: top keywords</b>"
+        )
+        paths = [_write_figure(folder / "barchart.html", bar, "barchart")]
+        paths.append(_write_figure(folder / "intertopic.html", self._intertopic_figure(), "intertopic"))
+        return paths
+
+    def _intertopic_figure(self) -> Any:
+        # BERTopic's map runs UMAP(n_neighbors=2) over the themes.  That fails for a handful of
+        # themes (BERTopic issues #1512, #1900), and in a fresh process numba compiles UMAP for
+        # ~10 s, which would undo the 'fast' preset: in those cases draw the centroids on their
+        # first two principal components instead.
+        if len(self.themes_) >= _MIN_THEMES_FOR_UMAP_MAP and self.preset_ != "fast":
+            try:
+                return self.topic_model_.visualize_topics(custom_labels=True)
+            except (ValueError, TypeError, IndexError) as err:
+                warnings.warn(f"BERTopic's intertopic map failed ({err}); drawing a PCA map", PsythemesWarning, stacklevel=3)
+        return _pca_map(self.themes_, self.theme_centroids_)
+
+    def __repr__(self) -> str:
+        return f"ThemeDiscoverer(preset={self.preset!r}, min_topic_size={self.min_topic_size}, n_themes={self.n_themes})"
+
+
+_MIN_THEMES_FOR_UMAP_MAP = 5
+
+
+# -- helpers --------------------------------------------------------------------------------
+
+
+def _unit_rows(X: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return X / np.where(norms > 0, norms, 1.0)
+
+
+def _fresh(part: Any) -> Any:
+    """An unfitted copy of a user's part (scikit-learn ``clone`` where it applies)."""
+    if hasattr(part, "get_params"):
+        from sklearn.base import clone
+
+        return clone(part)
+    return copy.deepcopy(part)
+
+
+def _centroid_matrix(unit: np.ndarray, topics: np.ndarray) -> np.ndarray:
+    """Unit-length mean vector of each topic, rows in sorted topic order (-1 first when present)."""
+    return np.vstack([_unit_rows(unit[topics == t].mean(axis=0, keepdims=True)) for t in sorted(set(topics.tolist()))])
+
+
+def _slug(value: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "_", str(value).lower()).strip("_") or "unknown"
+
+
+def _fill_group(values: pd.Series) -> pd.Series:
+    out = values.astype(object).where(values.notna(), "")
+    out = out.map(lambda v: str(int(v)) if isinstance(v, float) and v.is_integer() else str(v).strip())
+    return out.where(out != "", "unknown")
+
+
+def _label(keywords: list[str], texts: np.ndarray, n: int = 3) -> str:
+    """Top keywords that share no word with one already chosen ("breathing · shoulders · jaw");
+    bigrams that repeat a word ("thank thank") are skipped.
+
+    A theme whose words are all stop words (backchannels such as "Mm-hmm.") is labelled by its
+    most frequent text instead, in quotes.
+    """
+    chosen: list[str] = []
+    used: set[str] = set()
+    for kw in keywords:
+        words = set(kw.split())
+        if words & used or len(words) < len(kw.split()):  # overlaps, or "thank thank"
+            continue
+        chosen.append(kw)
+        used |= words
+        if len(chosen) == n:
+            break
+    if chosen:
+        return LABEL_SEP.join(chosen)
+    common = pd.Series(texts).str.strip().value_counts().sort_index(kind="stable")
+    text = str(common.idxmax()) if len(common) else ""
+    return f"\u201c{text[:40]}{'…' if len(text) > 40 else ''}\u201d"
+
+
+def _quotes(frame: pd.DataFrame, members: np.ndarray, similarity: np.ndarray, n_quotes: int) -> list[dict[str, Any]]:
+    """Verbatim segments nearest the centroid, one per transcript; substantive ones (5+ words) first."""
+    sub = frame.iloc[members]
+    n_words = sub[_TEXT].fillna("").astype(str).str.split().str.len().to_numpy()
+    order = sorted(range(len(members)), key=lambda i: (n_words[i] < 5, -similarity[members[i]], members[i]))
+    quotes, seen_docs = [], set()
+    for i in order:
+        rec = sub.iloc[i]
+        if rec[_DOC] in seen_docs:
+            continue
+        seen_docs.add(rec[_DOC])
+        quote = {
+            _DOC: str(rec[_DOC]),
+            _SEGID: str(rec[_SEGID]),
+            _START: _int_or_none(rec.get(_START)),
+            _END: _int_or_none(rec.get(_END)),
+            _SPEAKER: "" if pd.isna(rec.get(_SPEAKER, "")) else str(rec.get(_SPEAKER, "")),
+            _ROLE: str(rec[_ROLE]),
+            _TEXT: str(rec[_TEXT]),
+            "similarity": round(float(similarity[members[i]]), DECIMALS),
+        }
+        quotes.append(quote)
+        if len(quotes) == n_quotes:
+            break
+    return quotes
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None or pd.isna(value) else int(value)
+
+
+def _with_metadata(frame: pd.DataFrame, metadata: Mapping[str, Any] | pd.DataFrame | None) -> pd.DataFrame:
+    """The segment table plus per-document metadata columns it does not already have."""
+    if metadata is None:
+        return frame.copy()
+    if isinstance(metadata, pd.DataFrame):
+        if _DOC not in metadata.columns:
+            raise InputError("metadata table needs a 'doc_id' column")
+        meta = metadata.copy()
+    elif isinstance(metadata, Mapping):
+        records = [
+            {_DOC: doc, **(dict(v) if isinstance(v, Mapping) else {_WAVE: v})} for doc, v in metadata.items()
+        ]
+        meta = pd.DataFrame(records, columns=None if records else [_DOC])
+    else:
+        raise InputError("metadata must be a mapping doc_id -> wave/dict or a table with a doc_id column")
+    meta[_DOC] = meta[_DOC].astype(str)
+    meta = meta.drop_duplicates(_DOC, keep="last")
+    new_cols = [c for c in meta.columns if c == _DOC or c not in frame.columns]
+    out = frame.copy()
+    out["_doc_key"] = out[_DOC].astype(str)
+    out = out.merge(meta[new_cols].rename(columns={_DOC: "_doc_key"}), on="_doc_key", how="left")
+    return out.drop(columns="_doc_key")
+
+
+def _prevalence(
+    model: Any,
+    texts: list[str],
+    frame: pd.DataFrame,
+    topics: np.ndarray,
+    col: str,
+    theme_ids: list[int],
+    labels: dict[int, str],
+) -> pd.DataFrame:
+    """Theme x group table: segment counts, shares both ways, and group-specific keywords."""
+    groups = _fill_group(frame[col])
+    values = sorted(groups.unique().tolist(), key=_natural_key)
+    group_totals = groups.value_counts()
+    theme_totals = pd.Series(topics).value_counts()
+    counts = pd.crosstab(pd.Series(topics, name="t"), groups.rename("g"))
+    words: dict[tuple[int, str], str] = {}
+    if theme_ids:
+        with _quiet_bertopic():
+            per_class = model.topics_per_class(texts, classes=groups.tolist())
+        for rec in per_class.itertuples(index=False):
+            words[(int(rec.Topic), str(rec.Class))] = KEYWORD_SEP.join(w.strip() for w in rec.Words.split(",") if w.strip())
+    rows = []
+    for t in theme_ids:
+        for g in values:
+            k = int(counts.at[t, g]) if t in counts.index and g in counts.columns else 0
+            rows.append(
+                {
+                    _THEME_ID: t,
+                    _LABEL: labels[t],
+                    col: g,
+                    "n_segments": k,
+                    f"share_of_{_slug(col)}": round(k / int(group_totals[g]), DECIMALS),
+                    "share_of_theme": round(k / int(theme_totals[t]), DECIMALS),
+                    _KEYWORDS: words.get((t, g), "") if k else "",
+                }
+            )
+    columns = [_THEME_ID, _LABEL, col, "n_segments", f"share_of_{_slug(col)}", "share_of_theme", _KEYWORDS]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _natural_key(value: str) -> tuple[int, float, str]:
+    try:
+        return (0, float(value), value)
+    except ValueError:
+        return (1, 0.0, value)
+
+
+def _write_figure(path: Path, fig: Any, div_id: str) -> Path:
+    # plotly.js inlined: the file opens offline; a fixed div id keeps reruns byte-stable
+    return write_text(path, fig.to_html(full_html=True, include_plotlyjs=True, div_id=div_id))
+
+
+def _write_note(path: Path, note: str) -> Path:
+    html = f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>psythemes</title></head><body><p>{note}</p></body></html>\n"
+    return write_text(path, html)
+
+
+def _pca_map(themes: pd.DataFrame, centroids: np.ndarray) -> Any:
+    import plotly.graph_objects as go
+
+    n = len(themes)
+    xy = np.zeros((n, 2))
+    if n >= 2:
+        centred = centroids - centroids.mean(axis=0)
+        # SVD is deterministic up to sign; fix the sign so reruns draw the same map
+        u, s, _ = np.linalg.svd(centred, full_matrices=False)
+        signs = np.sign(u[np.argmax(np.abs(u), axis=0), range(u.shape[1])])
+        coords = (u * s) * np.where(signs == 0, 1, signs)
+        xy[:, : min(2, coords.shape[1])] = coords[:, :2]
+    sizes = themes[_SIZE].to_numpy(dtype=float)
+    fig = go.Figure(
+        go.Scatter(
+            x=xy[:, 0], y=xy[:, 1], mode="markers+text",
+            text=[f"{t}: {lab}" for t, lab in zip(themes[_THEME_ID], themes[_LABEL])], textposition="top center",
+            marker={"size": 20 + 60 * np.sqrt(sizes / sizes.max()), "opacity": 0.6},
+            hovertext=[f"{lab} ({int(s)} segments)" for lab, s in zip(themes[_LABEL], sizes)], hoverinfo="text",
+        )
+    )
+    fig.update_layout(
+        title=f"<b>Intertopic map</b> (theme centroids, first two principal components; {n} themes)",
+        xaxis={"title": "PC1", "zeroline": False}, yaxis={"title": "PC2", "zeroline": False},
+        width=700, height=650, template="simple_white",
+    )
+    return fig
+
+
+# -- one-call entry points ------------------------------------------------------------------
+
+
+def discover_themes(
+    segments: pd.DataFrame,
+    *,
+    embedder: Embedder | None = None,
+    embeddings: np.ndarray | None = None,
+    metadata: Mapping[str, Any] | pd.DataFrame | None = None,
+    out_dir: str | Path | None = None,
+    include_segments: bool = False,
+    **params: Any,
+) -> ThemeDiscoverer:
+    """Embed segments (cached) and discover themes; write the results when ``out_dir`` is given.
+
+    Parameters
+    ----------
+    segments : pandas.DataFrame
+        Segment table.
+    embedder : Embedder, optional
+        Default: ``Embedder()`` (bundled model, default cache).
+    embeddings : numpy.ndarray, optional
+        Precomputed embeddings (then ``embedder`` only serves seed words).
+    metadata : mapping or DataFrame, optional
+        See :meth:`ThemeDiscoverer.fit`.
+    out_dir : path, optional
+        Folder for :meth:`ThemeDiscoverer.write`.
+    include_segments : bool
+        Also write ``segments.csv``.
+    **params
+        :class:`ThemeDiscoverer` parameters.
+
+    Returns
+    -------
+    ThemeDiscoverer
+        Fitted.
+    """
+    from .embed import Embedder
+
+    if embeddings is None:
+        embedder = embedder if embedder is not None else Embedder()
+        if len(segments) < 2:
+            raise InputError(f"theme discovery needs at least 2 segments, got {len(segments)}")
+        embeddings = embedder.embed_segments(segments)
+    discoverer = ThemeDiscoverer(embedder=embedder, **params).fit(segments, embeddings, metadata=metadata)
+    if out_dir is not None:
+        discoverer.write(out_dir, include_segments=include_segments)
+    return discoverer
+
+
+def _is_segment_table(path: Path) -> bool:
+    if path.suffix.lower() != ".csv" or not path.is_file():
+        return False
+    try:
+        header = pd.read_csv(path, nrows=0).columns
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError):
+        return False
+    return all(c in header for c in SEGMENT_COLUMNS)
+
+
+def read_segment_table(path: str | Path) -> pd.DataFrame:
+    """Read a ``segments.csv`` written by psythemes (texts kept verbatim, "NA" is not missing)."""
+    path = Path(path)
+    text_cols = [_DOC, _SEGID, _SPEAKER, _ROLE, _TEXT]
+    try:
+        frame = pd.read_csv(path, dtype={c: str for c in text_cols}, keep_default_na=False)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as err:
+        raise InputError(f"cannot read segment table: {err}", path=path) from err
+    for col in (_START, _END):
+        values = pd.to_numeric(frame[col], errors="coerce")
+        if values.isna().any():
+            line = int(np.flatnonzero(values.isna().to_numpy())[0]) + 2
+            raise InputError(f"column {col!r} must hold integer offsets", path=path, line=line)
+        frame[col] = values.astype(int)
+    for col in SEGMENT_COLUMNS[7:]:
+        frame[col] = pd.to_numeric(frame[col].replace("", np.nan), errors="coerce")
+    return frame
+
+
+def load_segments(
+    paths: Sequence[str | Path],
+    *,
+    unit: str = "turn",
+    metadata: str | Path | None = None,
+    speaker_roles: str | Mapping[str, str] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame | None, bool]:
+    """Segments from a ``segments.csv`` or from transcripts (read and segmented here).
+
+    Parameters
+    ----------
+    paths : sequence of path
+        One ``segments.csv`` (a CSV with all segment columns), or transcript files/folders.
+    unit : str
+        Segmentation unit for transcripts (``turn``, ``sentence``, ``window``).
+    metadata : path, optional
+        Metadata CSV (``doc_id`` column plus variables such as ``wave``).
+    speaker_roles : str or mapping, optional
+        Speaker globs to roles, for transcripts (see :func:`psythemes.io.read_transcripts`).
+
+    Returns
+    -------
+    segments : pandas.DataFrame
+    doc_metadata : pandas.DataFrame or None
+        Per-document variables (``doc_id`` + columns) for the prevalence tables.
+    segmented : bool
+        True when the segments were made here from transcripts.
+    """
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise InputError("no input given")
+    for p in paths:
+        if not p.exists():
+            raise InputError("input not found", path=p)
+    meta_frame = None
+    if metadata is not None:
+        meta_path = Path(metadata)
+        try:
+            meta_frame = pd.read_csv(meta_path, dtype={_DOC: str}, keep_default_na=False)
+        except (OSError, ValueError, UnicodeDecodeError) as err:
+            raise InputError(f"cannot read metadata table: {err}", path=meta_path) from err
+        if _DOC not in meta_frame.columns:
+            raise InputError("metadata table needs a 'doc_id' column", path=meta_path)
+    if len(paths) == 1 and _is_segment_table(paths[0]):
+        return read_segment_table(paths[0]), meta_frame, False
+    try:
+        from .io import read_transcripts
+        from .segment import segment_transcripts
+    except ImportError as err:
+        raise InputError(f"reading transcripts needs psythemes.io and psythemes.segment ({err})") from err
+    transcripts = read_transcripts(paths, metadata=metadata, speaker_roles=speaker_roles)
+    segments = segment_transcripts(transcripts, unit=unit)
+    if meta_frame is None:
+        # scalar variables only (the reader also stores e.g. a speaker -> role mapping there)
+        records = [
+            {_DOC: t.doc_id, **{k: v for k, v in t.metadata.items() if v is None or np.isscalar(v)}}
+            for t in transcripts
+            if t.metadata
+        ]
+        meta_frame = pd.DataFrame(records) if records else None
+    return segments, meta_frame, True

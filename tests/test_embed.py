@@ -1,0 +1,282 @@
+"""Embedder: cache hits, partial re-embedding, damaged shards, order, normalisation, bad models."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from psythemes import embed as embed_mod
+from psythemes.embed import (
+    CONTEXT_PREFIX,
+    CONTEXT_SEP,
+    Embedder,
+    EmbeddingCache,
+    context_texts,
+    default_cache_dir,
+    model_fingerprint,
+)
+from psythemes.errors import InputError, PsythemesWarning
+from psythemes.schema import SEGMENT_COLUMNS
+
+DIM = 8
+
+
+class FakeModel:
+    """Stands in for a SentenceTransformer: deterministic, non-unit vectors; records every call."""
+
+    def __init__(self):
+        self.calls: list[list[str]] = []
+
+    def encode(self, texts, **kwargs):
+        self.calls.append(list(texts))
+        rows = []
+        for t in texts:
+            seed = int.from_bytes(hashlib.sha256(t.encode()).digest()[:8], "little")
+            rows.append(np.random.default_rng(seed).normal(size=DIM) * 3.0)
+        return np.array(rows, dtype=np.float32).reshape(len(texts), DIM)
+
+    @property
+    def encoded(self) -> list[str]:
+        return [t for call in self.calls for t in call]
+
+
+@pytest.fixture
+def fake(monkeypatch) -> FakeModel:
+    model = FakeModel()
+    monkeypatch.setattr(Embedder, "_load_model", lambda self: model)
+    return model
+
+
+@pytest.fixture
+def fake_model_dir(tmp_path) -> Path:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "modules.json").write_text('[{"idx": 0, "name": "0", "path": "", "type": "x"}]')
+    (folder / "config.json").write_text('{"hidden_size": 8}')
+    (folder / "model.safetensors").write_bytes(bytes(range(256)) * 40_000)  # ~10 MB: edge-hashed
+    return folder
+
+
+@pytest.fixture
+def embedder(tmp_path, fake, fake_model_dir) -> Embedder:
+    return Embedder(model=fake_model_dir, cache_dir=tmp_path / "cache")
+
+
+TEXTS = ["I feel the tension in my shoulders.", "Mm-hmm.", "Let's try a breathing exercise.", "Mm-hmm.", ""]
+
+
+def test_cache_hit_embeds_nothing(tmp_path, fake, fake_model_dir):
+    first = Embedder(model=fake_model_dir, cache_dir=tmp_path / "cache").encode(TEXTS)
+    assert sorted(fake.encoded) == sorted(set(TEXTS))  # duplicates embedded once
+    fake.calls.clear()
+    again = Embedder(model=fake_model_dir, cache_dir=tmp_path / "cache")  # a new run
+    second = again.encode(TEXTS)
+    assert fake.calls == []
+    assert again.stats_ == {"n_texts": 5, "n_unique": 4, "n_cached": 4, "n_encoded": 0}
+    np.testing.assert_array_equal(first, second)
+
+
+def test_changed_text_embeds_only_new_texts(embedder, fake):
+    embedder.encode(TEXTS)
+    fake.calls.clear()
+    edited = [*TEXTS[:2], "Let's try a different exercise.", "A brand new segment."]
+    embedder.encode(edited)
+    assert sorted(fake.encoded) == ["A brand new segment.", "Let's try a different exercise."]
+
+
+def test_vectors_normalised_and_order_preserved(embedder, fake):
+    out = embedder.encode(TEXTS)
+    assert out.dtype == np.float32 and out.shape == (5, DIM)
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, rtol=1e-6)
+    for i, text in enumerate(TEXTS):
+        raw = FakeModel().encode([text])[0]
+        np.testing.assert_allclose(out[i], raw / np.linalg.norm(raw), rtol=1e-6)
+    np.testing.assert_array_equal(out[1], out[3])
+
+
+def test_normalize_false_returns_raw_vectors(tmp_path, fake, fake_model_dir):
+    out = Embedder(model=fake_model_dir, cache_dir=tmp_path / "c", normalize=False).encode(TEXTS[:1])
+    np.testing.assert_allclose(out[0], FakeModel().encode(TEXTS[:1])[0], rtol=1e-6)
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "garbage"])
+def test_damaged_shard_is_detected_and_rebuilt(embedder, fake, damage):
+    expected = embedder.encode(TEXTS)
+    shards = sorted(embedder.cache_.directory.glob("shard-*.emb"))
+    assert len(shards) == 1
+    data = bytearray(shards[0].read_bytes())
+    if damage == "flip":
+        data[-3] ^= 0xFF
+    elif damage == "truncate":
+        data = data[: len(data) // 2]
+    else:
+        data = bytearray(b"not a shard at all")
+    shards[0].write_bytes(bytes(data))
+    fake.calls.clear()
+    with pytest.warns(PsythemesWarning, match="damaged embedding cache shard"):
+        again = embedder.encode(TEXTS)
+    assert sorted(fake.encoded) == sorted(set(TEXTS))  # nothing from the damaged shard was trusted
+    np.testing.assert_allclose(again, expected, rtol=1e-6)
+    assert not shards[0].exists()
+    fake.calls.clear()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the rebuilt cache is clean
+        embedder.encode(TEXTS)
+    assert fake.calls == []
+
+
+def test_no_temporary_files_left_and_shards_merge(embedder, fake, monkeypatch):
+    monkeypatch.setattr(embed_mod, "MAX_SHARDS", 2)
+    for i in range(5):
+        embedder.encode([f"text number {i}"])
+    folder = embedder.cache_.directory
+    assert len(list(folder.glob("shard-*.emb"))) <= 2
+    assert not list(folder.glob("*.tmp"))
+    fake.calls.clear()
+    embedder.encode([f"text number {i}" for i in range(5)])
+    assert fake.calls == []
+
+
+def test_two_writers_share_one_cache(tmp_path, fake, fake_model_dir):
+    a = Embedder(model=fake_model_dir, cache_dir=tmp_path / "c")
+    b = Embedder(model=fake_model_dir, cache_dir=tmp_path / "c")
+    a.encode(["from run a"])
+    b.encode(["from run b"])
+    fake.calls.clear()
+    Embedder(model=fake_model_dir, cache_dir=tmp_path / "c").encode(["from run a", "from run b"])
+    assert fake.calls == []
+
+
+def test_cache_disabled_writes_nothing(tmp_path, fake, fake_model_dir, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    e = Embedder(model=fake_model_dir, cache_dir=False)
+    e.encode(TEXTS)
+    e.encode(TEXTS)
+    assert len(fake.calls) == 2
+    assert not (tmp_path / ".psythemes-cache").exists()
+
+
+def test_default_cache_dir_and_env(tmp_path, monkeypatch):
+    monkeypatch.delenv("PSYTHEMES_CACHE", raising=False)
+    assert default_cache_dir() == Path(".psythemes-cache") / "embeddings"
+    monkeypatch.setenv("PSYTHEMES_CACHE", str(tmp_path))
+    assert default_cache_dir() == tmp_path / "embeddings"
+
+
+def test_fingerprint_follows_content_not_location(fake_model_dir, tmp_path):
+    before = model_fingerprint(fake_model_dir)
+    copy = tmp_path / "copy"
+    shutil.copytree(fake_model_dir, copy)
+    assert model_fingerprint(copy) == before
+    (copy / "config.json").write_text('{"hidden_size": 16}')
+    assert model_fingerprint(copy) != before
+
+
+def test_different_model_different_cache(tmp_path, fake, fake_model_dir):
+    Embedder(model=fake_model_dir, cache_dir=tmp_path / "c").encode(["same text"])
+    other = tmp_path / "other"
+    shutil.copytree(fake_model_dir, other)
+    (other / "config.json").write_text('{"hidden_size": 9}')
+    fake.calls.clear()
+    Embedder(model=other, cache_dir=tmp_path / "c").encode(["same text"])
+    assert fake.encoded == ["same text"]
+
+
+@pytest.mark.parametrize("kind", ["missing", "file", "not_st"])
+def test_bad_model_path_is_input_error(tmp_path, kind):
+    path = tmp_path / "m"
+    if kind == "file":
+        path.write_text("x")
+    elif kind == "not_st":
+        path.mkdir()
+        (path / "config.json").write_text("{}")
+    with pytest.raises(InputError) as err:
+        Embedder(model=path, cache_dir=False).encode(["hello"])
+    assert str(path) in str(err.value)
+
+
+def test_bad_context_is_input_error(embedder):
+    with pytest.raises(InputError, match="context"):
+        Embedder(context="next_turn", cache_dir=False).encode(["x"])
+
+
+def _frame(rows):
+    df = pd.DataFrame(rows, columns=["doc_id", "speaker", "start", "text"])
+    df["segment_id"] = df.doc_id + ":" + df.start.astype(str)
+    df["role"] = ""
+    df["end"] = df.start + df.text.str.len()
+    df["t_start"] = df["t_end"] = np.nan
+    return df[SEGMENT_COLUMNS]
+
+
+def test_context_previous_turn_of_another_speaker():
+    seg = _frame(
+        [
+            ("A", "T", 0, "How have the headaches been?"),
+            ("A", "P", 40, "Worse."),
+            ("A", "P", 47, "Much worse this week."),  # same turn, next sentence
+            ("A", "T", 80, "Tell me more."),
+            ("B", "P", 0, "First words of doc B."),  # no previous turn in its own document
+        ]
+    ).iloc[[3, 0, 4, 2, 1]]  # frame order is not text order
+    out = context_texts(seg)
+    ctx = lambda prev, text: f"{CONTEXT_PREFIX}{prev}{CONTEXT_SEP}{text}"  # noqa: E731
+    assert out == [
+        ctx("Much worse this week.", "Tell me more."),
+        "How have the headaches been?",
+        "First words of doc B.",
+        ctx("How have the headaches been?", "Much worse this week."),
+        ctx("How have the headaches been?", "Worse."),
+    ]
+
+
+def test_context_is_cut_to_its_end():
+    long_turn = " ".join(f"word{i}" for i in range(200))
+    out = context_texts(_frame([("A", "T", 0, long_turn), ("A", "P", 2000, "Yes.")]))
+    prev = out[1][len(CONTEXT_PREFIX) : out[1].index(CONTEXT_SEP)]
+    assert len(prev) <= embed_mod.CONTEXT_MAX_CHARS and long_turn.endswith(prev) and prev.startswith("word")
+
+
+def test_context_changes_the_cache_key(embedder, fake):
+    seg = _frame([("A", "T", 0, "How are you?"), ("A", "P", 20, "Fine.")])
+    embedder.embed_segments(seg)
+    fake.calls.clear()
+    embedder.context = "previous_turn"
+    embedder.embed_segments(seg)
+    assert fake.encoded == [f"{CONTEXT_PREFIX}How are you?{CONTEXT_SEP}Fine."]
+
+
+def test_embed_segments_keeps_frame_order(embedder):
+    seg = _frame([("A", "T", 0, "one"), ("A", "P", 5, "two"), ("A", "T", 9, "three")]).iloc[[2, 0, 1]]
+    out = embedder.embed_segments(seg)
+    np.testing.assert_allclose(out, embedder.encode(["three", "one", "two"]))
+
+
+def test_shard_format_roundtrip(tmp_path):
+    cache = EmbeddingCache(tmp_path)
+    keys = [hashlib.sha256(b"a").digest(), hashlib.sha256(b"b").digest()]
+    vecs = np.arange(6, dtype=np.float32).reshape(2, 3)
+    cache.append(keys, vecs)
+    table = cache.load()
+    np.testing.assert_array_equal(table[keys[1]], vecs[1])
+
+
+@pytest.mark.slow
+def test_real_model_cache_and_parity(tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    texts = ["My shoulders were up by my ears.", "We practised breathing.", "Mm-hmm.", "The GP referred me."]
+    e = Embedder(cache_dir=tmp_path / "cache")
+    ours = e.encode(texts)
+    assert ours.shape == (4, 384) and e.stats_["n_encoded"] == 4
+    raw = SentenceTransformer(str(e.model_path_), device="cpu").encode(texts, normalize_embeddings=True)
+    np.testing.assert_allclose(ours, raw, atol=1e-5)
+    again = Embedder(cache_dir=tmp_path / "cache")
+    np.testing.assert_array_equal(again.encode(texts), ours)
+    assert again.stats_["n_encoded"] == 0 and not hasattr(again, "_st_model")  # the model was never loaded
