@@ -12,7 +12,7 @@ export TRANSFORMERS_OFFLINE=1
 export HF_HUB_DISABLE_PROGRESS_BARS=1
 export TOKENIZERS_PARALLELISM=false
 
-.PHONY: demo test install clean bench browser
+.PHONY: demo test install clean bench browser scoreboard
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,8 +23,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+DEMO := corpora/psychosomatic-demo
+
 demo: $(STAMP)
-	$(BIN)/psythemes segment tests/data/example_otter.txt --out $(DEMO_OUT)
+	$(BIN)/psythemes extract $(DEMO)/transcripts --metadata $(DEMO)/metadata.csv \
+	  --gold $(DEMO)/codes/reference.csv --out $(DEMO_OUT)
 
 # Debian's chromium for the report's real-browser test (skipped with a reason if it cannot be installed)
 browser:
@@ -34,6 +37,15 @@ browser:
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
+
+# Benchmarks (not tests): each prints what it measured and writes benchmarks/results/*.json
+bench: $(STAMP)
+	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/bootstrap_speed.py
+	$(BIN)/python benchmarks/embed_discover.py
+
+scoreboard: $(STAMP)
+	$(BIN)/python benchmarks/scoreboard.py
 
 clean:
 	rm -rf $(VENV) results .psythemes-cache

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from psythemes.errors import InputError
-from psythemes.qdpx import QdaCode, read_qdpx, write_qdpx, project_to_xml
+from psythemes.codebook import codebook_from_dict
+from psythemes.qdpx import read_qdpx, write_qdpx, project_to_xml
 from psythemes.schema import GOLD_COLUMNS, Transcript
 
 TEXT_A = "Interviewer: How was it?\nP01: Well, um, she really listened to me.\nI felt my shoulders drop — café.\n"
@@ -44,13 +45,16 @@ def codings(transcripts) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=GOLD_COLUMNS)
 
 
-CODES = [
-    QdaCode("mechanisms", "Working mechanisms", children=[
-        QdaCode("alternation", "Talking and body work alternate."),
-        QdaCode("awareness", "Body-mind awareness."),
-    ]),
-    QdaCode("alliance", "Rapport."),
-]
+CODES = codebook_from_dict({
+    "name": "test",
+    "codes": [
+        {"name": "mechanisms", "label": "Working mechanisms", "definition": "How therapy works.", "children": [
+            {"name": "alternation", "definition": "Talking and body work alternate."},
+            {"name": "awareness", "definition": "Body-mind awareness.", "examples": ["I felt it in my neck."]},
+        ]},
+        {"name": "alliance", "definition": "Rapport."},
+    ],
+})
 
 
 def _schema(shared_dir: Path):
@@ -77,8 +81,10 @@ def test_round_trip_gives_back_texts_codes_and_spans(tmp_path, transcripts, codi
     got = project.codings.sort_values(key).reset_index(drop=True)
     want = codings.sort_values(key).reset_index(drop=True)
     pd.testing.assert_frame_equal(got.astype(str), want.astype(str))
-    assert project.code_names() == ["mechanisms", "alternation", "awareness", "alliance"]
-    assert project.codes[0].children[0].description == "Talking and body work alternate."
+    assert project.codebook.names == ["mechanisms", "alternation", "awareness", "alliance"]
+    assert project.codebook["alternation"].definition == "Talking and body work alternate."
+    assert project.codebook["awareness"].examples == ("I felt it in my neck.",)
+    assert project.codebook["mechanisms"].label == "Working mechanisms"
     by_id = {t.doc_id: t for t in project.transcripts}
     assert by_id["P01-W1"].metadata["wave"] == 1
     assert by_id["P01-W2"].metadata["wave"] == 2
@@ -99,7 +105,7 @@ def test_export_is_deterministic_apart_from_timestamp(transcripts, codings):
 
 def test_codes_missing_from_codebook_are_added(tmp_path, transcripts, codings):
     out = write_qdpx(tmp_path / "p.qdpx", transcripts, codes=["alliance"], codings=codings)
-    assert set(read_qdpx(out).code_names()) == {"alliance", "alternation", "awareness"}
+    assert set(read_qdpx(out).codebook.names) == {"alliance", "alternation", "awareness"}
 
 
 def test_export_refuses_codings_outside_text(tmp_path, transcripts, codings):
@@ -156,8 +162,8 @@ def test_reads_other_tools_exports_leniently(tmp_path):
     row = project.codings.iloc[0]
     # raw [15, 25) is "tened\r\nto " in the CRLF text; after normalisation one character less
     assert raw[15:25].replace("\r\n", "\n") == first.text[row.start:row.end]
-    assert row.code == "Listening" and row.coder == "Maria"
-    assert project.codes[0].children[0].name == "Listening"
+    assert row.code == "listening" and row.coder == "Maria"
+    assert project.codebook.codes[0].children[0].display == "Listening"
     assert project.transcripts[1].text.startswith("Q: Hi.")
 
 
@@ -167,7 +173,7 @@ def test_reads_bare_qde_with_sources_folder(tmp_path):
     qde = tmp_path / "project.qde"
     qde.write_text(VENDOR_XML.replace("relative://sources/one.txt", "one.txt"), encoding="utf-8")
     project = read_qdpx(qde)
-    assert project.codings.iloc[0].code == "Listening"
+    assert project.codings.iloc[0].code == "listening"
     assert project.transcripts[0].text[15:25] == "listened, "
 
 
@@ -232,3 +238,29 @@ def test_not_a_zip(tmp_path):
     path.write_bytes(b"definitely not a zip")
     with pytest.raises(InputError, match="zip"):
         read_qdpx(path)
+
+
+def test_qdpx_is_a_transcript_input_for_segment(tmp_path, transcripts, codings, capsys):
+    """`psythemes segment X.qdpx` segments the project's text sources by speaker turn."""
+    from psythemes.cli import main
+    from psythemes.io import read_transcripts
+
+    project = write_qdpx(tmp_path / "p.qdpx", transcripts, codes=CODES, codings=codings)
+    read = read_transcripts([project])
+    assert [t.doc_id for t in read] == ["P01-W1", "P01-W2", "T02"]
+    assert [tu.speaker for tu in read[0].turns] == ["Interviewer", "P01"]
+    rc = main(["segment", str(project), "--out", str(tmp_path / "seg")])
+    assert rc == 0
+    segments = pd.read_csv(tmp_path / "seg" / "segments.csv", keep_default_na=False)
+    texts = {t.doc_id: t.text for t in read}
+    assert len(segments) == 6
+    for rec in segments.itertuples():
+        assert texts[rec.doc_id][rec.start:rec.end] == rec.text
+    assert "she really listened to me." in segments["text"].iloc[1]
+
+
+def test_reads_project_without_namespace(tmp_path):
+    xml = VENDOR_XML.replace(' xmlns="urn:QDA-XML:project:1.0"', "")
+    path = _zip(tmp_path, {"project.qde": xml.encode(), "sources/one.txt": b"0123456789 she listened, yes"})
+    project = read_qdpx(path)
+    assert project.codings.iloc[0].code == "listening"

@@ -25,11 +25,30 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it (loaded lazily, PEP 562)
 _LAZY = {
+    # data model and errors
     "Transcript": "schema",
     "Segment": "schema",
     "Turn": "schema",
     "InputError": "errors",
     "PsythemesError": "errors",
+    # one call per stage
+    "read_transcripts": "io",
+    "read_metadata": "io",
+    "segment_transcripts": "segment",
+    "Embedder": "embed",
+    "ThemeDiscoverer": "discover",
+    "Codebook": "codebook",
+    "load_codebook": "codebook",
+    "default_codebook": "codebook",
+    "ZeroShotMapper": "mapping",
+    "FewShotMapper": "mapping",
+    "map_themes": "mapping",
+    "read_qdpx": "qdpx",
+    "write_qdpx": "qdpx",
+    "write_report": "report",
+    "table_one": "report",
+    # the main job (stage modules such as psythemes.evaluate / psythemes.agreement are imported by name)
+    "extract": "pipeline",
 }
 
 

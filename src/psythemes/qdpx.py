@@ -31,13 +31,14 @@ import pandas as pd
 
 from .errors import InputError
 from .outputs import write_bytes
+from .codebook import Code, Codebook, code_guid, codebook_to_refi_codes, codes_from_refi
 from .schema import GOLD_COLUMNS, Transcript
 
 __all__ = [
     "NAMESPACE",
-    "QdaCode",
     "QdaProject",
     "read_qdpx",
+    "read_project_transcripts",
     "write_qdpx",
     "project_to_xml",
     "ZipLimits",
@@ -61,22 +62,6 @@ class ZipLimits:
 
 
 @dataclass
-class QdaCode:
-    """A code of a REFI-QDA codebook (codes nest)."""
-
-    name: str
-    description: str = ""
-    guid: str = ""
-    color: str | None = None
-    children: list[QdaCode] = field(default_factory=list)
-
-    def walk(self) -> Iterable[QdaCode]:
-        yield self
-        for child in self.children:
-            yield from child.walk()
-
-
-@dataclass
 class QdaProject:
     """What psythemes takes from (and puts into) a REFI-QDA project.
 
@@ -86,8 +71,8 @@ class QdaProject:
         Project name.
     transcripts : list of Transcript
         Text sources, ``format="qdpx"``; metadata holds case variables.
-    codes : list of QdaCode
-        Top-level codes of the codebook (children nested).
+    codebook : Codebook or None
+        The project's codebook (nested codes, descriptions), ``None`` when it has none.
     codings : DataFrame
         One row per coded selection and code, columns :data:`psythemes.schema.GOLD_COLUMNS`;
         ``coder`` is the name of the user who made the coding.
@@ -95,11 +80,8 @@ class QdaProject:
 
     name: str
     transcripts: list[Transcript]
-    codes: list[QdaCode] = field(default_factory=list)
+    codebook: Codebook | None = None
     codings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=GOLD_COLUMNS))
-
-    def code_names(self) -> list[str]:
-        return [c.name for top in self.codes for c in top.walk()]
 
 
 # ----------------------------------------------------------------------------- reading
@@ -204,13 +186,17 @@ def _parse_xml(xml_bytes: bytes, path: Path) -> ET.Element:
     import defusedxml.ElementTree as SafeET
 
     try:
-        return SafeET.fromstring(xml_bytes)
+        root = SafeET.fromstring(xml_bytes)
     except defusedxml.DefusedXmlException as err:
         raise InputError(
             f"refusing XML with entity declarations or external references ({type(err).__name__})", path=path
         ) from None
     except ET.ParseError as err:
         raise InputError(f"malformed project XML: {err}", path=path) from None
+    # Some tools omit or vary the namespace; read every element as if it were in ours.
+    for elem in root.iter():
+        elem.tag = f"{_NS}{_local(elem.tag)}"
+    return root
 
 
 def _local(tag: str) -> str:
@@ -242,12 +228,20 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path) -> QdaProject
             guid = _norm_guid(user.get("guid"))
             users[guid] = user.get("name") or user.get("id") or guid
 
-    codes: list[QdaCode] = []
-    code_names: dict[str, str] = {}
+    codebook: Codebook | None = None
+    code_names: dict[str, str] = {}  # code guid -> psythemes code name
     book = _child(root, "CodeBook")
     codes_el = _child(book, "Codes") if book is not None else None
-    if codes_el is not None:
-        codes = [_parse_code(c, code_names) for c in _children(codes_el, "Code")]
+    if codes_el is not None and _children(codes_el, "Code"):
+        codes = codes_from_refi(codes_el, NAMESPACE, path=str(path))
+        codebook = Codebook(name=root.get("name") or path.stem, codes=codes, source=str(path))
+        names = codebook.names
+        if len(set(names)) != len(names):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            raise InputError(f"codebook has codes that share a name: {', '.join(dupes)}", path=path)
+        # codes_from_refi walks depth first, as iter() does: pair each element with its code
+        for elem, code in zip(codes_el.iter(f"{_NS}Code"), codebook.flat()):
+            code_names[_norm_guid(elem.get("guid"))] = code.name
 
     variables: dict[str, str] = {}
     vars_el = _child(root, "Variables")
@@ -304,10 +298,10 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path) -> QdaProject
             sel_user = _norm_guid(selection.get("creatingUser"))
             for coding in _children(selection, "Coding"):
                 ref = _child(coding, "CodeRef")
-                code_guid = _norm_guid(ref.get("targetGUID") if ref is not None else None)
-                if code_guid not in code_names:
+                target_guid = _norm_guid(ref.get("targetGUID") if ref is not None else None)
+                if target_guid not in code_names:
                     raise InputError(
-                        f"coding in source {doc_id!r} refers to unknown code {code_guid!r}", path=path
+                        f"coding in source {doc_id!r} refers to unknown code {target_guid!r}", path=path
                     )
                 user = _norm_guid(coding.get("creatingUser")) or sel_user
                 rows.append(
@@ -315,27 +309,12 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path) -> QdaProject
                         "doc_id": doc_id,
                         "start": to_norm(start),
                         "end": to_norm(end),
-                        "code": code_names[code_guid],
+                        "code": code_names[target_guid],
                         "coder": users.get(user, user or "unknown"),
                     }
                 )
     codings = pd.DataFrame(rows, columns=GOLD_COLUMNS)
-    return QdaProject(name=root.get("name") or path.stem, transcripts=transcripts, codes=codes, codings=codings)
-
-
-def _parse_code(elem: ET.Element, names: dict[str, str]) -> QdaCode:
-    guid = _norm_guid(elem.get("guid"))
-    desc_el = _child(elem, "Description")
-    code = QdaCode(
-        name=elem.get("name") or guid,
-        description=(desc_el.text or "").strip() if desc_el is not None else "",
-        guid=guid,
-        color=elem.get("color"),
-        children=[],
-    )
-    names[guid] = code.name
-    code.children = [_parse_code(c, names) for c in _children(elem, "Code")]
-    return code
+    return QdaProject(name=root.get("name") or path.stem, transcripts=transcripts, codebook=codebook, codings=codings)
 
 
 def _variable_values(elem: ET.Element, variables: Mapping[str, str]) -> dict[str, Any]:
@@ -446,28 +425,21 @@ def _guid(kind: str, key: str) -> str:
     return str(uuid.uuid5(_GUID_NAMESPACE, f"{kind}:{key}"))
 
 
-def _as_code_tree(codes: Any) -> list[QdaCode]:
-    """Accept QdaCode lists, a psythemes Codebook, or plain names."""
-    if codes is None:
-        return []
-    if hasattr(codes, "codes") and not isinstance(codes, (list, tuple)):
-        codes = codes.codes
-    out = []
-    for code in codes:
-        if isinstance(code, QdaCode):
-            out.append(code)
-        elif isinstance(code, str):
-            out.append(QdaCode(name=code))
-        else:  # a psythemes codebook Code: name, definition/label, children
-            description = getattr(code, "definition", "") or getattr(code, "label", "") or ""
-            out.append(
-                QdaCode(
-                    name=code.name,
-                    description=description,
-                    children=_as_code_tree(getattr(code, "children", None) or []),
-                )
-            )
-    return out
+def _as_codebook(codes: Any, used: Iterable[str]) -> Codebook:
+    """The codebook to write: ``codes`` (Codebook, names or None) plus any code used but not in it."""
+    if isinstance(codes, Codebook):
+        book = codes
+    else:
+        names = [] if codes is None else [str(c) for c in codes]
+        book = Codebook(name="codes", codes=tuple(Code(name=n, definition=n) for n in names))
+    extra = [n for n in sorted(set(used)) if n not in book.names]
+    if extra:
+        book = Codebook(name=book.name, codes=book.codes + tuple(Code(name=n, definition=n) for n in extra),
+                        description=book.description, version=book.version)
+    names = book.names
+    if len(set(names)) != len(names):
+        raise InputError("code names appear twice in the codebook")
+    return book
 
 
 def _variable_type(values: list[Any]) -> str:
@@ -496,7 +468,7 @@ def project_to_xml(
     ----------
     transcripts : list of Transcript
         Text sources; their metadata become variables on cases.
-    codes : Codebook, list of QdaCode or list of str, optional
+    codes : Codebook or list of str, optional
         The codebook.  Codes that appear in ``codings`` but not here are added at the top level.
     codings : DataFrame, optional
         Columns :data:`psythemes.schema.GOLD_COLUMNS`; ``coder`` becomes the REFI-QDA user.
@@ -514,21 +486,12 @@ def project_to_xml(
     """
     created = created or datetime.now(timezone.utc).replace(microsecond=0)
     stamp = created.isoformat().replace("+00:00", "Z")
-    tree = _as_code_tree(codes)
     codings = codings if codings is not None else pd.DataFrame(columns=GOLD_COLUMNS)
     missing = [c for c in GOLD_COLUMNS if c not in codings.columns]
     if missing:
         raise InputError(f"codings table lacks columns {missing}")
-    known = {c.name for top in tree for c in top.walk()}
-    for extra in sorted(set(codings["code"].astype(str)) - known):
-        tree.append(QdaCode(name=extra))
-    code_guid: dict[str, str] = {}
-    for top in tree:
-        for c in top.walk():
-            if c.name in code_guid:
-                raise InputError(f"code name {c.name!r} appears twice in the codebook")
-            c.guid = c.guid or _guid("code", c.name)
-            code_guid[c.name] = c.guid
+    book = _as_codebook(codes, codings["code"].astype(str))
+    code_guid_of = {name: code_guid(name) for name in book.names}
 
     texts = {t.doc_id: t.text for t in transcripts}
     if len(texts) != len(transcripts):
@@ -544,10 +507,8 @@ def project_to_xml(
     users_el = ET.SubElement(root, f"{_NS}Users")
     for user in coders:
         ET.SubElement(users_el, f"{_NS}User", {"guid": user_guid[user], "name": user})
-    if tree:
-        codes_el = ET.SubElement(ET.SubElement(root, f"{_NS}CodeBook"), f"{_NS}Codes")
-        for top in tree:
-            _code_element(codes_el, top)
+    if book.codes:
+        ET.SubElement(root, f"{_NS}CodeBook").append(codebook_to_refi_codes(book, NAMESPACE))
 
     # variables: every metadata field except the case id and internal keys
     fields: dict[str, list[Any]] = {}
@@ -616,7 +577,7 @@ def project_to_xml(
                         f"{_NS}Coding",
                         {"guid": _guid("coding", key), "creatingUser": user_guid[str(rec.coder)], "creationDateTime": stamp},
                     )
-                    ET.SubElement(coding, f"{_NS}CodeRef", {"targetGUID": code_guid[str(rec.code)]})
+                    ET.SubElement(coding, f"{_NS}CodeRef", {"targetGUID": code_guid_of[str(rec.code)]})
         for key in per_document.get(t.doc_id, []):
             if key in t.metadata:
                 _variable_value(src, var_guid[key], var_type[key], t.metadata[key])
@@ -625,19 +586,11 @@ def project_to_xml(
     if not transcripts:
         root.remove(sources_el)
     ET.indent(root)
+    # a default namespace (no ns0: prefixes), as the QDA tools themselves write it; ElementTree's
+    # default_namespace option refuses unqualified attribute names, so register the prefix instead
+    ET.register_namespace("", NAMESPACE)
     xml = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return xml, files
-
-
-def _code_element(parent: ET.Element, code: QdaCode) -> None:
-    attrs = {"guid": code.guid, "name": code.name, "isCodable": "true"}
-    if code.color and re.fullmatch(r"#([A-Fa-f0-9]{6}|[A-Fa-f0-9]{3})", code.color):
-        attrs["color"] = code.color
-    el = ET.SubElement(parent, f"{_NS}Code", attrs)
-    if code.description:
-        ET.SubElement(el, f"{_NS}Description").text = code.description
-    for child in code.children:
-        _code_element(el, child)
 
 
 def _variable_value(parent: ET.Element, guid: str, kind: str, value: Any) -> None:
@@ -677,3 +630,21 @@ def write_qdpx(
         for member, text in files.items():
             archive.writestr(member, text.encode("utf-8"))
     return write_bytes(path, buffer.getvalue())
+
+
+def read_project_transcripts(
+    path: str | Path, *, label_patterns: Any = None, doc_id: str | None = None, **_ignored: Any
+) -> list[Transcript]:
+    """The text sources of a REFI-QDA project as transcripts with speaker turns.
+
+    This is the reader :mod:`psythemes.io` uses for ``.qdpx``/``.qde`` inputs: each source's
+    plain text is parsed for speaker labels like a ``.txt`` transcript.
+    """
+    from .io import parse_labelled_text
+
+    transcripts = read_qdpx(path).transcripts
+    for transcript in transcripts:
+        transcript.turns = parse_labelled_text(
+            transcript.text, label_patterns=label_patterns, source=transcript.source
+        )
+    return transcripts

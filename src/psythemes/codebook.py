@@ -1,0 +1,717 @@
+"""Codebooks: the codes an analysis maps segments to, with definitions and examples.
+
+A codebook is a YAML file (format in ``docs/codebook.md``)::
+
+    name: psychosomatic
+    description: ...
+    version: "1.0"
+    codes:
+      - name: alliance                # identifier, unique across the whole tree
+        label: Therapeutic alliance    # what people read
+        definition: ...
+        include: [criteria, ...]
+        exclude: [criteria, ...]
+        examples: [positive sentences, ...]
+        counter_examples: [near misses, ...]
+        seed_words: [...]
+        roles: [patient, therapist]
+        children: [more codes, ...]
+
+Codebooks can also be read from and written to a two-column CSV (``name,description``, as
+Taguette and many teams export them) and a REFI-QDA codebook (``.qdc``, namespace
+``urn:QDA-XML:codebook:1.0``).  Both formats carry only a name and a description per code, so
+psythemes writes the criteria and examples as labelled sections of the description and reads
+them back: a codebook survives ``yaml -> csv/qdc -> yaml`` unchanged (codebook-level
+``description`` and ``version`` excepted for CSV).
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import hashlib
+import io
+import json
+import re
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError
+
+__all__ = [
+    "Code",
+    "Codebook",
+    "load_codebook",
+    "save_codebook",
+    "default_codebook",
+    "shipped_codebooks",
+    "codebook_from_dict",
+    "codebook_to_dict",
+    "code_guid",
+    "code_to_refi_element",
+    "codebook_to_refi_codes",
+    "codes_from_refi",
+    "CODEBOOK_NS",
+    "PROJECT_NS",
+]
+
+#: Namespace of a REFI-QDA codebook file (``.qdc``).
+CODEBOOK_NS = "urn:QDA-XML:codebook:1.0"
+#: Namespace of a REFI-QDA project file (``project.qde`` inside a ``.qdpx``).
+PROJECT_NS = "urn:QDA-XML:project:1.0"
+#: Namespace for the deterministic GUIDs of codes (uuid5 of the code name).
+_GUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://psythemes/codebook/code")
+
+_LIST_FIELDS = ("include", "exclude", "examples", "counter_examples", "seed_words", "roles")
+_CODE_FIELDS = ("name", "label", "definition", *_LIST_FIELDS, "color", "children")
+_TOP_FIELDS = ("name", "description", "version", "codes")
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+_COLOR_RE = re.compile(r"^#([A-Fa-f0-9]{6}|[A-Fa-f0-9]{3})$")
+_DEFAULT_NAME = "psychosomatic"
+
+# Section headings used inside CSV/REFI descriptions, in writing order.
+_SECTIONS = {
+    "identifier": "Identifier",
+    "include": "Include",
+    "exclude": "Exclude",
+    "examples": "Examples",
+    "counter_examples": "Counter-examples",
+    "seed_words": "Seed words",
+    "roles": "Roles",
+    "color": "Color",
+}
+_SECTION_BY_HEADING = {v.lower(): k for k, v in _SECTIONS.items()}
+
+
+@dataclass(frozen=True)
+class Code:
+    """One code of a codebook.
+
+    Attributes
+    ----------
+    name : str
+        Identifier (letters, digits, ``_ - .``; starts with a letter or ``_``), unique in the codebook.
+    label : str
+        Human-readable name; :attr:`display` falls back to ``name``.
+    definition : str
+        What the code means (required, non-empty).
+    include, exclude : tuple of str
+        Criteria for applying / not applying the code.
+    examples, counter_examples : tuple of str
+        Positive example utterances and near misses that must *not* get the code.
+    seed_words : tuple of str
+        Words typical of the code (used by discovery and as weak cues).
+    roles : tuple of str
+        Speaker roles whose talk the code applies to (empty: any role).
+    color : str or None
+        ``#RRGGBB`` colour for QDA software.
+    children : tuple of Code
+        Sub-codes.
+    """
+
+    name: str
+    definition: str
+    label: str = ""
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    examples: tuple[str, ...] = ()
+    counter_examples: tuple[str, ...] = ()
+    seed_words: tuple[str, ...] = ()
+    roles: tuple[str, ...] = ()
+    color: str | None = None
+    children: tuple[Code, ...] = ()
+
+    @property
+    def display(self) -> str:
+        """The label, or the name when there is no label."""
+        return self.label or self.name
+
+    def walk(self) -> Iterator[Code]:
+        """This code, then its descendants, depth first."""
+        yield self
+        for child in self.children:
+            yield from child.walk()
+
+
+@dataclass(frozen=True)
+class Codebook:
+    """A named tree of :class:`Code` objects.
+
+    Attributes
+    ----------
+    name : str
+        Short name of the codebook.
+    codes : tuple of Code
+        Top-level codes (each may have ``children``).
+    description : str
+        Free text.
+    version : str
+        Version string chosen by the authors.
+    """
+
+    name: str
+    codes: tuple[Code, ...]
+    description: str = ""
+    version: str = ""
+    source: str = field(default="", compare=False)
+
+    def flat(self) -> list[Code]:
+        """Every code of the tree, depth first (parents before their children)."""
+        return [c for top in self.codes for c in top.walk()]
+
+    @property
+    def names(self) -> list[str]:
+        """Names of every code, in :meth:`flat` order."""
+        return [c.name for c in self.flat()]
+
+    @property
+    def parent_of(self) -> dict[str, str | None]:
+        """Map each code name to its parent's name (``None`` for top-level codes)."""
+        out: dict[str, str | None] = {}
+
+        def visit(code: Code, parent: str | None) -> None:
+            out[code.name] = parent
+            for child in code.children:
+                visit(child, code.name)
+
+        for top in self.codes:
+            visit(top, None)
+        return out
+
+    def __getitem__(self, name: str) -> Code:
+        for code in self.flat():
+            if code.name == name:
+                return code
+        raise KeyError(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
+
+    def __len__(self) -> int:
+        return len(self.flat())
+
+    def __iter__(self) -> Iterator[Code]:
+        return iter(self.flat())
+
+    def hash(self) -> str:
+        """Stable content hash (sha256 hex of the canonical JSON form); ``source`` is not part of it."""
+        text = json.dumps(codebook_to_dict(self), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------------------------
+# dict <-> Codebook, with validation
+
+
+def _did_you_mean(word: str, options: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _str_list(value: Any, what: str, path: str | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        # a single string where a list is expected is a common YAML slip; accept it as one item
+        value = [value]
+    if not isinstance(value, list):
+        raise InputError(f"{what} must be a list of strings, not {type(value).__name__}", path=path)
+    out = []
+    for i, item in enumerate(value):
+        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+            raise InputError(f"{what}[{i}] must be a string, not {type(item).__name__}", path=path)
+        text = str(item).strip()
+        if text:
+            out.append(text)
+    return tuple(out)
+
+
+def _code_from_dict(data: Any, where: str, path: str | None) -> Code:
+    if not isinstance(data, dict):
+        raise InputError(f"{where}: each code must be a mapping, not {type(data).__name__}", path=path)
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise InputError(f"{where}: code has no 'name' (a non-empty string)", path=path)
+    name = name.strip()
+    if not _NAME_RE.match(name):
+        raise InputError(
+            f"code {name!r}: name must be an identifier (letters, digits, _ - .; no spaces), "
+            f"e.g. {_slug(name)!r}",
+            path=path,
+        )
+    where = f"code {name!r}"
+    for key in data:
+        if key not in _CODE_FIELDS:
+            raise InputError(f"{where}: unknown field {key!r}{_did_you_mean(str(key), _CODE_FIELDS)}", path=path)
+    definition = data.get("definition")
+    if definition is None or (isinstance(definition, str) and not definition.strip()):
+        raise InputError(f"{where}: empty definition", path=path)
+    if not isinstance(definition, str):
+        raise InputError(f"{where}: definition must be a string, not {type(definition).__name__}", path=path)
+    label = data.get("label") or ""
+    if not isinstance(label, str):
+        raise InputError(f"{where}: label must be a string, not {type(label).__name__}", path=path)
+    color = data.get("color")
+    if color is not None and (not isinstance(color, str) or not _COLOR_RE.match(color)):
+        raise InputError(f"{where}: color must look like '#1f77b4', got {color!r}", path=path)
+    lists = {k: _str_list(data.get(k), f"{where}: {k}", path) for k in _LIST_FIELDS}
+    children_raw = data.get("children") or []
+    if not isinstance(children_raw, list):
+        raise InputError(f"{where}: children must be a list of codes", path=path)
+    children = tuple(_code_from_dict(c, f"{where} child {i}", path) for i, c in enumerate(children_raw))
+    return Code(
+        name=name,
+        label=label.strip(),
+        definition=" ".join(definition.split()),
+        color=color,
+        children=children,
+        **lists,
+    )
+
+
+def codebook_from_dict(data: Any, *, source: str | Path | None = None, default_name: str = "codebook") -> Codebook:
+    """Build and validate a :class:`Codebook` from plain data (as parsed from YAML).
+
+    Parameters
+    ----------
+    data : dict
+        ``{"name", "description", "version", "codes": [...]}``.
+    source : str or Path, optional
+        File the data came from; named in error messages.
+    default_name : str
+        Codebook name when ``data`` has none.
+
+    Returns
+    -------
+    Codebook
+
+    Raises
+    ------
+    InputError
+        Unknown fields (with a suggestion), wrong types, empty definitions, duplicate names.
+    """
+    path = str(source) if source is not None else None
+    if not isinstance(data, dict):
+        raise InputError(f"a codebook must be a mapping with a 'codes' list, not {type(data).__name__}", path=path)
+    for key in data:
+        if key not in _TOP_FIELDS:
+            raise InputError(f"unknown top-level field {key!r}{_did_you_mean(str(key), _TOP_FIELDS)}", path=path)
+    codes_raw = data.get("codes")
+    if not isinstance(codes_raw, list) or not codes_raw:
+        raise InputError("'codes' must be a non-empty list", path=path)
+    for key in ("name", "description", "version"):
+        value = data.get(key)
+        if value is not None and not isinstance(value, (str, int, float)):
+            raise InputError(f"{key} must be a string, not {type(value).__name__}", path=path)
+    codes = tuple(_code_from_dict(c, f"code #{i + 1}", path) for i, c in enumerate(codes_raw))
+    seen: set[str] = set()
+    for code in (c for top in codes for c in top.walk()):
+        if code.name in seen:
+            raise InputError(f"code {code.name!r}: duplicate name (names must be unique across the tree)", path=path)
+        seen.add(code.name)
+    return Codebook(
+        name=str(data.get("name") or default_name),
+        description=" ".join(str(data.get("description") or "").split()),
+        version=str(data.get("version") or ""),
+        codes=codes,
+        source=path or "",
+    )
+
+
+def _code_to_dict(code: Code) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": code.name}
+    if code.label:
+        out["label"] = code.label
+    out["definition"] = code.definition
+    for key in _LIST_FIELDS:
+        values = getattr(code, key)
+        if values:
+            out[key] = list(values)
+    if code.color:
+        out["color"] = code.color
+    if code.children:
+        out["children"] = [_code_to_dict(c) for c in code.children]
+    return out
+
+
+def codebook_to_dict(cb: Codebook) -> dict[str, Any]:
+    """Plain data for YAML/JSON (empty fields left out)."""
+    out: dict[str, Any] = {"name": cb.name}
+    if cb.description:
+        out["description"] = cb.description
+    if cb.version:
+        out["version"] = cb.version
+    out["codes"] = [_code_to_dict(c) for c in cb.codes]
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# descriptions with sections (CSV and REFI-QDA carry only a name and a description)
+
+
+def _slug(text: str) -> str:
+    slug = re.sub(r"[^0-9A-Za-z]+", "_", text.strip().lower()).strip("_")
+    if not slug:
+        return "code"
+    return slug if not slug[0].isdigit() else f"c_{slug}"
+
+
+def _render_description(code: Code, *, with_color: bool = False) -> str:
+    parts = [code.definition]
+    if with_color and code.color:
+        parts.append(f"Color: {code.color}")
+    for key, heading in _SECTIONS.items():
+        if key == "color":
+            continue
+        if key == "identifier":
+            if _slug(code.display) != code.name:
+                parts.append(f"{heading}: {code.name}")
+            continue
+        values = getattr(code, key)
+        if values:
+            parts.append(f"{heading}:\n" + "\n".join(f"- {v}" for v in values))
+    return "\n\n".join(parts)
+
+
+def _parse_description(text: str) -> tuple[str, dict[str, Any]]:
+    """Split a description into its definition and the psythemes sections (if any)."""
+    definition: list[str] = []
+    sections: dict[str, Any] = {}
+    current: str | None = None
+    for raw in text.replace("\r\n", "\n").split("\n"):
+        line = raw.strip()
+        head, sep, rest = line.partition(":")
+        key = _SECTION_BY_HEADING.get(head.strip().lower()) if sep else None
+        if key in ("identifier", "color") and rest.strip():
+            sections[key] = rest.strip()
+            current = None
+            continue
+        if key is not None and not rest.strip():
+            current = key
+            sections.setdefault(key, [])
+            continue
+        if current is not None and line.startswith("- "):
+            sections[current].append(line[2:].strip())
+            continue
+        if current is not None and not line:
+            continue
+        current = None
+        definition.append(line)
+    return " ".join(" ".join(definition).split()), sections
+
+
+def _code_from_named_description(display: str, description: str, children: list[Code], where: str, path: str | None) -> Code:
+    definition, sections = _parse_description(description or "")
+    name = sections.pop("identifier", None) or _slug(display)
+    data: dict[str, Any] = {"name": name, "definition": definition or display}
+    if display != name:
+        data["label"] = display
+    data.update(sections)
+    code = _code_from_dict(data, where, path)
+    return replace(code, children=tuple(children)) if children else code
+
+
+# --------------------------------------------------------------------------------------------
+# REFI-QDA
+
+
+def code_guid(name: str) -> str:
+    """Deterministic GUID of a code (uuid5 of its name), so re-exports are identical."""
+    return str(uuid.uuid5(_GUID_NAMESPACE, name))
+
+
+def code_to_refi_element(code: Code, namespace: str = CODEBOOK_NS, *, guids: dict[str, str] | None = None) -> ET.Element:
+    """A REFI-QDA ``<Code>`` element (with nested children) in ``namespace``.
+
+    Parameters
+    ----------
+    code : Code
+    namespace : str
+        :data:`CODEBOOK_NS` for a ``.qdc`` file, :data:`PROJECT_NS` inside a ``.qdpx`` project.
+    guids : dict, optional
+        Filled with ``code name -> guid`` for every element written (a project needs them
+        for its ``CodeRef`` elements).
+    """
+    guid = code_guid(code.name)
+    if guids is not None:
+        guids[code.name] = guid
+    attrs = {"guid": guid, "name": code.display, "isCodable": "true"}
+    if code.color:
+        attrs["color"] = code.color
+    elem = ET.Element(f"{{{namespace}}}Code", attrs)
+    ET.SubElement(elem, f"{{{namespace}}}Description").text = _render_description(code)
+    for child in code.children:
+        elem.append(code_to_refi_element(child, namespace, guids=guids))
+    return elem
+
+
+def codebook_to_refi_codes(cb: Codebook, namespace: str = CODEBOOK_NS, *, guids: dict[str, str] | None = None) -> ET.Element:
+    """A REFI-QDA ``<Codes>`` element holding every code of ``cb`` (see :func:`code_to_refi_element`)."""
+    codes = ET.Element(f"{{{namespace}}}Codes")
+    for code in cb.codes:
+        codes.append(code_to_refi_element(code, namespace, guids=guids))
+    return codes
+
+
+def codes_from_refi(codes_elem: ET.Element, namespace: str = CODEBOOK_NS, *, path: str | None = None) -> tuple[Code, ...]:
+    """Read the ``<Code>`` children of a REFI-QDA ``<Codes>`` (or ``<Code>``) element.
+
+    Returns
+    -------
+    tuple of Code
+        Codes with children; names are taken from a psythemes ``Identifier:`` section when present,
+        else made from the REFI name (lower case, ``_`` for other characters).
+    """
+
+    def read(elem: ET.Element, where: str) -> Code:
+        display = (elem.get("name") or "").strip()
+        if not display:
+            raise InputError(f"{where}: <Code> without a name", path=path)
+        desc_elem = elem.find(f"{{{namespace}}}Description")
+        description = desc_elem.text if desc_elem is not None and desc_elem.text else ""
+        children = [read(c, f"code {display!r}") for c in elem.findall(f"{{{namespace}}}Code")]
+        code = _code_from_named_description(display, description, children, f"code {display!r}", path)
+        color = elem.get("color")
+        if color and _COLOR_RE.match(color):
+            code = replace(code, color=color)
+        return code
+
+    return tuple(read(c, f"code #{i + 1}") for i, c in enumerate(codes_elem.findall(f"{{{namespace}}}Code")))
+
+
+def _read_qdc(path: Path) -> Codebook:
+    from defusedxml import DefusedXmlException
+    from defusedxml import ElementTree as DET  # refuses entity expansion and external entities
+
+    try:
+        root = DET.parse(str(path)).getroot()
+    except DET.ParseError as err:
+        line = getattr(err, "position", (None,))[0]
+        raise InputError(f"not a well-formed REFI-QDA codebook: {err}", path=path, line=line) from None
+    except DefusedXmlException as err:
+        raise InputError(f"refused unsafe XML ({type(err).__name__})", path=path) from None
+    if root.tag != f"{{{CODEBOOK_NS}}}CodeBook":
+        raise InputError(f"expected <CodeBook> in namespace {CODEBOOK_NS}, found {root.tag}", path=path)
+    codes_elem = root.find(f"{{{CODEBOOK_NS}}}Codes")
+    if codes_elem is None:
+        raise InputError("<CodeBook> has no <Codes>", path=path)
+    codes = codes_from_refi(codes_elem, CODEBOOK_NS, path=str(path))
+    return _checked(Codebook(name=path.stem, codes=codes, source=str(path)), path)
+
+
+def _write_qdc(cb: Codebook, path: Path) -> None:
+    from . import __version__
+    from .outputs import write_bytes
+
+    ET.register_namespace("", CODEBOOK_NS)
+    root = ET.Element(f"{{{CODEBOOK_NS}}}CodeBook", {"origin": f"psythemes {__version__}"})
+    root.append(codebook_to_refi_codes(cb, CODEBOOK_NS))
+    ET.indent(root, space="  ")
+    data = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    write_bytes(path, data + b"\n")
+
+
+# --------------------------------------------------------------------------------------------
+# CSV
+
+_CSV_NAME_HEADERS = ("name", "code", "code name", "codename", "tag", "tag name", "label", "title", "node")
+_CSV_DESC_HEADERS = ("description", "definition", "memo", "desc", "code description", "comment")
+_CSV_PARENT_HEADERS = ("parent", "parent code", "parent name")
+
+
+def _csv_header_index(header: list[str], options: tuple[str, ...]) -> int | None:
+    norm = [h.strip().lower().replace("_", " ") for h in header]
+    for opt in options:
+        if opt in norm:
+            return norm.index(opt)
+    return None
+
+
+def _read_csv_codebook(path: Path) -> Codebook:
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        from charset_normalizer import from_bytes
+
+        best = from_bytes(raw).best()
+        if best is None:
+            raise InputError("cannot tell the text encoding of this CSV file", path=path) from None
+        text = str(best).lstrip("\ufeff")
+    # the delimiter is the most frequent of , ; TAB in the header line (csv.Sniffer misreads quotes)
+    first = text.split("\n", 1)[0]
+    delimiter = max(",;\t", key=first.count)
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    if not rows:
+        raise InputError("empty CSV codebook", path=path)
+    header = rows[0]
+    i_name = _csv_header_index(header, _CSV_NAME_HEADERS)
+    i_desc = _csv_header_index(header, _CSV_DESC_HEADERS)
+    i_parent = _csv_header_index(header, _CSV_PARENT_HEADERS)
+    if i_name is None:
+        raise InputError(
+            f"CSV codebook needs a name column (one of: {', '.join(_CSV_NAME_HEADERS)}); header is {header}",
+            path=path,
+            line=1,
+        )
+    entries: list[tuple[int, str, str, str]] = []  # line, display, description, parent
+    for lineno, row in enumerate(rows[1:], start=2):
+        display = row[i_name].strip() if i_name < len(row) else ""
+        if not display:
+            raise InputError("row without a code name", path=path, line=lineno)
+        desc = row[i_desc] if i_desc is not None and i_desc < len(row) else ""
+        parent = row[i_parent].strip() if i_parent is not None and i_parent < len(row) else ""
+        entries.append((lineno, display, desc, parent))
+    flat: dict[str, tuple[Code, str, int]] = {}
+    order: list[str] = []
+    for lineno, display, desc, parent in entries:
+        try:
+            code = _code_from_named_description(display, desc, [], f"code {display!r}", str(path))
+        except InputError as err:
+            raise InputError(err.message, path=path, line=lineno) from None
+        if code.name in flat:
+            raise InputError(f"code {code.name!r}: duplicate name", path=path, line=lineno)
+        flat[code.name] = (code, parent, lineno)
+        order.append(code.name)
+    # parents may be given by name or by label
+    by_display = {c.display: n for n, (c, _, _) in flat.items()}
+    kids: dict[str | None, list[str]] = {}
+    for name in order:
+        _, parent, lineno = flat[name]
+        pname = None
+        if parent:
+            pname = parent if parent in flat else by_display.get(parent, _slug(parent))
+            if pname not in flat:
+                raise InputError(f"code {name!r}: unknown parent {parent!r}", path=path, line=lineno)
+        kids.setdefault(pname, []).append(name)
+
+    def build(name: str, stack: tuple[str, ...]) -> Code:
+        if name in stack:
+            raise InputError(f"code {name!r}: parent cycle", path=path, line=flat[name][2])
+        children = tuple(build(k, (*stack, name)) for k in kids.get(name, []))
+        return replace(flat[name][0], children=children)
+
+    codes = tuple(build(n, ()) for n in kids.get(None, []))
+    if sum(1 for top in codes for _ in top.walk()) != len(flat):
+        raise InputError("parent references form a cycle", path=path)
+    return _checked(Codebook(name=path.stem, codes=codes, source=str(path)), path)
+
+
+def _write_csv(cb: Codebook, path: Path) -> None:
+    from .outputs import atomic_open
+
+    parents = cb.parent_of
+    nested = any(p is not None for p in parents.values())
+    with atomic_open(path, "w") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        writer.writerow(["name", "description", "parent"] if nested else ["name", "description"])
+        for code in cb.flat():
+            row = [code.display, _render_description(code, with_color=True)]
+            if nested:
+                parent = parents[code.name]
+                row.append(cb[parent].display if parent else "")
+            writer.writerow(row)
+
+
+# --------------------------------------------------------------------------------------------
+# YAML, files and names
+
+
+def _checked(cb: Codebook, path: Path) -> Codebook:
+    # the same rules as for YAML, so every format gets the same checks
+    return codebook_from_dict(codebook_to_dict(cb), source=path, default_name=cb.name)
+
+
+def _read_yaml(path: Path) -> Codebook:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except yaml.MarkedYAMLError as err:
+        line = err.problem_mark.line + 1 if err.problem_mark is not None else None
+        raise InputError(f"invalid YAML: {err.problem}", path=path, line=line) from None
+    except yaml.YAMLError as err:
+        raise InputError(f"invalid YAML: {err}", path=path) from None
+    except UnicodeDecodeError:
+        raise InputError("a YAML codebook must be UTF-8 text", path=path) from None
+    return codebook_from_dict(data, source=path, default_name=path.stem)
+
+
+def _write_yaml(cb: Codebook, path: Path) -> None:
+    import yaml
+
+    from .outputs import write_text
+
+    text = yaml.safe_dump(codebook_to_dict(cb), sort_keys=False, allow_unicode=True, width=100)
+    write_text(path, text)
+
+
+_READERS = {".yaml": _read_yaml, ".yml": _read_yaml, ".csv": _read_csv_codebook, ".qdc": _read_qdc}
+_WRITERS = {".yaml": _write_yaml, ".yml": _write_yaml, ".csv": _write_csv, ".qdc": _write_qdc}
+
+
+def shipped_codebooks() -> list[str]:
+    """Names of the codebooks shipped with psythemes (``psythemes/codebooks/*.yaml``)."""
+    folder = resources.files("psythemes") / "codebooks"
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_codebook(path_or_name: str | Path) -> Codebook:
+    """Read a codebook from a file (``.yaml``/``.yml``, ``.csv``, ``.qdc``) or a shipped name.
+
+    Parameters
+    ----------
+    path_or_name : str or Path
+        A file path, or the name of a shipped codebook such as ``"psychosomatic"``.
+
+    Returns
+    -------
+    Codebook
+
+    Raises
+    ------
+    InputError
+        Missing file, unknown format, or a codebook that fails validation (the message names
+        the file, the code and, where known, the line).
+    """
+    if isinstance(path_or_name, Codebook):
+        return path_or_name
+    text = str(path_or_name)
+    path = Path(text)
+    if not path.exists() and path.suffix == "" and "/" not in text and "\\" not in text:
+        resource = resources.files("psythemes") / "codebooks" / f"{text}.yaml"
+        if resource.is_file():
+            with resources.as_file(resource) as real:
+                cb = _read_yaml(Path(real))
+            return replace(cb, source=f"psythemes:codebooks/{text}.yaml")
+        raise InputError(
+            f"no such codebook file or shipped codebook {text!r} (shipped: {', '.join(shipped_codebooks())})"
+        )
+    if not path.is_file():
+        raise InputError("codebook file not found", path=path)
+    reader = _READERS.get(path.suffix.lower())
+    if reader is None:
+        raise InputError(f"unknown codebook format {path.suffix!r} (use .yaml, .csv or .qdc)", path=path)
+    return reader(path)
+
+
+def save_codebook(cb: Codebook, path: str | Path) -> Path:
+    """Write ``cb`` atomically in the format given by the suffix (``.yaml``, ``.csv``, ``.qdc``)."""
+    path = Path(path)
+    writer = _WRITERS.get(path.suffix.lower())
+    if writer is None:
+        raise InputError(f"unknown codebook format {path.suffix!r} (use .yaml, .csv or .qdc)", path=path)
+    writer(cb, path)
+    return path
+
+
+def default_codebook() -> Codebook:
+    """The codebook of the psychosomatic-therapy study (``alternation``, ``awareness``, ``alliance``, ``common_ground``)."""
+    return load_codebook(_DEFAULT_NAME)
+

@@ -1,0 +1,499 @@
+"""The main job: read → segment → embed → themes → map → (evaluate) → report, in one call.
+
+:func:`extract` runs every stage in memory and writes nothing until all stages have
+succeeded; then each output is written atomically and ``manifest.json`` last, so a failed
+or interrupted run leaves the previous results in ``out_dir`` as they were.  The CLI
+command ``psythemes extract`` is a thin wrapper around it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import platform
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError, PsythemesWarning
+from .schema import GOLD_COLUMNS, Transcript
+
+__all__ = ["ExtractResult", "extract", "STAGES"]
+
+#: Stages in the order they run (``on_stage`` receives these names).
+STAGES = ("read", "segment", "embed", "themes", "map", "evaluate", "report", "write")
+
+#: Coder name given to machine codes in the REFI-QDA export.
+MACHINE_CODER = "psythemes"
+
+
+@dataclass
+class ExtractResult:
+    """Tables produced by :func:`extract` (also written to ``out_dir``).
+
+    Attributes
+    ----------
+    transcripts : list of Transcript
+    segments : DataFrame
+        Units of analysis that were embedded, themed and coded.
+    dropped : DataFrame
+        Segments set aside (interviewer turns, backchannels), kept for reference.
+    themes, segment_themes : DataFrame
+        Candidate themes and each segment's theme.
+    codes : DataFrame
+        Machine codes (``CODE_COLUMNS`` + ``evidence``).
+    theme_codes : DataFrame
+        Best code per theme with scores.
+    evaluation : psythemes.evaluate.Evaluation or None
+        Agreement with the gold codes, when gold was given.
+    codebook : psythemes.codebook.Codebook
+    gold : DataFrame or None
+    manifest : dict
+        Versions, model, options, seeds, input hashes, timings per stage, outputs.
+    out_dir : Path or None
+    """
+
+    transcripts: list[Transcript]
+    segments: pd.DataFrame
+    dropped: pd.DataFrame
+    themes: pd.DataFrame
+    segment_themes: pd.DataFrame
+    codes: pd.DataFrame
+    theme_codes: pd.DataFrame
+    codebook: Any
+    evaluation: Any = None
+    gold: pd.DataFrame | None = None
+    manifest: dict[str, Any] = field(default_factory=dict)
+    out_dir: Path | None = None
+
+
+def extract(
+    inputs: str | Path | Iterable[str | Path],
+    out_dir: str | Path | None = None,
+    *,
+    metadata: str | Path | pd.DataFrame | None = None,
+    codebook: Any = None,
+    gold: str | Path | pd.DataFrame | None = None,
+    format: str = "auto",
+    speaker_roles: str | dict[str, str] | None = None,
+    unit: str = "turn",
+    interviewer: str = "drop",
+    backchannels: str = "drop",
+    preset: str = "default",
+    min_topic_size: int = 10,
+    n_themes: int | None = None,
+    reduce_outliers: bool = False,
+    method: str = "zero-shot",
+    model: str | Path | None = None,
+    embedding_model: str | Path | None = None,
+    context: str | None = None,
+    cache_dir: str | Path | None | bool = None,
+    overlap: float = 0.5,
+    n_boot: int = 1000,
+    random_state: int = 0,
+    qdpx: bool = True,
+    on_stage: Callable[[str], None] | None = None,
+) -> ExtractResult:
+    """Run the whole psythemes pipeline on transcripts.
+
+    Parameters
+    ----------
+    inputs : path or iterable of paths
+        Transcript files or folders (any format :mod:`psythemes.io` reads), or one REFI-QDA
+        project (``.qdpx``/``.qde``), whose codebook and codings are used when ``codebook`` /
+        ``gold`` are not given.
+    out_dir : path, optional
+        Where to write every table, ``report.html``, ``project.qdpx`` and ``manifest.json``;
+        ``None`` writes nothing.
+    metadata : path or DataFrame, optional
+        Metadata sidecar (``doc_id`` + participant, role, wave, ...).
+    codebook : Codebook, path or name, optional
+        Default: the project's codebook for a ``.qdpx`` input, else the shipped study codebook.
+    gold : path (CSV or .qdpx) or DataFrame, optional
+        Human codes as spans (``GOLD_COLUMNS``); enables the evaluate stage.
+    format, speaker_roles
+        See :func:`psythemes.io.read_transcripts`.
+    unit, interviewer, backchannels
+        See :func:`psythemes.segment.segment_transcripts`.  By default interviewer turns and
+        backchannels are set aside (kept in ``segments_dropped.csv``): themes and codes are
+        about what participants say.
+    preset, min_topic_size, n_themes, reduce_outliers
+        See :class:`psythemes.discover.ThemeDiscoverer`.
+    method : {"zero-shot", "few-shot"}
+        ``few-shot`` needs ``model``, a mapper saved by ``psythemes train``.
+    embedding_model, context, cache_dir
+        See :class:`psythemes.embed.Embedder`.
+    overlap, n_boot
+        See :func:`psythemes.evaluate.evaluate`.
+    random_state : int
+        Seed of every random part (discovery, bootstrap).
+    qdpx : bool
+        Also export ``project.qdpx`` (transcripts, codebook, machine and gold codes).
+    on_stage : callable, optional
+        Called with each stage name (:data:`STAGES`) as it starts (progress display).
+
+    Returns
+    -------
+    ExtractResult
+    """
+    from . import codebook as codebook_mod
+    from .discover import ThemeDiscoverer
+    from .embed import Embedder
+    from .segment import segment_transcripts
+
+    if method not in ("zero-shot", "few-shot"):
+        raise InputError(f"unknown method {method!r}; choose zero-shot or few-shot")
+    if method == "few-shot" and model is None:
+        raise InputError("method few-shot needs a trained mapper (model=...; see `psythemes train`)")
+    paths = [Path(inputs)] if isinstance(inputs, (str, Path)) else [Path(p) for p in inputs]
+    if not paths:
+        raise InputError("no input given")
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        if out_dir.exists() and not out_dir.is_dir():
+            raise InputError("output path exists and is not a folder", path=out_dir)
+
+    timings: dict[str, float] = {}
+    clock = functools.partial(_stage, timings=timings, on_stage=on_stage)
+
+    # --- read
+    with clock("read"):
+        transcripts, project = _read_inputs(paths, format=format, metadata=metadata, speaker_roles=speaker_roles)
+        if codebook is None:
+            codebook = project.codebook if project is not None and project.codebook is not None else "psychosomatic"
+        book = codebook if isinstance(codebook, codebook_mod.Codebook) else codebook_mod.load_codebook(codebook)
+        gold_table = _load_gold(gold, project, book, transcripts)
+
+    # --- segment
+    with clock("segment"):
+        segments, dropped = segment_transcripts(
+            transcripts, unit=unit, interviewer=interviewer, backchannels=backchannels,
+            speaker_roles=speaker_roles, return_dropped=True,
+        )
+        if len(segments) < 2:
+            raise InputError(f"only {len(segments)} segment(s) to analyse; need at least 2")
+
+    # --- embed
+    with clock("embed"):
+        embedder = Embedder(model=embedding_model, cache_dir=cache_dir, context=context)
+        embeddings = embedder.embed_segments(segments)
+
+    # --- themes
+    with clock("themes"):
+        meta_frame = _metadata_frame(transcripts)
+        discoverer = ThemeDiscoverer(
+            preset=preset, min_topic_size=min_topic_size, n_themes=n_themes,
+            reduce_outliers=reduce_outliers, random_state=random_state, embedder=embedder,
+        ).fit(segments, embeddings, metadata=meta_frame)
+
+    # --- map
+    with clock("map"):
+        codes, theme_codes = _map(segments, discoverer, book, embedder, method=method, model=model)
+
+    # --- evaluate
+    evaluation = None
+    with clock("evaluate"):
+        if gold_table is not None:
+            from .evaluate import evaluate
+
+            evaluation = evaluate(
+                codes, gold_table, segments, codes=book.names, overlap=overlap,
+                n_boot=n_boot, random_state=random_state,
+            )
+
+    manifest = _manifest(
+        paths=paths, transcripts=transcripts, segments=segments, embedder=embedder, book=book,
+        options={
+            "format": format, "speaker_roles": speaker_roles, "unit": unit, "interviewer": interviewer,
+            "backchannels": backchannels, "preset": preset, "preset_used": discoverer.preset_,
+            "min_topic_size": min_topic_size, "n_themes": n_themes, "reduce_outliers": reduce_outliers,
+            "method": method, "model": str(model) if model else None, "context": context,
+            "overlap": overlap, "n_boot": n_boot, "gold": str(gold) if isinstance(gold, (str, Path)) else
+            ("dataframe" if gold is not None else None),
+            "metadata": str(metadata) if isinstance(metadata, (str, Path)) else None,
+        },
+        random_state=random_state, timings=timings, discoverer=discoverer, evaluation=evaluation,
+    )
+
+    result = ExtractResult(
+        transcripts=transcripts, segments=segments, dropped=dropped, themes=discoverer.themes_,
+        segment_themes=discoverer.segment_themes_, codes=codes, theme_codes=theme_codes, codebook=book,
+        evaluation=evaluation, gold=gold_table, manifest=manifest, out_dir=out_dir,
+    )
+
+    # --- report (rendered in memory; written with the rest)
+    with clock("report"):
+        from .report import ReportData, render_report
+
+        report_html = render_report(
+            ReportData(
+                title="psythemes report",
+                segments=segments,
+                metadata=meta_frame,
+                themes=discoverer.themes_,
+                themes_by_role=discoverer.by_role_,
+                themes_by_wave=discoverer.by_wave_,
+                codebook=book,
+                codes=codes,
+                theme_codes=theme_codes,
+                agreement=evaluation.per_code if evaluation is not None else None,
+                confusion=evaluation.confusion if evaluation is not None else None,
+                disagreements=evaluation.disagreements if evaluation is not None else None,
+                summary={**({"outlier_share": discoverer.outlier_share_, "n_themes": len(discoverer.themes_)}),
+                         **(_headline(evaluation) if evaluation is not None else {})},
+                manifest={k: manifest[k] for k in ("psythemes", "created", "model", "options", "timings_s")},
+            )
+        )
+
+    if out_dir is not None:
+        from .outputs import write_json
+
+        previous = _previous_outputs(out_dir)
+        with clock("write"):
+            outputs = _write_outputs(out_dir, result, discoverer, report_html, qdpx=qdpx)
+        # the manifest goes last: its presence marks a complete run
+        manifest["outputs"] = [*outputs, "manifest.json"]
+        manifest["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
+        write_json(out_dir / "manifest.json", manifest)
+        _remove_stale(out_dir, previous - set(manifest["outputs"]))
+    return result
+
+
+# ----------------------------------------------------------------------------- stages
+
+
+@contextlib.contextmanager
+def _stage(name: str, timings: dict[str, float], on_stage: Callable[[str], None] | None) -> Iterator[None]:
+    """Announce a stage (progress display) and record how long it took."""
+    if on_stage is not None:
+        on_stage(name)
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = time.perf_counter() - start
+
+
+def _read_inputs(paths: list[Path], *, format: str, metadata: Any, speaker_roles: Any):
+    from . import io as io_mod
+
+    project_paths = [p for p in paths if p.suffix.lower() in (".qdpx", ".qde")]
+    if project_paths and len(paths) > 1:
+        raise InputError("give a REFI-QDA project (.qdpx/.qde) on its own, not together with other inputs")
+    project = None
+    if project_paths:
+        from .qdpx import read_qdpx
+
+        project = read_qdpx(project_paths[0])
+    transcripts = io_mod.read_transcripts(paths, format=format, metadata=metadata, speaker_roles=speaker_roles)
+    if not transcripts:
+        raise InputError("no transcripts found in the inputs")
+    return transcripts, project
+
+
+def _load_gold(gold: Any, project: Any, book: Any, transcripts: list[Transcript]) -> pd.DataFrame | None:
+    from .evaluate import load_gold
+
+    if gold is None:
+        if project is None or project.codings.empty:
+            return None
+        table = project.codings
+    elif isinstance(gold, pd.DataFrame):
+        table = gold
+    elif Path(gold).suffix.lower() in (".qdpx", ".qde"):
+        from .qdpx import read_qdpx
+
+        table = read_qdpx(gold).codings
+    else:
+        table = load_gold(gold, codes=book.names)
+    missing = [c for c in GOLD_COLUMNS if c not in table.columns]
+    if missing:
+        raise InputError(f"gold codes lack column(s) {missing}")
+    known = {t.doc_id: len(t.text) for t in transcripts}
+    unknown = sorted(set(table["doc_id"].astype(str)) - set(known))
+    if unknown:
+        warnings.warn(
+            f"{len(unknown)} gold document(s) not among the inputs are ignored: {', '.join(unknown[:5])}",
+            PsythemesWarning, stacklevel=3,
+        )
+        table = table[~table["doc_id"].astype(str).isin(unknown)]
+    outside = table[[int(e) > known[str(d)] for d, e in zip(table["doc_id"], table["end"])]]
+    if not outside.empty:
+        first = outside.iloc[0]
+        raise InputError(
+            f"{len(outside)} gold span(s) end beyond their transcript's text, e.g. {first['doc_id']} "
+            f"[{first['start']}, {first['end']}) — were they made on a different version of the text?"
+        )
+    return table.reset_index(drop=True)
+
+
+def _metadata_frame(transcripts: list[Transcript]) -> pd.DataFrame:
+    rows = [{"doc_id": t.doc_id, **{k: v for k, v in t.metadata.items() if not str(k).startswith("qda_")}}
+            for t in transcripts]
+    return pd.DataFrame(rows)
+
+
+def _map(segments: pd.DataFrame, discoverer: Any, book: Any, embedder: Any, *, method: str, model: Any):
+    from .mapping import FewShotMapper, ZeroShotMapper, map_themes
+
+    zero_shot = ZeroShotMapper(book, embedder=embedder).fit()
+    if method == "few-shot":
+        mapper = FewShotMapper.load(model, embedder=embedder)
+        codes = mapper.predict(segments)
+    else:
+        codes = zero_shot.predict(segments)
+    quotes = {
+        row["theme_id"]: [q.get("text", "") for q in _json_list(row.get("top_quotes"))]
+        for row in discoverer.themes_.to_dict("records")
+    }
+    theme_codes = map_themes(discoverer.themes_, discoverer.theme_centroids_, zero_shot, quotes=quotes)
+    return codes, theme_codes
+
+
+def _json_list(value: Any) -> list[dict[str, Any]]:
+    import json
+
+    if isinstance(value, str) and value.strip():
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            return []
+        return parsed if isinstance(parsed, list) else []
+    return list(value) if isinstance(value, list) else []
+
+
+def _headline(evaluation: Any) -> dict[str, Any]:
+    keep = {}
+    for key, value in evaluation.summary.items():
+        if isinstance(value, (int, float, np.floating)) and not isinstance(value, bool):
+            keep[key] = float(value)
+    return keep
+
+
+# ----------------------------------------------------------------------------- manifest and outputs
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _input_files(paths: Sequence[Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            files.extend(sorted(q for q in p.iterdir() if q.is_file() and not q.name.startswith(".")))
+        elif p.is_file():
+            files.append(p)
+    return files
+
+
+def _versions() -> dict[str, str]:
+    from importlib import metadata as md
+
+    out = {"python": platform.python_version()}
+    for dist in ("psythemes", "torch", "sentence-transformers", "transformers", "bertopic", "umap-learn",
+                 "hdbscan", "scikit-learn", "spacy", "numpy", "pandas", "krippendorff"):
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            continue
+    return out
+
+
+def _manifest(*, paths, transcripts, segments, embedder, book, options, random_state, timings, discoverer,
+              evaluation) -> dict[str, Any]:
+    from . import __version__
+
+    model_info: dict[str, Any] = {"path": str(embedder.model_path_)}
+    try:
+        model_info["fingerprint"] = embedder.model_fingerprint_
+    except AttributeError:
+        pass
+    return {
+        "psythemes": __version__,
+        "created": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        "command": " ".join(sys.argv) if sys.argv and sys.argv[0].endswith("psythemes") else None,
+        "versions": _versions(),
+        "model": model_info,
+        "codebook": {"name": book.name, "hash": book.hash(), "codes": book.names},
+        "options": options,
+        "random_state": random_state,
+        "inputs": [{"path": str(p), "sha256": _sha256(p)} for p in _input_files(paths)],
+        "counts": {
+            "transcripts": len(transcripts),
+            "segments": int(len(segments)),
+            "themes": int(len(discoverer.themes_)),
+            "outlier_share": float(discoverer.outlier_share_),
+        },
+        "evaluation": _headline(evaluation) if evaluation is not None else None,
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+    }
+
+
+def _previous_outputs(out_dir: Path) -> set[str]:
+    """Files an earlier ``extract`` into the same folder wrote (from its manifest)."""
+    import json
+
+    try:
+        manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    outputs = manifest.get("outputs") if isinstance(manifest, dict) else None
+    return {str(p) for p in outputs} if isinstance(outputs, list) else set()
+
+
+def _remove_stale(out_dir: Path, names: set[str]) -> None:
+    """Delete outputs of an earlier run that this run did not rewrite (e.g. agreement files
+    from a run with gold codes), so the folder never mixes two runs.  Only files the earlier
+    manifest listed, and only inside ``out_dir``, are touched."""
+    root = out_dir.resolve()
+    for name in sorted(names):
+        path = (out_dir / name).resolve()
+        if root in path.parents and path.is_file():
+            path.unlink()
+
+
+def _write_outputs(out_dir: Path, result: ExtractResult, discoverer: Any, report_html: str, *, qdpx: bool) -> list[str]:
+    from .codebook import save_codebook
+    from .io import write_transcripts_jsonl
+    from .outputs import prepare_out_dir, write_table, write_text
+
+    out = prepare_out_dir(out_dir)
+    written: list[Path] = [write_transcripts_jsonl(out / "transcripts.jsonl", result.transcripts)]
+    written.append(write_table(out / "segments.csv", result.segments))
+    written.append(write_table(out / "segments_dropped.csv", result.dropped))
+    written.extend(discoverer.write(out))
+    written.append(write_table(out / "codes.csv", result.codes))
+    written.append(write_table(out / "theme_codes.csv", result.theme_codes))
+    written.append(write_table(out / "codes.parquet", result.codes))
+    written.append(write_table(out / "themes.parquet", result.themes))
+    for suffix in (".yaml", ".csv", ".qdc"):
+        written.append(Path(save_codebook(result.codebook, out / f"codebook{suffix}")))
+    if result.evaluation is not None:
+        from .evaluate import write_evaluation
+
+        paths = write_evaluation(result.evaluation, out)
+        written.extend(paths.values() if isinstance(paths, dict) else paths)
+    written.append(write_text(out / "report.html", report_html))
+    if qdpx:
+        from .qdpx import write_qdpx
+
+        machine = result.codes[["doc_id", "start", "end", "code"]].assign(coder=MACHINE_CODER)
+        codings = pd.concat([machine, result.gold[GOLD_COLUMNS]] if result.gold is not None else [machine],
+                            ignore_index=True)
+        written.append(write_qdpx(out / "project.qdpx", result.transcripts, codes=result.codebook,
+                                  codings=codings, name="psythemes extract"))
+    return sorted({str(Path(p).relative_to(out)) for p in written})

@@ -1,0 +1,117 @@
+"""CLI: psythemes map / train / codebook validate|convert (fake embedder, no model download)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+import psythemes.mapping as mapping
+from psythemes.cli import main
+from psythemes.codebook import load_codebook
+
+from test_mapping import FakeEmbedder, TOY, frame, toy_corpus
+
+
+@pytest.fixture()
+def fake_embedder(monkeypatch):
+    monkeypatch.setattr(mapping, "default_embedder", FakeEmbedder)
+
+
+@pytest.fixture()
+def toy_files(tmp_path):
+    from psythemes.codebook import save_codebook
+
+    segs, y = toy_corpus(4)
+    seg_path = tmp_path / "segments.csv"
+    segs.to_csv(seg_path, index=False)
+    gold = segs.assign(code=y).dropna(subset=["code"])[["doc_id", "start", "end", "code"]]
+    gold_path = tmp_path / "gold.csv"
+    gold.to_csv(gold_path, index=False)
+    cb_path = save_codebook(TOY, tmp_path / "toy.yaml")
+    return seg_path, gold_path, cb_path
+
+
+def test_codebook_validate_and_convert(tmp_path, capsys):
+    assert main(["codebook", "validate", "psychosomatic"]) == 0
+    assert "4 codes" in capsys.readouterr().out
+    qdc = tmp_path / "cb.qdc"
+    assert main(["codebook", "convert", "psychosomatic", str(qdc)]) == 0
+    csv = tmp_path / "cb.csv"
+    assert main(["codebook", "convert", str(qdc), str(csv)]) == 0
+    assert load_codebook(csv).codes == load_codebook("psychosomatic").codes
+    assert main(["codebook", "validate", str(csv)]) == 0
+
+
+def test_codebook_validate_reports_bad_file(tmp_path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("codes:\n  - name: a\n    definiton: typo\n", encoding="utf-8")
+    assert main(["codebook", "validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "bad.yaml" in err and "did you mean 'definition'" in err
+    assert "Traceback" not in err
+    assert main(["codebook", "convert", str(bad), str(bad)]) == 2
+
+
+def test_map_zero_shot(toy_files, tmp_path, capsys, fake_embedder):
+    seg_path, _, cb_path = toy_files
+    out = tmp_path / "out"
+    assert main(["map", str(seg_path), "--codebook", str(cb_path), "--out", str(out)]) == 0
+    codes = pd.read_csv(out / "codes.csv")
+    assert list(codes.columns) == ["doc_id", "segment_id", "start", "end", "code", "score", "method"]
+    assert set(codes["code"]) <= {"body", "trust", "agree"} and (codes["method"] == "zero-shot").all()
+    assert "codes assigned" in capsys.readouterr().out
+
+
+def test_train_then_map_with_model(toy_files, tmp_path, capsys, fake_embedder):
+    seg_path, gold_path, cb_path = toy_files
+    model_dir = tmp_path / "models" / "toy"
+    assert main(["train", str(seg_path), "--gold", str(gold_path), "--codebook", str(cb_path),
+                 "--out", str(model_dir), "--cv", "2"]) == 0
+    assert "kappa" in capsys.readouterr().out
+    card = json.loads((model_dir / "card.json").read_text())
+    assert card["metrics_grouped_cv"]["n_splits"] == 2
+    out = tmp_path / "out"
+    assert main(["map", str(seg_path), "--codebook", str(cb_path), "--model", str(model_dir), "--out", str(out)]) == 0
+    codes = pd.read_csv(out / "codes.csv")
+    assert (codes["method"] == "few-shot").all() and set(codes["code"]) == {"body", "trust"}
+    # few-shot straight from gold
+    out2 = tmp_path / "out2"
+    assert main(["map", str(seg_path), "--codebook", str(cb_path), "--method", "few-shot",
+                 "--train", str(gold_path), "--out", str(out2)]) == 0
+    assert len(pd.read_csv(out2 / "codes.csv")) == len(codes)
+
+
+def test_map_with_themes(toy_files, tmp_path, fake_embedder):
+    seg_path, _, cb_path = toy_files
+    segs = pd.read_csv(seg_path)
+    themes_dir = tmp_path / "themes"
+    themes_dir.mkdir()
+    pd.DataFrame({"theme_id": [0, 1], "label": ["x", "y"], "keywords": ["", ""], "size": [1, 1]}).to_csv(
+        themes_dir / "themes.csv", index=False)
+    body = segs["text"].str.contains("breathing|exercise")
+    pd.DataFrame({"segment_id": segs["segment_id"], "theme_id": [0 if b else 1 for b in body], "probability": 1.0}).to_csv(
+        themes_dir / "segment_themes.csv", index=False)
+    out = tmp_path / "out"
+    assert main(["map", str(seg_path), "--codebook", str(cb_path), "--themes", str(themes_dir), "--out", str(out)]) == 0
+    theme_codes = pd.read_csv(out / "theme_codes.csv", keep_default_na=False)
+    assert theme_codes.loc[theme_codes["theme_id"] == 0, "best_code"].item() == "body"
+
+
+def test_map_bad_inputs(toy_files, tmp_path, capsys, fake_embedder):
+    seg_path, gold_path, cb_path = toy_files
+    broken = tmp_path / "broken.csv"
+    broken.write_text("doc_id,text\nd,hello\n", encoding="utf-8")
+    assert main(["map", str(broken), "--out", str(tmp_path / "o")]) == 2
+    assert "lacks column" in capsys.readouterr().err
+    assert main(["map", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "o")]) == 2
+    assert "not found" in capsys.readouterr().err
+    assert main(["map", str(seg_path), "--codebook", str(cb_path), "--method", "few-shot", "--out", str(tmp_path / "o")]) == 2
+    assert "needs --train" in capsys.readouterr().err
+    assert main(["map", str(seg_path), "--codebook", str(cb_path), "--method", "magic", "--out", str(tmp_path / "o")]) == 2
+    assert "unknown method" in capsys.readouterr().err
+    bad_gold = tmp_path / "bad_gold.csv"
+    bad_gold.write_text("doc_id,start,end,code\ndoc0,0,5,nope\n", encoding="utf-8")
+    assert main(["train", str(seg_path), "--gold", str(bad_gold), "--codebook", str(cb_path), "--out", str(tmp_path / "m")]) == 2
+    assert "nope" in capsys.readouterr().err

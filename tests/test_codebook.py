@@ -1,0 +1,252 @@
+"""Codebooks: validation errors, the shipped codebook, CSV / REFI-QDA round trips."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import yaml
+
+from psythemes.codebook import (
+    CODEBOOK_NS,
+    PROJECT_NS,
+    Code,
+    Codebook,
+    code_guid,
+    code_to_refi_element,
+    codebook_from_dict,
+    codebook_to_refi_codes,
+    codes_from_refi,
+    default_codebook,
+    load_codebook,
+    save_codebook,
+    shipped_codebooks,
+)
+from psythemes.errors import InputError
+
+NESTED = {
+    "name": "nested",
+    "description": "a small tree",
+    "version": "2",
+    "codes": [
+        {
+            "name": "body",
+            "label": "Body work",
+            "definition": "Talk about exercises.",
+            "include": ["breathing", "posture"],
+            "exclude": ["sport in general"],
+            "examples": ["We did a breathing exercise.", "She had me stand up, with a comma, and \"quotes\"."],
+            "counter_examples": ["I go running."],
+            "seed_words": ["breathing"],
+            "roles": ["patient"],
+            "color": "#1f77b4",
+            "children": [
+                {"name": "home_practice", "definition": "Exercises done at home.", "examples": ["I practised at home."]},
+            ],
+        },
+        {"name": "trust", "label": "Trust in the therapist", "definition": "Feeling safe.\nAcross two lines."},
+    ],
+}
+
+
+def write_yaml(tmp_path: Path, data: object, name: str = "cb.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+# ---------------------------------------------------------------------------- shipped codebook
+
+
+def test_shipped_codebook_loads_by_name_and_default():
+    cb = load_codebook("psychosomatic")
+    assert cb.names == ["alternation", "awareness", "alliance", "common_ground"]
+    assert default_codebook() == cb
+    assert "psychosomatic" in shipped_codebooks()
+    for code in cb.flat():
+        assert code.definition and code.label and code.include and code.exclude
+        assert 4 <= len(code.examples) <= 8, code.name
+        assert 2 <= len(code.counter_examples) <= 4, code.name
+        assert code.seed_words
+        assert set(code.roles) == {"patient", "therapist"}
+
+
+def test_hash_is_stable_and_content_based():
+    a, b = default_codebook(), default_codebook()
+    assert a.hash() == b.hash() and len(a.hash()) == 64
+    changed = replace(a, codes=(replace(a.codes[0], definition=a.codes[0].definition + " More."), *a.codes[1:]))
+    assert changed.hash() != a.hash()
+
+
+def test_tree_helpers(tmp_path):
+    cb = load_codebook(write_yaml(tmp_path, NESTED))
+    assert cb.names == ["body", "home_practice", "trust"]
+    assert cb.parent_of == {"body": None, "home_practice": "body", "trust": None}
+    assert cb["home_practice"].definition == "Exercises done at home."
+    assert "trust" in cb and "nope" not in cb and len(cb) == 3
+    assert cb["trust"].definition == "Feeling safe. Across two lines."  # whitespace folded
+    assert cb["trust"].display == "Trust in the therapist" and cb["home_practice"].display == "home_practice"
+
+
+# ---------------------------------------------------------------------------- validation errors
+
+
+def _error(tmp_path: Path, data: object) -> str:
+    path = write_yaml(tmp_path, data)
+    with pytest.raises(InputError) as info:
+        load_codebook(path)
+    message = str(info.value)
+    assert str(path) in message  # every error names the file
+    return message
+
+
+def test_duplicate_names_across_the_tree(tmp_path):
+    data = {"name": "x", "codes": [{"name": "a", "definition": "d", "children": [{"name": "b", "definition": "d"}]},
+                                   {"name": "b", "definition": "d"}]}
+    assert "code 'b'" in _error(tmp_path, data) and "duplicate" in _error(tmp_path, data)
+
+
+def test_empty_definition(tmp_path):
+    message = _error(tmp_path, {"codes": [{"name": "a", "definition": "  "}]})
+    assert "code 'a'" in message and "empty definition" in message
+    assert "empty definition" in _error(tmp_path, {"codes": [{"name": "a"}]})
+
+
+def test_unknown_field_suggests_the_right_one(tmp_path):
+    message = _error(tmp_path, {"codes": [{"name": "a", "definition": "d", "exmaples": ["x"]}]})
+    assert "code 'a'" in message and "'exmaples'" in message and "did you mean 'examples'" in message
+    top = _error(tmp_path, {"name": "x", "cdoes": [], "codes": [{"name": "a", "definition": "d"}]})
+    assert "did you mean 'codes'" in top
+
+
+@pytest.mark.parametrize(
+    "code, fragment",
+    [
+        ({"name": "a", "definition": "d", "examples": 5}, "examples must be a list"),
+        ({"name": "a", "definition": "d", "examples": [{"x": 1}]}, "examples[0] must be a string"),
+        ({"name": "a", "definition": ["d"]}, "definition must be a string"),
+        ({"name": "a", "definition": "d", "label": ["x"]}, "label must be a string"),
+        ({"name": "a", "definition": "d", "children": {"name": "b"}}, "children must be a list"),
+        ({"name": "a", "definition": "d", "color": "blue"}, "color must look like"),
+        ({"name": "two words", "definition": "d"}, "name must be an identifier"),
+        ({"definition": "d"}, "has no 'name'"),
+    ],
+)
+def test_wrong_types(tmp_path, code, fragment):
+    assert fragment in _error(tmp_path, {"codes": [code]})
+
+
+def test_structure_errors(tmp_path):
+    assert "non-empty list" in _error(tmp_path, {"name": "x", "codes": []})
+    assert "must be a mapping" in _error(tmp_path, ["a", "b"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("codes:\n  - name: a\n    definition: [unclosed\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad\.yaml:\d+: invalid YAML"):
+        load_codebook(bad)
+
+
+def test_missing_file_unknown_name_and_suffix(tmp_path):
+    with pytest.raises(InputError, match="not found"):
+        load_codebook(tmp_path / "missing.yaml")
+    with pytest.raises(InputError, match="shipped: .*psychosomatic"):
+        load_codebook("no_such_codebook")
+    odd = tmp_path / "cb.txt"
+    odd.write_text("x", encoding="utf-8")
+    with pytest.raises(InputError, match="unknown codebook format"):
+        load_codebook(odd)
+    with pytest.raises(InputError, match="unknown codebook format"):
+        save_codebook(default_codebook(), tmp_path / "out.json")
+
+
+def test_codebook_from_dict_without_file():
+    cb = codebook_from_dict({"codes": [{"name": "a", "definition": "d", "examples": "one example"}]})
+    assert cb.name == "codebook" and cb["a"].examples == ("one example",)
+
+
+# ---------------------------------------------------------------------------- round trips
+
+
+@pytest.mark.parametrize("suffix", [".yaml", ".csv", ".qdc"])
+def test_round_trip_keeps_codes(tmp_path, suffix):
+    for source in (default_codebook(), load_codebook(write_yaml(tmp_path, NESTED, "nested.yaml"))):
+        path = save_codebook(source, tmp_path / f"out{suffix}")
+        again = load_codebook(path)
+        assert again.codes == source.codes
+        # export -> import -> export gives the same bytes (stable GUIDs, stable order)
+        second = save_codebook(again, tmp_path / f"again{suffix}")
+        assert second.read_bytes() == path.read_bytes()
+
+
+def test_qdc_is_refi_codebook_with_deterministic_guids(tmp_path):
+    path = save_codebook(default_codebook(), tmp_path / "cb.qdc")
+    root = ET.parse(path).getroot()
+    assert root.tag == f"{{{CODEBOOK_NS}}}CodeBook"
+    codes = root.findall(f"{{{CODEBOOK_NS}}}Codes/{{{CODEBOOK_NS}}}Code")
+    assert [c.get("guid") for c in codes] == [code_guid(n) for n in default_codebook().names]
+    assert all(c.get("isCodable") == "true" for c in codes)
+    assert codes[0].get("name") == default_codebook().codes[0].label
+
+
+def test_refi_elements_take_the_namespace():
+    cb = default_codebook()
+    guids: dict[str, str] = {}
+    codes = codebook_to_refi_codes(cb, PROJECT_NS, guids=guids)
+    assert codes.tag == f"{{{PROJECT_NS}}}Codes"
+    assert set(guids) == set(cb.names)
+    assert codes_from_refi(codes, PROJECT_NS) == cb.codes
+    elem = code_to_refi_element(Code(name="x", definition="d", children=(Code(name="y", definition="e"),)), PROJECT_NS)
+    assert elem.find(f"{{{PROJECT_NS}}}Code").get("name") == "y"
+
+
+def test_csv_import_is_lenient(tmp_path):
+    taguette = tmp_path / "taguette.csv"
+    taguette.write_bytes("\ufeffTag,Description,Number of highlights\r\nBody awareness,Noticing the body.,3\r\n"
+                         "Trust,,1\r\n".encode("utf-8"))
+    cb = load_codebook(taguette)
+    assert cb.names == ["body_awareness", "trust"]
+    assert cb["body_awareness"].label == "Body awareness"
+    assert cb["trust"].definition == "Trust"  # no description: the name stands in
+    semi = tmp_path / "semi.csv"
+    semi.write_text("CODE NAME;Definition\nalliance;Good rapport.\n", encoding="utf-8")
+    assert load_codebook(semi)["alliance"].definition == "Good rapport."
+
+
+def test_csv_errors_name_file_and_line(tmp_path):
+    dup = tmp_path / "dup.csv"
+    dup.write_text("name,description\na,x\nA,y\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"dup\.csv:3: code 'a': duplicate"):
+        load_codebook(dup)
+    nohead = tmp_path / "nohead.csv"
+    nohead.write_text("foo,bar\na,b\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"nohead\.csv:1: CSV codebook needs a name column"):
+        load_codebook(nohead)
+    parent = tmp_path / "parent.csv"
+    parent.write_text("name,description,parent\na,x,zzz\n", encoding="utf-8")
+    with pytest.raises(InputError, match="unknown parent 'zzz'"):
+        load_codebook(parent)
+
+
+def test_qdc_refuses_entities_and_bad_xml(tmp_path):
+    bomb = tmp_path / "bomb.qdc"
+    bomb.write_text('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]>'
+                    f'<CodeBook xmlns="{CODEBOOK_NS}"><Codes><Code guid="x" name="&a;" isCodable="true"/></Codes></CodeBook>',
+                    encoding="utf-8")
+    with pytest.raises(InputError, match="unsafe XML"):
+        load_codebook(bomb)
+    broken = tmp_path / "broken.qdc"
+    broken.write_text("<CodeBook><Codes>", encoding="utf-8")
+    with pytest.raises(InputError, match=r"broken\.qdc:\d+: not a well-formed"):
+        load_codebook(broken)
+    other = tmp_path / "other.qdc"
+    other.write_text('<Project xmlns="urn:QDA-XML:project:1.0"/>', encoding="utf-8")
+    with pytest.raises(InputError, match="expected <CodeBook>"):
+        load_codebook(other)
+
+
+def test_codebook_equality_ignores_source(tmp_path):
+    path = save_codebook(default_codebook(), tmp_path / "copy.yaml")
+    copy = load_codebook(path)
+    assert copy == default_codebook() and copy.source != default_codebook().source
+    assert isinstance(copy, Codebook)

@@ -1,0 +1,151 @@
+"""The main job end to end on the demo corpus (fast preset), through the API and the CLI."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from psythemes.cli import main
+from psythemes.errors import PsythemesWarning
+from psythemes.pipeline import extract
+from psythemes.schema import CODE_COLUMNS, SEGMENT_COLUMNS
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo_run(demo_dir: Path, tmp_path_factory):
+    out = tmp_path_factory.mktemp("extract")
+    result = extract(
+        [demo_dir / "transcripts"], out,
+        metadata=demo_dir / "metadata.csv",
+        gold=demo_dir / "codes" / "reference.csv",
+        preset="fast", n_boot=100, random_state=0,
+    )
+    return result, out
+
+
+def test_every_stage_writes_its_table(demo_run):
+    _, out = demo_run
+    for name in ("transcripts.jsonl", "segments.csv", "segments_dropped.csv", "themes.csv", "segment_themes.csv",
+                 "themes_by_role.csv", "themes_by_wave.csv", "codes.csv", "codes.parquet", "themes.parquet",
+                 "theme_codes.csv", "codebook.yaml", "codebook.csv", "codebook.qdc", "agreement.csv",
+                 "agreement.json", "confusion.csv", "disagreements.csv", "report.html", "project.qdpx",
+                 "manifest.json", "figures/barchart.html"):
+        assert (out / name).is_file(), name
+    assert not list(out.glob(".*.tmp")), "temporary files left behind"
+
+
+def test_tables_keep_offsets_into_the_normalised_text(demo_run):
+    result, out = demo_run
+    texts = {t.doc_id: t.text for t in result.transcripts}
+    segments = pd.read_csv(out / "segments.csv", keep_default_na=False)
+    assert list(segments.columns[: len(SEGMENT_COLUMNS)]) == SEGMENT_COLUMNS
+    assert segments["doc_id"].nunique() == 64
+    for rec in segments.itertuples():
+        assert texts[rec.doc_id][rec.start:rec.end] == rec.text
+    # participants only: interviewer turns and backchannels are set aside, not lost
+    assert set(segments["role"]) == {"patient", "therapist"}
+    dropped = pd.read_csv(out / "segments_dropped.csv", keep_default_na=False)
+    assert "interviewer" in set(dropped["role"])
+    codes = pd.read_csv(out / "codes.csv", keep_default_na=False)
+    assert list(codes.columns[: len(CODE_COLUMNS)]) == CODE_COLUMNS
+    assert set(codes["code"]) <= {"alternation", "awareness", "alliance", "common_ground"}
+    assert set(codes["segment_id"]) <= set(segments["segment_id"])
+
+
+def test_themes_and_theme_codes(demo_run):
+    result, out = demo_run
+    themes = pd.read_csv(out / "themes.csv", keep_default_na=False)
+    assert len(themes) >= 2
+    assert themes["label"].str.len().min() > 0
+    theme_codes = pd.read_csv(out / "theme_codes.csv", keep_default_na=False)
+    assert set(theme_codes["theme_id"]) == set(themes["theme_id"])
+    assert set(theme_codes["best_code"]) <= {"", "alternation", "awareness", "alliance", "common_ground"}
+
+
+def test_evaluation_against_two_reference_coders(demo_run):
+    result, out = demo_run
+    summary = json.loads((out / "agreement.json").read_text())
+    text = json.dumps(summary)
+    assert "A" in text and "B" in text  # both reference coders are used
+    per_code = pd.read_csv(out / "agreement.csv")
+    assert set(per_code["code"]) == {"alternation", "awareness", "alliance", "common_ground"}
+    # the human-human baseline (coder A vs coder B) is reported next to machine-vs-gold
+    assert per_code["human_kappa"].notna().all()
+    assert result.evaluation.summary["n_gold_spans_aligned"] == result.evaluation.summary["n_gold_spans"]
+
+
+def test_manifest_records_the_run(demo_run, demo_dir):
+    result, out = demo_run
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["options"]["preset"] == "fast" and manifest["random_state"] == 0
+    assert manifest["versions"]["torch"].startswith("2.13.0")
+    assert manifest["codebook"]["codes"] == ["alternation", "awareness", "alliance", "common_ground"]
+    hashed = {Path(i["path"]).name for i in manifest["inputs"]}
+    assert "P01-W1.txt" in hashed and "FG2.vtt" in hashed and "T07.docx" in hashed
+    assert all(len(i["sha256"]) == 64 for i in manifest["inputs"])
+    assert set(manifest["timings_s"]) >= {"read", "segment", "embed", "themes", "map", "evaluate", "report", "write"}
+    assert "report.html" in manifest["outputs"]
+
+
+def test_qdpx_export_holds_machine_and_gold_codes(demo_run):
+    from psythemes.qdpx import read_qdpx
+
+    result, out = demo_run
+    project = read_qdpx(out / "project.qdpx")
+    assert len(project.transcripts) == 64
+    assert set(project.codings["coder"]) == {"psythemes", "A", "B"}
+    assert project.codebook.names == ["alternation", "awareness", "alliance", "common_ground"]
+    gold = pd.read_csv(Path(__file__).parents[1] / "corpora/psychosomatic-demo/codes/reference.csv")
+    assert (project.codings["coder"] != "psythemes").sum() == len(gold)
+
+
+def test_qdpx_input_round_trip(demo_run, tmp_path):
+    """A .qdpx is a valid input: its codebook and codings are used as codebook and gold."""
+    _, out = demo_run
+    result = extract(out / "project.qdpx", tmp_path / "again", preset="fast", n_boot=0, qdpx=False)
+    assert len(result.transcripts) == 64
+    assert result.gold is not None and set(result.gold["coder"]) == {"psythemes", "A", "B"}
+    assert result.codebook.names == ["alternation", "awareness", "alliance", "common_ground"]
+
+
+def test_cli_extract_and_failed_run_keeps_earlier_results(demo_dir, tmp_path, capsys):
+    out = tmp_path / "cli"
+    sub = demo_dir / "transcripts"
+    inputs = [str(sub / n) for n in ("P01-W1.txt", "P01-W2.txt", "P02-W1.txt", "T01.txt", "T02.txt")]
+    rc = main(["extract", *inputs, "--metadata", str(demo_dir / "metadata.csv"), "--out", str(out),
+               "--preset", "fast", "--n-boot", "0", "--no-qdpx"])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "5 transcripts" in printed and "report.html" in printed
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    bad_gold = tmp_path / "gold.csv"
+    bad_gold.write_text("doc_id,start,end,code,coder\nP01-W1,0,99999999,alliance,A\n")
+    rc = main(["extract", *inputs, "--metadata", str(demo_dir / "metadata.csv"), "--out", str(out),
+               "--gold", str(bad_gold), "--preset", "fast", "--no-qdpx"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "error:" in err and "Traceback" not in err
+    after = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    assert after == before
+
+
+def test_rerun_into_same_folder_removes_outputs_the_new_run_does_not_make(demo_dir, tmp_path):
+    names = ["P01-W1", "P01-W2", "P02-W1", "T01", "T02"]
+    inputs = [demo_dir / "transcripts" / f"{n}.txt" for n in names]
+    gold = pd.read_csv(demo_dir / "codes" / "reference.csv")
+    gold = gold[gold["doc_id"].isin(names)]
+    out = tmp_path / "run"
+    with pytest.warns(PsythemesWarning, match="metadata rows match no transcript"):
+        extract(inputs, out, metadata=demo_dir / "metadata.csv", gold=gold, preset="fast", n_boot=0, qdpx=False)
+    assert (out / "agreement.csv").exists()
+    (out / "my_notes.txt").write_text("not psythemes' file")
+    with pytest.warns(PsythemesWarning, match="metadata rows match no transcript"):
+        extract(inputs, out, metadata=demo_dir / "metadata.csv", preset="fast", n_boot=0, qdpx=False)
+    assert not (out / "agreement.csv").exists()  # stale evaluation of the earlier run
+    assert (out / "my_notes.txt").exists()  # files psythemes did not write are never touched
+    assert (out / "codes.csv").exists()
