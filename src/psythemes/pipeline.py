@@ -95,6 +95,7 @@ def extract(
     method: str = "zero-shot",
     model: str | Path | None = None,
     embedding_model: str | Path | None = None,
+    embedding_backend: str | None = None,
     context: str | None = None,
     cache_dir: str | Path | None | bool = None,
     overlap: float = 0.5,
@@ -130,8 +131,8 @@ def extract(
         See :class:`psythemes.discover.ThemeDiscoverer`.
     method : {"zero-shot", "few-shot"}
         ``few-shot`` needs ``model``, a mapper saved by ``psythemes train``.
-    embedding_model, context, cache_dir
-        See :class:`psythemes.embed.Embedder`.
+    embedding_model, embedding_backend, context, cache_dir
+        See :class:`psythemes.embed.Embedder` (``model``, ``backend``, ``context``, ``cache_dir``).
     overlap, n_boot
         See :func:`psythemes.evaluate.evaluate`.
     random_state : int
@@ -184,7 +185,7 @@ def extract(
 
     # --- embed
     with clock("embed"):
-        embedder = Embedder(model=embedding_model, cache_dir=cache_dir, context=context)
+        embedder = Embedder(model=embedding_model, cache_dir=cache_dir, context=context, backend=embedding_backend)
         embeddings = embedder.embed_segments(segments)
 
     # --- themes
@@ -217,6 +218,7 @@ def extract(
             "backchannels": backchannels, "preset": preset, "preset_used": discoverer.preset_,
             "min_topic_size": min_topic_size, "n_themes": n_themes, "reduce_outliers": reduce_outliers,
             "method": method, "model": str(model) if model else None, "context": context,
+            "embedding_backend": embedder.backend_,
             "overlap": overlap, "n_boot": n_boot, "gold": str(gold) if isinstance(gold, (str, Path)) else
             ("dataframe" if gold is not None else None),
             "metadata": str(metadata) if isinstance(metadata, (str, Path)) else None,

@@ -31,6 +31,8 @@ def extract(
     method: Annotated[str, typer.Option(help="zero-shot, or few-shot with --mapper.")] = "zero-shot",
     mapper: Annotated[Path | None, typer.Option(help="Trained mapper folder (psythemes train).")] = None,
     model: Annotated[Path | None, typer.Option(help="Local sentence-transformers folder (default: bundled MiniLM).")] = None,
+    backend: Annotated[str | None, typer.Option(
+        help="Embedding backend: torch (default) or onnx (int8, faster; see docs/performance.md).")] = None,
     context: Annotated[str | None, typer.Option(help="previous_turn: embed segments with the turn before.")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the embedding cache.")] = False,
     seed: Annotated[int, typer.Option(help="Seed of every random part.")] = 0,
@@ -45,7 +47,7 @@ def extract(
             inputs, out, metadata=metadata, codebook=codebook, gold=gold, format=format,
             speaker_roles=speaker_roles, unit=unit, interviewer="keep" if keep_interviewer else "drop",
             preset=preset, min_topic_size=min_topic_size, n_themes=n_themes, reduce_outliers=reduce_outliers,
-            method=method, model=mapper, embedding_model=model, context=context,
+            method=method, model=mapper, embedding_model=model, embedding_backend=backend, context=context,
             cache_dir=False if no_cache else None, n_boot=n_boot, random_state=seed,
             qdpx=not no_qdpx, on_stage=on_stage,
         )

@@ -1,0 +1,141 @@
+"""The embedding backends: choice, cache separation, missing onnxruntime, onnx ~ torch."""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from psythemes.embed import BACKENDS, DEFAULT_BACKEND, Embedder
+from psythemes.errors import InputError
+
+DIM = 8
+TEXTS = ["I feel the tension in my shoulders.", "Mm-hmm.", "Let's try a breathing exercise."]
+
+
+class FakeEncoder:
+    """Stands in for a model of either backend: deterministic vectors that depend on the backend."""
+
+    def __init__(self, salt: str):
+        self.salt, self.calls = salt, []
+        self.dimension = DIM
+
+    def encode(self, texts, **kwargs):
+        self.calls.append(list(texts))
+        rows = [np.random.default_rng(int.from_bytes(hashlib.sha256((self.salt + t).encode()).digest()[:8], "little"))
+                .normal(size=DIM) for t in texts]
+        return np.array(rows, dtype=np.float32).reshape(len(texts), DIM)
+
+
+@pytest.fixture
+def model_dir(tmp_path):
+    folder = tmp_path / "model"
+    (folder / "1_Pooling").mkdir(parents=True)
+    (folder / "modules.json").write_text(json.dumps([
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+    ]))
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps(
+        {"word_embedding_dimension": DIM, "pooling_mode_mean_tokens": True, "pooling_mode_cls_token": False}))
+    (folder / "config.json").write_text('{"hidden_size": 8}')
+    return folder
+
+
+@pytest.fixture
+def fakes(monkeypatch):
+    torch_model, onnx_model = FakeEncoder("torch"), FakeEncoder("onnx")
+    monkeypatch.setattr(Embedder, "_load_model", lambda self: torch_model)
+    monkeypatch.setattr(Embedder, "onnx_model_", property(lambda self: onnx_model))
+    monkeypatch.delenv("PSYTHEMES_EMBED_BACKEND", raising=False)
+    return torch_model, onnx_model
+
+
+def test_default_backend_is_torch_and_env_overrides(monkeypatch):
+    monkeypatch.delenv("PSYTHEMES_EMBED_BACKEND", raising=False)
+    assert DEFAULT_BACKEND in BACKENDS and Embedder().backend_ == DEFAULT_BACKEND
+    monkeypatch.setenv("PSYTHEMES_EMBED_BACKEND", "onnx")
+    assert Embedder().backend_ == "onnx"
+    assert Embedder(backend="torch").backend_ == "torch"  # the parameter wins
+    assert "backend='torch'" in repr(Embedder(backend="torch"))
+
+
+def test_unknown_backend_is_input_error(model_dir, tmp_path):
+    with pytest.raises(InputError, match="backend"):
+        Embedder(model=model_dir, cache_dir=tmp_path / "c", backend="tensorflow").encode(["x"])
+
+
+def test_backends_never_share_cached_vectors(model_dir, tmp_path, fakes):
+    torch_model, onnx_model = fakes
+    cache = tmp_path / "cache"
+    a = Embedder(model=model_dir, cache_dir=cache, backend="torch")
+    b = Embedder(model=model_dir, cache_dir=cache, backend="onnx")
+    va, vb = a.encode(TEXTS), b.encode(TEXTS)
+    assert b.stats_["n_encoded"] == 3  # nothing taken from the torch vectors
+    assert a.model_fingerprint_ != b.model_fingerprint_
+    assert not np.allclose(va, vb)
+    # each backend finds its own vectors again
+    again_onnx = Embedder(model=model_dir, cache_dir=cache, backend="onnx")
+    np.testing.assert_array_equal(again_onnx.encode(TEXTS), vb)
+    assert again_onnx.stats_["n_encoded"] == 0
+    again_torch = Embedder(model=model_dir, cache_dir=cache, backend="torch")
+    np.testing.assert_array_equal(again_torch.encode(TEXTS), va)
+    assert len(torch_model.calls) == 1 and len(onnx_model.calls) == 1
+    notes = {json.loads(p.read_text())["backend"] for p in cache.glob("*/model.json")}
+    assert notes == {"torch", "onnx"}
+
+
+def test_torch_fingerprint_unchanged_by_backend_option(model_dir):
+    from psythemes.embed import model_fingerprint
+
+    assert Embedder(model=model_dir, backend="torch").model_fingerprint_ == model_fingerprint(model_dir)
+
+
+def test_missing_onnxruntime_is_a_clear_error(model_dir, tmp_path, monkeypatch):
+    real_import = builtins.__import__
+
+    def no_onnxruntime(name, *args, **kwargs):
+        if name == "onnxruntime" or name.startswith("onnxruntime."):
+            raise ImportError("No module named 'onnxruntime'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_onnxruntime)
+    e = Embedder(model=model_dir, cache_dir=tmp_path / "cache", backend="onnx")
+    with pytest.raises(InputError, match="onnxruntime"):
+        e.encode(TEXTS)
+    assert not list((tmp_path / "cache").glob("*/shard-*"))  # nothing cached
+
+
+def test_onnx_backend_rejects_unsupported_pooling(model_dir, tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    (model_dir / "1_Pooling" / "config.json").write_text(json.dumps(
+        {"word_embedding_dimension": DIM, "pooling_mode_mean_tokens": False, "pooling_mode_cls_token": True}))
+    e = Embedder(model=model_dir, cache_dir=tmp_path / "cache", backend="onnx")
+    with pytest.raises(InputError, match="mean pooling"):
+        e.encode(TEXTS)
+
+
+@pytest.mark.slow
+def test_onnx_vectors_close_to_torch(tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    texts = ["My shoulders were up by my ears.", "We practised breathing together.", "Mm-hmm.",
+             "The GP referred me to the physiotherapist.", "  I noticed my jaw was clenched.  "]
+    torch_vecs = Embedder(cache_dir=tmp_path / "cache", backend="torch").encode(texts)
+    onnx_e = Embedder(cache_dir=tmp_path / "cache", backend="onnx")
+    onnx_vecs = onnx_e.encode(texts)
+    assert onnx_vecs.shape == torch_vecs.shape == (5, 384)
+    np.testing.assert_allclose(np.linalg.norm(onnx_vecs, axis=1), 1.0, atol=1e-5)
+    cosine = np.einsum("ij,ij->i", onnx_vecs, torch_vecs)
+    # int8 weights: close, not identical (mean ~0.99 on the demo corpus)
+    assert cosine.min() > 0.95, cosine
+    assert (tmp_path / "cache" / "onnx").is_dir()  # exported next to the cache, never into the model folder
+    # dynamic quantisation scales activations per batch, so other batch-mates change a vector a
+    # little (documented in docs/performance.md), never by much
+    other = Embedder(cache_dir=False, backend="onnx", batch_size=2)
+    other._onnx_model = onnx_e.onnx_model_
+    rebatched = other.encode(texts[::-1])[::-1]
+    assert np.einsum("ij,ij->i", rebatched, onnx_vecs).min() > 0.97
