@@ -249,6 +249,46 @@ def test_previous_turn_context_is_used():
     assert agreement_scores(gold, no_ctx.predict_single(segs.iloc[keep]))["kappa"] < 0.3
 
 
+def test_position_features_are_used(tmp_path):
+    # identical texts; the code depends only on where the turn is in its document
+    frames, y = [], []
+    for d in range(8):
+        frames.append(frame(["okay then"] * 10, doc=f"d{d}"))
+        y += ["trust"] * 5 + ["body"] * 5
+    segs = pd.concat(frames, ignore_index=True)
+    with_pos = FewShotMapper(TOY, embedder=FakeEmbedder(), tfidf=False, context="none", position=True, C=1.0).fit(segs, y)
+    no_pos = FewShotMapper(TOY, embedder=FakeEmbedder(), tfidf=False, context="none", C=1.0).fit(segs, y)
+    assert agreement_scores(y, with_pos.predict_single(segs))["kappa"] > 0.9
+    assert agreement_scores(y, no_pos.predict_single(segs))["kappa"] < 0.3
+    # positions come from all_segments: scoring a subset gives the same result as scoring all
+    part = segs.iloc[::3]
+    assert with_pos.predict_single(part, all_segments=segs) == with_pos.predict_single(segs)[::3]
+    again = FewShotMapper.load(with_pos.save(tmp_path / "m"), embedder=FakeEmbedder())
+    assert again.position and again.predict_single(segs) == with_pos.predict_single(segs)
+
+
+def test_neighbour_surface_and_length_bins(tmp_path):
+    # the code depends only on whether the previous turn was a question: neighbour surface cues learn it
+    texts, y = [], []
+    for k in range(120):
+        texts += ["trust?" if k % 2 else "trust.", "okay then"]
+        y += [None, "body" if k % 2 else "trust"]
+    segs = frame(texts, doc="d")
+    segs["doc_id"] = [f"d{k // 20}" for k in range(len(segs))]
+    keep = [i for i, v in enumerate(y) if v]
+    gold = [y[i] for i in keep]
+    kw = {"embedder": FakeEmbedder(), "tfidf": False, "context": "previous", "prototypes": False, "C": 1.0}
+    with_nb = FewShotMapper(TOY, neighbour_surface=True, length_bins=True, **kw).fit(segs.iloc[keep], gold, all_segments=segs)
+    without = FewShotMapper(TOY, **kw).fit(segs.iloc[keep], gold, all_segments=segs)
+    assert with_nb.coef_.shape[1] == without.coef_.shape[1] + 8 + 6  # 8 surface cues, 6 length bins
+    assert agreement_scores(gold, with_nb.predict_single(segs.iloc[keep], all_segments=segs))["kappa"] > 0.9
+    assert agreement_scores(gold, without.predict_single(segs.iloc[keep], all_segments=segs))["kappa"] < 0.3
+    again = FewShotMapper.load(with_nb.save(tmp_path / "m"), embedder=FakeEmbedder())
+    assert again.neighbour_surface and again.length_bins
+    np.testing.assert_allclose(again.predict_proba(segs.iloc[keep], all_segments=segs).to_numpy(),
+                               with_nb.predict_proba(segs.iloc[keep], all_segments=segs).to_numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_labels_from_gold_overlap_rule():
     segs = frame(["aaaa", "bbbb", "cccc"])  # offsets 0-4, 5-9, 10-14
     gold = pd.DataFrame({"doc_id": ["d1", "d1", "d1"], "start": [0, 6, 11], "end": [4, 14, 12], "code": ["x", "y", "z"]})

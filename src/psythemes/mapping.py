@@ -133,6 +133,35 @@ def _neighbour_index(segments: pd.DataFrame, context: pd.DataFrame, step: int) -
     return np.array([neighbour.get(s, -1) for s in segments[_SEG].tolist()], dtype=int)
 
 
+def _position_features(segments: pd.DataFrame, context: pd.DataFrame) -> np.ndarray:
+    """Where each segment sits in its document (rows of ``segments``, positions from ``context``).
+
+    Columns: relative position (0 = first turn, 1 = last), its square, log(1 + turn index),
+    log(1 + turns in the document), whether the previous turn has the same speaker, and a
+    one-hot decile of the relative position.  Segments missing from ``context`` get zeros.
+    """
+    ctx = context.reset_index(drop=True)
+    order = ctx.assign(_row=np.arange(len(ctx))).sort_values([_DOC, _START, "_row"], kind="stable")
+    docs = order[_DOC].astype(str).to_numpy()
+    seg_ids = ctx[_SEG].to_numpy()[order["_row"].to_numpy()]
+    speakers = (order[_SPEAKER].fillna("").astype(str).to_numpy() if _SPEAKER in order.columns
+                else np.full(len(order), "", dtype=object))
+    first = np.r_[True, docs[1:] != docs[:-1]] if len(docs) else np.zeros(0, dtype=bool)
+    start = np.maximum.accumulate(np.where(first, np.arange(len(docs)), 0)) if len(docs) else np.zeros(0, dtype=int)
+    index = np.arange(len(docs)) - start
+    n_turns = pd.Series(docs).map(pd.Series(docs).value_counts()).to_numpy()
+    rel = index / np.maximum(n_turns - 1, 1)
+    same = np.r_[False, (speakers[1:] == speakers[:-1]) & ~first[1:]] if len(docs) else np.zeros(0, dtype=bool)
+    deciles = np.eye(10, dtype=np.float32)[np.minimum((rel * 10).astype(int), 9)]
+    table = np.column_stack([rel, rel**2, np.log1p(index), np.log1p(n_turns), same, deciles]).astype(np.float32)
+    where = {s: i for i, s in enumerate(seg_ids)}
+    out = np.zeros((len(segments), table.shape[1]), dtype=np.float32)
+    for i, s in enumerate(segments[_SEG].tolist()):
+        if s in where:
+            out[i] = table[where[s]]
+    return out
+
+
 _INTERROGATIVE = re.compile(
     r"^\s*(?:so\s+|and\s+|but\s+|okay,?\s+|well,?\s+)?"
     r"(?:what|why|how|when|where|who|whom|which|whose|do|does|did|is|are|was|were|can|could|would|will|"
@@ -152,6 +181,9 @@ _SURFACE_NAMES = [
     "first_person",
     "exclamation",
 ]
+
+
+_LENGTH_BINS = [2, 4, 8, 16, 32]  # words: 1 | 2-3 | 4-7 | 8-15 | 16-31 | 32+
 
 
 def surface_features(texts: Sequence[str]) -> np.ndarray:
@@ -547,6 +579,17 @@ class FewShotMapper:
     cues : dict, optional
         ``code -> regular expressions`` (as for :class:`ZeroShotMapper`); adds one 0/1 feature per
         code: whether any of its cues matches.
+    neighbour_surface : bool, default False
+        With ``context``: add :func:`surface_features` of the previous (and next) turn too
+        (a question often follows a short client turn; a reflection follows a long one).
+    length_bins : bool, default False
+        Add a one-hot bin of the segment's length in words (1, 2-3, 4-7, 8-15, 16-31, 32+):
+        "other" is mostly very short turns, input mostly long ones.
+    position : bool, default False
+        Add the segment's position in its document (relative position, turn index, number of
+        turns, whether the previous turn has the same speaker; taken from ``all_segments`` when
+        given).  Useful where codes follow the stage of a conversation (e.g. greetings first,
+        suggestions late); needs whole documents.
     random_state : int, default 0
 
     Attributes
@@ -574,6 +617,9 @@ class FewShotMapper:
         max_iter: int = 2000,
         prototypes: bool = True,
         cues: Mapping[str, Sequence[str]] | None = None,
+        neighbour_surface: bool = False,
+        length_bins: bool = False,
+        position: bool = False,
         random_state: int | None = 0,
     ):
         self.codebook = codebook
@@ -584,6 +630,9 @@ class FewShotMapper:
         self.tfidf = tfidf
         self.prototypes = prototypes
         self.cues = cues
+        self.neighbour_surface = neighbour_surface
+        self.length_bins = length_bins
+        self.position = position
         self.C = C
         self.class_weight = class_weight
         self.threshold = threshold
@@ -618,8 +667,19 @@ class FewShotMapper:
                 # cosine to the neighbour: a reflection restates the turn before it
                 cos = (emb * nb_emb).sum(axis=1, keepdims=True)
                 blocks += [nb_emb, cos, same, have[:, None].astype(np.float32)]
+                if self.neighbour_surface:
+                    nb_surf = np.zeros((len(segments), len(_SURFACE_NAMES)), dtype=np.float32)
+                    if have.any():
+                        nb_surf[have] = surface_features([ctx_texts[k] for k in nb[have]])
+                    blocks.append(nb_surf)
         if self.surface:
             blocks.append(surface_features(texts))
+        if self.length_bins:
+            n_words = [len(t.split()) for t in texts]
+            blocks.append(np.eye(len(_LENGTH_BINS) + 1, dtype=np.float32)[np.digitize(n_words, _LENGTH_BINS)])
+        if self.position:
+            ctx = segments if all_segments is None else _check_segments(all_segments, "all_segments")
+            blocks.append(_position_features(segments, ctx))
         return np.hstack(blocks).astype(np.float32)
 
     def _features(self, segments: pd.DataFrame, all_segments: pd.DataFrame | None, *, fit: bool = False) -> Any:
@@ -806,7 +866,8 @@ class FewShotMapper:
         spec: dict[str, Any] = {
             "format": _MODEL_FORMAT,
             "params": {k: getattr(self, k) for k in ("classifier", "context", "surface", "tfidf", "C", "class_weight", "threshold",
-                                                     "max_iter", "prototypes", "random_state")},
+                                                     "max_iter", "prototypes", "neighbour_surface", "length_bins", "position",
+                                                     "random_state")},
             "cues": {k: list(v) for k, v in (self.cues or {}).items()},
             "mode": self.mode_,
             "classes": self.classes_,
