@@ -16,9 +16,9 @@ from psythemes.discover import (
     _label,
     discover_themes,
     make_vectorizer,
-    read_segment_table,
 )
 from psythemes.errors import InputError, PsythemesWarning
+from psythemes.io import read_segments
 from psythemes.schema import SEGMENT_COLUMNS, SEGMENT_THEME_COLUMNS, THEME_COLUMNS
 
 CLUSTERS = {
@@ -274,7 +274,7 @@ def test_write_outputs_and_offline_figures(corpus, tmp_path):
         assert (tmp_path / name).is_file(), name
     themes = pd.read_csv(tmp_path / "themes.csv")
     assert themes["label"].tolist() == d.themes_["label"].tolist()
-    assert read_segment_table(tmp_path / "segments.csv")["text"].tolist() == seg["text"].tolist()
+    assert read_segments(tmp_path / "segments.csv")["text"].tolist() == seg["text"].tolist()
     run = json.loads((tmp_path / "themes_run.json").read_text())
     assert run["n_themes"] == 3 and run["outlier_share"] == 0.0
     for fig in ("barchart", "intertopic"):

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError, PsythemesWarning
+from .io import read_segments
 from .outputs import prepare_out_dir, write_json, write_table, write_text
 from .schema import SEGMENT_COLUMNS, SEGMENT_THEME_COLUMNS, THEME_COLUMNS
 
@@ -875,25 +876,6 @@ def _is_segment_table(path: Path) -> bool:
     return all(c in header for c in SEGMENT_COLUMNS)
 
 
-def read_segment_table(path: str | Path) -> pd.DataFrame:
-    """Read a ``segments.csv`` written by psythemes (texts kept verbatim, "NA" is not missing)."""
-    path = Path(path)
-    text_cols = [_DOC, _SEGID, _SPEAKER, _ROLE, _TEXT]
-    try:
-        frame = pd.read_csv(path, dtype={c: str for c in text_cols}, keep_default_na=False)
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as err:
-        raise InputError(f"cannot read segment table: {err}", path=path) from err
-    for col in (_START, _END):
-        values = pd.to_numeric(frame[col], errors="coerce")
-        if values.isna().any():
-            line = int(np.flatnonzero(values.isna().to_numpy())[0]) + 2
-            raise InputError(f"column {col!r} must hold integer offsets", path=path, line=line)
-        frame[col] = values.astype(int)
-    for col in SEGMENT_COLUMNS[7:]:
-        frame[col] = pd.to_numeric(frame[col].replace("", np.nan), errors="coerce")
-    return frame
-
-
 def load_segments(
     paths: Sequence[str | Path],
     *,
@@ -938,7 +920,7 @@ def load_segments(
         if _DOC not in meta_frame.columns:
             raise InputError("metadata table needs a 'doc_id' column", path=meta_path)
     if len(paths) == 1 and _is_segment_table(paths[0]):
-        return read_segment_table(paths[0]), meta_frame, False
+        return read_segments(paths[0]), meta_frame, False
     try:
         from .io import read_transcripts
         from .segment import segment_transcripts

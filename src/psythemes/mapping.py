@@ -42,6 +42,7 @@ import pandas as pd
 
 from .codebook import Code, Codebook, load_codebook
 from .errors import InputError
+from .io import read_segments
 from .schema import CODE_COLUMNS, GOLD_COLUMNS, SEGMENT_COLUMNS
 
 __all__ = [
@@ -1215,33 +1216,6 @@ def map_themes(
 # file-level entry points (used by the CLI)
 
 
-def read_segments_csv(path: str | Path) -> pd.DataFrame:
-    """Read a ``segments.csv`` (:data:`~psythemes.schema.SEGMENT_COLUMNS`; speaker, role and times optional)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("segments file not found", path=path)
-    try:
-        frame = pd.read_csv(path, dtype={_DOC: str, _SEG: str, _SPEAKER: str, _ROLE: str}, keep_default_na=False,
-                            na_values={"t_start": [""], "t_end": [""]}, encoding="utf-8-sig")
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as err:
-        raise InputError(f"cannot read segments table: {err}", path=path) from None
-    missing = [c for c in (_DOC, _SEG, _START, _END, _TEXT) if c not in frame.columns]
-    if missing:
-        raise InputError(f"segments table lacks column(s) {', '.join(missing)} (expected {', '.join(SEGMENT_COLUMNS)})",
-                         path=path, line=1)
-    for col in (_START, _END):
-        values = pd.to_numeric(frame[col], errors="coerce")
-        if values.isna().any():
-            line = int(np.flatnonzero(values.isna().to_numpy())[0]) + 2
-            raise InputError(f"column {col!r} must hold integer offsets", path=path, line=line)
-        frame[col] = values.astype(int)
-    for col in SEGMENT_COLUMNS:
-        if col not in frame.columns:
-            frame[col] = np.nan if col in ("t_start", "t_end") else ""
-    frame[_TEXT] = frame[_TEXT].astype(str)
-    return frame
-
-
 def _read_gold_csv(path: str | Path, codebook: Codebook) -> pd.DataFrame:
     from .evaluate import load_gold
 
@@ -1349,7 +1323,7 @@ def map_segments_to_files(
     """
     from .outputs import prepare_out_dir, write_table
 
-    frame = read_segments_csv(segments)
+    frame = read_segments(segments)
     out = prepare_out_dir(out_dir)
     if model is not None:
         method = "few-shot"
@@ -1387,7 +1361,7 @@ def train_to_folder(
     document without gold rows is not "coded as nothing"); all segments serve as context.
     """
     cb = load_codebook(codebook)
-    frame = read_segments_csv(segments)
+    frame = read_segments(segments)
     gold_frame = _read_gold_csv(gold, cb)
     y_all = labels_from_gold(frame, gold_frame)
     keep = np.flatnonzero(frame[_DOC].astype(str).isin(set(gold_frame[_DOC].astype(str))).to_numpy())
