@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import sys
 
-import typer
-
 from . import _app
 
 app = _app.app

@@ -6,37 +6,18 @@ pandas, numpy and the statistics load inside the commands.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
-import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from ._app import app, print_warning
+from ._app import app, warnings_as_lines
 
 #: First-column headers taken as a unit id by ``agree --unit-column auto``.
 UNIT_ID_HEADERS = {"", "id", "unit", "unit_id", "item", "item_id", "subject", "subject_id",
                    "segment_id", "utterance_id", "doc_id"}
-
-
-@contextlib.contextmanager
-def _warnings_to_stderr() -> Iterator[None]:
-    """Show the library's warnings as ``warning: ...`` lines, once each."""
-    from ..errors import PsythemesWarning
-
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", PsythemesWarning)
-        yield
-    seen = set()
-    for w in caught:
-        text = str(w.message)
-        if issubclass(w.category, PsythemesWarning) and text not in seen:
-            seen.add(text)
-            print_warning(text)
 
 
 def _read_reliability_table(path: Path, unit_column: str):  # noqa: ANN202
@@ -106,7 +87,7 @@ def agree(
     cats = [c.strip() for c in categories.split(",")] if categories else None
     if cats is not None and all(_is_number(c) for c in cats):
         cats = [float(c) for c in cats]
-    with _warnings_to_stderr():
+    with warnings_as_lines():
         result = agreement(frame, metric, level=level, weights=weights, categories=cats,
                            ci=ci if n_boot > 0 else None, n_boot=n_boot, random_state=seed)
     if as_json:
@@ -153,7 +134,7 @@ def evaluate_command(
     from ..evaluate import evaluate, load_codes, load_gold, load_segments, write_evaluation
 
     code_list = [c.strip() for c in codes.split(",") if c.strip()] if codes else None
-    with _warnings_to_stderr():
+    with warnings_as_lines():
         gold_table = load_gold(gold, codes=code_list)
         pred_table = load_codes(pred, codes=code_list)
         seg_table = load_segments(segments) if segments is not None else None

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import sys
-import warnings
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ._app import app, print_warning
+from ._app import app, warnings_as_lines
 
 #: Show a progress bar from this many input files on (and only on a terminal).
 PROGRESS_MIN_FILES = 5
@@ -39,15 +38,11 @@ def segment(
     from ..segment import segment_files
 
     files = expand_paths(inputs)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        with _progress(len(files)) as advance:
-            run = segment_files(
-                files, out, format=format, metadata=metadata, speaker_roles=speaker_roles, unit=unit,
-                window_size=window_size, stride=stride, interviewer="drop" if drop_interviewer else "keep",
-                backchannels=backchannels, lang=lang, spacy_model=spacy_model, on_file=advance)
-    for w in caught:
-        print_warning(str(w.message))
+    with warnings_as_lines(), _progress(len(files)) as advance:
+        run = segment_files(
+            files, out, format=format, metadata=metadata, speaker_roles=speaker_roles, unit=unit,
+            window_size=window_size, stride=stride, interviewer="drop" if drop_interviewer else "keep",
+            backchannels=backchannels, lang=lang, spacy_model=spacy_model, on_file=advance)
     dropped = f", {run.n_dropped} dropped" if run.n_dropped else ""
     print(f"{run.n_transcripts} transcripts, {run.n_segments} segments{dropped} (unit: {run.unit}) -> {run.out_dir}")
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ._app import app, print_warning
+from ._app import app, warnings_as_lines
 
 #: Themes listed in the summary (all of them are in themes.csv).
 SUMMARY_THEMES = 10
@@ -43,12 +42,11 @@ def themes(
     """Discover candidate themes; write themes.csv, segment_themes.csv, themes_by_*.csv and figures/."""
     from ..discover import discover_themes, load_segments
     from ..embed import Embedder
-    from ..errors import InputError, PsythemesWarning
+    from ..errors import InputError
 
     if preset not in ("default", "fast"):
         raise InputError(f"--preset must be default or fast, not {preset!r}")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with warnings_as_lines():
         segments, doc_meta, segmented = load_segments(
             inputs, unit=unit, metadata=metadata, speaker_roles=speaker_roles)
         embedder = Embedder(model=model, context=context, cache_dir=False if no_cache else cache_dir)
@@ -56,10 +54,6 @@ def themes(
             segments, embedder=embedder, metadata=doc_meta, out_dir=out, include_segments=segmented,
             preset=preset, min_topic_size=min_topic_size, n_themes=n_themes, random_state=seed,
             reduce_outliers=reduce_outliers, by=list(dict.fromkeys([*by, "wave"])))
-    for w in caught:
-        # third-party deprecation chatter is not the user's business
-        if issubclass(w.category, PsythemesWarning):
-            print_warning(str(w.message))
     stats = getattr(embedder, "stats_", {})
     info = result.summary()
     print(f"{info['n_segments']} segments from {info['n_docs']} documents "
