@@ -937,3 +937,23 @@ def load_segments(
         ]
         meta_frame = pd.DataFrame(records) if records else None
     return segments, meta_frame, True
+
+
+def parse_quotes(value: Any) -> list[dict[str, Any]]:
+    """The quotes of a ``themes.csv`` row's ``top_quotes`` cell, as dicts.
+
+    The inverse of how :class:`ThemeDiscoverer` writes them (a JSON list of
+    ``{doc_id, segment_id, start, end, speaker, role, text}``); also accepts a list or dict
+    already parsed, and plain ``' | '``-joined quotes from hand-made theme tables.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return [{"text": q.strip()} for q in value.split(" | ") if q.strip()]
+    if isinstance(value, Mapping):
+        value = [value]
+    return [q if isinstance(q, Mapping) else {"text": str(q)} for q in value]
+

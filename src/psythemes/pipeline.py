@@ -15,7 +15,7 @@ import platform
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -345,6 +345,7 @@ def _metadata_frame(transcripts: list[Transcript]) -> pd.DataFrame:
 
 
 def _map(segments: pd.DataFrame, discoverer: Any, book: Any, embedder: Any, *, method: str, model: Any):
+    from .discover import parse_quotes
     from .mapping import FewShotMapper, ZeroShotMapper, map_themes
 
     zero_shot = ZeroShotMapper(book, embedder=embedder).fit()
@@ -354,23 +355,11 @@ def _map(segments: pd.DataFrame, discoverer: Any, book: Any, embedder: Any, *, m
     else:
         codes = zero_shot.predict(segments)
     quotes = {
-        row["theme_id"]: [q.get("text", "") for q in _json_list(row.get("top_quotes"))]
+        row["theme_id"]: [q.get("text", "") for q in parse_quotes(row.get("top_quotes"))]
         for row in discoverer.themes_.to_dict("records")
     }
     theme_codes = map_themes(discoverer.themes_, discoverer.theme_centroids_, zero_shot, quotes=quotes)
     return codes, theme_codes
-
-
-def _json_list(value: Any) -> list[dict[str, Any]]:
-    import json
-
-    if isinstance(value, str) and value.strip():
-        try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError:
-            return []
-        return parsed if isinstance(parsed, list) else []
-    return list(value) if isinstance(value, list) else []
 
 
 def _headline(evaluation: Any) -> dict[str, Any]:
@@ -392,16 +381,6 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _input_files(paths: Sequence[Path]) -> list[Path]:
-    files: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            files.extend(sorted(q for q in p.iterdir() if q.is_file() and not q.name.startswith(".")))
-        elif p.is_file():
-            files.append(p)
-    return files
-
-
 def _versions() -> dict[str, str]:
     from importlib import metadata as md
 
@@ -418,6 +397,7 @@ def _versions() -> dict[str, str]:
 def _manifest(*, paths, transcripts, segments, embedder, book, options, random_state, timings, discoverer,
               evaluation) -> dict[str, Any]:
     from . import __version__
+    from .io import expand_paths
 
     model_info: dict[str, Any] = {"path": str(embedder.model_path_)}
     try:
@@ -433,7 +413,7 @@ def _manifest(*, paths, transcripts, segments, embedder, book, options, random_s
         "codebook": {"name": book.name, "hash": book.hash(), "codes": book.names},
         "options": options,
         "random_state": random_state,
-        "inputs": [{"path": str(p), "sha256": _sha256(p)} for p in _input_files(paths)],
+        "inputs": [{"path": str(p), "sha256": _sha256(p)} for p in expand_paths(paths)],
         "counts": {
             "transcripts": len(transcripts),
             "segments": int(len(segments)),

@@ -14,13 +14,14 @@ import base64
 import html
 import io
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from .discover import parse_quotes
 from .outputs import write_text
 
 __all__ = ["ReportData", "table_one", "render_report", "write_report"]
@@ -329,7 +330,7 @@ def render_report(data: ReportData) -> str:
                 + (f" &nbsp; <b>Share by role:</b> {_esc(share)}" if share else "")
                 + "</p>"
             )
-            for quote in _quotes(rec.get("top_quotes")):
+            for quote in parse_quotes(rec.get("top_quotes")):
                 parts.append(f"<blockquote>{_esc(_shorten(quote.get('text')))} <span class='cite'>"
                              f"{_esc(quote.get('doc_id'))} [{_esc(quote.get('start'))}:{_esc(quote.get('end'))}]"
                              "</span></blockquote>")
@@ -409,22 +410,6 @@ def render_report(data: ReportData) -> str:
         f"<h1>{_esc(data.title)}</h1><p class='muted'>Machine suggestions for researchers to check, "
         f"not findings.</p><nav>{nav}</nav>{body}</body></html>\n"
     )
-
-
-def _quotes(value: Any) -> list[dict[str, Any]]:
-    """Quotes as dicts; accepts a list of dicts, a JSON string, or ' | '-joined text."""
-    import json
-
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return []
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            return [{"text": q.strip()} for q in value.split(" | ") if q.strip()]
-    if isinstance(value, Mapping):
-        value = [value]
-    return [q if isinstance(q, Mapping) else {"text": str(q)} for q in value]
 
 
 def _wide(table: pd.DataFrame, by: str) -> pd.DataFrame | None:
