@@ -337,3 +337,55 @@ def test_annomi_human_agreement_recomputed(shared_dir):
     assert therapist["alpha"]["value"] == pytest.approx(0.737, abs=0.005)
     assert client["alpha"]["value"] == pytest.approx(0.467, abs=0.005)
     assert therapist["alpha"]["ci_low"] < therapist["alpha"]["value"] < therapist["alpha"]["ci_high"]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_numeric_tables_take_a_fast_path_with_the_same_coding(seed):
+    from psythemes.agreement import _prepare
+
+    rng = np.random.default_rng(seed)
+    values = rng.choice([0.0, 1.0, 2.0, 2.5, np.nan], size=(40, 3))
+    table = pd.DataFrame(values, columns=["a", "b", "c"])
+    for categories in (None, [0, 1, 2, 2.5]):
+        fast, slow = _prepare(table, categories), _prepare(table.astype(object), categories)
+        np.testing.assert_array_equal(fast.codes, slow.codes)
+        assert fast.categories == slow.categories and fast.coders == slow.coders
+    with pytest.raises(InputError, match="not among the given categories"):
+        _prepare(table, [0, 1])
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("weights", [None, "linear", "quadratic"])
+def test_cohen_kappa_matches_scikit_learn(seed, weights):
+    from sklearn.metrics import cohen_kappa_score
+
+    rng = np.random.default_rng(seed)
+    n, k = int(rng.integers(5, 200)), int(rng.integers(2, 6))
+    a = rng.integers(0, k, n)
+    b = np.where(rng.random(n) < 0.6, a, rng.integers(0, k, n))
+    ours = ag.cohen_kappa(np.column_stack([a, b]), weights=weights)
+    theirs = cohen_kappa_score(a, b, weights=weights)
+    assert ours == pytest.approx(theirs, abs=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_precision_recall_f1_match_scikit_learn(seed):
+    from sklearn.metrics import precision_recall_fscore_support
+
+    rng = np.random.default_rng(seed)
+    codes = ["a", "b", "c", "never"]  # "never" is neither predicted nor in the reference
+    n = int(rng.integers(1, 60))
+    pred = [{c for c in "abc" if rng.random() < 0.3} for _ in range(n)]
+    ref = [{c for c in "ab" if rng.random() < 0.4} for _ in range(n)]  # "c" never in the reference
+    per, avg = ag.precision_recall_f1(pred, ref, codes)
+    y_pred = np.array([[c in s for c in codes] for s in pred], dtype=int)
+    y_true = np.array([[c in s for c in codes] for s in ref], dtype=int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        p, r, f, support = precision_recall_fscore_support(y_true, y_pred, average=None, zero_division=np.nan)
+        np.testing.assert_allclose(per[["precision", "recall", "f1"]].to_numpy(dtype=float).T, [p, r, f])
+        assert per["support"].tolist() == support.tolist()
+        for mode in ("micro", "macro"):
+            expected = precision_recall_fscore_support(y_true, y_pred, average=mode, zero_division=np.nan)[:3]
+            np.testing.assert_allclose([avg[f"{mode}_{m}"] for m in ("precision", "recall", "f1")], expected)
+    assert (per["tp"] + per["fp"] + per["fn"] + per["tn"] == n).all()

@@ -321,3 +321,71 @@ def test_without_role_column_no_role_table(corpus):
     seg, X, _ = corpus
     d = ThemeDiscoverer(preset="fast", n_themes=3).fit(seg.drop(columns="role"), X)
     assert d.by_role_ is None and "share_unknown" in d.themes_.columns
+
+
+# -- the cache of fitted results (memory=...) ---------------------------------------------------
+
+
+def _written(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_memory_serves_the_same_results_without_refitting(corpus, tmp_path):
+    seg, X, _ = corpus
+    meta = {f"D{i}": 1 + i % 2 for i in range(6)}
+    first = ThemeDiscoverer(preset="fast", n_themes=3, memory=tmp_path / "cache").fit(seg, X, metadata=meta)
+    first.write(tmp_path / "a")
+    second = ThemeDiscoverer(preset="fast", n_themes=3, memory=tmp_path / "cache").fit(seg, X, metadata=meta)
+    assert (first.from_cache_, second.from_cache_) == (False, True)
+    assert second._topic_model is None  # nothing was fitted
+    second.write(tmp_path / "b")
+    assert second._topic_model is None  # figures came from the cache too
+    for name in ("themes_", "segment_themes_", "by_role_", "by_wave_"):
+        pd.testing.assert_frame_equal(getattr(first, name), getattr(second, name))
+    np.testing.assert_array_equal(first.theme_centroids_, second.theme_centroids_)
+    np.testing.assert_array_equal(first.labels_, second.labels_)
+    assert first.summary() == second.summary()
+    assert _written(tmp_path / "a") == _written(tmp_path / "b")  # every file byte for byte, figures included
+    # the BERTopic model itself is refitted on demand, with the same result
+    assert second.topic_model_.get_topic_info()["Count"].tolist() == first.topic_model_.get_topic_info()["Count"].tolist()
+
+
+def test_memory_key_covers_inputs_and_parameters(corpus, tmp_path):
+    seg, X, _ = corpus
+    cache = tmp_path / "cache"
+    ThemeDiscoverer(preset="fast", n_themes=3, memory=cache).fit(seg, X)
+    changed_text = seg.assign(text=seg["text"].str.replace("breathing", "breath"))
+    X2 = X.copy()
+    X2[0, 0] += 1e-3
+    for fit in (
+        lambda: ThemeDiscoverer(preset="fast", n_themes=4, memory=cache).fit(seg, X),  # parameter
+        lambda: ThemeDiscoverer(preset="fast", n_themes=3, memory=cache).fit(changed_text, X),  # a text
+        lambda: ThemeDiscoverer(preset="fast", n_themes=3, memory=cache).fit(seg, X2),  # an embedding
+        lambda: ThemeDiscoverer(preset="fast", n_themes=3, memory=cache).fit(seg, X, metadata={"D0": 2}),  # metadata
+    ):
+        assert fit().from_cache_ is False
+    assert len([p for p in cache.iterdir() if not p.name.startswith(".")]) == 5
+    assert ThemeDiscoverer(preset="fast", n_themes=3, memory=cache).fit(seg, X2).from_cache_ is True
+
+
+def test_damaged_cache_entry_is_refitted_with_a_warning(corpus, tmp_path):
+    seg, X, _ = corpus
+    cache = tmp_path / "cache"
+    ThemeDiscoverer(preset="fast", n_themes=3, memory=cache).fit(seg, X)
+    (entry,) = list(cache.iterdir())
+    (entry / "themes.parquet").write_bytes(b"not parquet")
+    with pytest.warns(PsythemesWarning, match="damaged theme cache entry"):
+        d = ThemeDiscoverer(preset="fast", n_themes=3, memory=cache).fit(seg, X)
+    assert d.from_cache_ is False and len(d.themes_) == 3
+    assert ThemeDiscoverer(preset="fast", n_themes=3, memory=cache).fit(seg, X).from_cache_ is True  # stored again
+
+
+def test_no_memory_for_custom_parts_or_unfingerprinted_seed_embedders(corpus, tmp_path):
+    from sklearn.cluster import AgglomerativeClustering
+
+    seg, X, _ = corpus
+    cache = tmp_path / "cache"
+    ThemeDiscoverer(hdbscan_model=AgglomerativeClustering(n_clusters=3), memory=cache).fit(seg, X)
+    ThemeDiscoverer(preset="fast", n_themes=3, seed_words={"study": ["thesis"]}, embedder=SeedEmbedder(),
+                    memory=cache).fit(seg, X)
+    assert not cache.exists()

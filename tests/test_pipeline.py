@@ -149,3 +149,18 @@ def test_rerun_into_same_folder_removes_outputs_the_new_run_does_not_make(demo_d
     assert not (out / "agreement.csv").exists()  # stale evaluation of the earlier run
     assert (out / "my_notes.txt").exists()  # files psythemes did not write are never touched
     assert (out / "codes.csv").exists()
+
+
+def test_cached_rerun_reads_embeddings_and_themes_from_the_cache(demo_run, demo_dir, tmp_path):
+    first, out = demo_run
+    again = tmp_path / "again"
+    extract([demo_dir / "transcripts"], again, metadata=demo_dir / "metadata.csv",
+            gold=demo_dir / "codes" / "reference.csv", preset="fast", n_boot=100, random_state=0)
+    manifest = json.loads((again / "manifest.json").read_text())
+    assert manifest["cache"] == {"texts_embedded": 0, "texts_from_cache": manifest["cache"]["texts_from_cache"],
+                                 "themes_from_cache": True}
+    assert manifest["cache"]["texts_from_cache"] > 1000
+    assert json.loads((out / "manifest.json").read_text())["cache"]["themes_from_cache"] is False
+    for name in ("themes.csv", "segment_themes.csv", "themes_by_role.csv", "themes_by_wave.csv", "codes.csv",
+                 "theme_codes.csv", "agreement.csv", "figures/barchart.html", "figures/intertopic.html"):
+        assert (again / name).read_bytes() == (out / name).read_bytes(), name

@@ -6,12 +6,14 @@ code that unit.  Categories may be strings or numbers; for multi-label coding a 
 hold a *set* of codes.
 
 Point estimates come from kept libraries where their conventions fit (the
-``krippendorff`` package for alpha, scikit-learn for Cohen's kappa, statsmodels for
-Fleiss' kappa on complete data).  Everything else, and every bootstrap, uses one
-vectorised formulation written here: units with the same ratings are collapsed to
-*patterns*, each statistic is a function of how many units of each pattern there are, and
-a bootstrap resample of ``n`` units is a multinomial draw of pattern counts.  The tests
-check that both routes give the same numbers and reproduce published worked examples.
+``krippendorff`` package for alpha, statsmodels for Fleiss' kappa on complete data).
+Everything else, and every bootstrap, uses one vectorised formulation written here: units
+with the same ratings are collapsed to *patterns*, each statistic is a function of how many
+units of each pattern there are, and a bootstrap resample of ``n`` units is a multinomial
+draw of pattern counts.  Cohen's kappa and precision/recall/F1 are counts over a confusion
+table, computed here as well: importing scikit-learn (about 0.7 s) would cost a cached
+re-run of ``extract`` a third of its time.  The tests check every route against the
+libraries (scikit-learn included) and against published worked examples.
 
 Conventions (see ``docs/agreement.md`` for formulas):
 
@@ -129,9 +131,25 @@ def _prepare(data: Any, categories: Sequence[Any] | None = None, *, ordered: boo
         coders = [f"coder{i + 1}" for i in range(raw.shape[1])]
     if raw.ndim != 2:
         raise InputError("reliability data must be a 2-D table (units x coders)")
-    flat = raw.ravel()
-    missing = np.fromiter((_is_missing(v) for v in flat), dtype=bool, count=flat.size)
-    present = [_normalise_value(v) for v in flat[~missing]]
+    if isinstance(data, pd.DataFrame) and len(data.columns) and all(
+        pd.api.types.is_float_dtype(t) or (pd.api.types.is_integer_dtype(t) and not pd.api.types.is_bool_dtype(t))
+        for t in data.dtypes
+    ):
+        # numbers (NaN = missing): no Python call per cell, one per distinct value
+        values = data.to_numpy(dtype=float)
+        missing = np.isnan(values)
+        distinct, position = np.unique(values[~missing], return_inverse=True)
+        present = [_normalise_value(float(v)) for v in distinct]
+    else:
+        flat = raw.ravel()
+        missing = np.fromiter((_is_missing(v) for v in flat), dtype=bool, count=flat.size).reshape(raw.shape)
+        first_seen: dict[Any, int] = {}
+        position = np.fromiter(
+            (first_seen.setdefault(_normalise_value(v), len(first_seen)) for v in flat[~missing.ravel()]),
+            dtype=np.int64,
+        )
+        present = list(first_seen)
+    # `present`: the distinct values; `position`: which of them each present cell holds
 
     if categories is not None:
         cats = [_normalise_value(c) for c in categories]
@@ -149,9 +167,10 @@ def _prepare(data: Any, categories: Sequence[Any] | None = None, *, ordered: boo
                 "(--categories low,mid,high on the command line)"
             )
         index = {c: i for i, c in enumerate(cats)}
-    codes = np.full(flat.size, -1, dtype=np.int64)
-    codes[~missing] = [index[v] for v in present]
-    return _Coded(codes.reshape(raw.shape), cats, coders)
+    codes = np.full(raw.shape, -1, dtype=np.int64)
+    if present:
+        codes[~missing] = np.array([index[v] for v in present], dtype=np.int64)[position]
+    return _Coded(codes, cats, coders)
 
 
 def _normalise_value(value: Any) -> Any:
@@ -488,12 +507,6 @@ def _point_estimate(metric: str, coded: _Coded, pat: _Patterns, level: str, weig
         )
         value_counts = pat.counts.repeat(pat.weight.astype(int), axis=0)
         return float(krippendorff.alpha(value_counts=value_counts, value_domain=domain, level_of_measurement=level))
-    if metric == "cohen":
-        from sklearn.metrics import cohen_kappa_score
-
-        both = (coded.codes >= 0).all(axis=1)
-        y1, y2 = coded.codes[both, 0], coded.codes[both, 1]
-        return float(cohen_kappa_score(y1, y2, labels=np.arange(len(coded.categories)), weights=weights))
     if metric == "fleiss":
         m = pat.m
         rated = m >= 1
@@ -793,8 +806,6 @@ def precision_recall_f1(
         ``micro_*`` and ``macro_*`` precision, recall, F1 (macro ignores undefined codes)
         and ``exact_match`` (share of units whose sets are identical).
     """
-    from sklearn.metrics import multilabel_confusion_matrix, precision_recall_fscore_support
-
     if len(predicted) != len(reference):
         raise InputError("predicted and reference must have one code set per unit each")
     codes = list(codes)
@@ -813,18 +824,32 @@ def precision_recall_f1(
         per = pd.DataFrame(columns=["code", "tp", "fp", "fn", "tn", "support", "precision", "recall", "f1"])
         return per, {k: math.nan for k in ("micro_precision", "micro_recall", "micro_f1", "macro_precision",
                                            "macro_recall", "macro_f1", "exact_match")}
-    mcm = multilabel_confusion_matrix(y_true, y_pred)
-    p, r, f, support = precision_recall_fscore_support(y_true, y_pred, average=None, zero_division=np.nan)
+    # scikit-learn's conventions (zero_division=nan), checked against it in the tests
+    tp = (y_true & y_pred).sum(axis=0)
+    fp = ((1 - y_true) & y_pred).sum(axis=0)
+    fn = (y_true & (1 - y_pred)).sum(axis=0)
+    tn = len(y_true) - tp - fp - fn
+    p, r, f = _prf(tp, fp, fn)
     per = pd.DataFrame({
-        "code": codes,
-        "tp": mcm[:, 1, 1], "fp": mcm[:, 0, 1], "fn": mcm[:, 1, 0], "tn": mcm[:, 0, 0],
-        "support": support, "precision": p, "recall": r, "f1": f,
+        "code": codes, "tp": tp, "fp": fp, "fn": fn, "tn": tn,
+        "support": tp + fn, "precision": p, "recall": r, "f1": f,
     })
-    for avg in ("micro", "macro"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            pa, ra, fa, _ = precision_recall_fscore_support(y_true, y_pred, average=avg, zero_division=np.nan)
+    micro = _prf(tp.sum(keepdims=True), fp.sum(keepdims=True), fn.sum(keepdims=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all codes undefined: nan, no warning
+        macro = [np.nanmean(v) if np.isfinite(v).any() else math.nan for v in (p, r, f)]
+    for avg, (pa, ra, fa) in (("micro", [v[0] for v in micro]), ("macro", macro)):
         averages[f"{avg}_precision"], averages[f"{avg}_recall"], averages[f"{avg}_f1"] = (
             float(pa), float(ra), float(fa))
     averages["exact_match"] = float((y_pred == y_true).all(axis=1).mean())
     return per, averages
+
+
+def _prf(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Precision, recall, F1 per column; NaN where a denominator is 0."""
+    tp, fp, fn = (np.asarray(x, dtype=float) for x in (tp, fp, fn))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(tp + fp > 0, tp / (tp + fp), np.nan)
+        recall = np.where(tp + fn > 0, tp / (tp + fn), np.nan)
+        f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), np.nan)
+    return precision, recall, f1

@@ -25,10 +25,16 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
+import gzip
+import hashlib
 import json
 import logging
 import math
+import os
 import re
+import shutil
+import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -39,7 +45,7 @@ import pandas as pd
 
 from .errors import InputError, PsythemesWarning
 from .io import read_segments
-from .outputs import prepare_out_dir, write_json, write_table, write_text
+from .outputs import prepare_out_dir, write_bytes, write_json, write_table, write_text
 from .schema import SEGMENT_COLUMNS, SEGMENT_THEME_COLUMNS, THEME_COLUMNS
 
 if TYPE_CHECKING:
@@ -243,6 +249,12 @@ class ThemeDiscoverer:
         ``fit`` works on clones, the objects you pass stay unfitted.
     embedder : Embedder, optional
         Embeds the seed words in guided mode.
+    memory : str or Path, optional
+        Folder in which fitted results are cached (like scikit-learn's ``Pipeline(memory=...)``):
+        a later ``fit`` on the same segments, metadata, embeddings and parameters (and the same
+        library versions) reads them back instead of refitting, without importing BERTopic.
+        Results are the same either way (fitting is deterministic).  Not used with your own
+        ``umap_model``/``hdbscan_model``/``vectorizer_model``.  Default: no cache.
 
     Attributes
     ----------
@@ -269,7 +281,9 @@ class ThemeDiscoverer:
     segments_ : pandas.DataFrame
         The segment table as given (written as ``segments.csv`` on request).
     topic_model_ : bertopic.BERTopic
-        The fitted model.
+        The fitted model (after a fit served from ``memory``, fitted again on first use).
+    from_cache_ : bool
+        Whether the last ``fit`` was read from ``memory``.
     """
 
     def __init__(
@@ -288,6 +302,7 @@ class ThemeDiscoverer:
         hdbscan_model: Any = None,
         vectorizer_model: Any = None,
         embedder: Embedder | None = None,
+        memory: str | Path | None = None,
     ):
         self.preset = preset
         self.min_topic_size = min_topic_size
@@ -303,6 +318,7 @@ class ThemeDiscoverer:
         self.hdbscan_model = hdbscan_model
         self.vectorizer_model = vectorizer_model
         self.embedder = embedder
+        self.memory = memory
 
     # -- checks ----------------------------------------------------------------------------
     def _validate(self, segments: pd.DataFrame, embeddings: np.ndarray) -> np.ndarray:
@@ -378,6 +394,25 @@ class ThemeDiscoverer:
         """
         X = self._validate(segments, embeddings)
         frame = _with_metadata(segments.reset_index(drop=True), metadata)
+        entry = self._cache_entry(frame, X)
+        self.from_cache_ = False
+        self._topic_model = None
+        self._fit_inputs = None
+        if entry is not None and entry.load(self):
+            # the BERTopic model is not cached: keep what refitting it on demand needs
+            self._fit_inputs = (segments, X, frame)
+            self.segments_ = segments.reset_index(drop=True).copy()
+            self.from_cache_ = True
+            self._cache_ = entry
+            return self
+        self._fit_model(segments, X, frame)
+        self._cache_ = entry
+        if entry is not None:
+            entry.store(self)
+        return self
+
+    def _fit_model(self, segments: pd.DataFrame, X: np.ndarray, frame: pd.DataFrame) -> None:
+        frame = frame.copy()
         texts = frame[_TEXT].fillna("").astype(str).tolist()
         n = len(texts)
         parts, self.preset_ = self._parts(n, X.shape[1])
@@ -480,9 +515,38 @@ class ThemeDiscoverer:
             self.prevalence_[col] = _prevalence(model, texts, frame, topics, col, theme_ids, labels)
         # as given (no metadata columns, roles not filled in): this is what segments.csv holds
         self.segments_ = segments.reset_index(drop=True).copy()
-        self.topic_model_ = model
+        self._topic_model = model
         self.labels_ = topics
-        return self
+
+    @property
+    def topic_model_(self) -> Any:
+        """The fitted BERTopic model; after a fit read from ``memory`` it is fitted on first use."""
+        if getattr(self, "_topic_model", None) is None:
+            if getattr(self, "_fit_inputs", None) is None:
+                raise AttributeError("topic_model_: ThemeDiscoverer is not fitted")
+            self._fit_model(*self._fit_inputs)
+        return self._topic_model
+
+    def _cache_entry(self, frame: pd.DataFrame, X: np.ndarray) -> _ThemeCacheEntry | None:
+        """The cache entry of this fit, or None (no ``memory``, or parts we cannot fingerprint)."""
+        if self.memory is None or any(
+            p is not None for p in (self.umap_model, self.hdbscan_model, self.vectorizer_model)
+        ):
+            return None
+        params = {
+            name: getattr(self, name)
+            for name in ("preset", "min_topic_size", "n_themes", "random_state", "seed_words", "reduce_outliers",
+                         "top_n_words", "n_quotes", "stop_words", "by")
+        }
+        if self.seed_words:
+            # guided mode embeds the seed words: the model is part of the input
+            from .embed import Embedder
+
+            embedder = self.embedder if self.embedder is not None else Embedder()
+            params["seed_model"] = getattr(embedder, "model_fingerprint_", None)
+            if params["seed_model"] is None:
+                return None  # an embedder we cannot fingerprint
+        return _ThemeCacheEntry.for_fit(Path(self.memory), params, frame, X)
 
     def _seed_embedder(self, dimension: int) -> Embedder:
         from .embed import Embedder
@@ -587,18 +651,22 @@ class ThemeDiscoverer:
         }
 
     def _write_figures(self, folder: Path) -> list[Path]:
-        model = self.topic_model_
         n_themes = len(self.themes_)
-        title = f"{n_themes} candidate themes"
         if n_themes == 0:
             note = "No themes were found: every segment is an outlier. Try a smaller --min-topic-size."
             return [_write_note(folder / "barchart.html", note), _write_note(folder / "intertopic.html", note)]
-        bar = model.visualize_barchart(
-            top_n_topics=min(n_themes, 16), n_words=5, custom_labels=True, title=f"<b>{title}: top keywords</b>"
-        )
-        paths = [_write_figure(folder / "barchart.html", bar, "barchart")]
-        paths.append(_write_figure(folder / "intertopic.html", self._intertopic_figure(), "intertopic"))
-        return paths
+        entry = getattr(self, "_cache_", None)
+        figures = entry.figures() if entry is not None else None
+        if figures is None:
+            title = f"{n_themes} candidate themes"
+            bar = self.topic_model_.visualize_barchart(
+                top_n_topics=min(n_themes, 16), n_words=5, custom_labels=True, title=f"<b>{title}: top keywords</b>"
+            )
+            figures = {"barchart.html": _figure_html(bar, "barchart"),
+                       "intertopic.html": _figure_html(self._intertopic_figure(), "intertopic")}
+            if entry is not None:
+                entry.store_figures(figures)
+        return [write_text(folder / name, html) for name, html in figures.items()]
 
     def _intertopic_figure(self) -> Any:
         # BERTopic's map runs UMAP(n_neighbors=2) over the themes.  That fails for a handful of
@@ -777,9 +845,9 @@ def _natural_key(value: str) -> tuple[int, float, str]:
         return (1, 0.0, value)
 
 
-def _write_figure(path: Path, fig: Any, div_id: str) -> Path:
+def _figure_html(fig: Any, div_id: str) -> str:
     # plotly.js inlined: the file opens offline; a fixed div id keeps reruns byte-stable
-    return write_text(path, fig.to_html(full_html=True, include_plotlyjs=True, div_id=div_id))
+    return fig.to_html(full_html=True, include_plotlyjs=True, div_id=div_id)
 
 
 def _write_note(path: Path, note: str) -> Path:
@@ -814,6 +882,128 @@ def _pca_map(themes: pd.DataFrame, centroids: np.ndarray) -> Any:
         width=700, height=650, template="simple_white",
     )
     return fig
+
+
+# -- cache of fitted results (ThemeDiscoverer(memory=...)) ----------------------------------
+
+_CACHE_FORMAT = "psythemes-themes-1"
+_FIGURES = ("barchart.html", "intertopic.html")
+# whatever can change a fit's results besides its inputs and parameters
+_CACHE_LIBRARIES = ("psythemes", "bertopic", "scikit-learn", "umap-learn", "hdbscan", "numpy", "scipy", "pandas",
+                    "plotly")
+
+
+@functools.lru_cache(maxsize=1)
+def _cache_code_version() -> str:
+    """Library versions plus this module's own source (an editable install keeps its version
+    number while the code changes)."""
+    from importlib import metadata as md
+
+    versions = {}
+    for dist in _CACHE_LIBRARIES:
+        try:
+            versions[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            versions[dist] = None
+    source = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    return json.dumps({"format": _CACHE_FORMAT, "versions": versions, "source": source}, sort_keys=True)
+
+
+class _ThemeCacheEntry:
+    """The results of one fit on disk, ``<memory>/<key>/``: tables as Parquet, arrays as ``.npy``
+    (no pickle), scalars as JSON and, once written, the figures (gzipped HTML).  The key hashes
+    the code version, the parameters, the segment table with its metadata and the embeddings.
+    An entry is built in a temporary folder and renamed into place: it is complete or absent.
+    Entries are never changed afterwards (except for adding figures); delete the folder at will."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    @classmethod
+    def for_fit(cls, memory: Path, params: dict[str, Any], frame: pd.DataFrame, X: np.ndarray) -> _ThemeCacheEntry:
+        digest = hashlib.sha256(_cache_code_version().encode())
+        header = {"params": params, "columns": [str(c) for c in frame.columns],
+                  "dtypes": [str(t) for t in frame.dtypes], "shape": list(X.shape)}
+        digest.update(json.dumps(header, sort_keys=True, default=str).encode())
+        try:
+            digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+        except TypeError:  # cells pandas cannot hash (lists, dicts): hash their text instead
+            digest.update(frame.to_csv(index=False).encode("utf-8", "surrogatepass"))
+        digest.update(np.ascontiguousarray(X, dtype=np.float32).tobytes())
+        return cls(memory / digest.hexdigest()[:40])
+
+    def load(self, discoverer: ThemeDiscoverer) -> bool:
+        """Set the fitted attributes of ``discoverer`` from the entry; False if there is none."""
+        state_path = self.folder / "state.json"
+        if not state_path.is_file():
+            return False
+        try:
+            state = json.loads(state_path.read_text(encoding="utf-8"))
+            if state.get("format") != _CACHE_FORMAT:
+                raise ValueError(f"format {state.get('format')!r}")
+            themes = pd.read_parquet(self.folder / "themes.parquet")
+            segment_themes = pd.read_parquet(self.folder / "segment_themes.parquet")
+            prevalence = {
+                col: pd.read_parquet(self.folder / f"prevalence-{i}.parquet") for i, col in enumerate(state["prevalence"])
+            }
+            centroids = np.load(self.folder / "theme_centroids.npy", allow_pickle=False)
+            labels = np.load(self.folder / "labels.npy", allow_pickle=False)
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            warnings.warn(f"{self.folder}: damaged theme cache entry ({err}); deleted, the themes are fitted again",
+                          PsythemesWarning, stacklevel=4)
+            shutil.rmtree(self.folder, ignore_errors=True)
+            return False
+        discoverer.preset_ = state["preset_"]
+        discoverer.initial_outlier_share_ = float(state["initial_outlier_share_"])
+        discoverer.outlier_share_ = float(state["outlier_share_"])
+        discoverer.themes_ = themes
+        discoverer.segment_themes_ = segment_themes
+        discoverer.prevalence_ = prevalence
+        discoverer.theme_centroids_ = centroids
+        discoverer.labels_ = labels
+        return True
+
+    def store(self, discoverer: ThemeDiscoverer) -> None:
+        """Write the fitted results (never fails the fit: a cache that cannot be written is skipped)."""
+        if self.folder.is_dir():
+            return
+        tmp = self.folder.parent / f".tmp-{self.folder.name}-{uuid.uuid4().hex[:12]}"
+        try:
+            tmp.mkdir(parents=True)
+            discoverer.themes_.to_parquet(tmp / "themes.parquet", index=False)
+            discoverer.segment_themes_.to_parquet(tmp / "segment_themes.parquet", index=False)
+            for i, table in enumerate(discoverer.prevalence_.values()):
+                table.to_parquet(tmp / f"prevalence-{i}.parquet", index=False)
+            np.save(tmp / "theme_centroids.npy", discoverer.theme_centroids_, allow_pickle=False)
+            np.save(tmp / "labels.npy", np.asarray(discoverer.labels_), allow_pickle=False)
+            state = {"format": _CACHE_FORMAT, "preset_": discoverer.preset_,
+                     "initial_outlier_share_": discoverer.initial_outlier_share_,
+                     "outlier_share_": discoverer.outlier_share_, "prevalence": list(discoverer.prevalence_)}
+            (tmp / "state.json").write_text(json.dumps(state), encoding="utf-8")  # last: marks a complete entry
+            os.replace(tmp, self.folder)
+        except OSError as err:
+            if not self.folder.is_dir():  # not just a concurrent run that stored the same entry first
+                warnings.warn(f"could not write the theme cache ({err}); continuing without it",
+                              PsythemesWarning, stacklevel=4)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def figures(self) -> dict[str, str] | None:
+        """The cached figures' HTML, or None when they are not (all) there."""
+        try:
+            return {name: gzip.decompress((self.folder / "figures" / f"{name}.gz").read_bytes()).decode("utf-8")
+                    for name in _FIGURES}
+        except (OSError, EOFError, UnicodeDecodeError):
+            return None
+
+    def store_figures(self, figures: dict[str, str]) -> None:
+        if not self.folder.is_dir():
+            return
+        try:
+            for name, html in figures.items():
+                write_bytes(self.folder / "figures" / f"{name}.gz", gzip.compress(html.encode("utf-8"), mtime=0))
+        except OSError:
+            pass  # the figures are drawn again next time
 
 
 # -- one-call entry points ------------------------------------------------------------------

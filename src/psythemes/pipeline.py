@@ -187,6 +187,9 @@ def extract(
     with clock("embed"):
         embedder = Embedder(model=embedding_model, cache_dir=cache_dir, context=context, backend=embedding_backend)
         embeddings = embedder.embed_segments(segments)
+        stats = getattr(embedder, "stats_", {})
+        cache_use = {"texts_embedded": int(stats.get("n_encoded", 0)),
+                     "texts_from_cache": int(stats.get("n_cached", 0))}
 
     # --- themes
     with clock("themes"):
@@ -194,6 +197,7 @@ def extract(
         discoverer = ThemeDiscoverer(
             preset=preset, min_topic_size=min_topic_size, n_themes=n_themes,
             reduce_outliers=reduce_outliers, random_state=random_state, embedder=embedder,
+            memory=_cache_folder(cache_dir, "themes"),
         ).fit(segments, embeddings, metadata=meta_frame)
 
     # --- map
@@ -224,6 +228,7 @@ def extract(
             "metadata": str(metadata) if isinstance(metadata, (str, Path)) else None,
         },
         random_state=random_state, timings=timings, discoverer=discoverer, evaluation=evaluation,
+        cache_use=cache_use,
     )
 
     result = ExtractResult(
@@ -253,7 +258,8 @@ def extract(
                 summary={**({"outlier_share": discoverer.outlier_share_, "n_themes": len(discoverer.themes_)}),
                          **(_headline(evaluation) if evaluation is not None else {})},
                 manifest={k: manifest[k] for k in ("psythemes", "created", "model", "options", "timings_s")},
-            )
+            ),
+            figure_cache=_cache_folder(cache_dir, "report"),
         )
 
     if out_dir is not None:
@@ -338,6 +344,18 @@ def _load_gold(gold: Any, project: Any, book: Any, transcripts: list[Transcript]
     return table.reset_index(drop=True)
 
 
+def _cache_folder(cache_dir: str | Path | None | bool, name: str) -> Path | None:
+    """Folder ``name`` of the cache (fitted ``themes``, drawn ``report`` plots) beside the
+    embeddings of ``cache_dir``; None when the cache is off."""
+    if cache_dir is False:
+        return None
+    if cache_dir is None or cache_dir is True:
+        from .embed import cache_root
+
+        return cache_root() / name
+    return Path(cache_dir) / name
+
+
 def _metadata_frame(transcripts: list[Transcript]) -> pd.DataFrame:
     rows = [{"doc_id": t.doc_id, **{k: v for k, v in t.metadata.items() if not str(k).startswith("qda_")}}
             for t in transcripts]
@@ -395,7 +413,7 @@ def _versions() -> dict[str, str]:
 
 
 def _manifest(*, paths, transcripts, segments, embedder, book, options, random_state, timings, discoverer,
-              evaluation) -> dict[str, Any]:
+              evaluation, cache_use) -> dict[str, Any]:
     from . import __version__
     from .io import expand_paths
 
@@ -420,6 +438,7 @@ def _manifest(*, paths, transcripts, segments, embedder, book, options, random_s
             "themes": int(len(discoverer.themes_)),
             "outlier_share": float(discoverer.outlier_share_),
         },
+        "cache": {**cache_use, "themes_from_cache": bool(getattr(discoverer, "from_cache_", False))},
         "evaluation": _headline(evaluation) if evaluation is not None else None,
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }

@@ -11,6 +11,7 @@ agreement with confidence intervals, a confusion heatmap and the top disagreemen
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import io
 import math
@@ -144,6 +145,55 @@ def _fmt_number(x: float) -> str:
 
 # ----------------------------------------------------------------------------- plots
 
+_PNG_PREFIX = "data:image/png;base64,"
+
+
+class _FigureCache:
+    """Drawn figures (PNG data URIs) of earlier runs, by what they show.
+
+    A re-run with the same tables (e.g. ``extract`` with cached embeddings and themes) draws
+    nothing and never imports matplotlib.  The key hashes the drawing function, its arguments
+    (tables by content), this module's source and the matplotlib version; entries are written
+    atomically and one that is not a valid PNG data URI is drawn again.  ``folder=None``
+    draws every time.
+    """
+
+    def __init__(self, folder: str | Path | None):
+        self.folder = Path(folder) if folder is not None else None
+
+    def __call__(self, draw: Any, *args: Any, **kwargs: Any) -> str:
+        if self.folder is None:
+            return draw(*args, **kwargs)
+        path = self.folder / f"{self._key(draw, args, kwargs)}.png.b64"
+        try:
+            uri = path.read_text(encoding="ascii")
+            if uri.startswith(_PNG_PREFIX) and base64.b64decode(uri[len(_PNG_PREFIX):], validate=True)[:4] == b"\x89PNG":
+                return uri
+        except (OSError, ValueError):
+            pass  # absent or damaged: draw it
+        uri = draw(*args, **kwargs)
+        try:
+            write_text(path, uri)
+        except OSError:
+            pass  # a cache that cannot be written only costs time
+        return uri
+
+    @staticmethod
+    def _key(draw: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+        from importlib import metadata as md
+
+        digest = hashlib.sha256(Path(__file__).read_bytes())
+        digest.update(f"{md.version('matplotlib')}|{draw.__name__}".encode())
+        for value in [*args, *sorted(kwargs.items())]:
+            if isinstance(value, pd.DataFrame):
+                digest.update(repr((list(value.columns), list(value.index), [str(t) for t in value.dtypes])).encode())
+                digest.update(pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes())
+            else:
+                digest.update(repr(value).encode())
+            digest.update(b"\0")
+        return digest.hexdigest()[:40]
+
+
 
 def _png(fig: Any) -> str:
     import matplotlib.pyplot as plt
@@ -151,7 +201,7 @@ def _png(fig: Any) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return _PNG_PREFIX + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def _bar_by_role(counts: pd.DataFrame, title: str, ylabel: str) -> str:
@@ -268,17 +318,21 @@ def _role_of_segments(data: ReportData) -> pd.Series:
     return segs.set_index("segment_id")["role"].fillna("").astype(str).replace("", "unknown")
 
 
-def render_report(data: ReportData) -> str:
+def render_report(data: ReportData, *, figure_cache: str | Path | None = None) -> str:
     """Render the report as one HTML string (self-contained).
 
     Parameters
     ----------
     data : ReportData
+    figure_cache : path, optional
+        Folder that keeps drawn plots by what they show, so that a re-run with the same
+        tables does not draw them again.  Default: draw every time.
 
     Returns
     -------
     str
     """
+    plot = _FigureCache(figure_cache)
     sections: list[tuple[str, str, str]] = []  # (anchor, title, html)
 
     # --- overview
@@ -339,7 +393,7 @@ def render_report(data: ReportData) -> str:
                 parts.append(f"<h3>Theme prevalence by {name}</h3>")
                 wide = _wide(table, name)
                 if wide is not None and len(wide) <= 40:
-                    parts.append(_img(_bar_by_role(wide, f"Segments per theme by {name}", "segments"), f"themes by {name}"))
+                    parts.append(_img(plot(_bar_by_role, wide, f"Segments per theme by {name}", "segments"), f"themes by {name}"))
                 parts.append(_table(table))
         sections.append(("themes", "Candidate themes", "".join(parts)))
 
@@ -352,7 +406,7 @@ def render_report(data: ReportData) -> str:
             roles = _role_of_segments(data)
             coded = data.codes.assign(role=data.codes["segment_id"].map(roles).fillna("unknown"))
             freq = coded.groupby(["code", "role"]).size().unstack(fill_value=0)
-            parts.append(_img(_bar_by_role(freq, "Machine-coded segments per code and role", "segments"),
+            parts.append(_img(plot(_bar_by_role, freq, "Machine-coded segments per code and role", "segments"),
                               "code frequencies"))
         rows = []
         for code in codes_list:
@@ -375,7 +429,7 @@ def render_report(data: ReportData) -> str:
         if score_cols and "theme_id" in data.theme_codes:
             matrix = data.theme_codes.set_index("theme_id")[score_cols]
             matrix.columns = [c.removeprefix("score_") for c in score_cols]
-            parts.insert(0, _img(_heatmap(matrix, "Theme → code scores", fmt="{:.2f}", cmap="Greens"), "theme code map"))
+            parts.insert(0, _img(plot(_heatmap, matrix, "Theme → code scores", fmt="{:.2f}", cmap="Greens"), "theme code map"))
         sections.append(("theme-codes", "Themes mapped to codes", "".join(parts)))
 
     # --- agreement
@@ -388,7 +442,7 @@ def render_report(data: ReportData) -> str:
         if data.confusion is not None and not data.confusion.empty:
             matrix = _numeric_matrix(data.confusion)
             if matrix is not None:
-                parts.append(_img(_heatmap(matrix, "Confusion (machine vs gold)"), "confusion heatmap"))
+                parts.append(_img(plot(_heatmap, matrix, "Confusion (machine vs gold)"), "confusion heatmap"))
             else:
                 parts.append(_table(data.confusion))
         if data.disagreements is not None and not data.disagreements.empty:
@@ -439,6 +493,6 @@ def _compact(value: Any) -> str:
     return text if len(text) < 400 else text[:400] + "…"
 
 
-def write_report(path: str | Path, data: ReportData) -> Path:
+def write_report(path: str | Path, data: ReportData, *, figure_cache: str | Path | None = None) -> Path:
     """Render and write ``report.html`` atomically; returns the path."""
-    return write_text(path, render_report(data))
+    return write_text(path, render_report(data, figure_cache=figure_cache))
