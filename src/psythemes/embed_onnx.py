@@ -215,7 +215,7 @@ class OnnxEncoder:
             self._tokenizer = tok
         return self._tokenizer
 
-    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
+    def encode(self, texts: Sequence[str], batch_size: int = 16) -> np.ndarray:
         """Embed texts; float32, shape ``(len(texts), dimension)``, rows in the order of ``texts``."""
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not len(texts):
