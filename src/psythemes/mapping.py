@@ -65,6 +65,10 @@ EVIDENCE_COLUMN = "evidence"
 THEME_CODE_COLUMNS = ["theme_id", "best_code", "best_score", "quotes"]
 _DOC, _SEG, _START, _END, _TEXT, _SPEAKER, _ROLE = "doc_id", "segment_id", "start", "end", "text", "speaker", "role"
 _MODEL_FORMAT = "psythemes-fewshot-1"
+# "auto" thresholds: when other codes' examples score as high as a code's own typical example
+# (no gap to put the threshold in), fall back to this quantile of the code's own leave-one-out
+# example scores.  Codebook examples are short and on point; real segments score lower.
+_OWN_FALLBACK_QUANTILE = 0.25
 
 
 # --------------------------------------------------------------------------------------------
@@ -401,7 +405,7 @@ class ZeroShotMapper:
             if own and foreign_e is not None:
                 hi = float(np.median(own))
                 lo = float(np.max(self._score_one(foreign_e, name)))
-                thr = (hi + lo) / 2 if hi > lo else hi
+                thr = (hi + lo) / 2 if hi > lo else float(np.quantile(own, _OWN_FALLBACK_QUANTILE))
             elif own:
                 thr = float(np.min(own))
             else:
