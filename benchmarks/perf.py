@@ -419,8 +419,8 @@ def part_stages(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                                "cached_in_process_extract_s": cold["in_process_repeats"][0]["extract_s"],
                                "speedup_in_process": round(cold["extract_s"] / cold["in_process_repeats"][0]["extract_s"], 2),
                                "target": TARGETS["cache_speedup"],
-                               "note": "speedup: cold vs cached extract() call, each in a fresh process (both pay "
-                                       "importing bertopic/torch once); speedup_in_process: the second extract() "
+                               "note": "speedup: cold vs cached extract() call, each in a fresh process (a cold run imports "
+                                       "torch and bertopic, a cached one neither); speedup_in_process: the second extract() "
                                        "call in the cold run's process (imports already done, as in a notebook)"},
     }
     big = [r for r in runs if r["size"] == "100k" and r["preset"] == "fast"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import subprocess
@@ -116,3 +117,32 @@ def test_report_opens_in_headless_chromium_without_console_messages(tmp_path, re
     console = [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
     assert console == [], console  # the page has no script: any console line is an error (e.g. a failed load)
     assert shot.exists() and shot.stat().st_size > 10_000
+
+
+def test_figure_cache_gives_the_same_page_without_drawing_again(tmp_path, report_data, monkeypatch):
+    from psythemes import report as report_mod
+
+    cache = tmp_path / "figures"
+    first = render_report(report_data, figure_cache=cache)
+    assert first == render_report(report_data)  # the cache changes nothing on the page
+    entries = sorted(cache.iterdir())
+    assert len(entries) == first.count("data:image/png;base64,")
+
+    def forbidden(draw):
+        @functools.wraps(draw)  # same name: the same cache key
+        def no_drawing(*args, **kwargs):
+            raise AssertionError("drew a figure that was in the cache")
+
+        return no_drawing
+
+    monkeypatch.setattr(report_mod, "_bar_by_role", forbidden(report_mod._bar_by_role))
+    monkeypatch.setattr(report_mod, "_heatmap", forbidden(report_mod._heatmap))
+    assert render_report(report_data, figure_cache=cache) == first
+    # other data, other figures: a changed confusion table is drawn again, the rest is reused
+    monkeypatch.undo()
+    changed = ReportData(**{**report_data.__dict__, "confusion": report_data.confusion.assign(none=[2, 11])})
+    render_report(changed, figure_cache=cache)
+    assert len(list(cache.iterdir())) == len(entries) + 1
+    # a damaged entry is drawn again, not shown broken
+    entries[0].write_text("data:image/png;base64,not-a-png", encoding="ascii")
+    assert render_report(report_data, figure_cache=cache) == first

@@ -34,7 +34,8 @@ def extract(
     backend: Annotated[str | None, typer.Option(
         help="Embedding backend: torch (default) or onnx (int8, faster; see docs/performance.md).")] = None,
     context: Annotated[str | None, typer.Option(help="previous_turn: embed segments with the turn before.")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the embedding cache.")] = False,
+    no_cache: Annotated[bool, typer.Option(
+        "--no-cache", help="Do not read or write the caches (embeddings, fitted themes, report plots).")] = False,
     seed: Annotated[int, typer.Option(help="Seed of every random part.")] = 0,
     n_boot: Annotated[int, typer.Option(min=0, help="Bootstrap resamples for confidence intervals.")] = 1000,
     no_qdpx: Annotated[bool, typer.Option("--no-qdpx", help="Skip the REFI-QDA export.")] = False,
