@@ -338,7 +338,9 @@ class ZeroShotMapper:
         With ``threshold="auto"`` the threshold of code *c* is calibrated on the codebook alone:
         the midpoint between the typical score of *c*'s own examples (each scored with itself
         left out) and the highest score *c* gives to the other codes' examples and to its own
-        counter-examples.  When unlabelled ``segments`` are given, the threshold is additionally
+        counter-examples; when the two overlap (no gap to put the threshold in), the 25th
+        percentile of the own examples' scores (see ``docs/mapping.md``).  When unlabelled
+        ``segments`` are given, the threshold is additionally
         kept at or above the score of the median segment, so that a code cannot take more than
         half of a corpus.  ``y`` is ignored (zero-shot); labels are never used.
 
