@@ -250,3 +250,13 @@ def test_write_evaluation_files(tables, tmp_path):
     table = pd.read_csv(tmp_path / "out" / "agreement.csv")
     assert {"prevalence", "kappa", "kappa_ci_low", "alpha", "ac1", "precision", "recall", "f1"} <= set(table.columns)
     assert len(pd.read_csv(tmp_path / "out" / "disagreements.csv")) == 2
+
+
+def test_units_say_which_coders_coded_each_document(tables):
+    gold, codes, segments = tables
+    only_a_on_d2 = gold[~((gold["coder"] == "B") & (gold["doc_id"] == "d2"))]
+    result, _ = _evaluate(codes, only_a_on_d2, segments)
+    units = result.units
+    assert set(units.loc[units["doc_id"] == "d1", "coded_by"]) == {"A;B"}
+    d2 = units[units["doc_id"] == "d2"]
+    assert set(d2["coded_by"]) == {"A"} and set(d2["coder:B"]) == {""}  # not coded, not "no code"

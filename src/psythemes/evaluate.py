@@ -646,6 +646,11 @@ def _disagreements(unit_table: pd.DataFrame, scores: dict[str, dict[str, float]]
 
 def _units_output(unit_table: pd.DataFrame, coders: list[str]) -> pd.DataFrame:
     out = unit_table.copy()
+    # an empty coder cell means "no code" only where that coder coded the document: say which did
+    out["coded_by"] = [
+        _SET_SEP.join(c for c in coders if row[f"coder:{c}"] is not None)
+        for row in unit_table[[f"coder:{c}" for c in coders]].to_dict("records")
+    ] if coders else ""
     for col in ["machine", "gold"] + [f"coder:{c}" for c in coders]:
         out[col] = out[col].map(_join)
     return out
