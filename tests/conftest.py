@@ -47,3 +47,26 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"../shared not found at {SHARED} (set PSYTHEMES_SHARED to its path)")
     return SHARED
+
+
+#: Two short interviews with accented letters and curly quotes, for the encoding options.
+CP1252_TRANSCRIPTS = {
+    "P01": "Interviewer: How was the café?\n"
+           "P01: “Busy”, she said. I felt the tension in my shoulders again.\n"
+           "Interviewer: And the breathing exercises?\n"
+           "P01: They’re helping, I think. Slowly.\n",
+    "P02": "Interviewer: What about your exams?\n"
+           "P02: My supervisor’s “deadline” for the thesis worries me.\n"
+           "Interviewer: How do you cope?\n"
+           "P02: A long walk, then a café crème with a friend.\n",
+}
+
+
+@pytest.fixture
+def cp1252_corpus(tmp_path: Path) -> Path:
+    """A folder of two transcripts encoded in cp1252 (Windows Western), see ``CP1252_TRANSCRIPTS``."""
+    folder = tmp_path / "cp1252"
+    folder.mkdir()
+    for doc_id, text in CP1252_TRANSCRIPTS.items():
+        (folder / f"{doc_id}.txt").write_bytes(text.encode("cp1252"))
+    return folder

@@ -127,3 +127,33 @@ def test_folder_input(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixt
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     assert captured.out.startswith("4 transcripts, ")  # csv holds two documents
+
+
+def test_encoding_option(tmp_path: Path, cp1252_corpus: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "out"
+    rc = main(["segment", str(cp1252_corpus), "--encoding", "cp1252", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    texts = pd.read_csv(out / "segments.csv", keep_default_na=False)["text"].tolist()
+    assert "How was the café?" in texts and "A long walk, then a café crème with a friend." in texts
+    assert "“Busy”, she said. I felt the tension in my shoulders again." in texts
+    assert "My supervisor’s “deadline” for the thesis worries me." in texts
+
+    # the option reaches the reader: these bytes are not UTF-8
+    rc = main(["segment", str(cp1252_corpus), "--encoding", "utf-8", "--out", str(tmp_path / "utf8")])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("error: ") and "cannot decode as utf-8" in err
+    assert str(cp1252_corpus / "P01.txt") in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("encoding", ["nonsense", "rot13"])  # rot13 is a codec, but not a text encoding
+def test_unknown_encoding_is_one_error_line(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture,
+                                            encoding: str) -> None:
+    # a .docx is never decoded as text: the name is checked before any file is read
+    rc = main(["segment", str(data_dir / "example_interview.docx"), "--encoding", encoding,
+               "--out", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    lines = [ln for ln in captured.err.splitlines() if ln.strip()]
+    assert rc == 2 and len(lines) == 1
+    assert lines[0].startswith("error: ") and f"unknown text encoding {encoding!r}" in lines[0]
+    assert "Traceback" not in captured.err and not (tmp_path / "out").exists()

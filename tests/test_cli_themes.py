@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 import numpy as np
 import pandas as pd
@@ -130,5 +131,74 @@ def test_missing_input_is_an_error(tmp_path, capsys):
 def test_help_lists_the_options(capsys):
     assert main(["themes", "--help"]) == 0
     text = capsys.readouterr().out
-    for opt in ("--preset", "--min-topic-size", "--n-themes", "--reduce-outliers", "--context", "--metadata", "--unit"):
+    for opt in ("--preset", "--min-topic-size", "--n-themes", "--reduce-outliers", "--context", "--metadata", "--unit",
+                "--encoding", "--guided"):
         assert opt in text
+
+
+GUIDED_CODEBOOK = """\
+name: guided-test
+codes:
+  - name: body
+    definition: Tension in the body and ways to relax it.
+    seed_words: [breathing, shoulders, tension]
+    children:
+      - name: study
+        definition: Studies, exams and deadlines.
+        seed_words: [thesis, exams]
+  - name: care
+    definition: Medical care; no seed words.
+"""
+
+
+def test_guided_discovery_uses_the_codebook_seed_words(segments_csv, tmp_path, fake_model, capsys):
+    book = tmp_path / "guided.yaml"
+    book.write_text(GUIDED_CODEBOOK, encoding="utf-8")
+    out = tmp_path / "out"
+    rc = main(["themes", str(segments_csv), "--out", str(out), "--preset", "fast", "--n-themes", "3", "--no-cache",
+               "--guided", str(book)])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    # the seed words are embedded after the segments: the summary still counts the segments
+    assert "60 segments from 4 documents (60 embedded, 0 from the cache)" in captured.out
+    assert "guided by the seed words of 2 codes: body, study" in captured.out
+    run = json.loads((out / "themes_run.json").read_text(encoding="utf-8"))
+    assert run["seed_words"] == {"body": ["breathing", "shoulders", "tension"], "study": ["thesis", "exams"]}
+    assert {"breathing shoulders tension", "thesis exams"} <= set(fake_model.texts)  # BERTopic joins each list
+    assert sorted(pd.read_csv(out / "themes.csv")["size"]) == [20, 20, 20]
+
+
+def test_guided_without_seed_words_is_an_error(segments_csv, tmp_path, fake_model, capsys):
+    book = tmp_path / "plain.yaml"
+    book.write_text("name: plain\ncodes:\n  - name: care\n    definition: Medical care.\n", encoding="utf-8")
+    rc = main(["themes", str(segments_csv), "--out", str(tmp_path / "o"), "--preset", "fast", "--no-cache",
+               "--guided", str(book)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("error:") and "Traceback" not in err
+    assert f"{book}: codebook 'plain' has no seed_words" in err
+    assert fake_model.n_encoded == 0 and not (tmp_path / "o").exists()  # failed before embedding
+
+
+def test_encoding_option_reaches_the_reader(cp1252_corpus, tmp_path, fake_model, capsys):
+    rc = main(["themes", str(cp1252_corpus), "--out", str(tmp_path / "bad"), "--no-cache", "--encoding", "utf-8"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "cannot decode as utf-8" in err and "Traceback" not in err
+    out = tmp_path / "out"
+    rc = main(["themes", str(cp1252_corpus), "--out", str(out), "--preset", "fast", "--no-cache",
+               "--encoding", "cp1252"])
+    assert rc == 0, capsys.readouterr().err
+    texts = pd.read_csv(out / "segments.csv")["text"].tolist()
+    assert "How was the café?" in texts and "My supervisor’s “deadline” for the thesis worries me." in texts
+
+
+@pytest.mark.slow
+def test_guided_with_the_shipped_codebook_and_the_real_model(cp1252_corpus, tmp_path, capsys):
+    out = tmp_path / "out"
+    rc = main(["themes", str(cp1252_corpus), "--out", str(out), "--preset", "fast", "--encoding", "cp1252",
+               "--guided", "psychosomatic"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert "guided by the seed words of 4 codes: alternation, awareness, alliance, common_ground" in captured.out
+    run = json.loads((out / "themes_run.json").read_text(encoding="utf-8"))
+    assert list(run["seed_words"]) == ["alternation", "awareness", "alliance", "common_ground"]
+    assert "breathing" in run["seed_words"]["alternation"]

@@ -180,6 +180,24 @@ def test_explicit_encoding(tmp_path: Path) -> None:
     assert err.value.line == 1
 
 
+def test_read_transcripts_encoding(cp1252_corpus: Path) -> None:
+    forced = io.read_transcripts(cp1252_corpus, encoding="cp1252")
+    assert [t.doc_id for t in forced] == ["P01", "P02"]
+    assert "“Busy”" in forced[0].text and "café crème" in forced[1].text
+    with pytest.raises(InputError, match="cannot decode as utf-8"):
+        io.read_transcripts(cp1252_corpus, encoding="utf-8")
+
+
+@pytest.mark.parametrize("encoding", ["nonsense", "rot13", ""])
+def test_unknown_encoding_fails_for_every_format(data_dir: Path, encoding: str) -> None:
+    # docx is not decoded as text, yet a bad name is an error rather than silently unused
+    for path in (data_dir / "example_interview.txt", data_dir / "example_interview.docx"):
+        with pytest.raises(InputError, match=f"unknown text encoding {encoding!r}"):
+            io.read_transcript(path, encoding=encoding)
+        with pytest.raises(InputError, match=f"unknown text encoding {encoding!r}"):
+            io.read_transcripts([path], encoding=encoding)
+
+
 # --- labels ---------------------------------------------------------------------------------
 
 def test_no_labels_falls_back_to_paragraphs(data_dir: Path) -> None:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from psythemes.cli import main
-from psythemes.errors import PsythemesWarning
+from psythemes.errors import InputError, PsythemesWarning
 from psythemes.pipeline import extract
 from psythemes.schema import CODE_COLUMNS, SEGMENT_COLUMNS
 
@@ -164,3 +164,18 @@ def test_cached_rerun_reads_embeddings_and_themes_from_the_cache(demo_run, demo_
     for name in ("themes.csv", "segment_themes.csv", "themes_by_role.csv", "themes_by_wave.csv", "codes.csv",
                  "theme_codes.csv", "agreement.csv", "figures/barchart.html", "figures/intertopic.html"):
         assert (again / name).read_bytes() == (out / name).read_bytes(), name
+
+
+def test_encoding_reaches_the_readers_and_the_manifest(cp1252_corpus, tmp_path, capsys):
+    rc = main(["extract", str(cp1252_corpus), "--out", str(tmp_path / "bad"), "--encoding", "nonsense"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "error: unknown text encoding 'nonsense'" in err and "Traceback" not in err
+    with pytest.raises(InputError, match="cannot decode as utf-8"):
+        extract(cp1252_corpus, tmp_path / "utf8", encoding="utf-8", preset="fast", n_boot=0, qdpx=False)
+    assert not (tmp_path / "bad").exists() and not (tmp_path / "utf8").exists()
+
+    out = tmp_path / "run"
+    result = extract(cp1252_corpus, out, encoding="cp1252", preset="fast", n_boot=0, qdpx=False)
+    assert "How was the café?" in result.transcripts[0].text
+    assert "My supervisor’s “deadline” for the thesis worries me." in set(result.segments["text"])
+    assert json.loads((out / "manifest.json").read_text(encoding="utf-8"))["options"]["encoding"] == "cp1252"

@@ -49,12 +49,14 @@ from .outputs import prepare_out_dir, write_bytes, write_json, write_table, writ
 from .schema import SEGMENT_COLUMNS, SEGMENT_THEME_COLUMNS, THEME_COLUMNS
 
 if TYPE_CHECKING:
+    from .codebook import Codebook
     from .embed import Embedder
 
 __all__ = [
     "ThemeDiscoverer",
     "discover_themes",
     "load_segments",
+    "seed_words_from_codebook",
     "PRESETS",
     "TRANSCRIPT_FILLERS",
     "transcript_stop_words",
@@ -1072,6 +1074,7 @@ def load_segments(
     unit: str = "turn",
     metadata: str | Path | None = None,
     speaker_roles: str | Mapping[str, str] | None = None,
+    encoding: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None, bool]:
     """Segments from a ``segments.csv`` or from transcripts (read and segmented here).
 
@@ -1085,6 +1088,9 @@ def load_segments(
         Metadata CSV (``doc_id`` column plus variables such as ``wave``).
     speaker_roles : str or mapping, optional
         Speaker globs to roles, for transcripts (see :func:`psythemes.io.read_transcripts`).
+    encoding : str, optional
+        Text encoding of the transcript files (default: detect; see
+        :func:`psythemes.io.read_transcripts`).  Not used for a ``segments.csv``.
 
     Returns
     -------
@@ -1116,7 +1122,7 @@ def load_segments(
         from .segment import segment_transcripts
     except ImportError as err:
         raise InputError(f"reading transcripts needs psythemes.io and psythemes.segment ({err})") from err
-    transcripts = read_transcripts(paths, metadata=metadata, speaker_roles=speaker_roles)
+    transcripts = read_transcripts(paths, metadata=metadata, speaker_roles=speaker_roles, encoding=encoding)
     segments = segment_transcripts(transcripts, unit=unit)
     if meta_frame is None:
         # scalar variables only (the reader also stores e.g. a speaker -> role mapping there)
@@ -1127,6 +1133,37 @@ def load_segments(
         ]
         meta_frame = pd.DataFrame(records) if records else None
     return segments, meta_frame, True
+
+
+def seed_words_from_codebook(codebook: Codebook | str | Path) -> dict[str, list[str]]:
+    """Guided-mode seed words from a codebook's ``seed_words`` (``psythemes themes --guided``).
+
+    Parameters
+    ----------
+    codebook : Codebook, path or str
+        A :class:`~psythemes.codebook.Codebook`, a codebook file or a shipped name (see
+        :func:`psythemes.codebook.load_codebook`).
+
+    Returns
+    -------
+    dict of str to list of str
+        ``{code name: seed words}`` for every code of the tree (children included) that has
+        seed words, in codebook order: the ``seed_words`` of :class:`ThemeDiscoverer`.
+
+    Raises
+    ------
+    InputError
+        The codebook cannot be loaded, or none of its codes has seed words.
+    """
+    from .codebook import load_codebook
+
+    book = load_codebook(codebook)
+    seeds = {code.name: list(code.seed_words) for code in book.flat() if code.seed_words}
+    if not seeds:
+        raise InputError(
+            f"codebook {book.name!r} has no seed_words: guided discovery needs at least one code with "
+            "seed_words (see docs/codebook.md)", path=book.source or None)
+    return seeds
 
 
 def parse_quotes(value: Any) -> list[dict[str, Any]]:

@@ -860,8 +860,26 @@ def _format_of(path: Path, format: str) -> str:
     return fmt
 
 
+def _check_encoding(encoding: str | None) -> None:
+    """Reject an encoding name Python does not know, before any file is read.
+
+    Formats that are not decoded as text (docx, odt, qdpx) ignore ``encoding``; checking it
+    here means a misspelt name is an error for them too, not silently unused.
+    """
+    if encoding is None:
+        return
+    try:
+        info = codecs.lookup(encoding)
+    except (LookupError, TypeError):
+        info = None
+    # rot13, base64, hex ... are codecs but not text encodings: bytes.decode refuses them
+    if info is None or not getattr(info, "_is_text_encoding", True):
+        raise InputError(f"unknown text encoding {encoding!r} (examples: utf-8, cp1252, latin-1)")
+
+
 def _read_any(path: Path, format: str, *, doc_id: str | None, label_patterns: Any, encoding: str | None,
               columns: Mapping[str, str] | None) -> list[Transcript]:
+    _check_encoding(encoding)
     if not path.exists():
         raise InputError("no such file", path=path)
     fmt = _format_of(path, format)
@@ -886,7 +904,9 @@ def read_transcript(path: str | Path, *, format: str = "auto", doc_id: str | Non
     label_patterns : sequence of regex, optional
         Speaker-label patterns for text-like formats (see :func:`parse_labelled_text`).
     encoding : str, optional
-        Force an encoding (default: detect).
+        Force an encoding, any name Python's :mod:`codecs` knows (``"cp1252"``,
+        ``"latin-1"``); default: detect (see :func:`decode_bytes`).  Formats that are not
+        decoded as text (docx, odt, qdpx) ignore it.
     columns : mapping, optional
         Column names for table formats (see :func:`read_table`).
 
@@ -897,8 +917,9 @@ def read_transcript(path: str | Path, *, format: str = "auto", doc_id: str | Non
     Raises
     ------
     InputError
-        Missing, empty, binary or malformed file; unsupported suffix; a table with several
-        documents and no ``doc_id`` to choose one (use :func:`read_transcripts`).
+        Missing, empty, binary or malformed file; unsupported suffix; unknown ``encoding``;
+        a table with several documents and no ``doc_id`` to choose one (use
+        :func:`read_transcripts`).
     """
     path = Path(path)
     found = _read_any(path, format, doc_id=doc_id, label_patterns=label_patterns, encoding=encoding,
@@ -976,7 +997,8 @@ def read_transcripts(paths: str | Path | Iterable[str | Path], *, format: str = 
     Raises
     ------
     InputError
-        Any unreadable input; two transcripts with the same ``doc_id``; bad metadata.
+        Any unreadable input; unknown ``encoding``; two transcripts with the same ``doc_id``;
+        bad metadata.
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]

@@ -85,6 +85,7 @@ def extract(
     gold: str | Path | pd.DataFrame | None = None,
     format: str = "auto",
     speaker_roles: str | dict[str, str] | None = None,
+    encoding: str | None = None,
     unit: str = "turn",
     interviewer: str = "drop",
     backchannels: str = "drop",
@@ -121,8 +122,9 @@ def extract(
         Default: the project's codebook for a ``.qdpx`` input, else the shipped study codebook.
     gold : path (CSV or .qdpx) or DataFrame, optional
         Human codes as spans (``GOLD_COLUMNS``); enables the evaluate stage.
-    format, speaker_roles
-        See :func:`psythemes.io.read_transcripts`.
+    format, speaker_roles, encoding
+        See :func:`psythemes.io.read_transcripts`.  ``encoding`` forces the text encoding of
+        transcript files (default ``None``: detect).
     unit, interviewer, backchannels
         See :func:`psythemes.segment.segment_transcripts`.  By default interviewer turns and
         backchannels are set aside (kept in ``segments_dropped.csv``): themes and codes are
@@ -168,7 +170,8 @@ def extract(
 
     # --- read
     with clock("read"):
-        transcripts, project = _read_inputs(paths, format=format, metadata=metadata, speaker_roles=speaker_roles)
+        transcripts, project = _read_inputs(paths, format=format, metadata=metadata, speaker_roles=speaker_roles,
+                                            encoding=encoding)
         if codebook is None:
             codebook = project.codebook if project is not None and project.codebook is not None else "psychosomatic"
         book = codebook if isinstance(codebook, codebook_mod.Codebook) else codebook_mod.load_codebook(codebook)
@@ -218,8 +221,9 @@ def extract(
     manifest = _manifest(
         paths=paths, transcripts=transcripts, segments=segments, embedder=embedder, book=book,
         options={
-            "format": format, "speaker_roles": speaker_roles, "unit": unit, "interviewer": interviewer,
-            "backchannels": backchannels, "preset": preset, "preset_used": discoverer.preset_,
+            "format": format, "speaker_roles": speaker_roles, "encoding": encoding, "unit": unit,
+            "interviewer": interviewer, "backchannels": backchannels, "preset": preset,
+            "preset_used": discoverer.preset_,
             "min_topic_size": min_topic_size, "n_themes": n_themes, "reduce_outliers": reduce_outliers,
             "method": method, "model": str(model) if model else None, "context": context,
             "embedding_backend": embedder.backend_,
@@ -291,7 +295,7 @@ def _stage(name: str, timings: dict[str, float], on_stage: Callable[[str], None]
         timings[name] = time.perf_counter() - start
 
 
-def _read_inputs(paths: list[Path], *, format: str, metadata: Any, speaker_roles: Any):
+def _read_inputs(paths: list[Path], *, format: str, metadata: Any, speaker_roles: Any, encoding: str | None = None):
     from . import io as io_mod
 
     project_paths = [p for p in paths if p.suffix.lower() in (".qdpx", ".qde")]
@@ -302,7 +306,8 @@ def _read_inputs(paths: list[Path], *, format: str, metadata: Any, speaker_roles
         from .qdpx import read_qdpx
 
         project = read_qdpx(project_paths[0])
-    transcripts = io_mod.read_transcripts(paths, format=format, metadata=metadata, speaker_roles=speaker_roles)
+    transcripts = io_mod.read_transcripts(paths, format=format, metadata=metadata, speaker_roles=speaker_roles,
+                                          encoding=encoding)
     if not transcripts:
         raise InputError("no transcripts found in the inputs")
     return transcripts, project

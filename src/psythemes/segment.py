@@ -485,6 +485,7 @@ def segment_files(
     lang: str = "en",
     spacy_model: str | None = None,
     label_patterns: Sequence[str] | None = None,
+    encoding: str | None = None,
     on_file: Callable[[Path], None] | None = None,
 ) -> SegmentRun:
     """Read transcript files, segment them and write the results (the ``segment`` command).
@@ -500,7 +501,7 @@ def segment_files(
         Files and folders, see :func:`psythemes.io.read_transcripts`.
     out_dir : path
         Output folder (created if needed).
-    format, metadata, speaker_roles, label_patterns, on_file
+    format, metadata, speaker_roles, label_patterns, encoding, on_file
         See :func:`psythemes.io.read_transcripts`.
     unit, window_size, stride, interviewer, backchannels, lang, spacy_model
         See :func:`segment_transcripts`.
@@ -517,7 +518,7 @@ def segment_files(
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError("output path exists and is not a folder", path=out_dir)
     transcripts = _io.read_transcripts(paths, format=format, metadata=metadata, speaker_roles=speaker_roles,
-                                       label_patterns=label_patterns, on_file=on_file)
+                                       label_patterns=label_patterns, encoding=encoding, on_file=on_file)
     kept, dropped = segment_transcripts(
         transcripts, unit=unit, window_size=window_size, stride=stride, interviewer=interviewer,
         backchannels=backchannels, lang=lang, spacy_model=spacy_model, speaker_roles=speaker_roles,

@@ -20,6 +20,9 @@ app = typer.Typer(
 #: Process-wide CLI state (set by ``main``).
 state = SimpleNamespace(debug=False)
 
+#: Help of ``--encoding``, shared by the commands that read transcript files.
+ENCODING_HELP = "Text encoding of transcript files (default: detect; e.g. cp1252, latin-1)."
+
 
 def print_error(message: str) -> None:
     """One line on stderr, prefixed ``error:``."""

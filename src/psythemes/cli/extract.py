@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ._app import app, warnings_as_lines
+from ._app import ENCODING_HELP, app, warnings_as_lines
 
 
 @app.command()
@@ -21,6 +21,7 @@ def extract(
         help="Codebook file (.yaml, .csv, .qdc) or shipped name; default: the .qdpx project's, else 'psychosomatic'.")] = None,
     gold: Annotated[Path | None, typer.Option(help="Human codes as spans (CSV: doc_id,start,end,code,coder) or a .qdpx.")] = None,
     format: Annotated[str, typer.Option(help="Input format, auto from the file suffix.")] = "auto",
+    encoding: Annotated[str | None, typer.Option(help=ENCODING_HELP)] = None,
     speaker_roles: Annotated[str | None, typer.Option(help='e.g. "Interviewer=interviewer,P*=patient".')] = None,
     unit: Annotated[str, typer.Option(help="turn, sentence or window.")] = "turn",
     keep_interviewer: Annotated[bool, typer.Option("--keep-interviewer", help="Analyse interviewer turns too.")] = False,
@@ -45,7 +46,7 @@ def extract(
 
     with warnings_as_lines(), _StageProgress(STAGES) as on_stage:
         result = run_extract(
-            inputs, out, metadata=metadata, codebook=codebook, gold=gold, format=format,
+            inputs, out, metadata=metadata, codebook=codebook, gold=gold, format=format, encoding=encoding,
             speaker_roles=speaker_roles, unit=unit, interviewer="keep" if keep_interviewer else "drop",
             preset=preset, min_topic_size=min_topic_size, n_themes=n_themes, reduce_outliers=reduce_outliers,
             method=method, model=mapper, embedding_model=model, embedding_backend=backend, context=context,

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ._app import app, warnings_as_lines
+from ._app import ENCODING_HELP, app, warnings_as_lines
 
 #: Show a progress bar from this many input files on (and only on a terminal).
 PROGRESS_MIN_FILES = 5
@@ -20,6 +20,7 @@ def segment(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.", show_default=False)],
     format: Annotated[str, typer.Option(help="auto (from the file suffix), text, vtt, srt, docx, odt, csv, "
                                              "tsv or jsonl.")] = "auto",
+    encoding: Annotated[str | None, typer.Option(help=ENCODING_HELP)] = None,
     unit: Annotated[str, typer.Option(help="turn, sentence or window.")] = "turn",
     window_size: Annotated[int, typer.Option(min=1, help="Sentences per window (--unit window).")] = 3,
     stride: Annotated[int, typer.Option(min=1, help="Sentences between window starts.")] = 1,
@@ -42,7 +43,7 @@ def segment(
         run = segment_files(
             files, out, format=format, metadata=metadata, speaker_roles=speaker_roles, unit=unit,
             window_size=window_size, stride=stride, interviewer="drop" if drop_interviewer else "keep",
-            backchannels=backchannels, lang=lang, spacy_model=spacy_model, on_file=advance)
+            backchannels=backchannels, lang=lang, spacy_model=spacy_model, encoding=encoding, on_file=advance)
     dropped = f", {run.n_dropped} dropped" if run.n_dropped else ""
     print(f"{run.n_transcripts} transcripts, {run.n_segments} segments{dropped} (unit: {run.unit}) -> {run.out_dir}")
 

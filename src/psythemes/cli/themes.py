@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._app import app, warnings_as_lines
+from ._app import ENCODING_HELP, app, warnings_as_lines
 
 #: Themes listed in the summary (all of them are in themes.csv).
 SUMMARY_THEMES = 10
@@ -35,31 +35,43 @@ def themes(
     unit: Annotated[str, typer.Option(help="Segmentation unit for transcripts: turn, sentence or window.")] = "turn",
     speaker_roles: Annotated[str | None, typer.Option(
         help='Speaker globs to roles for transcripts, e.g. "Interviewer=interviewer,P*=patient".')] = None,
+    encoding: Annotated[str | None, typer.Option(help=ENCODING_HELP)] = None,
+    guided: Annotated[str | None, typer.Option(
+        help="Guided discovery: codebook file (.yaml/.csv/.qdc) or shipped name whose codes' seed_words "
+             "steer the themes.", show_default=False)] = None,
     cache_dir: Annotated[Path | None, typer.Option(
         help="Embedding cache folder (default: .psythemes-cache/embeddings, or under $PSYTHEMES_CACHE).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the embedding cache.")] = False,
 ) -> None:
     """Discover candidate themes; write themes.csv, segment_themes.csv, themes_by_*.csv and figures/."""
-    from ..discover import discover_themes, load_segments
+    from ..discover import discover_themes, load_segments, seed_words_from_codebook
     from ..embed import Embedder
     from ..errors import InputError
 
     if preset not in ("default", "fast"):
         raise InputError(f"--preset must be default or fast, not {preset!r}")
+    # before reading and embedding: a codebook without seed words should fail fast
+    seed_words = seed_words_from_codebook(guided) if guided is not None else None
     with warnings_as_lines():
         segments, doc_meta, segmented = load_segments(
-            inputs, unit=unit, metadata=metadata, speaker_roles=speaker_roles)
+            inputs, unit=unit, metadata=metadata, speaker_roles=speaker_roles, encoding=encoding)
         embedder = Embedder(model=model, context=context, cache_dir=False if no_cache else cache_dir)
+        # fewer than 2 segments: discover_themes says so without loading the model
+        embeddings = embedder.embed_segments(segments) if len(segments) >= 2 else None
+        # read now: guided mode embeds the seed words with the same embedder, which resets stats_
+        stats = dict(getattr(embedder, "stats_", {}))
         result = discover_themes(
-            segments, embedder=embedder, metadata=doc_meta, out_dir=out, include_segments=segmented,
-            preset=preset, min_topic_size=min_topic_size, n_themes=n_themes, random_state=seed,
-            reduce_outliers=reduce_outliers, by=list(dict.fromkeys([*by, "wave"])))
-    stats = getattr(embedder, "stats_", {})
+            segments, embedder=embedder, embeddings=embeddings, metadata=doc_meta, out_dir=out,
+            include_segments=segmented, preset=preset, min_topic_size=min_topic_size, n_themes=n_themes,
+            random_state=seed, reduce_outliers=reduce_outliers, seed_words=seed_words,
+            by=list(dict.fromkeys([*by, "wave"])))
     info = result.summary()
     print(f"{info['n_segments']} segments from {info['n_docs']} documents "
           f"({stats.get('n_encoded', 0)} embedded, {stats.get('n_cached', 0)} from the cache)")
     before = f" (before reduction {info['initial_outlier_share']:.1%})" if reduce_outliers else ""
     print(f"{info['n_themes']} themes, preset {info['preset_used']}; outlier share {info['outlier_share']:.1%}{before}")
+    if seed_words:
+        print(f"guided by the seed words of {len(seed_words)} codes: {', '.join(seed_words)}")
     largest = result.themes_.sort_values(["size", "theme_id"], ascending=[False, True], kind="stable")
     for rec in largest.head(SUMMARY_THEMES).itertuples(index=False):
         print(f"  {rec.theme_id:>3}  {rec.size:>5}  {rec.label}")
