@@ -105,10 +105,16 @@ def test_qdpx_export_holds_machine_and_gold_codes(demo_run):
     assert (project.codings["coder"] != "psythemes").sum() == len(gold)
 
 
-def test_qdpx_input_round_trip(demo_run, tmp_path):
+def test_qdpx_input_round_trip(demo_run, tmp_path, monkeypatch):
     """A .qdpx is a valid input: its codebook and codings are used as codebook and gold."""
+    import psythemes.qdpx as qdpx_mod
+
     _, out = demo_run
+    reads = []
+    real = qdpx_mod.read_qdpx
+    monkeypatch.setattr(qdpx_mod, "read_qdpx", lambda *a, **k: reads.append(a) or real(*a, **k))
     result = extract(out / "project.qdpx", tmp_path / "again", preset="fast", n_boot=0, qdpx=False)
+    assert len(reads) == 1  # the project is parsed once, for transcripts, codebook and codings alike
     assert len(result.transcripts) == 64
     assert result.gold is not None and set(result.gold["coder"]) == {"psythemes", "A", "B"}
     assert result.codebook.names == ["alternation", "awareness", "alliance", "common_ground"]

@@ -46,6 +46,8 @@ __all__ = [
     "INTERVIEWER_LABELS",
     "read_transcript",
     "read_transcripts",
+    "annotate_transcripts",
+    "check_encoding",
     "read_text",
     "read_vtt",
     "read_srt",
@@ -860,8 +862,8 @@ def _format_of(path: Path, format: str) -> str:
     return fmt
 
 
-def _check_encoding(encoding: str | None) -> None:
-    """Reject an encoding name Python does not know, before any file is read.
+def check_encoding(encoding: str | None) -> None:
+    """Raise :class:`InputError` for an encoding name Python does not know, before any file is read.
 
     Formats that are not decoded as text (docx, odt, qdpx) ignore ``encoding``; checking it
     here means a misspelt name is an error for them too, not silently unused.
@@ -879,7 +881,7 @@ def _check_encoding(encoding: str | None) -> None:
 
 def _read_any(path: Path, format: str, *, doc_id: str | None, label_patterns: Any, encoding: str | None,
               columns: Mapping[str, str] | None) -> list[Transcript]:
-    _check_encoding(encoding)
+    check_encoding(encoding)
     if not path.exists():
         raise InputError("no such file", path=path)
     fmt = _format_of(path, format)
@@ -1017,6 +1019,28 @@ def read_transcripts(paths: str | Path | Iterable[str | Path], *, format: str = 
             transcripts.append(tr)
         if on_file is not None:
             on_file(path)
+    return annotate_transcripts(transcripts, metadata=metadata, speaker_roles=speaker_roles)
+
+
+def annotate_transcripts(transcripts: list[Transcript], *,
+                         metadata: str | Path | pd.DataFrame | None = None,
+                         speaker_roles: str | Mapping[str, str] | None = None) -> list[Transcript]:
+    """Join metadata and resolve speaker roles on transcripts already read (in place).
+
+    :func:`read_transcripts` ends with this; call it yourself for transcripts that come from
+    elsewhere (e.g. the sources of a REFI-QDA project read with :func:`psythemes.qdpx.read_qdpx`).
+
+    Parameters
+    ----------
+    transcripts : list of Transcript
+    metadata, speaker_roles
+        See :func:`read_transcripts`.
+
+    Returns
+    -------
+    list of Transcript
+        The same objects.
+    """
     if metadata is not None:
         _join_metadata(transcripts, metadata)
     if speaker_roles:

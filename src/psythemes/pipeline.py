@@ -303,11 +303,16 @@ def _read_inputs(paths: list[Path], *, format: str, metadata: Any, speaker_roles
         raise InputError("give a REFI-QDA project (.qdpx/.qde) on its own, not together with other inputs")
     project = None
     if project_paths:
-        from .qdpx import read_qdpx
+        from .qdpx import project_transcripts, read_qdpx
 
+        # read once: the project gives the transcripts and, later, its codebook and codings
+        io_mod.check_encoding(encoding)  # unused by a project's XML, but a misspelt name is still an error
         project = read_qdpx(project_paths[0])
-    transcripts = io_mod.read_transcripts(paths, format=format, metadata=metadata, speaker_roles=speaker_roles,
-                                          encoding=encoding)
+        transcripts = io_mod.annotate_transcripts(
+            project_transcripts(project), metadata=metadata, speaker_roles=speaker_roles)
+    else:
+        transcripts = io_mod.read_transcripts(paths, format=format, metadata=metadata,
+                                              speaker_roles=speaker_roles, encoding=encoding)
     if not transcripts:
         raise InputError("no transcripts found in the inputs")
     return transcripts, project

@@ -40,6 +40,7 @@ __all__ = [
     "QdaProject",
     "read_qdpx",
     "read_project_transcripts",
+    "project_transcripts",
     "write_qdpx",
     "project_to_xml",
     "ZipLimits",
@@ -644,11 +645,28 @@ def read_project_transcripts(
     This is the reader :mod:`psythemes.io` uses for ``.qdpx``/``.qde`` inputs: each source's
     plain text is parsed for speaker labels like a ``.txt`` transcript.
     """
+    return project_transcripts(read_qdpx(path), label_patterns=label_patterns)
+
+
+def project_transcripts(project: QdaProject, *, label_patterns: Any = None) -> list[Transcript]:
+    """The text sources of a project already read, with speaker turns parsed (in place).
+
+    Parameters
+    ----------
+    project : QdaProject
+        From :func:`read_qdpx`.
+    label_patterns : sequence of regex, optional
+        Speaker-label patterns (see :func:`psythemes.io.parse_labelled_text`).
+
+    Returns
+    -------
+    list of Transcript
+        ``project.transcripts``, each with its ``turns``.
+    """
     from .io import parse_labelled_text
 
-    transcripts = read_qdpx(path).transcripts
-    for transcript in transcripts:
+    for transcript in project.transcripts:
         transcript.turns = parse_labelled_text(
             transcript.text, label_patterns=label_patterns, source=transcript.source
         )
-    return transcripts
+    return project.transcripts
