@@ -110,6 +110,33 @@ def test_docx(data_dir: Path) -> None:
     assert_turn_offsets(tr)
 
 
+def test_docx_transcript_tables_are_read_row_by_row(tmp_path: Path) -> None:
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("Interview 3 (table layout)")
+    table = document.add_table(rows=0, cols=3)
+    for cells in (["Speaker", "Time", "Text"], ["Interviewer", "00:00:05", "How did the sessions go?"],
+                  ["P3", "00:00:09", "They helped.\nI slept better."], ["", "", ""]):
+        row = table.add_row().cells
+        for cell, value in zip(row, cells):
+            cell.text = value
+    two = document.add_table(rows=1, cols=2)  # speaker | text, the time column left out
+    two.rows[0].cells[0].text, two.rows[0].cells[1].text = "Interviewer", "And your neck?"
+    document.add_paragraph("P3: Less stiff.")
+    document.sections[0].header.paragraphs[0].text = "CONFIDENTIAL page header"
+    path = tmp_path / "table.docx"
+    document.save(path)
+
+    tr = io.read_transcript(path)
+    assert speakers(tr) == ["Interviewer", "P3", "Interviewer", "P3"]  # header row and empty row skipped
+    assert bodies(tr)[:2] == ["How did the sessions go?", "They helped.\nI slept better."]
+    assert [t.t_start for t in tr.turns[:2]] == [5.0, 9.0]
+    assert "CONFIDENTIAL" not in tr.text  # page headers are not speech
+    assert tr.text.startswith("Interview 3 (table layout)\n")
+    assert_turn_offsets(tr)
+
+
 def test_odt(data_dir: Path) -> None:
     tr = io.read_transcript(data_dir / "example.odt")
     assert tr.format == "odt" and len(tr.turns) == 10

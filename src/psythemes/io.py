@@ -583,7 +583,10 @@ def read_docx(path: str | Path, *, doc_id: str | None = None,
               label_patterns: Sequence[str | re.Pattern[str]] | None = None, **_ignored: Any) -> Transcript:
     """Read a Word ``.docx`` file: each paragraph becomes a line, then speaker labels are parsed.
 
-    Text inside tables, headers and footers is not read.
+    Tables are read where they stand, one line per row (see :func:`_docx_table_lines`): many
+    transcription services deliver a table with a speaker column, an optional time column
+    and a text column.  Page headers and footers are not read: they hold titles and page
+    numbers, not what was said.
     """
     from zipfile import BadZipFile
 
@@ -599,7 +602,57 @@ def read_docx(path: str | Path, *, doc_id: str | None = None,
         document = docx.Document(_io.BytesIO(raw))
     except (PackageNotFoundError, BadZipFile, XMLSyntaxError, KeyError, ValueError, OSError) as err:
         raise InputError(f"not a readable .docx file ({type(err).__name__})", path=path) from None
-    return _from_paragraphs(path, [p.text for p in document.paragraphs], doc_id, "docx", label_patterns)
+    from docx.table import Table
+
+    lines: list[str] = []
+    for block in document.iter_inner_content():  # paragraphs and tables in document order
+        if isinstance(block, Table):
+            lines.extend(_docx_table_lines(block))
+        else:
+            lines.append(block.text)
+    return _from_paragraphs(path, lines, doc_id, "docx", label_patterns)
+
+
+#: Header cells of transcript tables ("Speaker | Time | Text"): such a row is not a turn.
+_TABLE_HEADER_WORDS = frozenset(
+    "speaker name who role time timestamp start end text utterance transcript content turn said".split()
+)
+_TIME_CELL = re.compile(rf"^{_TIME}$")
+
+
+def _docx_table_lines(table: Any) -> list[str]:
+    """One line per table row, written the way a speaker-labelled text would be.
+
+    ``speaker | text`` becomes ``speaker: text``; ``time | speaker | text`` becomes
+    ``[time] speaker: text`` and ``speaker | time | text`` becomes ``speaker (time): text``, so
+    the usual label patterns find speaker and time.  A header row (every cell a word such as
+    *speaker*, *time*, *text*) is skipped; a row whose first cell is too long to be a label
+    keeps its cells joined by spaces.  Merged cells count once; a cell's paragraphs are kept
+    as lines of the text.
+    """
+    lines: list[str] = []
+    for row in table.rows:
+        cells, seen = [], set()
+        for cell in row.cells:
+            if id(cell._tc) in seen:  # a merged cell is repeated for every grid column it spans
+                continue
+            seen.add(id(cell._tc))
+            text = "\n".join(p.text for p in cell.paragraphs).strip()
+            if text:
+                cells.append(text)
+        if not cells:
+            continue
+        if all(c.casefold().rstrip(":") in _TABLE_HEADER_WORDS for c in cells):
+            continue
+        if len(cells) >= 3 and _TIME_CELL.match(cells[0]) and len(cells[1]) <= _MAX_LABEL_CHARS:
+            lines.append(f"[{cells[0]}] {cells[1]}: {' '.join(cells[2:])}")
+        elif len(cells) >= 3 and _TIME_CELL.match(cells[1]) and len(cells[0]) <= _MAX_LABEL_CHARS:
+            lines.append(f"{cells[0]} ({cells[1]}): {' '.join(cells[2:])}")
+        elif len(cells) >= 2 and len(cells[0]) <= _MAX_LABEL_CHARS and "\n" not in cells[0]:
+            lines.append(f"{cells[0]}: {' '.join(cells[1:])}")
+        else:
+            lines.append(" ".join(cells))
+    return lines
 
 
 _ODF_TEXT = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
