@@ -139,3 +139,6 @@ def test_onnx_vectors_close_to_torch(tmp_path):
     other._onnx_model = onnx_e.onnx_model_
     rebatched = other.encode(texts[::-1])[::-1]
     assert np.einsum("ij,ij->i", rebatched, onnx_vecs).min() > 0.97
+    # idle worker threads sleep unless asked to spin (ONNX Runtime's own default is to spin)
+    assert onnx_e.onnx_model_.session_.get_session_options().get_session_config_entry(
+        "session.intra_op.allow_spinning") == "0"

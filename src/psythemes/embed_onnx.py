@@ -114,6 +114,10 @@ class OnnxEncoder:
         Folder for the exported, quantised model (created; reused on later runs).
     threads : int, optional
         ONNX Runtime intra-op threads; default: its own choice (one per physical core).
+    allow_spinning : bool, default False
+        Let idle worker threads spin instead of sleeping (ONNX Runtime's own default).  Faster
+        on an idle machine, slower on a busy one, where spinning threads take CPU from the
+        threads doing work; ``benchmarks/onnx_settings.py`` measures both.
 
     Attributes
     ----------
@@ -121,10 +125,12 @@ class OnnxEncoder:
         ``max_seq_length``, ``dimension``, ``normalize`` of the model.
     """
 
-    def __init__(self, model_path: str | Path, export_dir: str | Path, threads: int | None = None):
+    def __init__(self, model_path: str | Path, export_dir: str | Path, threads: int | None = None,
+                 allow_spinning: bool = False):
         self.model_path = Path(model_path)
         self.export_dir = Path(export_dir)
         self.threads = threads
+        self.allow_spinning = allow_spinning
         self.layout_ = model_layout(self.model_path)
 
     @property
@@ -194,9 +200,9 @@ class OnnxEncoder:
             options.inter_op_num_threads = 1
             if self.threads:
                 options.intra_op_num_threads = int(self.threads)
-            # idle worker threads sleep instead of spinning: on a busy 2-core machine spinning
-            # threads took CPU from the ones doing work (90 vs 73 sentences/s, batch 64)
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            # by default idle worker threads sleep instead of spinning: on a busy 2-core machine
+            # spinning threads took CPU from the ones doing work (90 vs 73 sentences/s, batch 64)
+            options.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.allow_spinning else "0")
             self._session = ort.InferenceSession(str(self.model_file()), options, providers=["CPUExecutionProvider"])
             self._input_names = {i.name for i in self._session.get_inputs()}
         return self._session
