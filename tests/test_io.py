@@ -137,6 +137,44 @@ def test_docx_transcript_tables_are_read_row_by_row(tmp_path: Path) -> None:
     assert_turn_offsets(tr)
 
 
+def test_odt_transcript_tables_are_read_row_by_row(tmp_path: Path) -> None:
+    pytest.importorskip("odf")
+    from odf.opendocument import OpenDocumentText
+    from odf.table import CoveredTableCell, Table, TableColumn, TableRow
+    from odf.table import TableCell as Cell
+    from odf.text import P
+
+    document = OpenDocumentText()
+    document.text.addElement(P(text="Interview 4"))
+    table = Table(name="turns")
+    table.addElement(TableColumn(numbercolumnsrepeated=3))
+    for cells in (["Speaker", "Time", "Text"], ["Interviewer", "00:01:02", "What changed?"],
+                  ["P4", "00:01:07", "I breathe out before I answer."]):
+        row = TableRow()
+        for value in cells:
+            cell = Cell()
+            cell.addElement(P(text=value))
+            row.addElement(cell)
+        table.addElement(row)
+    merged = TableRow()  # a note spanning the row: one cell, two covered ones
+    note = Cell(numbercolumnsspanned=3)
+    note.addElement(P(text="[pause]"))
+    merged.addElement(note)
+    merged.addElement(CoveredTableCell())
+    merged.addElement(CoveredTableCell())
+    table.addElement(merged)
+    document.text.addElement(table)
+    document.text.addElement(P(text="Interviewer: Thank you."))
+    path = tmp_path / "table.odt"
+    document.save(str(path))
+
+    tr = io.read_transcript(path)
+    assert speakers(tr) == ["Interviewer", "P4", "Interviewer"]
+    assert bodies(tr)[1] == "I breathe out before I answer.\n[pause]"  # the note continues the turn
+    assert [t.t_start for t in tr.turns[:2]] == [62.0, 67.0]
+    assert_turn_offsets(tr)
+
+
 def test_odt(data_dir: Path) -> None:
     tr = io.read_transcript(data_dir / "example.odt")
     assert tr.format == "odt" and len(tr.turns) == 10

@@ -621,38 +621,40 @@ _TIME_CELL = re.compile(rf"^{_TIME}$")
 
 
 def _docx_table_lines(table: Any) -> list[str]:
-    """One line per table row, written the way a speaker-labelled text would be.
-
-    ``speaker | text`` becomes ``speaker: text``; ``time | speaker | text`` becomes
-    ``[time] speaker: text`` and ``speaker | time | text`` becomes ``speaker (time): text``, so
-    the usual label patterns find speaker and time.  A header row (every cell a word such as
-    *speaker*, *time*, *text*) is skipped; a row whose first cell is too long to be a label
-    keeps its cells joined by spaces.  Merged cells count once; a cell's paragraphs are kept
-    as lines of the text.
-    """
-    lines: list[str] = []
+    """The rows of a Word table as transcript lines (see :func:`_table_row_line`)."""
+    lines = []
     for row in table.rows:
         cells, seen = [], set()
         for cell in row.cells:
             if id(cell._tc) in seen:  # a merged cell is repeated for every grid column it spans
                 continue
             seen.add(id(cell._tc))
-            text = "\n".join(p.text for p in cell.paragraphs).strip()
-            if text:
-                cells.append(text)
-        if not cells:
-            continue
-        if all(c.casefold().rstrip(":") in _TABLE_HEADER_WORDS for c in cells):
-            continue
-        if len(cells) >= 3 and _TIME_CELL.match(cells[0]) and len(cells[1]) <= _MAX_LABEL_CHARS:
-            lines.append(f"[{cells[0]}] {cells[1]}: {' '.join(cells[2:])}")
-        elif len(cells) >= 3 and _TIME_CELL.match(cells[1]) and len(cells[0]) <= _MAX_LABEL_CHARS:
-            lines.append(f"{cells[0]} ({cells[1]}): {' '.join(cells[2:])}")
-        elif len(cells) >= 2 and len(cells[0]) <= _MAX_LABEL_CHARS and "\n" not in cells[0]:
-            lines.append(f"{cells[0]}: {' '.join(cells[1:])}")
-        else:
-            lines.append(" ".join(cells))
+            cells.append("\n".join(p.text for p in cell.paragraphs))
+        line = _table_row_line(cells)
+        if line is not None:
+            lines.append(line)
     return lines
+
+
+def _table_row_line(cells: Sequence[str]) -> str | None:
+    """One table row as a line written the way a speaker-labelled text would be (None: skip it).
+
+    ``speaker | text`` becomes ``speaker: text``; ``time | speaker | text`` becomes
+    ``[time] speaker: text`` and ``speaker | time | text`` becomes ``speaker (time): text``, so
+    the usual label patterns find speaker and time.  Empty rows and header rows (every cell a
+    word such as *speaker*, *time*, *text*) are skipped; a row whose first cell is too long to
+    be a label keeps its cells joined by spaces.  A cell's paragraphs stay lines of the text.
+    """
+    cells = [c.strip() for c in cells if c.strip()]
+    if not cells or all(c.casefold().rstrip(":") in _TABLE_HEADER_WORDS for c in cells):
+        return None
+    if len(cells) >= 3 and _TIME_CELL.match(cells[0]) and len(cells[1]) <= _MAX_LABEL_CHARS:
+        return f"[{cells[0]}] {cells[1]}: {' '.join(cells[2:])}"
+    if len(cells) >= 3 and _TIME_CELL.match(cells[1]) and len(cells[0]) <= _MAX_LABEL_CHARS:
+        return f"{cells[0]} ({cells[1]}): {' '.join(cells[2:])}"
+    if len(cells) >= 2 and len(cells[0]) <= _MAX_LABEL_CHARS and "\n" not in cells[0]:
+        return f"{cells[0]}: {' '.join(cells[1:])}"
+    return " ".join(cells)
 
 
 _ODF_TEXT = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
@@ -679,7 +681,8 @@ def read_odt(path: str | Path, *, doc_id: str | None = None,
              label_patterns: Sequence[str | re.Pattern[str]] | None = None, **_ignored: Any) -> Transcript:
     """Read an OpenDocument ``.odt`` file (``content.xml`` parsed with defusedxml).
 
-    Paragraphs and headings of the body become lines, then speaker labels are parsed.
+    Paragraphs and headings of the body become lines, tables one line per row (as in
+    :func:`read_docx`), then speaker labels are parsed.
     """
     import zipfile
 
@@ -698,9 +701,28 @@ def read_odt(path: str | Path, *, doc_id: str | None = None,
         raise InputError(f"not a readable .odt file ({type(err).__name__})", path=path) from None
     except (SafeET.ParseError, DefusedXmlException) as err:
         raise InputError(f"unsafe or malformed content.xml in .odt file ({err})", path=path) from None
-    paragraphs = [_odf_paragraph_text(el) for el in root.iter()
-                  if el.tag in (f"{{{_ODF_TEXT}}}p", f"{{{_ODF_TEXT}}}h")]
-    return _from_paragraphs(path, paragraphs, doc_id, "odt", label_patterns)
+    return _from_paragraphs(path, _odf_lines(root), doc_id, "odt", label_patterns)
+
+
+_ODF_TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+
+
+def _odf_lines(element: Any) -> list[str]:
+    """Paragraphs and headings in document order; a table contributes one line per row (as in
+    :func:`read_docx`); covered (merged) cells are skipped."""
+    lines: list[str] = []
+    for child in element:
+        if child.tag in (f"{{{_ODF_TEXT}}}p", f"{{{_ODF_TEXT}}}h"):
+            lines.append(_odf_paragraph_text(child))
+        elif child.tag == f"{{{_ODF_TABLE}}}table":
+            for row in child.iter(f"{{{_ODF_TABLE}}}table-row"):
+                cells = ["\n".join(_odf_lines(cell)) for cell in row if cell.tag == f"{{{_ODF_TABLE}}}table-cell"]
+                line = _table_row_line(cells)
+                if line is not None:
+                    lines.append(line)
+        else:
+            lines.extend(_odf_lines(child))
+    return lines
 
 
 #: Column names looked for in utterance tables (first match, case-insensitive).  Override
