@@ -11,7 +11,7 @@ Everything else, and every bootstrap, uses one vectorised formulation written he
 with the same ratings are collapsed to *patterns*, each statistic is a function of how many
 units of each pattern there are, and a bootstrap resample of ``n`` units is a multinomial
 draw of pattern counts.  Cohen's kappa and precision/recall/F1 are counts over a confusion
-table, computed here as well: importing scikit-learn (about 0.7 s) would cost a cached
+table, computed here as well: importing scikit-learn (0.7-1.1 s) would cost a cached
 re-run of ``extract`` a third of its time.  The tests check every route against the
 libraries (scikit-learn included) and against published worked examples.
 
