@@ -135,6 +135,9 @@ def extract(
         ``few-shot`` needs ``model``, a mapper saved by ``psythemes train``.
     embedding_model, embedding_backend, context, cache_dir
         See :class:`psythemes.embed.Embedder` (``model``, ``backend``, ``context``, ``cache_dir``).
+        The same ``cache_dir`` also keeps fitted themes (``themes/``, see
+        ``ThemeDiscoverer(memory=...)``) and drawn report plots (``report/``); ``False`` turns
+        all three caches off.
     overlap, n_boot
         See :func:`psythemes.evaluate.evaluate`.
     random_state : int
