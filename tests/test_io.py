@@ -13,6 +13,8 @@ from psythemes import io
 from psythemes.errors import InputError, PsythemesWarning
 from psythemes.schema import Transcript, Turn
 
+from turn_checks import assert_turn_offsets  # tests/turn_checks.py
+
 
 def bodies(tr: Transcript) -> list[str]:
     return [tr.text[t.start:t.end] for t in tr.turns]
@@ -20,15 +22,6 @@ def bodies(tr: Transcript) -> list[str]:
 
 def speakers(tr: Transcript) -> list[str]:
     return [t.speaker for t in tr.turns]
-
-
-def assert_turn_offsets(tr: Transcript) -> None:
-    prev_end = 0
-    for t in tr.turns:
-        assert prev_end <= t.start < t.end <= len(tr.text)
-        body = tr.text[t.start:t.end]
-        assert body == body.strip()
-        prev_end = t.end
 
 
 # --- golden examples ---------------------------------------------------------------------

@@ -25,6 +25,8 @@ from psythemes.errors import InputError
 from psythemes.schema import Transcript, Turn
 from psythemes.segment import segment_transcripts
 
+from turn_checks import assert_turn_offsets  # tests/turn_checks.py
+
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 OFFICE_SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -47,17 +49,8 @@ def tmpfile(suffix: str) -> Path:
     return Path(handle.name)
 
 
-def assert_turns_exact(tr: Transcript) -> None:
-    prev = 0
-    for t in tr.turns:
-        assert prev <= t.start < t.end <= len(tr.text)
-        body = tr.text[t.start:t.end]
-        assert body == body.strip()
-        prev = t.end
-
-
 def check_round_trip(tr: Transcript, expected: list[tuple[str, str]]) -> None:
-    assert_turns_exact(tr)
+    assert_turn_offsets(tr)
     got = [(t.speaker, tr.text[t.start:t.end]) for t in tr.turns]
     assert got == expected
 
@@ -108,7 +101,7 @@ def test_text_reader_arbitrary_text(text: str) -> None:
         path.unlink()
     assert tr.text == io.normalise_text(text)
     assert tr.turns
-    assert_turns_exact(tr)
+    assert_turn_offsets(tr)
 
 
 # --- subtitles ----------------------------------------------------------------------------

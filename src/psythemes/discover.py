@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import functools
 import gzip
 import hashlib
 import json
@@ -895,22 +894,6 @@ _CACHE_LIBRARIES = ("psythemes", "bertopic", "scikit-learn", "umap-learn", "hdbs
                     "plotly")
 
 
-@functools.lru_cache(maxsize=1)
-def _cache_code_version() -> str:
-    """Library versions plus this module's own source (an editable install keeps its version
-    number while the code changes)."""
-    from importlib import metadata as md
-
-    versions = {}
-    for dist in _CACHE_LIBRARIES:
-        try:
-            versions[dist] = md.version(dist)
-        except md.PackageNotFoundError:
-            versions[dist] = None
-    source = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
-    return json.dumps({"format": _CACHE_FORMAT, "versions": versions, "source": source}, sort_keys=True)
-
-
 class _ThemeCacheEntry:
     """The results of one fit on disk, ``<memory>/<key>/``: tables as Parquet, arrays as ``.npy``
     (no pickle), scalars as JSON and, once written, the figures (gzipped HTML).  The key hashes
@@ -923,14 +906,11 @@ class _ThemeCacheEntry:
 
     @classmethod
     def for_fit(cls, memory: Path, params: dict[str, Any], frame: pd.DataFrame, X: np.ndarray) -> _ThemeCacheEntry:
-        digest = hashlib.sha256(_cache_code_version().encode())
-        header = {"params": params, "columns": [str(c) for c in frame.columns],
-                  "dtypes": [str(t) for t in frame.dtypes], "shape": list(X.shape)}
-        digest.update(json.dumps(header, sort_keys=True, default=str).encode())
-        try:
-            digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-        except TypeError:  # cells pandas cannot hash (lists, dicts): hash their text instead
-            digest.update(frame.to_csv(index=False).encode("utf-8", "surrogatepass"))
+        from .caching import code_version, update_with_table
+
+        digest = hashlib.sha256(f"{_CACHE_FORMAT}|{code_version(__file__, _CACHE_LIBRARIES)}".encode())
+        digest.update(json.dumps({"params": params, "shape": list(X.shape)}, sort_keys=True, default=str).encode())
+        update_with_table(digest, frame, index=False)
         digest.update(np.ascontiguousarray(X, dtype=np.float32).tobytes())
         return cls(memory / digest.hexdigest()[:40])
 

@@ -969,7 +969,7 @@ def _render_card(card: Mapping[str, Any], notes: str) -> str:
         f"- Training data: {card['training_data'] or 'not stated'}",
         f"- Training size: {card['n_train_segments']} segments from {card['n_train_documents']} documents",
         f"- Seed (random_state): {card['random_state']}",
-        f"- Versions: " + ", ".join(f"{k} {v}" for k, v in card["versions"].items()),
+        "- Versions: " + ", ".join(f"{k} {v}" for k, v in card["versions"].items()),
         f"- Serialisation: {card['serialisation']}",
         "",
         "## Evaluation (cross-validation grouped by transcript)",

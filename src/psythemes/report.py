@@ -180,14 +180,12 @@ class _FigureCache:
 
     @staticmethod
     def _key(draw: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-        from importlib import metadata as md
+        from .caching import code_version, update_with_table
 
-        digest = hashlib.sha256(Path(__file__).read_bytes())
-        digest.update(f"{md.version('matplotlib')}|{draw.__name__}".encode())
+        digest = hashlib.sha256(f"{code_version(__file__, ('matplotlib',))}|{draw.__name__}".encode())
         for value in [*args, *sorted(kwargs.items())]:
             if isinstance(value, pd.DataFrame):
-                digest.update(repr((list(value.columns), list(value.index), [str(t) for t in value.dtypes])).encode())
-                digest.update(pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes())
+                update_with_table(digest, value, index=True)
             else:
                 digest.update(repr(value).encode())
             digest.update(b"\0")
