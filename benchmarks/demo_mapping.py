@@ -88,6 +88,11 @@ class MemoEmbedder:
         self.embedder = embedder if embedder is not None else Embedder()
         self._memo: dict[str, np.ndarray] = {}
 
+    @property
+    def backend_(self) -> str:
+        """The Embedder's backend (recorded in a saved model)."""
+        return self.embedder.backend_
+
     def encode(self, texts: list[str]) -> np.ndarray:
         todo = list(dict.fromkeys(t for t in texts if t not in self._memo))
         if todo:

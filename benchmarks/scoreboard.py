@@ -339,7 +339,7 @@ def save_demo_model(directory: str, codebook: str, segs: pd.DataFrame, gold: lis
     cv = grouped_cross_validate(lambda: FewShotMapper(cb, embedder=emb, **params), train, y, n_splits=5, all_segments=all_segs)
     metrics = {k: v for k, v in cv.items() if k != "folds"}
     model = FewShotMapper(cb, embedder=emb, random_state=0, **params).fit(train, y, all_segments=all_segs)
-    model.save(directory, metrics=metrics,
+    model.save(directory, metrics=metrics, embedding_backend="torch",  # raw SentenceTransformer vectors
                training_data=f"AnnoMI-simple.csv (uccollab/AnnoMI @ 4293664), therapist utterances of a random 20 % of "
                              f"transcripts (GroupShuffleSplit seed 0): {len(train)} utterances, {train['doc_id'].nunique()} transcripts",
                notes="Demonstration of the model format, trained by `benchmarks/scoreboard.py --save-model`. "

@@ -16,7 +16,7 @@ from test_mapping import FakeEmbedder, TOY, frame, toy_corpus
 
 @pytest.fixture()
 def fake_embedder(monkeypatch):
-    monkeypatch.setattr(mapping, "default_embedder", FakeEmbedder)
+    monkeypatch.setattr(mapping, "default_embedder", lambda backend=None: FakeEmbedder())
 
 
 @pytest.fixture()

@@ -44,6 +44,7 @@ class TopicModel:
 def fake_model(monkeypatch):
     model = TopicModel()
     monkeypatch.setattr(Embedder, "_load_model", lambda self: model)
+    monkeypatch.setenv("PSYTHEMES_EMBED_BACKEND", "torch")  # the fake stands in for the torch model
     return model
 
 
@@ -108,12 +109,20 @@ def test_context_option_reaches_the_embedder(segments_csv, tmp_path, fake_model)
     assert len(with_context) == len(segments) - 4  # all but the first segment of each of the 4 documents
 
 
+def test_backend_option_reaches_the_embedder(segments_csv, tmp_path, fake_model, monkeypatch):
+    monkeypatch.delenv("PSYTHEMES_EMBED_BACKEND")  # the default would be onnx; the option picks the (fake) torch model
+    rc = main(["themes", str(segments_csv), "--out", str(tmp_path / "o"), "--preset", "fast", "--no-cache",
+               "--backend", "torch"])
+    assert rc == 0 and fake_model.n_encoded == 60
+
+
 @pytest.mark.parametrize(
     "extra, message",
     [
         (["--preset", "slow"], "--preset must be default or fast"),
         (["--model", "/nonexistent/model"], "embedding model folder not found"),
         (["--context", "next"], "context must be None or 'previous_turn'"),
+        (["--backend", "tensorflow"], "embedding backend must be one of torch, onnx"),
     ],
 )
 def test_bad_options_are_one_line_errors(segments_csv, tmp_path, extra, message, capsys):

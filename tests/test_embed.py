@@ -50,6 +50,8 @@ class FakeModel:
 def fake(monkeypatch) -> FakeModel:
     model = FakeModel()
     monkeypatch.setattr(Embedder, "_load_model", lambda self: model)
+    # the fake stands in for the torch backend's model; the cache works the same for both
+    monkeypatch.setenv("PSYTHEMES_EMBED_BACKEND", "torch")
     return model
 
 
@@ -272,11 +274,11 @@ def test_real_model_cache_and_parity(tmp_path):
     from sentence_transformers import SentenceTransformer
 
     texts = ["My shoulders were up by my ears.", "We practised breathing.", "Mm-hmm.", "The GP referred me."]
-    e = Embedder(cache_dir=tmp_path / "cache")
+    e = Embedder(cache_dir=tmp_path / "cache", backend="torch")
     ours = e.encode(texts)
     assert ours.shape == (4, 384) and e.stats_["n_encoded"] == 4
     raw = SentenceTransformer(str(e.model_path_), device="cpu").encode(texts, normalize_embeddings=True)
     np.testing.assert_allclose(ours, raw, atol=1e-5)
-    again = Embedder(cache_dir=tmp_path / "cache")
+    again = Embedder(cache_dir=tmp_path / "cache", backend="torch")
     np.testing.assert_array_equal(again.encode(texts), ours)
     assert again.stats_["n_encoded"] == 0 and not hasattr(again, "_st_model")  # the model was never loaded

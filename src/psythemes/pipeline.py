@@ -135,9 +135,10 @@ def extract(
         ``few-shot`` needs ``model``, a mapper saved by ``psythemes train``.
     embedding_model, embedding_backend, context, cache_dir
         See :class:`psythemes.embed.Embedder` (``model``, ``backend``, ``context``, ``cache_dir``).
-        The same ``cache_dir`` also keeps fitted themes (``themes/``, see
-        ``ThemeDiscoverer(memory=...)``) and drawn report plots (``report/``); ``False`` turns
-        all three caches off.
+        With a trained ``model`` and no ``embedding_backend``, the backend the mapper was
+        trained on (:func:`psythemes.mapping.model_embedding_backend`).  The same ``cache_dir``
+        also keeps fitted themes (``themes/``, see ``ThemeDiscoverer(memory=...)``) and drawn
+        report plots (``report/``); ``False`` turns all three caches off.
     overlap, n_boot
         See :func:`psythemes.evaluate.evaluate`.
     random_state : int
@@ -191,6 +192,11 @@ def extract(
 
     # --- embed
     with clock("embed"):
+        if embedding_backend is None and model is not None:
+            # a trained mapper gets the kind of vectors it was trained on
+            from .mapping import model_embedding_backend
+
+            embedding_backend = model_embedding_backend(model)
         embedder = Embedder(model=embedding_model, cache_dir=cache_dir, context=context, backend=embedding_backend)
         embeddings = embedder.embed_segments(segments)
         stats = getattr(embedder, "stats_", {})
@@ -416,7 +422,7 @@ def _versions() -> dict[str, str]:
     from importlib import metadata as md
 
     out = {"python": platform.python_version()}
-    for dist in ("psythemes", "torch", "sentence-transformers", "transformers", "bertopic", "umap-learn",
+    for dist in ("psythemes", "torch", "sentence-transformers", "transformers", "onnxruntime", "bertopic", "umap-learn",
                  "hdbscan", "scikit-learn", "spacy", "numpy", "pandas", "krippendorff"):
         try:
             out[dist] = md.version(dist)

@@ -31,6 +31,9 @@ def themes(
         help="previous_turn: embed each segment with the end of the previous turn of another speaker.")] = None,
     model: Annotated[Path | None, typer.Option(
         help="Local sentence-transformers model folder (default: the bundled all-MiniLM-L6-v2).")] = None,
+    backend: Annotated[str | None, typer.Option(
+        help="Embedding backend: onnx (int8, about 3x faster) or torch; default onnx (or "
+             "$PSYTHEMES_EMBED_BACKEND). See docs/performance.md.")] = None,
     metadata: Annotated[Path | None, typer.Option(help="Metadata CSV (doc_id, wave, ...).")] = None,
     unit: Annotated[str, typer.Option(help="Segmentation unit for transcripts: turn, sentence or window.")] = "turn",
     speaker_roles: Annotated[str | None, typer.Option(
@@ -55,7 +58,7 @@ def themes(
     with warnings_as_lines():
         segments, doc_meta, segmented = load_segments(
             inputs, unit=unit, metadata=metadata, speaker_roles=speaker_roles, encoding=encoding)
-        embedder = Embedder(model=model, context=context, cache_dir=False if no_cache else cache_dir)
+        embedder = Embedder(model=model, context=context, cache_dir=False if no_cache else cache_dir, backend=backend)
         # fewer than 2 segments: discover_themes says so without loading the model
         embeddings = embedder.embed_segments(segments) if len(segments) >= 2 else None
         # read now: guided mode embeds the seed words with the same embedder, which resets stats_
