@@ -180,3 +180,27 @@ def test_onnx_worker_errors_reach_the_caller(model_dir, tmp_path):
     with pytest.raises(RuntimeError, match="kernel failed"):
         encoder.encode(texts)
     np.testing.assert_array_equal(encoder.encode(texts[:3], show_progress=True), np.ones((3, DIM), dtype=np.float32))
+
+
+def test_unwritable_export_folder_is_a_clear_error(model_dir, tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from psythemes.embed_onnx import OnnxEncoder
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(InputError, match="cannot create the folder for the ONNX export"):
+        OnnxEncoder(model_dir, blocker / "onnx").model_file()
+
+
+@pytest.mark.slow
+def test_no_cache_writes_nothing_into_the_cache_folder(tmp_path, monkeypatch):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    monkeypatch.setenv("PSYTHEMES_CACHE", str(tmp_path / "cache"))
+    e = Embedder(cache_dir=False, backend="onnx")
+    vectors = e.encode(["We practised breathing together.", "Mm-hmm."])
+    assert vectors.shape == (2, 384)
+    assert not (tmp_path / "cache").exists()  # the export went to a temporary folder
+    scratch = e.onnx_model_.export_dir
+    assert scratch.is_dir() and not scratch.is_relative_to(tmp_path / "cache")

@@ -388,14 +388,27 @@ class Embedder:
     def onnx_model_(self) -> Any:
         """The :class:`psythemes.embed_onnx.OnnxEncoder`, created on first use and kept.
 
-        Its int8 export lives next to the embedding cache (``<cache root>/onnx/<model>``).
+        Its int8 export lives next to the embedding cache (``<cache folder>/onnx/<model>``).
+        With ``cache_dir=False`` nothing is written there: an export already in the default
+        cache folder is used, else the model is exported into a temporary folder that lives as
+        long as this Embedder.
         """
         if getattr(self, "_onnx_model", None) is None:
-            from .embed_onnx import OnnxEncoder, check_onnx_available
+            from .embed_onnx import MODEL_FILE, OnnxEncoder, check_onnx_available
 
             check_onnx_available()
-            root = default_cache_dir() if self.cache_dir in (None, True, False) else Path(self.cache_dir)
-            self._onnx_model = OnnxEncoder(self.model_path_, root / "onnx" / self.model_fingerprint_[:32])
+            name = self.model_fingerprint_[:32]
+            if self.cache_dir is False:
+                export_dir = default_cache_dir() / "onnx" / name
+                if not (export_dir / MODEL_FILE).is_file():
+                    import tempfile
+
+                    self._onnx_scratch = tempfile.TemporaryDirectory(prefix="psythemes-onnx-")
+                    export_dir = Path(self._onnx_scratch.name)
+            else:
+                root = default_cache_dir() if self.cache_dir in (None, True) else Path(self.cache_dir)
+                export_dir = root / "onnx" / name
+            self._onnx_model = OnnxEncoder(self.model_path_, export_dir)
         return self._onnx_model
 
     def _load_model(self) -> Any:

@@ -157,7 +157,14 @@ class OnnxEncoder:
         from transformers import AutoModel
 
         t0 = time.perf_counter()
-        self.export_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.export_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise InputError(
+                f"cannot create the folder for the ONNX export of the embedding model ({err.strerror or err}); "
+                "point $PSYTHEMES_CACHE (or --cache-dir) to a writable folder, or use the torch backend",
+                path=self.export_dir,
+            ) from None
         # unique names: concurrent runs never write the same file; the rename is atomic
         tag = uuid.uuid4().hex[:12]
         fp32 = self.export_dir / f".export-{tag}.onnx"
