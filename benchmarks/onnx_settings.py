@@ -9,9 +9,11 @@ one worker thread per CPU (see ``psythemes.embed_onnx``).  This script measures
 
 * the throughput with 1, 2 and 3 workers, against the torch backend at batch 16 (the
   Embedder's default), each in a fresh process, best of 3 runs;
+* the cost of exact u8u8 int8 products (``OnnxEncoder(exact_int8=True)``, what psythemes asks
+  for on x86 CPUs without VNNI) when forced on this CPU;
 * that the vectors do not depend on the worker count or on the other texts of a call: every
   configuration's vectors are compared, bit for bit, with those of one worker embedding the
-  texts in reverse order.
+  texts in reverse order (with psythemes' default kernels for this CPU).
 
 Texts: the same 512 segments as ``perf.py --parts embedding`` (a seeded sample of the demo
 corpus' participant segments).  The quantised model is taken from ``--export-dir`` or
@@ -33,7 +35,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 RESULTS = ROOT / "benchmarks" / "results"
-CONFIGS = [("torch", 16), ("onnx", 1), ("onnx", 2), ("onnx", 3)]  # (backend, batch size or workers)
+# (backend, batch size or workers, exact_int8: None = psythemes' choice for this CPU)
+CONFIGS = [("torch", 16, None), ("onnx", 1, None), ("onnx", 2, None), ("onnx", 3, None), ("onnx", 2, True)]
 
 
 def sample_texts(n: int = 512) -> list[str]:
@@ -48,7 +51,7 @@ def sample_texts(n: int = 512) -> list[str]:
     return segments["text"].iloc[pick].tolist()
 
 
-def child(backend: str, size: int, export_dir: Path, reps: int) -> dict[str, Any]:
+def child(backend: str, size: int, exact: bool | None, export_dir: Path, reps: int) -> dict[str, Any]:
     """One configuration, timed in this (fresh) process; ``size``: torch batch size or onnx workers."""
     import numpy as np
 
@@ -59,7 +62,7 @@ def child(backend: str, size: int, export_dir: Path, reps: int) -> dict[str, Any
     if backend == "torch":
         run = Embedder(cache_dir=False, batch_size=size, backend="torch", show_progress=False).encode
     else:
-        run = OnnxEncoder(default_model_path(), export_dir, workers=size).encode
+        run = OnnxEncoder(default_model_path(), export_dir, workers=size, exact_int8=exact).encode
     run(texts[:16])  # load, warm up
     times = []
     for _ in range(reps):
@@ -70,6 +73,7 @@ def child(backend: str, size: int, export_dir: Path, reps: int) -> dict[str, Any
            "runs_s": [round(x, 3) for x in times], "sentences_per_s": round(len(texts) / min(times), 1),
            "load_avg_before": round(os.getloadavg()[0], 2)}
     if backend == "onnx":
+        out["exact_int8"] = OnnxEncoder(default_model_path(), export_dir, exact_int8=exact).exact_int8_
         reference = OnnxEncoder(default_model_path(), export_dir, workers=1).encode(texts[::-1])[::-1]
         out["identical_to_one_worker_reversed"] = bool(np.array_equal(reference, vectors))
     return out
@@ -84,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("_child", nargs="*", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args._child:
-        backend, size, export_dir = args._child
-        print(json.dumps(child(backend, int(size), Path(export_dir), args.reps)))
+        backend, size, exact, export_dir = args._child
+        print(json.dumps(child(backend, int(size), None if exact == "auto" else exact == "1", Path(export_dir), args.reps)))
         return 0
 
     t0 = time.time()
@@ -93,18 +97,19 @@ def main(argv: list[str] | None = None) -> int:
         export_dir = args.export_dir or Path(tmp) / "onnx"
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
         runs = []
-        for backend, size in CONFIGS:
-            proc = subprocess.run([sys.executable, __file__, "--reps", str(args.reps), backend, str(size),
+        for backend, size, exact in CONFIGS:
+            flag = "auto" if exact is None else str(int(exact))
+            proc = subprocess.run([sys.executable, __file__, "--reps", str(args.reps), backend, str(size), flag,
                                    str(export_dir)], capture_output=True, text=True, env=env, cwd=ROOT)
             if proc.returncode != 0:
                 sys.stderr.write(proc.stderr[-3000:])
                 raise SystemExit(f"configuration {backend} {size} failed")
             rec = json.loads(proc.stdout.strip().splitlines()[-1])
             runs.append(rec)
-            what = f"batch {size:>2}" if backend == "torch" else f"workers {size}"
+            what = f"batch {size:>2}" if backend == "torch" else f"workers {size}" + (" exact" if exact else "")
             extra = (f"  identical to 1 worker, reversed order: {rec['identical_to_one_worker_reversed']}"
                      if backend == "onnx" else "")
-            print(f"{backend:<5} {what:<10} {rec['sentences_per_s']:>6.1f} sentences/s "
+            print(f"{backend:<5} {what:<16} {rec['sentences_per_s']:>6.1f} sentences/s "
                   f"(runs {rec['runs_s']}, load {rec['load_avg_before']}){extra}", flush=True)
     torch_rate = runs[0]["sentences_per_s"]
     for rec in runs[1:]:
@@ -118,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
 
     write_json(args.out, result)
     print("speed-up vs torch (batch 16): " + ", ".join(
-        f"onnx {r['workers']} workers: {r['speedup_vs_torch']}x" for r in runs[1:]))
+        f"onnx {r['workers']} workers{' exact u8u8' if r['exact_int8'] else ''}: {r['speedup_vs_torch']}x" for r in runs[1:]))
     print(f"-> {args.out.relative_to(ROOT)} ({result['seconds']} s)")
     return 0
 

@@ -143,6 +143,27 @@ def test_onnx_vectors_close_to_torch(tmp_path):
     np.testing.assert_array_equal(reordered[:5][::-1], encoder.encode(texts))
     np.testing.assert_array_equal(one_worker.encode(texts[2:3])[0], encoder.encode(texts)[2])
     assert encoder.session_.get_session_options().intra_op_num_threads == 1
+    # exact u8u8 products (asked for on CPUs without VNNI) give the same vectors where both are exact
+    exact = OnnxEncoder(encoder.model_path, encoder.export_dir, exact_int8=True)
+    assert exact.session_.get_session_options().get_session_config_entry("session.x64quantprecision") == "1"
+    if not encoder.exact_int8_:
+        np.testing.assert_array_equal(exact.encode(texts), encoder.encode(texts))
+
+
+def test_cpu_check_for_saturating_int8_kernels(tmp_path):
+    from psythemes.embed_onnx import cpu_may_saturate_int8
+
+    def cpuinfo(flags):
+        path = tmp_path / f"cpuinfo-{len(flags)}"
+        path.write_text(f"processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu sse4_1 avx2 {flags}\n\n"
+                        f"processor\t: 1\nflags\t\t: fpu\n")
+        return path
+
+    assert cpu_may_saturate_int8(cpuinfo("avx512f"), machine="x86_64") is True  # AVX-512 without VNNI
+    assert cpu_may_saturate_int8(cpuinfo("avx512f avx512_vnni"), machine="x86_64") is False
+    assert cpu_may_saturate_int8(cpuinfo("avx_vnni"), machine="AMD64") is False
+    assert cpu_may_saturate_int8(tmp_path / "missing", machine="x86_64") is True  # unknown: assume the worst
+    assert cpu_may_saturate_int8(tmp_path / "missing", machine="arm64") is False
 
 
 def test_onnx_workers_must_be_positive(model_dir, tmp_path):

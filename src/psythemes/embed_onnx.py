@@ -50,7 +50,7 @@ import numpy as np
 from .errors import InputError
 from .outputs import write_json
 
-__all__ = ["OnnxEncoder", "BACKEND_TAG", "check_onnx_available"]
+__all__ = ["OnnxEncoder", "BACKEND_TAG", "check_onnx_available", "cpu_may_saturate_int8"]
 
 #: Identity of the export + quantisation recipe; part of the embedding cache key.  Bump it
 #: whenever a change here could change the vectors.
@@ -73,6 +73,27 @@ def check_onnx_available() -> None:
             f"the 'onnx' embedding backend needs {' and '.join(missing)} (pip install onnxruntime onnx); "
             "or use backend='torch'"
         )
+
+
+def cpu_may_saturate_int8(cpuinfo: str | Path = "/proc/cpuinfo", machine: str | None = None) -> bool:
+    """True when ONNX Runtime's fast int8 kernels may saturate on this CPU: an x86 CPU whose
+    flags (``/proc/cpuinfo``) show neither AVX-512 VNNI nor AVX-VNNI, or whose flags cannot be
+    read (other systems: assume the worst).  Other architectures: False."""
+    import platform
+
+    arch = (machine if machine is not None else platform.machine()).lower()
+    if arch not in ("x86_64", "amd64", "i386", "i686", "x86"):
+        return False
+    try:
+        text = Path(cpuinfo).read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return True
+    flags = set()
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            flags.update(line.partition(":")[2].split())
+            break
+    return not ({"avx512_vnni", "avx_vnni"} & flags)
 
 
 def _read_json(path: Path) -> Any:
@@ -125,6 +146,13 @@ class OnnxEncoder:
     workers : int, optional
         Texts embedded at the same time, each on one thread; default: the number of CPUs
         this process may use.  The vectors do not depend on it.
+    exact_int8 : bool, optional
+        Ask ONNX Runtime for exact u8u8 int8 products (``session.x64quantprecision``) instead
+        of its fast u8s8 kernels, whose 16-bit intermediates can saturate on x86 CPUs without
+        VNNI and spoil the vectors.  Default: only where the CPU may need it
+        (:func:`cpu_may_saturate_int8`).  Where both are exact (VNNI CPUs) the vectors are the
+        same bit for bit, but u8u8 was about 3x slower on the benchmark machine
+        (``benchmarks/onnx_settings.py``).
 
     Attributes
     ----------
@@ -132,10 +160,12 @@ class OnnxEncoder:
         ``max_seq_length``, ``dimension``, ``normalize`` of the model.
     """
 
-    def __init__(self, model_path: str | Path, export_dir: str | Path, workers: int | None = None):
+    def __init__(self, model_path: str | Path, export_dir: str | Path, workers: int | None = None,
+                 exact_int8: bool | None = None):
         self.model_path = Path(model_path)
         self.export_dir = Path(export_dir)
         self.workers = workers
+        self.exact_int8 = exact_int8
         self.layout_ = model_layout(self.model_path)
 
     @property
@@ -227,6 +257,12 @@ class OnnxEncoder:
             return max(1, os.cpu_count() or 1)
 
     @property
+    def exact_int8_(self) -> bool:
+        """Whether ONNX Runtime is asked for exact (u8u8) int8 products: ``exact_int8``, else
+        :func:`cpu_may_saturate_int8`."""
+        return cpu_may_saturate_int8() if self.exact_int8 is None else bool(self.exact_int8)
+
+    @property
     def session_(self) -> Any:
         if getattr(self, "_session", None) is None:
             check_onnx_available()
@@ -237,6 +273,10 @@ class OnnxEncoder:
             # ONNX Runtime sessions may be run from several threads at once
             options.intra_op_num_threads = 1
             options.inter_op_num_threads = 1
+            if self.exact_int8_:
+                # exact u8u8 products instead of u8s8 ones with 16-bit intermediates that can
+                # saturate on x86 CPUs without VNNI (ONNX Runtime's session option for this)
+                options.add_session_config_entry("session.x64quantprecision", "1")
             self._session = ort.InferenceSession(str(self.model_file()), options, providers=["CPUExecutionProvider"])
             self._input_names = {i.name for i in self._session.get_inputs()}
         return self._session
