@@ -181,7 +181,10 @@ def test_onnx_worker_errors_reach_the_caller(model_dir, tmp_path):
     from psythemes.embed_onnx import OnnxEncoder
 
     class Tokenizer:
+        sizes: list[int] = []
+
         def encode_batch(self, texts):
+            self.sizes.append(len(texts))
             return [SimpleNamespace(ids=[1] * len(t), attention_mask=[1] * len(t), type_ids=[0] * len(t)) for t in texts]
 
     class Session:
@@ -201,6 +204,10 @@ def test_onnx_worker_errors_reach_the_caller(model_dir, tmp_path):
     with pytest.raises(RuntimeError, match="kernel failed"):
         encoder.encode(texts)
     np.testing.assert_array_equal(encoder.encode(texts[:3], show_progress=True), np.ones((3, DIM), dtype=np.float32))
+    # texts are tokenised block by block as they are embedded, never all at once
+    Tokenizer.sizes.clear()
+    encoder.encode(texts[:200])
+    assert sum(Tokenizer.sizes) == 200 and max(Tokenizer.sizes) < 64
 
 
 def test_unwritable_export_folder_is_a_clear_error(model_dir, tmp_path):

@@ -305,10 +305,12 @@ class OnnxEncoder:
             return out
         session, tok = self.session_, self.tokenizer_
         # sentence-transformers strips each text before tokenising; so do we
-        encodings = tok.encode_batch([str(t).strip() for t in texts])
+        stripped = [str(t).strip() for t in texts]
         names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in self._input_names]
-        # longest first, handed out in small blocks: workers finish at about the same time
-        order = np.argsort([-len(e.ids) for e in encodings], kind="stable")
+        # longest first, handed out in small blocks: workers finish at about the same time.  Each
+        # block is tokenised when it is embedded: tokenised texts are large Python objects, and
+        # holding all of them at once would make memory grow with the corpus
+        order = np.argsort([-len(t) for t in stripped], kind="stable")
         blocks = iter(np.array_split(order, max(1, len(order) // _BLOCK)))
         lock, stop = threading.Lock(), threading.Event()
         bar = _progress_bar(len(texts)) if show_progress else None
@@ -319,8 +321,7 @@ class OnnxEncoder:
                     rows = next(blocks, None)
                 if rows is None:
                     return
-                for i in rows:
-                    enc = encodings[i]
+                for i, enc in zip(rows, tok.encode_batch([stripped[i] for i in rows])):
                     columns = {"input_ids": enc.ids, "attention_mask": enc.attention_mask, "token_type_ids": enc.type_ids}
                     feed = {n: np.array([columns[n]], dtype=np.int64) for n in names}
                     out[i] = session.run(None, feed)[0][0]
