@@ -406,8 +406,7 @@ class Embedder:
                     self._onnx_scratch = tempfile.TemporaryDirectory(prefix="psythemes-onnx-")
                     export_dir = Path(self._onnx_scratch.name)
             else:
-                root = default_cache_dir() if self.cache_dir in (None, True) else Path(self.cache_dir)
-                export_dir = root / "onnx" / name
+                export_dir = self._cache_folder() / "onnx" / name
             self._onnx_model = OnnxEncoder(self.model_path_, export_dir)
         return self._onnx_model
 
@@ -432,8 +431,11 @@ class Embedder:
         """The cache of this model, or None when caching is off."""
         if self.cache_dir is False:
             return None
-        root = default_cache_dir() if self.cache_dir is None or self.cache_dir is True else Path(self.cache_dir)
-        return EmbeddingCache(root / self.model_fingerprint_[:32])
+        return EmbeddingCache(self._cache_folder() / self.model_fingerprint_[:32])
+
+    def _cache_folder(self) -> Path:
+        """``cache_dir``, or :func:`default_cache_dir` for ``None``/``True`` (not for ``False``)."""
+        return default_cache_dir() if self.cache_dir is None or self.cache_dir is True else Path(self.cache_dir)
 
     # -- encoding ------------------------------------------------------------------------
     def _check_params(self) -> None:

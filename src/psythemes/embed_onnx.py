@@ -306,7 +306,7 @@ class OnnxEncoder:
         session, tok = self.session_, self.tokenizer_
         # sentence-transformers strips each text before tokenising; so do we
         stripped = [str(t).strip() for t in texts]
-        names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in self._input_names]
+        names = [n for n in _INPUTS if n in self._input_names]
         # longest first, handed out in small blocks: workers finish at about the same time.  Each
         # block is tokenised when it is embedded: tokenised texts are large Python objects, and
         # holding all of them at once would make memory grow with the corpus
