@@ -209,3 +209,25 @@ def test_a_trained_mapper_is_given_the_embedding_backend_it_was_trained_on(cp125
         extract(cp1252_corpus, None, **options)
     with pytest.raises(Seen, match="^onnx$"):  # an explicit choice wins
         extract(cp1252_corpus, None, embedding_backend="onnx", **options)
+
+
+def test_cli_backend_option_reaches_the_embedder(cp1252_corpus, tmp_path, capsys, monkeypatch):
+    from psythemes.embed import Embedder
+
+    rc = main(["extract", str(cp1252_corpus), "--out", str(tmp_path / "bad"), "--backend", "tensorflow"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "embedding backend must be one of torch, onnx" in err and "Traceback" not in err
+    assert not (tmp_path / "bad").exists()
+
+    seen = []
+
+    def record(self, segments):
+        seen.append(self.backend_)
+        raise InputError("stop here")
+
+    monkeypatch.setattr(Embedder, "embed_segments", record)
+    monkeypatch.delenv("PSYTHEMES_EMBED_BACKEND", raising=False)
+    for backend in ("torch", None):
+        extra = ["--backend", backend] if backend else []
+        assert main(["extract", str(cp1252_corpus), "--out", str(tmp_path / "o"), "--encoding", "cp1252", *extra]) == 2
+    assert seen == ["torch", "onnx"]  # the option, then the default
