@@ -265,6 +265,20 @@ def test_no_labels_falls_back_to_paragraphs(data_dir: Path) -> None:
     assert bodies(tr)[1].startswith("She reported") and bodies(tr)[1].endswith("over the last year.")
 
 
+def test_labels_with_nothing_said_are_an_error(tmp_path: Path, capsys) -> None:
+    from psythemes.cli import main
+
+    path = tmp_path / "labels_only.txt"
+    path.write_text("Interviewer:\nP01:   \n\nInterviewer:\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"only speaker labels \(Interviewer, P01\).*nothing was said"):
+        io.read_transcript(path)
+    rc = main(["segment", str(path), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "labels_only.txt" in err and "nothing was said" in err and "Traceback" not in err
+    # one label with words is enough
+    assert len(io.parse_labelled_text("Interviewer:\nP01: Yes.\n")) == 1
+
+
 def test_quoted_speech_used_once_is_not_a_speaker() -> None:
     text = ("Interviewer: What did she say?\nP1: She said it was stress.\nMum: you need rest.\n"
             "That's what she told me.\nInterviewer: I see.\nP1: Yes.\n")

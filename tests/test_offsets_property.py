@@ -94,8 +94,11 @@ def test_text_reader_arbitrary_text(text: str) -> None:
             try:
                 tr = io.read_transcript(path)
             except InputError as err:
-                assert "empty" in str(err)
-                assert not io.normalise_text(text).strip()
+                if "nothing was said" in str(err):  # speaker labels only
+                    assert io.normalise_text(text).strip()
+                else:
+                    assert "empty" in str(err)
+                    assert not io.normalise_text(text).strip()
                 return
     finally:
         path.unlink()

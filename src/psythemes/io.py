@@ -346,6 +346,11 @@ def parse_labelled_text(
         Lines without a label continue the previous turn.  Without any label, every
         blank-line-separated paragraph becomes a turn with speaker ``""`` and a
         :class:`PsythemesWarning` is issued.
+
+    Raises
+    ------
+    InputError
+        Bad timestamp; labels with no words after any of them (nothing was said).
     """
     patterns = _compile_patterns(label_patterns)
     check_shape = label_patterns is None
@@ -385,6 +390,9 @@ def parse_labelled_text(
         start, end = strip_span(text, body_start, body_end)
         if start < end:  # a label with nothing after it holds no words
             turns.append(Turn(speaker=speaker, start=start, end=end, t_start=t))
+    if not turns:
+        raise InputError(f"only speaker labels ({', '.join(dict.fromkeys(c[2] for c in candidates))}), "
+                         "no words after any of them: nothing was said", path=source or None)
     return turns
 
 
