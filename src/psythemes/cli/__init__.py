@@ -5,7 +5,8 @@ options, calls one library function and prints a summary.  Heavy libraries (torc
 BERTopic, spaCy) are imported inside the commands, so ``psythemes --help`` stays fast.
 
 Errors raised on purpose (:class:`psythemes.errors.PsythemesError`) become one line on
-stderr and exit code 2; ``--debug`` shows the traceback instead.
+stderr and exit code 2; ``--debug`` shows the traceback instead.  Usage errors (unknown
+option, missing argument, invalid value, no command) print click's usage message and exit 2.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from . import _app
 
 app = _app.app
 
-# Importing a command module registers its command on ``app``.
+# Importing a command module registers its command on ``app``; ``--help`` lists them in this
+# order: the main job first, then its stages in pipeline order.
+from . import extract as _extract  # noqa: E402,F401
 from . import segment as _segment  # noqa: E402,F401
-from . import agreement as _agreement  # noqa: E402,F401
 from . import themes as _themes  # noqa: E402,F401
 from . import mapping as _mapping  # noqa: E402,F401
-from . import extract as _extract  # noqa: E402,F401
+from . import agreement as _agreement  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,20 +46,39 @@ def main(argv: list[str] | None = None) -> int:
         _app.print_error("interrupted; earlier results are left as they were")
         return 130
     except Exception as err:  # click's usage errors and anything unforeseen
-        import click
-
-        if isinstance(err, click.exceptions.Exit):
-            return err.exit_code
-        if isinstance(err, click.ClickException):
-            err.show()
-            return 2
-        if isinstance(err, click.exceptions.Abort):
-            return 130
+        status = _framework_exit(err)
+        if status is not None:
+            return status
         if debug:
             raise
         _app.print_error(f"unexpected {type(err).__name__}: {err} (run again with --debug for the traceback)")
         return 1
     return 0
+
+
+def _framework_exit(err: BaseException) -> int | None:
+    """Exit status for click's own exceptions (shown as click shows them), else ``None``.
+
+    typer >= 0.23 bundles a private copy of click (``typer._click``), older typer uses the
+    ``click`` package: an ``isinstance`` test against either one misses the other's exceptions
+    and turned every usage error into "unexpected NoSuchOption".  So the classes are recognised
+    by where they come from (click or typer) and by name, which both copies share.
+    """
+    mro = type(err).__mro__
+    if not any(cls.__module__.split(".")[0] in ("click", "typer") for cls in mro):
+        return None
+    names = {cls.__name__ for cls in mro}
+    if "Exit" in names:  # --help, --version, ctx.exit(n)
+        return int(getattr(err, "exit_code", 0) or 0)
+    if "Abort" in names:
+        _app.print_error("aborted")
+        return 130
+    if "ClickException" in names and callable(getattr(err, "show", None)):
+        # usage errors (unknown option, missing argument, bad value, no arguments: the help)
+        # print click's usage line and message; exit 2 like every error raised on purpose
+        err.show()
+        return 2
+    return None
 
 
 __all__ = ["app", "main"]

@@ -1,0 +1,99 @@
+"""Command-line conventions: help, usage errors (exit 2, click's message), --version.
+
+Pinned because typer's move to a bundled copy of click once turned every usage error into
+"error: unexpected NoSuchOption" with exit 1, and no test noticed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import psythemes
+from psythemes.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMANDS = ["extract", "segment", "themes", "map", "train", "evaluate", "agree", "codebook"]
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
+    rc = main(args)
+    captured = capsys.readouterr()
+    return rc, captured.out, captured.err
+
+
+def test_help_exit_0_and_first_lines(capsys: pytest.CaptureFixture) -> None:
+    rc, out, err = run(["--help"], capsys)
+    assert rc == 0 and err == ""
+    lines = out.splitlines()
+    assert lines[0] == "Usage: psythemes [OPTIONS] COMMAND [ARGS]..."
+    assert lines[2] == "  NLP-assisted thematic analysis of interview and focus-group transcripts."
+    assert "--version" in out
+    listed = [line.split()[0] for line in out.split("Commands:\n", 1)[1].splitlines() if line.strip()]
+    assert listed[0] == "extract", listed  # the main job comes first
+    assert set(COMMANDS) <= set(listed)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_command_help_exit_0(command: str, capsys: pytest.CaptureFixture) -> None:
+    rc, out, err = run([command, "--help"], capsys)
+    assert rc == 0 and err == ""
+    assert out.splitlines()[0].startswith(f"Usage: psythemes {command} [OPTIONS]")
+
+
+def test_version(capsys: pytest.CaptureFixture) -> None:
+    rc, out, err = run(["--version"], capsys)
+    assert (rc, out, err) == (0, f"psythemes {psythemes.__version__}\n", "")
+
+
+def test_no_arguments_prints_help_and_exits_2(capsys: pytest.CaptureFixture) -> None:
+    rc, out, err = run([], capsys)
+    assert rc == 2 and out == ""
+    assert err.startswith("Usage: psythemes [OPTIONS] COMMAND [ARGS]...")
+    assert "unexpected" not in err
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["extract"], "Error: Missing argument"),
+    (["extract", "x.txt"], "Error: Missing option '--out'"),
+    (["extract", "x.txt", "-o", "out", "--no-such-option"], "Error: No such option: --no-such-option"),
+    (["no-such-command"], "Error: No such command 'no-such-command'"),
+    (["agree", "table.csv", "--n-boot", "many"], "Error: Invalid value for '--n-boot'"),
+    (["segment", "x.txt", "-o", "out", "--window-size", "0"], "Error: Invalid value for '--window-size'"),
+])
+def test_usage_errors_exit_2_with_click_message(args: list[str], message: str, capsys: pytest.CaptureFixture,
+                                                tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    rc, out, err = run(args, capsys)
+    assert rc == 2, err
+    assert out == ""
+    assert err.startswith(f"Usage: psythemes {args[0]}" if args[0] != "no-such-command" else "Usage: psythemes ")
+    assert message in err
+    assert "unexpected" not in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_console_entry_point_in_a_fresh_process(tmp_path: Path) -> None:
+    """The same through ``python -m psythemes.cli`` (sys.exit of main's status)."""
+    env = {"PYTHONPATH": str(ROOT / "src"), "PATH": "/usr/bin:/bin"}
+    version = subprocess.run([sys.executable, "-m", "psythemes.cli", "--version"], capture_output=True, text=True,
+                             env=env, cwd=tmp_path, timeout=120)
+    assert (version.returncode, version.stdout.strip()) == (0, f"psythemes {psythemes.__version__}")
+    bad = subprocess.run([sys.executable, "-m", "psythemes.cli", "extract", "--bogus"], capture_output=True,
+                         text=True, env=env, cwd=tmp_path, timeout=120)
+    assert bad.returncode == 2 and "No such option: --bogus" in bad.stderr, bad.stderr
+
+
+def test_every_dependency_has_an_upper_bound() -> None:
+    """A major (for 0.x: minor) release of a dependency must not reach users untested."""
+    import re
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    requirements = [*project["dependencies"], *(r for extra in project["optional-dependencies"].values()
+                                                 for r in extra)]
+    unbounded = [r for r in requirements if not re.search(r"(<|==)\s*[0-9]", r)]
+    assert unbounded == []
