@@ -2,9 +2,15 @@
 
 A ``.qdpx`` file is a zip archive with ``project.qde`` (XML, namespace
 ``urn:QDA-XML:project:1.0``) and a ``sources/`` folder of documents.  psythemes writes
-text sources as ``sources/<guid>.txt`` (UTF-8) addressed as ``internal://<guid>.txt``;
-text selections are Unicode code-point positions into that plain text, which is exactly
-what Python string indices are.
+text sources as ``sources/<guid>.txt`` (UTF-8) addressed as ``internal://<guid>.txt``.
+
+Selection positions (``startPosition``/``endPosition``): the standard says "characters"
+without naming the unit.  NVivo (and, as far as we know, the other Windows/.NET and Qt tools:
+ATLAS.ti, MAXQDA) count UTF-16 code units, so every character outside the Basic
+Multilingual Plane (most emoji) counts twice; Python tools (QualCoder, psythemes before
+0.x) count code points.  psythemes converts on read (:func:`detect_position_unit`) to code
+points, which are Python string indices, and writes UTF-16 code units by default (what the
+commercial tools read), naming the unit in the project's ``origin``.  See docs/formats.md.
 
 Reading is lenient (attribute order, GUID braces and case, ``internal://`` or relative
 paths, inline ``PlainTextContent``, missing optional elements, CRLF line ends) and
@@ -16,10 +22,12 @@ oversized or highly compressed members (zip bombs), selections outside the text.
 
 from __future__ import annotations
 
+import bisect
 import io as _io
 import itertools
 import re
 import uuid
+import warnings
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -30,7 +38,7 @@ from xml.etree import ElementTree as ET
 
 import pandas as pd
 
-from .errors import InputError
+from .errors import InputError, PsythemesWarning
 from .outputs import write_bytes
 from .codebook import Code, Codebook, code_guid, codebook_to_refi_codes, codes_from_refi
 from .schema import GOLD_COLUMNS, Transcript
@@ -44,6 +52,9 @@ __all__ = [
     "write_qdpx",
     "project_to_xml",
     "ZipLimits",
+    "POSITION_UNITS",
+    "detect_position_unit",
+    "utf16_offsets",
 ]
 
 NAMESPACE = "urn:QDA-XML:project:1.0"
@@ -71,6 +82,8 @@ class QdaProject:
     ----------
     name : str
         Project name.
+    position_unit : str
+        How the file counted selection positions (see :func:`detect_position_unit`).
     transcripts : list of Transcript
         Text sources, ``format="qdpx"``; metadata holds case variables.
     codebook : Codebook or None
@@ -84,20 +97,147 @@ class QdaProject:
     transcripts: list[Transcript]
     codebook: Codebook | None = None
     codings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=GOLD_COLUMNS))
+    #: the unit the project's selection positions were counted in (``codings`` are code points)
+    position_unit: str = "codepoints"
+
+
+# ----------------------------------------------------------------------------- positions
+
+#: the units a REFI-QDA selection position can be counted in
+POSITION_UNITS = ("codepoints", "utf16")
+# Tools whose strings are UTF-16 (.NET, Qt, Delphi): NVivo is confirmed by a real export
+# (issue #14); ATLAS.ti and MAXQDA are assumed from their platforms and not verified.
+_UTF16_ORIGINS = re.compile(r"nvivo|atlas\.?ti|maxqda", re.IGNORECASE)
+# Python tools index strings by code point (and psythemes wrote code points before it named the unit).
+_CODEPOINT_ORIGINS = re.compile(r"qualcoder|^psythemes$", re.IGNORECASE)
+# psythemes names the unit it wrote in the origin ("psythemes; positions=utf16")
+_DECLARED_UNIT = re.compile(r"\bpositions=(codepoints|utf16)\b")
+
+
+def utf16_offsets(text: str) -> list[int] | None:
+    """UTF-16 offset of every code-point boundary of ``text``, or ``None`` when they coincide.
+
+    ``out[i]`` is the number of UTF-16 code units before code point ``i`` (``len(text) + 1``
+    entries); ``None`` means the text has no character outside the Basic Multilingual Plane,
+    so both ways of counting give the same numbers.
+    """
+    if text.isascii() or max(text, default="\0") <= "\uffff":
+        return None
+    out = [0] * (len(text) + 1)
+    units = 0
+    for i, ch in enumerate(text):
+        units += 2 if ord(ch) > 0xFFFF else 1
+        out[i + 1] = units
+    return out
+
+
+def _from_utf16(offsets: list[int] | None, pos: int) -> int | None:
+    """The code-point index of UTF-16 offset ``pos``; ``None`` inside a surrogate pair or past the end."""
+    if offsets is None:
+        return pos
+    i = bisect.bisect_left(offsets, pos)
+    return i if i < len(offsets) and offsets[i] == pos else None
+
+
+def _to_utf16(offsets: list[int] | None, pos: int) -> int:
+    return pos if offsets is None else offsets[pos]
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def detect_position_unit(
+    sources: Iterable[tuple[str, list[tuple[int, int, str]]]], origin: str | None
+) -> tuple[str, str | None]:
+    """Decide whether a project counts selection positions in code points or UTF-16 code units.
+
+    The rule, in order:
+
+    0. A unit the ``origin`` declares (``positions=utf16``, as psythemes writes it) is taken.
+    1. Where no source has a character outside the Basic Multilingual Plane, both units give
+       the same positions: ``"codepoints"``, nothing to say.
+    2. Evidence from the selections: a position beyond a text's length in code points (but
+       within its UTF-16 length) can only be UTF-16; a position that falls between the two
+       halves of a surrogate pair can only be code points; otherwise the unit under which more
+       selection ``name`` attributes (tools write the start of the selected text there) match
+       the text they cut wins.
+    3. The project's ``origin``: NVivo, ATLAS.ti, MAXQDA count UTF-16; QualCoder and older
+       psythemes code points.  The reason is returned so that the caller can warn.
+    4. Otherwise code points (the plain reading of "characters"), with a reason.
+
+    Parameters
+    ----------
+    sources : iterable of (str, list of (int, int, str))
+        Each source's raw text and its selections as ``(start, end, name)``.
+    origin : str or None
+        The ``origin`` attribute of ``<Project>``.
+
+    Returns
+    -------
+    (str, str or None)
+        The unit (one of :data:`POSITION_UNITS`) and, when the evidence did not decide it,
+        a sentence saying what was guessed and why.
+    """
+    declared = _DECLARED_UNIT.search(origin or "")
+    if declared:
+        return declared.group(1), None
+    ambiguous = False
+    impossible = {"codepoints": False, "utf16": False}
+    named = {"codepoints": 0, "utf16": 0}
+    for text, selections in sources:
+        offsets = utf16_offsets(text)
+        if offsets is None or not selections:
+            continue
+        ambiguous = True
+        for start, end, name in selections:
+            cp_ok = 0 <= start <= end <= len(text)
+            u16 = (_from_utf16(offsets, start), _from_utf16(offsets, end))
+            u16_ok = None not in u16 and 0 <= start <= end
+            impossible["codepoints"] |= not cp_ok
+            impossible["utf16"] |= not u16_ok
+            want = _squash(name or "")
+            if not want:
+                continue
+            if cp_ok and _squash(text[start:end]).startswith(want):
+                named["codepoints"] += 1
+            if u16_ok and _squash(text[u16[0]:u16[1]]).startswith(want):
+                named["utf16"] += 1
+    if not ambiguous:
+        return "codepoints", None
+    if impossible["codepoints"] != impossible["utf16"]:
+        return ("utf16" if impossible["codepoints"] else "codepoints"), None
+    if named["codepoints"] != named["utf16"]:
+        return max(named, key=named.__getitem__), None
+    hint = "pass positions='codepoints' or 'utf16' to read_qdpx to choose"
+    origin = (origin or "").strip()
+    if _UTF16_ORIGINS.search(origin):
+        return "utf16", (f"selection positions read as UTF-16 code units because the project comes from "
+                         f"{origin!r}; {hint}")
+    if _CODEPOINT_ORIGINS.search(origin):
+        return "codepoints", (f"selection positions read as code points because the project comes from "
+                              f"{origin!r}; {hint}")
+    return "codepoints", (f"could not tell whether selection positions count code points or UTF-16 code units "
+                          f"(origin {origin or 'not given'!r}); read them as code points; {hint}")
 
 
 # ----------------------------------------------------------------------------- reading
 
 
-def read_qdpx(path: str | Path, *, limits: ZipLimits | None = None) -> QdaProject:
+def read_qdpx(path: str | Path, *, limits: ZipLimits | None = None, positions: str = "auto") -> QdaProject:
     """Read a ``.qdpx`` archive or a bare ``.qde`` project file.
 
     Parameters
     ----------
     path : str or Path
-        The project.  For a ``.qde``, sources are looked up in a ``sources/`` folder beside it.
+        The project.  For a ``.qde``, sources are looked up in a ``sources/`` folder beside it
+        (any capitalisation: NVivo writes ``Sources/``, MAXQDA ``sources/``).
     limits : ZipLimits, optional
         Size bounds for archive members.
+    positions : {"auto", "codepoints", "utf16"}
+        The unit the project counts selection positions in; ``"auto"`` decides it with
+        :func:`detect_position_unit` and warns (:class:`~psythemes.errors.PsythemesWarning`)
+        when it had to guess.  Positions are converted to code points either way.
 
     Returns
     -------
@@ -109,7 +249,7 @@ def read_qdpx(path: str | Path, *, limits: ZipLimits | None = None) -> QdaProjec
     limits = limits or ZipLimits()
     if path.suffix.lower() == ".qde":
         xml_bytes = path.read_bytes()
-        base = path.parent / "sources"
+        base = _sources_folder(path.parent)
 
         def load_source(name: str) -> bytes | None:
             candidate = (base / name).resolve()
@@ -117,7 +257,7 @@ def read_qdpx(path: str | Path, *, limits: ZipLimits | None = None) -> QdaProjec
                 raise InputError(f"source path {name!r} points outside the sources folder", path=path)
             return candidate.read_bytes() if candidate.is_file() else None
 
-        return _parse_project(xml_bytes, load_source, path)
+        return _parse_project(xml_bytes, load_source, path, positions)
 
     try:
         archive = zipfile.ZipFile(path)
@@ -140,7 +280,18 @@ def read_qdpx(path: str | Path, *, limits: ZipLimits | None = None) -> QdaProjec
                     return _read_member(archive, members[key], path, limits, budget)
             return None
 
-        return _parse_project(xml_bytes, load_source, path)
+        return _parse_project(xml_bytes, load_source, path, positions)
+
+
+def _sources_folder(folder: Path) -> Path:
+    """The ``sources`` folder beside a bare ``.qde``, whatever its capitalisation."""
+    exact = folder / "sources"
+    if exact.is_dir():
+        return exact
+    for child in sorted(folder.iterdir()):
+        if child.is_dir() and child.name.lower() == "sources":
+            return child
+    return exact
 
 
 def _checked_members(archive: zipfile.ZipFile, path: Path, limits: ZipLimits) -> dict[str, zipfile.ZipInfo]:
@@ -218,7 +369,7 @@ def _norm_guid(value: str | None) -> str:
     return (value or "").strip().strip("{}").lower()
 
 
-def _parse_project(xml_bytes: bytes, load_source: Any, path: Path) -> QdaProject:
+def _parse_project(xml_bytes: bytes, load_source: Any, path: Path, positions: str = "auto") -> QdaProject:
     root = _parse_xml(xml_bytes, path)
     if _local(root.tag) != "Project":
         raise InputError(f"root element is <{_local(root.tag)}>, expected <Project>", path=path)
@@ -261,13 +412,31 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path) -> QdaProject
             for ref in _children(case, "SourceRef"):
                 source_vars.setdefault(_norm_guid(ref.get("targetGUID")), {}).update(values)
 
+    # first every source's raw text and selections, so that the position unit is decided once
+    # for the whole project (one tool wrote it) before any position is converted
+    read: list[tuple[ET.Element, str, list[tuple[int, int, str]]]] = []
+    sources_el = _child(root, "Sources")
+    for source in _children(sources_el, "TextSource") if sources_el is not None else []:
+        raw_text = _source_text(source, load_source, path)
+        selections = []
+        for selection in _children(source, "PlainTextSelection"):
+            try:
+                start = int(selection.get("startPosition", ""))
+                end = int(selection.get("endPosition", ""))
+            except ValueError:
+                raise InputError(
+                    f"selection {selection.get('guid')!r} in source {source.get('name')!r} has non-integer positions",
+                    path=path,
+                ) from None
+            selections.append((start, end, selection.get("name") or ""))
+        read.append((source, raw_text, selections))
+    unit = _position_unit(positions, [(raw, sels) for _, raw, sels in read], root.get("origin"), path)
+
     transcripts: list[Transcript] = []
     rows: list[dict[str, Any]] = []
     seen_ids: set[str] = set()
-    sources_el = _child(root, "Sources")
-    for source in _children(sources_el, "TextSource") if sources_el is not None else []:
+    for source, raw_text, selections in read:
         guid = _norm_guid(source.get("guid"))
-        raw_text = _source_text(source, load_source, path)
         text, to_norm = _normalise_with_map(raw_text)
         doc_id = _unique_doc_id(source.get("name") or guid, seen_ids)
         metadata = dict(source_vars.get(guid, {}))
@@ -283,18 +452,14 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path) -> QdaProject
                 turns=[],
             )
         )
-        for selection in _children(source, "PlainTextSelection"):
-            try:
-                start = int(selection.get("startPosition", ""))
-                end = int(selection.get("endPosition", ""))
-            except ValueError:
+        offsets = utf16_offsets(raw_text) if unit == "utf16" else None
+        for selection, (start_at, end_at, _name) in zip(_children(source, "PlainTextSelection"), selections):
+            start, end = _from_utf16(offsets, start_at), _from_utf16(offsets, end_at)
+            if start is None or end is None or not 0 <= start <= end <= len(raw_text):
+                length = len(raw_text) if offsets is None else offsets[-1]
                 raise InputError(
-                    f"selection {selection.get('guid')!r} in source {doc_id!r} has non-integer positions", path=path
-                ) from None
-            if not 0 <= start <= end <= len(raw_text):
-                raise InputError(
-                    f"selection {selection.get('guid')!r} [{start}, {end}) lies outside source {doc_id!r} "
-                    f"({len(raw_text)} characters)",
+                    f"selection {selection.get('guid')!r} [{start_at}, {end_at}) lies outside source {doc_id!r} "
+                    f"({length} {'UTF-16 code units' if offsets else 'characters'})",
                     path=path,
                 )
             sel_user = _norm_guid(selection.get("creatingUser"))
@@ -316,7 +481,21 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path) -> QdaProject
                     }
                 )
     codings = pd.DataFrame(rows, columns=GOLD_COLUMNS)
-    return QdaProject(name=root.get("name") or path.stem, transcripts=transcripts, codebook=codebook, codings=codings)
+    return QdaProject(name=root.get("name") or path.stem, transcripts=transcripts, codebook=codebook, codings=codings,
+                      position_unit=unit)
+
+
+def _position_unit(requested: str, sources: list[tuple[str, list[tuple[int, int, str]]]], origin: str | None,
+                   path: Path) -> str:
+    """The unit to read positions in: the one requested, or the detected one (warning when guessed)."""
+    if requested != "auto":
+        if requested not in POSITION_UNITS:
+            raise InputError(f"positions must be 'auto' or one of {', '.join(POSITION_UNITS)}, not {requested!r}")
+        return requested
+    unit, guessed = detect_position_unit(sources, origin)
+    if guessed:
+        warnings.warn(f"{path}: {guessed}", PsythemesWarning, stacklevel=4)
+    return unit
 
 
 def _variable_values(elem: ET.Element, variables: Mapping[str, str]) -> dict[str, Any]:
@@ -463,6 +642,7 @@ def project_to_xml(
     name: str = "psythemes project",
     case_variable: str = "participant",
     created: datetime | None = None,
+    positions: str = "utf16",
 ) -> tuple[bytes, dict[str, str]]:
     """Build ``project.qde`` and the source files of a REFI-QDA project.
 
@@ -480,6 +660,11 @@ def project_to_xml(
         Metadata field that identifies a case (participant); the doc_id is used where it is missing.
     created : datetime, optional
         Creation time written into the project (default: now, UTC).
+    positions : {"utf16", "codepoints"}
+        The unit of the written selection positions.  ``"utf16"`` (default) is what NVivo,
+        ATLAS.ti and MAXQDA read; ``"codepoints"`` is what QualCoder reads.  The two differ only
+        in texts with characters outside the Basic Multilingual Plane (emoji); the unit is
+        named in the project's ``origin`` so that psythemes reads it back exactly.
 
     Returns
     -------
@@ -505,7 +690,10 @@ def project_to_xml(
     coders = sorted(set(codings["coder"].astype(str))) or ["psythemes"]
     user_guid = {u: _guid("user", u) for u in coders}
 
-    root = ET.Element(f"{_NS}Project", {"name": name, "origin": "psythemes", "creationDateTime": stamp})
+    if positions not in POSITION_UNITS:
+        raise InputError(f"positions must be one of {', '.join(POSITION_UNITS)}, not {positions!r}")
+    origin = f"psythemes; positions={positions}"
+    root = ET.Element(f"{_NS}Project", {"name": name, "origin": origin, "creationDateTime": stamp})
     users_el = ET.SubElement(root, f"{_NS}Users")
     for user in coders:
         ET.SubElement(users_el, f"{_NS}User", {"guid": user_guid[user], "name": user})
@@ -562,6 +750,7 @@ def project_to_xml(
             f"{_NS}TextSource",
             {"guid": guid, "name": t.doc_id, "plainTextPath": f"internal://{guid}.txt", "creationDateTime": stamp},
         )
+        offsets = utf16_offsets(t.text) if positions == "utf16" else None
         for (start, end), group in itertools.groupby(by_doc.get(t.doc_id, []), key=lambda r: (r[1], r[2])):
             if not 0 <= start <= end <= len(t.text):
                 raise InputError(f"coding [{start}, {end}) lies outside document {t.doc_id!r}")
@@ -570,9 +759,9 @@ def project_to_xml(
                 f"{_NS}PlainTextSelection",
                 {
                     "guid": _guid("selection", f"{t.doc_id}:{start}:{end}"),
-                    "name": t.text[start:end][:60],
-                    "startPosition": str(start),
-                    "endPosition": str(end),
+                    "name": _xml_safe(t.text[start:end][:60]),
+                    "startPosition": str(_to_utf16(offsets, start)),
+                    "endPosition": str(_to_utf16(offsets, end)),
                 },
             )
             for _doc, _start, _end, coder, code in group:
@@ -598,6 +787,14 @@ def project_to_xml(
     return xml, files
 
 
+_XML_UNSAFE = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_safe(text: str) -> str:
+    """``text`` without the characters XML 1.0 cannot hold (control characters), for attributes."""
+    return _XML_UNSAFE.sub("", text)
+
+
 def _variable_value(parent: ET.Element, guid: str, kind: str, value: Any) -> None:
     if value is None or (isinstance(value, float) and value != value):
         return
@@ -616,6 +813,7 @@ def write_qdpx(
     codings: pd.DataFrame | None = None,
     name: str = "psythemes project",
     case_variable: str = "participant",
+    positions: str = "utf16",
 ) -> Path:
     """Write a ``.qdpx`` archive (atomically).
 
@@ -627,7 +825,7 @@ def write_qdpx(
     Path
     """
     xml, files = project_to_xml(
-        transcripts, codes=codes, codings=codings, name=name, case_variable=case_variable
+        transcripts, codes=codes, codings=codings, name=name, case_variable=case_variable, positions=positions
     )
     buffer = _io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
