@@ -208,3 +208,16 @@ def test_warns_when_two_speakers_share_a_participant_role(tmp_path):
     with pytest.warns(PsythemesWarning, match=r"same participant role .*zoom_roles \(Jane Doe \(SL\), Amir Haddad "
                                               r"are all 'patient'\)"):
         io.read_transcripts([STYLES / "zoom_roles.txt"], metadata=meta)
+
+
+def test_format_help_lists_every_reader():
+    from typer.testing import CliRunner
+
+    from psythemes.cli import app
+    from psythemes.cli._app import FORMAT_HELP
+
+    assert all(name in FORMAT_HELP for name in io.READERS)
+    for command in ("segment", "extract"):
+        result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "400"})
+        assert result.exit_code == 0
+        assert ", ".join(io.READERS) in " ".join(result.output.split()), command
