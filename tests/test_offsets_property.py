@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from psythemes import io
-from psythemes.errors import InputError
+from psythemes.errors import InputError, PsythemesWarning
 from psythemes.schema import Transcript, Turn
 from psythemes.segment import segment_transcripts
 
@@ -80,6 +80,43 @@ def test_text_reader_round_trip(turns: list[tuple[str, str, str]], newline: str)
     finally:
         path.unlink()
     check_round_trip(tr, [(s, nfc(b).strip()) for s, b, _ in turns])
+
+
+# Export styles of issue #14: Zoom "Name (Role):", Zoom chat "time<TAB>Name:<TAB>", Markdown
+# "### Name" headings, bracketed ids "[P3]:" / "[P3] ", WhisperX "SPEAKER_00:".
+EXPORT_STYLES = st.sampled_from(["role", "chat", "heading", "bracket_colon", "bracket_bare", "whisperx"])
+
+
+@SETTINGS
+@given(st.lists(st.tuples(SPEAKERS, BODY, EXPORT_STYLES), min_size=1, max_size=8), st.sampled_from(["\n", "\r\n"]))
+def test_text_reader_export_styles_round_trip(turns: list[tuple[str, str, str]], newline: str) -> None:
+    parts, expected = [], []
+    for i, (speaker, body, style) in enumerate(turns):
+        label = speaker
+        if style == "role":
+            label = f"{speaker} (Guest)"
+            parts.append(f"{label}: {body}")
+        elif style == "chat":
+            parts.append(f"00:{i:02d}:05\t{speaker}:\t{body}")
+        elif style == "heading":
+            parts.append(f"### {speaker}\n\n{body}")
+        elif style == "bracket_colon":
+            parts.append(f"[{speaker}]: {body}")
+        elif style == "bracket_bare":
+            parts.append(f"[{speaker}] {body}")
+        else:
+            label = f"SPEAKER_{i % 3:02d}"
+            parts.append(f"{label}: {body}")
+        expected.append((label, nfc(body).strip()))
+    path = tmpfile(".txt")
+    try:
+        path.write_bytes("\n".join(parts).replace("\n", newline).encode("utf-8"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # every word is in a turn: no coverage warning
+            tr = io.read_transcript(path)
+    finally:
+        path.unlink()
+    check_round_trip(tr, expected)
 
 
 @SETTINGS
@@ -141,6 +178,36 @@ def test_vtt_reader_round_trip(cues: list[tuple[str, str]], voice_tags: bool) ->
     check_round_trip(tr, merged(cues))
     assert tr.turns[0].t_start == 0.0
     assert tr.turns[-1].t_end == ((len(cues) - 1) * 2000 + 1500) / 1000
+
+
+WORD = st.text(st.characters(categories=("Ll",)), min_size=1, max_size=8).map(nfc)
+
+
+@SETTINGS
+@given(st.lists(st.lists(WORD, min_size=1, max_size=6).map(" ".join), min_size=1, max_size=8, unique=True),
+       st.booleans())
+def test_youtube_rolling_vtt_round_trip(lines: list[str], blankish: bool) -> None:
+    """Rolling auto-captions (previous line repeated, 10 ms repeat cues, inline timings): each line once."""
+    out = ["WEBVTT", "Kind: captions", "Language: en", ""]
+    ms = 0
+    for i, line in enumerate(lines):
+        words = line.split(" ")
+        timed = words[0] + "".join(f"<{timestamp(ms + 100 * (k + 1), '.')}><c> {w}</c>"
+                                   for k, w in enumerate(words[1:]))
+        shown = ([lines[i - 1]] if i else [" "] if blankish else []) + [timed]
+        out += [f"{timestamp(ms, '.')} --> {timestamp(ms + 2000, '.')} align:start position:0%", *shown, ""]
+        out += [f"{timestamp(ms + 2000, '.')} --> {timestamp(ms + 2010, '.')} align:start position:0%", line,
+                " " if blankish else "", ""]
+        ms += 2010
+    path = tmpfile(".vtt")
+    try:
+        path.write_text("\n".join(out), encoding="utf-8")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PsythemesWarning)
+            tr = io.read_transcript(path)
+    finally:
+        path.unlink()
+    check_round_trip(tr, [("", " ".join(lines))])
 
 
 @SETTINGS
@@ -293,11 +360,18 @@ def test_sentences_cover_turns(tr: Transcript) -> None:
 
 @pytest.mark.parametrize("name", ["example_otter.txt", "example_interview.txt", "example_zoom.vtt",
                                   "example_voice.vtt", "example.srt", "example_interview.docx", "example.odt",
-                                  "example_utterances.csv", "example_utterances.jsonl"])
+                                  "example_utterances.csv", "example_utterances.jsonl",
+                                  # export styles of issue #14 (tests/data/styles/)
+                                  "styles/youtube_auto.vtt", "styles/teams.vtt", "styles/zoom_roles.txt",
+                                  "styles/zoom_chat.txt", "styles/whisperx.txt", "styles/markdown_headings.md",
+                                  "styles/qualcoder_ids.txt", "styles/leading_label.txt",
+                                  "styles/unpunctuated.vtt"])
 @pytest.mark.parametrize("unit", ["turn", "sentence", "window"])
 def test_examples_through_every_segmenter(data_dir: Path, name: str, unit: str) -> None:
-    trs = io.read_transcripts([data_dir / name])
-    frame = segment_transcripts(trs, unit=unit, backchannels="merge")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PsythemesWarning)
+        trs = io.read_transcripts([data_dir / name])
+        frame = segment_transcripts(trs, unit=unit, backchannels="merge")
     by_id = {t.doc_id: t for t in trs}
     assert len(frame) > 0
     assert all(by_id[r.doc_id].text[r.start:r.end] == r.text for r in frame.itertuples())

@@ -62,6 +62,7 @@ __all__ = [
     "normalise_text",
     "parse_labelled_text",
     "strip_span",
+    "uncovered_words",
     "write_transcripts_jsonl",
     "load_transcripts_jsonl",
 ]
@@ -215,13 +216,23 @@ _LABEL = rf"(?P<speaker>{_TOKEN}(?:[ \t]{_TOKEN}){{0,3}})"
 _TIME = r"(?P<time>\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?)"
 _END_OF_LABEL = r"(?::(?=[ \t]|$)|[ \t]*$)"  # a colon before a space, or the end of the line
 
+# A role or note after a name, as Zoom and Teams write it: "Jane Doe (SL)", "Jane Doe [Researcher]"
+_ROLE_SUFFIX = r"[ \t]*[\[(][^\]()\[\n:]{1,25}[\])]"
+
 #: Speaker-label patterns tried at the start of each line, in order.  Group ``speaker`` is
 #: required, ``time`` optional.  With these defaults the label-shape rule (see
 #: ``docs/formats.md``) filters false positives; patterns you pass are trusted as they are.
+#: A pattern with a group ``bracket`` is a label in brackets without a colon (``[P1] text``):
+#: it must also look like an id or a role word, so that ``[Laughter]`` stays text.
 DEFAULT_LABEL_PATTERNS: tuple[str, ...] = (
     rf"[ \t]*[\[(]{_TIME}[\])][ \t]*{_LABEL}[ \t]*{_END_OF_LABEL}",   # [00:01:02] Name:
     rf"[ \t]*{_LABEL}[ \t]*[\[(]{_TIME}[\])][ \t]*{_END_OF_LABEL}",   # Name (00:01:02):
+    rf"[ \t]*{_TIME}[ \t]+From[ \t]+(?P<speaker>[^\n:]{{1,40}}?)[ \t]+to[ \t]+[^\n:]{{1,40}}:",  # Zoom chat (new)
+    rf"[ \t]*{_TIME}[ \t]+{_LABEL}[ \t]*:(?=[ \t]|$)",               # Zoom chat: 00:01:02<TAB>Name:<TAB>
+    rf"[ \t]*(?P<speaker>{_TOKEN}(?:[ \t]{_TOKEN}){{0,3}}{_ROLE_SUFFIX})[ \t]*:(?=[ \t]|$)",  # Name (Role):
     rf"[ \t]*{_LABEL}[ \t]*:(?=[ \t]|$)",                              # Name:
+    rf"[ \t]*(?P<bracket>[\[(]){_LABEL}[\])][ \t]*:?(?=[ \t]|$)",    # [SPEAKER_00]: / [id1] / (Interviewer)
+    rf"[ \t]*\#{{1,6}}[ \t]+{_LABEL}[ \t]*:?[ \t]*$",                  # Markdown heading: ### Interviewer
     rf"[ \t]*{_LABEL}[ \t]+{_TIME}[ \t]*$",                            # Otter header: Name  00:12
 )
 _MAX_LABEL_CHARS = 30
@@ -238,14 +249,27 @@ which while who why with yes yeah you your
 # Words that name a speaker's role; a label built on one is accepted even if used once.
 _ROLE_WORDS = frozenset("""
 interviewer interviewee participant patient therapist client counsellor counselor moderator
-facilitator researcher respondent doctor nurse speaker int iv p t r i c
+facilitator researcher respondent doctor nurse speaker int iv p t r i c q host
 """.split())
 
 #: Labels that ``role_of`` maps to ``"interviewer"`` by default (case-insensitive; a
-#: trailing number or single letter is allowed: ``Interviewer 2``, ``I1``, ``Int-B``).
-INTERVIEWER_LABELS: tuple[str, ...] = ("interviewer", "i", "int", "moderator", "facilitator", "researcher")
+#: trailing number or single letter is allowed: ``Interviewer 2``, ``I1``, ``Int-B``, ``Q``).
+INTERVIEWER_LABELS: tuple[str, ...] = ("interviewer", "i", "int", "iv", "q", "moderator", "facilitator",
+                                       "researcher", "research team", "host")
 _INTERVIEWER_RE = re.compile(
-    r"^(?:" + "|".join(INTERVIEWER_LABELS) + r")(?:[ \t_.\-]*(?:\d+|[A-Za-z](?![A-Za-z])))?$", re.IGNORECASE)
+    r"^(?:" + "|".join(lbl.replace(" ", r"[ \t_]+") for lbl in INTERVIEWER_LABELS)
+    + r")(?:[ \t_.\-]*(?:\d+|[A-Za-z](?![A-Za-z])))?$", re.IGNORECASE)
+# the role inside a Zoom/Teams suffix: "Jane Doe (Researcher)" -> "Researcher"
+_ROLE_IN_SUFFIX = re.compile(r"[\[(]([^\]()\[]+)[\])]\s*$")
+
+
+def _interviewer_like(speaker: str) -> bool:
+    """An interviewer label (``Interviewer 2``, ``Q``), or a name with one in brackets (``Jo (Host)``)."""
+    speaker = speaker.strip()
+    if _INTERVIEWER_RE.match(speaker):
+        return True
+    suffix = _ROLE_IN_SUFFIX.search(speaker)
+    return bool(suffix and _INTERVIEWER_RE.match(suffix.group(1).strip()))
 
 
 def _compile_patterns(label_patterns: Sequence[str | re.Pattern[str]] | None) -> list[re.Pattern[str]]:
@@ -264,7 +288,11 @@ def _compile_patterns(label_patterns: Sequence[str | re.Pattern[str]] | None) ->
 
 
 def _label_shape_ok(speaker: str) -> bool:
-    """The default label rule: 1-4 short tokens, each capitalised or starting with a digit."""
+    """The default label rule: 1-4 short tokens, each capitalised or starting with a digit.
+
+    A role in brackets after the name (``Jane Doe (SL)``) is not part of the check.
+    """
+    speaker = _ROLE_SUFFIX_RE.sub("", speaker)
     if not speaker or len(speaker) > _MAX_LABEL_CHARS:
         return False
     tokens = speaker.split()
@@ -273,6 +301,22 @@ def _label_shape_ok(speaker: str) -> bool:
     if tokens[0].rstrip(".").casefold() in _NOT_LABELS and tokens[0] != "I":
         return False
     return all(tok[0].isupper() or tok[0].isdigit() for tok in tokens)
+
+
+_ROLE_SUFFIX_RE = re.compile(_ROLE_SUFFIX + "$")
+# Bracketed notes of transcribers that are not speakers: [Laughter], (Inaudible), [Crosstalk] ...
+_ANNOTATIONS = frozenset("""
+laughter laughs laughing inaudible unintelligible crosstalk pause silence unclear music applause noise
+cough coughs sigh sighs overlapping indistinct redacted break end start
+""".split())
+
+
+def _bracket_label_ok(speaker: str) -> bool:
+    """A label in brackets without a colon must be an id (``id1``, ``P1``, ``SPEAKER_00``) or a role."""
+    first = speaker.split()[0].casefold()
+    if first in _ANNOTATIONS:
+        return False
+    return any(ch.isdigit() for ch in speaker) or first in _ROLE_WORDS or speaker.isupper()
 
 
 def _is_id_like(speaker: str) -> bool:
@@ -362,7 +406,10 @@ def parse_labelled_text(
             if not m:
                 continue
             speaker = unicodedata.normalize("NFC", m.group("speaker").strip())
-            if check_shape and not _label_shape_ok(speaker):
+            bracketed = check_shape and m.groupdict().get("bracket") is not None
+            if bracketed and not _bracket_label_ok(speaker):
+                continue
+            if check_shape and not bracketed and not _label_shape_ok(speaker):
                 continue
             raw_time = m.groupdict().get("time")
             try:
@@ -375,14 +422,7 @@ def parse_labelled_text(
         candidates = _drop_one_off_labels(candidates)
 
     if not candidates:
-        warnings.warn(f"{source or 'text'}: no speaker labels found; each paragraph becomes a turn "
-                      "with an unknown speaker", PsythemesWarning, stacklevel=3)
-        turns = []
-        for m in re.finditer(r"(?:[^\n]|\n(?![ \t]*\n))+", text):
-            start, end = strip_span(text, m.start(), m.end())
-            if start < end:
-                turns.append(Turn(speaker="", start=start, end=end))
-        return turns
+        return _paragraph_turns(text, source)
 
     turns = []
     for i, (_, body_start, speaker, t, _timed) in enumerate(candidates):
@@ -393,6 +433,45 @@ def parse_labelled_text(
     if not turns:
         raise InputError(f"only speaker labels ({', '.join(dict.fromkeys(c[2] for c in candidates))}), "
                          "no words after any of them: nothing was said", path=source or None)
+    _warn_uncovered(text, [(c[0], c[1]) for c in candidates] + [(t.start, t.end) for t in turns], source)
+    return turns
+
+
+_WORD = re.compile(r"\w+")
+
+
+def uncovered_words(text: str, spans: Iterable[tuple[int, int]]) -> list[str]:
+    """The words of ``text`` that lie outside every ``(start, end)`` span (the coverage check)."""
+    covered = bytearray(len(text) + 1)
+    for start, end in spans:
+        covered[start:end] = b"\x01" * (end - start)
+    return [m.group() for m in _WORD.finditer(text) if not any(covered[m.start():m.end()])]
+
+
+def _warn_uncovered(text: str, spans: list[tuple[int, int]], source: str | Path) -> None:
+    lost = uncovered_words(text, spans)
+    if lost:
+        total = len(_WORD.findall(text))
+        sample = " ".join(lost[:8]) + (" ..." if len(lost) > 8 else "")
+        warnings.warn(f"{source or 'text'}: {len(lost)} of {total} words lie outside every speaker turn "
+                      f"and are not analysed ({sample!r}); they stay in the text", PsythemesWarning, stacklevel=4)
+
+
+def _paragraph_turns(text: str, source: str | Path) -> list[Turn]:
+    """Turns with an unknown speaker, one per paragraph, for a text without speaker labels.
+
+    Paragraphs are separated by blank lines; a text without any blank line (Word and
+    OpenDocument paragraphs become single lines) has one paragraph per line.
+    """
+    blank_separated = re.search(r"\n[ \t]*\n", text) is not None
+    unit = r"(?:[^\n]|\n(?![ \t]*\n))+" if blank_separated else r"[^\n]+"
+    turns = []
+    for m in re.finditer(unit, text):
+        start, end = strip_span(text, m.start(), m.end())
+        if start < end:
+            turns.append(Turn(speaker="", start=start, end=end))
+    warnings.warn(f"{source or 'text'}: no speaker labels found; each of the {len(turns)} paragraphs becomes a "
+                  "turn with an unknown speaker", PsythemesWarning, stacklevel=4)
     return turns
 
 
@@ -407,10 +486,14 @@ def _drop_one_off_labels(candidates: list[tuple[int, int, str, float | None, boo
     if sum(1 for n in counts.values() if n >= 2) < 2:
         return candidates
     kept = []
-    for cand in candidates:
+    for i, cand in enumerate(candidates):
         speaker, timed = cand[2], cand[4]
-        first = speaker.split()[0].rstrip(".").casefold()
-        if counts[speaker] == 1 and not timed and not _is_id_like(speaker) and first not in _ROLE_WORDS:
+        words = {w.casefold() for w in re.findall(r"[^\W_]+", speaker)}
+        # the first label of a file opens a turn even when used once ("Unknown Speaker:" at the top):
+        # nothing precedes it that it could be quoted in
+        # "Name (Role):" is Zoom's and Teams' label syntax, not quoted speech
+        if (i > 0 and counts[speaker] == 1 and not timed and not _is_id_like(speaker)
+                and not words & _ROLE_WORDS and not _ROLE_SUFFIX_RE.search(speaker)):
             continue
         kept.append(cand)
     return kept
@@ -507,6 +590,61 @@ def _check_vtt_blocks(text: str, path: Path) -> None:
                              path=path, line=lineno)
 
 
+_INLINE_TIME = re.compile(r"<\d{2,}:\d{2}:\d{2}\.\d{3}>|<\d{2}:\d{2}\.\d{3}>")
+
+
+def _drop_blankish_cue_lines(text: str) -> str:
+    """Remove lines of only spaces inside cues (YouTube puts one right after the timing line).
+
+    A line holding only whitespace is a blank line to a WebVTT parser, so it would end the
+    cue before its words.  Directly after a timing line it is dropped; elsewhere it becomes
+    an empty line (a cue separator, as its author presumably meant).
+    """
+    if not re.search(r"^[ \t]+$", text, flags=re.MULTILINE):
+        return text
+    out: list[str] = []
+    for line in text.split("\n"):
+        if line and not line.strip():
+            if out and _VTT_TIMING.match(out[-1]):
+                continue
+            line = ""
+        out.append(line)
+    return "\n".join(out)
+
+
+def _rolling_lines(cues: list[list[str]]) -> tuple[list[list[str]], int]:
+    """Each line of rolling auto-captions once: drop cue lines that repeat a line already shown.
+
+    YouTube auto-captions show the previous line again above the new one and add 10 ms cues
+    that only repeat; each spoken word must appear once.  Returns the cues without the
+    repeated lines and how many lines were dropped.
+    """
+    recent: list[str] = []
+    out, dropped = [], 0
+    for lines in cues:
+        kept = []
+        for line in lines:
+            if line in recent[-2:]:
+                dropped += 1
+                continue
+            kept.append(line)
+            recent.append(line)
+        out.append(kept)
+    return out, dropped
+
+
+def _is_rolling(raw: str, cues: list[list[str]], durations: list[float]) -> bool:
+    """Auto-captions: inline word timings, 10 ms cues that only repeat the previous cue, or most
+    cues showing the previous cue's last line above a new one."""
+    if _INLINE_TIME.search(raw):
+        return True
+    if any(d <= 0.05 and cur and set(cur) <= set(prev)
+           for prev, cur, d in zip(cues, cues[1:], durations[1:])):
+        return True
+    repeats = sum(1 for prev, cur in zip(cues, cues[1:]) if prev and len(cur) >= 2 and cur[0] == prev[-1])
+    return len(cues) > 2 and repeats >= (len(cues) - 1) / 2
+
+
 def read_vtt(path: str | Path, *, doc_id: str | None = None, encoding: str | None = None,
              **_ignored: Any) -> Transcript:
     """Read a WebVTT file (``<v Name>`` voice tags or ``Name: text`` cues) with webvtt-py.
@@ -519,7 +657,7 @@ def read_vtt(path: str | Path, *, doc_id: str | None = None, encoding: str | Non
     from webvtt.errors import MalformedFileError
 
     path = Path(path)
-    text = _read_text_file(path, encoding)
+    text = _drop_blankish_cue_lines(_read_text_file(path, encoding))
     _check_vtt_blocks(text, path)
     try:
         vtt = webvtt.from_string(text)
@@ -527,7 +665,7 @@ def read_vtt(path: str | Path, *, doc_id: str | None = None, encoding: str | Non
         raise InputError(f"malformed WebVTT file ({err}; it must start with 'WEBVTT')", path=path, line=1) from None
     if not vtt.captions:
         raise InputError("WebVTT file has no cues", path=path)
-    utterances = []
+    cues = []
     for cap in vtt.captions:
         lines = [ln for ln in cap.lines if ln.strip()]
         speaker = cap.voice or ""
@@ -535,9 +673,16 @@ def read_vtt(path: str | Path, *, doc_id: str | None = None, encoding: str | Non
             found = _cue_speaker(_TAG.sub("", lines[0]))
             if found:
                 speaker, lines[0] = found[0], found[1]
-        body = " ".join(html.unescape(_TAG.sub("", ln)).strip() for ln in lines)
-        utterances.append((speaker.strip(), body, cap.start_time.in_milliseconds() / 1000,
-                           cap.end_time.in_milliseconds() / 1000))
+        cues.append((speaker.strip(), [html.unescape(_TAG.sub("", ln)).strip() for ln in lines], cap))
+    durations = [(cap.end_time.in_milliseconds() - cap.start_time.in_milliseconds()) / 1000 for _, _, cap in cues]
+    if _is_rolling(text, [c[1] for c in cues], durations):
+        deduped, dropped = _rolling_lines([c[1] for c in cues])
+        cues = [(sp, lines, cap) for (sp, _, cap), lines in zip(cues, deduped)]
+        if dropped:
+            warnings.warn(f"{path}: rolling auto-captions: {dropped} repeated caption lines left out, so that "
+                          "each spoken word appears once", PsythemesWarning, stacklevel=3)
+    utterances = [(sp, " ".join(ln for ln in lines if ln), cap.start_time.in_milliseconds() / 1000,
+                   cap.end_time.in_milliseconds() / 1000) for sp, lines, cap in cues]
     new_text, turns = _build_from_utterances(utterances, merge_same_speaker=True)
     return Transcript(doc_id=_default_doc_id(path, doc_id), text=new_text, source=str(path), format="vtt",
                       turns=turns)
@@ -1135,7 +1280,46 @@ def annotate_transcripts(transcripts: list[Transcript], *,
                 if role is not None:
                     resolved[speaker] = role
             tr.metadata["speaker_roles"] = resolved
+    _warn_about_roles(transcripts)
     return transcripts
+
+
+_CLINICAL_ROLES = frozenset({"therapist", "client", "patient", "doctor", "nurse", "counsellor", "counselor"})
+
+
+def _warn_about_roles(transcripts: list[Transcript]) -> None:
+    """Name transcripts where no speaker is the interviewer, or two speakers share a participant role.
+
+    Both usually mean that an interviewer label was not recognised (``Dr. Keller``,
+    ``SPEAKER_00``): the interviewer's questions would then be analysed as participant talk.
+    """
+    no_interviewer, shared = [], []
+    for tr in transcripts:
+        speakers = [sp for sp in dict.fromkeys(t.speaker for t in tr.turns) if sp]
+        if len(speakers) < 2:
+            continue
+        roles = {sp: role_of(sp, tr.metadata) for sp in speakers}
+        stored = tr.metadata.get("speaker_roles") or {}
+        # a session without an interviewer (therapy: T and P) is fine once the user gave every role,
+        # or when the labels name clinical roles (Therapist, Client)
+        clinical = any(set(re.findall(r"[^\W\d_]+", sp.casefold())) & _CLINICAL_ROLES for sp in speakers)
+        if "interviewer" not in roles.values() and not clinical and not all(sp in stored for sp in speakers):
+            no_interviewer.append(f"{tr.doc_id} ({', '.join(speakers[:4])})")
+        by_role: dict[str, list[str]] = {}
+        for sp, role in roles.items():
+            if role and role != "interviewer" and sp not in stored:  # roles the user gave are meant
+                by_role.setdefault(role, []).append(sp)
+        shared += [f"{tr.doc_id} ({', '.join(sps[:4])} are all {role!r})" for role, sps in by_role.items()
+                   if len(sps) >= 2]
+    fix = "; name the interviewer with --speaker-roles 'NAME=interviewer' (speaker_roles= in Python)"
+    if no_interviewer:
+        warnings.warn(f"no speaker recognised as the interviewer in {len(no_interviewer)} transcript(s): "
+                      f"{'; '.join(no_interviewer[:5])}{' ...' if len(no_interviewer) > 5 else ''}{fix}",
+                      PsythemesWarning, stacklevel=3)
+    if shared:
+        warnings.warn(f"two or more speakers got the same participant role from the metadata in "
+                      f"{len(shared)} transcript(s): {'; '.join(shared[:5])}{' ...' if len(shared) > 5 else ''}"
+                      f"{fix}", PsythemesWarning, stacklevel=3)
 
 
 def read_metadata(path: str | Path) -> pd.DataFrame:
@@ -1261,7 +1445,7 @@ def role_of(speaker: str, transcript_metadata: Mapping[str, Any] | None = None,
     stored = meta.get("speaker_roles")
     if isinstance(stored, Mapping) and speaker in stored:
         return str(stored[speaker])
-    if _INTERVIEWER_RE.match(speaker.strip()):
+    if _interviewer_like(speaker):
         return "interviewer"
     role = meta.get("role")
     if isinstance(role, str) and role.strip():

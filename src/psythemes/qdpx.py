@@ -416,8 +416,13 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path, positions: st
     # for the whole project (one tool wrote it) before any position is converted
     read: list[tuple[ET.Element, str, list[tuple[int, int, str]]]] = []
     sources_el = _child(root, "Sources")
-    for source in _children(sources_el, "TextSource") if sources_el is not None else []:
+    text_sources = _children(sources_el, "TextSource") if sources_el is not None else []
+    missing: list[str] = []
+    for source in text_sources:
         raw_text = _source_text(source, load_source, path)
+        if raw_text is None:
+            missing.append(f"{source.get('name') or source.get('guid')!r} ({source.get('plainTextPath') or 'no path'})")
+            continue
         selections = []
         for selection in _children(source, "PlainTextSelection"):
             try:
@@ -430,6 +435,12 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path, positions: st
                 ) from None
             selections.append((start, end, selection.get("name") or ""))
         read.append((source, raw_text, selections))
+    if missing and not read:
+        raise InputError(f"none of the project's {len(missing)} text sources was found: {'; '.join(missing[:5])}"
+                         f"{' ...' if len(missing) > 5 else ''}", path=path)
+    for name in missing:  # one warning per source: the user has to find each of them
+        warnings.warn(f"{path}: text source {name} not found; read the project without it (and its codings)",
+                      PsythemesWarning, stacklevel=3)
     unit = _position_unit(positions, [(raw, sels) for _, raw, sels in read], root.get("origin"), path)
 
     transcripts: list[Transcript] = []
@@ -523,7 +534,8 @@ def _variable_values(elem: ET.Element, variables: Mapping[str, str]) -> dict[str
     return values
 
 
-def _source_text(source: ET.Element, load_source: Any, path: Path) -> str:
+def _source_text(source: ET.Element, load_source: Any, path: Path) -> str | None:
+    """The plain text of a text source, ``None`` when its file is not in the project."""
     inline = _child(source, "PlainTextContent")
     if inline is not None and inline.text is not None:
         return inline.text
@@ -536,9 +548,7 @@ def _source_text(source: ET.Element, load_source: Any, path: Path) -> str:
         data = load_source(candidate)
         if data is not None:
             return _decode(data, path, candidate)
-    raise InputError(
-        f"text source {source.get('name') or source.get('guid')!r}: plain text {ref!r} not found", path=path
-    )
+    return None
 
 
 def _decode(data: bytes, path: Path, member: str) -> str:
@@ -843,7 +853,10 @@ def read_project_transcripts(
     This is the reader :mod:`psythemes.io` uses for ``.qdpx``/``.qde`` inputs: each source's
     plain text is parsed for speaker labels like a ``.txt`` transcript.
     """
-    return project_transcripts(read_qdpx(path), label_patterns=label_patterns)
+    project = read_qdpx(path)
+    if not project.transcripts:
+        raise InputError("project has no text sources: nothing to read as transcripts", path=path)
+    return project_transcripts(project, label_patterns=label_patterns)
 
 
 def project_transcripts(project: QdaProject, *, label_patterns: Any = None) -> list[Transcript]:
@@ -863,6 +876,8 @@ def project_transcripts(project: QdaProject, *, label_patterns: Any = None) -> l
     """
     from .io import parse_labelled_text
 
+    if not project.transcripts:
+        raise InputError(f"project {project.name!r} has no text sources: nothing to read as transcripts")
     for transcript in project.transcripts:
         transcript.turns = parse_labelled_text(
             transcript.text, label_patterns=label_patterns, source=transcript.source

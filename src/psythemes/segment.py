@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import functools
 import re
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import io as _io
-from .errors import InputError
+from .errors import InputError, PsythemesWarning
 from .schema import SEGMENT_COLUMNS, Segment, Transcript, Turn, make_segment_id
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ __all__ = [
     "segment_transcripts",
     "segment_files",
     "SegmentRun",
+    "MAX_SENTENCE_WORDS",
+    "FALLBACK_WINDOW_WORDS",
 ]
 
 #: Phrases that make a turn a backchannel when the whole turn consists of them (case,
@@ -196,6 +199,18 @@ def _load_nlp(lang: str, spacy_model: str | None) -> Any:
 
 
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
+#: A "sentence" longer than this many words is implausible: the text is unpunctuated
+#: (auto-captions, ASR output) and the sentence is cut into windows of
+#: :data:`FALLBACK_WINDOW_WORDS` words instead.
+MAX_SENTENCE_WORDS = 80
+FALLBACK_WINDOW_WORDS = 40
+_NON_SPACE = re.compile(r"\S+")
+
+
+def _word_windows(text: str, start: int, end: int, size: int) -> list[tuple[int, int]]:
+    """``text[start:end]`` cut into spans of ``size`` words (the last one may be shorter)."""
+    words = [(m.start(), m.end()) for m in _NON_SPACE.finditer(text, start, end)]
+    return [(words[i][0], words[min(i + size, len(words)) - 1][1]) for i in range(0, len(words), size)]
 
 
 class SentenceSegmenter(_BaseSegmenter):
@@ -212,15 +227,21 @@ class SentenceSegmenter(_BaseSegmenter):
         Texts per ``nlp.pipe`` batch.
     speaker_roles, backchannel_words, backchannel_max_words
         See :class:`TurnSegmenter`.
+    max_sentence_words, fallback_words : int
+        A sentence of more than ``max_sentence_words`` words (unpunctuated text) is cut
+        into windows of ``fallback_words`` words, with a warning.
     """
 
     def __init__(self, lang: str = "en", spacy_model: str | None = None, batch_size: int = 256,
                  speaker_roles: Mapping[str, str] | str | None = None,
                  backchannel_words: Sequence[str] = BACKCHANNELS,
-                 backchannel_max_words: int = BACKCHANNEL_MAX_WORDS):
+                 backchannel_max_words: int = BACKCHANNEL_MAX_WORDS,
+                 max_sentence_words: int = MAX_SENTENCE_WORDS, fallback_words: int = FALLBACK_WINDOW_WORDS):
         self.lang = lang
         self.spacy_model = spacy_model
         self.batch_size = batch_size
+        self.max_sentence_words = max_sentence_words
+        self.fallback_words = fallback_words
         self.speaker_roles = speaker_roles
         self.backchannel_words = backchannel_words
         self.backchannel_max_words = backchannel_max_words
@@ -243,11 +264,21 @@ class SentenceSegmenter(_BaseSegmenter):
         if longest >= nlp.max_length:
             nlp.max_length = longest + 1
         docs = nlp.pipe((text[s:e] for _, s, e in pieces), batch_size=self.batch_size)
+        too_long = 0
         for (pos, p_start, _), doc in zip(pieces, docs, strict=True):
             for sent in doc.sents:
                 start, end = _io.strip_span(text, p_start + sent.start_char, p_start + sent.end_char)
-                if start < end:
+                if start >= end:
+                    continue
+                if len(_NON_SPACE.findall(text, start, end)) > self.max_sentence_words:
+                    too_long += 1
+                    out[pos].extend(_word_windows(text, start, end, self.fallback_words))
+                else:
                     out[pos].append((start, end))
+        if too_long:
+            warnings.warn(f"{transcript.doc_id}: {too_long} sentence(s) longer than {self.max_sentence_words} words "
+                          f"(unpunctuated text such as auto-captions?) cut into windows of {self.fallback_words} "
+                          "words", PsythemesWarning, stacklevel=4)
         return out
 
     def units(self, transcript: Transcript) -> list[_Unit]:
@@ -337,6 +368,29 @@ class WindowSegmenter(SentenceSegmenter):
         return out
 
 
+def words_outside_segments(transcript: Transcript, spans: Iterable[tuple[int, int]]) -> int:
+    """How many words of the transcript's turns lie in no ``(start, end)`` span (kept or set aside)."""
+    text = transcript.text
+    in_turn, in_segment = bytearray(len(text) + 1), bytearray(len(text) + 1)
+    for turn in transcript.turns:
+        in_turn[turn.start:turn.end] = b"\x01" * (turn.end - turn.start)
+    for start, end in spans:
+        in_segment[start:end] = b"\x01" * (end - start)
+    return sum(1 for m in _WORD.finditer(text) if in_turn[m.start()] and not in_segment[m.start()])
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _check_coverage(transcript: Transcript, units: list[_Unit]) -> None:
+    """Warn when words of a turn fall outside every segment (kept or dropped): they would be lost."""
+    lost = words_outside_segments(transcript, ((u.segment.start, u.segment.end) for u in units))
+    if lost:
+        total = sum(1 for t in transcript.turns for _ in _WORD.finditer(transcript.text, t.start, t.end))
+        warnings.warn(f"{transcript.doc_id}: {lost} of {total} words of its turns are in no segment",
+                      PsythemesWarning, stacklevel=4)
+
+
 def _check_choice(name: str, value: str, choices: Iterable[str]) -> None:
     choices = tuple(choices)
     if value not in choices:
@@ -415,7 +469,9 @@ def segment_transcripts(
     for transcript in transcripts:
         kept_here: list[_Unit] = []
         dropped_here: list[_Unit] = []
-        for u in segmenter.units(transcript):
+        units = segmenter.units(transcript)
+        _check_coverage(transcript, units)
+        for u in units:
             drop = (u.kind == KIND_INTERVIEWER and interviewer == "drop") or (
                 u.kind == KIND_BACKCHANNEL and backchannels != "keep")
             (dropped_here if drop else kept_here).append(u)

@@ -24,6 +24,16 @@ state = SimpleNamespace(debug=False)
 ENCODING_HELP = "Text encoding of transcript files (default: detect; e.g. cp1252, latin-1)."
 
 
+def _format_help() -> str:
+    from ..io import READERS  # every accepted value, so the help cannot fall behind the readers
+
+    return (f"Input format: auto (from the file suffix), {', '.join(READERS)}. Zoom, Teams, YouTube, WhisperX, "
+            "QualCoder and Markdown transcripts are text or vtt (see docs/formats.md).")
+
+
+FORMAT_HELP = _format_help()
+
+
 def print_error(message: str) -> None:
     """One line on stderr, prefixed ``error:``."""
     print(f"error: {message}", file=sys.stderr)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ._app import ENCODING_HELP, app, warnings_as_lines
+from ._app import ENCODING_HELP, FORMAT_HELP, app, warnings_as_lines
 
 
 @app.command()
@@ -20,7 +20,7 @@ def extract(
     codebook: Annotated[str | None, typer.Option(
         help="Codebook file (.yaml, .csv, .qdc) or shipped name; default: the .qdpx project's, else 'psychosomatic'.")] = None,
     gold: Annotated[Path | None, typer.Option(help="Human codes as spans (CSV: doc_id,start,end,code,coder) or a .qdpx.")] = None,
-    format: Annotated[str, typer.Option(help="Input format, auto from the file suffix.")] = "auto",
+    format: Annotated[str, typer.Option(help=FORMAT_HELP)] = "auto",
     encoding: Annotated[str | None, typer.Option(help=ENCODING_HELP)] = None,
     speaker_roles: Annotated[str | None, typer.Option(help='e.g. "Interviewer=interviewer,P*=patient".')] = None,
     unit: Annotated[str, typer.Option(help="turn, sentence or window.")] = "turn",

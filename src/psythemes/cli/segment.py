@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from ._app import ENCODING_HELP, app, warnings_as_lines
+from ._app import ENCODING_HELP, FORMAT_HELP, app, warnings_as_lines
 
 #: Show a progress bar from this many input files on (and only on a terminal).
 PROGRESS_MIN_FILES = 5
@@ -18,8 +18,7 @@ PROGRESS_MIN_FILES = 5
 def segment(
     inputs: Annotated[list[Path], typer.Argument(help="Transcript files or folders.", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.", show_default=False)],
-    format: Annotated[str, typer.Option(help="auto (from the file suffix), text, vtt, srt, docx, odt, csv, "
-                                             "tsv or jsonl.")] = "auto",
+    format: Annotated[str, typer.Option(help=FORMAT_HELP)] = "auto",
     encoding: Annotated[str | None, typer.Option(help=ENCODING_HELP)] = None,
     unit: Annotated[str, typer.Option(help="turn, sentence or window.")] = "turn",
     window_size: Annotated[int, typer.Option(min=1, help="Sentences per window (--unit window).")] = 3,

@@ -1,0 +1,223 @@
+"""Real-world export styles (issue #14): one small fixture per style, written for these tests.
+
+Fixtures live in tests/data/styles/; none is copied from a third-party transcript.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+
+from psythemes import io
+from psythemes.errors import PsythemesWarning
+from psythemes.schema import Transcript, Turn
+from psythemes.segment import FALLBACK_WINDOW_WORDS, segment_transcripts
+
+from turn_checks import assert_turn_offsets  # tests/turn_checks.py
+
+STYLES = Path(__file__).parent / "data" / "styles"
+
+
+def read(name: str, **kwargs) -> Transcript:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PsythemesWarning)
+        tr = io.read_transcript(STYLES / name, **kwargs)
+    assert_turn_offsets(tr)
+    return tr
+
+
+def said(tr: Transcript) -> list[tuple[str, str]]:
+    return [(t.speaker, tr.text[t.start:t.end]) for t in tr.turns]
+
+
+def test_youtube_auto_captions_each_word_once():
+    with pytest.warns(PsythemesWarning, match="rolling auto-captions: 4 repeated caption lines"):
+        tr = io.read_transcript(STYLES / "youtube_auto.vtt")
+    assert_turn_offsets(tr)
+    assert tr.text == "welcome back to the channel today i want to talk about living with chronic pain\n"
+    assert "<" not in tr.text and [t.speaker for t in tr.turns] == [""]
+    assert tr.turns[0].t_start == 0.0 and tr.turns[0].t_end == 7.8
+
+
+def test_plain_vtt_with_a_repeated_short_cue_is_not_deduplicated(tmp_path):
+    path = tmp_path / "yes.vtt"
+    path.write_text("WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nP1: No.\n\n00:00:03.000 --> 00:00:04.000\n"
+                    "P1: No.\n\n00:00:05.000 --> 00:00:06.000\nP1: Never.\n", encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tr = io.read_transcript(path)
+    assert said(tr) == [("P1", "No. No. Never.")]
+
+
+def test_teams_voice_tags_with_roles():
+    tr = read("teams.vtt")
+    assert said(tr) == [
+        ("Maria Lopez (Guest)", "Thanks for having me."),
+        ("Sam Okafor (Organizer)", "Could you start with how it began?"),
+        ("Maria Lopez (Guest)", "It began after the move, I think."),
+    ]
+
+
+def test_zoom_labels_with_role_in_parentheses_or_brackets():
+    tr = read("zoom_roles.txt")
+    assert [t.speaker for t in tr.turns] == ["Jane Doe (SL)", "Amir Haddad", "Jane Doe (SL)", "Amir Haddad",
+                                             "Chris Bell [Researcher]", "Amir Haddad"]
+    assert said(tr)[4][1] == "Did the walking change how you slept?"
+    assert io.role_of("Chris Bell [Researcher]") == "interviewer"
+    assert io.role_of("Jo Park (Host)") == "interviewer"
+    assert io.role_of("Jane Doe (SL)") == ""
+
+
+def test_zoom_chat_export_keeps_timestamps_out_of_the_text():
+    tr = read("zoom_chat.txt")
+    assert said(tr) == [
+        ("Jane Doe", "Welcome, the link to the consent form is in the invite"),
+        ("Amir Haddad", "thanks, signed it this morning"),
+        ("Jane Doe", "We will take a short break at 3pm"),
+        ("Amir Haddad", "ok 👍"),
+    ]
+    assert [t.t_start for t in tr.turns] == [41.0, 65.0, 432.0, 450.0]
+
+
+def test_zoom_chat_newer_from_to_form():
+    text = "00:01:02 From Jane Doe to Everyone:\n\tSee you all at ten\n00:01:15 From Amir Haddad to Everyone:\n\tthanks!\n"
+    turns = io.parse_labelled_text(text)
+    assert [(t.speaker, text[t.start:t.end]) for t in turns] == [("Jane Doe", "See you all at ten"),
+                                                                 ("Amir Haddad", "thanks!")]
+
+
+def test_whisperx_speaker_labels():
+    tr = read("whisperx.txt")
+    assert [t.speaker for t in tr.turns] == ["SPEAKER_00", "SPEAKER_01", "SPEAKER_00", "SPEAKER_01"]
+    assert said(tr)[3][1] == "No. Some weeks were better, but it stayed."
+
+
+def test_markdown_headings_as_speakers():
+    with pytest.warns(PsythemesWarning, match="4 of 28 words lie outside every speaker turn"):
+        tr = io.read_transcript(STYLES / "markdown_headings.md")
+    assert said(tr) == [
+        ("Interviewer", "How have the last months been?"),
+        ("Participant", "Better than the winter. I started swimming again,\ntwice a week."),
+        ("Interviewer", "What made you start?"),
+    ]
+
+
+def test_qualcoder_ids_and_bracketed_labels():
+    tr = read("qualcoder_ids.txt")
+    assert said(tr) == [
+        ("id1", "Tell me about the group sessions."),
+        ("id2", "They were the best part. [Laughter] Really."),
+        ("id1", "Why the best?"),
+        ("id2", "Nobody had to explain anything."),
+        ("Interviewer", "Anything you would change?"),
+        ("P2", "Maybe shorter breaks."),
+    ]
+
+
+def test_transcriber_notes_in_brackets_are_not_speakers():
+    text = "[Laughter] that was funny\n(Inaudible) something about the bus\n[Crosstalk]\n"
+    with pytest.warns(PsythemesWarning, match="no speaker labels"):
+        turns = io.parse_labelled_text(text)
+    assert {t.speaker for t in turns} == {""}
+
+
+def test_leading_label_used_once_is_a_turn():
+    tr = read("leading_label.txt")
+    assert said(tr)[0] == ("Unknown Speaker", "okay it's recording now, so whenever you're ready.")
+    assert len(tr.turns) == 5
+
+
+def test_document_without_labels_gives_a_turn_per_paragraph_docx(tmp_path):
+    docx = pytest.importorskip("docx")
+    paragraphs = ["The patient described a long history of back pain.",
+                  "She said the pain worsens with stress at work.",
+                  "Fatigue has become her main complaint."]
+    document = docx.Document()
+    for p in paragraphs:
+        document.add_paragraph(p)
+    path = tmp_path / "notes.docx"
+    document.save(path)
+    with pytest.warns(PsythemesWarning, match="each of the 3 paragraphs becomes a turn"):
+        tr = io.read_transcript(path)
+    assert_turn_offsets(tr)
+    assert [tr.text[t.start:t.end] for t in tr.turns] == paragraphs
+
+
+def test_text_without_labels_keeps_blank_line_paragraphs():
+    text = "First paragraph,\nwrapped over two lines.\n\nSecond paragraph.\n"
+    with pytest.warns(PsythemesWarning, match="2 paragraphs"):
+        turns = io.parse_labelled_text(text)
+    assert [text[t.start:t.end] for t in turns] == ["First paragraph,\nwrapped over two lines.", "Second paragraph."]
+
+
+def test_coverage_check_counts_words_outside_turns():
+    text = "Interview 3, clinic B\nInterviewer: Hello.\nP1: Hi there.\n"
+    with pytest.warns(PsythemesWarning, match=r"4 of 9 words lie outside every speaker turn .*'Interview 3 clinic B'"):
+        io.parse_labelled_text(text)
+    assert io.uncovered_words("a b c", [(0, 1), (4, 5)]) == ["b"]
+
+
+def test_segment_coverage_check_names_lost_words():
+    from psythemes.segment import words_outside_segments
+
+    tr = Transcript("d", "P1: one two three\n", turns=[Turn("P1", 4, 17)])
+    assert words_outside_segments(tr, [(4, 7)]) == 2
+    assert words_outside_segments(tr, [(4, 17)]) == 0
+
+
+def test_unpunctuated_text_falls_back_to_word_windows():
+    tr = read("unpunctuated.vtt")
+    with pytest.warns(PsythemesWarning, match=r"1 sentence\(s\) longer than 80 words .* windows of 40 words"):
+        segments = segment_transcripts([tr], unit="sentence")
+    sizes = [len(t.split()) for t in segments["text"]]
+    assert max(sizes) <= FALLBACK_WINDOW_WORDS and sum(sizes) == len(tr.text.split())
+    for rec in segments.itertuples():
+        assert tr.text[rec.start:rec.end] == rec.text
+
+
+def test_punctuated_text_keeps_its_sentences():
+    tr = Transcript("d", "P1: One. Two words. Three more words.\n", turns=[Turn("P1", 4, 37)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        segments = segment_transcripts([tr], unit="sentence")
+    assert list(segments["text"]) == ["One.", "Two words.", "Three more words."]
+
+
+def test_common_interviewer_labels():
+    for label in ["Interviewer", "Interviewer 2", "I", "I1", "Q", "Moderator", "Facilitator", "Researcher",
+                  "Research Team", "Host", "INT", "IV"]:
+        assert io.role_of(label) == "interviewer", label
+    for label in ["Participant", "P1", "Quentin", "Hostess", "SPEAKER_00"]:
+        assert io.role_of(label) != "interviewer", label
+
+
+def test_warns_when_no_speaker_is_the_interviewer():
+    with pytest.warns(PsythemesWarning, match=r"no speaker recognised as the interviewer .*whisperx \(SPEAKER_00, "
+                                              r"SPEAKER_01\).*--speaker-roles"):
+        io.read_transcripts([STYLES / "whisperx.txt"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        io.read_transcripts([STYLES / "whisperx.txt"], speaker_roles="SPEAKER_00=interviewer,SPEAKER_01=patient")
+
+
+def test_warns_when_two_speakers_share_a_participant_role(tmp_path):
+    meta = tmp_path / "metadata.csv"
+    meta.write_text("doc_id,role\nzoom_roles,patient\n", encoding="utf-8")
+    with pytest.warns(PsythemesWarning, match=r"same participant role .*zoom_roles \(Jane Doe \(SL\), Amir Haddad "
+                                              r"are all 'patient'\)"):
+        io.read_transcripts([STYLES / "zoom_roles.txt"], metadata=meta)
+
+
+def test_format_help_lists_every_reader():
+    from typer.testing import CliRunner
+
+    from psythemes.cli import app
+    from psythemes.cli._app import FORMAT_HELP
+
+    assert all(name in FORMAT_HELP for name in io.READERS)
+    for command in ("segment", "extract"):
+        result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "400"})
+        assert result.exit_code == 0
+        assert ", ".join(io.READERS) in " ".join(result.output.split()), command
