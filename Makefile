@@ -27,7 +27,7 @@ DEMO := corpora/psychosomatic-demo
 
 demo: $(STAMP)
 	$(BIN)/psythemes extract $(DEMO)/transcripts --metadata $(DEMO)/metadata.csv \
-	  --gold $(DEMO)/codes/reference.csv --out $(DEMO_OUT)
+	  --codebook psychosomatic --gold $(DEMO)/codes/reference.csv --out $(DEMO_OUT)
 
 # Debian's chromium for the report's real-browser test (skipped with a reason if it cannot be installed)
 browser:

@@ -214,7 +214,7 @@ def child_main(argv: list[str]) -> int:
     for i in range(args.repeat):
         before = set(Path(args.cache).rglob("shard-*.emb"))
         t1 = time.perf_counter()
-        res = extract(corpus / "transcripts", args.out, metadata=corpus / "metadata.csv",
+        res = extract(corpus / "transcripts", args.out, metadata=corpus / "metadata.csv", codebook="psychosomatic",
                       gold=corpus / "codes" / "reference.csv", preset=args.preset, cache_dir=args.cache)
         extract_s = time.perf_counter() - t1
         new_rows = 0

@@ -65,9 +65,7 @@ def test_agree_weighted_cohen_and_ordinal_labels(tmp_path, capsys):
 
 @pytest.mark.parametrize("args, message", [
     (["--metric", "cohen"], "exactly 2 coders"),
-    (["--metric", "kappa"], "unknown metric"),
     (["--level", "nominal", "--weights", "linear"], "weights apply to Cohen"),
-    (["--level", "fuzzy"], "unknown level"),
 ])
 def test_agree_bad_options_exit_2(kripp_csv, capsys, args, message):
     assert main(["agree", kripp_csv, *args]) == 2
@@ -108,13 +106,44 @@ def test_evaluate_command(data_dir, tmp_path, capsys):
     assert json.loads((out / "agreement.json").read_text(encoding="utf-8"))["summary"]["n_units"] == 7
 
 
+def test_evaluate_needs_segments_or_says_which_units_it_scores(data_dir, tmp_path, capsys):
+    folder = data_dir / "agreement"
+    args = ["evaluate", "--pred", str(folder / "codes.csv"), "--gold", str(folder / "gold.csv"), "--n-boot", "0"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 2
+    assert "give --segments" in capsys.readouterr().err and not (tmp_path / "a").exists()
+    assert main([*args, "--out", str(tmp_path / "b"), "--pred-units-only"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: scored only the" in err and "units that have a machine code in --pred" in err
+
+
+@pytest.mark.parametrize(("option", "value"), [("--n-boot", "-5"), ("--ci", "1.5"), ("--overlap", "0"),
+                                              ("--consensus", "most")])
+def test_evaluate_option_values_are_checked_before_any_work(data_dir, tmp_path, capsys, option, value):
+    folder = data_dir / "agreement"
+    rc = main(["evaluate", "--pred", str(folder / "codes.csv"), "--gold", str(folder / "gold.csv"),
+               "--segments", str(folder / "segments.csv"), "--out", str(tmp_path / "x"), option, value])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"Invalid value for '{option}'" in err and not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize(("option", "value"), [("--n-boot", "-5"), ("--metric", "kappa"), ("--level", "nominalish"),
+                                              ("--ci", "0")])
+def test_agree_option_values_are_checked(option, value, tmp_path, capsys):
+    table = tmp_path / "t.csv"
+    table.write_text("id,A,B\n1,x,x\n2,y,x\n", encoding="utf-8")
+    rc = main(["agree", str(table), option, value])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("Usage: psythemes agree") and f"Invalid value for '{option}'" in err
+
+
 def test_evaluate_command_bad_input(data_dir, tmp_path, capsys):
     folder = data_dir / "agreement"
     rc = main(["evaluate", "--pred", str(folder / "codes.csv"), "--gold", str(folder / "gold.csv"),
-               "--out", str(tmp_path / "x"), "--codes", "alliance,awareness"])
+               "--segments", str(folder / "segments.csv"), "--out", str(tmp_path / "x"), "--codes",
+               "alliance,awareness"])
     assert rc == 2
     err = capsys.readouterr().err
     assert "gold.csv:4" in err and "alternation" in err  # first unknown code, with its line
     rc = main(["evaluate", "--pred", str(folder / "codes.csv"), "--gold", str(folder / "segments.csv"),
-               "--out", str(tmp_path / "y")])
+               "--segments", str(folder / "segments.csv"), "--out", str(tmp_path / "y")])
     assert rc == 2 and "lacks column" in capsys.readouterr().err

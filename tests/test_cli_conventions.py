@@ -16,7 +16,7 @@ import psythemes
 from psythemes.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = ["extract", "segment", "themes", "map", "train", "evaluate", "agree", "codebook"]
+COMMANDS = ["extract", "segment", "themes", "map", "train", "evaluate", "agree", "codebook", "cache"]
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
@@ -97,3 +97,81 @@ def test_every_dependency_has_an_upper_bound() -> None:
                                                  for r in extra)]
     unbounded = [r for r in requirements if not re.search(r"(<|==)\s*[0-9]", r)]
     assert unbounded == []
+
+
+def _all_commands():
+    import typer
+
+    from psythemes.cli import app
+
+    group = typer.main.get_command(app)
+
+    def walk(command, path):
+        subcommands = getattr(command, "commands", None)
+        if subcommands:
+            for name, sub in subcommands.items():
+                yield from walk(sub, [*path, name])
+        else:
+            yield path, command
+
+    return list(walk(group, []))
+
+
+def test_every_command_has_quiet_and_verbose() -> None:
+    commands = _all_commands()
+    assert len(commands) >= 9
+    for path, command in commands:
+        options = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        assert {"-q", "--quiet", "-v", "--verbose"} <= options, path
+
+
+def test_quiet_prints_nothing_and_verbose_is_accepted(tmp_path: Path, data_dir: Path,
+                                                      capsys: pytest.CaptureFixture) -> None:
+    args = ["segment", str(data_dir / "example_interview.txt"), "--metadata", str(data_dir / "metadata.csv")]
+    rc, out, err = run([*args, "--out", str(tmp_path / "a")], capsys)
+    assert rc == 0 and out and "warning:" in err  # the metadata sidecar names other documents
+    rc, out, err = run([*args, "--out", str(tmp_path / "b"), "-q"], capsys)
+    assert (rc, out, err) == (0, "", "")
+    assert (tmp_path / "b" / "segments.csv").read_bytes() == (tmp_path / "a" / "segments.csv").read_bytes()
+    rc, out, err = run([*args, "--out", str(tmp_path / "c"), "--verbose"], capsys)
+    assert rc == 0 and out
+    # errors still show with --quiet
+    rc, out, err = run(["segment", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "d"), "--quiet"], capsys)
+    assert rc == 2 and out == "" and err.startswith("error:") and "missing.txt" in err
+    rc, out, err = run([*args, "--out", str(tmp_path / "e"), "-q", "-v"], capsys)
+    assert rc == 2 and "choose one of --quiet and --verbose" in err
+
+
+def test_help_shows_allowed_values_not_internal_types(capsys: pytest.CaptureFixture) -> None:
+    rc, out, _ = run(["extract", "--help"], capsys)
+    assert rc == 0
+    for shown in ("<turn|sentence|window>", "<default|fast>", "<zero-shot|few-shot>", "<onnx|torch>"):
+        assert shown in out
+    assert "<str>" not in out and "<path>" not in out
+
+
+def test_extract_needs_a_codebook_before_any_work(tmp_path: Path, data_dir: Path,
+                                                  capsys: pytest.CaptureFixture) -> None:
+    """No silent study codebook: a diabetes interview would get 'common_ground' with therapy examples."""
+    rc, out, err = run(["extract", str(data_dir / "example_interview.txt"), "--out", str(tmp_path / "o")], capsys)
+    assert rc == 2 and err.startswith("error: no codebook given") and "--codebook psychosomatic" in err
+    assert not (tmp_path / "o").exists()
+
+
+def test_default_codebook_rules(tmp_path: Path, demo_dir: Path) -> None:
+    from psythemes.defaults import check_codebook_given, default_codebook
+    from psythemes.errors import InputError, PsythemesWarning
+
+    other = [tmp_path / "interview.txt"]
+    with pytest.raises(InputError, match="no codebook given"):
+        check_codebook_given(None, other)
+    check_codebook_given("my.yaml", other)  # given: fine
+    check_codebook_given(None, [tmp_path / "project.qdpx"])  # decided once the project is read
+    with pytest.warns(PsythemesWarning, match="bundled demo corpus"):
+        assert default_codebook([demo_dir / "transcripts"]) == "psychosomatic"
+    model = tmp_path / "mapper"
+    model.mkdir()
+    (model / "codebook.yaml").write_text("name: x\n", encoding="utf-8")
+    assert default_codebook(other, model=model) == model / "codebook.yaml"
+    with pytest.raises(InputError, match="the project holds no codebook"):
+        default_codebook([tmp_path / "project.qdpx"], project=object())

@@ -69,7 +69,10 @@ def test_train_then_map_with_model(toy_files, tmp_path, capsys, fake_embedder):
     model_dir = tmp_path / "models" / "toy"
     assert main(["train", str(seg_path), "--gold", str(gold_path), "--codebook", str(cb_path),
                  "--out", str(model_dir), "--cv", "2"]) == 0
-    assert "kappa" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "kappa" in captured.out
+    # a toy corpus: the CV figures mean little, and train says so
+    assert "warning: cross-validation on " in captured.err and "mean little" in captured.err
     card = json.loads((model_dir / "card.json").read_text())
     assert card["metrics_grouped_cv"]["n_splits"] == 2
     out = tmp_path / "out"
@@ -103,15 +106,41 @@ def test_map_bad_inputs(toy_files, tmp_path, capsys, fake_embedder):
     seg_path, gold_path, cb_path = toy_files
     broken = tmp_path / "broken.csv"
     broken.write_text("doc_id,text\nd,hello\n", encoding="utf-8")
-    assert main(["map", str(broken), "--out", str(tmp_path / "o")]) == 2
+    assert main(["map", str(broken), "--codebook", str(cb_path), "--out", str(tmp_path / "o")]) == 2
     assert "lacks column" in capsys.readouterr().err
-    assert main(["map", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "o")]) == 2
+    assert main(["map", str(tmp_path / "missing.csv"), "--codebook", str(cb_path), "--out", str(tmp_path / "o")]) == 2
     assert "not found" in capsys.readouterr().err
     assert main(["map", str(seg_path), "--codebook", str(cb_path), "--method", "few-shot", "--out", str(tmp_path / "o")]) == 2
     assert "needs --train" in capsys.readouterr().err
     assert main(["map", str(seg_path), "--codebook", str(cb_path), "--method", "magic", "--out", str(tmp_path / "o")]) == 2
-    assert "unknown method" in capsys.readouterr().err
+    assert "Invalid value for '--method'" in capsys.readouterr().err
     bad_gold = tmp_path / "bad_gold.csv"
     bad_gold.write_text("doc_id,start,end,code\ndoc0,0,5,nope\n", encoding="utf-8")
     assert main(["train", str(seg_path), "--gold", str(bad_gold), "--codebook", str(cb_path), "--out", str(tmp_path / "m")]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_map_and_train_need_a_codebook(toy_files, tmp_path, capsys, fake_embedder):
+    """No silent study codebook: without --codebook (or --model) map and train stop before any work."""
+    seg_path, gold_path, cb_path = toy_files
+    assert main(["map", str(seg_path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no codebook given") and "--codebook psychosomatic" in err
+    assert main(["train", str(seg_path), "--gold", str(gold_path), "--out", str(tmp_path / "m")]) == 2
+    assert "Missing option '--codebook'" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists() and not (tmp_path / "m").exists()
+
+
+def test_thin_cross_validation_warns():
+    from psythemes.errors import PsythemesWarning
+    from psythemes.mapping import warn_thin_cross_validation
+
+    docs = [f"d{i % 3}" for i in range(30)]
+    y = [["a"] if i % 2 else ["b"] for i in range(28)] + [["c"], []]
+    with pytest.warns(PsythemesWarning) as caught:
+        messages = warn_thin_cross_validation(docs, y, ["a", "b", "c"], n_splits=5)
+    assert len(messages) == 2 == len(caught)
+    assert messages[0].startswith("cross-validation on 3 coded document(s) (3 folds)")
+    assert "c (1 segments in 1 documents)" in messages[1] and "a (" not in messages[1]
+    many = [f"d{i % 12}" for i in range(240)]
+    assert warn_thin_cross_validation(many, [["a"]] * 240, ["a"], n_splits=5) == []

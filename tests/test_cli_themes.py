@@ -116,19 +116,45 @@ def test_backend_option_reaches_the_embedder(segments_csv, tmp_path, fake_model,
     assert rc == 0 and fake_model.n_encoded == 60
 
 
+def test_bad_model_folder_is_a_one_line_error(segments_csv, tmp_path, capsys):
+    rc = main(["themes", str(segments_csv), "--out", str(tmp_path / "o"), "--no-cache", "--model", "/nonexistent/model"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("error:") and "embedding model folder not found" in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize(
-    "extra, message",
+    "extra, allowed",
     [
-        (["--preset", "slow"], "--preset must be default or fast"),
-        (["--model", "/nonexistent/model"], "embedding model folder not found"),
-        (["--context", "next"], "context must be None or 'previous_turn'"),
-        (["--backend", "tensorflow"], "embedding backend must be one of torch, onnx"),
+        (["--preset", "slow"], "'default', 'fast'"),
+        (["--context", "next"], "'previous_turn'"),
+        (["--backend", "tensorflow"], "'onnx', 'torch'"),
+        (["--unit", "page"], "'turn', 'sentence', 'window'"),
     ],
 )
-def test_bad_options_are_one_line_errors(segments_csv, tmp_path, extra, message, capsys):
+def test_bad_option_values_are_usage_errors_before_any_work(segments_csv, tmp_path, extra, allowed, capsys,
+                                                             fake_model):
     rc = main(["themes", str(segments_csv), "--out", str(tmp_path / "o"), "--no-cache", *extra])
     err = capsys.readouterr().err
-    assert rc == 2 and err.startswith("error:") and message in err and "Traceback" not in err
+    assert rc == 2 and err.startswith("Usage: psythemes themes") and f"Invalid value for '{extra[0]}'" in err
+    assert allowed in err and "Traceback" not in err
+    assert fake_model.n_encoded == 0 and not (tmp_path / "o").exists()
+
+
+def test_interviewer_turns_and_backchannels_are_left_out_like_extract(segments_csv, tmp_path, fake_model, capsys):
+    table = pd.read_csv(segments_csv)
+    table.loc[:9, "role"] = "interviewer"
+    table.loc[10:14, "text"] = "Mm-hmm."
+    table.to_csv(segments_csv, index=False)
+    out = tmp_path / "o"
+    assert main(["themes", str(segments_csv), "--out", str(out), "--preset", "fast", "--n-themes", "3",
+                 "--no-cache"]) == 0
+    printed = capsys.readouterr().out
+    assert "45 segments from 4 documents" in printed and "15 interviewer/backchannel segments left out" in printed
+    assert len(pd.read_csv(out / "segment_themes.csv")) == 45
+    assert main(["themes", str(segments_csv), "--out", str(out), "--preset", "fast", "--n-themes", "3",
+                 "--no-cache", "--keep-interviewer", "--keep-backchannels"]) == 0
+    assert "60 segments from 4 documents" in capsys.readouterr().out
+    assert len(pd.read_csv(out / "segment_themes.csv")) == 60
 
 
 def test_missing_input_is_an_error(tmp_path, capsys):
@@ -197,7 +223,8 @@ def test_encoding_option_reaches_the_reader(cp1252_corpus, tmp_path, fake_model,
                "--encoding", "cp1252"])
     assert rc == 0, capsys.readouterr().err
     texts = pd.read_csv(out / "segments.csv")["text"].tolist()
-    assert "How was the café?" in texts and "My supervisor’s “deadline” for the thesis worries me." in texts
+    assert "A long walk, then a café crème with a friend." in texts  # interviewer turns are left out
+    assert "My supervisor’s “deadline” for the thesis worries me." in texts
 
 
 @pytest.mark.slow

@@ -166,7 +166,9 @@ def test_cache_disabled_writes_nothing(tmp_path, fake, fake_model_dir, monkeypat
 
 def test_default_cache_dir_and_env(tmp_path, monkeypatch):
     monkeypatch.delenv("PSYTHEMES_CACHE", raising=False)
-    assert default_cache_dir() == Path(".psythemes-cache") / "embeddings"
+    import platformdirs  # one per-user cache, not a .psythemes-cache in the working folder
+
+    assert default_cache_dir() == Path(platformdirs.user_cache_dir("psythemes", appauthor=False)) / "embeddings"
     monkeypatch.setenv("PSYTHEMES_CACHE", str(tmp_path))
     assert default_cache_dir() == tmp_path / "embeddings"
 

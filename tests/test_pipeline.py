@@ -173,15 +173,18 @@ def test_cached_rerun_reads_embeddings_and_themes_from_the_cache(demo_run, demo_
 
 
 def test_encoding_reaches_the_readers_and_the_manifest(cp1252_corpus, tmp_path, capsys):
-    rc = main(["extract", str(cp1252_corpus), "--out", str(tmp_path / "bad"), "--encoding", "nonsense"])
+    rc = main(["extract", str(cp1252_corpus), "--out", str(tmp_path / "bad"), "--encoding", "nonsense",
+               "--codebook", "psychosomatic"])
     err = capsys.readouterr().err
     assert rc == 2 and "error: unknown text encoding 'nonsense'" in err and "Traceback" not in err
     with pytest.raises(InputError, match="cannot decode as utf-8"):
-        extract(cp1252_corpus, tmp_path / "utf8", encoding="utf-8", preset="fast", n_boot=0, qdpx=False)
+        extract(cp1252_corpus, tmp_path / "utf8", encoding="utf-8", preset="fast", n_boot=0, qdpx=False,
+                codebook="psychosomatic")
     assert not (tmp_path / "bad").exists() and not (tmp_path / "utf8").exists()
 
     out = tmp_path / "run"
-    result = extract(cp1252_corpus, out, encoding="cp1252", preset="fast", n_boot=0, qdpx=False)
+    result = extract(cp1252_corpus, out, encoding="cp1252", preset="fast", n_boot=0, qdpx=False,
+                     codebook="psychosomatic")
     assert "How was the café?" in result.transcripts[0].text
     assert "My supervisor’s “deadline” for the thesis worries me." in set(result.segments["text"])
     assert json.loads((out / "manifest.json").read_text(encoding="utf-8"))["options"]["encoding"] == "cp1252"
@@ -214,9 +217,10 @@ def test_a_trained_mapper_is_given_the_embedding_backend_it_was_trained_on(cp125
 def test_cli_backend_option_reaches_the_embedder(cp1252_corpus, tmp_path, capsys, monkeypatch):
     from psythemes.embed import Embedder
 
-    rc = main(["extract", str(cp1252_corpus), "--out", str(tmp_path / "bad"), "--backend", "tensorflow"])
+    rc = main(["extract", str(cp1252_corpus), "--out", str(tmp_path / "bad"), "--backend", "tensorflow",
+               "--codebook", "psychosomatic"])
     err = capsys.readouterr().err
-    assert rc == 2 and "embedding backend must be one of torch, onnx" in err and "Traceback" not in err
+    assert rc == 2 and "Invalid value for '--backend'" in err and "'onnx', 'torch'" in err and "Traceback" not in err
     assert not (tmp_path / "bad").exists()
 
     seen = []
@@ -229,5 +233,6 @@ def test_cli_backend_option_reaches_the_embedder(cp1252_corpus, tmp_path, capsys
     monkeypatch.delenv("PSYTHEMES_EMBED_BACKEND", raising=False)
     for backend in ("torch", None):
         extra = ["--backend", backend] if backend else []
-        assert main(["extract", str(cp1252_corpus), "--out", str(tmp_path / "o"), "--encoding", "cp1252", *extra]) == 2
+        assert main(["extract", str(cp1252_corpus), "--out", str(tmp_path / "o"), "--encoding", "cp1252",
+                     "--codebook", "psychosomatic", *extra]) == 2
     assert seen == ["torch", "onnx"]  # the option, then the default

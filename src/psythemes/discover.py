@@ -1055,6 +1055,8 @@ def load_segments(
     metadata: str | Path | None = None,
     speaker_roles: str | Mapping[str, str] | None = None,
     encoding: str | None = None,
+    interviewer: str = "keep",
+    backchannels: str = "keep",
 ) -> tuple[pd.DataFrame, pd.DataFrame | None, bool]:
     """Segments from a ``segments.csv`` or from transcripts (read and segmented here).
 
@@ -1071,6 +1073,10 @@ def load_segments(
     encoding : str, optional
         Text encoding of the transcript files (default: detect; see
         :func:`psythemes.io.read_transcripts`).  Not used for a ``segments.csv``.
+    interviewer, backchannels : {"keep", "drop"}
+        Leave out interviewer segments (role ``interviewer``) and backchannels ("mm-hmm"),
+        as :func:`psythemes.extract` does; for a ``segments.csv`` by its ``role`` column and
+        :func:`psythemes.segment.is_backchannel` on the text.
 
     Returns
     -------
@@ -1079,6 +1085,9 @@ def load_segments(
         Per-document variables (``doc_id`` + columns) for the prevalence tables.
     segmented : bool
         True when the segments were made here from transcripts.
+
+    The number of segments left out (``interviewer``, ``backchannels``) is in
+    ``segments.attrs["n_set_aside"]``.
     """
     paths = [Path(p) for p in paths]
     if not paths:
@@ -1096,14 +1105,26 @@ def load_segments(
         if _DOC not in meta_frame.columns:
             raise InputError("metadata table needs a 'doc_id' column", path=meta_path)
     if len(paths) == 1 and _is_segment_table(paths[0]):
-        return read_segments(paths[0]), meta_frame, False
+        table = read_segments(paths[0])
+        drop = np.zeros(len(table), dtype=bool)
+        if interviewer == "drop" and "role" in table.columns:
+            drop |= (table["role"].astype(str) == "interviewer").to_numpy()
+        if backchannels == "drop":
+            from .segment import is_backchannel
+
+            drop |= table["text"].astype(str).map(is_backchannel).to_numpy(dtype=bool)
+        kept = table[~drop].reset_index(drop=True)
+        kept.attrs["n_set_aside"] = int(drop.sum())
+        return kept, meta_frame, False
     try:
         from .io import read_transcripts
         from .segment import segment_transcripts
     except ImportError as err:
         raise InputError(f"reading transcripts needs psythemes.io and psythemes.segment ({err})") from err
     transcripts = read_transcripts(paths, metadata=metadata, speaker_roles=speaker_roles, encoding=encoding)
-    segments = segment_transcripts(transcripts, unit=unit)
+    segments, dropped = segment_transcripts(transcripts, unit=unit, interviewer=interviewer,
+                                            backchannels=backchannels, return_dropped=True)
+    segments.attrs["n_set_aside"] = len(dropped)
     if meta_frame is None:
         # scalar variables only (the reader also stores e.g. a speaker -> role mapping there)
         records = [

@@ -105,14 +105,24 @@ def default_model_path() -> Path:
 
 
 def cache_root() -> Path:
-    """``$PSYTHEMES_CACHE`` if that variable is set, else ``./.psythemes-cache``: the folder of
-    every psythemes cache (``embeddings/``, ``themes/``)."""
+    """The folder of every psythemes cache (``embeddings/``, ``onnx/``, ``themes/``, ``report/``).
+
+    ``$PSYTHEMES_CACHE`` if that variable is set, else the per-user cache folder of the
+    platform (``~/.cache/psythemes`` on Linux, ``~/Library/Caches/psythemes`` on macOS,
+    ``%LOCALAPPDATA%\\psythemes\\Cache`` on Windows; :mod:`platformdirs`): one cache per user,
+    not a ``.psythemes-cache`` in whatever folder a command runs from.  ``psythemes cache info``
+    shows it, ``psythemes cache clear`` empties it (:mod:`psythemes.cachedir`).
+    """
     root = os.environ.get("PSYTHEMES_CACHE")
-    return Path(root if root else ".psythemes-cache")
+    if root:
+        return Path(root)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("psythemes", appauthor=False))
 
 
 def default_cache_dir() -> Path:
-    """``$PSYTHEMES_CACHE/embeddings`` if that variable is set, else ``./.psythemes-cache/embeddings``."""
+    """``<cache_root()>/embeddings``: the default embedding cache (:func:`cache_root`)."""
     return cache_root() / "embeddings"
 
 
@@ -314,7 +324,7 @@ class Embedder:
     device : str, default "cpu"
         Torch device.
     backend : {"onnx", "torch"}, optional
-        ``"onnx"``: the model exported to ONNX (once, into the cache folder) and
+        ``"onnx"``: the model exported to ONNX (once per machine, into ``cache_root()/onnx``) and
         int8-quantised, run with ONNX Runtime (about 3x faster on CPU, vectors very close to
         torch's but not identical; see :mod:`psythemes.embed_onnx`).  ``"torch"``:
         sentence-transformers.  The backend is part of the cache key, so
@@ -397,16 +407,14 @@ class Embedder:
             from .embed_onnx import MODEL_FILE, OnnxEncoder, check_onnx_available
 
             check_onnx_available()
-            name = self.model_fingerprint_[:32]
-            if self.cache_dir is False:
-                export_dir = default_cache_dir() / "onnx" / name
-                if not (export_dir / MODEL_FILE).is_file():
-                    import tempfile
+            # one export per model per machine, in the per-user cache whatever ``cache_dir`` the
+            # embeddings use: it holds the model's weights only, no participant text
+            export_dir = cache_root() / "onnx" / self.model_fingerprint_[:32]
+            if self.cache_dir is False and not (export_dir / MODEL_FILE).is_file():
+                import tempfile
 
-                    self._onnx_scratch = tempfile.TemporaryDirectory(prefix="psythemes-onnx-")
-                    export_dir = Path(self._onnx_scratch.name)
-            else:
-                export_dir = self._cache_folder() / "onnx" / name
+                self._onnx_scratch = tempfile.TemporaryDirectory(prefix="psythemes-onnx-")
+                export_dir = Path(self._onnx_scratch.name)
             self._onnx_model = OnnxEncoder(self.model_path_, export_dir)
         return self._onnx_model
 

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from .codebook import Code, Codebook, load_codebook
-from .errors import InputError
+from .errors import InputError, PsythemesWarning
 from .io import read_segments
 from .schema import CODE_COLUMNS, GOLD_COLUMNS, SEGMENT_COLUMNS
 
@@ -1361,6 +1361,41 @@ def map_segments_to_files(
     return result
 
 
+#: Below these, a grouped cross-validation estimate means little (``warn_thin_cross_validation``).
+CV_MIN_DOCS = 10
+CV_MIN_CODE_SEGMENTS = 10
+CV_MIN_CODE_DOCS = 3
+
+
+def warn_thin_cross_validation(doc_ids: Sequence[str], y: Sequence[Any], codes: Sequence[str], *,
+                               n_splits: int) -> list[str]:
+    """Warn (:class:`PsythemesWarning`) when grouped CV has too few documents or coded examples.
+
+    With 3 documents, 3 folds each test one transcript and "CV kappa 0.000 ± 0.000" says
+    nothing about new data; a code seen in 2 segments cannot be learnt or scored.  Returns
+    the messages (also warned).
+    """
+    messages = []
+    n_docs = len(set(doc_ids))
+    if n_docs < CV_MIN_DOCS:
+        messages.append(f"cross-validation on {n_docs} coded document(s) ({min(n_splits, n_docs)} folds): each "
+                        f"fold tests {'one' if n_docs <= n_splits else 'a few'} transcript(s), so the CV figures "
+                        f"mean little; code at least {CV_MIN_DOCS} documents")
+    thin = []
+    for code in codes:
+        rows = [i for i, labels in enumerate(y) if labels is not None and (
+            code in labels if isinstance(labels, (list, tuple, set, frozenset)) else labels == code)]
+        n_code_docs = len({doc_ids[i] for i in rows})
+        if len(rows) < CV_MIN_CODE_SEGMENTS or n_code_docs < CV_MIN_CODE_DOCS:
+            thin.append(f"{code} ({len(rows)} segments in {n_code_docs} documents)")
+    if thin:
+        messages.append(f"codes with too few examples to learn or score (fewer than {CV_MIN_CODE_SEGMENTS} segments "
+                        f"or {CV_MIN_CODE_DOCS} documents): {', '.join(thin)}")
+    for message in messages:
+        warnings.warn(message, PsythemesWarning, stacklevel=2)
+    return messages
+
+
 def train_to_folder(
     segments: str | Path,
     gold: str | Path,
@@ -1388,6 +1423,8 @@ def train_to_folder(
     embedder = embedder if embedder is not None else default_embedder()
     metrics: dict[str, Any] = {}
     n_docs = int(train[_DOC].nunique())
+    if cv >= 2:
+        warn_thin_cross_validation(train[_DOC].astype(str).tolist(), y, cb.names, n_splits=cv)
     if cv >= 2 and n_docs >= 2:
         summary = grouped_cross_validate(lambda: FewShotMapper(cb, embedder=embedder, random_state=random_state), train, y,
                                          n_splits=cv, all_segments=frame)

@@ -119,7 +119,9 @@ def extract(
     metadata : path or DataFrame, optional
         Metadata sidecar (``doc_id`` + participant, role, wave, ...).
     codebook : Codebook, path or name, optional
-        Default: the project's codebook for a ``.qdpx`` input, else the shipped study codebook.
+        Required, except for a ``.qdpx`` input that holds a codebook, a trained mapper
+        (``model``, its own codebook) or the bundled demo corpus (the shipped
+        ``"psychosomatic"`` codebook, with a warning); see :mod:`psythemes.defaults`.
     gold : path (CSV or .qdpx) or DataFrame, optional
         Human codes as spans (``GOLD_COLUMNS``); enables the evaluate stage.
     format, speaker_roles, encoding
@@ -153,6 +155,7 @@ def extract(
     ExtractResult
     """
     from . import codebook as codebook_mod
+    from .defaults import check_codebook_given, default_codebook
     from .discover import ThemeDiscoverer
     from .embed import Embedder
     from .segment import segment_transcripts
@@ -164,6 +167,7 @@ def extract(
     paths = [Path(inputs)] if isinstance(inputs, (str, Path)) else [Path(p) for p in inputs]
     if not paths:
         raise InputError("no input given")
+    check_codebook_given(codebook, paths, model=model)
     if out_dir is not None:
         out_dir = Path(out_dir)
         if out_dir.exists() and not out_dir.is_dir():
@@ -177,7 +181,7 @@ def extract(
         transcripts, project = _read_inputs(paths, format=format, metadata=metadata, speaker_roles=speaker_roles,
                                             encoding=encoding)
         if codebook is None:
-            codebook = project.codebook if project is not None and project.codebook is not None else "psychosomatic"
+            codebook = default_codebook(paths, project=project, model=model)
         book = codebook if isinstance(codebook, codebook_mod.Codebook) else codebook_mod.load_codebook(codebook)
         gold_table = _load_gold(gold, project, book, transcripts)
 

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import inspect
+import io
 import sys
 from types import SimpleNamespace
+from typing import Annotated, Any, Callable
 
 import typer
 
-app = typer.Typer(
+
+class Typer(typer.Typer):
+    """A Typer whose every command also takes ``-q/--quiet`` and ``-v/--verbose``.
+
+    Added here, once, so a new command cannot forget them (tests/test_cli_conventions.py
+    checks every command).  Sub-groups (``psythemes codebook ...``) use this class too.
+    """
+
+    def command(self, *args: Any, **kwargs: Any) -> Callable:  # noqa: D102
+        register = super().command(*args, **kwargs)
+        return lambda func: register(with_verbosity(func))
+
+
+app = Typer(
     name="psythemes",
     help="NLP-assisted thematic analysis of interview and focus-group transcripts.\n\n"
     "Add --debug anywhere to see a traceback instead of a one-line error.",
@@ -17,8 +35,59 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-#: Process-wide CLI state (set by ``main``).
-state = SimpleNamespace(debug=False)
+def add_group(name: str, help: str) -> Typer:
+    """A command group ``psythemes NAME ...`` (its commands get -q/-v like every command)."""
+    group = Typer(help=help, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  rich_markup_mode=None)
+    app.add_typer(group, name=name)
+    return group
+
+
+#: Process-wide CLI state: ``debug`` (set by ``main``), ``verbosity`` -1 quiet, 0 normal, 1 verbose.
+state = SimpleNamespace(debug=False, verbosity=0)
+
+_QUIET_HELP = "Print nothing but errors (no summary, warnings or progress)."
+_VERBOSE_HELP = "Also print other libraries' warnings and each stage's timing."
+
+
+def with_verbosity(func: Callable) -> Callable:
+    """Give a command function ``-q/--quiet`` and ``-v/--verbose`` (handled here, not passed on)."""
+    signature = inspect.signature(func, eval_str=True)
+    extra = [
+        inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=False,
+                          annotation=Annotated[bool, typer.Option("--quiet", "-q", help=_QUIET_HELP)]),
+        inspect.Parameter("verbose", inspect.Parameter.KEYWORD_ONLY, default=False,
+                          annotation=Annotated[bool, typer.Option("--verbose", "-v", help=_VERBOSE_HELP)]),
+    ]
+
+    @functools.wraps(func)
+    def command(*args: Any, quiet: bool = False, verbose: bool = False, **kwargs: Any) -> Any:
+        if quiet and verbose:
+            raise typer.BadParameter("choose one of --quiet and --verbose", param_hint="'--quiet'")
+        state.verbosity = -1 if quiet else (1 if verbose else 0)
+        try:
+            if quiet:
+                # errors still reach the terminal: main() prints them after the command has ended;
+                # with stderr not a terminal here, no library draws a progress bar either
+                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                    return func(*args, **kwargs)
+            return func(*args, **kwargs)
+        finally:
+            state.verbosity = 0
+
+    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+              else p for p in signature.parameters.values()]
+    command.__signature__ = signature.replace(parameters=[*params, *extra])
+    # evaluated annotations: the command modules' own names (Path, ...) are not visible here
+    command.__annotations__ = {p.name: p.annotation for p in [*params, *extra]
+                               if p.annotation is not inspect.Parameter.empty}
+    del command.__wrapped__  # typer reads the signature above, not the wrapped function's
+    return command
+
+
+def show_progress() -> bool:
+    """Whether to draw progress bars: on a terminal (stderr) and not ``--quiet``."""
+    return state.verbosity >= 0 and sys.stderr.isatty()
 
 #: Help of ``--encoding``, shared by the commands that read transcript files.
 ENCODING_HELP = "Text encoding of transcript files (default: detect; e.g. cp1252, latin-1)."
@@ -40,7 +109,9 @@ def print_error(message: str) -> None:
 
 
 def print_warning(message: str) -> None:
-    """One line on stderr, prefixed ``warning:``."""
+    """One line on stderr, prefixed ``warning:`` (nothing with ``--quiet``)."""
+    if state.verbosity < 0:
+        return
     print(f"warning: {message}", file=sys.stderr)
 
 
@@ -79,12 +150,15 @@ class warnings_as_lines:
         self._catcher.__exit__(*exc)
         from ..errors import PsythemesWarning
 
+        if state.verbosity < 0:  # --quiet
+            return False
         seen: set[str] = set()
         for w in self.caught:
             text = str(w.message)
             # only psythemes' own warnings speak to the user; third-party notices (e.g. umap's
-            # "Tensorflow not installed") are noise on the command line
-            if issubclass(w.category, PsythemesWarning) and text not in seen:
+            # "Tensorflow not installed") are noise on the command line, unless --verbose
+            ours = issubclass(w.category, PsythemesWarning)
+            if (ours or state.verbosity > 0) and text not in seen:
                 seen.add(text)
-                print_warning(text)
+                print_warning(text if ours else f"{w.category.__name__} ({w.filename}:{w.lineno}): {text}")
         return False

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 import typer
 
@@ -64,18 +64,22 @@ def _fmt(value: float, digits: int = 3) -> str:
 
 @app.command("agree")
 def agree(
-    table: Path = typer.Argument(..., help="CSV: one row per unit, one column per coder; empty cell = missing."),
-    metric: str = typer.Option("alpha", "--metric", help="alpha | cohen | fleiss | ac1 | percent | bp"),
-    level: str = typer.Option("nominal", "--level", help="Alpha: nominal | ordinal | interval | ratio"),
-    weights: Optional[str] = typer.Option(None, "--weights", help="Cohen's kappa: linear | quadratic"),
+    table: Path = typer.Argument(..., help="CSV: one row per unit, one column per coder; empty cell = missing.",
+                                 metavar="TABLE_CSV"),
+    metric: Literal["alpha", "cohen", "fleiss", "ac1", "percent", "bp"] = typer.Option(
+        "alpha", "--metric", help="Krippendorff's alpha, Cohen's or Fleiss' kappa, Gwet's AC1, percent agreement, "
+                                  "Brennan-Prediger."),
+    level: Literal["nominal", "ordinal", "interval", "ratio"] = typer.Option(
+        "nominal", "--level", help="Measurement level (alpha)."),
+    weights: Optional[Literal["linear", "quadratic"]] = typer.Option(None, "--weights", help="Cohen's kappa weights."),
     categories: Optional[str] = typer.Option(
         None, "--categories", help="All categories in order, comma-separated (ordinal labels; q for AC1/BP)."),
     unit_column: str = typer.Option(
         "auto", "--unit-column",
         help="Column holding unit ids: auto (first column if headed id/unit/item/subject/segment_id/...), "
              "a column name, or none."),
-    ci: float = typer.Option(0.95, "--ci", help="Confidence level of the bootstrap interval."),
-    n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples of units (0 = no interval)."),
+    ci: float = typer.Option(0.95, "--ci", min=0.5, max=0.999, help="Confidence level of the bootstrap interval."),
+    n_boot: int = typer.Option(1000, "--n-boot", min=0, help="Bootstrap resamples of units (0 = no interval)."),
     seed: int = typer.Option(0, "--seed", help="Random seed of the bootstrap."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of text."),
 ) -> None:
@@ -116,23 +120,39 @@ def _is_number(text: str) -> bool:
 
 @app.command("evaluate")
 def evaluate_command(
-    pred: Path = typer.Option(..., "--pred", help="Machine codes CSV (doc_id, segment_id, start, end, code, score)."),
-    gold: Path = typer.Option(..., "--gold", help="Gold codes CSV (doc_id, start, end, code[, coder])."),
-    out: Path = typer.Option(..., "--out", help="Folder for agreement.json/.csv, confusion.csv, disagreements.csv."),
+    pred: Path = typer.Option(..., "--pred", help="Machine codes CSV (doc_id, segment_id, start, end, code, score).",
+                              metavar="CSV"),
+    gold: Path = typer.Option(..., "--gold", help="Gold codes CSV (doc_id, start, end, code[, coder]).",
+                              metavar="CSV"),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for agreement.json/.csv, confusion.csv, "
+                             "disagreements.csv.", metavar="DIR"),
     segments: Optional[Path] = typer.Option(
-        None, "--segments", help="Segments CSV; without it the units are the segments listed in --pred."),
-    overlap: float = typer.Option(0.5, "--overlap", help="Share of span or segment a gold span must cover."),
+        None, "--segments", help="Segments CSV: the units scored (every segment, coded or not). Required unless "
+                                 "--pred-units-only.", metavar="CSV"),
+    pred_units_only: bool = typer.Option(
+        False, "--pred-units-only", help="Without --segments: score only the segments listed in --pred (units "
+                                         "without any machine code are left out, which lowers kappa)."),
+    overlap: float = typer.Option(0.5, "--overlap", min=0.01, max=1.0,
+                                  help="Share of span or segment a gold span must cover."),
     codes: Optional[str] = typer.Option(
         None, "--codes",
         help="The code list, comma-separated; a code outside it in --gold or --pred is an error (default: all used)."),
-    consensus: str = typer.Option("majority", "--consensus", help="Several coders: majority | union | intersection"),
-    ci: float = typer.Option(0.95, "--ci", help="Confidence level of bootstrap intervals."),
-    n_boot: int = typer.Option(1000, "--n-boot", help="Bootstrap resamples of units (0 = no intervals)."),
+    consensus: Literal["majority", "union", "intersection"] = typer.Option(
+        "majority", "--consensus", help="Reference from several coders."),
+    ci: float = typer.Option(0.95, "--ci", min=0.5, max=0.999, help="Confidence level of bootstrap intervals."),
+    n_boot: int = typer.Option(1000, "--n-boot", min=0, help="Bootstrap resamples of units (0 = no intervals)."),
     seed: int = typer.Option(0, "--seed", help="Random seed of the bootstrap."),
 ) -> None:
     """Evaluate machine codes against human (gold) codes, with human-human agreement alongside."""
+    from ..errors import InputError
     from ..evaluate import evaluate, load_codes, load_gold, load_segments, write_evaluation
+    from ._app import print_warning
 
+    if segments is None and not pred_units_only:
+        raise InputError("give --segments SEGMENTS_CSV (the units to score: every segment, coded or not); "
+                         "--pred-units-only scores only the segments listed in --pred")
+    if segments is not None and pred_units_only:
+        raise InputError("--pred-units-only and --segments exclude each other")
     code_list = [c.strip() for c in codes.split(",") if c.strip()] if codes else None
     with warnings_as_lines():
         gold_table = load_gold(gold, codes=code_list)
@@ -141,6 +161,9 @@ def evaluate_command(
         result = evaluate(pred_table, gold_table, seg_table, codes=code_list, overlap=overlap,
                           consensus=consensus, ci=ci if n_boot > 0 else None, n_boot=n_boot, random_state=seed)
     paths = write_evaluation(result, out)
+    if segments is None:
+        print_warning(f"scored only the {result.summary['n_units']} units that have a machine code in --pred "
+                      "(--pred-units-only): agreement is lower than over all segments; give --segments for that")
     _print_evaluation(result)
     print(f"wrote {len(paths)} files to {out}")
 

@@ -2,40 +2,51 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
-from ._app import ENCODING_HELP, FORMAT_HELP, app, warnings_as_lines
+from ._app import ENCODING_HELP, FORMAT_HELP, app, show_progress, state, warnings_as_lines
 
 
 @app.command()
 def extract(
     inputs: Annotated[list[Path], typer.Argument(help="Transcript files or folders, or one .qdpx project.",
-                                                 show_default=False)],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.", show_default=False)],
-    metadata: Annotated[Path | None, typer.Option(help="Sidecar CSV: doc_id, participant, role, wave, ...")] = None,
+                                                 show_default=False, metavar="FILES")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.", show_default=False, metavar="DIR")],
+    metadata: Annotated[Path | None, typer.Option(
+        help="Sidecar CSV: doc_id, participant, role, wave, ...", metavar="CSV")] = None,
     codebook: Annotated[str | None, typer.Option(
-        help="Codebook file (.yaml, .csv, .qdc) or shipped name; default: the .qdpx project's, else 'psychosomatic'.")] = None,
-    gold: Annotated[Path | None, typer.Option(help="Human codes as spans (CSV: doc_id,start,end,code,coder) or a .qdpx.")] = None,
-    format: Annotated[str, typer.Option(help=FORMAT_HELP)] = "auto",
-    encoding: Annotated[str | None, typer.Option(help=ENCODING_HELP)] = None,
-    speaker_roles: Annotated[str | None, typer.Option(help='e.g. "Interviewer=interviewer,P*=patient".')] = None,
-    unit: Annotated[str, typer.Option(help="turn, sentence or window.")] = "turn",
+        help="Codebook file (.yaml, .csv, .qdc), or 'psychosomatic' for the shipped study codebook. Required, "
+             "except for a .qdpx project with a codebook, a --mapper, or the bundled demo corpus.",
+        metavar="FILE|NAME")] = None,
+    gold: Annotated[Path | None, typer.Option(
+        help="Human codes as spans (CSV: doc_id,start,end,code,coder) or a .qdpx.", metavar="FILE")] = None,
+    format: Annotated[str, typer.Option(help=FORMAT_HELP, metavar="FORMAT")] = "auto",
+    encoding: Annotated[str | None, typer.Option(help=ENCODING_HELP, metavar="NAME")] = None,
+    speaker_roles: Annotated[str | None, typer.Option(
+        help='e.g. "Interviewer=interviewer,P*=patient".', metavar="GLOB=ROLE,...")] = None,
+    unit: Annotated[Literal["turn", "sentence", "window"], typer.Option(help="Segmentation unit.")] = "turn",
     keep_interviewer: Annotated[bool, typer.Option("--keep-interviewer", help="Analyse interviewer turns too.")] = False,
-    preset: Annotated[str, typer.Option(help="Theme discovery: default (UMAP+HDBSCAN) or fast (PCA+KMeans).")] = "default",
+    keep_backchannels: Annotated[bool, typer.Option(
+        "--keep-backchannels", help="Analyse backchannel turns ('mm-hmm', 'yeah') too.")] = False,
+    preset: Annotated[Literal["default", "fast"], typer.Option(
+        help="Theme discovery: default (UMAP+HDBSCAN) or fast (PCA+KMeans).")] = "default",
     min_topic_size: Annotated[int, typer.Option(min=2, help="Smallest theme.")] = 10,
-    n_themes: Annotated[int | None, typer.Option(help="Number of themes (fast) / merge down to (default).")] = None,
+    n_themes: Annotated[int | None, typer.Option(
+        min=2, help="Number of themes (fast) / merge down to (default).")] = None,
     reduce_outliers: Annotated[bool, typer.Option("--reduce-outliers", help="Assign outliers to their nearest theme.")] = False,
-    method: Annotated[str, typer.Option(help="zero-shot, or few-shot with --mapper.")] = "zero-shot",
-    mapper: Annotated[Path | None, typer.Option(help="Trained mapper folder (psythemes train).")] = None,
-    model: Annotated[Path | None, typer.Option(help="Local sentence-transformers folder (default: bundled MiniLM).")] = None,
-    backend: Annotated[str | None, typer.Option(
+    method: Annotated[Literal["zero-shot", "few-shot"], typer.Option(
+        help="zero-shot, or few-shot with --mapper.")] = "zero-shot",
+    mapper: Annotated[Path | None, typer.Option(help="Trained mapper folder (psythemes train).", metavar="DIR")] = None,
+    model: Annotated[Path | None, typer.Option(
+        help="Local sentence-transformers folder (default: bundled MiniLM).", metavar="DIR")] = None,
+    backend: Annotated[Literal["onnx", "torch"] | None, typer.Option(
         help="Embedding backend: onnx (int8, about 3x faster) or torch; default: the --mapper's own, else onnx "
              "(or $PSYTHEMES_EMBED_BACKEND). See docs/performance.md.")] = None,
-    context: Annotated[str | None, typer.Option(help="previous_turn: embed segments with the turn before.")] = None,
+    context: Annotated[Literal["previous_turn"] | None, typer.Option(
+        help="previous_turn: embed segments with the turn before.")] = None,
     no_cache: Annotated[bool, typer.Option(
         "--no-cache", help="Do not read or write the caches (embeddings, fitted themes, report plots).")] = False,
     seed: Annotated[int, typer.Option(help="Seed of every random part.")] = 0,
@@ -49,6 +60,7 @@ def extract(
         result = run_extract(
             inputs, out, metadata=metadata, codebook=codebook, gold=gold, format=format, encoding=encoding,
             speaker_roles=speaker_roles, unit=unit, interviewer="keep" if keep_interviewer else "drop",
+            backchannels="keep" if keep_backchannels else "drop",
             preset=preset, min_topic_size=min_topic_size, n_themes=n_themes, reduce_outliers=reduce_outliers,
             method=method, model=mapper, embedding_model=model, embedding_backend=backend, context=context,
             cache_dir=False if no_cache else None, n_boot=n_boot, random_state=seed,
@@ -62,6 +74,9 @@ def extract(
         line += f"; vs gold: mean kappa {s.get('mean_kappa', float('nan')):.2f}, macro-F1 {s.get('macro_f1', float('nan')):.2f}"
     print(f"{line} -> {out}")
     print(f"report: {Path(out) / 'report.html'}")
+    if state.verbosity > 0:
+        timings = result.manifest.get("timings_s", {})
+        print("stages: " + ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in timings.items()))
 
 
 class _StageProgress:
@@ -72,7 +87,7 @@ class _StageProgress:
         self.progress = None
 
     def __enter__(self):
-        if not sys.stderr.isatty():
+        if not show_progress():
             return lambda stage: None
         from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn

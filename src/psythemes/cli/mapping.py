@@ -3,30 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
-from ._app import app, print_warning
+from ._app import add_group, app, print_warning, warnings_as_lines
 
-codebook_app = typer.Typer(
-    help="Check and convert codebooks (YAML, CSV name/description, REFI-QDA .qdc).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
-app.add_typer(codebook_app, name="codebook")
+codebook_app = add_group("codebook", "Check and convert codebooks (YAML, CSV name/description, REFI-QDA .qdc).")
 
 
 @app.command("map")
 def map_command(
-    segments: Annotated[Path, typer.Argument(help="segments.csv from 'psythemes segment'.", show_default=False)],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.", show_default=False)],
+    segments: Annotated[Path, typer.Argument(help="segments.csv from 'psythemes segment'.", show_default=False,
+                                             metavar="SEGMENTS_CSV")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.", show_default=False, metavar="DIR")],
     codebook: Annotated[str | None, typer.Option(
-        help="Codebook file (.yaml/.csv/.qdc) or shipped name [default: psychosomatic; with --model: the model's].",
-        show_default=False)] = None,
-    method: Annotated[str, typer.Option(help="zero-shot or few-shot.")] = "zero-shot",
+        help="Codebook file (.yaml/.csv/.qdc), or 'psychosomatic' for the shipped study codebook. Required "
+             "unless --model gives the model's own.", show_default=False, metavar="FILE|NAME")] = None,
+    method: Annotated[Literal["zero-shot", "few-shot"], typer.Option(help="zero-shot or few-shot.")] = "zero-shot",
     train: Annotated[Path | None, typer.Option(
         help="Gold codes CSV (doc_id,start,end,code[,coder]) to train a few-shot mapper on these segments.")] = None,
     model: Annotated[Path | None, typer.Option(help="Folder of a mapper saved by 'psythemes train'.")] = None,
@@ -36,7 +30,12 @@ def map_command(
     max_codes: Annotated[int | None, typer.Option(min=1, help="At most this many codes per segment.")] = None,
 ) -> None:
     """Assign codebook codes to segments; write DIR/codes.csv (and DIR/theme_codes.csv with --themes)."""
+    from ..defaults import NO_CODEBOOK
+    from ..errors import InputError
     from ..mapping import map_segments_to_files
+
+    if codebook is None and model is None:
+        raise InputError(NO_CODEBOOK)
 
     run = map_segments_to_files(
         segments, out, codebook=codebook, method=method, train=train, model=model, themes=themes,
@@ -51,17 +50,23 @@ def map_command(
 
 @app.command("train")
 def train_command(
-    segments: Annotated[Path, typer.Argument(help="segments.csv of the coded transcripts.", show_default=False)],
-    gold: Annotated[Path, typer.Option(help="Gold codes CSV (doc_id,start,end,code[,coder]).", show_default=False)],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Model folder, e.g. models/mystudy.", show_default=False)],
-    codebook: Annotated[str, typer.Option(help="Codebook file or shipped name.")] = "psychosomatic",
+    segments: Annotated[Path, typer.Argument(help="segments.csv of the coded transcripts.", show_default=False,
+                                             metavar="SEGMENTS_CSV")],
+    gold: Annotated[Path, typer.Option(help="Gold codes CSV (doc_id,start,end,code[,coder]).", show_default=False,
+                                       metavar="CSV")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Model folder, e.g. models/mystudy.", show_default=False,
+                                      metavar="DIR")],
+    codebook: Annotated[str, typer.Option(
+        help="Codebook file (.yaml/.csv/.qdc), or 'psychosomatic' for the shipped study codebook.",
+        show_default=False, metavar="FILE|NAME")],
     cv: Annotated[int, typer.Option(min=0, help="Folds of cross-validation grouped by transcript (0: none).")] = 5,
     seed: Annotated[int, typer.Option(help="random_state.")] = 0,
 ) -> None:
     """Train a few-shot mapper on gold-coded segments and save it with a model card."""
     from ..mapping import train_to_folder
 
-    run = train_to_folder(segments, gold, out, codebook=codebook, cv=cv, random_state=seed)
+    with warnings_as_lines():
+        run = train_to_folder(segments, gold, out, codebook=codebook, cv=cv, random_state=seed)
     cv_part = ""
     if run.get("kappa_mean") is not None:
         cv_part = f"; grouped {run['n_splits']}-fold CV kappa {run['kappa_mean']:.3f} ± {run['kappa_sd']:.3f}"

