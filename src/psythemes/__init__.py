@@ -20,6 +20,12 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# ONNX Runtime (>= 1.2x on Linux) starts a telemetry client when it is imported: it stores a
+# device id and queued events under ~/.cache/Microsoft/DeveloperTools/.onnxruntime and may try to
+# reach Microsoft's collector.  Its own switch must be set before the import (calling
+# disable_telemetry_events() afterwards is too late for the store); forced, not a default:
+# patient data tools make no network attempt at all.  See psythemes.embed_onnx.
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 __version__ = "0.1.0"
 

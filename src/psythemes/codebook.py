@@ -488,8 +488,15 @@ def _read_qdc(path: Path) -> Codebook:
     from defusedxml import DefusedXmlException
     from defusedxml import ElementTree as DET  # refuses entity expansion and external entities
 
+    from .limits import scan_xml
+
     try:
-        root = DET.parse(str(path)).getroot()
+        raw = path.read_bytes()
+    except OSError as err:
+        raise InputError(f"cannot read: {err.strerror}", path=path) from None
+    scan_xml(raw, path)  # size and nesting depth (nested codes are read recursively)
+    try:
+        root = DET.fromstring(raw)
     except DET.ParseError as err:
         line = getattr(err, "position", (None,))[0]
         raise InputError(f"not a well-formed REFI-QDA codebook: {err}", path=path, line=line) from None
@@ -631,8 +638,10 @@ def _checked(cb: Codebook, path: Path) -> Codebook:
 def _read_yaml(path: Path) -> Codebook:
     import yaml
 
+    from .limits import load_yaml
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+        data = load_yaml(path.read_text(encoding="utf-8-sig"), path)  # depth and alias expansion limited
     except yaml.MarkedYAMLError as err:
         line = err.problem_mark.line + 1 if err.problem_mark is not None else None
         raise InputError(f"invalid YAML: {err.problem}", path=path, line=line) from None

@@ -182,6 +182,9 @@ class OnnxEncoder:
 
     def _export(self, target: Path) -> None:
         check_onnx_available()
+        # torch's exporter imports torch._dynamo, which creates an (empty) inductor cache folder
+        # in the system temp folder at import; keep it inside psythemes' own cache instead
+        os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(self.export_dir.parent / "torchinductor"))
         import torch
         from onnxruntime.quantization import QuantType, quantize_dynamic
         from transformers import AutoModel
@@ -268,6 +271,9 @@ class OnnxEncoder:
             check_onnx_available()
             import onnxruntime as ort
 
+            # second line of defence (psythemes/__init__ sets ORT_DISABLE_TELEMETRY before any
+            # import): no telemetry events from here on, even when onnxruntime was imported first
+            ort.disable_telemetry_events()
             options = ort.SessionOptions()
             # one thread per call: the parallelism is across texts (see the module docstring);
             # ONNX Runtime sessions may be run from several threads at once

@@ -751,6 +751,9 @@ def read_docx(path: str | Path, *, doc_id: str | None = None,
     raw = _read_bytes(path)
     if not raw:
         raise InputError("file is empty", path=path)
+    from .limits import open_zip
+
+    open_zip(raw, path).close()  # size, ratio, encryption, method and CRC of every member first
     try:
         document = docx.Document(_io.BytesIO(raw))
     except (PackageNotFoundError, BadZipFile, XMLSyntaxError, KeyError, ValueError, OSError) as err:
@@ -846,9 +849,12 @@ def read_odt(path: str | Path, *, doc_id: str | None = None,
     raw = _read_bytes(path)
     if not raw:
         raise InputError("file is empty", path=path)
+    from .limits import DEFAULT_LIMITS, ODF_REPEAT_ATTRIBUTES, open_zip, read_member, scan_xml
+
+    with open_zip(raw, path) as zf:
+        content = read_member(zf, "content.xml", path, max_bytes=DEFAULT_LIMITS.max_xml_bytes)
+    scan_xml(content, path, repeat_attributes=ODF_REPEAT_ATTRIBUTES)  # depth, text:c repeats
     try:
-        with zipfile.ZipFile(_io.BytesIO(raw)) as zf:
-            content = zf.read("content.xml")
         root = SafeET.fromstring(content)
     except (zipfile.BadZipFile, KeyError) as err:
         raise InputError(f"not a readable .odt file ({type(err).__name__})", path=path) from None
@@ -918,6 +924,8 @@ def _resolve_columns(found: list[str], columns: Mapping[str, str] | None, path: 
 
 def _load_rows(path: Path, fmt: str, encoding: str | None) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
     """Column names and ``(line number, row)`` pairs of a CSV/TSV/JSONL file."""
+    from .limits import no_deep_recursion
+
     text = _read_text_file(path, encoding)
     rows: list[tuple[int, dict[str, Any]]] = []
     if fmt == "jsonl":
@@ -926,7 +934,8 @@ def _load_rows(path: Path, fmt: str, encoding: str | None) -> tuple[list[str], l
             if not line.strip():
                 continue
             try:
-                rec = json.loads(line)
+                with no_deep_recursion(path, line=lineno):
+                    rec = json.loads(line)
             except json.JSONDecodeError as err:
                 raise InputError(f"invalid JSON: {err.msg}", path=path, line=lineno) from None
             if not isinstance(rec, dict):

@@ -18,6 +18,8 @@ from typing import IO, Any
 
 import pandas as pd
 
+from .staging import checkpoint, clean_temporary_files
+
 __all__ = [
     "atomic_open",
     "write_text",
@@ -45,6 +47,7 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+        checkpoint(str(path.name))
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
@@ -100,9 +103,17 @@ def prepare_out_dir(path: str | Path) -> Path:
     from .errors import InputError
 
     path = Path(path)
+    if str(path).strip() == "":
+        raise InputError("output folder is empty; give one, e.g. --out results")
     if path.exists() and not path.is_dir():
         raise InputError("output path exists and is not a folder", path=path)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as err:
+        raise InputError(f"cannot create the output folder: {err.strerror}", path=path) from None
+    except PermissionError:
+        raise InputError("output folder is not writable (permission denied)", path=path) from None
+    clean_temporary_files(path)  # left by a killed run
     return path
 
 

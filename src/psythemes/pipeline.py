@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import platform
 import sys
 import time
@@ -169,9 +168,10 @@ def extract(
         raise InputError("no input given")
     check_codebook_given(codebook, paths, model=model)
     if out_dir is not None:
-        out_dir = Path(out_dir)
-        if out_dir.exists() and not out_dir.is_dir():
-            raise InputError("output path exists and is not a folder", path=out_dir)
+        from .staging import check_out_dir
+
+        # before any work: an unusable output folder must not be found after all the computing
+        out_dir = check_out_dir(out_dir, inputs=paths)
 
     timings: dict[str, float] = {}
     clock = functools.partial(_stage, timings=timings, on_stage=on_stage)
@@ -280,16 +280,17 @@ def extract(
         )
 
     if out_dir is not None:
-        from .outputs import write_json
+        from .staging import StagedFolder
 
-        previous = _previous_outputs(out_dir)
-        with clock("write"):
-            outputs = _write_outputs(out_dir, result, discoverer, report_html, qdpx=qdpx)
-        # the manifest goes last: its presence marks a complete run
-        manifest["outputs"] = [*outputs, "manifest.json"]
-        manifest["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
-        write_json(out_dir / "manifest.json", manifest)
-        _remove_stale(out_dir, previous - set(manifest["outputs"]))
+        # everything goes into a staging folder that is swapped in whole (see psythemes.staging):
+        # a reader sees the old run or the new, and only psythemes' own unchanged files go away
+        with clock("write"), StagedFolder(out_dir) as stage:
+            started = time.perf_counter()
+            _write_outputs(stage.path, result, discoverer, report_html, qdpx=qdpx)
+            # the manifest is part of the swap, so its "write" time ends before the swap
+            manifest["timings_s"] = {**{k: round(v, 3) for k, v in timings.items()},
+                                     "write": round(time.perf_counter() - started, 3)}
+            stage.commit(manifest)
     return result
 
 
@@ -414,14 +415,6 @@ def _headline(evaluation: Any) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- manifest and outputs
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _versions() -> dict[str, str]:
     from importlib import metadata as md
 
@@ -439,6 +432,7 @@ def _manifest(*, paths, transcripts, segments, embedder, book, options, random_s
               evaluation, cache_use) -> dict[str, Any]:
     from . import __version__
     from .io import expand_paths
+    from .staging import sha256_file
 
     model_info: dict[str, Any] = {"path": str(embedder.model_path_)}
     try:
@@ -454,7 +448,7 @@ def _manifest(*, paths, transcripts, segments, embedder, book, options, random_s
         "codebook": {"name": book.name, "hash": book.hash(), "codes": book.names},
         "options": options,
         "random_state": random_state,
-        "inputs": [{"path": str(p), "sha256": _sha256(p)} for p in expand_paths(paths)],
+        "inputs": [{"path": str(p), "sha256": sha256_file(p)} for p in expand_paths(paths)],
         "counts": {
             "transcripts": len(transcripts),
             "segments": int(len(segments)),
@@ -465,29 +459,6 @@ def _manifest(*, paths, transcripts, segments, embedder, book, options, random_s
         "evaluation": _headline(evaluation) if evaluation is not None else None,
         "timings_s": {k: round(v, 3) for k, v in timings.items()},
     }
-
-
-def _previous_outputs(out_dir: Path) -> set[str]:
-    """Files an earlier ``extract`` into the same folder wrote (from its manifest)."""
-    import json
-
-    try:
-        manifest = json.loads((out_dir / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return set()
-    outputs = manifest.get("outputs") if isinstance(manifest, dict) else None
-    return {str(p) for p in outputs} if isinstance(outputs, list) else set()
-
-
-def _remove_stale(out_dir: Path, names: set[str]) -> None:
-    """Delete outputs of an earlier run that this run did not rewrite (e.g. agreement files
-    from a run with gold codes), so the folder never mixes two runs.  Only files the earlier
-    manifest listed, and only inside ``out_dir``, are touched."""
-    root = out_dir.resolve()
-    for name in sorted(names):
-        path = (out_dir / name).resolve()
-        if root in path.parents and path.is_file():
-            path.unlink()
 
 
 def _write_outputs(out_dir: Path, result: ExtractResult, discoverer: Any, report_html: str, *, qdpx: bool) -> list[str]:

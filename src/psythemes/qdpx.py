@@ -39,6 +39,7 @@ from xml.etree import ElementTree as ET
 import pandas as pd
 
 from .errors import InputError, PsythemesWarning
+from .limits import Limits, is_xml_member, open_zip, read_member, scan_xml
 from .outputs import write_bytes
 from .codebook import Code, Codebook, code_guid, codebook_to_refi_codes, codes_from_refi
 from .schema import GOLD_COLUMNS, Transcript
@@ -63,15 +64,8 @@ _NS = f"{{{NAMESPACE}}}"
 _GUID_NAMESPACE = uuid.UUID("6f1e4b8e-5a55-4b43-9d0e-707379746865")
 
 
-@dataclass(frozen=True)
-class ZipLimits:
-    """Bounds that keep a hostile archive from exhausting memory or disk."""
-
-    max_members: int = 10_000
-    max_member_bytes: int = 256 * 2**20
-    max_total_bytes: int = 1024 * 2**20
-    #: a member may expand at most this many times its compressed size (above 1 MiB)
-    max_ratio: float = 200.0
+#: The archive limits of :mod:`psythemes.limits` (one set for every archive and XML format).
+ZipLimits = Limits
 
 
 @dataclass
@@ -249,6 +243,7 @@ def read_qdpx(path: str | Path, *, limits: ZipLimits | None = None, positions: s
     limits = limits or ZipLimits()
     if path.suffix.lower() == ".qde":
         xml_bytes = path.read_bytes()
+        scan_xml(xml_bytes, path, limits)
         base = _sources_folder(path.parent)
 
         def load_source(name: str) -> bytes | None:
@@ -259,18 +254,19 @@ def read_qdpx(path: str | Path, *, limits: ZipLimits | None = None, positions: s
 
         return _parse_project(xml_bytes, load_source, path, positions)
 
-    try:
-        archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as err:
-        raise InputError(f"not a .qdpx (zip) archive: {err}", path=path) from None
-    with archive:
+    # every member is checked (paths, encryption, method, size, ratio) before any is used
+    with open_zip(path, path, limits, verify=False) as archive:
         members = _checked_members(archive, path, limits)
         qde = [n for n in members if n.lower().endswith(".qde") and "/" not in n.strip("/")]
         qde = qde or [n for n in members if n.lower().endswith(".qde")]
         if not qde:
             raise InputError("archive holds no project.qde", path=path)
+        if len(qde) > 1:
+            raise InputError(f"archive holds {len(qde)} project files ({', '.join(qde[:3])}); expected one",
+                             path=path)
         budget = [limits.max_total_bytes]
         xml_bytes = _read_member(archive, members[qde[0]], path, limits, budget)
+        scan_xml(xml_bytes, path, limits)
         by_lower = {n.lower(): n for n in members}
 
         def load_source(name: str) -> bytes | None:
@@ -294,44 +290,17 @@ def _sources_folder(folder: Path) -> Path:
     return exact
 
 
-def _checked_members(archive: zipfile.ZipFile, path: Path, limits: ZipLimits) -> dict[str, zipfile.ZipInfo]:
-    infos = archive.infolist()
-    if len(infos) > limits.max_members:
-        raise InputError(f"archive has {len(infos)} members (limit {limits.max_members})", path=path)
-    members: dict[str, zipfile.ZipInfo] = {}
-    for info in infos:
-        name = info.filename.replace("\\", "/")
-        pure = PurePosixPath(name)
-        if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in pure.parts:
-            raise InputError(f"refusing archive member with an unsafe path: {info.filename!r}", path=path)
-        if info.is_dir():
-            continue
-        members[name] = info
-    return members
+def _checked_members(archive: zipfile.ZipFile, path: Path, limits: Limits) -> dict[str, zipfile.ZipInfo]:
+    # open_zip has refused unsafe paths, encrypted members and unknown methods
+    return {info.filename.replace("\\", "/"): info for info in archive.infolist() if not info.is_dir()}
 
 
 def _read_member(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path, limits: ZipLimits, budget: list[int]
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path, limits: Limits, budget: list[int]
 ) -> bytes:
     """Read one member in bounded chunks; never trust the sizes the header claims."""
-    cap = min(limits.max_member_bytes, budget[0])
-    out = bytearray()
-    with archive.open(info) as fh:
-        while chunk := fh.read(1 << 16):
-            out += chunk
-            if len(out) > cap:
-                raise InputError(
-                    f"archive member {info.filename!r} expands beyond {cap} bytes (possible zip bomb)", path=path
-                )
-            compressed = max(info.compress_size, 1)
-            if len(out) > 2**20 and len(out) / compressed > limits.max_ratio:
-                raise InputError(
-                    f"archive member {info.filename!r} has a compression ratio above {limits.max_ratio:g} "
-                    "(possible zip bomb)",
-                    path=path,
-                )
-    budget[0] -= len(out)
-    return bytes(out)
+    return read_member(archive, info, path, limits, budget=budget,
+                       max_bytes=limits.max_xml_bytes if is_xml_member(info.filename) else None)
 
 
 def _parse_xml(xml_bytes: bytes, path: Path) -> ET.Element:

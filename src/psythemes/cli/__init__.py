@@ -36,8 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     if debug:
         args.remove("--debug")
         _app.state.debug = True
+    _terminate_cleanly()
     try:
-        app(args=args, prog_name="psythemes", standalone_mode=False)
+        rc = app(args=args, prog_name="psythemes", standalone_mode=False)
+        if rc == 130:  # typer turns Ctrl-C into a returned 130, silently
+            raise KeyboardInterrupt
     except PsythemesError as err:
         if debug:
             raise
@@ -80,6 +83,20 @@ def _framework_exit(err: BaseException) -> int | None:
         err.show()
         return 2
     return None
+
+
+def _terminate_cleanly() -> None:
+    """SIGTERM unwinds like Ctrl-C (staging folders are removed, earlier results stay), exit 143."""
+    import signal
+
+    def on_term(signum: int, frame: object) -> None:
+        _app.print_error("terminated; earlier results are left as they were")
+        raise SystemExit(128 + signum)
+
+    try:
+        signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread (main() called from a worker thread): keep the default
+        pass
 
 
 __all__ = ["app", "main"]
