@@ -78,66 +78,190 @@ DECIMALS = 4
 LABEL_SEP = " · "
 KEYWORD_SEP = "; "
 
-#: Words of spoken language that carry no theme: hesitations, backchannels, hedges,
-#: discourse markers, transcription marks and contractions.  BERTopic strips punctuation
-#: before counting words, so contractions appear without their apostrophe ("dont", "im",
-#: "ill" for "I'll") and "mm-hmm" as "mmhmm".  Multi-word fillers ("you know", "kind of",
-#: "sort of", "I mean") are removed through their content word, because stop words are
-#: dropped before bigrams are formed.  Words that matter in therapy talk ("feel", "body",
-#: "pain", "time") are deliberately kept.
+#: Words of spoken language that carry no theme: hesitations, backchannels, greetings, hedges,
+#: discourse markers, filler verbs, transcription marks and contractions.  Contractions are
+#: listed both whole ("don't", as :func:`tokenize` keeps them) and without their apostrophe
+#: ("dont", as BERTopic's own English preprocessing or a hand-made vectorizer may see them).
+#: Multi-word fillers ("you know", "kind of", "sort of", "I mean") are removed through their
+#: content word, because stop words are dropped before bigrams are formed.  Words that matter
+#: in therapy talk ("feel", "body", "pain", "time") are deliberately kept.
 TRANSCRIPT_FILLERS: tuple[str, ...] = (
     # hesitations and backchannels
-    "um", "umm", "uh", "uhm", "uhhuh", "uhuh", "huh", "er", "erm", "ah", "oh", "hm", "hmm", "hmmm", "mm",
+    "um", "umm", "uh", "uhm", "uhhuh", "uhuh", "huh", "er", "erm", "ah", "aha", "oh", "hm", "hmm", "hmmm", "mm",
     "mmm", "mhm", "mmhmm", "mhmm", "yeah", "yes", "yep", "yup", "nope", "okay", "ok", "alright", "right",
-    "sure", "well",
+    "sure", "well", "wow", "gosh", "cool", "absolutely", "exactly", "definitely", "totally",
+    # greetings and politeness formulas (openings and closings of every conversation)
+    "hi", "hello", "hey", "bye", "goodbye", "thank", "thanks", "welcome", "please",
     # hedges and discourse markers
     "like", "know", "think", "mean", "kind", "sort", "really", "just", "actually", "basically",
     "literally", "probably", "maybe", "guess", "pretty", "quite", "bit", "little", "lot", "lots",
     "thing", "things", "stuff", "something", "anything", "everything", "way", "got", "get", "gets",
     "getting", "go", "goes", "going", "gonna", "wanna", "gotta", "say", "says", "said", "saying",
-    "tell", "told", "did", "does", "doing", "done", "let",
+    "tell", "told", "did", "does", "doing", "done", "let", "kinda", "sorta", "yknow", "dunno",
+    # filler verbs: carry the sentence, not its topic ("I went and asked and she came")
+    "went", "came", "come", "comes", "coming", "asked", "ask", "asking", "want", "wanted", "wants",
+    "make", "makes", "made", "put", "take", "took", "taken", "look", "looked", "looking", "see", "saw",
+    "seen", "use", "used", "try", "tried", "trying", "need", "needed", "needs", "mentioned", "sounds",
     # transcription marks
     "laughs", "laughing", "laughter", "inaudible", "unintelligible", "indiscernible", "crosstalk",
     "pause", "unclear", "sighs",
-    # contractions as BERTopic sees them (apostrophe removed)
+    # contractions with the apostrophe removed
     "im", "ive", "id", "ill", "its", "thats", "theres", "whats", "hes", "shes", "lets", "youre",
     "theyre", "youve", "weve", "theyve", "youd", "theyd", "youll", "theyll", "dont", "didnt",
     "doesnt", "isnt", "wasnt", "arent", "werent", "cant", "couldnt", "wont", "wouldnt", "shouldnt",
     "havent", "hasnt", "hadnt", "hed", "shed", "wed", "shell", "itll", "thatll", "wouldve", "couldve",
-    "shouldve", "whos",
+    "shouldve", "whos", "aint", "yall",
 )
 
-# words of two or more letters (no numbers)
-_TOKEN_PATTERN = r"(?u)\b[^\W\d_]{2,}\b"
+_PRONOUNS = ("i", "you", "he", "she", "it", "we", "they", "that", "there", "here", "what", "who", "where",
+             "how", "when", "why", "this", "everyone", "somebody", "someone", "nobody", "y")
+_NEGATED = ("do", "does", "did", "is", "was", "are", "were", "ca", "can", "could", "wo", "would", "should",
+            "have", "has", "had", "ai", "must", "need", "might", "sha")
+#: Contractions as :func:`tokenize` keeps them ("don't", "you're", "i'd"; "'s" is cut off there).
+CONTRACTIONS: tuple[str, ...] = tuple(sorted(
+    {f"{p}'{s}" for p in _PRONOUNS for s in ("m", "re", "ve", "ll", "d")}
+    | {f"{v}n't" for v in _NEGATED} | {"can't", "won't", "shan't", "y'know", "y'all", "would've", "could've",
+                                      "should've", "must've", "might've"}
+))
+
+#: Words of speaker labels that name a role, not a person: kept in keywords ("therapist").
+ROLE_WORDS: frozenset[str] = frozenset({
+    "interviewer", "interviewee", "therapist", "client", "patient", "participant", "speaker", "moderator",
+    "facilitator", "respondent", "counsellor", "counselor", "doctor", "dr", "mr", "mrs", "ms", "miss", "prof",
+    "unknown", "seeker", "supporter", "user", "system", "host", "guest", "researcher", "nurse", "student",
+    "teacher", "parent", "mother", "father", "mum", "mom", "dad", "partner", "carer", "caregiver", "coach",
+    "psychologist", "physiotherapist", "group", "member", "observer", "assistant", "other", "all", "both",
+})
+
+#: Metadata columns whose values are people's names (case-insensitive substring match).
+NAME_COLUMNS = ("name", "speaker", "participant", "interviewer", "pseudonym", "therapist", "client", "person")
+
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
+# letters, with apostrophes inside a word kept ("don't", "o'clock"); no digits
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
+
+
+def preprocess(text: str) -> str:
+    """Lower case, typographic apostrophes made plain (the vectorizer's ``preprocessor``)."""
+    return str(text).translate(_APOSTROPHES).lower()
+
+
+def tokenize(text: str) -> list[str]:
+    """Words of two or more letters, contractions kept whole.
+
+    "Don't" stays ``don't`` (not ``dont``/``don``), "o'clock" stays ``o'clock``; a possessive or
+    contracted "'s" is cut off ("Mum's" -> ``mum``, "it's" -> ``it``), so every token is a word
+    as it is written in the transcript.  Expects :func:`preprocess`-ed text.
+    """
+    out = []
+    for word in _WORD.findall(text):
+        if word.endswith("'s"):
+            word = word[:-2]
+        if sum(ch.isalpha() for ch in word) >= 2:
+            out.append(word)
+    return out
 
 
 def transcript_stop_words() -> list[str]:
-    """scikit-learn's English stop words plus :data:`TRANSCRIPT_FILLERS` (single words), sorted."""
+    """scikit-learn's English stop words, :data:`TRANSCRIPT_FILLERS` and :data:`CONTRACTIONS`, sorted."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-    return sorted(set(ENGLISH_STOP_WORDS) | set(TRANSCRIPT_FILLERS))
+    return sorted(set(ENGLISH_STOP_WORDS) | set(TRANSCRIPT_FILLERS) | set(CONTRACTIONS))
 
 
-def make_vectorizer(stop_words: str | Sequence[str] | None = "transcript", ngram_range: tuple[int, int] = (1, 2)) -> Any:
-    """The CountVectorizer behind the keywords.
+def make_vectorizer(
+    stop_words: str | Sequence[str] | None = "transcript",
+    ngram_range: tuple[int, int] = (1, 2),
+    extra_stop_words: Sequence[str] = (),
+) -> Any:
+    """The CountVectorizer behind the keywords (:func:`tokenize`: contractions kept whole).
 
     Parameters
     ----------
     stop_words : "transcript", "english", list of str or None
         ``"transcript"`` = :func:`transcript_stop_words`.
     ngram_range : tuple, default (1, 2)
+    extra_stop_words : sequence of str
+        Added to ``stop_words`` (e.g. the speakers' names, :func:`person_names`).
     """
-    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
 
     if isinstance(stop_words, str):
         if stop_words == "transcript":
-            stop_words = transcript_stop_words()
-        elif stop_words != "english":
+            words = set(transcript_stop_words())
+        elif stop_words == "english":
+            words = set(ENGLISH_STOP_WORDS)
+        else:
             raise InputError(f"stop_words must be 'transcript', 'english', a list or None, not {stop_words!r}")
-    elif stop_words is not None:
-        # written the way BERTopic hands words to the vectorizer: lower case, no punctuation
-        stop_words = sorted({re.sub(r"[^a-z0-9 ]+", "", w.lower()) for w in stop_words} - {""})
-    return CountVectorizer(stop_words=stop_words, ngram_range=ngram_range, token_pattern=_TOKEN_PATTERN)
+    else:
+        words = set(stop_words or ())
+    words |= set(extra_stop_words)
+    # written the way the tokenizer sees words: each stop word as its tokens
+    final = sorted({tok for w in words for tok in tokenize(preprocess(w))})
+    return CountVectorizer(analyzer=SpokenAnalyzer(final, ngram_range))
+
+
+class SpokenAnalyzer:
+    """The vectorizer's analyzer: :func:`tokenize`, stop words out, n-grams of *adjacent* words only.
+
+    scikit-learn's own analyzer forms n-grams after removing stop words, which glues words that
+    were never next to each other ("walk to the door" -> "walk door"); here an n-gram is a run
+    of words that follow each other in the transcript, none a stop word, none repeated
+    ("pain, pain" is not a bigram).
+
+    Parameters
+    ----------
+    stop_words : sequence of str
+    ngram_range : tuple of int
+    """
+
+    def __init__(self, stop_words: Sequence[str] = (), ngram_range: tuple[int, int] = (1, 2)):
+        self.stop_words = tuple(stop_words)
+        self.ngram_range = tuple(ngram_range)
+        self._stop = frozenset(self.stop_words)
+
+    def __call__(self, doc: str) -> list[str]:
+        tokens = tokenize(preprocess(doc))
+        keep = [t not in self._stop for t in tokens]
+        low, high = self.ngram_range
+        out = []
+        for n in range(max(1, low), high + 1):
+            for i in range(len(tokens) - n + 1):
+                gram = tokens[i : i + n]
+                if all(keep[i : i + n]) and len(set(gram)) == n:
+                    out.append(" ".join(gram))
+        return out
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (SpokenAnalyzer, (self.stop_words, self.ngram_range))
+
+    def __repr__(self) -> str:
+        return f"SpokenAnalyzer({len(self.stop_words)} stop words, ngram_range={self.ngram_range})"
+
+
+def person_names(segments: pd.DataFrame, metadata: pd.DataFrame | None = None) -> list[str]:
+    """Words of people's names: from the speaker labels and name-like metadata columns.
+
+    Each label is split into words of two or more letters ("Dr Sarah Jones" -> ``sarah``,
+    ``jones``); role words (:data:`ROLE_WORDS`: "Interviewer", "Therapist", "Dr") and ids
+    without letters ("P01", "T22") are not names.  Metadata columns count when their name
+    contains one of :data:`NAME_COLUMNS` (``participant``, ``interviewer_name`` ...).
+
+    Returns
+    -------
+    list of str
+        Sorted, lower case, as :func:`tokenize` writes them.
+    """
+    values: list[str] = []
+    frames = [segments] + ([metadata] if metadata is not None else [])
+    for frame in frames:
+        for col in frame.columns:
+            if col == _SPEAKER or (col != _DOC and any(key in str(col).lower() for key in NAME_COLUMNS)):
+                column = frame[col]
+                if column.dtype == object or pd.api.types.is_string_dtype(column):
+                    values.extend(str(v) for v in column.dropna().unique())
+    words = {w for v in values for w in tokenize(preprocess(v))}
+    return sorted(w for w in words if w not in ROLE_WORDS)
 
 
 # -- presets --------------------------------------------------------------------------------
@@ -204,9 +328,22 @@ def _embedding_backend(embedder: Embedder) -> Any:
     """A BERTopic backend that embeds through our (cached) Embedder: used for seed words only."""
     from bertopic.backend import BaseEmbedder
 
+    # representation models embed a handful of words per theme per call: keep what was embedded
+    # in memory, and send small batches past the disk cache (reading it costs more than embedding them)
+    memo: dict[str, np.ndarray] = {}
+
     class _PsythemesBackend(BaseEmbedder):
         def embed(self, documents: list[str], verbose: bool = False) -> np.ndarray:
-            return embedder.encode(list(documents))
+            texts = [str(d) for d in documents]
+            missing = list(dict.fromkeys(t for t in texts if t not in memo))
+            if missing:
+                raw = getattr(embedder, "_encode_raw", None)
+                if len(missing) >= _SMALL_BATCH or raw is None:
+                    vectors = np.asarray(embedder.encode(missing), dtype=np.float32)
+                else:
+                    vectors = _unit_rows(np.asarray(raw(missing), dtype=np.float32))
+                memo.update(zip(missing, vectors))
+            return np.vstack([memo[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)
 
     return _PsythemesBackend()
 
@@ -256,6 +393,25 @@ class ThemeDiscoverer:
         library versions) reads them back instead of refitting, without importing BERTopic.
         Results are the same either way (fitting is deterministic).  Not used with your own
         ``umap_model``/``hdbscan_model``/``vectorizer_model``.  Default: no cache.
+    representation : "auto", sequence of {"keybert", "mmr"}, or None
+        How keywords are chosen from a theme's c-TF-IDF candidates, with BERTopic's
+        representation models chained in the given order: ``"keybert"`` =
+        ``KeyBERTInspired`` (the candidates nearest the theme in embedding space),
+        ``"mmr"`` = ``MaximalMarginalRelevance`` (diversity 0.3: no three near-synonyms).
+        Both embed the candidate words with ``embedder`` (offline, cached), which must be the
+        model of the segment embeddings.  ``"auto"`` = ``("keybert", "mmr")`` when an
+        ``embedder`` is given, plain c-TF-IDF otherwise; ``None`` = plain c-TF-IDF.
+    names : "speakers", sequence of str, or None
+        Words never used as keywords because they name people: ``"speakers"`` = the words of
+        the speaker labels and of name-like metadata columns (:func:`person_names`); a list
+        adds your own names to those.
+    n_runs : int, default 1
+        Stability check: fit with ``n_runs`` seeds (``random_state``, ``random_state + 1``,
+        ...), report the most central run and, per theme, how often it reappears in the
+        other runs (``stability``, see :mod:`psythemes.stability`).
+    resample : float, optional
+        With ``n_runs > 1``: also refit ``n_runs`` times on this fraction of the transcripts
+        (drawn without replacement) and include those runs in the themes' stability.
 
     Attributes
     ----------
@@ -285,6 +441,11 @@ class ThemeDiscoverer:
         The fitted model (after a fit served from ``memory``, fitted again on first use).
     from_cache_ : bool
         Whether the last ``fit`` was read from ``memory``.
+    names_ : list of str
+        Words removed from the keywords as people's names.
+    stability_ : psythemes.stability.StabilityResult or None
+        Runs, their agreement and the central run (``n_runs > 1``); themes_ then has the
+        columns ``stability`` (mean best-match Jaccard over the other runs) and ``stable``.
     """
 
     def __init__(
@@ -304,6 +465,10 @@ class ThemeDiscoverer:
         vectorizer_model: Any = None,
         embedder: Embedder | None = None,
         memory: str | Path | None = None,
+        representation: str | Sequence[str] | None = "auto",
+        names: str | Sequence[str] | None = "speakers",
+        n_runs: int = 1,
+        resample: float | None = None,
     ):
         self.preset = preset
         self.min_topic_size = min_topic_size
@@ -320,6 +485,10 @@ class ThemeDiscoverer:
         self.vectorizer_model = vectorizer_model
         self.embedder = embedder
         self.memory = memory
+        self.representation = representation
+        self.names = names
+        self.n_runs = n_runs
+        self.resample = resample
 
     # -- checks ----------------------------------------------------------------------------
     def _validate(self, segments: pd.DataFrame, embeddings: np.ndarray) -> np.ndarray:
@@ -343,9 +512,39 @@ class ThemeDiscoverer:
             raise InputError(f"theme discovery needs at least 2 segments, got {len(segments)}")
         if not np.isfinite(X).all():
             raise InputError("embeddings contain NaN or infinite values")
+        self._representation_names()
+        if not isinstance(self.n_runs, (int, np.integer)) or self.n_runs < 1:
+            raise InputError(f"n_runs must be an integer >= 1, not {self.n_runs!r}")
+        if self.resample is not None and not (isinstance(self.resample, (int, float)) and 0 < self.resample < 1):
+            raise InputError(f"resample must be a fraction between 0 and 1, not {self.resample!r}")
+        if isinstance(self.names, str) and self.names != "speakers":
+            raise InputError(f"names must be 'speakers', a list of names or None, not {self.names!r}")
         return X
 
-    def _parts(self, n: int, n_features: int) -> tuple[dict[str, Any], str]:
+    def _representation_names(self) -> list[str]:
+        """The representation models to chain, by name (validated)."""
+        rep = self.representation
+        if rep is None:
+            return []
+        if isinstance(rep, str):
+            if rep == "auto":
+                return ["keybert", "mmr"] if self.embedder is not None else []
+            rep = [rep]
+        rep = list(rep)
+        unknown = [r for r in rep if r not in _REPRESENTATIONS]
+        if unknown:
+            raise InputError(f"unknown representation {unknown[0]!r}; choose from {', '.join(_REPRESENTATIONS)}, "
+                             "'auto' or None")
+        return rep
+
+    def _resolve_names(self, frame: pd.DataFrame) -> list[str]:
+        if self.names is None:
+            return []
+        given = [] if isinstance(self.names, str) else [w for v in self.names for w in tokenize(preprocess(str(v)))]
+        found = person_names(frame) if (self.names == "speakers" or not isinstance(self.names, str)) else []
+        return sorted(set(found) | set(given))
+
+    def _parts(self, n: int, n_features: int, seed: int) -> tuple[dict[str, Any], str]:
         preset = self.preset
         custom = self.umap_model is not None or self.hdbscan_model is not None
         if preset == "default" and n < SMALL_CORPUS and not custom:
@@ -359,7 +558,7 @@ class ThemeDiscoverer:
         if preset == "fast" and n_themes is not None and n_themes > n:
             raise InputError(f"n_themes={n_themes} is more than the {n} segments")
         parts = PRESETS[preset](
-            n, n_features, min_topic_size=self.min_topic_size, n_themes=n_themes, random_state=self.random_state
+            n, n_features, min_topic_size=self.min_topic_size, n_themes=n_themes, random_state=seed
         )
         if self.umap_model is not None:
             parts["umap_model"] = _fresh(self.umap_model)
@@ -406,23 +605,103 @@ class ThemeDiscoverer:
             self.from_cache_ = True
             self._cache_ = entry
             return self
-        self._fit_model(segments, X, frame)
+        self.names_ = self._resolve_names(frame)
+        seed = self.random_state
+        self.stability_ = None
+        if self.n_runs > 1:
+            seed, runs = self._stability_runs(frame, X)
+        self._fit_model(segments, X, frame, seed=seed)
+        if self.n_runs > 1:
+            self._add_stability(runs, seed)
         self._cache_ = entry
         if entry is not None:
             entry.store(self)
         return self
 
-    def _fit_model(self, segments: pd.DataFrame, X: np.ndarray, frame: pd.DataFrame) -> None:
+    def _stability_runs(self, frame: pd.DataFrame, X: np.ndarray) -> tuple[int, list[dict[str, Any]]]:
+        """Fit the seeds (and resamples) as light runs; return the central seed and the runs."""
+        from .stability import central_run
+
+        params = {name: getattr(self, name) for name in _PARAMS}
+        params.update(representation=None, by=(), n_runs=1, resample=None, memory=None, n_quotes=1,
+                      names=list(self.names_), embedder=self.embedder if self.seed_words else None)
+        n = len(frame)
+        runs: list[dict[str, Any]] = []
+        plans: list[tuple[str, int, np.ndarray | None]] = [
+            ("seed", self.random_state + k, None) for k in range(self.n_runs)
+        ]
+        if self.resample is not None:
+            docs = np.array(sorted(frame[_DOC].astype(str).unique()))
+            rng = np.random.default_rng(self.random_state)
+            k_docs = max(1, round(self.resample * len(docs)))
+            for k in range(self.n_runs):
+                chosen = set(rng.choice(docs, size=k_docs, replace=False).tolist())
+                plans.append(("resample", self.random_state + k, frame[_DOC].astype(str).isin(chosen).to_numpy()))
+        for kind, seed, mask in plans:
+            rows = np.arange(n) if mask is None else np.flatnonzero(mask)
+            labels = np.full(n, OUTLIER_THEME, dtype=int)
+            if len(rows) >= 2:
+                with warnings.catch_warnings():
+                    # e.g. a small resample falling back to 'fast': the reported run warns, not these
+                    warnings.simplefilter("ignore", PsythemesWarning)
+                    light = ThemeDiscoverer(**{**params, "random_state": seed}).fit(
+                        frame.iloc[rows].reset_index(drop=True), X[rows])
+                labels[rows] = light.labels_
+            covered = np.zeros(n, dtype=bool)
+            covered[rows] = True
+            runs.append({"kind": kind, "seed": seed, "labels": labels, "covered": covered,
+                         "n_docs": int(frame[_DOC].iloc[rows].nunique())})
+        seed_runs = [i for i, r in enumerate(runs) if r["kind"] == "seed"]
+        centre, sim = central_run([r["labels"] for r in runs], [r["covered"] for r in runs], candidates=seed_runs)
+        self._run_similarity = sim
+        runs[centre]["central"] = True
+        return int(runs[centre]["seed"]), runs
+
+    def _add_stability(self, runs: list[dict[str, Any]], seed: int) -> None:
+        """Per-theme stability of the reported run against every other run; a summary in stability_."""
+        from .stability import STABLE_JACCARD, theme_stability
+
+        others = [r for r in runs if not r.get("central")]
+        per_theme = theme_stability(self.labels_, [r["labels"] for r in others], [r["covered"] for r in others])
+        ids = self.themes_[_THEME_ID].astype(int).tolist()
+        values = [per_theme.get(t, float("nan")) for t in ids]
+        pos = self.themes_.columns.get_loc("top_quotes")
+        self.themes_.insert(pos, "stability", np.round(values, DECIMALS))
+        self.themes_.insert(pos + 1, "stable", [bool(v >= STABLE_JACCARD) for v in values])
+        sizes = self.themes_[_SIZE].to_numpy(dtype=float)
+        finite = np.isfinite(values)
+        sim = self._run_similarity
+        self.stability_ = {
+            "reported_seed": seed,
+            "threshold": STABLE_JACCARD,
+            "runs": [{"kind": r["kind"], "seed": r["seed"], "n_docs": r["n_docs"],
+                      "n_themes": int(len(set(r["labels"][r["covered"]].tolist()) - {OUTLIER_THEME})),
+                      "central": bool(r.get("central", False))} for r in runs],
+            "run_similarity": np.round(sim, DECIMALS).tolist(),
+            "mean_run_similarity": round(float(np.nanmean(sim[np.triu_indices(len(sim), 1)])), DECIMALS)
+            if len(sim) > 1 else None,
+            "mean_theme_stability": round(float(np.mean(np.asarray(values)[finite])), DECIMALS) if finite.any() else None,
+            "weighted_theme_stability": round(float(np.average(np.asarray(values)[finite], weights=sizes[finite])),
+                                              DECIMALS) if finite.any() else None,
+            "n_unstable": int(sum(1 for v in values if not v >= STABLE_JACCARD)),
+        }
+
+    def _fit_model(self, segments: pd.DataFrame, X: np.ndarray, frame: pd.DataFrame, seed: int | None = None) -> None:
         frame = frame.copy()
         texts = frame[_TEXT].fillna("").astype(str).tolist()
         n = len(texts)
-        parts, self.preset_ = self._parts(n, X.shape[1])
+        seed = self.random_state if seed is None else seed
+        self.random_state_ = seed
+        parts, self.preset_ = self._parts(n, X.shape[1], seed)
+        if not hasattr(self, "names_"):
+            self.names_ = self._resolve_names(frame)
 
         from bertopic import BERTopic
         from bertopic.vectorizers import ClassTfidfTransformer
 
         vectorizer = (
-            _fresh(self.vectorizer_model) if self.vectorizer_model is not None else make_vectorizer(self.stop_words)
+            _fresh(self.vectorizer_model) if self.vectorizer_model is not None
+            else make_vectorizer(self.stop_words, extra_stop_words=self.names_)
         )
         # reduce_frequent_words damps words that every theme uses a lot (common in speech)
         ctfidf = ClassTfidfTransformer(reduce_frequent_words=True)
@@ -432,8 +711,13 @@ class ThemeDiscoverer:
             seed_topic_list = [list(map(str, words)) for words in self.seed_words.values()]
             if any(not words for words in seed_topic_list):
                 raise InputError("every seed_words entry needs at least one word")
+        representation = _representation_models(self._representation_names(), self.top_n_words, seed)
+        if self.seed_words or representation:
             backend = _embedding_backend(self._seed_embedder(X.shape[1]))
         model = BERTopic(
+            # not "english": BERTopic would strip apostrophes ("don't" -> "dont") before counting
+            language=None,
+            representation_model=representation,
             embedding_model=backend,
             umap_model=parts["umap_model"],
             hdbscan_model=parts["hdbscan_model"],
@@ -466,7 +750,7 @@ class ThemeDiscoverer:
                 # pass our vectorizer: update_topics would otherwise fall back to a default one
                 model.update_topics(
                     texts, topics=new.tolist(), top_n_words=self.top_n_words,
-                    vectorizer_model=vectorizer, ctfidf_model=ctfidf,
+                    vectorizer_model=vectorizer, ctfidf_model=ctfidf, representation_model=representation,
                 )
             probability[(topics == OUTLIER_THEME) & (new != OUTLIER_THEME)] = np.nan
             topics = new
@@ -490,7 +774,11 @@ class ThemeDiscoverer:
         own_centroid = model.topic_embeddings_[np.searchsorted(all_ids, topics)]
         similarity = np.einsum("ij,ij->i", unit, own_centroid).astype(float)
 
-        keywords = {t: [w for w, _ in (model.get_topic(t) or []) if w][: self.top_n_words] for t in theme_ids}
+        banned = set(self.names_)
+        keywords = {
+            t: [w for w, _ in (model.get_topic(t) or []) if w and not set(w.split()) & banned][: self.top_n_words]
+            for t in theme_ids
+        }
         texts_arr = np.asarray(texts, dtype=object)
         labels = {t: _label(keywords[t], texts_arr[topics == t]) for t in theme_ids}
         with _quiet_bertopic():
@@ -525,7 +813,7 @@ class ThemeDiscoverer:
         if getattr(self, "_topic_model", None) is None:
             if getattr(self, "_fit_inputs", None) is None:
                 raise AttributeError("topic_model_: ThemeDiscoverer is not fitted")
-            self._fit_model(*self._fit_inputs)
+            self._fit_model(*self._fit_inputs, seed=getattr(self, "random_state_", None))
         return self._topic_model
 
     def _cache_entry(self, frame: pd.DataFrame, X: np.ndarray) -> _ThemeCacheEntry | None:
@@ -537,9 +825,10 @@ class ThemeDiscoverer:
         params = {
             name: getattr(self, name)
             for name in ("preset", "min_topic_size", "n_themes", "random_state", "seed_words", "reduce_outliers",
-                         "top_n_words", "n_quotes", "stop_words", "by")
+                         "top_n_words", "n_quotes", "stop_words", "by", "names", "n_runs", "resample")
         }
-        if self.seed_words:
+        params["representation"] = self._representation_names()
+        if self.seed_words or params["representation"]:
             # guided mode embeds the seed words: the model is part of the input
             from .embed import Embedder
 
@@ -556,7 +845,7 @@ class ThemeDiscoverer:
         probe = embedder.encode(["probe"])
         if probe.shape[1] != dimension:
             raise InputError(
-                f"seed words are embedded with a {probe.shape[1]}-dimensional model but the segment embeddings "
+                f"seed words and keywords are embedded with a {probe.shape[1]}-dimensional model but the segment embeddings "
                 f"have {dimension} dimensions: pass the embedder that made them"
             )
         return embedder
@@ -649,6 +938,10 @@ class ThemeDiscoverer:
             "initial_outlier_share": round(self.initial_outlier_share_, DECIMALS),
             "outlier_share": round(self.outlier_share_, DECIMALS),
             "prevalence_by": list(self.prevalence_),
+            "representation": self._representation_names(),
+            "names_removed": len(self.names_),
+            "random_state_used": self.random_state_,
+            "stability": self.stability_,
         }
 
     def _write_figures(self, folder: Path) -> list[Path]:
@@ -686,6 +979,29 @@ class ThemeDiscoverer:
 
 
 _MIN_THEMES_FOR_UMAP_MAP = 5
+_SMALL_BATCH = 64
+#: constructor parameters (for the light runs of the stability check and the cache key)
+_PARAMS = ("preset", "min_topic_size", "n_themes", "random_state", "seed_words", "reduce_outliers", "top_n_words",
+           "n_quotes", "stop_words", "by", "umap_model", "hdbscan_model", "vectorizer_model", "embedder", "memory",
+           "representation", "names", "n_runs", "resample")
+_REPRESENTATIONS = ("keybert", "mmr")
+
+
+def _representation_models(names: Sequence[str], top_n_words: int, seed: int) -> Any:
+    """BERTopic representation models, chained in the order given (None for plain c-TF-IDF)."""
+    if not names:
+        return None
+    from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
+
+    models = []
+    for i, name in enumerate(names):
+        # a step followed by another hands it more candidates to choose from
+        n_words = top_n_words * 3 if i < len(names) - 1 else top_n_words
+        if name == "keybert":
+            models.append(KeyBERTInspired(top_n_words=n_words, nr_repr_docs=5, nr_samples=500, random_state=seed))
+        else:
+            models.append(MaximalMarginalRelevance(diversity=0.3, top_n_words=n_words))
+    return models if len(models) > 1 else models[0]
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -730,8 +1046,8 @@ def _label(keywords: list[str], texts: np.ndarray, n: int = 3) -> str:
     chosen: list[str] = []
     used: set[str] = set()
     for kw in keywords:
-        words = set(kw.split())
-        if words & used or len(words) < len(kw.split()):  # overlaps, or "thank thank"
+        words = {_stem(w) for w in kw.split()}
+        if words & used or len(words) < len(kw.split()):  # overlaps ("therapist · therapists"), or "thank thank"
             continue
         chosen.append(kw)
         used |= words
@@ -742,6 +1058,14 @@ def _label(keywords: list[str], texts: np.ndarray, n: int = 3) -> str:
     common = pd.Series(texts).str.strip().value_counts().sort_index(kind="stable")
     text = str(common.idxmax()) if len(common) else ""
     return f"\u201c{text[:40]}{'…' if len(text) > 40 else ''}\u201d"
+
+
+def _stem(word: str) -> str:
+    """Crude English plural stem, enough to keep "session" and "sessions" out of one label."""
+    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("es", "e"), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            return word[: -len(suffix)] + repl
+    return word
 
 
 def _quotes(frame: pd.DataFrame, members: np.ndarray, similarity: np.ndarray, n_quotes: int) -> list[dict[str, Any]]:
@@ -816,8 +1140,13 @@ def _prevalence(
     counts = pd.crosstab(pd.Series(topics, name="t"), groups.rename("g"))
     words: dict[tuple[int, str], str] = {}
     if theme_ids:
-        with _quiet_bertopic():
-            per_class = model.topics_per_class(texts, classes=groups.tolist())
+        # plain c-TF-IDF per group: the representation models would run once per group
+        representation, model.representation_model = model.representation_model, None
+        try:
+            with _quiet_bertopic():
+                per_class = model.topics_per_class(texts, classes=groups.tolist())
+        finally:
+            model.representation_model = representation
         for rec in per_class.itertuples(index=False):
             words[(int(rec.Topic), str(rec.Class))] = KEYWORD_SEP.join(w.strip() for w in rec.Words.split(",") if w.strip())
     rows = []
@@ -943,6 +1272,9 @@ class _ThemeCacheEntry:
         discoverer.prevalence_ = prevalence
         discoverer.theme_centroids_ = centroids
         discoverer.labels_ = labels
+        discoverer.names_ = list(state.get("names_", []))
+        discoverer.stability_ = state.get("stability_")
+        discoverer.random_state_ = int(state.get("random_state_", discoverer.random_state))
         return True
 
     def store(self, discoverer: ThemeDiscoverer) -> None:
@@ -960,7 +1292,9 @@ class _ThemeCacheEntry:
             np.save(tmp / "labels.npy", np.asarray(discoverer.labels_), allow_pickle=False)
             state = {"format": _CACHE_FORMAT, "preset_": discoverer.preset_,
                      "initial_outlier_share_": discoverer.initial_outlier_share_,
-                     "outlier_share_": discoverer.outlier_share_, "prevalence": list(discoverer.prevalence_)}
+                     "outlier_share_": discoverer.outlier_share_, "prevalence": list(discoverer.prevalence_),
+                     "names_": discoverer.names_, "stability_": discoverer.stability_,
+                     "random_state_": discoverer.random_state_}
             (tmp / "state.json").write_text(json.dumps(state), encoding="utf-8")  # last: marks a complete entry
             os.replace(tmp, self.folder)
         except OSError as err:

@@ -1,0 +1,193 @@
+"""How good are candidate themes?  Coherence, diversity, alignment with codes, theme x code table.
+
+- :func:`npmi_coherence`: normalised pointwise mutual information of each theme's top keywords
+  over the corpus, one segment = one document (Bouma 2009; the ``c_npmi`` of Röder et al. 2015
+  with the whole segment as the co-occurrence window).  The formula is gensim's
+  (``log_ratio_measure(normalize=True)``, epsilon 1e-12, all ordered pairs of distinct words,
+  arithmetic mean); ``tests/test_theme_quality.py`` checks it against gensim's
+  ``CoherenceModel`` when gensim is installed.  A keyword may be a bigram: it occurs in a
+  segment when the segment's analyzed terms contain it.
+- :func:`topic_diversity`: share of distinct terms among all themes' top keywords (Dieng et
+  al. 2020), 1 = no keyword shared.
+- :func:`alignment`: NMI, ARI and purity of the theme partition against one human code per
+  segment (as TopicGPT reports them).  Outliers count as one more cluster.
+- :func:`theme_code_table`: share of each theme's segments per code, from machine codes and
+  from gold codes: which themes the codebook misses, which codes no theme captures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import permutations
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["npmi_coherence", "topic_diversity", "alignment", "theme_code_table", "EPSILON"]
+
+#: gensim's smoothing constant in the NPMI log ratio
+EPSILON = 1e-12
+
+
+def npmi_coherence(
+    topics: Sequence[Sequence[str]],
+    documents: Iterable[str] | Iterable[Iterable[str]],
+    *,
+    analyzer: Callable[[str], Iterable[str]] | None = None,
+    top_n: int = 10,
+) -> dict[str, Any]:
+    """NPMI coherence of each topic's top ``top_n`` terms, documents as co-occurrence windows.
+
+    Parameters
+    ----------
+    topics : sequence of sequence of str
+        Each theme's keywords, best first.
+    documents : iterable of str or of token lists
+        The corpus (one segment = one document).  Strings are split with ``analyzer``.
+    analyzer : callable, optional
+        ``str -> terms`` (e.g. ``CountVectorizer.build_analyzer()``); default: whitespace split.
+    top_n : int, default 10
+
+    Returns
+    -------
+    dict
+        ``mean`` (over topics with at least two terms), ``per_topic`` (list; NaN for topics
+        with fewer than two terms), ``n_documents``, ``missing_terms`` (terms that occur in no
+        document; they make a topic's NPMI undefined, so they are left out of its pairs, as
+        gensim would refuse them).
+    """
+    split = analyzer if analyzer is not None else str.split
+    doc_sets = [frozenset(split(d)) if isinstance(d, str) else frozenset(d) for d in documents]
+    n_docs = len(doc_sets)
+    wanted = {t for topic in topics for t in list(topic)[:top_n]}
+    postings: dict[str, set[int]] = {t: set() for t in wanted}
+    for i, terms in enumerate(doc_sets):
+        for t in terms & wanted:
+            postings[t].add(i)
+    missing = sorted(t for t, docs in postings.items() if not docs)
+    per_topic = []
+    for topic in topics:
+        terms = [t for t in list(topic)[:top_n] if postings.get(t)]
+        if len(terms) < 2 or n_docs == 0:
+            per_topic.append(float("nan"))
+            continue
+        scores = []
+        for a, b in permutations(terms, 2):
+            p_a, p_b = len(postings[a]) / n_docs, len(postings[b]) / n_docs
+            p_ab = len(postings[a] & postings[b]) / n_docs
+            scores.append(np.log((p_ab + EPSILON) / (p_a * p_b)) / -np.log(p_ab + EPSILON))
+        per_topic.append(float(np.mean(scores)))
+    finite = [v for v in per_topic if not np.isnan(v)]
+    return {"mean": float(np.mean(finite)) if finite else float("nan"), "per_topic": per_topic,
+            "n_documents": n_docs, "missing_terms": missing}
+
+
+def topic_diversity(topics: Sequence[Sequence[str]], top_n: int = 10) -> float:
+    """Distinct terms among the themes' top ``top_n`` keywords / all of them (1 = none shared)."""
+    terms = [t for topic in topics for t in list(topic)[:top_n]]
+    return len(set(terms)) / len(terms) if terms else float("nan")
+
+
+def alignment(themes: Sequence[Any], codes: Sequence[Any]) -> dict[str, float]:
+    """Agreement of a theme partition with one human code per segment.
+
+    Parameters
+    ----------
+    themes, codes : sequences of the same length
+        Theme id and code of each segment (only segments that have a code).
+
+    Returns
+    -------
+    dict
+        ``nmi`` (arithmetic normalisation), ``ari``, ``purity`` (share of segments whose code is
+        their theme's most common code), ``inverse_purity`` (the same with codes as clusters),
+        ``n``.
+    """
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    t = np.asarray([str(x) for x in themes])
+    c = np.asarray([str(x) for x in codes])
+    if len(t) != len(c):
+        raise ValueError(f"{len(t)} themes for {len(c)} codes")
+    if len(t) == 0:
+        return {"nmi": float("nan"), "ari": float("nan"), "purity": float("nan"), "inverse_purity": float("nan"),
+                "n": 0}
+    table = pd.crosstab(t, c)
+    return {
+        "nmi": float(normalized_mutual_info_score(c, t)),
+        "ari": float(adjusted_rand_score(c, t)),
+        "purity": float(table.max(axis=1).sum() / len(t)),
+        "inverse_purity": float(table.max(axis=0).sum() / len(t)),
+        "n": int(len(t)),
+    }
+
+
+def theme_code_table(
+    segment_themes: pd.DataFrame,
+    themes: pd.DataFrame | None = None,
+    *,
+    machine: pd.DataFrame | None = None,
+    gold: pd.DataFrame | Mapping[str, Sequence[str]] | None = None,
+    outliers: bool = True,
+) -> pd.DataFrame:
+    """Share of each theme's segments per code, machine and gold (long format).
+
+    Parameters
+    ----------
+    segment_themes : DataFrame
+        ``segment_id, theme_id`` (``segment_themes.csv``).
+    themes : DataFrame, optional
+        ``theme_id, label`` (and ``stable`` when the stability check ran): copied in.
+    machine : DataFrame, optional
+        Machine codes, ``segment_id, code`` (``codes.csv``; one row per assignment).
+    gold : DataFrame or mapping, optional
+        Human codes, ``segment_id, code`` (e.g. :func:`psythemes.evaluate.align_gold` output),
+        or ``{segment_id: [codes]}``.
+    outliers : bool, default True
+        Include theme -1 (segments in no theme): codes found mostly there are codes no theme
+        captures.
+
+    Returns
+    -------
+    DataFrame
+        One row per (source, theme, code) with at least one segment: ``source`` (machine/gold),
+        ``theme_id``, ``label``, ``code``, ``n_segments``, ``share_of_theme`` (of the theme's
+        segments, coded or not), ``share_of_code`` (of that code's segments in this source),
+        then ``stable`` when known.  A segment with two codes counts once for each.
+    """
+    st = segment_themes[["segment_id", "theme_id"]].copy()
+    st["segment_id"] = st["segment_id"].astype(str)
+    st["theme_id"] = st["theme_id"].astype(int)
+    if not outliers:
+        st = st[st["theme_id"] != -1]
+    theme_size = st.groupby("theme_id").size()
+    sources = []
+    if machine is not None:
+        sources.append(("machine", machine))
+    if gold is not None:
+        if isinstance(gold, Mapping):
+            gold = pd.DataFrame([(s, c) for s, cs in gold.items() for c in cs], columns=["segment_id", "code"])
+        sources.append(("gold", gold))
+    rows = []
+    for name, table in sources:
+        codes = table[["segment_id", "code"]].dropna().astype(str).drop_duplicates()
+        joined = codes.merge(st, on="segment_id", how="inner")
+        code_total = joined.groupby("code").size()
+        counts = joined.groupby(["theme_id", "code"]).size()
+        for (theme, code), k in counts.items():
+            rows.append({"source": name, "theme_id": int(theme), "code": code, "n_segments": int(k),
+                         "share_of_theme": round(k / int(theme_size[theme]), 4),
+                         "share_of_code": round(k / int(code_total[code]), 4)})
+    out = pd.DataFrame(rows, columns=["source", "theme_id", "code", "n_segments", "share_of_theme", "share_of_code"])
+    labels = {-1: "(no theme)"}
+    stable: dict[int, Any] = {}
+    if themes is not None:
+        labels.update(zip(themes["theme_id"].astype(int), themes["label"].astype(str)))
+        if "stable" in themes.columns:
+            stable = dict(zip(themes["theme_id"].astype(int), themes["stable"]))
+    out.insert(2, "label", out["theme_id"].map(labels).fillna(""))
+    if stable:
+        out["stable"] = out["theme_id"].map(stable)
+    return out.sort_values(["source", "theme_id", "n_segments", "code"], ascending=[True, True, False, True],
+                           kind="stable").reset_index(drop=True)

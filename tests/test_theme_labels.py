@@ -1,0 +1,136 @@
+"""Label rules: every label token is a word of the corpus, none is a speaker's name; spoken
+stop words, whole contractions and adjacent-only bigrams."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from psythemes.discover import (
+    CONTRACTIONS,
+    LABEL_SEP,
+    ThemeDiscoverer,
+    _label,
+    make_vectorizer,
+    person_names,
+    preprocess,
+    tokenize,
+)
+from psythemes.schema import SEGMENT_COLUMNS
+
+TOPICS = {
+    "sleep": ["I can't sleep before two o'clock, the insomnia is awful", "the insomnia keeps me awake at night",
+              "sleep tablets and insomnia, it's the nights", "I wake at four o'clock and can't sleep again"],
+    "work": ["my manager shouted about the deadline at work", "Dave and my manager argued about overtime at work",
+             "the office deadline and my manager, how's that fair", "work overtime again, Dave, the manager again"],
+    "walks": ["we walk the dog along the river every morning", "walking by the river with the dog calms me",
+              "the dog and the river walk, um, you know, yeah", "a long river walk with the dog"],
+}
+SPEAKERS = ["Dave Miller", "Interviewer", "Sarah"]
+
+
+def make_corpus(n_per_topic: int = 24, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    rows, vecs = [], []
+    for c, texts in enumerate(TOPICS.values()):
+        for i in range(n_per_topic):
+            rows.append(texts[i % len(texts)] + ("." if i % 2 else ", right?"))
+            vecs.append(np.eye(12)[c] * 4 + rng.normal(scale=0.4, size=12))
+    seg = []
+    for k, text in enumerate(rows):
+        doc = f"D{k % 4}"
+        seg.append({"doc_id": doc, "segment_id": f"{doc}:{k}", "speaker": SPEAKERS[k % 3],
+                    "role": "interviewer" if k % 3 == 1 else "participant", "start": 100 * k,
+                    "end": 100 * k + len(text), "text": text, "t_start": np.nan, "t_end": np.nan})
+    return pd.DataFrame(seg, columns=SEGMENT_COLUMNS), np.array(vecs, dtype=np.float32)
+
+
+def corpus_words(segments: pd.DataFrame) -> set[str]:
+    return {w for t in segments["text"] for w in tokenize(preprocess(t))}
+
+
+def label_tokens(label: str) -> list[str]:
+    return [w for part in label.split(LABEL_SEP) for w in tokenize(preprocess(part.strip("\u201c\u201d")))]
+
+
+def assert_label_rules(themes: pd.DataFrame, segments: pd.DataFrame) -> None:
+    words = corpus_words(segments)
+    names = set(person_names(segments))
+    assert names  # the check below must check something
+    for rec in themes.itertuples():
+        tokens = label_tokens(rec.label) + [w for kw in rec.keywords.split("; ") for w in kw.split()]
+        assert tokens, rec.label
+        assert set(tokens) <= words, (rec.label, set(tokens) - words)
+        assert not set(tokens) & names, (rec.label, set(tokens) & names)
+
+
+def test_tokenizer_keeps_contractions_whole_and_cuts_possessive_s():
+    assert tokenize(preprocess("I don\u2019t know, it's two o'clock, how's Mum's back?")) == [
+        "don't", "know", "it", "two", "o'clock", "how", "mum", "back"]
+    assert "hows" not in tokenize(preprocess("how's that")) and "oclock" not in tokenize(preprocess("o'clock"))
+
+
+def test_spoken_stop_words_and_adjacent_bigrams():
+    analyzer = make_vectorizer().build_analyzer()
+    grams = analyzer("Um, yeah, I went and asked. We walk to the door, pain, pain. I don't sleep, y'know, breathing exercises")
+    assert "breathing exercises" in grams
+    assert "walk door" not in grams  # not adjacent in the transcript
+    assert "pain pain" not in grams
+    assert not set(grams) & {"um", "yeah", "went", "asked", "don't", "y'know", "dont"}
+    assert {"don't", "i'm", "you're", "can't"} <= set(CONTRACTIONS)
+
+
+def test_person_names_from_speakers_and_metadata_not_roles_or_ids():
+    seg, _ = make_corpus(3)
+    meta = pd.DataFrame({"doc_id": ["D0"], "participant_name": ["Ann-Marie O'Neill"], "wave": ["1"]})
+    names = person_names(seg, meta)
+    assert {"dave", "miller", "sarah", "ann", "marie", "o'neill"} <= set(names)
+    assert "interviewer" not in names
+    seg2 = seg.assign(speaker=["T22", "Therapist", "P01"] * (len(seg) // 3))
+    assert person_names(seg2) == []
+
+
+def test_labels_use_corpus_words_and_no_speaker_names():
+    seg, X = make_corpus()
+    disc = ThemeDiscoverer(preset="fast", n_themes=3, random_state=0).fit(seg, X)
+    assert "dave" in disc.names_
+    assert len(disc.themes_) == 3
+    assert_label_rules(disc.themes_, seg)
+    # without removing names "dave" is a top word of the work theme: the rule is not vacuous
+    plain = ThemeDiscoverer(preset="fast", n_themes=3, random_state=0, names=None).fit(seg, X)
+    assert any("dave" in kw.split("; ") for kw in plain.themes_["keywords"])
+
+
+def test_names_given_by_hand_are_removed_too():
+    seg, X = make_corpus()
+    disc = ThemeDiscoverer(preset="fast", n_themes=3, random_state=0, names=["river"]).fit(seg, X)
+    assert "river" in disc.names_ and "dave" in disc.names_
+    assert not any("river" in kw for kw in disc.themes_["keywords"])
+
+
+def test_label_skips_plural_of_a_chosen_word():
+    assert _label(["therapist", "therapists", "session", "sessions", "body"], np.array([])) == \
+        "therapist · session · body"
+
+
+def test_bad_representation_is_input_error():
+    from psythemes.errors import InputError
+
+    seg, X = make_corpus(3)
+    with pytest.raises(InputError, match="unknown representation"):
+        ThemeDiscoverer(preset="fast", n_themes=2, representation=["gpt"]).fit(seg, X)
+
+
+@pytest.mark.slow
+def test_keybert_mmr_labels_on_the_bundled_encoder_follow_the_rules(tmp_path):
+    from psythemes.embed import Embedder
+
+    seg, _ = make_corpus()
+    emb = Embedder(cache_dir=tmp_path)
+    X = emb.embed_segments(seg)
+    disc = ThemeDiscoverer(preset="fast", n_themes=3, random_state=0, embedder=emb).fit(seg, X)
+    assert disc.summary()["representation"] == ["keybert", "mmr"]
+    assert_label_rules(disc.themes_, seg)
+    labels = " ".join(disc.themes_["label"])
+    assert "insomnia" in labels or "sleep" in labels

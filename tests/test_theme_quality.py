@@ -1,0 +1,83 @@
+"""Theme quality measures: NPMI (by hand and against gensim), diversity, alignment, theme x code table."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from psythemes.theme_quality import alignment, npmi_coherence, theme_code_table, topic_diversity
+
+DOCS = [
+    "sleep night insomnia", "sleep night", "night insomnia tablets", "work manager deadline",
+    "work manager", "manager deadline overtime", "sleep work", "dog river walk", "dog walk", "river walk morning",
+]
+
+
+def test_npmi_by_hand():
+    # sleep: docs {0,1,6}; night: {0,1,2}; together {0,1}; N = 10
+    p_s, p_n, p_sn = 0.3, 0.3, 0.2
+    expected = math.log((p_sn + 1e-12) / (p_s * p_n)) / -math.log(p_sn + 1e-12)
+    res = npmi_coherence([["sleep", "night"]], DOCS)
+    assert res["per_topic"][0] == pytest.approx(expected)
+    assert res["n_documents"] == 10
+    # never together -> strongly negative (gensim's epsilon keeps it finite, not -1); always together -> 1
+    never = math.log(1e-12 / (0.2 * 0.2)) / -math.log(1e-12)
+    assert npmi_coherence([["insomnia", "deadline"]], DOCS)["mean"] == pytest.approx(never)
+    assert npmi_coherence([["a", "b"]], ["a b", "c", "d"])["mean"] == pytest.approx(1.0)
+
+
+def test_npmi_leaves_out_unknown_terms_and_single_word_topics():
+    res = npmi_coherence([["sleep", "night", "zebra"], ["dog"]], DOCS)
+    assert res["missing_terms"] == ["zebra"]
+    assert np.isnan(res["per_topic"][1])
+    assert res["mean"] == pytest.approx(res["per_topic"][0])
+
+
+def test_npmi_matches_gensim():
+    gensim = pytest.importorskip("gensim")
+    from gensim.corpora import Dictionary
+    from gensim.models.coherencemodel import CoherenceModel
+
+    texts = [d.split() for d in DOCS]
+    topics = [["sleep", "night", "insomnia"], ["work", "manager", "deadline", "overtime"], ["dog", "river", "walk"]]
+    # a window longer than every document = the document is the window
+    cm = CoherenceModel(topics=topics, texts=texts, dictionary=Dictionary(texts), coherence="c_npmi",
+                        window_size=100, topn=10)
+    ours = npmi_coherence(topics, texts)
+    assert ours["per_topic"] == pytest.approx(cm.get_coherence_per_topic(), abs=1e-9)
+    assert ours["mean"] == pytest.approx(cm.get_coherence(), abs=1e-9)
+    assert gensim.__version__
+
+
+def test_topic_diversity():
+    assert topic_diversity([["a", "b"], ["c", "d"]]) == 1.0
+    assert topic_diversity([["a", "b"], ["a", "c"]]) == 0.75
+    assert topic_diversity([["a", "b", "c"]], top_n=2) == 1.0
+
+
+def test_alignment():
+    perfect = alignment([1, 1, 2, 2, -1], ["x", "x", "y", "y", "z"])
+    assert perfect["nmi"] == pytest.approx(1) and perfect["ari"] == pytest.approx(1) and perfect["purity"] == 1
+    merged = alignment([0, 0, 0, 0], ["x", "x", "y", "y"])
+    assert merged["purity"] == 0.5 and merged["nmi"] == pytest.approx(0) and merged["inverse_purity"] == 1
+    assert alignment([], [])["n"] == 0
+
+
+def test_theme_code_table_shares():
+    st = pd.DataFrame({"segment_id": ["s1", "s2", "s3", "s4", "s5"], "theme_id": [0, 0, 0, 1, -1]})
+    themes = pd.DataFrame({"theme_id": [0, 1], "label": ["sleep", "work"], "stable": [True, False]})
+    machine = pd.DataFrame({"segment_id": ["s1", "s2", "s4", "s4"], "code": ["rest", "rest", "job", "rest"]})
+    gold = {"s1": ["rest"], "s3": ["rest"], "s5": ["family"]}
+    table = theme_code_table(st, themes, machine=machine, gold=gold)
+    m = table[table.source == "machine"].set_index(["theme_id", "code"])
+    assert m.loc[(0, "rest"), "n_segments"] == 2 and m.loc[(0, "rest"), "share_of_theme"] == pytest.approx(2 / 3, abs=1e-4)
+    assert m.loc[(0, "rest"), "share_of_code"] == pytest.approx(2 / 3, abs=1e-4)
+    assert m.loc[(1, "job"), "share_of_theme"] == 1.0 and m.loc[(1, "job"), "label"] == "work"
+    g = table[table.source == "gold"].set_index(["theme_id", "code"])
+    # the family code falls only outside every theme: a code no theme captures
+    assert g.loc[(-1, "family"), "label"] == "(no theme)" and g.loc[(-1, "family"), "share_of_code"] == 1.0
+    assert table.loc[table.theme_id == 1, "stable"].eq(False).all()
+    assert (theme_code_table(st, themes, gold=gold, outliers=False).theme_id != -1).all()
