@@ -168,3 +168,15 @@ def test_cli_pseudonymise_and_restore(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--restore needs --key" in err and "apart from the outputs" in err
     assert (src / "a.txt").read_text(encoding="utf-8") == A  # inputs untouched
+
+
+def test_reader_errors_name_the_line_not_the_words(tmp_path, monkeypatch):
+    monkeypatch.delenv("PSYTHEMES_VERBOSE", raising=False)
+    path = tmp_path / "bad.vtt"
+    path.write_text("WEBVTT\n\nMargaret Thornbury said hello\nand goodbye\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        read_transcripts([path])
+    assert "bad.vtt:3:" in str(err.value) and "Margaret" not in str(err.value)
+    monkeypatch.setenv("PSYTHEMES_VERBOSE", "1")
+    with pytest.raises(InputError, match="Margaret Thornbury said hello"):
+        read_transcripts([path])
