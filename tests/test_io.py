@@ -265,13 +265,17 @@ def test_no_labels_falls_back_to_paragraphs(data_dir: Path) -> None:
     assert bodies(tr)[1].startswith("She reported") and bodies(tr)[1].endswith("over the last year.")
 
 
-def test_labels_with_nothing_said_are_an_error(tmp_path: Path, capsys) -> None:
+def test_labels_with_nothing_said_are_an_error(tmp_path: Path, capsys, monkeypatch) -> None:
     from psythemes.cli import main
 
     path = tmp_path / "labels_only.txt"
     path.write_text("Interviewer:\nP01:   \n\nInterviewer:\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"only speaker labels \(Interviewer, P01\).*nothing was said"):
+    with pytest.raises(InputError, match=r"only speaker labels, no words.*nothing was said"):
         io.read_transcript(path)
+    monkeypatch.setenv("PSYTHEMES_VERBOSE", "1")  # labels may be names: quoted only when asked
+    with pytest.raises(InputError, match=r"only speaker labels: 'Interviewer, P01', no words"):
+        io.read_transcript(path)
+    monkeypatch.delenv("PSYTHEMES_VERBOSE")
     rc = main(["segment", str(path), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert rc == 2 and "labels_only.txt" in err and "nothing was said" in err and "Traceback" not in err

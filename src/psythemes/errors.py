@@ -35,3 +35,26 @@ class InputError(PsythemesError):
 
 class PsythemesWarning(UserWarning):
     """Something the user should know about, that does not stop the run."""
+
+
+#: Whether messages may quote transcript text (``--verbose``; ``PSYTHEMES_VERBOSE=1``).  Off by
+#: default: transcripts are health data, and warnings and errors end up in logs, so by default
+#: they name the document and the position, never the words.
+SHOW_TEXT = False
+
+
+def set_show_text(on: bool) -> None:
+    """Let messages quote transcript text (the CLI's ``--verbose``)."""
+    global SHOW_TEXT
+    SHOW_TEXT = bool(on)
+
+
+def excerpt(text: str, limit: int = 60) -> str:
+    """``": 'text...'"`` to end a message with, when quoting is allowed (:data:`SHOW_TEXT` or
+    ``PSYTHEMES_VERBOSE``); ``""`` otherwise."""
+    import os
+
+    if not (SHOW_TEXT or os.environ.get("PSYTHEMES_VERBOSE", "") not in ("", "0")):
+        return ""
+    text = text.strip()
+    return f": {text[:limit] + ('...' if len(text) > limit else '')!r}"

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import InputError, PsythemesWarning
+from .errors import InputError, PsythemesWarning, excerpt
 from .schema import Transcript, Turn
 
 if TYPE_CHECKING:  # pandas is imported lazily: the CLI's --help must stay fast
@@ -431,8 +431,9 @@ def parse_labelled_text(
         if start < end:  # a label with nothing after it holds no words
             turns.append(Turn(speaker=speaker, start=start, end=end, t_start=t))
     if not turns:
-        raise InputError(f"only speaker labels ({', '.join(dict.fromkeys(c[2] for c in candidates))}), "
-                         "no words after any of them: nothing was said", path=source or None)
+        labels = ", ".join(dict.fromkeys(c[2] for c in candidates))
+        raise InputError(f"only speaker labels{excerpt(labels)}, no words after any of them: nothing was said",
+                         path=source or None)
     _warn_uncovered(text, [(c[0], c[1]) for c in candidates] + [(t.start, t.end) for t in turns], source)
     return turns
 
@@ -452,9 +453,9 @@ def _warn_uncovered(text: str, spans: list[tuple[int, int]], source: str | Path)
     lost = uncovered_words(text, spans)
     if lost:
         total = len(_WORD.findall(text))
-        sample = " ".join(lost[:8]) + (" ..." if len(lost) > 8 else "")
+        sample = excerpt(" ".join(lost[:8]) + (" ..." if len(lost) > 8 else ""))
         warnings.warn(f"{source or 'text'}: {len(lost)} of {total} words lie outside every speaker turn "
-                      f"and are not analysed ({sample!r}); they stay in the text", PsythemesWarning, stacklevel=4)
+                      f"and are not analysed{sample}; they stay in the text", PsythemesWarning, stacklevel=4)
 
 
 def _paragraph_turns(text: str, source: str | Path) -> list[Turn]:
@@ -586,7 +587,8 @@ def _check_vtt_blocks(text: str, path: Path) -> None:
             continue
         if not any(_VTT_TIMING.match(line) for _, line in block[:2]):  # an optional cue id comes first
             lineno, line = next(((n, ln) for n, ln in block[:2] if "->" in ln), block[0])
-            raise InputError(f"malformed WebVTT cue (no valid 'start --> end' timing line): {line.strip()!r}",
+            # the line is named by number; its words (a transcript's) only with --verbose
+            raise InputError(f"malformed WebVTT cue (no valid 'start --> end' timing line){excerpt(line)}",
                              path=path, line=lineno)
 
 

@@ -73,6 +73,9 @@ class ExtractResult:
     gold: pd.DataFrame | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
     out_dir: Path | None = None
+    #: psythemes.pseudonymise.PseudonymisationResult when run with ``pseudonymise``; its
+    #: ``key`` holds the originals and is written only to ``pseudonym_key``.
+    pseudonymisation: Any = None
 
 
 def extract(
@@ -102,6 +105,8 @@ def extract(
     n_boot: int = 1000,
     random_state: int = 0,
     qdpx: bool = True,
+    pseudonymise: Any = False,
+    pseudonym_key: str | Path | None = None,
     on_stage: Callable[[str], None] | None = None,
 ) -> ExtractResult:
     """Run the whole psythemes pipeline on transcripts.
@@ -146,6 +151,14 @@ def extract(
         Seed of every random part (discovery, bootstrap).
     qdpx : bool
         Also export ``project.qdpx`` (transcripts, codebook, machine and gold codes).
+    pseudonymise : bool or psythemes.pseudonymise.Pseudonymiser
+        Replace names, places, dates, contact details and ID numbers with surrogates right
+        after reading, before anything is segmented, embedded, cached or written (``True``:
+        a default :class:`~psythemes.pseudonymise.Pseudonymiser`); gold spans are moved to the
+        pseudonymised text.  See docs/privacy.md.
+    pseudonym_key : path, optional
+        Where to write the key (surrogate -> original, owner-only permissions); must lie
+        outside ``out_dir`` and the cache.  Without it the originals cannot be restored.
     on_stage : callable, optional
         Called with each stage name (:data:`STAGES`) as it starts (progress display).
 
@@ -184,6 +197,13 @@ def extract(
             codebook = default_codebook(paths, project=project, model=model)
         book = codebook if isinstance(codebook, codebook_mod.Codebook) else codebook_mod.load_codebook(codebook)
         gold_table = _load_gold(gold, project, book, transcripts)
+        pseudo = None
+        if pseudonymise is not False and pseudonymise is not None:
+            from .pseudonymise import pseudonymise_for_extract
+
+            transcripts, gold_table, pseudo = pseudonymise_for_extract(
+                pseudonymise, transcripts, gold_table, key_path=pseudonym_key, out_dir=out_dir,
+                cache_dir=_cache_folder(cache_dir, ""))
 
     # --- segment
     with clock("segment"):
@@ -243,6 +263,7 @@ def extract(
             "overlap": overlap, "n_boot": n_boot, "gold": str(gold) if isinstance(gold, (str, Path)) else
             ("dataframe" if gold is not None else None),
             "metadata": str(metadata) if isinstance(metadata, (str, Path)) else None,
+            "pseudonymised": pseudo.counts() if pseudo is not None else None,
         },
         random_state=random_state, timings=timings, discoverer=discoverer, evaluation=evaluation,
         cache_use=cache_use,
@@ -251,7 +272,7 @@ def extract(
     result = ExtractResult(
         transcripts=transcripts, segments=segments, dropped=dropped, themes=discoverer.themes_,
         segment_themes=discoverer.segment_themes_, codes=codes, theme_codes=theme_codes, codebook=book,
-        evaluation=evaluation, gold=gold_table, manifest=manifest, out_dir=out_dir,
+        evaluation=evaluation, gold=gold_table, manifest=manifest, out_dir=out_dir, pseudonymisation=pseudo,
     )
 
     # --- report (rendered in memory; written with the rest)
@@ -291,6 +312,8 @@ def extract(
             manifest["timings_s"] = {**{k: round(v, 3) for k, v in timings.items()},
                                      "write": round(time.perf_counter() - started, 3)}
             stage.commit(manifest)
+    if pseudo is not None and pseudonym_key is not None:
+        pseudo.key.save(pseudonym_key)  # apart from the outputs, owner-only
     return result
 
 

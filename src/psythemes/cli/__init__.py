@@ -25,6 +25,7 @@ from . import themes as _themes  # noqa: E402,F401
 from . import mapping as _mapping  # noqa: E402,F401
 from . import agreement as _agreement  # noqa: E402,F401
 from . import cache as _cache  # noqa: E402,F401
+from . import pseudonymise as _pseudonymise  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:

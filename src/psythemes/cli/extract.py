@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 import typer
 
 from ._app import ENCODING_HELP, FORMAT_HELP, app, show_progress, state, warnings_as_lines
+from .pseudonymise import KEEP_HELP, NAMES_HELP
 
 
 @app.command()
@@ -52,6 +53,13 @@ def extract(
     seed: Annotated[int, typer.Option(help="Seed of every random part.")] = 0,
     n_boot: Annotated[int, typer.Option(min=0, help="Bootstrap resamples for confidence intervals.")] = 1000,
     no_qdpx: Annotated[bool, typer.Option("--no-qdpx", help="Skip the REFI-QDA export.")] = False,
+    pseudonymise: Annotated[bool, typer.Option(
+        "--pseudonymise", help="Replace names, places, dates, contacts and ID numbers before anything else "
+                               "(docs/privacy.md).")] = False,
+    pseudonym_key: Annotated[Path | None, typer.Option(
+        help="With --pseudonymise: write the key here (outside OUT); without it nothing can be restored.")] = None,
+    names: Annotated[Path | None, typer.Option(help="With --pseudonymise: " + NAMES_HELP)] = None,
+    keep: Annotated[Path | None, typer.Option(help="With --pseudonymise: " + KEEP_HELP)] = None,
 ) -> None:
     """Run every stage and write all tables, report.html, project.qdpx and manifest.json into OUT."""
     from ..pipeline import STAGES, extract as run_extract
@@ -64,7 +72,8 @@ def extract(
             preset=preset, min_topic_size=min_topic_size, n_themes=n_themes, reduce_outliers=reduce_outliers,
             method=method, model=mapper, embedding_model=model, embedding_backend=backend, context=context,
             cache_dir=False if no_cache else None, n_boot=n_boot, random_state=seed,
-            qdpx=not no_qdpx, on_stage=on_stage,
+            qdpx=not no_qdpx, on_stage=on_stage, pseudonym_key=pseudonym_key,
+            pseudonymise=_pseudonymiser(pseudonymise, names, keep),
         )
     counts = result.manifest["counts"]
     line = (f"{counts['transcripts']} transcripts, {counts['segments']} segments, {counts['themes']} themes "
@@ -77,6 +86,18 @@ def extract(
     if state.verbosity > 0:
         timings = result.manifest.get("timings_s", {})
         print("stages: " + ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in timings.items()))
+
+
+def _pseudonymiser(on: bool, names: Path | None, keep: Path | None):
+    from ..errors import InputError
+
+    if not on:
+        if names is not None or keep is not None:
+            raise InputError("--names and --keep work with --pseudonymise")
+        return False
+    from ..pseudonymise import Pseudonymiser
+
+    return Pseudonymiser(names=names, keep=keep)
 
 
 class _StageProgress:

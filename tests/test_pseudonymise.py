@@ -1,0 +1,182 @@
+"""Pseudonymisation: consistent surrogates across files, the key kept apart, restore, word lists."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from psythemes.cli import main
+from psythemes.errors import InputError, PsythemesWarning
+from psythemes.io import parse_labelled_text, read_transcripts
+from psythemes.pseudonymise import (
+    PseudonymKey,
+    Pseudonymiser,
+    check_key_path,
+    read_word_list,
+    restore_text,
+    restore_transcripts,
+)
+from psythemes.schema import Transcript
+
+# loads the spaCy model through Presidio
+pytestmark = pytest.mark.slow
+
+A = ("Interviewer: Who helped you most?\n"
+     "Dave: My physio, Margaret Thornbury. I saw her at Leeds General Infirmary on 3 March 2019.\n"
+     "Interviewer: How can she be reached?\n"
+     "Dave: Email margaret.thornbury@example.com or phone 0113 496 0000. My hospital number is MRN 4471203.\n")
+B = ("Interviewer: And at home?\n"
+     "P02: Margaret came round on Tuesday, and Dave drove me to Harrogate. I'm 93 years old, you know.\n"
+     "P02: Mr Thornbury was there too. My back was stiff all week.\n")
+
+
+def _docs(**texts: str) -> list[Transcript]:
+    return [Transcript(doc_id, text, turns=parse_labelled_text(text)) for doc_id, text in texts.items()]
+
+
+@pytest.fixture(scope="module")
+def result():
+    return Pseudonymiser().fit_transform(_docs(a=A, b=B))
+
+
+def test_identifiers_are_replaced_consistently_across_files(result):
+    a, b = (t.text for t in result.transcripts)
+    for original in ("Margaret", "Thornbury", "Dave", "Leeds General Infirmary", "3 March 2019",
+                     "margaret.thornbury@example.com", "0113 496 0000", "4471203", "Harrogate", "93"):
+        assert original not in a + b, original
+    key = result.key
+    margaret = key.terms["margaret thornbury"]
+    # the full name and its parts share one surrogate, in both files
+    assert key.terms["margaret"] == key.terms["thornbury"] == margaret
+    assert margaret in a and margaret in b
+    assert f"Mr {margaret} was there" in b
+    dave = key.terms["dave"]
+    assert f"and {dave} drove me" in b
+    # what carries the story is left alone
+    assert "My back was stiff all week." in b and "on Tuesday" in b and "years old" in b
+    assert result.counts()["EMAIL"] == 1 and result.counts()["AGE"] == 1
+
+
+def test_speaker_labels_map_like_the_text_and_offsets_refer_to_the_new_text(result):
+    a, b = result.transcripts
+    dave = result.key.terms["dave"]
+    assert {turn.speaker for turn in a.turns} == {"Interviewer", dave}
+    assert {turn.speaker for turn in b.turns} == {"Interviewer", "P02"}  # codes stay codes
+    assert a.text.splitlines()[1].startswith(f"{dave}: ")
+    for t in result.transcripts:
+        assert parse_labelled_text(t.text) == t.turns
+
+
+def test_restore_gives_back_the_originals_exactly(result):
+    originals = _docs(a=A, b=B)
+    restored = restore_transcripts(result.transcripts, result.key)
+    assert [(t.text, t.turns) for t in restored] == [(t.text, t.turns) for t in originals]
+    surrogate = result.key.terms["margaret thornbury"]
+    assert restore_text(f"a quote about {surrogate}", result.key) == "a quote about Margaret Thornbury"
+
+
+def test_gold_spans_move_onto_the_pseudonymised_text(result):
+    original = _docs(a=A)[0]
+    start = A.index("I saw her")
+    end = A.index("\nInterviewer: How")
+    gold = pd.DataFrame({"doc_id": ["a"], "start": [start], "end": [end], "code": ["x"], "coder": ["c"]})
+    moved = result.map_spans(gold).iloc[0]
+    new = result.transcripts[0].text[moved["start"]:moved["end"]]
+    assert new.startswith("I saw her at ") and new.endswith(".") and "Leeds" not in new
+    assert restore_text(new, result.key) == original.text[start:end]
+
+
+def test_key_file_is_owner_only_and_round_trips(result, tmp_path):
+    path = result.key.save(tmp_path / "keys" / "study.key.json")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert PseudonymKey.load(path).to_dict() == json.loads(json.dumps(result.key.to_dict()))
+    assert not list(path.parent.glob(".*.tmp"))
+
+
+def test_key_must_not_lie_inside_outputs_or_cache(tmp_path):
+    with pytest.raises(InputError, match="apart from the outputs"):
+        check_key_path(tmp_path / "out" / "key.json", tmp_path / "out")
+    assert check_key_path(tmp_path / "key.json", tmp_path / "out") == tmp_path / "key.json"
+    (tmp_path / "not-a-key.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(InputError, match="not a psythemes pseudonymisation key"):
+        PseudonymKey.load(tmp_path / "not-a-key.json")
+
+
+def test_an_earlier_key_keeps_surrogates_for_a_new_batch(result):
+    later = Pseudonymiser(key=result.key).fit_transform(_docs(c="P03: I met Margaret Thornbury and Priya Sharma.\n"))
+    text = later.transcripts[0].text
+    assert result.key.terms["margaret thornbury"] in text
+    assert "Priya" not in text and "Sharma" not in text
+    assert later.key.terms["priya sharma"] not in result.key.surrogates  # a new number, not a reused one
+
+
+def test_word_lists_add_names_and_protect_terms(tmp_path):
+    names = tmp_path / "names.txt"
+    names.write_text("# participants and local places\nbeatrix\nPLACE: Hebden Bridge\n", encoding="utf-8")
+    keep = tmp_path / "keep.txt"
+    keep.write_text("Alexander\n", encoding="utf-8")
+    assert read_word_list(names) == [("PERSON", "beatrix"), ("PLACE", "Hebden Bridge")]
+    text = ("P01: beatrix said the Alexander technique helped, Beatrix knows.\n"
+            "P01: We walked to Hebden Bridge with Oliver Hughes.\n")
+    res = Pseudonymiser(names=names, keep=keep).fit_transform(_docs(d=text))
+    out = res.transcripts[0].text
+    assert "beatrix" not in out.lower() and "Hebden" not in out and "Oliver" not in out
+    assert "Alexander technique" in out
+    assert res.key.surrogates[res.key.terms["hebden bridge"]]["kind"] == "PLACE"
+    bad = tmp_path / "bad.txt"
+    bad.write_text("PLACE:\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad.txt:1: no term"):
+        read_word_list(bad)
+
+
+def test_an_id_that_contains_a_name_is_flagged_without_the_name():
+    with pytest.warns(PsythemesWarning, match="document 1 of 1: its id") as caught:
+        Pseudonymiser().fit_transform(_docs(**{"interview-Thornbury": "P01: I told Margaret Thornbury.\n"}))
+    assert not any("Thornbury" in str(w.message) for w in caught)
+
+
+def test_cli_pseudonymise_and_restore(tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.txt").write_text(A, encoding="utf-8")
+    (src / "b.txt").write_text(B, encoding="utf-8")
+    out = tmp_path / "pseudo"
+    assert main(["pseudonymise", str(src), "--out", str(out)]) == 0
+    printed = capsys.readouterr()
+    key = tmp_path / "pseudo.key.json"
+    assert key.is_file() and stat.S_IMODE(os.stat(key).st_mode) == 0o600
+    assert "Margaret" not in printed.out + printed.err
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["a.txt", "b.txt"]  # the key is not among the outputs
+    for name in written:
+        text = (out / name).read_text(encoding="utf-8")
+        assert "Margaret" not in text and "Thornbury" not in text
+    # the files read back as transcripts with the same speakers
+    again = read_transcripts([out / "a.txt"])[0]
+    assert len(again.turns) == 4
+    assert main(["pseudonymise", "--restore", "--key", str(key), str(out), "--out", str(tmp_path / "back")]) == 0
+    assert (tmp_path / "back" / "a.txt").read_text(encoding="utf-8") == A
+    assert (tmp_path / "back" / "b.txt").read_text(encoding="utf-8") == B
+    # errors are one line: restore without a key, a key inside the output folder
+    assert main(["pseudonymise", "--restore", str(out), "--out", str(tmp_path / "x")]) == 2
+    assert main(["pseudonymise", str(src), "--out", str(out), "--key", str(out / "k.json")]) == 2
+    err = capsys.readouterr().err
+    assert "--restore needs --key" in err and "apart from the outputs" in err
+    assert (src / "a.txt").read_text(encoding="utf-8") == A  # inputs untouched
+
+
+def test_reader_errors_name_the_line_not_the_words(tmp_path, monkeypatch):
+    monkeypatch.delenv("PSYTHEMES_VERBOSE", raising=False)
+    path = tmp_path / "bad.vtt"
+    path.write_text("WEBVTT\n\nMargaret Thornbury said hello\nand goodbye\n", encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        read_transcripts([path])
+    assert "bad.vtt:3:" in str(err.value) and "Margaret" not in str(err.value)
+    monkeypatch.setenv("PSYTHEMES_VERBOSE", "1")
+    with pytest.raises(InputError, match="Margaret Thornbury said hello"):
+        read_transcripts([path])
