@@ -1288,7 +1288,9 @@ _CLINICAL_ROLES = frozenset({"therapist", "client", "patient", "doctor", "nurse"
 
 
 def _warn_about_roles(transcripts: list[Transcript]) -> None:
-    """Name transcripts where no speaker is the interviewer, or two speakers share a participant role.
+    """Name transcripts where no speaker is the interviewer, or (without an interviewer) two
+    speakers share a participant role: a therapist labelled ``Therapist`` gets the document's
+    ``role`` (``patient``) like the client.
 
     Both usually mean that an interviewer label was not recognised (``Dr. Keller``,
     ``SPEAKER_00``): the interviewer's questions would then be analysed as participant talk.
@@ -1303,7 +1305,9 @@ def _warn_about_roles(transcripts: list[Transcript]) -> None:
         # a session without an interviewer (therapy: T and P) is fine once the user gave every role,
         # or when the labels name clinical roles (Therapist, Client)
         clinical = any(set(re.findall(r"[^\W\d_]+", sp.casefold())) & _CLINICAL_ROLES for sp in speakers)
-        if "interviewer" not in roles.values() and not clinical and not all(sp in stored for sp in speakers):
+        if "interviewer" in roles.values():
+            continue  # several participants beside a recognised interviewer: a focus group
+        if not clinical and not all(sp in stored for sp in speakers):
             no_interviewer.append(f"{tr.doc_id} ({', '.join(speakers[:4])})")
         by_role: dict[str, list[str]] = {}
         for sp, role in roles.items():
