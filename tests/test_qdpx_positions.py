@@ -255,3 +255,18 @@ def test_round_trip_over_arbitrary_unicode(tmp_path_factory, case, unit):
     got = sorted((row.code, text[row.start:row.end]) for row in project.codings.itertuples())
     want = sorted((f"c{i}", text[a:b]) for i, (a, b) in enumerate(spans))
     assert got == want
+
+
+# origin strings as these tools write them (seen in public test fixtures of other QDA projects)
+@pytest.mark.parametrize("origin, unit", [
+    ("NVivo for Windows 12.6", "utf16"), ("NVivo 14", "utf16"), ("NVivo 12 For Mac", "utf16"),
+    ("MAXQDA 2020 (Release 20.2.1)", "utf16"), ("ATLAS.ti Win 23.4.0", "utf16"),
+    ("QualCoder 3.5", "codepoints"), ("psythemes", "codepoints"),
+    ("psythemes; positions=utf16", "utf16"), ("psythemes; positions=codepoints", "codepoints"),
+])
+def test_origin_rule(origin, unit):
+    text = "P1: 😊 fine. Really fine, thank you, it was a good week overall.\n"
+    start = text.index("Really")
+    got, reason = detect_position_unit([(text, [(start, start + 6, "")])], origin)
+    assert got == unit
+    assert (reason is None) == ("positions=" in origin)  # a declared unit is not a guess
