@@ -270,3 +270,21 @@ def test_origin_rule(origin, unit):
     got, reason = detect_position_unit([(text, [(start, start + 6, "")])], origin)
     assert got == unit
     assert (reason is None) == ("positions=" in origin)  # a declared unit is not a guess
+
+
+def test_extract_passes_the_unit_to_project_and_gold(tmp_path):
+    """`psythemes extract --qdpx-positions` reaches read_qdpx for a .qdpx input and a .qdpx --gold."""
+    from psythemes import pipeline
+
+    path = vendor_project(tmp_path, PADDED, origin="NVivo 14", unit="utf16")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PsythemesWarning)  # told, not guessed: no position warning
+        warnings.filterwarnings("ignore", message="no speaker recognised")
+        transcripts, project = pipeline._read_inputs([path], format="auto", metadata=None, speaker_roles=None,
+                                                     qdpx_positions="utf16")
+        gold = pipeline._load_gold(path, None, project.codebook, transcripts, qdpx_positions="utf16")
+    assert project.position_unit == "utf16" and cut(project) == QUOTES
+    text = transcripts[0].text
+    assert sorted(text[r.start:r.end] for r in gold.itertuples()) == sorted(QUOTES.values())
+    with pytest.raises(InputError, match="qdpx_positions must be"):
+        pipeline.extract(path, None, qdpx_positions="bytes")

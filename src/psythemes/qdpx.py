@@ -209,7 +209,8 @@ def detect_position_unit(
         return ("utf16" if impossible["codepoints"] else "codepoints"), None
     if named["codepoints"] != named["utf16"]:
         return max(named, key=named.__getitem__), None
-    hint = "pass positions='codepoints' or 'utf16' to read_qdpx to choose"
+    hint = ("choose with --qdpx-positions utf16|codepoints (psythemes extract) or positions= "
+            "(read_qdpx)")
     origin = (origin or "").strip()
     if _UTF16_ORIGINS.search(origin):
         return "utf16", (f"selection positions read as UTF-16 code units because the project comes from "

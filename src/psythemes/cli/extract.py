@@ -41,6 +41,9 @@ def extract(
     seed: Annotated[int, typer.Option(help="Seed of every random part.")] = 0,
     n_boot: Annotated[int, typer.Option(min=0, help="Bootstrap resamples for confidence intervals.")] = 1000,
     no_qdpx: Annotated[bool, typer.Option("--no-qdpx", help="Skip the REFI-QDA export.")] = False,
+    qdpx_positions: Annotated[str, typer.Option(
+        help="How a .qdpx input or --gold counts selection positions: auto (detect, warn when guessing), "
+             "utf16 (NVivo, ATLAS.ti, MAXQDA) or codepoints (QualCoder). See docs/formats.md.")] = "auto",
 ) -> None:
     """Run every stage and write all tables, report.html, project.qdpx and manifest.json into OUT."""
     from ..pipeline import STAGES, extract as run_extract
@@ -52,7 +55,7 @@ def extract(
             preset=preset, min_topic_size=min_topic_size, n_themes=n_themes, reduce_outliers=reduce_outliers,
             method=method, model=mapper, embedding_model=model, embedding_backend=backend, context=context,
             cache_dir=False if no_cache else None, n_boot=n_boot, random_state=seed,
-            qdpx=not no_qdpx, on_stage=on_stage,
+            qdpx=not no_qdpx, on_stage=on_stage, qdpx_positions=qdpx_positions,
         )
     counts = result.manifest["counts"]
     line = (f"{counts['transcripts']} transcripts, {counts['segments']} segments, {counts['themes']} themes "
