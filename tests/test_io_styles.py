@@ -228,3 +228,17 @@ def test_format_help_lists_every_reader():
         result = CliRunner().invoke(app, [command, "--help"], env={"COLUMNS": "400"})
         assert result.exit_code == 0
         assert ", ".join(io.READERS) in " ".join(result.output.split()), command
+
+
+def test_segment_coverage_warning_fires_when_a_segmenter_loses_words(monkeypatch):
+    from psythemes import segment
+
+    real = segment.SentenceSegmenter.sentence_spans
+
+    def lossy(self, transcript, infos):  # a segmenter bug: the last sentence of every turn vanishes
+        return [spans[:-1] for spans in real(self, transcript, infos)]
+
+    monkeypatch.setattr(segment.SentenceSegmenter, "sentence_spans", lossy)
+    tr = Transcript("d", "P1: One two. Three four five.\n", turns=[Turn("P1", 4, 29)])
+    with pytest.warns(PsythemesWarning, match="d: 3 of 5 words of its turns are in no segment"):
+        segment_transcripts([tr], unit="sentence")
