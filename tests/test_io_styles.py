@@ -117,7 +117,8 @@ def test_qualcoder_ids_and_bracketed_labels():
 
 
 def test_transcriber_notes_in_brackets_are_not_speakers():
-    text = "[Laughter] that was funny\n(Inaudible) something about the bus\n[Crosstalk]\n"
+    text = ("[Laughter] that was funny\n(Inaudible) something about the bus\n[Crosstalk]\n[BLANK_AUDIO]\n"
+            "[MUSIC] playing\n(Pause) then\n[NOTE THIS] later\n")
     with pytest.warns(PsythemesWarning, match="no speaker labels"):
         turns = io.parse_labelled_text(text)
     assert {t.speaker for t in turns} == {""}

@@ -305,18 +305,20 @@ def _label_shape_ok(speaker: str) -> bool:
 
 _ROLE_SUFFIX_RE = re.compile(_ROLE_SUFFIX + "$")
 # Bracketed notes of transcribers that are not speakers: [Laughter], (Inaudible), [Crosstalk] ...
+# (whisper.cpp writes [BLANK_AUDIO] and [MUSIC]; human transcribers [Laughter], (Inaudible))
 _ANNOTATIONS = frozenset("""
 laughter laughs laughing inaudible unintelligible crosstalk pause silence unclear music applause noise
-cough coughs sigh sighs overlapping indistinct redacted break end start
+cough coughs sigh sighs overlapping indistinct redacted break end start blank_audio blank foreign sound
+background static beep phone ringing
 """.split())
 
 
 def _bracket_label_ok(speaker: str) -> bool:
-    """A label in brackets without a colon must be an id (``id1``, ``P1``, ``SPEAKER_00``) or a role."""
+    """A label in brackets without a colon must be an id (``id1``, ``P1``, ``SPEAKER_00``, ``INT``) or a role."""
     first = speaker.split()[0].casefold()
     if first in _ANNOTATIONS:
         return False
-    return any(ch.isdigit() for ch in speaker) or first in _ROLE_WORDS or speaker.isupper()
+    return _is_id_like(speaker) or first in _ROLE_WORDS
 
 
 def _is_id_like(speaker: str) -> bool:
@@ -1301,12 +1303,12 @@ def _warn_about_roles(transcripts: list[Transcript]) -> None:
         if len(speakers) < 2:
             continue
         roles = {sp: role_of(sp, tr.metadata) for sp in speakers}
-        stored = tr.metadata.get("speaker_roles") or {}
-        # a session without an interviewer (therapy: T and P) is fine once the user gave every role,
-        # or when the labels name clinical roles (Therapist, Client)
-        clinical = any(set(re.findall(r"[^\W\d_]+", sp.casefold())) & _CLINICAL_ROLES for sp in speakers)
         if "interviewer" in roles.values():
             continue  # several participants beside a recognised interviewer: a focus group
+        stored = tr.metadata.get("speaker_roles") or {}
+        # a session without an interviewer (therapy) is fine when the labels name clinical roles
+        # (Therapist, Client) or the user gave every speaker a role
+        clinical = any(set(re.findall(r"[^\W\d_]+", sp.casefold())) & _CLINICAL_ROLES for sp in speakers)
         if not clinical and not all(sp in stored for sp in speakers):
             no_interviewer.append(f"{tr.doc_id} ({', '.join(speakers[:4])})")
         by_role: dict[str, list[str]] = {}
