@@ -165,8 +165,9 @@ def test_bounds_and_surrogate_halves_decide_the_unit():
     assert detect_position_unit([(text, [(0, 8, "")])], None) == ("utf16", None)
     # 3 falls between the halves of the first emoji in UTF-16: only code points can mean it
     assert detect_position_unit([(text, [(0, 3, "")])], None) == ("codepoints", None)
-    # no astral character: nothing to decide, nothing to say
+    # no astral character, or none before the selection ends: nothing to decide, nothing to say
     assert detect_position_unit([("plain text", [(0, 5, "")])], "NVivo") == ("codepoints", None)
+    assert detect_position_unit([("plain text 😊", [(0, 5, "")])], "NVivo") == ("codepoints", None)
 
 
 def test_crlf_and_emoji_together(tmp_path):

@@ -155,8 +155,8 @@ def detect_position_unit(
     The rule, in order:
 
     0. A unit the ``origin`` declares (``positions=utf16``, as psythemes writes it) is taken.
-    1. Where no source has a character outside the Basic Multilingual Plane, both units give
-       the same positions: ``"codepoints"``, nothing to say.
+    1. Where both units cut the same text for every selection (no character outside the Basic
+       Multilingual Plane before a selection's end): ``"codepoints"``, nothing to say.
     2. Evidence from the selections: a position beyond a text's length in code points (but
        within its UTF-16 length) can only be UTF-16; a position that falls between the two
        halves of a surrogate pair can only be code points; otherwise the unit under which more
@@ -187,13 +187,15 @@ def detect_position_unit(
     named = {"codepoints": 0, "utf16": 0}
     for text, selections in sources:
         offsets = utf16_offsets(text)
-        if offsets is None or not selections:
+        if offsets is None:
             continue
-        ambiguous = True
         for start, end, name in selections:
             cp_ok = 0 <= start <= end <= len(text)
             u16 = (_from_utf16(offsets, start), _from_utf16(offsets, end))
             u16_ok = None not in u16 and 0 <= start <= end
+            if u16_ok and u16 == (start, end):
+                continue  # before the first astral character both units cut the same text
+            ambiguous = True
             impossible["codepoints"] |= not cp_ok
             impossible["utf16"] |= not u16_ok
             want = _squash(name or "")
