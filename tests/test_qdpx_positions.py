@@ -289,3 +289,27 @@ def test_extract_passes_the_unit_to_project_and_gold(tmp_path):
     assert sorted(text[r.start:r.end] for r in gold.itertuples()) == sorted(QUOTES.values())
     with pytest.raises(InputError, match="qdpx_positions must be"):
         pipeline.extract(path, None, qdpx_positions="bytes")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(case=text_and_spans(), unit=st.sampled_from(["utf16", "codepoints"]))
+def test_detection_is_never_wrong_when_it_does_not_warn(tmp_path_factory, case, unit):
+    """A file from an unknown tool (no declared unit): a silent decision always cuts the coded text."""
+    from psythemes.qdpx import project_to_xml
+
+    text, spans = case
+    codings = pd.DataFrame([("doc", a, b, f"c{i}", "A") for i, (a, b) in enumerate(spans)], columns=GOLD_COLUMNS)
+    xml, files = project_to_xml([Transcript("doc", text)], codings=codings, positions=unit)
+    xml = xml.replace(f'origin="psythemes; positions={unit}"'.encode(), b'origin="Some Tool 1.0"')
+    path = tmp_path_factory.mktemp("foreign") / "p.qdpx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("project.qde", xml)
+        for member, content in files.items():
+            archive.writestr(member, content.encode("utf-8"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        project = read_qdpx(path)
+    got = sorted((row.code, text[row.start:row.end]) for row in project.codings.itertuples())
+    want = sorted((f"c{i}", text[a:b]) for i, (a, b) in enumerate(spans))
+    guessed = [w for w in caught if "could not tell" in str(w.message)]
+    assert guessed or got == want

@@ -201,9 +201,10 @@ def detect_position_unit(
             want = _squash(name or "")
             if not want:
                 continue
-            if cp_ok and _squash(text[start:end]).startswith(want):
+            # compared as written: without what XML cannot hold, whitespace collapsed
+            if cp_ok and _squash(_xml_safe(text[start:end])).startswith(want):
                 named["codepoints"] += 1
-            if u16_ok and _squash(text[u16[0]:u16[1]]).startswith(want):
+            if u16_ok and _squash(_xml_safe(text[u16[0]:u16[1]])).startswith(want):
                 named["utf16"] += 1
     if not ambiguous:
         return "codepoints", None
