@@ -70,6 +70,22 @@ def test_zoom_labels_with_role_in_parentheses_or_brackets():
     assert io.role_of("Jane Doe (SL)") == ""
 
 
+def test_zoom_vtt_cue_labels_with_roles():
+    tr = read("zoom_roles.vtt")
+    assert said(tr) == [
+        ("Jane Doe (SL)", "Thanks everyone for joining. Could you say how the first weeks went?"),
+        ("Amir Haddad", "Slow, honestly. I kept waiting for the pain to settle."),
+        ("Chris Bell [Researcher]", "Did the walking change how you slept?"),
+    ]
+
+
+def test_whisperx_subtitles_with_bracketed_speakers():
+    tr = read("whisperx.srt")
+    assert said(tr) == [("SPEAKER_00", "So when did you first notice the tiredness?"),
+                        ("SPEAKER_01", "Around the spring, after the flu.")]
+    assert tr.turns[1].t_start == 3.9
+
+
 def test_zoom_chat_export_keeps_timestamps_out_of_the_text():
     tr = read("zoom_chat.txt")
     assert said(tr) == [

@@ -180,6 +180,29 @@ def test_vtt_reader_round_trip(cues: list[tuple[str, str]], voice_tags: bool) ->
     assert tr.turns[-1].t_end == ((len(cues) - 1) * 2000 + 1500) / 1000
 
 
+CUE_LABELS = st.sampled_from(["{s}: ", "{s} (Guest): ", "[{s}]: "])
+
+
+@SETTINGS
+@given(st.lists(st.tuples(SPEAKERS, CUE_TEXT, CUE_LABELS), min_size=1, max_size=8), st.sampled_from(["vtt", "srt"]))
+def test_subtitle_cue_label_styles_round_trip(cues: list[tuple[str, str, str]], fmt: str) -> None:
+    """Zoom ``Name (Role):`` and WhisperX ``[SPEAKER_00]:`` cue labels, in WebVTT and SRT."""
+    sep = "." if fmt == "vtt" else ","
+    blocks = ["WEBVTT\n"] if fmt == "vtt" else []
+    labelled = []
+    for i, (speaker, body, form) in enumerate(cues):
+        label = form.format(s=speaker)
+        blocks.append(f"{i + 1}\n{timestamp(i * 2000, sep)} --> {timestamp(i * 2000 + 1500, sep)}\n{label}{body}\n")
+        labelled.append((f"{speaker} (Guest)" if "(Guest)" in form else speaker, body))
+    path = tmpfile(f".{fmt}")
+    try:
+        path.write_text("\n".join(blocks), encoding="utf-8")
+        tr = io.read_transcript(path)
+    finally:
+        path.unlink()
+    check_round_trip(tr, merged(labelled))
+
+
 WORD = st.text(st.characters(categories=("Ll",)), min_size=1, max_size=8).map(nfc)
 
 
@@ -365,7 +388,7 @@ def test_sentences_cover_turns(tr: Transcript) -> None:
                                   "styles/youtube_auto.vtt", "styles/teams.vtt", "styles/zoom_roles.txt",
                                   "styles/zoom_chat.txt", "styles/whisperx.txt", "styles/markdown_headings.md",
                                   "styles/qualcoder_ids.txt", "styles/leading_label.txt",
-                                  "styles/unpunctuated.vtt"])
+                                  "styles/unpunctuated.vtt", "styles/zoom_roles.vtt", "styles/whisperx.srt"])
 @pytest.mark.parametrize("unit", ["turn", "sentence", "window"])
 def test_examples_through_every_segmenter(data_dir: Path, name: str, unit: str) -> None:
     with warnings.catch_warnings():

@@ -564,8 +564,10 @@ def _build_from_utterances(utterances: Iterable[tuple[str, str, float | None, fl
 
 
 def _cue_speaker(first_line: str) -> tuple[str, str] | None:
-    """``("Name", rest)`` when a cue's first line starts with a ``Name:`` label."""
-    m = re.match(rf"[ \t]*{_LABEL}[ \t]*:(?=[ \t]|$)", first_line)
+    """``("Name", rest)`` when a cue's first line starts with a ``Name:``, ``Name (Role):`` or
+    ``[SPEAKER_00]:`` (WhisperX subtitles) label."""
+    m = re.match(rf"[ \t]*(?P<speaker>{_TOKEN}(?:[ \t]{_TOKEN}){{0,3}}(?:{_ROLE_SUFFIX})?)[ \t]*:(?=[ \t]|$)",
+                 first_line) or re.match(rf"[ \t]*\[{_LABEL}\][ \t]*:(?=[ \t]|$)", first_line)
     if m and _label_shape_ok(m.group("speaker").strip()):
         return m.group("speaker").strip(), first_line[m.end():]
     return None
