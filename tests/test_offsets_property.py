@@ -49,6 +49,16 @@ def tmpfile(suffix: str) -> Path:
     return Path(handle.name)
 
 
+def read_written(content: str, suffix: str) -> Transcript:
+    """Write ``content`` (UTF-8) to a temporary file with ``suffix`` and read it back."""
+    path = tmpfile(suffix)
+    try:
+        path.write_bytes(content.encode("utf-8"))
+        return io.read_transcript(path)
+    finally:
+        path.unlink()
+
+
 def check_round_trip(tr: Transcript, expected: list[tuple[str, str]]) -> None:
     assert_turn_offsets(tr)
     got = [(t.speaker, tr.text[t.start:t.end]) for t in tr.turns]
@@ -108,14 +118,9 @@ def test_text_reader_export_styles_round_trip(turns: list[tuple[str, str, str]],
             label = f"SPEAKER_{i % 3:02d}"
             parts.append(f"{label}: {body}")
         expected.append((label, nfc(body).strip()))
-    path = tmpfile(".txt")
-    try:
-        path.write_bytes("\n".join(parts).replace("\n", newline).encode("utf-8"))
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")  # every word is in a turn: no coverage warning
-            tr = io.read_transcript(path)
-    finally:
-        path.unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every word is in a turn: no coverage warning
+        tr = read_written("\n".join(parts).replace("\n", newline), ".txt")
     check_round_trip(tr, expected)
 
 
@@ -194,13 +199,7 @@ def test_subtitle_cue_label_styles_round_trip(cues: list[tuple[str, str, str]], 
         label = form.format(s=speaker)
         blocks.append(f"{i + 1}\n{timestamp(i * 2000, sep)} --> {timestamp(i * 2000 + 1500, sep)}\n{label}{body}\n")
         labelled.append((f"{speaker} (Guest)" if "(Guest)" in form else speaker, body))
-    path = tmpfile(f".{fmt}")
-    try:
-        path.write_text("\n".join(blocks), encoding="utf-8")
-        tr = io.read_transcript(path)
-    finally:
-        path.unlink()
-    check_round_trip(tr, merged(labelled))
+    check_round_trip(read_written("\n".join(blocks), f".{fmt}"), merged(labelled))
 
 
 WORD = st.text(st.characters(categories=("Ll",)), min_size=1, max_size=8).map(nfc)
@@ -222,14 +221,9 @@ def test_youtube_rolling_vtt_round_trip(lines: list[str], blankish: bool) -> Non
         out += [f"{timestamp(ms + 2000, '.')} --> {timestamp(ms + 2010, '.')} align:start position:0%", line,
                 " " if blankish else "", ""]
         ms += 2010
-    path = tmpfile(".vtt")
-    try:
-        path.write_text("\n".join(out), encoding="utf-8")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PsythemesWarning)
-            tr = io.read_transcript(path)
-    finally:
-        path.unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PsythemesWarning)
+        tr = read_written("\n".join(out), ".vtt")
     check_round_trip(tr, [("", " ".join(lines))])
 
 
