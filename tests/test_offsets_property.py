@@ -49,6 +49,16 @@ def tmpfile(suffix: str) -> Path:
     return Path(handle.name)
 
 
+def read_written(content: str, suffix: str) -> Transcript:
+    """Write ``content`` (UTF-8) to a temporary file with ``suffix`` and read it back."""
+    path = tmpfile(suffix)
+    try:
+        path.write_bytes(content.encode("utf-8"))
+        return io.read_transcript(path)
+    finally:
+        path.unlink()
+
+
 def check_round_trip(tr: Transcript, expected: list[tuple[str, str]]) -> None:
     assert_turn_offsets(tr)
     got = [(t.speaker, tr.text[t.start:t.end]) for t in tr.turns]
@@ -108,14 +118,9 @@ def test_text_reader_export_styles_round_trip(turns: list[tuple[str, str, str]],
             label = f"SPEAKER_{i % 3:02d}"
             parts.append(f"{label}: {body}")
         expected.append((label, nfc(body).strip()))
-    path = tmpfile(".txt")
-    try:
-        path.write_bytes("\n".join(parts).replace("\n", newline).encode("utf-8"))
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")  # every word is in a turn: no coverage warning
-            tr = io.read_transcript(path)
-    finally:
-        path.unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every word is in a turn: no coverage warning
+        tr = read_written("\n".join(parts).replace("\n", newline), ".txt")
     check_round_trip(tr, expected)
 
 
@@ -180,6 +185,23 @@ def test_vtt_reader_round_trip(cues: list[tuple[str, str]], voice_tags: bool) ->
     assert tr.turns[-1].t_end == ((len(cues) - 1) * 2000 + 1500) / 1000
 
 
+CUE_LABELS = st.sampled_from(["{s}: ", "{s} (Guest): ", "[{s}]: "])
+
+
+@SETTINGS
+@given(st.lists(st.tuples(SPEAKERS, CUE_TEXT, CUE_LABELS), min_size=1, max_size=8), st.sampled_from(["vtt", "srt"]))
+def test_subtitle_cue_label_styles_round_trip(cues: list[tuple[str, str, str]], fmt: str) -> None:
+    """Zoom ``Name (Role):`` and WhisperX ``[SPEAKER_00]:`` cue labels, in WebVTT and SRT."""
+    sep = "." if fmt == "vtt" else ","
+    blocks = ["WEBVTT\n"] if fmt == "vtt" else []
+    labelled = []
+    for i, (speaker, body, form) in enumerate(cues):
+        label = form.format(s=speaker)
+        blocks.append(f"{i + 1}\n{timestamp(i * 2000, sep)} --> {timestamp(i * 2000 + 1500, sep)}\n{label}{body}\n")
+        labelled.append((f"{speaker} (Guest)" if "(Guest)" in form else speaker, body))
+    check_round_trip(read_written("\n".join(blocks), f".{fmt}"), merged(labelled))
+
+
 WORD = st.text(st.characters(categories=("Ll",)), min_size=1, max_size=8).map(nfc)
 
 
@@ -199,14 +221,9 @@ def test_youtube_rolling_vtt_round_trip(lines: list[str], blankish: bool) -> Non
         out += [f"{timestamp(ms + 2000, '.')} --> {timestamp(ms + 2010, '.')} align:start position:0%", line,
                 " " if blankish else "", ""]
         ms += 2010
-    path = tmpfile(".vtt")
-    try:
-        path.write_text("\n".join(out), encoding="utf-8")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PsythemesWarning)
-            tr = io.read_transcript(path)
-    finally:
-        path.unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PsythemesWarning)
+        tr = read_written("\n".join(out), ".vtt")
     check_round_trip(tr, [("", " ".join(lines))])
 
 
@@ -365,7 +382,7 @@ def test_sentences_cover_turns(tr: Transcript) -> None:
                                   "styles/youtube_auto.vtt", "styles/teams.vtt", "styles/zoom_roles.txt",
                                   "styles/zoom_chat.txt", "styles/whisperx.txt", "styles/markdown_headings.md",
                                   "styles/qualcoder_ids.txt", "styles/leading_label.txt",
-                                  "styles/unpunctuated.vtt"])
+                                  "styles/unpunctuated.vtt", "styles/zoom_roles.vtt", "styles/whisperx.srt"])
 @pytest.mark.parametrize("unit", ["turn", "sentence", "window"])
 def test_examples_through_every_segmenter(data_dir: Path, name: str, unit: str) -> None:
     with warnings.catch_warnings():

@@ -165,8 +165,9 @@ def test_bounds_and_surrogate_halves_decide_the_unit():
     assert detect_position_unit([(text, [(0, 8, "")])], None) == ("utf16", None)
     # 3 falls between the halves of the first emoji in UTF-16: only code points can mean it
     assert detect_position_unit([(text, [(0, 3, "")])], None) == ("codepoints", None)
-    # no astral character: nothing to decide, nothing to say
+    # no astral character, or none before the selection ends: nothing to decide, nothing to say
     assert detect_position_unit([("plain text", [(0, 5, "")])], "NVivo") == ("codepoints", None)
+    assert detect_position_unit([("plain text 😊", [(0, 5, "")])], "NVivo") == ("codepoints", None)
 
 
 def test_crlf_and_emoji_together(tmp_path):
@@ -255,3 +256,60 @@ def test_round_trip_over_arbitrary_unicode(tmp_path_factory, case, unit):
     got = sorted((row.code, text[row.start:row.end]) for row in project.codings.itertuples())
     want = sorted((f"c{i}", text[a:b]) for i, (a, b) in enumerate(spans))
     assert got == want
+
+
+# origin strings as these tools write them (seen in public test fixtures of other QDA projects)
+@pytest.mark.parametrize("origin, unit", [
+    ("NVivo for Windows 12.6", "utf16"), ("NVivo 14", "utf16"), ("NVivo 12 For Mac", "utf16"),
+    ("MAXQDA 2020 (Release 20.2.1)", "utf16"), ("ATLAS.ti Win 23.4.0", "utf16"),
+    ("QualCoder 3.5", "codepoints"), ("psythemes", "codepoints"),
+    ("psythemes; positions=utf16", "utf16"), ("psythemes; positions=codepoints", "codepoints"),
+])
+def test_origin_rule(origin, unit):
+    text = "P1: 😊 fine. Really fine, thank you, it was a good week overall.\n"
+    start = text.index("Really")
+    got, reason = detect_position_unit([(text, [(start, start + 6, "")])], origin)
+    assert got == unit
+    assert (reason is None) == ("positions=" in origin)  # a declared unit is not a guess
+
+
+def test_extract_passes_the_unit_to_project_and_gold(tmp_path):
+    """`psythemes extract --qdpx-positions` reaches read_qdpx for a .qdpx input and a .qdpx --gold."""
+    from psythemes import pipeline
+
+    path = vendor_project(tmp_path, PADDED, origin="NVivo 14", unit="utf16")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PsythemesWarning)  # told, not guessed: no position warning
+        warnings.filterwarnings("ignore", message="no speaker recognised")
+        transcripts, project = pipeline._read_inputs([path], format="auto", metadata=None, speaker_roles=None,
+                                                     qdpx_positions="utf16")
+        gold = pipeline._load_gold(path, None, project.codebook, transcripts, qdpx_positions="utf16")
+    assert project.position_unit == "utf16" and cut(project) == QUOTES
+    text = transcripts[0].text
+    assert sorted(text[r.start:r.end] for r in gold.itertuples()) == sorted(QUOTES.values())
+    with pytest.raises(InputError, match="qdpx_positions must be"):
+        pipeline.extract(path, None, qdpx_positions="bytes")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(case=text_and_spans(), unit=st.sampled_from(["utf16", "codepoints"]))
+def test_detection_is_never_wrong_when_it_does_not_warn(tmp_path_factory, case, unit):
+    """A file from an unknown tool (no declared unit): a silent decision always cuts the coded text."""
+    from psythemes.qdpx import project_to_xml
+
+    text, spans = case
+    codings = pd.DataFrame([("doc", a, b, f"c{i}", "A") for i, (a, b) in enumerate(spans)], columns=GOLD_COLUMNS)
+    xml, files = project_to_xml([Transcript("doc", text)], codings=codings, positions=unit)
+    xml = xml.replace(f'origin="psythemes; positions={unit}"'.encode(), b'origin="Some Tool 1.0"')
+    path = tmp_path_factory.mktemp("foreign") / "p.qdpx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("project.qde", xml)
+        for member, content in files.items():
+            archive.writestr(member, content.encode("utf-8"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        project = read_qdpx(path)
+    got = sorted((row.code, text[row.start:row.end]) for row in project.codings.itertuples())
+    want = sorted((f"c{i}", text[a:b]) for i, (a, b) in enumerate(spans))
+    guessed = [w for w in caught if "could not tell" in str(w.message)]
+    assert guessed or got == want

@@ -305,18 +305,20 @@ def _label_shape_ok(speaker: str) -> bool:
 
 _ROLE_SUFFIX_RE = re.compile(_ROLE_SUFFIX + "$")
 # Bracketed notes of transcribers that are not speakers: [Laughter], (Inaudible), [Crosstalk] ...
+# (whisper.cpp writes [BLANK_AUDIO] and [MUSIC]; human transcribers [Laughter], (Inaudible))
 _ANNOTATIONS = frozenset("""
 laughter laughs laughing inaudible unintelligible crosstalk pause silence unclear music applause noise
-cough coughs sigh sighs overlapping indistinct redacted break end start
+cough coughs sigh sighs overlapping indistinct redacted break end start blank_audio blank foreign sound
+background static beep phone ringing
 """.split())
 
 
 def _bracket_label_ok(speaker: str) -> bool:
-    """A label in brackets without a colon must be an id (``id1``, ``P1``, ``SPEAKER_00``) or a role."""
+    """A label in brackets without a colon must be an id (``id1``, ``P1``, ``SPEAKER_00``, ``INT``) or a role."""
     first = speaker.split()[0].casefold()
     if first in _ANNOTATIONS:
         return False
-    return any(ch.isdigit() for ch in speaker) or first in _ROLE_WORDS or speaker.isupper()
+    return _is_id_like(speaker) or first in _ROLE_WORDS
 
 
 def _is_id_like(speaker: str) -> bool:
@@ -563,8 +565,10 @@ def _build_from_utterances(utterances: Iterable[tuple[str, str, float | None, fl
 
 
 def _cue_speaker(first_line: str) -> tuple[str, str] | None:
-    """``("Name", rest)`` when a cue's first line starts with a ``Name:`` label."""
-    m = re.match(rf"[ \t]*{_LABEL}[ \t]*:(?=[ \t]|$)", first_line)
+    """``("Name", rest)`` when a cue's first line starts with a ``Name:``, ``Name (Role):`` or
+    ``[SPEAKER_00]:`` (WhisperX subtitles) label."""
+    m = re.match(rf"[ \t]*(?P<speaker>{_TOKEN}(?:[ \t]{_TOKEN}){{0,3}}(?:{_ROLE_SUFFIX})?)[ \t]*:(?=[ \t]|$)",
+                 first_line) or re.match(rf"[ \t]*\[{_LABEL}\][ \t]*:(?=[ \t]|$)", first_line)
     if m and _label_shape_ok(m.group("speaker").strip()):
         return m.group("speaker").strip(), first_line[m.end():]
     return None
@@ -1299,7 +1303,9 @@ _CLINICAL_ROLES = frozenset({"therapist", "client", "patient", "doctor", "nurse"
 
 
 def _warn_about_roles(transcripts: list[Transcript]) -> None:
-    """Name transcripts where no speaker is the interviewer, or two speakers share a participant role.
+    """Name transcripts where no speaker is the interviewer, or (without an interviewer) two
+    speakers share a participant role: a therapist labelled ``Therapist`` gets the document's
+    ``role`` (``patient``) like the client.
 
     Both usually mean that an interviewer label was not recognised (``Dr. Keller``,
     ``SPEAKER_00``): the interviewer's questions would then be analysed as participant talk.
@@ -1310,11 +1316,13 @@ def _warn_about_roles(transcripts: list[Transcript]) -> None:
         if len(speakers) < 2:
             continue
         roles = {sp: role_of(sp, tr.metadata) for sp in speakers}
+        if "interviewer" in roles.values():
+            continue  # several participants beside a recognised interviewer: a focus group
         stored = tr.metadata.get("speaker_roles") or {}
-        # a session without an interviewer (therapy: T and P) is fine once the user gave every role,
-        # or when the labels name clinical roles (Therapist, Client)
+        # a session without an interviewer (therapy) is fine when the labels name clinical roles
+        # (Therapist, Client) or the user gave every speaker a role
         clinical = any(set(re.findall(r"[^\W\d_]+", sp.casefold())) & _CLINICAL_ROLES for sp in speakers)
-        if "interviewer" not in roles.values() and not clinical and not all(sp in stored for sp in speakers):
+        if not clinical and not all(sp in stored for sp in speakers):
             no_interviewer.append(f"{tr.doc_id} ({', '.join(speakers[:4])})")
         by_role: dict[str, list[str]] = {}
         for sp, role in roles.items():

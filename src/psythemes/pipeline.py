@@ -108,6 +108,7 @@ def extract(
     pseudonymise: Any = False,
     pseudonym_key: str | Path | None = None,
     on_stage: Callable[[str], None] | None = None,
+    qdpx_positions: str = "auto",
 ) -> ExtractResult:
     """Run the whole psythemes pipeline on transcripts.
 
@@ -131,6 +132,9 @@ def extract(
     format, speaker_roles, encoding
         See :func:`psythemes.io.read_transcripts`.  ``encoding`` forces the text encoding of
         transcript files (default ``None``: detect).
+    qdpx_positions : {"auto", "utf16", "codepoints"}
+        How a ``.qdpx`` input or gold counts selection positions (see
+        :func:`psythemes.qdpx.read_qdpx`); ``"auto"`` detects it and warns when it guesses.
     unit, interviewer, backchannels
         See :func:`psythemes.segment.segment_transcripts`.  By default interviewer turns and
         backchannels are set aside (kept in ``segments_dropped.csv``): themes and codes are
@@ -191,12 +195,14 @@ def extract(
 
     # --- read
     with clock("read"):
+        if qdpx_positions not in ("auto", "utf16", "codepoints"):
+            raise InputError(f"qdpx_positions must be auto, utf16 or codepoints, not {qdpx_positions!r}")
         transcripts, project = _read_inputs(paths, format=format, metadata=metadata, speaker_roles=speaker_roles,
-                                            encoding=encoding)
+                                            encoding=encoding, qdpx_positions=qdpx_positions)
         if codebook is None:
             codebook = default_codebook(paths, project=project, model=model)
         book = codebook if isinstance(codebook, codebook_mod.Codebook) else codebook_mod.load_codebook(codebook)
-        gold_table = _load_gold(gold, project, book, transcripts)
+        gold_table = _load_gold(gold, project, book, transcripts, qdpx_positions=qdpx_positions)
         pseudo = None
         if pseudonymise is not False and pseudonymise is not None:
             from .pseudonymise import pseudonymise_for_extract
@@ -255,6 +261,7 @@ def extract(
         paths=paths, transcripts=transcripts, segments=segments, embedder=embedder, book=book,
         options={
             "format": format, "speaker_roles": speaker_roles, "encoding": encoding, "unit": unit,
+            "qdpx_positions": qdpx_positions,
             "interviewer": interviewer, "backchannels": backchannels, "preset": preset,
             "preset_used": discoverer.preset_,
             "min_topic_size": min_topic_size, "n_themes": n_themes, "reduce_outliers": reduce_outliers,
@@ -332,7 +339,8 @@ def _stage(name: str, timings: dict[str, float], on_stage: Callable[[str], None]
         timings[name] = time.perf_counter() - start
 
 
-def _read_inputs(paths: list[Path], *, format: str, metadata: Any, speaker_roles: Any, encoding: str | None = None):
+def _read_inputs(paths: list[Path], *, format: str, metadata: Any, speaker_roles: Any, encoding: str | None = None,
+                 qdpx_positions: str = "auto"):
     from . import io as io_mod
 
     project_paths = [p for p in paths if p.suffix.lower() in (".qdpx", ".qde")]
@@ -344,7 +352,7 @@ def _read_inputs(paths: list[Path], *, format: str, metadata: Any, speaker_roles
 
         # read once: the project gives the transcripts and, later, its codebook and codings
         io_mod.check_encoding(encoding)  # unused by a project's XML, but a misspelt name is still an error
-        project = read_qdpx(project_paths[0])
+        project = read_qdpx(project_paths[0], positions=qdpx_positions)
         transcripts = io_mod.annotate_transcripts(
             project_transcripts(project), metadata=metadata, speaker_roles=speaker_roles)
     else:
@@ -355,7 +363,8 @@ def _read_inputs(paths: list[Path], *, format: str, metadata: Any, speaker_roles
     return transcripts, project
 
 
-def _load_gold(gold: Any, project: Any, book: Any, transcripts: list[Transcript]) -> pd.DataFrame | None:
+def _load_gold(gold: Any, project: Any, book: Any, transcripts: list[Transcript],
+               qdpx_positions: str = "auto") -> pd.DataFrame | None:
     from .evaluate import load_gold
 
     if gold is None:
@@ -367,7 +376,7 @@ def _load_gold(gold: Any, project: Any, book: Any, transcripts: list[Transcript]
     elif Path(gold).suffix.lower() in (".qdpx", ".qde"):
         from .qdpx import read_qdpx
 
-        table = read_qdpx(gold).codings
+        table = read_qdpx(gold, positions=qdpx_positions).codings
     else:
         table = load_gold(gold, codes=book.names)
     missing = [c for c in GOLD_COLUMNS if c not in table.columns]

@@ -149,8 +149,8 @@ def detect_position_unit(
     The rule, in order:
 
     0. A unit the ``origin`` declares (``positions=utf16``, as psythemes writes it) is taken.
-    1. Where no source has a character outside the Basic Multilingual Plane, both units give
-       the same positions: ``"codepoints"``, nothing to say.
+    1. Where both units cut the same text for every selection (no character outside the Basic
+       Multilingual Plane before a selection's end): ``"codepoints"``, nothing to say.
     2. Evidence from the selections: a position beyond a text's length in code points (but
        within its UTF-16 length) can only be UTF-16; a position that falls between the two
        halves of a surrogate pair can only be code points; otherwise the unit under which more
@@ -181,21 +181,24 @@ def detect_position_unit(
     named = {"codepoints": 0, "utf16": 0}
     for text, selections in sources:
         offsets = utf16_offsets(text)
-        if offsets is None or not selections:
+        if offsets is None:
             continue
-        ambiguous = True
         for start, end, name in selections:
             cp_ok = 0 <= start <= end <= len(text)
             u16 = (_from_utf16(offsets, start), _from_utf16(offsets, end))
             u16_ok = None not in u16 and 0 <= start <= end
+            if u16_ok and u16 == (start, end):
+                continue  # before the first astral character both units cut the same text
+            ambiguous = True
             impossible["codepoints"] |= not cp_ok
             impossible["utf16"] |= not u16_ok
             want = _squash(name or "")
             if not want:
                 continue
-            if cp_ok and _squash(text[start:end]).startswith(want):
+            # compared as written: without what XML cannot hold, whitespace collapsed
+            if cp_ok and _squash(_xml_safe(text[start:end])).startswith(want):
                 named["codepoints"] += 1
-            if u16_ok and _squash(text[u16[0]:u16[1]]).startswith(want):
+            if u16_ok and _squash(_xml_safe(text[u16[0]:u16[1]])).startswith(want):
                 named["utf16"] += 1
     if not ambiguous:
         return "codepoints", None
@@ -203,7 +206,8 @@ def detect_position_unit(
         return ("utf16" if impossible["codepoints"] else "codepoints"), None
     if named["codepoints"] != named["utf16"]:
         return max(named, key=named.__getitem__), None
-    hint = "pass positions='codepoints' or 'utf16' to read_qdpx to choose"
+    hint = ("choose with --qdpx-positions utf16|codepoints (psythemes extract) or positions= "
+            "(read_qdpx)")
     origin = (origin or "").strip()
     if _UTF16_ORIGINS.search(origin):
         return "utf16", (f"selection positions read as UTF-16 code units because the project comes from "

@@ -60,6 +60,9 @@ def extract(
         help="With --pseudonymise: write the key here (outside OUT); without it nothing can be restored.")] = None,
     names: Annotated[Path | None, typer.Option(help="With --pseudonymise: " + NAMES_HELP)] = None,
     keep: Annotated[Path | None, typer.Option(help="With --pseudonymise: " + KEEP_HELP)] = None,
+    qdpx_positions: Annotated[str, typer.Option(
+        help="How a .qdpx input or --gold counts selection positions: auto (detect, warn when guessing), "
+             "utf16 (NVivo, ATLAS.ti, MAXQDA) or codepoints (QualCoder). See docs/formats.md.")] = "auto",
 ) -> None:
     """Run every stage and write all tables, report.html, project.qdpx and manifest.json into OUT."""
     from ..pipeline import STAGES, extract as run_extract
@@ -72,7 +75,7 @@ def extract(
             preset=preset, min_topic_size=min_topic_size, n_themes=n_themes, reduce_outliers=reduce_outliers,
             method=method, model=mapper, embedding_model=model, embedding_backend=backend, context=context,
             cache_dir=False if no_cache else None, n_boot=n_boot, random_state=seed,
-            qdpx=not no_qdpx, on_stage=on_stage, pseudonym_key=pseudonym_key,
+            qdpx=not no_qdpx, on_stage=on_stage, qdpx_positions=qdpx_positions, pseudonym_key=pseudonym_key,
             pseudonymise=_pseudonymiser(pseudonymise, names, keep),
         )
     counts = result.manifest["counts"]
