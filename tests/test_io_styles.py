@@ -169,8 +169,14 @@ def test_text_without_labels_keeps_blank_line_paragraphs():
     assert [text[t.start:t.end] for t in turns] == ["First paragraph,\nwrapped over two lines.", "Second paragraph."]
 
 
-def test_coverage_check_counts_words_outside_turns():
+def test_coverage_check_counts_words_outside_turns(monkeypatch):
     text = "Interview 3, clinic B\nInterviewer: Hello.\nP1: Hi there.\n"
+    # the words themselves only with --verbose (PSYTHEMES_VERBOSE): warnings carry no transcript text
+    monkeypatch.delenv("PSYTHEMES_VERBOSE", raising=False)
+    with pytest.warns(PsythemesWarning, match=r"4 of 9 words lie outside every speaker turn and") as caught:
+        io.parse_labelled_text(text)
+    assert "clinic" not in str(caught[0].message)
+    monkeypatch.setenv("PSYTHEMES_VERBOSE", "1")
     with pytest.warns(PsythemesWarning, match=r"4 of 9 words lie outside every speaker turn .*'Interview 3 clinic B'"):
         io.parse_labelled_text(text)
     assert io.uncovered_words("a b c", [(0, 1), (4, 5)]) == ["b"]

@@ -74,7 +74,7 @@ def test_no_planted_identifier_reaches_any_output_cache_or_log(planted, tmp_path
     monkeypatch.setenv("PSYTHEMES_CACHE", str(cache))
     out, key = tmp_path / "out", tmp_path / "private" / "study.key.json"
     rc = main(["extract", str(planted / "in"), "--out", str(out), "--metadata", str(planted / "metadata.csv"),
-               "--gold", str(planted / "gold.csv"), "--preset", "fast", "--n-boot", "20",
+               "--gold", str(planted / "gold.csv"), "--codebook", "psychosomatic", "--preset", "fast", "--n-boot", "20",
                "--pseudonymise", "--pseudonym-key", str(key), "--names", str(planted / "names.txt")])
     console = capsys.readouterr()
     assert rc == 0, console.err

@@ -149,7 +149,7 @@ def test_ctrl_c_prints_one_line_and_exits_130(tmp_path: Path):
     (tmp_path / "a.txt").write_text("P01: hello there\nP01: more words here\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     proc = subprocess.run([sys.executable, "-c", CLI_INTERRUPT, "extract", str(tmp_path / "a.txt"), "--out",
-                           str(tmp_path / "out"), "--no-cache"], env=env, capture_output=True, text=True, timeout=120)
+                           str(tmp_path / "out"), "--no-cache", "--codebook", "psychosomatic"], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 130
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: interrupted"), proc.stderr

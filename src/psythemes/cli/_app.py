@@ -89,6 +89,10 @@ def show_progress() -> bool:
     """Whether to draw progress bars: on a terminal (stderr) and not ``--quiet``."""
     return state.verbosity >= 0 and sys.stderr.isatty()
 
+#: Help of the pseudonymisation word lists, shared by ``pseudonymise`` and ``extract --pseudonymise``.
+NAMES_HELP = "Word list of names to replace too, one a line ('PLACE: Hebden Bridge' for another kind)."
+KEEP_HELP = "Word list of terms never to replace (look like names but are not), one a line."
+
 #: Help of ``--encoding``, shared by the commands that read transcript files.
 ENCODING_HELP = "Text encoding of transcript files (default: detect; e.g. cp1252, latin-1)."
 

@@ -7,8 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from ._app import ENCODING_HELP, FORMAT_HELP, app, show_progress, state, warnings_as_lines
-from .pseudonymise import KEEP_HELP, NAMES_HELP
+from ._app import ENCODING_HELP, FORMAT_HELP, KEEP_HELP, NAMES_HELP, app, show_progress, state, warnings_as_lines
 
 
 @app.command()
@@ -57,10 +56,11 @@ def extract(
         "--pseudonymise", help="Replace names, places, dates, contacts and ID numbers before anything else "
                                "(docs/privacy.md).")] = False,
     pseudonym_key: Annotated[Path | None, typer.Option(
-        help="With --pseudonymise: write the key here (outside OUT); without it nothing can be restored.")] = None,
-    names: Annotated[Path | None, typer.Option(help="With --pseudonymise: " + NAMES_HELP)] = None,
-    keep: Annotated[Path | None, typer.Option(help="With --pseudonymise: " + KEEP_HELP)] = None,
-    qdpx_positions: Annotated[str, typer.Option(
+        help="With --pseudonymise: write the key here (outside OUT); without it nothing can be restored.",
+        metavar="FILE")] = None,
+    names: Annotated[Path | None, typer.Option(help="With --pseudonymise: " + NAMES_HELP, metavar="FILE")] = None,
+    keep: Annotated[Path | None, typer.Option(help="With --pseudonymise: " + KEEP_HELP, metavar="FILE")] = None,
+    qdpx_positions: Annotated[Literal["auto", "utf16", "codepoints"], typer.Option(
         help="How a .qdpx input or --gold counts selection positions: auto (detect, warn when guessing), "
              "utf16 (NVivo, ATLAS.ti, MAXQDA) or codepoints (QualCoder). See docs/formats.md.")] = "auto",
 ) -> None:

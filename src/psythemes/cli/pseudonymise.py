@@ -7,10 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._app import ENCODING_HELP, app, warnings_as_lines
-
-NAMES_HELP = "Word list of names to replace too, one a line ('PLACE: Hebden Bridge' for another kind)."
-KEEP_HELP = "Word list of terms never to replace (look like names but are not), one a line."
+from ._app import ENCODING_HELP, KEEP_HELP, NAMES_HELP, app, warnings_as_lines
 
 
 @app.command()
