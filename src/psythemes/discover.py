@@ -792,6 +792,8 @@ class ThemeDiscoverer:
                 PsythemesWarning,
                 stacklevel=2,
             )
+        elif self.preset_ != "fast":  # k-means: the user chose the number of themes
+            _warn_if_one_theme_dominates(topics)
 
         theme_ids = sorted(int(t) for t in set(topics.tolist()) if t != OUTLIER_THEME)
         all_ids = sorted(set(topics.tolist()))
@@ -1035,6 +1037,21 @@ def _representation_models(names: Sequence[str], top_n_words: int, seed: int) ->
 
 
 # -- helpers --------------------------------------------------------------------------------
+
+
+#: a theme holding more than this share of the segments swallowed the corpus
+_DOMINANT_SHARE = 0.5
+
+
+def _warn_if_one_theme_dominates(topics: np.ndarray) -> None:
+    """HDBSCAN on short, similar turns (chat, support dialogues) can put most segments in one
+    cluster (on 2,438 ESConv turns the default preset found 2 themes: benchmarks/theme_quality.py)."""
+    ids, counts = np.unique(topics[topics != OUTLIER_THEME], return_counts=True)
+    if len(ids) and counts.max() / len(topics) > _DOMINANT_SHARE:
+        warnings.warn(
+            f"one theme holds {counts.max() / len(topics):.0%} of the segments ({len(ids)} themes in all): "
+            "the clustering found little structure; try the 'fast' preset or a smaller min_topic_size",
+            PsythemesWarning, stacklevel=3)
 
 
 def _unit_rows(X: np.ndarray) -> np.ndarray:
