@@ -389,3 +389,19 @@ def test_no_memory_for_custom_parts_or_unfingerprinted_seed_embedders(corpus, tm
     ThemeDiscoverer(preset="fast", n_themes=3, seed_words={"study": ["thesis"]}, embedder=SeedEmbedder(),
                     memory=cache).fit(seg, X)
     assert not cache.exists()
+
+
+def test_a_theme_that_swallows_the_corpus_is_warned_about():
+    from hdbscan import HDBSCAN
+    from sklearn.decomposition import PCA
+
+    seg, X, truth = make_corpus(n_per_cluster=30)
+    # two of the three groups are made one: HDBSCAN finds a theme with two thirds of the segments
+    X = X.copy()
+    X[truth == 1] = X[truth == 0] + 0.01
+    parts = {"umap_model": PCA(n_components=5, random_state=0), "hdbscan_model": HDBSCAN(min_cluster_size=5)}
+    with pytest.warns(PsythemesWarning, match="one theme holds"):
+        ThemeDiscoverer(random_state=0, **parts).fit(seg, X)
+    with warnings.catch_warnings():  # k-means: the number of themes is the user's choice, no warning
+        warnings.simplefilter("error", PsythemesWarning)
+        ThemeDiscoverer(preset="fast", n_themes=2, random_state=0).fit(seg, X)

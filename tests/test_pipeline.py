@@ -236,3 +236,18 @@ def test_cli_backend_option_reaches_the_embedder(cp1252_corpus, tmp_path, capsys
         assert main(["extract", str(cp1252_corpus), "--out", str(tmp_path / "o"), "--encoding", "cp1252",
                      "--codebook", "psychosomatic", *extra]) == 2
     assert seen == ["torch", "onnx"]  # the option, then the default
+
+
+def test_theme_code_shares_table_and_report_section(demo_run):
+    result, out = demo_run
+    shares = pd.read_csv(out / "theme_code_shares.csv", keep_default_na=False)
+    assert set(shares["source"]) == {"machine", "gold"}
+    assert set(shares["code"]) <= {"alternation", "awareness", "alliance", "common_ground"}
+    themes = pd.read_csv(out / "themes.csv")
+    assert set(shares["theme_id"]) <= set(themes["theme_id"]) | {-1}
+    # per source and theme, the shares of a theme's segments never exceed its number of codes
+    assert shares.groupby(["source", "theme_id"])["share_of_theme"].sum().le(4.0001).all()
+    machine = shares[shares.source == "machine"]
+    assert machine["n_segments"].sum() == len(pd.read_csv(out / "codes.csv"))
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "Themes beside codes" in html and "machine % / gold %" in html

@@ -81,3 +81,23 @@ def test_theme_code_table_shares():
     assert g.loc[(-1, "family"), "label"] == "(no theme)" and g.loc[(-1, "family"), "share_of_code"] == 1.0
     assert table.loc[table.theme_id == 1, "stable"].eq(False).all()
     assert (theme_code_table(st, themes, gold=gold, outliers=False).theme_id != -1).all()
+
+
+def test_report_sections_show_unstable_themes_and_shares():
+    from psythemes.theme_quality import report_sections, theme_code_shares
+
+    segments = pd.DataFrame({"doc_id": ["d"] * 3, "segment_id": ["a", "b", "c"], "start": [0, 10, 20],
+                             "end": [9, 19, 29]})
+    st = pd.DataFrame({"segment_id": ["a", "b", "c"], "theme_id": [0, 1, 1]})
+    themes = pd.DataFrame({"theme_id": [0, 1], "label": ["sleep <b>", "work"], "size": [1, 2],
+                           "stability": [0.9, 0.3], "stable": [True, False]})
+    gold = pd.DataFrame({"doc_id": ["d", "d"], "start": [0, 20], "end": [9, 29], "code": ["rest", "job"],
+                         "coder": ["A", "B"]})
+    codes = pd.DataFrame({"segment_id": ["a", "b"], "code": ["rest", "job"]})
+    shares = theme_code_shares(st, themes, codes, gold, segments)
+    assert set(shares.source) == {"machine", "gold"}
+    sections = dict((k, html) for k, _, html in report_sections(themes, shares))
+    assert "1 of 2 themes are stable" in sections["theme-stability"] and "work (0.30)" in sections["theme-stability"]
+    assert "sleep &lt;b&gt;" in sections["theme-stability"]  # escaped
+    assert "100% / 100%" in sections["theme-code-shares"] and "50% / 50%" in sections["theme-code-shares"]
+    assert report_sections(themes.drop(columns=["stability", "stable"]), None) == []

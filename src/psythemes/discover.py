@@ -325,25 +325,53 @@ def _single_threaded() -> Any:
 
 
 def _embedding_backend(embedder: Embedder) -> Any:
-    """A BERTopic backend that embeds through our (cached) Embedder: used for seed words only."""
+    """A BERTopic backend that embeds through our Embedder: seed words and keyword candidates.
+
+    Representation models embed a handful of words per theme per call.  Going through
+    ``Embedder.encode`` each time would read the whole disk cache once per call, so this
+    backend reads it once, keeps every vector in memory, embeds what is missing directly and
+    adds the new vectors to the disk cache in one shard at the end of the fit (:meth:`flush`).
+    Embedders without a psythemes cache (anything with ``encode``) are simply called.
+    """
     from bertopic.backend import BaseEmbedder
 
-    # representation models embed a handful of words per theme per call: keep what was embedded
-    # in memory, and send small batches past the disk cache (reading it costs more than embedding them)
-    memo: dict[str, np.ndarray] = {}
+    from .embed import _text_keys
+
+    cache = getattr(embedder, "cache_", None) if hasattr(embedder, "_encode_raw") else None
 
     class _PsythemesBackend(BaseEmbedder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.memo: dict[str, np.ndarray] = {}
+            self.new: dict[bytes, np.ndarray] = {}
+            self.disk: dict[bytes, np.ndarray] | None = None
+
         def embed(self, documents: list[str], verbose: bool = False) -> np.ndarray:
             texts = [str(d) for d in documents]
-            missing = list(dict.fromkeys(t for t in texts if t not in memo))
-            if missing:
-                raw = getattr(embedder, "_encode_raw", None)
-                if len(missing) >= _SMALL_BATCH or raw is None:
-                    vectors = np.asarray(embedder.encode(missing), dtype=np.float32)
-                else:
-                    vectors = _unit_rows(np.asarray(raw(missing), dtype=np.float32))
-                memo.update(zip(missing, vectors))
-            return np.vstack([memo[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)
+            missing = list(dict.fromkeys(t for t in texts if t not in self.memo))
+            if missing and not hasattr(embedder, "_encode_raw"):
+                self.memo.update(zip(missing, _unit_rows(np.asarray(embedder.encode(missing), dtype=np.float32))))
+            elif missing:
+                if self.disk is None:
+                    self.disk = cache.load() if cache is not None else {}
+                keys = _text_keys(missing)
+                todo = [(t, k) for t, k in zip(missing, keys) if k not in self.disk and k not in self.new]
+                for t, k in zip(missing, keys):
+                    if k in self.disk or k in self.new:
+                        self.memo[t] = _unit_rows(np.asarray(self.disk.get(k, self.new.get(k)), dtype=np.float32)[None])[0]
+                if todo:
+                    vectors = np.asarray(embedder._encode_raw([t for t, _ in todo]), dtype=np.float32)
+                    for (t, k), v in zip(todo, vectors):
+                        self.new[k] = v
+                        self.memo[t] = _unit_rows(v[None])[0]
+            if not texts:
+                return np.zeros((0, 0), dtype=np.float32)
+            return np.vstack([self.memo[t] for t in texts])
+
+        def flush(self) -> None:
+            if cache is not None and self.new:
+                cache.append(list(self.new), np.vstack(list(self.new.values())))
+                self.new = {}
 
     return _PsythemesBackend()
 
@@ -613,6 +641,7 @@ class ThemeDiscoverer:
         self._fit_model(segments, X, frame, seed=seed)
         if self.n_runs > 1:
             self._add_stability(runs, seed)
+            self._runs = runs  # the light runs' partitions (benchmarks/theme_quality.py reads them)
         self._cache_ = entry
         if entry is not None:
             entry.store(self)
@@ -754,6 +783,8 @@ class ThemeDiscoverer:
                 )
             probability[(topics == OUTLIER_THEME) & (new != OUTLIER_THEME)] = np.nan
             topics = new
+        if backend is not None:
+            backend.flush()
         self.outlier_share_ = float(np.mean(topics == OUTLIER_THEME))
         if self.outlier_share_ == 1.0:
             warnings.warn(
@@ -761,6 +792,8 @@ class ThemeDiscoverer:
                 PsythemesWarning,
                 stacklevel=2,
             )
+        elif self.preset_ != "fast":  # k-means: the user chose the number of themes
+            _warn_if_one_theme_dominates(topics)
 
         theme_ids = sorted(int(t) for t in set(topics.tolist()) if t != OUTLIER_THEME)
         all_ids = sorted(set(topics.tolist()))
@@ -979,7 +1012,6 @@ class ThemeDiscoverer:
 
 
 _MIN_THEMES_FOR_UMAP_MAP = 5
-_SMALL_BATCH = 64
 #: constructor parameters (for the light runs of the stability check and the cache key)
 _PARAMS = ("preset", "min_topic_size", "n_themes", "random_state", "seed_words", "reduce_outliers", "top_n_words",
            "n_quotes", "stop_words", "by", "umap_model", "hdbscan_model", "vectorizer_model", "embedder", "memory",
@@ -1005,6 +1037,21 @@ def _representation_models(names: Sequence[str], top_n_words: int, seed: int) ->
 
 
 # -- helpers --------------------------------------------------------------------------------
+
+
+#: a theme holding more than this share of the segments swallowed the corpus
+_DOMINANT_SHARE = 0.5
+
+
+def _warn_if_one_theme_dominates(topics: np.ndarray) -> None:
+    """HDBSCAN on short, similar turns (chat, support dialogues) can put most segments in one
+    cluster (on 2,438 ESConv turns the default preset found 2 themes: benchmarks/theme_quality.py)."""
+    ids, counts = np.unique(topics[topics != OUTLIER_THEME], return_counts=True)
+    if len(ids) and counts.max() / len(topics) > _DOMINANT_SHARE:
+        warnings.warn(
+            f"one theme holds {counts.max() / len(topics):.0%} of the segments ({len(ids)} themes in all): "
+            "the clustering found little structure; try the 'fast' preset or a smaller min_topic_size",
+            PsythemesWarning, stacklevel=3)
 
 
 def _unit_rows(X: np.ndarray) -> np.ndarray:

@@ -95,6 +95,7 @@ def extract(
     min_topic_size: int = 10,
     n_themes: int | None = None,
     reduce_outliers: bool = False,
+    theme_runs: int = 1,
     method: str = "zero-shot",
     model: str | Path | None = None,
     embedding_model: str | Path | None = None,
@@ -141,6 +142,9 @@ def extract(
         about what participants say.
     preset, min_topic_size, n_themes, reduce_outliers
         See :class:`psythemes.discover.ThemeDiscoverer`.
+    theme_runs : int, default 1
+        ``ThemeDiscoverer(n_runs=...)``: fit the themes with this many seeds, report the most
+        central run, mark themes that do not reappear (``stability``/``stable`` columns, report).
     method : {"zero-shot", "few-shot"}
         ``few-shot`` needs ``model``, a mapper saved by ``psythemes train``.
     embedding_model, embedding_backend, context, cache_dir
@@ -239,7 +243,7 @@ def extract(
         discoverer = ThemeDiscoverer(
             preset=preset, min_topic_size=min_topic_size, n_themes=n_themes,
             reduce_outliers=reduce_outliers, random_state=random_state, embedder=embedder,
-            memory=_cache_folder(cache_dir, "themes"),
+            memory=_cache_folder(cache_dir, "themes"), n_runs=theme_runs,
         ).fit(segments, embeddings, metadata=meta_frame)
 
     # --- map
@@ -265,6 +269,7 @@ def extract(
             "interviewer": interviewer, "backchannels": backchannels, "preset": preset,
             "preset_used": discoverer.preset_,
             "min_topic_size": min_topic_size, "n_themes": n_themes, "reduce_outliers": reduce_outliers,
+            "theme_runs": theme_runs,
             "method": method, "model": str(model) if model else None, "context": context,
             "embedding_backend": embedder.backend_,
             "overlap": overlap, "n_boot": n_boot, "gold": str(gold) if isinstance(gold, (str, Path)) else
@@ -297,6 +302,7 @@ def extract(
                 codebook=book,
                 codes=codes,
                 theme_codes=theme_codes,
+                theme_code_shares=_theme_code_shares(result),
                 agreement=evaluation.per_code if evaluation is not None else None,
                 confusion=evaluation.confusion if evaluation is not None else None,
                 disagreements=evaluation.disagreements if evaluation is not None else None,
@@ -325,6 +331,12 @@ def extract(
 
 
 # ----------------------------------------------------------------------------- stages
+
+
+def _theme_code_shares(result: ExtractResult) -> pd.DataFrame:
+    from .theme_quality import theme_code_shares
+
+    return theme_code_shares(result.segment_themes, result.themes, result.codes, result.gold, result.segments)
 
 
 @contextlib.contextmanager
@@ -505,6 +517,7 @@ def _write_outputs(out_dir: Path, result: ExtractResult, discoverer: Any, report
     written.extend(discoverer.write(out))
     written.append(write_table(out / "codes.csv", result.codes))
     written.append(write_table(out / "theme_codes.csv", result.theme_codes))
+    written.append(write_table(out / "theme_code_shares.csv", _theme_code_shares(result)))
     written.append(write_table(out / "codes.parquet", result.codes))
     written.append(write_table(out / "themes.parquet", result.themes))
     for suffix in (".yaml", ".csv", ".qdc"):

@@ -48,6 +48,9 @@ class ReportData:
         Machine codes (``CODE_COLUMNS``).
     theme_codes : DataFrame, optional
         Theme → code scores from :mod:`psythemes.mapping`.
+    theme_code_shares : DataFrame, optional
+        Share of each theme's segments per code, machine and gold
+        (:func:`psythemes.theme_quality.theme_code_shares`).
     agreement : DataFrame, optional
         Per-code agreement table from :mod:`psythemes.evaluate`.
     confusion : DataFrame, optional
@@ -69,6 +72,7 @@ class ReportData:
     codebook: Any = None
     codes: pd.DataFrame | None = None
     theme_codes: pd.DataFrame | None = None
+    theme_code_shares: pd.DataFrame | None = None
     agreement: pd.DataFrame | None = None
     confusion: pd.DataFrame | None = None
     disagreements: pd.DataFrame | None = None
@@ -429,6 +433,11 @@ def render_report(data: ReportData, *, figure_cache: str | Path | None = None) -
             matrix.columns = [c.removeprefix("score_") for c in score_cols]
             parts.insert(0, _img(plot(_heatmap, matrix, "Theme → code scores", fmt="{:.2f}", cmap="Greens"), "theme code map"))
         sections.append(("theme-codes", "Themes mapped to codes", "".join(parts)))
+
+    # --- stable vs unstable themes, themes beside codes (built in psythemes.theme_quality)
+    from .theme_quality import report_sections
+
+    sections.extend(report_sections(data.themes, data.theme_code_shares))
 
     # --- agreement
     if data.agreement is not None:

@@ -191,3 +191,85 @@ def theme_code_table(
         out["stable"] = out["theme_id"].map(stable)
     return out.sort_values(["source", "theme_id", "n_segments", "code"], ascending=[True, True, False, True],
                            kind="stable").reset_index(drop=True)
+
+
+def theme_code_shares(
+    segment_themes: pd.DataFrame,
+    themes: pd.DataFrame | None,
+    codes: pd.DataFrame | None,
+    gold: pd.DataFrame | None,
+    segments: pd.DataFrame,
+) -> pd.DataFrame:
+    """:func:`theme_code_table` of one run: machine codes and gold spans (aligned to segments).
+
+    Gold spans (``doc_id, start, end, code, coder``) are put on segments with
+    :func:`psythemes.evaluate.align_gold`; a segment's gold codes are those of any coder.
+    This is ``theme_code_shares.csv`` of ``psythemes extract``.
+    """
+    aligned = None
+    if gold is not None and not gold.empty:
+        from .evaluate import align_gold
+
+        frame = gold if "coder" in gold.columns else gold.assign(coder="gold")
+        aligned, _ = align_gold(frame, segments)
+    return theme_code_table(segment_themes, themes, machine=codes, gold=aligned)
+
+
+def _html_table(frame: pd.DataFrame) -> str:
+    from html import escape
+
+    head = "".join(f"<th>{escape(str(c))}</th>" for c in frame.columns)
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{escape('' if pd.isna(v) else str(v))}</td>" for v in rec) + "</tr>"
+        for rec in frame.itertuples(index=False)
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def report_sections(themes: pd.DataFrame | None, shares: pd.DataFrame | None) -> list[tuple[str, str, str]]:
+    """Report sections ``(id, title, html)``: stable vs unstable themes, and themes beside codes.
+
+    The stability section appears when the themes have a ``stability`` column (``n_runs > 1``);
+    the theme x code section when ``shares`` (:func:`theme_code_shares`) has rows.  Each cell of
+    the theme x code table is "machine % / gold %" of the theme's segments; themes where no code
+    reaches 20 % are candidates for new codes, codes that reach 20 % in no theme are codes no
+    theme captures.
+    """
+    from html import escape
+
+    sections = []
+    if themes is not None and "stability" in themes.columns and not themes.empty:
+        table = themes[["theme_id", "label", "size", "stability", "stable"]].copy()
+        unstable = table[~table["stable"].astype(bool)]
+        text = (f"<p>{len(table) - len(unstable)} of {len(table)} themes are stable: they reappear (mean best-match "
+                "Jaccard of their segments &ge; 0.5) when the discovery is run with other seeds "
+                "(and on resamples of the transcripts, when asked). The run shown is the most central one.</p>")
+        if len(unstable):
+            text += ("<p><b>Unstable</b> (an accident of this run, read with care): "
+                     + "; ".join(f"{escape(str(r.label))} ({r.stability:.2f})" for r in unstable.itertuples()) + "</p>")
+        sections.append(("theme-stability", "Stable and unstable themes", text + _html_table(table)))
+    if shares is not None and not shares.empty:
+        cell = shares.assign(pct=(100 * shares["share_of_theme"]).round().astype(int).astype(str) + "%")
+        wide = cell.pivot_table(index=["theme_id", "label"], columns=["code", "source"], values="pct",
+                                aggfunc="first")
+        codes = sorted({c for c, _ in wide.columns})
+        out = pd.DataFrame(index=wide.index)
+        for code in codes:
+            parts = [wide[(code, s)] if (code, s) in wide.columns else pd.Series("", index=wide.index)
+                     for s in ("machine", "gold")]
+            out[code] = [f"{m if isinstance(m, str) else '0%'} / {g if isinstance(g, str) else '0%'}"
+                         for m, g in zip(*parts)]
+        out = out.reset_index()
+        top = shares.groupby(["source", "theme_id"])["share_of_theme"].max()
+        new = sorted({int(t) for (s, t), v in top.items() if v < 0.2 and t != -1})
+        in_theme = shares[shares["theme_id"] != -1]
+        covered = set(in_theme.loc[in_theme["share_of_theme"] >= 0.2, "code"])
+        missed = sorted(set(shares["code"]) - covered)
+        text = ("<p>Share of each theme's segments per code, <b>machine % / gold %</b> "
+                "(theme -1: segments in no theme).</p>")
+        if new:
+            text += f"<p>Themes where no code reaches 20 % (candidates for new codes): {escape(', '.join(map(str, new)))}.</p>"
+        if missed:
+            text += f"<p>Codes that reach 20 % in no theme: {escape(', '.join(missed))}.</p>"
+        sections.append(("theme-code-shares", "Themes beside codes", text + _html_table(out)))
+    return sections

@@ -52,6 +52,9 @@ def themes(
         help="Embedding cache folder (default: embeddings/ in the per-user cache; see 'psythemes cache info').",
         metavar="DIR")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Neither read nor write the embedding cache.")] = False,
+    runs: Annotated[int, typer.Option(
+        min=1, help="Stability check: fit with this many seeds, report the most central run and flag themes "
+                    "that do not reappear (themes.csv columns stability, stable).")] = 1,
 ) -> None:
     """Discover candidate themes; write themes.csv, segment_themes.csv, themes_by_*.csv and figures/."""
     from ..discover import discover_themes, load_segments, seed_words_from_codebook
@@ -72,7 +75,7 @@ def themes(
             segments, embedder=embedder, embeddings=embeddings, metadata=doc_meta, out_dir=out,
             include_segments=segmented, preset=preset, min_topic_size=min_topic_size, n_themes=n_themes,
             random_state=seed, reduce_outliers=reduce_outliers, seed_words=seed_words,
-            by=list(dict.fromkeys([*by, "wave"])))
+            by=list(dict.fromkeys([*by, "wave"])), n_runs=runs)
     info = result.summary()
     set_aside = segments.attrs.get("n_set_aside", 0)
     print(f"{info['n_segments']} segments from {info['n_docs']} documents "
@@ -82,9 +85,14 @@ def themes(
     print(f"{info['n_themes']} themes, preset {info['preset_used']}; outlier share {info['outlier_share']:.1%}{before}")
     if seed_words:
         print(f"guided by the seed words of {len(seed_words)} codes: {', '.join(seed_words)}")
+    if info.get("stability"):
+        st = info["stability"]
+        print(f"stability over {runs} seeds: reported seed {st['reported_seed']}, mean theme stability "
+              f"{st['mean_theme_stability']}, {st['n_unstable']} unstable theme(s) (marked *)")
     largest = result.themes_.sort_values(["size", "theme_id"], ascending=[False, True], kind="stable")
-    for rec in largest.head(SUMMARY_THEMES).itertuples(index=False):
-        print(f"  {rec.theme_id:>3}  {rec.size:>5}  {rec.label}")
+    for rec in largest.head(SUMMARY_THEMES).to_dict("records"):
+        mark = "*" if rec.get("stable") is False or rec.get("stable") == 0 else " "
+        print(f"  {rec['theme_id']:>3}  {rec['size']:>5} {mark}{rec['label']}")
     if len(result.themes_) > SUMMARY_THEMES:
         print(f"  ... {len(result.themes_) - SUMMARY_THEMES} more in themes.csv")
     print(f"-> {out}")
