@@ -83,6 +83,7 @@ SURROGATE_RE = re.compile(r"\b(" + "|".join(KINDS) + r")_(\d+)\b")
 _PRESIDIO_KINDS: dict[str, str] = {
     "PERSON": "PERSON",
     "LOCATION": "PLACE",
+    "STREET_ADDRESS": "PLACE",
     "ORGANIZATION": "ORG",
     "DATE_TIME": "DATE",
     "AGE_OVER_89": "AGE",
@@ -117,14 +118,19 @@ _SPECIFIC_DATE = re.compile(
     r"|\b\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4}\b",                           # 03/03/2019, 2019-03-03
     re.IGNORECASE,
 )
+_CALENDAR_WORDS = frozenset("""
+january february march april may june july august september october november december jan feb mar apr jun jul
+aug sep sept oct nov dec monday tuesday wednesday thursday friday saturday sunday am pm years year months month
+weeks week days day hours minutes times
+""".split())
 _TITLES = frozenset("dr dr. doctor mr mr. mrs mrs. ms ms. miss mx prof prof. professor nurse sister sir dame "
-                    "auntie aunt uncle nan nana grandma grandad the".split())
+                    "auntie aunt uncle nan nana grandma grandad the my our his her their your".split())
 # Words spaCy's small model sometimes tags as names or places in speech ("Yeah", "Mum"); they
 # are never replaced, alone or as a whole finding.
 _NEVER = frozenset("""
 yeah yes no okay ok um uh erm hmm mm mhm right well oh ah so like sorry thanks thank you i me my
 mum mam mom dad mummy daddy nan gran grandma grandad granny nana auntie uncle sis bro baby
-god lord christ jesus covid covid-19 corona coronavirus lockdown zoom teams whatsapp facebook google
+national insurance god lord christ jesus covid covid-19 corona coronavirus lockdown zoom teams whatsapp facebook google
 nhs gp gps a&e cbt dbt act emdr mbsr mbct ibs cfs me/cfs ptsd adhd ocd icu ward clinic hospital
 monday tuesday wednesday thursday friday saturday sunday christmas easter
 """.split())
@@ -172,6 +178,52 @@ def _id_number_recognizer() -> Any:
                                          r"[A-Z0-9][A-Z0-9-]{3,}\b", 0.6)]
     return IdNumberRecognizer(supported_entity="ID_NUMBER", patterns=patterns, name="IdNumberRecognizer",
                               supported_language="en", global_regex_flags=re.DOTALL | re.MULTILINE)
+
+
+def _address_recognizer() -> Any:
+    from presidio_analyzer import Pattern, PatternRecognizer
+
+    class AddressRecognizer(PatternRecognizer):
+        """Street addresses (a house number, or Flat/Unit N, before capitalised words: ``21 Scott
+        Place``, ``Flat 9, Beth Lock``) and UK postcodes (``LS1 4AB``)."""
+
+        def validate_result(self, pattern_text: str) -> bool:
+            words = re.findall(r"[A-Za-z]+", pattern_text)
+            return not any(w.casefold() in _CALENDAR_WORDS for w in words)
+
+    words = r"(?:[A-Z][a-z'\-]+\s){0,2}[A-Z][a-z'\-]+\b"
+    patterns = [
+        Pattern("house_number_street", rf"\b(?:(?:Flat|Apartment|Apt\.?|Studio|Unit)\s+\w+,?\s+)?\d{{1,4}}[A-Za-z]?,?"
+                                       rf"\s+{words}", 0.5),
+        Pattern("flat_street", rf"\b(?:Flat|Apartment|Apt\.?|Studio|Unit)\s+\w+,\s+{words}", 0.6),
+        Pattern("uk_postcode", r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b", 0.6),
+    ]
+    return AddressRecognizer(supported_entity="STREET_ADDRESS", patterns=patterns, name="AddressRecognizer",
+                             supported_language="en", global_regex_flags=re.DOTALL | re.MULTILINE)
+
+
+def _extra_patterns_recognizers() -> list[Any]:
+    """Names after a title, UK phone numbers with ``(0)``, and URLs with any top-level domain:
+    what Presidio's own recognizers leave out (its URL list has no ``.biz``; phonenumbers
+    rejects ``+44(0)``; spaCy's small model misses many surnames after ``Dr``)."""
+    from presidio_analyzer import Pattern, PatternRecognizer
+
+    particles = r"(?:van|von|de|der|den|du|da|di|la|le|del|bin|al|ter|ten)"
+    name = rf"[A-Z][\w'\u2019\-]+(?:\s+(?:{particles}\s+)*[A-Z][\w'\u2019\-]+){{0,2}}"
+    titled = Pattern("after_title", rf"(?<=\b(?:Dr|Doctor|Mr|Mrs|Ms|Miss|Mx|Prof|Professor|Nurse|Sister)\.?\s+)"
+                                    rf"(?:{particles}\s+)*{name}", 0.7)
+    phone = Pattern("uk_phone", r"(?<![\w+])(?:\+44\s?\(0\)\s?|\+44\s?|\(?0)\d{2,4}\)?[\s-]?\d{3,4}[\s-]?\d{3,4}\b",
+                    0.6)
+    url = Pattern("scheme_url", r"\b(?:https?://|www\.)[^\s<>\"']+", 0.6)
+    flags = re.DOTALL | re.MULTILINE  # case matters: a name after a title is capitalised
+    return [
+        PatternRecognizer(supported_entity="PERSON", patterns=[titled], name="TitledNameRecognizer",
+                          supported_language="en", global_regex_flags=flags),
+        PatternRecognizer(supported_entity="PHONE_NUMBER", patterns=[phone], name="UkPhoneRecognizer",
+                          supported_language="en", global_regex_flags=flags),
+        PatternRecognizer(supported_entity="URL", patterns=[url], name="SchemeUrlRecognizer",
+                          supported_language="en", global_regex_flags=flags | re.IGNORECASE),
+    ]
 
 
 def _offline_email_recognizer() -> Any:
@@ -222,7 +274,8 @@ def _analyzer(model: str) -> Any:
     nlp_engine = NlpEngineProvider(nlp_configuration=config).create_engine()
     engine = AnalyzerEngine(nlp_engine=nlp_engine, supported_languages=["en"])
     engine.registry.remove_recognizer("EmailRecognizer")
-    for recognizer in (_offline_email_recognizer(), _age_over_89_recognizer(), _id_number_recognizer()):
+    for recognizer in (_offline_email_recognizer(), _age_over_89_recognizer(), _id_number_recognizer(),
+                       _address_recognizer(), *_extra_patterns_recognizers()):
         engine.registry.add_recognizer(recognizer)
     return engine
 
@@ -806,6 +859,11 @@ def _clean_span(line: str, start: int, end: int, kind: str, keep: set[str]) -> t
                 text = text[m.end():]
                 continue
             break
+        m = re.search(r"\s+(\w+\.?)$", text)
+        while m and m.group(1).casefold() in _TITLES:  # "rang Dr": the name is not in it
+            end -= len(m.group())
+            text = text[: m.start()]
+            m = re.search(r"\s+(\w+\.?)$", text)
         m = re.search(r"(?:'s|\u2019s|'|\u2019)$", text)
         if m:
             end -= len(m.group())
