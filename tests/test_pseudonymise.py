@@ -180,3 +180,43 @@ def test_reader_errors_name_the_line_not_the_words(tmp_path, monkeypatch):
     monkeypatch.setenv("PSYTHEMES_VERBOSE", "1")
     with pytest.raises(InputError, match="Margaret Thornbury said hello"):
         read_transcripts([path])
+
+
+def test_metadata_and_stored_speaker_roles_follow_the_labels(tmp_path):
+    from psythemes.io import annotate_transcripts, role_of
+
+    docs = _docs(e="Interviewer: Hello.\nOliver Hughes: Hello, I came with Beatrix Hughes.\n")
+    annotate_transcripts(docs, speaker_roles="Oliver*=partner")
+    docs[0].metadata["note"] = "partner of Beatrix Hughes"
+    res = Pseudonymiser().fit_transform(docs)
+    t = res.transcripts[0]
+    assert "Oliver" not in json.dumps(t.metadata) and "Beatrix" not in json.dumps(t.metadata)
+    label = t.turns[1].speaker
+    assert label.startswith("PERSON_") and role_of(label, t.metadata) == "partner"
+    assert restore_transcripts([t], res.key)[0].metadata == docs[0].metadata
+
+
+def test_runs_offline_and_writes_no_cache_of_its_own(tmp_path):
+    """In a fresh process with sockets blocked (before Presidio is imported) and an empty home:
+    the e-mail check does not fetch the public suffix list, nothing is downloaded or cached."""
+    import subprocess
+    import sys
+
+    # urllib3 probes IPv6 with a local socket when imported (not a connection): as in conftest.py
+    script = (
+        "import urllib3, pytest_socket; pytest_socket.disable_socket(allow_unix_socket=True)\n"
+        "from psythemes.schema import Transcript\n"
+        "from psythemes.pseudonymise import Pseudonymiser\n"
+        "r = Pseudonymiser().fit_transform([Transcript('a', 'P01: Mail dave.smith@nhs.net or www.example.org.')])\n"
+        "print(r.transcripts[0].text)\n"
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache"),
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1] / "src"),
+                                          os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "P01: Mail EMAIL_1 or URL_1."
+    assert "SocketBlockedError" not in run.stderr and "tried to use socket" not in run.stderr
+    assert not [p for p in home.rglob("*")], "something was cached in the home folder"

@@ -555,12 +555,8 @@ class Pseudonymiser:
         found = {}
         for t in transcripts:
             spans = []
-            for s, e, k in self._detect(t.text, keep, kinds):
-                original = t.text[s:e]
-                if original.casefold() in listed:
-                    spans.append((s, e, listed[original.casefold()]))
-                elif k not in _MODEL_GUESSES or not _ordinary_guess(original, k, ordinary):
-                    spans.append((s, e, k))
+            for s, e, k in self._detect(t.text, keep, kinds, ordinary):
+                spans.append((s, e, listed.get(t.text[s:e].casefold(), k)))
             found[t.doc_id] = spans
         # 2. the corpus vocabulary: every original found, the researcher's names, speaker labels
         vocab: dict[str, tuple[str, str]] = {}   # matching form -> (kind, how)
@@ -604,8 +600,8 @@ class Pseudonymiser:
                     turn = replace(turn, speaker=new_label)
                 turns.append(turn)
             new_t.turns = turns
-            new_t.metadata = {k: _replace_terms(v, matcher, vocab, key, aliases) if isinstance(v, str) else v
-                              for k, v in new_t.metadata.items()}
+            # metadata cells, and the speaker -> role map the reader stored, name people too
+            new_t.metadata = _replace_nested(new_t.metadata, lambda v: _replace_terms(v, matcher, vocab, key, aliases))
             out.append(new_t)
             shifts[t.doc_id] = shift
             key.documents[t.doc_id] = {"sha256": _text_hash(new_t.text), "replacements": replacements,
@@ -613,8 +609,12 @@ class Pseudonymiser:
         _warn_named_ids(transcripts, matcher)
         return PseudonymisationResult(out, key, identifiers, shifts)
 
-    def _detect(self, text: str, keep: set[str], kinds: set[str]) -> list[tuple[int, int, str]]:
-        """(start, end, kind) the Presidio analyzer finds, filtered and without overlaps."""
+    def _detect(self, text: str, keep: set[str], kinds: set[str], ordinary: set[str]) -> list[tuple[int, int, str]]:
+        """(start, end, kind) the Presidio analyzer finds, filtered and without overlaps.
+
+        The spaCy model's guesses that look like ordinary words (:func:`_ordinary_guess`) are
+        dropped; a pattern's findings are not ("Dr White" is a name, though "white" is a word).
+        """
         engine = _analyzer(self.model)
         entities = [e for e, k in _PRESIDIO_KINDS.items() if k in kinds]
         lines = [(m.start(), m.group()) for m in re.finditer(r"[^\n]+", text)]
@@ -629,8 +629,12 @@ class Pseudonymiser:
             for r in line_results:
                 kind = _PRESIDIO_KINDS[r.entity_type]
                 span = _clean_span(line, r.start, r.end, kind, keep)
-                if span is not None:
-                    found.append((pos + span[0], pos + span[1], kind, r.score))
+                if span is None:
+                    continue
+                guessed = (r.recognition_metadata or {}).get("recognizer_name") == "SpacyRecognizer"
+                if guessed and kind in _MODEL_GUESSES and _ordinary_guess(line[span[0]:span[1]], kind, ordinary):
+                    continue
+                found.append((pos + span[0], pos + span[1], kind, r.score))
         return _resolve_overlaps(found)
 
     @staticmethod
@@ -758,7 +762,7 @@ def restore_transcripts(transcripts: Sequence[Transcript], key: PseudonymKey) ->
         restored, _, _ = _apply(t, reps)
         speakers = doc.get("speakers", {})
         restored.turns = [replace(turn, speaker=speakers.get(turn.speaker, turn.speaker)) for turn in restored.turns]
-        restored.metadata = {k: restore_text(v, key) if isinstance(v, str) else v for k, v in t.metadata.items()}
+        restored.metadata = _replace_nested(t.metadata, lambda v: restore_text(v, key))
         out.append(restored)
     return out
 
@@ -927,6 +931,17 @@ def _term_matcher(vocab: dict[str, tuple[str, str]]) -> re.Pattern[str] | None:
 
     body = "|".join(alternative(t) for t in terms)
     return re.compile(rf"(?<![\w@.])(?:{body})(?![\w@]|\.\w)")
+
+
+def _replace_nested(value: Any, replace_text: Any) -> Any:
+    """``value`` with ``replace_text`` applied to every string in it, dict keys included."""
+    if isinstance(value, str):
+        return replace_text(value)
+    if isinstance(value, dict):
+        return {_replace_nested(k, replace_text): _replace_nested(v, replace_text) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_replace_nested(v, replace_text) for v in value)
+    return value
 
 
 def _lookup(vocab: dict[str, tuple[str, str]], matched: str) -> tuple[str, str]:
