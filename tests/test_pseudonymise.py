@@ -220,3 +220,25 @@ def test_runs_offline_and_writes_no_cache_of_its_own(tmp_path):
     assert run.stdout.strip() == "P01: Mail EMAIL_1 or URL_1."
     assert "SocketBlockedError" not in run.stderr and "tried to use socket" not in run.stderr
     assert not [p for p in home.rglob("*")], "something was cached in the home folder"
+
+
+def test_a_huge_line_is_read_in_pieces_and_offsets_hold():
+    filler = "and then we talked about the pain for a while. " * 200  # ~9,400 characters, one line
+    text = f"P01: {filler}I rang Margaret Thornbury. {filler}Margaret said no.\n"
+    res = Pseudonymiser().fit_transform(_docs(f=text))
+    out = res.transcripts[0]
+    assert "Margaret" not in out.text and out.text.count(res.key.terms["margaret thornbury"]) == 2
+    assert parse_labelled_text(out.text) == out.turns
+    assert restore_transcripts([out], res.key)[0].text == text
+
+
+def test_speaker_roles_given_at_reading_survive_pseudonymisation(tmp_path):
+    from psythemes.segment import segment_transcripts
+
+    path = tmp_path / "g.txt"
+    path.write_text("Interviewer: How are you?\nDave Miller: Not bad, my back is better.\n", encoding="utf-8")
+    docs = read_transcripts([path], speaker_roles="Dave*=patient")
+    res = Pseudonymiser().fit_transform(docs)
+    segments = segment_transcripts(res.transcripts, speaker_roles="Dave*=patient")
+    row = segments[segments["speaker"].str.startswith("PERSON_")].iloc[0]
+    assert row["role"] == "patient" and "Dave" not in row["text"] + row["speaker"]

@@ -296,6 +296,8 @@ def extract(
             figure_cache=_cache_folder(cache_dir, "report"),
         )
 
+    if pseudo is not None and pseudonym_key is not None:
+        pseudo.key.save(pseudonym_key)  # apart from the outputs, owner-only; first, so no output lacks its key
     if out_dir is not None:
         from .outputs import write_json
 
@@ -307,8 +309,6 @@ def extract(
         manifest["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
         write_json(out_dir / "manifest.json", manifest)
         _remove_stale(out_dir, previous - set(manifest["outputs"]))
-    if pseudo is not None and pseudonym_key is not None:
-        pseudo.key.save(pseudonym_key)  # apart from the outputs, owner-only
     return result
 
 

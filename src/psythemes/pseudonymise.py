@@ -31,6 +31,7 @@ Examples
 from __future__ import annotations
 
 import bisect
+import copy
 import functools
 import hashlib
 import json
@@ -118,6 +119,8 @@ _SPECIFIC_DATE = re.compile(
     r"|\b\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4}\b",                           # 03/03/2019, 2019-03-03
     re.IGNORECASE,
 )
+#: Lower-case words that belong to a surname (van der Sloot, de la Cruz, bin Salman).
+_PARTICLES = frozenset("van von de der den du da di la le del della dos das bin al ter ten op 't".split())
 _CALENDAR_WORDS = frozenset("""
 january february march april may june july august september october november december jan feb mar apr jun jul
 aug sep sept oct nov dec monday tuesday wednesday thursday friday saturday sunday am pm years year months month
@@ -208,7 +211,7 @@ def _extra_patterns_recognizers() -> list[Any]:
     rejects ``+44(0)``; spaCy's small model misses many surnames after ``Dr``)."""
     from presidio_analyzer import Pattern, PatternRecognizer
 
-    particles = r"(?:van|von|de|der|den|du|da|di|la|le|del|bin|al|ter|ten)"
+    particles = "(?:" + "|".join(re.escape(p) for p in sorted(_PARTICLES)) + ")"
     name = rf"[A-Z][\w'\u2019\-]+(?:\s+(?:{particles}\s+)*[A-Z][\w'\u2019\-]+){{0,2}}"
     titled = Pattern("after_title", rf"(?<=\b(?:Dr|Doctor|Mr|Mrs|Ms|Miss|Mx|Prof|Professor|Nurse|Sister)\.?\s+)"
                                     rf"(?:{particles}\s+)*{name}", 0.7)
@@ -523,7 +526,7 @@ class Pseudonymiser:
         if unknown:
             raise InputError(f"unknown identifier kind {unknown[0]!r}; choose from {', '.join(KINDS)}")
         if isinstance(self.key, PseudonymKey):
-            key = PseudonymKey(dict(self.key.surrogates), dict(self.key.terms), dict(self.key.documents))
+            key = copy.deepcopy(self.key)  # the caller's key stays as it was
         elif self.key is not None:
             key = PseudonymKey.load(self.key)
         else:
@@ -617,8 +620,8 @@ class Pseudonymiser:
         """
         engine = _analyzer(self.model)
         entities = [e for e, k in _PRESIDIO_KINDS.items() if k in kinds]
-        lines = [(m.start(), m.group()) for m in re.finditer(r"[^\n]+", text)]
-        lines = [(pos, line) for pos, line in lines if not line.isspace()]
+        lines = [piece for m in re.finditer(r"[^\n]+", text) if not m.group().isspace()
+                 for piece in _pieces(m.start(), m.group())]
         found = []
         from presidio_analyzer import BatchAnalyzerEngine
 
@@ -855,19 +858,22 @@ def _clean_span(line: str, start: int, end: int, kind: str, keep: set[str]) -> t
     """Trim a finding to the identifying words, or None when it identifies no one."""
     text = line[start:end]
     if kind in ("PERSON", "PLACE", "ORG"):
-        # leading titles and articles stay ("Dr PERSON_2"); a possessive stays outside
+        # leading titles and articles stay ("Dr PERSON_2"), and so do words in lower case that
+        # the model took in ("rang Margaret Thornbury"), but not a surname's particle ("van der
+        # Sloot"); a possessive stays outside
         while True:
-            m = re.match(r"(\w+\.?)\s+", text)
-            if m and m.group(1).casefold() in _TITLES and len(text) > m.end():
+            m = re.match(r"([\w'\u2019\-]+\.?)\s+", text)
+            if m and len(text) > m.end() and (m.group(1).casefold() in _TITLES or (
+                    m.group(1)[:1].islower() and m.group(1) not in _PARTICLES)):
                 start += m.end()
                 text = text[m.end():]
                 continue
             break
-        m = re.search(r"\s+(\w+\.?)$", text)
-        while m and m.group(1).casefold() in _TITLES:  # "rang Dr": the name is not in it
+        m = re.search(r"\s+([\w'\u2019\-]+\.?)$", text)
+        while m and (m.group(1).casefold() in _TITLES or m.group(1)[:1].islower()):  # "rang Dr", "Dave said"
             end -= len(m.group())
             text = text[: m.start()]
-            m = re.search(r"\s+(\w+\.?)$", text)
+            m = re.search(r"\s+([\w'\u2019\-]+\.?)$", text)
         m = re.search(r"(?:'s|\u2019s|'|\u2019)$", text)
         if m:
             end -= len(m.group())
@@ -893,6 +899,20 @@ def _clean_span(line: str, start: int, end: int, kind: str, keep: set[str]) -> t
     if kind == "DATE" and not _SPECIFIC_DATE.search(text):
         return None
     return start, end
+
+
+def _pieces(pos: int, line: str, limit: int = 5000) -> list[tuple[int, str]]:
+    """A line cut at spaces into pieces of at most ``limit`` characters (a Word paragraph or a
+    subtitle file without line breaks can be one huge line; spaCy works in bounded pieces)."""
+    out = []
+    while len(line) > limit:
+        cut = line.rfind(". ", 0, limit) + 2  # after a sentence, else after a space
+        if cut < limit // 2:
+            cut = line.rfind(" ", 0, limit) + 1 or limit
+        out.append((pos, line[:cut]))
+        pos, line = pos + cut, line[cut:]
+    out.append((pos, line))
+    return out
 
 
 def _resolve_overlaps(found: list[tuple[int, int, str, float]]) -> list[tuple[int, int, str]]:
