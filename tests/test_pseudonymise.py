@@ -242,3 +242,10 @@ def test_speaker_roles_given_at_reading_survive_pseudonymisation(tmp_path):
     segments = segment_transcripts(res.transcripts, speaker_roles="Dave*=patient")
     row = segments[segments["speaker"].str.startswith("PERSON_")].iloc[0]
     assert row["role"] == "patient" and "Dave" not in row["text"] + row["speaker"]
+
+
+def test_numbers_that_are_not_identifiers_stay():
+    text = ("P01: From 2019-2020 I worked 37 hours a week, since 1998 really, and I'm 95% sure it was 2 years.\n"
+            "P01: I was 45 then; my dad is 89 years old.\n")
+    res = Pseudonymiser().fit_transform(_docs(n=text))
+    assert res.transcripts[0].text == text and res.identifiers == []

@@ -126,6 +126,7 @@ january february march april may june july august september october november dec
 aug sep sept oct nov dec monday tuesday wednesday thursday friday saturday sunday am pm years year months month
 weeks week days day hours minutes times
 """.split())
+_YEAR_RANGE = re.compile(r"(?:19|20)\d\d[-/](?:(?:19|20)?\d\d)")  # 2019-2020, 1998/99: no ID
 _TITLES = frozenset("dr dr. doctor mr mr. mrs mrs. ms ms. miss mx prof prof. professor nurse sister sir dame "
                     "auntie aunt uncle nan nana grandma grandad the my our his her their your".split())
 # Words spaCy's small model sometimes tags as names or places in speech ("Yeah", "Mum"); they
@@ -174,7 +175,8 @@ def _id_number_recognizer() -> Any:
         study and reference numbers): ``MRN 4471203``, ``AB123456C``, ``REF-2231-77``."""
 
         def validate_result(self, pattern_text: str) -> bool:
-            return sum(ch.isdigit() for ch in pattern_text) >= 4 and not _SPECIFIC_DATE.fullmatch(pattern_text)
+            return (sum(ch.isdigit() for ch in pattern_text) >= 4 and not _SPECIFIC_DATE.fullmatch(pattern_text)
+                    and not _YEAR_RANGE.fullmatch(pattern_text))
 
     patterns = [Pattern("id_code", r"\b[A-Z]{0,4}\d[A-Z0-9]*(?:[-/][A-Z0-9]+)*\b(?<=\w{6}|\S{6,})", 0.5),
                 Pattern("id_after_word", r"(?<=\b(?:number|no\.?|ID|MRN|reference|ref\.?|code)[:#]?\s+)"
