@@ -249,3 +249,23 @@ def test_numbers_that_are_not_identifiers_stay():
             "P01: I was 45 then; my dad is 89 years old.\n")
     res = Pseudonymiser().fit_transform(_docs(n=text))
     assert res.transcripts[0].text == text and res.identifiers == []
+
+
+def test_extract_refuses_a_key_inside_the_outputs_and_word_lists_without_pseudonymise(tmp_path, capsys):
+    from psythemes.pipeline import extract
+
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.txt").write_text(A, encoding="utf-8")
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match="apart from the outputs"):
+        extract([src], out, pseudonymise=True, pseudonym_key=out / "key.json", cache_dir=False)
+    with pytest.raises(InputError, match="apart from the outputs"):
+        extract([src], out, pseudonymise=True, pseudonym_key=tmp_path / "cache" / "k.json",
+                cache_dir=tmp_path / "cache")
+    assert not out.exists()
+    names = tmp_path / "names.txt"
+    names.write_text("Beatrix\n", encoding="utf-8")
+    assert main(["extract", str(src), "--out", str(out), "--names", str(names)]) == 2
+    assert "--names and --keep work with --pseudonymise" in capsys.readouterr().err
+    assert not out.exists()

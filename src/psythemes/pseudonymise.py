@@ -898,6 +898,15 @@ def _clean_span(line: str, start: int, end: int, kind: str, keep: set[str]) -> t
             return None
         if not any(ch.isalpha() for ch in text) or (" " not in text and any(ch.isdigit() for ch in text)):
             return None  # codes such as P01 or T22 are not names (numbers are the ID recognizer's)
+        # false starts the model takes for names ("We'd-we'd-we'd", "That's-", "I'll--"): only
+        # function words, or no word of three letters or more (but "Ed" or "Jo" is a name)
+        from spacy.lang.en.stop_words import STOP_WORDS
+
+        content = [w for w in re.findall(r"[a-z]+", folded) if len(w) > 2]
+        if content and all(w in STOP_WORDS or w in _NEVER for w in content):
+            return None
+        if not content and not re.fullmatch(r"[A-Z][a-z]", text):
+            return None
     if kind == "DATE" and not _SPECIFIC_DATE.search(text):
         return None
     return start, end
