@@ -180,3 +180,92 @@ def test_reader_errors_name_the_line_not_the_words(tmp_path, monkeypatch):
     monkeypatch.setenv("PSYTHEMES_VERBOSE", "1")
     with pytest.raises(InputError, match="Margaret Thornbury said hello"):
         read_transcripts([path])
+
+
+def test_metadata_and_stored_speaker_roles_follow_the_labels(tmp_path):
+    from psythemes.io import annotate_transcripts, role_of
+
+    docs = _docs(e="Interviewer: Hello.\nOliver Hughes: Hello, I came with Beatrix Hughes.\n")
+    annotate_transcripts(docs, speaker_roles="Oliver*=partner")
+    docs[0].metadata["note"] = "partner of Beatrix Hughes"
+    res = Pseudonymiser().fit_transform(docs)
+    t = res.transcripts[0]
+    assert "Oliver" not in json.dumps(t.metadata) and "Beatrix" not in json.dumps(t.metadata)
+    label = t.turns[1].speaker
+    assert label.startswith("PERSON_") and role_of(label, t.metadata) == "partner"
+    assert restore_transcripts([t], res.key)[0].metadata == docs[0].metadata
+
+
+def test_runs_offline_and_writes_no_cache_of_its_own(tmp_path):
+    """In a fresh process with sockets blocked (before Presidio is imported) and an empty home:
+    the e-mail check does not fetch the public suffix list, nothing is downloaded or cached."""
+    import subprocess
+    import sys
+
+    # urllib3 probes IPv6 with a local socket when imported (not a connection): as in conftest.py
+    script = (
+        "import urllib3, pytest_socket; pytest_socket.disable_socket(allow_unix_socket=True)\n"
+        "from psythemes.schema import Transcript\n"
+        "from psythemes.pseudonymise import Pseudonymiser\n"
+        "r = Pseudonymiser().fit_transform([Transcript('a', 'P01: Mail dave.smith@nhs.net or www.example.org.')])\n"
+        "print(r.transcripts[0].text)\n"
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**os.environ, "HOME": str(home), "XDG_CACHE_HOME": str(home / ".cache"),
+           "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parents[1] / "src"),
+                                          os.environ.get("PYTHONPATH", "")])}
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "P01: Mail EMAIL_1 or URL_1."
+    assert "SocketBlockedError" not in run.stderr and "tried to use socket" not in run.stderr
+    assert not [p for p in home.rglob("*")], "something was cached in the home folder"
+
+
+def test_a_huge_line_is_read_in_pieces_and_offsets_hold():
+    filler = "and then we talked about the pain for a while. " * 200  # ~9,400 characters, one line
+    text = f"P01: {filler}I rang Margaret Thornbury. {filler}Margaret said no.\n"
+    res = Pseudonymiser().fit_transform(_docs(f=text))
+    out = res.transcripts[0]
+    assert "Margaret" not in out.text and out.text.count(res.key.terms["margaret thornbury"]) == 2
+    assert parse_labelled_text(out.text) == out.turns
+    assert restore_transcripts([out], res.key)[0].text == text
+
+
+def test_speaker_roles_given_at_reading_survive_pseudonymisation(tmp_path):
+    from psythemes.segment import segment_transcripts
+
+    path = tmp_path / "g.txt"
+    path.write_text("Interviewer: How are you?\nDave Miller: Not bad, my back is better.\n", encoding="utf-8")
+    docs = read_transcripts([path], speaker_roles="Dave*=patient")
+    res = Pseudonymiser().fit_transform(docs)
+    segments = segment_transcripts(res.transcripts, speaker_roles="Dave*=patient")
+    row = segments[segments["speaker"].str.startswith("PERSON_")].iloc[0]
+    assert row["role"] == "patient" and "Dave" not in row["text"] + row["speaker"]
+
+
+def test_numbers_that_are_not_identifiers_stay():
+    text = ("P01: From 2019-2020 I worked 37 hours a week, since 1998 really, and I'm 95% sure it was 2 years.\n"
+            "P01: I was 45 then; my dad is 89 years old.\n")
+    res = Pseudonymiser().fit_transform(_docs(n=text))
+    assert res.transcripts[0].text == text and res.identifiers == []
+
+
+def test_extract_refuses_a_key_inside_the_outputs_and_word_lists_without_pseudonymise(tmp_path, capsys):
+    from psythemes.pipeline import extract
+
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.txt").write_text(A, encoding="utf-8")
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match="apart from the outputs"):
+        extract([src], out, pseudonymise=True, pseudonym_key=out / "key.json", cache_dir=False)
+    with pytest.raises(InputError, match="apart from the outputs"):
+        extract([src], out, pseudonymise=True, pseudonym_key=tmp_path / "cache" / "k.json",
+                cache_dir=tmp_path / "cache")
+    assert not out.exists()
+    names = tmp_path / "names.txt"
+    names.write_text("Beatrix\n", encoding="utf-8")
+    assert main(["extract", str(src), "--out", str(out), "--names", str(names)]) == 2
+    assert "--names and --keep work with --pseudonymise" in capsys.readouterr().err
+    assert not out.exists()

@@ -313,6 +313,8 @@ def extract(
             figure_cache=_cache_folder(cache_dir, "report"),
         )
 
+    if pseudo is not None and pseudonym_key is not None:
+        pseudo.key.save(pseudonym_key)  # apart from the outputs, owner-only; first, so no output lacks its key
     if out_dir is not None:
         from .staging import StagedFolder
 
@@ -325,8 +327,6 @@ def extract(
             manifest["timings_s"] = {**{k: round(v, 3) for k, v in timings.items()},
                                      "write": round(time.perf_counter() - started, 3)}
             stage.commit(manifest)
-    if pseudo is not None and pseudonym_key is not None:
-        pseudo.key.save(pseudonym_key)  # apart from the outputs, owner-only
     return result
 
 

@@ -31,6 +31,7 @@ Examples
 from __future__ import annotations
 
 import bisect
+import copy
 import functools
 import hashlib
 import json
@@ -83,6 +84,7 @@ SURROGATE_RE = re.compile(r"\b(" + "|".join(KINDS) + r")_(\d+)\b")
 _PRESIDIO_KINDS: dict[str, str] = {
     "PERSON": "PERSON",
     "LOCATION": "PLACE",
+    "STREET_ADDRESS": "PLACE",
     "ORGANIZATION": "ORG",
     "DATE_TIME": "DATE",
     "AGE_OVER_89": "AGE",
@@ -117,14 +119,22 @@ _SPECIFIC_DATE = re.compile(
     r"|\b\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4}\b",                           # 03/03/2019, 2019-03-03
     re.IGNORECASE,
 )
+#: Lower-case words that belong to a surname (van der Sloot, de la Cruz, bin Salman).
+_PARTICLES = frozenset("van von de der den du da di la le del della dos das bin al ter ten op 't".split())
+_CALENDAR_WORDS = frozenset("""
+january february march april may june july august september october november december jan feb mar apr jun jul
+aug sep sept oct nov dec monday tuesday wednesday thursday friday saturday sunday am pm years year months month
+weeks week days day hours minutes times
+""".split())
+_YEAR_RANGE = re.compile(r"(?:19|20)\d\d[-/](?:(?:19|20)?\d\d)")  # 2019-2020, 1998/99: no ID
 _TITLES = frozenset("dr dr. doctor mr mr. mrs mrs. ms ms. miss mx prof prof. professor nurse sister sir dame "
-                    "auntie aunt uncle nan nana grandma grandad the".split())
+                    "auntie aunt uncle nan nana grandma grandad the my our his her their your".split())
 # Words spaCy's small model sometimes tags as names or places in speech ("Yeah", "Mum"); they
 # are never replaced, alone or as a whole finding.
 _NEVER = frozenset("""
 yeah yes no okay ok um uh erm hmm mm mhm right well oh ah so like sorry thanks thank you i me my
 mum mam mom dad mummy daddy nan gran grandma grandad granny nana auntie uncle sis bro baby
-god lord christ jesus covid covid-19 corona coronavirus lockdown zoom teams whatsapp facebook google
+national insurance god lord christ jesus covid covid-19 corona coronavirus lockdown zoom teams whatsapp facebook google
 nhs gp gps a&e cbt dbt act emdr mbsr mbct ibs cfs me/cfs ptsd adhd ocd icu ward clinic hospital
 monday tuesday wednesday thursday friday saturday sunday christmas easter
 """.split())
@@ -165,13 +175,60 @@ def _id_number_recognizer() -> Any:
         study and reference numbers): ``MRN 4471203``, ``AB123456C``, ``REF-2231-77``."""
 
         def validate_result(self, pattern_text: str) -> bool:
-            return sum(ch.isdigit() for ch in pattern_text) >= 4 and not _SPECIFIC_DATE.fullmatch(pattern_text)
+            return (sum(ch.isdigit() for ch in pattern_text) >= 4 and not _SPECIFIC_DATE.fullmatch(pattern_text)
+                    and not _YEAR_RANGE.fullmatch(pattern_text))
 
     patterns = [Pattern("id_code", r"\b[A-Z]{0,4}\d[A-Z0-9]*(?:[-/][A-Z0-9]+)*\b(?<=\w{6}|\S{6,})", 0.5),
                 Pattern("id_after_word", r"(?<=\b(?:number|no\.?|ID|MRN|reference|ref\.?|code)[:#]?\s+)"
                                          r"[A-Z0-9][A-Z0-9-]{3,}\b", 0.6)]
     return IdNumberRecognizer(supported_entity="ID_NUMBER", patterns=patterns, name="IdNumberRecognizer",
                               supported_language="en", global_regex_flags=re.DOTALL | re.MULTILINE)
+
+
+def _address_recognizer() -> Any:
+    from presidio_analyzer import Pattern, PatternRecognizer
+
+    class AddressRecognizer(PatternRecognizer):
+        """Street addresses (a house number, or Flat/Unit N, before capitalised words: ``21 Scott
+        Place``, ``Flat 9, Beth Lock``) and UK postcodes (``LS1 4AB``)."""
+
+        def validate_result(self, pattern_text: str) -> bool:
+            words = re.findall(r"[A-Za-z]+", pattern_text)
+            return not any(w.casefold() in _CALENDAR_WORDS for w in words)
+
+    words = r"(?:[A-Z][a-z'\-]+\s){0,2}[A-Z][a-z'\-]+\b"
+    patterns = [
+        Pattern("house_number_street", rf"\b(?:(?:Flat|Apartment|Apt\.?|Studio|Unit)\s+\w+,?\s+)?\d{{1,4}}[A-Za-z]?,?"
+                                       rf"\s+{words}", 0.5),
+        Pattern("flat_street", rf"\b(?:Flat|Apartment|Apt\.?|Studio|Unit)\s+\w+,\s+{words}", 0.6),
+        Pattern("uk_postcode", r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b", 0.6),
+    ]
+    return AddressRecognizer(supported_entity="STREET_ADDRESS", patterns=patterns, name="AddressRecognizer",
+                             supported_language="en", global_regex_flags=re.DOTALL | re.MULTILINE)
+
+
+def _extra_patterns_recognizers() -> list[Any]:
+    """Names after a title, UK phone numbers with ``(0)``, and URLs with any top-level domain:
+    what Presidio's own recognizers leave out (its URL list has no ``.biz``; phonenumbers
+    rejects ``+44(0)``; spaCy's small model misses many surnames after ``Dr``)."""
+    from presidio_analyzer import Pattern, PatternRecognizer
+
+    particles = "(?:" + "|".join(re.escape(p) for p in sorted(_PARTICLES)) + ")"
+    name = rf"[A-Z][\w'\u2019\-]+(?:\s+(?:{particles}\s+)*[A-Z][\w'\u2019\-]+){{0,2}}"
+    titled = Pattern("after_title", rf"(?<=\b(?:Dr|Doctor|Mr|Mrs|Ms|Miss|Mx|Prof|Professor|Nurse|Sister)\.?\s+)"
+                                    rf"(?:{particles}\s+)*{name}", 0.7)
+    phone = Pattern("uk_phone", r"(?<![\w+])(?:\+44\s?\(0\)\s?|\+44\s?|\(?0)\d{2,4}\)?[\s-]?\d{3,4}[\s-]?\d{3,4}\b",
+                    0.6)
+    url = Pattern("scheme_url", r"\b(?:https?://|www\.)[^\s<>\"']+", 0.6)
+    flags = re.DOTALL | re.MULTILINE  # case matters: a name after a title is capitalised
+    return [
+        PatternRecognizer(supported_entity="PERSON", patterns=[titled], name="TitledNameRecognizer",
+                          supported_language="en", global_regex_flags=flags),
+        PatternRecognizer(supported_entity="PHONE_NUMBER", patterns=[phone], name="UkPhoneRecognizer",
+                          supported_language="en", global_regex_flags=flags),
+        PatternRecognizer(supported_entity="URL", patterns=[url], name="SchemeUrlRecognizer",
+                          supported_language="en", global_regex_flags=flags | re.IGNORECASE),
+    ]
 
 
 def _offline_email_recognizer() -> Any:
@@ -222,7 +279,8 @@ def _analyzer(model: str) -> Any:
     nlp_engine = NlpEngineProvider(nlp_configuration=config).create_engine()
     engine = AnalyzerEngine(nlp_engine=nlp_engine, supported_languages=["en"])
     engine.registry.remove_recognizer("EmailRecognizer")
-    for recognizer in (_offline_email_recognizer(), _age_over_89_recognizer(), _id_number_recognizer()):
+    for recognizer in (_offline_email_recognizer(), _age_over_89_recognizer(), _id_number_recognizer(),
+                       _address_recognizer(), *_extra_patterns_recognizers()):
         engine.registry.add_recognizer(recognizer)
     return engine
 
@@ -470,7 +528,7 @@ class Pseudonymiser:
         if unknown:
             raise InputError(f"unknown identifier kind {unknown[0]!r}; choose from {', '.join(KINDS)}")
         if isinstance(self.key, PseudonymKey):
-            key = PseudonymKey(dict(self.key.surrogates), dict(self.key.terms), dict(self.key.documents))
+            key = copy.deepcopy(self.key)  # the caller's key stays as it was
         elif self.key is not None:
             key = PseudonymKey.load(self.key)
         else:
@@ -502,12 +560,8 @@ class Pseudonymiser:
         found = {}
         for t in transcripts:
             spans = []
-            for s, e, k in self._detect(t.text, keep, kinds):
-                original = t.text[s:e]
-                if original.casefold() in listed:
-                    spans.append((s, e, listed[original.casefold()]))
-                elif k not in _MODEL_GUESSES or not _ordinary_guess(original, k, ordinary):
-                    spans.append((s, e, k))
+            for s, e, k in self._detect(t.text, keep, kinds, ordinary):
+                spans.append((s, e, listed.get(t.text[s:e].casefold(), k)))
             found[t.doc_id] = spans
         # 2. the corpus vocabulary: every original found, the researcher's names, speaker labels
         vocab: dict[str, tuple[str, str]] = {}   # matching form -> (kind, how)
@@ -551,8 +605,8 @@ class Pseudonymiser:
                     turn = replace(turn, speaker=new_label)
                 turns.append(turn)
             new_t.turns = turns
-            new_t.metadata = {k: _replace_terms(v, matcher, vocab, key, aliases) if isinstance(v, str) else v
-                              for k, v in new_t.metadata.items()}
+            # metadata cells, and the speaker -> role map the reader stored, name people too
+            new_t.metadata = _replace_nested(new_t.metadata, lambda v: _replace_terms(v, matcher, vocab, key, aliases))
             out.append(new_t)
             shifts[t.doc_id] = shift
             key.documents[t.doc_id] = {"sha256": _text_hash(new_t.text), "replacements": replacements,
@@ -560,12 +614,16 @@ class Pseudonymiser:
         _warn_named_ids(transcripts, matcher)
         return PseudonymisationResult(out, key, identifiers, shifts)
 
-    def _detect(self, text: str, keep: set[str], kinds: set[str]) -> list[tuple[int, int, str]]:
-        """(start, end, kind) the Presidio analyzer finds, filtered and without overlaps."""
+    def _detect(self, text: str, keep: set[str], kinds: set[str], ordinary: set[str]) -> list[tuple[int, int, str]]:
+        """(start, end, kind) the Presidio analyzer finds, filtered and without overlaps.
+
+        The spaCy model's guesses that look like ordinary words (:func:`_ordinary_guess`) are
+        dropped; a pattern's findings are not ("Dr White" is a name, though "white" is a word).
+        """
         engine = _analyzer(self.model)
         entities = [e for e, k in _PRESIDIO_KINDS.items() if k in kinds]
-        lines = [(m.start(), m.group()) for m in re.finditer(r"[^\n]+", text)]
-        lines = [(pos, line) for pos, line in lines if not line.isspace()]
+        lines = [piece for m in re.finditer(r"[^\n]+", text) if not m.group().isspace()
+                 for piece in _pieces(m.start(), m.group())]
         found = []
         from presidio_analyzer import BatchAnalyzerEngine
 
@@ -576,8 +634,12 @@ class Pseudonymiser:
             for r in line_results:
                 kind = _PRESIDIO_KINDS[r.entity_type]
                 span = _clean_span(line, r.start, r.end, kind, keep)
-                if span is not None:
-                    found.append((pos + span[0], pos + span[1], kind, r.score))
+                if span is None:
+                    continue
+                guessed = (r.recognition_metadata or {}).get("recognizer_name") == "SpacyRecognizer"
+                if guessed and kind in _MODEL_GUESSES and _ordinary_guess(line[span[0]:span[1]], kind, ordinary):
+                    continue
+                found.append((pos + span[0], pos + span[1], kind, r.score))
         return _resolve_overlaps(found)
 
     @staticmethod
@@ -705,7 +767,7 @@ def restore_transcripts(transcripts: Sequence[Transcript], key: PseudonymKey) ->
         restored, _, _ = _apply(t, reps)
         speakers = doc.get("speakers", {})
         restored.turns = [replace(turn, speaker=speakers.get(turn.speaker, turn.speaker)) for turn in restored.turns]
-        restored.metadata = {k: restore_text(v, key) if isinstance(v, str) else v for k, v in t.metadata.items()}
+        restored.metadata = _replace_nested(t.metadata, lambda v: restore_text(v, key))
         out.append(restored)
     return out
 
@@ -798,14 +860,22 @@ def _clean_span(line: str, start: int, end: int, kind: str, keep: set[str]) -> t
     """Trim a finding to the identifying words, or None when it identifies no one."""
     text = line[start:end]
     if kind in ("PERSON", "PLACE", "ORG"):
-        # leading titles and articles stay ("Dr PERSON_2"); a possessive stays outside
+        # leading titles and articles stay ("Dr PERSON_2"), and so do words in lower case that
+        # the model took in ("rang Margaret Thornbury"), but not a surname's particle ("van der
+        # Sloot"); a possessive stays outside
         while True:
-            m = re.match(r"(\w+\.?)\s+", text)
-            if m and m.group(1).casefold() in _TITLES and len(text) > m.end():
+            m = re.match(r"([\w'\u2019\-]+\.?)\s+", text)
+            if m and len(text) > m.end() and (m.group(1).casefold() in _TITLES or (
+                    m.group(1)[:1].islower() and m.group(1) not in _PARTICLES)):
                 start += m.end()
                 text = text[m.end():]
                 continue
             break
+        m = re.search(r"\s+([\w'\u2019\-]+\.?)$", text)
+        while m and (m.group(1).casefold() in _TITLES or m.group(1)[:1].islower()):  # "rang Dr", "Dave said"
+            end -= len(m.group())
+            text = text[: m.start()]
+            m = re.search(r"\s+([\w'\u2019\-]+\.?)$", text)
         m = re.search(r"(?:'s|\u2019s|'|\u2019)$", text)
         if m:
             end -= len(m.group())
@@ -828,9 +898,32 @@ def _clean_span(line: str, start: int, end: int, kind: str, keep: set[str]) -> t
             return None
         if not any(ch.isalpha() for ch in text) or (" " not in text and any(ch.isdigit() for ch in text)):
             return None  # codes such as P01 or T22 are not names (numbers are the ID recognizer's)
+        # false starts the model takes for names ("We'd-we'd-we'd", "That's-", "I'll--"): only
+        # function words, or no word of three letters or more (but "Ed" or "Jo" is a name)
+        from spacy.lang.en.stop_words import STOP_WORDS
+
+        content = [w for w in re.findall(r"[a-z]+", folded) if len(w) > 2]
+        if content and all(w in STOP_WORDS or w in _NEVER for w in content):
+            return None
+        if not content and not re.fullmatch(r"[A-Z][a-z]", text):
+            return None
     if kind == "DATE" and not _SPECIFIC_DATE.search(text):
         return None
     return start, end
+
+
+def _pieces(pos: int, line: str, limit: int = 5000) -> list[tuple[int, str]]:
+    """A line cut at spaces into pieces of at most ``limit`` characters (a Word paragraph or a
+    subtitle file without line breaks can be one huge line; spaCy works in bounded pieces)."""
+    out = []
+    while len(line) > limit:
+        cut = line.rfind(". ", 0, limit) + 2  # after a sentence, else after a space
+        if cut < limit // 2:
+            cut = line.rfind(" ", 0, limit) + 1 or limit
+        out.append((pos, line[:cut]))
+        pos, line = pos + cut, line[cut:]
+    out.append((pos, line))
+    return out
 
 
 def _resolve_overlaps(found: list[tuple[int, int, str, float]]) -> list[tuple[int, int, str]]:
@@ -869,6 +962,17 @@ def _term_matcher(vocab: dict[str, tuple[str, str]]) -> re.Pattern[str] | None:
 
     body = "|".join(alternative(t) for t in terms)
     return re.compile(rf"(?<![\w@.])(?:{body})(?![\w@]|\.\w)")
+
+
+def _replace_nested(value: Any, replace_text: Any) -> Any:
+    """``value`` with ``replace_text`` applied to every string in it, dict keys included."""
+    if isinstance(value, str):
+        return replace_text(value)
+    if isinstance(value, dict):
+        return {_replace_nested(k, replace_text): _replace_nested(v, replace_text) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_replace_nested(v, replace_text) for v in value)
+    return value
 
 
 def _lookup(vocab: dict[str, tuple[str, str]], matched: str) -> tuple[str, str]:
