@@ -887,7 +887,7 @@ def _pca_map(themes: pd.DataFrame, centroids: np.ndarray) -> Any:
 
 # -- cache of fitted results (ThemeDiscoverer(memory=...)) ----------------------------------
 
-_CACHE_FORMAT = "psythemes-themes-1"
+_CACHE_FORMAT = "psythemes-themes-2"  # 2: entries carry content hashes
 _FIGURES = ("barchart.html", "intertopic.html")
 # whatever can change a fit's results besides its inputs and parameters
 _CACHE_LIBRARIES = ("psythemes", "bertopic", "scikit-learn", "umap-learn", "hdbscan", "numpy", "scipy", "pandas",
@@ -923,6 +923,9 @@ class _ThemeCacheEntry:
             state = json.loads(state_path.read_text(encoding="utf-8"))
             if state.get("format") != _CACHE_FORMAT:
                 raise ValueError(f"format {state.get('format')!r}")
+            from .caching import verify_content
+
+            verify_content(self.folder, state.get("sha256"))  # e.g. theme ids shuffled on disk
             themes = pd.read_parquet(self.folder / "themes.parquet")
             segment_themes = pd.read_parquet(self.folder / "segment_themes.parquet")
             prevalence = {
@@ -958,7 +961,10 @@ class _ThemeCacheEntry:
                 table.to_parquet(tmp / f"prevalence-{i}.parquet", index=False)
             np.save(tmp / "theme_centroids.npy", discoverer.theme_centroids_, allow_pickle=False)
             np.save(tmp / "labels.npy", np.asarray(discoverer.labels_), allow_pickle=False)
-            state = {"format": _CACHE_FORMAT, "preset_": discoverer.preset_,
+            from .caching import content_hashes
+
+            files = sorted(p.name for p in tmp.iterdir() if p.is_file())
+            state = {"format": _CACHE_FORMAT, "sha256": content_hashes(tmp, files), "preset_": discoverer.preset_,
                      "initial_outlier_share_": discoverer.initial_outlier_share_,
                      "outlier_share_": discoverer.outlier_share_, "prevalence": list(discoverer.prevalence_)}
             (tmp / "state.json").write_text(json.dumps(state), encoding="utf-8")  # last: marks a complete entry
