@@ -196,6 +196,9 @@ def _read_bytes(path: Path) -> bytes:
         raise InputError("no such file", path=path)
     if path.is_dir():
         raise InputError("is a folder, expected a file (read_transcripts reads folders)", path=path)
+    from .validate import check_regular_file
+
+    check_regular_file(path)  # a FIFO blocks forever, /dev/zero never ends
     try:
         return path.read_bytes()
     except OSError as err:
@@ -1040,11 +1043,13 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     :data:`SKIPPED_STEMS` or starts with ``readme`` (``metadata.csv``, ``README.md``...).
     Files named explicitly are always kept (an unsupported suffix is reported when read).
     """
+    from .validate import inside_folder
+
     out: list[Path] = []
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            for child in sorted(p.iterdir()):
+            for child in inside_folder(p, sorted(p.iterdir())):
                 stem = child.stem.casefold()
                 if (child.is_file() and child.suffix.lower() in FORMAT_BY_SUFFIX
                         and not child.name.startswith((".", "~"))
@@ -1165,6 +1170,9 @@ def read_metadata(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     text = _read_text_file(path, None)
     sep = "\t" if path.suffix.lower() == ".tsv" else ","
+    from .validate import check_rectangular
+
+    check_rectangular(path, what="metadata", delimiter=sep, text=text)  # a shifted column is silent otherwise
     try:
         frame = pd.read_csv(_io.StringIO(text), sep=sep, dtype={"doc_id": str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
@@ -1326,7 +1334,10 @@ def read_segments(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise InputError("segments file not found", path=path)
+    from .validate import check_rectangular, check_segment_table
+
     text_columns = ["doc_id", "segment_id", "speaker", "role", "text"]
+    check_rectangular(path, what="segments table")
     try:
         frame = pd.read_csv(path, dtype={c: str for c in text_columns}, keep_default_na=False, encoding="utf-8-sig")
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as err:
@@ -1348,5 +1359,6 @@ def read_segments(path: str | Path) -> pd.DataFrame:
             frame[column] = "" if column in text_columns else float("nan")
     for column in ("t_start", "t_end"):
         frame[column] = pd.to_numeric(frame[column].replace("", float("nan")), errors="coerce")
+    check_segment_table(frame, path)  # unique ids, ordered offsets that match the text
     return frame
 

@@ -346,6 +346,12 @@ def _load_gold(gold: Any, project: Any, book: Any, transcripts: list[Transcript]
     missing = [c for c in GOLD_COLUMNS if c not in table.columns]
     if missing:
         raise InputError(f"gold codes lack column(s) {missing}")
+    from .validate import check_known_codes, check_spans
+
+    # the same checks for gold from a .qdpx or a DataFrame as load_gold makes for a CSV
+    source = gold if isinstance(gold, (str, Path)) else ("the project's codings" if gold is None else None)
+    check_known_codes(table, book.names, what="gold codes", path=source)
+    check_spans(table, what="gold codes", path=source, allow_empty=False)
     known = {t.doc_id: len(t.text) for t in transcripts}
     unknown = sorted(set(table["doc_id"].astype(str)) - set(known))
     if unknown:

@@ -163,3 +163,49 @@ def test_cli_refuses_bad_output_folders_before_any_work(tmp_path, monkeypatch, c
         err = capsys.readouterr().err
         assert rc == 2 and err.startswith("error:") and "unexpected" not in err, err
     assert sorted(p.name for p in transcripts.iterdir()) == ["a.txt"]
+
+
+# ----------------------------------------------------------------------------- input paths
+
+
+def test_a_symlink_leaving_the_input_folder_is_skipped_with_a_warning(tmp_path):
+    from psythemes.io import read_transcripts
+
+    folder = tmp_path / "transcripts"
+    folder.mkdir()
+    (folder / "a.txt").write_text("P01: hello there\nP01: more words\n")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("P99: not a transcript of this study\n")
+    (folder / "b.txt").symlink_to(secret)
+    (folder / "passwd.txt").symlink_to("/etc/passwd")
+    (folder / "c.txt").symlink_to(folder / "a.txt")  # inside the folder: read
+    with pytest.warns(PsythemesWarning, match="outside the input folder"):
+        docs = read_transcripts([folder])
+    assert sorted(t.doc_id for t in docs) == ["a", "c"]
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    from psythemes.io import read_transcript
+
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="FIFO"):
+        read_transcript(fifo)
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero here")
+def test_dev_zero_is_refused(capsys):
+    from psythemes.cli import main
+
+    rc = main(["segment", "/dev/zero", "--format", "text", "--out", "/nonexistent-never-written"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "a device, not a regular file" in err, err
+
+
+def test_a_fifo_as_qdpx_is_refused(tmp_path):
+    from psythemes.qdpx import read_qdpx
+
+    fifo = tmp_path / "p.qdpx"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="FIFO"):
+        read_qdpx(fifo)

@@ -1,0 +1,106 @@
+"""Input tables: one validation (shape, unique ids, 0 <= start <= end <= text length, known codes), the row named."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from psythemes.errors import InputError
+from psythemes.io import read_metadata, read_segments
+
+SEGMENTS = ("doc_id,segment_id,speaker,role,start,end,text\n"
+            "a,a:0-5,P01,patient,0,5,hello\n"
+            "a,a:6-11,P01,patient,6,11,there\n")
+
+
+def _segments(tmp_path, body: str):
+    path = tmp_path / "segments.csv"
+    path.write_text(body)
+    return path
+
+
+def test_segments_as_written_are_accepted(tmp_path):
+    assert len(read_segments(_segments(tmp_path, SEGMENTS))) == 2
+
+
+@pytest.mark.parametrize("row, message", [
+    ("a,a:0-5,P01,patient,0,5,hello", "repeats segment_id='a:0-5' of row 1"),     # duplicate id
+    ("a,a:9-4,P01,patient,9,4,hello", "0 <= start <= end"),                        # reversed
+    ("a,a:-3-2,P01,patient,-3,2,hello", "0 <= start <= end"),                      # negative
+    ("a,a:20-99999,P01,patient,20,99999,hello", "do not belong to this text"),     # huge
+    ("a,a:20-26,P01,patient,20,26,hello", "do not belong to this text"),           # shifted by a character
+])
+def test_bad_segment_rows_are_errors_naming_the_row(tmp_path, row, message):
+    with pytest.raises(InputError, match=message) as err:
+        read_segments(_segments(tmp_path, SEGMENTS + row + "\n"))
+    assert "row 3" in str(err.value)
+
+
+@pytest.mark.parametrize("row", ["a,a:12-15,P01,patient,12,15,you,extra", "a,a:12-15,P01"])
+def test_ragged_segment_rows(tmp_path, row):
+    with pytest.raises(InputError, match=r"segments.csv:4: segments table: row has \d fields, the header has 7"):
+        read_segments(_segments(tmp_path, SEGMENTS + row + "\n"))
+
+
+def test_ragged_metadata_row(tmp_path):
+    path = tmp_path / "meta.csv"
+    path.write_text("doc_id,participant\na,P01,extra\n")
+    with pytest.raises(InputError, match=r"meta.csv:2: metadata: row has 3 fields, the header has 2"):
+        read_metadata(path)
+
+
+def test_ragged_gold_row(tmp_path):
+    from psythemes.evaluate import load_gold
+
+    path = tmp_path / "gold.csv"
+    path.write_text("doc_id,start,end,code,coder\na,0,5,alliance\n")
+    with pytest.raises(InputError, match=r"gold.csv:2: .*row has 4 fields"):
+        load_gold(path)
+
+
+def test_agree_refuses_duplicate_units_and_ragged_rows(tmp_path, capsys):
+    from psythemes.cli import main
+
+    dup = tmp_path / "dup.csv"
+    dup.write_text("unit,a,b\n1,x,x\n2,x,y\n1,y,y\n")
+    assert main(["agree", str(dup), "--n-boot", "0"]) == 2
+    assert "row 3 repeats unit='1' of row 1" in capsys.readouterr().err
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("unit,a,b\n1,x,x\n2,x\n")
+    assert main(["agree", str(ragged), "--n-boot", "0"]) == 2
+    assert "ragged.csv:3: ratings table: row has 2 fields" in capsys.readouterr().err
+
+
+def test_gold_from_a_project_with_codes_outside_the_codebook(tmp_path):
+    from psythemes.codebook import load_codebook
+    from psythemes.pipeline import _load_gold
+    from psythemes.schema import Transcript
+
+    book = load_codebook("psychosomatic")
+    transcripts = [Transcript(doc_id="a", text="hello there, how are you")]
+    gold = pd.DataFrame({"doc_id": ["a"], "start": [0], "end": [5], "code": ["not_a_code"], "coder": ["A"]})
+    with pytest.raises(InputError, match="row 1 has code 'not_a_code', not in the codebook"):
+        _load_gold(gold, None, book, transcripts)
+
+
+@pytest.mark.parametrize("start, end, message", [(3, 2, "0 <= start < end"), (-1, 4, "0 <= start < end"),
+                                                 (0, 0, "0 <= start < end")])
+def test_gold_dataframe_spans_are_checked(start, end, message):
+    from psythemes.codebook import load_codebook
+    from psythemes.pipeline import _load_gold
+    from psythemes.schema import Transcript
+
+    book = load_codebook("psychosomatic")
+    gold = pd.DataFrame({"doc_id": ["a"], "start": [start], "end": [end], "code": [book.names[0]], "coder": ["A"]})
+    with pytest.raises(InputError, match=message):
+        _load_gold(gold, None, book, [Transcript(doc_id="a", text="hello there")])
+
+
+def test_map_refuses_a_segments_table_with_duplicate_ids(tmp_path, capsys):
+    from psythemes.cli import main
+
+    path = _segments(tmp_path, SEGMENTS + "a,a:0-5,P01,patient,0,5,hello\n")
+    rc = main(["map", str(path), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "ids must be unique" in err and "unexpected" not in err
+    assert not (tmp_path / "out" / "codes.csv").exists()
