@@ -341,6 +341,9 @@ class ThemeDiscoverer:
             raise InputError(f"embeddings have shape {X.shape}, expected ({len(segments)}, dimension): one row per segment")
         if len(segments) < 2:
             raise InputError(f"theme discovery needs at least 2 segments, got {len(segments)}")
+        from .validate import check_seed
+
+        check_seed(self.random_state)
         if not np.isfinite(X).all():
             raise InputError("embeddings contain NaN or infinite values")
         return X
@@ -356,6 +359,10 @@ class ThemeDiscoverer:
             )
             preset = "fast"
         n_themes = self.n_themes
+        if preset == "default" and not custom and self.min_topic_size > n:
+            # HDBSCAN would fail deep inside (k-d tree query) after the embedding work
+            raise InputError(f"min_topic_size={self.min_topic_size} is more than the {n} segments; "
+                             "give a smaller --min-topic-size")
         if preset == "fast" and n_themes is not None and n_themes > n:
             raise InputError(f"n_themes={n_themes} is more than the {n} segments")
         parts = PRESETS[preset](

@@ -160,11 +160,45 @@ def decode_bytes(raw: bytes, path: str | Path | None = None, encoding: str | Non
     return text
 
 
+def _decode_mixed(raw: bytes, path: str | Path | None) -> str | None:
+    """Text whose lines are partly UTF-8 (with non-ASCII letters) and partly not (e.g. cp1252
+    lines pasted into a UTF-8 file): each line decoded on its own, with a warning naming the lines
+    that are not UTF-8.  None when the file is not mixed (one encoding for the whole file)."""
+    lines = raw.splitlines(keepends=True)
+    utf8_lines, other_lines = 0, []
+    for number, line in enumerate(lines, start=1):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+            utf8_lines += 1
+        except UnicodeDecodeError:
+            other_lines.append(number)
+    if not utf8_lines or not other_lines:
+        return None
+    decoded = []
+    not_utf8 = set(other_lines)
+    for number, line in enumerate(lines, start=1):
+        if number in not_utf8:
+            decoded.append(line.decode("cp1252", errors="replace"))
+        else:
+            decoded.append(line.decode("utf-8"))
+    shown = ", ".join(map(str, other_lines[:10])) + (" ..." if len(other_lines) > 10 else "")
+    warnings.warn(
+        f"{path}: mixed encodings: {len(other_lines)} line(s) are not UTF-8 (read as cp1252: {shown}), "
+        f"{utf8_lines} other line(s) with accents are UTF-8; check those lines, or re-save the file as UTF-8",
+        PsythemesWarning, stacklevel=5)
+    return "".join(decoded)
+
+
 def _decode_without_bom(raw: bytes, path: str | Path | None) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as err:
         first_bad = err.start
+    mixed = _decode_mixed(raw, path)
+    if mixed is not None:
+        return mixed
     from charset_normalizer import from_bytes
     from charset_normalizer.md import mess_ratio
 

@@ -226,11 +226,16 @@ def _parse_threshold(threshold: Any, names: list[str]) -> dict[str, float] | str
         unknown = sorted(set(threshold) - set(names))
         if unknown:
             raise InputError(f"threshold given for unknown code(s): {', '.join(unknown)}")
-        return {str(k): float(v) for k, v in threshold.items()}
+        values = {str(k): float(v) for k, v in threshold.items()}
+        if not all(np.isfinite(v) for v in values.values()):
+            raise InputError(f"thresholds must be finite numbers, not {threshold!r}")
+        return values
     try:
         value = float(threshold)
     except (TypeError, ValueError):
         raise InputError(f"threshold must be 'auto', a number or a dict of numbers, not {threshold!r}") from None
+    if not np.isfinite(value):  # nan would assign nothing, silently
+        raise InputError(f"threshold must be 'auto' or a finite number, not {threshold!r}")
     return {n: value for n in names}
 
 
@@ -734,6 +739,8 @@ class FewShotMapper:
         if self.context not in ("previous", "both", "none"):
             raise InputError(f"context must be 'previous', 'both' or 'none', not {self.context!r}")
         segments = _check_segments(segments)
+        if len(segments) < 2:  # the lexical features need two documents; a classifier needs more anyway
+            raise InputError(f"training needs at least 2 segments with gold codes, got {len(segments)}")
         cb = load_codebook(self.codebook)
         self.codebook_ = cb
         self.embedder_ = self.embedder if self.embedder is not None else default_embedder()
@@ -1340,6 +1347,10 @@ def map_segments_to_files(
     from .outputs import prepare_out_dir, write_table
 
     frame = read_segments(segments)
+    if themes is not None:  # checked before anything is written
+        for name in ("themes.csv", "segment_themes.csv"):
+            if not (Path(themes) / name).is_file():
+                raise InputError("--themes folder lacks this file", path=Path(themes) / name)
     out = prepare_out_dir(out_dir)
     if model is not None:
         method = "few-shot"

@@ -156,6 +156,9 @@ def extract(
     from .embed import Embedder
     from .segment import segment_transcripts
 
+    from .validate import check_seed
+
+    check_seed(random_state)
     if method not in ("zero-shot", "few-shot"):
         raise InputError(f"unknown method {method!r}; choose zero-shot or few-shot")
     if method == "few-shot" and model is None:
@@ -189,6 +192,11 @@ def extract(
         )
         if len(segments) < 2:
             raise InputError(f"only {len(segments)} segment(s) to analyse; need at least 2")
+        from .discover import SMALL_CORPUS
+
+        if preset == "default" and isinstance(min_topic_size, int) and min_topic_size > len(segments) >= SMALL_CORPUS:
+            # HDBSCAN's limit, found before the embedding work rather than after it
+            raise InputError(f"--min-topic-size {min_topic_size} is more than the {len(segments)} segments to analyse")
 
     # --- embed
     with clock("embed"):

@@ -19,7 +19,7 @@ import pandas as pd
 from .errors import InputError
 
 __all__ = ["check_rectangular", "check_unique", "check_spans", "check_segment_table", "check_known_codes",
-           "check_regular_file", "inside_folder"]
+           "check_regular_file", "inside_folder", "check_seed"]
 
 
 def check_rectangular(path: str | Path, *, what: str = "table", encoding: str = "utf-8-sig",
@@ -169,3 +169,16 @@ def inside_folder(folder: Path, children: Iterable[Path]) -> list[Path]:
                 continue
         kept.append(child)
     return kept
+
+
+# ----------------------------------------------------------------------------- options
+
+
+def check_seed(value: object, name: str = "random_state") -> None:
+    """A seed numpy and scikit-learn accept: an integer in [0, 2**32 - 1] (or None)."""
+    import numbers
+
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= int(value) <= 2**32 - 1:
+        raise InputError(f"{name} (--seed) must be an integer from 0 to {2**32 - 1}, not {value!r}")

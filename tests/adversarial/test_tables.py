@@ -104,3 +104,87 @@ def test_map_refuses_a_segments_table_with_duplicate_ids(tmp_path, capsys):
     err = capsys.readouterr().err
     assert rc == 2 and "ids must be unique" in err and "unexpected" not in err
     assert not (tmp_path / "out" / "codes.csv").exists()
+
+
+# ----------------------------------------------------------------------------- text and options
+
+
+def test_mixed_encoding_warns_naming_the_lines_and_reads_both(tmp_path):
+    from psythemes.errors import PsythemesWarning
+    from psythemes.io import read_transcript
+
+    path = tmp_path / "mixed.txt"
+    path.write_bytes("P01: Das Café war voll.\n".encode("utf-8") + "P02: Und die Prüfung?\n".encode("cp1252")
+                     + "P01: Schön war es.\n".encode("utf-8"))
+    with pytest.warns(PsythemesWarning, match=r"mixed encodings: 1 line\(s\) are not UTF-8 \(read as cp1252: 2\)"):
+        doc = read_transcript(path)
+    assert "Café" in doc.text and "Prüfung" in doc.text and "Schön" in doc.text and "Ã" not in doc.text
+
+
+def test_a_whole_cp1252_file_is_not_called_mixed(tmp_path):
+    import warnings
+
+    from psythemes.io import read_transcript
+
+    path = tmp_path / "cp.txt"
+    path.write_bytes("P01: Das Café war voll.\nP02: Und die Prüfung?\n".encode("cp1252"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert "Prüfung" in read_transcript(path).text
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 1.5, True])
+def test_bad_seed_is_refused_before_any_work(seed, tmp_path):
+    from psythemes.pipeline import extract
+
+    with pytest.raises(InputError, match="--seed"):
+        extract(tmp_path / "not-read-yet", tmp_path / "out", random_state=seed)
+    assert not (tmp_path / "out").exists()
+
+
+def test_min_topic_size_above_the_segments(tmp_path):
+    import numpy as np
+
+    from psythemes.discover import ThemeDiscoverer
+
+    from psythemes.discover import SMALL_CORPUS
+
+    n = SMALL_CORPUS + 4  # enough for the default preset (UMAP + HDBSCAN)
+    seg = pd.DataFrame({"doc_id": ["a"] * n, "segment_id": [f"a:{i}" for i in range(n)], "text": ["x y z"] * n})
+    X = np.random.default_rng(0).normal(size=(n, 8))
+    with pytest.raises(InputError, match=f"min_topic_size=500 is more than the {n} segments"):
+        ThemeDiscoverer(min_topic_size=500).fit(seg, X)
+
+
+def test_unknown_spacy_language(tmp_path):
+    from psythemes.schema import Transcript, Turn
+    from psythemes.segment import segment_transcripts
+
+    doc = Transcript(doc_id="a", text="P01: One. Two.", turns=[Turn(speaker="P01", start=5, end=14)])
+    with pytest.raises(InputError, match="unknown spaCy language 'zz'"):
+        segment_transcripts([doc], unit="sentence", lang="zz")
+
+
+@pytest.mark.parametrize("threshold", [float("nan"), float("inf"), "nan"])
+def test_threshold_must_be_a_finite_number(threshold):
+    from psythemes.mapping import _parse_threshold
+
+    with pytest.raises(InputError, match="threshold"):
+        _parse_threshold(threshold, ["a", "b"])
+
+
+def test_training_on_one_segment(tmp_path):
+    from psythemes.mapping import FewShotMapper
+
+    path = _segments(tmp_path, SEGMENTS.rsplit("a,a:6", 1)[0])
+    with pytest.raises(InputError, match="at least 2 segments"):
+        FewShotMapper().fit(read_segments(path), [["alliance"]])
+
+
+def test_map_checks_themes_before_writing_codes(tmp_path, capsys):
+    from psythemes.cli import main
+
+    path = _segments(tmp_path, SEGMENTS)
+    rc = main(["map", str(path), "--themes", str(tmp_path / "missing"), "--out", str(tmp_path / "out")])
+    assert rc == 2 and "lacks this file" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "codes.csv").exists()
