@@ -1394,5 +1394,8 @@ def read_segments(path: str | Path) -> pd.DataFrame:
     for column in ("t_start", "t_end"):
         frame[column] = pd.to_numeric(frame[column].replace("", float("nan")), errors="coerce")
     check_segment_table(frame, path)  # unique ids, ordered offsets that match the text
+    from .validate import text_lengths_near
+
+    frame.attrs["text_lengths"] = text_lengths_near(path)  # for gold spans read against this table
     return frame
 

@@ -1239,10 +1239,12 @@ def map_themes(
 # file-level entry points (used by the CLI)
 
 
-def _read_gold_csv(path: str | Path, codebook: Codebook) -> pd.DataFrame:
+def _read_gold_csv(path: str | Path, codebook: Codebook, segments: pd.DataFrame | None = None) -> pd.DataFrame:
     from .evaluate import load_gold
 
-    return load_gold(path, codes=codebook.names)
+    # spans beyond their text are dropped (with a warning) when transcripts.jsonl lies beside segments.csv
+    lengths = segments.attrs.get("text_lengths") if segments is not None else None
+    return load_gold(path, codes=codebook.names, text_lengths=lengths)
 
 
 def _fit_mapper(method: str, codebook: str | Path | None, segments: pd.DataFrame, *, train: str | Path | None,
@@ -1257,7 +1259,7 @@ def _fit_mapper(method: str, codebook: str | Path | None, segments: pd.DataFrame
     if method == "few-shot":
         if train is None:
             raise InputError("--method few-shot needs --train GOLD.csv or --model DIR")
-        gold = _read_gold_csv(train, cb)
+        gold = _read_gold_csv(train, cb, segments)
         y = labels_from_gold(segments, gold)
         coded_docs = set(gold[_DOC].astype(str))
         keep = segments[_DOC].astype(str).isin(coded_docs).to_numpy()
@@ -1389,7 +1391,7 @@ def train_to_folder(
     """
     cb = load_codebook(codebook)
     frame = read_segments(segments)
-    gold_frame = _read_gold_csv(gold, cb)
+    gold_frame = _read_gold_csv(gold, cb, frame)
     y_all = labels_from_gold(frame, gold_frame)
     keep = np.flatnonzero(frame[_DOC].astype(str).isin(set(gold_frame[_DOC].astype(str))).to_numpy())
     if not len(keep):

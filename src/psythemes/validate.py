@@ -19,7 +19,7 @@ import pandas as pd
 from .errors import InputError
 
 __all__ = ["check_rectangular", "check_unique", "check_spans", "check_segment_table", "check_known_codes",
-           "check_regular_file", "inside_folder", "check_seed"]
+           "check_regular_file", "inside_folder", "check_seed", "text_lengths_near"]
 
 
 def check_rectangular(path: str | Path, *, what: str = "table", encoding: str = "utf-8-sig",
@@ -182,3 +182,27 @@ def check_seed(value: object, name: str = "random_state") -> None:
         return
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= int(value) <= 2**32 - 1:
         raise InputError(f"{name} (--seed) must be an integer from 0 to {2**32 - 1}, not {value!r}")
+
+
+def text_lengths_near(segments_path: str | Path | None) -> dict[str, int] | None:
+    """``doc_id -> len(text)`` from the ``transcripts.jsonl`` that ``psythemes segment`` wrote beside
+    ``segments_path``; None when there is none (or it cannot be read).
+
+    With it, gold spans that end beyond their text (made on another version of a transcript) are
+    found instead of covering every segment up to the end.
+    """
+    import json
+
+    if segments_path is None:
+        return None
+    path = Path(segments_path).parent / "transcripts.jsonl"
+    lengths: dict[str, int] = {}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    record = json.loads(line)
+                    lengths[str(record["doc_id"])] = len(record["text"])
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return None
+    return lengths or None

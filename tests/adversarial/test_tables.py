@@ -188,3 +188,23 @@ def test_map_checks_themes_before_writing_codes(tmp_path, capsys):
     rc = main(["map", str(path), "--themes", str(tmp_path / "missing"), "--out", str(tmp_path / "out")])
     assert rc == 2 and "lacks this file" in capsys.readouterr().err
     assert not (tmp_path / "out" / "codes.csv").exists()
+
+
+def test_gold_beyond_the_text_is_dropped_when_the_transcripts_are_known(tmp_path, capsys):
+    """A span [0, 99999999) once covered every segment and inflated prevalence in evaluate and train."""
+    from psythemes.cli import main
+
+    transcript = tmp_path / "a.txt"
+    transcript.write_text("P01: I felt the tension again.\nP02: A long walk helps me.\nP01: The exams worry me.\n")
+    assert main(["segment", str(transcript), "--out", str(tmp_path / "seg")]) == 0
+    capsys.readouterr()
+    gold = tmp_path / "gold.csv"
+    gold.write_text("doc_id,start,end,code,coder\na,5,30,alliance,A\na,0,99999999,awareness,A\n")
+    segments = read_segments(tmp_path / "seg" / "segments.csv")
+    assert segments.attrs["text_lengths"] == {"a": len(transcript.read_text())}
+    from psythemes.errors import PsythemesWarning
+    from psythemes.evaluate import load_gold
+
+    with pytest.warns(PsythemesWarning, match="1 gold span.*end beyond their document's text and were dropped"):
+        table = load_gold(gold, text_lengths=segments.attrs["text_lengths"])
+    assert table["code"].tolist() == ["alliance"]

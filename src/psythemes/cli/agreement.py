@@ -140,7 +140,9 @@ def evaluate_command(
 
     code_list = [c.strip() for c in codes.split(",") if c.strip()] if codes else None
     with warnings_as_lines():
-        gold_table = load_gold(gold, codes=code_list)
+        from ..validate import text_lengths_near
+
+        gold_table = load_gold(gold, codes=code_list, text_lengths=text_lengths_near(segments))
         pred_table = load_codes(pred, codes=code_list)
         seg_table = load_segments(segments) if segments is not None else None
         result = evaluate(pred_table, gold_table, seg_table, codes=code_list, overlap=overlap,
