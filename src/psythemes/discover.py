@@ -1040,6 +1040,10 @@ def discover_themes(
     """
     from .embed import Embedder
 
+    if out_dir is not None:
+        from .staging import check_out_dir
+
+        check_out_dir(out_dir, stage_command=True)  # before the embedding work, not after it
     if embeddings is None:
         embedder = embedder if embedder is not None else Embedder()
         if len(segments) < 2:

@@ -1348,6 +1348,9 @@ def map_segments_to_files(
     """
     from .outputs import prepare_out_dir, write_table
 
+    from .staging import check_out_dir
+
+    check_out_dir(out_dir, stage_command=True)  # before the embedding work, not after it
     frame = read_segments(segments)
     if themes is not None:  # checked before anything is written
         for name in ("themes.csv", "segment_themes.csv"):
