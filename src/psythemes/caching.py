@@ -62,3 +62,20 @@ def update_with_table(digest: Any, table: pd.DataFrame, *, index: bool) -> None:
         digest.update(pd.util.hash_pandas_object(table, index=index).to_numpy().tobytes())
     except TypeError:
         digest.update(table.to_csv(index=index).encode("utf-8", "surrogatepass"))
+
+
+def content_hashes(folder: Path, names: Sequence[str]) -> dict[str, str]:
+    """SHA-256 of each named file of a cache entry, recorded when the entry is stored."""
+    from .staging import sha256_file
+
+    return {name: sha256_file(folder / name) for name in names}
+
+
+def verify_content(folder: Path, recorded: Any) -> None:
+    """Raise ValueError naming the first file of a cache entry whose bytes differ from when it was
+    stored (or when no hashes were recorded): the caller deletes the entry and rebuilds it."""
+    if not isinstance(recorded, dict) or not recorded:
+        raise ValueError("no content hashes recorded")
+    for name, digest in content_hashes(folder, list(recorded)).items():
+        if digest != recorded[name]:
+            raise ValueError(f"{name} changed since it was stored")

@@ -538,6 +538,9 @@ class ThemeDiscoverer:
             raise InputError(f"embeddings have shape {X.shape}, expected ({len(segments)}, dimension): one row per segment")
         if len(segments) < 2:
             raise InputError(f"theme discovery needs at least 2 segments, got {len(segments)}")
+        from .validate import check_seed
+
+        check_seed(self.random_state)
         if not np.isfinite(X).all():
             raise InputError("embeddings contain NaN or infinite values")
         self._representation_names()
@@ -583,6 +586,10 @@ class ThemeDiscoverer:
             )
             preset = "fast"
         n_themes = self.n_themes
+        if preset == "default" and not custom and self.min_topic_size > n:
+            # HDBSCAN would fail deep inside (k-d tree query) after the embedding work
+            raise InputError(f"min_topic_size={self.min_topic_size} is more than the {n} segments; "
+                             "give a smaller --min-topic-size")
         if preset == "fast" and n_themes is not None and n_themes > n:
             raise InputError(f"n_themes={n_themes} is more than the {n} segments")
         parts = PRESETS[preset](
@@ -1263,7 +1270,7 @@ def _pca_map(themes: pd.DataFrame, centroids: np.ndarray) -> Any:
 
 # -- cache of fitted results (ThemeDiscoverer(memory=...)) ----------------------------------
 
-_CACHE_FORMAT = "psythemes-themes-1"
+_CACHE_FORMAT = "psythemes-themes-2"  # 2: entries carry content hashes
 _FIGURES = ("barchart.html", "intertopic.html")
 # whatever can change a fit's results besides its inputs and parameters
 _CACHE_LIBRARIES = ("psythemes", "bertopic", "scikit-learn", "umap-learn", "hdbscan", "numpy", "scipy", "pandas",
@@ -1299,6 +1306,9 @@ class _ThemeCacheEntry:
             state = json.loads(state_path.read_text(encoding="utf-8"))
             if state.get("format") != _CACHE_FORMAT:
                 raise ValueError(f"format {state.get('format')!r}")
+            from .caching import verify_content
+
+            verify_content(self.folder, state.get("sha256"))  # e.g. theme ids shuffled on disk
             themes = pd.read_parquet(self.folder / "themes.parquet")
             segment_themes = pd.read_parquet(self.folder / "segment_themes.parquet")
             prevalence = {
@@ -1337,7 +1347,10 @@ class _ThemeCacheEntry:
                 table.to_parquet(tmp / f"prevalence-{i}.parquet", index=False)
             np.save(tmp / "theme_centroids.npy", discoverer.theme_centroids_, allow_pickle=False)
             np.save(tmp / "labels.npy", np.asarray(discoverer.labels_), allow_pickle=False)
-            state = {"format": _CACHE_FORMAT, "preset_": discoverer.preset_,
+            from .caching import content_hashes
+
+            files = sorted(p.name for p in tmp.iterdir() if p.is_file())
+            state = {"format": _CACHE_FORMAT, "sha256": content_hashes(tmp, files), "preset_": discoverer.preset_,
                      "initial_outlier_share_": discoverer.initial_outlier_share_,
                      "outlier_share_": discoverer.outlier_share_, "prevalence": list(discoverer.prevalence_),
                      "names_": discoverer.names_, "stability_": discoverer.stability_,
@@ -1408,6 +1421,10 @@ def discover_themes(
     """
     from .embed import Embedder
 
+    if out_dir is not None:
+        from .staging import check_out_dir
+
+        check_out_dir(out_dir, stage_command=True)  # before the embedding work, not after it
     if embeddings is None:
         embedder = embedder if embedder is not None else Embedder()
         if len(segments) < 2:

@@ -47,7 +47,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, PsythemesWarning
 from .outputs import write_json
 
 __all__ = ["OnnxEncoder", "BACKEND_TAG", "check_onnx_available", "cpu_may_saturate_int8"]
@@ -176,9 +176,29 @@ class OnnxEncoder:
     def model_file(self) -> Path:
         """Path of the quantised model, exported on first use."""
         path = self.export_dir / MODEL_FILE
+        if path.is_file():
+            problem = self._export_problem(path)
+            if problem is not None:
+                # a truncated or altered export would break this run and every later one
+                warnings.warn(f"{path}: {problem}; the model is exported again", PsythemesWarning, stacklevel=3)
+                path.unlink(missing_ok=True)
         if not path.is_file():
             self._export(path)
         return path
+
+    def _export_problem(self, path: Path) -> str | None:
+        """Why the export at ``path`` cannot be trusted (None: its hash matches meta.json's)."""
+        from .staging import sha256_file
+
+        try:
+            recorded = json.loads((self.export_dir / "meta.json").read_text(encoding="utf-8")).get("sha256")
+        except (OSError, ValueError, AttributeError):
+            return "the ONNX export has no readable meta.json (interrupted export?)"
+        if not recorded:
+            return "the ONNX export has no recorded hash (made by an older psythemes)"
+        if sha256_file(path) != recorded:
+            return "the ONNX export does not match its recorded hash (damaged or truncated)"
+        return None
 
     def _export(self, target: Path) -> None:
         check_onnx_available()
@@ -240,10 +260,13 @@ class OnnxEncoder:
             int8.unlink(missing_ok=True)
         import onnxruntime
 
+        from .staging import sha256_file
+
         write_json(self.export_dir / "meta.json", {
             "source_model": str(self.model_path), "recipe": BACKEND_TAG, "opset": _OPSET,
             "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
             "export_s": round(time.perf_counter() - t0, 2), **self.layout_,
+            "sha256": sha256_file(target),  # checked before every use (model_file)
         })
 
     # -- inference ---------------------------------------------------------------------------

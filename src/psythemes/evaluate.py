@@ -83,6 +83,9 @@ def _read_csv(path: str | Path, required: Sequence[str], what: str) -> pd.DataFr
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{what} file not found", path=path)
+    from .validate import check_rectangular
+
+    check_rectangular(path, what=what)
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except pd.errors.EmptyDataError:

@@ -161,11 +161,45 @@ def decode_bytes(raw: bytes, path: str | Path | None = None, encoding: str | Non
     return text
 
 
+def _decode_mixed(raw: bytes, path: str | Path | None) -> str | None:
+    """Text whose lines are partly UTF-8 (with non-ASCII letters) and partly not (e.g. cp1252
+    lines pasted into a UTF-8 file): each line decoded on its own, with a warning naming the lines
+    that are not UTF-8.  None when the file is not mixed (one encoding for the whole file)."""
+    lines = raw.splitlines(keepends=True)
+    utf8_lines, other_lines = 0, []
+    for number, line in enumerate(lines, start=1):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+            utf8_lines += 1
+        except UnicodeDecodeError:
+            other_lines.append(number)
+    if not utf8_lines or not other_lines:
+        return None
+    decoded = []
+    not_utf8 = set(other_lines)
+    for number, line in enumerate(lines, start=1):
+        if number in not_utf8:
+            decoded.append(line.decode("cp1252", errors="replace"))
+        else:
+            decoded.append(line.decode("utf-8"))
+    shown = ", ".join(map(str, other_lines[:10])) + (" ..." if len(other_lines) > 10 else "")
+    warnings.warn(
+        f"{path}: mixed encodings: {len(other_lines)} line(s) are not UTF-8 (read as cp1252: {shown}), "
+        f"{utf8_lines} other line(s) with accents are UTF-8; check those lines, or re-save the file as UTF-8",
+        PsythemesWarning, stacklevel=5)
+    return "".join(decoded)
+
+
 def _decode_without_bom(raw: bytes, path: str | Path | None) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as err:
         first_bad = err.start
+    mixed = _decode_mixed(raw, path)
+    if mixed is not None:
+        return mixed
     from charset_normalizer import from_bytes
     from charset_normalizer.md import mess_ratio
 
@@ -197,6 +231,9 @@ def _read_bytes(path: Path) -> bytes:
         raise InputError("no such file", path=path)
     if path.is_dir():
         raise InputError("is a folder, expected a file (read_transcripts reads folders)", path=path)
+    from .validate import check_regular_file
+
+    check_regular_file(path)  # a FIFO blocks forever, /dev/zero never ends
     try:
         return path.read_bytes()
     except OSError as err:
@@ -1191,11 +1228,13 @@ def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
     :data:`SKIPPED_STEMS` or starts with ``readme`` (``metadata.csv``, ``README.md``...).
     Files named explicitly are always kept (an unsupported suffix is reported when read).
     """
+    from .validate import inside_folder
+
     out: list[Path] = []
     for p in paths:
         p = Path(p)
         if p.is_dir():
-            for child in sorted(p.iterdir()):
+            for child in inside_folder(p, sorted(p.iterdir())):
                 stem = child.stem.casefold()
                 if (child.is_file() and child.suffix.lower() in FORMAT_BY_SUFFIX
                         and not child.name.startswith((".", "~"))
@@ -1359,6 +1398,9 @@ def read_metadata(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     text = _read_text_file(path, None)
     sep = "\t" if path.suffix.lower() == ".tsv" else ","
+    from .validate import check_rectangular
+
+    check_rectangular(path, what="metadata", delimiter=sep, text=text)  # a shifted column is silent otherwise
     try:
         frame = pd.read_csv(_io.StringIO(text), sep=sep, dtype={"doc_id": str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
@@ -1520,7 +1562,10 @@ def read_segments(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise InputError("segments file not found", path=path)
+    from .validate import check_rectangular, check_segment_table
+
     text_columns = ["doc_id", "segment_id", "speaker", "role", "text"]
+    check_rectangular(path, what="segments table")
     try:
         frame = pd.read_csv(path, dtype={c: str for c in text_columns}, keep_default_na=False, encoding="utf-8-sig")
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as err:
@@ -1542,5 +1587,9 @@ def read_segments(path: str | Path) -> pd.DataFrame:
             frame[column] = "" if column in text_columns else float("nan")
     for column in ("t_start", "t_end"):
         frame[column] = pd.to_numeric(frame[column].replace("", float("nan")), errors="coerce")
+    check_segment_table(frame, path)  # unique ids, ordered offsets that match the text
+    from .validate import text_lengths_near
+
+    frame.attrs["text_lengths"] = text_lengths_near(path)  # for gold spans read against this table
     return frame
 

@@ -226,11 +226,16 @@ def _parse_threshold(threshold: Any, names: list[str]) -> dict[str, float] | str
         unknown = sorted(set(threshold) - set(names))
         if unknown:
             raise InputError(f"threshold given for unknown code(s): {', '.join(unknown)}")
-        return {str(k): float(v) for k, v in threshold.items()}
+        values = {str(k): float(v) for k, v in threshold.items()}
+        if not all(np.isfinite(v) for v in values.values()):
+            raise InputError(f"thresholds must be finite numbers, not {threshold!r}")
+        return values
     try:
         value = float(threshold)
     except (TypeError, ValueError):
         raise InputError(f"threshold must be 'auto', a number or a dict of numbers, not {threshold!r}") from None
+    if not np.isfinite(value):  # nan would assign nothing, silently
+        raise InputError(f"threshold must be 'auto' or a finite number, not {threshold!r}")
     return {n: value for n in names}
 
 
@@ -734,6 +739,8 @@ class FewShotMapper:
         if self.context not in ("previous", "both", "none"):
             raise InputError(f"context must be 'previous', 'both' or 'none', not {self.context!r}")
         segments = _check_segments(segments)
+        if len(segments) < 2:  # the lexical features need two documents; a classifier needs more anyway
+            raise InputError(f"training needs at least 2 segments with gold codes, got {len(segments)}")
         cb = load_codebook(self.codebook)
         self.codebook_ = cb
         self.embedder_ = self.embedder if self.embedder is not None else default_embedder()
@@ -1232,10 +1239,12 @@ def map_themes(
 # file-level entry points (used by the CLI)
 
 
-def _read_gold_csv(path: str | Path, codebook: Codebook) -> pd.DataFrame:
+def _read_gold_csv(path: str | Path, codebook: Codebook, segments: pd.DataFrame | None = None) -> pd.DataFrame:
     from .evaluate import load_gold
 
-    return load_gold(path, codes=codebook.names)
+    # spans beyond their text are dropped (with a warning) when transcripts.jsonl lies beside segments.csv
+    lengths = segments.attrs.get("text_lengths") if segments is not None else None
+    return load_gold(path, codes=codebook.names, text_lengths=lengths)
 
 
 def _fit_mapper(method: str, codebook: str | Path | None, segments: pd.DataFrame, *, train: str | Path | None,
@@ -1250,7 +1259,7 @@ def _fit_mapper(method: str, codebook: str | Path | None, segments: pd.DataFrame
     if method == "few-shot":
         if train is None:
             raise InputError("--method few-shot needs --train GOLD.csv or --model DIR")
-        gold = _read_gold_csv(train, cb)
+        gold = _read_gold_csv(train, cb, segments)
         y = labels_from_gold(segments, gold)
         coded_docs = set(gold[_DOC].astype(str))
         keep = segments[_DOC].astype(str).isin(coded_docs).to_numpy()
@@ -1339,7 +1348,14 @@ def map_segments_to_files(
     """
     from .outputs import prepare_out_dir, write_table
 
+    from .staging import check_out_dir
+
+    check_out_dir(out_dir, stage_command=True)  # before the embedding work, not after it
     frame = read_segments(segments)
+    if themes is not None:  # checked before anything is written
+        for name in ("themes.csv", "segment_themes.csv"):
+            if not (Path(themes) / name).is_file():
+                raise InputError("--themes folder lacks this file", path=Path(themes) / name)
     out = prepare_out_dir(out_dir)
     if model is not None:
         method = "few-shot"
@@ -1413,7 +1429,7 @@ def train_to_folder(
     """
     cb = load_codebook(codebook)
     frame = read_segments(segments)
-    gold_frame = _read_gold_csv(gold, cb)
+    gold_frame = _read_gold_csv(gold, cb, frame)
     y_all = labels_from_gold(frame, gold_frame)
     keep = np.flatnonzero(frame[_DOC].astype(str).isin(set(gold_frame[_DOC].astype(str))).to_numpy())
     if not len(keep):

@@ -180,6 +180,9 @@ def extract(
     from .embed import Embedder
     from .segment import segment_transcripts
 
+    from .validate import check_seed
+
+    check_seed(random_state)
     if method not in ("zero-shot", "few-shot"):
         raise InputError(f"unknown method {method!r}; choose zero-shot or few-shot")
     if method == "few-shot" and model is None:
@@ -223,6 +226,11 @@ def extract(
         )
         if len(segments) < 2:
             raise InputError(f"only {len(segments)} segment(s) to analyse; need at least 2")
+        from .discover import SMALL_CORPUS
+
+        if preset == "default" and isinstance(min_topic_size, int) and min_topic_size > len(segments) >= SMALL_CORPUS:
+            # HDBSCAN's limit, found before the embedding work rather than after it
+            raise InputError(f"--min-topic-size {min_topic_size} is more than the {len(segments)} segments to analyse")
 
     # --- embed
     with clock("embed"):
@@ -394,6 +402,12 @@ def _load_gold(gold: Any, project: Any, book: Any, transcripts: list[Transcript]
     missing = [c for c in GOLD_COLUMNS if c not in table.columns]
     if missing:
         raise InputError(f"gold codes lack column(s) {missing}")
+    from .validate import check_known_codes, check_spans
+
+    # the same checks for gold from a .qdpx or a DataFrame as load_gold makes for a CSV
+    source = gold if isinstance(gold, (str, Path)) else ("the project's codings" if gold is None else None)
+    check_known_codes(table, book.names, what="gold codes", path=source)
+    check_spans(table, what="gold codes", path=source, allow_empty=False)
     known = {t.doc_id: len(t.text) for t in transcripts}
     unknown = sorted(set(table["doc_id"].astype(str)) - set(known))
     if unknown:

@@ -244,6 +244,9 @@ def read_qdpx(path: str | Path, *, limits: ZipLimits | None = None, positions: s
     path = Path(path)
     if not path.exists():
         raise InputError("no such file", path=path)
+    from .validate import check_regular_file
+
+    check_regular_file(path)
     limits = limits or ZipLimits()
     if path.suffix.lower() == ".qde":
         xml_bytes = path.read_bytes()

@@ -183,7 +183,10 @@ def _load_nlp(lang: str, spacy_model: str | None) -> Any:
     import spacy
 
     if spacy_model is None:
-        nlp = spacy.blank(lang)
+        try:
+            nlp = spacy.blank(lang)
+        except (ImportError, ValueError) as err:
+            raise InputError(f"unknown spaCy language {lang!r} (a code such as en, de, fr, nl; {err})") from None
         nlp.add_pipe("sentencizer")
         return nlp
     try:

@@ -109,12 +109,13 @@ def _safe_relative(name: str) -> bool:
     return bool(parts) and not Path(name).is_absolute() and ".." not in parts
 
 
-def check_out_dir(out_dir: str | Path, *, inputs: Iterable[str | Path] = ()) -> Path:
+def check_out_dir(out_dir: str | Path, *, inputs: Iterable[str | Path] = (), stage_command: bool = False) -> Path:
     """Check an output folder before any work starts; return it as a Path.
 
     Refuses an empty path, a path that is a file or lies under one, the current folder (or one
     holding it), the home or root folder, a folder that is or holds an input, and a place where
-    the nearest existing folder is not writable.
+    the nearest existing folder is not writable.  ``stage_command`` (the stage commands write a
+    few files into the folder, they do not swap it) checks only the path and the permissions.
     """
     if out_dir is None or str(out_dir).strip() == "":
         raise InputError("output folder is empty; give one, e.g. --out results")
@@ -122,6 +123,8 @@ def check_out_dir(out_dir: str | Path, *, inputs: Iterable[str | Path] = ()) -> 
     full = Path(os.path.abspath(path))
     if full.exists() and not full.is_dir():
         raise InputError("output path exists and is not a folder", path=path)
+    if stage_command:
+        return _check_writable(path, full)
     cwd = Path.cwd().resolve()
     resolved = full.resolve()
     if resolved == cwd or resolved in cwd.parents:
@@ -133,6 +136,10 @@ def check_out_dir(out_dir: str | Path, *, inputs: Iterable[str | Path] = ()) -> 
         inp_full = Path(os.path.abspath(Path(inp).expanduser())).resolve()
         if inp_full == resolved or resolved in inp_full.parents:
             raise InputError(f"output folder is or holds the input {inp}; give another folder", path=path)
+    return _check_writable(path, full, swap=True)
+
+
+def _check_writable(path: Path, full: Path, *, swap: bool = False) -> Path:
     existing = full
     while not existing.exists():
         if existing.parent == existing:
@@ -140,11 +147,11 @@ def check_out_dir(out_dir: str | Path, *, inputs: Iterable[str | Path] = ()) -> 
         existing = existing.parent
     if not existing.is_dir():
         raise InputError(f"cannot create the output folder: {existing} is not a folder", path=path)
-    if full.exists() and os.path.ismount(full):
+    if swap and full.exists() and os.path.ismount(full):
         raise InputError("output folder is a mount point and cannot be swapped; give a subfolder", path=path)
-    # the staging folder is made beside the target, so its parent (or the nearest existing
-    # ancestor) must take new entries
-    probe = full.parent if full.parent.exists() else existing
+    # a swapped folder's staging folder is made beside it, so its parent must take new entries;
+    # files written in place need the folder itself (or the nearest existing ancestor)
+    probe = (full.parent if full.parent.exists() else existing) if swap else existing
     if not os.access(probe, os.W_OK | os.X_OK) or (full.exists() and not os.access(full, os.R_OK | os.X_OK)):
         raise InputError(f"output folder is not writable (no write permission on {probe})", path=path)
     return path

@@ -163,3 +163,63 @@ def test_cli_refuses_bad_output_folders_before_any_work(tmp_path, monkeypatch, c
         err = capsys.readouterr().err
         assert rc == 2 and err.startswith("error:") and "unexpected" not in err, err
     assert sorted(p.name for p in transcripts.iterdir()) == ["a.txt"]
+
+
+# ----------------------------------------------------------------------------- input paths
+
+
+def test_a_symlink_leaving_the_input_folder_is_skipped_with_a_warning(tmp_path):
+    from psythemes.io import read_transcripts
+
+    folder = tmp_path / "transcripts"
+    folder.mkdir()
+    (folder / "a.txt").write_text("P01: hello there\nP01: more words\n")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("P99: not a transcript of this study\n")
+    (folder / "b.txt").symlink_to(secret)
+    (folder / "passwd.txt").symlink_to("/etc/passwd")
+    (folder / "c.txt").symlink_to(folder / "a.txt")  # inside the folder: read
+    with pytest.warns(PsythemesWarning, match="outside the input folder"):
+        docs = read_transcripts([folder])
+    assert sorted(t.doc_id for t in docs) == ["a", "c"]
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    from psythemes.io import read_transcript
+
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="FIFO"):
+        read_transcript(fifo)
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero here")
+def test_dev_zero_is_refused(capsys):
+    from psythemes.cli import main
+
+    rc = main(["segment", "/dev/zero", "--format", "text", "--out", "/nonexistent-never-written"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "a device, not a regular file" in err, err
+
+
+def test_a_fifo_as_qdpx_is_refused(tmp_path):
+    from psythemes.qdpx import read_qdpx
+
+    fifo = tmp_path / "p.qdpx"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="FIFO"):
+        read_qdpx(fifo)
+
+
+@pytest.mark.parametrize("command", [["themes"], ["map"]])
+def test_stage_commands_check_the_output_folder_before_embedding(command, tmp_path, capsys):
+    from psythemes.cli import main
+
+    segments = tmp_path / "segments.csv"
+    segments.write_text("doc_id,segment_id,speaker,role,start,end,text,t_start,t_end,turn_index,kind\n"
+                        "a,a:0-5,P01,,0,5,hello,,,0,content\na,a:6-11,P01,,6,11,there,,,1,content\n")
+    (tmp_path / "file").write_text("x")
+    rc = main([*command, str(segments), "--out", str(tmp_path / "file" / "out"), "--no-cache"]
+              if command == ["themes"] else [*command, str(segments), "--out", str(tmp_path / "file" / "out")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "is not a folder" in err and "unexpected" not in err, err

@@ -28,6 +28,9 @@ def _read_reliability_table(path: Path, unit_column: str):  # noqa: ANN202
 
     if not path.is_file():
         raise InputError("table not found", path=path)
+    from ..validate import check_rectangular, check_unique
+
+    check_rectangular(path, what="ratings table")
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
@@ -47,6 +50,8 @@ def _read_reliability_table(path: Path, unit_column: str):  # noqa: ANN202
             raise InputError(f"no column {unit_column!r} (columns: {', '.join(frame.columns)})", path=path)
         unit = unit_column
     if unit is not None:
+        if unit_column == "auto":  # an id column (id, unit, segment_id...): a unit rated twice counts twice
+            check_unique(frame, unit, what="ratings table", path=path)
         frame = frame.set_index(unit)
     if frame.shape[1] < 2:
         raise InputError(f"need at least 2 coder columns, found {frame.shape[1]}", path=path)
@@ -155,7 +160,9 @@ def evaluate_command(
         raise InputError("--pred-units-only and --segments exclude each other")
     code_list = [c.strip() for c in codes.split(",") if c.strip()] if codes else None
     with warnings_as_lines():
-        gold_table = load_gold(gold, codes=code_list)
+        from ..validate import text_lengths_near
+
+        gold_table = load_gold(gold, codes=code_list, text_lengths=text_lengths_near(segments))
         pred_table = load_codes(pred, codes=code_list)
         seg_table = load_segments(segments) if segments is not None else None
         result = evaluate(pred_table, gold_table, seg_table, codes=code_list, overlap=overlap,
