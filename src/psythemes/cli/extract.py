@@ -31,6 +31,9 @@ def extract(
     reduce_outliers: Annotated[bool, typer.Option("--reduce-outliers", help="Assign outliers to their nearest theme.")] = False,
     method: Annotated[str, typer.Option(help="zero-shot, or few-shot with --mapper.")] = "zero-shot",
     mapper: Annotated[Path | None, typer.Option(help="Trained mapper folder (psythemes train).")] = None,
+    single_label: Annotated[bool | None, typer.Option(
+        "--single-label/--multi-label", help="Every segment gets exactly its best code, or any number incl. none "
+        "(default: multi-label for zero-shot, the --mapper's own for few-shot).", show_default=False)] = None,
     model: Annotated[Path | None, typer.Option(help="Local sentence-transformers folder (default: bundled MiniLM).")] = None,
     backend: Annotated[str | None, typer.Option(
         help="Embedding backend: onnx (int8, about 3x faster) or torch; default: the --mapper's own, else onnx "
@@ -50,7 +53,7 @@ def extract(
             inputs, out, metadata=metadata, codebook=codebook, gold=gold, format=format, encoding=encoding,
             speaker_roles=speaker_roles, unit=unit, interviewer="keep" if keep_interviewer else "drop",
             preset=preset, min_topic_size=min_topic_size, n_themes=n_themes, reduce_outliers=reduce_outliers,
-            method=method, model=mapper, embedding_model=model, embedding_backend=backend, context=context,
+            method=method, model=mapper, embedding_model=model, embedding_backend=backend, context=context, single_label=single_label,
             cache_dir=False if no_cache else None, n_boot=n_boot, random_state=seed,
             qdpx=not no_qdpx, on_stage=on_stage,
         )
