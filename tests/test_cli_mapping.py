@@ -144,3 +144,84 @@ def test_thin_cross_validation_warns():
     assert "c (1 segments in 1 documents)" in messages[1] and "a (" not in messages[1]
     many = [f"d{i % 12}" for i in range(240)]
     assert warn_thin_cross_validation(many, [["a"]] * 240, ["a"], n_splits=5) == []
+
+
+@pytest.fixture()
+def named_files(tmp_path):
+    """A plain name,description codebook with names as a team writes them; gold spelt in other ways."""
+    segs, y = toy_corpus(6)
+    seg_path = tmp_path / "segments.csv"
+    segs.to_csv(seg_path, index=False)
+    cb_path = tmp_path / "codebook.csv"
+    cb_path.write_text("name,description\nBODY WORK,Body exercise and breathing.\n"
+                       "Trust Is There,\"Trust, feeling safe, being listened to.\"\n", encoding="utf-8")
+    spelling = {"body": "body_work", "trust": "TRUST IS THERE"}  # slug / other case than the codebook
+    gold = segs.assign(code=[spelling.get(v) for v in y]).dropna(subset=["code"])[["doc_id", "start", "end", "code"]]
+    gold_path = tmp_path / "gold.csv"
+    gold.to_csv(gold_path, index=False)
+    return seg_path, gold_path, cb_path
+
+
+def test_names_as_written_through_train_map_evaluate(named_files, tmp_path, capsys, fake_embedder):
+    seg_path, gold_path, cb_path = named_files
+    model_dir = tmp_path / "model"
+    assert main(["train", str(seg_path), "--gold", str(gold_path), "--codebook", str(cb_path),
+                 "--out", str(model_dir), "--cv", "2"]) == 0
+    card = json.loads((model_dir / "card.json").read_text())
+    assert set(card["classes"]) - {"__none__"} == {"BODY WORK", "Trust Is There"}
+    assert "BODY WORK" in (model_dir / "model_card.md").read_text()
+    out = tmp_path / "out"
+    assert main(["map", str(seg_path), "--model", str(model_dir), "--out", str(out)]) == 0
+    codes = pd.read_csv(out / "codes.csv")
+    assert set(codes["code"]) == {"BODY WORK", "Trust Is There"}
+    ev_dir = tmp_path / "ev"
+    assert main(["evaluate", "--pred", str(out / "codes.csv"), "--gold", str(gold_path), "--segments", str(seg_path),
+                 "--out", str(ev_dir), "--n-boot", "0"]) == 0
+    per_code = pd.read_csv(ev_dir / "agreement.csv")
+    assert set(per_code["code"]) == {"BODY WORK", "Trust Is There"}  # gold spellings found their codes
+    assert (per_code["kappa"] > 0.9).all()
+    # few-shot straight from the gold, and zero-shot, both write the user's names
+    for extra in (["--method", "few-shot", "--train", str(gold_path)], []):
+        out2 = tmp_path / f"out{len(extra)}"
+        assert main(["map", str(seg_path), "--codebook", str(cb_path), "--out", str(out2), *extra]) == 0
+        assert set(pd.read_csv(out2 / "codes.csv")["code"]) <= {"BODY WORK", "Trust Is There"}
+    # only a label matching no code is an error, with the closest name
+    bad = tmp_path / "bad.csv"
+    bad.write_text("doc_id,start,end,code\ndoc0,0,5,Body Werk\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["train", str(seg_path), "--gold", str(bad), "--codebook", str(cb_path), "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err
+    assert "bad.csv:2: gold code 'Body Werk' is not in the codebook (did you mean 'BODY WORK'?)" in err
+
+
+def test_few_shot_infers_roles_and_single_label(named_files, tmp_path, capsys, fake_embedder):
+    seg_path, _, cb_path = named_files
+    segs = pd.read_csv(seg_path)
+    # the gold codes every therapist turn with exactly one code, and no patient turn
+    therapist = segs[segs["role"] == "therapist"]
+    code = therapist["text"].str.contains("breathing|exercise|body").map({True: "BODY WORK", False: "Trust Is There"})
+    gold_path = tmp_path / "gold_t.csv"
+    therapist.assign(code=code)[["doc_id", "start", "end", "code"]].to_csv(gold_path, index=False)
+    out = tmp_path / "out"
+    capsys.readouterr()
+    assert main(["map", str(seg_path), "--codebook", str(cb_path), "--method", "few-shot", "--train", str(gold_path),
+                 "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "only therapist segments" in err and "single-label" in err
+    codes = pd.read_csv(out / "codes.csv")
+    coded = segs.set_index("segment_id").loc[codes["segment_id"], "role"]
+    assert (coded == "therapist").all() and codes["segment_id"].nunique() == len(therapist) == len(codes)
+    # --multi-label overrides the inference
+    out2 = tmp_path / "out2"
+    assert main(["map", str(seg_path), "--codebook", str(cb_path), "--method", "few-shot", "--train", str(gold_path),
+                 "--multi-label", "--out", str(out2)]) == 0
+    assert "multi-label, as asked" in capsys.readouterr().err
+
+
+def test_map_single_label_zero_shot(named_files, tmp_path, capsys, fake_embedder):
+    seg_path, _, cb_path = named_files
+    out = tmp_path / "out"
+    assert main(["map", str(seg_path), "--codebook", str(cb_path), "--single-label", "--out", str(out)]) == 0
+    codes = pd.read_csv(out / "codes.csv")
+    segs = pd.read_csv(seg_path)
+    assert len(codes) == len(segs) == codes["segment_id"].nunique()  # exactly one code each

@@ -130,7 +130,7 @@ def test_unknown_field_suggests_the_right_one(tmp_path):
         ({"name": "a", "definition": "d", "label": ["x"]}, "label must be a string"),
         ({"name": "a", "definition": "d", "children": {"name": "b"}}, "children must be a list"),
         ({"name": "a", "definition": "d", "color": "blue"}, "color must look like"),
-        ({"name": "two words", "definition": "d"}, "name must be an identifier"),
+        ({"name": "two\twords", "definition": "d"}, "one line of text without control characters"),
         ({"definition": "d"}, "has no 'name'"),
     ],
 )
@@ -205,9 +205,9 @@ def test_csv_import_is_lenient(tmp_path):
     taguette.write_bytes("\ufeffTag,Description,Number of highlights\r\nBody awareness,Noticing the body.,3\r\n"
                          "Trust,,1\r\n".encode("utf-8"))
     cb = load_codebook(taguette)
-    assert cb.names == ["body_awareness", "trust"]
-    assert cb["body_awareness"].label == "Body awareness"
-    assert cb["trust"].definition == "Trust"  # no description: the name stands in
+    assert cb.names == ["Body awareness", "Trust"]  # names as the user wrote them
+    assert cb.resolve("body_awareness") == "Body awareness" and cb.resolve("TRUST") == "Trust"
+    assert cb["Trust"].definition == "Trust"  # no description: the name stands in
     semi = tmp_path / "semi.csv"
     semi.write_text("CODE NAME;Definition\nalliance;Good rapport.\n", encoding="utf-8")
     assert load_codebook(semi)["alliance"].definition == "Good rapport."
@@ -216,7 +216,7 @@ def test_csv_import_is_lenient(tmp_path):
 def test_csv_errors_name_file_and_line(tmp_path):
     dup = tmp_path / "dup.csv"
     dup.write_text("name,description\na,x\nA,y\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"dup\.csv:3: code 'a': duplicate"):
+    with pytest.raises(InputError, match=r"dup\.csv: codes 'a' and 'A' differ only in case"):
         load_codebook(dup)
     nohead = tmp_path / "nohead.csv"
     nohead.write_text("foo,bar\na,b\n", encoding="utf-8")
@@ -250,3 +250,38 @@ def test_codebook_equality_ignores_source(tmp_path):
     copy = load_codebook(path)
     assert copy == default_codebook() and copy.source != default_codebook().source
     assert isinstance(copy, Codebook)
+
+
+def test_names_kept_as_written_and_resolved(tmp_path):
+    path = tmp_path / "plain.csv"
+    path.write_text("name,description\nDIPLOMACY,Diplomatic talk.\nRust Performs Well,Praise of Rust's speed.\n",
+                    encoding="utf-8")
+    cb = load_codebook(path)
+    assert cb.names == ["DIPLOMACY", "Rust Performs Well"]
+    for label, name in (("diplomacy", "DIPLOMACY"), ("Diplomacy", "DIPLOMACY"), ("rust_performs_well", "Rust Performs Well"),
+                        ("RUST PERFORMS WELL", "Rust Performs Well"), ("Rust Performs Well", "Rust Performs Well")):
+        assert cb.resolve(label) == name
+    with pytest.raises(InputError, match=r"'Rust performs badly' is not in the codebook \(did you mean 'Rust Performs Well'\?\)"):
+        cb.resolve("Rust performs badly")
+    # round trip through every format keeps the names
+    for suffix in (".yaml", ".csv", ".qdc"):
+        assert load_codebook(save_codebook(cb, tmp_path / f"out{suffix}")).names == cb.names
+    clash = tmp_path / "clash.yaml"
+    clash.write_text("codes:\n- {name: Two Words, definition: d}\n- {name: two_words, definition: e}\n", encoding="utf-8")
+    with pytest.raises(InputError, match="differ only in case or punctuation"):
+        load_codebook(clash)
+
+
+def test_free_text_sections_become_prototypes(tmp_path):
+    path = tmp_path / "memo.csv"
+    path.write_text('name,description\nChange talk,"The client argues for change, for example \'I need to stop drinking\'. '
+                    'Include: desire to change; reasons to change. Exclude: talk about other people."\n'
+                    'Question,"Asks for information.\nExample: What brings you here?\nNot: rhetorical questions"\n',
+                    encoding="utf-8")
+    cb = load_codebook(path)
+    change, question = cb["Change talk"], cb["Question"]
+    assert change.definition == "The client argues for change, for example 'I need to stop drinking'."
+    assert change.include == ("desire to change", "reasons to change")
+    assert change.exclude == ("talk about other people",)
+    assert change.examples == ("I need to stop drinking",)
+    assert question.examples == ("What brings you here?",) and question.exclude == ("rhetorical questions",)

@@ -184,7 +184,7 @@ def test_few_shot_learns_toy_codes(multi):
 
 def test_few_shot_rejects_bad_labels():
     segs, y = toy_corpus(2)
-    with pytest.raises(InputError, match="not in codebook"):
+    with pytest.raises(InputError, match="not in the codebook"):
         FewShotMapper(TOY, embedder=FakeEmbedder()).fit(segs, ["nope"] * len(segs))
     with pytest.raises(InputError, match="label entries"):
         FewShotMapper(TOY, embedder=FakeEmbedder()).fit(segs, y[:-1])
@@ -347,3 +347,65 @@ def test_zero_shot_with_the_real_model():
     assert "alliance" in by_seg[ids[0]]
     assert ids[1] not in by_seg
     assert "alternation" in by_seg[ids[2]]
+
+
+# ---------------------------------------------------------------------------- zero-shot without examples
+
+PLAIN = codebook_from_dict({"name": "plain", "codes": [
+    {"name": "Body Work", "definition": "Body exercise and breathing."},
+    {"name": "TRUST", "definition": "Trust, feeling safe, being listened to."},
+]})
+
+
+def test_zero_shot_plain_codebook_codes_a_realistic_share():
+    segs, y = toy_corpus(6)  # a third body, a third trust, a third neither
+    fixed = ZeroShotMapper(PLAIN, embedder=FakeEmbedder(), self_training=False).fit(segs)
+    assert fixed.self_model_ is None
+    mapper = ZeroShotMapper(PLAIN, embedder=FakeEmbedder()).fit(segs)
+    assert mapper.self_model_ is not None and "__none__" in mapper.self_model_.classes
+    pred = mapper.predict_single(segs)
+    truth = [{"body": "Body Work", "trust": "TRUST"}.get(v) for v in y]
+    assert agreement_scores(truth, pred)["kappa"] > 0.8  # abstains on the third that is neither
+    codes = mapper.predict(segs)
+    assert 0.4 < codes["segment_id"].nunique() / len(segs) < 0.9
+    assert set(codes["code"]) == {"Body Work", "TRUST"}
+    # single-label: every segment gets exactly its best code
+    single = ZeroShotMapper(PLAIN, embedder=FakeEmbedder(), single_label=True).fit(segs)
+    one = single.predict(segs)
+    assert len(one) == len(segs) == one["segment_id"].nunique()
+    # roles: only those segments are coded
+    only = ZeroShotMapper(PLAIN, embedder=FakeEmbedder(), roles=["patient"]).fit(segs).predict(segs)
+    assert set(segs.set_index("segment_id").loc[only["segment_id"], "role"]) == {"patient"}
+
+
+def test_zero_shot_without_corpus_calibrates_on_the_batch():
+    segs, _ = toy_corpus(3)
+    mapper = ZeroShotMapper(PLAIN, embedder=FakeEmbedder()).fit()  # no corpus: nothing to calibrate on yet
+    assert all(np.isnan(v) for v in mapper.thresholds_.values())
+    codes = mapper.predict(segs)
+    assert 0 < codes["segment_id"].nunique() < len(segs)
+
+
+def test_zero_shot_never_codes_nothing_silently():
+    from psythemes.errors import PsythemesWarning
+
+    segs, _ = toy_corpus(3)
+    with pytest.warns(PsythemesWarning, match=r"no code was assigned to any of 36 segments"):
+        ZeroShotMapper(PLAIN, embedder=FakeEmbedder(), threshold=5.0).fit(segs).predict(segs)
+    with pytest.warns(PsythemesWarning, match=r"1 code\(s\) took no segment: TRUST"):
+        ZeroShotMapper(PLAIN, embedder=FakeEmbedder(), threshold={"TRUST": 5.0, "Body Work": -1.0}).fit(segs).predict(segs)
+    with pytest.warns(PsythemesWarning, match=r"more than half of the 36 segments: Body Work \(36\)"):
+        ZeroShotMapper(PLAIN, embedder=FakeEmbedder(), threshold={"TRUST": 5.0, "Body Work": -1.0}).fit(segs).predict(segs)
+
+
+def test_free_text_criteria_become_prototypes():
+    from psythemes.codebook import _code_from_named_description
+
+    code = _code_from_named_description("Body", "Body exercise. Include: breathing together. Exclude: football talk. "
+                                        "Example: 'a body stretch'", [], "code 'Body'", None)
+    book = codebook_from_dict({"codes": [{"name": code.name, "definition": code.definition, "include": list(code.include),
+                                          "exclude": list(code.exclude), "examples": list(code.examples)},
+                                         {"name": "Trust", "definition": "Trust and feeling safe."}]})
+    mapper = ZeroShotMapper(book, embedder=FakeEmbedder()).fit()
+    proto = mapper.prototypes_["Body"]
+    assert proto.pos_texts[1:] == ["breathing together", "a body stretch"] and proto.neg_texts == ["football talk"]

@@ -162,7 +162,7 @@ def test_reads_other_tools_exports_leniently(tmp_path):
     row = project.codings.iloc[0]
     # raw [15, 25) is "tened\r\nto " in the CRLF text; after normalisation one character less
     assert raw[15:25].replace("\r\n", "\n") == first.text[row.start:row.end]
-    assert row.code == "listening" and row.coder == "Maria"
+    assert row.code == "Listening" and row.coder == "Maria"  # the name as the other tool wrote it
     assert project.codebook.codes[0].children[0].display == "Listening"
     assert project.transcripts[1].text.startswith("Q: Hi.")
 
@@ -173,7 +173,7 @@ def test_reads_bare_qde_with_sources_folder(tmp_path):
     qde = tmp_path / "project.qde"
     qde.write_text(VENDOR_XML.replace("relative://sources/one.txt", "one.txt"), encoding="utf-8")
     project = read_qdpx(qde)
-    assert project.codings.iloc[0].code == "listening"
+    assert project.codings.iloc[0].code == "Listening"
     assert project.transcripts[0].text[15:25] == "listened, "
 
 
@@ -265,4 +265,4 @@ def test_reads_project_without_namespace(tmp_path):
     xml = VENDOR_XML.replace(' xmlns="urn:QDA-XML:project:1.0"', "")
     path = _zip(tmp_path, {"project.qde": xml.encode(), "sources/one.txt": b"0123456789 she listened, yes"})
     project = read_qdpx(path)
-    assert project.codings.iloc[0].code == "listening"
+    assert project.codings.iloc[0].code == "Listening"

@@ -56,6 +56,7 @@ __all__ = [
     "code_to_refi_element",
     "codebook_to_refi_codes",
     "codes_from_refi",
+    "resolve_code_names",
     "CODEBOOK_NS",
     "PROJECT_NS",
 ]
@@ -70,7 +71,10 @@ _GUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://psythemes/codebook/cod
 _LIST_FIELDS = ("include", "exclude", "examples", "counter_examples", "seed_words", "roles")
 _CODE_FIELDS = ("name", "label", "definition", *_LIST_FIELDS, "color", "children")
 _TOP_FIELDS = ("name", "description", "version", "codes")
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+# A name is kept exactly as the user wrote it ("DIPLOMACY", "Rust Performs Well"): one line of text,
+# no control characters, no leading/trailing blanks.  Gold labels find their code by name,
+# case-insensitively or by slug (see :meth:`Codebook.resolve`).
+_NAME_RE = re.compile(r"^[^\x00-\x1f\x7f]+$")
 _COLOR_RE = re.compile(r"^#([A-Fa-f0-9]{6}|[A-Fa-f0-9]{3})$")
 _DEFAULT_NAME = "psychosomatic"
 
@@ -95,7 +99,8 @@ class Code:
     Attributes
     ----------
     name : str
-        Identifier (letters, digits, ``_ - .``; starts with a letter or ``_``), unique in the codebook.
+        The name as the user wrote it (one line; ``"DIPLOMACY"``, ``"Rust Performs Well"``), unique in
+        the codebook even ignoring case and punctuation; every output uses it.
     label : str
         Human-readable name; :attr:`display` falls back to ``name``.
     definition : str
@@ -189,6 +194,10 @@ class Codebook:
                 return code
         raise KeyError(name)
 
+    def resolve(self, label: str) -> str:
+        """The name of the code ``label`` means: exact, case-insensitive or same slug (see :func:`resolve_code_names`)."""
+        return resolve_code_names([label], self.names)[str(label)]
+
     def __contains__(self, name: object) -> bool:
         return name in self.names
 
@@ -237,13 +246,9 @@ def _code_from_dict(data: Any, where: str, path: str | None) -> Code:
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
         raise InputError(f"{where}: code has no 'name' (a non-empty string)", path=path)
-    name = name.strip()
+    name = " ".join(name.split()) if "\n" in name.strip() else name.strip()
     if not _NAME_RE.match(name):
-        raise InputError(
-            f"code {name!r}: name must be an identifier (letters, digits, _ - .; no spaces), "
-            f"e.g. {_slug(name)!r}",
-            path=path,
-        )
+        raise InputError(f"code {name!r}: a name must be one line of text without control characters", path=path)
     where = f"code {name!r}"
     for key in data:
         if key not in _CODE_FIELDS:
@@ -309,11 +314,15 @@ def codebook_from_dict(data: Any, *, source: str | Path | None = None, default_n
         if value is not None and not isinstance(value, (str, int, float)):
             raise InputError(f"{key} must be a string, not {type(value).__name__}", path=path)
     codes = tuple(_code_from_dict(c, f"code #{i + 1}", path) for i, c in enumerate(codes_raw))
-    seen: set[str] = set()
+    seen: dict[str, str] = {}
     for code in (c for top in codes for c in top.walk()):
-        if code.name in seen:
+        if code.name in seen.values():
             raise InputError(f"code {code.name!r}: duplicate name (names must be unique across the tree)", path=path)
-        seen.add(code.name)
+        key = _name_key(code.name)
+        if key in seen:
+            raise InputError(f"codes {seen[key]!r} and {code.name!r} differ only in case or punctuation; gold labels "
+                             f"could not tell them apart", path=path)
+        seen[key] = code.name
     return Codebook(
         name=str(data.get("name") or default_name),
         description=" ".join(str(data.get("description") or "").split()),
@@ -361,6 +370,48 @@ def _slug(text: str) -> str:
     return slug if not slug[0].isdigit() else f"c_{slug}"
 
 
+def _name_key(name: str) -> str:
+    return _slug(name)
+
+
+def _resolve_name(label: str, names: list[str]) -> str | None:
+    """The name in ``names`` that ``label`` means: exact, then case-insensitive, then by slug; else None."""
+    if label in names:
+        return label
+    folded = [n for n in names if n.casefold() == label.casefold()]
+    if len(folded) == 1:
+        return folded[0]
+    slugged = [n for n in names if _slug(n) == _slug(label)]
+    return slugged[0] if len(slugged) == 1 else None
+
+
+def resolve_code_names(labels: Any, names: list[str], *, what: str = "code", path: str | Path | None = None) -> dict[str, str]:
+    """Map each label to the code name it means (exact, case-insensitive, or the same slug).
+
+    ``"diplomacy"``, ``"Diplomacy"`` and ``"DIPLOMACY"`` all find a code named ``DIPLOMACY``;
+    ``"rust_performs_well"`` finds ``Rust Performs Well``.
+
+    Raises
+    ------
+    InputError
+        For the first label that matches no code, with the closest name ("did you mean").
+    """
+    out: dict[str, str] = {}
+    for label in labels:
+        label = str(label)
+        if label in out:
+            continue
+        hit = _resolve_name(label, names)
+        if hit is None:
+            close = difflib.get_close_matches(label.casefold(), [n.casefold() for n in names], n=1, cutoff=0.5)
+            hint = ""
+            if close:
+                hint = f" (did you mean {next(n for n in names if n.casefold() == close[0])!r}?)"
+            raise InputError(f"{what} {label!r} is not in the codebook{hint}; codes: {', '.join(names)}", path=path)
+        out[label] = hit
+    return out
+
+
 def _render_description(code: Code, *, with_color: bool = False) -> str:
     parts = [code.definition]
     if with_color and code.color:
@@ -369,7 +420,7 @@ def _render_description(code: Code, *, with_color: bool = False) -> str:
         if key == "color":
             continue
         if key == "identifier":
-            if _slug(code.display) != code.name:
+            if code.display != code.name:
                 parts.append(f"{heading}: {code.name}")
             continue
         values = getattr(code, key)
@@ -378,36 +429,89 @@ def _render_description(code: Code, *, with_color: bool = False) -> str:
     return "\n\n".join(parts)
 
 
+# Headings researchers write in free-text descriptions (NVivo/ATLAS.ti/MAXQDA memos, CSV exports),
+# besides psythemes' own section names.
+_HEADING_ALIASES = {
+    "example": "examples", "e.g.": "examples", "typical examples": "examples", "example quotes": "examples",
+    "counter-example": "counter_examples", "counterexample": "counter_examples", "counterexamples": "counter_examples",
+    "non-example": "counter_examples", "non-examples": "counter_examples", "near misses": "counter_examples",
+    "inclusion": "include", "inclusion criteria": "include", "includes": "include", "when to use": "include",
+    "use when": "include", "exclusion": "exclude", "exclusion criteria": "exclude", "excludes": "exclude",
+    "when not to use": "exclude", "do not use when": "exclude", "not": "exclude",
+    "keywords": "seed_words", "seed words": "seed_words",
+}
+_LIST_HEADINGS = {**{k: v for k, v in _SECTION_BY_HEADING.items() if v not in ("identifier", "color")}, **_HEADING_ALIASES}
+# a heading in the middle of a line ("... Include: x. Exclude: y.") starts a new line
+_INLINE_HEADING = re.compile(
+    r"(?<=[.;!?)\]])\s+(?=(?:" + "|".join(re.escape(h) for h in sorted(_LIST_HEADINGS, key=len, reverse=True))
+    + r")\s*:)", re.IGNORECASE)
+# "for example 'I want to quit'" / e.g. "..." inside a definition: a quoted example
+_QUOTED_EXAMPLE = re.compile(
+    r"(?:for example|for instance|e\.g\.|such as|as in)[,:]?\s*((?:[\"“'‘][^\"”’]{3,}?[\"”’'](?:,?\s*(?:or|and)?\s*)?)+)",
+    re.IGNORECASE)
+_QUOTE = re.compile(r"[\"“]([^\"”]{3,}?)[\"”]|(?<![A-Za-z])['‘]([^'’]{3,}?)['’](?![A-Za-z])")
+
+
+def _split_items(text: str) -> list[str]:
+    """Inline section text -> items: quoted strings when quoted, else parts split at ';' (or one item)."""
+    quoted = [a or b for a, b in _QUOTE.findall(text)]
+    if quoted:
+        return [q.strip() for q in quoted if q.strip()]
+    return [part.strip(" .") for part in text.split(";") if part.strip(" .")]
+
+
 def _parse_description(text: str) -> tuple[str, dict[str, Any]]:
-    """Split a description into its definition and the psythemes sections (if any)."""
+    """Split a description into its definition and its sections.
+
+    Sections are psythemes' own (``Include:`` then ``- item`` lines, as written by
+    :func:`save_codebook`) and the free-text forms researchers write: a heading with text on
+    the same line (``Include: talk about X; talk about Y``), several headings on one line,
+    common aliases (``Example:``, ``Inclusion criteria:``, ``When not to use:`` ...), and
+    quoted examples inside the definition (``... for example 'I want to quit'``), which stay
+    in the definition and are also added to ``examples``.
+    """
     definition: list[str] = []
     sections: dict[str, Any] = {}
     current: str | None = None
-    for raw in text.replace("\r\n", "\n").split("\n"):
+    for raw in _INLINE_HEADING.sub("\n", text.replace("\r\n", "\n")).split("\n"):
         line = raw.strip()
         head, sep, rest = line.partition(":")
-        key = _SECTION_BY_HEADING.get(head.strip().lower()) if sep else None
+        head_key = head.strip().lower()
+        key = _SECTION_BY_HEADING.get(head_key) if sep else None
         if key in ("identifier", "color") and rest.strip():
             sections[key] = rest.strip()
             current = None
             continue
-        if key is not None and not rest.strip():
-            current = key
-            sections.setdefault(key, [])
+        list_key = _LIST_HEADINGS.get(head_key) if sep else None
+        if list_key is not None and not rest.strip():
+            current = list_key
+            sections.setdefault(list_key, [])
             continue
-        if current is not None and line.startswith("- "):
+        if list_key is not None:
+            sections.setdefault(list_key, []).extend(_split_items(rest))
+            current = list_key  # "- item" lines may follow
+            continue
+        if current is not None and line.startswith(("- ", "* ", "• ")):
             sections[current].append(line[2:].strip())
             continue
         if current is not None and not line:
             continue
         current = None
         definition.append(line)
-    return " ".join(" ".join(definition).split()), sections
+    joined = " ".join(" ".join(definition).split())
+    for match in _QUOTED_EXAMPLE.finditer(joined):
+        found = [a or b for a, b in _QUOTE.findall(match.group(1))]
+        for example in found:
+            if example.strip() and example.strip() not in sections.get("examples", []):
+                sections.setdefault("examples", []).append(example.strip())
+    return joined, sections
 
 
 def _code_from_named_description(display: str, description: str, children: list[Code], where: str, path: str | None) -> Code:
     definition, sections = _parse_description(description or "")
-    name = sections.pop("identifier", None) or _slug(display)
+    # the name as the user wrote it; a psythemes Identifier section (written when a YAML name
+    # differs from its label) restores the original identifier
+    name = sections.pop("identifier", None) or display
     data: dict[str, Any] = {"name": name, "definition": definition or display}
     if display != name:
         data["label"] = display
@@ -465,7 +569,7 @@ def codes_from_refi(codes_elem: ET.Element, namespace: str = CODEBOOK_NS, *, pat
     -------
     tuple of Code
         Codes with children; names are taken from a psythemes ``Identifier:`` section when present,
-        else made from the REFI name (lower case, ``_`` for other characters).
+        else the REFI name exactly as written.
     """
 
     def read(elem: ET.Element, where: str) -> Code:
@@ -593,7 +697,7 @@ def _read_csv_codebook(path: Path) -> Codebook:
         _, parent, lineno = flat[name]
         pname = None
         if parent:
-            pname = parent if parent in flat else by_display.get(parent, _slug(parent))
+            pname = parent if parent in flat else by_display.get(parent, _resolve_name(parent, list(flat)))
             if pname not in flat:
                 raise InputError(f"code {name!r}: unknown parent {parent!r}", path=path, line=lineno)
         kids.setdefault(pname, []).append(name)

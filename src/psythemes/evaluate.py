@@ -128,17 +128,45 @@ def _require_columns(frame: pd.DataFrame, required: Sequence[str], what: str) ->
 
 
 def _check_codes(frame: pd.DataFrame, codes: Sequence[str] | None, what: str) -> None:
+    """Give every code of ``frame`` the spelling of the code list (in place).
+
+    A label finds its code by name, case-insensitively, or by slug (``DIPLOMACY`` = ``diplomacy``,
+    ``rust_performs_well`` = ``Rust Performs Well``); a label matching no code is an error naming
+    its line and the closest code.
+    """
     if codes is None:
         return
-    known = set(codes)
+    from .codebook import resolve_code_names
+
     used = frame[_CODE].astype(str)
-    unknown = ~used.isin(known) & (used != "")
-    if unknown.any():
-        row = int(np.flatnonzero(unknown.to_numpy())[0])
-        names = sorted(set(used[unknown]))
-        raise InputError(f"{what}: {len(names)} code(s) not in the code list: {', '.join(names[:10])} "
-                         f"(known: {', '.join(sorted(known))})",
-                         path=frame.attrs.get("path"), line=int(_lines(frame)[row]))
+    names = list(codes)
+    mapping: dict[str, str] = {}
+    for i, label in enumerate(used):
+        if label == "" or label in mapping:
+            continue
+        try:
+            mapping.update(resolve_code_names([label], names, what=what[:-1] if what.endswith("s") else what))
+        except InputError as err:
+            raise InputError(err.message, path=frame.attrs.get("path"), line=int(_lines(frame)[i])) from None
+    frame[_CODE] = used.map(lambda v: mapping.get(v, v))
+
+
+def _gold_spelt_like(gold: pd.DataFrame, pred: pd.DataFrame, codes: Sequence[str] | None) -> pd.DataFrame:
+    """Gold labels spelt otherwise than the machine's codes (``diplomacy`` vs ``DIPLOMACY``,
+    ``rust_performs_well`` vs ``Rust Performs Well``) take the machine's (or ``codes``') spelling."""
+    from .codebook import _resolve_name
+
+    names = list(codes) if codes is not None else sorted(set(pred[_CODE].astype(str)) - {""})
+    mapping = {}
+    for label in set(gold[_CODE].astype(str)) - set(names):
+        hit = _resolve_name(label, names)
+        if hit is not None:
+            mapping[label] = hit
+    if not mapping:
+        return gold
+    gold = gold.copy()
+    gold[_CODE] = gold[_CODE].map(lambda v: mapping.get(v, v))
+    return gold
 
 
 def _clean_gold(gold: pd.DataFrame, codes: Sequence[str] | None,
@@ -450,6 +478,7 @@ def evaluate(
     # codes outside ``codes`` are ignored and counted below (load_gold/load_codes reject them)
     gold = _clean_gold(gold, None, None)
     pred = _clean_codes(pred_codes, None)
+    gold = _gold_spelt_like(gold, pred, codes)
     if segments is None:
         all_units = _units_from_codes(pred)
         units_source = "machine codes"

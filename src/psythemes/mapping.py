@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .codebook import Code, Codebook, load_codebook
+from .codebook import Code, Codebook, load_codebook, resolve_code_names
 from .errors import InputError, PsythemesWarning
 from .io import read_segments
 from .schema import CODE_COLUMNS, GOLD_COLUMNS, SEGMENT_COLUMNS
@@ -54,6 +54,8 @@ __all__ = [
     "labels_from_gold",
     "grouped_cross_validate",
     "grouped_splits",
+    "infer_scheme",
+    "calibration_corpus",
     "agreement_scores",
     "map_themes",
     "surface_features",
@@ -71,6 +73,9 @@ _MODEL_FORMAT = "psythemes-fewshot-1"
 # (no gap to put the threshold in), fall back to this quantile of the code's own leave-one-out
 # example scores.  Codebook examples are short and on point; real segments score lower.
 _OWN_FALLBACK_QUANTILE = 0.25
+# A code with a definition only (no examples) is assigned above this many standard deviations over
+# the corpus median of its score, unless self-training decides (see psythemes.selftrain).
+_CORPUS_SD = 1.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -280,15 +285,27 @@ class ZeroShotMapper:
     role_filter : bool, default True
         When a code lists ``roles`` and the segments carry a ``role`` column, only segments of
         those roles can get the code.
+    self_training : bool or "auto", default "auto"
+        Calibrate on the unlabelled segments given to :meth:`fit` by transductive
+        self-training (:mod:`psythemes.selftrain`).  ``"auto"``: when the threshold is
+        ``"auto"``, some code has no examples or include criteria (a plain ``name,description``
+        codebook) and :meth:`fit` gets at least 30 segments (5 per code).
+    single_label : bool, default False
+        Every eligible segment gets exactly one code, its best, never none (schemes where each
+        unit has one code, e.g. MI therapist behaviour).
+    roles : sequence of str, optional
+        Only segments of these roles (``role`` column, case-insensitive) are coded.
     random_state : int, default 0
-        Kept for API symmetry (the zero-shot mapper draws nothing at random).
+        Seed of the self-training classifier.
 
     Attributes
     ----------
     codes_ : list of str
         Code names (flat codebook order).
     thresholds_ : dict
-        Threshold per code after :meth:`fit`.
+        Threshold per code after :meth:`fit` (on the prototype score).
+    self_model_ : SelfTrainedModel or None
+        The classifier learned from pseudo-labels (then it decides, see :meth:`margins`).
     prototypes_ : dict
         Per code: the prototype texts and their embeddings.
     """
@@ -307,11 +324,17 @@ class ZeroShotMapper:
         negative_weight: float = 0.5,
         example_weight: float = 0.5,
         role_filter: bool = True,
+        self_training: bool | str = "auto",
+        single_label: bool = False,
+        roles: Sequence[str] | None = None,
         random_state: int | None = 0,
     ):
         self.codebook = codebook
         self.embedder = embedder
         self.threshold = threshold
+        self.self_training = self_training
+        self.single_label = single_label
+        self.roles = roles
         self.max_codes = max_codes
         self.use_examples = use_examples
         self.cues = cues
@@ -342,6 +365,12 @@ class ZeroShotMapper:
         ``segments`` are given, the threshold is additionally
         kept at or above the score of the median segment, so that a code cannot take more than
         half of a corpus.  ``y`` is ignored (zero-shot); labels are never used.
+
+        A code without examples or include criteria has nothing to calibrate on in the
+        codebook: its threshold is set relative to the corpus (one standard deviation above
+        the median score of the ``segments``; without ``segments``, of the segments given to
+        :meth:`predict`), and with ``self_training`` a classifier learned from the corpus' own
+        confident segments decides (:mod:`psythemes.selftrain`, ``docs/mapping.md``).
 
         Parameters
         ----------
@@ -383,14 +412,43 @@ class ZeroShotMapper:
         self.thresholds_ = self._calibrate(segments)
         return self
 
+    def _plain(self, code: Code) -> bool:
+        """True when the codebook gives nothing to calibrate this code on (definition only)."""
+        return not self.use_examples or not (code.examples or code.include)
+
+    def _wants_self_training(self, n_segments: int) -> bool:
+        if self.self_training not in (True, False, "auto"):
+            raise InputError(f"self_training must be True, False or 'auto', not {self.self_training!r}")
+        if self.self_training is False or n_segments < max(30, 5 * len(self.codes_)) or len(self.codes_) < 2:
+            return False
+        if self.self_training is True:
+            return True
+        return self.threshold == "auto" and any(self._plain(c) for c in self.codebook_.flat())
+
     def _calibrate(self, segments: pd.DataFrame | None) -> dict[str, float]:
         given = _parse_threshold(self.threshold, self.codes_)
         given = {} if given == "auto" else given
         auto: dict[str, float] = {}
         corpus_scores = None
-        if segments is not None and len(segments) and len(given) < len(self.codes_):
-            corpus_scores = self._raw_scores(_encode(self.embedder_, _texts(_check_segments(segments))))
-        for j, name in enumerate(self.codes_):
+        self.self_model_ = None
+        if segments is not None and len(segments):
+            seg = _check_segments(segments)
+            seg = seg[self._eligible(seg)]
+            if len(seg):
+                texts = _texts(seg)
+                emb = _encode(self.embedder_, texts)
+                corpus_scores = self._cued(self._raw_scores(emb), texts)
+                if self._wants_self_training(len(seg)):
+                    from .selftrain import self_train
+
+                    self.self_model_ = self_train(corpus_scores, emb, texts, self.codes_, no_code=not self.single_label,
+                                                  random_state=self.random_state)
+        location = scale = None
+        if corpus_scores is not None:
+            from .selftrain import corpus_location_scale
+
+            location, scale = corpus_location_scale(corpus_scores)
+        for j, (name, code) in enumerate(zip(self.codes_, self.codebook_.flat())):
             if name in given:
                 continue
             proto = self.prototypes_[name]
@@ -409,12 +467,16 @@ class ZeroShotMapper:
                 thr = (hi + lo) / 2 if hi > lo else float(np.quantile(own, _OWN_FALLBACK_QUANTILE))
             elif own:
                 thr = float(np.min(own))
+            elif location is not None:
+                # nothing in the codebook to calibrate on: one standard deviation above the
+                # corpus median (a code then takes about the top sixth of the corpus at most)
+                thr = float(location[j] + _CORPUS_SD * scale[j])
             else:
-                thr = 0.5
-            if corpus_scores is not None:
-                thr = max(thr, float(np.median(corpus_scores[:, j])))
+                thr = float("nan")  # set on the segments given to predict()
+            if location is not None:
+                thr = max(thr, float(location[j]))
             auto[name] = thr
-        return {n: given.get(n, auto.get(n, 0.5)) for n in self.codes_}
+        return {n: given.get(n, auto.get(n, float("nan"))) for n in self.codes_}
 
     # -- scoring -----------------------------------------------------------------------------
 
@@ -438,11 +500,7 @@ class ZeroShotMapper:
         if not hasattr(self, "prototypes_"):
             raise InputError(f"{type(self).__name__} is not fitted yet; call fit() first")
 
-    def _scores(self, segments: pd.DataFrame) -> np.ndarray:
-        self._check_fitted()
-        segments = _check_segments(segments)
-        texts = _texts(segments)
-        scores = self._raw_scores(_encode(self.embedder_, texts)) if texts else np.zeros((0, len(self.codes_)))
+    def _cued(self, scores: np.ndarray, texts: list[str]) -> np.ndarray:
         for j, name in enumerate(self.codes_):
             patterns = self.cue_patterns_.get(name)
             if patterns:
@@ -450,10 +508,68 @@ class ZeroShotMapper:
                 scores[:, j] += self.cue_weight * hit
         return scores
 
+    def _embed_scores(self, segments: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(embeddings, prototype scores + cues) of ``segments``."""
+        self._check_fitted()
+        segments = _check_segments(segments)
+        texts = _texts(segments)
+        if not texts:
+            return np.zeros((0, 1), dtype=np.float32), np.zeros((0, len(self.codes_)))
+        emb = _encode(self.embedder_, texts)
+        return emb, self._cued(self._raw_scores(emb), texts)
+
+    def _scores(self, segments: pd.DataFrame) -> np.ndarray:
+        return self._embed_scores(segments)[1]
+
+    def _decide(self, segments: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(embeddings, scores, margins): a code is assigned where its margin is >= 0.
+
+        With a self-trained model the score is the model's probability of the code and the
+        margin its lead over the most probable other class ("no code" included); otherwise the
+        score is the prototype score and the margin its distance to the code's threshold.
+        Ineligible segments (roles) get a margin of -inf.
+        """
+        segments = _check_segments(segments)
+        emb, scores = self._embed_scores(segments)
+        if getattr(self, "self_model_", None) is not None and len(segments):
+            model = self.self_model_
+            proba = model.proba(emb, _texts(segments))
+            scores = np.zeros((len(segments), len(self.codes_)))
+            col = {c: k for k, c in enumerate(model.classes)}
+            for j, name in enumerate(self.codes_):
+                if name in col:
+                    scores[:, j] = proba[:, col[name]]
+            margins = np.empty_like(scores)
+            for j, name in enumerate(self.codes_):
+                others = np.delete(proba, col[name], axis=1) if name in col else proba
+                margins[:, j] = scores[:, j] - (others.max(axis=1) if others.shape[1] else 0.0)
+            margins[:, [name not in col for name in self.codes_]] = -np.inf
+        else:
+            thr = np.array([self.thresholds_[n] for n in self.codes_], dtype=float)
+            if np.isnan(thr).any() and len(segments):
+                # codes without examples and no corpus given to fit(): calibrate on this batch
+                from .selftrain import corpus_location_scale
+
+                allowed = self._allowed(segments) & self._eligible(segments)[:, None]
+                rows = allowed.any(axis=1)
+                base = scores[rows] if rows.any() else scores
+                location, scale = corpus_location_scale(base)
+                thr = np.where(np.isnan(thr), location + _CORPUS_SD * scale, thr)
+            margins = scores - thr
+        eligible = self._allowed(segments) & self._eligible(segments)[:, None]
+        return emb, scores, np.where(eligible, margins, -np.inf)
+
     def decision_function(self, segments: pd.DataFrame) -> pd.DataFrame:
         """Scores, one row per segment (index: ``segment_id``), one column per code."""
-        scores = self._scores(segments)
+        scores = self._decide(segments)[1]
         return pd.DataFrame(scores, index=segments[_SEG].tolist(), columns=self.codes_)
+
+    def _eligible(self, segments: pd.DataFrame) -> np.ndarray:
+        """Rows whose role is coded at all (``roles``; every row when not given)."""
+        if not self.roles or _ROLE not in segments.columns:
+            return np.ones(len(segments), dtype=bool)
+        wanted = {str(r).lower() for r in self.roles}
+        return np.array(segments[_ROLE].fillna("").astype(str).str.lower().isin(wanted), dtype=bool)
 
     def _allowed(self, segments: pd.DataFrame) -> np.ndarray:
         allowed = np.ones((len(segments), len(self.codes_)), dtype=bool)
@@ -468,18 +584,25 @@ class ZeroShotMapper:
         return allowed
 
     def margins(self, segments: pd.DataFrame) -> pd.DataFrame:
-        """Score minus the code's threshold (positive: the code would be assigned); ineligible roles get -inf."""
-        scores = self._scores(segments)
-        thr = np.array([self.thresholds_[n] for n in self.codes_])
-        margins = np.where(self._allowed(segments), scores - thr, -np.inf)
+        """Per code, how far the segment is past the point of assignment (>= 0: assigned); ineligible: -inf."""
+        margins = self._decide(segments)[2]
         return pd.DataFrame(margins, index=segments[_SEG].tolist(), columns=self.codes_)
 
-    def predict_single(self, segments: pd.DataFrame, fallback: str | None = None) -> list[str | None]:
-        """One code per segment: the code with the largest margin above its threshold, else ``fallback``.
+    def _best(self, scores: np.ndarray, margins: np.ndarray) -> np.ndarray:
+        """Per row the best eligible code (largest score; -1 when no code is eligible)."""
+        ranked = np.where(np.isfinite(margins), scores, -np.inf)
+        best = ranked.argmax(axis=1) if ranked.size else np.zeros(len(ranked), dtype=int)
+        return np.where(np.isfinite(ranked.max(axis=1)) if ranked.size else False, best, -1)
 
-        For single-label evaluation (e.g. a corpus whose scheme has a catch-all class).
+    def predict_single(self, segments: pd.DataFrame, fallback: str | None = None) -> list[str | None]:
+        """One code per segment: the code with the largest margin if it is assigned, else ``fallback``.
+
+        With ``single_label=True`` every eligible segment gets its best code (``fallback`` only
+        for segments no code is eligible for).
         """
-        m = self.margins(segments).to_numpy()
+        _, scores, m = self._decide(segments)
+        if self.single_label:
+            return [self.codes_[j] if j >= 0 else fallback for j in self._best(scores, m)]
         out: list[str | None] = []
         for row in m:
             j = int(np.argmax(row)) if len(row) else -1
@@ -489,25 +612,24 @@ class ZeroShotMapper:
     def predict(self, segments: pd.DataFrame) -> pd.DataFrame:
         """Codes per segment: :data:`~psythemes.schema.CODE_COLUMNS` plus ``evidence``.
 
-        Every code whose score clears its threshold is assigned (at most ``max_codes`` per
-        segment); segments clearing no threshold get no row.
+        Every code past its point of assignment is given (at most ``max_codes`` per segment);
+        other segments get no row.  With ``single_label=True`` every eligible segment gets
+        exactly its best code.  Warns (naming them) about codes that take no segment or more
+        than half of them.
         """
         segments = _check_segments(segments)
-        scores = self._scores(segments)
-        thr = np.array([self.thresholds_[n] for n in self.codes_])
-        ok = (scores >= thr) & self._allowed(segments)
-        texts = _texts(segments)
-        emb = None
+        emb, scores, margins = self._decide(segments)
+        ok = margins >= 0
+        if self.single_label:
+            best = self._best(scores, margins)
+            ok = np.zeros_like(ok)
+            ok[np.flatnonzero(best >= 0), best[best >= 0]] = True
         rows = []
-        for i in range(len(segments)):
+        for i in np.flatnonzero(ok.any(axis=1)) if len(ok) else []:
             hits = np.flatnonzero(ok[i])
-            if not len(hits):
-                continue
-            hits = hits[np.argsort(-(scores[i, hits] - thr[hits]), kind="stable")]
+            hits = hits[np.argsort(-margins[i, hits], kind="stable")]
             if self.max_codes is not None:
                 hits = hits[: int(self.max_codes)]
-            if emb is None:
-                emb = _encode(self.embedder_, texts)
             seg = segments.iloc[i]
             for j in hits:
                 name = self.codes_[j]
@@ -516,7 +638,29 @@ class ZeroShotMapper:
                 rows.append(
                     [seg[_DOC], seg[_SEG], int(seg[_START]), int(seg[_END]), name, round(float(scores[i, j]), 4), self.method, evidence]
                 )
-        return pd.DataFrame(rows, columns=[*CODE_COLUMNS, EVIDENCE_COLUMN])
+        codes = pd.DataFrame(rows, columns=[*CODE_COLUMNS, EVIDENCE_COLUMN])
+        _warn_code_shares(codes, int(np.isfinite(margins).any(axis=1).sum()) if len(margins) else 0, self.codes_)
+        return codes
+
+
+def _warn_code_shares(codes: pd.DataFrame, n_eligible: int, names: list[str]) -> None:
+    """Never code nothing silently: name the codes that took no segment or more than half of them."""
+    from .errors import PsythemesWarning
+
+    if n_eligible < 10:  # too few segments to say anything about shares
+        return
+    counts = codes["code"].value_counts() if len(codes) else pd.Series(dtype=int)
+    if counts.sum() == 0:
+        warnings.warn(f"no code was assigned to any of {n_eligible} segments; check the codebook and the threshold",
+                      PsythemesWarning, stacklevel=3)
+        return
+    none = [n for n in names if counts.get(n, 0) == 0]
+    many = [n for n in names if counts.get(n, 0) > n_eligible / 2]
+    if none:
+        warnings.warn(f"{len(none)} code(s) took no segment: {', '.join(none)}", PsythemesWarning, stacklevel=3)
+    if many:
+        warnings.warn(f"code(s) taking more than half of the {n_eligible} segments: "
+                      + ", ".join(f"{n} ({counts[n]})" for n in many), PsythemesWarning, stacklevel=3)
 
 
 # --------------------------------------------------------------------------------------------
@@ -596,6 +740,13 @@ class FewShotMapper:
         turns, whether the previous turn has the same speaker; taken from ``all_segments`` when
         given).  Useful where codes follow the stage of a conversation (e.g. greetings first,
         suggestions late); needs whole documents.
+    single_label : bool, optional
+        Every eligible segment gets exactly one code, its most probable (segments without a
+        gold code are left out of training).  None: inferred from the gold by the file-level
+        entry points (:func:`infer_scheme`); the estimator itself then follows the labels.
+    roles : sequence of str, optional
+        Train on and code only segments of these roles (``role`` column, case-insensitive);
+        others get no code.  None: every role.
     random_state : int, default 0
 
     Attributes
@@ -626,10 +777,14 @@ class FewShotMapper:
         neighbour_surface: bool = False,
         length_bins: bool = False,
         position: bool = False,
+        single_label: bool | None = None,
+        roles: Sequence[str] | None = None,
         random_state: int | None = 0,
     ):
         self.codebook = codebook
         self.embedder = embedder
+        self.single_label = single_label
+        self.roles = list(roles) if roles is not None else None
         self.classifier = classifier
         self.context = context
         self.surface = surface
@@ -745,9 +900,18 @@ class FewShotMapper:
         self.codebook_ = cb
         self.embedder_ = self.embedder if self.embedder is not None else default_embedder()
         mode, labels = _normalise_labels(y, len(segments))
-        unknown = sorted({c for row in labels for c in row} - set(cb.names))
-        if unknown:
-            raise InputError(f"gold codes not in codebook {cb.name!r}: {', '.join(unknown)}")
+        # gold spelt differently from the codebook ("diplomacy" for "DIPLOMACY") still finds its code
+        spelling = resolve_code_names(sorted({c for row in labels for c in row}), cb.names, what="gold code")
+        labels = [sorted({spelling[c] for c in row}) for row in labels]
+        keep = self._eligible(segments)
+        if self.single_label:
+            mode = "single"
+            keep &= np.array([len(row) > 0 for row in labels])  # one code per unit: uncoded units are not "none"
+        if not keep.all():
+            segments = segments[keep]
+            labels = [row for row, k in zip(labels, keep) if k]
+        if not len(segments):
+            raise InputError("no training segment is left of the coded roles")
         self.mode_ = mode
         self._make_zero_shot()
         X = self._features(segments, all_segments, fit=True)
@@ -813,28 +977,42 @@ class FewShotMapper:
         proba = self.predict_proba(segments, all_segments)
         return proba.drop(columns=[_NONE], errors="ignore")
 
+    def _eligible(self, segments: pd.DataFrame) -> np.ndarray:
+        if not self.roles or _ROLE not in segments.columns:
+            return np.ones(len(segments), dtype=bool)
+        wanted = {str(r).lower() for r in self.roles}
+        return np.array(segments[_ROLE].fillna("").astype(str).str.lower().isin(wanted), dtype=bool)
+
+    def _proba_matrix(self, segments: pd.DataFrame, all_segments: pd.DataFrame | None) -> np.ndarray:
+        """Probabilities with the "no code" class forced on ineligible segments (and off with single_label)."""
+        p = self.predict_proba(segments, all_segments).to_numpy().copy()
+        if not len(p):
+            return p
+        if self.mode_ == "single" and self.single_label and _NONE in self.classes_:
+            p[:, self.classes_.index(_NONE)] = -1.0
+        p[~self._eligible(segments)] = -1.0
+        return p
+
     def predict_single(self, segments: pd.DataFrame, all_segments: pd.DataFrame | None = None) -> list[str | None]:
-        """One code (or ``None``) per segment: the most probable class."""
-        proba = self.predict_proba(segments, all_segments)
-        if proba.empty:
+        """One code (or ``None``) per segment: the most probable class (``None`` for roles not coded)."""
+        p = self._proba_matrix(_check_segments(segments), all_segments)
+        if not len(p):
             return []
+        best = p.argmax(axis=1)
         if self.mode_ == "multi":
-            best = proba.to_numpy().argmax(axis=1)
-            return [self.classes_[j] if proba.iat[i, j] >= self.threshold else None for i, j in enumerate(best)]
-        labels = proba.to_numpy().argmax(axis=1)
-        return [None if self.classes_[j] == _NONE else self.classes_[j] for j in labels]
+            return [self.classes_[j] if p[i, j] >= self.threshold else None for i, j in enumerate(best)]
+        return [None if p[i, j] < 0 or self.classes_[j] == _NONE else self.classes_[j] for i, j in enumerate(best)]
 
     def predict(self, segments: pd.DataFrame, all_segments: pd.DataFrame | None = None) -> pd.DataFrame:
         """Codes per segment with :data:`~psythemes.schema.CODE_COLUMNS` (score = probability)."""
         segments = _check_segments(segments)
-        proba = self.predict_proba(segments, all_segments)
+        p = self._proba_matrix(segments, all_segments)
         rows = []
-        p = proba.to_numpy()
         for i in range(len(segments)):
             seg = segments.iloc[i]
             if self.mode_ == "single":
                 j = int(p[i].argmax())
-                hits = [] if self.classes_[j] == _NONE else [j]
+                hits = [] if self.classes_[j] == _NONE or p[i, j] < 0 else [j]
             else:
                 hits = [int(j) for j in np.argsort(-p[i]) if p[i, j] >= self.threshold]
             for j in hits:
@@ -880,7 +1058,7 @@ class FewShotMapper:
             "format": _MODEL_FORMAT,
             "params": {k: getattr(self, k) for k in ("classifier", "context", "surface", "tfidf", "C", "class_weight", "threshold",
                                                      "max_iter", "prototypes", "neighbour_surface", "length_bins", "position",
-                                                     "random_state")},
+                                                     "single_label", "roles", "random_state")},
             "cues": {k: list(v) for k, v in (self.cues or {}).items()},
             "mode": self.mode_,
             "classes": self.classes_,
@@ -981,6 +1159,9 @@ def _render_card(card: Mapping[str, Any], notes: str) -> str:
         "",
         f"- Model: {card['model']}",
         f"- Codes ({card['mode']}-label): {', '.join(c for c in card['classes'] if c != _NONE)}",
+        "- Each segment gets: " + ("exactly its best code" if card["params"].get("single_label") else
+                                   "its most probable class, possibly no code"),
+        "- Coded roles: " + (", ".join(card["params"]["roles"]) if card["params"].get("roles") else "all"),
         f"- Codebook: `{card['codebook']}`, sha256 `{card['codebook_hash']}`",
         f"- Embedding model: {card['embedding_model']}" + (f", {card['embedding_backend']} backend" if card.get('embedding_backend') else ""),
         f"- Training data: {card['training_data'] or 'not stated'}",
@@ -1247,33 +1428,119 @@ def _read_gold_csv(path: str | Path, codebook: Codebook, segments: pd.DataFrame 
     return load_gold(path, codes=codebook.names, text_lengths=lengths)
 
 
+def calibration_corpus(codebook: Codebook, segments: pd.DataFrame) -> pd.DataFrame | None:
+    """The segments to calibrate a zero-shot mapper on: all of them when some code has a definition only.
+
+    A codebook whose every code has examples or include criteria is calibrated on itself (its
+    thresholds do not move with the corpus); a code with a definition only has nothing else to
+    be calibrated on (see :mod:`psythemes.selftrain`).  No labels are used either way.
+    """
+    plain = any(not (code.examples or code.include) for code in load_codebook(codebook).flat())
+    return segments if plain else None
+
+
+def infer_scheme(segments: pd.DataFrame, y: Sequence[Sequence[str]], single_label: bool | None = None) -> dict[str, Any]:
+    """What the gold says about the coding scheme: which roles are coded, and one code per unit or not.
+
+    Parameters
+    ----------
+    segments : DataFrame
+        Segments of the coded documents.
+    y : sequence of lists
+        Codes per segment (:func:`labels_from_gold`).
+    single_label : bool, optional
+        Given by the user: not inferred (the roles still are).
+
+    Returns
+    -------
+    dict
+        ``roles``: the roles whose segments carry gold codes when other roles carry none (else
+        None); ``single_label``: True when no segment of those roles has two codes and at
+        least 90 % have one; ``message``: what was inferred, for the user.
+    """
+    y = [list(v) for v in y]
+    coded = np.array([len(v) > 0 for v in y])
+    roles = None
+    parts = []
+    if _ROLE in segments.columns:
+        role = segments[_ROLE].fillna("").astype(str).to_numpy()
+        with_codes = sorted({r for r, c in zip(role, coded) if c and r})
+        present = sorted({r for r in role if r})
+        if with_codes and set(with_codes) != set(present):
+            roles = with_codes
+            parts.append(f"the gold codes only {', '.join(with_codes)} segments; only these roles are coded "
+                         f"(not {', '.join(r for r in present if r not in with_codes)})")
+    eligible = np.ones(len(y), dtype=bool) if roles is None else np.isin(segments[_ROLE].fillna("").astype(str), roles)
+    n = int(eligible.sum())
+    multi = sum(len(v) > 1 for v, e in zip(y, eligible) if e)
+    n_coded = int((coded & eligible).sum())
+    single = n > 0 and multi == 0 and n_coded >= 0.9 * n
+    if single_label is not None:
+        single = bool(single_label)
+        parts.append("single-label, as asked" if single else "multi-label, as asked")
+    elif single:
+        parts.append(f"every coded unit has exactly one code ({n_coded} of {n}): single-label, each unit gets its best code")
+    else:
+        parts.append(f"multi-label with abstention ({multi} of {n} units have several codes, {n - n_coded} none)")
+    return {"roles": roles, "single_label": single, "message": "; ".join(parts)}
+
+
+def _few_shot_training(cb: Codebook, segments: pd.DataFrame, train: str | Path, single_label: bool | None,
+                       ) -> tuple[pd.DataFrame, list[Any], dict[str, Any]]:
+    """Training segments, labels and the inferred scheme (announced as a PsythemesWarning)."""
+    from .errors import PsythemesWarning
+
+    gold = _read_gold_csv(train, cb, segments)
+    y_all = labels_from_gold(segments, gold)
+    keep = np.flatnonzero(segments[_DOC].astype(str).isin(set(gold[_DOC].astype(str))).to_numpy())
+    if not len(keep):
+        raise InputError("no segment belongs to a document of the gold table", path=train)
+    seg = segments.iloc[keep].reset_index(drop=True)
+    y = [y_all[i] for i in keep]
+    scheme = infer_scheme(seg, y, single_label)
+    if scheme["single_label"]:
+        y_one = labels_from_gold(seg, gold, single=True)  # several codes on a unit: the one most coders gave
+    warnings.warn(f"from the gold: {scheme['message']}", PsythemesWarning, stacklevel=3)
+    keep = np.ones(len(seg), dtype=bool)
+    if scheme["roles"]:
+        keep &= np.isin(seg[_ROLE].fillna("").astype(str), scheme["roles"])
+    if scheme["single_label"]:
+        # one code per unit: an uncoded unit is not coded yet, not "no code"; two codes: the most voted
+        keep &= np.array([len(v) > 0 for v in y])
+        y = y_one
+    seg = seg[keep].reset_index(drop=True)
+    y = [v for v, k in zip(y, keep) if k]
+    if not len(seg):
+        raise InputError("no gold-coded segment to train on", path=train)
+    return seg, y, scheme
+
+
 def _fit_mapper(method: str, codebook: str | Path | None, segments: pd.DataFrame, *, train: str | Path | None,
-                model: str | Path | None, threshold: str | float, max_codes: int | None, embedder: Any = None) -> Any:
+                model: str | Path | None, threshold: str | float, max_codes: int | None, embedder: Any = None,
+                single_label: bool | None = None) -> Any:
     if model is not None:
         mapper = FewShotMapper.load(model, embedder=embedder)
         if codebook is not None and load_codebook(codebook).hash() != mapper.codebook_.hash():
             raise InputError(f"the model was trained with another codebook ({mapper.codebook_.name!r}, hash "
                              f"{mapper.codebook_.hash()[:12]}); leave out --codebook to use the model's own", path=model)
+        if single_label is not None:
+            mapper.single_label = bool(single_label)
         return mapper
     cb = load_codebook(codebook if codebook is not None else "psychosomatic")
     if method == "few-shot":
         if train is None:
             raise InputError("--method few-shot needs --train GOLD.csv or --model DIR")
-        gold = _read_gold_csv(train, cb, segments)
-        y = labels_from_gold(segments, gold)
-        coded_docs = set(gold[_DOC].astype(str))
-        keep = segments[_DOC].astype(str).isin(coded_docs).to_numpy()
-        if not keep.any():
-            raise InputError("no segment belongs to a document of the gold table", path=train)
-        return FewShotMapper(cb, embedder=embedder).fit(segments[keep], [y[i] for i in np.flatnonzero(keep)],
-                                                        all_segments=segments)
+        seg, y, scheme = _few_shot_training(cb, segments, train, single_label)
+        return FewShotMapper(cb, embedder=embedder, single_label=scheme["single_label"], roles=scheme["roles"]).fit(
+            seg, y, all_segments=segments)
     if method != "zero-shot":
         raise InputError(f"unknown method {method!r} (zero-shot or few-shot)")
     try:
         thr: Any = float(threshold)
     except (TypeError, ValueError):
         thr = threshold
-    return ZeroShotMapper(cb, embedder=embedder, threshold=thr, max_codes=max_codes).fit()
+    return ZeroShotMapper(cb, embedder=embedder, threshold=thr, max_codes=max_codes,
+                          single_label=bool(single_label)).fit(calibration_corpus(cb, segments))
 
 
 def _theme_inputs(themes_dir: Path, segments: pd.DataFrame, mapper: Any) -> tuple[pd.DataFrame, np.ndarray, dict[Any, list[str]]]:
@@ -1317,6 +1584,7 @@ def map_segments_to_files(
     threshold: str | float = "auto",
     max_codes: int | None = None,
     embedder: Any = None,
+    single_label: bool | None = None,
 ) -> dict[str, Any]:
     """Map a ``segments.csv`` to a codebook and write ``codes.csv`` (and ``theme_codes.csv``).
 
@@ -1340,6 +1608,9 @@ def map_segments_to_files(
     threshold, max_codes
         Zero-shot options (see :class:`ZeroShotMapper`).
     embedder : object, optional
+    single_label : bool, optional
+        Every eligible segment gets exactly its best code.  None: zero-shot multi-label with
+        abstention; few-shot infers it from the gold (and codes only the roles the gold codes).
 
     Returns
     -------
@@ -1359,7 +1630,8 @@ def map_segments_to_files(
     out = prepare_out_dir(out_dir)
     if model is not None:
         method = "few-shot"
-    mapper = _fit_mapper(method, codebook, frame, train=train, model=model, threshold=threshold, max_codes=max_codes, embedder=embedder)
+    mapper = _fit_mapper(method, codebook, frame, train=train, model=model, threshold=threshold, max_codes=max_codes,
+                         embedder=embedder, single_label=single_label)
     if isinstance(mapper, FewShotMapper):
         codes = mapper.predict(frame, all_segments=frame)
     else:
@@ -1421,31 +1693,29 @@ def train_to_folder(
     cv: int = 5,
     random_state: int = 0,
     embedder: Any = None,
+    single_label: bool | None = None,
 ) -> dict[str, Any]:
     """Train a :class:`FewShotMapper` on gold spans and save it (with grouped-CV metrics in its card).
 
     Only segments of documents that appear in the gold table are used for training (a
     document without gold rows is not "coded as nothing"); all segments serve as context.
+    Whether the scheme is single-label and which roles are coded is inferred from the gold
+    (:func:`infer_scheme`, announced as a warning) unless ``single_label`` is given.
     """
     cb = load_codebook(codebook)
     frame = read_segments(segments)
-    gold_frame = _read_gold_csv(gold, cb, frame)
-    y_all = labels_from_gold(frame, gold_frame)
-    keep = np.flatnonzero(frame[_DOC].astype(str).isin(set(gold_frame[_DOC].astype(str))).to_numpy())
-    if not len(keep):
-        raise InputError("no segment belongs to a document of the gold table", path=gold)
-    train = frame.iloc[keep].reset_index(drop=True)
-    y = [y_all[i] for i in keep]
+    train, y, scheme = _few_shot_training(cb, frame, gold, single_label)
     embedder = embedder if embedder is not None else default_embedder()
     metrics: dict[str, Any] = {}
+    params = {"single_label": scheme["single_label"], "roles": scheme["roles"]}
     n_docs = int(train[_DOC].nunique())
     if cv >= 2:
         warn_thin_cross_validation(train[_DOC].astype(str).tolist(), y, cb.names, n_splits=cv)
     if cv >= 2 and n_docs >= 2:
-        summary = grouped_cross_validate(lambda: FewShotMapper(cb, embedder=embedder, random_state=random_state), train, y,
+        summary = grouped_cross_validate(lambda: FewShotMapper(cb, embedder=embedder, random_state=random_state, **params), train, y,
                                          n_splits=cv, all_segments=frame)
         metrics = {k: v for k, v in summary.items() if k != "folds"}
-    model = FewShotMapper(cb, embedder=embedder, random_state=random_state).fit(train, y, all_segments=frame)
+    model = FewShotMapper(cb, embedder=embedder, random_state=random_state, **params).fit(train, y, all_segments=frame)
     out = model.save(out_dir, training_data=f"{Path(segments).name} + {Path(gold).name}: {len(train)} segments, {n_docs} documents",
                      metrics=metrics)
     return {"out_dir": str(out), "n_segments": len(train), "n_docs": n_docs, **metrics}

@@ -101,6 +101,7 @@ def extract(
     embedding_model: str | Path | None = None,
     embedding_backend: str | None = None,
     context: str | None = None,
+    single_label: bool | None = None,
     cache_dir: str | Path | None | bool = None,
     overlap: float = 0.5,
     n_boot: int = 1000,
@@ -147,6 +148,9 @@ def extract(
         central run, mark themes that do not reappear (``stability``/``stable`` columns, report).
     method : {"zero-shot", "few-shot"}
         ``few-shot`` needs ``model``, a mapper saved by ``psythemes train``.
+    single_label : bool, optional
+        Every segment gets exactly its best code (see :class:`psythemes.mapping.ZeroShotMapper`);
+        default: zero-shot multi-label with abstention, few-shot as the model was trained.
     embedding_model, embedding_backend, context, cache_dir
         See :class:`psythemes.embed.Embedder` (``model``, ``backend``, ``context``, ``cache_dir``).
         With a trained ``model`` and no ``embedding_backend``, the backend the mapper was
@@ -256,7 +260,8 @@ def extract(
 
     # --- map
     with clock("map"):
-        codes, theme_codes = _map(segments, discoverer, book, embedder, method=method, model=model)
+        codes, theme_codes = _map(segments, discoverer, book, embedder, method=method, model=model,
+                                  single_label=single_label)
 
     # --- evaluate
     evaluation = None
@@ -444,13 +449,17 @@ def _metadata_frame(transcripts: list[Transcript]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _map(segments: pd.DataFrame, discoverer: Any, book: Any, embedder: Any, *, method: str, model: Any):
+def _map(segments: pd.DataFrame, discoverer: Any, book: Any, embedder: Any, *, method: str, model: Any,
+         single_label: bool | None = None):
     from .discover import parse_quotes
-    from .mapping import FewShotMapper, ZeroShotMapper, map_themes
+    from .mapping import FewShotMapper, ZeroShotMapper, calibration_corpus, map_themes
 
-    zero_shot = ZeroShotMapper(book, embedder=embedder).fit()
+    # the segments calibrate codes that have no examples (psythemes.selftrain; no labels used)
+    zero_shot = ZeroShotMapper(book, embedder=embedder, single_label=bool(single_label)).fit(calibration_corpus(book, segments))
     if method == "few-shot":
         mapper = FewShotMapper.load(model, embedder=embedder)
+        if single_label is not None:
+            mapper.single_label = bool(single_label)
         codes = mapper.predict(segments)
     else:
         codes = zero_shot.predict(segments)

@@ -40,6 +40,9 @@ def extract(
     method: Annotated[Literal["zero-shot", "few-shot"], typer.Option(
         help="zero-shot, or few-shot with --mapper.")] = "zero-shot",
     mapper: Annotated[Path | None, typer.Option(help="Trained mapper folder (psythemes train).", metavar="DIR")] = None,
+    single_label: Annotated[bool | None, typer.Option(
+        "--single-label/--multi-label", help="Every segment gets exactly its best code, or any number incl. none "
+        "(default: multi-label for zero-shot, the --mapper's own for few-shot).", show_default=False)] = None,
     model: Annotated[Path | None, typer.Option(
         help="Local sentence-transformers folder (default: bundled MiniLM).", metavar="DIR")] = None,
     backend: Annotated[Literal["onnx", "torch"] | None, typer.Option(
@@ -73,7 +76,7 @@ def extract(
             speaker_roles=speaker_roles, unit=unit, interviewer="keep" if keep_interviewer else "drop",
             backchannels="keep" if keep_backchannels else "drop",
             preset=preset, min_topic_size=min_topic_size, n_themes=n_themes, reduce_outliers=reduce_outliers,
-            method=method, model=mapper, embedding_model=model, embedding_backend=backend, context=context,
+            method=method, model=mapper, embedding_model=model, embedding_backend=backend, context=context, single_label=single_label,
             cache_dir=False if no_cache else None, n_boot=n_boot, random_state=seed,
             qdpx=not no_qdpx, on_stage=on_stage, qdpx_positions=qdpx_positions, pseudonym_key=pseudonym_key,
             pseudonymise=_pseudonymiser(pseudonymise, names, keep),

@@ -28,6 +28,10 @@ def map_command(
         help="Folder with themes.csv and segment_themes.csv from 'psythemes themes'; writes theme_codes.csv.")] = None,
     threshold: Annotated[str, typer.Option(help="Zero-shot threshold: auto or a number.")] = "auto",
     max_codes: Annotated[int | None, typer.Option(min=1, help="At most this many codes per segment.")] = None,
+    single_label: Annotated[bool | None, typer.Option(
+        "--single-label/--multi-label",
+        help="Every segment gets exactly its best code (--single-label), or any number incl. none. "
+             "Default: multi-label for zero-shot; few-shot infers it from the gold.", show_default=False)] = None,
 ) -> None:
     """Assign codebook codes to segments; write DIR/codes.csv (and DIR/theme_codes.csv with --themes)."""
     from ..defaults import NO_CODEBOOK
@@ -37,10 +41,11 @@ def map_command(
     if codebook is None and model is None:
         raise InputError(NO_CODEBOOK)
 
-    run = map_segments_to_files(
-        segments, out, codebook=codebook, method=method, train=train, model=model, themes=themes,
-        threshold=threshold, max_codes=max_codes,
-    )
+    with warnings_as_lines():
+        run = map_segments_to_files(
+            segments, out, codebook=codebook, method=method, train=train, model=model, themes=themes,
+            threshold=threshold, max_codes=max_codes, single_label=single_label,
+        )
     for message in run["warnings"]:
         print_warning(message)
     themes_part = f", {run['n_themes']} themes -> theme_codes.csv" if run.get("n_themes") is not None else ""
@@ -61,12 +66,16 @@ def train_command(
         show_default=False, metavar="FILE|NAME")],
     cv: Annotated[int, typer.Option(min=0, help="Folds of cross-validation grouped by transcript (0: none).")] = 5,
     seed: Annotated[int, typer.Option(help="random_state.")] = 0,
+    single_label: Annotated[bool | None, typer.Option(
+        "--single-label/--multi-label",
+        help="Every segment gets exactly its best code, or any number incl. none; default: inferred from the gold.",
+        show_default=False)] = None,
 ) -> None:
     """Train a few-shot mapper on gold-coded segments and save it with a model card."""
     from ..mapping import train_to_folder
 
     with warnings_as_lines():
-        run = train_to_folder(segments, gold, out, codebook=codebook, cv=cv, random_state=seed)
+        run = train_to_folder(segments, gold, out, codebook=codebook, cv=cv, random_state=seed, single_label=single_label)
     cv_part = ""
     if run.get("kappa_mean") is not None:
         cv_part = f"; grouped {run['n_splits']}-fold CV kappa {run['kappa_mean']:.3f} ± {run['kappa_sd']:.3f}"
