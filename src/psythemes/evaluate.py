@@ -178,15 +178,20 @@ def _clean_gold(gold: pd.DataFrame, codes: Sequence[str] | None,
     return frame.reset_index(drop=True)
 
 
-def load_gold(path: str | Path, *, codes: Sequence[str] | None = None,
-              text_lengths: dict[str, int] | None = None) -> pd.DataFrame:
-    """Read and check a gold-codes CSV (:data:`~psythemes.schema.GOLD_COLUMNS`, optional ``text``).
+def load_gold(path: str | Path | Sequence[str | Path], *, codes: Sequence[str] | None = None,
+              text_lengths: dict[str, int] | None = None, coders: Sequence[str] | None = None) -> pd.DataFrame:
+    """Read and check gold codes (:data:`~psythemes.schema.GOLD_COLUMNS`, optional ``text``).
 
     Parameters
     ----------
-    path : path
-        CSV with ``doc_id, start, end, code`` and optionally ``coder`` (default: one coder,
-        ``"gold"``) and ``text``.
+    path : path or list of paths
+        A CSV with ``doc_id, start, end, code`` and optionally ``coder`` (default: one coder,
+        ``"gold"``) and ``text``; a REFI-QDA project (``.qdpx``/``.qde``), whose machine
+        codings (coder ``psythemes``) are left out unless ``coders`` names them; a filled-in
+        review sheet (``.xlsx``, or a CSV with a ``decision`` column, see
+        :mod:`psythemes.review`).  Several paths are read and joined (any mix).
+    coders : sequence of str, optional
+        Keep only these coders (for a project: instead of "everyone but psythemes").
     codes : sequence of str, optional
         The code list; a code outside it is an :class:`InputError` naming the line.
     text_lengths : dict, optional
@@ -203,8 +208,48 @@ def load_gold(path: str | Path, *, codes: Sequence[str] | None = None,
     InputError
         Missing file or columns, no rows, empty ids/codes, bad offsets, unknown codes.
     """
-    frame = _read_csv(path, [_DOC, _START, _END, _CODE], "gold codes")
+    if isinstance(path, (list, tuple)):
+        if not path:
+            raise InputError("no gold file given")
+        if len(path) > 1:
+            parts = [load_gold(p, codes=codes, text_lengths=text_lengths, coders=coders) for p in path]
+            joined = pd.concat([p[GOLD_COLUMNS] for p in parts], ignore_index=True)
+            dup = joined.duplicated(subset=GOLD_COLUMNS)
+            _warn_count(int(dup.sum()), "gold row(s) given in more than one gold file removed")
+            return joined[~dup].reset_index(drop=True)
+        path = path[0]
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".qdpx", ".qde"):
+        from .qdpx import gold_codings, read_qdpx
+
+        frame = gold_codings(read_qdpx(path), coders, path=path)
+        if frame.empty:
+            raise InputError("the project has no human codings to use as gold", path=path)
+        frame.attrs["path"] = str(path)
+        # a project's codes come with its own codebook: no check against ``codes`` here
+        return _clean_gold(frame, None, text_lengths)
+    if suffix in (".xlsx", ".xlsm") or (suffix != ".xlsx" and _is_review_csv(path)):
+        from .review import read_review
+
+        frame = read_review(path, codes=codes).gold
+        if frame.empty:
+            raise InputError("the review sheet has no decisions yet (fill in the 'decision' column)", path=path)
+        frame.attrs["path"] = str(path)
+    else:
+        frame = _read_csv(path, [_DOC, _START, _END, _CODE], "gold codes")
+    if coders is not None and _CODER in frame.columns:
+        frame = frame[frame[_CODER].astype(str).str.strip().isin([str(c).strip() for c in coders])]
     return _clean_gold(frame, codes, text_lengths)
+
+
+def _is_review_csv(path: Path) -> bool:
+    """A CSV review sheet (``psythemes review --csv``) rather than a gold table: it has a decision column."""
+    if path.suffix.lower() not in (".csv", ".tsv", ".txt") or not path.is_file():
+        return False
+    with open(path, encoding="utf-8-sig", errors="replace") as fh:
+        header = fh.readline()
+    return "decision" in [c.strip().strip('"') for c in header.split(",")]
 
 
 def _clean_codes(pred: pd.DataFrame, codes: Sequence[str] | None) -> pd.DataFrame:

@@ -117,7 +117,11 @@ def _is_number(text: str) -> bool:
 @app.command("evaluate")
 def evaluate_command(
     pred: Path = typer.Option(..., "--pred", help="Machine codes CSV (doc_id, segment_id, start, end, code, score)."),
-    gold: Path = typer.Option(..., "--gold", help="Gold codes CSV (doc_id, start, end, code[, coder])."),
+    gold: list[Path] = typer.Option(
+        ..., "--gold", help="Gold codes: CSV (doc_id, start, end, code[, coder]), .qdpx or a filled-in review "
+                            "sheet; repeat to mix."),
+    gold_coders: Optional[str] = typer.Option(
+        None, "--gold-coders", help="Coders whose codes are gold, comma-separated [default: all but 'psythemes']."),
     out: Path = typer.Option(..., "--out", help="Folder for agreement.json/.csv, confusion.csv, disagreements.csv."),
     segments: Optional[Path] = typer.Option(
         None, "--segments", help="Segments CSV; without it the units are the segments listed in --pred."),
@@ -135,7 +139,8 @@ def evaluate_command(
 
     code_list = [c.strip() for c in codes.split(",") if c.strip()] if codes else None
     with warnings_as_lines():
-        gold_table = load_gold(gold, codes=code_list)
+        coders = [c.strip() for c in gold_coders.split(",") if c.strip()] if gold_coders else None
+        gold_table = load_gold(list(gold), codes=code_list, coders=coders)
         pred_table = load_codes(pred, codes=code_list)
         seg_table = load_segments(segments) if segments is not None else None
         result = evaluate(pred_table, gold_table, seg_table, codes=code_list, overlap=overlap,

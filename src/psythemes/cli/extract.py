@@ -19,7 +19,10 @@ def extract(
     metadata: Annotated[Path | None, typer.Option(help="Sidecar CSV: doc_id, participant, role, wave, ...")] = None,
     codebook: Annotated[str | None, typer.Option(
         help="Codebook file (.yaml, .csv, .qdc) or shipped name; default: the .qdpx project's, else 'psychosomatic'.")] = None,
-    gold: Annotated[Path | None, typer.Option(help="Human codes as spans (CSV: doc_id,start,end,code,coder) or a .qdpx.")] = None,
+    gold: Annotated[list[Path] | None, typer.Option(
+        help="Human codes: CSV (doc_id,start,end,code,coder), .qdpx or a filled-in review sheet; repeat to mix.")] = None,
+    gold_coders: Annotated[str | None, typer.Option(
+        help="Coders whose codes are gold, comma-separated [default: all but 'psythemes'].")] = None,
     format: Annotated[str, typer.Option(help="Input format, auto from the file suffix.")] = "auto",
     encoding: Annotated[str | None, typer.Option(help=ENCODING_HELP)] = None,
     speaker_roles: Annotated[str | None, typer.Option(help='e.g. "Interviewer=interviewer,P*=patient".')] = None,
@@ -47,7 +50,8 @@ def extract(
 
     with warnings_as_lines(), _StageProgress(STAGES) as on_stage:
         result = run_extract(
-            inputs, out, metadata=metadata, codebook=codebook, gold=gold, format=format, encoding=encoding,
+            inputs, out, metadata=metadata, codebook=codebook, gold=gold or None, format=format,
+            gold_coders=[c.strip() for c in gold_coders.split(",") if c.strip()] if gold_coders else None, encoding=encoding,
             speaker_roles=speaker_roles, unit=unit, interviewer="keep" if keep_interviewer else "drop",
             preset=preset, min_topic_size=min_topic_size, n_themes=n_themes, reduce_outliers=reduce_outliers,
             method=method, model=mapper, embedding_model=model, embedding_backend=backend, context=context,
