@@ -22,6 +22,7 @@ from . import agreement as _agreement  # noqa: E402,F401
 from . import themes as _themes  # noqa: E402,F401
 from . import mapping as _mapping  # noqa: E402,F401
 from . import extract as _extract  # noqa: E402,F401
+from . import review as _review  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:
