@@ -20,6 +20,10 @@ CODES = ["alliance", "awareness", "alternation", "common_ground"]
 
 @pytest.fixture()
 def run_dir(tmp_path):
+    return make_run(tmp_path)
+
+
+def make_run(tmp_path):
     """A minimal extract output folder (what 'psythemes review' reads), written by hand."""
     from psythemes.codebook import Code, Codebook, save_codebook
     from psythemes.io import parse_labelled_text, write_transcripts_jsonl
