@@ -202,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="2 seeds and fewer budgets")
     parser.add_argument("--only", choices=sorted(TASKS), action="append")
+    parser.add_argument("--few-budgets", action="store_true",
+                        help="5 label budgets instead of 8 (ESConv on a busy machine)")
     args = parser.parse_args(argv)
     n_seeds = 2 if args.quick else args.seeds
     results: dict[str, Any] = {"command": "benchmarks/active_learning.py " + " ".join(argv or sys.argv[1:]),
@@ -215,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{len(set(labels))} codes", flush=True)
         runs = []
         for seed in range(n_seeds):
-            run = run_seed(X, y, docs, seed, args.quick)
+            run = run_seed(X, y, docs, seed, args.quick or args.few_budgets)
             runs.append(run)
             print(f"  seed {seed}: 20 % transcripts = {run['random_transcripts']['20%']['n_labels']} labels, "
                   f"kappa {run['random_transcripts']['20%']['kappa']:.3f}; active "

@@ -199,3 +199,22 @@ def test_cli_review(run_dir, tmp_path, capsys):
     rc = main(["review", str(tmp_path), "--out", str(tmp_path / "r2.xlsx")])
     assert rc == 2
     assert "run folder lacks" in capsys.readouterr().err
+
+
+def test_training_rows_are_the_reviewed_segments(run_dir, tmp_path):
+    """A sheet labels the segments decided on; a gold CSV beside it labels its whole documents."""
+    from psythemes.evaluate import load_gold
+    from psythemes.io import read_segments
+    from psythemes.review import reviewed_rows
+
+    sheet = tmp_path / "review.xlsx"
+    review_run(run_dir, sheet, reviewer="anna")
+    _fill(sheet, {4: "reject"})  # only the second segment decided, and nothing kept
+    gold = load_gold(sheet, codes=CODES)
+    assert gold.empty and len(gold.attrs["reviewed_spans"]) == 1
+    segments = read_segments(run_dir / "segments.csv")
+    assert list(reviewed_rows(segments, gold.attrs["reviewed_spans"])) == [1]
+    csv_gold = tmp_path / "gold.csv"
+    csv_gold.write_text("doc_id,start,end,code,coder\nOTHER,0,5,alliance,B\n")
+    both = load_gold([sheet, csv_gold], codes=CODES)
+    assert both.attrs["full_docs"] == ["OTHER"] and len(both.attrs["reviewed_spans"]) == 1

@@ -61,6 +61,10 @@ CONSENSUS_RULES: tuple[str, ...] = ("majority", "union", "intersection")
 NO_CODE = "(no code)"
 #: Coder name used when the gold table has no ``coder`` column.
 DEFAULT_CODER = "gold"
+#: ``attrs`` key of gold read from review sheets: the (doc_id, start, end) spans with a decision.
+REVIEWED_SPANS = "reviewed_spans"
+#: ``attrs`` key: documents whose gold came from full coding (CSV, .qdpx) alongside review sheets.
+FULL_DOCS = "full_docs"
 
 _DOC, _START, _END, _CODE, _CODER = GOLD_COLUMNS
 _SEG_ID = CODE_COLUMNS[1]
@@ -216,7 +220,12 @@ def load_gold(path: str | Path | Sequence[str | Path], *, codes: Sequence[str] |
             joined = pd.concat([p[GOLD_COLUMNS] for p in parts], ignore_index=True)
             dup = joined.duplicated(subset=GOLD_COLUMNS)
             _warn_count(int(dup.sum()), "gold row(s) given in more than one gold file removed")
-            return joined[~dup].reset_index(drop=True)
+            joined = joined[~dup].reset_index(drop=True)
+            if any(REVIEWED_SPANS in p.attrs for p in parts):
+                joined.attrs[REVIEWED_SPANS] = [s for p in parts for s in p.attrs.get(REVIEWED_SPANS, [])]
+                joined.attrs[FULL_DOCS] = sorted({d for p in parts if REVIEWED_SPANS not in p.attrs
+                                                  for d in p[_DOC].astype(str)})
+            return joined
         path = path[0]
     path = Path(path)
     suffix = path.suffix.lower()
@@ -232,10 +241,16 @@ def load_gold(path: str | Path | Sequence[str | Path], *, codes: Sequence[str] |
     if suffix in (".xlsx", ".xlsm") or (suffix != ".xlsx" and _is_review_csv(path)):
         from .review import read_review
 
-        frame = read_review(path, codes=codes).gold
-        if frame.empty:
+        decided = read_review(path, codes=codes)
+        if decided.reviewed.empty:
             raise InputError("the review sheet has no decisions yet (fill in the 'decision' column)", path=path)
+        frame = decided.gold
         frame.attrs["path"] = str(path)
+        # a sheet labels the segments it has decisions for, not whole documents (see train_to_folder)
+        frame.attrs[REVIEWED_SPANS] = [(str(d), int(a), int(b)) for d, a, b in
+                                       zip(decided.reviewed["doc_id"], decided.reviewed["start"], decided.reviewed["end"])]
+        if frame.empty:  # every suggestion rejected: known, but nothing to align
+            return frame
     else:
         frame = _read_csv(path, [_DOC, _START, _END, _CODE], "gold codes")
     if coders is not None and _CODER in frame.columns:

@@ -1381,6 +1381,11 @@ def train_to_folder(
     gold_frame = _read_gold_csv(gold, cb)
     y_all = labels_from_gold(frame, gold_frame)
     keep = np.flatnonzero(frame[_DOC].astype(str).isin(set(gold_frame[_DOC].astype(str))).to_numpy())
+    reviewed = gold_frame.attrs.get("reviewed_spans")
+    if reviewed is not None:  # review sheets label the segments decided on, not whole documents
+        from .review import reviewed_rows
+
+        keep = reviewed_rows(frame, reviewed, gold_frame.attrs.get("full_docs", ()))
     if not len(keep):
         raise InputError("no segment belongs to a document of the gold table", path=gold)
     train = frame.iloc[keep].reset_index(drop=True)
@@ -1393,6 +1398,7 @@ def train_to_folder(
                                          n_splits=cv, all_segments=frame)
         metrics = {k: v for k, v in summary.items() if k != "folds"}
     model = FewShotMapper(cb, embedder=embedder, random_state=random_state).fit(train, y, all_segments=frame)
-    out = model.save(out_dir, training_data=f"{Path(segments).name} + {Path(gold).name}: {len(train)} segments, {n_docs} documents",
+    gold_names = " + ".join(Path(g).name for g in (gold if isinstance(gold, (list, tuple)) else [gold]))
+    out = model.save(out_dir, training_data=f"{Path(segments).name} + {gold_names}: {len(train)} segments, {n_docs} documents",
                      metrics=metrics)
     return {"out_dir": str(out), "n_segments": len(train), "n_docs": n_docs, **metrics}

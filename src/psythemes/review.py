@@ -48,6 +48,7 @@ __all__ = [
     "write_review_sheet",
     "read_review",
     "review_run",
+    "reviewed_rows",
 ]
 
 #: Columns of a review sheet, in order.
@@ -488,3 +489,14 @@ def _known_code(name: str, by_lower: dict[str, str], known: list[str] | None, pa
         return by_lower[name.lower()]
     raise InputError(f"decision names code {name!r}, which is not in the codebook "
                      f"(accept, reject or one of: {', '.join(known)})", path=path, line=lineno)
+
+
+def reviewed_rows(segments: pd.DataFrame, spans: Sequence[tuple[str, int, int]],
+                  full_docs: Sequence[str] = ()) -> np.ndarray:
+    """Positions of the segments a review sheet decided on (``spans``), plus every segment of
+    ``full_docs`` (documents fully coded in a gold CSV or ``.qdpx`` given alongside)."""
+    wanted = {(str(d), int(a), int(b)) for d, a, b in spans}
+    full = {str(d) for d in full_docs}
+    mask = [(str(d), int(a), int(b)) in wanted or str(d) in full
+            for d, a, b in zip(segments["doc_id"], segments["start"], segments["end"])]
+    return np.flatnonzero(np.asarray(mask, dtype=bool))

@@ -52,7 +52,9 @@ def map_command(
 @app.command("train")
 def train_command(
     segments: Annotated[Path, typer.Argument(help="segments.csv of the coded transcripts.", show_default=False)],
-    gold: Annotated[Path, typer.Option(help="Gold codes CSV (doc_id,start,end,code[,coder]).", show_default=False)],
+    gold: Annotated[list[Path], typer.Option(
+        help="Gold codes CSV (doc_id,start,end,code[,coder]), .qdpx or filled-in review sheet; repeat to mix.",
+        show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="Model folder, e.g. models/mystudy.", show_default=False)],
     codebook: Annotated[str, typer.Option(help="Codebook file or shipped name.")] = "psychosomatic",
     cv: Annotated[int, typer.Option(min=0, help="Folds of cross-validation grouped by transcript (0: none).")] = 5,
@@ -61,7 +63,7 @@ def train_command(
     """Train a few-shot mapper on gold-coded segments and save it with a model card."""
     from ..mapping import train_to_folder
 
-    run = train_to_folder(segments, gold, out, codebook=codebook, cv=cv, random_state=seed)
+    run = train_to_folder(segments, gold if len(gold) > 1 else gold[0], out, codebook=codebook, cv=cv, random_state=seed)
     cv_part = ""
     if run.get("kappa_mean") is not None:
         cv_part = f"; grouped {run['n_splits']}-fold CV kappa {run['kappa_mean']:.3f} ± {run['kappa_sd']:.3f}"
