@@ -218,3 +218,16 @@ def test_training_rows_are_the_reviewed_segments(run_dir, tmp_path):
     csv_gold.write_text("doc_id,start,end,code,coder\nOTHER,0,5,alliance,B\n")
     both = load_gold([sheet, csv_gold], codes=CODES)
     assert both.attrs["full_docs"] == ["OTHER"] and len(both.attrs["reviewed_spans"]) == 1
+
+
+def test_evaluate_counts_only_reviewed_units(run_dir, tmp_path):
+    from psythemes.evaluate import evaluate, load_gold
+    from psythemes.io import read_segments
+
+    sheet = tmp_path / "review.xlsx"
+    review_run(run_dir, sheet, reviewer="anna")
+    _fill(sheet, {2: "accept"})  # only the first segment decided
+    codes = pd.read_csv(run_dir / "codes.csv")
+    with pytest.warns(PsythemesWarning, match="1 unit.s. without a review decision"):
+        result = evaluate(codes, load_gold(sheet, codes=CODES), read_segments(run_dir / "segments.csv"), n_boot=0)
+    assert result.summary["n_units"] == 1

@@ -513,6 +513,13 @@ def evaluate(
     else:
         all_units = _clean_segments(segments)
         units_source = "segments"
+    if gold.attrs.get(REVIEWED_SPANS) is not None:
+        # a review sheet codes the segments decided on; the others are unknown, not "no code"
+        from .review import reviewed_rows
+
+        keep = reviewed_rows(all_units, gold.attrs[REVIEWED_SPANS], gold.attrs.get(FULL_DOCS, ()))
+        _warn_count(len(all_units) - len(keep), "unit(s) without a review decision are not evaluated")
+        all_units = all_units.iloc[keep].reset_index(drop=True)
 
     gold_docs = set(gold[_DOC])
     in_gold = all_units[_DOC].isin(gold_docs)
