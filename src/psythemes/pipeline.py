@@ -260,6 +260,10 @@ def extract(
     # --- report (rendered in memory; written with the rest)
     with clock("report"):
         from .report import ReportData, render_report
+        from .saturation import run_saturation, saturation_section
+
+        saturation = run_saturation(segments, codes, discoverer.segment_themes_, metadata=meta_frame, gold=gold_table,
+                                    random_state=random_state)
 
         report_html = render_report(
             ReportData(
@@ -278,6 +282,7 @@ def extract(
                 summary={**({"outlier_share": discoverer.outlier_share_, "n_themes": len(discoverer.themes_)}),
                          **(_headline(evaluation) if evaluation is not None else {})},
                 manifest={k: manifest[k] for k in ("psythemes", "created", "model", "options", "timings_s")},
+                extra_sections=[saturation_section(saturation)],
             ),
             figure_cache=_cache_folder(cache_dir, "report"),
         )
