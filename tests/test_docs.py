@@ -156,16 +156,20 @@ def test_outputs_doc_names_every_file():
         assert f"`{column}`" in text, f"outputs.md does not describe column {column}"
 
 
-@pytest.mark.slow
-def test_tutorial_runs(tmp_path, monkeypatch, capsys, demo_dir):
-    from psythemes.cli import main
-
+def _reader_folder(tmp_path: Path, monkeypatch) -> None:
+    """Work in ``tmp_path`` with ``corpora/`` linked in, as a reader following a tutorial would."""
     (tmp_path / "corpora").symlink_to(ROOT / "corpora", target_is_directory=True)
     monkeypatch.chdir(tmp_path)
     # conftest points the embedding cache outside the checkout; never let it default to the cwd's
     if not os.environ.get("PSYTHEMES_CACHE"):
         monkeypatch.setenv("PSYTHEMES_CACHE", str(tmp_path / "cache"))
 
+
+@pytest.mark.slow
+def test_tutorial_runs(tmp_path, monkeypatch, capsys, demo_dir):
+    from psythemes.cli import main
+
+    _reader_folder(tmp_path, monkeypatch)
     namespace: dict = {"__name__": "tutorial"}
     try:
         ran, checked = _run_tutorial(namespace, capsys, main)
@@ -181,12 +185,35 @@ def test_tutorial_runs(tmp_path, monkeypatch, capsys, demo_dir):
         assert (work / path).is_file(), f"the tutorial should have written {path}"
 
 
+@pytest.mark.slow
+def test_review_loop_runs(tmp_path, monkeypatch, capsys, demo_dir):
+    """docs/review-loop.md (issue #17): extract -> review -> decisions -> train -> next -> train, run as written."""
+    from psythemes.cli import main
 
-def _run_tutorial(namespace: dict, capsys, main) -> tuple[int, int]:
-    """Run every block of the tutorial in order; return (blocks/commands run, output lines checked)."""
+    _reader_folder(tmp_path, monkeypatch)
+    ran, checked = _run_tutorial({"__name__": "review_loop"}, capsys, main, path=REVIEW_LOOP,
+                                 python_patterns=REVIEW_LOOP_PY, cli_patterns=REVIEW_LOOP_CLI)
+    assert ran >= 15 and checked >= 4, (ran, checked)
+    for path in ("run/project.qdpx", "review1.xlsx", "review1.csv", "review2.xlsx", "model2/model_card.md",
+                 "map2/codes.csv"):
+        assert (tmp_path / "loop-run" / path).is_file(), f"the chapter should have written {path}"
+
+
+REVIEW_LOOP = DOCS / "review-loop.md"
+#: Lines of docs/review-loop.md's pasted output compared verbatim (no embeddings involved).
+REVIEW_LOOP_PY = [re.compile(p) for p in (r"^(train|test) \d+ transcripts$", r"^reviewer: ", r"^coders: ")]
+#: Pasted CLI lines compared verbatim: the number of segments `next` chose is the --n asked for.
+REVIEW_LOOP_CLI = [re.compile(r"^\d+ transcripts, \d+ segments, \d+ dropped \(unit: turn\)")]
+
+
+def _run_tutorial(namespace: dict, capsys, main, *, path: Path = TUTORIAL, python_patterns: list | None = None,
+                  cli_patterns: list | None = None) -> tuple[int, int]:
+    """Run every block of a tutorial in order; return (blocks/commands run, output lines checked)."""
+    python_patterns = DETERMINISTIC_PY if python_patterns is None else python_patterns
+    cli_patterns = DETERMINISTIC_CLI if cli_patterns is None else cli_patterns
     checked = ran = 0
-    for block in parse_blocks(TUTORIAL.read_text(encoding="utf-8")):
-        where = f"docs/tutorial.md line {block.line}"
+    for block in parse_blocks(path.read_text(encoding="utf-8")):
+        where = f"docs/{path.name} line {block.line}"
         if block.skip:
             continue
         if block.lang == "python":
@@ -195,7 +222,7 @@ def _run_tutorial(namespace: dict, capsys, main) -> tuple[int, int]:
                 exec(compile(block.text, where, "exec"), namespace)  # noqa: S102 - our own documentation
             ran += 1
             if block.output is not None:
-                checked += _check_lines(block.output, buffer.getvalue(), DETERMINISTIC_PY, where)
+                checked += _check_lines(block.output, buffer.getvalue(), python_patterns, where)
         elif block.lang in ("console", "bash"):
             for command in parse_commands(block.text):
                 assert command.argv[0] == "psythemes", f"{where}: only psythemes commands are run"
@@ -204,7 +231,7 @@ def _run_tutorial(namespace: dict, capsys, main) -> tuple[int, int]:
                 out, err = capsys.readouterr()
                 assert rc == 0, f"{where}: `{' '.join(command.argv)}` exited {rc}\n{err}"
                 ran += 1
-                checked += _check_lines(command.expected, out, DETERMINISTIC_CLI, where)
+                checked += _check_lines(command.expected, out, cli_patterns, where)
                 for line in command.expected:
                     match = COUNT_PREFIX.match(line)
                     if match:

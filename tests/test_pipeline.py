@@ -116,8 +116,22 @@ def test_qdpx_input_round_trip(demo_run, tmp_path, monkeypatch):
     result = extract(out / "project.qdpx", tmp_path / "again", preset="fast", n_boot=0, qdpx=False)
     assert len(reads) == 1  # the project is parsed once, for transcripts, codebook and codings alike
     assert len(result.transcripts) == 64
-    assert result.gold is not None and set(result.gold["coder"]) == {"psythemes", "A", "B"}
+    # the machine codes of the export are not gold: only the human coders are (issue #17)
+    assert result.gold is not None and set(result.gold["coder"]) == {"A", "B"}
     assert result.codebook.names == ["alternation", "awareness", "alliance", "common_ground"]
+
+
+def test_qdpx_export_carries_scores_themes_and_roles(demo_run):
+    from psythemes.qdpx import read_qdpx
+
+    result, out = demo_run
+    project = read_qdpx(out / "project.qdpx")
+    machine = project.suggestions
+    assert len(machine) == len(result.codes) and set(machine["coder"]) == {"psythemes"}
+    assert machine["score"].notna().all() and (machine["evidence"] != "").any()
+    assert len(project.themes) == len(result.themes)
+    assert set(project.themes["label"]) == {" ".join(str(v).split()) for v in result.themes["label"]}
+    assert "psythemes candidate themes" not in project.codebook.names
 
 
 def test_cli_extract_and_failed_run_keeps_earlier_results(demo_dir, tmp_path, capsys):

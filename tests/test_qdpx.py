@@ -266,3 +266,89 @@ def test_reads_project_without_namespace(tmp_path):
     path = _zip(tmp_path, {"project.qde": xml.encode(), "sources/one.txt": b"0123456789 she listened, yes"})
     project = read_qdpx(path)
     assert project.codings.iloc[0].code == "Listening"
+
+
+# --- what psythemes puts into its own exports (issue #17) ----------------------------------------
+
+def _machine_export(tmp_path, transcripts, codings):
+    from datetime import datetime, timezone
+
+    import json as _json
+
+    machine = codings[codings["coder"] == "psythemes"].assign(score=0.8123, evidence="I feel heard.\nReally.")
+    human = codings[codings["coder"] != "psythemes"]
+    rows = pd.concat([machine, human], ignore_index=True)
+    themes = pd.DataFrame([{
+        "theme_id": 0, "label": "listened  to", "keywords": "listened, shoulders", "size": 2,
+        "top_quotes": _json.dumps([{"doc_id": "P01-W1", "start": 40, "end": 66, "text": "she really\nlistened"}]),
+    }])
+    transcripts[0].metadata["speaker_roles"] = {"Interviewer": "interviewer", "P01": "patient"}
+    when = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    return write_qdpx(tmp_path / "m.qdpx", transcripts, codes=CODES, codings=rows, themes=themes, created=when), when
+
+
+def test_machine_score_evidence_themes_roles_travel_and_validate(tmp_path, transcripts, codings, shared_dir):
+    path, _ = _machine_export(tmp_path, transcripts, codings)
+    with zipfile.ZipFile(path) as archive:
+        xml = archive.read("project.qde")
+    _schema(shared_dir).validate(io.BytesIO(xml))
+    assert b"{'" not in xml  # no Python repr of the speaker roles
+    project = read_qdpx(path)
+    sugg = project.suggestions
+    assert list(sugg["coder"]) == ["psythemes"] and sugg["score"].iloc[0] == pytest.approx(0.8123)
+    assert sugg["evidence"].iloc[0] == "I feel heard. Really."
+    assert project.themes["keywords"].iloc[0] == "listened, shoulders"
+    assert "psythemes candidate themes" not in project.codebook.names
+    by_id = {t.doc_id: t for t in project.transcripts}
+    assert by_id["P01-W1"].metadata["speaker_roles"] == {"Interviewer": "interviewer", "P01": "patient"}
+    # the roles are applied again when the project's transcripts are segmented
+    from psythemes.qdpx import project_transcripts
+    from psythemes.segment import segment_transcripts
+
+    segs = segment_transcripts(project_transcripts(project))
+    assert set(segs.loc[segs["doc_id"] == "P01-W1", "role"]) == {"interviewer", "patient"}
+
+
+def test_export_import_export_is_stable(tmp_path, transcripts, codings):
+    path, when = _machine_export(tmp_path, transcripts, codings)
+    first = read_qdpx(path)
+    again = write_qdpx(tmp_path / "again.qdpx", first.transcripts, codes=first.codebook,
+                       codings=first.export_codings(), themes=first.themes, created=when)
+    second = read_qdpx(again)
+    with zipfile.ZipFile(path) as a, zipfile.ZipFile(again) as b:
+        assert a.read("project.qde") == b.read("project.qde")
+    pd.testing.assert_frame_equal(first.codings, second.codings)
+    pd.testing.assert_frame_equal(first.suggestions, second.suggestions)
+    pd.testing.assert_frame_equal(first.themes, second.themes)
+
+
+def test_machine_codings_never_reach_gold(tmp_path, transcripts, codings):
+    from psythemes.evaluate import load_gold
+    from psythemes.errors import PsythemesWarning
+    from psythemes.qdpx import gold_codings
+
+    path, _ = _machine_export(tmp_path, transcripts, codings)
+    # a machine coding renamed to a human coder is still recognised by its suggestion note
+    project = read_qdpx(path)
+    with pytest.warns(PsythemesWarning, match="machine coding"):
+        gold = gold_codings(project)
+    assert set(gold["coder"]) == {"A", "B"} and len(gold) == 4
+    with pytest.warns(PsythemesWarning, match="machine coding"):
+        assert set(load_gold(path)["coder"]) == {"A", "B"}
+    assert set(load_gold(path, coders=["A"])["coder"]) == {"A"}
+    assert set(load_gold(path, coders=["psythemes"])["coder"]) == {"psythemes"}  # only when asked by name
+    with pytest.raises(InputError, match="no codings by coder"):
+        load_gold(path, coders=["Z"])
+    renamed = project.codings.copy()
+    renamed.loc[renamed["coder"] == "psythemes", "coder"] = "C"
+    project.codings = renamed
+    project.suggestions = project.suggestions.assign(coder="C")
+    with pytest.warns(PsythemesWarning):
+        assert len(gold_codings(project)) == 4
+
+
+def test_old_repr_speaker_roles_are_read(tmp_path, transcripts):
+    transcripts[0].metadata["speaker_roles"] = "{'P01': 'patient'}"
+    path = write_qdpx(tmp_path / "old.qdpx", transcripts)
+    by_id = {t.doc_id: t for t in read_qdpx(path).transcripts}
+    assert by_id["P01-W1"].metadata["speaker_roles"] == {"P01": "patient"}

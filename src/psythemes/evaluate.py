@@ -61,6 +61,10 @@ CONSENSUS_RULES: tuple[str, ...] = ("majority", "union", "intersection")
 NO_CODE = "(no code)"
 #: Coder name used when the gold table has no ``coder`` column.
 DEFAULT_CODER = "gold"
+#: ``attrs`` key of gold read from review sheets: the (doc_id, start, end) spans with a decision.
+REVIEWED_SPANS = "reviewed_spans"
+#: ``attrs`` key: documents whose gold came from full coding (CSV, .qdpx) alongside review sheets.
+FULL_DOCS = "full_docs"
 
 _DOC, _START, _END, _CODE, _CODER = GOLD_COLUMNS
 _SEG_ID = CODE_COLUMNS[1]
@@ -209,15 +213,23 @@ def _clean_gold(gold: pd.DataFrame, codes: Sequence[str] | None,
     return frame.reset_index(drop=True)
 
 
-def load_gold(path: str | Path, *, codes: Sequence[str] | None = None,
-              text_lengths: dict[str, int] | None = None) -> pd.DataFrame:
-    """Read and check a gold-codes CSV (:data:`~psythemes.schema.GOLD_COLUMNS`, optional ``text``).
+def load_gold(path: str | Path | Sequence[str | Path], *, codes: Sequence[str] | None = None,
+              text_lengths: dict[str, int] | None = None, coders: Sequence[str] | None = None,
+              qdpx_positions: str = "auto") -> pd.DataFrame:
+    """Read and check gold codes (:data:`~psythemes.schema.GOLD_COLUMNS`, optional ``text``).
 
     Parameters
     ----------
-    path : path
-        CSV with ``doc_id, start, end, code`` and optionally ``coder`` (default: one coder,
-        ``"gold"``) and ``text``.
+    path : path or list of paths
+        A CSV with ``doc_id, start, end, code`` and optionally ``coder`` (default: one coder,
+        ``"gold"``) and ``text``; a REFI-QDA project (``.qdpx``/``.qde``), whose machine
+        codings (coder ``psythemes``) are left out unless ``coders`` names them; a filled-in
+        review sheet (``.xlsx``, or a CSV with a ``decision`` column, see
+        :mod:`psythemes.review`).  Several paths are read and joined (any mix).
+    coders : sequence of str, optional
+        Keep only these coders (for a project: instead of "everyone but psythemes").
+    qdpx_positions : {"auto", "utf16", "codepoints"}
+        How a ``.qdpx``/``.qde`` counts selection positions (see :func:`psythemes.qdpx.read_qdpx`).
     codes : sequence of str, optional
         The code list; a code outside it is an :class:`InputError` naming the line.
     text_lengths : dict, optional
@@ -234,8 +246,60 @@ def load_gold(path: str | Path, *, codes: Sequence[str] | None = None,
     InputError
         Missing file or columns, no rows, empty ids/codes, bad offsets, unknown codes.
     """
-    frame = _read_csv(path, [_DOC, _START, _END, _CODE], "gold codes")
+    if isinstance(path, (list, tuple)):
+        if not path:
+            raise InputError("no gold file given")
+        if len(path) > 1:
+            parts = [load_gold(p, codes=codes, text_lengths=text_lengths, coders=coders, qdpx_positions=qdpx_positions)
+                     for p in path]
+            joined = pd.concat([p[GOLD_COLUMNS] for p in parts], ignore_index=True)
+            dup = joined.duplicated(subset=GOLD_COLUMNS)
+            _warn_count(int(dup.sum()), "gold row(s) given in more than one gold file removed")
+            joined = joined[~dup].reset_index(drop=True)
+            if any(REVIEWED_SPANS in p.attrs for p in parts):
+                joined.attrs[REVIEWED_SPANS] = [s for p in parts for s in p.attrs.get(REVIEWED_SPANS, [])]
+                joined.attrs[FULL_DOCS] = sorted({d for p in parts if REVIEWED_SPANS not in p.attrs
+                                                  for d in p[_DOC].astype(str)})
+            return joined
+        path = path[0]
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".qdpx", ".qde"):
+        from .qdpx import gold_codings, read_qdpx
+
+        frame = gold_codings(read_qdpx(path, positions=qdpx_positions), coders, path=path)
+        if frame.empty:
+            raise InputError("the project has no human codings to use as gold", path=path)
+        frame.attrs["path"] = str(path)
+        # a project's codes come with its own codebook: no check against ``codes`` here
+        return _clean_gold(frame, None, text_lengths)
+    if suffix in (".xlsx", ".xlsm") or (suffix != ".xlsx" and _is_review_csv(path)):
+        from .review import read_review
+
+        decided = read_review(path, codes=codes)
+        if decided.reviewed.empty:
+            raise InputError("the review sheet has no decisions yet (fill in the 'decision' column)", path=path)
+        frame = decided.gold
+        frame.attrs["path"] = str(path)
+        # a sheet labels the segments it has decisions for, not whole documents (see train_to_folder)
+        frame.attrs[REVIEWED_SPANS] = [(str(d), int(a), int(b)) for d, a, b in
+                                       zip(decided.reviewed["doc_id"], decided.reviewed["start"], decided.reviewed["end"])]
+        if frame.empty:  # every suggestion rejected: known, but nothing to align
+            return frame
+    else:
+        frame = _read_csv(path, [_DOC, _START, _END, _CODE], "gold codes")
+    if coders is not None and _CODER in frame.columns:
+        frame = frame[frame[_CODER].astype(str).str.strip().isin([str(c).strip() for c in coders])]
     return _clean_gold(frame, codes, text_lengths)
+
+
+def _is_review_csv(path: Path) -> bool:
+    """A CSV review sheet (``psythemes review --csv``) rather than a gold table: it has a decision column."""
+    if path.suffix.lower() not in (".csv", ".tsv", ".txt") or not path.is_file():
+        return False
+    with open(path, encoding="utf-8-sig", errors="replace") as fh:
+        header = fh.readline()
+    return "decision" in [c.strip().strip('"') for c in header.split(",")]
 
 
 def _clean_codes(pred: pd.DataFrame, codes: Sequence[str] | None) -> pd.DataFrame:
@@ -485,6 +549,13 @@ def evaluate(
     else:
         all_units = _clean_segments(segments)
         units_source = "segments"
+    if gold.attrs.get(REVIEWED_SPANS) is not None:
+        # a review sheet codes the segments decided on; the others are unknown, not "no code"
+        from .review import reviewed_rows
+
+        keep = reviewed_rows(all_units, gold.attrs[REVIEWED_SPANS], gold.attrs.get(FULL_DOCS, ()))
+        _warn_count(len(all_units) - len(keep), "unit(s) without a review decision are not evaluated")
+        all_units = all_units.iloc[keep].reset_index(drop=True)
 
     gold_docs = set(gold[_DOC])
     in_gold = all_units[_DOC].isin(gold_docs)

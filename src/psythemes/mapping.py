@@ -1493,6 +1493,11 @@ def _few_shot_training(cb: Codebook, segments: pd.DataFrame, train: str | Path, 
     gold = _read_gold_csv(train, cb, segments)
     y_all = labels_from_gold(segments, gold)
     keep = np.flatnonzero(segments[_DOC].astype(str).isin(set(gold[_DOC].astype(str))).to_numpy())
+    reviewed = gold.attrs.get("reviewed_spans")
+    if reviewed is not None:  # review sheets label the segments decided on, not whole documents
+        from .review import reviewed_rows
+
+        keep = reviewed_rows(segments, reviewed, gold.attrs.get("full_docs", ()))
     if not len(keep):
         raise InputError("no segment belongs to a document of the gold table", path=train)
     seg = segments.iloc[keep].reset_index(drop=True)
@@ -1716,6 +1721,7 @@ def train_to_folder(
                                          n_splits=cv, all_segments=frame)
         metrics = {k: v for k, v in summary.items() if k != "folds"}
     model = FewShotMapper(cb, embedder=embedder, random_state=random_state, **params).fit(train, y, all_segments=frame)
-    out = model.save(out_dir, training_data=f"{Path(segments).name} + {Path(gold).name}: {len(train)} segments, {n_docs} documents",
+    gold_names = " + ".join(Path(g).name for g in (gold if isinstance(gold, (list, tuple)) else [gold]))
+    out = model.save(out_dir, training_data=f"{Path(segments).name} + {gold_names}: {len(train)} segments, {n_docs} documents",
                      metrics=metrics)
     return {"out_dir": str(out), "n_segments": len(train), "n_docs": n_docs, **metrics}

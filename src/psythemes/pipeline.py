@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError, PsythemesWarning
+from .qdpx import MACHINE_CODER  # coder name of machine codes in the export (never gold unless named)
 from .schema import GOLD_COLUMNS, Transcript
 
 __all__ = ["ExtractResult", "extract", "STAGES"]
@@ -31,8 +32,6 @@ __all__ = ["ExtractResult", "extract", "STAGES"]
 #: Stages in the order they run (``on_stage`` receives these names).
 STAGES = ("read", "segment", "embed", "themes", "map", "evaluate", "report", "write")
 
-#: Coder name given to machine codes in the REFI-QDA export.
-MACHINE_CODER = "psythemes"
 
 
 @dataclass
@@ -84,7 +83,8 @@ def extract(
     *,
     metadata: str | Path | pd.DataFrame | None = None,
     codebook: Any = None,
-    gold: str | Path | pd.DataFrame | None = None,
+    gold: str | Path | list[str | Path] | pd.DataFrame | None = None,
+    gold_coders: list[str] | None = None,
     format: str = "auto",
     speaker_roles: str | dict[str, str] | None = None,
     encoding: str | None = None,
@@ -130,7 +130,12 @@ def extract(
         (``model``, its own codebook) or the bundled demo corpus (the shipped
         ``"psychosomatic"`` codebook, with a warning); see :mod:`psythemes.defaults`.
     gold : path (CSV or .qdpx) or DataFrame, optional
-        Human codes as spans (``GOLD_COLUMNS``); enables the evaluate stage.
+        Human codes as spans (``GOLD_COLUMNS``); enables the evaluate stage.  Several files
+        (CSV, ``.qdpx``, filled-in review sheets) may be mixed, see
+        :func:`psythemes.evaluate.load_gold`.
+    gold_coders : list of str, optional
+        Coders whose codes are gold.  Default: every coder except ``psythemes``, so machine
+        codes of an earlier export never count as human codes.
     format, speaker_roles, encoding
         See :func:`psythemes.io.read_transcripts`.  ``encoding`` forces the text encoding of
         transcript files (default ``None``: detect).
@@ -213,7 +218,8 @@ def extract(
         if codebook is None:
             codebook = default_codebook(paths, project=project, model=model)
         book = codebook if isinstance(codebook, codebook_mod.Codebook) else codebook_mod.load_codebook(codebook)
-        gold_table = _load_gold(gold, project, book, transcripts, qdpx_positions=qdpx_positions)
+        gold_table = _load_gold(gold, project, book, transcripts, qdpx_positions=qdpx_positions,
+                                coders=gold_coders)
         pseudo = None
         if pseudonymise is not False and pseudonymise is not None:
             from .pseudonymise import pseudonymise_for_extract
@@ -286,7 +292,9 @@ def extract(
             "method": method, "model": str(model) if model else None, "context": context,
             "embedding_backend": embedder.backend_,
             "overlap": overlap, "n_boot": n_boot, "gold": str(gold) if isinstance(gold, (str, Path)) else
-            ("dataframe" if gold is not None else None),
+            ([str(g) for g in gold] if isinstance(gold, (list, tuple)) else
+             ("dataframe" if gold is not None else None)),
+            "gold_coders": list(gold_coders) if gold_coders is not None else None,
             "metadata": str(metadata) if isinstance(metadata, (str, Path)) else None,
             "pseudonymised": pseudo.counts() if pseudo is not None else None,
         },
@@ -303,6 +311,10 @@ def extract(
     # --- report (rendered in memory; written with the rest)
     with clock("report"):
         from .report import ReportData, render_report
+        from .saturation import run_saturation, saturation_section
+
+        saturation = run_saturation(segments, codes, discoverer.segment_themes_, metadata=meta_frame, gold=gold_table,
+                                    random_state=random_state)
 
         report_html = render_report(
             ReportData(
@@ -322,6 +334,7 @@ def extract(
                 summary={**({"outlier_share": discoverer.outlier_share_, "n_themes": len(discoverer.themes_)}),
                          **(_headline(evaluation) if evaluation is not None else {})},
                 manifest={k: manifest[k] for k in ("psythemes", "created", "model", "options", "timings_s")},
+                extra_sections=[saturation_section(saturation)],
             ),
             figure_cache=_cache_folder(cache_dir, "report"),
         )
@@ -388,22 +401,23 @@ def _read_inputs(paths: list[Path], *, format: str, metadata: Any, speaker_roles
     return transcripts, project
 
 
-def _load_gold(gold: Any, project: Any, book: Any, transcripts: list[Transcript],
-               qdpx_positions: str = "auto") -> pd.DataFrame | None:
+def _load_gold(gold: Any, project: Any, book: Any, transcripts: list[Transcript], *,
+               qdpx_positions: str = "auto", coders: list[str] | None = None) -> pd.DataFrame | None:
     from .evaluate import load_gold
 
     if gold is None:
         if project is None or project.codings.empty:
             return None
-        table = project.codings
+        from .qdpx import gold_codings
+
+        table = gold_codings(project, coders)
+        if table.empty:  # only machine codes in the project: nothing to evaluate against
+            return None
     elif isinstance(gold, pd.DataFrame):
         table = gold
-    elif Path(gold).suffix.lower() in (".qdpx", ".qde"):
-        from .qdpx import read_qdpx
-
-        table = read_qdpx(gold, positions=qdpx_positions).codings
     else:
-        table = load_gold(gold, codes=book.names)
+        table = load_gold(list(gold) if isinstance(gold, (list, tuple)) else gold, codes=book.names, coders=coders,
+                          qdpx_positions=qdpx_positions)
     missing = [c for c in GOLD_COLUMNS if c not in table.columns]
     if missing:
         raise InputError(f"gold codes lack column(s) {missing}")
@@ -554,9 +568,12 @@ def _write_outputs(out_dir: Path, result: ExtractResult, discoverer: Any, report
     if qdpx:
         from .qdpx import write_qdpx
 
-        machine = result.codes[["doc_id", "start", "end", "code"]].assign(coder=MACHINE_CODER)
+        # machine codes carry their score and evidence (a note per coding) and the candidate
+        # themes travel as their own code group, so a QDA program shows why each was suggested
+        keep = [c for c in ("doc_id", "start", "end", "code", "score", "evidence") if c in result.codes.columns]
+        machine = result.codes[keep].assign(coder=MACHINE_CODER)
         codings = pd.concat([machine, result.gold[GOLD_COLUMNS]] if result.gold is not None else [machine],
                             ignore_index=True)
         written.append(write_qdpx(out / "project.qdpx", result.transcripts, codes=result.codebook,
-                                  codings=codings, name="psythemes extract"))
+                                  codings=codings, name="psythemes extract", themes=result.themes))
     return sorted({str(Path(p).relative_to(out)) for p in written})

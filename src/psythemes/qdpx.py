@@ -56,12 +56,24 @@ __all__ = [
     "POSITION_UNITS",
     "detect_position_unit",
     "utf16_offsets",
+    "MACHINE_CODER",
+    "THEME_GROUP",
+    "gold_codings",
 ]
 
 NAMESPACE = "urn:QDA-XML:project:1.0"
 _NS = f"{{{NAMESPACE}}}"
 # uuid5 namespace so that the same project content always gets the same GUIDs
 _GUID_NAMESPACE = uuid.UUID("6f1e4b8e-5a55-4b43-9d0e-707379746865")
+
+#: Coder (REFI-QDA user) name of machine codes; never taken as gold unless asked for by name.
+MACHINE_CODER = "psythemes"
+#: Name of the code group that holds psythemes' candidate themes (not codes of the codebook).
+THEME_GROUP = "psythemes candidate themes"
+#: First line of the note psythemes attaches to each machine coding (score and evidence).
+_SUGGESTION_NOTE = "psythemes suggestion"
+#: Metadata key of the speaker -> role map; exported as a text variable in ``_ROLES_FORMAT``.
+_ROLES_KEY = "speaker_roles"
 
 
 #: The archive limits of :mod:`psythemes.limits` (one set for every archive and XML format).
@@ -93,6 +105,70 @@ class QdaProject:
     codings: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=GOLD_COLUMNS))
     #: the unit the project's selection positions were counted in (``codings`` are code points)
     position_unit: str = "codepoints"
+    suggestions: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=_SUGGESTION_COLUMNS))
+    themes: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=_THEME_EXPORT_COLUMNS))
+
+    def export_codings(self) -> pd.DataFrame:
+        """``codings`` with the ``score`` and ``evidence`` of machine suggestions, ready for
+        :func:`write_qdpx` (so export -> import -> export gives the same project)."""
+        if self.suggestions.empty:
+            return self.codings.copy()
+        return self.codings.merge(self.suggestions, on=GOLD_COLUMNS, how="left")
+
+
+_SUGGESTION_COLUMNS = [*GOLD_COLUMNS, "score", "evidence"]
+_THEME_EXPORT_COLUMNS = ["theme_id", "label", "keywords", "size", "top_quotes"]
+
+
+def gold_codings(project: QdaProject, coders: Iterable[str] | None = None, *, path: Any = None) -> pd.DataFrame:
+    """The codings of a project that count as human (gold) codes.
+
+    Parameters
+    ----------
+    project : QdaProject
+    coders : iterable of str, optional
+        Coder (user) names to keep.  Default: every coder except :data:`MACHINE_CODER`, and
+        no coding that carries a psythemes suggestion note, so machine codes exported by
+        psythemes never come back as human codes.  Naming ``"psythemes"`` here keeps them.
+    path : path, optional
+        Named in messages.
+
+    Returns
+    -------
+    DataFrame
+        :data:`~psythemes.schema.GOLD_COLUMNS`.
+
+    Raises
+    ------
+    InputError
+        A named coder has no codings in the project.
+    """
+    import warnings
+
+    from .errors import PsythemesWarning
+
+    table = project.codings
+    if coders is not None:
+        wanted = [str(c).strip() for c in coders if str(c).strip()]
+        present = set(table["coder"].astype(str))
+        unknown = [c for c in wanted if c not in present]
+        if unknown:
+            raise InputError(f"no codings by coder(s) {', '.join(unknown)} in the project "
+                             f"(coders: {', '.join(sorted(present)) or 'none'})", path=path)
+        return table[table["coder"].astype(str).isin(wanted)].reset_index(drop=True)
+    machine = table["coder"].astype(str) == MACHINE_CODER
+    if not project.suggestions.empty:
+        noted = table.merge(project.suggestions[GOLD_COLUMNS].assign(_noted=True), on=GOLD_COLUMNS, how="left")
+        machine |= noted["_noted"].fillna(False).astype(bool).to_numpy()
+    if machine.any():
+        where = f"{path}: " if path else ""
+        warnings.warn(
+            f"{where}{int(machine.sum())} machine coding(s) (coder {MACHINE_CODER!r} or with a psythemes "
+            "suggestion note) are not used as gold; name coders with --gold-coders to choose",
+            PsythemesWarning, stacklevel=2,
+        )
+    return table[~machine].reset_index(drop=True)
+
 
 
 # ----------------------------------------------------------------------------- positions
@@ -361,6 +437,7 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path, positions: st
     code_names: dict[str, str] = {}  # code guid -> psythemes code name
     book = _child(root, "CodeBook")
     codes_el = _child(book, "Codes") if book is not None else None
+    themes = _take_theme_group(codes_el)
     if codes_el is not None and _children(codes_el, "Code"):
         codes = codes_from_refi(codes_el, NAMESPACE, path=str(path))
         codebook = Codebook(name=root.get("name") or path.stem, codes=codes, source=str(path))
@@ -419,6 +496,8 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path, positions: st
                       PsythemesWarning, stacklevel=3)
     unit = _position_unit(positions, [(raw, sels) for _, raw, sels in read], root.get("origin"), path)
 
+    notes = _read_notes(root)
+    suggestions: list[dict[str, Any]] = []
     transcripts: list[Transcript] = []
     rows: list[dict[str, Any]] = []
     seen_ids: set[str] = set()
@@ -428,6 +507,7 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path, positions: st
         doc_id = _unique_doc_id(source.get("name") or guid, seen_ids)
         metadata = dict(source_vars.get(guid, {}))
         metadata.update(_variable_values(source, variables))
+        _decode_roles(metadata)
         metadata["qda_guid"] = guid
         transcripts.append(
             Transcript(
@@ -467,9 +547,13 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path, positions: st
                         "coder": users.get(user, user or "unknown"),
                     }
                 )
+                note = _suggestion_note(coding, notes)
+                if note is not None:
+                    suggestions.append({**rows[-1], **note})
     codings = pd.DataFrame(rows, columns=GOLD_COLUMNS)
     return QdaProject(name=root.get("name") or path.stem, transcripts=transcripts, codebook=codebook, codings=codings,
-                      position_unit=unit)
+                      position_unit=unit, suggestions=pd.DataFrame(suggestions, columns=_SUGGESTION_COLUMNS),
+                      themes=themes)
 
 
 def _position_unit(requested: str, sources: list[tuple[str, list[tuple[int, int, str]]]], origin: str | None,
@@ -483,6 +567,119 @@ def _position_unit(requested: str, sources: list[tuple[str, list[tuple[int, int,
     if guessed:
         warnings.warn(f"{path}: {guessed}", PsythemesWarning, stacklevel=4)
     return unit
+
+
+# -- what psythemes itself puts into a project: suggestion notes, the theme group, speaker roles
+
+
+def _read_notes(root: ET.Element) -> dict[str, str]:
+    notes_el = _child(root, "Notes")
+    out: dict[str, str] = {}
+    for note in _children(notes_el, "Note") if notes_el is not None else []:
+        content = _child(note, "PlainTextContent")
+        if content is not None and content.text:
+            out[_norm_guid(note.get("guid"))] = content.text
+    return out
+
+
+def _suggestion_text(code: str, score: Any, evidence: Any) -> str:
+    lines = [_SUGGESTION_NOTE, f"code: {code}"]
+    if not _missing(score):
+        lines.append(f"score: {float(score):.4f}")
+    if not _missing(evidence) and str(evidence).strip():
+        lines.append("evidence: " + " ".join(str(evidence).split()))
+    return "\n".join(lines)
+
+
+def _suggestion_note(coding: ET.Element, notes: Mapping[str, str]) -> dict[str, Any] | None:
+    """Score and evidence of a machine coding, from the note psythemes attached to it."""
+    for ref in _children(coding, "NoteRef"):
+        text = notes.get(_norm_guid(ref.get("targetGUID")), "")
+        lines = text.replace("\r\n", "\n").split("\n")
+        if lines[0].strip() != _SUGGESTION_NOTE:
+            continue
+        fields = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+        try:
+            score = float(fields["score"]) if "score" in fields else float("nan")
+        except ValueError:
+            score = float("nan")
+        return {"score": score, "evidence": fields.get("evidence", "")}
+    return None
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or value is pd.NA
+
+
+def _take_theme_group(codes_el: ET.Element | None) -> pd.DataFrame:
+    """Remove psythemes' candidate-theme group from ``<Codes>`` (it is not part of the
+    codebook) and return its themes."""
+    rows: list[dict[str, Any]] = []
+    if codes_el is None:
+        return pd.DataFrame(rows, columns=_THEME_EXPORT_COLUMNS)
+    for group in [c for c in _children(codes_el, "Code") if c.get("name") == THEME_GROUP]:
+        codes_el.remove(group)
+        for elem in _children(group, "Code"):
+            desc = _child(elem, "Description")
+            rows.append(_parse_theme_description(desc.text if desc is not None and desc.text else ""))
+    return pd.DataFrame(rows, columns=_THEME_EXPORT_COLUMNS)
+
+
+def _theme_description(theme: Mapping[str, Any]) -> str:
+    from .discover import parse_quotes
+
+    lines = [f"theme_id: {theme.get('theme_id')}", f"label: {' '.join(str(theme.get('label', '')).split())}",
+             f"size: {theme.get('size', '')}", f"keywords: {' '.join(str(theme.get('keywords', '')).split())}",
+             "quotes:"]
+    for quote in parse_quotes(theme.get("top_quotes")):
+        where = ""
+        if quote.get("doc_id") is not None and quote.get("start") is not None:
+            where = f"[{quote['doc_id']} {int(quote['start'])}-{int(quote['end'])}] "
+        lines.append(f"- {where}{' '.join(str(quote.get('text', '')).split())}")
+    return "\n".join(lines)
+
+
+def _parse_theme_description(text: str) -> dict[str, Any]:
+    import json
+
+    row: dict[str, Any] = dict.fromkeys(_THEME_EXPORT_COLUMNS, "")
+    quotes = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        if line.startswith("- "):
+            match = re.match(r"^- \[(.+) (\d+)-(\d+)\] (.*)$", line)
+            quotes.append({"doc_id": match[1], "start": int(match[2]), "end": int(match[3]), "text": match[4]}
+                          if match else {"text": line[2:]})
+        elif ": " in line:
+            key, value = line.split(": ", 1)
+            if key in row:
+                row[key] = value
+    for key in ("theme_id", "size"):
+        try:
+            row[key] = int(row[key])
+        except (TypeError, ValueError):
+            pass
+    row["top_quotes"] = json.dumps(quotes, ensure_ascii=False)
+    return row
+
+
+def _decode_roles(metadata: dict[str, Any]) -> None:
+    """Turn the exported ``speaker_roles`` variable back into a speaker -> role mapping, so
+    that reading a project applies the roles again (see :func:`psythemes.io.role_of`)."""
+    import ast
+    import json
+
+    value = metadata.get(_ROLES_KEY)
+    if not isinstance(value, str) or not value.strip().startswith("{"):
+        return
+    try:
+        roles = json.loads(value)
+    except ValueError:
+        try:  # exports of psythemes <= 0.x wrote a Python dict repr; literal_eval runs no code
+            roles = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            return
+    if isinstance(roles, dict):
+        metadata[_ROLES_KEY] = {str(k): str(v) for k, v in roles.items()}
 
 
 def _variable_values(elem: ET.Element, variables: Mapping[str, str]) -> dict[str, Any]:
@@ -629,6 +826,7 @@ def project_to_xml(
     case_variable: str = "participant",
     created: datetime | None = None,
     positions: str = "utf16",
+    themes: pd.DataFrame | None = None,
 ) -> tuple[bytes, dict[str, str]]:
     """Build ``project.qde`` and the source files of a REFI-QDA project.
 
@@ -640,6 +838,8 @@ def project_to_xml(
         The codebook.  Codes that appear in ``codings`` but not here are added at the top level.
     codings : DataFrame, optional
         Columns :data:`psythemes.schema.GOLD_COLUMNS`; ``coder`` becomes the REFI-QDA user.
+        Optional ``score`` and ``evidence`` columns (machine codes) are written as a note
+        attached to the coding, starting ``psythemes suggestion``.
     name : str
         Project name.
     case_variable : str
@@ -651,6 +851,11 @@ def project_to_xml(
         ATLAS.ti and MAXQDA read; ``"codepoints"`` is what QualCoder reads.  The two differ only
         in texts with characters outside the Basic Multilingual Plane (emoji); the unit is
         named in the project's ``origin`` so that psythemes reads it back exactly.
+    themes : DataFrame, optional
+        Candidate themes (``theme_id, label, keywords, size, top_quotes``), written as their
+        own non-codable code group :data:`THEME_GROUP`, one code per theme whose description
+        holds its keywords and quotes.  Reading the project gives them back in
+        ``QdaProject.themes``, not in the codebook.
 
     Returns
     -------
@@ -683,15 +888,20 @@ def project_to_xml(
     users_el = ET.SubElement(root, f"{_NS}Users")
     for user in coders:
         ET.SubElement(users_el, f"{_NS}User", {"guid": user_guid[user], "name": user})
-    if book.codes:
-        ET.SubElement(root, f"{_NS}CodeBook").append(codebook_to_refi_codes(book, NAMESPACE))
+    codes_el = codebook_to_refi_codes(book, NAMESPACE)
+    if themes is not None and not themes.empty:
+        codes_el.append(_theme_group(themes))
+    if len(codes_el):
+        ET.SubElement(root, f"{_NS}CodeBook").append(codes_el)
+    metadata = {t.doc_id: _export_metadata(t.metadata, case_variable) for t in transcripts}
 
     # variables: every metadata field except the case id and internal keys
     fields: dict[str, list[Any]] = {}
     for t in transcripts:
-        for key, value in t.metadata.items():
+        for key, value in metadata[t.doc_id].items():
             if key != case_variable and not key.startswith("qda_"):
                 fields.setdefault(key, []).append(value)
+    fields = dict(sorted(fields.items()))  # one order however the metadata was gathered (re-export is identical)
     var_guid = {k: _guid("variable", k) for k in fields}
     var_type = {k: _variable_type(v) for k, v in fields.items()}
     if fields:
@@ -701,7 +911,7 @@ def project_to_xml(
 
     cases: dict[str, list[Transcript]] = {}
     for t in transcripts:
-        cases.setdefault(str(t.metadata.get(case_variable) or t.doc_id), []).append(t)
+        cases.setdefault(str(metadata[t.doc_id].get(case_variable) or t.doc_id), []).append(t)
     source_guid = {t.doc_id: _guid("source", t.doc_id) for t in transcripts}
     cases_el = ET.SubElement(root, f"{_NS}Cases")
     per_document: dict[str, list[str]] = {}  # doc_id -> variables that vary within its case
@@ -710,9 +920,9 @@ def project_to_xml(
         # participant-level variables (one value across the case's documents) go on the case,
         # document-level ones (e.g. interview wave) on each text source
         for key in fields:
-            values = {repr(m.metadata.get(key)) for m in members}
-            if len(values) == 1 and key in members[0].metadata:
-                _variable_value(case_el, var_guid[key], var_type[key], members[0].metadata[key])
+            values = {repr(metadata[m.doc_id].get(key)) for m in members}
+            if len(values) == 1 and key in metadata[members[0].doc_id]:
+                _variable_value(case_el, var_guid[key], var_type[key], metadata[members[0].doc_id][key])
             else:
                 for m in members:
                     per_document.setdefault(m.doc_id, []).append(key)
@@ -723,10 +933,15 @@ def project_to_xml(
     files: dict[str, str] = {}
     # one sort, then a linear walk: grouping with pandas per selection was the slowest part of
     # exporting large projects
+    scores = codings["score"] if "score" in codings.columns else [None] * len(codings)
+    evidence = codings["evidence"] if "evidence" in codings.columns else [None] * len(codings)
+    # the note text sorts last, so rows differing only in score/evidence keep a stable order
     ordered = sorted(
-        (str(d), int(a), int(b), str(u), str(c))
-        for d, a, b, u, c in zip(codings["doc_id"], codings["start"], codings["end"], codings["coder"], codings["code"])
+        (str(d), int(a), int(b), str(u), str(c), _note_or_empty(c, sc, ev))
+        for d, a, b, u, c, sc, ev in zip(codings["doc_id"], codings["start"], codings["end"], codings["coder"],
+                                         codings["code"], scores, evidence)
     )
+    notes_el = ET.Element(f"{_NS}Notes")
     by_doc = {doc: list(rows) for doc, rows in itertools.groupby(ordered, key=lambda r: r[0])}
     for t in transcripts:
         guid = source_guid[t.doc_id]
@@ -750,7 +965,7 @@ def project_to_xml(
                     "endPosition": str(_to_utf16(offsets, end)),
                 },
             )
-            for _doc, _start, _end, coder, code in group:
+            for _doc, _start, _end, coder, code, note in group:
                 key = f"{t.doc_id}:{start}:{end}:{code}:{coder}"
                 coding = ET.SubElement(
                     sel,
@@ -758,13 +973,22 @@ def project_to_xml(
                     {"guid": _guid("coding", key), "creatingUser": user_guid[coder], "creationDateTime": stamp},
                 )
                 ET.SubElement(coding, f"{_NS}CodeRef", {"targetGUID": code_guid_of[code]})
+                if note:
+                    note_guid = _guid("note", key)
+                    ET.SubElement(coding, f"{_NS}NoteRef", {"targetGUID": note_guid})
+                    note_el = ET.SubElement(notes_el, f"{_NS}Note", {
+                        "guid": note_guid, "name": f"{_SUGGESTION_NOTE}: {code}", "creatingUser": user_guid[coder],
+                        "creationDateTime": stamp})
+                    ET.SubElement(note_el, f"{_NS}PlainTextContent").text = note
         for key in per_document.get(t.doc_id, []):
-            if key in t.metadata:
-                _variable_value(src, var_guid[key], var_type[key], t.metadata[key])
+            if key in metadata[t.doc_id]:
+                _variable_value(src, var_guid[key], var_type[key], metadata[t.doc_id][key])
     if not cases:
         root.remove(cases_el)
     if not transcripts:
         root.remove(sources_el)
+    if len(notes_el):
+        root.append(notes_el)  # after <Sources>, as the schema orders them
     ET.indent(root)
     # a default namespace (no ns0: prefixes), as the QDA tools themselves write it; ElementTree's
     # default_namespace option refuses unqualified attribute names, so register the prefix instead
@@ -779,6 +1003,40 @@ _XML_UNSAFE = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010fff
 def _xml_safe(text: str) -> str:
     """``text`` without the characters XML 1.0 cannot hold (control characters), for attributes."""
     return _XML_UNSAFE.sub("", text)
+def _note_or_empty(code: str, score: Any, evidence: Any) -> str:
+    if _missing(score) and (_missing(evidence) or not str(evidence).strip()):
+        return ""
+    return _suggestion_text(str(code), score, evidence)
+
+
+def _export_metadata(metadata: Mapping[str, Any], case_variable: str) -> dict[str, Any]:
+    """Metadata as variables take it: the speaker -> role map as JSON text (read back by
+    ``_decode_roles``), not a Python repr; the ``case`` a project was read with names the
+    case again when ``case_variable`` is not in the metadata."""
+    import json
+
+    out = dict(metadata)
+    if case_variable not in out and "case" in out:
+        out[case_variable] = out.pop("case")
+    roles = out.get(_ROLES_KEY)
+    if isinstance(roles, Mapping):
+        out[_ROLES_KEY] = json.dumps({str(k): str(v) for k, v in roles.items()}, ensure_ascii=False, sort_keys=True)
+    return out
+
+
+def _theme_group(themes: pd.DataFrame) -> ET.Element:
+    group = ET.Element(f"{_NS}Code", {"guid": _guid("themes", THEME_GROUP), "name": THEME_GROUP,
+                                      "isCodable": "false"})
+    ET.SubElement(group, f"{_NS}Description").text = (
+        "Candidate themes that psythemes found by clustering (BERTopic): suggestions for the researcher to read, "
+        "name, merge or discard; not codes of the codebook.")
+    for theme in themes.to_dict("records"):
+        label = " ".join(str(theme.get("label", "")).split())
+        elem = ET.SubElement(group, f"{_NS}Code", {"guid": _guid("theme", str(theme.get("theme_id"))),
+                                                   "name": f"theme {theme.get('theme_id')}: {label}"[:200],
+                                                   "isCodable": "false"})
+        ET.SubElement(elem, f"{_NS}Description").text = _theme_description(theme)
+    return group
 
 
 def _variable_value(parent: ET.Element, guid: str, kind: str, value: Any) -> None:
@@ -787,7 +1045,8 @@ def _variable_value(parent: ET.Element, guid: str, kind: str, value: Any) -> Non
     vv = ET.SubElement(parent, f"{_NS}VariableValue")
     ET.SubElement(vv, f"{_NS}VariableRef", {"targetGUID": guid})
     tag = {"Integer": "IntegerValue", "Float": "FloatValue", "Boolean": "BooleanValue"}.get(kind, "TextValue")
-    text = str(value).lower() if kind == "Boolean" else str(value)
+    # floats always with a decimal point, so 52 written as Float reads back and re-exports as "52.0"
+    text = str(value).lower() if kind == "Boolean" else (str(float(value)) if kind == "Float" else str(value))
     ET.SubElement(vv, f"{_NS}{tag}").text = text
 
 
@@ -800,6 +1059,8 @@ def write_qdpx(
     name: str = "psythemes project",
     case_variable: str = "participant",
     positions: str = "utf16",
+    themes: pd.DataFrame | None = None,
+    created: datetime | None = None,
 ) -> Path:
     """Write a ``.qdpx`` archive (atomically).
 
@@ -811,7 +1072,8 @@ def write_qdpx(
     Path
     """
     xml, files = project_to_xml(
-        transcripts, codes=codes, codings=codings, name=name, case_variable=case_variable, positions=positions
+        transcripts, codes=codes, codings=codings, name=name, case_variable=case_variable, positions=positions,
+        themes=themes, created=created,
     )
     buffer = _io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:

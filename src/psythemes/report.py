@@ -61,6 +61,9 @@ class ReportData:
         Headline figures (agreement summary, outlier share, ...).
     manifest : dict
         Run manifest (versions, options, timings).
+    extra_sections : list of (anchor, title, html)
+        Sections other modules render (e.g. :func:`psythemes.saturation.saturation_section`),
+        shown before the run details.
     """
 
     title: str = "psythemes report"
@@ -78,6 +81,7 @@ class ReportData:
     disagreements: pd.DataFrame | None = None
     summary: dict[str, Any] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
+    extra_sections: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 # ----------------------------------------------------------------------------- Table 1
@@ -457,6 +461,7 @@ def render_report(data: ReportData, *, figure_cache: str | Path | None = None) -
             parts.append(_table(data.disagreements, max_rows=25))
         sections.append(("agreement", "Agreement with gold codes", "".join(parts)))
 
+    sections.extend(data.extra_sections)
     if data.manifest:
         rows = [{"key": k, "value": v if not isinstance(v, (dict, list)) else _compact(v)}
                 for k, v in data.manifest.items()]

@@ -26,6 +26,7 @@ from . import mapping as _mapping  # noqa: E402,F401
 from . import agreement as _agreement  # noqa: E402,F401
 from . import cache as _cache  # noqa: E402,F401
 from . import pseudonymise as _pseudonymise  # noqa: E402,F401
+from . import review as _review  # noqa: E402,F401
 
 
 def main(argv: list[str] | None = None) -> int:

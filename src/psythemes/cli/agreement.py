@@ -127,8 +127,12 @@ def _is_number(text: str) -> bool:
 def evaluate_command(
     pred: Path = typer.Option(..., "--pred", help="Machine codes CSV (doc_id, segment_id, start, end, code, score).",
                               metavar="CSV"),
-    gold: Path = typer.Option(..., "--gold", help="Gold codes CSV (doc_id, start, end, code[, coder]).",
-                              metavar="CSV"),
+    gold: list[Path] = typer.Option(
+        ..., "--gold", help="Gold codes: CSV (doc_id, start, end, code[, coder]), .qdpx or a filled-in review "
+                            "sheet; repeat to mix.", metavar="FILE"),
+    gold_coders: Optional[str] = typer.Option(
+        None, "--gold-coders", help="Coders whose codes are gold, comma-separated [default: all but 'psythemes'].",
+        metavar="NAME,..."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for agreement.json/.csv, confusion.csv, "
                              "disagreements.csv.", metavar="DIR"),
     segments: Optional[Path] = typer.Option(
@@ -162,7 +166,8 @@ def evaluate_command(
     with warnings_as_lines():
         from ..validate import text_lengths_near
 
-        gold_table = load_gold(gold, codes=code_list, text_lengths=text_lengths_near(segments))
+        coders = [c.strip() for c in gold_coders.split(",") if c.strip()] if gold_coders else None
+        gold_table = load_gold(list(gold), codes=code_list, coders=coders, text_lengths=text_lengths_near(segments))
         pred_table = load_codes(pred, codes=code_list)
         seg_table = load_segments(segments) if segments is not None else None
         result = evaluate(pred_table, gold_table, seg_table, codes=code_list, overlap=overlap,

@@ -21,8 +21,12 @@ def extract(
         help="Codebook file (.yaml, .csv, .qdc), or 'psychosomatic' for the shipped study codebook. Required, "
              "except for a .qdpx project with a codebook, a --mapper, or the bundled demo corpus.",
         metavar="FILE|NAME")] = None,
-    gold: Annotated[Path | None, typer.Option(
-        help="Human codes as spans (CSV: doc_id,start,end,code,coder) or a .qdpx.", metavar="FILE")] = None,
+    gold: Annotated[list[Path] | None, typer.Option(
+        help="Human codes: CSV (doc_id,start,end,code,coder), .qdpx or a filled-in review sheet; repeat to mix.",
+        metavar="FILE")] = None,
+    gold_coders: Annotated[str | None, typer.Option(
+        help="Coders whose codes are gold, comma-separated [default: all but 'psythemes'].",
+        metavar="NAME,...")] = None,
     format: Annotated[str, typer.Option(help=FORMAT_HELP, metavar="FORMAT")] = "auto",
     encoding: Annotated[str | None, typer.Option(help=ENCODING_HELP, metavar="NAME")] = None,
     speaker_roles: Annotated[str | None, typer.Option(
@@ -72,7 +76,8 @@ def extract(
 
     with warnings_as_lines(), _StageProgress(STAGES) as on_stage:
         result = run_extract(
-            inputs, out, metadata=metadata, codebook=codebook, gold=gold, format=format, encoding=encoding,
+            inputs, out, metadata=metadata, codebook=codebook, gold=gold or None, format=format,
+            gold_coders=[c.strip() for c in gold_coders.split(",") if c.strip()] if gold_coders else None, encoding=encoding,
             speaker_roles=speaker_roles, unit=unit, interviewer="keep" if keep_interviewer else "drop",
             backchannels="keep" if keep_backchannels else "drop",
             preset=preset, min_topic_size=min_topic_size, n_themes=n_themes, reduce_outliers=reduce_outliers,

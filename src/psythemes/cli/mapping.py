@@ -57,8 +57,9 @@ def map_command(
 def train_command(
     segments: Annotated[Path, typer.Argument(help="segments.csv of the coded transcripts.", show_default=False,
                                              metavar="SEGMENTS_CSV")],
-    gold: Annotated[Path, typer.Option(help="Gold codes CSV (doc_id,start,end,code[,coder]).", show_default=False,
-                                       metavar="CSV")],
+    gold: Annotated[list[Path], typer.Option(
+        help="Gold codes CSV (doc_id,start,end,code[,coder]), .qdpx or filled-in review sheet; repeat to mix.",
+        show_default=False, metavar="FILE")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Model folder, e.g. models/mystudy.", show_default=False,
                                       metavar="DIR")],
     codebook: Annotated[str, typer.Option(
@@ -75,7 +76,8 @@ def train_command(
     from ..mapping import train_to_folder
 
     with warnings_as_lines():
-        run = train_to_folder(segments, gold, out, codebook=codebook, cv=cv, random_state=seed, single_label=single_label)
+        run = train_to_folder(segments, gold if len(gold) > 1 else gold[0], out, codebook=codebook, cv=cv,
+                              random_state=seed, single_label=single_label)
     cv_part = ""
     if run.get("kappa_mean") is not None:
         cv_part = f"; grouped {run['n_splits']}-fold CV kappa {run['kappa_mean']:.3f} ± {run['kappa_sd']:.3f}"

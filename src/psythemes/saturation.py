@@ -1,0 +1,261 @@
+"""Saturation: how many new codes and themes each added transcript brings.
+
+For each kind of item (codes, gold or machine; candidate themes) the transcripts are taken
+one after another and the number of items not seen in any earlier transcript is counted.
+The order is the interview order when the metadata gives one (a column named like
+``interview_date``, ``date``, ``interview_order`` or ``order``), else many random orders,
+summarised by the mean and a 95 % band.
+
+The stopping rule is the one of Guest, Namey & Chen (2020), "A simple method to assess
+and report thematic saturation in qualitative research", *PLOS ONE* 15(5): e0232076:
+with a **base size** of ``b`` transcripts (default 4) and a **run length** of ``r``
+(default 2), the *new-information ratio* of a run is the number of new items in the run
+divided by the number of distinct items in the base; saturation is reached at the end of
+the first run (runs start after the base and move one transcript at a time) whose ratio is
+at most the **threshold** (default 5 %; 0 % is the strict variant).  psythemes reports the
+figure; whether to stop interviewing stays the researcher's decision.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io as _io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+
+__all__ = ["SaturationResult", "saturation", "interview_order", "saturation_section", "GUEST_RULE"]
+
+#: The stopping rule as stated in reports.
+GUEST_RULE = ("Guest, Namey & Chen (2020, PLOS ONE 15(5): e0232076): saturation is reached at the end of the first "
+              "run of {run} transcript(s) after a base of {base} whose new items number at most {pct:.0f} % of the "
+              "distinct items in the base.")
+#: Metadata columns that give the interview order, most specific first.
+ORDER_COLUMNS = ("interview_date", "date", "interview_order", "order", "interview_no", "interview_number")
+
+
+@dataclass(frozen=True)
+class SaturationResult:
+    """New items per added transcript, and where the stopping rule is met.
+
+    Attributes
+    ----------
+    kind : str
+        What was counted (``codes``, ``themes``).
+    ordered : bool
+        True: one interview order from the metadata; False: random orders.
+    curve : DataFrame
+        Per position ``n`` (1-based): ``new_mean``, ``new_low``, ``new_high``,
+        ``cumulative_mean``, ``cumulative_low``, ``cumulative_high`` (low = high = mean with
+        one order), and ``doc_id`` with one order.
+    saturation_at : list of int or None
+        Per order, the number of transcripts at which the rule is met (None: not met).
+    n_items : int
+        Distinct items over all transcripts.
+    base_size, run_length, threshold : int, int, float
+    """
+
+    kind: str
+    ordered: bool
+    curve: pd.DataFrame
+    saturation_at: list[int | None]
+    n_items: int
+    base_size: int
+    run_length: int
+    threshold: float
+
+    @property
+    def rule(self) -> str:
+        return GUEST_RULE.format(run=self.run_length, base=self.base_size, pct=100 * self.threshold)
+
+    def summary(self) -> str:
+        """One sentence with the figure."""
+        hits = [s for s in self.saturation_at if s is not None]
+        n_docs = len(self.curve)
+        if self.ordered:
+            where = (f"reached after {hits[0]} of {n_docs} transcripts" if hits
+                     else f"not reached within {n_docs} transcripts")
+            return f"{self.kind}: {self.n_items} distinct; in interview order, saturation {where}."
+        if not hits:
+            return f"{self.kind}: {self.n_items} distinct; saturation not reached in any of {len(self.saturation_at)} " \
+                   f"random orders of {n_docs} transcripts."
+        share = len(hits) / len(self.saturation_at)
+        q = np.percentile(hits, [50, 2.5, 97.5])
+        return (f"{self.kind}: {self.n_items} distinct; over {len(self.saturation_at)} random orders saturation is "
+                f"reached in {share:.0%} of them, after a median of {q[0]:.0f} transcripts "
+                f"(95 % of orders: {q[1]:.0f} to {q[2]:.0f}) of {n_docs}.")
+
+
+def interview_order(metadata: pd.DataFrame | None, doc_ids: Sequence[str]) -> list[str] | None:
+    """The documents in interview order when the metadata gives it for every one of them, else None."""
+    if metadata is None or metadata.empty or "doc_id" not in metadata.columns:
+        return None
+    meta = metadata.drop_duplicates("doc_id").set_index("doc_id")
+    for col in ORDER_COLUMNS:
+        if col not in meta.columns:
+            continue
+        values = meta[col].reindex(list(doc_ids))
+        if values.isna().any() or (values.astype(str).str.strip() == "").any():
+            continue
+        key = pd.to_datetime(values, errors="coerce") if "date" in col else pd.to_numeric(values, errors="coerce")
+        if key.isna().any():
+            continue
+        return sorted(doc_ids, key=lambda d: (key[d], d))
+    return None
+
+
+def _new_per_position(order: Sequence[str], items: dict[str, set[str]]) -> np.ndarray:
+    seen: set[str] = set()
+    out = np.zeros(len(order), dtype=int)
+    for k, doc in enumerate(order):
+        found = items.get(doc, set())
+        out[k] = len(found - seen)
+        seen |= found
+    return out
+
+
+def _saturation_point(new: np.ndarray, base: int, run: int, threshold: float) -> int | None:
+    if len(new) < base + run:
+        return None
+    in_base = int(new[:base].sum())
+    if in_base == 0:
+        return None
+    for start in range(base, len(new) - run + 1):
+        if new[start:start + run].sum() / in_base <= threshold:
+            return start + run
+    return None
+
+
+def saturation(items: pd.DataFrame, *, docs: Sequence[str] | None = None, order: Sequence[str] | None = None,
+               kind: str = "codes", base_size: int = 4, run_length: int = 2, threshold: float = 0.05,
+               n_orders: int = 200, random_state: int = 0) -> SaturationResult:
+    """New items per added transcript (see the module docstring).
+
+    Parameters
+    ----------
+    items : DataFrame
+        ``doc_id, item``: which item (code, theme) occurs in which transcript (repeats are fine).
+    docs : sequence of str, optional
+        Every transcript, including those with no item (default: those in ``items``).
+    order : sequence of str, optional
+        Interview order (e.g. from :func:`interview_order`); default: ``n_orders`` random orders.
+    kind : str
+        Name of what is counted, for messages.
+    base_size, run_length, threshold
+        The stopping rule of Guest et al. (2020).
+    n_orders, random_state
+        Random orders when there is no interview order.
+    """
+    if base_size < 1 or run_length < 1 or not 0 <= threshold < 1:
+        raise InputError("saturation needs base_size >= 1, run_length >= 1 and 0 <= threshold < 1")
+    if not {"doc_id", "item"} <= set(items.columns):
+        raise InputError("saturation needs a table with doc_id and item columns")
+    by_doc: dict[str, set[str]] = {}
+    for doc, item in zip(items["doc_id"].astype(str), items["item"].astype(str)):
+        by_doc.setdefault(doc, set()).add(item)
+    all_docs = list(dict.fromkeys([*(docs if docs is not None else []), *by_doc]))
+    if not all_docs:
+        raise InputError(f"no transcripts to count {kind} in")
+    if order is not None:
+        missing = sorted(set(all_docs) - set(order))
+        if missing:
+            raise InputError(f"interview order lacks {len(missing)} transcript(s), e.g. {missing[0]!r}")
+        orders = [list(order)]
+    else:
+        rng = np.random.default_rng(random_state)
+        orders = [list(rng.permutation(all_docs)) for _ in range(n_orders)]
+    new = np.vstack([_new_per_position(o, by_doc) for o in orders])
+    cum = np.cumsum(new, axis=1)
+    lo, hi = (2.5, 97.5)
+    curve = pd.DataFrame({
+        "n": np.arange(1, new.shape[1] + 1),
+        "new_mean": new.mean(axis=0), "new_low": np.percentile(new, lo, axis=0), "new_high": np.percentile(new, hi, axis=0),
+        "cumulative_mean": cum.mean(axis=0), "cumulative_low": np.percentile(cum, lo, axis=0),
+        "cumulative_high": np.percentile(cum, hi, axis=0),
+    })
+    if order is not None:
+        curve.insert(1, "doc_id", orders[0])
+    points = [_saturation_point(row, base_size, run_length, threshold) for row in new]
+    return SaturationResult(kind=kind, ordered=order is not None, curve=curve, saturation_at=points,
+                            n_items=len(set().union(*by_doc.values())) if by_doc else 0, base_size=base_size,
+                            run_length=run_length, threshold=threshold)
+
+
+def plot_saturation(results: Sequence[SaturationResult]) -> bytes:
+    """PNG of new items per added transcript (with the band of random orders) and the cumulative count."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(results), figsize=(5.2 * len(results), 3.4), squeeze=False)
+    for ax, res in zip(axes[0], results):
+        c = res.curve
+        ax.bar(c["n"], c["new_mean"], color="C0", alpha=0.7, label="new per transcript (mean)")
+        if not res.ordered:
+            # a skewed count can have its mean outside the 2.5-97.5 % band: clip, never a negative bar
+            below = (c["new_mean"] - c["new_low"]).clip(lower=0)
+            above = (c["new_high"] - c["new_mean"]).clip(lower=0)
+            ax.errorbar(c["n"], c["new_mean"], yerr=[below, above],
+                        fmt="none", ecolor="C0", alpha=0.5, lw=0.8)
+        twin = ax.twinx()
+        twin.plot(c["n"], c["cumulative_mean"], color="C1", label="distinct so far")
+        if not res.ordered:
+            twin.fill_between(c["n"], c["cumulative_low"], c["cumulative_high"], color="C1", alpha=0.2)
+        hits = [s for s in res.saturation_at if s is not None]
+        if hits:
+            ax.axvline(float(np.median(hits)), color="k", ls="--", lw=0.8, label="saturation (median)" if not
+                       res.ordered else "saturation")
+        ax.set_title(f"{res.kind} ({'interview order' if res.ordered else f'{len(res.saturation_at)} random orders'})",
+                     fontsize=10)
+        ax.set_xlabel("transcripts added")
+        ax.set_ylabel("new")
+        twin.set_ylabel("distinct so far")
+        ax.legend(loc="upper right", fontsize=7)
+    fig.tight_layout()
+    buffer = _io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def run_saturation(segments: pd.DataFrame, codes: pd.DataFrame | None, segment_themes: pd.DataFrame | None, *,
+                   metadata: pd.DataFrame | None = None, gold: pd.DataFrame | None = None,
+                   random_state: int = 0) -> list[SaturationResult]:
+    """Saturation of codes (gold when given, else machine) and of candidate themes for one run."""
+    docs = list(dict.fromkeys(segments["doc_id"].astype(str)))
+    order = interview_order(metadata, docs)
+    out = []
+    if gold is not None and len(gold):
+        table = gold[gold["doc_id"].astype(str).isin(docs)]
+        out.append(saturation(pd.DataFrame({"doc_id": table["doc_id"], "item": table["code"]}), docs=docs,
+                              order=order, kind="codes (gold)", random_state=random_state))
+    elif codes is not None and len(codes):
+        table = codes[codes["code"].astype(str) != ""]
+        out.append(saturation(pd.DataFrame({"doc_id": table["doc_id"], "item": table["code"]}), docs=docs,
+                              order=order, kind="codes (machine)", random_state=random_state))
+    if segment_themes is not None and len(segment_themes):
+        doc_of = segments.set_index("segment_id")["doc_id"]
+        st = segment_themes[segment_themes["theme_id"].astype(int) >= 0]  # -1: outliers, no theme
+        out.append(saturation(pd.DataFrame({"doc_id": st["segment_id"].map(doc_of), "item": st["theme_id"]}).dropna(),
+                              docs=docs, order=order, kind="themes", random_state=random_state))
+    return out
+
+
+def saturation_section(results: Sequence[SaturationResult]) -> tuple[str, str, str]:
+    """``(anchor, title, html)`` of a report section: the plot, one sentence per kind, the rule."""
+    if not results:
+        return ("saturation", "Saturation", "<p>Nothing to count.</p>")
+    png = base64.b64encode(plot_saturation(results)).decode("ascii")
+    lines = "".join(f"<li>{html.escape(r.summary())}</li>" for r in results)
+    body = (f"<img alt='new codes and themes per added transcript' src='data:image/png;base64,{png}' "
+            f"style='max-width:100%'><ul>{lines}</ul><p class='note'>Stopping rule: {html.escape(results[0].rule)} "
+            "Codes the codebook fixes in advance saturate by construction; read the curve of themes and of your own "
+            "codes.</p>")
+    return ("saturation", "Saturation", body)

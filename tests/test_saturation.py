@@ -1,0 +1,74 @@
+"""Saturation (issue #17): new items per added transcript and the Guest et al. (2020) rule."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from psythemes.errors import InputError
+from psythemes.saturation import interview_order, run_saturation, saturation, saturation_section
+
+
+def _items(rows):
+    return pd.DataFrame(rows, columns=["doc_id", "item"])
+
+
+def test_counts_new_items_in_interview_order_and_applies_the_rule():
+    # base d1..d4 holds 10 distinct codes; d5 brings 1 new (10 %), d6 none, d7 none
+    rows = [(f"d{k}", f"c{i}") for k, codes in ((1, range(0, 4)), (2, range(3, 7)), (3, range(6, 9)), (4, range(9, 10)),
+                                                (5, range(0, 11)), (6, range(2, 5)), (7, range(1, 3)))
+            for i in codes]
+    order = [f"d{k}" for k in range(1, 8)]
+    res = saturation(_items(rows), order=order, kind="codes")
+    assert list(res.curve["new_mean"]) == [4, 3, 2, 1, 1, 0, 0]
+    assert list(res.curve["cumulative_mean"]) == [4, 7, 9, 10, 11, 11, 11]
+    # run d5-d6: 1 new / 10 in base = 10 % > 5 %; run d6-d7: 0 % -> saturation after 7 transcripts
+    assert res.saturation_at == [7]
+    assert "after 7 of 7" in res.summary()
+    loose = saturation(_items(rows), order=order, threshold=0.10)
+    assert loose.saturation_at == [6]
+
+
+def test_random_orders_give_a_band_and_docs_without_items_count():
+    rows = [("a", "x"), ("b", "x"), ("b", "y"), ("c", "z")]
+    res = saturation(_items(rows), docs=["a", "b", "c", "d", "e", "f", "g"], n_orders=50, base_size=2, run_length=2)
+    assert not res.ordered and len(res.saturation_at) == 50
+    assert (res.curve["new_low"] <= res.curve["new_mean"]).all()
+    assert (res.curve["new_mean"] <= res.curve["new_high"]).all()
+    assert res.curve["cumulative_mean"].iloc[-1] == 3
+
+
+def test_interview_order_from_metadata():
+    meta = pd.DataFrame({"doc_id": ["b", "a", "c"], "interview_date": ["2024-03-01", "2024-01-15", "2024-02-01"]})
+    assert interview_order(meta, ["a", "b", "c"]) == ["a", "c", "b"]
+    assert interview_order(meta, ["a", "b", "c", "z"]) is None  # not known for every transcript
+    assert interview_order(pd.DataFrame({"doc_id": ["a"], "wave": [1]}), ["a"]) is None
+
+
+def test_bad_arguments():
+    with pytest.raises(InputError):
+        saturation(_items([("a", "x")]), base_size=0)
+    with pytest.raises(InputError, match="lacks"):
+        saturation(_items([("a", "x"), ("b", "y")]), order=["a"])
+
+
+def test_run_saturation_and_report_section():
+    segs = pd.DataFrame({"doc_id": ["a", "a", "b", "c", "d", "e", "f"],
+                         "segment_id": [f"s{i}" for i in range(7)]})
+    codes = pd.DataFrame({"doc_id": ["a", "b", "c"], "code": ["x", "y", ""]})
+    st = pd.DataFrame({"segment_id": [f"s{i}" for i in range(7)], "theme_id": [0, 1, 0, -1, 2, 0, 1]})
+    results = run_saturation(segs, codes, st, random_state=0)
+    assert [r.kind for r in results] == ["codes (machine)", "themes"]
+    assert results[1].n_items == 3  # the outlier "theme" -1 is not a theme
+    anchor, title, body = saturation_section(results)
+    assert anchor == "saturation" and "data:image/png;base64," in body and "Guest, Namey &amp; Chen (2020" in body
+
+
+def test_plot_survives_a_mean_outside_its_band():
+    # one transcript of 61 brings five items, the others one each: in the few orders that start
+    # with it, position 1 has 5 new items, so the mean there lies above the 97.5th percentile
+    rows = [(f"d{i}", "x") for i in range(60)] + [("z", c) for c in "abcde"]
+    res = saturation(_items(rows), n_orders=100, random_state=3)
+    assert (res.curve["new_mean"] > res.curve["new_high"]).any()
+    anchor, _, body = saturation_section([res])
+    assert "data:image/png;base64," in body
