@@ -272,6 +272,8 @@ def extract(
                 agreement=evaluation.per_code if evaluation is not None else None,
                 confusion=evaluation.confusion if evaluation is not None else None,
                 disagreements=evaluation.disagreements if evaluation is not None else None,
+                human_baseline=evaluation.human_baseline if evaluation is not None else None,
+                link_files=True,
                 summary={**({"outlier_share": discoverer.outlier_share_, "n_themes": len(discoverer.themes_)}),
                          **(_headline(evaluation) if evaluation is not None else {})},
                 manifest={k: manifest[k] for k in ("psythemes", "created", "model", "options", "timings_s")},
