@@ -514,6 +514,10 @@ def _write_outputs(out_dir: Path, result: ExtractResult, discoverer: Any, report
         paths = write_evaluation(result.evaluation, out)
         written.extend(paths.values() if isinstance(paths, dict) else paths)
     written.append(write_text(out / "report.html", report_html))
+    from .workbook import write_workbook
+
+    # every table once more as a sheet of one workbook, for Excel (the CSVs stay the reference)
+    written.append(write_workbook(out / "results.xlsx", sorted(p for p in map(Path, written) if p.suffix == ".csv")))
     if qdpx:
         from .qdpx import write_qdpx
 
