@@ -196,3 +196,18 @@ def test_add_section_extends_the_report(report_data, monkeypatch):
     page = render_report(report_data)
     assert page.index("id='themes'") < page.index("id='saturation'") < page.index("id='codebook'")
     assert "<a href='#saturation'>Saturation</a>" in page
+
+
+def test_wave_shares_within_one_role_when_a_role_occurs_in_one_wave(report_data):
+    """The demo's therapists are all in wave 1: shares by wave would mix wave and role."""
+    data = report_data
+    data.segments = pd.DataFrame({
+        "doc_id": ["P1-W1", "P1-W1", "P1-W2", "P1-W2", "T1", "T1"],
+        "segment_id": [f"s{i}" for i in range(6)],
+        "role": ["patient"] * 4 + ["therapist"] * 2, "text": ["a b"] * 6,
+        "speaker": ["P1"] * 4 + ["T1"] * 2, "start": [0] * 6, "end": [3] * 6})
+    data.segment_themes = pd.DataFrame({"segment_id": [f"s{i}" for i in range(6)], "theme_id": [0, 1, 0, -1, 1, 1]})
+    page = render_report(data)
+    assert "by wave (patient only)" in page
+    assert "wave 1 50% · wave 2 50%" in page  # theme 0: one of two patient segments in each wave
+    assert "Every therapist document lies in one wave" in page

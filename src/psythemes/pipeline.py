@@ -273,6 +273,7 @@ def extract(
                 confusion=evaluation.confusion if evaluation is not None else None,
                 disagreements=evaluation.disagreements if evaluation is not None else None,
                 human_baseline=evaluation.human_baseline if evaluation is not None else None,
+                segment_themes=discoverer.segment_themes_,
                 link_files=True,
                 summary={**({"outlier_share": discoverer.outlier_share_, "n_themes": len(discoverer.themes_)}),
                          **(_headline(evaluation) if evaluation is not None else {})},

@@ -60,6 +60,9 @@ class ReportData:
         Units where machine and gold differ, most important first.
     human_baseline : DataFrame, optional
         Coder-vs-coder agreement per code (:mod:`psythemes.evaluate`), shown beside the machine's.
+    segment_themes : DataFrame, optional
+        ``segment_id``, ``theme_id`` per segment; with it, shares by wave are also given within
+        one role when a role occurs in one wave only (wave and role would be mixed otherwise).
     summary : dict
         Headline figures (agreement summary, outlier share, ...).
     manifest : dict
@@ -82,6 +85,7 @@ class ReportData:
     confusion: pd.DataFrame | None = None
     disagreements: pd.DataFrame | None = None
     human_baseline: pd.DataFrame | None = None
+    segment_themes: pd.DataFrame | None = None
     summary: dict[str, Any] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
     link_files: bool = False
@@ -555,18 +559,41 @@ def _shares(table: pd.DataFrame | None, by: str) -> dict[Any, str]:
     return out
 
 
-def _confounded_note(data: ReportData) -> str:
-    """A warning when a role occurs in one wave only (wave shares then mix wave and role)."""
+def _one_wave_roles(data: ReportData) -> list[str]:
+    """Roles whose documents all lie in one wave while the study has several."""
     meta = data.metadata
     if meta is None or "wave" not in meta or "role" not in meta:
-        return ""
-    waves = meta.dropna(subset=["wave"]).groupby(meta["role"].astype(str))["wave"].nunique()
-    all_waves = meta["wave"].dropna().nunique()
-    only = [role for role, n in waves.items() if n == 1 and all_waves > 1]
-    if not only:
-        return ""
-    return (f"<p class='note'>Role {_esc(', '.join(only))}: all documents in one wave, so shares by wave mix "
-            "wave with role; compare waves within one role (themes_by_wave.csv, metadata).</p>")
+        return []
+    meta = meta.dropna(subset=["wave"])
+    if meta["wave"].nunique() < 2:
+        return []
+    waves = meta.groupby(meta["role"].astype(str))["wave"].nunique()
+    return [str(role) for role, n in waves.items() if n == 1]
+
+
+def _wave_shares_within_role(data: ReportData, exclude: list[str]) -> tuple[str, dict[Any, str]] | None:
+    """Shares by wave within the largest role that occurs in several waves: theme_id -> text."""
+    st, segs, meta = data.segment_themes, data.segments, data.metadata
+    if st is None or segs is None or meta is None or not {"segment_id", "theme_id"} <= set(st.columns):
+        return None
+    waves = meta.drop_duplicates("doc_id").set_index("doc_id")["wave"]
+    frame = segs[["segment_id", "doc_id", "role"]].assign(
+        role=segs["role"].fillna("").astype(str), wave=segs["doc_id"].map(waves))
+    frame = frame.dropna(subset=["wave"])
+    frame = frame.merge(st[["segment_id", "theme_id"]], on="segment_id", how="left")
+    spread = frame.groupby("role")["wave"].nunique()
+    roles = [r for r in frame["role"].value_counts().index if r not in exclude and spread.get(r, 0) > 1]
+    if not roles:
+        return None
+    role = roles[0]
+    sub = frame[frame["role"] == role]
+    totals = sub.groupby("wave").size()
+    counts = sub.groupby(["theme_id", "wave"]).size()
+    out: dict[Any, str] = {}
+    for theme_id in frame["theme_id"].dropna().unique():  # also themes this role never speaks in: 0%
+        out[theme_id] = " · ".join(
+            f"wave {_esc(w)} {fmt_share(counts.get((theme_id, w), 0) / n)}" for w, n in totals.items())
+    return role, out
 
 
 def _themes_section(data: ReportData, ctx: _Context) -> Section | None:
@@ -581,6 +608,11 @@ def _themes_section(data: ReportData, ctx: _Context) -> Section | None:
                  + ". Share: of all segments; by role / wave: of that group's segments. Labels are keywords, "
                  "not findings: read the quotes.</p>")
     by_role, by_wave = _shares(data.themes_by_role, "role"), _shares(data.themes_by_wave, "wave")
+    one_wave = _one_wave_roles(data)
+    within = _wave_shares_within_role(data, one_wave) if one_wave else None
+    wave_column = f"by wave ({within[0]} only)" if within else "by wave"
+    if within:
+        by_wave = within[1]
     rows = []
     for rec in themes.to_dict("records"):
         share = rec.get("share")
@@ -588,9 +620,14 @@ def _themes_section(data: ReportData, ctx: _Context) -> Section | None:
                      "segments": rec.get("size"),
                      "share": fmt_share(share) if share is not None else "",
                      **({"by role": by_role.get(rec.get("theme_id"), "")} if by_role else {}),
-                     **({"by wave": by_wave.get(rec.get("theme_id"), "")} if by_wave else {})})
-    parts.append(_table(pd.DataFrame(rows), raw_html=["label", "by role", "by wave"], csv=ctx.csv("themes.csv")))
-    parts.append(_confounded_note(data))
+                     **({wave_column: by_wave.get(rec.get("theme_id"), "")} if by_wave else {})})
+    parts.append(_table(pd.DataFrame(rows), raw_html=["label", "by role", wave_column], csv=ctx.csv("themes.csv")))
+    if one_wave:
+        parts.append(f"<p class='note'>Every {_esc(', '.join(one_wave))} document lies in one wave, so shares by "
+                     "wave over all segments would mix wave with role"
+                     + (f"; the wave column compares waves within {_esc(within[0])} segments only"
+                        if within else "; compare waves within one role")
+                     + " (all segments: themes_by_wave.csv).</p>")
     links = [f"<a href='{name}'>{name}</a>" for name in ("figures/barchart.html", "figures/intertopic.html")]
     if data.link_files:
         parts.append(f"<p class='muted'>Interactive figures: {' · '.join(links)} (keywords per theme, map of "
