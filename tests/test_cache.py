@@ -77,3 +77,12 @@ def test_no_cache_run_writes_no_cache(tmp_path, monkeypatch, demo_dir, capsys):
     assert "stages: read " in out and " embed " in out  # --verbose: seconds per stage
     assert not (tmp_path / "cache").exists() and not (tmp_path / ".psythemes-cache").exists()
     assert (tmp_path / "out" / "report.html").is_file()
+
+
+def test_cache_info_points_out_an_old_per_folder_cache(filled_cache, tmp_path, monkeypatch, capsys):
+    work = tmp_path / "work"
+    (work / ".psythemes-cache" / "themes").mkdir(parents=True)
+    monkeypatch.chdir(work)
+    assert main(["cache", "info"]) == 0
+    out = capsys.readouterr().out
+    assert f"note: {work / '.psythemes-cache'} is a cache of an older psythemes" in out and "verbatim" in out
