@@ -188,8 +188,14 @@ def test_progress_bars_only_on_a_terminal_and_never_with_quiet(monkeypatch: pyte
 
     monkeypatch.setattr(sys, "stderr", Terminal())
     assert _app.show_progress()
+    with _app.working("fitting themes"):  # a spinner on the terminal while a step without a bar runs
+        pass
+    assert "fitting themes" in sys.stderr.getvalue()
     monkeypatch.setattr(_app.state, "verbosity", -1)
     assert not _app.show_progress()
     monkeypatch.setattr(_app.state, "verbosity", 0)
     monkeypatch.setattr(sys, "stderr", io.StringIO())  # a file or a pipe
     assert not _app.show_progress()
+    with _app.working("fitting themes"):
+        pass
+    assert sys.stderr.getvalue() == ""

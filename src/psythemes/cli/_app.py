@@ -89,6 +89,19 @@ def show_progress() -> bool:
     """Whether to draw progress bars: on a terminal (stderr) and not ``--quiet``."""
     return state.verbosity >= 0 and sys.stderr.isatty()
 
+
+@contextlib.contextmanager
+def working(what: str) -> Any:
+    """A spinner with the elapsed time on stderr while a long step without its own bar runs
+    (theme fitting, bootstrap intervals); nothing when :func:`show_progress` is false."""
+    if not show_progress():
+        yield
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status(what):
+        yield
+
 #: Help of ``--encoding``, shared by the commands that read transcript files.
 ENCODING_HELP = "Text encoding of transcript files (default: detect; e.g. cp1252, latin-1)."
 

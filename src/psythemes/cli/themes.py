@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from ._app import ENCODING_HELP, app, warnings_as_lines
+from ._app import ENCODING_HELP, app, warnings_as_lines, working
 
 #: Themes listed in the summary (all of them are in themes.csv).
 SUMMARY_THEMES = 10
@@ -69,11 +69,12 @@ def themes(
         embeddings = embedder.embed_segments(segments) if len(segments) >= 2 else None
         # read now: guided mode embeds the seed words with the same embedder, which resets stats_
         stats = dict(getattr(embedder, "stats_", {}))
-        result = discover_themes(
-            segments, embedder=embedder, embeddings=embeddings, metadata=doc_meta, out_dir=out,
-            include_segments=segmented, preset=preset, min_topic_size=min_topic_size, n_themes=n_themes,
-            random_state=seed, reduce_outliers=reduce_outliers, seed_words=seed_words,
-            by=list(dict.fromkeys([*by, "wave"])))
+        with working(f"fitting themes ({preset} preset) on {len(segments)} segments"):
+            result = discover_themes(
+                segments, embedder=embedder, embeddings=embeddings, metadata=doc_meta, out_dir=out,
+                include_segments=segmented, preset=preset, min_topic_size=min_topic_size, n_themes=n_themes,
+                random_state=seed, reduce_outliers=reduce_outliers, seed_words=seed_words,
+                by=list(dict.fromkeys([*by, "wave"])))
     info = result.summary()
     set_aside = segments.attrs.get("n_set_aside", 0)
     print(f"{info['n_segments']} segments from {info['n_docs']} documents "
