@@ -71,7 +71,18 @@ def test_no_cache_run_writes_no_cache(tmp_path, monkeypatch, demo_dir, capsys):
     monkeypatch.chdir(tmp_path)
     inputs = [str(demo_dir / "transcripts" / n) for n in ("P01-W1.txt", "P02-W1.txt", "T01.txt")]
     rc = main(["extract", *inputs, "--codebook", "psychosomatic", "--out", str(tmp_path / "out"), "--preset",
-               "fast", "--n-boot", "0", "--no-qdpx", "--no-cache", "-q", "--backend", "torch"])
-    assert rc == 0, capsys.readouterr().err
+               "fast", "--n-boot", "0", "--no-qdpx", "--no-cache", "-v", "--backend", "torch"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "stages: read " in out and " embed " in out  # --verbose: seconds per stage
     assert not (tmp_path / "cache").exists() and not (tmp_path / ".psythemes-cache").exists()
     assert (tmp_path / "out" / "report.html").is_file()
+
+
+def test_cache_info_points_out_an_old_per_folder_cache(filled_cache, tmp_path, monkeypatch, capsys):
+    work = tmp_path / "work"
+    (work / ".psythemes-cache" / "themes").mkdir(parents=True)
+    monkeypatch.chdir(work)
+    assert main(["cache", "info"]) == 0
+    out = capsys.readouterr().out
+    assert f"note: {work / '.psythemes-cache'} is a cache of an older psythemes" in out and "verbatim" in out

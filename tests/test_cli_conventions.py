@@ -175,3 +175,27 @@ def test_default_codebook_rules(tmp_path: Path, demo_dir: Path) -> None:
     assert default_codebook(other, model=model) == model / "codebook.yaml"
     with pytest.raises(InputError, match="the project holds no codebook"):
         default_codebook([tmp_path / "project.qdpx"], project=object())
+
+
+def test_progress_bars_only_on_a_terminal_and_never_with_quiet(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from psythemes.cli import _app
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    assert _app.show_progress()
+    with _app.working("fitting themes"):  # a spinner on the terminal while a step without a bar runs
+        pass
+    assert "fitting themes" in sys.stderr.getvalue()
+    monkeypatch.setattr(_app.state, "verbosity", -1)
+    assert not _app.show_progress()
+    monkeypatch.setattr(_app.state, "verbosity", 0)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # a file or a pipe
+    assert not _app.show_progress()
+    with _app.working("fitting themes"):
+        pass
+    assert sys.stderr.getvalue() == ""

@@ -148,7 +148,8 @@ def test_outputs_doc_names_every_file():
                  "themes_by_role.csv", "themes_by_wave.csv", "themes_run.json", "codes.csv", "theme_codes.csv",
                  "codes.parquet", "themes.parquet", "agreement.csv", "agreement.json", "confusion.csv",
                  "disagreements.csv", "units.csv", "human_baseline.csv", "manifest.json", "codebook.yaml",
-                 "codebook.csv", "codebook.qdc", "project.qdpx", "report.html", "barchart.html", "intertopic.html"):
+                 "codebook.csv", "codebook.qdc", "project.qdpx", "report.html", "barchart.html", "intertopic.html",
+                 "results.xlsx"):
         assert name in text, f"outputs.md does not mention {name}"
     from psythemes.schema import CODE_COLUMNS, SEGMENT_COLUMNS, SEGMENT_THEME_COLUMNS, THEME_COLUMNS
 

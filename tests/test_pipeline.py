@@ -35,8 +35,15 @@ def test_every_stage_writes_its_table(demo_run):
                  "themes_by_role.csv", "themes_by_wave.csv", "codes.csv", "codes.parquet", "themes.parquet",
                  "theme_codes.csv", "codebook.yaml", "codebook.csv", "codebook.qdc", "agreement.csv",
                  "agreement.json", "confusion.csv", "disagreements.csv", "report.html", "project.qdpx",
-                 "manifest.json", "figures/barchart.html"):
+                 "manifest.json", "figures/barchart.html", "results.xlsx"):
         assert (out / name).is_file(), name
+    # results.xlsx: every CSV table as a sheet, with the same number of rows
+    import openpyxl
+
+    book = openpyxl.load_workbook(out / "results.xlsx", read_only=True)
+    csvs = sorted(out.glob("*.csv"))
+    assert book.sheetnames == ["about", *(p.stem for p in csvs)]
+    assert sum(1 for _ in book["segments"].iter_rows()) == len(pd.read_csv(out / "segments.csv")) + 1
     assert not list(out.glob(".*.tmp")), "temporary files left behind"
 
 

@@ -146,3 +146,68 @@ def test_figure_cache_gives_the_same_page_without_drawing_again(tmp_path, report
     # a damaged entry is drawn again, not shown broken
     entries[0].write_text("data:image/png;base64,not-a-png", encoding="ascii")
     assert render_report(report_data, figure_cache=cache) == first
+
+
+def test_numbers_are_formatted_as_counts_shares_or_two_decimals():
+    from psythemes.report import fmt_number, fmt_share
+
+    assert [fmt_number(v) for v in (1273.0, 1273, 0.3083, 5.0, float("nan"), None)] == \
+        ["1,273", "1,273", "0.31", "5.00", "", ""]
+    assert [fmt_share(v) for v in (0.3812, 0.004, 0.0, 1.0)] == ["38%", "0.4%", "0%", "100%"]
+
+
+def test_first_section_puts_machine_beside_coders(report_data):
+    data = report_data
+    data.agreement = pd.DataFrame({"code": ["alliance", "alternation"], "kappa": [0.27, 0.47],
+                                   "kappa_ci_low": [0.21, 0.39], "kappa_ci_high": [0.33, 0.54],
+                                   "prevalence": [0.14, 0.10], "f1": [0.40, 0.51]})
+    data.human_baseline = pd.DataFrame({"comparison": ["human-human"] * 2, "code": ["alliance", "alternation"],
+                                        "kappa": [0.88, 0.62], "kappa_ci_low": [0.78, 0.41],
+                                        "kappa_ci_high": [0.96, 0.78]})
+    data.summary = {"outlier_share": 0.38, "alpha_masi": 0.28, "alpha_masi_ci_low": 0.25, "alpha_masi_ci_high": 0.30,
+                    "human_alpha_masi": 0.73, "human_alpha_masi_ci_low": 0.68, "human_alpha_masi_ci_high": 0.79}
+    page = render_report(data)
+    first = page[page.index("<section"):page.index("</section>")]
+    assert first.startswith("<section id='trust'>")
+    assert "0.27 <span class='muted ci'>[0.21, 0.33]</span>" in first  # machine
+    assert "0.88 <span class='muted ci'>[0.78, 0.96]</span>" in first  # coders, same row
+    assert first.index("0.27") < first.index("0.88") < first.index("0.47")
+    assert "0.28 <span class='muted ci'>[0.25, 0.30]</span>" in first and "0.73" in first
+    assert "38%" in first and "data:image/png;base64," in first  # outliers; forest plot
+    assert "href='agreement.csv'" not in page  # not beside the run's files: no links
+    data.link_files = True
+    assert "href='agreement.csv'" in render_report(data)
+
+
+def test_without_gold_the_first_screen_says_so():
+    page = render_report(ReportData(title="t", summary={"n_themes": 3}))
+    assert "cannot say how far its codes can be trusted" in page
+
+
+def test_add_section_extends_the_report(report_data, monkeypatch):
+    from psythemes import report as report_mod
+
+    monkeypatch.setattr(report_mod, "SECTIONS", list(report_mod.SECTIONS))
+
+    def _saturation_section(data, ctx):
+        return report_mod.Section("saturation", "Saturation", "<p>new codes per interview</p>")
+
+    report_mod.add_section(_saturation_section, after="_themes_section")
+    page = render_report(report_data)
+    assert page.index("id='themes'") < page.index("id='saturation'") < page.index("id='codebook'")
+    assert "<a href='#saturation'>Saturation</a>" in page
+
+
+def test_wave_shares_within_one_role_when_a_role_occurs_in_one_wave(report_data):
+    """The demo's therapists are all in wave 1: shares by wave would mix wave and role."""
+    data = report_data
+    data.segments = pd.DataFrame({
+        "doc_id": ["P1-W1", "P1-W1", "P1-W2", "P1-W2", "T1", "T1"],
+        "segment_id": [f"s{i}" for i in range(6)],
+        "role": ["patient"] * 4 + ["therapist"] * 2, "text": ["a b"] * 6,
+        "speaker": ["P1"] * 4 + ["T1"] * 2, "start": [0] * 6, "end": [3] * 6})
+    data.segment_themes = pd.DataFrame({"segment_id": [f"s{i}" for i in range(6)], "theme_id": [0, 1, 0, -1, 1, 1]})
+    page = render_report(data)
+    assert "by wave (patient only)" in page
+    assert "wave 1 50% · wave 2 50%" in page  # theme 0: one of two patient segments in each wave
+    assert "Every therapist document lies in one wave" in page

@@ -79,7 +79,7 @@ CONTEXT_MAX_CHARS = 200
 #: Merge the shards of one model into one when there are more than this many.
 MAX_SHARDS = 32
 #: Show a progress bar (when stderr is a terminal) from this many texts to embed.
-PROGRESS_MIN_TEXTS = 2000
+PROGRESS_MIN_TEXTS = 256  # the demo corpus' 1,273 segments take about half a minute
 #: Embedding backends: sentence-transformers on torch, or an int8 ONNX Runtime export of the
 #: same model (:mod:`psythemes.embed_onnx`).
 BACKENDS = ("torch", "onnx")
@@ -331,7 +331,7 @@ class Embedder:
         vectors of different backends never mix.  Default: ``$PSYTHEMES_EMBED_BACKEND`` if
         set, else :data:`DEFAULT_BACKEND`.
     show_progress : bool, optional
-        Progress bar; ``None`` shows one for long runs (2,000 or more texts to embed) on a terminal.
+        Progress bar; ``None`` shows one for long runs (256 or more texts to embed) on a terminal.
 
     Attributes
     ----------

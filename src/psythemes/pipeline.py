@@ -331,6 +331,9 @@ def extract(
                 agreement=evaluation.per_code if evaluation is not None else None,
                 confusion=evaluation.confusion if evaluation is not None else None,
                 disagreements=evaluation.disagreements if evaluation is not None else None,
+                human_baseline=evaluation.human_baseline if evaluation is not None else None,
+                segment_themes=discoverer.segment_themes_,
+                link_files=True,
                 summary={**({"outlier_share": discoverer.outlier_share_, "n_themes": len(discoverer.themes_)}),
                          **(_headline(evaluation) if evaluation is not None else {})},
                 manifest={k: manifest[k] for k in ("psythemes", "created", "model", "options", "timings_s")},
@@ -565,6 +568,10 @@ def _write_outputs(out_dir: Path, result: ExtractResult, discoverer: Any, report
         paths = write_evaluation(result.evaluation, out)
         written.extend(paths.values() if isinstance(paths, dict) else paths)
     written.append(write_text(out / "report.html", report_html))
+    from .workbook import write_workbook
+
+    # every table once more as a sheet of one workbook, for Excel (the CSVs stay the reference)
+    written.append(write_workbook(out / "results.xlsx", sorted(p for p in map(Path, written) if p.suffix == ".csv")))
     if qdpx:
         from .qdpx import write_qdpx
 

@@ -1,11 +1,15 @@
-"""A self-contained HTML report of one psythemes run.
+"""A self-contained HTML report of one psythemes run, written to be read.
 
 The page has no external references (no CDN, no web fonts): CSS is inline and every plot
 is a static PNG embedded as a data URI, so the file opens offline and can be archived with
-the study.  Sections appear only when their tables are given: corpus overview and Table 1
-of participant characteristics, candidate themes with quotes (by role and wave), codebook
-with code frequencies per role, theme → code map, and — when gold codes were given —
-agreement with confidence intervals, a confusion heatmap and the top disagreements.
+the study.  The first screen answers "how far can I trust the machine": per code, κ of the
+machine against gold beside κ of the coders against each other, with intervals and a forest
+plot, and α (MASI) for both.  Then corpus overview and Table 1, candidate themes (shares by
+role and wave, quotes collapsible), codebook with code frequencies, theme → code map,
+agreement details and the run's options.  Sections are built by the functions in
+:data:`SECTIONS` (:func:`add_section` adds one); each returns ``None`` when its data are
+missing.  Tables are trimmed on the page and link their full CSV when the report sits beside
+the run's files (``ReportData.link_files``).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import hashlib
 import html
 import io
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +29,7 @@ import pandas as pd
 from .discover import parse_quotes
 from .outputs import write_text
 
-__all__ = ["ReportData", "table_one", "render_report", "write_report"]
+__all__ = ["ReportData", "Section", "SECTIONS", "add_section", "table_one", "render_report", "write_report"]
 
 
 @dataclass
@@ -57,6 +61,11 @@ class ReportData:
         Confusion table (machine vs gold).
     disagreements : DataFrame, optional
         Units where machine and gold differ, most important first.
+    human_baseline : DataFrame, optional
+        Coder-vs-coder agreement per code (:mod:`psythemes.evaluate`), shown beside the machine's.
+    segment_themes : DataFrame, optional
+        ``segment_id``, ``theme_id`` per segment; with it, shares by wave are also given within
+        one role when a role occurs in one wave only (wave and role would be mixed otherwise).
     summary : dict
         Headline figures (agreement summary, outlier share, ...).
     manifest : dict
@@ -64,6 +73,9 @@ class ReportData:
     extra_sections : list of (anchor, title, html)
         Sections other modules render (e.g. :func:`psythemes.saturation.saturation_section`),
         shown before the run details.
+    link_files : bool
+        The report is written beside the run's files (CSV tables, ``figures/``,
+        ``manifest.json``): link them.
     """
 
     title: str = "psythemes report"
@@ -79,9 +91,12 @@ class ReportData:
     agreement: pd.DataFrame | None = None
     confusion: pd.DataFrame | None = None
     disagreements: pd.DataFrame | None = None
+    human_baseline: pd.DataFrame | None = None
+    segment_themes: pd.DataFrame | None = None
     summary: dict[str, Any] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
     extra_sections: list[tuple[str, str, str]] = field(default_factory=list)
+    link_files: bool = False
 
 
 # ----------------------------------------------------------------------------- Table 1
@@ -255,20 +270,65 @@ def _heatmap(matrix: pd.DataFrame, title: str, fmt: str = "{:.0f}", cmap: str = 
     return _png(fig)
 
 
+# ----------------------------------------------------------------------------- forest plot
+
+
+def _forest(rows: pd.DataFrame, title: str) -> str:
+    """Per code: machine-vs-gold kappa and coder-vs-coder kappa with their intervals.
+
+    ``rows`` has ``code`` and, for ``machine`` and ``human``, ``<who>``, ``<who>_low``,
+    ``<who>_high`` columns (NaN where unknown).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    n = len(rows)
+    fig, ax = plt.subplots(figsize=(6.4, 0.55 * n + 1.3))
+    y = np.arange(n)[::-1]
+    for who, offset, color, label in (("machine", 0.13, "#c0392b", "machine vs gold"),
+                                      ("human", -0.13, "#2c6fbb", "coder vs coder")):
+        values = rows[who].to_numpy(dtype=float)
+        low = rows[f"{who}_low"].to_numpy(dtype=float)
+        high = rows[f"{who}_high"].to_numpy(dtype=float)
+        has = np.isfinite(values)
+        if not has.any():
+            continue
+        err = np.vstack([np.where(np.isfinite(low), values - low, 0), np.where(np.isfinite(high), high - values, 0)])
+        ax.errorbar(values[has], y[has] + offset, xerr=err[:, has], fmt="o", color=color, capsize=3,
+                    markersize=5, label=label)
+    ax.set_yticks(y, [str(c) for c in rows["code"]])
+    ax.axvline(0, color="#999", linewidth=0.8)
+    ax.set_xlim(min(-0.1, float(np.nanmin(rows[["machine_low", "human_low", "machine", "human"]].to_numpy(
+        dtype=float), initial=0)) - 0.05), 1.0)
+    ax.set_xlabel("Cohen's kappa (95% CI)")
+    ax.set_title(title, fontsize=10, pad=22)
+    ax.legend(fontsize=8, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
+    ax.spines[["top", "right"]].set_visible(False)
+    return _png(fig)
+
+
 # ----------------------------------------------------------------------------- HTML
 
 
 _CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:1100px;margin:2rem auto;
-padding:0 1rem;color:#1d2330;line-height:1.45}
-h1{font-size:1.7rem;margin-bottom:.2rem} h2{border-bottom:2px solid #e3e7ef;padding-bottom:.2rem;margin-top:2.2rem}
-.muted{color:#5b6475;font-size:.9rem} table{border-collapse:collapse;margin:.6rem 0 1rem;font-size:.88rem}
+*{box-sizing:border-box}
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;max-width:1100px;margin:1.5rem auto;
+padding:0 1rem;color:#1d2330;line-height:1.45;overflow-wrap:break-word}
+h1{font-size:1.6rem;margin:0 0 .2rem} h2{border-bottom:2px solid #e3e7ef;padding-bottom:.2rem;margin-top:2.2rem}
+h3{margin:1.2rem 0 .4rem}
+.muted{color:#5b6475;font-size:.9rem} .note{background:#fff8e1;border-left:4px solid #f0b400;padding:.4rem .7rem}
+.scroll{overflow-x:auto;max-width:100%} table{border-collapse:collapse;margin:.5rem 0 .8rem;font-size:.88rem}
 th,td{border:1px solid #d9dee8;padding:.3rem .5rem;vertical-align:top;text-align:left}
-th{background:#f3f5f9} td.num{text-align:right;font-variant-numeric:tabular-nums}
-blockquote{margin:.3rem 0 .3rem 1rem;padding-left:.7rem;border-left:3px solid #9fb3d9;color:#2b3447}
-.cite{color:#5b6475;font-size:.8rem} img{max-width:100%;height:auto}
-nav a{margin-right:.8rem} .kpi{display:inline-block;margin:.2rem 1.2rem .2rem 0}
-.kpi b{font-size:1.3rem;display:block}
+th{background:#f3f5f9} td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+blockquote{margin:.4rem 0 .4rem .5rem;padding-left:.7rem;border-left:3px solid #9fb3d9;color:#2b3447;max-width:48rem}
+.cite{color:#5b6475;font-size:.8rem;white-space:nowrap} img{max-width:100%;height:auto}
+nav ol{margin:.3rem 0;padding-left:1.4rem;columns:2 14rem} details{margin:.3rem 0}
+summary{cursor:pointer} .kpis{display:flex;flex-wrap:wrap;gap:.4rem 1.4rem;margin:.6rem 0}
+.kpi b{font-size:1.35rem;display:block} .kpi{min-width:7rem}
+.ci{white-space:nowrap} .trust{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start} .trust>div{flex:1 1 22rem;min-width:0}
 """
 
 
@@ -282,29 +342,79 @@ def _esc(value: Any) -> str:
 MAX_SHOWN_CHARS = 600
 
 
-def _shorten(value: Any) -> Any:
-    if isinstance(value, str) and len(value) > MAX_SHOWN_CHARS:
-        return value[:MAX_SHOWN_CHARS].rstrip() + " …"
+def _shorten(value: Any, limit: int = MAX_SHOWN_CHARS) -> Any:
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit].rstrip() + " …"
     return value
 
 
-def _table(frame: pd.DataFrame, *, max_rows: int = 200, floats: str = "{:.3f}") -> str:
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def fmt_number(value: Any, digits: int = 2) -> str:
+    """A count as ``1,273``, any other number with ``digits`` decimals; missing as empty."""
+    if _is_missing(value):
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer() and abs(value) >= 10):
+        return f"{int(value):,}"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return fmt_number(number, digits)
+
+
+def fmt_share(value: Any) -> str:
+    """A share 0..1 as a percentage (``38%``; below 1%: ``0.4%``)."""
+    if _is_missing(value):
+        return ""
+    value = float(value)
+    return f"{100 * value:.1f}%" if 0 < value < 0.01 else f"{100 * value:.0f}%"
+
+
+def _ci(value: Any, low: Any, high: Any) -> str:
+    if _is_missing(value):
+        return "–"
+    text = f"{float(value):.2f}"
+    if not _is_missing(low) and not _is_missing(high):
+        text += f" <span class='muted ci'>[{float(low):.2f}, {float(high):.2f}]</span>"
+    return text
+
+
+def _table(frame: pd.DataFrame | None, *, max_rows: int = 200, digits: int = 2, csv: str | None = None,
+           raw_html: Iterable[str] = ()) -> str:
+    """An HTML table in a horizontally scrollable box; numbers formatted, long text shortened.
+
+    ``csv``: the full table's file name, linked below the table (when rows or columns were left
+    out, or always when given).  Columns in ``raw_html`` hold ready HTML (already escaped).
+    """
     if frame is None or frame.empty:
         return "<p class='muted'>(empty)</p>"
+    raw = set(raw_html)
     head = "".join(f"<th>{_esc(c)}</th>" for c in frame.columns)
     body = []
     for rec in frame.head(max_rows).itertuples(index=False):
         cells = []
-        for value in rec:
-            if isinstance(value, float):
-                cells.append(f"<td class='num'>{'' if math.isnan(value) else floats.format(value)}</td>")
-            elif isinstance(value, (int,)) and not isinstance(value, bool):
-                cells.append(f"<td class='num'>{value}</td>")
+        for column, value in zip(frame.columns, rec):
+            if column in raw:
+                cells.append(f"<td>{value}</td>")
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                cells.append(f"<td class='num'>{fmt_number(value, digits)}</td>")
             else:
                 cells.append(f"<td>{_esc(_shorten(value))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    more = f"<p class='muted'>{len(frame) - max_rows} more rows in the CSV.</p>" if len(frame) > max_rows else ""
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
+    notes = []
+    if len(frame) > max_rows:
+        notes.append(f"{len(frame) - max_rows:,} more rows")
+    if csv:
+        notes.append(f"full table: <a href='{_esc(csv)}'>{_esc(csv)}</a>")
+    note = f"<p class='muted'>{'; '.join(notes)}.</p>" if notes else ""
+    return f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>{note}"
 
 
 def _img(src: str, alt: str) -> str:
@@ -324,6 +434,360 @@ def _role_of_segments(data: ReportData) -> pd.Series:
     return segs.set_index("segment_id")["role"].fillna("").astype(str).replace("", "unknown")
 
 
+@dataclass(frozen=True)
+class Section:
+    """One section of the report: its anchor (for the table of contents), title and HTML."""
+
+    anchor: str
+    title: str
+    html: str
+
+
+class _Context:
+    """What section builders share: the data, the figure cache and CSV links."""
+
+    def __init__(self, data: ReportData, plot: _FigureCache):
+        self.data = data
+        self.plot = plot
+
+    def csv(self, name: str) -> str | None:
+        """``name`` to link when the report sits beside the run's CSV files, else None."""
+        return name if self.data.link_files else None
+
+
+#: A section builder: returns a :class:`Section`, or None when it has nothing to show.
+SectionBuilder = Callable[[ReportData, "_Context"], "Section | list[Section] | None"]
+
+
+def _trust_section(data: ReportData, ctx: _Context) -> Section | None:
+    """The first screen: how far the machine can be trusted, beside how far coders agree."""
+    segs = data.segments if data.segments is not None else pd.DataFrame()
+    kpis = []
+    if not segs.empty:
+        kpis += [(fmt_number(segs["doc_id"].nunique()), "transcripts"), (fmt_number(len(segs)), "segments")]
+    if data.summary.get("n_themes") is not None:
+        kpis.append((fmt_number(int(data.summary["n_themes"])), "candidate themes"))
+    if data.summary.get("outlier_share") is not None:
+        kpis.append((fmt_share(data.summary["outlier_share"]), "segments in no theme (outliers)"))
+    s = data.summary
+    if s.get("alpha_masi") is not None:
+        kpis.append((_ci(s["alpha_masi"], s.get("alpha_masi_ci_low"), s.get("alpha_masi_ci_high")),
+                     "α (MASI), machine vs gold"))
+    if s.get("human_alpha_masi") is not None:
+        kpis.append((_ci(s["human_alpha_masi"], s.get("human_alpha_masi_ci_low"), s.get("human_alpha_masi_ci_high")),
+                     "α (MASI), coder vs coder"))
+    parts = ["<div class='kpis'>" + "".join(f"<div class='kpi'><b>{v}</b>{_esc(k)}</div>" for v, k in kpis)
+             + "</div>"] if kpis else []
+    rows = _trust_rows(data)
+    if rows is None:
+        parts.append("<p class='note'>No human (gold) codes were given, so this run cannot say how far its codes "
+                     "can be trusted. Give <code>--gold</code> with codes of at least part of the transcripts.</p>")
+        return Section("trust", "How far can I trust the machine?", "".join(parts))
+    has_human = rows["human"].notna().any()
+    parts.append(
+        "<p>Per code, Cohen's κ of the machine against the human reference, "
+        + ("beside κ of the human coders against each other on the units both coded, "
+           if has_human else "")
+        + "with 95% bootstrap intervals. Where the machine's κ lies well below the coders', treat its codes "
+        "as suggestions to check, not as codes.</p>")
+    table = pd.DataFrame({
+        "code": rows["code"],
+        "κ machine vs gold": [_ci(v, lo, hi) for v, lo, hi in zip(rows["machine"], rows["machine_low"],
+                                                                   rows["machine_high"])],
+        **({"κ coder vs coder": [_ci(v, lo, hi) for v, lo, hi in zip(rows["human"], rows["human_low"],
+                                                                      rows["human_high"])]} if has_human else {}),
+        "prevalence": [fmt_share(v) for v in rows["prevalence"]],
+        "F1": [fmt_number(v) for v in rows["f1"]],
+    })
+    figure = ctx.plot(_forest, rows, "Agreement per code")
+    parts.append("<div class='trust'><div>" + _table(table, raw_html=[c for c in table.columns if c.startswith("κ")])
+                 + "</div><div>" + _img(figure, "forest plot of kappa per code, machine and coders") + "</div></div>")
+    return Section("trust", "How far can I trust the machine?", "".join(parts))
+
+
+def _trust_rows(data: ReportData) -> pd.DataFrame | None:
+    """code, prevalence, f1, machine(_low/_high), human(_low/_high) from the agreement tables."""
+    agreement = data.agreement
+    if agreement is None or agreement.empty or "kappa" not in agreement:
+        return None
+
+    def col(frame: pd.DataFrame, name: str) -> pd.Series:
+        return frame[name] if name in frame else pd.Series([float("nan")] * len(frame), index=frame.index)
+
+    rows = pd.DataFrame({"code": agreement["code"].astype(str), "prevalence": col(agreement, "prevalence"),
+                         "f1": col(agreement, "f1"), "machine": col(agreement, "kappa"),
+                         "machine_low": col(agreement, "kappa_ci_low"), "machine_high": col(agreement, "kappa_ci_high")})
+    human = data.human_baseline
+    if human is not None and not human.empty and "kappa" in human:
+        if "comparison" in human:
+            human = human[human["comparison"].astype(str) == "human-human"]
+        by_code = human.drop_duplicates("code").set_index(human["code"].astype(str).drop_duplicates())
+        for key, name in (("human", "kappa"), ("human_low", "kappa_ci_low"), ("human_high", "kappa_ci_high")):
+            rows[key] = rows["code"].map(col(by_code, name)).astype(float)
+    else:
+        rows["human"] = col(agreement, "human_kappa").astype(float)
+        rows["human_low"] = rows["human_high"] = float("nan")
+    return rows.reset_index(drop=True)
+
+
+def _overview_section(data: ReportData, ctx: _Context) -> Section | None:
+    segs = data.segments if data.segments is not None else pd.DataFrame()
+    parts = []
+    if not segs.empty:
+        by = ["role"]
+        if data.metadata is not None and "wave" in data.metadata:
+            waves = data.metadata.drop_duplicates("doc_id").set_index("doc_id")["wave"]
+            segs = segs.assign(wave=segs["doc_id"].map(waves))
+            by.append("wave")
+        overview = (
+            segs.assign(words=segs["text"].astype(str).str.split().str.len())
+            .groupby([segs[c].fillna("").astype(str) for c in by])
+            .agg(transcripts=("doc_id", "nunique"), segments=("segment_id", "size"), words=("words", "sum"))
+            .reset_index()
+        )
+        parts.append(_table(overview, csv=ctx.csv("segments.csv")))
+    if data.metadata is not None and "role" in data.metadata:
+        parts.append("<h3>Table 1. Participant characteristics (patients)</h3>")
+        t1 = table_one(data.metadata)
+        parts.append(_table(t1) if len(t1) > 1 else "<p class='muted'>No patient metadata.</p>")
+    return Section("overview", "Corpus overview", "".join(parts)) if parts else None
+
+
+def _shares(table: pd.DataFrame | None, by: str) -> dict[Any, str]:
+    """theme_id -> "patient 15% · therapist 2%" (share of that group's segments in the theme)."""
+    if table is None or table.empty or "theme_id" not in table or by not in table:
+        return {}
+    column = f"share_of_{by}" if f"share_of_{by}" in table else None
+    if column is None:
+        return {}
+    out: dict[Any, str] = {}
+    prefix = "wave " if by == "wave" else ""
+    for theme_id, group in table.groupby("theme_id", sort=False):
+        out[theme_id] = " · ".join(f"{prefix}{_esc(k)} {fmt_share(v)}" for k, v in zip(group[by], group[column]))
+    return out
+
+
+def _one_wave_roles(data: ReportData) -> list[str]:
+    """Roles whose documents all lie in one wave while the study has several."""
+    meta = data.metadata
+    if meta is None or "wave" not in meta or "role" not in meta:
+        return []
+    meta = meta.dropna(subset=["wave"])
+    if meta["wave"].nunique() < 2:
+        return []
+    waves = meta.groupby(meta["role"].astype(str))["wave"].nunique()
+    return [str(role) for role, n in waves.items() if n == 1]
+
+
+def _wave_shares_within_role(data: ReportData, exclude: list[str]) -> tuple[str, dict[Any, str]] | None:
+    """Shares by wave within the largest role that occurs in several waves: theme_id -> text."""
+    st, segs, meta = data.segment_themes, data.segments, data.metadata
+    if st is None or segs is None or meta is None or not {"segment_id", "theme_id"} <= set(st.columns):
+        return None
+    waves = meta.drop_duplicates("doc_id").set_index("doc_id")["wave"]
+    frame = segs[["segment_id", "doc_id", "role"]].assign(
+        role=segs["role"].fillna("").astype(str), wave=segs["doc_id"].map(waves))
+    frame = frame.dropna(subset=["wave"])
+    frame = frame.merge(st[["segment_id", "theme_id"]], on="segment_id", how="left")
+    spread = frame.groupby("role")["wave"].nunique()
+    roles = [r for r in frame["role"].value_counts().index if r not in exclude and spread.get(r, 0) > 1]
+    if not roles:
+        return None
+    role = roles[0]
+    sub = frame[frame["role"] == role]
+    totals = sub.groupby("wave").size()
+    counts = sub.groupby(["theme_id", "wave"]).size()
+    out: dict[Any, str] = {}
+    for theme_id in frame["theme_id"].dropna().unique():  # also themes this role never speaks in: 0%
+        out[theme_id] = " · ".join(
+            f"wave {_esc(w)} {fmt_share(counts.get((theme_id, w), 0) / n)}" for w, n in totals.items())
+    return role, out
+
+
+def _themes_section(data: ReportData, ctx: _Context) -> Section | None:
+    if data.themes is None or data.themes.empty:
+        return None
+    themes = data.themes
+    parts = []
+    outliers = data.summary.get("outlier_share")
+    parts.append(f"<p>{len(themes)} candidate themes"
+                 + (f"; {fmt_share(outliers)} of the segments belong to none (outliers, not shown)"
+                    if outliers is not None else "")
+                 + ". Share: of all segments; by role / wave: of that group's segments. Labels are keywords, "
+                 "not findings: read the quotes.</p>")
+    by_role, by_wave = _shares(data.themes_by_role, "role"), _shares(data.themes_by_wave, "wave")
+    one_wave = _one_wave_roles(data)
+    within = _wave_shares_within_role(data, one_wave) if one_wave else None
+    wave_column = f"by wave ({within[0]} only)" if within else "by wave"
+    if within:
+        by_wave = within[1]
+    rows = []
+    for rec in themes.to_dict("records"):
+        share = rec.get("share")
+        rows.append({"theme": rec.get("theme_id"), "label": _esc(rec.get("label")),
+                     "segments": rec.get("size"),
+                     "share": fmt_share(share) if share is not None else "",
+                     **({"by role": by_role.get(rec.get("theme_id"), "")} if by_role else {}),
+                     **({wave_column: by_wave.get(rec.get("theme_id"), "")} if by_wave else {})})
+    parts.append(_table(pd.DataFrame(rows), raw_html=["label", "by role", wave_column], csv=ctx.csv("themes.csv")))
+    if one_wave:
+        parts.append(f"<p class='note'>Every {_esc(', '.join(one_wave))} document lies in one wave, so shares by "
+                     "wave over all segments would mix wave with role"
+                     + (f"; the wave column compares waves within {_esc(within[0])} segments only"
+                        if within else "; compare waves within one role")
+                     + " (all segments: themes_by_wave.csv).</p>")
+    links = [f"<a href='{name}'>{name}</a>" for name in ("figures/barchart.html", "figures/intertopic.html")]
+    if data.link_files:
+        parts.append(f"<p class='muted'>Interactive figures: {' · '.join(links)} (keywords per theme, map of "
+                     "how close the themes are).</p>")
+    parts.append("<h3>Quotes</h3>")
+    for rec in themes.to_dict("records"):
+        quotes = parse_quotes(rec.get("top_quotes"))
+        if not quotes:
+            continue
+        items = "".join(
+            f"<blockquote>{_esc(_shorten(q.get('text')))} <span class='cite'>{_esc(q.get('doc_id'))} "
+            f"[{_esc(q.get('start'))}:{_esc(q.get('end'))}]</span></blockquote>" for q in quotes)
+        parts.append(f"<details><summary>Theme {_esc(rec.get('theme_id'))}: {_esc(rec.get('label'))} "
+                     f"<span class='muted'>({len(quotes)} quotes)</span></summary>{items}</details>")
+    parts.append("<p class='muted'>Quotes are verbatim, with document and character offsets.</p>")
+    return Section("themes", "Candidate themes", "".join(parts))
+
+
+def _codebook_section(data: ReportData, ctx: _Context) -> Section | None:
+    codes_list = _codebook_codes(data.codebook)
+    segs = data.segments if data.segments is not None else pd.DataFrame()
+    if not codes_list and (data.codes is None or data.codes.empty):
+        return None
+    parts = []
+    freq = None
+    if data.codes is not None and not data.codes.empty and not segs.empty:
+        roles = _role_of_segments(data)
+        coded = data.codes.assign(role=data.codes["segment_id"].map(roles).fillna("unknown"))
+        freq = coded.groupby(["code", "role"]).size().unstack(fill_value=0)
+    rows = []
+    for code in codes_list:
+        row = {"code": code.name, "definition": _shorten(getattr(code, "definition", "") or "", 200)}
+        if freq is not None:
+            for role in freq.columns:
+                row[f"segments ({role})"] = int(freq.loc[code.name, role]) if code.name in freq.index else 0
+        rows.append(row)
+    if rows:
+        parts.append(_table(pd.DataFrame(rows), csv=ctx.csv("codes.csv")))
+    elif freq is not None:
+        parts.append(_table(freq.reset_index(), csv=ctx.csv("codes.csv")))
+    if freq is not None:
+        parts.append(_img(ctx.plot(_bar_by_role, freq, "Machine-coded segments per code and role", "segments"),
+                          "code frequencies"))
+    return Section("codebook", "Codebook and code frequencies", "".join(parts))
+
+
+def _theme_codes_section(data: ReportData, ctx: _Context) -> Section | None:
+    table = data.theme_codes
+    if table is None or table.empty:
+        return None
+    keep = [c for c in ("theme_id", "label", "best_code", "best_score") if c in table]
+    parts = []
+    score_cols = [c for c in table.columns if str(c).startswith("score_")]
+    if score_cols and "theme_id" in table and len(table) <= 40:
+        matrix = table.set_index("theme_id")[score_cols]
+        matrix.columns = [c.removeprefix("score_") for c in score_cols]
+        parts.append(_img(ctx.plot(_heatmap, matrix, "Theme → code scores", fmt="{:.2f}", cmap="Greens"),
+                          "theme code map"))
+    parts.append(_table(table[keep] if keep else table, csv=ctx.csv("theme_codes.csv")))
+    return Section("theme-codes", "Themes mapped to codes", "".join(parts))
+
+
+#: Columns of the per-code agreement table shown on the page (all are in agreement.csv).
+AGREEMENT_COLUMNS = ("code", "prevalence", "kappa", "alpha", "ac1", "precision", "recall", "f1", "support")
+
+
+def _agreement_section(data: ReportData, ctx: _Context) -> Section | None:
+    if data.agreement is None:
+        return None
+    parts = []
+    agreement = data.agreement
+    shown = agreement[[c for c in AGREEMENT_COLUMNS if c in agreement]].copy()
+    if "kappa" in shown and "kappa_ci_low" in agreement:
+        shown["kappa"] = [_ci(v, lo, hi) for v, lo, hi in zip(agreement["kappa"], agreement["kappa_ci_low"],
+                                                               agreement["kappa_ci_high"])]
+    s = data.summary
+    headline = [(k, s[k]) for k in ("micro_f1", "macro_f1", "mean_kappa", "exact_match", "n_units") if k in s]
+    if headline:
+        parts.append("<p>" + " · ".join(f"{k.replace('_', ' ')} <b>{fmt_number(v)}</b>" for k, v in headline)
+                     + "</p>")
+    parts.append(_table(shown, raw_html=["kappa"], csv=ctx.csv("agreement.csv")))
+    if data.confusion is not None and not data.confusion.empty:
+        matrix = _numeric_matrix(data.confusion)
+        if matrix is not None:
+            parts.append(_img(ctx.plot(_heatmap, matrix, "Confusion (machine vs gold)"), "confusion heatmap"))
+        else:
+            parts.append(_table(data.confusion, csv=ctx.csv("confusion.csv")))
+    if data.disagreements is not None and not data.disagreements.empty:
+        parts.append("<h3>Top disagreements</h3>")
+        cols = [c for c in ("doc_id", "text", "machine_codes", "gold_codes") if c in data.disagreements]
+        parts.append(_table(data.disagreements[cols] if cols else data.disagreements, max_rows=15,
+                            csv=ctx.csv("disagreements.csv")))
+    return Section("agreement", "Agreement with gold codes", "".join(parts))
+
+
+def _run_section(data: ReportData, ctx: _Context) -> Section | None:
+    manifest = data.manifest
+    if not manifest:
+        return None
+    rows = []
+    for key, value in manifest.items():
+        if key == "options" and isinstance(value, dict):
+            rows += [{"setting": k, "value": _plain(v)} for k, v in value.items() if v is not None]
+        elif key == "model" and isinstance(value, dict):
+            rows.append({"setting": "model", "value": Path(str(value.get("path", ""))).name
+                         + (f" ({str(value.get('fingerprint', ''))[:12]})" if value.get("fingerprint") else "")})
+        elif key == "timings_s" and isinstance(value, dict):
+            rows.append({"setting": "seconds per stage",
+                         "value": ", ".join(f"{k} {float(v):.1f}" for k, v in value.items())})
+        else:
+            rows.append({"setting": key, "value": _plain(value)})
+    link = " Everything else is in <a href='manifest.json'>manifest.json</a>." if data.link_files else ""
+    return Section("run", "Run", _table(pd.DataFrame(rows), max_rows=100) + f"<p class='muted'>{link}</p>")
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return _compact(value)
+    return str(value)
+
+
+#: The report's sections, in order.  Add one with :func:`add_section`.
+def _theme_quality_sections(data: ReportData, ctx: _Context) -> list[Section]:
+    """Stable vs unstable themes, and themes beside codes (built in :mod:`psythemes.theme_quality`)."""
+    from .theme_quality import report_sections
+
+    return [Section(*parts) for parts in report_sections(data.themes, data.theme_code_shares)]
+
+
+def _extra_sections(data: ReportData, ctx: _Context) -> list[Section]:
+    """Sections other modules rendered (``ReportData.extra_sections``), e.g. saturation."""
+    return [Section(*parts) for parts in data.extra_sections]
+
+
+SECTIONS: list[SectionBuilder] = [_trust_section, _overview_section, _themes_section, _codebook_section,
+                                  _theme_codes_section, _theme_quality_sections, _agreement_section,
+                                  _extra_sections, _run_section]
+
+
+def add_section(builder: SectionBuilder, *, after: str | None = None) -> None:
+    """Add a section builder to the report, after the builder named ``after`` (default: before Run).
+
+    ``builder(data, ctx)`` returns a :class:`Section` or None; ``ctx.plot(draw, ...)`` draws a
+    cached figure and ``ctx.csv(name)`` gives a CSV link (or None).
+    """
+    names = [b.__name__ for b in SECTIONS]
+    if builder.__name__ in names:
+        return
+    at = names.index(after) + 1 if after in names else names.index("_run_section")
+    SECTIONS.insert(at, builder)
+
+
 def render_report(data: ReportData, *, figure_cache: str | Path | None = None) -> str:
     """Render the report as one HTML string (self-contained).
 
@@ -338,143 +802,19 @@ def render_report(data: ReportData, *, figure_cache: str | Path | None = None) -
     -------
     str
     """
-    plot = _FigureCache(figure_cache)
-    sections: list[tuple[str, str, str]] = []  # (anchor, title, html)
-
-    # --- overview
-    segs = data.segments if data.segments is not None else pd.DataFrame()
-    parts = []
-    if not segs.empty:
-        n_docs = segs["doc_id"].nunique()
-        words = int(segs["text"].astype(str).str.split().str.len().sum())
-        parts.append(
-            f"<div class='kpi'><b>{n_docs}</b>transcripts</div><div class='kpi'><b>{len(segs)}</b>segments</div>"
-            f"<div class='kpi'><b>{words:,}</b>words</div>"
-        )
-        for key in ("outlier_share", "n_themes"):
-            if key in data.summary and data.summary[key] is not None:
-                value = data.summary[key]
-                shown = f"{100 * value:.0f}%" if key == "outlier_share" else str(value)
-                parts.append(f"<div class='kpi'><b>{shown}</b>{key.replace('_', ' ')}</div>")
-        by = ["role"]
-        if data.metadata is not None and "wave" in data.metadata:
-            waves = data.metadata.set_index("doc_id")["wave"]
-            segs = segs.assign(wave=segs["doc_id"].map(waves))
-            by.append("wave")
-        overview = (
-            segs.assign(words=segs["text"].astype(str).str.split().str.len())
-            .groupby([segs[c].fillna("").astype(str) for c in by])
-            .agg(transcripts=("doc_id", "nunique"), segments=("segment_id", "size"), words=("words", "sum"))
-            .reset_index()
-        )
-        parts.append(_table(overview))
-    if data.metadata is not None and "role" in data.metadata:
-        parts.append("<h3>Table 1. Participant characteristics (patients)</h3>")
-        t1 = table_one(data.metadata)
-        parts.append(_table(t1) if len(t1) > 1 else "<p class='muted'>No patient metadata.</p>")
-    sections.append(("overview", "Corpus overview", "".join(parts)))
-
-    # --- themes
-    if data.themes is not None and not data.themes.empty:
-        parts = [f"<p class='muted'>{len(data.themes)} candidate themes. Quotes are verbatim, "
-                 "with document and character offsets.</p>"]
-        for rec in data.themes.to_dict("records"):
-            parts.append(f"<h3>Theme {_esc(rec.get('theme_id'))}: {_esc(rec.get('label'))}</h3>")
-            share = ", ".join(
-                f"{k.removeprefix('share_')} {100 * float(v):.0f}%"
-                for k, v in rec.items()
-                if str(k).startswith("share_") and v is not None and not pd.isna(v)
-            )
-            parts.append(
-                f"<p><b>Keywords:</b> {_esc(rec.get('keywords'))} &nbsp; <b>Size:</b> {_esc(rec.get('size'))}"
-                + (f" &nbsp; <b>Share by role:</b> {_esc(share)}" if share else "")
-                + "</p>"
-            )
-            for quote in parse_quotes(rec.get("top_quotes")):
-                parts.append(f"<blockquote>{_esc(_shorten(quote.get('text')))} <span class='cite'>"
-                             f"{_esc(quote.get('doc_id'))} [{_esc(quote.get('start'))}:{_esc(quote.get('end'))}]"
-                             "</span></blockquote>")
-        for name, table in (("role", data.themes_by_role), ("wave", data.themes_by_wave)):
-            if table is not None and not table.empty:
-                parts.append(f"<h3>Theme prevalence by {name}</h3>")
-                wide = _wide(table, name)
-                if wide is not None and len(wide) <= 40:
-                    parts.append(_img(plot(_bar_by_role, wide, f"Segments per theme by {name}", "segments"), f"themes by {name}"))
-                parts.append(_table(table))
-        sections.append(("themes", "Candidate themes", "".join(parts)))
-
-    # --- codebook and code frequencies
-    codes_list = _codebook_codes(data.codebook)
-    if codes_list or (data.codes is not None and not data.codes.empty):
-        parts = []
-        freq = None
-        if data.codes is not None and not data.codes.empty and not segs.empty:
-            roles = _role_of_segments(data)
-            coded = data.codes.assign(role=data.codes["segment_id"].map(roles).fillna("unknown"))
-            freq = coded.groupby(["code", "role"]).size().unstack(fill_value=0)
-            parts.append(_img(plot(_bar_by_role, freq, "Machine-coded segments per code and role", "segments"),
-                              "code frequencies"))
-        rows = []
-        for code in codes_list:
-            row = {"code": code.name, "label": getattr(code, "label", "") or "",
-                   "definition": getattr(code, "definition", "") or ""}
-            if freq is not None:
-                for role in freq.columns:
-                    row[f"n_{role}"] = int(freq.loc[code.name, role]) if code.name in freq.index else 0
-            rows.append(row)
-        if rows:
-            parts.append(_table(pd.DataFrame(rows)))
-        elif freq is not None:
-            parts.append(_table(freq.reset_index()))
-        sections.append(("codebook", "Codebook and code frequencies", "".join(parts)))
-
-    # --- theme -> code map
-    if data.theme_codes is not None and not data.theme_codes.empty:
-        parts = [_table(data.theme_codes)]
-        score_cols = [c for c in data.theme_codes.columns if str(c).startswith("score_")]
-        if score_cols and "theme_id" in data.theme_codes:
-            matrix = data.theme_codes.set_index("theme_id")[score_cols]
-            matrix.columns = [c.removeprefix("score_") for c in score_cols]
-            parts.insert(0, _img(plot(_heatmap, matrix, "Theme → code scores", fmt="{:.2f}", cmap="Greens"), "theme code map"))
-        sections.append(("theme-codes", "Themes mapped to codes", "".join(parts)))
-
-    # --- stable vs unstable themes, themes beside codes (built in psythemes.theme_quality)
-    from .theme_quality import report_sections
-
-    sections.extend(report_sections(data.themes, data.theme_code_shares))
-
-    # --- agreement
-    if data.agreement is not None:
-        parts = []
-        headline = {k: v for k, v in data.summary.items() if isinstance(v, (int, float)) and k not in ("outlier_share", "n_themes")}
-        if headline:
-            parts.append(_table(pd.DataFrame([headline])))
-        parts.append(_table(data.agreement))
-        if data.confusion is not None and not data.confusion.empty:
-            matrix = _numeric_matrix(data.confusion)
-            if matrix is not None:
-                parts.append(_img(plot(_heatmap, matrix, "Confusion (machine vs gold)"), "confusion heatmap"))
-            else:
-                parts.append(_table(data.confusion))
-        if data.disagreements is not None and not data.disagreements.empty:
-            parts.append("<h3>Top disagreements</h3>")
-            parts.append(_table(data.disagreements, max_rows=25))
-        sections.append(("agreement", "Agreement with gold codes", "".join(parts)))
-
-    sections.extend(data.extra_sections)
-    if data.manifest:
-        rows = [{"key": k, "value": v if not isinstance(v, (dict, list)) else _compact(v)}
-                for k, v in data.manifest.items()]
-        sections.append(("run", "Run", _table(pd.DataFrame(rows), max_rows=100)))
-
-    nav = "".join(f"<a href='#{a}'>{_esc(t)}</a>" for a, t, _ in sections)
-    body = "".join(f"<section id='{a}'><h2>{_esc(t)}</h2>{h}</section>" for a, t, h in sections)
+    ctx = _Context(data, _FigureCache(figure_cache))
+    sections: list[Section] = []
+    for builder in SECTIONS:  # a builder gives one section, a list of them, or None
+        made = builder(data, ctx)
+        sections.extend(made if isinstance(made, list) else [] if made is None else [made])
+    nav = "".join(f"<li><a href='#{s.anchor}'>{_esc(s.title)}</a></li>" for s in sections)
+    body = "".join(f"<section id='{s.anchor}'><h2>{_esc(s.title)}</h2>{s.html}</section>" for s in sections)
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width, initial-scale=1'>"
         f"<title>{_esc(data.title)}</title><style>{_CSS}</style></head><body>"
         f"<h1>{_esc(data.title)}</h1><p class='muted'>Machine suggestions for researchers to check, "
-        f"not findings.</p><nav>{nav}</nav>{body}</body></html>\n"
+        f"not findings.</p><nav><b>Contents</b><ol>{nav}</ol></nav>{body}</body></html>\n"
     )
 
 

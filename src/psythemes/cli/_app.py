@@ -93,6 +93,18 @@ def show_progress() -> bool:
 NAMES_HELP = "Word list of names to replace too, one a line ('PLACE: Hebden Bridge' for another kind)."
 KEEP_HELP = "Word list of terms never to replace (look like names but are not), one a line."
 
+@contextlib.contextmanager
+def working(what: str) -> Any:
+    """A spinner with the elapsed time on stderr while a long step without its own bar runs
+    (theme fitting, bootstrap intervals); nothing when :func:`show_progress` is false."""
+    if not show_progress():
+        yield
+        return
+    from rich.console import Console
+
+    with Console(stderr=True).status(what):
+        yield
+
 #: Help of ``--encoding``, shared by the commands that read transcript files.
 ENCODING_HELP = "Text encoding of transcript files (default: detect; e.g. cp1252, latin-1)."
 

@@ -13,7 +13,7 @@ from typing import Literal, Optional
 
 import typer
 
-from ._app import app, warnings_as_lines
+from ._app import app, warnings_as_lines, working
 
 #: First-column headers taken as a unit id by ``agree --unit-column auto``.
 UNIT_ID_HEADERS = {"", "id", "unit", "unit_id", "item", "item_id", "subject", "subject_id",
@@ -170,8 +170,10 @@ def evaluate_command(
         gold_table = load_gold(list(gold), codes=code_list, coders=coders, text_lengths=text_lengths_near(segments))
         pred_table = load_codes(pred, codes=code_list)
         seg_table = load_segments(segments) if segments is not None else None
-        result = evaluate(pred_table, gold_table, seg_table, codes=code_list, overlap=overlap,
-                          consensus=consensus, ci=ci if n_boot > 0 else None, n_boot=n_boot, random_state=seed)
+        with working(f"agreement with {n_boot} bootstrap resamples"):
+            result = evaluate(pred_table, gold_table, seg_table, codes=code_list, overlap=overlap,
+                              consensus=consensus, ci=ci if n_boot > 0 else None, n_boot=n_boot,
+                              random_state=seed)
     paths = write_evaluation(result, out)
     if segments is None:
         print_warning(f"scored only the {result.summary['n_units']} units that have a machine code in --pred "

