@@ -455,7 +455,7 @@ class _Context:
         return name if self.data.link_files else None
 
 
-#: A section builder: returns a :class:`Section`, or None when it has nothing to show.
+#: A section builder: returns a :class:`Section` (or a list of them), or None when it has nothing to show.
 SectionBuilder = Callable[[ReportData, "_Context"], "Section | list[Section] | None"]
 
 
