@@ -199,3 +199,14 @@ def test_progress_bars_only_on_a_terminal_and_never_with_quiet(monkeypatch: pyte
     with _app.working("fitting themes"):
         pass
     assert sys.stderr.getvalue() == ""
+
+
+def test_verbose_lets_messages_quote_transcript_text(tmp_path, capsys, monkeypatch):
+    """Errors name file and line only; with -v they may quote the words (docs/privacy.md)."""
+    monkeypatch.delenv("PSYTHEMES_VERBOSE", raising=False)
+    bad = tmp_path / "labels.txt"
+    bad.write_text("Secretname:\nOther:\n", encoding="utf-8")
+    assert main(["segment", str(bad), "--out", str(tmp_path / "o")]) == 2
+    assert "Secretname" not in capsys.readouterr().err
+    assert main(["segment", str(bad), "--out", str(tmp_path / "o"), "-v"]) == 2
+    assert "Secretname" in capsys.readouterr().err

@@ -147,6 +147,7 @@ def test_interviewer_turns_and_backchannels_are_left_out_like_extract(segments_c
     table = pd.read_csv(segments_csv)
     table.loc[:9, "role"] = "interviewer"
     table.loc[10:14, "text"] = "Mm-hmm."
+    table.loc[10:14, "end"] = table.loc[10:14, "start"] + len("Mm-hmm.")  # offsets must fit the text
     table.to_csv(segments_csv, index=False)
     out = tmp_path / "o"
     assert main(["themes", str(segments_csv), "--out", str(out), "--preset", "fast", "--n-themes", "3",

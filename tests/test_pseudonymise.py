@@ -259,13 +259,14 @@ def test_extract_refuses_a_key_inside_the_outputs_and_word_lists_without_pseudon
     (src / "a.txt").write_text(A, encoding="utf-8")
     out = tmp_path / "out"
     with pytest.raises(InputError, match="apart from the outputs"):
-        extract([src], out, pseudonymise=True, pseudonym_key=out / "key.json", cache_dir=False)
+        extract([src], out, codebook="psychosomatic", pseudonymise=True, pseudonym_key=out / "key.json",
+                cache_dir=False)
     with pytest.raises(InputError, match="apart from the outputs"):
-        extract([src], out, pseudonymise=True, pseudonym_key=tmp_path / "cache" / "k.json",
+        extract([src], out, codebook="psychosomatic", pseudonymise=True, pseudonym_key=tmp_path / "cache" / "k.json",
                 cache_dir=tmp_path / "cache")
     assert not out.exists()
     names = tmp_path / "names.txt"
     names.write_text("Beatrix\n", encoding="utf-8")
-    assert main(["extract", str(src), "--out", str(out), "--names", str(names)]) == 2
+    assert main(["extract", str(src), "--out", str(out), "--codebook", "psychosomatic", "--names", str(names)]) == 2
     assert "--names and --keep work with --pseudonymise" in capsys.readouterr().err
     assert not out.exists()

@@ -223,7 +223,8 @@ def _html_table(frame: pd.DataFrame) -> str:
         "<tr>" + "".join(f"<td>{escape('' if pd.isna(v) else str(v))}</td>" for v in rec) + "</tr>"
         for rec in frame.itertuples(index=False)
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+    # in a scrolling box (the report's .scroll class): a wide table must not widen the page on a phone
+    return f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>"
 
 
 def report_sections(themes: pd.DataFrame | None, shares: pd.DataFrame | None) -> list[tuple[str, str, str]]:

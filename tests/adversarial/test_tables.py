@@ -100,7 +100,7 @@ def test_map_refuses_a_segments_table_with_duplicate_ids(tmp_path, capsys):
     from psythemes.cli import main
 
     path = _segments(tmp_path, SEGMENTS + "a,a:0-5,P01,patient,0,5,hello\n")
-    rc = main(["map", str(path), "--out", str(tmp_path / "out")])
+    rc = main(["map", str(path), "--out", str(tmp_path / "out"), "--codebook", "psychosomatic"])
     err = capsys.readouterr().err
     assert rc == 2 and "ids must be unique" in err and "unexpected" not in err
     assert not (tmp_path / "out" / "codes.csv").exists()
@@ -185,7 +185,8 @@ def test_map_checks_themes_before_writing_codes(tmp_path, capsys):
     from psythemes.cli import main
 
     path = _segments(tmp_path, SEGMENTS)
-    rc = main(["map", str(path), "--themes", str(tmp_path / "missing"), "--out", str(tmp_path / "out")])
+    rc = main(["map", str(path), "--themes", str(tmp_path / "missing"), "--out", str(tmp_path / "out"),
+               "--codebook", "psychosomatic"])
     assert rc == 2 and "lacks this file" in capsys.readouterr().err
     assert not (tmp_path / "out" / "codes.csv").exists()
 

@@ -47,7 +47,7 @@ def add_group(name: str, help: str) -> Typer:
 state = SimpleNamespace(debug=False, verbosity=0)
 
 _QUIET_HELP = "Print nothing but errors (no summary, warnings or progress)."
-_VERBOSE_HELP = "Also print other libraries' warnings and each stage's timing."
+_VERBOSE_HELP = "Also print other libraries' warnings, each stage's timing, and transcript words in messages."
 
 
 def with_verbosity(func: Callable) -> Callable:
@@ -64,7 +64,10 @@ def with_verbosity(func: Callable) -> Callable:
     def command(*args: Any, quiet: bool = False, verbose: bool = False, **kwargs: Any) -> Any:
         if quiet and verbose:
             raise typer.BadParameter("choose one of --quiet and --verbose", param_hint="'--quiet'")
+        from ..errors import set_show_text
+
         state.verbosity = -1 if quiet else (1 if verbose else 0)
+        set_show_text(verbose)  # messages quote transcript text only when asked (docs/privacy.md)
         try:
             if quiet:
                 # errors still reach the terminal: main() prints them after the command has ended;
@@ -74,6 +77,7 @@ def with_verbosity(func: Callable) -> Callable:
             return func(*args, **kwargs)
         finally:
             state.verbosity = 0
+            set_show_text(False)
 
     params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
               else p for p in signature.parameters.values()]
