@@ -455,7 +455,13 @@ class ThemeDiscoverer:
         )
         with _quiet_bertopic(), _single_threaded():
             # a copy: guided mode shifts the embeddings it is given in place
-            topics, probs = model.fit_transform(texts, X.copy())
+            try:
+                topics, probs = model.fit_transform(texts, X.copy())
+            except ValueError as err:
+                if "empty vocabulary" not in str(err):
+                    raise
+                raise InputError("the segments hold no words but stop words (e.g. only short questions): "
+                                 "nothing to describe themes with") from None
         topics = np.asarray(topics, dtype=int)
         # HDBSCAN's membership strength; clusterers without probabilities (k-means) give None
         probability = np.full(n, np.nan) if probs is None else np.asarray(probs, dtype=float).reshape(n, -1)[:, 0]
