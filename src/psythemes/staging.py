@@ -56,7 +56,7 @@ _OLD = ".psythemes-old-"
 #: Name pattern of atomic_open's temporary files (``.<name>.<random>.tmp``).
 _TMP = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
 #: A temporary file not touched for this long belongs to no running writer.
-STALE_TMP_S = 300.0
+STALE_TMP_S = 60.0
 
 _fault_counter = 0
 
