@@ -1050,6 +1050,9 @@ def discover_themes(
         from .staging import check_out_dir
 
         check_out_dir(out_dir, stage_command=True)  # before the embedding work, not after it
+    from .validate import check_seed
+
+    check_seed(params.get("random_state"))  # also before the embedding work
     if embeddings is None:
         embedder = embedder if embedder is not None else Embedder()
         if len(segments) < 2:
