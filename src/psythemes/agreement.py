@@ -532,6 +532,10 @@ def _bootstrap_replicates(
     ``n`` units with replacement is drawing pattern counts from a multinomial with the
     observed pattern shares; every replicate is then one row of a weight matrix.
     """
+    from .validate import check_seed
+
+    if not isinstance(random_state, np.random.Generator):
+        check_seed(random_state)  # a negative seed was an 'unexpected ValueError'
     rng = np.random.default_rng(random_state)
     n_units = int(pat.weight.sum())
     if n_boot <= 0 or n_units == 0:

@@ -768,7 +768,13 @@ class ThemeDiscoverer:
         )
         with _quiet_bertopic(), _single_threaded():
             # a copy: guided mode shifts the embeddings it is given in place
-            topics, probs = model.fit_transform(texts, X.copy())
+            try:
+                topics, probs = model.fit_transform(texts, X.copy())
+            except ValueError as err:
+                if "empty vocabulary" not in str(err):
+                    raise
+                raise InputError("the segments hold no words but stop words (e.g. only short questions): "
+                                 "nothing to describe themes with") from None
         topics = np.asarray(topics, dtype=int)
         # HDBSCAN's membership strength; clusterers without probabilities (k-means) give None
         probability = np.full(n, np.nan) if probs is None else np.asarray(probs, dtype=float).reshape(n, -1)[:, 0]
@@ -1425,6 +1431,9 @@ def discover_themes(
         from .staging import check_out_dir
 
         check_out_dir(out_dir, stage_command=True)  # before the embedding work, not after it
+    from .validate import check_seed
+
+    check_seed(params.get("random_state"))  # also before the embedding work
     if embeddings is None:
         embedder = embedder if embedder is not None else Embedder()
         if len(segments) < 2:

@@ -56,7 +56,7 @@ _OLD = ".psythemes-old-"
 #: Name pattern of atomic_open's temporary files (``.<name>.<random>.tmp``).
 _TMP = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
 #: A temporary file not touched for this long belongs to no running writer.
-STALE_TMP_S = 300.0
+STALE_TMP_S = 60.0
 
 _fault_counter = 0
 
@@ -364,7 +364,7 @@ def _exchange(a: Path, b: Path) -> bool:
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         renameat2 = libc.renameat2
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # no libc handle (Windows) or no renameat2 (macOS, old glibc)
         return False
     renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
     rc = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)

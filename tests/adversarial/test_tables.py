@@ -209,3 +209,23 @@ def test_gold_beyond_the_text_is_dropped_when_the_transcripts_are_known(tmp_path
     with pytest.warns(PsythemesWarning, match="1 gold span.*end beyond their document's text and were dropped"):
         table = load_gold(gold, text_lengths=segments.attrs["text_lengths"])
     assert table["code"].tolist() == ["alliance"]
+
+
+def test_agree_with_a_negative_seed(tmp_path, capsys):
+    from psythemes.cli import main
+
+    table = tmp_path / "r.csv"
+    table.write_text("unit,a,b\n1,x,x\n2,x,y\n3,y,y\n")
+    assert main(["agree", str(table), "--seed", "-1"]) == 2
+    assert "--seed" in capsys.readouterr().err
+
+
+def test_themes_from_stop_words_only(tmp_path):
+    import numpy as np
+
+    from psythemes.discover import ThemeDiscoverer
+
+    seg = pd.DataFrame({"doc_id": ["a"] * 4, "segment_id": [f"a:{i}" for i in range(4)],
+                        "text": ["How are you?", "And then?", "What about you?", "And so?"]})
+    with pytest.raises(InputError, match="no words but stop words"):
+        ThemeDiscoverer(preset="fast", n_themes=2).fit(seg, np.random.default_rng(0).normal(size=(4, 8)))
