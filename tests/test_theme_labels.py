@@ -134,3 +134,10 @@ def test_keybert_mmr_labels_on_the_bundled_encoder_follow_the_rules(tmp_path):
     assert_label_rules(disc.themes_, seg)
     labels = " ".join(disc.themes_["label"])
     assert "insomnia" in labels or "sleep" in labels
+
+
+def test_quoted_fallback_label_is_cut_between_words():
+    label = _label([], np.array(["I really do not know what to do about the thinking part of it"] * 2))
+    assert label == "\u201cI really do not know what to do about\u2026\u201d"
+    words = set(tokenize(preprocess("I really do not know what to do about the thinking part of it")))
+    assert set(label_tokens(label)) <= words

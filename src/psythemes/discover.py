@@ -15,9 +15,11 @@ its own.  A *preset* is only a ready-made set of these parts (:data:`PRESETS`):
 Corpora under :data:`SMALL_CORPUS` segments fall back from ``default`` to ``fast`` with a
 warning (UMAP/HDBSCAN need more points than that to find structure).
 
-Keywords are c-TF-IDF terms (unigrams and bigrams) after removing English stop words and
-spoken fillers (:data:`TRANSCRIPT_FILLERS`); a theme's label is its top three keywords that
-share no word, joined by `` · ``.  Quotes are verbatim segments closest (cosine) to the
+Keywords are c-TF-IDF candidates (words and bigrams of adjacent words, contractions kept
+whole) after removing English stop words, spoken fillers (:data:`TRANSCRIPT_FILLERS`) and the
+speakers' names, re-ranked with BERTopic's KeyBERTInspired and MaximalMarginalRelevance when an
+embedder is given; a theme's label is its top three keywords that share no word, joined by
+`` · ``.  ``n_runs`` adds a stability check (:mod:`psythemes.stability`).  Quotes are verbatim segments closest (cosine) to the
 theme's centroid, at most one per transcript.
 """
 
@@ -1117,7 +1119,10 @@ def _label(keywords: list[str], texts: np.ndarray, n: int = 3) -> str:
         return LABEL_SEP.join(chosen)
     common = pd.Series(texts).str.strip().value_counts().sort_index(kind="stable")
     text = str(common.idxmax()) if len(common) else ""
-    return f"\u201c{text[:40]}{'…' if len(text) > 40 else ''}\u201d"
+    if len(text) > 40 and " " in text[:41]:
+        # cut at a word boundary: a label never shows half a word
+        text = text[:41].rsplit(None, 1)[0].rstrip(",;:") + "…"
+    return f"\u201c{text}\u201d"
 
 
 def _stem(word: str) -> str:
