@@ -902,10 +902,10 @@ def _clean_span(line: str, start: int, end: int, kind: str, keep: set[str]) -> t
         # function words, or no word of three letters or more (but "Ed" or "Jo" is a name)
         from spacy.lang.en.stop_words import STOP_WORDS
 
-        content = [w for w in re.findall(r"[a-z]+", folded) if len(w) > 2]
+        content = [w for w in re.findall(r"[^\W\d_]+", folded) if len(w) > 2]  # any alphabet: Zoë
         if content and all(w in STOP_WORDS or w in _NEVER for w in content):
             return None
-        if not content and not re.fullmatch(r"[A-Z][a-z]", text):
+        if not content and not (re.fullmatch(r"[^\W\d_]{2}", text) and text[0].isupper()):
             return None
     if kind == "DATE" and not _SPECIFIC_DATE.search(text):
         return None
