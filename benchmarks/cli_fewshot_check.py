@@ -16,7 +16,7 @@ few-shot seed-0 figure is the same model on torch vectors; the CLI embeds with i
 (onnx) unless ``PSYTHEMES_EMBED_BACKEND=torch``.  With ``--seed-cache`` (the default) the CLI runs
 with the torch backend and an embedding cache in the work folder pre-filled with the scoreboard's
 cached torch vectors of the utterances, so both sides see the same vectors and any difference is
-the CLI path's own (and the run takes minutes, not the time to embed 13,551 utterances again).
+the CLI path's own (and the run takes minutes, not the time to embed 9,699 utterances again).
 
     .venv/bin/python benchmarks/cli_fewshot_check.py [--work DIR]   # -> benchmarks/results/cli_fewshot_check.json
 """
@@ -46,7 +46,8 @@ CODEBOOK = ROOT / "benchmarks" / "codebooks" / "plain" / "annomi_therapist.csv"
 
 
 def _run(args: list[str]) -> str:
-    cmd = [sys.executable, "-m", "psythemes.cli", *args]
+    # the `psythemes` console script, run with this interpreter (its PYTHONPATH decides which psythemes)
+    cmd = [sys.executable, "-c", "import sys; from psythemes.cli import main; sys.exit(main(sys.argv[1:]))", *args]
     print("$ psythemes " + " ".join(args), flush=True)
     done = subprocess.run(cmd, capture_output=True, text=True, env=os.environ.copy())
     print(done.stdout + done.stderr, flush=True)

@@ -444,7 +444,10 @@ def task_plain(corpus: str, args: argparse.Namespace, results: dict[str, Any]) -
     (few-shot: the 80 % test part of each seed's split).
     """
     if corpus == "esconv":
-        all_segs, labels, _ = load_esconv()
+        all_segs, labels, splits = load_esconv()
+        if args.esconv_test_only:  # the 195 test.jsonl conversations only (5,5k utterances to embed, not 38k)
+            keep = np.array([sp == "test" for sp in splits])
+            all_segs, labels = all_segs[keep].reset_index(drop=True), [lab for lab, k in zip(labels, keep) if k]
         emb = corpus_embedder("esconv", all_segs["text"].tolist())
         mask = np.array([lab is not None for lab in labels])
         role, cb_path = "supporter", PLAIN / "esconv.csv"
@@ -478,6 +481,8 @@ def main(argv: list[str] | None = None) -> int:
                         choices=["annomi_therapist", "annomi_client", "esconv", "annomi_therapist_plain", "annomi_client_plain",
                                  "esconv_plain"])
     parser.add_argument("--dev", action="store_true", help="plain rows: also score zero-shot on the dev transcripts")
+    parser.add_argument("--esconv-test-only", action="store_true",
+                        help="esconv_plain: use only the test.jsonl conversations (embeds 5.5k instead of 38k utterances)")
     parser.add_argument("--quick", action="store_true", help="20 %% only, 2 seeds (no learning curve)")
     parser.add_argument("--seeds", type=int, default=5, help="seeded transcript splits per fraction (default 5)")
     parser.add_argument("--ablation", action="store_true", help="also score feature ablations")

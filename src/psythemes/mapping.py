@@ -76,6 +76,8 @@ _OWN_FALLBACK_QUANTILE = 0.25
 # A code with a definition only (no examples) is assigned above this many standard deviations over
 # the corpus median of its score, unless self-training decides (see psythemes.selftrain).
 _CORPUS_SD = 1.0
+# ... and within this many standard deviations of the segment's best code (relative to the other codes)
+_RELATIVE_SD = 0.5
 
 
 # --------------------------------------------------------------------------------------------
@@ -448,6 +450,8 @@ class ZeroShotMapper:
             from .selftrain import corpus_location_scale
 
             location, scale = corpus_location_scale(corpus_scores)
+        self.corpus_location_, self.corpus_scale_ = location, scale
+        self.auto_threshold_ = np.array([n not in given for n in self.codes_])
         for j, (name, code) in enumerate(zip(self.codes_, self.codebook_.flat())):
             if name in given:
                 continue
@@ -539,11 +543,15 @@ class ZeroShotMapper:
             for j, name in enumerate(self.codes_):
                 if name in col:
                     scores[:, j] = proba[:, col[name]]
-            margins = np.empty_like(scores)
+            # lead over the most probable other class: the best class leads the runner-up
+            order = np.argsort(-proba, axis=1)[:, :2] if proba.shape[1] > 1 else np.zeros((len(proba), 2), dtype=int)
+            rows = np.arange(len(proba))
+            first, second = proba[rows, order[:, 0]], proba[rows, order[:, 1]] if proba.shape[1] > 1 else 0.0
+            margins = np.full_like(scores, -np.inf)
             for j, name in enumerate(self.codes_):
-                others = np.delete(proba, col[name], axis=1) if name in col else proba
-                margins[:, j] = scores[:, j] - (others.max(axis=1) if others.shape[1] else 0.0)
-            margins[:, [name not in col for name in self.codes_]] = -np.inf
+                if name in col:
+                    k = col[name]
+                    margins[:, j] = scores[:, j] - np.where(order[:, 0] == k, second, first)
         else:
             thr = np.array([self.thresholds_[n] for n in self.codes_], dtype=float)
             if np.isnan(thr).any() and len(segments):
@@ -555,7 +563,19 @@ class ZeroShotMapper:
                 base = scores[rows] if rows.any() else scores
                 location, scale = corpus_location_scale(base)
                 thr = np.where(np.isnan(thr), location + _CORPUS_SD * scale, thr)
+            else:
+                location, scale = getattr(self, "corpus_location_", None), getattr(self, "corpus_scale_", None)
             margins = scores - thr
+            if location is not None and len(segments):
+                # relative to the other codes: a code without examples must also be within
+                # _RELATIVE_SD standard deviations of the segment's best code (on z), so that
+                # near-identical definitions (sub-codes of one parent) do not all fire together
+                plain = np.array([self._plain(c) for c in self.codebook_.flat()]) & getattr(
+                    self, "auto_threshold_", np.ones(len(self.codes_), dtype=bool))
+                z = (scores - location) / scale
+                best = np.where(self._allowed(segments), z, -np.inf).max(axis=1, keepdims=True)
+                relative = (z - (best - _RELATIVE_SD)) * scale
+                margins = np.where(plain, np.minimum(margins, relative), margins)
         eligible = self._allowed(segments) & self._eligible(segments)[:, None]
         return emb, scores, np.where(eligible, margins, -np.inf)
 
