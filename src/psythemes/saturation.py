@@ -216,7 +216,8 @@ def plot_saturation(results: Sequence[SaturationResult]) -> bytes:
                      fontsize=10)
         ax.set_xlabel("transcripts added")
         ax.set_ylabel("new")
-        twin.set_ylabel("distinct so far")
+        twin.set_ylabel("distinct so far (line)")
+        twin.set_ylim(bottom=0)  # from zero, or a flat curve looks like a steep one
         ax.legend(loc="upper right", fontsize=7)
     fig.tight_layout()
     buffer = _io.BytesIO()
