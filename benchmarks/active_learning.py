@@ -239,7 +239,12 @@ def main(argv: list[str] | None = None) -> int:
                   + f" ({run['active_seconds']} s)", flush=True)
             # written after every seed, so a run cut short still leaves its seeds on disk
             results["tasks"][name] = {"n_utterances": int(len(y)), "n_transcripts": int(len(np.unique(docs))),
-                                      "summary": summarise(runs), "runs": runs}
+                                      "summary": summarise(runs), "runs": runs,
+                                      # per task: --only runs of other tasks keep their own
+                                      "run": {"command": results["command"],
+                                              "load_average_start": results["load_average_start"],
+                                              "load_average_end": os.getloadavg(),
+                                              "seconds": round(time.time() - t0, 1)}}
             _write(results, args, suffix, t0)
         summary = results["tasks"][name]["summary"]
         ref = summary["random_transcripts"]["20%"]
@@ -264,8 +269,6 @@ def _write(results: dict[str, Any], args: argparse.Namespace, suffix: str, t0: f
         earlier = json.loads(previous.read_text(encoding="utf-8"))
         results["tasks"] = {**{k: v for k, v in earlier.get("tasks", {}).items() if k not in results["tasks"]},
                             **results["tasks"]}
-        results["other_tasks_from"] = {k: earlier.get(k) for k in ("command", "load_average_start", "load_average_end",
-                                                                   "seconds")}
     previous.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     plot(results, RESULTS / f"active_learning{suffix}.png")
 
