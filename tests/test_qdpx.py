@@ -352,3 +352,21 @@ def test_old_repr_speaker_roles_are_read(tmp_path, transcripts):
     path = write_qdpx(tmp_path / "old.qdpx", transcripts)
     by_id = {t.doc_id: t for t in read_qdpx(path).transcripts}
     assert by_id["P01-W1"].metadata["speaker_roles"] == {"P01": "patient"}
+
+
+def test_cli_evaluate_reads_qdpx_gold_without_machine_codes(tmp_path, transcripts, codings, capsys):
+    from psythemes.cli import main
+
+    path, _ = _machine_export(tmp_path, transcripts, codings)
+    pred = tmp_path / "codes.csv"
+    s, e = _span(TEXT_A, "she really listened to me.")
+    pred.write_text(f"doc_id,segment_id,start,end,code,score\nP01-W1,P01-W1:{s}-{e},{s},{e},alliance,0.9\n")
+    rc = main(["evaluate", "--pred", str(pred), "--gold", str(path), "--out", str(tmp_path / "ev"), "--n-boot", "0"])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert "machine coding(s)" in captured.err  # said, not silent
+    agreement = (tmp_path / "ev" / "agreement.json").read_text()
+    assert '"psythemes"' not in agreement
+    rc = main(["evaluate", "--pred", str(pred), "--gold", str(path), "--gold-coders", "Z", "--out",
+               str(tmp_path / "ev2")])
+    assert rc == 2 and "no codings by coder(s) Z" in capsys.readouterr().err

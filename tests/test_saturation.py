@@ -72,3 +72,12 @@ def test_plot_survives_a_mean_outside_its_band():
     assert (res.curve["new_mean"] > res.curve["new_high"]).any()
     anchor, _, body = saturation_section([res])
     assert "data:image/png;base64," in body
+
+
+def test_section_plot_is_cached(tmp_path, monkeypatch):
+    import psythemes.saturation as sat
+
+    res = [saturation(_items([("a", "x"), ("b", "y")]), order=["a", "b"], base_size=1, run_length=1)]
+    first = saturation_section(res, cache_dir=tmp_path)
+    monkeypatch.setattr(sat, "plot_saturation", lambda r: (_ for _ in ()).throw(AssertionError("drawn again")))
+    assert saturation_section(res, cache_dir=tmp_path) == first

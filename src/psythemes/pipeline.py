@@ -337,7 +337,7 @@ def extract(
                 summary={**({"outlier_share": discoverer.outlier_share_, "n_themes": len(discoverer.themes_)}),
                          **(_headline(evaluation) if evaluation is not None else {})},
                 manifest={k: manifest[k] for k in ("psythemes", "created", "model", "options", "timings_s")},
-                extra_sections=[saturation_section(saturation)],
+                extra_sections=[saturation_section(saturation, cache_dir=_cache_folder(cache_dir, "report"))],
             ),
             figure_cache=_cache_folder(cache_dir, "report"),
         )

@@ -216,7 +216,8 @@ def plot_saturation(results: Sequence[SaturationResult]) -> bytes:
                      fontsize=10)
         ax.set_xlabel("transcripts added")
         ax.set_ylabel("new")
-        twin.set_ylabel("distinct so far")
+        twin.set_ylabel("distinct so far (line)")
+        twin.set_ylim(bottom=0)  # from zero, or a flat curve looks like a steep one
         ax.legend(loc="upper right", fontsize=7)
     fig.tight_layout()
     buffer = _io.BytesIO()
@@ -248,14 +249,42 @@ def run_saturation(segments: pd.DataFrame, codes: pd.DataFrame | None, segment_t
     return out
 
 
-def saturation_section(results: Sequence[SaturationResult]) -> tuple[str, str, str]:
-    """``(anchor, title, html)`` of a report section: the plot, one sentence per kind, the rule."""
+def saturation_section(results: Sequence[SaturationResult], *, cache_dir: Any = None) -> tuple[str, str, str]:
+    """``(anchor, title, html)`` of a report section: the plot, one sentence per kind, the rule.
+
+    ``cache_dir`` (optional) keeps the drawn plot by what it shows, so a re-run with the same
+    counts does not import matplotlib to draw it again.
+    """
     if not results:
         return ("saturation", "Saturation", "<p>Nothing to count.</p>")
-    png = base64.b64encode(plot_saturation(results)).decode("ascii")
+    png = base64.b64encode(_cached_plot(results, cache_dir)).decode("ascii")
     lines = "".join(f"<li>{html.escape(r.summary())}</li>" for r in results)
     body = (f"<img alt='new codes and themes per added transcript' src='data:image/png;base64,{png}' "
             f"style='max-width:100%'><ul>{lines}</ul><p class='note'>Stopping rule: {html.escape(results[0].rule)} "
             "Codes the codebook fixes in advance saturate by construction; read the curve of themes and of your own "
             "codes.</p>")
     return ("saturation", "Saturation", body)
+
+
+def _cached_plot(results: Sequence[SaturationResult], cache_dir: Any) -> bytes:
+    import hashlib
+    from pathlib import Path
+
+    if cache_dir is None:
+        return plot_saturation(results)
+    digest = hashlib.sha256()
+    for res in results:
+        digest.update(f"{res.kind}|{res.ordered}|{res.saturation_at}".encode())
+        digest.update(res.curve.to_csv(index=False).encode())
+    path = Path(cache_dir) / f"saturation-{digest.hexdigest()[:24]}.png"
+    if path.is_file():
+        return path.read_bytes()
+    png = plot_saturation(results)
+    try:
+        from .outputs import write_bytes
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes(path, png)
+    except OSError:  # a read-only cache only costs the drawing
+        pass
+    return png
