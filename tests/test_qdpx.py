@@ -361,12 +361,13 @@ def test_cli_evaluate_reads_qdpx_gold_without_machine_codes(tmp_path, transcript
     pred = tmp_path / "codes.csv"
     s, e = _span(TEXT_A, "she really listened to me.")
     pred.write_text(f"doc_id,segment_id,start,end,code,score\nP01-W1,P01-W1:{s}-{e},{s},{e},alliance,0.9\n")
-    rc = main(["evaluate", "--pred", str(pred), "--gold", str(path), "--out", str(tmp_path / "ev"), "--n-boot", "0"])
+    rc = main(["evaluate", "--pred", str(pred), "--gold", str(path), "--out", str(tmp_path / "ev"), "--n-boot", "0",
+               "--pred-units-only"])
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     assert "machine coding(s)" in captured.err  # said, not silent
     agreement = (tmp_path / "ev" / "agreement.json").read_text()
     assert '"psythemes"' not in agreement
     rc = main(["evaluate", "--pred", str(pred), "--gold", str(path), "--gold-coders", "Z", "--out",
-               str(tmp_path / "ev2")])
+               str(tmp_path / "ev2"), "--pred-units-only"])
     assert rc == 2 and "no codings by coder(s) Z" in capsys.readouterr().err
