@@ -141,3 +141,10 @@ def test_quoted_fallback_label_is_cut_between_words():
     assert label == "\u201cI really do not know what to do about\u2026\u201d"
     words = set(tokenize(preprocess("I really do not know what to do about the thinking part of it")))
     assert set(label_tokens(label)) <= words
+
+
+def test_person_names_pass_over_cells_that_are_not_text():
+    """extract(speaker_roles=...) stores the speaker -> role mapping in the metadata: not a name, no crash."""
+    seg = pd.DataFrame({"speaker": ["Anna Berg", "Interviewer"], "text": ["a", "b"], "doc_id": ["d", "d"]})
+    meta = pd.DataFrame({"doc_id": ["d"], "speaker_roles": [{"Anna Berg": "patient"}], "participant": ["P01"]})
+    assert person_names(seg, meta) == ["anna", "berg"]

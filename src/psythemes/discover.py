@@ -261,7 +261,8 @@ def person_names(segments: pd.DataFrame, metadata: pd.DataFrame | None = None) -
             if col == _SPEAKER or (col != _DOC and any(key in str(col).lower() for key in NAME_COLUMNS)):
                 column = frame[col]
                 if column.dtype == object or pd.api.types.is_string_dtype(column):
-                    values.extend(str(v) for v in column.dropna().unique())
+                    # text cells only: a metadata cell may hold a mapping (``speaker_roles``), not a name
+                    values.extend(dict.fromkeys(v for v in column.dropna() if isinstance(v, str)))
     words = {w for v in values for w in tokenize(preprocess(v))}
     return sorted(w for w in words if w not in ROLE_WORDS)
 
