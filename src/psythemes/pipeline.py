@@ -109,6 +109,7 @@ def extract(
     pseudonym_key: str | Path | None = None,
     on_stage: Callable[[str], None] | None = None,
     qdpx_positions: str = "auto",
+    scheduler: Any = None,
 ) -> ExtractResult:
     """Run the whole psythemes pipeline on transcripts.
 
@@ -165,6 +166,9 @@ def extract(
         outside ``out_dir`` and the cache.  Without it the originals cannot be restored.
     on_stage : callable, optional
         Called with each stage name (:data:`STAGES`) as it starts (progress display).
+    scheduler : psythemes.distributed.DaskRunner, optional
+        Segment, embed, fit themes and map on a Dask cluster; use
+        :func:`psythemes.distributed.extract` (``pip install "psythemes[dask]"``).
 
     Returns
     -------
@@ -190,6 +194,7 @@ def extract(
         # before any work: an unusable output folder must not be found after all the computing
         out_dir = check_out_dir(out_dir, inputs=paths)
 
+    dask = scheduler  # a psythemes.distributed.DaskRunner, or None: everything in this process
     timings: dict[str, float] = {}
     clock = functools.partial(_stage, timings=timings, on_stage=on_stage)
 
@@ -213,7 +218,7 @@ def extract(
 
     # --- segment
     with clock("segment"):
-        segments, dropped = segment_transcripts(
+        segments, dropped = (dask.segment_transcripts if dask else segment_transcripts)(
             transcripts, unit=unit, interviewer=interviewer, backchannels=backchannels,
             speaker_roles=speaker_roles, return_dropped=True,
         )
@@ -228,7 +233,7 @@ def extract(
 
             embedding_backend = model_embedding_backend(model)
         embedder = Embedder(model=embedding_model, cache_dir=cache_dir, context=context, backend=embedding_backend)
-        embeddings = embedder.embed_segments(segments)
+        embeddings = dask.embed(embedder, segments) if dask else embedder.embed_segments(segments)
         stats = getattr(embedder, "stats_", {})
         cache_use = {"texts_embedded": int(stats.get("n_encoded", 0)),
                      "texts_from_cache": int(stats.get("n_cached", 0))}
@@ -240,11 +245,13 @@ def extract(
             preset=preset, min_topic_size=min_topic_size, n_themes=n_themes,
             reduce_outliers=reduce_outliers, random_state=random_state, embedder=embedder,
             memory=_cache_folder(cache_dir, "themes"),
-        ).fit(segments, embeddings, metadata=meta_frame)
+        )
+        discoverer = (dask.fit_themes if dask else type(discoverer).fit)(discoverer, segments, embeddings,
+                                                                           metadata=meta_frame)
 
     # --- map
     with clock("map"):
-        codes, theme_codes = _map(segments, discoverer, book, embedder, method=method, model=model)
+        codes, theme_codes = (dask.map if dask else _map)(segments, discoverer, book, embedder, method=method, model=model)
 
     # --- evaluate
     evaluation = None
@@ -271,6 +278,7 @@ def extract(
             ("dataframe" if gold is not None else None),
             "metadata": str(metadata) if isinstance(metadata, (str, Path)) else None,
             "pseudonymised": pseudo.counts() if pseudo is not None else None,
+            **({"dask": dask.describe()} if dask else {}),
         },
         random_state=random_state, timings=timings, discoverer=discoverer, evaluation=evaluation,
         cache_use=cache_use,
