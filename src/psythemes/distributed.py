@@ -280,10 +280,23 @@ def _worker_embedder(spec: tuple) -> Any:
         from .embed import Embedder
 
         model, batch_size, normalize, cache_dir, context, device, backend = spec
-        _WORKER_EMBEDDERS[spec] = Embedder(model=model, batch_size=batch_size, normalize=normalize,
-                                           cache_dir=cache_dir, context=context, device=device, backend=backend,
-                                           show_progress=False)
+        embedder = Embedder(model=model, batch_size=batch_size, normalize=normalize, cache_dir=cache_dir,
+                            context=context, device=device, backend=backend, show_progress=False)
+        if backend == "onnx":
+            # the encoder would start one thread per CPU in every worker process: give it the
+            # worker's own threads, so that N workers on N cores do not run N x N threads
+            embedder.onnx_model_.workers = _worker_threads()
+        _WORKER_EMBEDDERS[spec] = embedder
     return _WORKER_EMBEDDERS[spec]
+
+
+def _worker_threads() -> int | None:
+    try:
+        from distributed import get_worker
+
+        return int(get_worker().state.nthreads)
+    except (ImportError, ValueError, AttributeError):  # not in a Dask worker
+        return None
 
 
 def _segment_part(transcripts: list[Any], number: int, folder: str, options: dict[str, Any]):
