@@ -212,7 +212,9 @@ class DaskRunner:
         in_sample = np.zeros(len(segments), dtype=bool)
         in_sample[rows] = True
         central = self.client_.scatter((centroids, theme_ids), broadcast=True)
-        tasks = [dask.delayed(_assign_part)(str(path), central) for path in self.vectors_.paths()]
+        # a partition without segments (say, interviewer turns only) has no vectors file
+        tasks = [dask.delayed(_assign_part)(str(path), central)
+                 for path, rows_in in zip(self.vectors_.paths(), self.vectors_.part_rows) if rows_in]
         assigned = dask.compute(*tasks)
         topics = np.concatenate([a[0] for a in assigned]) if assigned else np.zeros(0, dtype=int)
         similarity = np.concatenate([a[1] for a in assigned]) if assigned else np.zeros(0)
