@@ -16,7 +16,7 @@ Recorded per run: seconds and segments/s per stage (from the run's manifest), cl
 time, the time to load the model on every worker (done before the run, so that the embed stage
 measures throughput), peak RSS of each worker process (``ru_maxrss`` read on the worker at the end) and of the
 client process, ``uptime`` load before and after.  Scaling efficiency per stage =
-``throughput(2 workers) / (2 * throughput(1 worker))``.  Writes ``benchmarks/results/dask_scale.json``.
+``throughput(2 workers) / (2 * throughput(1 worker))``.  Writes ``benchmarks/results/dask_scale_<N>.json``.
 """
 
 from __future__ import annotations
@@ -184,8 +184,9 @@ def main() -> None:
                     "n_segments": 1_000_000},
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "dask_scale.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS / 'dask_scale.json'}")
+    path = RESULTS / f"dask_scale_{args.n}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {path}")
 
 
 def _uptime() -> str:
