@@ -22,6 +22,7 @@ client process, ``uptime`` load before and after.  Scaling efficiency per stage 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
@@ -105,7 +106,11 @@ def run_one(corpus: Path, workers: int, partitions: int | None) -> dict[str, Any
         # partition), so the stage figures are throughput; the load time is recorded apart
         spec = _embedder_spec(Embedder(cache_dir=False))
         t0 = time.perf_counter()
-        client.run(lambda: _worker_embedder(spec).encode(["warm up"]).shape)
+        # as a task on each worker (not client.run): only inside a task does the worker's Embedder
+        # learn the worker's thread count, which its ONNX encoder then uses
+        addresses = list(client.scheduler_info(n_workers=-1)["workers"])
+        client.gather([client.submit(lambda a: _worker_embedder(spec).encode(["warm up"]).shape, a, workers=[a],
+                                     allow_other_workers=False, pure=False) for a in addresses])
         model_load_s = time.perf_counter() - t0
         with tempfile.TemporaryDirectory() as out:
             t0 = time.perf_counter()
@@ -113,6 +118,9 @@ def run_one(corpus: Path, workers: int, partitions: int | None) -> dict[str, Any
                              codebook="psychosomatic", preset="fast", cache_dir=False, qdpx=False, n_boot=0)
             total_s = time.perf_counter() - t0
         worker_rss = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        # read in the worker's own module (a global named here would travel as the client's copy)
+        threads = client.run(lambda: [e.onnx_model_.workers_ for e in
+                                      importlib.import_module("psythemes.distributed")._WORKER_EMBEDDERS.values()])
     timings = result.manifest["timings_s"]
     n = int(result.manifest["counts"]["segments"])
     return {
@@ -126,6 +134,7 @@ def run_one(corpus: Path, workers: int, partitions: int | None) -> dict[str, Any
         "extract_s": round(total_s, 2),
         "stage_s": timings,
         "segments_per_s": {s: round(n / timings[s], 1) for s in STAGES if timings.get(s)},
+        "onnx_threads_per_worker": sorted(t for ts in threads.values() for t in ts),
         "peak_rss_mb_workers": sorted(round(v / 1024, 1) for v in worker_rss.values()),
         "peak_rss_mb_client": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "load_before": load_before,
