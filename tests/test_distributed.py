@@ -126,3 +126,23 @@ def test_a_single_process_run_never_imports_dask():
             "print(sorted(m for m in ('dask', 'distributed') if m in sys.modules))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.allow_hosts(["127.0.0.1"])
+def test_a_partition_without_segments_and_a_theme_sample(demo_dir, tmp_path):
+    # a transcript of interviewer turns only leaves its partition empty once they are set aside
+    only_questions = tmp_path / "Q01.txt"
+    only_questions.write_text("Interviewer: How was the first session for you?\n\n"
+                              "Interviewer: And what did you expect before it started?\n", encoding="utf-8")
+    sub = demo_dir / "transcripts"
+    inputs = [sub / "P01-W1.txt", only_questions, sub / "P02-W1.txt", sub / "P02-W2.txt"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        single = extract(inputs, None, codebook="psychosomatic", preset="fast", n_themes=3, cache_dir=False)
+        n = len(single.segments)
+        result = dask_extract(inputs, tmp_path / "out", scheduler="local:1", partitions=4, theme_sample=n - 5,
+                              codebook="psychosomatic", preset="fast", n_themes=3, cache_dir=False, qdpx=False)
+    assert "Q01" not in set(result.segments["doc_id"]) and "Q01" in set(result.dropped["doc_id"])
+    pd.testing.assert_frame_equal(result.codes, single.codes)
+    assert len(result.segment_themes) == n and result.themes["size"].sum() == n
+    assert result.manifest["options"]["dask"]["theme_sample_used"] == n - 5
