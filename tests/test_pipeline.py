@@ -272,3 +272,20 @@ def test_theme_code_shares_table_and_report_section(demo_run):
     assert machine["n_segments"].sum() == len(pd.read_csv(out / "codes.csv"))
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Themes beside codes" in html and "machine % / gold %" in html
+
+
+def test_the_dask_runner_refuses_what_it_cannot_reproduce_before_any_work(tmp_path):
+    """Corpus-calibrated codebooks, --single-label and several theme runs are refused with --scheduler
+    (each worker would calibrate on its own partition); nothing is written."""
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.txt").write_text("Interviewer: How was it?\nP01: The breathing helped my back.\n", encoding="utf-8")
+    plain = tmp_path / "plain.csv"
+    plain.write_text("name,description\nBody Work,Exercises for the body and breathing.\n", encoding="utf-8")
+    runner = object()  # never reached: the check comes first
+    for kwargs, said in (({"codebook": plain}, "definitions only"),
+                         ({"codebook": "psychosomatic", "single_label": True}, "--single-label"),
+                         ({"codebook": "psychosomatic", "theme_runs": 3}, "several theme runs")):
+        with pytest.raises(InputError, match=said):
+            extract([src], tmp_path / "out", scheduler=runner, cache_dir=False, **kwargs)
+    assert not (tmp_path / "out").exists()

@@ -111,6 +111,7 @@ def extract(
     pseudonym_key: str | Path | None = None,
     on_stage: Callable[[str], None] | None = None,
     qdpx_positions: str = "auto",
+    scheduler: Any = None,
 ) -> ExtractResult:
     """Run the whole psythemes pipeline on transcripts.
 
@@ -178,6 +179,9 @@ def extract(
         outside ``out_dir`` and the cache.  Without it the originals cannot be restored.
     on_stage : callable, optional
         Called with each stage name (:data:`STAGES`) as it starts (progress display).
+    scheduler : psythemes.distributed.DaskRunner, optional
+        Segment, embed, fit themes and map on a Dask cluster; use
+        :func:`psythemes.distributed.extract` (``pip install "psythemes[dask]"``).
 
     Returns
     -------
@@ -206,6 +210,7 @@ def extract(
         # before any work: an unusable output folder must not be found after all the computing
         out_dir = check_out_dir(out_dir, inputs=paths)
 
+    dask = scheduler  # a psythemes.distributed.DaskRunner, or None: everything in this process
     timings: dict[str, float] = {}
     clock = functools.partial(_stage, timings=timings, on_stage=on_stage)
 
@@ -218,6 +223,8 @@ def extract(
         if codebook is None:
             codebook = default_codebook(paths, project=project, model=model)
         book = codebook if isinstance(codebook, codebook_mod.Codebook) else codebook_mod.load_codebook(codebook)
+        if dask:
+            _check_dask_mapping(book, method=method, single_label=single_label, theme_runs=theme_runs)
         gold_table = _load_gold(gold, project, book, transcripts, qdpx_positions=qdpx_positions,
                                 coders=gold_coders)
         pseudo = None
@@ -230,7 +237,7 @@ def extract(
 
     # --- segment
     with clock("segment"):
-        segments, dropped = segment_transcripts(
+        segments, dropped = (dask.segment_transcripts if dask else segment_transcripts)(
             transcripts, unit=unit, interviewer=interviewer, backchannels=backchannels,
             speaker_roles=speaker_roles, return_dropped=True,
         )
@@ -250,7 +257,7 @@ def extract(
 
             embedding_backend = model_embedding_backend(model)
         embedder = Embedder(model=embedding_model, cache_dir=cache_dir, context=context, backend=embedding_backend)
-        embeddings = embedder.embed_segments(segments)
+        embeddings = dask.embed(embedder, segments) if dask else embedder.embed_segments(segments)
         stats = getattr(embedder, "stats_", {})
         cache_use = {"texts_embedded": int(stats.get("n_encoded", 0)),
                      "texts_from_cache": int(stats.get("n_cached", 0))}
@@ -262,12 +269,17 @@ def extract(
             preset=preset, min_topic_size=min_topic_size, n_themes=n_themes,
             reduce_outliers=reduce_outliers, random_state=random_state, embedder=embedder,
             memory=_cache_folder(cache_dir, "themes"), n_runs=theme_runs,
-        ).fit(segments, embeddings, metadata=meta_frame)
+        )
+        discoverer = (dask.fit_themes if dask else type(discoverer).fit)(discoverer, segments, embeddings,
+                                                                           metadata=meta_frame)
 
     # --- map
     with clock("map"):
-        codes, theme_codes = _map(segments, discoverer, book, embedder, method=method, model=model,
-                                  single_label=single_label)
+        if dask:
+            codes, theme_codes = dask.map(segments, discoverer, book, embedder, method=method, model=model)
+        else:
+            codes, theme_codes = _map(segments, discoverer, book, embedder, method=method, model=model,
+                                      single_label=single_label)
 
     # --- evaluate
     evaluation = None
@@ -297,6 +309,7 @@ def extract(
             "gold_coders": list(gold_coders) if gold_coders is not None else None,
             "metadata": str(metadata) if isinstance(metadata, (str, Path)) else None,
             "pseudonymised": pseudo.counts() if pseudo is not None else None,
+            **({"dask": dask.describe()} if dask else {}),
         },
         random_state=random_state, timings=timings, discoverer=discoverer, evaluation=evaluation,
         cache_use=cache_use,
@@ -464,6 +477,23 @@ def _metadata_frame(transcripts: list[Transcript]) -> pd.DataFrame:
     rows = [{"doc_id": t.doc_id, **{k: v for k, v in t.metadata.items() if not str(k).startswith("qda_")}}
             for t in transcripts]
     return pd.DataFrame(rows)
+
+
+def _check_dask_mapping(book: Any, *, method: str, single_label: bool | None, theme_runs: int) -> None:
+    """What the Dask runner cannot do yet, refused before any work (each worker would fit its own
+    corpus calibration on its partition, and the answers would differ from one process)."""
+    from .mapping import calibration_corpus
+
+    unsupported = []
+    if method != "few-shot" and calibration_corpus(book, pd.DataFrame()) is not None:
+        unsupported.append("a codebook whose codes have definitions only (calibrated on the corpus)")
+    if single_label is not None:
+        unsupported.append("--single-label/--multi-label")
+    if theme_runs > 1:
+        unsupported.append("several theme runs")
+    if unsupported:
+        raise InputError(f"--scheduler does not support {' or '.join(unsupported)} yet; run without "
+                         "--scheduler, or give codes examples (docs/scaling.md)")
 
 
 def _map(segments: pd.DataFrame, discoverer: Any, book: Any, embedder: Any, *, method: str, model: Any,

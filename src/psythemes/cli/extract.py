@@ -70,9 +70,22 @@ def extract(
     qdpx_positions: Annotated[Literal["auto", "utf16", "codepoints"], typer.Option(
         help="How a .qdpx input or --gold counts selection positions: auto (detect, warn when guessing), "
              "utf16 (NVivo, ATLAS.ti, MAXQDA) or codepoints (QualCoder). See docs/formats.md.")] = "auto",
+    scheduler: Annotated[str | None, typer.Option(
+        help="Run on Dask: local[:N] (N worker processes) or tcp://HOST:PORT; needs psythemes[dask]. "
+             "See docs/scaling.md.", metavar="local[:N]|tcp://HOST:PORT")] = None,
+    theme_sample: Annotated[int | None, typer.Option(
+        min=2, help="With --scheduler: fit themes on a seeded sample of this many segments (default 50000).",
+        metavar="N")] = None,
 ) -> None:
     """Run every stage and write all tables, report.html, project.qdpx and manifest.json into OUT."""
     from ..pipeline import STAGES, extract as run_extract
+
+    if scheduler is not None:
+        from ..distributed import extract as run_extract  # same options, stages on Dask
+    elif theme_sample is not None:
+        from ..errors import InputError
+
+        raise InputError("--theme-sample works with --scheduler")
 
     with warnings_as_lines(), _StageProgress(STAGES) as on_stage:
         result = run_extract(
@@ -85,6 +98,7 @@ def extract(
             cache_dir=False if no_cache else None, n_boot=n_boot, random_state=seed,
             qdpx=not no_qdpx, on_stage=on_stage, qdpx_positions=qdpx_positions, pseudonym_key=pseudonym_key,
             pseudonymise=_pseudonymiser(pseudonymise, names, keep),
+            **({"scheduler": scheduler, "theme_sample": theme_sample} if scheduler is not None else {}),
         )
     counts = result.manifest["counts"]
     line = (f"{counts['transcripts']} transcripts, {counts['segments']} segments, {counts['themes']} themes "

@@ -1,0 +1,206 @@
+"""The main job on a Dask LocalCluster with 1 and 2 workers: throughput per stage, scaling, peak memory.
+
+Usage (from the repository root; needs ``psythemes[dask]`` and ../shared/corpora)::
+
+    .venv/bin/python benchmarks/dask_scale.py --n 5000        # what was run (busy shared machine)
+    .venv/bin/python benchmarks/dask_scale.py --n 1000000     # the issue's target size (not run yet)
+
+The corpus: ``--n`` *distinct* participant turns, each two or three sentences drawn (seeded) from
+the sentences of AnnoMI and ESConv and joined, so no two segments share a text and nothing is
+served from a cache; 50 turns per transcript, written as one utterance CSV.  Each configuration
+runs in a fresh process (so the client's peak RSS is its own) with ``cache_dir=False`` (cold:
+every vector computed) on ``LocalCluster(n_workers=K, threads_per_worker=1, processes=True)``,
+``preset="fast"``, the shipped ``psychosomatic`` codebook, no gold, outputs written.
+
+Recorded per run: seconds and segments/s per stage (from the run's manifest), cluster start
+time, the time to load the model on every worker (done before the run, so that the embed stage
+measures throughput), peak RSS of each worker process (``ru_maxrss`` read on the worker at the end) and of the
+client process, ``uptime`` load before and after.  Scaling efficiency per stage =
+``throughput(2 workers) / (2 * throughput(1 worker))``.  Writes ``benchmarks/results/dask_scale_<N>.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+RESULTS = ROOT / "benchmarks" / "results"
+SHARED = ROOT.parent / "shared" / "corpora"
+STAGES = ("read", "segment", "embed", "themes", "map", "evaluate", "report", "write")
+TURNS_PER_DOC = 50
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def sentence_pool() -> list[str]:
+    """Distinct sentences (3-40 words) of AnnoMI's utterances and ESConv's turns, in file order."""
+    import pandas as pd
+
+    texts = pd.read_csv(SHARED / "annomi" / "AnnoMI-simple.csv")["utterance_text"].fillna("").astype(str).tolist()
+    for split in ("train", "valid", "test"):
+        with open(SHARED / "esconv" / f"{split}.jsonl", encoding="utf-8") as fh:
+            for line in fh:
+                texts.extend(turn["text"] for turn in json.loads(line)["dialog"])
+    seen: dict[str, None] = {}
+    for text in texts:
+        for sentence in SENTENCE_END.split(" ".join(str(text).split())):
+            if 3 <= len(sentence.split()) <= 40:
+                seen.setdefault(sentence, None)
+    return list(seen)
+
+
+def make_corpus(n: int, folder: Path, seed: int = 0) -> Path:
+    """One utterance CSV of ``n`` distinct participant turns (seeded recombination of sentences)."""
+    import numpy as np
+    import pandas as pd
+
+    pool = sentence_pool()
+    rng = np.random.default_rng(seed)
+    turns: dict[str, None] = {}
+    while len(turns) < n:
+        k = int(rng.integers(2, 4))
+        turns.setdefault(" ".join(pool[i] for i in rng.choice(len(pool), size=k, replace=False)), None)
+    texts = list(turns)
+    rows = pd.DataFrame({
+        "doc_id": [f"gen{i // TURNS_PER_DOC:06d}" for i in range(n)],
+        "speaker": "Participant",
+        "start": [float(10 * (i % TURNS_PER_DOC)) for i in range(n)],
+        "end": [float(10 * (i % TURNS_PER_DOC) + 9) for i in range(n)],
+        "text": texts,
+    })
+    path = folder / f"generated_{n}.csv"
+    rows.to_csv(path, index=False)
+    return path
+
+
+def run_one(corpus: Path, workers: int, partitions: int | None) -> dict[str, Any]:
+    """One run in this process (called in a fresh child per configuration)."""
+    from distributed import Client, LocalCluster
+
+    from psythemes.distributed import _embedder_spec, _worker_embedder, extract
+    from psythemes.embed import Embedder
+
+    load_before = _load()
+    started = time.perf_counter()
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        cluster_s = time.perf_counter() - started
+        # load the model on every worker first (what extract's embed stage would do on its first
+        # partition), so the stage figures are throughput; the load time is recorded apart
+        spec = _embedder_spec(Embedder(cache_dir=False))
+        t0 = time.perf_counter()
+        # as a task on each worker (not client.run): only inside a task does the worker's Embedder
+        # learn the worker's thread count, which its ONNX encoder then uses
+        addresses = list(client.scheduler_info(n_workers=-1)["workers"])
+        client.gather([client.submit(lambda a: _worker_embedder(spec).encode(["warm up"]).shape, a, workers=[a],
+                                     allow_other_workers=False, pure=False) for a in addresses])
+        model_load_s = time.perf_counter() - t0
+        with tempfile.TemporaryDirectory() as out:
+            t0 = time.perf_counter()
+            result = extract([corpus], Path(out) / "out", scheduler=client, partitions=partitions,
+                             codebook="psychosomatic", preset="fast", cache_dir=False, qdpx=False, n_boot=0)
+            total_s = time.perf_counter() - t0
+        worker_rss = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+        # read in the worker's own module (a global named here would travel as the client's copy)
+        threads = client.run(lambda: [e.onnx_model_.workers_ for e in
+                                      importlib.import_module("psythemes.distributed")._WORKER_EMBEDDERS.values()])
+    timings = result.manifest["timings_s"]
+    n = int(result.manifest["counts"]["segments"])
+    return {
+        "workers": workers,
+        "segments": n,
+        "partitions": result.manifest["options"]["dask"]["partitions"],
+        "texts_embedded": result.manifest["cache"]["texts_embedded"],
+        "texts_from_cache": result.manifest["cache"]["texts_from_cache"],
+        "cluster_start_s": round(cluster_s, 2),
+        "worker_model_load_s": round(model_load_s, 2),
+        "extract_s": round(total_s, 2),
+        "stage_s": timings,
+        "segments_per_s": {s: round(n / timings[s], 1) for s in STAGES if timings.get(s)},
+        "onnx_threads_per_worker": sorted(t for ts in threads.values() for t in ts),
+        "peak_rss_mb_workers": sorted(round(v / 1024, 1) for v in worker_rss.values()),
+        "peak_rss_mb_client": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "load_before": load_before,
+        "load_after": _load(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=5000, help="distinct segments to generate")
+    parser.add_argument("--workers", default="1,2", help="worker counts to run, comma-separated")
+    parser.add_argument("--partitions", type=int, default=None, help="partitions (default: 4 per worker)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--child", nargs=2, metavar=("CORPUS", "WORKERS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_one(Path(args.child[0]), int(args.child[1]), args.partitions)))
+        return
+
+    with tempfile.TemporaryDirectory(prefix="dask-scale-") as tmp:
+        t0 = time.perf_counter()
+        corpus = make_corpus(args.n, Path(tmp), seed=args.seed)
+        print(f"generated {args.n} distinct turns in {time.perf_counter() - t0:.1f} s")
+        runs = []
+        for workers in (int(w) for w in args.workers.split(",")):
+            cmd = [sys.executable, __file__, "--child", str(corpus), str(workers)]
+            if args.partitions:
+                cmd += ["--partitions", str(args.partitions)]
+            child = subprocess.run(cmd, capture_output=True, text=True,
+                                   env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+            if child.returncode != 0:
+                sys.exit(f"the {workers}-worker run failed:\n{child.stderr[-3000:]}")
+            run = json.loads(child.stdout.strip().splitlines()[-1])
+            runs.append(run)
+            print(f"{workers} worker(s): {run['segments']} segments, extract {run['extract_s']} s, "
+                  f"stages {run['stage_s']}, segments/s {run['segments_per_s']}, "
+                  f"peak RSS workers {run['peak_rss_mb_workers']} MB, client {run['peak_rss_mb_client']} MB, "
+                  f"load {run['load_before']} -> {run['load_after']}")
+    by = {r["workers"]: r for r in runs}
+    scaling = None
+    if 1 in by and 2 in by:
+        scaling = {s: round(by[2]["segments_per_s"][s] / (2 * by[1]["segments_per_s"][s]), 3)
+                   for s in STAGES if s in by[1]["segments_per_s"] and s in by[2]["segments_per_s"]}
+        speedup = {s: round(by[2]["segments_per_s"][s] / by[1]["segments_per_s"][s], 3) for s in scaling}
+        print(f"2 vs 1 worker: speed-up {speedup}; efficiency {scaling}")
+    result = {
+        "command": " ".join(["benchmarks/dask_scale.py", *sys.argv[1:]]),
+        "n_requested": args.n,
+        "seed": args.seed,
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "uptime": _uptime()},
+        "note": "shared 2-core machine, other jobs running (see load); cold: cache_dir=False",
+        "runs": runs,
+        "speedup_2_vs_1": speedup if scaling else None,
+        "scaling_efficiency_2_vs_1": scaling,
+        "targets": {"embed_speedup_2_vs_1": 1.7, "peak_rss_mb_per_worker": 2048, "peak_rss_mb_client": 2048,
+                    "n_segments": 1_000_000},
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"dask_scale_{args.n}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
+def _uptime() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,418 @@
+"""The main job on a Dask cluster: segment, embed and map on the workers, themes fitted once.
+
+:func:`extract` runs :func:`psythemes.pipeline.extract` with a :class:`DaskRunner` in charge of
+the stages that grow with the data:
+
+* **segment** — transcripts are split into partitions of whole documents (a segment's previous
+  turn is always in its own partition), segmented on the workers and stored as partitioned
+  Parquet (``segments/part-NNNNN.parquet`` in the work folder);
+* **embed** — ``map_partitions`` over that Parquet: each worker process loads the embedding
+  model once (:func:`_worker_embedder`) and writes one ``.npy`` of vectors per partition;
+* **themes** — one BERTopic fit on the client, on a seeded sample of at most ``theme_sample``
+  segments (all of them when the corpus is smaller, which is then exactly the single-process
+  fit); segments outside the sample go, on the workers, to the theme whose centroid is most
+  similar (the centroids are broadcast);
+* **map** — ``map_partitions`` again: each worker fits the zero-shot mapper once and codes its
+  partitions from the stored vectors.
+
+Reading the inputs, evaluation, the report and writing stay on the client: the tables are
+gathered there and written by the pipeline's own writer, so the outputs are the same files as a
+single-process run.  See docs/scaling.md for what this means at 100M segments.
+
+Dask is an optional extra (``pip install "psythemes[dask]"``): nothing imports it unless a
+scheduler is given.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import weakref
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+
+__all__ = ["DaskRunner", "extract", "DEFAULT_THEME_SAMPLE"]
+
+#: Largest sample the theme model is fitted on (BERTopic holds it, its c-TF-IDF and UMAP in memory).
+DEFAULT_THEME_SAMPLE = 50_000
+
+#: Column holding the partition number in the stored segment Parquet.
+_PART = "_partition"
+
+
+def _client(scheduler: Any) -> tuple[Any, Any]:
+    """(client, cluster we started or None) for ``local``, ``local:N``, ``tcp://...`` or a Client."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as err:  # pragma: no cover - depends on the install
+        raise InputError('a scheduler needs the Dask extra: pip install "psythemes[dask]"') from err
+    if isinstance(scheduler, Client):
+        return scheduler, None
+    text = str(scheduler)
+    if text == "local" or text.startswith("local:"):
+        count = text.partition(":")[2] or "0"
+        if not count.isdigit():
+            raise InputError(f"scheduler {text!r}: write local or local:N (N worker processes)")
+        workers = int(count) or None
+        # one thread per worker: the embedding model and BLAS already use the cores they get
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        return Client(cluster), cluster
+    if text.startswith(("tcp://", "tls://")):
+        return Client(text), None
+    raise InputError(f"unknown scheduler {text!r}: use local, local:N, tcp://HOST:PORT or a distributed.Client")
+
+
+class DaskRunner:
+    """The segment, embed, themes and map stages of :func:`psythemes.pipeline.extract` on Dask.
+
+    Parameters
+    ----------
+    scheduler : str or distributed.Client
+        ``"local"`` / ``"local:N"`` (a LocalCluster of N worker processes, closed after the
+        run), ``"tcp://HOST:PORT"`` (an existing scheduler) or a ``distributed.Client``.
+    partitions : int, optional
+        Number of partitions (of whole transcripts); default: 4 per worker.
+    theme_sample : int, default DEFAULT_THEME_SAMPLE
+        Fit the theme model on a seeded sample of at most this many segments.
+    work_dir : str or Path, optional
+        Where the segment Parquet and the vectors go; on a multi-machine cluster it must be a
+        folder every worker and the client can read.  Default: a temporary folder, removed
+        when the run ends.
+    """
+
+    def __init__(self, scheduler: Any, *, partitions: int | None = None, theme_sample: int = DEFAULT_THEME_SAMPLE,
+                 work_dir: str | Path | None = None):
+        if partitions is not None and partitions < 1:
+            raise InputError(f"partitions must be >= 1, not {partitions}")
+        if theme_sample < 2:
+            raise InputError(f"theme_sample must be >= 2, not {theme_sample}")
+        self.scheduler = scheduler
+        self.partitions = partitions
+        self.theme_sample = theme_sample
+        self.work_dir = work_dir
+        self.client_, self._cluster = _client(scheduler)
+        if work_dir is None:
+            self.work_dir_ = Path(tempfile.mkdtemp(prefix="psythemes-dask-"))
+            self._finalizer = weakref.finalize(self, shutil.rmtree, self.work_dir_, True)
+        else:
+            self.work_dir_ = Path(work_dir)
+            self.work_dir_.mkdir(parents=True, exist_ok=True)
+            self._finalizer = None
+        self.timings_: dict[str, float] = {}
+
+    # -- what the pipeline calls ---------------------------------------------------------------
+    def describe(self) -> dict[str, Any]:
+        """Scheduler, workers and partitions of this run (for the manifest)."""
+        workers = self.client_.scheduler_info(n_workers=-1).get("workers", {}) if self.client_ else {}
+        return {"scheduler": self.scheduler if isinstance(self.scheduler, str) else "client",
+                "workers": len(workers), "partitions": getattr(self, "n_partitions_", None),
+                "theme_sample": self.theme_sample, "theme_sample_used": getattr(self, "sample_size_", None)}
+
+    def segment_transcripts(self, transcripts: list[Any], **options: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Segment on the workers (whole transcripts per partition); store the segments as Parquet."""
+        import dask
+
+        n_workers = max(1, len(self.client_.scheduler_info(n_workers=-1).get("workers", {})))
+        n_parts = max(1, min(len(transcripts), self.partitions or 4 * n_workers))
+        # contiguous chunks keep the single-process order of documents and segments
+        chunks = [list(c) for c in np.array_split(np.arange(len(transcripts)), n_parts) if len(c)]
+        folder = self.work_dir_ / "segments"
+        folder.mkdir(parents=True, exist_ok=True)
+        tasks = [dask.delayed(_segment_part)([transcripts[i] for i in chunk], k, str(folder), options)
+                 for k, chunk in enumerate(chunks)]
+        parts = dask.compute(*tasks)
+        self.n_partitions_ = len(parts)
+        self.segments_dir_ = folder
+        # a column that is all None in one partition is object there: infer again, as one frame would
+        segments = pd.concat([p[0] for p in parts], ignore_index=True).infer_objects()
+        dropped = pd.concat([p[1] for p in parts], ignore_index=True).infer_objects()
+        self.part_rows_ = [len(p[0]) for p in parts]
+        return segments, dropped
+
+    def embed(self, embedder: Any, segments: pd.DataFrame) -> _StoredVectors:
+        """Embed every partition on the workers; returns a handle to the stored vectors."""
+        spec = _embedder_spec(embedder)
+        folder = self.work_dir_ / "vectors"
+        folder.mkdir(parents=True, exist_ok=True)
+        counts = (self._frame()
+                  .map_partitions(_embed_part, spec, str(folder), meta={"n_encoded": "i8", "n_cached": "i8"})
+                  .compute())
+        # the pipeline reads these into the manifest's cache figures
+        embedder.stats_ = {"n_texts": int(len(segments)), "n_encoded": int(counts["n_encoded"].sum()),
+                           "n_cached": int(counts["n_cached"].sum())}
+        self.vectors_ = _StoredVectors(folder, self.part_rows_)
+        return self.vectors_
+
+    def fit_themes(self, discoverer: Any, segments: pd.DataFrame, vectors: _StoredVectors, *,
+                   metadata: pd.DataFrame | None = None) -> Any:
+        """Fit the theme model once on a seeded sample; assign the other segments on the workers."""
+        n = len(segments)
+        if n <= self.theme_sample:
+            rows = np.arange(n)  # the whole corpus in order: exactly the single-process fit
+        else:
+            rng = np.random.default_rng(discoverer.random_state)
+            rows = np.sort(rng.choice(n, size=self.theme_sample, replace=False))
+        self.sample_size_ = int(len(rows))
+        discoverer.fit(segments.iloc[rows].reset_index(drop=True), vectors.take(rows), metadata=metadata)
+        if len(rows) < n:
+            self._assign_rest(discoverer, segments, rows)
+        return discoverer
+
+    def map(self, segments: pd.DataFrame, discoverer: Any, book: Any, embedder: Any, *, method: str,
+            model: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Machine codes on the workers (from the stored vectors); theme -> code on the client."""
+        from .discover import parse_quotes
+        from .mapping import ZeroShotMapper, map_themes
+
+        spec = _embedder_spec(embedder)
+        meta = _code_meta()
+        codes = (self._frame()
+                 .map_partitions(_map_part, spec, str(self.vectors_.folder), book, method,
+                                 str(model) if model is not None else None, meta=meta)
+                 .compute())
+        codes = codes.reset_index(drop=True)
+        zero_shot = ZeroShotMapper(book, embedder=embedder).fit()
+        quotes = {row["theme_id"]: [q.get("text", "") for q in parse_quotes(row.get("top_quotes"))]
+                  for row in discoverer.themes_.to_dict("records")}
+        theme_codes = map_themes(discoverer.themes_, discoverer.theme_centroids_, zero_shot, quotes=quotes)
+        return codes, theme_codes
+
+    def close(self) -> None:
+        """Close a cluster this runner started and remove a temporary work folder."""
+        if self._cluster is not None:
+            self.client_.close()
+            self._cluster.close()
+            self._cluster = None
+        if self._finalizer is not None:
+            self._finalizer()
+
+    # -- internals -----------------------------------------------------------------------------
+    def _frame(self) -> Any:
+        import dask
+        import dask.dataframe as dd
+
+        # keep pandas' object strings: the gathered tables must equal the single-process ones
+        with dask.config.set({"dataframe.convert-string": False}):
+            files = sorted(self.segments_dir_.glob("part-*.parquet"))
+            return dd.read_parquet([str(f) for f in files])
+
+    def _assign_rest(self, discoverer: Any, segments: pd.DataFrame, rows: np.ndarray) -> None:
+        import dask
+
+        from .discover import DECIMALS
+
+        centroids = discoverer.theme_centroids_
+        theme_ids = discoverer.themes_["theme_id"].to_numpy(dtype=int)
+        in_sample = np.zeros(len(segments), dtype=bool)
+        in_sample[rows] = True
+        central = self.client_.scatter((centroids, theme_ids), broadcast=True)
+        # a partition without segments (say, interviewer turns only) has no vectors file
+        tasks = [dask.delayed(_assign_part)(str(path), central)
+                 for path, rows_in in zip(self.vectors_.paths(), self.vectors_.part_rows) if rows_in]
+        assigned = dask.compute(*tasks)
+        topics = np.concatenate([a[0] for a in assigned]) if assigned else np.zeros(0, dtype=int)
+        similarity = np.concatenate([a[1] for a in assigned]) if assigned else np.zeros(0)
+        # sample segments keep the labels of the fit itself
+        fitted = discoverer.segment_themes_
+        topics[rows] = fitted[fitted.columns[1]].to_numpy(dtype=int)
+        probability = np.full(len(segments), np.nan)
+        probability[rows] = fitted[fitted.columns[2]].to_numpy(dtype=float)
+        similarity[rows] = fitted["similarity"].to_numpy(dtype=float)
+        discoverer.segment_themes_ = pd.DataFrame({
+            fitted.columns[0]: segments["segment_id"].astype(str).to_numpy(),
+            fitted.columns[1]: topics,
+            fitted.columns[2]: probability,
+            "similarity": np.round(similarity, DECIMALS),
+        })
+        discoverer.labels_ = topics
+        discoverer.segments_ = segments.reset_index(drop=True).copy()
+        discoverer.outlier_share_ = float(np.mean(topics == -1))
+        counts = pd.Series(topics).value_counts()
+        themes = discoverer.themes_.copy()
+        themes["size"] = [int(counts.get(t, 0)) for t in themes["theme_id"]]
+        themes["share"] = (themes["size"] / len(segments)).round(DECIMALS)
+        themes["n_docs"] = [int(segments.loc[topics == t, "doc_id"].nunique()) for t in themes["theme_id"]]
+        discoverer.themes_ = themes
+
+
+class _StoredVectors:
+    """Embeddings kept on disk, one ``part-NNNNN.npy`` per partition (rows in partition order)."""
+
+    def __init__(self, folder: Path, part_rows: list[int]):
+        self.folder = folder
+        self.part_rows = part_rows
+        self.offsets = np.concatenate([[0], np.cumsum(part_rows)]).astype(int)
+
+    def paths(self) -> list[Path]:
+        return [self.folder / f"part-{k:05d}.npy" for k in range(len(self.part_rows))]
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """The vectors of global rows ``rows`` (sorted), read partition by partition (memory-mapped)."""
+        out = []
+        for k, path in enumerate(self.paths()):
+            lo, hi = self.offsets[k], self.offsets[k + 1]
+            local = rows[(rows >= lo) & (rows < hi)] - lo
+            if len(local):
+                out.append(np.asarray(np.load(path, mmap_mode="r")[local]))
+        return np.ascontiguousarray(np.concatenate(out), dtype=np.float32)
+
+
+# ----------------------------------------------------------------------------- worker side
+# These run in the worker processes; module globals keep one model per worker process.
+
+_WORKER_EMBEDDERS: dict[tuple, Any] = {}
+_WORKER_MAPPERS: dict[tuple, Any] = {}
+
+
+def _embedder_spec(embedder: Any) -> tuple:
+    cache = embedder.cache_dir
+    return (str(embedder.model) if embedder.model is not None else None, embedder.batch_size, embedder.normalize,
+            str(cache) if isinstance(cache, Path) else cache, embedder.context, embedder.device, embedder.backend_)
+
+
+def _worker_embedder(spec: tuple) -> Any:
+    """This worker's Embedder for ``spec``: the model is loaded once per worker process."""
+    if spec not in _WORKER_EMBEDDERS:
+        from .embed import Embedder
+
+        model, batch_size, normalize, cache_dir, context, device, backend = spec
+        embedder = Embedder(model=model, batch_size=batch_size, normalize=normalize, cache_dir=cache_dir,
+                            context=context, device=device, backend=backend, show_progress=False)
+        if backend == "onnx":
+            # the encoder would start one thread per CPU in every worker process: give it the
+            # worker's own threads, so that N workers on N cores do not run N x N threads
+            embedder.onnx_model_.workers = _worker_threads()
+        _WORKER_EMBEDDERS[spec] = embedder
+    return _WORKER_EMBEDDERS[spec]
+
+
+def _worker_threads() -> int | None:
+    try:
+        from distributed import get_worker
+
+        return int(get_worker().state.nthreads)
+    except (ImportError, ValueError, AttributeError):  # not in a Dask worker
+        return None
+
+
+def _segment_part(transcripts: list[Any], number: int, folder: str, options: dict[str, Any]):
+    from .segment import segment_transcripts
+
+    segments, dropped = segment_transcripts(transcripts, **{**options, "return_dropped": True})
+    segments.assign(**{_PART: number}).to_parquet(Path(folder) / f"part-{number:05d}.parquet", index=False)
+    return segments, dropped
+
+
+def _part_number(part: pd.DataFrame) -> int | None:
+    return int(part[_PART].iloc[0]) if len(part) else None
+
+
+def _embed_part(part: pd.DataFrame, spec: tuple, folder: str) -> pd.DataFrame:
+    number = _part_number(part)
+    if number is None:
+        return pd.DataFrame({"n_encoded": pd.Series([], dtype="i8"), "n_cached": pd.Series([], dtype="i8")})
+    embedder = _worker_embedder(spec)
+    vectors = embedder.embed_segments(part.drop(columns=[_PART]))
+    np.save(Path(folder) / f"part-{number:05d}.npy", vectors)
+    stats = embedder.stats_
+    return pd.DataFrame({"n_encoded": [int(stats["n_encoded"])], "n_cached": [int(stats["n_cached"])]})
+
+
+class _KnownVectors:
+    """An Embedder stand-in for the mapper: texts of this partition come from the stored vectors."""
+
+    def __init__(self, embedder: Any, texts: list[str], vectors: np.ndarray):
+        self.embedder = embedder
+        self.known = dict(zip(texts, vectors))
+
+    def encode(self, texts: Iterable[str]) -> np.ndarray:
+        texts = list(texts)
+        missing = [t for t in dict.fromkeys(texts) if t not in self.known]
+        if missing:
+            self.known.update(zip(missing, self.embedder.encode(missing)))
+        return np.stack([self.known[t] for t in texts]) if texts else self.embedder.encode([])
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.embedder, name)
+
+
+def _worker_mapper(spec: tuple, book: Any, method: str, model: str | None) -> Any:
+    key = (spec, book.hash(), method, model)
+    if key not in _WORKER_MAPPERS:
+        from .mapping import FewShotMapper, ZeroShotMapper
+
+        embedder = _worker_embedder(spec)
+        _WORKER_MAPPERS[key] = (FewShotMapper.load(model, embedder=embedder) if method == "few-shot"
+                                else ZeroShotMapper(book, embedder=embedder).fit())
+    return _WORKER_MAPPERS[key]
+
+
+def _map_part(part: pd.DataFrame, spec: tuple, folder: str, book: Any, method: str, model: str | None) -> pd.DataFrame:
+    number = _part_number(part)
+    if number is None:
+        return _code_meta()
+    segments = part.drop(columns=[_PART]).reset_index(drop=True)
+    mapper = _worker_mapper(spec, book, method, model)
+    embedder = _worker_embedder(spec)
+    if spec[4] is None and method == "zero-shot":
+        # without context the stored vectors are those of the segment texts: no second embedding
+        vectors = np.load(Path(folder) / f"part-{number:05d}.npy")
+        texts = segments["text"].fillna("").astype(str).tolist()
+        mapper.embedder_ = _KnownVectors(embedder, texts, vectors)
+    try:
+        return mapper.predict(segments)
+    finally:
+        mapper.embedder_ = embedder
+
+
+def _code_meta() -> pd.DataFrame:
+    from .schema import CODE_COLUMNS
+
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in [*CODE_COLUMNS, "evidence"]})
+
+
+def _assign_part(path: str, central: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    centroids, theme_ids = central
+    vectors = np.load(path)
+    if not len(theme_ids):
+        return np.full(len(vectors), -1, dtype=int), np.zeros(len(vectors))
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    sims = (vectors / np.where(norms > 0, norms, 1.0)) @ centroids.T
+    best = sims.argmax(axis=1)
+    return theme_ids[best].astype(int), sims[np.arange(len(vectors)), best].astype(float)
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def extract(inputs: Any, out_dir: str | Path | None = None, *, scheduler: Any = "local", partitions: int | None = None,
+            theme_sample: int | None = None, work_dir: str | Path | None = None, **options: Any) -> Any:
+    """:func:`psythemes.pipeline.extract` on a Dask cluster; same arguments, same outputs.
+
+    Parameters
+    ----------
+    inputs, out_dir, **options
+        As for :func:`psythemes.pipeline.extract`.
+    scheduler : str or distributed.Client
+        See :class:`DaskRunner`.
+    partitions, theme_sample, work_dir
+        See :class:`DaskRunner` (``theme_sample=None``: :data:`DEFAULT_THEME_SAMPLE`).
+
+    Returns
+    -------
+    psythemes.pipeline.ExtractResult
+    """
+    from .pipeline import extract as run_extract
+
+    runner = DaskRunner(scheduler, partitions=partitions, work_dir=work_dir,
+                        theme_sample=DEFAULT_THEME_SAMPLE if theme_sample is None else theme_sample)
+    try:
+        return run_extract(inputs, out_dir, scheduler=runner, **options)
+    finally:
+        runner.close()
