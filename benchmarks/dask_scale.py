@@ -90,8 +90,37 @@ def make_corpus(n: int, folder: Path, seed: int = 0) -> Path:
     return path
 
 
+def run_single_process(corpus: Path) -> dict[str, Any]:
+    """The same job without Dask (``--workers 0``): the single-process baseline, cold."""
+    from psythemes.pipeline import extract
+
+    load_before = _load()
+    with tempfile.TemporaryDirectory() as out:
+        t0 = time.perf_counter()
+        result = extract([corpus], Path(out) / "out", codebook="psychosomatic", preset="fast", cache_dir=False,
+                         qdpx=False, n_boot=0)
+        total_s = time.perf_counter() - t0
+    timings = result.manifest["timings_s"]
+    n = int(result.manifest["counts"]["segments"])
+    return {
+        "workers": 0,
+        "segments": n,
+        "texts_embedded": result.manifest["cache"]["texts_embedded"],
+        "texts_from_cache": result.manifest["cache"]["texts_from_cache"],
+        "extract_s": round(total_s, 2),
+        "stage_s": timings,
+        "segments_per_s": {s: round(n / timings[s], 1) for s in STAGES if timings.get(s)},
+        "peak_rss_mb_workers": [],
+        "peak_rss_mb_client": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "load_before": load_before,
+        "load_after": _load(),
+    }
+
+
 def run_one(corpus: Path, workers: int, partitions: int | None) -> dict[str, Any]:
-    """One run in this process (called in a fresh child per configuration)."""
+    """One run in this process (called in a fresh child per configuration); 0 workers: no Dask."""
+    if workers == 0:
+        return run_single_process(corpus)
     from distributed import Client, LocalCluster
 
     from psythemes.distributed import _embedder_spec, _worker_embedder, extract
@@ -145,7 +174,8 @@ def run_one(corpus: Path, workers: int, partitions: int | None) -> dict[str, Any
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=5000, help="distinct segments to generate")
-    parser.add_argument("--workers", default="1,2", help="worker counts to run, comma-separated")
+    parser.add_argument("--workers", default="1,2",
+                        help="worker counts to run, comma-separated; 0: one process without Dask")
     parser.add_argument("--partitions", type=int, default=None, help="partitions (default: 4 per worker)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--child", nargs=2, metavar=("CORPUS", "WORKERS"), help=argparse.SUPPRESS)
@@ -185,7 +215,7 @@ def main() -> None:
         "n_requested": args.n,
         "seed": args.seed,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "uptime": _uptime()},
-        "note": "shared 2-core machine, other jobs running (see load); cold: cache_dir=False",
+        "note": "2-core machine, other jobs possibly running (see load); cold: cache_dir=False",
         "runs": runs,
         "speedup_2_vs_1": speedup if scaling else None,
         "scaling_efficiency_2_vs_1": scaling,
@@ -193,7 +223,8 @@ def main() -> None:
                     "n_segments": 1_000_000},
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"dask_scale_{args.n}.json"
+    suffix = "" if args.workers == "1,2" else "_w" + args.workers.replace(",", "-")
+    path = RESULTS / f"dask_scale_{args.n}{suffix}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {path}")
 
