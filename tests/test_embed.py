@@ -284,3 +284,29 @@ def test_real_model_cache_and_parity(tmp_path):
     again = Embedder(cache_dir=tmp_path / "cache", backend="torch")
     np.testing.assert_array_equal(again.encode(texts), ours)
     assert again.stats_["n_encoded"] == 0 and not hasattr(again, "_st_model")  # the model was never loaded
+
+
+def test_known_vectors_answer_known_texts_and_embed_only_the_rest():
+    """extract hands the embed stage's vectors on to the mappers: no text is embedded twice."""
+    from psythemes.embed import KnownVectors
+
+    class Counting:
+        backend_ = "fake"
+
+        def __init__(self):
+            self.asked: list[str] = []
+
+        def encode(self, texts):
+            self.asked.extend(texts)
+            return np.array([[len(t), 1.0] for t in texts], dtype=np.float32)
+
+    inner = Counting()
+    known = np.array([[9.0, 9.0], [8.0, 8.0]], dtype=np.float32)
+    wrapped = KnownVectors(inner, ["a", "bb"], known)
+    out = wrapped.encode(["bb", "new text", "a", "bb"])
+    assert inner.asked == ["new text"]
+    assert out.tolist() == [[8.0, 8.0], [8.0, 1.0], [9.0, 9.0], [8.0, 8.0]]
+    assert wrapped.encode(["a"]).tolist() == [[9.0, 9.0]] and inner.asked == ["new text"]
+    assert wrapped.backend_ == "fake"  # everything else is the wrapped embedder's
+    with pytest.raises(ValueError):
+        KnownVectors(inner, ["a"], known)

@@ -57,6 +57,7 @@ from .schema import SEGMENT_COLUMNS
 
 __all__ = [
     "Embedder",
+    "KnownVectors",
     "EmbeddingCache",
     "default_model_path",
     "cache_root",
@@ -554,3 +555,49 @@ class Embedder:
             for k in ("model", "batch_size", "normalize", "cache_dir", "context", "device", "show_progress", "backend")
         )
         return f"Embedder({params})"
+
+
+class KnownVectors:
+    """An embedder that answers texts embedded earlier in a run from their vectors.
+
+    ``extract`` embeds every segment once; the mappers then ask for the same texts again.  This
+    wrapper hands them the vectors already computed and asks ``embedder`` only for texts it has
+    not seen (prototypes, examples), so no text is embedded twice, with or without the cache.
+    Any other attribute (``backend_``, ``model``, ...) is the wrapped embedder's.
+
+    Parameters
+    ----------
+    embedder : Embedder
+        Embeds the texts that are not known.
+    texts : sequence of str
+        Texts whose vectors are known, in the order of ``vectors``' rows.
+    vectors : numpy.ndarray
+        ``(len(texts), dimension)``, as ``embedder.encode(texts)`` returned them.
+    """
+
+    def __init__(self, embedder: Any, texts: Sequence[str], vectors: np.ndarray):
+        if len(texts) != len(vectors):
+            raise ValueError(f"{len(texts)} texts but {len(vectors)} vectors")
+        self.embedder = embedder
+        self.vectors = np.asarray(vectors, dtype=np.float32)
+        self.rows = {}
+        for row, text in enumerate(texts):
+            self.rows.setdefault(text, row)
+
+    def __getattr__(self, name: str) -> Any:
+        # only reached for names this class does not define: behave as the wrapped embedder
+        return getattr(self.__dict__["embedder"], name)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors of ``texts``: the known ones looked up, the others embedded."""
+        texts = list(texts)
+        rows = np.array([self.rows.get(t, -1) for t in texts], dtype=np.int64)
+        missing = np.flatnonzero(rows < 0)
+        if not len(missing):
+            return self.vectors[rows]
+        fresh = np.asarray(self.embedder.encode([texts[i] for i in missing]), dtype=np.float32)
+        out = np.empty((len(texts), fresh.shape[1]), dtype=np.float32)
+        known = np.flatnonzero(rows >= 0)
+        out[known] = self.vectors[rows[known]]
+        out[missing] = fresh
+        return out

@@ -279,7 +279,7 @@ def extract(
             codes, theme_codes = dask.map(segments, discoverer, book, embedder, method=method, model=model)
         else:
             codes, theme_codes = _map(segments, discoverer, book, embedder, method=method, model=model,
-                                      single_label=single_label)
+                                      single_label=single_label, embeddings=embeddings)
 
     # --- evaluate
     evaluation = None
@@ -497,9 +497,14 @@ def _check_dask_mapping(book: Any, *, method: str, single_label: bool | None, th
 
 
 def _map(segments: pd.DataFrame, discoverer: Any, book: Any, embedder: Any, *, method: str, model: Any,
-         single_label: bool | None = None):
+         single_label: bool | None = None, embeddings: np.ndarray | None = None):
     from .discover import parse_quotes
+    from .embed import KnownVectors
     from .mapping import FewShotMapper, ZeroShotMapper, calibration_corpus, map_themes
+
+    if embeddings is not None and getattr(embedder, "context", None) is None:
+        # the embed stage's vectors are those of the segment texts: hand them on, embed nothing twice
+        embedder = KnownVectors(embedder, segments["text"].fillna("").astype(str).tolist(), embeddings)
 
     # the segments calibrate codes that have no examples (psythemes.selftrain; no labels used)
     zero_shot = ZeroShotMapper(book, embedder=embedder, single_label=bool(single_label)).fit(calibration_corpus(book, segments))
