@@ -56,6 +56,7 @@ __all__ = [
     "grouped_splits",
     "infer_scheme",
     "calibration_corpus",
+    "needs_corpus_calibration",
     "agreement_scores",
     "map_themes",
     "surface_features",
@@ -1448,15 +1449,20 @@ def _read_gold_csv(path: str | Path, codebook: Codebook, segments: pd.DataFrame 
     return load_gold(path, codes=codebook.names, text_lengths=lengths)
 
 
-def calibration_corpus(codebook: Codebook, segments: pd.DataFrame) -> pd.DataFrame | None:
-    """The segments to calibrate a zero-shot mapper on: all of them when some code has a definition only.
+def needs_corpus_calibration(codebook: Codebook | str | Path) -> bool:
+    """Whether some code has a definition only (no examples, no include criteria).
 
-    A codebook whose every code has examples or include criteria is calibrated on itself (its
-    thresholds do not move with the corpus); a code with a definition only has nothing else to
-    be calibrated on (see :mod:`psythemes.selftrain`).  No labels are used either way.
+    Such a code has nothing to be calibrated on but the corpus being coded (see
+    :mod:`psythemes.selftrain`); a codebook whose every code has examples or include criteria
+    is calibrated on itself, and its thresholds do not move with the corpus.
     """
-    plain = any(not (code.examples or code.include) for code in load_codebook(codebook).flat())
-    return segments if plain else None
+    return any(not (code.examples or code.include) for code in load_codebook(codebook).flat())
+
+
+def calibration_corpus(codebook: Codebook, segments: pd.DataFrame) -> pd.DataFrame | None:
+    """The segments to calibrate a zero-shot mapper on: all of them when
+    :func:`needs_corpus_calibration`, else None.  No labels are used either way."""
+    return segments if needs_corpus_calibration(codebook) else None
 
 
 def infer_scheme(segments: pd.DataFrame, y: Sequence[Sequence[str]], single_label: bool | None = None) -> dict[str, Any]:

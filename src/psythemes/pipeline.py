@@ -482,10 +482,10 @@ def _metadata_frame(transcripts: list[Transcript]) -> pd.DataFrame:
 def _check_dask_mapping(book: Any, *, method: str, single_label: bool | None, theme_runs: int) -> None:
     """What the Dask runner cannot do yet, refused before any work (each worker would fit its own
     corpus calibration on its partition, and the answers would differ from one process)."""
-    from .mapping import calibration_corpus
+    from .mapping import needs_corpus_calibration
 
     unsupported = []
-    if method != "few-shot" and calibration_corpus(book, pd.DataFrame()) is not None:
+    if method != "few-shot" and needs_corpus_calibration(book):
         unsupported.append("a codebook whose codes have definitions only (calibrated on the corpus)")
     if single_label is not None:
         unsupported.append("--single-label/--multi-label")
