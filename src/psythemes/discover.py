@@ -1598,3 +1598,10 @@ def parse_quotes(value: Any) -> list[dict[str, Any]]:
         value = [value]
     return [q if isinstance(q, Mapping) else {"text": str(q)} for q in value]
 
+
+def quote_texts(themes: pd.DataFrame) -> dict[Any, list[str]]:
+    """``theme_id`` -> the texts of its quotes (:func:`parse_quotes` of each ``top_quotes`` cell),
+    as :func:`psythemes.mapping.map_themes` takes them."""
+    return {row["theme_id"]: [q.get("text", "") for q in parse_quotes(row.get("top_quotes"))]
+            for row in themes.to_dict("records")}
+

@@ -167,7 +167,7 @@ class DaskRunner:
     def map(self, segments: pd.DataFrame, discoverer: Any, book: Any, embedder: Any, *, method: str,
             model: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Machine codes on the workers (from the stored vectors); theme -> code on the client."""
-        from .discover import parse_quotes
+        from .discover import quote_texts
         from .mapping import ZeroShotMapper, map_themes
 
         spec = _embedder_spec(embedder)
@@ -178,9 +178,8 @@ class DaskRunner:
                  .compute())
         codes = codes.reset_index(drop=True)
         zero_shot = ZeroShotMapper(book, embedder=embedder).fit()
-        quotes = {row["theme_id"]: [q.get("text", "") for q in parse_quotes(row.get("top_quotes"))]
-                  for row in discoverer.themes_.to_dict("records")}
-        theme_codes = map_themes(discoverer.themes_, discoverer.theme_centroids_, zero_shot, quotes=quotes)
+        theme_codes = map_themes(discoverer.themes_, discoverer.theme_centroids_, zero_shot,
+                                 quotes=quote_texts(discoverer.themes_))
         return codes, theme_codes
 
     def close(self) -> None:

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError, PsythemesWarning
-from .qdpx import MACHINE_CODER  # coder name of machine codes in the export (never gold unless named)
+from .qdpx import MACHINE_CODER, POSITION_UNITS  # coder name of machine codes in the export (never gold unless named)
 from .schema import GOLD_COLUMNS, Transcript
 
 __all__ = ["ExtractResult", "extract", "STAGES"]
@@ -216,7 +216,7 @@ def extract(
 
     # --- read
     with clock("read"):
-        if qdpx_positions not in ("auto", "utf16", "codepoints"):
+        if qdpx_positions not in ("auto", *POSITION_UNITS):
             raise InputError(f"qdpx_positions must be auto, utf16 or codepoints, not {qdpx_positions!r}")
         transcripts, project = _read_inputs(paths, format=format, metadata=metadata, speaker_roles=speaker_roles,
                                             encoding=encoding, qdpx_positions=qdpx_positions)
@@ -498,7 +498,7 @@ def _check_dask_mapping(book: Any, *, method: str, single_label: bool | None, th
 
 def _map(segments: pd.DataFrame, discoverer: Any, book: Any, embedder: Any, *, method: str, model: Any,
          single_label: bool | None = None, embeddings: np.ndarray | None = None):
-    from .discover import parse_quotes
+    from .discover import quote_texts
     from .embed import KnownVectors
     from .mapping import FewShotMapper, ZeroShotMapper, calibration_corpus, map_themes
 
@@ -515,11 +515,8 @@ def _map(segments: pd.DataFrame, discoverer: Any, book: Any, embedder: Any, *, m
         codes = mapper.predict(segments)
     else:
         codes = zero_shot.predict(segments)
-    quotes = {
-        row["theme_id"]: [q.get("text", "") for q in parse_quotes(row.get("top_quotes"))]
-        for row in discoverer.themes_.to_dict("records")
-    }
-    theme_codes = map_themes(discoverer.themes_, discoverer.theme_centroids_, zero_shot, quotes=quotes)
+    theme_codes = map_themes(discoverer.themes_, discoverer.theme_centroids_, zero_shot,
+                             quotes=quote_texts(discoverer.themes_))
     return codes, theme_codes
 
 
