@@ -244,7 +244,9 @@ def test_format_help_lists_every_reader():
     from typer.testing import CliRunner
 
     from psythemes.cli import app
-    from psythemes.cli._app import FORMAT_HELP
+    from psythemes.cli._app import FORMAT_HELP, FORMAT_NAMES
+
+    assert FORMAT_NAMES == tuple(io.READERS)  # the help's list is the readers' list
 
     assert all(name in FORMAT_HELP for name in io.READERS)
     for command in ("segment", "extract"):

@@ -113,14 +113,13 @@ def working(what: str) -> Any:
 ENCODING_HELP = "Text encoding of transcript files (default: detect; e.g. cp1252, latin-1)."
 
 
-def _format_help() -> str:
-    from ..io import READERS  # every accepted value, so the help cannot fall behind the readers
+#: The values ``--format`` takes besides ``auto``: the keys of :data:`psythemes.io.READERS`, written
+#: out here so that building the help does not import the readers (and pandas) at start-up;
+#: tests/test_io_styles.py checks that the two agree.
+FORMAT_NAMES = ("text", "vtt", "srt", "docx", "odt", "csv", "tsv", "jsonl", "qdpx")
 
-    return (f"Input format: auto (from the file suffix), {', '.join(READERS)}. Zoom, Teams, YouTube, WhisperX, "
-            "QualCoder and Markdown transcripts are text or vtt (see docs/formats.md).")
-
-
-FORMAT_HELP = _format_help()
+FORMAT_HELP = (f"Input format: auto (from the file suffix), {', '.join(FORMAT_NAMES)}. Zoom, Teams, YouTube, "
+               "WhisperX, QualCoder and Markdown transcripts are text or vtt (see docs/formats.md).")
 
 
 def print_error(message: str) -> None:
