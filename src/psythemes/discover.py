@@ -45,7 +45,6 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError, PsythemesWarning
-from .io import read_segments
 from .outputs import prepare_out_dir, write_bytes, write_json, write_table, write_text
 from .schema import SEGMENT_COLUMNS, SEGMENT_THEME_COLUMNS, THEME_COLUMNS
 
@@ -56,7 +55,6 @@ if TYPE_CHECKING:
 __all__ = [
     "ThemeDiscoverer",
     "discover_themes",
-    "load_segments",
     "seed_words_from_codebook",
     "PRESETS",
     "TRANSCRIPT_FILLERS",
@@ -1451,104 +1449,6 @@ def discover_themes(
     return discoverer
 
 
-def _is_segment_table(path: Path) -> bool:
-    if path.suffix.lower() != ".csv" or not path.is_file():
-        return False
-    try:
-        header = pd.read_csv(path, nrows=0).columns
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError):
-        return False
-    return all(c in header for c in SEGMENT_COLUMNS)
-
-
-def load_segments(
-    paths: Sequence[str | Path],
-    *,
-    unit: str = "turn",
-    metadata: str | Path | None = None,
-    speaker_roles: str | Mapping[str, str] | None = None,
-    encoding: str | None = None,
-    interviewer: str = "keep",
-    backchannels: str = "keep",
-) -> tuple[pd.DataFrame, pd.DataFrame | None, bool]:
-    """Segments from a ``segments.csv`` or from transcripts (read and segmented here).
-
-    Parameters
-    ----------
-    paths : sequence of path
-        One ``segments.csv`` (a CSV with all segment columns), or transcript files/folders.
-    unit : str
-        Segmentation unit for transcripts (``turn``, ``sentence``, ``window``).
-    metadata : path, optional
-        Metadata CSV (``doc_id`` column plus variables such as ``wave``).
-    speaker_roles : str or mapping, optional
-        Speaker globs to roles, for transcripts (see :func:`psythemes.io.read_transcripts`).
-    encoding : str, optional
-        Text encoding of the transcript files (default: detect; see
-        :func:`psythemes.io.read_transcripts`).  Not used for a ``segments.csv``.
-    interviewer, backchannels : {"keep", "drop"}
-        Leave out interviewer segments (role ``interviewer``) and backchannels ("mm-hmm"),
-        as :func:`psythemes.extract` does; for a ``segments.csv`` by its ``role`` column and
-        :func:`psythemes.segment.is_backchannel` on the text.
-
-    Returns
-    -------
-    segments : pandas.DataFrame
-    doc_metadata : pandas.DataFrame or None
-        Per-document variables (``doc_id`` + columns) for the prevalence tables.
-    segmented : bool
-        True when the segments were made here from transcripts.
-
-    The number of segments left out (``interviewer``, ``backchannels``) is in
-    ``segments.attrs["n_set_aside"]``.
-    """
-    paths = [Path(p) for p in paths]
-    if not paths:
-        raise InputError("no input given")
-    for p in paths:
-        if not p.exists():
-            raise InputError("input not found", path=p)
-    meta_frame = None
-    if metadata is not None:
-        meta_path = Path(metadata)
-        try:
-            meta_frame = pd.read_csv(meta_path, dtype={_DOC: str}, keep_default_na=False)
-        except (OSError, ValueError, UnicodeDecodeError) as err:
-            raise InputError(f"cannot read metadata table: {err}", path=meta_path) from err
-        if _DOC not in meta_frame.columns:
-            raise InputError("metadata table needs a 'doc_id' column", path=meta_path)
-    if len(paths) == 1 and _is_segment_table(paths[0]):
-        table = read_segments(paths[0])
-        drop = np.zeros(len(table), dtype=bool)
-        if interviewer == "drop" and "role" in table.columns:
-            drop |= (table["role"].astype(str) == "interviewer").to_numpy()
-        if backchannels == "drop":
-            from .segment import is_backchannel
-
-            drop |= table["text"].astype(str).map(is_backchannel).to_numpy(dtype=bool)
-        kept = table[~drop].reset_index(drop=True)
-        kept.attrs["n_set_aside"] = int(drop.sum())
-        return kept, meta_frame, False
-    try:
-        from .io import read_transcripts
-        from .segment import segment_transcripts
-    except ImportError as err:
-        raise InputError(f"reading transcripts needs psythemes.io and psythemes.segment ({err})") from err
-    transcripts = read_transcripts(paths, metadata=metadata, speaker_roles=speaker_roles, encoding=encoding)
-    segments, dropped = segment_transcripts(transcripts, unit=unit, interviewer=interviewer,
-                                            backchannels=backchannels, return_dropped=True)
-    segments.attrs["n_set_aside"] = len(dropped)
-    if meta_frame is None:
-        # scalar variables only (the reader also stores e.g. a speaker -> role mapping there)
-        records = [
-            {_DOC: t.doc_id, **{k: v for k, v in t.metadata.items() if v is None or np.isscalar(v)}}
-            for t in transcripts
-            if t.metadata
-        ]
-        meta_frame = pd.DataFrame(records) if records else None
-    return segments, meta_frame, True
-
-
 def seed_words_from_codebook(codebook: Codebook | str | Path) -> dict[str, list[str]]:
     """Guided-mode seed words from a codebook's ``seed_words`` (``psythemes themes --guided``).
 
@@ -1580,28 +1480,17 @@ def seed_words_from_codebook(codebook: Codebook | str | Path) -> dict[str, list[
     return seeds
 
 
-def parse_quotes(value: Any) -> list[dict[str, Any]]:
-    """The quotes of a ``themes.csv`` row's ``top_quotes`` cell, as dicts.
-
-    The inverse of how :class:`ThemeDiscoverer` writes them (a JSON list of
-    ``{doc_id, segment_id, start, end, speaker, role, text}``); also accepts a list or dict
-    already parsed, and plain ``' | '``-joined quotes from hand-made theme tables.
-    """
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return []
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            return [{"text": q.strip()} for q in value.split(" | ") if q.strip()]
-    if isinstance(value, Mapping):
-        value = [value]
-    return [q if isinstance(q, Mapping) else {"text": str(q)} for q in value]
+# Moved to the file-level modules; kept importable from here (PEP 562).
+_MOVED = {
+    "load_segments": "jobs",
+    "parse_quotes": "tables",
+    "quote_texts": "tables",
+}
 
 
-def quote_texts(themes: pd.DataFrame) -> dict[Any, list[str]]:
-    """``theme_id`` -> the texts of its quotes (:func:`parse_quotes` of each ``top_quotes`` cell),
-    as :func:`psythemes.mapping.map_themes` takes them."""
-    return {row["theme_id"]: [q.get("text", "") for q in parse_quotes(row.get("top_quotes"))]
-            for row in themes.to_dict("records")}
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        import importlib
 
+        return getattr(importlib.import_module(f".{_MOVED[name]}", __package__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

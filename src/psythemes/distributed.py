@@ -167,7 +167,7 @@ class DaskRunner:
     def map(self, segments: pd.DataFrame, discoverer: Any, book: Any, embedder: Any, *, method: str,
             model: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Machine codes on the workers (from the stored vectors); theme -> code on the client."""
-        from .discover import quote_texts
+        from .tables import quote_texts
         from .mapping import ZeroShotMapper, map_themes
 
         spec = _embedder_spec(embedder)

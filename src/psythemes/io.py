@@ -38,7 +38,6 @@ if TYPE_CHECKING:  # pandas is imported lazily: the CLI's --help must stay fast
     import pandas as pd
 
 __all__ = [
-    "read_segments",
     "READERS",
     "FORMAT_BY_SUFFIX",
     "DEFAULT_LABEL_PATTERNS",
@@ -1542,54 +1541,15 @@ def load_transcripts_jsonl(path: str | Path) -> list[Transcript]:
     return out
 
 
-def read_segments(path: str | Path) -> pd.DataFrame:
-    """Read a segment table (``segments.csv`` as psythemes writes it).
+# Moved to the file-level modules; kept importable from here (PEP 562).
+_MOVED = {
+    "read_segments": "tables",
+}
 
-    Texts are kept verbatim (``"NA"`` or an empty cell is text, not missing); ``doc_id``,
-    ``segment_id``, ``start``, ``end`` and ``text`` are required, the other
-    :data:`~psythemes.schema.SEGMENT_COLUMNS` are added empty when absent; offsets must be
-    integers and times numbers.
 
-    Raises
-    ------
-    InputError
-        Missing file, unreadable table, missing columns or non-integer offsets (with the line).
-    """
-    import pandas as pd
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        import importlib
 
-    from .schema import SEGMENT_COLUMNS
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("segments file not found", path=path)
-    from .validate import check_rectangular, check_segment_table
-
-    text_columns = ["doc_id", "segment_id", "speaker", "role", "text"]
-    check_rectangular(path, what="segments table")
-    try:
-        frame = pd.read_csv(path, dtype={c: str for c in text_columns}, keep_default_na=False, encoding="utf-8-sig")
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as err:
-        raise InputError(f"cannot read segments table: {err}", path=path) from None
-    required = ["doc_id", "segment_id", "start", "end", "text"]
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise InputError(f"segments table lacks column(s) {', '.join(missing)} (expected {', '.join(SEGMENT_COLUMNS)})",
-                         path=path, line=1)
-    for column in ("start", "end"):
-        values = pd.to_numeric(frame[column], errors="coerce")
-        bad = values.isna() | (values != values.round())
-        if bad.any():
-            line = int(bad.to_numpy().nonzero()[0][0]) + 2
-            raise InputError(f"column {column!r} must hold integer offsets", path=path, line=line)
-        frame[column] = values.astype(int)
-    for column in SEGMENT_COLUMNS:
-        if column not in frame.columns:
-            frame[column] = "" if column in text_columns else float("nan")
-    for column in ("t_start", "t_end"):
-        frame[column] = pd.to_numeric(frame[column].replace("", float("nan")), errors="coerce")
-    check_segment_table(frame, path)  # unique ids, ordered offsets that match the text
-    from .validate import text_lengths_near
-
-    frame.attrs["text_lengths"] = text_lengths_near(path)  # for gold spans read against this table
-    return frame
-
+        return getattr(importlib.import_module(f".{_MOVED[name]}", __package__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

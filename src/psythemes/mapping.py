@@ -43,7 +43,6 @@ import pandas as pd
 
 from .codebook import Code, Codebook, load_codebook, resolve_code_names
 from .errors import InputError, PsythemesWarning
-from .io import read_segments
 from .schema import CODE_COLUMNS, GOLD_COLUMNS, SEGMENT_COLUMNS
 
 __all__ = [
@@ -1437,18 +1436,6 @@ def map_themes(
     return pd.DataFrame(rows, columns=[*THEME_CODE_COLUMNS, *[f"score_{n}" for n in mapper.codes_]])
 
 
-# --------------------------------------------------------------------------------------------
-# file-level entry points (used by the CLI)
-
-
-def _read_gold_csv(path: str | Path, codebook: Codebook, segments: pd.DataFrame | None = None) -> pd.DataFrame:
-    from .evaluate import load_gold
-
-    # spans beyond their text are dropped (with a warning) when transcripts.jsonl lies beside segments.csv
-    lengths = segments.attrs.get("text_lengths") if segments is not None else None
-    return load_gold(path, codes=codebook.names, text_lengths=lengths)
-
-
 def needs_corpus_calibration(codebook: Codebook | str | Path) -> bool:
     """Whether some code has a definition only (no examples, no include criteria).
 
@@ -1511,175 +1498,6 @@ def infer_scheme(segments: pd.DataFrame, y: Sequence[Sequence[str]], single_labe
     return {"roles": roles, "single_label": single, "message": "; ".join(parts)}
 
 
-def _few_shot_training(cb: Codebook, segments: pd.DataFrame, train: str | Path, single_label: bool | None,
-                       ) -> tuple[pd.DataFrame, list[Any], dict[str, Any]]:
-    """Training segments, labels and the inferred scheme (announced as a PsythemesWarning)."""
-    from .errors import PsythemesWarning
-
-    gold = _read_gold_csv(train, cb, segments)
-    y_all = labels_from_gold(segments, gold)
-    keep = np.flatnonzero(segments[_DOC].astype(str).isin(set(gold[_DOC].astype(str))).to_numpy())
-    reviewed = gold.attrs.get("reviewed_spans")
-    if reviewed is not None:  # review sheets label the segments decided on, not whole documents
-        from .review import reviewed_rows
-
-        keep = reviewed_rows(segments, reviewed, gold.attrs.get("full_docs", ()))
-    if not len(keep):
-        raise InputError("no segment belongs to a document of the gold table", path=train)
-    seg = segments.iloc[keep].reset_index(drop=True)
-    y = [y_all[i] for i in keep]
-    scheme = infer_scheme(seg, y, single_label)
-    if scheme["single_label"]:
-        y_one = labels_from_gold(seg, gold, single=True)  # several codes on a unit: the one most coders gave
-    warnings.warn(f"from the gold: {scheme['message']}", PsythemesWarning, stacklevel=3)
-    keep = np.ones(len(seg), dtype=bool)
-    if scheme["roles"]:
-        keep &= np.isin(seg[_ROLE].fillna("").astype(str), scheme["roles"])
-    if scheme["single_label"]:
-        # one code per unit: an uncoded unit is not coded yet, not "no code"; two codes: the most voted
-        keep &= np.array([len(v) > 0 for v in y])
-        y = y_one
-    seg = seg[keep].reset_index(drop=True)
-    y = [v for v, k in zip(y, keep) if k]
-    if not len(seg):
-        raise InputError("no gold-coded segment to train on", path=train)
-    return seg, y, scheme
-
-
-def _fit_mapper(method: str, codebook: str | Path | None, segments: pd.DataFrame, *, train: str | Path | None,
-                model: str | Path | None, threshold: str | float, max_codes: int | None, embedder: Any = None,
-                single_label: bool | None = None) -> Any:
-    if model is not None:
-        mapper = FewShotMapper.load(model, embedder=embedder)
-        if codebook is not None and load_codebook(codebook).hash() != mapper.codebook_.hash():
-            raise InputError(f"the model was trained with another codebook ({mapper.codebook_.name!r}, hash "
-                             f"{mapper.codebook_.hash()[:12]}); leave out --codebook to use the model's own", path=model)
-        if single_label is not None:
-            mapper.single_label = bool(single_label)
-        return mapper
-    cb = load_codebook(codebook if codebook is not None else "psychosomatic")
-    if method == "few-shot":
-        if train is None:
-            raise InputError("--method few-shot needs --train GOLD.csv or --model DIR")
-        seg, y, scheme = _few_shot_training(cb, segments, train, single_label)
-        return FewShotMapper(cb, embedder=embedder, single_label=scheme["single_label"], roles=scheme["roles"]).fit(
-            seg, y, all_segments=segments)
-    if method != "zero-shot":
-        raise InputError(f"unknown method {method!r} (zero-shot or few-shot)")
-    try:
-        thr: Any = float(threshold)
-    except (TypeError, ValueError):
-        thr = threshold
-    return ZeroShotMapper(cb, embedder=embedder, threshold=thr, max_codes=max_codes,
-                          single_label=bool(single_label)).fit(calibration_corpus(cb, segments))
-
-
-def _theme_inputs(themes_dir: Path, segments: pd.DataFrame, mapper: Any) -> tuple[pd.DataFrame, np.ndarray, dict[Any, list[str]]]:
-    from .schema import SEGMENT_THEME_COLUMNS
-
-    themes_path, assign_path = themes_dir / "themes.csv", themes_dir / "segment_themes.csv"
-    for p in (themes_path, assign_path):
-        if not p.is_file():
-            raise InputError("--themes folder lacks this file", path=p)
-    themes = pd.read_csv(themes_path, keep_default_na=False)
-    assign = pd.read_csv(assign_path, dtype={SEGMENT_THEME_COLUMNS[0]: str}, keep_default_na=False)
-    if "theme_id" not in themes.columns or not set(SEGMENT_THEME_COLUMNS[:2]) <= set(assign.columns):
-        raise InputError("themes.csv needs theme_id; segment_themes.csv needs segment_id, theme_id", path=themes_dir)
-    emb = _encode(mapper.embedder_, _texts(segments))
-    row_of = {s: i for i, s in enumerate(segments[_SEG].tolist())}
-    centroids, quotes = [], {}
-    keep_rows = []
-    for k, tid in enumerate(themes["theme_id"].tolist()):
-        members = [row_of[s] for s in assign.loc[assign["theme_id"] == tid, SEGMENT_THEME_COLUMNS[0]] if s in row_of]
-        if not members:
-            continue
-        c = emb[members].mean(axis=0)
-        c /= max(float(np.linalg.norm(c)), 1e-12)
-        centroids.append(c)
-        keep_rows.append(k)
-        nearest = sorted(members, key=lambda i: -float(emb[i] @ c))[:3]
-        quotes[tid] = [segments[_TEXT].iat[i] for i in nearest]
-    dim = emb.shape[1] if emb.size else 1
-    return themes.iloc[keep_rows].reset_index(drop=True), np.array(centroids).reshape(-1, dim), quotes
-
-
-def map_segments_to_files(
-    segments: str | Path,
-    out_dir: str | Path,
-    *,
-    codebook: str | Path | None = None,
-    method: str = "zero-shot",
-    train: str | Path | None = None,
-    model: str | Path | None = None,
-    themes: str | Path | None = None,
-    threshold: str | float = "auto",
-    max_codes: int | None = None,
-    embedder: Any = None,
-    single_label: bool | None = None,
-) -> dict[str, Any]:
-    """Map a ``segments.csv`` to a codebook and write ``codes.csv`` (and ``theme_codes.csv``).
-
-    Parameters
-    ----------
-    segments : path
-        Segment table from ``psythemes segment``.
-    out_dir : path
-        Output folder.
-    codebook : str or path, optional
-        Codebook file or shipped name; default ``psychosomatic``, or the model's own codebook with ``model``.
-    method : {"zero-shot", "few-shot"}
-        ``few-shot`` trains on ``train`` (gold spans for some of these documents) unless ``model`` is given.
-    train : path, optional
-        Gold CSV (:data:`~psythemes.schema.GOLD_COLUMNS`).
-    model : path, optional
-        Folder written by :meth:`FewShotMapper.save` (implies few-shot).
-    themes : path, optional
-        Folder with ``themes.csv`` and ``segment_themes.csv``; theme-to-code suggestions use a
-        zero-shot mapper on the theme centroids.
-    threshold, max_codes
-        Zero-shot options (see :class:`ZeroShotMapper`).
-    embedder : object, optional
-    single_label : bool, optional
-        Every eligible segment gets exactly its best code.  None: zero-shot multi-label with
-        abstention; few-shot infers it from the gold (and codes only the roles the gold codes).
-
-    Returns
-    -------
-    dict
-        Counts and paths for the CLI summary.
-    """
-    from .outputs import prepare_out_dir, write_table
-
-    from .staging import check_out_dir
-
-    check_out_dir(out_dir, stage_command=True)  # before the embedding work, not after it
-    frame = read_segments(segments)
-    if themes is not None:  # checked before anything is written
-        for name in ("themes.csv", "segment_themes.csv"):
-            if not (Path(themes) / name).is_file():
-                raise InputError("--themes folder lacks this file", path=Path(themes) / name)
-    out = prepare_out_dir(out_dir)
-    if model is not None:
-        method = "few-shot"
-    mapper = _fit_mapper(method, codebook, frame, train=train, model=model, threshold=threshold, max_codes=max_codes,
-                         embedder=embedder, single_label=single_label)
-    if isinstance(mapper, FewShotMapper):
-        codes = mapper.predict(frame, all_segments=frame)
-    else:
-        codes = mapper.predict(frame)
-    write_table(out / "codes.csv", codes[CODE_COLUMNS])
-    warnings: list[str] = []
-    result: dict[str, Any] = {"out_dir": str(out), "method": mapper.method, "n_segments": len(frame), "n_codes": len(codes),
-                              "n_coded_segments": int(codes[_SEG].nunique()) if len(codes) else 0, "warnings": warnings}
-    if themes is not None:
-        zs = mapper if isinstance(mapper, ZeroShotMapper) else ZeroShotMapper(mapper.codebook_, embedder=mapper.embedder_).fit()
-        theme_table, centroids, quotes = _theme_inputs(Path(themes), frame, zs)
-        theme_codes = map_themes(theme_table, centroids, zs, quotes=quotes)
-        write_table(out / "theme_codes.csv", theme_codes)
-        result["n_themes"] = len(theme_codes)
-    return result
-
-
 #: Below these, a grouped cross-validation estimate means little (``warn_thin_cross_validation``).
 CV_MIN_DOCS = 10
 CV_MIN_CODE_SEGMENTS = 10
@@ -1715,39 +1533,16 @@ def warn_thin_cross_validation(doc_ids: Sequence[str], y: Sequence[Any], codes: 
     return messages
 
 
-def train_to_folder(
-    segments: str | Path,
-    gold: str | Path,
-    out_dir: str | Path,
-    *,
-    codebook: str | Path = "psychosomatic",
-    cv: int = 5,
-    random_state: int = 0,
-    embedder: Any = None,
-    single_label: bool | None = None,
-) -> dict[str, Any]:
-    """Train a :class:`FewShotMapper` on gold spans and save it (with grouped-CV metrics in its card).
+# Moved to the file-level modules; kept importable from here (PEP 562).
+_MOVED = {
+    "map_segments_to_files": "jobs",
+    "train_to_folder": "jobs",
+}
 
-    Only segments of documents that appear in the gold table are used for training (a
-    document without gold rows is not "coded as nothing"); all segments serve as context.
-    Whether the scheme is single-label and which roles are coded is inferred from the gold
-    (:func:`infer_scheme`, announced as a warning) unless ``single_label`` is given.
-    """
-    cb = load_codebook(codebook)
-    frame = read_segments(segments)
-    train, y, scheme = _few_shot_training(cb, frame, gold, single_label)
-    embedder = embedder if embedder is not None else default_embedder()
-    metrics: dict[str, Any] = {}
-    params = {"single_label": scheme["single_label"], "roles": scheme["roles"]}
-    n_docs = int(train[_DOC].nunique())
-    if cv >= 2:
-        warn_thin_cross_validation(train[_DOC].astype(str).tolist(), y, cb.names, n_splits=cv)
-    if cv >= 2 and n_docs >= 2:
-        summary = grouped_cross_validate(lambda: FewShotMapper(cb, embedder=embedder, random_state=random_state, **params), train, y,
-                                         n_splits=cv, all_segments=frame)
-        metrics = {k: v for k, v in summary.items() if k != "folds"}
-    model = FewShotMapper(cb, embedder=embedder, random_state=random_state, **params).fit(train, y, all_segments=frame)
-    gold_names = " + ".join(Path(g).name for g in (gold if isinstance(gold, (list, tuple)) else [gold]))
-    out = model.save(out_dir, training_data=f"{Path(segments).name} + {gold_names}: {len(train)} segments, {n_docs} documents",
-                     metrics=metrics)
-    return {"out_dir": str(out), "n_segments": len(train), "n_docs": n_docs, **metrics}
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_MOVED[name]}", __package__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -498,7 +498,7 @@ def _check_dask_mapping(book: Any, *, method: str, single_label: bool | None, th
 
 def _map(segments: pd.DataFrame, discoverer: Any, book: Any, embedder: Any, *, method: str, model: Any,
          single_label: bool | None = None, embeddings: np.ndarray | None = None):
-    from .discover import quote_texts
+    from .tables import quote_texts
     from .embed import KnownVectors
     from .mapping import FewShotMapper, ZeroShotMapper, calibration_corpus, map_themes
 

@@ -626,7 +626,7 @@ def _take_theme_group(codes_el: ET.Element | None) -> pd.DataFrame:
 
 
 def _theme_description(theme: Mapping[str, Any]) -> str:
-    from .discover import parse_quotes
+    from .tables import parse_quotes
 
     lines = [f"theme_id: {theme.get('theme_id')}", f"label: {' '.join(str(theme.get('label', '')).split())}",
              f"size: {theme.get('size', '')}", f"keywords: {' '.join(str(theme.get('keywords', '')).split())}",

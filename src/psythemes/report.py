@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from .discover import parse_quotes
+from .tables import parse_quotes
 from .outputs import write_text
 
 __all__ = ["ReportData", "Section", "SECTIONS", "add_section", "table_one", "render_report", "write_report"]

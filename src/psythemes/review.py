@@ -115,7 +115,8 @@ class ReviewDecisions:
 def load_run(run_dir: str | Path) -> RunTables:
     """Read an ``extract`` output folder (segments, codes, transcripts, codebook, manifest)."""
     from .codebook import load_codebook
-    from .io import load_transcripts_jsonl, read_segments
+    from .io import load_transcripts_jsonl
+    from .tables import read_segments
 
     run_dir = Path(run_dir)
     if not run_dir.is_dir():

@@ -16,9 +16,8 @@ from __future__ import annotations
 import functools
 import re
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import io as _io
@@ -38,8 +37,6 @@ __all__ = [
     "SentenceSegmenter",
     "WindowSegmenter",
     "segment_transcripts",
-    "segment_files",
-    "SegmentRun",
     "MAX_SENTENCE_WORDS",
     "FALLBACK_WINDOW_WORDS",
 ]
@@ -513,80 +510,19 @@ def _merge_target(u: _Unit, kept: list[_Unit]) -> str | None:
     return min(after, key=lambda k: k.start).segment_id if after else None
 
 
-@dataclass
-class SegmentRun:
-    """What :func:`segment_files` did."""
-
-    n_transcripts: int
-    n_segments: int
-    n_dropped: int
-    unit: str
-    out_dir: Path
-    outputs: dict[str, Path] = field(default_factory=dict)
+# Moved to the file-level modules; kept importable from here (PEP 562).
+_MOVED = {
+    "segment_files": "jobs",
+    "SegmentRun": "jobs",
+    "SEGMENTS_FILE": "jobs",
+    "DROPPED_FILE": "jobs",
+    "TRANSCRIPTS_FILE": "jobs",
+}
 
 
-#: File names written by :func:`segment_files`.
-SEGMENTS_FILE, DROPPED_FILE, TRANSCRIPTS_FILE = "segments.csv", "segments_dropped.csv", "transcripts.jsonl"
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        import importlib
 
-
-def segment_files(
-    paths: Iterable[str | Path],
-    out_dir: str | Path,
-    *,
-    format: str = "auto",
-    metadata: str | Path | pd.DataFrame | None = None,
-    speaker_roles: Mapping[str, str] | str | None = None,
-    unit: str = "turn",
-    window_size: int = 3,
-    stride: int = 1,
-    interviewer: str = "keep",
-    backchannels: str = "keep",
-    lang: str = "en",
-    spacy_model: str | None = None,
-    label_patterns: Sequence[str] | None = None,
-    encoding: str | None = None,
-    on_file: Callable[[Path], None] | None = None,
-) -> SegmentRun:
-    """Read transcript files, segment them and write the results (the ``segment`` command).
-
-    Writes ``segments.csv`` (kept segments), ``segments_dropped.csv`` (dropped ones, possibly
-    empty) and ``transcripts.jsonl`` (the normalised transcripts that offsets refer to) into
-    ``out_dir``.  Everything is read and segmented before anything is written, and each file
-    is written atomically, so a failed run leaves earlier results as they were.
-
-    Parameters
-    ----------
-    paths : iterable of paths
-        Files and folders, see :func:`psythemes.io.read_transcripts`.
-    out_dir : path
-        Output folder (created if needed).
-    format, metadata, speaker_roles, label_patterns, encoding, on_file
-        See :func:`psythemes.io.read_transcripts`.
-    unit, window_size, stride, interviewer, backchannels, lang, spacy_model
-        See :func:`segment_transcripts`.
-
-    Returns
-    -------
-    SegmentRun
-        Counts and output paths.  Problems that do not stop the run are issued as
-        :class:`~psythemes.errors.PsythemesWarning`.
-    """
-    from .outputs import prepare_out_dir, write_table
-
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError("output path exists and is not a folder", path=out_dir)
-    transcripts = _io.read_transcripts(paths, format=format, metadata=metadata, speaker_roles=speaker_roles,
-                                       label_patterns=label_patterns, encoding=encoding, on_file=on_file)
-    kept, dropped = segment_transcripts(
-        transcripts, unit=unit, window_size=window_size, stride=stride, interviewer=interviewer,
-        backchannels=backchannels, lang=lang, spacy_model=spacy_model, speaker_roles=speaker_roles,
-        return_dropped=True)
-    out_dir = prepare_out_dir(out_dir)
-    outputs = {
-        "segments": write_table(out_dir / SEGMENTS_FILE, kept),
-        "dropped": write_table(out_dir / DROPPED_FILE, dropped),
-        "transcripts": _io.write_transcripts_jsonl(out_dir / TRANSCRIPTS_FILE, transcripts),
-    }
-    return SegmentRun(n_transcripts=len(transcripts), n_segments=len(kept), n_dropped=len(dropped), unit=unit,
-                      out_dir=out_dir, outputs=outputs)
+        return getattr(importlib.import_module(f".{_MOVED[name]}", __package__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

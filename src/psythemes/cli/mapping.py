@@ -38,7 +38,7 @@ def map_command(
     """Assign codebook codes to segments; write DIR/codes.csv (and DIR/theme_codes.csv with --themes)."""
     from ..defaults import NO_CODEBOOK
     from ..errors import InputError
-    from ..mapping import map_segments_to_files
+    from ..jobs import map_segments_to_files
 
     if codebook is None and model is None:
         raise InputError(NO_CODEBOOK)
@@ -75,7 +75,7 @@ def train_command(
         show_default=False)] = None,
 ) -> None:
     """Train a few-shot mapper on gold-coded segments and save it with a model card."""
-    from ..mapping import train_to_folder
+    from ..jobs import train_to_folder
 
     with warnings_as_lines():
         run = train_to_folder(segments, gold if len(gold) > 1 else gold[0], out, codebook=codebook, cv=cv,

@@ -38,7 +38,7 @@ def segment(
 ) -> None:
     """Read transcripts and write DIR/segments.csv, segments_dropped.csv and transcripts.jsonl."""
     from ..io import expand_paths
-    from ..segment import segment_files
+    from ..jobs import segment_files
 
     files = expand_paths(inputs)
     with warnings_as_lines(), _progress(len(files)) as advance:

@@ -58,7 +58,8 @@ def themes(
                     "that do not reappear (themes.csv columns stability, stable).")] = 1,
 ) -> None:
     """Discover candidate themes; write themes.csv, segment_themes.csv, themes_by_*.csv and figures/."""
-    from ..discover import discover_themes, load_segments, seed_words_from_codebook
+    from ..discover import discover_themes, seed_words_from_codebook
+    from ..jobs import load_segments
     from ..embed import Embedder
 
     # before reading and embedding: a codebook without seed words should fail fast

@@ -1,0 +1,439 @@
+"""File-level jobs: read the input files, run the in-memory stages, write the output tables.
+
+The CLI commands are thin layers over these functions; :func:`psythemes.extract` writes its
+tables through the same readers and writers (:mod:`psythemes.tables`), so a file means the same
+whatever route wrote it.  Stage modules (:mod:`psythemes.segment`, :mod:`psythemes.discover`,
+:mod:`psythemes.mapping`, ...) never touch files.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import io as _io
+from . import mapping as _mapping
+from .codebook import Codebook, load_codebook
+from .errors import InputError, PsythemesWarning
+from .mapping import (
+    FewShotMapper,
+    ZeroShotMapper,
+    _encode,
+    _texts,
+    calibration_corpus,
+    grouped_cross_validate,
+    infer_scheme,
+    labels_from_gold,
+    map_themes,
+    warn_thin_cross_validation,
+)
+from .schema import CODE_COLUMNS, SEGMENT_COLUMNS
+from .segment import segment_transcripts
+from .tables import read_segments
+
+__all__ = [
+    "segment_files",
+    "SegmentRun",
+    "load_segments",
+    "map_segments_to_files",
+    "train_to_folder",
+]
+
+_DOC, _SEG, _TEXT, _ROLE = "doc_id", "segment_id", "text", "role"
+
+
+@dataclass
+class SegmentRun:
+    """What :func:`segment_files` did."""
+
+    n_transcripts: int
+    n_segments: int
+    n_dropped: int
+    unit: str
+    out_dir: Path
+    outputs: dict[str, Path] = field(default_factory=dict)
+
+
+#: File names written by :func:`segment_files`.
+SEGMENTS_FILE, DROPPED_FILE, TRANSCRIPTS_FILE = "segments.csv", "segments_dropped.csv", "transcripts.jsonl"
+
+
+def segment_files(
+    paths: Iterable[str | Path],
+    out_dir: str | Path,
+    *,
+    format: str = "auto",
+    metadata: str | Path | pd.DataFrame | None = None,
+    speaker_roles: Mapping[str, str] | str | None = None,
+    unit: str = "turn",
+    window_size: int = 3,
+    stride: int = 1,
+    interviewer: str = "keep",
+    backchannels: str = "keep",
+    lang: str = "en",
+    spacy_model: str | None = None,
+    label_patterns: Sequence[str] | None = None,
+    encoding: str | None = None,
+    on_file: Callable[[Path], None] | None = None,
+) -> SegmentRun:
+    """Read transcript files, segment them and write the results (the ``segment`` command).
+
+    Writes ``segments.csv`` (kept segments), ``segments_dropped.csv`` (dropped ones, possibly
+    empty) and ``transcripts.jsonl`` (the normalised transcripts that offsets refer to) into
+    ``out_dir``.  Everything is read and segmented before anything is written, and each file
+    is written atomically, so a failed run leaves earlier results as they were.
+
+    Parameters
+    ----------
+    paths : iterable of paths
+        Files and folders, see :func:`psythemes.io.read_transcripts`.
+    out_dir : path
+        Output folder (created if needed).
+    format, metadata, speaker_roles, label_patterns, encoding, on_file
+        See :func:`psythemes.io.read_transcripts`.
+    unit, window_size, stride, interviewer, backchannels, lang, spacy_model
+        See :func:`segment_transcripts`.
+
+    Returns
+    -------
+    SegmentRun
+        Counts and output paths.  Problems that do not stop the run are issued as
+        :class:`~psythemes.errors.PsythemesWarning`.
+    """
+    from .outputs import prepare_out_dir, write_table
+
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError("output path exists and is not a folder", path=out_dir)
+    transcripts = _io.read_transcripts(paths, format=format, metadata=metadata, speaker_roles=speaker_roles,
+                                       label_patterns=label_patterns, encoding=encoding, on_file=on_file)
+    kept, dropped = segment_transcripts(
+        transcripts, unit=unit, window_size=window_size, stride=stride, interviewer=interviewer,
+        backchannels=backchannels, lang=lang, spacy_model=spacy_model, speaker_roles=speaker_roles,
+        return_dropped=True)
+    out_dir = prepare_out_dir(out_dir)
+    outputs = {
+        "segments": write_table(out_dir / SEGMENTS_FILE, kept),
+        "dropped": write_table(out_dir / DROPPED_FILE, dropped),
+        "transcripts": _io.write_transcripts_jsonl(out_dir / TRANSCRIPTS_FILE, transcripts),
+    }
+    return SegmentRun(n_transcripts=len(transcripts), n_segments=len(kept), n_dropped=len(dropped), unit=unit,
+                      out_dir=out_dir, outputs=outputs)
+
+
+def _is_segment_table(path: Path) -> bool:
+    if path.suffix.lower() != ".csv" or not path.is_file():
+        return False
+    try:
+        header = pd.read_csv(path, nrows=0).columns
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError):
+        return False
+    return all(c in header for c in SEGMENT_COLUMNS)
+
+
+def load_segments(
+    paths: Sequence[str | Path],
+    *,
+    unit: str = "turn",
+    metadata: str | Path | None = None,
+    speaker_roles: str | Mapping[str, str] | None = None,
+    encoding: str | None = None,
+    interviewer: str = "keep",
+    backchannels: str = "keep",
+) -> tuple[pd.DataFrame, pd.DataFrame | None, bool]:
+    """Segments from a ``segments.csv`` or from transcripts (read and segmented here).
+
+    Parameters
+    ----------
+    paths : sequence of path
+        One ``segments.csv`` (a CSV with all segment columns), or transcript files/folders.
+    unit : str
+        Segmentation unit for transcripts (``turn``, ``sentence``, ``window``).
+    metadata : path, optional
+        Metadata CSV (``doc_id`` column plus variables such as ``wave``).
+    speaker_roles : str or mapping, optional
+        Speaker globs to roles, for transcripts (see :func:`psythemes.io.read_transcripts`).
+    encoding : str, optional
+        Text encoding of the transcript files (default: detect; see
+        :func:`psythemes.io.read_transcripts`).  Not used for a ``segments.csv``.
+    interviewer, backchannels : {"keep", "drop"}
+        Leave out interviewer segments (role ``interviewer``) and backchannels ("mm-hmm"),
+        as :func:`psythemes.extract` does; for a ``segments.csv`` by its ``role`` column and
+        :func:`psythemes.segment.is_backchannel` on the text.
+
+    Returns
+    -------
+    segments : pandas.DataFrame
+    doc_metadata : pandas.DataFrame or None
+        Per-document variables (``doc_id`` + columns) for the prevalence tables.
+    segmented : bool
+        True when the segments were made here from transcripts.
+
+    The number of segments left out (``interviewer``, ``backchannels``) is in
+    ``segments.attrs["n_set_aside"]``.
+    """
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise InputError("no input given")
+    for p in paths:
+        if not p.exists():
+            raise InputError("input not found", path=p)
+    meta_frame = None
+    if metadata is not None:
+        meta_path = Path(metadata)
+        try:
+            meta_frame = pd.read_csv(meta_path, dtype={_DOC: str}, keep_default_na=False)
+        except (OSError, ValueError, UnicodeDecodeError) as err:
+            raise InputError(f"cannot read metadata table: {err}", path=meta_path) from err
+        if _DOC not in meta_frame.columns:
+            raise InputError("metadata table needs a 'doc_id' column", path=meta_path)
+    if len(paths) == 1 and _is_segment_table(paths[0]):
+        table = read_segments(paths[0])
+        drop = np.zeros(len(table), dtype=bool)
+        if interviewer == "drop" and "role" in table.columns:
+            drop |= (table["role"].astype(str) == "interviewer").to_numpy()
+        if backchannels == "drop":
+            from .segment import is_backchannel
+
+            drop |= table["text"].astype(str).map(is_backchannel).to_numpy(dtype=bool)
+        kept = table[~drop].reset_index(drop=True)
+        kept.attrs["n_set_aside"] = int(drop.sum())
+        return kept, meta_frame, False
+    try:
+        from .io import read_transcripts
+        from .segment import segment_transcripts
+    except ImportError as err:
+        raise InputError(f"reading transcripts needs psythemes.io and psythemes.segment ({err})") from err
+    transcripts = read_transcripts(paths, metadata=metadata, speaker_roles=speaker_roles, encoding=encoding)
+    segments, dropped = segment_transcripts(transcripts, unit=unit, interviewer=interviewer,
+                                            backchannels=backchannels, return_dropped=True)
+    segments.attrs["n_set_aside"] = len(dropped)
+    if meta_frame is None:
+        # scalar variables only (the reader also stores e.g. a speaker -> role mapping there)
+        records = [
+            {_DOC: t.doc_id, **{k: v for k, v in t.metadata.items() if v is None or np.isscalar(v)}}
+            for t in transcripts
+            if t.metadata
+        ]
+        meta_frame = pd.DataFrame(records) if records else None
+    return segments, meta_frame, True
+
+
+def _read_gold_csv(path: str | Path, codebook: Codebook, segments: pd.DataFrame | None = None) -> pd.DataFrame:
+    from .evaluate import load_gold
+
+    # spans beyond their text are dropped (with a warning) when transcripts.jsonl lies beside segments.csv
+    lengths = segments.attrs.get("text_lengths") if segments is not None else None
+    return load_gold(path, codes=codebook.names, text_lengths=lengths)
+
+
+def _few_shot_training(cb: Codebook, segments: pd.DataFrame, train: str | Path, single_label: bool | None,
+                       ) -> tuple[pd.DataFrame, list[Any], dict[str, Any]]:
+    """Training segments, labels and the inferred scheme (announced as a PsythemesWarning)."""
+
+    gold = _read_gold_csv(train, cb, segments)
+    y_all = labels_from_gold(segments, gold)
+    keep = np.flatnonzero(segments[_DOC].astype(str).isin(set(gold[_DOC].astype(str))).to_numpy())
+    reviewed = gold.attrs.get("reviewed_spans")
+    if reviewed is not None:  # review sheets label the segments decided on, not whole documents
+        from .review import reviewed_rows
+
+        keep = reviewed_rows(segments, reviewed, gold.attrs.get("full_docs", ()))
+    if not len(keep):
+        raise InputError("no segment belongs to a document of the gold table", path=train)
+    seg = segments.iloc[keep].reset_index(drop=True)
+    y = [y_all[i] for i in keep]
+    scheme = infer_scheme(seg, y, single_label)
+    if scheme["single_label"]:
+        y_one = labels_from_gold(seg, gold, single=True)  # several codes on a unit: the one most coders gave
+    warnings.warn(f"from the gold: {scheme['message']}", PsythemesWarning, stacklevel=3)
+    keep = np.ones(len(seg), dtype=bool)
+    if scheme["roles"]:
+        keep &= np.isin(seg[_ROLE].fillna("").astype(str), scheme["roles"])
+    if scheme["single_label"]:
+        # one code per unit: an uncoded unit is not coded yet, not "no code"; two codes: the most voted
+        keep &= np.array([len(v) > 0 for v in y])
+        y = y_one
+    seg = seg[keep].reset_index(drop=True)
+    y = [v for v, k in zip(y, keep) if k]
+    if not len(seg):
+        raise InputError("no gold-coded segment to train on", path=train)
+    return seg, y, scheme
+
+
+def _fit_mapper(method: str, codebook: str | Path | None, segments: pd.DataFrame, *, train: str | Path | None,
+                model: str | Path | None, threshold: str | float, max_codes: int | None, embedder: Any = None,
+                single_label: bool | None = None) -> Any:
+    if model is not None:
+        mapper = FewShotMapper.load(model, embedder=embedder)
+        if codebook is not None and load_codebook(codebook).hash() != mapper.codebook_.hash():
+            raise InputError(f"the model was trained with another codebook ({mapper.codebook_.name!r}, hash "
+                             f"{mapper.codebook_.hash()[:12]}); leave out --codebook to use the model's own", path=model)
+        if single_label is not None:
+            mapper.single_label = bool(single_label)
+        return mapper
+    cb = load_codebook(codebook if codebook is not None else "psychosomatic")
+    if method == "few-shot":
+        if train is None:
+            raise InputError("--method few-shot needs --train GOLD.csv or --model DIR")
+        seg, y, scheme = _few_shot_training(cb, segments, train, single_label)
+        return FewShotMapper(cb, embedder=embedder, single_label=scheme["single_label"], roles=scheme["roles"]).fit(
+            seg, y, all_segments=segments)
+    if method != "zero-shot":
+        raise InputError(f"unknown method {method!r} (zero-shot or few-shot)")
+    try:
+        thr: Any = float(threshold)
+    except (TypeError, ValueError):
+        thr = threshold
+    return ZeroShotMapper(cb, embedder=embedder, threshold=thr, max_codes=max_codes,
+                          single_label=bool(single_label)).fit(calibration_corpus(cb, segments))
+
+
+def _theme_inputs(themes_dir: Path, segments: pd.DataFrame, mapper: Any) -> tuple[pd.DataFrame, np.ndarray, dict[Any, list[str]]]:
+    from .schema import SEGMENT_THEME_COLUMNS
+
+    themes_path, assign_path = themes_dir / "themes.csv", themes_dir / "segment_themes.csv"
+    for p in (themes_path, assign_path):
+        if not p.is_file():
+            raise InputError("--themes folder lacks this file", path=p)
+    themes = pd.read_csv(themes_path, keep_default_na=False)
+    assign = pd.read_csv(assign_path, dtype={SEGMENT_THEME_COLUMNS[0]: str}, keep_default_na=False)
+    if "theme_id" not in themes.columns or not set(SEGMENT_THEME_COLUMNS[:2]) <= set(assign.columns):
+        raise InputError("themes.csv needs theme_id; segment_themes.csv needs segment_id, theme_id", path=themes_dir)
+    emb = _encode(mapper.embedder_, _texts(segments))
+    row_of = {s: i for i, s in enumerate(segments[_SEG].tolist())}
+    centroids, quotes = [], {}
+    keep_rows = []
+    for k, tid in enumerate(themes["theme_id"].tolist()):
+        members = [row_of[s] for s in assign.loc[assign["theme_id"] == tid, SEGMENT_THEME_COLUMNS[0]] if s in row_of]
+        if not members:
+            continue
+        c = emb[members].mean(axis=0)
+        c /= max(float(np.linalg.norm(c)), 1e-12)
+        centroids.append(c)
+        keep_rows.append(k)
+        nearest = sorted(members, key=lambda i: -float(emb[i] @ c))[:3]
+        quotes[tid] = [segments[_TEXT].iat[i] for i in nearest]
+    dim = emb.shape[1] if emb.size else 1
+    return themes.iloc[keep_rows].reset_index(drop=True), np.array(centroids).reshape(-1, dim), quotes
+
+
+def map_segments_to_files(
+    segments: str | Path,
+    out_dir: str | Path,
+    *,
+    codebook: str | Path | None = None,
+    method: str = "zero-shot",
+    train: str | Path | None = None,
+    model: str | Path | None = None,
+    themes: str | Path | None = None,
+    threshold: str | float = "auto",
+    max_codes: int | None = None,
+    embedder: Any = None,
+    single_label: bool | None = None,
+) -> dict[str, Any]:
+    """Map a ``segments.csv`` to a codebook and write ``codes.csv`` (and ``theme_codes.csv``).
+
+    Parameters
+    ----------
+    segments : path
+        Segment table from ``psythemes segment``.
+    out_dir : path
+        Output folder.
+    codebook : str or path, optional
+        Codebook file or shipped name; default ``psychosomatic``, or the model's own codebook with ``model``.
+    method : {"zero-shot", "few-shot"}
+        ``few-shot`` trains on ``train`` (gold spans for some of these documents) unless ``model`` is given.
+    train : path, optional
+        Gold CSV (:data:`~psythemes.schema.GOLD_COLUMNS`).
+    model : path, optional
+        Folder written by :meth:`FewShotMapper.save` (implies few-shot).
+    themes : path, optional
+        Folder with ``themes.csv`` and ``segment_themes.csv``; theme-to-code suggestions use a
+        zero-shot mapper on the theme centroids.
+    threshold, max_codes
+        Zero-shot options (see :class:`ZeroShotMapper`).
+    embedder : object, optional
+    single_label : bool, optional
+        Every eligible segment gets exactly its best code.  None: zero-shot multi-label with
+        abstention; few-shot infers it from the gold (and codes only the roles the gold codes).
+
+    Returns
+    -------
+    dict
+        Counts and paths for the CLI summary.
+    """
+    from .outputs import prepare_out_dir, write_table
+
+    from .staging import check_out_dir
+
+    check_out_dir(out_dir, stage_command=True)  # before the embedding work, not after it
+    frame = read_segments(segments)
+    if themes is not None:  # checked before anything is written
+        for name in ("themes.csv", "segment_themes.csv"):
+            if not (Path(themes) / name).is_file():
+                raise InputError("--themes folder lacks this file", path=Path(themes) / name)
+    out = prepare_out_dir(out_dir)
+    if model is not None:
+        method = "few-shot"
+    mapper = _fit_mapper(method, codebook, frame, train=train, model=model, threshold=threshold, max_codes=max_codes,
+                         embedder=embedder, single_label=single_label)
+    if isinstance(mapper, FewShotMapper):
+        codes = mapper.predict(frame, all_segments=frame)
+    else:
+        codes = mapper.predict(frame)
+    write_table(out / "codes.csv", codes[CODE_COLUMNS])
+    warnings: list[str] = []
+    result: dict[str, Any] = {"out_dir": str(out), "method": mapper.method, "n_segments": len(frame), "n_codes": len(codes),
+                              "n_coded_segments": int(codes[_SEG].nunique()) if len(codes) else 0, "warnings": warnings}
+    if themes is not None:
+        zs = mapper if isinstance(mapper, ZeroShotMapper) else ZeroShotMapper(mapper.codebook_, embedder=mapper.embedder_).fit()
+        theme_table, centroids, quotes = _theme_inputs(Path(themes), frame, zs)
+        theme_codes = map_themes(theme_table, centroids, zs, quotes=quotes)
+        write_table(out / "theme_codes.csv", theme_codes)
+        result["n_themes"] = len(theme_codes)
+    return result
+
+
+def train_to_folder(
+    segments: str | Path,
+    gold: str | Path,
+    out_dir: str | Path,
+    *,
+    codebook: str | Path = "psychosomatic",
+    cv: int = 5,
+    random_state: int = 0,
+    embedder: Any = None,
+    single_label: bool | None = None,
+) -> dict[str, Any]:
+    """Train a :class:`FewShotMapper` on gold spans and save it (with grouped-CV metrics in its card).
+
+    Only segments of documents that appear in the gold table are used for training (a
+    document without gold rows is not "coded as nothing"); all segments serve as context.
+    Whether the scheme is single-label and which roles are coded is inferred from the gold
+    (:func:`infer_scheme`, announced as a warning) unless ``single_label`` is given.
+    """
+    cb = load_codebook(codebook)
+    frame = read_segments(segments)
+    train, y, scheme = _few_shot_training(cb, frame, gold, single_label)
+    embedder = embedder if embedder is not None else _mapping.default_embedder()
+    metrics: dict[str, Any] = {}
+    params = {"single_label": scheme["single_label"], "roles": scheme["roles"]}
+    n_docs = int(train[_DOC].nunique())
+    if cv >= 2:
+        warn_thin_cross_validation(train[_DOC].astype(str).tolist(), y, cb.names, n_splits=cv)
+    if cv >= 2 and n_docs >= 2:
+        summary = grouped_cross_validate(lambda: FewShotMapper(cb, embedder=embedder, random_state=random_state, **params), train, y,
+                                         n_splits=cv, all_segments=frame)
+        metrics = {k: v for k, v in summary.items() if k != "folds"}
+    model = FewShotMapper(cb, embedder=embedder, random_state=random_state, **params).fit(train, y, all_segments=frame)
+    gold_names = " + ".join(Path(g).name for g in (gold if isinstance(gold, (list, tuple)) else [gold]))
+    out = model.save(out_dir, training_data=f"{Path(segments).name} + {gold_names}: {len(train)} segments, {n_docs} documents",
+                     metrics=metrics)
+    return {"out_dir": str(out), "n_segments": len(train), "n_docs": n_docs, **metrics}
