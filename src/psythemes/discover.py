@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ._moved import forward
 from .errors import InputError, PsythemesWarning
 from .outputs import prepare_out_dir, write_bytes, write_json, write_table, write_text
 from .schema import SEGMENT_COLUMNS, SEGMENT_THEME_COLUMNS, THEME_COLUMNS
@@ -1480,17 +1481,9 @@ def seed_words_from_codebook(codebook: Codebook | str | Path) -> dict[str, list[
     return seeds
 
 
-# Moved to the file-level modules; kept importable from here (PEP 562).
-_MOVED = {
+# Moved to the file-level modules; still importable from here.
+__getattr__ = forward(__name__, {
     "load_segments": "jobs",
     "parse_quotes": "tables",
     "quote_texts": "tables",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module(f".{_MOVED[name]}", __package__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+})

@@ -58,3 +58,11 @@ def excerpt(text: str, limit: int = 60) -> str:
         return ""
     text = text.strip()
     return f": {text[:limit] + ('...' if len(text) > limit else '')!r}"
+
+
+class NotFittedError(PsythemesError, ValueError, AttributeError):
+    """A learned attribute or a method that needs ``fit`` was used before ``fit`` (or ``load``).
+
+    Also a ``ValueError`` and an ``AttributeError``, as scikit-learn's ``NotFittedError`` is, so
+    code written against scikit-learn estimators catches it.
+    """

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._moved import forward
 from .errors import InputError, PsythemesWarning, excerpt
 from .schema import Transcript, Turn
 
@@ -1541,15 +1542,7 @@ def load_transcripts_jsonl(path: str | Path) -> list[Transcript]:
     return out
 
 
-# Moved to the file-level modules; kept importable from here (PEP 562).
-_MOVED = {
+# Moved to the file-level modules; still importable from here.
+__getattr__ = forward(__name__, {
     "read_segments": "tables",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module(f".{_MOVED[name]}", __package__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+})

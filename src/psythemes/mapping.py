@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._moved import forward
 from .codebook import Code, Codebook, load_codebook, resolve_code_names
 from .errors import InputError, PsythemesWarning
 from .schema import CODE_COLUMNS, GOLD_COLUMNS, SEGMENT_COLUMNS
@@ -1533,16 +1534,8 @@ def warn_thin_cross_validation(doc_ids: Sequence[str], y: Sequence[Any], codes: 
     return messages
 
 
-# Moved to the file-level modules; kept importable from here (PEP 562).
-_MOVED = {
+# Moved to the file-level modules; still importable from here.
+__getattr__ = forward(__name__, {
     "map_segments_to_files": "jobs",
     "train_to_folder": "jobs",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module(f".{_MOVED[name]}", __package__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+})

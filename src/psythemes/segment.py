@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import io as _io
+from ._moved import forward
 from .errors import InputError, PsythemesWarning
 from .schema import SEGMENT_COLUMNS, Segment, Transcript, Turn, make_segment_id
 
@@ -510,19 +511,11 @@ def _merge_target(u: _Unit, kept: list[_Unit]) -> str | None:
     return min(after, key=lambda k: k.start).segment_id if after else None
 
 
-# Moved to the file-level modules; kept importable from here (PEP 562).
-_MOVED = {
+# Moved to the file-level modules; still importable from here.
+__getattr__ = forward(__name__, {
     "segment_files": "jobs",
     "SegmentRun": "jobs",
     "SEGMENTS_FILE": "jobs",
     "DROPPED_FILE": "jobs",
     "TRANSCRIPTS_FILE": "jobs",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module(f".{_MOVED[name]}", __package__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+})
