@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from ._moved import forward
+from .base import Params
 from .errors import InputError, PsythemesWarning
 from .outputs import prepare_out_dir, write_bytes, write_json, write_table, write_text
 from .schema import SEGMENT_COLUMNS, SEGMENT_THEME_COLUMNS, THEME_COLUMNS
@@ -381,7 +382,7 @@ def _embedding_backend(embedder: Embedder) -> Any:
 # -- the estimator --------------------------------------------------------------------------
 
 
-class ThemeDiscoverer:
+class ThemeDiscoverer(Params):
     """Discover candidate themes in embedded segments with BERTopic.
 
     Parameters

@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .base import Params
 from .errors import InputError, PsythemesWarning
 from .outputs import atomic_open, write_json
 from .schema import SEGMENT_COLUMNS
@@ -300,7 +301,7 @@ def _tail(text: str, max_chars: int) -> str:
     return cut[space + 1 :] if 0 <= space < max_chars // 2 else cut
 
 
-class Embedder:
+class Embedder(Params):
     """Sentence embeddings from a local sentence-transformers model, cached on disk.
 
     Parameters

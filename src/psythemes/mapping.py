@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from ._moved import forward
+from .base import Params
 from .codebook import Code, Codebook, load_codebook, resolve_code_names
 from .errors import InputError, PsythemesWarning
 from .schema import CODE_COLUMNS, GOLD_COLUMNS, SEGMENT_COLUMNS
@@ -256,7 +257,7 @@ class _Prototypes:
     neg: np.ndarray  # (m, d)
 
 
-class ZeroShotMapper:
+class ZeroShotMapper(Params):
     """Assign codebook codes to segments without labelled data.
 
     Parameters
@@ -718,7 +719,7 @@ def _normalise_labels(y: Any, n: int) -> tuple[str, list[list[str]]]:
     return "single", out
 
 
-class FewShotMapper:
+class FewShotMapper(Params):
     """Learn to assign codes from segments with gold codes.
 
     Parameters

@@ -9,7 +9,9 @@ command ``psythemes extract`` is a thin wrapper around it.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
+import inspect
 import platform
 import sys
 import time
@@ -24,13 +26,96 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError, PsythemesWarning
-from .qdpx import MACHINE_CODER, POSITION_UNITS  # coder name of machine codes in the export (never gold unless named)
+from .qdpx import (  # coder name of machine codes in the export (never gold unless named)
+    MACHINE_CODER,
+    POSITION_UNITS,
+)
 from .schema import GOLD_COLUMNS, Transcript
 
-__all__ = ["ExtractResult", "extract", "STAGES"]
+__all__ = ["ExtractResult", "extract", "STAGES", "ReadOptions", "EvaluationOptions", "PART_SHORTCUTS"]
 
 #: Stages in the order they run (``on_stage`` receives these names).
 STAGES = ("read", "segment", "embed", "themes", "map", "evaluate", "report", "write")
+
+
+@dataclass(frozen=True, eq=False)
+class ReadOptions:
+    """How :func:`extract` reads its inputs (see :func:`psythemes.io.read_transcripts`).
+
+    Attributes
+    ----------
+    format : str
+        Input format, ``"auto"`` from the file suffix.
+    metadata : path or DataFrame, optional
+        Metadata sidecar (``doc_id`` + participant, role, wave, ...).
+    speaker_roles : str or mapping, optional
+        Speaker globs to roles (``"Interviewer=interviewer,P*=patient"``).
+    encoding : str, optional
+        Text encoding of transcript files (default: detect).
+    label_patterns : sequence of str, optional
+        Extra speaker-label regexes for plain text.
+    qdpx_positions : {"auto", "utf16", "codepoints"}
+        How a ``.qdpx`` input or gold counts selection positions.
+    """
+
+    format: str = "auto"
+    metadata: Any = None
+    speaker_roles: Any = None
+    encoding: str | None = None
+    label_patterns: tuple[str, ...] | None = None
+    qdpx_positions: str = "auto"
+
+    def manifest_params(self) -> dict[str, Any]:
+        """JSON-friendly values for the run manifest (a metadata table is named, not copied)."""
+        out = dict(vars(self))
+        if isinstance(self.metadata, (str, Path)):
+            out["metadata"] = str(self.metadata)
+        elif self.metadata is not None:
+            out["metadata"] = "dataframe"
+        out["label_patterns"] = list(self.label_patterns) if self.label_patterns else None
+        return out
+
+
+@dataclass(frozen=True)
+class EvaluationOptions:
+    """How :func:`extract` compares machine codes with the gold (see :func:`psythemes.evaluate.evaluate`).
+
+    Attributes
+    ----------
+    overlap : float
+        Share of span or segment that aligns a gold span with a segment.
+    consensus : {"majority", "union", "intersection"}
+        How several gold coders make the reference.
+    ci : float or None
+        Confidence level of the bootstrap intervals.
+    n_boot : int
+        Bootstrap resamples.
+    gold_coders : tuple of str, optional
+        Coders whose codes are gold (default: every coder except ``psythemes``).
+    """
+
+    overlap: float = 0.5
+    consensus: str = "majority"
+    ci: float | None = 0.95
+    n_boot: int = 1000
+    gold_coders: tuple[str, ...] | None = None
+
+    def manifest_params(self) -> dict[str, Any]:
+        out = dict(vars(self))
+        out["gold_coders"] = list(self.gold_coders) if self.gold_coders is not None else None
+        return out
+
+
+#: The keyword shortcuts of :func:`extract` that build each configured part; a part handed in
+#: whole replaces them (giving both is an error).
+PART_SHORTCUTS: dict[str, tuple[str, ...]] = {
+    "read_options": ("format", "metadata", "speaker_roles", "encoding", "qdpx_positions"),
+    "segmenter": ("unit",),
+    "embedder": ("embedding_model", "embedding_backend", "context"),
+    "discoverer": ("preset", "min_topic_size", "n_themes", "reduce_outliers", "theme_runs"),
+    "mapper": ("method", "model", "single_label"),
+    "evaluation_options": ("overlap", "n_boot", "gold_coders"),
+}
 
 
 
@@ -112,8 +197,22 @@ def extract(
     on_stage: Callable[[str], None] | None = None,
     qdpx_positions: str = "auto",
     scheduler: Any = None,
+    read_options: ReadOptions | None = None,
+    segmenter: Any = None,
+    embedder: Any = None,
+    discoverer: Any = None,
+    mapper: Any = None,
+    evaluation_options: EvaluationOptions | None = None,
 ) -> ExtractResult:
     """Run the whole psythemes pipeline on transcripts.
+
+    Each stage is a configured part, BERTopic-style: :class:`ReadOptions`, a segmenter
+    (:func:`psythemes.segment.make_segmenter`), an :class:`~psythemes.embed.Embedder`, a
+    :class:`~psythemes.discover.ThemeDiscoverer`, a mapper
+    (:class:`~psythemes.mapping.ZeroShotMapper` or :class:`~psythemes.mapping.FewShotMapper`) and
+    :class:`EvaluationOptions`.  Hand a part in to reach every one of its parameters; the
+    keyword shortcuts below build the default parts (:data:`PART_SHORTCUTS`), and a part and
+    its shortcuts cannot both be given.  The manifest records every part's parameters.
 
     Parameters
     ----------
@@ -182,6 +281,24 @@ def extract(
     scheduler : psythemes.distributed.DaskRunner, optional
         Segment, embed, fit themes and map on a Dask cluster; use
         :func:`psythemes.distributed.extract` (``pip install "psythemes[dask]"``).
+    read_options : ReadOptions, optional
+        Instead of ``format``, ``metadata``, ``speaker_roles``, ``encoding``, ``qdpx_positions``
+        (and ``label_patterns``, reachable only here).
+    segmenter : TurnSegmenter, SentenceSegmenter or WindowSegmenter, optional
+        Instead of ``unit`` (window size, stride, language, spaCy model are its parameters).
+    embedder : Embedder, optional
+        Instead of ``embedding_model``, ``embedding_backend``, ``context``.
+    discoverer : ThemeDiscoverer, optional
+        Instead of ``preset``, ``min_topic_size``, ``n_themes``, ``reduce_outliers``,
+        ``theme_runs`` (top words, quotes, seed words are its parameters).  Used as given; its
+        ``embedder``, when None, becomes the run's embedder.
+    mapper : ZeroShotMapper or FewShotMapper, optional
+        Instead of ``method``, ``model``, ``single_label`` (threshold, max codes, cues are its
+        parameters).  An unfitted zero-shot mapper is fitted on the run's segments; a few-shot
+        mapper must be fitted or loaded.  Without ``codebook``, the mapper's codebook is used.
+    evaluation_options : EvaluationOptions, optional
+        Instead of ``overlap``, ``n_boot``, ``gold_coders`` (consensus and CI level are its
+        parameters).
 
     Returns
     -------
@@ -189,13 +306,14 @@ def extract(
     """
     from . import codebook as codebook_mod
     from .defaults import check_codebook_given, default_codebook
-    from .discover import ThemeDiscoverer
-    from .embed import Embedder
     from .segment import segment_transcripts
-
     from .validate import check_seed
 
     check_seed(random_state)
+    given = {k: v for k, v in locals().items() if k in _SHORTCUT_NAMES}
+    _check_parts_or_shortcuts(given, {"read_options": read_options, "segmenter": segmenter, "embedder": embedder,
+                                      "discoverer": discoverer, "mapper": mapper,
+                                      "evaluation_options": evaluation_options})
     if method not in ("zero-shot", "few-shot"):
         raise InputError(f"unknown method {method!r}; choose zero-shot or few-shot")
     if method == "few-shot" and model is None:
@@ -203,7 +321,13 @@ def extract(
     paths = [Path(inputs)] if isinstance(inputs, (str, Path)) else [Path(p) for p in inputs]
     if not paths:
         raise InputError("no input given")
+    if codebook is None and mapper is not None:
+        codebook = _mapper_codebook(mapper)
     check_codebook_given(codebook, paths, model=model)
+    read = read_options or ReadOptions(format=format, metadata=metadata, speaker_roles=speaker_roles,
+                                       encoding=encoding, qdpx_positions=qdpx_positions)
+    scoring = evaluation_options or EvaluationOptions(
+        overlap=overlap, n_boot=n_boot, gold_coders=tuple(gold_coders) if gold_coders is not None else None)
     if out_dir is not None:
         from .staging import check_out_dir
 
@@ -216,17 +340,17 @@ def extract(
 
     # --- read
     with clock("read"):
-        if qdpx_positions not in ("auto", *POSITION_UNITS):
-            raise InputError(f"qdpx_positions must be auto, utf16 or codepoints, not {qdpx_positions!r}")
-        transcripts, project = _read_inputs(paths, format=format, metadata=metadata, speaker_roles=speaker_roles,
-                                            encoding=encoding, qdpx_positions=qdpx_positions)
+        if read.qdpx_positions not in ("auto", *POSITION_UNITS):
+            raise InputError(f"qdpx_positions must be auto, utf16 or codepoints, not {read.qdpx_positions!r}")
+        transcripts, project = _read_inputs(paths, read)
         if codebook is None:
             codebook = default_codebook(paths, project=project, model=model)
         book = codebook if isinstance(codebook, codebook_mod.Codebook) else codebook_mod.load_codebook(codebook)
         if dask:
-            _check_dask_mapping(book, method=method, single_label=single_label, theme_runs=theme_runs)
-        gold_table = _load_gold(gold, project, book, transcripts, qdpx_positions=qdpx_positions,
-                                coders=gold_coders)
+            _check_dask_mapping(book, method=method, single_label=single_label, discoverer=discoverer,
+                                mapper=mapper, theme_runs=theme_runs)
+        gold_table = _load_gold(gold, project, book, transcripts, qdpx_positions=read.qdpx_positions,
+                                coders=list(scoring.gold_coders) if scoring.gold_coders is not None else None)
         pseudo = None
         if pseudonymise is not False and pseudonymise is not None:
             from .pseudonymise import pseudonymise_for_extract
@@ -237,26 +361,35 @@ def extract(
 
     # --- segment
     with clock("segment"):
+        if segmenter is None:
+            from .segment import make_segmenter
+
+            segmenter = make_segmenter(unit, speaker_roles=read.speaker_roles,
+                                       bridge_backchannels=backchannels == "merge")
         segments, dropped = (dask.segment_transcripts if dask else segment_transcripts)(
-            transcripts, unit=unit, interviewer=interviewer, backchannels=backchannels,
-            speaker_roles=speaker_roles, return_dropped=True,
+            transcripts, interviewer=interviewer, backchannels=backchannels, segmenter=segmenter,
+            return_dropped=True,
         )
         if len(segments) < 2:
             raise InputError(f"only {len(segments)} segment(s) to analyse; need at least 2")
         from .discover import SMALL_CORPUS
 
-        if preset == "default" and isinstance(min_topic_size, int) and min_topic_size > len(segments) >= SMALL_CORPUS:
+        if (discoverer is None and preset == "default" and isinstance(min_topic_size, int)
+                and min_topic_size > len(segments) >= SMALL_CORPUS):
             # HDBSCAN's limit, found before the embedding work rather than after it
             raise InputError(f"--min-topic-size {min_topic_size} is more than the {len(segments)} segments to analyse")
 
     # --- embed
     with clock("embed"):
-        if embedding_backend is None and model is not None:
-            # a trained mapper gets the kind of vectors it was trained on
-            from .mapping import model_embedding_backend
+        if embedder is None:
+            from .embed import Embedder
 
-            embedding_backend = model_embedding_backend(model)
-        embedder = Embedder(model=embedding_model, cache_dir=cache_dir, context=context, backend=embedding_backend)
+            if embedding_backend is None and model is not None:
+                # a trained mapper gets the kind of vectors it was trained on
+                from .mapping import model_embedding_backend
+
+                embedding_backend = model_embedding_backend(model)
+            embedder = Embedder(model=embedding_model, cache_dir=cache_dir, context=context, backend=embedding_backend)
         embeddings = dask.embed(embedder, segments) if dask else embedder.embed_segments(segments)
         stats = getattr(embedder, "stats_", {})
         cache_use = {"texts_embedded": int(stats.get("n_encoded", 0)),
@@ -265,11 +398,16 @@ def extract(
     # --- themes
     with clock("themes"):
         meta_frame = _metadata_frame(transcripts)
-        discoverer = ThemeDiscoverer(
-            preset=preset, min_topic_size=min_topic_size, n_themes=n_themes,
-            reduce_outliers=reduce_outliers, random_state=random_state, embedder=embedder,
-            memory=_cache_folder(cache_dir, "themes"), n_runs=theme_runs,
-        )
+        if discoverer is None:
+            from .discover import ThemeDiscoverer
+
+            discoverer = ThemeDiscoverer(
+                preset=preset, min_topic_size=min_topic_size, n_themes=n_themes,
+                reduce_outliers=reduce_outliers, random_state=random_state, embedder=embedder,
+                memory=_cache_folder(cache_dir, "themes"), n_runs=theme_runs,
+            )
+        elif discoverer.get_params(deep=False).get("embedder") is None:
+            discoverer = copy.copy(discoverer).set_params(embedder=embedder)  # the caller's object stays as it was
         discoverer = (dask.fit_themes if dask else type(discoverer).fit)(discoverer, segments, embeddings,
                                                                            metadata=meta_frame)
 
@@ -277,9 +415,10 @@ def extract(
     with clock("map"):
         if dask:
             codes, theme_codes = dask.map(segments, discoverer, book, embedder, method=method, model=model)
+            used_mapper = None
         else:
-            codes, theme_codes = _map(segments, discoverer, book, embedder, method=method, model=model,
-                                      single_label=single_label, embeddings=embeddings)
+            codes, theme_codes, used_mapper = _map(segments, discoverer, book, embedder, mapper=mapper, method=method,
+                                                   model=model, single_label=single_label, embeddings=embeddings)
 
     # --- evaluate
     evaluation = None
@@ -288,29 +427,29 @@ def extract(
             from .evaluate import evaluate
 
             evaluation = evaluate(
-                codes, gold_table, segments, codes=book.names, overlap=overlap,
-                n_boot=n_boot, random_state=random_state,
+                codes, gold_table, segments, codes=book.names, overlap=scoring.overlap, consensus=scoring.consensus,
+                ci=scoring.ci, n_boot=scoring.n_boot, random_state=random_state,
             )
 
+    parts = {"read_options": read, "segmenter": segmenter, "embedder": embedder, "discoverer": discoverer,
+             "mapper": used_mapper, "evaluation_options": scoring}
     manifest = _manifest(
         paths=paths, transcripts=transcripts, segments=segments, embedder=embedder, book=book,
         options={
-            "format": format, "speaker_roles": speaker_roles, "encoding": encoding, "unit": unit,
-            "qdpx_positions": qdpx_positions,
-            "interviewer": interviewer, "backchannels": backchannels, "preset": preset,
+            **read.manifest_params(),
+            "interviewer": interviewer, "backchannels": backchannels,
             "preset_used": discoverer.preset_,
-            "min_topic_size": min_topic_size, "n_themes": n_themes, "reduce_outliers": reduce_outliers,
-            "theme_runs": theme_runs,
-            "method": method, "model": str(model) if model else None, "context": context,
+            "method": method if mapper is None else type(mapper).__name__,
+            "model": str(model) if model else None,
             "embedding_backend": embedder.backend_,
-            "overlap": overlap, "n_boot": n_boot, "gold": str(gold) if isinstance(gold, (str, Path)) else
+            "gold": str(gold) if isinstance(gold, (str, Path)) else
             ([str(g) for g in gold] if isinstance(gold, (list, tuple)) else
              ("dataframe" if gold is not None else None)),
-            "gold_coders": list(gold_coders) if gold_coders is not None else None,
-            "metadata": str(metadata) if isinstance(metadata, (str, Path)) else None,
+            **scoring.manifest_params(),
             "pseudonymised": pseudo.counts() if pseudo is not None else None,
             **({"dask": dask.describe()} if dask else {}),
         },
+        parts=_parts_manifest(parts),
         random_state=random_state, timings=timings, discoverer=discoverer, evaluation=evaluation,
         cache_use=cache_use,
     )
@@ -349,7 +488,7 @@ def extract(
                 link_files=True,
                 summary={**({"outlier_share": discoverer.outlier_share_, "n_themes": len(discoverer.themes_)}),
                          **(_headline(evaluation) if evaluation is not None else {})},
-                manifest={k: manifest[k] for k in ("psythemes", "created", "model", "options", "timings_s")},
+                manifest={k: manifest[k] for k in ("psythemes", "created", "model", "options", "parts", "timings_s")},
                 extra_sections=[saturation_section(saturation, cache_dir=_cache_folder(cache_dir, "report"))],
             ),
             figure_cache=_cache_folder(cache_dir, "report"),
@@ -393,8 +532,7 @@ def _stage(name: str, timings: dict[str, float], on_stage: Callable[[str], None]
         timings[name] = time.perf_counter() - start
 
 
-def _read_inputs(paths: list[Path], *, format: str, metadata: Any, speaker_roles: Any, encoding: str | None = None,
-                 qdpx_positions: str = "auto"):
+def _read_inputs(paths: list[Path], read: ReadOptions) -> tuple[list[Transcript], Any]:
     from . import io as io_mod
 
     project_paths = [p for p in paths if p.suffix.lower() in (".qdpx", ".qde")]
@@ -405,13 +543,14 @@ def _read_inputs(paths: list[Path], *, format: str, metadata: Any, speaker_roles
         from .qdpx import project_transcripts, read_qdpx
 
         # read once: the project gives the transcripts and, later, its codebook and codings
-        io_mod.check_encoding(encoding)  # unused by a project's XML, but a misspelt name is still an error
-        project = read_qdpx(project_paths[0], positions=qdpx_positions)
+        io_mod.check_encoding(read.encoding)  # unused by a project's XML, but a misspelt name is still an error
+        project = read_qdpx(project_paths[0], positions=read.qdpx_positions)
         transcripts = io_mod.annotate_transcripts(
-            project_transcripts(project), metadata=metadata, speaker_roles=speaker_roles)
+            project_transcripts(project), metadata=read.metadata, speaker_roles=read.speaker_roles)
     else:
-        transcripts = io_mod.read_transcripts(paths, format=format, metadata=metadata,
-                                              speaker_roles=speaker_roles, encoding=encoding)
+        transcripts = io_mod.read_transcripts(paths, format=read.format, metadata=read.metadata,
+                                              speaker_roles=read.speaker_roles, encoding=read.encoding,
+                                              label_patterns=read.label_patterns)
     if not transcripts:
         raise InputError("no transcripts found in the inputs")
     return transcripts, project
@@ -479,28 +618,34 @@ def _metadata_frame(transcripts: list[Transcript]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _check_dask_mapping(book: Any, *, method: str, single_label: bool | None, theme_runs: int) -> None:
+def _check_dask_mapping(book: Any, *, method: str, single_label: bool | None, discoverer: Any, mapper: Any,
+                        theme_runs: int) -> None:
     """What the Dask runner cannot do yet, refused before any work (each worker would fit its own
     corpus calibration on its partition, and the answers would differ from one process)."""
     from .mapping import needs_corpus_calibration
 
     unsupported = []
-    if method != "few-shot" and needs_corpus_calibration(book):
+    if mapper is not None:
+        unsupported.append("a mapper handed in as a part")
+    elif method != "few-shot" and needs_corpus_calibration(book):
         unsupported.append("a codebook whose codes have definitions only (calibrated on the corpus)")
     if single_label is not None:
         unsupported.append("--single-label/--multi-label")
-    if theme_runs > 1:
+    runs = discoverer.get_params(deep=False).get("n_runs", 1) if discoverer is not None else theme_runs
+    if runs > 1:
         unsupported.append("several theme runs")
     if unsupported:
         raise InputError(f"--scheduler does not support {' or '.join(unsupported)} yet; run without "
                          "--scheduler, or give codes examples (docs/scaling.md)")
 
 
-def _map(segments: pd.DataFrame, discoverer: Any, book: Any, embedder: Any, *, method: str, model: Any,
-         single_label: bool | None = None, embeddings: np.ndarray | None = None):
-    from .tables import quote_texts
+def _map(segments: pd.DataFrame, discoverer: Any, book: Any, embedder: Any, *, mapper: Any, method: str, model: Any,
+         single_label: bool | None = None, embeddings: np.ndarray | None = None
+         ) -> tuple[pd.DataFrame, pd.DataFrame, Any]:
+    """Machine codes, theme -> code suggestions and the mapper that made the codes."""
     from .embed import KnownVectors
     from .mapping import FewShotMapper, ZeroShotMapper, calibration_corpus, map_themes
+    from .tables import quote_texts
 
     if embeddings is not None and getattr(embedder, "context", None) is None:
         # the embed stage's vectors are those of the segment texts: hand them on, embed nothing twice
@@ -508,16 +653,79 @@ def _map(segments: pd.DataFrame, discoverer: Any, book: Any, embedder: Any, *, m
 
     # the segments calibrate codes that have no examples (psythemes.selftrain; no labels used)
     zero_shot = ZeroShotMapper(book, embedder=embedder, single_label=bool(single_label)).fit(calibration_corpus(book, segments))
-    if method == "few-shot":
+    if mapper is not None:
+        mapper = _ready_mapper(mapper, book, segments, embedder)
+    elif method == "few-shot":
         mapper = FewShotMapper.load(model, embedder=embedder)
         if single_label is not None:
             mapper.single_label = bool(single_label)
-        codes = mapper.predict(segments)
     else:
-        codes = zero_shot.predict(segments)
+        mapper = zero_shot
+    codes = mapper.predict(segments)
     theme_codes = map_themes(discoverer.themes_, discoverer.theme_centroids_, zero_shot,
                              quotes=quote_texts(discoverer.themes_))
-    return codes, theme_codes
+    return codes, theme_codes, mapper
+
+
+def _fitted(part: Any) -> bool:
+    """Whether ``fit`` (or ``load``) has run: learned attributes end in ``_`` (scikit-learn's rule)."""
+    return any(k.endswith("_") and not k.startswith("__") for k in vars(part))
+
+
+def _ready_mapper(mapper: Any, book: Any, segments: pd.DataFrame, embedder: Any) -> Any:
+    """A mapper handed in as a part, fitted if it is a zero-shot one that is not; the caller's
+    object stays as it was (a copy gets the run's embedder when it has none)."""
+    from .mapping import ZeroShotMapper, calibration_corpus
+
+    if _fitted(mapper):
+        return mapper
+    if not isinstance(mapper, ZeroShotMapper):
+        raise InputError(f"{type(mapper).__name__} handed to extract must be fitted or loaded first "
+                         "(see `psythemes train` and FewShotMapper.load)")
+    mapper = copy.copy(mapper)
+    if mapper.get_params(deep=False).get("embedder") is None:
+        mapper.set_params(embedder=embedder)
+    return mapper.fit(calibration_corpus(book, segments))
+
+
+def _mapper_codebook(mapper: Any) -> Any:
+    """The codebook a mapper part was configured or fitted with."""
+    book = getattr(mapper, "codebook_", None)
+    return book if book is not None else mapper.get_params(deep=False).get("codebook")
+
+
+_SHORTCUT_NAMES = frozenset(name for names in PART_SHORTCUTS.values() for name in names)
+
+
+def _check_parts_or_shortcuts(given: dict[str, Any], parts: dict[str, Any]) -> None:
+    """A part handed in whole and a shortcut that builds the same part cannot both be given."""
+    defaults = {name: p.default for name, p in inspect.signature(extract).parameters.items()}
+    for part, names in PART_SHORTCUTS.items():
+        if parts.get(part) is None:
+            continue
+        clash = [n for n in names if _differs(given.get(n), defaults[n])]
+        if clash:
+            raise InputError(f"give {part}= or {', '.join(f'{n}=' for n in clash)}, not both: the {part} "
+                             f"carries its own settings")
+
+
+def _differs(value: Any, default: Any) -> bool:
+    if value is default:
+        return False
+    if default is None or isinstance(value, pd.DataFrame):
+        return True
+    return bool(value != default)
+
+
+def _parts_manifest(parts: dict[str, Any]) -> dict[str, Any]:
+    """Each configured part: its class and parameters (``get_params``), as the run used them."""
+    out: dict[str, Any] = {}
+    for name, part in parts.items():
+        if part is None:
+            continue
+        params = part.manifest_params() if hasattr(part, "manifest_params") else {}
+        out[name] = {"class": type(part).__name__, **params}
+    return out
 
 
 def _headline(evaluation: Any) -> dict[str, Any]:
@@ -544,7 +752,7 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _manifest(*, paths, transcripts, segments, embedder, book, options, random_state, timings, discoverer,
+def _manifest(*, paths, transcripts, segments, embedder, book, options, parts, random_state, timings, discoverer,
               evaluation, cache_use) -> dict[str, Any]:
     from . import __version__
     from .io import expand_paths
@@ -563,6 +771,7 @@ def _manifest(*, paths, transcripts, segments, embedder, book, options, random_s
         "model": model_info,
         "codebook": {"name": book.name, "hash": book.hash(), "codes": book.names},
         "options": options,
+        "parts": parts,
         "random_state": random_state,
         "inputs": [{"path": str(p), "sha256": sha256_file(p)} for p in expand_paths(paths)],
         "counts": {
