@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -65,9 +66,9 @@ def test_every_part_parameter_is_reachable_and_recorded(demo_dir: Path) -> None:
 
 
 def test_a_part_and_its_shortcut_cannot_both_be_given(demo_dir: Path) -> None:
-    with pytest.raises(InputError, match="discoverer= or preset="):
+    with pytest.raises(InputError, match="both a discoverer part and preset were given"):
         extract(_inputs(demo_dir), codebook="psychosomatic", preset="fast", discoverer=ThemeDiscoverer())
-    with pytest.raises(InputError, match="segmenter= or unit="):
+    with pytest.raises(InputError, match="both a segmenter part and unit were given"):
         extract(_inputs(demo_dir), codebook="psychosomatic", unit="sentence", segmenter=SentenceSegmenter())
 
 
@@ -84,3 +85,37 @@ def test_parts_clone_like_scikit_learn_estimators() -> None:
     assert (segmenter.window_size, segmenter.stride) == (5, 2)
     with pytest.raises(ValueError, match="not a parameter"):
         segmenter.set_params(windowsize=5)
+
+
+def test_parts_file_runs_again_from_a_manifest(demo_dir: Path, tmp_path: Path) -> None:
+    from psythemes.cli import main
+
+    (tmp_path / "parts.yaml").write_text("segmenter: {class: WindowSegmenter, window_size: 2, stride: 2}\n"
+                                         "discoverer: {preset: fast, n_themes: 3, top_n_words: 5}\n"
+                                         "mapper: {max_codes: 1}\n", encoding="utf-8")
+    args = [str(p) for p in _inputs(demo_dir)] + ["--metadata", str(demo_dir / "metadata.csv"), "--codebook",
+                                                  "psychosomatic", "--no-qdpx", "--no-cache"]
+    assert main(["extract", *args, "--parts", str(tmp_path / "parts.yaml"), "--out", str(tmp_path / "a")]) == 0
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["parts"]["segmenter"]["window_size"] == 2 and manifest["parts"]["mapper"]["max_codes"] == 1
+    # the manifest is a parts file: the same parts again, the same tables
+    assert main(["extract", *args, "--parts", str(tmp_path / "a" / "manifest.json"), "--out", str(tmp_path / "b")]) == 0
+    for name in ("segments.csv", "themes.csv", "codes.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("text, message", [
+    ("segmenter: {class: WindowSegmenter, windowsize: 2}\n", "no parameter 'windowsize' (did you mean 'window_size'?)"),
+    ("segmenter: {class: WindowSegmentr}\n", "unknown class 'WindowSegmentr' (did you mean 'WindowSegmenter'?)"),
+    ("discoverr: {preset: fast}\n", "unknown part(s) 'discoverr' (did you mean 'discoverer'?)"),
+    ("- a list\n", "maps part names to their parameters"),
+    ("segmenter: {class: [\n", "cannot read parts file"),
+])
+def test_parts_file_errors_name_the_problem(tmp_path: Path, text: str, message: str) -> None:
+    from psythemes.config import build_parts, read_parts
+
+    path = tmp_path / "parts.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        build_parts(read_parts(path), source=path)
+    assert message in str(err.value) and str(path) in str(err.value)

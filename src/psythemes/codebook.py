@@ -41,7 +41,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from .errors import InputError, did_you_mean
 
 __all__ = [
     "Code",
@@ -217,11 +217,6 @@ class Codebook:
 # dict <-> Codebook, with validation
 
 
-def _did_you_mean(word: str, options: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def _str_list(value: Any, what: str, path: str | None) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -252,7 +247,7 @@ def _code_from_dict(data: Any, where: str, path: str | None) -> Code:
     where = f"code {name!r}"
     for key in data:
         if key not in _CODE_FIELDS:
-            raise InputError(f"{where}: unknown field {key!r}{_did_you_mean(str(key), _CODE_FIELDS)}", path=path)
+            raise InputError(f"{where}: unknown field {key!r}{did_you_mean(str(key), _CODE_FIELDS)}", path=path)
     definition = data.get("definition")
     if definition is None or (isinstance(definition, str) and not definition.strip()):
         raise InputError(f"{where}: empty definition", path=path)
@@ -305,7 +300,7 @@ def codebook_from_dict(data: Any, *, source: str | Path | None = None, default_n
         raise InputError(f"a codebook must be a mapping with a 'codes' list, not {type(data).__name__}", path=path)
     for key in data:
         if key not in _TOP_FIELDS:
-            raise InputError(f"unknown top-level field {key!r}{_did_you_mean(str(key), _TOP_FIELDS)}", path=path)
+            raise InputError(f"unknown top-level field {key!r}{did_you_mean(str(key), _TOP_FIELDS)}", path=path)
     codes_raw = data.get("codes")
     if not isinstance(codes_raw, list) or not codes_raw:
         raise InputError("'codes' must be a non-empty list", path=path)

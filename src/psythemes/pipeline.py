@@ -675,6 +675,7 @@ def _fitted(part: Any) -> bool:
 def _ready_mapper(mapper: Any, book: Any, segments: pd.DataFrame, embedder: Any) -> Any:
     """A mapper handed in as a part, fitted if it is a zero-shot one that is not; the caller's
     object stays as it was (a copy gets the run's embedder when it has none)."""
+    from .codebook import load_codebook
     from .mapping import ZeroShotMapper, calibration_corpus
 
     if _fitted(mapper):
@@ -683,8 +684,14 @@ def _ready_mapper(mapper: Any, book: Any, segments: pd.DataFrame, embedder: Any)
         raise InputError(f"{type(mapper).__name__} handed to extract must be fitted or loaded first "
                          "(see `psythemes train` and FewShotMapper.load)")
     mapper = copy.copy(mapper)
-    if mapper.get_params(deep=False).get("embedder") is None:
+    own = mapper.get_params(deep=False)
+    if own.get("embedder") is None:
         mapper.set_params(embedder=embedder)
+    if own.get("codebook") is None:
+        mapper.set_params(codebook=book)  # the run's codebook (given, the project's or the demo's)
+    elif load_codebook(own["codebook"]).hash() != book.hash():
+        raise InputError("the mapper handed in has a codebook of its own that is not the run's codebook; give one "
+                         "of them only")
     return mapper.fit(calibration_corpus(book, segments))
 
 
@@ -705,8 +712,8 @@ def _check_parts_or_shortcuts(given: dict[str, Any], parts: dict[str, Any]) -> N
             continue
         clash = [n for n in names if _differs(given.get(n), defaults[n])]
         if clash:
-            raise InputError(f"give {part}= or {', '.join(f'{n}=' for n in clash)}, not both: the {part} "
-                             f"carries its own settings")
+            raise InputError(f"both a {part} part and {', '.join(clash)} were given: set {', '.join(clash)} "
+                             f"inside the {part} part, or leave the part out")
 
 
 def _differs(value: Any, default: Any) -> bool:

@@ -76,6 +76,10 @@ def extract(
     theme_sample: Annotated[int | None, typer.Option(
         min=2, help="With --scheduler: fit themes on a seeded sample of this many segments (default 50000).",
         metavar="N")] = None,
+    parts: Annotated[Path | None, typer.Option(
+        help="YAML/JSON file of configured parts (segmenter, embedder, discoverer, mapper, evaluation_options, "
+             "read_options) with any of their parameters, or an earlier run's manifest.json to run with its "
+             "parts again. See docs/architecture.md.", metavar="FILE")] = None,
 ) -> None:
     """Run every stage and write all tables, report.html, project.qdpx and manifest.json into OUT."""
     from ..pipeline import STAGES, extract as run_extract
@@ -87,6 +91,11 @@ def extract(
 
         raise InputError("--theme-sample works with --scheduler")
 
+    configured = {}
+    if parts is not None:
+        from ..config import build_parts, read_parts
+
+        configured = build_parts(read_parts(parts), codebook=codebook, source=parts)
     with warnings_as_lines(), _StageProgress(STAGES) as on_stage:
         result = run_extract(
             inputs, out, metadata=metadata, codebook=codebook, gold=gold or None, format=format,
@@ -99,6 +108,7 @@ def extract(
             qdpx=not no_qdpx, on_stage=on_stage, qdpx_positions=qdpx_positions, pseudonym_key=pseudonym_key,
             pseudonymise=_pseudonymiser(pseudonymise, names, keep),
             **({"scheduler": scheduler, "theme_sample": theme_sample} if scheduler is not None else {}),
+            **configured,
         )
     counts = result.manifest["counts"]
     line = (f"{counts['transcripts']} transcripts, {counts['segments']} segments, {counts['themes']} themes "

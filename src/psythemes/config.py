@@ -1,0 +1,132 @@
+"""Configured parts from a file: the ``parts`` of a run, written once and used again.
+
+A parts file (YAML or JSON) names the parts of :func:`psythemes.extract` and their parameters,
+in the same shape as the ``parts`` section that every run writes into ``manifest.json``::
+
+    segmenter: {class: WindowSegmenter, window_size: 4, stride: 2}
+    discoverer: {preset: fast, n_themes: 12, top_n_words: 8}
+    mapper: {threshold: 0.4, max_codes: 2}
+    evaluation_options: {consensus: union, ci: 0.9}
+
+so ``psythemes extract ... --parts old-run/manifest.json`` runs again with the analysis parts
+of an earlier run (its ``read_options`` are left out: the inputs are given again).  Parts that hold other parts get the run's own (a recorded ``embedder`` inside the
+discoverer or the mapper is left out), and the mapper always codes with the run's codebook.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import InputError, did_you_mean
+
+__all__ = ["PART_NAMES", "read_parts", "build_parts"]
+
+#: Parts a file may configure, in the order :func:`psythemes.extract` runs them.
+PART_NAMES = ("read_options", "segmenter", "embedder", "discoverer", "mapper", "evaluation_options")
+
+
+def _classes() -> dict[str, dict[str, Any]]:
+    from .discover import ThemeDiscoverer
+    from .embed import Embedder
+    from .mapping import ZeroShotMapper
+    from .pipeline import EvaluationOptions, ReadOptions
+    from .segment import SentenceSegmenter, TurnSegmenter, WindowSegmenter
+
+    return {
+        "read_options": {"ReadOptions": ReadOptions},
+        "segmenter": {"TurnSegmenter": TurnSegmenter, "SentenceSegmenter": SentenceSegmenter,
+                      "WindowSegmenter": WindowSegmenter},
+        "embedder": {"Embedder": Embedder},
+        "discoverer": {"ThemeDiscoverer": ThemeDiscoverer},
+        "mapper": {"ZeroShotMapper": ZeroShotMapper},
+        "evaluation_options": {"EvaluationOptions": EvaluationOptions},
+    }
+
+
+def read_parts(path: str | Path) -> dict[str, dict[str, Any]]:
+    """The part settings of a YAML/JSON parts file, or of a run's ``manifest.json``.
+
+    Raises
+    ------
+    InputError
+        Unreadable file, not a mapping, or a part name that is not one of :data:`PART_NAMES`.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("parts file not found", path=path)
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as err:
+        raise InputError(f"cannot read parts file: {err}", path=path) from None
+    if isinstance(data, Mapping) and isinstance(data.get("parts"), Mapping) and "psythemes" in data:
+        # a run's manifest: its analysis parts; how the old run read its inputs is not this run's business
+        data = {k: v for k, v in data["parts"].items() if k != "read_options"}
+    if not isinstance(data, Mapping) or not all(isinstance(v, Mapping) for v in data.values()):
+        raise InputError("a parts file maps part names to their parameters (see docs/architecture.md)", path=path)
+    unknown = [k for k in data if k not in PART_NAMES]
+    if unknown:
+        raise InputError(f"unknown part(s) {', '.join(map(repr, unknown))}{did_you_mean(unknown[0], PART_NAMES)}; "
+                         f"parts: {', '.join(PART_NAMES)}", path=path)
+    return {name: dict(params) for name, params in data.items()}
+
+
+def build_parts(settings: Mapping[str, Mapping[str, Any]], *, codebook: Any = None,
+                source: str | Path | None = None) -> dict[str, Any]:
+    """Parts built from :func:`read_parts` settings, ready for :func:`psythemes.extract`.
+
+    Parameters
+    ----------
+    settings : mapping
+        Part name -> parameters (a ``class`` entry picks the class where a part has several).
+    codebook : Codebook, path or name, optional
+        The run's codebook, given to the mapper (a recorded ``codebook`` is not used).
+    source : path, optional
+        The parts file, named in errors.
+
+    Returns
+    -------
+    dict
+        Part name -> configured object, for ``extract(**parts)``.
+
+    Raises
+    ------
+    InputError
+        An unknown class or parameter (with the closest name).
+    """
+    classes = _classes()
+    parts: dict[str, Any] = {}
+    for name, params in settings.items():
+        params = dict(params)
+        options = classes[name]
+        class_name = params.pop("class", next(iter(options)))
+        if class_name not in options:
+            raise InputError(f"{name}: unknown class {class_name!r}{did_you_mean(class_name, options)}; "
+                             f"choose {', '.join(options)}", path=source)
+        cls = options[class_name]
+        # a part inside a part (the discoverer's embedder) is the run's own; the mapper codes with the run's codebook
+        params = {k: v for k, v in params.items() if not (isinstance(v, Mapping) and "class" in v)}
+        if name == "mapper":
+            params["codebook"] = codebook  # None: the run's codebook, as extract finds it
+        if name in ("read_options", "evaluation_options"):
+            params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+        valid = _param_names(cls)
+        bad = [k for k in params if k not in valid]
+        if bad:
+            raise InputError(f"{name}: {class_name} has no parameter {bad[0]!r}{did_you_mean(bad[0], valid)}",
+                             path=source)
+        parts[name] = cls(**params)
+    return parts
+
+
+def _param_names(cls: type) -> list[str]:
+    import dataclasses
+
+    if dataclasses.is_dataclass(cls):
+        return [f.name for f in dataclasses.fields(cls)]
+    return cls._param_names()  # psythemes.base.Params
