@@ -207,6 +207,10 @@ class Codebook:
     def __iter__(self) -> Iterator[Code]:
         return iter(self.flat())
 
+    def manifest_params(self) -> dict[str, Any]:
+        """What a run manifest records of the codebook a part was given: its name and content hash."""
+        return {"name": self.name, "hash": self.hash()}
+
     def hash(self) -> str:
         """Stable content hash (sha256 hex of the canonical JSON form); ``source`` is not part of it."""
         text = json.dumps(codebook_to_dict(self), sort_keys=True, ensure_ascii=False, separators=(",", ":"))

@@ -22,7 +22,7 @@ from typing import Any
 
 from .errors import InputError, did_you_mean
 
-__all__ = ["PART_NAMES", "read_parts", "build_parts"]
+__all__ = ["PART_NAMES", "read_parts", "build_parts", "describe_part"]
 
 #: Parts a file may configure, in the order :func:`psythemes.extract` runs them.
 PART_NAMES = ("read_options", "segmenter", "embedder", "discoverer", "mapper", "evaluation_options")
@@ -130,3 +130,27 @@ def _param_names(cls: type) -> list[str]:
     if dataclasses.is_dataclass(cls):
         return [f.name for f in dataclasses.fields(cls)]
     return cls._param_names()  # psythemes.base.Params
+
+
+def describe_part(name: str, settings: Mapping[str, Any]) -> str:
+    """One line for a recorded part: its class and the parameters that differ from the class's
+    defaults (``WindowSegmenter(window_size=2, stride=2)``), for the report."""
+    import inspect
+
+    settings = dict(settings)
+    class_name = str(settings.pop("class", ""))
+    cls = _classes().get(name, {}).get(class_name)
+    if cls is None:
+        return class_name or name
+    defaults = {k: p.default for k, p in inspect.signature(cls).parameters.items()}
+    changed = []
+    for key, value in settings.items():
+        default = defaults.get(key, inspect.Parameter.empty)
+        if isinstance(value, Mapping) or default is inspect.Parameter.empty:
+            continue  # a nested part, or nothing to compare with
+        as_recorded = list(default) if isinstance(default, tuple) else default
+        if isinstance(default, Path):
+            as_recorded = str(default)
+        if value != as_recorded:
+            changed.append(f"{key}={value!r}")
+    return f"{class_name}({', '.join(changed)})"

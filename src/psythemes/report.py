@@ -739,6 +739,11 @@ def _run_section(data: ReportData, ctx: _Context) -> Section | None:
     for key, value in manifest.items():
         if key == "options" and isinstance(value, dict):
             rows += [{"setting": k, "value": _plain(v)} for k, v in value.items() if v is not None]
+        elif key == "parts" and isinstance(value, dict):
+            from .config import describe_part
+
+            # each part with the parameters it was given; manifest.json has them all
+            rows += [{"setting": k, "value": describe_part(k, v)} for k, v in value.items() if isinstance(v, dict)]
         elif key == "model" and isinstance(value, dict):
             rows.append({"setting": "model", "value": Path(str(value.get("path", ""))).name
                          + (f" ({str(value.get('fingerprint', ''))[:12]})" if value.get("fingerprint") else "")})
