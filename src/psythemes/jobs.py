@@ -24,8 +24,6 @@ from .errors import InputError, PsythemesWarning
 from .mapping import (
     FewShotMapper,
     ZeroShotMapper,
-    _encode,
-    _texts,
     calibration_corpus,
     grouped_cross_validate,
     infer_scheme,
@@ -306,7 +304,7 @@ def _theme_inputs(themes_dir: Path, segments: pd.DataFrame, mapper: Any) -> tupl
     assign = pd.read_csv(assign_path, dtype={SEGMENT_THEME_COLUMNS[0]: str}, keep_default_na=False)
     if "theme_id" not in themes.columns or not set(SEGMENT_THEME_COLUMNS[:2]) <= set(assign.columns):
         raise InputError("themes.csv needs theme_id; segment_themes.csv needs segment_id, theme_id", path=themes_dir)
-    emb = _encode(mapper.embedder_, _texts(segments))
+    emb = mapper.embed(segments)
     row_of = {s: i for i, s in enumerate(segments[_SEG].tolist())}
     centroids, quotes = [], {}
     keep_rows = []
