@@ -209,3 +209,19 @@ def test_segment_columns_come_first_when_written(tmp_path):
     frame[["start", "end"]] = 0
     path = tables.write_segments(tmp_path / "s.csv", frame)
     assert path.read_text().splitlines()[0] == ",".join([*SEGMENT_COLUMNS, "kind"])
+
+
+@pytest.mark.slow
+def test_extract_and_map_write_the_same_codes_csv(demo_dir, tmp_path):
+    """The demo corpus through ``extract`` and through ``segment`` + ``map``: byte-identical codes.csv."""
+    from psythemes.jobs import map_segments_to_files
+    from psythemes.pipeline import extract
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PsythemesWarning)
+        extract([demo_dir / "transcripts"], tmp_path / "extract", metadata=demo_dir / "metadata.csv",
+                codebook="psychosomatic", preset="fast", n_boot=0, qdpx=False)
+        map_segments_to_files(tmp_path / "extract" / "segments.csv", tmp_path / "map", codebook="psychosomatic")
+    mapped, extracted = tmp_path / "map" / "codes.csv", tmp_path / "extract" / "codes.csv"
+    assert mapped.read_text().splitlines()[0] == ",".join(tables.CODES_FILE_COLUMNS)
+    assert mapped.read_bytes() == extracted.read_bytes()
