@@ -1380,56 +1380,13 @@ def _warn_about_roles(transcripts: list[Transcript]) -> None:
                       f"{fix}", PsythemesWarning, stacklevel=3)
 
 
-def read_metadata(path: str | Path) -> pd.DataFrame:
-    """Read a metadata sidecar (CSV/TSV; ``doc_id`` plus any participant columns).
-
-    Returns
-    -------
-    DataFrame
-        ``doc_id`` as text; other columns with inferred types; empty cells as missing.
-
-    Raises
-    ------
-    InputError
-        Missing file, no ``doc_id`` column, duplicate or empty doc ids.
-    """
-    import pandas as pd
-
-    path = Path(path)
-    text = _read_text_file(path, None)
-    sep = "\t" if path.suffix.lower() == ".tsv" else ","
-    from .validate import check_rectangular
-
-    check_rectangular(path, what="metadata", delimiter=sep, text=text)  # a shifted column is silent otherwise
-    try:
-        frame = pd.read_csv(_io.StringIO(text), sep=sep, dtype={"doc_id": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise InputError(f"malformed metadata table: {err}", path=path) from None
-    return _check_metadata(frame, path)
-
-
-def _check_metadata(frame: pd.DataFrame, path: str | Path | None) -> pd.DataFrame:
-    if "doc_id" not in frame.columns:
-        raise InputError(f"metadata has no 'doc_id' column (columns: {', '.join(map(str, frame.columns))})",
-                         path=path)
-    # nullable dtypes keep whole numbers whole (age 47, not 47.0) when some cells are empty
-    frame = frame.convert_dtypes()
-    if frame["doc_id"].isna().any():
-        raise InputError("metadata has an empty doc_id", path=path,
-                         line=int(frame.index[frame["doc_id"].isna()][0]) + 2)
-    frame["doc_id"] = frame["doc_id"].astype(str).str.strip()
-    dup = frame["doc_id"][frame["doc_id"].duplicated()]
-    if len(dup):
-        raise InputError(f"metadata lists doc_id {dup.iloc[0]!r} twice", path=path,
-                         line=int(dup.index[0]) + 2)
-    return frame
-
-
 def _join_metadata(transcripts: list[Transcript], metadata: str | Path | pd.DataFrame) -> None:
+    from .tables import check_metadata, read_metadata
+
     if isinstance(metadata, (str, Path)):
         frame = read_metadata(metadata)
     else:
-        frame = _check_metadata(metadata, None)
+        frame = check_metadata(metadata, None)
     import pandas as pd
 
     by_id = {}
@@ -1545,4 +1502,5 @@ def load_transcripts_jsonl(path: str | Path) -> list[Transcript]:
 # Moved to the file-level modules; still importable from here.
 __getattr__ = forward(__name__, {
     "read_segments": "tables",
+    "read_metadata": "tables",
 })

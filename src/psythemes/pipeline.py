@@ -558,8 +558,12 @@ def _read_inputs(paths: list[Path], read: ReadOptions) -> tuple[list[Transcript]
 
 def _load_gold(gold: Any, project: Any, book: Any, transcripts: list[Transcript], *,
                qdpx_positions: str = "auto", coders: list[str] | None = None) -> pd.DataFrame | None:
-    from .evaluate import load_gold
+    """Gold spans from a file, a DataFrame or the input project's codings, with the checks and
+    the policy of :func:`psythemes.tables.read_gold` (spans past their text's end are dropped
+    and counted; codes must be the codebook's); documents not among the inputs are left out."""
+    from .tables import clean_gold, read_gold
 
+    lengths = {t.doc_id: len(t.text) for t in transcripts}
     if gold is None:
         if project is None or project.codings.empty:
             return None
@@ -568,36 +572,14 @@ def _load_gold(gold: Any, project: Any, book: Any, transcripts: list[Transcript]
         table = gold_codings(project, coders)
         if table.empty:  # only machine codes in the project: nothing to evaluate against
             return None
+        table = clean_gold(table, book.names, lengths)
     elif isinstance(gold, pd.DataFrame):
-        table = gold
+        table = clean_gold(gold, book.names, lengths)
     else:
-        table = load_gold(list(gold) if isinstance(gold, (list, tuple)) else gold, codes=book.names, coders=coders,
-                          qdpx_positions=qdpx_positions)
-    missing = [c for c in GOLD_COLUMNS if c not in table.columns]
-    if missing:
-        raise InputError(f"gold codes lack column(s) {missing}")
-    from .validate import check_known_codes, check_spans
-
-    # the same checks for gold from a .qdpx or a DataFrame as load_gold makes for a CSV
-    source = gold if isinstance(gold, (str, Path)) else ("the project's codings" if gold is None else None)
-    check_known_codes(table, book.names, what="gold codes", path=source)
-    check_spans(table, what="gold codes", path=source, allow_empty=False)
-    known = {t.doc_id: len(t.text) for t in transcripts}
-    unknown = sorted(set(table["doc_id"].astype(str)) - set(known))
-    if unknown:
-        warnings.warn(
-            f"{len(unknown)} gold document(s) not among the inputs are ignored: {', '.join(unknown[:5])}",
-            PsythemesWarning, stacklevel=3,
-        )
-        table = table[~table["doc_id"].astype(str).isin(unknown)]
-    outside = table[[int(e) > known[str(d)] for d, e in zip(table["doc_id"], table["end"])]]
-    if not outside.empty:
-        first = outside.iloc[0]
-        raise InputError(
-            f"{len(outside)} gold span(s) end beyond their transcript's text, e.g. {first['doc_id']} "
-            f"[{first['start']}, {first['end']}) — were they made on a different version of the text?"
-        )
-    return table.reset_index(drop=True)
+        table = read_gold(list(gold) if isinstance(gold, (list, tuple)) else gold, codes=book.names, coders=coders,
+                          qdpx_positions=qdpx_positions, text_lengths=lengths)
+    # the reader counted spans on documents the inputs lack (with a warning): nothing here can code them
+    return table[table["doc_id"].isin(set(lengths))].reset_index(drop=True)
 
 
 def _cache_folder(cache_dir: str | Path | None | bool, name: str) -> Path | None:
@@ -797,24 +779,22 @@ def _write_outputs(out_dir: Path, result: ExtractResult, discoverer: Any, report
     from .codebook import save_codebook
     from .io import write_transcripts_jsonl
     from .outputs import prepare_out_dir, write_table, write_text
+    from .tables import write_codes, write_evaluation, write_segments
 
     out = prepare_out_dir(out_dir)
     written: list[Path] = [write_transcripts_jsonl(out / "transcripts.jsonl", result.transcripts)]
-    written.append(write_table(out / "segments.csv", result.segments))
-    written.append(write_table(out / "segments_dropped.csv", result.dropped))
+    written.append(write_segments(out / "segments.csv", result.segments))
+    written.append(write_segments(out / "segments_dropped.csv", result.dropped))
     written.extend(discoverer.write(out))
-    written.append(write_table(out / "codes.csv", result.codes))
+    written.append(write_codes(out / "codes.csv", result.codes))
     written.append(write_table(out / "theme_codes.csv", result.theme_codes))
     written.append(write_table(out / "theme_code_shares.csv", _theme_code_shares(result)))
-    written.append(write_table(out / "codes.parquet", result.codes))
+    written.append(write_codes(out / "codes.parquet", result.codes))
     written.append(write_table(out / "themes.parquet", result.themes))
     for suffix in (".yaml", ".csv", ".qdc"):
         written.append(Path(save_codebook(result.codebook, out / f"codebook{suffix}")))
     if result.evaluation is not None:
-        from .evaluate import write_evaluation
-
-        paths = write_evaluation(result.evaluation, out)
-        written.extend(paths.values() if isinstance(paths, dict) else paths)
+        written.extend(write_evaluation(result.evaluation, out).values())
     written.append(write_text(out / "report.html", report_html))
     from .workbook import write_workbook
 
