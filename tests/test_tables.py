@@ -220,7 +220,8 @@ def test_extract_and_map_write_the_same_codes_csv(demo_dir, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PsythemesWarning)
         extract([demo_dir / "transcripts"], tmp_path / "extract", metadata=demo_dir / "metadata.csv",
-                codebook="psychosomatic", preset="fast", n_boot=0, qdpx=False)
+                codebook="psychosomatic", preset="fast", n_boot=0, qdpx=False,
+                cache_dir=False)  # no theme fit left in the cache for test_pipeline's cold run
         map_segments_to_files(tmp_path / "extract" / "segments.csv", tmp_path / "map", codebook="psychosomatic")
     mapped, extracted = tmp_path / "map" / "codes.csv", tmp_path / "extract" / "codes.csv"
     assert mapped.read_text().splitlines()[0] == ",".join(tables.CODES_FILE_COLUMNS)

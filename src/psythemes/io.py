@@ -54,7 +54,6 @@ __all__ = [
     "read_docx",
     "read_odt",
     "read_table",
-    "read_metadata",
     "parse_speaker_roles",
     "role_of",
     "expand_paths",

@@ -15,7 +15,6 @@ import inspect
 import platform
 import sys
 import time
-import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -25,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, PsythemesWarning
+from .errors import InputError
 from .qdpx import (  # coder name of machine codes in the export (never gold unless named)
     MACHINE_CODER,
     POSITION_UNITS,
