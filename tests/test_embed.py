@@ -108,8 +108,10 @@ def test_normalize_false_returns_raw_vectors(tmp_path, fake, fake_model_dir):
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "garbage"])
-def test_damaged_shard_is_detected_and_rebuilt(embedder, fake, damage):
-    expected = embedder.encode(TEXTS)
+def test_damaged_shard_is_detected_and_rebuilt(tmp_path, fake, fake_model_dir, damage):
+    expected = Embedder(model=fake_model_dir, cache_dir=tmp_path / "cache").encode(TEXTS)
+    # a new run reads the shards again (one Embedder reads them once, see the test below)
+    embedder = Embedder(model=fake_model_dir, cache_dir=tmp_path / "cache")
     shards = sorted(embedder.cache_.directory.glob("shard-*.emb"))
     assert len(shards) == 1
     data = bytearray(shards[0].read_bytes())
@@ -142,6 +144,37 @@ def test_no_temporary_files_left_and_shards_merge(embedder, fake, monkeypatch):
     assert not list(folder.glob("*.tmp"))
     fake.calls.clear()
     embedder.encode([f"text number {i}" for i in range(5)])
+    assert fake.calls == []
+
+
+def test_cache_is_read_once_per_embedder(embedder, fake, monkeypatch):
+    """Repeated encode calls answer from memory; new vectors join the memory and the disk."""
+    embedder.encode(TEXTS)
+    reads = []
+    real = EmbeddingCache._read_shard
+    monkeypatch.setattr(EmbeddingCache, "_read_shard", staticmethod(lambda path: reads.append(path) or real(path)))
+    fresh = Embedder(model=embedder.model, cache_dir=embedder.cache_dir)
+    for _ in range(3):
+        fresh.encode(TEXTS)
+    assert len(reads) == 1  # one shard, read by the first call only
+    fake.calls.clear()
+    fresh.encode(["a new text"])
+    fresh.encode(["a new text", *TEXTS])
+    assert fake.encoded == ["a new text"] and len(reads) == 1
+    assert fresh.cache_ is fresh.cache_  # one cache object per folder
+    assert len(list(fresh.cache_.directory.glob("shard-*.emb"))) == 2  # the new vector is on disk too
+
+
+def test_other_writers_shards_are_seen_by_a_new_embedder(tmp_path, fake, fake_model_dir):
+    a = Embedder(model=fake_model_dir, cache_dir=tmp_path / "c")
+    a.encode(["from run a"])
+    Embedder(model=fake_model_dir, cache_dir=tmp_path / "c").encode(["from run b"])
+    fake.calls.clear()
+    a.encode(["from run b"])  # written by another run after a read the cache: embedded again
+    assert fake.encoded == ["from run b"]
+    fake.calls.clear()
+    a.cache_.load(refresh=True)
+    a.encode(["from run b", "from run a"])
     assert fake.calls == []
 
 

@@ -16,7 +16,9 @@ followed by an ``n x d`` float32 matrix.  Shards are written to a temporary file
 into place (atomic), each under a unique name, so concurrent runs never write the same file
 and an interrupted run leaves no partial shard.  A shard whose length or checksum does not
 match is reported with a warning and deleted; its texts are simply embedded again.  When
-more than :data:`MAX_SHARDS` shards pile up they are merged into one.
+more than :data:`MAX_SHARDS` shards pile up they are merged into one.  An :class:`Embedder`
+reads the shards once and then answers from memory (:meth:`EmbeddingCache.load`): shards
+another process writes meanwhile are seen by the next Embedder, not by this one.
 
 The key of a text is ``sha256(text_as_embedded)``, so with ``context="previous_turn"`` the
 context is part of the key.  The model fingerprint (:func:`model_fingerprint`) hashes the
@@ -44,8 +46,9 @@ import sys
 import time
 import uuid
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -172,6 +175,9 @@ def _text_keys(texts: Sequence[str]) -> list[bytes]:
 class EmbeddingCache:
     """Vectors of one model on disk: append-only, checksummed shards (see the module docstring).
 
+    The shards are read once per instance (:meth:`load`); an :class:`Embedder` keeps one
+    instance per cache folder, so its repeated ``encode`` calls do not read the disk again.
+
     Parameters
     ----------
     directory : path
@@ -180,6 +186,8 @@ class EmbeddingCache:
 
     def __init__(self, directory: str | Path):
         self.directory = Path(directory)
+        # key -> vector, read from the shards on the first load() and kept up to date by append()
+        self._table: dict[bytes, np.ndarray] | None = None
 
     def _shards(self) -> list[Path]:
         if not self.directory.is_dir():
@@ -204,8 +212,21 @@ class EmbeddingCache:
         vectors = np.frombuffer(payload, dtype="<f4", offset=n * _KEY_BYTES).reshape(n, d)
         return keys, vectors
 
-    def load(self) -> dict[bytes, np.ndarray]:
-        """Every cached vector of this model, by key; damaged shards are warned about and deleted."""
+    def load(self, refresh: bool = False) -> Mapping[bytes, np.ndarray]:
+        """Every cached vector of this model, by key (read-only view of the in-memory table).
+
+        The shards are read from disk on the first call only; later calls answer from memory,
+        and :meth:`append` adds its vectors there too.  So one instance reads the disk once
+        however often it is asked.  Shards that another process writes afterwards are seen by
+        a new instance (the next run) or after ``load(refresh=True)``; until then their texts
+        are simply embedded again, which is correct, only slower.  Damaged shards are warned
+        about and deleted when read.
+        """
+        if self._table is None or refresh:
+            self._table = self._read_all()
+        return MappingProxyType(self._table)
+
+    def _read_all(self) -> dict[bytes, np.ndarray]:
         table: dict[bytes, np.ndarray] = {}
         for shard in self._shards():
             try:
@@ -216,7 +237,7 @@ class EmbeddingCache:
                 warnings.warn(
                     f"{shard}: damaged embedding cache shard ({err}); deleted, its texts will be embedded again",
                     PsythemesWarning,
-                    stacklevel=3,
+                    stacklevel=4,
                 )
                 shard.unlink(missing_ok=True)
                 continue
@@ -228,6 +249,8 @@ class EmbeddingCache:
         if len(keys) == 0:
             return None
         path = self._write_shard(keys, vectors)
+        if self._table is not None:
+            self._table.update(zip(map(bytes, keys), np.array(vectors, dtype=np.float32)))
         shards = self._shards()
         if len(shards) > MAX_SHARDS:
             self._compact(shards)
@@ -437,10 +460,17 @@ class Embedder:
 
     @property
     def cache_(self) -> EmbeddingCache | None:
-        """The cache of this model, or None when caching is off."""
+        """The cache of this model, or None when caching is off (the same object on every call
+        for the same folder: its vectors stay in memory, see :meth:`EmbeddingCache.load`)."""
         if self.cache_dir is False:
             return None
-        return EmbeddingCache(self._cache_folder() / self.model_fingerprint_[:32])
+        folder = self._cache_folder() / self.model_fingerprint_[:32]
+        # one cache object per folder, so its vectors are read from disk once per Embedder
+        # (a changed cache_dir or backend gets its own)
+        caches = self.__dict__.setdefault("_caches", {})
+        if folder not in caches:
+            caches[folder] = EmbeddingCache(folder)
+        return caches[folder]
 
     def _cache_folder(self) -> Path:
         """``cache_dir``, or :func:`default_cache_dir` for ``None``/``True`` (not for ``False``)."""
