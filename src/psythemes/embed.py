@@ -62,6 +62,7 @@ from .schema import SEGMENT_COLUMNS
 __all__ = [
     "Embedder",
     "KnownVectors",
+    "vectors_for_mapping",
     "EmbeddingCache",
     "default_model_path",
     "cache_root",
@@ -590,8 +591,9 @@ class KnownVectors:
             raise ValueError(f"{len(texts)} texts but {len(vectors)} vectors")
         self.embedder = embedder
         self.vectors = np.asarray(vectors, dtype=np.float32)
+        self.texts = list(texts)
         self.rows = {}
-        for row, text in enumerate(texts):
+        for row, text in enumerate(self.texts):
             self.rows.setdefault(text, row)
 
     def __getattr__(self, name: str) -> Any:
@@ -599,8 +601,15 @@ class KnownVectors:
         return getattr(self.__dict__["embedder"], name)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors of ``texts``: the known ones looked up, the others embedded."""
+        """Vectors of ``texts``: the known ones looked up, the others embedded.
+
+        Asked for exactly the known texts in their order (a mapper coding the segments), each
+        row gets its own vector; otherwise a text that is known several times gets the vector
+        of its first occurrence (the same vector, unless the vectors carry context).
+        """
         texts = list(texts)
+        if texts == self.texts:
+            return self.vectors.copy()
         rows = np.array([self.rows.get(t, -1) for t in texts], dtype=np.int64)
         missing = np.flatnonzero(rows < 0)
         if not len(missing):
@@ -611,3 +620,44 @@ class KnownVectors:
         out[known] = self.vectors[rows[known]]
         out[missing] = fresh
         return out
+
+
+def vectors_for_mapping(embedder: Any, segments: pd.DataFrame, embeddings: np.ndarray | None, *,
+                        trained: bool = False) -> Any:
+    """The embedder a mapper gets after the embed stage: the segments answer with their vectors.
+
+    The mappers ask for segment texts (``encode``); this hands them the rows of ``embeddings``
+    (:meth:`Embedder.embed_segments` of ``segments``, in frame order) instead, so nothing is
+    embedded twice and, with ``context="previous_turn"``, zero-shot codes rest on the same
+    vectors as the themes (each segment with the end of the turn before it).
+
+    Parameters
+    ----------
+    embedder : Embedder
+        The embed stage's embedder; it still embeds texts that are not segments (code
+        definitions and examples, never with context).
+    segments : DataFrame
+        The segments that were embedded (``text`` column).
+    embeddings : ndarray or None
+        Their vectors; None returns ``embedder`` unchanged.
+    trained : bool, default False
+        For a mapper trained on vectors of segment texts alone (a saved
+        :class:`~psythemes.mapping.FewShotMapper`: ``psythemes train`` has no context).  With
+        context it gets ``embedder`` itself, which embeds texts without context, and a
+        :class:`PsythemesWarning` says so: context vectors would not be what it learnt from.
+
+    Returns
+    -------
+    KnownVectors or the embedder
+    """
+    if embeddings is None:
+        return embedder
+    if trained and getattr(embedder, "context", None) is not None:
+        warnings.warn(
+            f"context={embedder.context!r} shapes the themes only: the trained mapper codes each segment "
+            "from its text alone, as it was trained",
+            PsythemesWarning,
+            stacklevel=3,
+        )
+        return embedder
+    return KnownVectors(embedder, segments[_TEXT].fillna("").astype(str).tolist(), embeddings)

@@ -488,17 +488,16 @@ def _check_dask_mapping(book: Any, *, method: str, single_label: bool | None, th
 def _map(segments: pd.DataFrame, discoverer: Any, book: Any, embedder: Any, *, method: str, model: Any,
          single_label: bool | None = None, embeddings: np.ndarray | None = None):
     from .tables import quote_texts
-    from .embed import KnownVectors
+    from .embed import vectors_for_mapping
     from .mapping import FewShotMapper, ZeroShotMapper, calibration_corpus, map_themes
 
-    if embeddings is not None and getattr(embedder, "context", None) is None:
-        # the embed stage's vectors are those of the segment texts: hand them on, embed nothing twice
-        embedder = KnownVectors(embedder, segments["text"].fillna("").astype(str).tolist(), embeddings)
+    # the embed stage's vectors are handed on (embedded once; with context, codes use them too)
+    known = vectors_for_mapping(embedder, segments, embeddings)
 
     # the segments calibrate codes that have no examples (psythemes.selftrain; no labels used)
-    zero_shot = ZeroShotMapper(book, embedder=embedder, single_label=bool(single_label)).fit(calibration_corpus(book, segments))
+    zero_shot = ZeroShotMapper(book, embedder=known, single_label=bool(single_label)).fit(calibration_corpus(book, segments))
     if method == "few-shot":
-        mapper = FewShotMapper.load(model, embedder=embedder)
+        mapper = FewShotMapper.load(model, embedder=vectors_for_mapping(embedder, segments, embeddings, trained=True))
         if single_label is not None:
             mapper.single_label = bool(single_label)
         codes = mapper.predict(segments)
