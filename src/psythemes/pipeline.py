@@ -238,9 +238,9 @@ def extract(
 
     # --- segment
     with clock("segment"):
+        # the transcripts carry the roles resolved at reading (speaker_roles is not applied twice)
         segments, dropped = (dask.segment_transcripts if dask else segment_transcripts)(
-            transcripts, unit=unit, interviewer=interviewer, backchannels=backchannels,
-            speaker_roles=speaker_roles, return_dropped=True,
+            transcripts, unit=unit, interviewer=interviewer, backchannels=backchannels, return_dropped=True,
         )
         if len(segments) < 2:
             raise InputError(f"only {len(segments)} segment(s) to analyse; need at least 2")
