@@ -379,7 +379,8 @@ def extract(
 def _theme_code_shares(result: ExtractResult) -> pd.DataFrame:
     from .theme_quality import theme_code_shares
 
-    return theme_code_shares(result.segment_themes, result.themes, result.codes, result.gold, result.segments)
+    return theme_code_shares(result.segment_themes, result.themes, result.codes, result.gold, result.segments,
+                             evaluation=result.evaluation)  # its aligned gold, not a second alignment
 
 
 @contextlib.contextmanager
