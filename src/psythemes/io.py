@@ -56,6 +56,7 @@ __all__ = [
     "read_table",
     "parse_speaker_roles",
     "role_of",
+    "speaker_role_map",
     "expand_paths",
     "decode_bytes",
     "normalise_text",
@@ -1353,7 +1354,7 @@ def _warn_about_roles(transcripts: list[Transcript]) -> None:
         speakers = [sp for sp in dict.fromkeys(t.speaker for t in tr.turns) if sp]
         if len(speakers) < 2:
             continue
-        roles = {sp: role_of(sp, tr.metadata) for sp in speakers}
+        roles = {sp: role for sp, role in speaker_role_map(tr).items() if sp}
         if "interviewer" in roles.values():
             continue  # several participants beside a recognised interviewer: a focus group
         stored = tr.metadata.get("speaker_roles") or {}
@@ -1468,6 +1469,17 @@ def role_of(speaker: str, transcript_metadata: Mapping[str, Any] | None = None,
     if isinstance(role, str) and role.strip():
         return role.strip()
     return ""
+
+
+def speaker_role_map(transcript: Transcript, speaker_roles: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The role of each speaker of a transcript, in order of first turn (:func:`role_of`'s rule).
+
+    A transcript read with :func:`read_transcripts` (or passed through
+    :func:`annotate_transcripts`) carries the roles its reader resolved, so this needs no
+    ``speaker_roles``; give them for transcripts built by hand.  Each speaker is resolved
+    once, however many turns it has.
+    """
+    return {sp: role_of(sp, transcript.metadata, speaker_roles) for sp in dict.fromkeys(t.speaker for t in transcript.turns)}
 
 
 # ---------------------------------------------------------------------------------------

@@ -119,7 +119,7 @@ def segment_files(
                                        label_patterns=label_patterns, encoding=encoding, on_file=on_file)
     kept, dropped = segment_transcripts(
         transcripts, unit=unit, window_size=window_size, stride=stride, interviewer=interviewer,
-        backchannels=backchannels, lang=lang, spacy_model=spacy_model, speaker_roles=speaker_roles,
+        backchannels=backchannels, lang=lang, spacy_model=spacy_model,
         return_dropped=True)
     out_dir = prepare_out_dir(out_dir)
     outputs = {

@@ -24,11 +24,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .cachedir import cache_folder as _cache_folder  # themes/, report/ beside the embeddings
 from .errors import InputError
-from .qdpx import (  # coder name of machine codes in the export (never gold unless named)
-    MACHINE_CODER,
-    POSITION_UNITS,
-)
+from .qdpx import MACHINE_CODER, POSITION_UNITS  # coder name of machine codes in the export (never gold unless named)
 from .schema import GOLD_COLUMNS, Transcript
 
 __all__ = ["ExtractResult", "extract", "STAGES", "ReadOptions", "EvaluationOptions", "PART_SHORTCUTS"]
@@ -363,8 +361,8 @@ def extract(
         if segmenter is None:
             from .segment import make_segmenter
 
-            segmenter = make_segmenter(unit, speaker_roles=read.speaker_roles,
-                                       bridge_backchannels=backchannels == "merge")
+            # the transcripts carry the roles resolved at reading (speaker_roles is not applied twice)
+            segmenter = make_segmenter(unit, bridge_backchannels=backchannels == "merge")
         segments, dropped = (dask.segment_transcripts if dask else segment_transcripts)(
             transcripts, interviewer=interviewer, backchannels=backchannels, segmenter=segmenter,
             return_dropped=True,
@@ -516,7 +514,8 @@ def extract(
 def _theme_code_shares(result: ExtractResult) -> pd.DataFrame:
     from .theme_quality import theme_code_shares
 
-    return theme_code_shares(result.segment_themes, result.themes, result.codes, result.gold, result.segments)
+    return theme_code_shares(result.segment_themes, result.themes, result.codes, result.gold, result.segments,
+                             evaluation=result.evaluation)  # its aligned gold, not a second alignment
 
 
 @contextlib.contextmanager
@@ -581,18 +580,6 @@ def _load_gold(gold: Any, project: Any, book: Any, transcripts: list[Transcript]
     return table[table["doc_id"].isin(set(lengths))].reset_index(drop=True)
 
 
-def _cache_folder(cache_dir: str | Path | None | bool, name: str) -> Path | None:
-    """Folder ``name`` of the cache (fitted ``themes``, drawn ``report`` plots) beside the
-    embeddings of ``cache_dir``; None when the cache is off."""
-    if cache_dir is False:
-        return None
-    if cache_dir is None or cache_dir is True:
-        from .embed import cache_root
-
-        return cache_root() / name
-    return Path(cache_dir) / name
-
-
 def _metadata_frame(transcripts: list[Transcript]) -> pd.DataFrame:
     rows = [{"doc_id": t.doc_id, **{k: v for k, v in t.metadata.items() if not str(k).startswith("qda_")}}
             for t in transcripts]
@@ -624,20 +611,19 @@ def _map(segments: pd.DataFrame, discoverer: Any, book: Any, embedder: Any, *, m
          single_label: bool | None = None, embeddings: np.ndarray | None = None
          ) -> tuple[pd.DataFrame, pd.DataFrame, Any]:
     """Machine codes, theme -> code suggestions and the mapper that made the codes."""
-    from .embed import KnownVectors
+    from .embed import vectors_for_mapping
     from .mapping import FewShotMapper, ZeroShotMapper, calibration_corpus, map_themes
     from .tables import quote_texts
 
-    if embeddings is not None and getattr(embedder, "context", None) is None:
-        # the embed stage's vectors are those of the segment texts: hand them on, embed nothing twice
-        embedder = KnownVectors(embedder, segments["text"].fillna("").astype(str).tolist(), embeddings)
+    # the embed stage's vectors are handed on (embedded once; with context, codes use them too)
+    known = vectors_for_mapping(embedder, segments, embeddings)
 
     # the segments calibrate codes that have no examples (psythemes.selftrain; no labels used)
-    zero_shot = ZeroShotMapper(book, embedder=embedder, single_label=bool(single_label)).fit(calibration_corpus(book, segments))
+    zero_shot = ZeroShotMapper(book, embedder=known, single_label=bool(single_label)).fit(calibration_corpus(book, segments))
     if mapper is not None:
-        mapper = _ready_mapper(mapper, book, segments, embedder)
+        mapper = _ready_mapper(mapper, book, segments, known)
     elif method == "few-shot":
-        mapper = FewShotMapper.load(model, embedder=embedder)
+        mapper = FewShotMapper.load(model, embedder=vectors_for_mapping(embedder, segments, embeddings, trained=True))
         if single_label is not None:
             mapper.single_label = bool(single_label)
     else:

@@ -109,12 +109,14 @@ class _BaseSegmenter(Params):
     backchannel_max_words: int
 
     def _turn_infos(self, transcript: Transcript) -> list[_TurnInfo]:
-        roles = self.speaker_roles
-        if isinstance(roles, str):
-            roles = _io.parse_speaker_roles(roles)
+        patterns = self.speaker_roles
+        if isinstance(patterns, str):
+            patterns = _io.parse_speaker_roles(patterns)
+        # the roles the transcript carries from reading; patterns only for hand-built transcripts
+        roles = _io.speaker_role_map(transcript, patterns)
         infos = []
         for i, turn in enumerate(transcript.turns):
-            role = _io.role_of(turn.speaker, transcript.metadata, roles)
+            role = roles[turn.speaker]
             body = transcript.text[turn.start:turn.end]
             if is_backchannel(body, self.backchannel_words, self.backchannel_max_words):
                 kind = KIND_BACKCHANNEL
@@ -477,7 +479,9 @@ def segment_transcripts(
     lang, spacy_model : str
         Sentence splitting (see :class:`SentenceSegmenter`).
     speaker_roles : mapping or str, optional
-        Glob pattern -> role; see :func:`psythemes.io.role_of` for the rule.
+        Glob pattern -> role; see :func:`psythemes.io.role_of` for the rule.  Transcripts
+        read by :func:`psythemes.io.read_transcripts` already carry the roles resolved there
+        (give ``speaker_roles`` to the reader, once); this is for transcripts built by hand.
     backchannel_words : sequence of str
         See :func:`is_backchannel`.
     return_dropped : bool

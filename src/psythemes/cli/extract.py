@@ -53,7 +53,8 @@ def extract(
         help="Embedding backend: onnx (int8, about 3x faster) or torch; default: the --mapper's own, else onnx "
              "(or $PSYTHEMES_EMBED_BACKEND). See docs/performance.md.")] = None,
     context: Annotated[Literal["previous_turn"] | None, typer.Option(
-        help="previous_turn: embed segments with the turn before.")] = None,
+        help="previous_turn: embed each segment with the end of the turn before it; the themes and the "
+             "zero-shot codes both use these vectors (a trained --mapper codes from the text alone, as trained).")] = None,
     no_cache: Annotated[bool, typer.Option(
         "--no-cache", help="Do not read or write the caches (embeddings, fitted themes, report plots).")] = False,
     seed: Annotated[int, typer.Option(help="Seed of every random part.")] = 0,
