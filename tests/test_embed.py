@@ -391,7 +391,8 @@ def test_extract_codes_use_the_theme_vectors_with_context(embedder, fake):
     emb = embedder.embed_segments(seg)
     themes = SimpleNamespace(themes_=pd.DataFrame({"theme_id": [0], "top_quotes": ["[]"]}), theme_centroids_=emb[:1])
     fake.calls.clear()
-    codes, _ = pipeline._map(seg, themes, book, embedder, method="zero-shot", model=None, embeddings=emb)
+    codes, _, _ = pipeline._map(seg, themes, book, embedder, mapper=None, method="zero-shot", model=None,
+                                embeddings=emb)
     plain_only = {t for t in seg["text"] if t not in context_texts(seg)}
     assert plain_only and not plain_only & set(fake.encoded)  # "Yes." was never embedded without context
     # the same codes as a mapper whose embedder returns the context vectors for the segments
