@@ -1,4 +1,4 @@
-"""Configured parts from a file: the ``parts`` of a run, written once and used again.
+"""The configured parts of :func:`psythemes.extract`, and the parts of a run in a file.
 
 A parts file (YAML or JSON) names the parts of :func:`psythemes.extract` and their parameters,
 in the same shape as the ``parts`` section that every run writes into ``manifest.json``::
@@ -9,30 +9,112 @@ in the same shape as the ``parts`` section that every run writes into ``manifest
     evaluation_options: {consensus: union, ci: 0.9}
 
 so ``psythemes extract ... --parts old-run/manifest.json`` runs again with the analysis parts
-of an earlier run (its ``read_options`` are left out: the inputs are given again).  Parts that hold other parts get the run's own (a recorded ``embedder`` inside the
-discoverer or the mapper is left out), and the mapper always codes with the run's codebook.
+of an earlier run (its ``read_options`` are left out: the inputs are given again).  Parts that
+hold other parts get the run's own (a recorded ``embedder`` inside the discoverer or the mapper
+is left out), and the mapper always codes with the run's codebook.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import InputError, did_you_mean
 
-__all__ = ["PART_NAMES", "read_parts", "build_parts", "describe_part"]
+__all__ = ["PART_NAMES", "PART_SHORTCUTS", "ReadOptions", "EvaluationOptions", "read_parts", "build_parts",
+           "describe_part"]
 
 #: Parts a file may configure, in the order :func:`psythemes.extract` runs them.
 PART_NAMES = ("read_options", "segmenter", "embedder", "discoverer", "mapper", "evaluation_options")
+
+
+@dataclass(frozen=True, eq=False)
+class ReadOptions:
+    """How :func:`extract` reads its inputs (see :func:`psythemes.io.read_transcripts`).
+
+    Attributes
+    ----------
+    format : str
+        Input format, ``"auto"`` from the file suffix.
+    metadata : path or DataFrame, optional
+        Metadata sidecar (``doc_id`` + participant, role, wave, ...).
+    speaker_roles : str or mapping, optional
+        Speaker globs to roles (``"Interviewer=interviewer,P*=patient"``).
+    encoding : str, optional
+        Text encoding of transcript files (default: detect).
+    label_patterns : sequence of str, optional
+        Extra speaker-label regexes for plain text.
+    qdpx_positions : {"auto", "utf16", "codepoints"}
+        How a ``.qdpx`` input or gold counts selection positions.
+    """
+
+    format: str = "auto"
+    metadata: Any = None
+    speaker_roles: Any = None
+    encoding: str | None = None
+    label_patterns: tuple[str, ...] | None = None
+    qdpx_positions: str = "auto"
+
+    def manifest_params(self) -> dict[str, Any]:
+        """JSON-friendly values for the run manifest (a metadata table is named, not copied)."""
+        out = dict(vars(self))
+        if isinstance(self.metadata, (str, Path)):
+            out["metadata"] = str(self.metadata)
+        elif self.metadata is not None:
+            out["metadata"] = "dataframe"
+        out["label_patterns"] = list(self.label_patterns) if self.label_patterns else None
+        return out
+
+
+@dataclass(frozen=True)
+class EvaluationOptions:
+    """How :func:`extract` compares machine codes with the gold (see :func:`psythemes.evaluate.evaluate`).
+
+    Attributes
+    ----------
+    overlap : float
+        Share of span or segment that aligns a gold span with a segment.
+    consensus : {"majority", "union", "intersection"}
+        How several gold coders make the reference.
+    ci : float or None
+        Confidence level of the bootstrap intervals.
+    n_boot : int
+        Bootstrap resamples.
+    gold_coders : tuple of str, optional
+        Coders whose codes are gold (default: every coder except ``psythemes``).
+    """
+
+    overlap: float = 0.5
+    consensus: str = "majority"
+    ci: float | None = 0.95
+    n_boot: int = 1000
+    gold_coders: tuple[str, ...] | None = None
+
+    def manifest_params(self) -> dict[str, Any]:
+        out = dict(vars(self))
+        out["gold_coders"] = list(self.gold_coders) if self.gold_coders is not None else None
+        return out
+
+
+#: The keyword shortcuts of :func:`extract` that build each configured part; a part handed in
+#: whole replaces them (giving both is an error).
+PART_SHORTCUTS: dict[str, tuple[str, ...]] = {
+    "read_options": ("format", "metadata", "speaker_roles", "encoding", "qdpx_positions"),
+    "segmenter": ("unit",),
+    "embedder": ("embedding_model", "embedding_backend", "context"),
+    "discoverer": ("preset", "min_topic_size", "n_themes", "reduce_outliers", "theme_runs"),
+    "mapper": ("method", "model", "single_label"),
+    "evaluation_options": ("overlap", "n_boot", "gold_coders"),
+}
 
 
 def _classes() -> dict[str, dict[str, Any]]:
     from .discover import ThemeDiscoverer
     from .embed import Embedder
     from .mapping import ZeroShotMapper
-    from .pipeline import EvaluationOptions, ReadOptions
     from .segment import SentenceSegmenter, TurnSegmenter, WindowSegmenter
 
     return {
