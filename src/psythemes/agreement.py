@@ -476,7 +476,7 @@ def _coded_for(metric: str, data: Any, level: str, categories: Sequence[Any] | N
             used = np.unique(coded.codes[both])
             remap = np.full(len(coded.categories) + 1, -1)
             remap[used] = np.arange(len(used))
-            codes = np.where(both[:, None], remap[coded.codes], -1)
+            codes = np.where(both[:, None], remap[coded.codes], -1)  # type: ignore[index]  # numpy stubs: all() of 2-D
             coded = _Coded(codes, [coded.categories[i] for i in used], coded.coders)
     return coded
 
@@ -506,7 +506,8 @@ def _point_estimate(metric: str, coded: _Coded, pat: _Patterns, level: str, weig
             else np.arange(len(coded.categories))
         )
         value_counts = pat.counts.repeat(pat.weight.astype(int), axis=0)
-        return float(krippendorff.alpha(value_counts=value_counts, value_domain=domain, level_of_measurement=level))
+        return float(krippendorff.alpha(value_counts=value_counts, value_domain=domain,
+                                        level_of_measurement=level))  # type: ignore[arg-type]  # checked above
     if metric == "fleiss":
         m = pat.m
         rated = m >= 1

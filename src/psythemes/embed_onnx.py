@@ -350,7 +350,7 @@ class OnnxEncoder:
                     rows = next(blocks, None)
                 if rows is None:
                     return
-                for i, enc in zip(rows, tok.encode_batch([stripped[i] for i in rows])):
+                for i, enc in zip(rows, tok.encode_batch([stripped[i] for i in rows]), strict=True):
                     columns = {"input_ids": enc.ids, "attention_mask": enc.attention_mask, "token_type_ids": enc.type_ids}
                     feed = {n: np.array([columns[n]], dtype=np.int64) for n in names}
                     out[i] = session.run(None, feed)[0][0]

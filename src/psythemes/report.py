@@ -26,8 +26,8 @@ from typing import Any
 
 import pandas as pd
 
-from .tables import parse_quotes
 from .outputs import write_text
+from .tables import parse_quotes
 
 __all__ = ["ReportData", "Section", "SECTIONS", "add_section", "table_one", "render_report", "write_report"]
 
@@ -400,7 +400,7 @@ def _table(frame: pd.DataFrame | None, *, max_rows: int = 200, digits: int = 2, 
     body = []
     for rec in frame.head(max_rows).itertuples(index=False):
         cells = []
-        for column, value in zip(frame.columns, rec):
+        for column, value in zip(frame.columns, rec, strict=True):
             if column in raw:
                 cells.append(f"<td>{value}</td>")
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -431,6 +431,7 @@ def _codebook_codes(codebook: Any) -> list[Any]:
 
 def _role_of_segments(data: ReportData) -> pd.Series:
     segs = data.segments
+    assert segs is not None, "the report reads segments.csv first"
     return segs.set_index("segment_id")["role"].fillna("").astype(str).replace("", "unknown")
 
 
@@ -493,9 +494,10 @@ def _trust_section(data: ReportData, ctx: _Context) -> Section | None:
     table = pd.DataFrame({
         "code": rows["code"],
         "κ machine vs gold": [_ci(v, lo, hi) for v, lo, hi in zip(rows["machine"], rows["machine_low"],
-                                                                   rows["machine_high"])],
+                                                                   rows["machine_high"], strict=True)],
         **({"κ coder vs coder": [_ci(v, lo, hi) for v, lo, hi in zip(rows["human"], rows["human_low"],
-                                                                      rows["human_high"])]} if has_human else {}),
+                                                                      rows["human_high"], strict=True)]}
+           if has_human else {}),
         "prevalence": [fmt_share(v) for v in rows["prevalence"]],
         "F1": [fmt_number(v) for v in rows["f1"]],
     })
@@ -563,7 +565,8 @@ def _shares(table: pd.DataFrame | None, by: str) -> dict[Any, str]:
     out: dict[Any, str] = {}
     prefix = "wave " if by == "wave" else ""
     for theme_id, group in table.groupby("theme_id", sort=False):
-        out[theme_id] = " · ".join(f"{prefix}{_esc(k)} {fmt_share(v)}" for k, v in zip(group[by], group[column]))
+        out[theme_id] = " · ".join(f"{prefix}{_esc(k)} {fmt_share(v)}"
+                                   for k, v in zip(group[by], group[column], strict=True))
     return out
 
 
@@ -710,7 +713,7 @@ def _agreement_section(data: ReportData, ctx: _Context) -> Section | None:
     shown = agreement[[c for c in AGREEMENT_COLUMNS if c in agreement]].copy()
     if "kappa" in shown and "kappa_ci_low" in agreement:
         shown["kappa"] = [_ci(v, lo, hi) for v, lo, hi in zip(agreement["kappa"], agreement["kappa_ci_low"],
-                                                               agreement["kappa_ci_high"])]
+                                                               agreement["kappa_ci_high"], strict=True)]
     s = data.summary
     headline = [(k, s[k]) for k in ("micro_f1", "macro_f1", "mean_kappa", "exact_match", "n_units") if k in s]
     if headline:

@@ -157,7 +157,7 @@ def saturation(items: pd.DataFrame, *, docs: Sequence[str] | None = None, order:
     if not {"doc_id", "item"} <= set(items.columns):
         raise InputError("saturation needs a table with doc_id and item columns")
     by_doc: dict[str, set[str]] = {}
-    for doc, item in zip(items["doc_id"].astype(str), items["item"].astype(str)):
+    for doc, item in zip(items["doc_id"].astype(str), items["item"].astype(str), strict=True):
         by_doc.setdefault(doc, set()).add(item)
     all_docs = list(dict.fromkeys([*(docs if docs is not None else []), *by_doc]))
     if not all_docs:
@@ -195,7 +195,7 @@ def plot_saturation(results: Sequence[SaturationResult]) -> bytes:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(results), figsize=(5.2 * len(results), 3.4), squeeze=False)
-    for ax, res in zip(axes[0], results):
+    for ax, res in zip(axes[0], results, strict=True):
         c = res.curve
         ax.bar(c["n"], c["new_mean"], color="C0", alpha=0.7, label="new per transcript (mean)")
         if not res.ordered:

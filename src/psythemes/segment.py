@@ -102,7 +102,7 @@ class _TurnInfo:
 class _BaseSegmenter:
     """Shared turn classification (role and kind)."""
 
-    speaker_roles: Mapping[str, str] | None
+    speaker_roles: Mapping[str, str] | str | None
     backchannel_words: Sequence[str]
     backchannel_max_words: int
 
@@ -284,7 +284,7 @@ class SentenceSegmenter(_BaseSegmenter):
 
     def units(self, transcript: Transcript) -> list[_Unit]:
         infos = self._turn_infos(transcript)
-        out = []
+        out: list[_Unit] = []
         for info, spans in zip(infos, self.sentence_spans(transcript, infos), strict=True):
             out.extend(self._make(transcript, info, s, e) for s, e in spans)
         return out
@@ -455,7 +455,7 @@ def segment_transcripts(
     _check_choice("backchannels", backchannels, ("keep", "drop", "merge"))
     if isinstance(speaker_roles, str):
         speaker_roles = _io.parse_speaker_roles(speaker_roles)
-    common = dict(speaker_roles=speaker_roles, backchannel_words=backchannel_words)
+    common: dict[str, Any] = dict(speaker_roles=speaker_roles, backchannel_words=backchannel_words)
     segmenter: _BaseSegmenter
     if unit == "turn":
         segmenter = TurnSegmenter(**common)

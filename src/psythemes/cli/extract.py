@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -78,7 +78,8 @@ def extract(
         metavar="N")] = None,
 ) -> None:
     """Run every stage and write all tables, report.html, project.qdpx and manifest.json into OUT."""
-    from ..pipeline import STAGES, extract as run_extract
+    from ..pipeline import STAGES
+    from ..pipeline import extract as run_extract
 
     if scheduler is not None:
         from ..distributed import extract as run_extract  # same options, stages on Dask
@@ -98,7 +99,8 @@ def extract(
             cache_dir=False if no_cache else None, n_boot=n_boot, random_state=seed,
             qdpx=not no_qdpx, on_stage=on_stage, qdpx_positions=qdpx_positions, pseudonym_key=pseudonym_key,
             pseudonymise=_pseudonymiser(pseudonymise, names, keep),
-            **({"scheduler": scheduler, "theme_sample": theme_sample} if scheduler is not None else {}),
+            **({"scheduler": scheduler, "theme_sample": theme_sample}  # type: ignore[arg-type]
+               if scheduler is not None else {}),
         )
     counts = result.manifest["counts"]
     line = (f"{counts['transcripts']} transcripts, {counts['segments']} segments, {counts['themes']} themes "
@@ -130,7 +132,7 @@ class _StageProgress:
 
     def __init__(self, stages: tuple[str, ...]):
         self.stages = stages
-        self.progress = None
+        self.progress: Any = None
 
     def __enter__(self):
         if not show_progress():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -55,7 +55,7 @@ class _progress:
 
     def __init__(self, total: int):
         self.total = total
-        self.bar = None
+        self.bar: Any = None
 
     def __enter__(self):
         if self.total < PROGRESS_MIN_FILES or not show_progress():

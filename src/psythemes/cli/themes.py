@@ -59,8 +59,8 @@ def themes(
 ) -> None:
     """Discover candidate themes; write themes.csv, segment_themes.csv, themes_by_*.csv and figures/."""
     from ..discover import discover_themes, seed_words_from_codebook
-    from ..jobs import load_segments
     from ..embed import Embedder
+    from ..jobs import load_segments
 
     # before reading and embedding: a codebook without seed words should fail fast
     seed_words = seed_words_from_codebook(guided) if guided is not None else None
