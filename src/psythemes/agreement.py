@@ -11,9 +11,10 @@ Everything else, and every bootstrap, uses one vectorised formulation written he
 with the same ratings are collapsed to *patterns*, each statistic is a function of how many
 units of each pattern there are, and a bootstrap resample of ``n`` units is a multinomial
 draw of pattern counts.  Cohen's kappa and precision/recall/F1 are counts over a confusion
-table, computed here as well: importing scikit-learn (0.7-1.1 s) would cost a cached
-re-run of ``extract`` a third of its time.  The tests check every route against the
-libraries (scikit-learn included) and against published worked examples.
+table, computed here as well: importing scikit-learn would cost a cached re-run of
+``extract`` a large share of its time (``docs/performance.md``, *Cached re-runs*).  The
+tests check every route against the libraries (scikit-learn included) and against published
+worked examples.
 
 Conventions (see ``docs/agreement.md`` for formulas):
 

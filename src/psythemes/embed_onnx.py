@@ -151,8 +151,8 @@ class OnnxEncoder:
         of its fast u8s8 kernels, whose 16-bit intermediates can saturate on x86 CPUs without
         VNNI and spoil the vectors.  Default: only where the CPU may need it
         (:func:`cpu_may_saturate_int8`).  Where both are exact (VNNI CPUs) the vectors are the
-        same bit for bit, but u8u8 was about 3x slower on the benchmark machine
-        (``benchmarks/onnx_settings.py``).
+        same bit for bit, but u8u8 is much slower (``docs/performance.md``, *The ONNX
+        backend*; ``benchmarks/onnx_settings.py``).
 
     Attributes
     ----------

@@ -50,7 +50,7 @@ def extract(
     model: Annotated[Path | None, typer.Option(
         help="Local sentence-transformers folder (default: bundled MiniLM).", metavar="DIR")] = None,
     backend: Annotated[Literal["onnx", "torch"] | None, typer.Option(
-        help="Embedding backend: onnx (int8, about 3x faster) or torch; default: the --mapper's own, else onnx "
+        help="Embedding backend: onnx (int8, faster) or torch; default: the --mapper's own, else onnx "
              "(or $PSYTHEMES_EMBED_BACKEND). See docs/performance.md.")] = None,
     context: Annotated[Literal["previous_turn"] | None, typer.Option(
         help="previous_turn: embed segments with the turn before.")] = None,
