@@ -61,7 +61,8 @@ class Params:
         for key, value in params.items():
             name, _, sub = key.partition("__")
             if name not in valid:
-                raise ValueError(f"{key!r} is not a parameter of {type(self).__name__} (parameters: {', '.join(valid)})")
+                raise ValueError(f"{key!r} is not a parameter of {type(self).__name__} "
+                                 f"(parameters: {', '.join(valid)})")
             if sub:
                 nested.setdefault(name, {})[sub] = value
             else:

@@ -317,7 +317,8 @@ class OnnxEncoder:
 
             path = self.model_path / "tokenizer.json"
             if not path.is_file():
-                raise InputError("the 'onnx' backend needs the model's fast tokenizer (tokenizer.json)", path=self.model_path)
+                raise InputError("the 'onnx' backend needs the model's fast tokenizer (tokenizer.json)",
+                                 path=self.model_path)
             tok = Tokenizer.from_file(str(path))
             tok.enable_truncation(self.layout_["max_seq_length"])
             tok.no_padding()  # each text runs alone
@@ -351,7 +352,8 @@ class OnnxEncoder:
                 if rows is None:
                     return
                 for i, enc in zip(rows, tok.encode_batch([stripped[i] for i in rows]), strict=True):
-                    columns = {"input_ids": enc.ids, "attention_mask": enc.attention_mask, "token_type_ids": enc.type_ids}
+                    columns = {"input_ids": enc.ids, "attention_mask": enc.attention_mask,
+                               "token_type_ids": enc.type_ids}
                     feed = {n: np.array([columns[n]], dtype=np.int64) for n in names}
                     out[i] = session.run(None, feed)[0][0]
                 if bar is not None:

@@ -908,7 +908,8 @@ def project_to_xml(
     if fields:
         vars_el = ET.SubElement(root, f"{_NS}Variables")
         for key in fields:
-            ET.SubElement(vars_el, f"{_NS}Variable", {"guid": var_guid[key], "name": key, "typeOfVariable": var_type[key]})
+            ET.SubElement(vars_el, f"{_NS}Variable",
+                          {"guid": var_guid[key], "name": key, "typeOfVariable": var_type[key]})
 
     cases: dict[str, list[Transcript]] = {}
     for t in transcripts:

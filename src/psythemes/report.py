@@ -149,7 +149,8 @@ def table_one(
                 {
                     "characteristic": column,
                     "level": "mean (range)",
-                    "value": f"{_fmt_number(numeric.mean())} ({_fmt_number(numeric.min())}–{_fmt_number(numeric.max())})",
+                    "value": (f"{_fmt_number(numeric.mean())} "
+                              f"({_fmt_number(numeric.min())}–{_fmt_number(numeric.max())})"),
                 }
             )
             continue
@@ -190,7 +191,8 @@ class _FigureCache:
         path = self.folder / f"{self._key(draw, args, kwargs)}.png.b64"
         try:
             uri = path.read_text(encoding="ascii")
-            if uri.startswith(_PNG_PREFIX) and base64.b64decode(uri[len(_PNG_PREFIX):], validate=True)[:4] == b"\x89PNG":
+            if (uri.startswith(_PNG_PREFIX)
+                    and base64.b64decode(uri[len(_PNG_PREFIX):], validate=True)[:4] == b"\x89PNG"):
                 return uri
         except (OSError, ValueError):
             pass  # absent or damaged: draw it
@@ -329,7 +331,7 @@ nav ol{margin:.3rem 0;padding-left:1.4rem;columns:2 14rem} details{margin:.3rem 
 summary{cursor:pointer} .kpis{display:flex;flex-wrap:wrap;gap:.4rem 1.4rem;margin:.6rem 0}
 .kpi b{font-size:1.35rem;display:block} .kpi{min-width:7rem}
 .ci{white-space:nowrap} .trust{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start} .trust>div{flex:1 1 22rem;min-width:0}
-"""
+"""  # noqa: E501 (CSS text: wrapping would change report.html)
 
 
 def _esc(value: Any) -> str:
@@ -414,7 +416,8 @@ def _table(frame: pd.DataFrame | None, *, max_rows: int = 200, digits: int = 2, 
     if csv:
         notes.append(f"full table: <a href='{_esc(csv)}'>{_esc(csv)}</a>")
     note = f"<p class='muted'>{'; '.join(notes)}.</p>" if notes else ""
-    return f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>{note}"
+    return (f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+            f"{note}")
 
 
 def _img(src: str, alt: str) -> str:
@@ -518,7 +521,8 @@ def _trust_rows(data: ReportData) -> pd.DataFrame | None:
 
     rows = pd.DataFrame({"code": agreement["code"].astype(str), "prevalence": col(agreement, "prevalence"),
                          "f1": col(agreement, "f1"), "machine": col(agreement, "kappa"),
-                         "machine_low": col(agreement, "kappa_ci_low"), "machine_high": col(agreement, "kappa_ci_high")})
+                         "machine_low": col(agreement, "kappa_ci_low"),
+                         "machine_high": col(agreement, "kappa_ci_high")})
     human = data.human_baseline
     if human is not None and not human.empty and "kappa" in human:
         if "comparison" in human:
@@ -824,7 +828,7 @@ def render_report(data: ReportData, *, figure_cache: str | Path | None = None) -
 def _wide(table: pd.DataFrame, by: str) -> pd.DataFrame | None:
     """Long prevalence table (theme, class, count) → wide counts, when it has that shape."""
     cols = set(table.columns)
-    theme_col = "theme_label" if "theme_label" in cols else "label" if "label" in cols else "theme_id" if "theme_id" in cols else None
+    theme_col = next((c for c in ("theme_label", "label", "theme_id") if c in cols), None)
     count_col = next((c for c in ("count", "n_segments", "size", "Frequency") if c in cols), None)
     class_col = by if by in cols else "Class" if "Class" in cols else None
     if theme_col is None or count_col is None or class_col is None:

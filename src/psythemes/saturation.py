@@ -83,8 +83,8 @@ class SaturationResult:
                      else f"not reached within {n_docs} transcripts")
             return f"{self.kind}: {self.n_items} distinct; in interview order, saturation {where}."
         if not hits:
-            return f"{self.kind}: {self.n_items} distinct; saturation not reached in any of {len(self.saturation_at)} " \
-                   f"random orders of {n_docs} transcripts."
+            return (f"{self.kind}: {self.n_items} distinct; saturation not reached in any of "
+                    f"{len(self.saturation_at)} random orders of {n_docs} transcripts.")
         share = len(hits) / len(self.saturation_at)
         q = np.percentile(hits, [50, 2.5, 97.5])
         return (f"{self.kind}: {self.n_items} distinct; over {len(self.saturation_at)} random orders saturation is "
@@ -175,7 +175,8 @@ def saturation(items: pd.DataFrame, *, docs: Sequence[str] | None = None, order:
     lo, hi = (2.5, 97.5)
     curve = pd.DataFrame({
         "n": np.arange(1, new.shape[1] + 1),
-        "new_mean": new.mean(axis=0), "new_low": np.percentile(new, lo, axis=0), "new_high": np.percentile(new, hi, axis=0),
+        "new_mean": new.mean(axis=0), "new_low": np.percentile(new, lo, axis=0),
+        "new_high": np.percentile(new, hi, axis=0),
         "cumulative_mean": cum.mean(axis=0), "cumulative_low": np.percentile(cum, lo, axis=0),
         "cumulative_high": np.percentile(cum, hi, axis=0),
     })

@@ -304,7 +304,8 @@ class StagedFolder:
                         continue  # psythemes' own, unchanged: replaced by the new run or gone with the old
                     why = "was changed since psythemes wrote it"
                 elif rel in new_outputs:
-                    why = "is not psythemes' file" + (" (a manifest it did not write)" if rel == "manifest.json" else "")
+                    why = "is not psythemes' file" + (
+                        " (a manifest it did not write)" if rel == "manifest.json" else "")
                 dest = self.path / rel
                 if why is not None:
                     dest = _free_name(dest)

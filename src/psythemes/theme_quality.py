@@ -269,7 +269,8 @@ def report_sections(themes: pd.DataFrame | None, shares: pd.DataFrame | None) ->
         text = ("<p>Share of each theme's segments per code, <b>machine % / gold %</b> "
                 "(theme -1: segments in no theme).</p>")
         if new:
-            text += f"<p>Themes where no code reaches 20 % (candidates for new codes): {escape(', '.join(map(str, new)))}.</p>"
+            text += ("<p>Themes where no code reaches 20 % (candidates for new codes): "
+                     f"{escape(', '.join(map(str, new)))}.</p>")
         if missed:
             text += f"<p>Codes that reach 20 % in no theme: {escape(', '.join(missed))}.</p>"
         sections.append(("theme-code-shares", "Themes beside codes", text + _html_table(out)))
