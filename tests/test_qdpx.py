@@ -23,7 +23,8 @@ TEXT_B = "Interviewer: And the exercises?\nT02: We talk, then we do, then we tal
 def transcripts() -> list[Transcript]:
     return [
         Transcript("P01-W1", TEXT_A, metadata={"participant": "P01", "role": "patient", "wave": 1, "age": 52}),
-        Transcript("P01-W2", TEXT_A.replace("How", "So how"), metadata={"participant": "P01", "role": "patient", "wave": 2, "age": 52}),
+        Transcript("P01-W2", TEXT_A.replace("How", "So how"),
+                   metadata={"participant": "P01", "role": "patient", "wave": 2, "age": 52}),
         Transcript("T02", TEXT_B, metadata={"participant": "T02", "role": "therapist", "wave": 1, "age": 44.5}),
     ]
 
