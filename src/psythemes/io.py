@@ -1479,7 +1479,8 @@ def speaker_role_map(transcript: Transcript, speaker_roles: Mapping[str, str] | 
     ``speaker_roles``; give them for transcripts built by hand.  Each speaker is resolved
     once, however many turns it has.
     """
-    return {sp: role_of(sp, transcript.metadata, speaker_roles) for sp in dict.fromkeys(t.speaker for t in transcript.turns)}
+    speakers = dict.fromkeys(t.speaker for t in transcript.turns)
+    return {sp: role_of(sp, transcript.metadata, speaker_roles) for sp in speakers}
 
 
 # ---------------------------------------------------------------------------------------

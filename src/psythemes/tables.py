@@ -462,7 +462,8 @@ def read_gold(path: str | Path | Sequence[str | Path], *, codes: Sequence[str] |
         frame.attrs["path"] = str(path)
         # a sheet labels the segments it has decisions for, not whole documents (see train_to_folder)
         frame.attrs[REVIEWED_SPANS] = [(str(d), int(a), int(b)) for d, a, b in
-                                       zip(decided.reviewed["doc_id"], decided.reviewed["start"], decided.reviewed["end"])]
+                                       zip(decided.reviewed["doc_id"], decided.reviewed["start"],
+                                           decided.reviewed["end"], strict=True)]
         if frame.empty:  # every suggestion rejected: known, but nothing to align
             return frame
     else:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -50,7 +50,7 @@ def extract(
     model: Annotated[Path | None, typer.Option(
         help="Local sentence-transformers folder (default: bundled MiniLM).", metavar="DIR")] = None,
     backend: Annotated[Literal["onnx", "torch"] | None, typer.Option(
-        help="Embedding backend: onnx (int8, about 3x faster) or torch; default: the --mapper's own, else onnx "
+        help="Embedding backend: onnx (int8, faster) or torch; default: the --mapper's own, else onnx "
              "(or $PSYTHEMES_EMBED_BACKEND). See docs/performance.md.")] = None,
     context: Annotated[Literal["previous_turn"] | None, typer.Option(
         help="previous_turn: embed each segment with the end of the turn before it; the themes and the "
@@ -83,7 +83,8 @@ def extract(
              "parts again. See docs/architecture.md.", metavar="FILE")] = None,
 ) -> None:
     """Run every stage and write all tables, report.html, project.qdpx and manifest.json into OUT."""
-    from ..pipeline import STAGES, extract as run_extract
+    from ..pipeline import STAGES
+    from ..pipeline import extract as run_extract
 
     if scheduler is not None:
         from ..distributed import extract as run_extract  # same options, stages on Dask
@@ -108,7 +109,8 @@ def extract(
             cache_dir=False if no_cache else None, n_boot=n_boot, random_state=seed,
             qdpx=not no_qdpx, on_stage=on_stage, qdpx_positions=qdpx_positions, pseudonym_key=pseudonym_key,
             pseudonymise=_pseudonymiser(pseudonymise, names, keep),
-            **({"scheduler": scheduler, "theme_sample": theme_sample} if scheduler is not None else {}),
+            **({"scheduler": scheduler, "theme_sample": theme_sample}  # type: ignore[arg-type]
+               if scheduler is not None else {}),
             **configured,
         )
     counts = result.manifest["counts"]
@@ -141,7 +143,7 @@ class _StageProgress:
 
     def __init__(self, stages: tuple[str, ...]):
         self.stages = stages
-        self.progress = None
+        self.progress: Any = None
 
     def __enter__(self):
         if not show_progress():

@@ -78,7 +78,9 @@ def train_command(
     from ..jobs import train_to_folder
 
     with warnings_as_lines():
-        run = train_to_folder(segments, gold if len(gold) > 1 else gold[0], out, codebook=codebook, cv=cv,
+        # train_to_folder reads a list of gold files too (its annotation says one)
+        run = train_to_folder(segments, gold if len(gold) > 1 else gold[0], out,  # type: ignore[arg-type]
+                              codebook=codebook, cv=cv,
                               random_state=seed, single_label=single_label)
     cv_part = ""
     if run.get("kappa_mean") is not None:

@@ -33,7 +33,7 @@ def themes(
     model: Annotated[Path | None, typer.Option(
         help="Local sentence-transformers model folder (default: the bundled all-MiniLM-L6-v2).", metavar="DIR")] = None,
     backend: Annotated[Literal["onnx", "torch"] | None, typer.Option(
-        help="Embedding backend: onnx (int8, about 3x faster) or torch; default onnx (or "
+        help="Embedding backend: onnx (int8, faster) or torch; default onnx (or "
              "$PSYTHEMES_EMBED_BACKEND). See docs/performance.md.")] = None,
     metadata: Annotated[Path | None, typer.Option(help="Metadata CSV (doc_id, wave, ...).", metavar="CSV")] = None,
     unit: Annotated[Literal["turn", "sentence", "window"], typer.Option(
@@ -59,8 +59,8 @@ def themes(
 ) -> None:
     """Discover candidate themes; write themes.csv, segment_themes.csv, themes_by_*.csv and figures/."""
     from ..discover import discover_themes, seed_words_from_codebook
-    from ..jobs import load_segments
     from ..embed import Embedder
+    from ..jobs import load_segments
 
     # before reading and embedding: a codebook without seed words should fail fast
     seed_words = seed_words_from_codebook(guided) if guided is not None else None
