@@ -43,9 +43,9 @@ def test_parts_give_what_their_shortcuts_give(demo_dir: Path) -> None:
 
 def test_every_part_parameter_is_reachable_and_recorded(demo_dir: Path) -> None:
     discoverer = ThemeDiscoverer(preset="fast", n_themes=2, top_n_words=4, n_quotes=2, random_state=0)
-    mapper = ZeroShotMapper("psychosomatic", max_codes=1)
+    mapper = ZeroShotMapper(max_codes=1)  # no codebook of its own: the run's
     result = extract(
-        _inputs(demo_dir), codebook=None, cache_dir=False, random_state=0,
+        _inputs(demo_dir), codebook="psychosomatic", cache_dir=False, random_state=0,
         read_options=ReadOptions(metadata=demo_dir / "metadata.csv"),
         segmenter=WindowSegmenter(window_size=2, stride=2),
         discoverer=discoverer, mapper=mapper,
@@ -60,7 +60,7 @@ def test_every_part_parameter_is_reachable_and_recorded(demo_dir: Path) -> None:
     assert parts["read_options"]["metadata"].endswith("metadata.csv")
     assert result.codes.groupby("segment_id").size().max() == 1  # max_codes=1 took effect
     assert (result.themes["keywords"].str.split(", ").str.len() <= 4).all()  # top_n_words took effect
-    assert result.codebook.names == load_codebook("psychosomatic").names  # the mapper's codebook, none given
+    assert result.codebook.names == load_codebook("psychosomatic").names
     # the caller's parts are not changed by the run: they can be used again
     assert not any(k.endswith("_") for k in vars(discoverer))
     assert not any(k.endswith("_") for k in vars(mapper))
@@ -120,3 +120,11 @@ def test_parts_file_errors_name_the_problem(tmp_path: Path, text: str, message: 
     with pytest.raises(InputError) as err:
         build_parts(read_parts(path), source=path)
     assert message in str(err.value) and str(path) in str(err.value)
+
+
+def test_a_mapper_whose_codebook_is_not_the_runs_is_refused_before_any_work(demo_dir: Path) -> None:
+    from psythemes.codebook import Code, Codebook
+
+    other = Codebook("other", (Code("pain", "talk of pain"), Code("work", "talk of work")))
+    with pytest.raises(InputError, match="codebook of its own"):
+        extract(_inputs(demo_dir), codebook="psychosomatic", cache_dir=False, mapper=ZeroShotMapper(other))

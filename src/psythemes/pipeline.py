@@ -270,6 +270,8 @@ def extract(
         if codebook is None:
             codebook = default_codebook(paths, project=project, model=model)
         book = codebook if isinstance(codebook, codebook_mod.Codebook) else codebook_mod.load_codebook(codebook)
+        if mapper is not None:
+            _check_mapper_codebook(mapper, book)
         if dask:
             _check_dask_mapping(book, method=method, single_label=single_label, discoverer=discoverer,
                                 mapper=mapper, theme_runs=theme_runs)
@@ -570,7 +572,6 @@ def _fitted(part: Any) -> bool:
 def _ready_mapper(mapper: Any, book: Any, segments: pd.DataFrame, embedder: Any) -> Any:
     """A mapper handed in as a part, fitted if it is a zero-shot one that is not; the caller's
     object stays as it was (a copy gets the run's embedder when it has none)."""
-    from .codebook import load_codebook
     from .mapping import ZeroShotMapper, calibration_corpus
 
     if _fitted(mapper):
@@ -584,10 +585,17 @@ def _ready_mapper(mapper: Any, book: Any, segments: pd.DataFrame, embedder: Any)
         mapper.set_params(embedder=embedder)
     if own.get("codebook") is None:
         mapper.set_params(codebook=book)  # the run's codebook (given, the project's or the demo's)
-    elif load_codebook(own["codebook"]).hash() != book.hash():
+    return mapper.fit(calibration_corpus(book, segments))
+
+
+def _check_mapper_codebook(mapper: Any, book: Any) -> None:
+    """A mapper part with a codebook of its own codes that codebook: it must be the run's."""
+    from .codebook import load_codebook
+
+    own = _mapper_codebook(mapper)
+    if own is not None and load_codebook(own).hash() != book.hash():
         raise InputError("the mapper handed in has a codebook of its own that is not the run's codebook; give one "
                          "of them only")
-    return mapper.fit(calibration_corpus(book, segments))
 
 
 def _mapper_codebook(mapper: Any) -> Any:

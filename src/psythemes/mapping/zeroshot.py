@@ -91,8 +91,10 @@ class ZeroShotMapper(Params):
 
     Parameters
     ----------
-    codebook : Codebook or str
+    codebook : Codebook or str, optional
         The codebook (or a path / shipped name for :func:`psythemes.codebook.load_codebook`).
+        None: the run's codebook when the mapper is handed to :func:`psythemes.extract`, else the
+        shipped ``psychosomatic`` codebook.
     embedder : object, optional
         Has ``encode(list[str]) -> ndarray`` with normalised rows; default :func:`default_embedder`.
     threshold : "auto", float or dict, default "auto"
@@ -147,7 +149,7 @@ class ZeroShotMapper(Params):
 
     def __init__(
         self,
-        codebook: Codebook | str = "psychosomatic",
+        codebook: Codebook | str | None = None,
         embedder: Any = None,
         threshold: str | float | Mapping[str, float] = "auto",
         max_codes: int | None = None,
@@ -215,7 +217,8 @@ class ZeroShotMapper(Params):
         -------
         self
         """
-        cb = load_codebook(self.codebook)
+        # None: the shipped study codebook on its own; handed to extract, the run's codebook
+        cb = load_codebook(self.codebook if self.codebook is not None else "psychosomatic")
         self.codebook_ = cb
         self.embedder_ = embedder_or_default(self.embedder)
         codes = cb.flat()
