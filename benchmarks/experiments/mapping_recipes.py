@@ -51,6 +51,7 @@ from psythemes.mapping import (
     grouped_splits,
     surface_features,
 )
+from psythemes.outputs import write_json
 from psythemes.selftrain import corpus_location_scale
 
 RESULTS = ROOT / "benchmarks" / "results" / "mapping_recipes.json"
@@ -68,11 +69,10 @@ def load_task(corpus: str, esconv_scope: str = "test") -> dict[str, Any]:
     """
     if corpus == "esconv":
         all_segs, labels, splits = sb.load_esconv()
-        # vectors from the whole-corpus cache; the test-only subset looks its texts up there
-        emb = sb.corpus_embedder("esconv", all_segs["text"].tolist())
-        if esconv_scope == "test":
+        if esconv_scope == "test":  # as the scoreboard's --esconv-test-only (its own embedding cache key)
             keep = np.array([sp == "test" for sp in splits])
             all_segs, labels = all_segs[keep].reset_index(drop=True), [lab for lab, k in zip(labels, keep) if k]
+        emb = sb.corpus_embedder("esconv", all_segs["text"].tolist())
         mask = np.array([lab is not None for lab in labels])
         role, cb_path = "supporter", sb.PLAIN / "esconv.csv"
         raw = [labels[i] for i in np.flatnonzero(mask)]
@@ -276,6 +276,7 @@ ZS_RECIPES: dict[str, dict[str, Any]] = {
     # may-abstain: fewer "no code" pseudo-examples (best z at most -0.5 / -1 instead of 0)
     "st_nocode_z-0.5": {"nc_z": -0.5},
     "st_nocode_z-1": {"nc_z": -1.0},
+    "st_6rounds_to70_nocode_z-1": {"rounds": 6, "end": 0.7, "nc_z": -1.0},
 }
 # rounds x last share x C x features (x balanced), chosen on the dev transcripts of AnnoMI therapist
 for _r, _e in ((6, 0.7), (6, 0.9), (8, 0.9), (8, 1.0), (4, 0.9)):
@@ -299,13 +300,15 @@ def zs_recipe(inp: dict[str, Any], single: bool, name: str, settings: dict[str, 
     return decide(proba, K, single)
 
 
-def run_zero_shot(task: dict[str, Any], single: bool, recipes: list[str], baselines: bool = True) -> dict[str, Any]:
+def run_zero_shot(task: dict[str, Any], single: bool, recipes: list[str], out: dict[str, Any], save: Callable[[], None],
+                  baselines: bool = True) -> dict[str, Any]:
+    """Score the baselines and each recipe into ``out``, calling ``save`` after each (runs are slow)."""
     gold = task["gold"]
     parts = {"test": task["test"], "dev": task["dev"]}
-    out: dict[str, Any] = {}
 
     def record(name: str, pred: list[str | None]) -> None:
         out[name] = {part: _score([gold[i] for i in idx], [pred[i] for i in idx]) for part, idx in parts.items()}
+        save()
         t, d = out[name]["test"], out[name]["dev"]
         print(f"  {task['corpus']:<17} {'single' if single else 'abstain':<7} {name:<34} test kappa {t['kappa']:.3f} "
               f"F1 {t['macro_f1']:.3f} abst {t['abstained']:>4} | dev kappa {d['kappa']:.3f} F1 {d['macro_f1']:.3f}", flush=True)
@@ -387,10 +390,11 @@ def fit_transductive(factory: Callable[[], FewShotMapper], train: pd.DataFrame, 
     return factory().fit(both, list(y) + pseudo, all_segments=all_segs)
 
 
-def run_few_shot(task: dict[str, Any], n_seeds: int, recipes: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def run_few_shot(task: dict[str, Any], n_seeds: int, recipes: dict[str, dict[str, Any]], out: dict[str, Any],
+                 save: Callable[[], None]) -> dict[str, Any]:
+    """Score each recipe over ``n_seeds`` splits into ``out``, calling ``save`` after each (runs are slow)."""
     segs, gold, cb, emb, all_segs, role = task["segs"], task["gold"], task["cb"], task["emb"], task["all_segs"], task["role"]
     groups = segs["doc_id"].to_numpy()
-    out: dict[str, Any] = {}
     for name, params in recipes.items():
         t0 = time.time()
         runs = []
@@ -419,6 +423,7 @@ def run_few_shot(task: dict[str, Any], n_seeds: int, recipes: dict[str, dict[str
         s["params"] = {k: v for k, v in params.items()}
         s["seconds"] = round(time.time() - t0, 1)
         out[name] = s
+        save()
         print(f"  {task['corpus']:<17} few-shot {name:<30} kappa {s['kappa_mean']:.3f} ± {s['kappa_sd']:.3f}  "
               f"F1 {s['macro_f1_mean']:.3f}  {s['seconds']:.0f}s", flush=True)
     return out
@@ -465,6 +470,14 @@ FS_RECIPES: dict[str, dict[str, Any]] = {
 # --------------------------------------------------------------------------------------------
 
 
+PROTOCOL = ("Plain codebooks (benchmarks/codebooks/plain/), scoreboard loaders and splits. Zero-shot: fitted on every "
+            "segment of the task without labels; 'test' = the 80 % transcripts of the seed-0 20 % split (the scoreboard's "
+            "figure), 'dev' = the other 20 %; recipes are to be selected on dev. 'naive_nearest_definition' and "
+            "'current_mapper' are psythemes as it is (the scoreboard's rows). Few-shot: FewShotMapper(single_label=True, "
+            "roles=[role]) trained on 20 % of transcripts, scored on the other 80 %, seeds 0..N-1; 'current_cli_defaults' "
+            "is the scoreboard's row. Timings on a machine shared by six helpers (load_average per run).")
+
+
 def deep_merge(into: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """Merge ``new`` into ``into`` (dicts recursively; lists of runs appended; other values replaced)."""
     for k, v in new.items():
@@ -490,10 +503,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
     if args.merge:
-        from psythemes.outputs import write_json
-
         path = Path(args.out)
         merged = json.loads(path.read_text()) if path.exists() else {}
+        merged["protocol"] = PROTOCOL
         for f in args.merge:
             deep_merge(merged, json.loads(Path(f).read_text()))
         write_json(path, merged)
@@ -515,16 +527,14 @@ def main(argv: list[str] | None = None) -> int:
             names = args.recipe or list(ZS_RECIPES)
             # single-label for every corpus; may-abstain too where the scoreboard reports it
             for single in {"both": (True, False), "single": (True,), "abstain": (False,)}[args.mode]:
-                entry.setdefault(f"zero_shot_{'single_label' if single else 'may_abstain'}", {}).update(
-                    run_zero_shot(task, single, names, baselines=not args.no_baselines))
+                run_zero_shot(task, single, names, entry.setdefault(f"zero_shot_{'single_label' if single else 'may_abstain'}", {}),
+                              lambda: write_json(path, results), baselines=not args.no_baselines)
         else:
             names = args.recipe or list(FS_RECIPES)
             fs = entry.setdefault(f"few_shot_20pct_{args.seeds}seeds", {})
-            fs.update(run_few_shot(task, args.seeds, {n: FS_RECIPES[n] for n in names}))
+            run_few_shot(task, args.seeds, {n: FS_RECIPES[n] for n in names}, fs, lambda: write_json(path, results))
     results.setdefault("runs", []).append({"command": "python benchmarks/experiments/mapping_recipes.py " + " ".join(argv if argv is not None else sys.argv[1:]),
                                            "seconds": round(time.time() - t0, 1), "load_average": list(os.getloadavg())})
-    from psythemes.outputs import write_json
-
     write_json(path, results)
     print(f"wrote {path} ({time.time() - t0:.0f} s)")
     return 0
