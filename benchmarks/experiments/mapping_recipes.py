@@ -277,6 +277,7 @@ ZS_RECIPES: dict[str, dict[str, Any]] = {
     "st_nocode_z-0.5": {"nc_z": -0.5},
     "st_nocode_z-1": {"nc_z": -1.0},
     "st_6rounds_to70_nocode_z-1": {"rounds": 6, "end": 0.7, "nc_z": -1.0},
+    "ensemble_r4r6_C0.1C0.03": {"ensemble": [{"rounds": r, "end": e, "C": c} for r, e in ((4, 0.5), (6, 0.7)) for c in (0.1, 0.03)]},
 }
 # rounds x last share x C x features (x balanced), chosen on the dev transcripts of AnnoMI therapist
 for _r, _e in ((6, 0.7), (6, 0.9), (8, 0.9), (8, 1.0), (4, 0.9)):
@@ -289,6 +290,12 @@ for _r, _e in ((6, 0.7), (6, 0.9), (8, 0.9), (8, 1.0), (4, 0.9)):
 
 def zs_recipe(inp: dict[str, Any], single: bool, name: str, settings: dict[str, Any]) -> np.ndarray:
     S, K = inp["S"], inp["S"].shape[1]
+    if "ensemble" in settings:  # mean probability over several self-training settings (less sensitive to any one)
+        probas = []
+        for member in settings["ensemble"]:
+            out = self_train_variant(S, features(inp, "base"), no_code=not single, **member)
+            probas.append(out["proba"])
+        return decide(np.mean(probas, axis=0), K, single)
     kw = {k: v for k, v in settings.items() if k not in ("em", "feat", "nc_z", "knn")}
     out = self_train_variant(S, features(inp, settings.get("feat", "base")), no_code=not single,
                              no_code_z=settings.get("nc_z", 0.0), **kw)
@@ -457,6 +464,7 @@ FS_RECIPES: dict[str, dict[str, Any]] = {
     "neighbour_surface_length_bins": {"neighbour_surface": True, "length_bins": True},
     "nsurf_lbins_C0.01": {"neighbour_surface": True, "length_bins": True, "C": 0.01},
     "nsurf_lbins_C0.003": {"neighbour_surface": True, "length_bins": True, "C": 0.003},
+    "nsurf_lbins_C0.001": {"neighbour_surface": True, "length_bins": True, "C": 0.001},
     "previous_only": {"context": "previous"},
     "nsurf_lbins_Ccv": {"neighbour_surface": True, "length_bins": True, "_choose_C": [0.003, 0.01, 0.03, 0.1]},
     "nsurf_lbins_overlap_prev2": {"neighbour_surface": True, "length_bins": True, "_extra": ("overlap", "prev2")},
