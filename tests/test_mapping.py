@@ -336,7 +336,8 @@ def test_neighbour_surface_and_length_bins(tmp_path):
     gold = [y[i] for i in keep]
     kw = {"embedder": FakeEmbedder(), "tfidf": False, "context": "previous", "prototypes": False, "C": 1.0}
     with_nb = FewShotMapper(TOY, neighbour_surface=True, length_bins=True, **kw).fit(segs.iloc[keep], gold, all_segments=segs)
-    without = FewShotMapper(TOY, **kw).fit(segs.iloc[keep], gold, all_segments=segs)
+    without = FewShotMapper(TOY, neighbour_surface=False, length_bins=False, **kw).fit(segs.iloc[keep], gold, all_segments=segs)
+    assert FewShotMapper().neighbour_surface and FewShotMapper().length_bins  # the defaults
     assert with_nb.coef_.shape[1] == without.coef_.shape[1] + 8 + 6  # 8 surface cues, 6 length bins
     assert agreement_scores(gold, with_nb.predict_single(segs.iloc[keep], all_segments=segs))["kappa"] > 0.9
     assert agreement_scores(gold, without.predict_single(segs.iloc[keep], all_segments=segs))["kappa"] < 0.3

@@ -103,7 +103,7 @@ class FewShotMapper(Params):
         Add :func:`surface_features`.
     tfidf : bool, default True
         Add TF-IDF word (1-2) and character (2-5, within word boundaries) n-grams.
-    C : float or "auto", default 0.1
+    C : float or "auto", default "auto"
         Inverse regularisation strength of the logistic regression.  ``"auto"``: the value of
         :data:`C_GRID` with the lowest log loss in 5-fold cross-validation grouped by document
         inside the training data (``C_``, ``cv_log_loss_``).
@@ -117,10 +117,10 @@ class FewShotMapper(Params):
     cues : dict, optional
         ``code -> regular expressions`` (as for :class:`ZeroShotMapper`); adds one 0/1 feature per
         code: whether any of its cues matches.
-    neighbour_surface : bool, default False
+    neighbour_surface : bool, default True
         With ``context``: add :func:`surface_features` of the previous (and next) turn too
         (a question often follows a short client turn; a reflection follows a long one).
-    length_bins : bool, default False
+    length_bins : bool, default True
         Add a one-hot bin of the segment's length in words (1, 2-3, 4-7, 8-15, 16-31, 32+):
         "other" is mostly very short turns, input mostly long ones.
     position : bool, default False
@@ -160,14 +160,14 @@ class FewShotMapper(Params):
         context: str = "both",
         surface: bool = True,
         tfidf: bool = True,
-        C: float = 0.1,
+        C: float | str = "auto",
         class_weight: str | None = None,
         threshold: float = 0.5,
         max_iter: int = 2000,
         prototypes: bool = True,
         cues: Mapping[str, Sequence[str]] | None = None,
-        neighbour_surface: bool = False,
-        length_bins: bool = False,
+        neighbour_surface: bool = True,
+        length_bins: bool = True,
         position: bool = False,
         single_label: bool | None = None,
         roles: Sequence[str] | None = None,
