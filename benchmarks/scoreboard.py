@@ -419,34 +419,34 @@ def _plain_zero_shot(cb: Any, segs: pd.DataFrame, gold: list[str], test: np.ndar
     return out
 
 
-def _plain_few_shot(cb: Any, segs: pd.DataFrame, gold: list[str], all_segs: pd.DataFrame, emb: Any, role: str,
-                    n_seeds: int) -> dict[str, Any]:
-    """FewShotMapper as `psythemes train`/`map` builds it from such gold: default settings, single-label, one role."""
+def plain_few_shot(cb: Any, segs: pd.DataFrame, gold: list[str], all_segs: pd.DataFrame, emb: Any, role: str,
+                   n_seeds: int, params: dict[str, Any] | None = None, label: str = "") -> dict[str, Any]:
+    """FewShotMapper as `psythemes train`/`map` builds it from such gold: default settings, single-label, one role.
+
+    ``params`` overrides the mapper's defaults (benchmarks/fewshot_variants.py compares variants).
+    """
     groups = segs["doc_id"].to_numpy()
     runs = []
     for seed in range(n_seeds):
         tr, te = grouped_splits(groups, 0.2, n_splits=1, random_state=seed)[0]
-        model = FewShotMapper(cb, embedder=emb, random_state=0, single_label=True, roles=[role])
+        model = FewShotMapper(cb, embedder=emb, random_state=0, single_label=True, roles=[role], **(params or {}))
         model.fit(segs.iloc[tr], [gold[i] for i in tr], all_segments=all_segs)
         runs.append(agreement_scores([gold[i] for i in te], model.predict_single(segs.iloc[te], all_segments=all_segs)))
         runs[-1]["seed"] = seed
     s = _summary(runs)
+    s["kappa_per_seed"] = [round(r["kappa"], 4) for r in runs]
     s["seed_0"] = _round({k: v for k, v in runs[0].items() if k != "seed"})
-    print(f"  {'few-shot, 20 % of transcripts (CLI defaults, single-label)':<62} kappa {s['kappa_mean']:.3f} ± "
-          f"{s['kappa_sd']:.3f}  macro-F1 {s['macro_f1_mean']:.3f}  (seed 0: kappa {runs[0]['kappa']:.4f})", flush=True)
+    name = label or "few-shot, 20 % of transcripts (CLI defaults, single-label)"
+    print(f"  {name:<62} kappa {s['kappa_mean']:.3f} ± {s['kappa_sd']:.3f}  macro-F1 {s['macro_f1_mean']:.3f}  "
+          f"(seed 0: kappa {runs[0]['kappa']:.4f})", flush=True)
     return s
 
 
-def task_plain(corpus: str, args: argparse.Namespace, results: dict[str, Any]) -> None:
-    """Rows with the plain codebooks: naive, calibrated zero-shot and few-shot (20 % of transcripts).
-
-    Zero-shot settings were chosen on the seed-0 20 % "dev" transcripts of AnnoMI therapist
-    behaviour (docs/mapping.md); every figure here is on the other 80 % of that split
-    (few-shot: the 80 % test part of each seed's split).
-    """
+def plain_task(corpus: str, esconv_test_only: bool = False) -> tuple[Any, pd.DataFrame, list[str], pd.DataFrame, Any, str]:
+    """``(codebook, coded segments, gold, all segments, embedder, role)`` of a plain-codebook row."""
     if corpus == "esconv":
         all_segs, labels, splits = load_esconv()
-        if args.esconv_test_only:  # the 195 test.jsonl conversations only (5,5k utterances to embed, not 38k)
+        if esconv_test_only:  # the 195 test.jsonl conversations only (5,5k utterances to embed, not 38k)
             keep = np.array([sp == "test" for sp in splits])
             all_segs = all_segs[keep].reset_index(drop=True)
             labels = [lab for lab, k in zip(labels, keep, strict=True) if k]
@@ -464,16 +464,29 @@ def task_plain(corpus: str, args: argparse.Namespace, results: dict[str, Any]) -
     cb = load_codebook(cb_path)
     segs = all_segs[mask].reset_index(drop=True)
     gold = [cb.resolve(g) for g in raw]  # corpus labels (slugs) find the codebook's names
+    return cb, segs, gold, all_segs, emb, role
+
+
+def task_plain(corpus: str, args: argparse.Namespace, results: dict[str, Any]) -> None:
+    """Rows with the plain codebooks: naive, calibrated zero-shot and few-shot (20 % of transcripts).
+
+    Zero-shot settings were chosen on the seed-0 20 % "dev" transcripts of AnnoMI therapist
+    behaviour (docs/mapping.md); every figure here is on the other 80 % of that split
+    (few-shot: the 80 % test part of each seed's split).
+    """
+    cb, segs, gold, all_segs, emb, role = plain_task(corpus, args.esconv_test_only)
+    cb_path = PLAIN / ("esconv.csv" if corpus == "esconv" else f"{corpus}.csv")
     dev, test = grouped_splits(segs["doc_id"].to_numpy(), 0.2, n_splits=1, random_state=0)[0]
     key = f"{corpus}_plain"
     print(f"{key}: {len(segs)} utterances, {segs['doc_id'].nunique()} transcripts, codebook {cb_path.name} "
           f"({', '.join(cb.names)})")
     out: dict[str, Any] = {"codebook": str(cb_path.relative_to(ROOT)), "n_utterances": len(segs),
                            "evaluated_on": f"{len(test)} utterances of the 80 % test transcripts (seed-0 split)"}
-    out["zero_shot"] = _plain_zero_shot(cb, segs, gold, test, emb)
-    out["zero_shot_dev"] = _plain_zero_shot(cb, segs, gold, dev, emb) if args.dev else None
+    if not args.few_shot_only:
+        out["zero_shot"] = _plain_zero_shot(cb, segs, gold, test, emb)
+        out["zero_shot_dev"] = _plain_zero_shot(cb, segs, gold, dev, emb) if args.dev else None
     n_seeds = 2 if args.quick else args.seeds
-    out["few_shot_20pct"] = _plain_few_shot(cb, segs, gold, all_segs, emb, role, n_seeds)
+    out["few_shot_20pct"] = plain_few_shot(cb, segs, gold, all_segs, emb, role, n_seeds)
     results[key] = out
 
 
@@ -485,6 +498,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dev", action="store_true", help="plain rows: also score zero-shot on the dev transcripts")
     parser.add_argument("--esconv-test-only", action="store_true",
                         help="esconv_plain: use only the test.jsonl conversations (embeds 5.5k instead of 38k utterances)")
+    parser.add_argument("--few-shot-only", action="store_true",
+                        help="plain rows: only the few-shot 20 %% row (e.g. --only annomi_therapist_plain --few-shot-only)")
     parser.add_argument("--quick", action="store_true", help="20 %% only, 2 seeds (no learning curve)")
     parser.add_argument("--seeds", type=int, default=5, help="seeded transcript splits per fraction (default 5)")
     parser.add_argument("--ablation", action="store_true", help="also score feature ablations")

@@ -336,7 +336,8 @@ def test_neighbour_surface_and_length_bins(tmp_path):
     gold = [y[i] for i in keep]
     kw = {"embedder": FakeEmbedder(), "tfidf": False, "context": "previous", "prototypes": False, "C": 1.0}
     with_nb = FewShotMapper(TOY, neighbour_surface=True, length_bins=True, **kw).fit(segs.iloc[keep], gold, all_segments=segs)
-    without = FewShotMapper(TOY, **kw).fit(segs.iloc[keep], gold, all_segments=segs)
+    without = FewShotMapper(TOY, neighbour_surface=False, length_bins=False, **kw).fit(segs.iloc[keep], gold, all_segments=segs)
+    assert FewShotMapper().neighbour_surface and FewShotMapper().length_bins  # the defaults
     assert with_nb.coef_.shape[1] == without.coef_.shape[1] + 8 + 6  # 8 surface cues, 6 length bins
     assert agreement_scores(gold, with_nb.predict_single(segs.iloc[keep], all_segments=segs))["kappa"] > 0.9
     assert agreement_scores(gold, without.predict_single(segs.iloc[keep], all_segments=segs))["kappa"] < 0.3
@@ -435,3 +436,27 @@ def test_free_text_criteria_become_prototypes():
     mapper = ZeroShotMapper(book, embedder=FakeEmbedder()).fit()
     proto = mapper.prototypes_["Body"]
     assert proto.pos_texts[1:] == ["breathing together", "a body stretch"] and proto.neg_texts == ["football talk"]
+
+
+@pytest.mark.parametrize("multi", [False, True])
+def test_few_shot_auto_C_is_chosen_by_grouped_cross_validation(multi, tmp_path):
+    """C="auto": every value of C_GRID is scored by log loss in folds grouped by document; the
+    lowest wins, and a fixed C skips the search."""
+    from psythemes.mapping.fewshot import AUTO_C_FALLBACK, C_GRID
+
+    segs, y = toy_corpus()
+    target = [[v] if v else [] for v in y] if multi else y
+    model = FewShotMapper(TOY, embedder=FakeEmbedder(), C="auto").fit(segs, target)
+    assert set(model.cv_log_loss_) == {str(c) for c in C_GRID}
+    assert model.C_ == min(C_GRID, key=lambda c: model.cv_log_loss_[str(c)])
+    assert agreement_scores(y, model.predict_single(segs))["kappa"] > 0.9
+    loaded = FewShotMapper.load(model.save(tmp_path / "m"), embedder=FakeEmbedder())
+    assert loaded.C == "auto" and loaded.C_ == model.C_
+    assert loaded.predict_single(segs) == model.predict_single(segs)
+    fixed = FewShotMapper(TOY, embedder=FakeEmbedder(), C=0.5).fit(segs, target)
+    assert fixed.C_ == 0.5 and fixed.cv_log_loss_ is None
+    two_docs = segs[segs["doc_id"].isin(["doc0", "doc1"])]
+    small = FewShotMapper(TOY, embedder=FakeEmbedder(), C="auto").fit(two_docs, [t for t, d in zip(target, segs["doc_id"]) if d in ("doc0", "doc1")])
+    assert small.C_ == AUTO_C_FALLBACK and small.cv_log_loss_ is None
+    with pytest.raises(InputError, match="C must be"):
+        FewShotMapper(TOY, embedder=FakeEmbedder(), C=0).fit(segs, target)

@@ -48,6 +48,13 @@ from .zeroshot import ZeroShotMapper
 
 __all__ = ["FewShotMapper"]
 
+#: Values of ``C`` tried by ``C="auto"`` (grouped cross-validation inside the training data).
+C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1)
+#: Folds of that cross-validation (fewer when there are fewer training documents).
+AUTO_C_FOLDS = 5
+#: ``C`` of ``C="auto"`` when there are too few training documents (< 3) to cross-validate.
+AUTO_C_FALLBACK = 0.01
+
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
@@ -96,8 +103,10 @@ class FewShotMapper(Params):
         Add :func:`surface_features`.
     tfidf : bool, default True
         Add TF-IDF word (1-2) and character (2-5, within word boundaries) n-grams.
-    C : float, default 0.1
-        Inverse regularisation strength of the logistic regression.
+    C : float or "auto", default "auto"
+        Inverse regularisation strength of the logistic regression.  ``"auto"``: the value of
+        :data:`C_GRID` with the lowest log loss in 5-fold cross-validation grouped by document
+        inside the training data (``C_``, ``cv_log_loss_``).
     class_weight : {None, "balanced"}, default None
     threshold : float, default 0.5
         Probability threshold per code for multi-label data.
@@ -108,10 +117,10 @@ class FewShotMapper(Params):
     cues : dict, optional
         ``code -> regular expressions`` (as for :class:`ZeroShotMapper`); adds one 0/1 feature per
         code: whether any of its cues matches.
-    neighbour_surface : bool, default False
+    neighbour_surface : bool, default True
         With ``context``: add :func:`surface_features` of the previous (and next) turn too
         (a question often follows a short client turn; a reflection follows a long one).
-    length_bins : bool, default False
+    length_bins : bool, default True
         Add a one-hot bin of the segment's length in words (1, 2-3, 4-7, 8-15, 16-31, 32+):
         "other" is mostly very short turns, input mostly long ones.
     position : bool, default False
@@ -135,6 +144,10 @@ class FewShotMapper(Params):
     mode_ : {"single", "multi"}
     coef_, intercept_ : ndarray
         Logistic-regression weights over the feature blocks.
+    C_ : float
+        The ``C`` used (chosen by grouped cross-validation with ``C="auto"``).
+    cv_log_loss_ : dict or None
+        With ``C="auto"``: mean log loss per value of ``C`` tried.
     """
 
     method = "few-shot"
@@ -147,14 +160,14 @@ class FewShotMapper(Params):
         context: str = "both",
         surface: bool = True,
         tfidf: bool = True,
-        C: float = 0.1,
+        C: float | str = "auto",
         class_weight: str | None = None,
         threshold: float = 0.5,
         max_iter: int = 2000,
         prototypes: bool = True,
         cues: Mapping[str, Sequence[str]] | None = None,
-        neighbour_surface: bool = False,
-        length_bins: bool = False,
+        neighbour_surface: bool = True,
+        length_bins: bool = True,
         position: bool = False,
         single_label: bool | None = None,
         roles: Sequence[str] | None = None,
@@ -246,12 +259,12 @@ class FewShotMapper(Params):
         -------
         self
         """
-        from sklearn.linear_model import LogisticRegression
-
         if self.classifier != "logreg":
             raise InputError(f"unknown classifier {self.classifier!r} (available: logreg)")
         if self.context not in ("previous", "both", "none"):
             raise InputError(f"context must be 'previous', 'both' or 'none', not {self.context!r}")
+        if self.C != "auto" and not (isinstance(self.C, (int, float)) and self.C > 0):
+            raise InputError(f"C must be a positive number or 'auto', not {self.C!r}")
         segments = check_segments(segments)
         if len(segments) < 2:  # the lexical features need two documents; a classifier needs more anyway
             raise InputError(f"training needs at least 2 segments with gold codes, got {len(segments)}")
@@ -275,36 +288,20 @@ class FewShotMapper(Params):
         self._make_zero_shot()
         X = self._features(segments, all_segments, fit=True)
         if mode == "single":
-            target = np.array([row[0] if row else NO_CODE for row in labels], dtype=object)
+            target = [row[0] if row else NO_CODE for row in labels]
             classes = [c for c in cb.names if c in set(target)] + ([NO_CODE] if NO_CODE in set(target) else [])
             if len(classes) < 2:
                 raise InputError("need at least two different classes in the training labels")
-            clf = LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=self.max_iter, random_state=self.random_state)
-            clf.fit(X, target)
-            order = [list(clf.classes_).index(c) for c in classes]
-            coef, intercept = clf.coef_, clf.intercept_
-            if coef.shape[0] == 1:  # binary: sklearn keeps one row; softmax of [-z/2, z/2] = sigmoid(z)
-                coef = np.vstack([-coef[0] / 2, coef[0] / 2])
-                intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
-            self.coef_, self.intercept_ = coef[order], intercept[order]
-            self.classes_ = classes
+            Y = np.array([[t == c for c in classes] for t in target], dtype=bool)
         else:
             classes = [c for c in cb.names if any(c in row for row in labels)]
             if not classes:
                 raise InputError("no segment carries a gold code; nothing to learn")
-            coefs, intercepts = [], []
-            for c in classes:
-                yc = np.array([c in row for row in labels])
-                if yc.all():
-                    coefs.append(np.zeros(X.shape[1]))
-                    intercepts.append(10.0)
-                    continue
-                clf = LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=self.max_iter, random_state=self.random_state)
-                clf.fit(X, yc)
-                coefs.append(clf.coef_[0])
-                intercepts.append(clf.intercept_[0])
-            self.coef_, self.intercept_ = np.vstack(coefs), np.array(intercepts)
-            self.classes_ = classes
+            Y = np.array([[c in row for c in classes] for row in labels], dtype=bool)
+        groups = segments[DOC].astype(str).to_numpy()
+        self.C_, self.cv_log_loss_ = self._choose_C(X, Y, groups)
+        self.coef_, self.intercept_ = self._weights(X, Y, self.C_)
+        self.classes_ = classes
         self.n_train_ = int(len(segments))
         self.n_docs_ = int(segments[DOC].nunique())
         return self
@@ -315,6 +312,64 @@ class FewShotMapper(Params):
         if self.prototypes or self.cues:
             self.zero_shot_ = ZeroShotMapper(self.codebook_, embedder=self.embedder_, cues=self.cues,
                                              use_examples=True).fit()
+
+    def _weights(self, X: Any, Y: np.ndarray, C: float) -> tuple[np.ndarray, np.ndarray]:
+        """Logistic-regression weights, one row per column of ``Y`` (0/1 per class).
+
+        Single-label: multinomial over the classes present (a class absent from ``Y`` gets a
+        very low intercept); multi-label: one binary model per class.
+        """
+        from sklearn.linear_model import LogisticRegression
+
+        n_classes = Y.shape[1]
+        coef, intercept = np.zeros((n_classes, X.shape[1])), np.full(n_classes, -30.0)
+        kw = {"C": C, "class_weight": self.class_weight, "max_iter": self.max_iter, "random_state": self.random_state}
+        if self.mode_ == "single":
+            present = np.flatnonzero(Y.any(axis=0))
+            if len(present) == 1:  # one class only (a small CV fold): it always wins
+                intercept[present[0]] = 30.0
+                return coef, intercept
+            clf = LogisticRegression(**kw).fit(X, Y[:, present].argmax(axis=1))
+            c, b = clf.coef_, clf.intercept_
+            if c.shape[0] == 1:  # binary: sklearn keeps one row; softmax of [-z/2, z/2] = sigmoid(z)
+                c, b = np.vstack([-c[0] / 2, c[0] / 2]), np.array([-b[0] / 2, b[0] / 2])
+            coef[present], intercept[present] = c, b
+            return coef, intercept
+        for k in range(n_classes):
+            yk = Y[:, k]
+            if yk.all() or not yk.any():
+                intercept[k] = 30.0 if yk.all() else -30.0
+                continue
+            clf = LogisticRegression(**kw).fit(X, yk)
+            coef[k], intercept[k] = clf.coef_[0], clf.intercept_[0]
+        return coef, intercept
+
+    def _choose_C(self, X: Any, Y: np.ndarray, groups: np.ndarray) -> tuple[float, dict[str, float] | None]:
+        """``C`` itself, or with ``C="auto"`` the value of :data:`C_GRID` with the lowest log loss
+        in cross-validation grouped by document (never a document on both sides of a fold)."""
+        if self.C != "auto":
+            return float(self.C), None
+        n_docs = len(set(groups))
+        if n_docs < 3:  # too few documents to cross-validate: a middle value
+            return AUTO_C_FALLBACK, None
+        from sklearn.model_selection import GroupKFold
+
+        folds = list(GroupKFold(n_splits=min(AUTO_C_FOLDS, n_docs)).split(X, groups=groups))
+        losses = {}
+        for C in C_GRID:
+            loss = 0.0
+            for tr, te in folds:
+                coef, intercept = self._weights(X[tr], Y[tr], C)
+                z = np.asarray(X[te] @ coef.T) + intercept
+                if self.mode_ == "single":
+                    p = _softmax(z)[Y[te]]
+                    loss -= np.log(np.clip(p, 1e-12, 1.0)).sum()
+                else:
+                    p = np.clip(_sigmoid(z), 1e-12, 1 - 1e-12)
+                    loss -= np.where(Y[te], np.log(p), np.log(1 - p)).mean(axis=1).sum()
+            losses[str(C)] = float(loss / len(Y))
+        best = min(C_GRID, key=lambda c: losses[str(c)])
+        return float(best), losses
 
     def predict_proba(self, segments: pd.DataFrame, all_segments: pd.DataFrame | None = None) -> pd.DataFrame:
         """Probabilities, one row per segment (index ``segment_id``), one column per class."""
@@ -426,6 +481,7 @@ class FewShotMapper(Params):
         model.intercept_ = saved.arrays["intercept"].astype(np.float64)
         model.dense_mean_, model.dense_scale_ = saved.arrays["dense_mean"], saved.arrays["dense_scale"]
         model.n_train_, model.n_docs_ = spec["n_train"], spec["n_docs"]
+        model.C_ = spec.get("C_used", model.C)
         model._make_zero_shot()
         for key, vectorizer in saved.vectorizers.items():
             setattr(model, f"{key}_vec_", vectorizer)

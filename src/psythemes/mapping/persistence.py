@@ -61,6 +61,7 @@ def save_model(model: Any, directory: str | Path, *, training_data: str = "", me
         "codebook_hash": model.codebook_.hash(),
         "n_train": model.n_train_,
         "n_docs": model.n_docs_,
+        "C_used": getattr(model, "C_", None),  # the value C="auto" chose (grouped CV), or C itself
         "embedding_backend": embedding_backend or getattr(model.embedder_, "backend_", None),
     }
     if model.tfidf:
@@ -91,6 +92,7 @@ def save_model(model: Any, directory: str | Path, *, training_data: str = "", me
         "metrics_grouped_cv": dict(metrics or {}),
         "random_state": model.random_state,
         "params": spec["params"],
+        "C_used": spec["C_used"],
         "versions": {"psythemes": __version__, "scikit-learn": sklearn.__version__, "numpy": np.__version__},
         "serialisation": "JSON + numpy .npz (allow_pickle=False); no pickle",
     }
