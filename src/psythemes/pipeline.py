@@ -189,7 +189,7 @@ def extract(
     """
     from . import codebook as codebook_mod
     from .defaults import check_codebook_given, default_codebook
-    from .discover import ThemeDiscoverer
+    from .themes import ThemeDiscoverer
     from .embed import Embedder
     from .segment import segment_transcripts
 
@@ -243,7 +243,7 @@ def extract(
         )
         if len(segments) < 2:
             raise InputError(f"only {len(segments)} segment(s) to analyse; need at least 2")
-        from .discover import SMALL_CORPUS
+        from .themes import SMALL_CORPUS
 
         if preset == "default" and isinstance(min_topic_size, int) and min_topic_size > len(segments) >= SMALL_CORPUS:
             # HDBSCAN's limit, found before the embedding work rather than after it
@@ -346,6 +346,7 @@ def extract(
                 disagreements=evaluation.disagreements if evaluation is not None else None,
                 human_baseline=evaluation.human_baseline if evaluation is not None else None,
                 segment_themes=discoverer.segment_themes_,
+                theme_quotes=discoverer.quotes_,
                 link_files=True,
                 summary={**({"outlier_share": discoverer.outlier_share_, "n_themes": len(discoverer.themes_)}),
                          **(_headline(evaluation) if evaluation is not None else {})},
@@ -516,7 +517,7 @@ def _map(segments: pd.DataFrame, discoverer: Any, book: Any, embedder: Any, *, m
     else:
         codes = zero_shot.predict(segments)
     theme_codes = map_themes(discoverer.themes_, discoverer.theme_centroids_, zero_shot,
-                             quotes=quote_texts(discoverer.themes_))
+                             quotes=quote_texts(discoverer.themes_, discoverer.quotes_))
     return codes, theme_codes
 
 
@@ -579,6 +580,7 @@ def _manifest(*, paths, transcripts, segments, embedder, book, options, random_s
 
 def _write_outputs(out_dir: Path, result: ExtractResult, discoverer: Any, report_html: str, *, qdpx: bool) -> list[str]:
     from .codebook import save_codebook
+    from .jobs import write_theme_outputs
     from .io import write_transcripts_jsonl
     from .outputs import prepare_out_dir, write_table, write_text
 
@@ -586,7 +588,7 @@ def _write_outputs(out_dir: Path, result: ExtractResult, discoverer: Any, report
     written: list[Path] = [write_transcripts_jsonl(out / "transcripts.jsonl", result.transcripts)]
     written.append(write_table(out / "segments.csv", result.segments))
     written.append(write_table(out / "segments_dropped.csv", result.dropped))
-    written.extend(discoverer.write(out))
+    written.extend(write_theme_outputs(out, discoverer))
     written.append(write_table(out / "codes.csv", result.codes))
     written.append(write_table(out / "theme_codes.csv", result.theme_codes))
     written.append(write_table(out / "theme_code_shares.csv", _theme_code_shares(result)))
@@ -614,5 +616,6 @@ def _write_outputs(out_dir: Path, result: ExtractResult, discoverer: Any, report
         codings = pd.concat([machine, result.gold[GOLD_COLUMNS]] if result.gold is not None else [machine],
                             ignore_index=True)
         written.append(write_qdpx(out / "project.qdpx", result.transcripts, codes=result.codebook,
-                                  codings=codings, name="psythemes extract", themes=result.themes))
+                                  codings=codings, name="psythemes extract", themes=result.themes,
+                                  theme_quotes=discoverer.quotes_))
     return sorted({str(Path(p).relative_to(out)) for p in written})
