@@ -431,3 +431,14 @@ def test_params_and_not_fitted(corpus):
             getattr(d, attribute)
     with pytest.raises(NotFittedError):
         write_themes("unused", d)
+
+
+def test_hand_made_theme_tables_give_their_quotes_from_the_cell():
+    # no theme_quotes table: tables reads the top_quotes cell (JSON, or ' | '-joined plain quotes)
+    themes = pd.DataFrame({"theme_id": [0, 1], "top_quotes": [
+        '[{"text": "she listened", "doc_id": "P1", "start": 0, "end": 12}]', "first | second"]})
+    quotes = theme_quotes(themes)
+    assert quotes[0] == [{"theme_id": 0, "rank": 1, "doc_id": "P1", "segment_id": None, "start": 0, "end": 12,
+                          "speaker": None, "role": None, "text": "she listened", "similarity": None}]
+    assert [q["text"] for q in quotes[1]] == ["first", "second"] and quotes[1][1]["rank"] == 2
+    assert theme_quotes(pd.DataFrame({"label": ["no ids"]})) == {}

@@ -1040,7 +1040,7 @@ def _theme_group(themes: pd.DataFrame, theme_quotes: pd.DataFrame | None = None)
         elem = ET.SubElement(group, f"{_NS}Code", {"guid": _guid("theme", str(theme.get("theme_id"))),
                                                    "name": f"theme {theme.get('theme_id')}: {label}"[:200],
                                                    "isCodable": "false"})
-        ET.SubElement(elem, f"{_NS}Description").text = _theme_description(theme, quotes[theme.get("theme_id")])
+        ET.SubElement(elem, f"{_NS}Description").text = _theme_description(theme, quotes.get(theme.get("theme_id"), []))
     return group
 
 

@@ -647,7 +647,7 @@ def _themes_section(data: ReportData, ctx: _Context) -> Section | None:
     parts.append("<h3>Quotes</h3>")
     quotes_of = theme_quotes(themes, data.theme_quotes)
     for rec in themes.to_dict("records"):
-        quotes = quotes_of[rec.get("theme_id")]
+        quotes = quotes_of.get(rec.get("theme_id"), [])
         if not quotes:
             continue
         items = "".join(

@@ -125,7 +125,10 @@ def quotes_from_cells(themes: pd.DataFrame) -> pd.DataFrame:
         for tid, cell in zip(themes["theme_id"].tolist(), themes["top_quotes"].tolist()):
             for rank, quote in enumerate(parse_quotes(cell), start=1):
                 rows.append({**{c: quote.get(c) for c in THEME_QUOTE_COLUMNS}, "theme_id": tid, "rank": rank})
-    return pd.DataFrame(rows, columns=THEME_QUOTE_COLUMNS)
+    table = pd.DataFrame(rows, columns=THEME_QUOTE_COLUMNS)
+    for column in ("start", "end", "rank"):  # offsets stay integers where a quote has none
+        table[column] = pd.to_numeric(table[column], errors="coerce").astype("Int64")
+    return table
 
 
 def theme_quotes(themes: pd.DataFrame, quotes: pd.DataFrame | None = None) -> dict[Any, list[dict[str, Any]]]:
@@ -136,7 +139,8 @@ def theme_quotes(themes: pd.DataFrame, quotes: pd.DataFrame | None = None) -> di
     """
     if quotes is None:
         quotes = quotes_from_cells(themes)
-    out: dict[Any, list[dict[str, Any]]] = {tid: [] for tid in themes["theme_id"].tolist()}
+    ids = themes["theme_id"].tolist() if "theme_id" in themes.columns else []
+    out: dict[Any, list[dict[str, Any]]] = {tid: [] for tid in ids}
     key = {str(tid): tid for tid in out}  # theme ids read as text or as numbers match
     records = quotes.sort_values(["theme_id", "rank"], kind="stable").to_dict("records") if len(quotes) else []
     for rec in records:
