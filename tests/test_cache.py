@@ -23,6 +23,34 @@ def test_cache_root_is_per_user_not_the_working_folder(tmp_path, monkeypatch):
     assert cache_root() == tmp_path / "mine" and default_cache_dir() == tmp_path / "mine" / "embeddings"
 
 
+def test_one_cache_folder_rule(tmp_path, monkeypatch, fake_embedding_model):
+    """cachedir.cache_folder is the one rule: the embedder, extract and the CLI all ask it."""
+    from psythemes import cachedir, embed, pipeline
+    from psythemes.embed import Embedder
+
+    monkeypatch.setenv("PSYTHEMES_CACHE", str(tmp_path / "root"))
+    assert embed.cache_root is cachedir.cache_root  # the old import path still works
+    assert pipeline._cache_folder is cachedir.cache_folder
+    assert cachedir.cache_folder(False, "themes") is None
+    for part in ("embeddings", "onnx", "themes", "report"):
+        assert cachedir.cache_folder(None, part) == cachedir.cache_folder(True, part) == tmp_path / "root" / part
+    given = tmp_path / "given"
+    # a given folder holds the embedding shards itself and extract's themes/ and report/ inside it
+    assert cachedir.cache_folder(given, "embeddings") == given
+    assert cachedir.cache_folder(given, "themes") == given / "themes" and cachedir.cache_folder(given, "") == given
+    default = Embedder(model=fake_embedding_model, backend="torch").cache_.directory
+    assert default.parent == tmp_path / "root" / "embeddings"
+    assert Embedder(model=fake_embedding_model, backend="torch", cache_dir=given).cache_.directory.parent == given
+
+
+@pytest.fixture
+def fake_embedding_model(tmp_path) -> Path:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "modules.json").write_text("[]", encoding="utf-8")
+    return folder
+
+
 @pytest.fixture
 def filled_cache(tmp_path, monkeypatch):
     root = tmp_path / "cache"

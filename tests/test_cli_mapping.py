@@ -59,7 +59,7 @@ def test_map_zero_shot(toy_files, tmp_path, capsys, fake_embedder):
     out = tmp_path / "out"
     assert main(["map", str(seg_path), "--codebook", str(cb_path), "--out", str(out)]) == 0
     codes = pd.read_csv(out / "codes.csv")
-    assert list(codes.columns) == ["doc_id", "segment_id", "start", "end", "code", "score", "method"]
+    assert list(codes.columns) == ["doc_id", "segment_id", "start", "end", "code", "score", "method", "evidence"]
     assert set(codes["code"]) <= {"body", "trust", "agree"} and (codes["method"] == "zero-shot").all()
     assert "codes assigned" in capsys.readouterr().out
 

@@ -108,8 +108,10 @@ def test_normalize_false_returns_raw_vectors(tmp_path, fake, fake_model_dir):
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate", "garbage"])
-def test_damaged_shard_is_detected_and_rebuilt(embedder, fake, damage):
-    expected = embedder.encode(TEXTS)
+def test_damaged_shard_is_detected_and_rebuilt(tmp_path, fake, fake_model_dir, damage):
+    expected = Embedder(model=fake_model_dir, cache_dir=tmp_path / "cache").encode(TEXTS)
+    # a new run reads the shards again (one Embedder reads them once, see the test below)
+    embedder = Embedder(model=fake_model_dir, cache_dir=tmp_path / "cache")
     shards = sorted(embedder.cache_.directory.glob("shard-*.emb"))
     assert len(shards) == 1
     data = bytearray(shards[0].read_bytes())
@@ -142,6 +144,37 @@ def test_no_temporary_files_left_and_shards_merge(embedder, fake, monkeypatch):
     assert not list(folder.glob("*.tmp"))
     fake.calls.clear()
     embedder.encode([f"text number {i}" for i in range(5)])
+    assert fake.calls == []
+
+
+def test_cache_is_read_once_per_embedder(embedder, fake, monkeypatch):
+    """Repeated encode calls answer from memory; new vectors join the memory and the disk."""
+    embedder.encode(TEXTS)
+    reads = []
+    real = EmbeddingCache._read_shard
+    monkeypatch.setattr(EmbeddingCache, "_read_shard", staticmethod(lambda path: reads.append(path) or real(path)))
+    fresh = Embedder(model=embedder.model, cache_dir=embedder.cache_dir)
+    for _ in range(3):
+        fresh.encode(TEXTS)
+    assert len(reads) == 1  # one shard, read by the first call only
+    fake.calls.clear()
+    fresh.encode(["a new text"])
+    fresh.encode(["a new text", *TEXTS])
+    assert fake.encoded == ["a new text"] and len(reads) == 1
+    assert fresh.cache_ is fresh.cache_  # one cache object per folder
+    assert len(list(fresh.cache_.directory.glob("shard-*.emb"))) == 2  # the new vector is on disk too
+
+
+def test_other_writers_shards_are_seen_by_a_new_embedder(tmp_path, fake, fake_model_dir):
+    a = Embedder(model=fake_model_dir, cache_dir=tmp_path / "c")
+    a.encode(["from run a"])
+    Embedder(model=fake_model_dir, cache_dir=tmp_path / "c").encode(["from run b"])
+    fake.calls.clear()
+    a.encode(["from run b"])  # written by another run after a read the cache: embedded again
+    assert fake.encoded == ["from run b"]
+    fake.calls.clear()
+    a.cache_.load(refresh=True)
+    a.encode(["from run b", "from run a"])
     assert fake.calls == []
 
 
@@ -310,3 +343,65 @@ def test_known_vectors_answer_known_texts_and_embed_only_the_rest():
     assert wrapped.backend_ == "fake"  # everything else is the wrapped embedder's
     with pytest.raises(ValueError):
         KnownVectors(inner, ["a"], known)
+
+
+CONTEXT_SEGMENTS = [
+    ("A", "T", 0, "How have the headaches been?"),
+    ("A", "P", 40, "Yes."),  # the same text twice, after different questions
+    ("A", "T", 60, "And do you sleep well?"),
+    ("A", "P", 90, "Yes."),
+    ("A", "P", 100, "My shoulders are tense all day."),
+]
+
+
+def test_context_vectors_are_handed_to_the_mappers_row_by_row(embedder, fake):
+    """--context: a mapper asking for the segment texts gets each segment's own context vector."""
+    from psythemes.embed import KnownVectors, vectors_for_mapping
+
+    embedder.context = "previous_turn"
+    seg = _frame(CONTEXT_SEGMENTS)
+    emb = embedder.embed_segments(seg)
+    assert not np.allclose(emb[1], emb[3])  # "Yes." after two different questions
+    known = vectors_for_mapping(embedder, seg, emb)
+    assert isinstance(known, KnownVectors)
+    fake.calls.clear()
+    np.testing.assert_array_equal(known.encode(seg["text"].tolist()), emb)
+    assert fake.calls == []
+    assert vectors_for_mapping(embedder, seg, None) is embedder
+    # a mapper trained on texts alone keeps getting text-only vectors, and is told so
+    with pytest.warns(PsythemesWarning, match="trained mapper codes each segment from its text alone"):
+        assert vectors_for_mapping(embedder, seg, emb, trained=True) is embedder
+    embedder.context = None
+    assert isinstance(vectors_for_mapping(embedder, seg, emb, trained=True), KnownVectors)
+
+
+def test_extract_codes_use_the_theme_vectors_with_context(embedder, fake):
+    """pipeline._map with context: zero-shot codes come from the embed stage's (context) vectors,
+    so no segment text is embedded alone, and scores follow those vectors."""
+    from types import SimpleNamespace
+
+    from psythemes import pipeline
+    from psythemes.codebook import Code, Codebook
+    from psythemes.mapping import ZeroShotMapper
+
+    book = Codebook("t", (Code("tension", "bodily tension", examples=("My neck is stiff.", "I feel tense.")),
+                          Code("sleep", "sleep problems", examples=("I cannot sleep.", "I wake up at night."))))
+    embedder.context = "previous_turn"
+    seg = _frame(CONTEXT_SEGMENTS)
+    emb = embedder.embed_segments(seg)
+    themes = SimpleNamespace(themes_=pd.DataFrame({"theme_id": [0], "top_quotes": ["[]"]}), theme_centroids_=emb[:1])
+    fake.calls.clear()
+    codes, _, _ = pipeline._map(seg, themes, book, embedder, mapper=None, method="zero-shot", model=None,
+                                embeddings=emb)
+    plain_only = {t for t in seg["text"] if t not in context_texts(seg)}
+    assert plain_only and not plain_only & set(fake.encoded)  # "Yes." was never embedded without context
+    # the same codes as a mapper whose embedder returns the context vectors for the segments
+    reference = ZeroShotMapper(book, embedder=embedder, single_label=False)
+    reference.fit()
+    embedder_calls = embedder.encode
+    embedder.encode = lambda texts: emb if list(texts) == seg["text"].tolist() else embedder_calls(texts)
+    try:
+        expected = reference.predict(seg)
+    finally:
+        del embedder.encode
+    pd.testing.assert_frame_equal(codes.reset_index(drop=True), expected.reset_index(drop=True))

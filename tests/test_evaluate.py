@@ -226,7 +226,7 @@ def test_load_codes_duplicates_and_empty(tmp_path):
     path = _write(tmp_path, "c.csv", "doc_id,segment_id,code,score\nd,s1,a,0.2\nd,s1,a,0.9\nd,s2,b,0.5\n")
     with pytest.warns(PsythemesWarning, match="1 duplicate machine code"):
         codes = ev.load_codes(path)
-    assert list(codes.columns) == CODE_COLUMNS
+    assert list(codes.columns) == [*CODE_COLUMNS, "evidence"]  # one set of columns whichever route wrote codes.csv
     assert codes.loc[codes["segment_id"] == "s1", "score"].tolist() == [0.9]
     with pytest.warns(PsythemesWarning, match="no rows"):
         assert ev.load_codes(_write(tmp_path, "e.csv", "doc_id,segment_id,code\n")).empty

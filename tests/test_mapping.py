@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from psythemes.codebook import codebook_from_dict
-from psythemes.errors import InputError
+from psythemes.errors import InputError, NotFittedError, PsythemesWarning
 from psythemes.mapping import (
     EVIDENCE_COLUMN,
     FewShotMapper,
@@ -111,7 +111,7 @@ def test_zero_shot_options():
         ZeroShotMapper(TOY, embedder=emb, threshold={"nope": 0.1}).fit()
     with pytest.raises(InputError, match="threshold must be"):
         ZeroShotMapper(TOY, embedder=emb, threshold="high").fit()
-    with pytest.raises(InputError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         ZeroShotMapper(TOY, embedder=emb).predict(segs)
     with pytest.raises(InputError, match="lacks column"):
         ZeroShotMapper(TOY, embedder=emb).fit().predict(segs.drop(columns=["text"]))
@@ -190,9 +190,37 @@ def test_few_shot_rejects_bad_labels():
         FewShotMapper(TOY, embedder=FakeEmbedder()).fit(segs, y[:-1])
     with pytest.raises(InputError, match="two different classes"):
         FewShotMapper(TOY, embedder=FakeEmbedder()).fit(segs, ["body"] * len(segs))
-    with pytest.raises(InputError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         FewShotMapper(TOY, embedder=FakeEmbedder()).predict(segs)
 
+
+
+def test_mappers_clone_and_round_trip_their_params():
+    """get_params / set_params / sklearn.base.clone, as scikit-learn model selection uses them."""
+    from sklearn.base import clone
+    from sklearn.model_selection import ParameterGrid
+
+    segs, y = toy_corpus(4)
+    zero = ZeroShotMapper(TOY, embedder=FakeEmbedder(), threshold={"agree": 0.5}, roles=("patient",),
+                          cues={"agree": [r"\?$"]})
+    params = zero.get_params(deep=False)
+    assert params["threshold"] == {"agree": 0.5} and params["roles"] == ("patient",) and params["codebook"] is TOY
+    assert ZeroShotMapper(**params).get_params(deep=False) == params
+    few = FewShotMapper(TOY, embedder=FakeEmbedder(), roles=("patient",), C=0.5).fit(segs, y)
+    assert FewShotMapper(**few.get_params(deep=False)).get_params(deep=False) == few.get_params(deep=False)
+    assert few.get_params()["roles"] == ("patient",)  # stored as given, not converted
+    twin = clone(few)
+    assert not hasattr(twin, "coef_") and twin.get_params(deep=False).keys() == few.get_params(deep=False).keys()
+    pd.testing.assert_frame_equal(twin.fit(segs, y).predict(segs), few.predict(segs))
+    for grid in ParameterGrid({"max_codes": [1, None], "negative_weight": [0.0, 0.5]}):
+        mapper = clone(zero).set_params(**grid).fit()
+        assert mapper is not zero and {k: mapper.get_params()[k] for k in grid} == grid
+        with pytest.warns(PsythemesWarning, match="took no segment: agree"):  # no question marks in segs
+            codes = mapper.predict(segs)
+        assert codes.groupby("segment_id").size().max() <= (grid["max_codes"] or 3)
+    assert clone(few).set_params(C=2.0, context="none").fit(segs, y).coef_.shape[0] == len(few.classes_)
+    with pytest.raises(ValueError, match="not a parameter"):
+        zero.set_params(nope=1)
 
 def test_grouped_cv_never_shares_a_document():
     segs, y = toy_corpus(6)
@@ -387,8 +415,6 @@ def test_zero_shot_without_corpus_calibrates_on_the_batch():
 
 
 def test_zero_shot_never_codes_nothing_silently():
-    from psythemes.errors import PsythemesWarning
-
     segs, _ = toy_corpus(3)
     with pytest.warns(PsythemesWarning, match=r"no code was assigned to any of 36 segments"):
         ZeroShotMapper(PLAIN, embedder=FakeEmbedder(), threshold=5.0).fit(segs).predict(segs)

@@ -90,7 +90,7 @@ def test_evaluation_against_two_reference_coders(demo_run):
 def test_manifest_records_the_run(demo_run, demo_dir):
     result, out = demo_run
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["options"]["preset"] == "fast" and manifest["random_state"] == 0
+    assert manifest["parts"]["discoverer"]["preset"] == "fast" and manifest["random_state"] == 0
     assert manifest["versions"]["torch"].startswith("2.13.0")
     assert manifest["codebook"]["codes"] == ["alternation", "awareness", "alliance", "common_ground"]
     hashed = {Path(i["path"]).name for i in manifest["inputs"]}

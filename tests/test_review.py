@@ -231,3 +231,19 @@ def test_evaluate_counts_only_reviewed_units(run_dir, tmp_path):
     with pytest.warns(PsythemesWarning, match="1 unit.s. without a review decision"):
         result = evaluate(codes, load_gold(sheet, codes=CODES), read_segments(run_dir / "segments.csv"), n_boot=0)
     assert result.summary["n_units"] == 1
+
+
+def test_xlsx_sheet_cuts_long_cells_like_results_xlsx(tmp_path, monkeypatch):
+    """One cut at Excel's cell limit (workbook.excel_text): ends in "…" where openpyxl would cut silently."""
+    import openpyxl
+
+    from psythemes import workbook
+
+    monkeypatch.setattr(workbook, "MAX_CELL_CHARS", 12)
+    row = dict.fromkeys(REVIEW_COLUMNS, "")
+    row.update({"doc_id": "a", "start": 0, "end": 40, "text": "a segment of forty characters, near-ish!", "score": 0.5,
+                "suggested_code": "alliance", "segment_id": "a:0-40"})
+    path = write_review_sheet(pd.DataFrame([row], columns=REVIEW_COLUMNS), tmp_path / "r.xlsx", codes=CODES)
+    sheet = openpyxl.load_workbook(path)["review"]
+    text = sheet.cell(2, REVIEW_COLUMNS.index("text") + 1).value
+    assert text == workbook.excel_text(row["text"]) == "a segment o…"

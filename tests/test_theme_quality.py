@@ -83,21 +83,53 @@ def test_theme_code_table_shares():
     assert (theme_code_table(st, themes, gold=gold, outliers=False).theme_id != -1).all()
 
 
-def test_report_sections_show_unstable_themes_and_shares():
-    from psythemes.theme_quality import report_sections, theme_code_shares
-
+def _small_run():
     segments = pd.DataFrame({"doc_id": ["d"] * 3, "segment_id": ["a", "b", "c"], "start": [0, 10, 20],
                              "end": [9, 19, 29]})
     st = pd.DataFrame({"segment_id": ["a", "b", "c"], "theme_id": [0, 1, 1]})
     themes = pd.DataFrame({"theme_id": [0, 1], "label": ["sleep <b>", "work"], "size": [1, 2],
                            "stability": [0.9, 0.3], "stable": [True, False]})
-    gold = pd.DataFrame({"doc_id": ["d", "d"], "start": [0, 20], "end": [9, 29], "code": ["rest", "job"],
-                         "coder": ["A", "B"]})
+    gold = pd.DataFrame({"doc_id": ["d", "d", "d"], "start": [0, 20, 20], "end": [9, 29, 29],
+                         "code": ["rest", "job", "rest"], "coder": ["A", "B", "A"]})
     codes = pd.DataFrame({"segment_id": ["a", "b"], "code": ["rest", "job"]})
+    return segments, st, themes, gold, codes
+
+
+def test_report_sections_show_unstable_themes_and_shares():
+    """theme_quality gives the tables; the report renders them with its one table builder."""
+    from psythemes.report import ReportData, render_report
+    from psythemes.theme_quality import quality_sections, theme_code_shares
+
+    segments, st, themes, gold, codes = _small_run()
     shares = theme_code_shares(st, themes, codes, gold, segments)
     assert set(shares.source) == {"machine", "gold"}
-    sections = dict((k, html) for k, _, html in report_sections(themes, shares))
-    assert "1 of 2 themes are stable" in sections["theme-stability"] and "work (0.30)" in sections["theme-stability"]
-    assert "sleep &lt;b&gt;" in sections["theme-stability"]  # escaped
-    assert "100% / 100%" in sections["theme-code-shares"] and "50% / 50%" in sections["theme-code-shares"]
-    assert report_sections(themes.drop(columns=["stability", "stable"]), None) == []
+    parts = {p.id: p for p in quality_sections(themes, shares)}
+    assert "1 of 2 themes are stable" in parts["theme-stability"].intro_html
+    assert "work (0.30)" in parts["theme-stability"].intro_html
+    assert parts["theme-stability"].table["label"].tolist() == ["sleep <b>", "work"]
+    cells = parts["theme-code-shares"].table.drop(columns=["theme_id", "label"]).to_numpy().ravel().tolist()
+    assert "100% / 100%" in cells and "50% / 50%" in cells
+    assert quality_sections(themes.drop(columns=["stability", "stable"]), None) == []
+    page = render_report(ReportData(title="t", themes=themes, theme_code_shares=shares))
+    assert "Stable and unstable themes" in page and "Themes beside codes" in page
+    assert "<td>sleep &lt;b&gt;</td>" in page  # escaped, cells as text
+    assert "<td>0.3</td>" in page and "<td>100% / 100%</td>" in page
+
+
+def test_theme_code_shares_reuses_the_evaluations_alignment(monkeypatch):
+    """With the run's Evaluation, the gold is not aligned a second time, and the table is the same."""
+    from psythemes import evaluate as evaluate_mod
+    from psythemes.theme_quality import gold_codes_of_units, theme_code_shares
+
+    segments, st, themes, gold, codes = _small_run()
+    segments = segments.assign(text="x" * 9)
+    pred = codes.merge(segments[["segment_id", "doc_id", "start", "end"]]).assign(score=0.9, method="zero-shot")
+    evaluation = evaluate_mod.evaluate(pred, gold, segments, codes=["rest", "job"], n_boot=0)
+    assert gold_codes_of_units(evaluation) == {"a": ["rest"], "c": ["job", "rest"]}
+    expected = theme_code_shares(st, themes, codes, gold, segments)
+
+    def no_second_alignment(*args, **kwargs):
+        raise AssertionError("align_gold called again")
+
+    monkeypatch.setattr(evaluate_mod, "align_gold", no_second_alignment)
+    pd.testing.assert_frame_equal(theme_code_shares(st, themes, codes, gold, segments, evaluation=evaluation), expected)

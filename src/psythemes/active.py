@@ -280,11 +280,13 @@ def next_batch(run_dir: str | Path, out: str | Path, *, n: int = 50, gold: Seque
     run = load_run(run_dir)
     segments = run.segments.reset_index(drop=True)
     rows, labels = labelled_segments(segments, list(gold), codes=run.codebook.names, coders=gold_coders)
-    options = run.manifest.get("options", {}) if isinstance(run.manifest, dict) else {}
-    model_path = (run.manifest.get("model") or {}).get("path") if isinstance(run.manifest, dict) else None
+    manifest = run.manifest if isinstance(run.manifest, dict) else {}
+    options = manifest.get("options", {})
+    # the run's embedder (parts; runs written before parts were recorded keep context in options)
+    context = (manifest.get("parts", {}).get("embedder") or {}).get("context", options.get("context"))
+    model_path = (manifest.get("model") or {}).get("path")
     embedder = Embedder(model=model_path if model_path and Path(model_path).exists() else None,
-                        context=options.get("context"), backend=options.get("embedding_backend"),
-                        cache_dir=cache_dir)
+                        context=context, backend=options.get("embedding_backend"), cache_dir=cache_dir)
     X = np.asarray(embedder.embed_segments(segments), dtype=np.float32)
     X /= np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
     top_code = (run.codes[run.codes["code"].astype(str) != ""].sort_values("score", ascending=False)

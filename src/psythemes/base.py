@@ -76,15 +76,13 @@ class Params:
 
         out: dict[str, Any] = {}
         for name, value in self.get_params(deep=False).items():
-            if hasattr(value, "get_params") and not isinstance(value, type):
-                out[name] = {"class": type(value).__name__, **_manifest_of(value)}
+            if hasattr(value, "manifest_params") and not isinstance(value, type):
+                out[name] = {"class": type(value).__name__, **value.manifest_params()}
+            elif hasattr(value, "get_params") and not isinstance(value, type):
+                out[name] = {"class": type(value).__name__}
             else:
                 out[name] = to_jsonable(value) if _plain(value) else type(value).__name__
         return out
-
-
-def _manifest_of(part: Any) -> dict[str, Any]:
-    return part.manifest_params() if isinstance(part, Params) else {}
 
 
 def _plain(value: Any) -> bool:

@@ -1,7 +1,8 @@
 """The per-user cache folder: what it holds, how big it is, and emptying it.
 
-Every cache lives under :func:`psythemes.embed.cache_root` (``$PSYTHEMES_CACHE``, else the
-platform's per-user cache folder).  Two of its parts hold **verbatim participant text**
+Every cache lives under :func:`cache_root` (``$PSYTHEMES_CACHE``, else the platform's
+per-user cache folder), and :func:`cache_folder` is the one rule that turns a ``cache_dir``
+setting into the folder of one part; the embedder, the pipeline and the CLI all ask it.  Two of its parts hold **verbatim participant text**
 (fitted themes keep quotes and labels, report plots carry theme labels and quotes), so they
 must be handled like the transcripts: ``psythemes cache clear`` removes them, and
 ``--no-cache`` keeps a run from writing any cache at all.
@@ -9,13 +10,14 @@ must be handled like the transcripts: ``psythemes cache clear`` removes them, an
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError
 
-__all__ = ["CachePart", "PARTS", "cache_info", "clear_cache"]
+__all__ = ["CachePart", "PARTS", "cache_root", "cache_folder", "cache_info", "clear_cache"]
 
 
 @dataclass(frozen=True)
@@ -56,12 +58,51 @@ class PartInfo:
     n_bytes: int
 
 
-def _root(root: str | Path | None) -> Path:
-    if root is not None:
-        return Path(root)
-    from .embed import cache_root
+def cache_root() -> Path:
+    """The folder of every psythemes cache (``embeddings/``, ``onnx/``, ``themes/``, ``report/``).
 
-    return cache_root()
+    ``$PSYTHEMES_CACHE`` if that variable is set, else the per-user cache folder of the
+    platform (``~/.cache/psythemes`` on Linux, ``~/Library/Caches/psythemes`` on macOS,
+    ``%LOCALAPPDATA%\\psythemes\\Cache`` on Windows; :mod:`platformdirs`): one cache per user,
+    not a ``.psythemes-cache`` in whatever folder a command runs from.  ``psythemes cache info``
+    shows it, ``psythemes cache clear`` empties it.
+    """
+    root = os.environ.get("PSYTHEMES_CACHE")
+    if root:
+        return Path(root)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("psythemes", appauthor=False))
+
+
+def cache_folder(cache_dir: str | Path | bool | None, part: str = "") -> Path | None:
+    """The folder of cache ``part`` for a ``cache_dir`` setting (the one cache-folder rule).
+
+    Parameters
+    ----------
+    cache_dir : path, None, True or False
+        ``False``: caching is off (returns None).  ``None`` or ``True``: the per-user cache,
+        ``cache_root() / part``.  A path: ``path / part``, except for ``part="embeddings"``,
+        whose shard folders lie in ``path`` itself: ``Embedder(cache_dir=...)`` and
+        ``--cache-dir`` name the embedding folder, and ``extract`` keeps its ``themes/`` and
+        ``report/`` in that same folder.
+    part : str
+        One of :data:`PARTS` (``embeddings``, ``onnx``, ``themes``, ``report``), or ``""``
+        for the folder itself.
+
+    Returns
+    -------
+    Path or None
+    """
+    if cache_dir is False:
+        return None
+    if cache_dir is None or cache_dir is True:
+        return cache_root() / part
+    return Path(cache_dir) if part == "embeddings" else Path(cache_dir) / part
+
+
+def _root(root: str | Path | None) -> Path:
+    return cache_root() if root is None else Path(root)
 
 
 def _size(folder: Path) -> tuple[int, int]:
@@ -80,7 +121,7 @@ def cache_info(root: str | Path | None = None) -> list[PartInfo]:
     Parameters
     ----------
     root : path, optional
-        Cache root; default :func:`psythemes.embed.cache_root`.
+        Cache root; default :func:`cache_root`.
 
     Returns
     -------

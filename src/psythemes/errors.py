@@ -8,6 +8,7 @@ and exit code 2; scripts can catch it like any exception.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 class PsythemesError(Exception):
@@ -31,6 +32,14 @@ class PsythemesError(Exception):
 
 class InputError(PsythemesError):
     """A file, table or option that psythemes cannot use as given."""
+
+
+def did_you_mean(word: str, options: Any, cutoff: float = 0.6) -> str:
+    """``" (did you mean 'x'?)"`` with the option closest to ``word``, or ``""``: to end a message with."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(options), n=1, cutoff=cutoff)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class PsythemesWarning(UserWarning):

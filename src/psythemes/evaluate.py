@@ -1,4 +1,8 @@
-"""Evaluate machine codes against human (gold) codes, and humans against each other.
+"""Evaluate machine codes against human (gold) codes, and humans against each other (in memory).
+
+The tables are read and written by :mod:`psythemes.tables` (:func:`~psythemes.tables.read_gold`,
+:func:`~psythemes.tables.read_codes`, :func:`~psythemes.tables.read_segments`,
+:func:`~psythemes.tables.write_evaluation`); this module aligns and scores them.
 
 Gold codes are character spans (:data:`~psythemes.schema.GOLD_COLUMNS`); machine codes are
 per segment (:data:`~psythemes.schema.CODE_COLUMNS`).  The unit of evaluation is the
@@ -33,7 +37,6 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,6 +45,25 @@ import pandas as pd
 from . import agreement as ag
 from .errors import InputError, PsythemesWarning
 from .schema import CODE_COLUMNS, GOLD_COLUMNS, SEGMENT_COLUMNS
+
+# The readers and the writer of the tables live in psythemes.tables; their names here stay importable
+# (docs/agreement.md and docs/review-loop.md import them from psythemes.evaluate).
+from .tables import (
+    DEFAULT_CODER,  # noqa: F401
+    FULL_DOCS,
+    REVIEWED_SPANS,
+    _warn_count,
+    clean_codes,
+    clean_gold,
+    int_column,
+    require_columns,
+    row_lines,
+    write_evaluation,
+)
+from .tables import is_review_csv as _is_review_csv  # noqa: F401  (psythemes.active)
+from .tables import read_codes as load_codes
+from .tables import read_gold as load_gold
+from .tables import read_segments as load_segments
 
 __all__ = [
     "CONSENSUS_RULES",
@@ -59,100 +81,12 @@ __all__ = [
 CONSENSUS_RULES: tuple[str, ...] = ("majority", "union", "intersection")
 #: Row/column label for "no code" in the confusion table.
 NO_CODE = "(no code)"
-#: Coder name used when the gold table has no ``coder`` column.
-DEFAULT_CODER = "gold"
-#: ``attrs`` key of gold read from review sheets: the (doc_id, start, end) spans with a decision.
-REVIEWED_SPANS = "reviewed_spans"
-#: ``attrs`` key: documents whose gold came from full coding (CSV, .qdpx) alongside review sheets.
-FULL_DOCS = "full_docs"
 
 _DOC, _START, _END, _CODE, _CODER = GOLD_COLUMNS
 _SEG_ID = CODE_COLUMNS[1]
-_SCORE, _METHOD = CODE_COLUMNS[5], CODE_COLUMNS[6]
+_SCORE = CODE_COLUMNS[5]
 _TEXT = SEGMENT_COLUMNS[6]
 _SET_SEP = ";"
-
-
-def _warn_count(count: int, message: str) -> None:
-    if count:
-        warnings.warn(f"{count} {message}", PsythemesWarning, stacklevel=3)
-
-
-# --------------------------------------------------------------------------------------
-# Loading and validating tables
-# --------------------------------------------------------------------------------------
-
-
-def _read_csv(path: str | Path, required: Sequence[str], what: str) -> pd.DataFrame:
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{what} file not found", path=path)
-    from .validate import check_rectangular
-
-    check_rectangular(path, what=what)
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{what} file is empty", path=path) from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise InputError(f"cannot read {what} as CSV: {err}", path=path) from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise InputError(f"{what} table lacks column(s) {', '.join(missing)} "
-                         f"(has: {', '.join(frame.columns)})", path=path)
-    frame.attrs["path"] = str(path)
-    return frame
-
-
-def _lines(frame: pd.DataFrame) -> np.ndarray:
-    """CSV line of each row (header is line 1) where the frame came from a file, else row number."""
-    offset = 2 if "path" in frame.attrs else 0
-    if pd.api.types.is_integer_dtype(frame.index):
-        return frame.index.to_numpy() + offset
-    return np.arange(len(frame)) + offset
-
-
-def _int_column(frame: pd.DataFrame, column: str, what: str) -> pd.Series:
-    values = pd.to_numeric(frame[column], errors="coerce")
-    bad = values.isna() | (values % 1 != 0)
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(f"{what}: {column} must be a whole number, got {frame[column].iloc[row]!r}",
-                         path=frame.attrs.get("path"), line=int(_lines(frame)[row]))
-    return values.astype(np.int64)
-
-
-def _require_columns(frame: pd.DataFrame, required: Sequence[str], what: str) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise InputError(f"{what} must be a table (pandas DataFrame)")
-    missing = [c for c in required if c not in frame.columns]
-    if missing:
-        raise InputError(f"{what} table lacks column(s) {', '.join(missing)}", path=frame.attrs.get("path"))
-
-
-def _check_codes(frame: pd.DataFrame, codes: Sequence[str] | None, what: str) -> None:
-    """Give every code of ``frame`` the spelling of the code list (in place).
-
-    A label finds its code by name, case-insensitively, or by slug (``DIPLOMACY`` = ``diplomacy``,
-    ``rust_performs_well`` = ``Rust Performs Well``); a label matching no code is an error naming
-    its line and the closest code.
-    """
-    if codes is None:
-        return
-    from .codebook import resolve_code_names
-
-    used = frame[_CODE].astype(str)
-    names = list(codes)
-    mapping: dict[str, str] = {}
-    for i, label in enumerate(used):
-        if label == "" or label in mapping:
-            continue
-        try:
-            mapping.update(resolve_code_names([label], names, what=what[:-1] if what.endswith("s") else what))
-        except InputError as err:
-            raise InputError(err.message, path=frame.attrs.get("path"), line=int(_lines(frame)[i])) from None
-    frame[_CODE] = used.map(lambda v: mapping.get(v, v))
 
 
 def _gold_spelt_like(gold: pd.DataFrame, pred: pd.DataFrame, codes: Sequence[str] | None) -> pd.DataFrame:
@@ -173,206 +107,20 @@ def _gold_spelt_like(gold: pd.DataFrame, pred: pd.DataFrame, codes: Sequence[str
     return gold
 
 
-def _clean_gold(gold: pd.DataFrame, codes: Sequence[str] | None,
-                text_lengths: dict[str, int] | None) -> pd.DataFrame:
-    what = "gold codes"
-    _require_columns(gold, [_DOC, _START, _END, _CODE], what)
-    frame = gold.copy()
-    frame.attrs = dict(gold.attrs)
-    if frame.empty:
-        raise InputError("gold table has no rows: nothing to evaluate against", path=frame.attrs.get("path"))
-    if _CODER not in frame.columns:
-        frame[_CODER] = DEFAULT_CODER
-    for col in (_DOC, _CODE, _CODER):
-        frame[col] = frame[col].map(lambda v: "" if ag._is_missing(v) else str(v).strip())
-    for col in (_DOC, _CODE, _CODER):
-        empty = frame[col] == ""
-        if empty.any():
-            row = int(np.flatnonzero(empty.to_numpy())[0])
-            raise InputError(f"{what}: empty {col}", path=frame.attrs.get("path"), line=int(_lines(frame)[row]))
-    frame[_START] = _int_column(frame, _START, what)
-    frame[_END] = _int_column(frame, _END, what)
-    bad = (frame[_START] < 0) | (frame[_END] <= frame[_START])
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(f"{what}: span [{frame[_START].iloc[row]}, {frame[_END].iloc[row]}) is empty or negative",
-                         path=frame.attrs.get("path"), line=int(_lines(frame)[row]))
-    _check_codes(frame, codes, what)
-    keep = GOLD_COLUMNS + ([_TEXT] if _TEXT in frame.columns else [])
-    frame = frame[keep]
-    dup = frame.duplicated(subset=GOLD_COLUMNS)
-    _warn_count(int(dup.sum()), "duplicate gold row(s) removed")
-    frame = frame[~dup]
-    if text_lengths is not None:
-        unknown_doc = ~frame[_DOC].isin(set(text_lengths))
-        _warn_count(int(unknown_doc.sum()), "gold span(s) name a document that the transcripts do not have")
-        limit = frame[_DOC].map(text_lengths)
-        outside = ~unknown_doc & (frame[_END] > limit)
-        _warn_count(int(outside.sum()), "gold span(s) end beyond their document's text and were dropped")
-        frame = frame[~outside]
-    return frame.reset_index(drop=True)
-
-
-def load_gold(path: str | Path | Sequence[str | Path], *, codes: Sequence[str] | None = None,
-              text_lengths: dict[str, int] | None = None, coders: Sequence[str] | None = None,
-              qdpx_positions: str = "auto") -> pd.DataFrame:
-    """Read and check gold codes (:data:`~psythemes.schema.GOLD_COLUMNS`, optional ``text``).
-
-    Parameters
-    ----------
-    path : path or list of paths
-        A CSV with ``doc_id, start, end, code`` and optionally ``coder`` (default: one coder,
-        ``"gold"``) and ``text``; a REFI-QDA project (``.qdpx``/``.qde``), whose machine
-        codings (coder ``psythemes``) are left out unless ``coders`` names them; a filled-in
-        review sheet (``.xlsx``, or a CSV with a ``decision`` column, see
-        :mod:`psythemes.review`).  Several paths are read and joined (any mix).
-    coders : sequence of str, optional
-        Keep only these coders (for a project: instead of "everyone but psythemes").
-    qdpx_positions : {"auto", "utf16", "codepoints"}
-        How a ``.qdpx``/``.qde`` counts selection positions (see :func:`psythemes.qdpx.read_qdpx`).
-    codes : sequence of str, optional
-        The code list; a code outside it is an :class:`InputError` naming the line.
-    text_lengths : dict, optional
-        ``doc_id -> len(text)``; spans ending beyond the text are dropped and counted,
-        documents unknown to it are counted (both with a warning).
-
-    Returns
-    -------
-    DataFrame
-        Gold spans, duplicates removed (with a counted warning).
-
-    Raises
-    ------
-    InputError
-        Missing file or columns, no rows, empty ids/codes, bad offsets, unknown codes.
-    """
-    if isinstance(path, (list, tuple)):
-        if not path:
-            raise InputError("no gold file given")
-        if len(path) > 1:
-            parts = [load_gold(p, codes=codes, text_lengths=text_lengths, coders=coders, qdpx_positions=qdpx_positions)
-                     for p in path]
-            joined = pd.concat([p[GOLD_COLUMNS] for p in parts], ignore_index=True)
-            dup = joined.duplicated(subset=GOLD_COLUMNS)
-            _warn_count(int(dup.sum()), "gold row(s) given in more than one gold file removed")
-            joined = joined[~dup].reset_index(drop=True)
-            if any(REVIEWED_SPANS in p.attrs for p in parts):
-                joined.attrs[REVIEWED_SPANS] = [s for p in parts for s in p.attrs.get(REVIEWED_SPANS, [])]
-                joined.attrs[FULL_DOCS] = sorted({d for p in parts if REVIEWED_SPANS not in p.attrs
-                                                  for d in p[_DOC].astype(str)})
-            return joined
-        path = path[0]
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix in (".qdpx", ".qde"):
-        from .qdpx import gold_codings, read_qdpx
-
-        frame = gold_codings(read_qdpx(path, positions=qdpx_positions), coders, path=path)
-        if frame.empty:
-            raise InputError("the project has no human codings to use as gold", path=path)
-        frame.attrs["path"] = str(path)
-        # a project's codes come with its own codebook: no check against ``codes`` here
-        return _clean_gold(frame, None, text_lengths)
-    if suffix in (".xlsx", ".xlsm") or (suffix != ".xlsx" and _is_review_csv(path)):
-        from .review import read_review
-
-        decided = read_review(path, codes=codes)
-        if decided.reviewed.empty:
-            raise InputError("the review sheet has no decisions yet (fill in the 'decision' column)", path=path)
-        frame = decided.gold
-        frame.attrs["path"] = str(path)
-        # a sheet labels the segments it has decisions for, not whole documents (see train_to_folder)
-        frame.attrs[REVIEWED_SPANS] = [(str(d), int(a), int(b)) for d, a, b in
-                                       zip(decided.reviewed["doc_id"], decided.reviewed["start"], decided.reviewed["end"])]
-        if frame.empty:  # every suggestion rejected: known, but nothing to align
-            return frame
-    else:
-        frame = _read_csv(path, [_DOC, _START, _END, _CODE], "gold codes")
-    if coders is not None and _CODER in frame.columns:
-        frame = frame[frame[_CODER].astype(str).str.strip().isin([str(c).strip() for c in coders])]
-    return _clean_gold(frame, codes, text_lengths)
-
-
-def _is_review_csv(path: Path) -> bool:
-    """A CSV review sheet (``psythemes review --csv``) rather than a gold table: it has a decision column."""
-    if path.suffix.lower() not in (".csv", ".tsv", ".txt") or not path.is_file():
-        return False
-    with open(path, encoding="utf-8-sig", errors="replace") as fh:
-        header = fh.readline()
-    return "decision" in [c.strip().strip('"') for c in header.split(",")]
-
-
-def _clean_codes(pred: pd.DataFrame, codes: Sequence[str] | None) -> pd.DataFrame:
-    what = "machine codes"
-    _require_columns(pred, [_DOC, _SEG_ID, _CODE], what)
-    frame = pred.copy()
-    frame.attrs = dict(pred.attrs)
-    for col in (_DOC, _SEG_ID, _CODE):
-        frame[col] = frame[col].map(lambda v: "" if ag._is_missing(v) else str(v).strip())
-    for col in (_DOC, _SEG_ID):
-        empty = frame[col] == ""
-        if empty.any():
-            row = int(np.flatnonzero(empty.to_numpy())[0])
-            raise InputError(f"{what}: empty {col}", path=frame.attrs.get("path"), line=int(_lines(frame)[row]))
-    for col in (_START, _END):
-        # optional: needed only when the units come from this table (no segments given)
-        if col not in frame.columns:
-            frame[col] = pd.Series(pd.NA, index=frame.index, dtype="Int64")
-            continue
-        given = ~frame[col].map(ag._is_missing).astype(bool)
-        values = pd.Series(pd.NA, index=frame.index, dtype="Int64")
-        if given.any():
-            values[given] = _int_column(frame[given], col, what).to_numpy()
-        frame[col] = values
-    frame[_SCORE] = pd.to_numeric(frame[_SCORE], errors="coerce") if _SCORE in frame.columns else np.nan
-    if _METHOD not in frame.columns:
-        frame[_METHOD] = ""
-    _check_codes(frame, codes, what)
-    frame = frame[CODE_COLUMNS]
-    if frame.empty:
-        warnings.warn("machine codes table has no rows: every unit counts as uncoded", PsythemesWarning,
-                      stacklevel=3)
-        return frame.reset_index(drop=True)
-    frame = frame.sort_values(_SCORE, ascending=False, na_position="last", kind="stable")
-    dup = frame.duplicated(subset=[_SEG_ID, _CODE]) & (frame[_CODE] != "")
-    _warn_count(int(dup.sum()), "duplicate machine code row(s) (same segment and code) removed, "
-                                "keeping the highest score")
-    return frame[~dup].sort_index().reset_index(drop=True)
-
-
-def load_codes(path: str | Path, *, codes: Sequence[str] | None = None) -> pd.DataFrame:
-    """Read and check a machine-codes CSV (:data:`~psythemes.schema.CODE_COLUMNS`).
-
-    ``doc_id, segment_id, code`` are required; ``start, end`` are needed when no segments
-    table is given to :func:`evaluate`; ``score`` and ``method`` are optional.  A row with
-    an empty ``code`` marks a segment the machine saw and left uncoded.  Duplicate
-    (segment, code) rows are removed with a counted warning; codes outside ``codes`` are an
-    :class:`InputError`; an empty table gives a warning.
-    """
-    frame = _read_csv(path, [_DOC, _SEG_ID, _CODE], "machine codes")
-    return _clean_codes(frame, codes)
-
-
-def load_segments(path: str | Path) -> pd.DataFrame:
-    """Read a segments CSV (:data:`~psythemes.schema.SEGMENT_COLUMNS`; ``text`` etc. optional)."""
-    frame = _read_csv(path, [_DOC, _SEG_ID, _START, _END], "segments")
-    return _clean_segments(frame)
-
-
 def _clean_segments(segments: pd.DataFrame) -> pd.DataFrame:
     what = "segments"
-    _require_columns(segments, [_DOC, _SEG_ID, _START, _END], what)
+    require_columns(segments, [_DOC, _SEG_ID, _START, _END], what)
     frame = segments.copy()
     frame.attrs = dict(segments.attrs)
     for col in (_DOC, _SEG_ID):
         frame[col] = frame[col].astype(str)
-    frame[_START] = _int_column(frame, _START, what)
-    frame[_END] = _int_column(frame, _END, what)
+    frame[_START] = int_column(frame, _START, what)
+    frame[_END] = int_column(frame, _END, what)
     dup = frame.duplicated(subset=[_SEG_ID])
     if dup.any():
         row = int(np.flatnonzero(dup.to_numpy())[0])
         raise InputError(f"segments: duplicate segment_id {frame[_SEG_ID].iloc[row]!r}",
-                         path=frame.attrs.get("path"), line=int(_lines(frame)[row]))
+                         path=frame.attrs.get("path"), line=int(row_lines(frame)[row]))
     if _TEXT not in frame.columns:
         frame[_TEXT] = ""
     frame[_TEXT] = frame[_TEXT].map(lambda v: "" if ag._is_missing(v) else str(v))
@@ -540,8 +288,8 @@ def evaluate(
     if consensus not in CONSENSUS_RULES:
         raise InputError(f"unknown consensus rule {consensus!r}; use one of: {', '.join(CONSENSUS_RULES)}")
     # codes outside ``codes`` are ignored and counted below (load_gold/load_codes reject them)
-    gold = _clean_gold(gold, None, None)
-    pred = _clean_codes(pred_codes, None)
+    gold = clean_gold(gold)
+    pred = clean_codes(pred_codes)
     gold = _gold_spelt_like(gold, pred, codes)
     if segments is None:
         all_units = _units_from_codes(pred)
@@ -757,35 +505,3 @@ def _units_output(unit_table: pd.DataFrame, coders: list[str]) -> pd.DataFrame:
     for col in ["machine", "gold"] + [f"coder:{c}" for c in coders]:
         out[col] = out[col].map(_join)
     return out
-
-
-def write_evaluation(evaluation: Evaluation, out_dir: str | Path) -> dict[str, Path]:
-    """Write the evaluation files into ``out_dir`` (atomically, via :mod:`psythemes.outputs`).
-
-    Files: ``agreement.json`` (summary, per-code table, human baseline), ``agreement.csv``
-    (per code), ``confusion.csv``, ``disagreements.csv``, ``units.csv`` and, with 2+ gold
-    coders, ``human_baseline.csv``.
-
-    Returns
-    -------
-    dict
-        File role -> path written.
-    """
-    from .outputs import prepare_out_dir, write_json, write_table
-
-    out = prepare_out_dir(out_dir)
-    paths = {
-        "agreement_json": write_json(out / "agreement.json", {
-            "summary": evaluation.summary,
-            "per_code": evaluation.per_code.to_dict("records"),
-            "human_baseline": (None if evaluation.human_baseline is None
-                               else evaluation.human_baseline.to_dict("records")),
-        }),
-        "agreement_csv": write_table(out / "agreement.csv", evaluation.per_code),
-        "confusion": write_table(out / "confusion.csv", evaluation.confusion),
-        "disagreements": write_table(out / "disagreements.csv", evaluation.disagreements),
-        "units": write_table(out / "units.csv", evaluation.units),
-    }
-    if evaluation.human_baseline is not None:
-        paths["human_baseline"] = write_table(out / "human_baseline.csv", evaluation.human_baseline)
-    return paths

@@ -54,9 +54,9 @@ __all__ = [
     "read_docx",
     "read_odt",
     "read_table",
-    "read_metadata",
     "parse_speaker_roles",
     "role_of",
+    "speaker_role_map",
     "expand_paths",
     "decode_bytes",
     "normalise_text",
@@ -1354,7 +1354,7 @@ def _warn_about_roles(transcripts: list[Transcript]) -> None:
         speakers = [sp for sp in dict.fromkeys(t.speaker for t in tr.turns) if sp]
         if len(speakers) < 2:
             continue
-        roles = {sp: role_of(sp, tr.metadata) for sp in speakers}
+        roles = {sp: role for sp, role in speaker_role_map(tr).items() if sp}
         if "interviewer" in roles.values():
             continue  # several participants beside a recognised interviewer: a focus group
         stored = tr.metadata.get("speaker_roles") or {}
@@ -1380,56 +1380,13 @@ def _warn_about_roles(transcripts: list[Transcript]) -> None:
                       f"{fix}", PsythemesWarning, stacklevel=3)
 
 
-def read_metadata(path: str | Path) -> pd.DataFrame:
-    """Read a metadata sidecar (CSV/TSV; ``doc_id`` plus any participant columns).
-
-    Returns
-    -------
-    DataFrame
-        ``doc_id`` as text; other columns with inferred types; empty cells as missing.
-
-    Raises
-    ------
-    InputError
-        Missing file, no ``doc_id`` column, duplicate or empty doc ids.
-    """
-    import pandas as pd
-
-    path = Path(path)
-    text = _read_text_file(path, None)
-    sep = "\t" if path.suffix.lower() == ".tsv" else ","
-    from .validate import check_rectangular
-
-    check_rectangular(path, what="metadata", delimiter=sep, text=text)  # a shifted column is silent otherwise
-    try:
-        frame = pd.read_csv(_io.StringIO(text), sep=sep, dtype={"doc_id": str})
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise InputError(f"malformed metadata table: {err}", path=path) from None
-    return _check_metadata(frame, path)
-
-
-def _check_metadata(frame: pd.DataFrame, path: str | Path | None) -> pd.DataFrame:
-    if "doc_id" not in frame.columns:
-        raise InputError(f"metadata has no 'doc_id' column (columns: {', '.join(map(str, frame.columns))})",
-                         path=path)
-    # nullable dtypes keep whole numbers whole (age 47, not 47.0) when some cells are empty
-    frame = frame.convert_dtypes()
-    if frame["doc_id"].isna().any():
-        raise InputError("metadata has an empty doc_id", path=path,
-                         line=int(frame.index[frame["doc_id"].isna()][0]) + 2)
-    frame["doc_id"] = frame["doc_id"].astype(str).str.strip()
-    dup = frame["doc_id"][frame["doc_id"].duplicated()]
-    if len(dup):
-        raise InputError(f"metadata lists doc_id {dup.iloc[0]!r} twice", path=path,
-                         line=int(dup.index[0]) + 2)
-    return frame
-
-
 def _join_metadata(transcripts: list[Transcript], metadata: str | Path | pd.DataFrame) -> None:
+    from .tables import check_metadata, read_metadata
+
     if isinstance(metadata, (str, Path)):
         frame = read_metadata(metadata)
     else:
-        frame = _check_metadata(metadata, None)
+        frame = check_metadata(metadata, None)
     import pandas as pd
 
     by_id = {}
@@ -1514,6 +1471,17 @@ def role_of(speaker: str, transcript_metadata: Mapping[str, Any] | None = None,
     return ""
 
 
+def speaker_role_map(transcript: Transcript, speaker_roles: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The role of each speaker of a transcript, in order of first turn (:func:`role_of`'s rule).
+
+    A transcript read with :func:`read_transcripts` (or passed through
+    :func:`annotate_transcripts`) carries the roles its reader resolved, so this needs no
+    ``speaker_roles``; give them for transcripts built by hand.  Each speaker is resolved
+    once, however many turns it has.
+    """
+    return {sp: role_of(sp, transcript.metadata, speaker_roles) for sp in dict.fromkeys(t.speaker for t in transcript.turns)}
+
+
 # ---------------------------------------------------------------------------------------
 # transcripts.jsonl
 # ---------------------------------------------------------------------------------------
@@ -1545,4 +1513,5 @@ def load_transcripts_jsonl(path: str | Path) -> list[Transcript]:
 # Moved to the file-level modules; still importable from here.
 __getattr__ = forward(__name__, {
     "read_segments": "tables",
+    "read_metadata": "tables",
 })

@@ -24,8 +24,6 @@ from .errors import InputError, PsythemesWarning
 from .mapping import (
     FewShotMapper,
     ZeroShotMapper,
-    _encode,
-    _texts,
     calibration_corpus,
     grouped_cross_validate,
     infer_scheme,
@@ -33,9 +31,15 @@ from .mapping import (
     map_themes,
     warn_thin_cross_validation,
 )
-from .schema import CODE_COLUMNS, SEGMENT_COLUMNS
 from .segment import segment_transcripts
-from .tables import read_segments
+from .tables import (
+    is_segment_table,
+    read_gold,
+    read_metadata,
+    read_segments,
+    write_codes,
+    write_segments,
+)
 
 __all__ = [
     "segment_files",
@@ -108,7 +112,7 @@ def segment_files(
         Counts and output paths.  Problems that do not stop the run are issued as
         :class:`~psythemes.errors.PsythemesWarning`.
     """
-    from .outputs import prepare_out_dir, write_table
+    from .outputs import prepare_out_dir
 
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
@@ -117,26 +121,16 @@ def segment_files(
                                        label_patterns=label_patterns, encoding=encoding, on_file=on_file)
     kept, dropped = segment_transcripts(
         transcripts, unit=unit, window_size=window_size, stride=stride, interviewer=interviewer,
-        backchannels=backchannels, lang=lang, spacy_model=spacy_model, speaker_roles=speaker_roles,
+        backchannels=backchannels, lang=lang, spacy_model=spacy_model,
         return_dropped=True)
     out_dir = prepare_out_dir(out_dir)
     outputs = {
-        "segments": write_table(out_dir / SEGMENTS_FILE, kept),
-        "dropped": write_table(out_dir / DROPPED_FILE, dropped),
+        "segments": write_segments(out_dir / SEGMENTS_FILE, kept),
+        "dropped": write_segments(out_dir / DROPPED_FILE, dropped),
         "transcripts": _io.write_transcripts_jsonl(out_dir / TRANSCRIPTS_FILE, transcripts),
     }
     return SegmentRun(n_transcripts=len(transcripts), n_segments=len(kept), n_dropped=len(dropped), unit=unit,
                       out_dir=out_dir, outputs=outputs)
-
-
-def _is_segment_table(path: Path) -> bool:
-    if path.suffix.lower() != ".csv" or not path.is_file():
-        return False
-    try:
-        header = pd.read_csv(path, nrows=0).columns
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError):
-        return False
-    return all(c in header for c in SEGMENT_COLUMNS)
 
 
 def load_segments(
@@ -154,11 +148,14 @@ def load_segments(
     Parameters
     ----------
     paths : sequence of path
-        One ``segments.csv`` (a CSV with all segment columns), or transcript files/folders.
+        One segments table (a CSV with the columns :func:`psythemes.tables.read_segments` requires,
+        whatever others it has), read with its own segment ids and offsets; or transcript
+        files/folders.
     unit : str
         Segmentation unit for transcripts (``turn``, ``sentence``, ``window``).
     metadata : path, optional
-        Metadata CSV (``doc_id`` column plus variables such as ``wave``).
+        Metadata CSV (``doc_id`` column plus variables such as ``wave``), read by
+        :func:`psythemes.tables.read_metadata`.
     speaker_roles : str or mapping, optional
         Speaker globs to roles, for transcripts (see :func:`psythemes.io.read_transcripts`).
     encoding : str, optional
@@ -186,16 +183,8 @@ def load_segments(
     for p in paths:
         if not p.exists():
             raise InputError("input not found", path=p)
-    meta_frame = None
-    if metadata is not None:
-        meta_path = Path(metadata)
-        try:
-            meta_frame = pd.read_csv(meta_path, dtype={_DOC: str}, keep_default_na=False)
-        except (OSError, ValueError, UnicodeDecodeError) as err:
-            raise InputError(f"cannot read metadata table: {err}", path=meta_path) from err
-        if _DOC not in meta_frame.columns:
-            raise InputError("metadata table needs a 'doc_id' column", path=meta_path)
-    if len(paths) == 1 and _is_segment_table(paths[0]):
+    meta_frame = read_metadata(metadata) if metadata is not None else None
+    if len(paths) == 1 and is_segment_table(paths[0]):
         table = read_segments(paths[0])
         drop = np.zeros(len(table), dtype=bool)
         if interviewer == "drop" and "role" in table.columns:
@@ -212,7 +201,7 @@ def load_segments(
         from .segment import segment_transcripts
     except ImportError as err:
         raise InputError(f"reading transcripts needs psythemes.io and psythemes.segment ({err})") from err
-    transcripts = read_transcripts(paths, metadata=metadata, speaker_roles=speaker_roles, encoding=encoding)
+    transcripts = read_transcripts(paths, metadata=meta_frame, speaker_roles=speaker_roles, encoding=encoding)
     segments, dropped = segment_transcripts(transcripts, unit=unit, interviewer=interviewer,
                                             backchannels=backchannels, return_dropped=True)
     segments.attrs["n_set_aside"] = len(dropped)
@@ -228,11 +217,9 @@ def load_segments(
 
 
 def _read_gold_csv(path: str | Path, codebook: Codebook, segments: pd.DataFrame | None = None) -> pd.DataFrame:
-    from .evaluate import load_gold
-
     # spans beyond their text are dropped (with a warning) when transcripts.jsonl lies beside segments.csv
     lengths = segments.attrs.get("text_lengths") if segments is not None else None
-    return load_gold(path, codes=codebook.names, text_lengths=lengths)
+    return read_gold(path, codes=codebook.names, text_lengths=lengths)
 
 
 def _few_shot_training(cb: Codebook, segments: pd.DataFrame, train: str | Path, single_label: bool | None,
@@ -308,7 +295,7 @@ def _theme_inputs(themes_dir: Path, segments: pd.DataFrame, mapper: Any) -> tupl
     assign = pd.read_csv(assign_path, dtype={SEGMENT_THEME_COLUMNS[0]: str}, keep_default_na=False)
     if "theme_id" not in themes.columns or not set(SEGMENT_THEME_COLUMNS[:2]) <= set(assign.columns):
         raise InputError("themes.csv needs theme_id; segment_themes.csv needs segment_id, theme_id", path=themes_dir)
-    emb = _encode(mapper.embedder_, _texts(segments))
+    emb = mapper.embed(segments)
     row_of = {s: i for i, s in enumerate(segments[_SEG].tolist())}
     # the discoverer's own quotes, as extract uses them (theme_quotes.csv; the top_quotes cells of
     # an older or hand-made themes.csv otherwise)
@@ -394,7 +381,7 @@ def map_segments_to_files(
         codes = mapper.predict(frame, all_segments=frame)
     else:
         codes = mapper.predict(frame)
-    write_table(out / "codes.csv", codes[CODE_COLUMNS])
+    write_codes(out / "codes.csv", codes)
     warnings: list[str] = []
     result: dict[str, Any] = {"out_dir": str(out), "method": mapper.method, "n_segments": len(frame), "n_codes": len(codes),
                               "n_coded_segments": int(codes[_SEG].nunique()) if len(codes) else 0, "warnings": warnings}

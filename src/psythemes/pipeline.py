@@ -9,11 +9,12 @@ command ``psythemes extract`` is a thin wrapper around it.
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
+import inspect
 import platform
 import sys
 import time
-import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -23,15 +24,23 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, PsythemesWarning
-from .qdpx import MACHINE_CODER, POSITION_UNITS  # coder name of machine codes in the export (never gold unless named)
+from .cachedir import cache_folder as _cache_folder
+from .config import (  # themes/, report/ beside the embeddings
+    PART_SHORTCUTS,
+    EvaluationOptions,
+    ReadOptions,
+)
+from .errors import InputError
+from .qdpx import (  # coder name of machine codes in the export (never gold unless named)
+    MACHINE_CODER,
+    POSITION_UNITS,
+)
 from .schema import GOLD_COLUMNS, Transcript
 
-__all__ = ["ExtractResult", "extract", "STAGES"]
+__all__ = ["ExtractResult", "extract", "STAGES", "ReadOptions", "EvaluationOptions", "PART_SHORTCUTS"]
 
 #: Stages in the order they run (``on_stage`` receives these names).
 STAGES = ("read", "segment", "embed", "themes", "map", "evaluate", "report", "write")
-
 
 
 @dataclass
@@ -112,8 +121,22 @@ def extract(
     on_stage: Callable[[str], None] | None = None,
     qdpx_positions: str = "auto",
     scheduler: Any = None,
+    read_options: ReadOptions | None = None,
+    segmenter: Any = None,
+    embedder: Any = None,
+    discoverer: Any = None,
+    mapper: Any = None,
+    evaluation_options: EvaluationOptions | None = None,
 ) -> ExtractResult:
     """Run the whole psythemes pipeline on transcripts.
+
+    Each stage is a configured part, BERTopic-style: :class:`ReadOptions`, a segmenter
+    (:func:`psythemes.segment.make_segmenter`), an :class:`~psythemes.embed.Embedder`, a
+    :class:`~psythemes.discover.ThemeDiscoverer`, a mapper
+    (:class:`~psythemes.mapping.ZeroShotMapper` or :class:`~psythemes.mapping.FewShotMapper`) and
+    :class:`EvaluationOptions`.  Hand a part in to reach every one of its parameters; the
+    keyword shortcuts below build the default parts (:data:`PART_SHORTCUTS`), and a part and
+    its shortcuts cannot both be given.  The manifest records every part's parameters.
 
     Parameters
     ----------
@@ -182,6 +205,24 @@ def extract(
     scheduler : psythemes.distributed.DaskRunner, optional
         Segment, embed, fit themes and map on a Dask cluster; use
         :func:`psythemes.distributed.extract` (``pip install "psythemes[dask]"``).
+    read_options : ReadOptions, optional
+        Instead of ``format``, ``metadata``, ``speaker_roles``, ``encoding``, ``qdpx_positions``
+        (and ``label_patterns``, reachable only here).
+    segmenter : TurnSegmenter, SentenceSegmenter or WindowSegmenter, optional
+        Instead of ``unit`` (window size, stride, language, spaCy model are its parameters).
+    embedder : Embedder, optional
+        Instead of ``embedding_model``, ``embedding_backend``, ``context``.
+    discoverer : ThemeDiscoverer, optional
+        Instead of ``preset``, ``min_topic_size``, ``n_themes``, ``reduce_outliers``,
+        ``theme_runs`` (top words, quotes, seed words are its parameters).  Used as given; its
+        ``embedder``, when None, becomes the run's embedder.
+    mapper : ZeroShotMapper or FewShotMapper, optional
+        Instead of ``method``, ``model``, ``single_label`` (threshold, max codes, cues are its
+        parameters).  An unfitted zero-shot mapper is fitted on the run's segments; a few-shot
+        mapper must be fitted or loaded.  Without ``codebook``, the mapper's codebook is used.
+    evaluation_options : EvaluationOptions, optional
+        Instead of ``overlap``, ``n_boot``, ``gold_coders`` (consensus and CI level are its
+        parameters).
 
     Returns
     -------
@@ -189,13 +230,14 @@ def extract(
     """
     from . import codebook as codebook_mod
     from .defaults import check_codebook_given, default_codebook
-    from .themes import ThemeDiscoverer
-    from .embed import Embedder
     from .segment import segment_transcripts
-
     from .validate import check_seed
 
     check_seed(random_state)
+    given = {k: v for k, v in locals().items() if k in _SHORTCUT_NAMES}
+    _check_parts_or_shortcuts(given, {"read_options": read_options, "segmenter": segmenter, "embedder": embedder,
+                                      "discoverer": discoverer, "mapper": mapper,
+                                      "evaluation_options": evaluation_options})
     if method not in ("zero-shot", "few-shot"):
         raise InputError(f"unknown method {method!r}; choose zero-shot or few-shot")
     if method == "few-shot" and model is None:
@@ -203,7 +245,13 @@ def extract(
     paths = [Path(inputs)] if isinstance(inputs, (str, Path)) else [Path(p) for p in inputs]
     if not paths:
         raise InputError("no input given")
+    if codebook is None and mapper is not None:
+        codebook = _mapper_codebook(mapper)
     check_codebook_given(codebook, paths, model=model)
+    read = read_options or ReadOptions(format=format, metadata=metadata, speaker_roles=speaker_roles,
+                                       encoding=encoding, qdpx_positions=qdpx_positions)
+    scoring = evaluation_options or EvaluationOptions(
+        overlap=overlap, n_boot=n_boot, gold_coders=tuple(gold_coders) if gold_coders is not None else None)
     if out_dir is not None:
         from .staging import check_out_dir
 
@@ -216,17 +264,17 @@ def extract(
 
     # --- read
     with clock("read"):
-        if qdpx_positions not in ("auto", *POSITION_UNITS):
-            raise InputError(f"qdpx_positions must be auto, utf16 or codepoints, not {qdpx_positions!r}")
-        transcripts, project = _read_inputs(paths, format=format, metadata=metadata, speaker_roles=speaker_roles,
-                                            encoding=encoding, qdpx_positions=qdpx_positions)
+        if read.qdpx_positions not in ("auto", *POSITION_UNITS):
+            raise InputError(f"qdpx_positions must be auto, utf16 or codepoints, not {read.qdpx_positions!r}")
+        transcripts, project = _read_inputs(paths, read)
         if codebook is None:
             codebook = default_codebook(paths, project=project, model=model)
         book = codebook if isinstance(codebook, codebook_mod.Codebook) else codebook_mod.load_codebook(codebook)
         if dask:
-            _check_dask_mapping(book, method=method, single_label=single_label, theme_runs=theme_runs)
-        gold_table = _load_gold(gold, project, book, transcripts, qdpx_positions=qdpx_positions,
-                                coders=gold_coders)
+            _check_dask_mapping(book, method=method, single_label=single_label, discoverer=discoverer,
+                                mapper=mapper, theme_runs=theme_runs)
+        gold_table = _load_gold(gold, project, book, transcripts, qdpx_positions=read.qdpx_positions,
+                                coders=list(scoring.gold_coders) if scoring.gold_coders is not None else None)
         pseudo = None
         if pseudonymise is not False and pseudonymise is not None:
             from .pseudonymise import pseudonymise_for_extract
@@ -237,26 +285,35 @@ def extract(
 
     # --- segment
     with clock("segment"):
+        if segmenter is None:
+            from .segment import make_segmenter
+
+            # the transcripts carry the roles resolved at reading (speaker_roles is not applied twice)
+            segmenter = make_segmenter(unit, bridge_backchannels=backchannels == "merge")
         segments, dropped = (dask.segment_transcripts if dask else segment_transcripts)(
-            transcripts, unit=unit, interviewer=interviewer, backchannels=backchannels,
-            speaker_roles=speaker_roles, return_dropped=True,
+            transcripts, interviewer=interviewer, backchannels=backchannels, segmenter=segmenter,
+            return_dropped=True,
         )
         if len(segments) < 2:
             raise InputError(f"only {len(segments)} segment(s) to analyse; need at least 2")
         from .themes import SMALL_CORPUS
 
-        if preset == "default" and isinstance(min_topic_size, int) and min_topic_size > len(segments) >= SMALL_CORPUS:
+        if (discoverer is None and preset == "default" and isinstance(min_topic_size, int)
+                and min_topic_size > len(segments) >= SMALL_CORPUS):
             # HDBSCAN's limit, found before the embedding work rather than after it
             raise InputError(f"--min-topic-size {min_topic_size} is more than the {len(segments)} segments to analyse")
 
     # --- embed
     with clock("embed"):
-        if embedding_backend is None and model is not None:
-            # a trained mapper gets the kind of vectors it was trained on
-            from .mapping import model_embedding_backend
+        if embedder is None:
+            from .embed import Embedder
 
-            embedding_backend = model_embedding_backend(model)
-        embedder = Embedder(model=embedding_model, cache_dir=cache_dir, context=context, backend=embedding_backend)
+            if embedding_backend is None and model is not None:
+                # a trained mapper gets the kind of vectors it was trained on
+                from .mapping import model_embedding_backend
+
+                embedding_backend = model_embedding_backend(model)
+            embedder = Embedder(model=embedding_model, cache_dir=cache_dir, context=context, backend=embedding_backend)
         embeddings = dask.embed(embedder, segments) if dask else embedder.embed_segments(segments)
         stats = getattr(embedder, "stats_", {})
         cache_use = {"texts_embedded": int(stats.get("n_encoded", 0)),
@@ -265,11 +322,16 @@ def extract(
     # --- themes
     with clock("themes"):
         meta_frame = _metadata_frame(transcripts)
-        discoverer = ThemeDiscoverer(
-            preset=preset, min_topic_size=min_topic_size, n_themes=n_themes,
-            reduce_outliers=reduce_outliers, random_state=random_state, embedder=embedder,
-            memory=_cache_folder(cache_dir, "themes"), n_runs=theme_runs,
-        )
+        if discoverer is None:
+            from .discover import ThemeDiscoverer
+
+            discoverer = ThemeDiscoverer(
+                preset=preset, min_topic_size=min_topic_size, n_themes=n_themes,
+                reduce_outliers=reduce_outliers, random_state=random_state, embedder=embedder,
+                memory=_cache_folder(cache_dir, "themes"), n_runs=theme_runs,
+            )
+        elif discoverer.get_params(deep=False).get("embedder") is None:
+            discoverer = copy.copy(discoverer).set_params(embedder=embedder)  # the caller's object stays as it was
         discoverer = (dask.fit_themes if dask else type(discoverer).fit)(discoverer, segments, embeddings,
                                                                            metadata=meta_frame)
 
@@ -277,9 +339,10 @@ def extract(
     with clock("map"):
         if dask:
             codes, theme_codes = dask.map(segments, discoverer, book, embedder, method=method, model=model)
+            used_mapper = None
         else:
-            codes, theme_codes = _map(segments, discoverer, book, embedder, method=method, model=model,
-                                      single_label=single_label, embeddings=embeddings)
+            codes, theme_codes, used_mapper = _map(segments, discoverer, book, embedder, mapper=mapper, method=method,
+                                                   model=model, single_label=single_label, embeddings=embeddings)
 
     # --- evaluate
     evaluation = None
@@ -288,29 +351,29 @@ def extract(
             from .evaluate import evaluate
 
             evaluation = evaluate(
-                codes, gold_table, segments, codes=book.names, overlap=overlap,
-                n_boot=n_boot, random_state=random_state,
+                codes, gold_table, segments, codes=book.names, overlap=scoring.overlap, consensus=scoring.consensus,
+                ci=scoring.ci, n_boot=scoring.n_boot, random_state=random_state,
             )
 
+    parts = {"read_options": read, "segmenter": segmenter, "embedder": embedder, "discoverer": discoverer,
+             "mapper": used_mapper, "evaluation_options": scoring}
     manifest = _manifest(
         paths=paths, transcripts=transcripts, segments=segments, embedder=embedder, book=book,
         options={
-            "format": format, "speaker_roles": speaker_roles, "encoding": encoding, "unit": unit,
-            "qdpx_positions": qdpx_positions,
-            "interviewer": interviewer, "backchannels": backchannels, "preset": preset,
+            **read.manifest_params(),
+            "interviewer": interviewer, "backchannels": backchannels,
             "preset_used": discoverer.preset_,
-            "min_topic_size": min_topic_size, "n_themes": n_themes, "reduce_outliers": reduce_outliers,
-            "theme_runs": theme_runs,
-            "method": method, "model": str(model) if model else None, "context": context,
+            "method": method if mapper is None else type(mapper).__name__,
+            "model": str(model) if model else None,
             "embedding_backend": embedder.backend_,
-            "overlap": overlap, "n_boot": n_boot, "gold": str(gold) if isinstance(gold, (str, Path)) else
+            "gold": str(gold) if isinstance(gold, (str, Path)) else
             ([str(g) for g in gold] if isinstance(gold, (list, tuple)) else
              ("dataframe" if gold is not None else None)),
-            "gold_coders": list(gold_coders) if gold_coders is not None else None,
-            "metadata": str(metadata) if isinstance(metadata, (str, Path)) else None,
+            **scoring.manifest_params(),
             "pseudonymised": pseudo.counts() if pseudo is not None else None,
             **({"dask": dask.describe()} if dask else {}),
         },
+        parts=_parts_manifest(parts),
         random_state=random_state, timings=timings, discoverer=discoverer, evaluation=evaluation,
         cache_use=cache_use,
     )
@@ -350,7 +413,7 @@ def extract(
                 link_files=True,
                 summary={**({"outlier_share": discoverer.outlier_share_, "n_themes": len(discoverer.themes_)}),
                          **(_headline(evaluation) if evaluation is not None else {})},
-                manifest={k: manifest[k] for k in ("psythemes", "created", "model", "options", "timings_s")},
+                manifest={k: manifest[k] for k in ("psythemes", "created", "model", "options", "parts", "timings_s")},
                 extra_sections=[saturation_section(saturation, cache_dir=_cache_folder(cache_dir, "report"))],
             ),
             figure_cache=_cache_folder(cache_dir, "report"),
@@ -379,7 +442,8 @@ def extract(
 def _theme_code_shares(result: ExtractResult) -> pd.DataFrame:
     from .theme_quality import theme_code_shares
 
-    return theme_code_shares(result.segment_themes, result.themes, result.codes, result.gold, result.segments)
+    return theme_code_shares(result.segment_themes, result.themes, result.codes, result.gold, result.segments,
+                             evaluation=result.evaluation)  # its aligned gold, not a second alignment
 
 
 @contextlib.contextmanager
@@ -394,8 +458,7 @@ def _stage(name: str, timings: dict[str, float], on_stage: Callable[[str], None]
         timings[name] = time.perf_counter() - start
 
 
-def _read_inputs(paths: list[Path], *, format: str, metadata: Any, speaker_roles: Any, encoding: str | None = None,
-                 qdpx_positions: str = "auto"):
+def _read_inputs(paths: list[Path], read: ReadOptions) -> tuple[list[Transcript], Any]:
     from . import io as io_mod
 
     project_paths = [p for p in paths if p.suffix.lower() in (".qdpx", ".qde")]
@@ -406,13 +469,14 @@ def _read_inputs(paths: list[Path], *, format: str, metadata: Any, speaker_roles
         from .qdpx import project_transcripts, read_qdpx
 
         # read once: the project gives the transcripts and, later, its codebook and codings
-        io_mod.check_encoding(encoding)  # unused by a project's XML, but a misspelt name is still an error
-        project = read_qdpx(project_paths[0], positions=qdpx_positions)
+        io_mod.check_encoding(read.encoding)  # unused by a project's XML, but a misspelt name is still an error
+        project = read_qdpx(project_paths[0], positions=read.qdpx_positions)
         transcripts = io_mod.annotate_transcripts(
-            project_transcripts(project), metadata=metadata, speaker_roles=speaker_roles)
+            project_transcripts(project), metadata=read.metadata, speaker_roles=read.speaker_roles)
     else:
-        transcripts = io_mod.read_transcripts(paths, format=format, metadata=metadata,
-                                              speaker_roles=speaker_roles, encoding=encoding)
+        transcripts = io_mod.read_transcripts(paths, format=read.format, metadata=read.metadata,
+                                              speaker_roles=read.speaker_roles, encoding=read.encoding,
+                                              label_patterns=read.label_patterns)
     if not transcripts:
         raise InputError("no transcripts found in the inputs")
     return transcripts, project
@@ -420,8 +484,12 @@ def _read_inputs(paths: list[Path], *, format: str, metadata: Any, speaker_roles
 
 def _load_gold(gold: Any, project: Any, book: Any, transcripts: list[Transcript], *,
                qdpx_positions: str = "auto", coders: list[str] | None = None) -> pd.DataFrame | None:
-    from .evaluate import load_gold
+    """Gold spans from a file, a DataFrame or the input project's codings, with the checks and
+    the policy of :func:`psythemes.tables.read_gold` (spans past their text's end are dropped
+    and counted; codes must be the codebook's); documents not among the inputs are left out."""
+    from .tables import clean_gold, read_gold
 
+    lengths = {t.doc_id: len(t.text) for t in transcripts}
     if gold is None:
         if project is None or project.codings.empty:
             return None
@@ -430,48 +498,14 @@ def _load_gold(gold: Any, project: Any, book: Any, transcripts: list[Transcript]
         table = gold_codings(project, coders)
         if table.empty:  # only machine codes in the project: nothing to evaluate against
             return None
+        table = clean_gold(table, book.names, lengths)
     elif isinstance(gold, pd.DataFrame):
-        table = gold
+        table = clean_gold(gold, book.names, lengths)
     else:
-        table = load_gold(list(gold) if isinstance(gold, (list, tuple)) else gold, codes=book.names, coders=coders,
-                          qdpx_positions=qdpx_positions)
-    missing = [c for c in GOLD_COLUMNS if c not in table.columns]
-    if missing:
-        raise InputError(f"gold codes lack column(s) {missing}")
-    from .validate import check_known_codes, check_spans
-
-    # the same checks for gold from a .qdpx or a DataFrame as load_gold makes for a CSV
-    source = gold if isinstance(gold, (str, Path)) else ("the project's codings" if gold is None else None)
-    check_known_codes(table, book.names, what="gold codes", path=source)
-    check_spans(table, what="gold codes", path=source, allow_empty=False)
-    known = {t.doc_id: len(t.text) for t in transcripts}
-    unknown = sorted(set(table["doc_id"].astype(str)) - set(known))
-    if unknown:
-        warnings.warn(
-            f"{len(unknown)} gold document(s) not among the inputs are ignored: {', '.join(unknown[:5])}",
-            PsythemesWarning, stacklevel=3,
-        )
-        table = table[~table["doc_id"].astype(str).isin(unknown)]
-    outside = table[[int(e) > known[str(d)] for d, e in zip(table["doc_id"], table["end"])]]
-    if not outside.empty:
-        first = outside.iloc[0]
-        raise InputError(
-            f"{len(outside)} gold span(s) end beyond their transcript's text, e.g. {first['doc_id']} "
-            f"[{first['start']}, {first['end']}) — were they made on a different version of the text?"
-        )
-    return table.reset_index(drop=True)
-
-
-def _cache_folder(cache_dir: str | Path | None | bool, name: str) -> Path | None:
-    """Folder ``name`` of the cache (fitted ``themes``, drawn ``report`` plots) beside the
-    embeddings of ``cache_dir``; None when the cache is off."""
-    if cache_dir is False:
-        return None
-    if cache_dir is None or cache_dir is True:
-        from .embed import cache_root
-
-        return cache_root() / name
-    return Path(cache_dir) / name
+        table = read_gold(list(gold) if isinstance(gold, (list, tuple)) else gold, codes=book.names, coders=coders,
+                          qdpx_positions=qdpx_positions, text_lengths=lengths)
+    # the reader counted spans on documents the inputs lack (with a warning): nothing here can code them
+    return table[table["doc_id"].isin(set(lengths))].reset_index(drop=True)
 
 
 def _metadata_frame(transcripts: list[Transcript]) -> pd.DataFrame:
@@ -480,45 +514,121 @@ def _metadata_frame(transcripts: list[Transcript]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _check_dask_mapping(book: Any, *, method: str, single_label: bool | None, theme_runs: int) -> None:
+def _check_dask_mapping(book: Any, *, method: str, single_label: bool | None, discoverer: Any, mapper: Any,
+                        theme_runs: int) -> None:
     """What the Dask runner cannot do yet, refused before any work (each worker would fit its own
     corpus calibration on its partition, and the answers would differ from one process)."""
     from .mapping import needs_corpus_calibration
 
     unsupported = []
-    if method != "few-shot" and needs_corpus_calibration(book):
+    if mapper is not None:
+        unsupported.append("a mapper handed in as a part")
+    elif method != "few-shot" and needs_corpus_calibration(book):
         unsupported.append("a codebook whose codes have definitions only (calibrated on the corpus)")
     if single_label is not None:
         unsupported.append("--single-label/--multi-label")
-    if theme_runs > 1:
+    runs = discoverer.get_params(deep=False).get("n_runs", 1) if discoverer is not None else theme_runs
+    if runs > 1:
         unsupported.append("several theme runs")
     if unsupported:
         raise InputError(f"--scheduler does not support {' or '.join(unsupported)} yet; run without "
                          "--scheduler, or give codes examples (docs/scaling.md)")
 
 
-def _map(segments: pd.DataFrame, discoverer: Any, book: Any, embedder: Any, *, method: str, model: Any,
-         single_label: bool | None = None, embeddings: np.ndarray | None = None):
-    from .tables import quote_texts
-    from .embed import KnownVectors
+def _map(segments: pd.DataFrame, discoverer: Any, book: Any, embedder: Any, *, mapper: Any, method: str, model: Any,
+         single_label: bool | None = None, embeddings: np.ndarray | None = None
+         ) -> tuple[pd.DataFrame, pd.DataFrame, Any]:
+    """Machine codes, theme -> code suggestions and the mapper that made the codes."""
+    from .embed import vectors_for_mapping
     from .mapping import FewShotMapper, ZeroShotMapper, calibration_corpus, map_themes
+    from .tables import quote_texts
 
-    if embeddings is not None and getattr(embedder, "context", None) is None:
-        # the embed stage's vectors are those of the segment texts: hand them on, embed nothing twice
-        embedder = KnownVectors(embedder, segments["text"].fillna("").astype(str).tolist(), embeddings)
+    # the embed stage's vectors are handed on (embedded once; with context, codes use them too)
+    known = vectors_for_mapping(embedder, segments, embeddings)
 
     # the segments calibrate codes that have no examples (psythemes.selftrain; no labels used)
-    zero_shot = ZeroShotMapper(book, embedder=embedder, single_label=bool(single_label)).fit(calibration_corpus(book, segments))
-    if method == "few-shot":
-        mapper = FewShotMapper.load(model, embedder=embedder)
+    zero_shot = ZeroShotMapper(book, embedder=known, single_label=bool(single_label)).fit(calibration_corpus(book, segments))
+    if mapper is not None:
+        mapper = _ready_mapper(mapper, book, segments, known)
+    elif method == "few-shot":
+        mapper = FewShotMapper.load(model, embedder=vectors_for_mapping(embedder, segments, embeddings, trained=True))
         if single_label is not None:
             mapper.single_label = bool(single_label)
-        codes = mapper.predict(segments)
     else:
-        codes = zero_shot.predict(segments)
+        mapper = zero_shot
+    codes = mapper.predict(segments)
+    # a discoverer's quotes_ table; a stand-in with themes_ alone gives its top_quotes cells
     theme_codes = map_themes(discoverer.themes_, discoverer.theme_centroids_, zero_shot,
-                             quotes=quote_texts(discoverer.themes_, discoverer.quotes_))
-    return codes, theme_codes
+                             quotes=quote_texts(discoverer.themes_, getattr(discoverer, "quotes_", None)))
+    return codes, theme_codes, mapper
+
+
+def _fitted(part: Any) -> bool:
+    """Whether ``fit`` (or ``load``) has run: learned attributes end in ``_`` (scikit-learn's rule)."""
+    return any(k.endswith("_") and not k.startswith("__") for k in vars(part))
+
+
+def _ready_mapper(mapper: Any, book: Any, segments: pd.DataFrame, embedder: Any) -> Any:
+    """A mapper handed in as a part, fitted if it is a zero-shot one that is not; the caller's
+    object stays as it was (a copy gets the run's embedder when it has none)."""
+    from .codebook import load_codebook
+    from .mapping import ZeroShotMapper, calibration_corpus
+
+    if _fitted(mapper):
+        return mapper
+    if not isinstance(mapper, ZeroShotMapper):
+        raise InputError(f"{type(mapper).__name__} handed to extract must be fitted or loaded first "
+                         "(see `psythemes train` and FewShotMapper.load)")
+    mapper = copy.copy(mapper)
+    own = mapper.get_params(deep=False)
+    if own.get("embedder") is None:
+        mapper.set_params(embedder=embedder)
+    if own.get("codebook") is None:
+        mapper.set_params(codebook=book)  # the run's codebook (given, the project's or the demo's)
+    elif load_codebook(own["codebook"]).hash() != book.hash():
+        raise InputError("the mapper handed in has a codebook of its own that is not the run's codebook; give one "
+                         "of them only")
+    return mapper.fit(calibration_corpus(book, segments))
+
+
+def _mapper_codebook(mapper: Any) -> Any:
+    """The codebook a mapper part was configured or fitted with."""
+    book = getattr(mapper, "codebook_", None)
+    return book if book is not None else mapper.get_params(deep=False).get("codebook")
+
+
+_SHORTCUT_NAMES = frozenset(name for names in PART_SHORTCUTS.values() for name in names)
+
+
+def _check_parts_or_shortcuts(given: dict[str, Any], parts: dict[str, Any]) -> None:
+    """A part handed in whole and a shortcut that builds the same part cannot both be given."""
+    defaults = {name: p.default for name, p in inspect.signature(extract).parameters.items()}
+    for part, names in PART_SHORTCUTS.items():
+        if parts.get(part) is None:
+            continue
+        clash = [n for n in names if _differs(given.get(n), defaults[n])]
+        if clash:
+            raise InputError(f"both a {part} part and {', '.join(clash)} were given: set {', '.join(clash)} "
+                             f"inside the {part} part, or leave the part out")
+
+
+def _differs(value: Any, default: Any) -> bool:
+    if value is default:
+        return False
+    if default is None or isinstance(value, pd.DataFrame):
+        return True
+    return bool(value != default)
+
+
+def _parts_manifest(parts: dict[str, Any]) -> dict[str, Any]:
+    """Each configured part: its class and parameters (``get_params``), as the run used them."""
+    out: dict[str, Any] = {}
+    for name, part in parts.items():
+        if part is None:
+            continue
+        params = part.manifest_params() if hasattr(part, "manifest_params") else {}
+        out[name] = {"class": type(part).__name__, **params}
+    return out
 
 
 def _headline(evaluation: Any) -> dict[str, Any]:
@@ -545,7 +655,7 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _manifest(*, paths, transcripts, segments, embedder, book, options, random_state, timings, discoverer,
+def _manifest(*, paths, transcripts, segments, embedder, book, options, parts, random_state, timings, discoverer,
               evaluation, cache_use) -> dict[str, Any]:
     from . import __version__
     from .io import expand_paths
@@ -564,6 +674,7 @@ def _manifest(*, paths, transcripts, segments, embedder, book, options, random_s
         "model": model_info,
         "codebook": {"name": book.name, "hash": book.hash(), "codes": book.names},
         "options": options,
+        "parts": parts,
         "random_state": random_state,
         "inputs": [{"path": str(p), "sha256": sha256_file(p)} for p in expand_paths(paths)],
         "counts": {
@@ -583,24 +694,22 @@ def _write_outputs(out_dir: Path, result: ExtractResult, discoverer: Any, report
     from .jobs import write_theme_outputs
     from .io import write_transcripts_jsonl
     from .outputs import prepare_out_dir, write_table, write_text
+    from .tables import write_codes, write_evaluation, write_segments
 
     out = prepare_out_dir(out_dir)
     written: list[Path] = [write_transcripts_jsonl(out / "transcripts.jsonl", result.transcripts)]
-    written.append(write_table(out / "segments.csv", result.segments))
-    written.append(write_table(out / "segments_dropped.csv", result.dropped))
+    written.append(write_segments(out / "segments.csv", result.segments))
+    written.append(write_segments(out / "segments_dropped.csv", result.dropped))
     written.extend(write_theme_outputs(out, discoverer))
-    written.append(write_table(out / "codes.csv", result.codes))
+    written.append(write_codes(out / "codes.csv", result.codes))
     written.append(write_table(out / "theme_codes.csv", result.theme_codes))
     written.append(write_table(out / "theme_code_shares.csv", _theme_code_shares(result)))
-    written.append(write_table(out / "codes.parquet", result.codes))
+    written.append(write_codes(out / "codes.parquet", result.codes))
     written.append(write_table(out / "themes.parquet", result.themes))
     for suffix in (".yaml", ".csv", ".qdc"):
         written.append(Path(save_codebook(result.codebook, out / f"codebook{suffix}")))
     if result.evaluation is not None:
-        from .evaluate import write_evaluation
-
-        paths = write_evaluation(result.evaluation, out)
-        written.extend(paths.values() if isinstance(paths, dict) else paths)
+        written.extend(write_evaluation(result.evaluation, out).values())
     written.append(write_text(out / "report.html", report_html))
     from .workbook import write_workbook
 

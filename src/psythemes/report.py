@@ -390,30 +390,34 @@ def _ci(value: Any, low: Any, high: Any) -> str:
     return text
 
 
-def _table(frame: pd.DataFrame | None, *, max_rows: int = 200, digits: int = 2, csv: str | None = None,
-           raw_html: Iterable[str] = ()) -> str:
+def _table(frame: pd.DataFrame | None, *, max_rows: int | None = 200, digits: int = 2, csv: str | None = None,
+           raw_html: Iterable[str] = (), as_text: bool = False) -> str:
     """An HTML table in a horizontally scrollable box; numbers formatted, long text shortened.
 
     ``csv``: the full table's file name, linked below the table (when rows or columns were left
     out, or always when given).  Columns in ``raw_html`` hold ready HTML (already escaped).
+    ``as_text``: every cell as its text, unformatted and whole (tables whose cells are already
+    worded, e.g. :func:`psythemes.theme_quality.quality_sections`).  ``max_rows=None``: all rows.
     """
     if frame is None or frame.empty:
         return "<p class='muted'>(empty)</p>"
     raw = set(raw_html)
     head = "".join(f"<th>{_esc(c)}</th>" for c in frame.columns)
     body = []
-    for rec in frame.head(max_rows).itertuples(index=False):
+    for rec in (frame if max_rows is None else frame.head(max_rows)).itertuples(index=False):
         cells = []
         for column, value in zip(frame.columns, rec):
             if column in raw:
                 cells.append(f"<td>{value}</td>")
+            elif as_text:
+                cells.append(f"<td>{'' if pd.api.types.is_scalar(value) and pd.isna(value) else _esc(value)}</td>")
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
                 cells.append(f"<td class='num'>{fmt_number(value, digits)}</td>")
             else:
                 cells.append(f"<td>{_esc(_shorten(value))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     notes = []
-    if len(frame) > max_rows:
+    if max_rows is not None and len(frame) > max_rows:
         notes.append(f"{len(frame) - max_rows:,} more rows")
     if csv:
         notes.append(f"full table: <a href='{_esc(csv)}'>{_esc(csv)}</a>")
@@ -744,6 +748,11 @@ def _run_section(data: ReportData, ctx: _Context) -> Section | None:
     for key, value in manifest.items():
         if key == "options" and isinstance(value, dict):
             rows += [{"setting": k, "value": _plain(v)} for k, v in value.items() if v is not None]
+        elif key == "parts" and isinstance(value, dict):
+            from .config import describe_part
+
+            # each part with the parameters it was given; manifest.json has them all
+            rows += [{"setting": k, "value": describe_part(k, v)} for k, v in value.items() if isinstance(v, dict)]
         elif key == "model" and isinstance(value, dict):
             rows.append({"setting": "model", "value": Path(str(value.get("path", ""))).name
                          + (f" ({str(value.get('fingerprint', ''))[:12]})" if value.get("fingerprint") else "")})
@@ -764,10 +773,11 @@ def _plain(value: Any) -> str:
 
 #: The report's sections, in order.  Add one with :func:`add_section`.
 def _theme_quality_sections(data: ReportData, ctx: _Context) -> list[Section]:
-    """Stable vs unstable themes, and themes beside codes (built in :mod:`psythemes.theme_quality`)."""
-    from .theme_quality import report_sections
+    """Stable vs unstable themes, and themes beside codes (:func:`psythemes.theme_quality.quality_sections`)."""
+    from .theme_quality import quality_sections
 
-    return [Section(*parts) for parts in report_sections(data.themes, data.theme_code_shares)]
+    return [Section(part.id, part.title, part.intro_html + _table(part.table, max_rows=None, as_text=True))
+            for part in quality_sections(data.themes, data.theme_code_shares)]
 
 
 def _extra_sections(data: ReportData, ctx: _Context) -> list[Section]:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import csv
 import io as _io
-import json
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +35,10 @@ import pandas as pd
 
 from .errors import InputError, PsythemesWarning
 from .schema import GOLD_COLUMNS
+
+# a run folder is read by psythemes.tables (the same readers as every other command); the names stay here
+from .tables import RunTables
+from .tables import read_run as load_run
 
 __all__ = [
     "REVIEW_COLUMNS",
@@ -75,18 +78,6 @@ _FORMULA_START = ("=", "+", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
-class RunTables:
-    """What the review loop needs from an ``extract`` run folder."""
-
-    segments: pd.DataFrame
-    codes: pd.DataFrame
-    transcripts: list[Any]
-    codebook: Any
-    manifest: dict[str, Any]
-    run_dir: Path
-
-
-@dataclass(frozen=True)
 class ReviewDecisions:
     """A filled-in review sheet, read.
 
@@ -110,31 +101,6 @@ class ReviewDecisions:
 
 
 # ----------------------------------------------------------------------------- building the sheet
-
-
-def load_run(run_dir: str | Path) -> RunTables:
-    """Read an ``extract`` output folder (segments, codes, transcripts, codebook, manifest)."""
-    from .codebook import load_codebook
-    from .io import load_transcripts_jsonl
-    from .tables import read_segments
-
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise InputError("not a run folder (give the output folder of 'psythemes extract')", path=run_dir)
-    for name in ("segments.csv", "codes.csv", "transcripts.jsonl", "codebook.yaml"):
-        if not (run_dir / name).is_file():
-            raise InputError(f"run folder lacks {name} (is it the output folder of 'psythemes extract'?)",
-                             path=run_dir)
-    codes = pd.read_csv(run_dir / "codes.csv", dtype={"doc_id": str, "segment_id": str, "code": str},
-                        keep_default_na=False, encoding="utf-8-sig")
-    codes["score"] = pd.to_numeric(codes.get("score"), errors="coerce")
-    try:
-        manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        manifest = {}
-    return RunTables(segments=read_segments(run_dir / "segments.csv"), codes=codes,
-                     transcripts=load_transcripts_jsonl(run_dir / "transcripts.jsonl"),
-                     codebook=load_codebook(run_dir / "codebook.yaml"), manifest=manifest, run_dir=run_dir)
 
 
 def _turn_index(transcripts: Sequence[Any]) -> dict[str, tuple[list[int], list[Any], str]]:
@@ -167,7 +133,7 @@ def review_table(run: RunTables, *, segment_ids: Sequence[str] | None = None,
     Parameters
     ----------
     run : RunTables
-        From :func:`load_run`.
+        From :func:`load_run` (:func:`psythemes.tables.read_run`).
     segment_ids : sequence of str, optional
         Only these segments, in this order; a segment without a suggestion gets one row with
         an empty ``suggested_code`` (the reviewer names its codes, or accepts "no code").
@@ -254,6 +220,8 @@ def _xlsx_bytes(table: pd.DataFrame, codes: Sequence[str]) -> bytes:
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
 
+    from .workbook import excel_text
+
     wb = Workbook()
     ws = wb.active
     ws.title = _SHEET
@@ -262,7 +230,7 @@ def _xlsx_bytes(table: pd.DataFrame, codes: Sequence[str]) -> bytes:
         cell.font = Font(bold=True)
         cell.fill = PatternFill("solid", fgColor="DDDDDD")
     for rec in table[REVIEW_COLUMNS].itertuples(index=False):
-        ws.append([None if _blank(v) else v for v in rec])
+        ws.append([None if _blank(v) else excel_text(v) if isinstance(v, str) else v for v in rec])
     for row in ws.iter_rows(min_row=2):
         for cell in row:
             if isinstance(cell.value, str):

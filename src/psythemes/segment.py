@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import io as _io
 from ._moved import forward
+from .base import Params
 from .errors import InputError, PsythemesWarning
 from .schema import SEGMENT_COLUMNS, Segment, Transcript, Turn, make_segment_id
 
@@ -38,6 +39,7 @@ __all__ = [
     "SentenceSegmenter",
     "WindowSegmenter",
     "segment_transcripts",
+    "make_segmenter",
     "MAX_SENTENCE_WORDS",
     "FALLBACK_WINDOW_WORDS",
 ]
@@ -99,20 +101,22 @@ class _TurnInfo:
     kind: str
 
 
-class _BaseSegmenter:
-    """Shared turn classification (role and kind)."""
+class _BaseSegmenter(Params):
+    """Shared turn classification (role and kind); parameters as :class:`psythemes.base.Params`."""
 
     speaker_roles: Mapping[str, str] | None
     backchannel_words: Sequence[str]
     backchannel_max_words: int
 
     def _turn_infos(self, transcript: Transcript) -> list[_TurnInfo]:
-        roles = self.speaker_roles
-        if isinstance(roles, str):
-            roles = _io.parse_speaker_roles(roles)
+        patterns = self.speaker_roles
+        if isinstance(patterns, str):
+            patterns = _io.parse_speaker_roles(patterns)
+        # the roles the transcript carries from reading; patterns only for hand-built transcripts
+        roles = _io.speaker_role_map(transcript, patterns)
         infos = []
         for i, turn in enumerate(transcript.turns):
-            role = _io.role_of(turn.speaker, transcript.metadata, roles)
+            role = roles[turn.speaker]
             body = transcript.text[turn.start:turn.end]
             if is_backchannel(body, self.backchannel_words, self.backchannel_max_words):
                 kind = KIND_BACKCHANNEL
@@ -398,6 +402,46 @@ def _check_choice(name: str, value: str, choices: Iterable[str]) -> None:
         raise InputError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
 
 
+def make_segmenter(
+    unit: str = "turn",
+    *,
+    window_size: int = 3,
+    stride: int = 1,
+    lang: str = "en",
+    spacy_model: str | None = None,
+    speaker_roles: Mapping[str, str] | str | None = None,
+    backchannel_words: Sequence[str] = BACKCHANNELS,
+    bridge_backchannels: bool = False,
+) -> _BaseSegmenter:
+    """The segmenter for a unit of analysis, configured.
+
+    Parameters
+    ----------
+    unit : {"turn", "sentence", "window"}
+        :class:`TurnSegmenter`, :class:`SentenceSegmenter` or :class:`WindowSegmenter`.
+    window_size, stride, bridge_backchannels
+        For ``unit="window"``.
+    lang, spacy_model
+        Sentence splitting, for ``sentence`` and ``window``.
+    speaker_roles, backchannel_words
+        See :class:`TurnSegmenter`.
+
+    Returns
+    -------
+    TurnSegmenter, SentenceSegmenter or WindowSegmenter
+    """
+    _check_choice("unit", unit, UNITS)
+    if isinstance(speaker_roles, str):
+        speaker_roles = _io.parse_speaker_roles(speaker_roles)
+    common: dict[str, Any] = dict(speaker_roles=speaker_roles, backchannel_words=backchannel_words)
+    if unit == "turn":
+        return TurnSegmenter(**common)
+    if unit == "sentence":
+        return SentenceSegmenter(lang=lang, spacy_model=spacy_model, **common)
+    return WindowSegmenter(window_size=window_size, stride=stride, lang=lang, spacy_model=spacy_model,
+                           bridge_backchannels=bridge_backchannels, **common)
+
+
 def segment_transcripts(
     transcripts: Iterable[Transcript],
     *,
@@ -411,6 +455,7 @@ def segment_transcripts(
     speaker_roles: Mapping[str, str] | str | None = None,
     backchannel_words: Sequence[str] = BACKCHANNELS,
     return_dropped: bool = False,
+    segmenter: _BaseSegmenter | None = None,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Segment transcripts into a table.
 
@@ -434,11 +479,17 @@ def segment_transcripts(
     lang, spacy_model : str
         Sentence splitting (see :class:`SentenceSegmenter`).
     speaker_roles : mapping or str, optional
-        Glob pattern -> role; see :func:`psythemes.io.role_of` for the rule.
+        Glob pattern -> role; see :func:`psythemes.io.role_of` for the rule.  Transcripts
+        read by :func:`psythemes.io.read_transcripts` already carry the roles resolved there
+        (give ``speaker_roles`` to the reader, once); this is for transcripts built by hand.
     backchannel_words : sequence of str
         See :func:`is_backchannel`.
     return_dropped : bool
         Also return the dropped segments.
+    segmenter : TurnSegmenter, SentenceSegmenter or WindowSegmenter, optional
+        A configured segmenter, used instead of the one ``unit`` and the options above make
+        (:func:`make_segmenter`); ``interviewer`` and ``backchannels`` still decide what is
+        set aside.
 
     Returns
     -------
@@ -450,20 +501,12 @@ def segment_transcripts(
     """
     import pandas as pd
 
-    _check_choice("unit", unit, UNITS)
     _check_choice("interviewer", interviewer, ("keep", "drop"))
     _check_choice("backchannels", backchannels, ("keep", "drop", "merge"))
-    if isinstance(speaker_roles, str):
-        speaker_roles = _io.parse_speaker_roles(speaker_roles)
-    common = dict(speaker_roles=speaker_roles, backchannel_words=backchannel_words)
-    segmenter: _BaseSegmenter
-    if unit == "turn":
-        segmenter = TurnSegmenter(**common)
-    elif unit == "sentence":
-        segmenter = SentenceSegmenter(lang=lang, spacy_model=spacy_model, **common)
-    else:
-        segmenter = WindowSegmenter(window_size=window_size, stride=stride, lang=lang, spacy_model=spacy_model,
-                                    bridge_backchannels=backchannels == "merge", **common)
+    if segmenter is None:
+        segmenter = make_segmenter(unit, window_size=window_size, stride=stride, lang=lang, spacy_model=spacy_model,
+                                   speaker_roles=speaker_roles, backchannel_words=backchannel_words,
+                                   bridge_backchannels=backchannels == "merge")
 
     kept_rows: list[dict[str, Any]] = []
     dropped_rows: list[dict[str, Any]] = []

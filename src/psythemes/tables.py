@@ -1,26 +1,112 @@
 """The stage tables on disk: one reader and one writer per table, each with one policy.
 
-A file means the same whichever command wrote it: ``segments.csv`` is read by
-:func:`read_segments` everywhere, a theme's quotes are parsed by :func:`parse_quotes`
-everywhere.  Stage modules work in memory and never read or write these files themselves;
-the file-level jobs (:mod:`psythemes.jobs`, :mod:`psythemes.pipeline`) call this module.
+A file means the same whichever command wrote it and whichever command reads it:
+
+=====================  ==========================  ==========================================
+table                  reader                      writer
+=====================  ==========================  ==========================================
+``segments.csv``       :func:`read_segments`       :func:`write_segments`
+``codes.csv``          :func:`read_codes`          :func:`write_codes`
+gold codes             :func:`read_gold`           (the researcher's; :func:`clean_gold` for
+                                                   gold already in memory)
+metadata               :func:`read_metadata`       (the researcher's)
+evaluation tables      --                          :func:`write_evaluation`
+a run folder           :func:`read_run`            (``extract``)
+themes                 :func:`parse_quotes`, ...
+=====================  ==========================  ==========================================
+
+Stage modules work in memory and never read or write these files themselves; the file-level
+jobs (:mod:`psythemes.jobs`, :mod:`psythemes.pipeline`) and the CLI call this module.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import InputError
+from .errors import InputError, PsythemesWarning
+from .schema import CODE_COLUMNS, GOLD_COLUMNS, SEGMENT_COLUMNS
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
-__all__ = ["read_segments", "parse_quotes", "quote_texts", "theme_quotes", "quotes_from_cells",
-           "read_theme_quotes", "write_theme_quotes", "write_themes", "write_theme_figures"]
+    from .evaluate import Evaluation
+
+__all__ = [
+    "CODES_FILE_COLUMNS",
+    "DEFAULT_CODER",
+    "RunTables",
+    "clean_codes",
+    "clean_gold",
+    "is_segment_table",
+    "read_codes",
+    "read_gold",
+    "read_metadata",
+    "read_run",
+    "read_segments",
+    "write_codes",
+    "write_evaluation",
+    "write_segments",
+    "parse_quotes",
+    "quote_texts",
+    "theme_quotes",
+    "quotes_from_cells",
+    "read_theme_quotes",
+    "write_theme_quotes",
+    "write_themes",
+    "write_theme_figures",
+]
+
+#: Columns of ``codes.csv`` whichever route wrote it: ``evidence`` (the example or prototype a
+#: zero-shot mapper matched) is empty where the mapper gives none.
+CODES_FILE_COLUMNS: list[str] = [*CODE_COLUMNS, "evidence"]
+#: Coder name used when the gold table has no ``coder`` column.
+DEFAULT_CODER = "gold"
+#: ``attrs`` key of gold read from review sheets: the (doc_id, start, end) spans with a decision.
+REVIEWED_SPANS = "reviewed_spans"
+#: ``attrs`` key: documents whose gold came from full coding (CSV, .qdpx) alongside review sheets.
+FULL_DOCS = "full_docs"
+#: The columns :func:`read_segments` requires; a CSV with them is a segments table
+#: (:func:`is_segment_table`), whatever other columns it has.
+SEGMENT_REQUIRED: tuple[str, ...] = ("doc_id", "segment_id", "start", "end", "text")
+
+_DOC, _START, _END, _CODE, _CODER = GOLD_COLUMNS
+_SEG_ID = CODE_COLUMNS[1]
+_SCORE, _METHOD = CODE_COLUMNS[5], CODE_COLUMNS[6]
+_EVIDENCE = CODES_FILE_COLUMNS[-1]
+_TEXT = SEGMENT_COLUMNS[6]
+
+
+def _warn_count(count: int, message: str) -> None:
+    if count:
+        warnings.warn(f"{count} {message}", PsythemesWarning, stacklevel=3)
+
+
+# ----------------------------------------------------------------------------- segments
+
+
+def is_segment_table(path: str | Path) -> bool:
+    """Whether ``path`` is a CSV whose header has the columns of a segments table
+    (:data:`SEGMENT_REQUIRED`; other columns such as ``speaker`` or ``kind`` are allowed), so
+    that it is read with :func:`read_segments`, never as transcripts."""
+    import csv
+
+    path = Path(path)
+    if path.suffix.lower() != ".csv" or not path.is_file():
+        return False
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            header = next(csv.reader(fh), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+    names = {h.strip() for h in header}
+    return all(c in names for c in SEGMENT_REQUIRED)
 
 
 def read_segments(path: str | Path) -> pd.DataFrame:
@@ -38,8 +124,6 @@ def read_segments(path: str | Path) -> pd.DataFrame:
     """
     import pandas as pd
 
-    from .schema import SEGMENT_COLUMNS
-
     path = Path(path)
     if not path.is_file():
         raise InputError("segments file not found", path=path)
@@ -51,7 +135,7 @@ def read_segments(path: str | Path) -> pd.DataFrame:
         frame = pd.read_csv(path, dtype={c: str for c in text_columns}, keep_default_na=False, encoding="utf-8-sig")
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as err:
         raise InputError(f"cannot read segments table: {err}", path=path) from None
-    required = ["doc_id", "segment_id", "start", "end", "text"]
+    required = list(SEGMENT_REQUIRED)
     missing = [c for c in required if c not in frame.columns]
     if missing:
         raise InputError(f"segments table lacks column(s) {', '.join(missing)} (expected {', '.join(SEGMENT_COLUMNS)})",
@@ -74,6 +158,483 @@ def read_segments(path: str | Path) -> pd.DataFrame:
     frame.attrs["text_lengths"] = text_lengths_near(path)  # for gold spans read against this table
     return frame
 
+
+
+def write_segments(path: str | Path, segments: pd.DataFrame) -> Path:
+    """Write a segments table (kept or dropped segments) atomically, as :func:`read_segments` reads it.
+
+    Columns: :data:`~psythemes.schema.SEGMENT_COLUMNS` first, then any others the segmenter
+    added (``turn_index``, ``kind``, ...) in their order.
+    """
+    from .outputs import write_table
+
+    first = [c for c in SEGMENT_COLUMNS if c in segments.columns]
+    return write_table(path, segments[first + [c for c in segments.columns if c not in first]])
+
+
+# ----------------------------------------------------------------------------- metadata
+
+
+def read_metadata(path: str | Path) -> pd.DataFrame:
+    """Read a metadata sidecar (CSV/TSV; ``doc_id`` plus any participant columns).
+
+    The one reader of metadata, whether it joins transcripts (``--metadata`` of ``segment``
+    and ``extract``) or is the per-document table of ``themes``' prevalence tables.
+
+    Returns
+    -------
+    DataFrame
+        ``doc_id`` as text; other columns with inferred types; empty cells as missing.
+
+    Raises
+    ------
+    InputError
+        Missing file, ragged rows, no ``doc_id`` column, duplicate or empty doc ids.
+    """
+    import io as _stringio
+
+    import pandas as pd
+
+    from .io import _read_text_file
+    from .validate import check_rectangular
+
+    path = Path(path)
+    text = _read_text_file(path, None)
+    sep = "\t" if path.suffix.lower() == ".tsv" else ","
+    check_rectangular(path, what="metadata", delimiter=sep, text=text)  # a shifted column is silent otherwise
+    try:
+        frame = pd.read_csv(_stringio.StringIO(text), sep=sep, dtype={"doc_id": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        raise InputError(f"malformed metadata table: {err}", path=path) from None
+    return check_metadata(frame, path)
+
+
+def check_metadata(frame: pd.DataFrame, path: str | Path | None = None) -> pd.DataFrame:
+    """A metadata table (from a file or a DataFrame) with text ``doc_id`` values, unique and
+    not empty; whole numbers stay whole where some cells are empty."""
+    if "doc_id" not in frame.columns:
+        raise InputError(f"metadata has no 'doc_id' column (columns: {', '.join(map(str, frame.columns))})",
+                         path=path)
+    # nullable dtypes keep whole numbers whole (age 47, not 47.0) when some cells are empty
+    frame = frame.convert_dtypes()
+    if frame["doc_id"].isna().any():
+        raise InputError("metadata has an empty doc_id", path=path,
+                         line=int(frame.index[frame["doc_id"].isna()][0]) + 2)
+    frame["doc_id"] = frame["doc_id"].astype(str).str.strip()
+    dup = frame["doc_id"][frame["doc_id"].duplicated()]
+    if len(dup):
+        raise InputError(f"metadata lists doc_id {dup.iloc[0]!r} twice", path=path,
+                         line=int(dup.index[0]) + 2)
+    return frame
+
+
+# ----------------------------------------------------------------------------- shared table checks
+
+
+def _read_csv(path: str | Path, required: Sequence[str], what: str) -> pd.DataFrame:
+    import pandas as pd
+
+    from .validate import check_rectangular
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{what} file not found", path=path)
+    check_rectangular(path, what=what)
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{what} file is empty", path=path) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise InputError(f"cannot read {what} as CSV: {err}", path=path) from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise InputError(f"{what} table lacks column(s) {', '.join(missing)} "
+                         f"(has: {', '.join(frame.columns)})", path=path)
+    frame.attrs["path"] = str(path)
+    return frame
+
+
+def row_lines(frame: pd.DataFrame) -> np.ndarray:
+    """CSV line of each row (header is line 1) where the frame came from a file, else row number."""
+    import numpy as np
+    import pandas as pd
+
+    offset = 2 if "path" in frame.attrs else 0
+    if pd.api.types.is_integer_dtype(frame.index):
+        return frame.index.to_numpy() + offset
+    return np.arange(len(frame)) + offset
+
+
+def row_error(frame: pd.DataFrame, row: int, message: str) -> InputError:
+    """An :class:`InputError` about row ``row`` (position) of ``frame``: its file and line where it
+    came from a file, else its row number (a DataFrame given in memory)."""
+    line = int(row_lines(frame)[row])
+    if "path" in frame.attrs:
+        return InputError(message, path=frame.attrs["path"], line=line)
+    return InputError(f"{message} (row {line + 1})")
+
+
+def int_column(frame: pd.DataFrame, column: str, what: str) -> pd.Series:
+    """``frame[column]`` as whole numbers; the first other value is an error naming its line."""
+    import numpy as np
+    import pandas as pd
+
+    values = pd.to_numeric(frame[column], errors="coerce")
+    bad = values.isna() | (values % 1 != 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise row_error(frame, row, f"{what}: {column} must be a whole number, got {frame[column].iloc[row]!r}")
+    return values.astype(np.int64)
+
+
+def require_columns(frame: pd.DataFrame, required: Sequence[str], what: str) -> None:
+    """``frame`` is a DataFrame with the ``required`` columns."""
+    import pandas as pd
+
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(f"{what} must be a table (pandas DataFrame)")
+    missing = [c for c in required if c not in frame.columns]
+    if missing:
+        raise InputError(f"{what} table lacks column(s) {', '.join(missing)}", path=frame.attrs.get("path"))
+
+
+def _missing(value: Any) -> bool:
+    from .agreement import _is_missing
+
+    return bool(_is_missing(value))
+
+
+def _check_codes(frame: pd.DataFrame, codes: Sequence[str] | None, what: str) -> None:
+    """Give every code of ``frame`` the spelling of the code list (in place).
+
+    A label finds its code by name, case-insensitively, or by slug (``DIPLOMACY`` = ``diplomacy``,
+    ``rust_performs_well`` = ``Rust Performs Well``); a label matching no code is an error naming
+    its line and the closest code.
+    """
+    if codes is None:
+        return
+    from .codebook import resolve_code_names
+
+    used = frame[_CODE].astype(str)
+    names = list(codes)
+    mapping: dict[str, str] = {}
+    for i, label in enumerate(used):
+        if label == "" or label in mapping:
+            continue
+        try:
+            mapping.update(resolve_code_names([label], names, what=what[:-1] if what.endswith("s") else what))
+        except InputError as err:
+            raise row_error(frame, i, err.message) from None
+    frame[_CODE] = used.map(lambda v: mapping.get(v, v))
+
+
+# ----------------------------------------------------------------------------- gold codes
+
+
+def clean_gold(gold: pd.DataFrame, codes: Sequence[str] | None = None,
+               text_lengths: Mapping[str, int] | None = None) -> pd.DataFrame:
+    """Check gold spans already in memory (a DataFrame, a project's codings) as :func:`read_gold` does.
+
+    ``doc_id, start, end, code`` are required; ``coder`` defaults to :data:`DEFAULT_CODER`;
+    ids and codes are stripped and must not be empty; offsets are whole numbers with
+    ``0 <= start < end``; codes take the spelling of ``codes`` (an unknown one is an error);
+    duplicate rows are removed (counted).  With ``text_lengths`` (``doc_id -> len(text)``):
+    spans on a document it does not have are counted with a warning and kept (they code no
+    segment; :func:`psythemes.evaluate.evaluate` reports them), and spans that **end beyond
+    their document's text are dropped**, counted in a warning that names the first; this is
+    the one policy for spans past the end, whichever command reads the gold.
+    """
+    import numpy as np
+
+    what = "gold codes"
+    require_columns(gold, [_DOC, _START, _END, _CODE], what)
+    frame = gold.copy()
+    frame.attrs = dict(gold.attrs)
+    if frame.empty:
+        raise InputError("gold table has no rows: nothing to evaluate against", path=frame.attrs.get("path"))
+    if _CODER not in frame.columns:
+        frame[_CODER] = DEFAULT_CODER
+    for col in (_DOC, _CODE, _CODER):
+        frame[col] = frame[col].map(lambda v: "" if _missing(v) else str(v).strip())
+    for col in (_DOC, _CODE, _CODER):
+        empty = frame[col] == ""
+        if empty.any():
+            row = int(np.flatnonzero(empty.to_numpy())[0])
+            raise row_error(frame, row, f"{what}: empty {col}")
+    frame[_START] = int_column(frame, _START, what)
+    frame[_END] = int_column(frame, _END, what)
+    bad = (frame[_START] < 0) | (frame[_END] <= frame[_START])
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise row_error(frame, row, f"{what}: span [{frame[_START].iloc[row]}, {frame[_END].iloc[row]}) "
+                                    "is empty or negative")
+    _check_codes(frame, codes, what)
+    keep = GOLD_COLUMNS + ([_TEXT] if _TEXT in frame.columns else [])
+    frame = frame[keep]
+    dup = frame.duplicated(subset=GOLD_COLUMNS)
+    _warn_count(int(dup.sum()), "duplicate gold row(s) removed")
+    frame = frame[~dup]
+    if text_lengths is not None:
+        unknown_doc = ~frame[_DOC].isin(set(text_lengths))
+        names = sorted(set(frame.loc[unknown_doc, _DOC]))
+        _warn_count(int(unknown_doc.sum()), "gold span(s) name a document that the transcripts do not have: "
+                                            + ", ".join(names[:5]) + (", ..." if len(names) > 5 else ""))
+        limit = frame[_DOC].map(text_lengths)
+        outside = ~unknown_doc & (frame[_END] > limit)
+        if outside.any():
+            first = frame[outside].iloc[0]
+            _warn_count(int(outside.sum()), "gold span(s) end beyond their document's text and were dropped, e.g. "
+                                            f"{first[_DOC]} [{first[_START]}, {first[_END]}) beyond its "
+                                            f"{int(text_lengths[first[_DOC]])} characters (made on another "
+                                            "version of the text?)")
+        frame = frame[~outside]
+    return frame.reset_index(drop=True)
+
+
+def read_gold(path: str | Path | Sequence[str | Path], *, codes: Sequence[str] | None = None,
+              text_lengths: Mapping[str, int] | None = None, coders: Sequence[str] | None = None,
+              qdpx_positions: str = "auto") -> pd.DataFrame:
+    """Read and check gold codes (:data:`~psythemes.schema.GOLD_COLUMNS`, optional ``text``).
+
+    The one reader of gold, for ``evaluate``, ``train``, ``map --method few-shot``, ``extract
+    --gold`` and the review loop; the checks are :func:`clean_gold`'s.
+
+    Parameters
+    ----------
+    path : path or list of paths
+        A CSV with ``doc_id, start, end, code`` and optionally ``coder`` (default: one coder,
+        ``"gold"``) and ``text``; a REFI-QDA project (``.qdpx``/``.qde``), whose machine
+        codings (coder ``psythemes``) are left out unless ``coders`` names them; a filled-in
+        review sheet (``.xlsx``, or a CSV with a ``decision`` column, see
+        :mod:`psythemes.review`).  Several paths are read and joined (any mix).
+    codes : sequence of str, optional
+        The code list; a code outside it is an :class:`InputError` naming the line.  A
+        project's codes are checked against it too.
+    text_lengths : dict, optional
+        ``doc_id -> len(text)``: spans ending beyond their document's text are **dropped**
+        (counted in a warning that names the first); spans on documents it does not have are
+        counted in a warning and kept.
+    coders : sequence of str, optional
+        Keep only these coders (for a project: instead of "everyone but psythemes").
+    qdpx_positions : {"auto", "utf16", "codepoints"}
+        How a ``.qdpx``/``.qde`` counts selection positions (see :func:`psythemes.qdpx.read_qdpx`).
+
+    Returns
+    -------
+    DataFrame
+        Gold spans, duplicates removed (with a counted warning).
+
+    Raises
+    ------
+    InputError
+        Missing file or columns, no rows, empty ids/codes, bad offsets, unknown codes.
+    """
+    import pandas as pd
+
+    if isinstance(path, (list, tuple)):
+        if not path:
+            raise InputError("no gold file given")
+        if len(path) > 1:
+            parts = [read_gold(p, codes=codes, text_lengths=text_lengths, coders=coders, qdpx_positions=qdpx_positions)
+                     for p in path]
+            joined = pd.concat([p[GOLD_COLUMNS] for p in parts], ignore_index=True)
+            dup = joined.duplicated(subset=GOLD_COLUMNS)
+            _warn_count(int(dup.sum()), "gold row(s) given in more than one gold file removed")
+            joined = joined[~dup].reset_index(drop=True)
+            if any(REVIEWED_SPANS in p.attrs for p in parts):
+                joined.attrs[REVIEWED_SPANS] = [s for p in parts for s in p.attrs.get(REVIEWED_SPANS, [])]
+                joined.attrs[FULL_DOCS] = sorted({d for p in parts if REVIEWED_SPANS not in p.attrs
+                                                  for d in p[_DOC].astype(str)})
+            return joined
+        path = path[0]
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".qdpx", ".qde"):
+        from .qdpx import gold_codings, read_qdpx
+
+        frame = gold_codings(read_qdpx(path, positions=qdpx_positions), coders, path=path)
+        if frame.empty:
+            raise InputError("the project has no human codings to use as gold", path=path)
+        frame.attrs["path"] = str(path)
+        return clean_gold(frame, codes, text_lengths)
+    if suffix in (".xlsx", ".xlsm") or is_review_csv(path):
+        from .review import read_review
+
+        decided = read_review(path, codes=codes)
+        if decided.reviewed.empty:
+            raise InputError("the review sheet has no decisions yet (fill in the 'decision' column)", path=path)
+        frame = decided.gold
+        frame.attrs["path"] = str(path)
+        # a sheet labels the segments it has decisions for, not whole documents (see train_to_folder)
+        frame.attrs[REVIEWED_SPANS] = [(str(d), int(a), int(b)) for d, a, b in
+                                       zip(decided.reviewed["doc_id"], decided.reviewed["start"], decided.reviewed["end"])]
+        if frame.empty:  # every suggestion rejected: known, but nothing to align
+            return frame
+    else:
+        frame = _read_csv(path, [_DOC, _START, _END, _CODE], "gold codes")
+    if coders is not None and _CODER in frame.columns:
+        frame = frame[frame[_CODER].astype(str).str.strip().isin([str(c).strip() for c in coders])]
+    return clean_gold(frame, codes, text_lengths)
+
+
+def is_review_csv(path: str | Path) -> bool:
+    """A CSV review sheet (``psythemes review --csv``) rather than a gold table: it has a decision column."""
+    path = Path(path)
+    if path.suffix.lower() not in (".csv", ".tsv", ".txt") or not path.is_file():
+        return False
+    with open(path, encoding="utf-8-sig", errors="replace") as fh:
+        header = fh.readline()
+    return "decision" in [c.strip().strip('"') for c in header.split(",")]
+
+
+# ----------------------------------------------------------------------------- machine codes
+
+
+def clean_codes(pred: pd.DataFrame, codes: Sequence[str] | None = None) -> pd.DataFrame:
+    """Check machine codes already in memory as :func:`read_codes` does; :data:`CODES_FILE_COLUMNS`."""
+    import numpy as np
+    import pandas as pd
+
+    what = "machine codes"
+    require_columns(pred, [_DOC, _SEG_ID, _CODE], what)
+    frame = pred.copy()
+    frame.attrs = dict(pred.attrs)
+    for col in (_DOC, _SEG_ID, _CODE):
+        frame[col] = frame[col].map(lambda v: "" if _missing(v) else str(v).strip())
+    for col in (_DOC, _SEG_ID):
+        empty = frame[col] == ""
+        if empty.any():
+            row = int(np.flatnonzero(empty.to_numpy())[0])
+            raise row_error(frame, row, f"{what}: empty {col}")
+    for col in (_START, _END):
+        # optional: needed only when the units come from this table (no segments given)
+        if col not in frame.columns:
+            frame[col] = pd.Series(pd.NA, index=frame.index, dtype="Int64")
+            continue
+        given = ~frame[col].map(_missing).astype(bool)
+        values = pd.Series(pd.NA, index=frame.index, dtype="Int64")
+        if given.any():
+            values[given] = int_column(frame[given], col, what).to_numpy()
+        frame[col] = values
+    frame[_SCORE] = pd.to_numeric(frame[_SCORE], errors="coerce") if _SCORE in frame.columns else np.nan
+    if _METHOD not in frame.columns:
+        frame[_METHOD] = ""
+    frame[_EVIDENCE] = (frame[_EVIDENCE].map(lambda v: "" if _missing(v) else str(v))
+                        if _EVIDENCE in frame.columns else "")
+    _check_codes(frame, codes, what)
+    frame = frame[CODES_FILE_COLUMNS]
+    if frame.empty:
+        warnings.warn("machine codes table has no rows: every unit counts as uncoded", PsythemesWarning,
+                      stacklevel=3)
+        return frame.reset_index(drop=True)
+    frame = frame.sort_values(_SCORE, ascending=False, na_position="last", kind="stable")
+    dup = frame.duplicated(subset=[_SEG_ID, _CODE]) & (frame[_CODE] != "")
+    _warn_count(int(dup.sum()), "duplicate machine code row(s) (same segment and code) removed, "
+                                "keeping the highest score")
+    return frame[~dup].sort_index().reset_index(drop=True)
+
+
+def read_codes(path: str | Path, *, codes: Sequence[str] | None = None) -> pd.DataFrame:
+    """Read and check a machine-codes CSV (``codes.csv`` of ``map`` or ``extract``, or another tool's).
+
+    ``doc_id, segment_id, code`` are required; ``start, end`` are needed when no segments
+    table is given to :func:`psythemes.evaluate.evaluate`; ``score``, ``method`` and
+    ``evidence`` are optional.  The result has :data:`CODES_FILE_COLUMNS` (an absent
+    ``evidence`` is empty).  A row with an empty ``code`` marks a segment the machine saw and
+    left uncoded.  Duplicate (segment, code) rows are removed with a counted warning, keeping
+    the highest score; codes outside ``codes`` are an :class:`InputError`; an empty table
+    gives a warning.
+    """
+    frame = _read_csv(path, [_DOC, _SEG_ID, _CODE], "machine codes")
+    return clean_codes(frame, codes)
+
+
+def write_codes(path: str | Path, codes: pd.DataFrame) -> Path:
+    """Write machine codes (``.csv``, or ``.parquet`` by suffix) atomically with
+    :data:`CODES_FILE_COLUMNS`, whichever mapper made them: ``evidence`` is written empty where
+    the mapper gives none (few-shot), so ``codes.csv`` from ``map`` and from ``extract`` match."""
+    from .outputs import write_table
+
+    if _EVIDENCE not in codes.columns:
+        codes = codes.assign(**{_EVIDENCE: ""})
+    return write_table(path, codes[CODES_FILE_COLUMNS])
+
+
+# ----------------------------------------------------------------------------- evaluation
+
+
+def write_evaluation(evaluation: Evaluation, out_dir: str | Path) -> dict[str, Path]:
+    """Write the evaluation files into ``out_dir`` (atomically, via :mod:`psythemes.outputs`).
+
+    Files: ``agreement.json`` (summary, per-code table, human baseline), ``agreement.csv``
+    (per code), ``confusion.csv``, ``disagreements.csv``, ``units.csv`` and, with 2+ gold
+    coders, ``human_baseline.csv``.
+
+    Returns
+    -------
+    dict
+        File role -> path written.
+    """
+    from .outputs import prepare_out_dir, write_json, write_table
+
+    out = prepare_out_dir(out_dir)
+    paths = {
+        "agreement_json": write_json(out / "agreement.json", {
+            "summary": evaluation.summary,
+            "per_code": evaluation.per_code.to_dict("records"),
+            "human_baseline": (None if evaluation.human_baseline is None
+                               else evaluation.human_baseline.to_dict("records")),
+        }),
+        "agreement_csv": write_table(out / "agreement.csv", evaluation.per_code),
+        "confusion": write_table(out / "confusion.csv", evaluation.confusion),
+        "disagreements": write_table(out / "disagreements.csv", evaluation.disagreements),
+        "units": write_table(out / "units.csv", evaluation.units),
+    }
+    if evaluation.human_baseline is not None:
+        paths["human_baseline"] = write_table(out / "human_baseline.csv", evaluation.human_baseline)
+    return paths
+
+
+# ----------------------------------------------------------------------------- a run folder
+
+
+@dataclass(frozen=True)
+class RunTables:
+    """The tables of an ``extract`` output folder, as :func:`read_run` reads them."""
+
+    segments: pd.DataFrame
+    codes: pd.DataFrame
+    transcripts: list[Any]
+    codebook: Any
+    manifest: dict[str, Any]
+    run_dir: Path
+
+
+def read_run(run_dir: str | Path) -> RunTables:
+    """Read an ``extract`` output folder: ``segments.csv`` (:func:`read_segments`), ``codes.csv``
+    (:func:`read_codes`), ``transcripts.jsonl``, ``codebook.yaml`` and ``manifest.json`` (empty
+    when absent or unreadable)."""
+    from .codebook import load_codebook
+    from .io import load_transcripts_jsonl
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise InputError("not a run folder (give the output folder of 'psythemes extract')", path=run_dir)
+    for name in ("segments.csv", "codes.csv", "transcripts.jsonl", "codebook.yaml"):
+        if not (run_dir / name).is_file():
+            raise InputError(f"run folder lacks {name} (is it the output folder of 'psythemes extract'?)",
+                             path=run_dir)
+    try:
+        manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        manifest = {}
+    return RunTables(segments=read_segments(run_dir / "segments.csv"), codes=read_codes(run_dir / "codes.csv"),
+                     transcripts=load_transcripts_jsonl(run_dir / "transcripts.jsonl"),
+                     codebook=load_codebook(run_dir / "codebook.yaml"), manifest=manifest, run_dir=run_dir)
+
+
+# ----------------------------------------------------------------------------- themes
 
 def parse_quotes(value: Any) -> list[dict[str, Any]]:
     """The quotes of a ``themes.csv`` row's ``top_quotes`` cell, as dicts.

@@ -13,18 +13,22 @@
   segment (as TopicGPT reports them).  Outliers count as one more cluster.
 - :func:`theme_code_table`: share of each theme's segments per code, from machine codes and
   from gold codes: which themes the codebook misses, which codes no theme captures.
+- :func:`quality_sections`: those findings as tables for the report (:mod:`psythemes.report`
+  renders them with its one table builder).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import permutations
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["npmi_coherence", "topic_diversity", "alignment", "theme_code_table", "EPSILON"]
+__all__ = ["npmi_coherence", "topic_diversity", "alignment", "theme_code_table", "theme_code_shares",
+           "gold_codes_of_units", "QualitySection", "quality_sections", "EPSILON"]
 
 #: gensim's smoothing constant in the NPMI log ratio
 EPSILON = 1e-12
@@ -199,42 +203,79 @@ def theme_code_shares(
     codes: pd.DataFrame | None,
     gold: pd.DataFrame | None,
     segments: pd.DataFrame,
+    evaluation: Any = None,
 ) -> pd.DataFrame:
     """:func:`theme_code_table` of one run: machine codes and gold spans (aligned to segments).
 
     Gold spans (``doc_id, start, end, code, coder``) are put on segments with
     :func:`psythemes.evaluate.align_gold`; a segment's gold codes are those of any coder.
-    This is ``theme_code_shares.csv`` of ``psythemes extract``.
+    This is ``theme_code_shares.csv`` of ``psythemes extract``.  Given the run's
+    :class:`~psythemes.evaluate.Evaluation` of the same gold and segments, its aligned units
+    are reused (:func:`gold_codes_of_units`) instead of aligning the gold a second time.
     """
-    aligned = None
+    aligned: Any = None
     if gold is not None and not gold.empty:
-        from .evaluate import align_gold
+        aligned = gold_codes_of_units(evaluation) if evaluation is not None else None
+        if aligned is None:
+            from .evaluate import align_gold
 
-        frame = gold if "coder" in gold.columns else gold.assign(coder="gold")
-        aligned, _ = align_gold(frame, segments)
+            frame = gold if "coder" in gold.columns else gold.assign(coder="gold")
+            aligned, _ = align_gold(frame, segments)
     return theme_code_table(segment_themes, themes, machine=codes, gold=aligned)
 
 
-def _html_table(frame: pd.DataFrame) -> str:
-    from html import escape
+def gold_codes_of_units(evaluation: Any) -> dict[str, list[str]] | None:
+    """``segment_id -> gold codes of any coder`` from an Evaluation's ``units`` table, in which
+    :func:`psythemes.evaluate.evaluate` already aligned the gold spans to the segments.
 
-    head = "".join(f"<th>{escape(str(c))}</th>" for c in frame.columns)
-    rows = "".join(
-        "<tr>" + "".join(f"<td>{escape('' if pd.isna(v) else str(v))}</td>" for v in rec) + "</tr>"
-        for rec in frame.itertuples(index=False)
-    )
-    # in a scrolling box (the report's .scroll class): a wide table must not widen the page on a phone
-    return f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>"
+    None when the table lacks the per-coder columns, or when a code name contains the ``;``
+    that joins a unit's codes there (the caller then aligns the gold itself).
+    """
+    from .evaluate import _SET_SEP
+
+    units = getattr(evaluation, "units", None)
+    coder_columns = [c for c in getattr(units, "columns", ()) if str(c).startswith("coder:")]
+    if units is None or units.empty or not coder_columns or "segment_id" not in units.columns:
+        return None
+    names = evaluation.per_code["code"].astype(str) if "code" in getattr(evaluation.per_code, "columns", ()) else []
+    if any(_SET_SEP in name for name in names):
+        return None
+    out: dict[str, list[str]] = {}
+    for seg, *cells in units[["segment_id", *coder_columns]].itertuples(index=False):
+        found = sorted({code for cell in cells if isinstance(cell, str) and cell for code in cell.split(_SET_SEP)})
+        if found:
+            out[str(seg)] = found
+    return out
 
 
-def report_sections(themes: pd.DataFrame | None, shares: pd.DataFrame | None) -> list[tuple[str, str, str]]:
-    """Report sections ``(id, title, html)``: stable vs unstable themes, and themes beside codes.
+@dataclass(frozen=True)
+class QualitySection:
+    """One report section about theme quality: the report renders ``table`` below ``intro_html``.
+
+    Attributes
+    ----------
+    id, title : str
+        Anchor and heading.
+    intro_html : str
+        Paragraphs before the table (HTML, participant words already escaped).
+    table : DataFrame
+        The table to show, cells as text.
+    """
+
+    id: str
+    title: str
+    intro_html: str
+    table: pd.DataFrame
+
+
+def quality_sections(themes: pd.DataFrame | None, shares: pd.DataFrame | None) -> list[QualitySection]:
+    """Stable vs unstable themes, and themes beside codes, as tables for the report.
 
     The stability section appears when the themes have a ``stability`` column (``n_runs > 1``);
     the theme x code section when ``shares`` (:func:`theme_code_shares`) has rows.  Each cell of
     the theme x code table is "machine % / gold %" of the theme's segments; themes where no code
     reaches 20 % are candidates for new codes, codes that reach 20 % in no theme are codes no
-    theme captures.
+    theme captures.  :mod:`psythemes.report` renders them.
     """
     from html import escape
 
@@ -248,7 +289,7 @@ def report_sections(themes: pd.DataFrame | None, shares: pd.DataFrame | None) ->
         if len(unstable):
             text += ("<p><b>Unstable</b> (an accident of this run, read with care): "
                      + "; ".join(f"{escape(str(r.label))} ({r.stability:.2f})" for r in unstable.itertuples()) + "</p>")
-        sections.append(("theme-stability", "Stable and unstable themes", text + _html_table(table)))
+        sections.append(QualitySection("theme-stability", "Stable and unstable themes", text, table))
     if shares is not None and not shares.empty:
         cell = shares.assign(pct=(100 * shares["share_of_theme"]).round().astype(int).astype(str) + "%")
         wide = cell.pivot_table(index=["theme_id", "label"], columns=["code", "source"], values="pct",
@@ -272,5 +313,5 @@ def report_sections(themes: pd.DataFrame | None, shares: pd.DataFrame | None) ->
             text += f"<p>Themes where no code reaches 20 % (candidates for new codes): {escape(', '.join(map(str, new)))}.</p>"
         if missed:
             text += f"<p>Codes that reach 20 % in no theme: {escape(', '.join(missed))}.</p>"
-        sections.append(("theme-code-shares", "Themes beside codes", text + _html_table(out)))
+        sections.append(QualitySection("theme-code-shares", "Themes beside codes", text, out))
     return sections

@@ -21,11 +21,17 @@ import pandas as pd
 
 from .outputs import write_bytes
 
-__all__ = ["MAX_CELL_CHARS", "MAX_ROWS", "sheet_names", "write_workbook"]
+__all__ = ["MAX_CELL_CHARS", "MAX_ROWS", "excel_text", "sheet_names", "write_workbook"]
 
 #: Excel's limits: characters in one cell, rows in one sheet (the header takes one).
 MAX_CELL_CHARS = 32_767
 MAX_ROWS = 1_048_576
+
+
+def excel_text(value: str) -> str:
+    """``value`` as an Excel cell holds it: at most :data:`MAX_CELL_CHARS` characters, a longer
+    text cut and ending in "…" (so the cut shows, where openpyxl would cut it silently)."""
+    return value if len(value) <= MAX_CELL_CHARS else value[: MAX_CELL_CHARS - 1] + "…"
 
 
 def sheet_names(paths: Sequence[Path]) -> list[str]:
@@ -78,9 +84,8 @@ def write_workbook(path: str | Path, csv_paths: Sequence[str | Path]) -> Path:
                     cells.append(None)
                     continue
                 if isinstance(value, str):
-                    if len(value) > MAX_CELL_CHARS:
-                        value, n_cut = value[: MAX_CELL_CHARS - 1] + "…", n_cut + 1
-                    cell = WriteOnlyCell(sheet, value=value)
+                    n_cut += len(value) > MAX_CELL_CHARS
+                    cell = WriteOnlyCell(sheet, value=excel_text(value))
                     cell.data_type = "s"  # text, never a formula
                     cells.append(cell)
                 else:

@@ -24,8 +24,7 @@ def _size(n_bytes: int) -> str:
 @cache_app.command("info")
 def cache_info_command() -> None:
     """Where the cache is, how big each part is, and which parts hold verbatim text."""
-    from ..cachedir import cache_info
-    from ..embed import cache_root
+    from ..cachedir import cache_info, cache_root
 
     infos = cache_info()
     print(f"cache: {cache_root()} ($PSYTHEMES_CACHE overrides)")
@@ -49,8 +48,7 @@ def cache_clear_command(
         show_default=False, metavar="PART")] = None,
 ) -> None:
     """Remove the cache (or some of its parts); results folders are not touched."""
-    from ..cachedir import clear_cache
-    from ..embed import cache_root
+    from ..cachedir import cache_root, clear_cache
 
     freed = clear_cache(parts=list(part) if part else None)
     print(f"removed {_size(freed)} from {cache_root()}")

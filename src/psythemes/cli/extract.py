@@ -53,7 +53,8 @@ def extract(
         help="Embedding backend: onnx (int8, about 3x faster) or torch; default: the --mapper's own, else onnx "
              "(or $PSYTHEMES_EMBED_BACKEND). See docs/performance.md.")] = None,
     context: Annotated[Literal["previous_turn"] | None, typer.Option(
-        help="previous_turn: embed segments with the turn before.")] = None,
+        help="previous_turn: embed each segment with the end of the turn before it; the themes and the "
+             "zero-shot codes both use these vectors (a trained --mapper codes from the text alone, as trained).")] = None,
     no_cache: Annotated[bool, typer.Option(
         "--no-cache", help="Do not read or write the caches (embeddings, fitted themes, report plots).")] = False,
     seed: Annotated[int, typer.Option(help="Seed of every random part.")] = 0,
@@ -76,6 +77,10 @@ def extract(
     theme_sample: Annotated[int | None, typer.Option(
         min=2, help="With --scheduler: fit themes on a seeded sample of this many segments (default 50000).",
         metavar="N")] = None,
+    parts: Annotated[Path | None, typer.Option(
+        help="YAML/JSON file of configured parts (segmenter, embedder, discoverer, mapper, evaluation_options, "
+             "read_options) with any of their parameters, or an earlier run's manifest.json to run with its "
+             "parts again. See docs/architecture.md.", metavar="FILE")] = None,
 ) -> None:
     """Run every stage and write all tables, report.html, project.qdpx and manifest.json into OUT."""
     from ..pipeline import STAGES, extract as run_extract
@@ -87,6 +92,11 @@ def extract(
 
         raise InputError("--theme-sample works with --scheduler")
 
+    configured = {}
+    if parts is not None:
+        from ..config import build_parts, read_parts
+
+        configured = build_parts(read_parts(parts), codebook=codebook, source=parts)
     with warnings_as_lines(), _StageProgress(STAGES) as on_stage:
         result = run_extract(
             inputs, out, metadata=metadata, codebook=codebook, gold=gold or None, format=format,
@@ -99,6 +109,7 @@ def extract(
             qdpx=not no_qdpx, on_stage=on_stage, qdpx_positions=qdpx_positions, pseudonym_key=pseudonym_key,
             pseudonymise=_pseudonymiser(pseudonymise, names, keep),
             **({"scheduler": scheduler, "theme_sample": theme_sample} if scheduler is not None else {}),
+            **configured,
         )
     counts = result.manifest["counts"]
     line = (f"{counts['transcripts']} transcripts, {counts['segments']} segments, {counts['themes']} themes "

@@ -1,0 +1,432 @@
+"""Few-shot mapping: learn to assign codes from segments with gold codes.
+
+Features: the segment embedding, the previous (and next) turn's embedding (dialogue context),
+surface features (question marks, interrogative start, length, pronouns; see
+:mod:`psythemes.mapping.features`), the codebook-prototype scores of a
+:class:`~psythemes.mapping.ZeroShotMapper` and TF-IDF word and character n-grams; classifier:
+logistic regression (one-vs-rest for multi-label data, multinomial for single-label data).
+:func:`~psythemes.mapping.grouped_cross_validate` estimates its agreement with gold labels with
+folds grouped by transcript.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..base import Params
+from ..codebook import Codebook, load_codebook, resolve_code_names
+from ..errors import InputError
+from ..schema import CODE_COLUMNS
+from ._common import (
+    DOC,
+    END,
+    NO_CODE,
+    SEG,
+    START,
+    check_is_fitted,
+    check_segments,
+    embedder_or_default,
+    encode,
+    role_mask,
+    segment_texts,
+)
+from .features import (
+    length_bin_features,
+    neighbour_features,
+    position_features,
+    surface_features,
+)
+from .persistence import read_model, save_model
+from .zeroshot import ZeroShotMapper
+
+__all__ = ["FewShotMapper"]
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+
+def _normalise_labels(y: Any, n: int) -> tuple[str, list[list[str]]]:
+    """Return ("single" | "multi", list of code lists) from single labels or label lists."""
+    if isinstance(y, pd.Series):
+        y = y.tolist()
+    y = list(y)
+    if len(y) != n:
+        raise InputError(f"got {len(y)} label entries for {n} segments")
+    if all(isinstance(v, (list, tuple, set, frozenset)) for v in y):
+        return "multi", [sorted({str(c) for c in v}) for v in y]
+    out = []
+    for v in y:
+        if isinstance(v, (list, tuple, set, frozenset)):
+            raise InputError("labels mix single codes and lists of codes; use one or the other")
+        out.append([] if v is None or (isinstance(v, float) and math.isnan(v)) or str(v) == "" else [str(v)])
+    return "single", out
+
+
+class FewShotMapper(Params):
+    """Learn to assign codes from segments with gold codes.
+
+    Parameters
+    ----------
+    codebook : Codebook or str
+        Codes the mapper may assign (gold codes outside it are an error).
+    embedder : object, optional
+        ``encode(list[str]) -> ndarray``; default :func:`default_embedder`.
+    classifier : {"logreg"}, default "logreg"
+        Logistic regression: multinomial for single-label data, one-vs-rest for multi-label.
+    context : {"previous", "both", "none"}, default "both"
+        ``"previous"`` adds the embedding of the previous segment of the same document (taken
+        from ``all_segments`` when given), its cosine to the segment and whether it was the same
+        speaker; ``"both"`` adds the same for the next segment (fine for coding finished
+        transcripts, where the reply is known).
+    surface : bool, default True
+        Add :func:`surface_features`.
+    tfidf : bool, default True
+        Add TF-IDF word (1-2) and character (2-5, within word boundaries) n-grams.
+    C : float, default 0.1
+        Inverse regularisation strength of the logistic regression.
+    class_weight : {None, "balanced"}, default None
+    threshold : float, default 0.5
+        Probability threshold per code for multi-label data.
+    max_iter : int, default 2000
+    prototypes : bool, default True
+        Add the codebook-prototype scores of a :class:`ZeroShotMapper` (definition, criteria,
+        examples; no labels) as features: one per code.
+    cues : dict, optional
+        ``code -> regular expressions`` (as for :class:`ZeroShotMapper`); adds one 0/1 feature per
+        code: whether any of its cues matches.
+    neighbour_surface : bool, default False
+        With ``context``: add :func:`surface_features` of the previous (and next) turn too
+        (a question often follows a short client turn; a reflection follows a long one).
+    length_bins : bool, default False
+        Add a one-hot bin of the segment's length in words (1, 2-3, 4-7, 8-15, 16-31, 32+):
+        "other" is mostly very short turns, input mostly long ones.
+    position : bool, default False
+        Add the segment's position in its document (relative position, turn index, number of
+        turns, whether the previous turn has the same speaker; taken from ``all_segments`` when
+        given).  Useful where codes follow the stage of a conversation (e.g. greetings first,
+        suggestions late); needs whole documents.
+    single_label : bool, optional
+        Every eligible segment gets exactly one code, its most probable (segments without a
+        gold code are left out of training).  None: inferred from the gold by the file-level
+        entry points (:func:`infer_scheme`); the estimator itself then follows the labels.
+    roles : sequence of str, optional
+        Train on and code only segments of these roles (``role`` column, case-insensitive);
+        others get no code.  None: every role.
+    random_state : int, default 0
+
+    Attributes
+    ----------
+    classes_ : list of str
+        Codes the model learned (single-label data: plus an internal "no code" class when present).
+    mode_ : {"single", "multi"}
+    coef_, intercept_ : ndarray
+        Logistic-regression weights over the feature blocks.
+    """
+
+    method = "few-shot"
+
+    def __init__(
+        self,
+        codebook: Codebook | str = "psychosomatic",
+        embedder: Any = None,
+        classifier: str = "logreg",
+        context: str = "both",
+        surface: bool = True,
+        tfidf: bool = True,
+        C: float = 0.1,
+        class_weight: str | None = None,
+        threshold: float = 0.5,
+        max_iter: int = 2000,
+        prototypes: bool = True,
+        cues: Mapping[str, Sequence[str]] | None = None,
+        neighbour_surface: bool = False,
+        length_bins: bool = False,
+        position: bool = False,
+        single_label: bool | None = None,
+        roles: Sequence[str] | None = None,
+        random_state: int | None = 0,
+    ):
+        self.codebook = codebook
+        self.embedder = embedder
+        self.single_label = single_label
+        self.roles = roles
+        self.classifier = classifier
+        self.context = context
+        self.surface = surface
+        self.tfidf = tfidf
+        self.prototypes = prototypes
+        self.cues = cues
+        self.neighbour_surface = neighbour_surface
+        self.length_bins = length_bins
+        self.position = position
+        self.C = C
+        self.class_weight = class_weight
+        self.threshold = threshold
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    # -- features ----------------------------------------------------------------------------
+
+    def _dense(self, segments: pd.DataFrame, all_segments: pd.DataFrame | None) -> np.ndarray:
+        texts = segment_texts(segments)
+        emb = encode(self.embedder_, texts)
+        blocks = [emb]
+        if self.prototypes:
+            blocks.append(self.zero_shot_.prototype_scores(emb).astype(np.float32))
+        if self.cues:
+            blocks.append(self.zero_shot_.cue_matches(texts).astype(np.float32))
+        with_context = self.context in ("previous", "both") or self.position
+        ctx = check_segments(all_segments, "all_segments") if with_context and all_segments is not None else segments
+        if self.context in ("previous", "both"):
+            for step in ((-1, 1) if self.context == "both" else (-1,)):
+                blocks += neighbour_features(segments, ctx, emb, self.embedder_, step, surface=self.neighbour_surface)
+        if self.surface:
+            blocks.append(surface_features(texts))
+        if self.length_bins:
+            blocks.append(length_bin_features(texts))
+        if self.position:
+            blocks.append(position_features(segments, ctx))
+        return np.hstack(blocks).astype(np.float32)
+
+    def _features(self, segments: pd.DataFrame, all_segments: pd.DataFrame | None, *, fit: bool = False) -> Any:
+        from scipy import sparse
+
+        dense = self._dense(segments, all_segments)
+        if fit:
+            self.dense_mean_ = dense.mean(axis=0)
+            self.dense_scale_ = dense.std(axis=0)
+            self.dense_scale_[self.dense_scale_ < 1e-6] = 1.0
+        dense = (dense - self.dense_mean_) / self.dense_scale_
+        if not self.tfidf:
+            return dense
+        texts = segment_texts(segments)
+        if fit:
+            from sklearn.feature_extraction.text import TfidfVectorizer
+
+            self.word_vec_ = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, lowercase=True, token_pattern=r"(?u)\b\w+\b|[?!]")
+            self.char_vec_ = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=3, sublinear_tf=True, max_features=30000)
+            self.word_vec_.fit(texts)
+            self.char_vec_.fit(texts)
+        # the sparse blocks are scaled down so the dense block (unit variance per column) is not drowned
+        return sparse.hstack(
+            [sparse.csr_matrix(dense), self.word_vec_.transform(texts), self.char_vec_.transform(texts)], format="csr"
+        )
+
+    # -- fit / predict -----------------------------------------------------------------------
+
+    def fit(self, segments: pd.DataFrame, y: Any, all_segments: pd.DataFrame | None = None) -> FewShotMapper:
+        """Fit on segments with gold codes.
+
+        Parameters
+        ----------
+        segments : DataFrame
+            Training segments (:data:`~psythemes.schema.SEGMENT_COLUMNS`).
+        y : sequence
+            Per segment either one code (``str``; ``None``/``""`` for no code: single-label data)
+            or a list of codes (multi-label data; ``[]`` for no code).  See :func:`labels_from_gold`.
+        all_segments : DataFrame, optional
+            Every segment of the documents (all speakers), used to find the previous turn;
+            default ``segments`` itself.
+
+        Returns
+        -------
+        self
+        """
+        from sklearn.linear_model import LogisticRegression
+
+        if self.classifier != "logreg":
+            raise InputError(f"unknown classifier {self.classifier!r} (available: logreg)")
+        if self.context not in ("previous", "both", "none"):
+            raise InputError(f"context must be 'previous', 'both' or 'none', not {self.context!r}")
+        segments = check_segments(segments)
+        if len(segments) < 2:  # the lexical features need two documents; a classifier needs more anyway
+            raise InputError(f"training needs at least 2 segments with gold codes, got {len(segments)}")
+        cb = load_codebook(self.codebook)
+        self.codebook_ = cb
+        self.embedder_ = embedder_or_default(self.embedder)
+        mode, labels = _normalise_labels(y, len(segments))
+        # gold spelt differently from the codebook ("diplomacy" for "DIPLOMACY") still finds its code
+        spelling = resolve_code_names(sorted({c for row in labels for c in row}), cb.names, what="gold code")
+        labels = [sorted({spelling[c] for c in row}) for row in labels]
+        keep = self.eligible_mask(segments)
+        if self.single_label:
+            mode = "single"
+            keep &= np.array([len(row) > 0 for row in labels])  # one code per unit: uncoded units are not "none"
+        if not keep.all():
+            segments = segments[keep]
+            labels = [row for row, k in zip(labels, keep) if k]
+        if not len(segments):
+            raise InputError("no training segment is left of the coded roles")
+        self.mode_ = mode
+        self._make_zero_shot()
+        X = self._features(segments, all_segments, fit=True)
+        if mode == "single":
+            target = np.array([row[0] if row else NO_CODE for row in labels], dtype=object)
+            classes = [c for c in cb.names if c in set(target)] + ([NO_CODE] if NO_CODE in set(target) else [])
+            if len(classes) < 2:
+                raise InputError("need at least two different classes in the training labels")
+            clf = LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=self.max_iter, random_state=self.random_state)
+            clf.fit(X, target)
+            order = [list(clf.classes_).index(c) for c in classes]
+            coef, intercept = clf.coef_, clf.intercept_
+            if coef.shape[0] == 1:  # binary: sklearn keeps one row; softmax of [-z/2, z/2] = sigmoid(z)
+                coef = np.vstack([-coef[0] / 2, coef[0] / 2])
+                intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
+            self.coef_, self.intercept_ = coef[order], intercept[order]
+            self.classes_ = classes
+        else:
+            classes = [c for c in cb.names if any(c in row for row in labels)]
+            if not classes:
+                raise InputError("no segment carries a gold code; nothing to learn")
+            coefs, intercepts = [], []
+            for c in classes:
+                yc = np.array([c in row for row in labels])
+                if yc.all():
+                    coefs.append(np.zeros(X.shape[1]))
+                    intercepts.append(10.0)
+                    continue
+                clf = LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=self.max_iter, random_state=self.random_state)
+                clf.fit(X, yc)
+                coefs.append(clf.coef_[0])
+                intercepts.append(clf.intercept_[0])
+            self.coef_, self.intercept_ = np.vstack(coefs), np.array(intercepts)
+            self.classes_ = classes
+        self.n_train_ = int(len(segments))
+        self.n_docs_ = int(segments[DOC].nunique())
+        return self
+
+    def _make_zero_shot(self) -> None:
+        # label-free features from the codebook: prototype scores and cue matches
+        self.zero_shot_ = None
+        if self.prototypes or self.cues:
+            self.zero_shot_ = ZeroShotMapper(self.codebook_, embedder=self.embedder_, cues=self.cues,
+                                             use_examples=True).fit()
+
+    def predict_proba(self, segments: pd.DataFrame, all_segments: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Probabilities, one row per segment (index ``segment_id``), one column per class."""
+        check_is_fitted(self, "coef_", "fit() or load()")
+        segments = check_segments(segments)
+        if len(segments) == 0:
+            return pd.DataFrame(columns=self.classes_, dtype=float)
+        X = self._features(segments, all_segments)
+        z = np.asarray(X @ self.coef_.T) + self.intercept_
+        proba = _softmax(z) if self.mode_ == "single" else _sigmoid(z)
+        return pd.DataFrame(proba, index=segments[SEG].tolist(), columns=self.classes_)
+
+    def decision_function(self, segments: pd.DataFrame, all_segments: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Same as :meth:`predict_proba` without the internal "no code" column."""
+        proba = self.predict_proba(segments, all_segments)
+        return proba.drop(columns=[NO_CODE], errors="ignore")
+
+    def eligible_mask(self, segments: pd.DataFrame) -> np.ndarray:
+        """Rows whose role is coded at all (``roles``; every row when not given)."""
+        return role_mask(segments, self.roles)
+
+    def _proba_matrix(self, segments: pd.DataFrame, all_segments: pd.DataFrame | None) -> np.ndarray:
+        """Probabilities with the "no code" class forced on ineligible segments (and off with single_label)."""
+        p = self.predict_proba(segments, all_segments).to_numpy().copy()
+        if not len(p):
+            return p
+        if self.mode_ == "single" and self.single_label and NO_CODE in self.classes_:
+            p[:, self.classes_.index(NO_CODE)] = -1.0
+        p[~self.eligible_mask(segments)] = -1.0
+        return p
+
+    def predict_single(self, segments: pd.DataFrame, all_segments: pd.DataFrame | None = None) -> list[str | None]:
+        """One code (or ``None``) per segment: the most probable class (``None`` for roles not coded)."""
+        p = self._proba_matrix(check_segments(segments), all_segments)
+        if not len(p):
+            return []
+        best = p.argmax(axis=1)
+        if self.mode_ == "multi":
+            return [self.classes_[j] if p[i, j] >= self.threshold else None for i, j in enumerate(best)]
+        return [None if p[i, j] < 0 or self.classes_[j] == NO_CODE else self.classes_[j] for i, j in enumerate(best)]
+
+    def predict(self, segments: pd.DataFrame, all_segments: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Codes per segment with :data:`~psythemes.schema.CODE_COLUMNS` (score = probability)."""
+        segments = check_segments(segments)
+        p = self._proba_matrix(segments, all_segments)
+        rows = []
+        for i in range(len(segments)):
+            seg = segments.iloc[i]
+            if self.mode_ == "single":
+                j = int(p[i].argmax())
+                hits = [] if self.classes_[j] == NO_CODE or p[i, j] < 0 else [j]
+            else:
+                hits = [int(j) for j in np.argsort(-p[i]) if p[i, j] >= self.threshold]
+            for j in hits:
+                rows.append([seg[DOC], seg[SEG], int(seg[START]), int(seg[END]), self.classes_[j], round(float(p[i, j]), 4), self.method])
+        return pd.DataFrame(rows, columns=CODE_COLUMNS)
+
+    # -- persistence (psythemes.mapping.persistence) --------------------------------------------
+
+    def save(self, directory: str | Path, *, training_data: str = "", metrics: Mapping[str, Any] | None = None, notes: str = "",
+             embedding_backend: str | None = None) -> Path:
+        """Write the model to ``directory``: ``model.json``, ``weights.npz``, ``codebook.yaml``, ``card.json``, ``model_card.md``.
+
+        Nothing is pickled: the arrays are read back with ``allow_pickle=False`` and the
+        TF-IDF vocabularies are JSON, so :meth:`load` never runs code from the folder.
+
+        Parameters
+        ----------
+        directory : path
+        training_data : str
+            Description of the training data for the model card.
+        metrics : dict, optional
+            Grouped cross-validation results (see :func:`grouped_cross_validate`) for the card.
+        notes : str
+            Free text appended to the model card.
+        embedding_backend : str, optional
+            The backend of the vectors the model was trained on (``"onnx"``, ``"torch"``);
+            default: the embedder's ``backend_``.  :meth:`load` embeds with the same backend,
+            so the classifier sees the kind of vectors it was trained on.
+
+        Returns
+        -------
+        Path
+            The folder.
+        """
+        return save_model(self, directory, training_data=training_data, metrics=metrics, notes=notes,
+                          embedding_backend=embedding_backend)
+
+    @classmethod
+    def load(cls, directory: str | Path, embedder: Any = None) -> FewShotMapper:
+        """Read a model written by :meth:`save` (no code is executed from the folder).
+
+        Without ``embedder``, segments are embedded with the backend the model was trained on
+        (``embedding_backend`` in ``model.json``; the default backend when it is not recorded).
+        """
+        saved = read_model(directory)
+        spec = saved.spec
+        model = cls(codebook=saved.codebook, embedder=embedder, cues=spec.get("cues") or None, **dict(spec["params"]))
+        model.codebook_ = saved.codebook
+        model.embedding_backend_ = spec.get("embedding_backend")
+        model.embedder_ = embedder_or_default(embedder, model.embedding_backend_)
+        used = getattr(model.embedder_, "backend_", None)
+        if model.embedding_backend_ and used and used != model.embedding_backend_:
+            warnings.warn(f"the model was trained on {model.embedding_backend_} embeddings and is given {used} embeddings "
+                          f"(close, not identical); embed with backend={model.embedding_backend_!r} to match", stacklevel=2)
+        model.mode_ = spec["mode"]
+        model.classes_ = list(spec["classes"])
+        model.coef_ = saved.arrays["coef"].astype(np.float64)
+        model.intercept_ = saved.arrays["intercept"].astype(np.float64)
+        model.dense_mean_, model.dense_scale_ = saved.arrays["dense_mean"], saved.arrays["dense_scale"]
+        model.n_train_, model.n_docs_ = spec["n_train"], spec["n_docs"]
+        model._make_zero_shot()
+        for key, vectorizer in saved.vectorizers.items():
+            setattr(model, f"{key}_vec_", vectorizer)
+        return model
