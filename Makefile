@@ -1,6 +1,6 @@
 # The two commands a fresh machine needs:
 #   make demo   create .venv, install psythemes, run the main job on the bundled demo corpus
-#   make test   (creates .venv too if missing) run the whole test suite
+#   make test   (creates .venv too if missing) ruff + mypy (make lint), then the whole test suite
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -12,7 +12,7 @@ export TRANSFORMERS_OFFLINE=1
 export HF_HUB_DISABLE_PROGRESS_BARS=1
 export TOKENIZERS_PARALLELISM=false
 
-.PHONY: demo test install clean bench browser scoreboard
+.PHONY: demo test lint install clean bench browser scoreboard
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,7 +35,12 @@ browser:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  echo "note: chromium could not be installed; the browser test will be skipped"
 
-test: $(STAMP) browser
+# Static checks (configured in pyproject.toml); `make test` runs them first, so CI does too
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy src/psythemes
+
+test: $(STAMP) browser lint
 	$(BIN)/python -m pytest -q
 
 # Benchmarks (not tests): each prints what it measured and writes benchmarks/results/*.json

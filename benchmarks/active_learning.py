@@ -44,10 +44,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import scoreboard as sb  # noqa: E402  (corpus loaders and the embedding cache)
+
 from psythemes.active import ActiveSampler  # noqa: E402
 from psythemes.mapping import agreement_scores  # noqa: E402
-
-import scoreboard as sb  # noqa: E402  (corpus loaders and the embedding cache)
 
 RESULTS = ROOT / "benchmarks" / "results"
 TEST_SHARE = 0.3
@@ -71,7 +71,7 @@ def _task_esconv() -> tuple[np.ndarray, list[str], np.ndarray]:
     segs, labels, splits = sb.load_esconv()
     keep = np.isin(np.asarray(splits), ESCONV_SPLITS)
     segs = segs[keep].reset_index(drop=True)
-    labels = [lab for lab, k in zip(labels, keep) if k]
+    labels = [lab for lab, k in zip(labels, keep, strict=True) if k]
     emb = sb.corpus_embedder("esconv-" + "-".join(ESCONV_SPLITS), segs["text"].tolist())
     mask = np.array([lab is not None for lab in labels])
     X = emb._vectors[mask]
@@ -165,7 +165,7 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     needed = []
     for r in runs:
         ref, l20 = r["random_transcripts"]["20%"]["kappa"], r["random_transcripts"]["20%"]["n_labels"]
-        hit = next((b for b, k in zip(r["budgets"], r["active"]) if k >= ref), None)
+        hit = next((b for b, k in zip(r["budgets"], r["active"], strict=True) if k >= ref), None)
         needed.append(None if hit is None else round(hit / l20, 4))
     reached = [n for n in needed if n is not None]
     return {
@@ -185,7 +185,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
     tasks = [t for t in results["tasks"]]
     fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4.2), squeeze=False)
-    for ax, task in zip(axes[0], tasks):
+    for ax, task in zip(axes[0], tasks, strict=True):
         s = results["tasks"][task]["summary"]
         x = [p["n_labels_mean"] for p in s["curve"]]
         for key, label, color in (("active", "active (psythemes next)", "C0"),
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             runs.append(run)
             print(f"  seed {seed}: 20 % transcripts = {run['random_transcripts']['20%']['n_labels']} labels, "
                   f"kappa {run['random_transcripts']['20%']['kappa']:.3f}; active "
-                  + ", ".join(f"{b}:{k:.3f}" for b, k in zip(run["budgets"], run["active"]))
+                  + ", ".join(f"{b}:{k:.3f}" for b, k in zip(run["budgets"], run["active"], strict=True))
                   + f" ({run['active_seconds']} s)", flush=True)
             # written after every seed, so a run cut short still leaves its seeds on disk
             results["tasks"][name] = {"n_utterances": int(len(y)), "n_transcripts": int(len(np.unique(docs))),

@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     while sum(len(c) for c in copies) < args.n:
         k = len(copies)
         extra = all_segs.assign(doc_id=all_segs["doc_id"] + f"-copy{k}")
-        extra["segment_id"] = [make_segment_id(d, s, e) for d, s, e in zip(extra["doc_id"], extra["start"], extra["end"])]
+        extra["segment_id"] = [make_segment_id(d, s, e)
+                               for d, s, e in zip(extra["doc_id"], extra["start"], extra["end"], strict=True)]
         copies.append(extra)
     segs = pd.concat(copies, ignore_index=True).iloc[: args.n].reset_index(drop=True)
     emb = sb.corpus_embedder("annomi", all_segs["text"].tolist())

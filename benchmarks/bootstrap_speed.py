@@ -10,6 +10,7 @@ resamples (best of 3 runs), on synthetic data with 2 and with 5 coders (10% miss
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
@@ -50,7 +51,7 @@ def main() -> None:
     print(f"{N_BOOT} bootstrap resamples over {N_UNITS} units (best of 3)")
     for metric, kwargs, coders, missing in cases:
         data = synthetic(coders, missing=missing)
-        seconds = best_of(lambda: agreement(data, metric, n_boot=N_BOOT, random_state=0, **kwargs))
+        seconds = best_of(functools.partial(agreement, data, metric, n_boot=N_BOOT, random_state=0, **kwargs))
         result = agreement(data, metric, n_boot=N_BOOT, random_state=0, **kwargs)
         label = metric + "".join(f" {v}" for v in kwargs.values())
         print(f"{label:<20} {coders} coders, {missing:.0%} missing: {seconds:6.3f} s  "

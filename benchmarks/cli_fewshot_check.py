@@ -83,18 +83,18 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["PSYTHEMES_CACHE"] = str(work / "cache")
         texts = all_segs["text"].tolist()
         vectors = sb.corpus_embedder("annomi", texts).encode(texts)
-        unique = dict(zip(texts, vectors))
+        unique = dict(zip(texts, vectors, strict=True))
         Embedder(backend="torch", cache_dir=work / "cache" / "embeddings").cache_.append(
             _text_keys(list(unique)), np.vstack(list(unique.values())))
     t0 = time.time()
     train_out = _run(["train", str(work / "segments.csv"), "--gold", str(work / "gold.csv"), "--codebook", str(CODEBOOK),
                       "--out", str(work / "model"), "--cv", "0"])
     map_out = _run(["map", str(work / "segments.csv"), "--model", str(work / "model"), "--out", str(work / "map")])
-    eval_out = _run(["evaluate", "--pred", str(work / "map" / "codes.csv"), "--gold", str(work / "test_gold.csv"),
-                     "--segments", str(work / "test_segments.csv"), "--out", str(work / "eval"), "--n-boot", "0"])
+    _run(["evaluate", "--pred", str(work / "map" / "codes.csv"), "--gold", str(work / "test_gold.csv"),
+         "--segments", str(work / "test_segments.csv"), "--out", str(work / "eval"), "--n-boot", "0"])
     seconds = time.time() - t0
     codes = pd.read_csv(work / "map" / "codes.csv", keep_default_na=False)
-    pred_of = dict(zip(codes["segment_id"], codes["code"]))
+    pred_of = dict(zip(codes["segment_id"], codes["code"], strict=True))
     cb = load_codebook(CODEBOOK)
     test = ther.iloc[te]
     pred = [pred_of.get(s) for s in test["segment_id"]]

@@ -138,7 +138,7 @@ def score_sets(gold: list[set[str]], pred: list[set[str]], codes: list[str]) -> 
 
 def _pred_sets(codes_table: pd.DataFrame, seg_ids: list[str]) -> list[set[str]]:
     by_seg: dict[str, set[str]] = {}
-    for seg, code in zip(codes_table[_SEG], codes_table[_CODE]):
+    for seg, code in zip(codes_table[_SEG], codes_table[_CODE], strict=True):
         by_seg.setdefault(seg, set()).add(code)
     return [by_seg.get(s, set()) for s in seg_ids]
 
@@ -297,7 +297,8 @@ def table(results: dict[str, Any]) -> str:
     for unit, r in results["units"].items():
         def add(method: str, where: str, d: dict[str, Any]) -> None:
             per = [(_fmt(d["per_code"][c], "kappa")) for c in codes]
-            rows.append([unit, method, where, _fmt(d, "mean_kappa"), _fmt(d, "macro_f1"), *per])
+            # add() is called within this iteration only, so the loop variable is the current one
+            rows.append([unit, method, where, _fmt(d, "mean_kappa"), _fmt(d, "macro_f1"), *per])  # noqa: B023
 
         add("human: coder B vs coder A", "12 double-coded docs", r["human_A_vs_B"])
         zs = r["zero_shot_auto"]

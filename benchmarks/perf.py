@@ -211,7 +211,7 @@ def child_main(argv: list[str]) -> int:
     import_s = time.perf_counter() - t0
     corpus = Path(args.corpus)
     runs = []
-    for i in range(args.repeat):
+    for _ in range(args.repeat):
         before = set(Path(args.cache).rglob("shard-*.emb"))
         t1 = time.perf_counter()
         res = extract(corpus / "transcripts", args.out, metadata=corpus / "metadata.csv", codebook="psychosomatic",
@@ -387,8 +387,8 @@ def part_stages(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     def export_onnx(cache_dir: Path) -> None:
         """Export the onnx model into ``cache_dir`` beforehand: a one-time step per machine (timed
         in part embedding), left out of the cold runs."""
-        subprocess.run([sys.executable, "-c", "import sys; from psythemes.embed import Embedder; "
-                        "Embedder(cache_dir=sys.argv[1], backend='onnx').encode(['warm-up'])",
+        subprocess.run([sys.executable, "-c", ("import sys; from psythemes.embed import Embedder; "
+                        "Embedder(cache_dir=sys.argv[1], backend='onnx').encode(['warm-up'])"),
                         str(cache_dir)], check=True, capture_output=True, cwd=ROOT)
 
     print("stages (one fresh process per run):", flush=True)

@@ -157,7 +157,7 @@ def _split(text: str) -> list[str]:
 def _nhs_number(rng: random.Random) -> str:
     while True:
         digits = [rng.randrange(10) for _ in range(9)]
-        check = 11 - sum(d * w for d, w in zip(digits, range(10, 1, -1))) % 11
+        check = 11 - sum(d * w for d, w in zip(digits, range(10, 1, -1), strict=True)) % 11
         check = 0 if check == 11 else check
         if check != 10:
             s = "".join(map(str, digits + [check]))
@@ -230,20 +230,21 @@ def build_documents(n_docs: int, seed: int) -> list[dict]:
 
         def emit(text: str, recorded: list[tuple[int, int, str, str]] = ()):
             nonlocal pos
+            # emit() is called within this iteration only, so spans and parts are the current ones
             for s, e, k, v in recorded:
-                spans.append((pos + s, pos + e, k, v))
-            parts.append(text)
+                spans.append((pos + s, pos + e, k, v))  # noqa: B023
+            parts.append(text)  # noqa: B023
             pos += len(text)
 
         wanted = [k for k, w in WEIGHTS.items() for _ in range(int(w) + (rng.random() < w % 1))]
         rng.shuffle(wanted)
         n_turns = max(8, len(wanted) + 4)
-        for turn in range(n_turns):
+        for _turn in range(n_turns):
             emit("Interviewer: " + rng.choice(["Can you tell me more?", "How was that for you?",
                                                 "What happened then?", "And how are things now?"]) + "\n")
             emit(f"{label}: ")
             sentences = rng.sample(pool, k=min(len(pool), rng.randint(1, 3)))
-            for j, sentence in enumerate(sentences):
+            for sentence in sentences:
                 recorded = []
                 if wanted and wanted[0] == "PERSON" and PRONOUN.search(sentence) and rng.random() < 0.6:
                     wanted.pop(0)
@@ -379,9 +380,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
+    from psythemes.io import parse_labelled_text
     from psythemes.pseudonymise import Pseudonymiser
     from psythemes.schema import Transcript
-    from psythemes.io import parse_labelled_text
 
     load = os.getloadavg()
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()

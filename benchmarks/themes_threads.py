@@ -74,7 +74,8 @@ def main() -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"fast preset parts on {args.n} segments: one thread {best['one_thread']:.3f} s, "
-          f"default threads {best['default_threads']:.3f} s (x{result['speedup_one_thread']}); load {result['load_after']}")
+          f"default threads {best['default_threads']:.3f} s (x{result['speedup_one_thread']}); "
+          f"load {result['load_after']}")
 
 
 if __name__ == "__main__":

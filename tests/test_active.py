@@ -83,8 +83,8 @@ def test_active_beats_random_on_a_hard_boundary():
 
 def test_cli_next_writes_a_review_sheet(tmp_path, monkeypatch, capsys):
     openpyxl = pytest.importorskip("openpyxl")
-    from psythemes.cli import main
     import psythemes.embed as embed_mod
+    from psythemes.cli import main
 
     from test_review import make_run  # the hand-made run folder
 

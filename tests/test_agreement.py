@@ -48,7 +48,7 @@ def _pairs(table: np.ndarray) -> np.ndarray:
 
 
 def _raters_from_counts(counts: np.ndarray) -> np.ndarray:
-    return np.array([sum(([c] * n for c, n in enumerate(row)), []) for row in counts])
+    return np.array([[c for c, n in enumerate(row) for _ in range(n)] for row in counts])
 
 
 # ---------------------------------------------------------------- published examples

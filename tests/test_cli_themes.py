@@ -101,7 +101,7 @@ def test_map_themes_uses_the_quotes_the_themes_command_wrote(segments_csv, tmp_p
     theme_codes = pd.read_csv(out / "theme_codes.csv", keep_default_na=False)
     expected = quote_texts(pd.read_csv(themes_dir / "themes.csv"), quotes)
     # the theme -> code table shows the discoverer's quotes (as extract does), not quotes of its own
-    assert {t: q.split(" | ") for t, q in zip(theme_codes["theme_id"], theme_codes["quotes"])} == expected
+    assert {t: q.split(" | ") for t, q in zip(theme_codes["theme_id"], theme_codes["quotes"], strict=True)} == expected
 
 
 def test_themes_from_transcripts_writes_segments_and_waves(demo_dir, tmp_path, fake_model, capsys):

@@ -43,7 +43,8 @@ NESTED = {
             "roles": ["patient"],
             "color": "#1f77b4",
             "children": [
-                {"name": "home_practice", "definition": "Exercises done at home.", "examples": ["I practised at home."]},
+                {"name": "home_practice", "definition": "Exercises done at home.",
+                 "examples": ["I practised at home."]},
             ],
         },
         {"name": "trust", "label": "Trust in the therapist", "definition": "Feeling safe.\nAcross two lines."},
@@ -231,7 +232,8 @@ def test_csv_errors_name_file_and_line(tmp_path):
 def test_qdc_refuses_entities_and_bad_xml(tmp_path):
     bomb = tmp_path / "bomb.qdc"
     bomb.write_text('<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]>'
-                    f'<CodeBook xmlns="{CODEBOOK_NS}"><Codes><Code guid="x" name="&a;" isCodable="true"/></Codes></CodeBook>',
+                    f'<CodeBook xmlns="{CODEBOOK_NS}"><Codes><Code guid="x" name="&a;" isCodable="true"/></Codes>'
+                    '</CodeBook>',
                     encoding="utf-8")
     with pytest.raises(InputError, match="unsafe XML"):
         load_codebook(bomb)
@@ -258,23 +260,27 @@ def test_names_kept_as_written_and_resolved(tmp_path):
                     encoding="utf-8")
     cb = load_codebook(path)
     assert cb.names == ["DIPLOMACY", "Rust Performs Well"]
-    for label, name in (("diplomacy", "DIPLOMACY"), ("Diplomacy", "DIPLOMACY"), ("rust_performs_well", "Rust Performs Well"),
-                        ("RUST PERFORMS WELL", "Rust Performs Well"), ("Rust Performs Well", "Rust Performs Well")):
+    for label, name in (("diplomacy", "DIPLOMACY"), ("Diplomacy", "DIPLOMACY"),
+                        ("rust_performs_well", "Rust Performs Well"), ("RUST PERFORMS WELL", "Rust Performs Well"),
+                        ("Rust Performs Well", "Rust Performs Well")):
         assert cb.resolve(label) == name
-    with pytest.raises(InputError, match=r"'Rust performs badly' is not in the codebook \(did you mean 'Rust Performs Well'\?\)"):
+    with pytest.raises(InputError,
+                       match=r"'Rust performs badly' is not in the codebook \(did you mean 'Rust Performs Well'\?\)"):
         cb.resolve("Rust performs badly")
     # round trip through every format keeps the names
     for suffix in (".yaml", ".csv", ".qdc"):
         assert load_codebook(save_codebook(cb, tmp_path / f"out{suffix}")).names == cb.names
     clash = tmp_path / "clash.yaml"
-    clash.write_text("codes:\n- {name: Two Words, definition: d}\n- {name: two_words, definition: e}\n", encoding="utf-8")
+    clash.write_text("codes:\n- {name: Two Words, definition: d}\n- {name: two_words, definition: e}\n",
+                     encoding="utf-8")
     with pytest.raises(InputError, match="differ only in case or punctuation"):
         load_codebook(clash)
 
 
 def test_free_text_sections_become_prototypes(tmp_path):
     path = tmp_path / "memo.csv"
-    path.write_text('name,description\nChange talk,"The client argues for change, for example \'I need to stop drinking\'. '
+    path.write_text('name,description\n'
+                    'Change talk,"The client argues for change, for example \'I need to stop drinking\'. '
                     'Include: desire to change; reasons to change. Exclude: talk about other people."\n'
                     'Question,"Asks for information.\nExample: What brings you here?\nNot: rhetorical questions"\n',
                     encoding="utf-8")

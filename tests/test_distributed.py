@@ -10,7 +10,8 @@ import pytest
 
 pytest.importorskip("distributed", reason='Dask is an optional extra: pip install "psythemes[dask]"')
 
-from psythemes.distributed import DaskRunner, extract as dask_extract  # noqa: E402
+from psythemes.distributed import DaskRunner  # noqa: E402
+from psythemes.distributed import extract as dask_extract  # noqa: E402
 from psythemes.errors import InputError  # noqa: E402
 from psythemes.pipeline import extract  # noqa: E402
 

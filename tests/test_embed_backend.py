@@ -176,7 +176,7 @@ def test_onnx_workers_must_be_positive(model_dir, tmp_path):
 
     for bad in (0, -1, 1.5):
         with pytest.raises(InputError, match="workers must be a positive integer"):
-            OnnxEncoder(model_dir, tmp_path / "export", workers=bad).workers_
+            _ = OnnxEncoder(model_dir, tmp_path / "export", workers=bad).workers_
     assert OnnxEncoder(model_dir, tmp_path / "export").workers_ >= 1
 
 
@@ -190,7 +190,8 @@ def test_onnx_worker_errors_reach_the_caller(model_dir, tmp_path):
 
         def encode_batch(self, texts):
             self.sizes.append(len(texts))
-            return [SimpleNamespace(ids=[1] * len(t), attention_mask=[1] * len(t), type_ids=[0] * len(t)) for t in texts]
+            return [SimpleNamespace(ids=[1] * len(t), attention_mask=[1] * len(t), type_ids=[0] * len(t))
+                    for t in texts]
 
     class Session:
         def __init__(self):

@@ -201,7 +201,8 @@ def test_load_gold_validation(tmp_path):
         ev.load_gold(_write(tmp_path, "g2.csv", "doc_id,start,end,code\nd,0,5,a\nd,9,4,a\n"))
     with pytest.raises(InputError, match="g3.csv:2: .*whole number"):
         ev.load_gold(_write(tmp_path, "g3.csv", "doc_id,start,end,code\nd,x,5,a\n"))
-    with pytest.raises(InputError, match="g4.csv:3: gold code 'alience' is not in the codebook \\(did you mean 'alliance'\\?\\)"):
+    message = "g4.csv:3: gold code 'alience' is not in the codebook \\(did you mean 'alliance'\\?\\)"
+    with pytest.raises(InputError, match=message):
         ev.load_gold(_write(tmp_path, "g4.csv", "doc_id,start,end,code\nd,0,5,alliance\nd,5,9,alience\n"),
                      codes=CODES)
     with pytest.raises(InputError, match="no rows"):

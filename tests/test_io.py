@@ -112,7 +112,7 @@ def test_docx_transcript_tables_are_read_row_by_row(tmp_path: Path) -> None:
     for cells in (["Speaker", "Time", "Text"], ["Interviewer", "00:00:05", "How did the sessions go?"],
                   ["P3", "00:00:09", "They helped.\nI slept better."], ["", "", ""]):
         row = table.add_row().cells
-        for cell, value in zip(row, cells):
+        for cell, value in zip(row, cells, strict=True):
             cell.text = value
     two = document.add_table(rows=1, cols=2)  # speaker | text, the time column left out
     two.rows[0].cells[0].text, two.rows[0].cells[1].text = "Interviewer", "And your neck?"

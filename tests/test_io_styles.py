@@ -98,7 +98,8 @@ def test_zoom_chat_export_keeps_timestamps_out_of_the_text():
 
 
 def test_zoom_chat_newer_from_to_form():
-    text = "00:01:02 From Jane Doe to Everyone:\n\tSee you all at ten\n00:01:15 From Amir Haddad to Everyone:\n\tthanks!\n"
+    text = ("00:01:02 From Jane Doe to Everyone:\n\tSee you all at ten\n"
+            "00:01:15 From Amir Haddad to Everyone:\n\tthanks!\n")
     turns = io.parse_labelled_text(text)
     assert [(t.speaker, text[t.start:t.end]) for t in turns] == [("Jane Doe", "See you all at ten"),
                                                                  ("Amir Haddad", "thanks!")]

@@ -24,7 +24,8 @@ pytestmark = [pytest.mark.slow,
 
 def _inputs(demo_dir: Path) -> list[Path]:
     # a few transcripts keep the runs short; metadata gives roles
-    return sorted((demo_dir / "transcripts").glob("P0*-W1.txt"))[:4] + sorted((demo_dir / "transcripts").glob("T0*.txt"))[:2]
+    folder = demo_dir / "transcripts"
+    return sorted(folder.glob("P0*-W1.txt"))[:4] + sorted(folder.glob("T0*.txt"))[:2]
 
 
 def test_parts_give_what_their_shortcuts_give(demo_dir: Path) -> None:

@@ -14,8 +14,8 @@ from psythemes.cli import main
 from psythemes.errors import InputError, PsythemesWarning
 from psythemes.io import parse_labelled_text, read_transcripts
 from psythemes.pseudonymise import (
-    PseudonymKey,
     Pseudonymiser,
+    PseudonymKey,
     check_key_path,
     read_word_list,
     restore_text,

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import io
 import zipfile
+from datetime import UTC
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from psythemes.errors import InputError
 from psythemes.codebook import codebook_from_dict
-from psythemes.qdpx import read_qdpx, write_qdpx, project_to_xml
+from psythemes.errors import InputError
+from psythemes.qdpx import project_to_xml, read_qdpx, write_qdpx
 from psythemes.schema import GOLD_COLUMNS, Transcript
 
 TEXT_A = "Interviewer: How was it?\nP01: Well, um, she really listened to me.\nI felt my shoulders drop — café.\n"
@@ -22,7 +23,8 @@ TEXT_B = "Interviewer: And the exercises?\nT02: We talk, then we do, then we tal
 def transcripts() -> list[Transcript]:
     return [
         Transcript("P01-W1", TEXT_A, metadata={"participant": "P01", "role": "patient", "wave": 1, "age": 52}),
-        Transcript("P01-W2", TEXT_A.replace("How", "So how"), metadata={"participant": "P01", "role": "patient", "wave": 2, "age": 52}),
+        Transcript("P01-W2", TEXT_A.replace("How", "So how"),
+                   metadata={"participant": "P01", "role": "patient", "wave": 2, "age": 52}),
         Transcript("T02", TEXT_B, metadata={"participant": "T02", "role": "therapist", "wave": 1, "age": 44.5}),
     ]
 
@@ -95,9 +97,9 @@ def test_round_trip_gives_back_texts_codes_and_spans(tmp_path, transcripts, codi
 
 
 def test_export_is_deterministic_apart_from_timestamp(transcripts, codings):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    when = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    when = datetime(2026, 1, 1, tzinfo=UTC)
     first = project_to_xml(transcripts, codes=CODES, codings=codings, created=when)
     second = project_to_xml(transcripts, codes=CODES, codings=codings, created=when)
     assert first == second
@@ -271,9 +273,8 @@ def test_reads_project_without_namespace(tmp_path):
 # --- what psythemes puts into its own exports (issue #17) ----------------------------------------
 
 def _machine_export(tmp_path, transcripts, codings):
-    from datetime import datetime, timezone
-
     import json as _json
+    from datetime import datetime
 
     machine = codings[codings["coder"] == "psythemes"].assign(score=0.8123, evidence="I feel heard.\nReally.")
     human = codings[codings["coder"] != "psythemes"]
@@ -283,7 +284,7 @@ def _machine_export(tmp_path, transcripts, codings):
         "top_quotes": _json.dumps([{"doc_id": "P01-W1", "start": 40, "end": 66, "text": "she really\nlistened"}]),
     }])
     transcripts[0].metadata["speaker_roles"] = {"Interviewer": "interviewer", "P01": "patient"}
-    when = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    when = datetime(2026, 1, 1, tzinfo=UTC)
     return write_qdpx(tmp_path / "m.qdpx", transcripts, codes=CODES, codings=rows, themes=themes, created=when), when
 
 
@@ -323,8 +324,8 @@ def test_export_import_export_is_stable(tmp_path, transcripts, codings):
 
 
 def test_machine_codings_never_reach_gold(tmp_path, transcripts, codings):
-    from psythemes.evaluate import load_gold
     from psythemes.errors import PsythemesWarning
+    from psythemes.evaluate import load_gold
     from psythemes.qdpx import gold_codings
 
     path, _ = _machine_export(tmp_path, transcripts, codings)

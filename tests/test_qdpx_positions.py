@@ -242,7 +242,8 @@ def text_and_spans(draw):
     return text, [(a, b) for a, b in spans]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(case=text_and_spans(), unit=st.sampled_from(["utf16", "codepoints"]))
 def test_round_trip_over_arbitrary_unicode(tmp_path_factory, case, unit):
     text, spans = case
@@ -291,7 +292,8 @@ def test_extract_passes_the_unit_to_project_and_gold(tmp_path):
         pipeline.extract(path, None, qdpx_positions="bytes")
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(case=text_and_spans(), unit=st.sampled_from(["utf16", "codepoints"]))
 def test_detection_is_never_wrong_when_it_does_not_warn(tmp_path_factory, case, unit):
     """A file from an unknown tool (no declared unit): a silent decision always cuts the coded text."""

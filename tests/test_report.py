@@ -67,7 +67,8 @@ def report_data(metadata) -> ReportData:
         {"doc_id": ["P1-W1", "T1"], "segment_id": ["P1-W1:0-10", "T1:0-20"], "start": [0, 0], "end": [10, 20],
          "code": ["alliance", "alternation"], "score": [0.7, 0.6], "method": ["zero-shot"] * 2}
     )
-    agreement = pd.DataFrame({"code": ["alliance", "alternation"], "kappa": [0.6, float("nan")], "prevalence": [0.3, 0.1]})
+    agreement = pd.DataFrame({"code": ["alliance", "alternation"], "kappa": [0.6, float("nan")],
+                              "prevalence": [0.3, 0.1]})
     confusion = pd.DataFrame({"machine": ["alliance", "none"], "alliance": [3, 1], "none": [2, 10]})
     disagreements = pd.DataFrame({"text": ["My neck & shoulders"], "machine_codes": [""], "gold_codes": ["awareness"]})
     theme_codes = pd.DataFrame({"theme_id": [0, 1], "best_code": ["alliance", ""], "score_alliance": [0.8, 0.1],

@@ -60,7 +60,7 @@ def test_review_sheet_has_one_row_per_suggestion_with_context(run_dir, tmp_path)
     ws = wb["review"]
     header = [c.value for c in ws[1]]
     assert header == REVIEW_COLUMNS
-    rows = [dict(zip(header, (c.value for c in r))) for r in ws.iter_rows(min_row=2)]
+    rows = [dict(zip(header, (c.value for c in r), strict=False)) for r in ws.iter_rows(min_row=2)]
     assert [r["suggested_code"] for r in rows] == ["alliance", "common_ground", "awareness"]
     assert rows[0]["turn_before"] == "Interviewer: How did the sessions go?"
     assert rows[2]["turn_before"] == "Interviewer: And your body?"

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_discover import make_corpus
 
 from psythemes.discover import ThemeDiscoverer
 from psythemes.errors import InputError
 from psythemes.stability import STABLE_JACCARD, best_match_jaccard, central_run, run_similarity, theme_stability
-
-from test_discover import make_corpus
 
 
 def test_identical_and_relabelled_partitions_have_jaccard_one():
@@ -49,8 +48,10 @@ def test_resampled_run_is_compared_on_the_segments_it_saw():
 def test_central_run_is_the_one_between_the_others():
     base = np.repeat([0, 1, 2, 3], 5)
     a = base.copy()
-    b = base.copy(); b[[0, 5]] = [1, 0]             # two segments swapped
-    c = base.copy(); c[[1, 6, 10]] = [2, 3, 0]       # three moved
+    b = base.copy()
+    b[[0, 5]] = [1, 0]  # two segments swapped
+    c = base.copy()
+    c[[1, 6, 10]] = [2, 3, 0]  # three moved
     odd = np.repeat([0, 1], 10)                      # merges themes: far from everyone
     idx, sim = central_run([odd, b, a, c])
     assert idx == 2  # the unperturbed run agrees most with the rest

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from test_cli_mapping import fake_embedder, toy_files  # noqa: F401  (fixtures)
 
 from psythemes import tables
 from psythemes.errors import InputError, PsythemesWarning
 from psythemes.schema import CODE_COLUMNS, SEGMENT_COLUMNS, Transcript
-
-from test_cli_mapping import fake_embedder, toy_files  # noqa: F401  (fixtures)
 
 TRANSCRIPT = ("P01: I felt the tension in my shoulders again.\n"
               "Interviewer: And what helped?\n"
@@ -77,7 +76,7 @@ def test_a_table_without_segment_columns_is_not_a_segments_table(tmp_path):
 # ----------------------------------------------------------------------------- codes
 
 
-def test_codes_csv_has_the_same_columns_from_either_mapper(toy_files, tmp_path, fake_embedder):
+def test_codes_csv_has_the_same_columns_from_either_mapper(toy_files, tmp_path, fake_embedder):  # noqa: F811
     from psythemes.jobs import map_segments_to_files
 
     seg_path, gold_path, book = toy_files
@@ -138,7 +137,8 @@ def test_gold_past_the_end_is_dropped_alike_by_evaluate_train_and_extract(segmen
     transcripts = [Transcript(doc_id="a", text=TRANSCRIPT)]
     message = r"1 gold span\(s\) end beyond their document's text and were dropped, e\.g\. a \[0, 99999999\)"
     with pytest.warns(PsythemesWarning, match=message):
-        from_evaluate = tables.read_gold(gold, codes=book.names, text_lengths=text_lengths_near(segmented / "segments.csv"))
+        lengths = text_lengths_near(segmented / "segments.csv")
+        from_evaluate = tables.read_gold(gold, codes=book.names, text_lengths=lengths)
     with pytest.warns(PsythemesWarning, match=message):
         from_train = _read_gold_csv(gold, book, segments)
     with pytest.warns(PsythemesWarning, match=message):

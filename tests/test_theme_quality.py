@@ -73,7 +73,8 @@ def test_theme_code_table_shares():
     gold = {"s1": ["rest"], "s3": ["rest"], "s5": ["family"]}
     table = theme_code_table(st, themes, machine=machine, gold=gold)
     m = table[table.source == "machine"].set_index(["theme_id", "code"])
-    assert m.loc[(0, "rest"), "n_segments"] == 2 and m.loc[(0, "rest"), "share_of_theme"] == pytest.approx(2 / 3, abs=1e-4)
+    assert m.loc[(0, "rest"), "n_segments"] == 2
+    assert m.loc[(0, "rest"), "share_of_theme"] == pytest.approx(2 / 3, abs=1e-4)
     assert m.loc[(0, "rest"), "share_of_code"] == pytest.approx(2 / 3, abs=1e-4)
     assert m.loc[(1, "job"), "share_of_theme"] == 1.0 and m.loc[(1, "job"), "label"] == "work"
     g = table[table.source == "gold"].set_index(["theme_id", "code"])

@@ -241,7 +241,8 @@ def labelled_segments(segments: pd.DataFrame, gold_paths: Sequence[str | Path], 
 
     labelled = np.zeros(len(segments), dtype=bool)
     tables = []
-    key = list(zip(segments["doc_id"].astype(str), segments["start"].astype(int), segments["end"].astype(int)))
+    key = list(zip(segments["doc_id"].astype(str), segments["start"].astype(int), segments["end"].astype(int),
+                   strict=True))
     position = {k: i for i, k in enumerate(key)}
     for path in map(Path, gold_paths):
         if path.suffix.lower() in (".xlsx", ".xlsm") or _is_review_csv(path):

@@ -11,9 +11,10 @@ Everything else, and every bootstrap, uses one vectorised formulation written he
 with the same ratings are collapsed to *patterns*, each statistic is a function of how many
 units of each pattern there are, and a bootstrap resample of ``n`` units is a multinomial
 draw of pattern counts.  Cohen's kappa and precision/recall/F1 are counts over a confusion
-table, computed here as well: importing scikit-learn (0.7-1.1 s) would cost a cached
-re-run of ``extract`` a third of its time.  The tests check every route against the
-libraries (scikit-learn included) and against published worked examples.
+table, computed here as well: importing scikit-learn would cost a cached re-run of
+``extract`` a large share of its time (``docs/performance.md``, *Cached re-runs*).  The
+tests check every route against the libraries (scikit-learn included) and against published
+worked examples.
 
 Conventions (see ``docs/agreement.md`` for formulas):
 
@@ -476,7 +477,7 @@ def _coded_for(metric: str, data: Any, level: str, categories: Sequence[Any] | N
             used = np.unique(coded.codes[both])
             remap = np.full(len(coded.categories) + 1, -1)
             remap[used] = np.arange(len(used))
-            codes = np.where(both[:, None], remap[coded.codes], -1)
+            codes = np.where(both[:, None], remap[coded.codes], -1)  # type: ignore[index]  # numpy stubs: all() of 2-D
             coded = _Coded(codes, [coded.categories[i] for i in used], coded.coders)
     return coded
 
@@ -506,7 +507,8 @@ def _point_estimate(metric: str, coded: _Coded, pat: _Patterns, level: str, weig
             else np.arange(len(coded.categories))
         )
         value_counts = pat.counts.repeat(pat.weight.astype(int), axis=0)
-        return float(krippendorff.alpha(value_counts=value_counts, value_domain=domain, level_of_measurement=level))
+        return float(krippendorff.alpha(value_counts=value_counts, value_domain=domain,
+                                        level_of_measurement=level))  # type: ignore[arg-type]  # checked above
     if metric == "fleiss":
         m = pat.m
         rated = m >= 1

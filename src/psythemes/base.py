@@ -19,7 +19,8 @@ class Params:
     """``get_params`` / ``set_params`` from the ``__init__`` signature (as ``sklearn.base.BaseEstimator``)."""
 
     @classmethod
-    def _param_names(cls) -> list[str]:
+    def param_names(cls) -> list[str]:
+        """The names of the ``__init__`` parameters, sorted."""
         init = cls.__init__
         if init is object.__init__:
             return []
@@ -41,7 +42,7 @@ class Params:
         dict
         """
         out: dict[str, Any] = {}
-        for name in self._param_names():
+        for name in self.param_names():
             value = getattr(self, name)
             if deep and hasattr(value, "get_params") and not isinstance(value, type):
                 out.update({f"{name}__{k}": v for k, v in value.get_params(deep=True).items()})
@@ -56,12 +57,13 @@ class Params:
         ValueError
             A name that is not a parameter of this part.
         """
-        valid = self._param_names()
+        valid = self.param_names()
         nested: dict[str, dict[str, Any]] = {}
         for key, value in params.items():
             name, _, sub = key.partition("__")
             if name not in valid:
-                raise ValueError(f"{key!r} is not a parameter of {type(self).__name__} (parameters: {', '.join(valid)})")
+                raise ValueError(f"{key!r} is not a parameter of {type(self).__name__} "
+                                 f"(parameters: {', '.join(valid)})")
             if sub:
                 nested.setdefault(name, {})[sub] = value
             else:

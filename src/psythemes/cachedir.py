@@ -2,7 +2,8 @@
 
 Every cache lives under :func:`cache_root` (``$PSYTHEMES_CACHE``, else the platform's
 per-user cache folder), and :func:`cache_folder` is the one rule that turns a ``cache_dir``
-setting into the folder of one part; the embedder, the pipeline and the CLI all ask it.  Two of its parts hold **verbatim participant text**
+setting into the folder of one part; the embedder, the pipeline and the CLI all ask it.  Two of its parts hold
+**verbatim participant text**
 (fitted themes keep quotes and labels, report plots carry theme labels and quotes), so they
 must be handled like the transcripts: ``psythemes cache clear`` removes them, and
 ``--no-cache`` keeps a run from writing any cache at all.

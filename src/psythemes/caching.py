@@ -19,7 +19,7 @@ import pandas as pd
 __all__ = ["code_version", "update_with_table"]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def code_version(source_file: str, distributions: tuple[str, ...]) -> str:
     """Versions of ``distributions`` plus the SHA-256 of ``source_file`` (an editable install
     keeps its version number while the code changes), as one JSON string; computed once per

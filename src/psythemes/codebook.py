@@ -195,7 +195,10 @@ class Codebook:
         raise KeyError(name)
 
     def resolve(self, label: str) -> str:
-        """The name of the code ``label`` means: exact, case-insensitive or same slug (see :func:`resolve_code_names`)."""
+        """The name of the code ``label`` means: exact, case-insensitive or same slug.
+
+        See :func:`resolve_code_names`.
+        """
         return resolve_code_names([label], self.names)[str(label)]
 
     def __contains__(self, name: object) -> bool:
@@ -384,7 +387,8 @@ def _resolve_name(label: str, names: list[str]) -> str | None:
     return slugged[0] if len(slugged) == 1 else None
 
 
-def resolve_code_names(labels: Any, names: list[str], *, what: str = "code", path: str | Path | None = None) -> dict[str, str]:
+def resolve_code_names(labels: Any, names: list[str], *, what: str = "code",
+                       path: str | Path | None = None) -> dict[str, str]:
     """Map each label to the code name it means (exact, case-insensitive, or the same slug).
 
     ``"diplomacy"``, ``"Diplomacy"`` and ``"DIPLOMACY"`` all find a code named ``DIPLOMACY``;
@@ -439,14 +443,16 @@ _HEADING_ALIASES = {
     "when not to use": "exclude", "do not use when": "exclude", "not": "exclude",
     "keywords": "seed_words", "seed words": "seed_words",
 }
-_LIST_HEADINGS = {**{k: v for k, v in _SECTION_BY_HEADING.items() if v not in ("identifier", "color")}, **_HEADING_ALIASES}
+_LIST_HEADINGS = {**{k: v for k, v in _SECTION_BY_HEADING.items() if v not in ("identifier", "color")},
+                  **_HEADING_ALIASES}
 # a heading in the middle of a line ("... Include: x. Exclude: y.") starts a new line
 _INLINE_HEADING = re.compile(
     r"(?<=[.;!?)\]])\s+(?=(?:" + "|".join(re.escape(h) for h in sorted(_LIST_HEADINGS, key=len, reverse=True))
     + r")\s*:)", re.IGNORECASE)
 # "for example 'I want to quit'" / e.g. "..." inside a definition: a quoted example
 _QUOTED_EXAMPLE = re.compile(
-    r"(?:for example|for instance|e\.g\.|such as|as in)[,:]?\s*((?:[\"“'‘][^\"”’]{3,}?[\"”’'](?:,?\s*(?:or|and)?\s*)?)+)",
+    r"(?:for example|for instance|e\.g\.|such as|as in)[,:]?\s*"
+    r"((?:[\"“'‘][^\"”’]{3,}?[\"”’'](?:,?\s*(?:or|and)?\s*)?)+)",
     re.IGNORECASE)
 _QUOTE = re.compile(r"[\"“]([^\"”]{3,}?)[\"”]|(?<![A-Za-z])['‘]([^'’]{3,}?)['’](?![A-Za-z])")
 
@@ -506,7 +512,8 @@ def _parse_description(text: str) -> tuple[str, dict[str, Any]]:
     return joined, sections
 
 
-def _code_from_named_description(display: str, description: str, children: list[Code], where: str, path: str | None) -> Code:
+def _code_from_named_description(display: str, description: str, children: list[Code], where: str,
+                                 path: str | None) -> Code:
     definition, sections = _parse_description(description or "")
     # the name as the user wrote it; a psythemes Identifier section (written when a YAML name
     # differs from its label) restores the original identifier
@@ -528,7 +535,8 @@ def code_guid(name: str) -> str:
     return str(uuid.uuid5(_GUID_NAMESPACE, name))
 
 
-def code_to_refi_element(code: Code, namespace: str = CODEBOOK_NS, *, guids: dict[str, str] | None = None) -> ET.Element:
+def code_to_refi_element(code: Code, namespace: str = CODEBOOK_NS, *,
+                         guids: dict[str, str] | None = None) -> ET.Element:
     """A REFI-QDA ``<Code>`` element (with nested children) in ``namespace``.
 
     Parameters
@@ -553,7 +561,8 @@ def code_to_refi_element(code: Code, namespace: str = CODEBOOK_NS, *, guids: dic
     return elem
 
 
-def codebook_to_refi_codes(cb: Codebook, namespace: str = CODEBOOK_NS, *, guids: dict[str, str] | None = None) -> ET.Element:
+def codebook_to_refi_codes(cb: Codebook, namespace: str = CODEBOOK_NS, *,
+                           guids: dict[str, str] | None = None) -> ET.Element:
     """A REFI-QDA ``<Codes>`` element holding every code of ``cb`` (see :func:`code_to_refi_element`)."""
     codes = ET.Element(f"{{{namespace}}}Codes")
     for code in cb.codes:
@@ -561,7 +570,8 @@ def codebook_to_refi_codes(cb: Codebook, namespace: str = CODEBOOK_NS, *, guids:
     return codes
 
 
-def codes_from_refi(codes_elem: ET.Element, namespace: str = CODEBOOK_NS, *, path: str | None = None) -> tuple[Code, ...]:
+def codes_from_refi(codes_elem: ET.Element, namespace: str = CODEBOOK_NS, *,
+                    path: str | None = None) -> tuple[Code, ...]:
     """Read the ``<Code>`` children of a REFI-QDA ``<Codes>`` (or ``<Code>``) element.
 
     Returns
@@ -824,6 +834,9 @@ def save_codebook(cb: Codebook, path: str | Path) -> Path:
 
 
 def default_codebook() -> Codebook:
-    """The codebook of the psychosomatic-therapy study (``alternation``, ``awareness``, ``alliance``, ``common_ground``)."""
+    """The codebook of the psychosomatic-therapy study.
+
+    Its codes: ``alternation``, ``awareness``, ``alliance``, ``common_ground``.
+    """
     return load_codebook(_DEFAULT_NAME)
 

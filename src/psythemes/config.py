@@ -209,9 +209,13 @@ def build_parts(settings: Mapping[str, Mapping[str, Any]], *, codebook: Any = No
 def _param_names(cls: type) -> list[str]:
     import dataclasses
 
+    from .base import Params
+
     if dataclasses.is_dataclass(cls):
         return [f.name for f in dataclasses.fields(cls)]
-    return cls._param_names()  # psythemes.base.Params
+    if issubclass(cls, Params):
+        return cls.param_names()
+    raise TypeError(f"{cls.__name__} is not a configurable part")
 
 
 def describe_part(name: str, settings: Mapping[str, Any]) -> str:

@@ -98,7 +98,7 @@ class DaskRunner:
         self.client_, self._cluster = _client(scheduler)
         if work_dir is None:
             self.work_dir_ = Path(tempfile.mkdtemp(prefix="psythemes-dask-"))
-            self._finalizer = weakref.finalize(self, shutil.rmtree, self.work_dir_, True)
+            self._finalizer: weakref.finalize | None = weakref.finalize(self, shutil.rmtree, self.work_dir_, True)
         else:
             self.work_dir_ = Path(work_dir)
             self.work_dir_.mkdir(parents=True, exist_ok=True)
@@ -166,8 +166,8 @@ class DaskRunner:
     def map(self, segments: pd.DataFrame, discoverer: Any, book: Any, embedder: Any, *, method: str,
             model: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Machine codes on the workers (from the stored vectors); theme -> code on the client."""
-        from .tables import quote_texts
         from .mapping import ZeroShotMapper, map_themes
+        from .tables import quote_texts
 
         spec = _embedder_spec(embedder)
         meta = _code_meta()
@@ -212,7 +212,7 @@ class DaskRunner:
         central = self.client_.scatter((centroids, theme_ids), broadcast=True)
         # a partition without segments (say, interviewer turns only) has no vectors file
         tasks = [dask.delayed(_assign_part)(str(path), central)
-                 for path, rows_in in zip(self.vectors_.paths(), self.vectors_.part_rows) if rows_in]
+                 for path, rows_in in zip(self.vectors_.paths(), self.vectors_.part_rows, strict=True) if rows_in]
         assigned = dask.compute(*tasks)
         topics = np.concatenate([a[0] for a in assigned]) if assigned else np.zeros(0, dtype=int)
         similarity = np.concatenate([a[1] for a in assigned]) if assigned else np.zeros(0)
@@ -328,7 +328,9 @@ def _worker_mapper(spec: tuple, book: Any, method: str, model: str | None) -> An
         from .mapping import FewShotMapper, ZeroShotMapper
 
         embedder = _worker_embedder(spec)
-        _WORKER_MAPPERS[key] = (FewShotMapper.load(model, embedder=embedder) if method == "few-shot"
+        # few-shot always comes with a model folder
+        _WORKER_MAPPERS[key] = (FewShotMapper.load(model, embedder=embedder)  # type: ignore[arg-type]
+                                if method == "few-shot"
                                 else ZeroShotMapper(book, embedder=embedder).fit())
     return _WORKER_MAPPERS[key]
 

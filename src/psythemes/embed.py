@@ -113,7 +113,9 @@ def default_model_path() -> Path:
 
 def default_cache_dir() -> Path:
     """``<cache_root()>/embeddings``: the default embedding cache (:func:`psythemes.cachedir.cache_folder`)."""
-    return cache_folder(None, "embeddings")
+    folder = cache_folder(None, "embeddings")
+    assert folder is not None  # only cache_dir=False turns the cache off
+    return folder
 
 
 def _check_model_dir(path: Path) -> Path:
@@ -227,7 +229,7 @@ class EmbeddingCache:
                 )
                 shard.unlink(missing_ok=True)
                 continue
-            table.update(zip(map(bytes, keys), vectors))
+            table.update(zip(map(bytes, keys), vectors, strict=True))
         return table
 
     def append(self, keys: Sequence[bytes], vectors: np.ndarray) -> Path | None:
@@ -236,7 +238,7 @@ class EmbeddingCache:
             return None
         path = self._write_shard(keys, vectors)
         if self._table is not None:
-            self._table.update(zip(map(bytes, keys), np.array(vectors, dtype=np.float32)))
+            self._table.update(zip(map(bytes, keys), np.array(vectors, dtype=np.float32), strict=True))
         shards = self._shards()
         if len(shards) > MAX_SHARDS:
             self._compact(shards)
@@ -262,7 +264,7 @@ class EmbeddingCache:
                 keys, vectors = self._read_shard(shard)
             except (FileNotFoundError, ValueError):
                 continue  # gone or damaged: load() deals with it
-            table.update(zip(map(bytes, keys), vectors))
+            table.update(zip(map(bytes, keys), vectors, strict=True))
             merged.append(shard)
         if not table:
             return
@@ -381,7 +383,8 @@ class Embedder(Params):
     @property
     def backend_(self) -> str:
         """The backend in use (``backend``, else ``$PSYTHEMES_EMBED_BACKEND``, else the default)."""
-        backend = self.backend if self.backend is not None else os.environ.get("PSYTHEMES_EMBED_BACKEND") or DEFAULT_BACKEND
+        backend = self.backend if self.backend is not None else (
+            os.environ.get("PSYTHEMES_EMBED_BACKEND") or DEFAULT_BACKEND)
         if backend not in BACKENDS:
             raise InputError(f"embedding backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         return backend
@@ -391,9 +394,10 @@ class Embedder(Params):
         """Identity of the vectors: :func:`model_fingerprint` of the model folder, combined with
         the export recipe for the ``onnx`` backend (computed once per backend)."""
         backend = self.backend_
-        cached = getattr(self, "_fingerprints", None)
+        cached: dict[str, str] | None = getattr(self, "_fingerprints", None)
         if cached is None:
-            cached = self._fingerprints = {}
+            cached = {}
+            self._fingerprints = cached
         if backend not in cached:
             base = model_fingerprint(self.model_path_)
             if backend == "torch":
@@ -419,7 +423,9 @@ class Embedder(Params):
             check_onnx_available()
             # one export per model per machine, in the per-user cache whatever ``cache_dir`` the
             # embeddings use: it holds the model's weights only, no participant text
-            export_dir = cache_folder(None, "onnx") / self.model_fingerprint_[:32]
+            onnx_root = cache_folder(None, "onnx")
+            assert onnx_root is not None  # cache_folder(None, ...) is always a folder
+            export_dir = onnx_root / self.model_fingerprint_[:32]
             if self.cache_dir is False and not (export_dir / MODEL_FILE).is_file():
                 import tempfile
 
@@ -450,7 +456,9 @@ class Embedder(Params):
         for the same folder: its vectors stay in memory, see :meth:`EmbeddingCache.load`)."""
         if self.cache_dir is False:
             return None
-        folder = cache_folder(self.cache_dir, "embeddings") / self.model_fingerprint_[:32]
+        root = cache_folder(self.cache_dir, "embeddings")
+        assert root is not None  # cache_dir is not False here
+        folder = root / self.model_fingerprint_[:32]
         # one cache object per folder, so its vectors are read from disk once per Embedder
         # (a changed cache_dir or backend gets its own)
         caches = self.__dict__.setdefault("_caches", {})
@@ -492,7 +500,7 @@ class Embedder(Params):
         vectors: dict[bytes, np.ndarray] = {k: found[k] for k in unique_keys if k in found}
         if missing:
             new = self._encode_raw([texts[first[k]] for k in missing])
-            vectors.update(zip(missing, new))
+            vectors.update(zip(missing, new, strict=True))
             if cache is not None:
                 cache.append(missing, new)
                 self._write_model_note(cache)
@@ -507,7 +515,7 @@ class Embedder(Params):
         out = np.stack([vectors[k] for k in keys]).astype(np.float32, copy=False)
         if self.normalize:
             norms = np.linalg.norm(out, axis=1, keepdims=True)
-            out = out / np.where(norms > 0, norms, 1.0)
+            out = (out / np.where(norms > 0, norms, 1.0)).astype(np.float32, copy=False)
         return np.ascontiguousarray(out, dtype=np.float32)
 
     def _encode_raw(self, texts: list[str]) -> np.ndarray:
@@ -593,7 +601,7 @@ class KnownVectors:
         self.embedder = embedder
         self.vectors = np.asarray(vectors, dtype=np.float32)
         self.texts = list(texts)
-        self.rows = {}
+        self.rows: dict[str, int] = {}
         for row, text in enumerate(self.texts):
             self.rows.setdefault(text, row)
 

@@ -151,8 +151,8 @@ class OnnxEncoder:
         of its fast u8s8 kernels, whose 16-bit intermediates can saturate on x86 CPUs without
         VNNI and spoil the vectors.  Default: only where the CPU may need it
         (:func:`cpu_may_saturate_int8`).  Where both are exact (VNNI CPUs) the vectors are the
-        same bit for bit, but u8u8 was about 3x slower on the benchmark machine
-        (``benchmarks/onnx_settings.py``).
+        same bit for bit, but u8u8 is much slower (``docs/performance.md``, *The ONNX
+        backend*; ``benchmarks/onnx_settings.py``).
 
     Attributes
     ----------
@@ -317,7 +317,8 @@ class OnnxEncoder:
 
             path = self.model_path / "tokenizer.json"
             if not path.is_file():
-                raise InputError("the 'onnx' backend needs the model's fast tokenizer (tokenizer.json)", path=self.model_path)
+                raise InputError("the 'onnx' backend needs the model's fast tokenizer (tokenizer.json)",
+                                 path=self.model_path)
             tok = Tokenizer.from_file(str(path))
             tok.enable_truncation(self.layout_["max_seq_length"])
             tok.no_padding()  # each text runs alone
@@ -350,8 +351,9 @@ class OnnxEncoder:
                     rows = next(blocks, None)
                 if rows is None:
                     return
-                for i, enc in zip(rows, tok.encode_batch([stripped[i] for i in rows])):
-                    columns = {"input_ids": enc.ids, "attention_mask": enc.attention_mask, "token_type_ids": enc.type_ids}
+                for i, enc in zip(rows, tok.encode_batch([stripped[i] for i in rows]), strict=True):
+                    columns = {"input_ids": enc.ids, "attention_mask": enc.attention_mask,
+                               "token_type_ids": enc.type_ids}
                     feed = {n: np.array([columns[n]], dtype=np.int64) for n in names}
                     out[i] = session.run(None, feed)[0][0]
                 if bar is not None:

@@ -341,25 +341,25 @@ def evaluate(
         machine.setdefault(seg, set()).add(code)
         scores.setdefault(seg, {})[code] = score
 
-    keep = set(code_list)
+    known_codes = set(code_list)
     rows = []
     for unit in units.itertuples(index=False):
         seg, doc = getattr(unit, _SEG_ID), getattr(unit, _DOC)
-        coder_sets = {c: (frozenset(by_coder[c].get(seg, set()) & keep) if doc in coverage[c] else None)
+        coder_sets = {c: (frozenset(by_coder[c].get(seg, set()) & known_codes) if doc in coverage[c] else None)
                       for c in coders}
         covered = [s for s in coder_sets.values() if s is not None]
         rows.append({
             _DOC: doc, _SEG_ID: seg, _START: getattr(unit, _START), _END: getattr(unit, _END),
             _TEXT: getattr(unit, _TEXT),
-            "machine": frozenset(machine.get(seg, set()) & keep),
+            "machine": frozenset(machine.get(seg, set()) & known_codes),
             "gold": _consensus(covered, consensus),
             **{f"coder:{c}": s for c, s in coder_sets.items()},
         })
     unit_table = pd.DataFrame(rows)
-    n_ignored_codes = int((~pred_in[_CODE].isin(keep)).sum() + (~gold[_CODE].isin(keep)).sum())
+    n_ignored_codes = int((~pred_in[_CODE].isin(known_codes)).sum() + (~gold[_CODE].isin(known_codes)).sum())
     _warn_count(n_ignored_codes, "code row(s) use codes outside the evaluated code list and were ignored")
 
-    boot = dict(ci=ci, n_boot=n_boot, random_state=random_state)
+    boot: dict[str, Any] = dict(ci=ci, n_boot=n_boot, random_state=random_state)
     with warnings.catch_warnings():
         # undefined per-code statistics are reported as NaN in the tables and counted below
         warnings.simplefilter("ignore", PsythemesWarning)

@@ -682,9 +682,9 @@ def _is_rolling(raw: str, cues: list[list[str]], durations: list[float]) -> bool
     if _INLINE_TIME.search(raw):
         return True
     if any(d <= 0.05 and cur and set(cur) <= set(prev)
-           for prev, cur, d in zip(cues, cues[1:], durations[1:])):
+           for prev, cur, d in zip(cues, cues[1:], durations[1:], strict=False)):
         return True
-    repeats = sum(1 for prev, cur in zip(cues, cues[1:]) if prev and len(cur) >= 2 and cur[0] == prev[-1])
+    repeats = sum(1 for prev, cur in zip(cues, cues[1:], strict=False) if prev and len(cur) >= 2 and cur[0] == prev[-1])
     return len(cues) > 2 and repeats >= (len(cues) - 1) / 2
 
 
@@ -720,7 +720,7 @@ def read_vtt(path: str | Path, *, doc_id: str | None = None, encoding: str | Non
     durations = [(cap.end_time.in_milliseconds() - cap.start_time.in_milliseconds()) / 1000 for _, _, cap in cues]
     if _is_rolling(text, [c[1] for c in cues], durations):
         deduped, dropped = _rolling_lines([c[1] for c in cues])
-        cues = [(sp, lines, cap) for (sp, _, cap), lines in zip(cues, deduped)]
+        cues = [(sp, lines, cap) for (sp, _, cap), lines in zip(cues, deduped, strict=True)]
         if dropped:
             warnings.warn(f"{path}: rolling auto-captions: {dropped} repeated caption lines left out, so that "
                           "each spoken word appears once", PsythemesWarning, stacklevel=3)
@@ -1045,8 +1045,8 @@ def read_table(path: str | Path, *, doc_id: str | None = None, encoding: str | N
             t1 = _parse_time(row.get(cols["end"], None)) if cols["end"] else None
         except ValueError as err:
             raise InputError(str(err), path=path, line=lineno) from None
-        speaker = row.get(cols["speaker"])
-        body = row.get(cols["text"])
+        speaker = row.get(cols["speaker"]) if cols["speaker"] else None
+        body = row.get(cols["text"]) if cols["text"] else None
         docs.setdefault(doc, []).append(("" if speaker is None else str(speaker),
                                          "" if body is None else str(body), t0, t1))
     out, empty = [], []
@@ -1479,7 +1479,8 @@ def speaker_role_map(transcript: Transcript, speaker_roles: Mapping[str, str] | 
     ``speaker_roles``; give them for transcripts built by hand.  Each speaker is resolved
     once, however many turns it has.
     """
-    return {sp: role_of(sp, transcript.metadata, speaker_roles) for sp in dict.fromkeys(t.speaker for t in transcript.turns)}
+    speakers = dict.fromkeys(t.speaker for t in transcript.turns)
+    return {sp: role_of(sp, transcript.metadata, speaker_roles) for sp in speakers}
 
 
 # ---------------------------------------------------------------------------------------

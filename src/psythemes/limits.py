@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 from .errors import InputError
 
@@ -107,7 +107,8 @@ def open_zip(source: bytes | str | Path, path: Path | str, limits: Limits = DEFA
             if info.flag_bits & 0x1:
                 raise InputError(f"archive member {info.filename!r} is encrypted; save the file without a password",
                                  path=path)
-            if info.compress_type not in zipfile.compressor_names or info.compress_type not in (
+            known = zipfile.compressor_names  # type: ignore[attr-defined]  # CPython has it, typeshed does not
+            if info.compress_type not in known or info.compress_type not in (
                     zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA):
                 raise InputError(f"archive member {info.filename!r} uses an unsupported compression method "
                                  f"({info.compress_type})", path=path)
@@ -293,7 +294,7 @@ class no_deep_recursion:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: Any) -> bool:
+    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: Any) -> Literal[False]:
         if exc_type is not None and issubclass(exc_type, RecursionError):
             raise InputError(f"nesting too deep to read (limit {self.limit}={self.value})", path=self.path,
                              line=self.line) from None

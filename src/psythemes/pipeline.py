@@ -428,6 +428,7 @@ def extract(
         # a reader sees the old run or the new, and only psythemes' own unchanged files go away
         with clock("write"), StagedFolder(out_dir) as stage:
             started = time.perf_counter()
+            assert stage.path is not None  # set on entering the staging folder
             _write_outputs(stage.path, result, discoverer, report_html, qdpx=qdpx)
             # the manifest is part of the swap, so its "write" time ends before the swap
             manifest["timings_s"] = {**{k: round(v, 3) for k, v in timings.items()},

@@ -404,8 +404,8 @@ class PseudonymisationResult:
         if out.empty:
             return out
         docs = out["doc_id"].astype(str)
-        out["start"] = [self.map_offset(d, int(s)) for d, s in zip(docs, out["start"])]
-        out["end"] = [self.map_offset(d, int(e), end=True) for d, e in zip(docs, out["end"])]
+        out["start"] = [self.map_offset(d, int(s)) for d, s in zip(docs, out["start"], strict=True)]
+        out["end"] = [self.map_offset(d, int(e), end=True) for d, e in zip(docs, out["end"], strict=True)]
         return out
 
     def counts(self) -> dict[str, int]:
@@ -588,9 +588,9 @@ class Pseudonymiser:
         out: list[Transcript] = []
         shifts = {}
         for t in transcripts:
-            spans = self._spans(t.text, found[t.doc_id], matcher, vocab)
+            marked = self._spans(t.text, found[t.doc_id], matcher, vocab)
             reps = []
-            for start, end, kind, how in spans:
+            for start, end, kind, how in marked:
                 original = t.text[start:end]
                 surrogate = _surrogate(key, original, kind, aliases)
                 reps.append((start, end, surrogate, original))
@@ -630,7 +630,7 @@ class Pseudonymiser:
         batch = BatchAnalyzerEngine(analyzer_engine=engine)
         results = batch.analyze_iterator([line for _, line in lines], language="en", entities=entities,
                                          score_threshold=self.score_threshold, batch_size=self.batch_size)
-        for (pos, line), line_results in zip(lines, results):
+        for (pos, line), line_results in zip(lines, results, strict=True):
             for r in line_results:
                 kind = _PRESIDIO_KINDS[r.entity_type]
                 span = _clean_span(line, r.start, r.end, kind, keep)
@@ -742,8 +742,8 @@ def restore_text(text: str, key: PseudonymKey, *, doc_id: str | None = None) -> 
         doc = next((d for d in key.documents.values() if d.get("sha256") == digest), None)
     if doc is not None and doc.get("sha256") == _text_hash(text):
         parts, pos = [], 0
-        for start, end, original in doc["replacements"]:
-            parts += [text[pos:start], original]
+        for start, end, original_text in doc["replacements"]:
+            parts += [text[pos:start], original_text]
             pos = end
         parts.append(text[pos:])
         return "".join(parts)
@@ -813,7 +813,7 @@ def pseudonymise_files(inputs: str | Path | Iterable[str | Path], out_dir: str |
     prepare_out_dir(out_dir)
     # the key first: pseudonymised files without their key could never be restored
     result.key.save(key_path)
-    for target, t in zip(targets, result.transcripts):
+    for target, t in zip(targets, result.transcripts, strict=True):
         write_text(target, t.text)
     return result, key_path
 
@@ -839,7 +839,7 @@ def restore_files(inputs: str | Path | Iterable[str | Path], out_dir: str | Path
     _refuse_inputs(targets, files)
     prepare_out_dir(out_dir)
     written = []
-    for source, target in zip(files, targets):
+    for source, target in zip(files, targets, strict=True):
         try:
             raw = source.read_bytes()
         except OSError as err:

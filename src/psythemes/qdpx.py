@@ -31,17 +31,17 @@ import warnings
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 from xml.etree import ElementTree as ET
 
 import pandas as pd
 
+from .codebook import Code, Codebook, code_guid, codebook_to_refi_codes, codes_from_refi
 from .errors import InputError, PsythemesWarning
 from .limits import Limits, is_xml_member, open_zip, read_member, scan_xml
 from .outputs import write_bytes
-from .codebook import Code, Codebook, code_guid, codebook_to_refi_codes, codes_from_refi
 from .schema import GOLD_COLUMNS, Transcript
 
 __all__ = [
@@ -116,8 +116,8 @@ class QdaProject:
         return self.codings.merge(self.suggestions, on=GOLD_COLUMNS, how="left")
 
 
-_SUGGESTION_COLUMNS = [*GOLD_COLUMNS, "score", "evidence"]
-_THEME_EXPORT_COLUMNS = ["theme_id", "label", "keywords", "size", "top_quotes"]
+_SUGGESTION_COLUMNS: list[str] = [*GOLD_COLUMNS, "score", "evidence"]
+_THEME_EXPORT_COLUMNS: list[str] = ["theme_id", "label", "keywords", "size", "top_quotes"]
 
 
 def gold_codings(project: QdaProject, coders: Iterable[str] | None = None, *, path: Any = None) -> pd.DataFrame:
@@ -446,7 +446,7 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path, positions: st
             dupes = sorted({n for n in names if names.count(n) > 1})
             raise InputError(f"codebook has codes that share a name: {', '.join(dupes)}", path=path)
         # codes_from_refi walks depth first, as iter() does: pair each element with its code
-        for elem, code in zip(codes_el.iter(f"{_NS}Code"), codebook.flat()):
+        for elem, code in zip(codes_el.iter(f"{_NS}Code"), codebook.flat(), strict=True):
             code_names[_norm_guid(elem.get("guid"))] = code.name
 
     variables: dict[str, str] = {}
@@ -520,9 +520,10 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path, positions: st
             )
         )
         offsets = utf16_offsets(raw_text) if unit == "utf16" else None
-        for selection, (start_at, end_at, _name) in zip(_children(source, "PlainTextSelection"), selections):
-            start, end = _from_utf16(offsets, start_at), _from_utf16(offsets, end_at)
-            if start is None or end is None or not 0 <= start <= end <= len(raw_text):
+        pairs = zip(_children(source, "PlainTextSelection"), selections, strict=True)
+        for selection, (start_at, end_at, _name) in pairs:
+            start_o, end_o = _from_utf16(offsets, start_at), _from_utf16(offsets, end_at)
+            if start_o is None or end_o is None or not 0 <= start_o <= end_o <= len(raw_text):
                 length = len(raw_text) if offsets is None else offsets[-1]
                 raise InputError(
                     f"selection {selection.get('guid')!r} [{start_at}, {end_at}) lies outside source {doc_id!r} "
@@ -531,20 +532,20 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path, positions: st
                 )
             sel_user = _norm_guid(selection.get("creatingUser"))
             for coding in _children(selection, "Coding"):
-                ref = _child(coding, "CodeRef")
-                target_guid = _norm_guid(ref.get("targetGUID") if ref is not None else None)
+                code_ref = _child(coding, "CodeRef")
+                target_guid = _norm_guid(code_ref.get("targetGUID") if code_ref is not None else None)
                 if target_guid not in code_names:
                     raise InputError(
                         f"coding in source {doc_id!r} refers to unknown code {target_guid!r}", path=path
                     )
-                user = _norm_guid(coding.get("creatingUser")) or sel_user
+                user_guid = _norm_guid(coding.get("creatingUser")) or sel_user
                 rows.append(
                     {
                         "doc_id": doc_id,
-                        "start": to_norm(start),
-                        "end": to_norm(end),
+                        "start": to_norm(start_o),
+                        "end": to_norm(end_o),
                         "code": code_names[target_guid],
-                        "coder": users.get(user, user or "unknown"),
+                        "coder": users.get(user_guid, user_guid or "unknown"),
                     }
                 )
                 note = _suggestion_note(coding, notes)
@@ -864,7 +865,7 @@ def project_to_xml(
     (bytes, dict)
         The XML document and ``{"sources/<guid>.txt": text}``.
     """
-    created = created or datetime.now(timezone.utc).replace(microsecond=0)
+    created = created or datetime.now(UTC).replace(microsecond=0)
     stamp = created.isoformat().replace("+00:00", "Z")
     codings = codings if codings is not None else pd.DataFrame(columns=GOLD_COLUMNS)
     missing = [c for c in GOLD_COLUMNS if c not in codings.columns]
@@ -909,7 +910,8 @@ def project_to_xml(
     if fields:
         vars_el = ET.SubElement(root, f"{_NS}Variables")
         for key in fields:
-            ET.SubElement(vars_el, f"{_NS}Variable", {"guid": var_guid[key], "name": key, "typeOfVariable": var_type[key]})
+            ET.SubElement(vars_el, f"{_NS}Variable",
+                          {"guid": var_guid[key], "name": key, "typeOfVariable": var_type[key]})
 
     cases: dict[str, list[Transcript]] = {}
     for t in transcripts:
@@ -941,7 +943,7 @@ def project_to_xml(
     ordered = sorted(
         (str(d), int(a), int(b), str(u), str(c), _note_or_empty(c, sc, ev))
         for d, a, b, u, c, sc, ev in zip(codings["doc_id"], codings["start"], codings["end"], codings["coder"],
-                                         codings["code"], scores, evidence)
+                                         codings["code"], scores, evidence, strict=True)
     )
     notes_el = ET.Element(f"{_NS}Notes")
     by_doc = {doc: list(rows) for doc, rows in itertools.groupby(ordered, key=lambda r: r[0])}

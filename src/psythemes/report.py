@@ -26,8 +26,8 @@ from typing import Any
 
 import pandas as pd
 
-from .tables import theme_quotes
 from .outputs import write_text
+from .tables import theme_quotes
 
 __all__ = ["ReportData", "Section", "SECTIONS", "add_section", "table_one", "render_report", "write_report"]
 
@@ -153,7 +153,8 @@ def table_one(
                 {
                     "characteristic": column,
                     "level": "mean (range)",
-                    "value": f"{_fmt_number(numeric.mean())} ({_fmt_number(numeric.min())}–{_fmt_number(numeric.max())})",
+                    "value": (f"{_fmt_number(numeric.mean())} "
+                              f"({_fmt_number(numeric.min())}–{_fmt_number(numeric.max())})"),
                 }
             )
             continue
@@ -194,7 +195,8 @@ class _FigureCache:
         path = self.folder / f"{self._key(draw, args, kwargs)}.png.b64"
         try:
             uri = path.read_text(encoding="ascii")
-            if uri.startswith(_PNG_PREFIX) and base64.b64decode(uri[len(_PNG_PREFIX):], validate=True)[:4] == b"\x89PNG":
+            if (uri.startswith(_PNG_PREFIX)
+                    and base64.b64decode(uri[len(_PNG_PREFIX):], validate=True)[:4] == b"\x89PNG"):
                 return uri
         except (OSError, ValueError):
             pass  # absent or damaged: draw it
@@ -333,7 +335,7 @@ nav ol{margin:.3rem 0;padding-left:1.4rem;columns:2 14rem} details{margin:.3rem 
 summary{cursor:pointer} .kpis{display:flex;flex-wrap:wrap;gap:.4rem 1.4rem;margin:.6rem 0}
 .kpi b{font-size:1.35rem;display:block} .kpi{min-width:7rem}
 .ci{white-space:nowrap} .trust{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start} .trust>div{flex:1 1 22rem;min-width:0}
-"""
+"""  # noqa: E501 (CSS text: wrapping would change report.html)
 
 
 def _esc(value: Any) -> str:
@@ -406,7 +408,7 @@ def _table(frame: pd.DataFrame | None, *, max_rows: int | None = 200, digits: in
     body = []
     for rec in (frame if max_rows is None else frame.head(max_rows)).itertuples(index=False):
         cells = []
-        for column, value in zip(frame.columns, rec):
+        for column, value in zip(frame.columns, rec, strict=True):
             if column in raw:
                 cells.append(f"<td>{value}</td>")
             elif as_text:
@@ -422,7 +424,8 @@ def _table(frame: pd.DataFrame | None, *, max_rows: int | None = 200, digits: in
     if csv:
         notes.append(f"full table: <a href='{_esc(csv)}'>{_esc(csv)}</a>")
     note = f"<p class='muted'>{'; '.join(notes)}.</p>" if notes else ""
-    return f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>{note}"
+    return (f"<div class='scroll'><table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+            f"{note}")
 
 
 def _img(src: str, alt: str) -> str:
@@ -439,6 +442,7 @@ def _codebook_codes(codebook: Any) -> list[Any]:
 
 def _role_of_segments(data: ReportData) -> pd.Series:
     segs = data.segments
+    assert segs is not None, "the report reads segments.csv first"
     return segs.set_index("segment_id")["role"].fillna("").astype(str).replace("", "unknown")
 
 
@@ -501,9 +505,10 @@ def _trust_section(data: ReportData, ctx: _Context) -> Section | None:
     table = pd.DataFrame({
         "code": rows["code"],
         "κ machine vs gold": [_ci(v, lo, hi) for v, lo, hi in zip(rows["machine"], rows["machine_low"],
-                                                                   rows["machine_high"])],
+                                                                   rows["machine_high"], strict=True)],
         **({"κ coder vs coder": [_ci(v, lo, hi) for v, lo, hi in zip(rows["human"], rows["human_low"],
-                                                                      rows["human_high"])]} if has_human else {}),
+                                                                      rows["human_high"], strict=True)]}
+           if has_human else {}),
         "prevalence": [fmt_share(v) for v in rows["prevalence"]],
         "F1": [fmt_number(v) for v in rows["f1"]],
     })
@@ -524,7 +529,8 @@ def _trust_rows(data: ReportData) -> pd.DataFrame | None:
 
     rows = pd.DataFrame({"code": agreement["code"].astype(str), "prevalence": col(agreement, "prevalence"),
                          "f1": col(agreement, "f1"), "machine": col(agreement, "kappa"),
-                         "machine_low": col(agreement, "kappa_ci_low"), "machine_high": col(agreement, "kappa_ci_high")})
+                         "machine_low": col(agreement, "kappa_ci_low"),
+                         "machine_high": col(agreement, "kappa_ci_high")})
     human = data.human_baseline
     if human is not None and not human.empty and "kappa" in human:
         if "comparison" in human:
@@ -571,7 +577,8 @@ def _shares(table: pd.DataFrame | None, by: str) -> dict[Any, str]:
     out: dict[Any, str] = {}
     prefix = "wave " if by == "wave" else ""
     for theme_id, group in table.groupby("theme_id", sort=False):
-        out[theme_id] = " · ".join(f"{prefix}{_esc(k)} {fmt_share(v)}" for k, v in zip(group[by], group[column]))
+        out[theme_id] = " · ".join(f"{prefix}{_esc(k)} {fmt_share(v)}"
+                                   for k, v in zip(group[by], group[column], strict=True))
     return out
 
 
@@ -719,7 +726,7 @@ def _agreement_section(data: ReportData, ctx: _Context) -> Section | None:
     shown = agreement[[c for c in AGREEMENT_COLUMNS if c in agreement]].copy()
     if "kappa" in shown and "kappa_ci_low" in agreement:
         shown["kappa"] = [_ci(v, lo, hi) for v, lo, hi in zip(agreement["kappa"], agreement["kappa_ci_low"],
-                                                               agreement["kappa_ci_high"])]
+                                                               agreement["kappa_ci_high"], strict=True)]
     s = data.summary
     headline = [(k, s[k]) for k in ("micro_f1", "macro_f1", "mean_kappa", "exact_match", "n_units") if k in s]
     if headline:
@@ -836,7 +843,7 @@ def render_report(data: ReportData, *, figure_cache: str | Path | None = None) -
 def _wide(table: pd.DataFrame, by: str) -> pd.DataFrame | None:
     """Long prevalence table (theme, class, count) → wide counts, when it has that shape."""
     cols = set(table.columns)
-    theme_col = "theme_label" if "theme_label" in cols else "label" if "label" in cols else "theme_id" if "theme_id" in cols else None
+    theme_col = next((c for c in ("theme_label", "label", "theme_id") if c in cols), None)
     count_col = next((c for c in ("count", "n_segments", "size", "Frequency") if c in cols), None)
     class_col = by if by in cols else "Class" if "Class" in cols else None
     if theme_col is None or count_col is None or class_col is None:

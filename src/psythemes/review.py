@@ -467,5 +467,5 @@ def reviewed_rows(segments: pd.DataFrame, spans: Sequence[tuple[str, int, int]],
     wanted = {(str(d), int(a), int(b)) for d, a, b in spans}
     full = {str(d) for d in full_docs}
     mask = [(str(d), int(a), int(b)) in wanted or str(d) in full
-            for d, a, b in zip(segments["doc_id"], segments["start"], segments["end"])]
+            for d, a, b in zip(segments["doc_id"], segments["start"], segments["end"], strict=True)]
     return np.flatnonzero(np.asarray(mask, dtype=bool))

@@ -83,8 +83,8 @@ class SaturationResult:
                      else f"not reached within {n_docs} transcripts")
             return f"{self.kind}: {self.n_items} distinct; in interview order, saturation {where}."
         if not hits:
-            return f"{self.kind}: {self.n_items} distinct; saturation not reached in any of {len(self.saturation_at)} " \
-                   f"random orders of {n_docs} transcripts."
+            return (f"{self.kind}: {self.n_items} distinct; saturation not reached in any of "
+                    f"{len(self.saturation_at)} random orders of {n_docs} transcripts.")
         share = len(hits) / len(self.saturation_at)
         q = np.percentile(hits, [50, 2.5, 97.5])
         return (f"{self.kind}: {self.n_items} distinct; over {len(self.saturation_at)} random orders saturation is "
@@ -157,7 +157,7 @@ def saturation(items: pd.DataFrame, *, docs: Sequence[str] | None = None, order:
     if not {"doc_id", "item"} <= set(items.columns):
         raise InputError("saturation needs a table with doc_id and item columns")
     by_doc: dict[str, set[str]] = {}
-    for doc, item in zip(items["doc_id"].astype(str), items["item"].astype(str)):
+    for doc, item in zip(items["doc_id"].astype(str), items["item"].astype(str), strict=True):
         by_doc.setdefault(doc, set()).add(item)
     all_docs = list(dict.fromkeys([*(docs if docs is not None else []), *by_doc]))
     if not all_docs:
@@ -175,7 +175,8 @@ def saturation(items: pd.DataFrame, *, docs: Sequence[str] | None = None, order:
     lo, hi = (2.5, 97.5)
     curve = pd.DataFrame({
         "n": np.arange(1, new.shape[1] + 1),
-        "new_mean": new.mean(axis=0), "new_low": np.percentile(new, lo, axis=0), "new_high": np.percentile(new, hi, axis=0),
+        "new_mean": new.mean(axis=0), "new_low": np.percentile(new, lo, axis=0),
+        "new_high": np.percentile(new, hi, axis=0),
         "cumulative_mean": cum.mean(axis=0), "cumulative_low": np.percentile(cum, lo, axis=0),
         "cumulative_high": np.percentile(cum, hi, axis=0),
     })
@@ -195,7 +196,7 @@ def plot_saturation(results: Sequence[SaturationResult]) -> bytes:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(results), figsize=(5.2 * len(results), 3.4), squeeze=False)
-    for ax, res in zip(axes[0], results):
+    for ax, res in zip(axes[0], results, strict=True):
         c = res.curve
         ax.bar(c["n"], c["new_mean"], color="C0", alpha=0.7, label="new per transcript (mean)")
         if not res.ordered:

@@ -104,7 +104,7 @@ class _TurnInfo:
 class _BaseSegmenter(Params):
     """Shared turn classification (role and kind); parameters as :class:`psythemes.base.Params`."""
 
-    speaker_roles: Mapping[str, str] | None
+    speaker_roles: Mapping[str, str] | str | None
     backchannel_words: Sequence[str]
     backchannel_max_words: int
 
@@ -288,7 +288,7 @@ class SentenceSegmenter(_BaseSegmenter):
 
     def units(self, transcript: Transcript) -> list[_Unit]:
         infos = self._turn_infos(transcript)
-        out = []
+        out: list[_Unit] = []
         for info, spans in zip(infos, self.sentence_spans(transcript, infos), strict=True):
             out.extend(self._make(transcript, info, s, e) for s, e in spans)
         return out

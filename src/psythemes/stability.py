@@ -145,7 +145,7 @@ def theme_stability(
     """
     covered = list(covered) if covered is not None else [None] * len(others)
     per_theme: dict[int, list[float]] = {int(t): [] for t in np.unique(reference) if t != OUTLIER}
-    for other, cov in zip(others, covered):
+    for other, cov in zip(others, covered, strict=True):
         for t, value in best_match_jaccard(reference, other, other_covered=cov).items():
             if not np.isnan(value):
                 per_theme[t].append(value)

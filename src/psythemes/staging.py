@@ -46,6 +46,7 @@ import time
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Literal
 
 from .errors import InputError, PsythemesWarning
 
@@ -211,7 +212,7 @@ class StagedFolder:
             raise
         return self
 
-    def __exit__(self, *exc: object) -> bool:
+    def __exit__(self, *exc: object) -> Literal[False]:
         try:
             if not self._committed and self.path is not None:
                 shutil.rmtree(self.path, ignore_errors=True)
@@ -281,6 +282,7 @@ class StagedFolder:
         return outputs
 
     def _carry_foreign(self, new_outputs: set[str]) -> None:
+        assert self.path is not None, "called by commit()"
         owned, own_manifest = owned_outputs(self.target)
         for dirpath, dirnames, filenames in os.walk(self.target, followlinks=False):
             rel_dir = Path(dirpath).relative_to(self.target)
@@ -302,7 +304,8 @@ class StagedFolder:
                         continue  # psythemes' own, unchanged: replaced by the new run or gone with the old
                     why = "was changed since psythemes wrote it"
                 elif rel in new_outputs:
-                    why = "is not psythemes' file" + (" (a manifest it did not write)" if rel == "manifest.json" else "")
+                    why = "is not psythemes' file" + (
+                        " (a manifest it did not write)" if rel == "manifest.json" else "")
                 dest = self.path / rel
                 if why is not None:
                     dest = _free_name(dest)
@@ -312,6 +315,7 @@ class StagedFolder:
                 checkpoint(f"carry {rel}")
 
     def _swap_existing(self) -> None:
+        assert self.path is not None, "called by commit()"
         mode = self.target.stat().st_mode & 0o7777
         os.chmod(self.path, mode)
         checkpoint("before swap")

@@ -468,7 +468,8 @@ def read_gold(path: str | Path | Sequence[str | Path], *, codes: Sequence[str] |
         frame.attrs["path"] = str(path)
         # a sheet labels the segments it has decisions for, not whole documents (see train_to_folder)
         frame.attrs[REVIEWED_SPANS] = [(str(d), int(a), int(b)) for d, a, b in
-                                       zip(decided.reviewed["doc_id"], decided.reviewed["start"], decided.reviewed["end"])]
+                                       zip(decided.reviewed["doc_id"], decided.reviewed["start"],
+                                           decided.reviewed["end"], strict=True)]
         if frame.empty:  # every suggestion rejected: known, but nothing to align
             return frame
     else:
@@ -683,7 +684,7 @@ def quotes_from_cells(themes: pd.DataFrame) -> pd.DataFrame:
 
     rows = []
     if "theme_id" in themes.columns and "top_quotes" in themes.columns:
-        for tid, cell in zip(themes["theme_id"].tolist(), themes["top_quotes"].tolist()):
+        for tid, cell in zip(themes["theme_id"].tolist(), themes["top_quotes"].tolist(), strict=True):
             for rank, quote in enumerate(parse_quotes(cell), start=1):
                 rows.append({**{c: quote.get(c) for c in THEME_QUOTE_COLUMNS}, "theme_id": tid, "rank": rank})
     table = pd.DataFrame(rows, columns=THEME_QUOTE_COLUMNS)

@@ -72,7 +72,7 @@ def npmi_coherence(
     missing = sorted(t for t, docs in postings.items() if not docs)
     per_topic = []
     for topic in topics:
-        terms = [t for t in list(topic)[:top_n] if postings.get(t)]
+        terms = [t for t in list(topic)[:top_n] if postings.get(t)]  # type: ignore[assignment]
         if len(terms) < 2 or n_docs == 0:
             per_topic.append(float("nan"))
             continue
@@ -187,9 +187,9 @@ def theme_code_table(
     labels = {-1: "(no theme)"}
     stable: dict[int, Any] = {}
     if themes is not None:
-        labels.update(zip(themes["theme_id"].astype(int), themes["label"].astype(str)))
+        labels.update(zip(themes["theme_id"].astype(int), themes["label"].astype(str), strict=True))
         if "stable" in themes.columns:
-            stable = dict(zip(themes["theme_id"].astype(int), themes["stable"]))
+            stable = dict(zip(themes["theme_id"].astype(int), themes["stable"], strict=True))
     out.insert(2, "label", out["theme_id"].map(labels).fillna(""))
     if stable:
         out["stable"] = out["theme_id"].map(stable)
@@ -300,7 +300,7 @@ def quality_sections(themes: pd.DataFrame | None, shares: pd.DataFrame | None) -
             parts = [wide[(code, s)] if (code, s) in wide.columns else pd.Series("", index=wide.index)
                      for s in ("machine", "gold")]
             out[code] = [f"{m if isinstance(m, str) else '0%'} / {g if isinstance(g, str) else '0%'}"
-                         for m, g in zip(*parts)]
+                         for m, g in zip(*parts, strict=True)]
         out = out.reset_index()
         top = shares.groupby(["source", "theme_id"])["share_of_theme"].max()
         new = sorted({int(t) for (s, t), v in top.items() if v < 0.2 and t != -1})
@@ -310,7 +310,8 @@ def quality_sections(themes: pd.DataFrame | None, shares: pd.DataFrame | None) -
         text = ("<p>Share of each theme's segments per code, <b>machine % / gold %</b> "
                 "(theme -1: segments in no theme).</p>")
         if new:
-            text += f"<p>Themes where no code reaches 20 % (candidates for new codes): {escape(', '.join(map(str, new)))}.</p>"
+            text += ("<p>Themes where no code reaches 20 % (candidates for new codes): "
+                     f"{escape(', '.join(map(str, new)))}.</p>")
         if missed:
             text += f"<p>Codes that reach 20 % in no theme: {escape(', '.join(missed))}.</p>"
         sections.append(QualitySection("theme-code-shares", "Themes beside codes", text, out))

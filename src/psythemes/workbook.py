@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -68,7 +69,7 @@ def write_workbook(path: str | Path, csv_paths: Sequence[str | Path]) -> Path:
     workbook = Workbook(write_only=True)
     about = workbook.create_sheet("about")
     notes: list[list[str | int]] = []
-    for csv_path, name in zip(paths, sheet_names(paths)):
+    for csv_path, name in zip(paths, sheet_names(paths), strict=True):
         try:
             table = pd.read_csv(csv_path, encoding="utf-8-sig", low_memory=False)
         except pd.errors.EmptyDataError:
@@ -78,7 +79,7 @@ def write_workbook(path: str | Path, csv_paths: Sequence[str | Path]) -> Path:
         kept = table.head(MAX_ROWS - 1)
         n_cut = 0
         for row in kept.itertuples(index=False):
-            cells = []
+            cells: list[Any] = []
             for value in row:
                 if value is None or (isinstance(value, float) and value != value):
                     cells.append(None)

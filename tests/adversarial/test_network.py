@@ -80,7 +80,8 @@ def test_cold_onnx_embedding_makes_no_network_attempt_and_writes_only_the_cache(
 
 
 def test_the_telemetry_switch_is_set_before_onnxruntime_can_be_imported():
-    code = "import psythemes, os, sys; assert 'onnxruntime' not in sys.modules; print(os.environ['ORT_DISABLE_TELEMETRY'])"
+    code = ("import psythemes, os, sys; assert 'onnxruntime' not in sys.modules; "
+            "print(os.environ['ORT_DISABLE_TELEMETRY'])")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "ORT_DISABLE_TELEMETRY": "0"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0 and out.stdout.strip() == "1", out.stderr

@@ -219,7 +219,8 @@ def test_stage_commands_check_the_output_folder_before_embedding(command, tmp_pa
     segments.write_text("doc_id,segment_id,speaker,role,start,end,text,t_start,t_end,turn_index,kind\n"
                         "a,a:0-5,P01,,0,5,hello,,,0,content\na,a:6-11,P01,,6,11,there,,,1,content\n")
     (tmp_path / "file").write_text("x")
-    rc = main([*command, str(segments), "--out", str(tmp_path / "file" / "out"), "--no-cache"]
-              if command == ["themes"] else [*command, str(segments), "--out", str(tmp_path / "file" / "out"), "--codebook", "psychosomatic"])
+    out = str(tmp_path / "file" / "out")
+    rc = main([*command, str(segments), "--out", out, "--no-cache"]
+              if command == ["themes"] else [*command, str(segments), "--out", out, "--codebook", "psychosomatic"])
     err = capsys.readouterr().err
     assert rc == 2 and "is not a folder" in err and "unexpected" not in err, err

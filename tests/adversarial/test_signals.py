@@ -149,7 +149,8 @@ def test_ctrl_c_prints_one_line_and_exits_130(tmp_path: Path):
     (tmp_path / "a.txt").write_text("P01: hello there\nP01: more words here\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     proc = subprocess.run([sys.executable, "-c", CLI_INTERRUPT, "extract", str(tmp_path / "a.txt"), "--out",
-                           str(tmp_path / "out"), "--no-cache", "--codebook", "psychosomatic"], env=env, capture_output=True, text=True, timeout=120)
+                           str(tmp_path / "out"), "--no-cache", "--codebook", "psychosomatic"],
+                          env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 130
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: interrupted"), proc.stderr
@@ -170,8 +171,8 @@ def _one_complete_run(out: Path) -> dict:
 def test_extract_killed_while_writing_keeps_the_previous_run(demo_dir: Path, tmp_path: Path):
     out = tmp_path / "run"
     docs = [str(demo_dir / "transcripts" / f"{n}.txt") for n in ("P01-W1", "P01-W2", "P02-W1", "T01", "T02")]
-    base = [sys.executable, "-c", "import sys; from psythemes.cli import main; sys.exit(main())", "extract", *docs, "--metadata", str(demo_dir / "metadata.csv"),
-            "--out", str(out), "--preset", "fast", "--n-boot", "0"]
+    base = [sys.executable, "-c", "import sys; from psythemes.cli import main; sys.exit(main())", "extract", *docs,
+            "--metadata", str(demo_dir / "metadata.csv"), "--out", str(out), "--preset", "fast", "--n-boot", "0"]
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     first = subprocess.run(base, env=env, capture_output=True, text=True, timeout=600)
     assert first.returncode == 0, first.stderr

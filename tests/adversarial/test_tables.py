@@ -84,7 +84,8 @@ def test_gold_from_a_project_with_codes_outside_the_codebook(tmp_path):
 
 
 @pytest.mark.parametrize("start, end, message", [(3, 2, r"span \[3, 2\) is empty or negative \(row 1\)"),
-                                                 (-1, 4, r"span \[-1, 4\) is empty"), (0, 0, r"span \[0, 0\) is empty")])
+                                                 (-1, 4, r"span \[-1, 4\) is empty"),
+                                                 (0, 0, r"span \[0, 0\) is empty")])
 def test_gold_dataframe_spans_are_checked(start, end, message):
     from psythemes.codebook import load_codebook
     from psythemes.pipeline import _load_gold
@@ -114,8 +115,8 @@ def test_mixed_encoding_warns_naming_the_lines_and_reads_both(tmp_path):
     from psythemes.io import read_transcript
 
     path = tmp_path / "mixed.txt"
-    path.write_bytes("P01: Das Café war voll.\n".encode("utf-8") + "P02: Und die Prüfung?\n".encode("cp1252")
-                     + "P01: Schön war es.\n".encode("utf-8"))
+    path.write_bytes("P01: Das Café war voll.\n".encode() + "P02: Und die Prüfung?\n".encode("cp1252")
+                     + "P01: Schön war es.\n".encode())
     with pytest.warns(PsythemesWarning, match=r"mixed encodings: 1 line\(s\) are not UTF-8 \(read as cp1252: 2\)"):
         doc = read_transcript(path)
     assert "Café" in doc.text and "Prüfung" in doc.text and "Schön" in doc.text and "Ã" not in doc.text
@@ -145,9 +146,7 @@ def test_bad_seed_is_refused_before_any_work(seed, tmp_path):
 def test_min_topic_size_above_the_segments(tmp_path):
     import numpy as np
 
-    from psythemes.discover import ThemeDiscoverer
-
-    from psythemes.discover import SMALL_CORPUS
+    from psythemes.discover import SMALL_CORPUS, ThemeDiscoverer
 
     n = SMALL_CORPUS + 4  # enough for the default preset (UMAP + HDBSCAN)
     seg = pd.DataFrame({"doc_id": ["a"] * n, "segment_id": [f"a:{i}" for i in range(n)], "text": ["x y z"] * n})

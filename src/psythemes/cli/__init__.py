@@ -18,7 +18,8 @@ from . import _app
 app = _app.app
 
 # Importing a command module registers its command on ``app``; ``--help`` lists them in this
-# order: the main job first, then its stages in pipeline order.
+# order: the main job first, then its stages in pipeline order (so not sorted).
+# isort: off
 from . import extract as _extract  # noqa: E402,F401
 from . import segment as _segment  # noqa: E402,F401
 from . import themes as _themes  # noqa: E402,F401
@@ -27,6 +28,7 @@ from . import agreement as _agreement  # noqa: E402,F401
 from . import cache as _cache  # noqa: E402,F401
 from . import pseudonymise as _pseudonymise  # noqa: E402,F401
 from . import review as _review  # noqa: E402,F401
+# isort: on
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -82,7 +84,7 @@ def _framework_exit(err: BaseException) -> int | None:
     if "ClickException" in names and callable(getattr(err, "show", None)):
         # usage errors (unknown option, missing argument, bad value, no arguments: the help)
         # print click's usage line and message; exit 2 like every error raised on purpose
-        err.show()
+        err.show()  # type: ignore[attr-defined]
         return 2
     return None
 

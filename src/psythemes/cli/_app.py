@@ -7,8 +7,9 @@ import functools
 import inspect
 import io
 import sys
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -81,7 +82,7 @@ def with_verbosity(func: Callable) -> Callable:
 
     params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
               else p for p in signature.parameters.values()]
-    command.__signature__ = signature.replace(parameters=[*params, *extra])
+    command.__signature__ = signature.replace(parameters=[*params, *extra])  # type: ignore[attr-defined]
     # evaluated annotations: the command modules' own names (Path, ...) are not visible here
     command.__annotations__ = {p.name: p.annotation for p in [*params, *extra]
                                if p.annotation is not inspect.Parameter.empty}
@@ -165,7 +166,7 @@ class warnings_as_lines:
         warnings.simplefilter("always")
         return self.caught
 
-    def __exit__(self, *exc: object) -> bool:
+    def __exit__(self, *exc: Any) -> Literal[False]:
         self._catcher.__exit__(*exc)
         from ..errors import PsythemesWarning
 

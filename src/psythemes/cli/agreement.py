@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Any, Literal
 
 import typer
 
@@ -76,8 +76,8 @@ def agree(
                                   "Brennan-Prediger."),
     level: Literal["nominal", "ordinal", "interval", "ratio"] = typer.Option(
         "nominal", "--level", help="Measurement level (alpha)."),
-    weights: Optional[Literal["linear", "quadratic"]] = typer.Option(None, "--weights", help="Cohen's kappa weights."),
-    categories: Optional[str] = typer.Option(
+    weights: Literal["linear", "quadratic"] | None = typer.Option(None, "--weights", help="Cohen's kappa weights."),
+    categories: str | None = typer.Option(
         None, "--categories", help="All categories in order, comma-separated (ordinal labels; q for AC1/BP)."),
     unit_column: str = typer.Option(
         "auto", "--unit-column",
@@ -93,7 +93,7 @@ def agree(
     from ..outputs import to_jsonable
 
     frame = _read_reliability_table(table, unit_column)
-    cats = [c.strip() for c in categories.split(",")] if categories else None
+    cats: list[Any] | None = [c.strip() for c in categories.split(",")] if categories else None
     if cats is not None and all(_is_number(c) for c in cats):
         cats = [float(c) for c in cats]
     with warnings_as_lines():
@@ -130,12 +130,12 @@ def evaluate_command(
     gold: list[Path] = typer.Option(
         ..., "--gold", help="Gold codes: CSV (doc_id, start, end, code[, coder]), .qdpx or a filled-in review "
                             "sheet; repeat to mix.", metavar="FILE"),
-    gold_coders: Optional[str] = typer.Option(
+    gold_coders: str | None = typer.Option(
         None, "--gold-coders", help="Coders whose codes are gold, comma-separated [default: all but 'psythemes'].",
         metavar="NAME,..."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for agreement.json/.csv, confusion.csv, "
                              "disagreements.csv.", metavar="DIR"),
-    segments: Optional[Path] = typer.Option(
+    segments: Path | None = typer.Option(
         None, "--segments", help="Segments CSV: the units scored (every segment, coded or not). Required unless "
                                  "--pred-units-only.", metavar="CSV"),
     pred_units_only: bool = typer.Option(
@@ -143,7 +143,7 @@ def evaluate_command(
                                          "without any machine code are left out, which lowers kappa)."),
     overlap: float = typer.Option(0.5, "--overlap", min=0.01, max=1.0,
                                   help="Share of span or segment a gold span must cover."),
-    codes: Optional[str] = typer.Option(
+    codes: str | None = typer.Option(
         None, "--codes",
         help="The code list, comma-separated; a code outside it in --gold or --pred is an error (default: all used)."),
     consensus: Literal["majority", "union", "intersection"] = typer.Option(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -32,7 +32,8 @@ def extract(
     speaker_roles: Annotated[str | None, typer.Option(
         help='e.g. "Interviewer=interviewer,P*=patient".', metavar="GLOB=ROLE,...")] = None,
     unit: Annotated[Literal["turn", "sentence", "window"], typer.Option(help="Segmentation unit.")] = "turn",
-    keep_interviewer: Annotated[bool, typer.Option("--keep-interviewer", help="Analyse interviewer turns too.")] = False,
+    keep_interviewer: Annotated[bool, typer.Option(
+        "--keep-interviewer", help="Analyse interviewer turns too.")] = False,
     keep_backchannels: Annotated[bool, typer.Option(
         "--keep-backchannels", help="Analyse backchannel turns ('mm-hmm', 'yeah') too.")] = False,
     preset: Annotated[Literal["default", "fast"], typer.Option(
@@ -40,7 +41,8 @@ def extract(
     min_topic_size: Annotated[int, typer.Option(min=2, help="Smallest theme.")] = 10,
     n_themes: Annotated[int | None, typer.Option(
         min=2, help="Number of themes (fast) / merge down to (default).")] = None,
-    reduce_outliers: Annotated[bool, typer.Option("--reduce-outliers", help="Assign outliers to their nearest theme.")] = False,
+    reduce_outliers: Annotated[bool, typer.Option(
+        "--reduce-outliers", help="Assign outliers to their nearest theme.")] = False,
     method: Annotated[Literal["zero-shot", "few-shot"], typer.Option(
         help="zero-shot, or few-shot with --mapper.")] = "zero-shot",
     mapper: Annotated[Path | None, typer.Option(help="Trained mapper folder (psythemes train).", metavar="DIR")] = None,
@@ -50,11 +52,12 @@ def extract(
     model: Annotated[Path | None, typer.Option(
         help="Local sentence-transformers folder (default: bundled MiniLM).", metavar="DIR")] = None,
     backend: Annotated[Literal["onnx", "torch"] | None, typer.Option(
-        help="Embedding backend: onnx (int8, about 3x faster) or torch; default: the --mapper's own, else onnx "
+        help="Embedding backend: onnx (int8, faster) or torch; default: the --mapper's own, else onnx "
              "(or $PSYTHEMES_EMBED_BACKEND). See docs/performance.md.")] = None,
     context: Annotated[Literal["previous_turn"] | None, typer.Option(
         help="previous_turn: embed each segment with the end of the turn before it; the themes and the "
-             "zero-shot codes both use these vectors (a trained --mapper codes from the text alone, as trained).")] = None,
+             "zero-shot codes both use these vectors (a trained --mapper codes from the text alone, as "
+             "trained).")] = None,
     no_cache: Annotated[bool, typer.Option(
         "--no-cache", help="Do not read or write the caches (embeddings, fitted themes, report plots).")] = False,
     seed: Annotated[int, typer.Option(help="Seed of every random part.")] = 0,
@@ -83,7 +86,8 @@ def extract(
              "parts again. See docs/architecture.md.", metavar="FILE")] = None,
 ) -> None:
     """Run every stage and write all tables, report.html, project.qdpx and manifest.json into OUT."""
-    from ..pipeline import STAGES, extract as run_extract
+    from ..pipeline import STAGES
+    from ..pipeline import extract as run_extract
 
     if scheduler is not None:
         from ..distributed import extract as run_extract  # same options, stages on Dask
@@ -100,15 +104,18 @@ def extract(
     with warnings_as_lines(), _StageProgress(STAGES) as on_stage:
         result = run_extract(
             inputs, out, metadata=metadata, codebook=codebook, gold=gold or None, format=format,
-            gold_coders=[c.strip() for c in gold_coders.split(",") if c.strip()] if gold_coders else None, encoding=encoding,
+            gold_coders=[c.strip() for c in gold_coders.split(",") if c.strip()] if gold_coders else None,
+            encoding=encoding,
             speaker_roles=speaker_roles, unit=unit, interviewer="keep" if keep_interviewer else "drop",
             backchannels="keep" if keep_backchannels else "drop",
             preset=preset, min_topic_size=min_topic_size, n_themes=n_themes, reduce_outliers=reduce_outliers,
-            method=method, model=mapper, embedding_model=model, embedding_backend=backend, context=context, single_label=single_label,
+            method=method, model=mapper, embedding_model=model, embedding_backend=backend, context=context,
+            single_label=single_label,
             cache_dir=False if no_cache else None, n_boot=n_boot, random_state=seed,
             qdpx=not no_qdpx, on_stage=on_stage, qdpx_positions=qdpx_positions, pseudonym_key=pseudonym_key,
             pseudonymise=_pseudonymiser(pseudonymise, names, keep),
-            **({"scheduler": scheduler, "theme_sample": theme_sample} if scheduler is not None else {}),
+            **({"scheduler": scheduler, "theme_sample": theme_sample}  # type: ignore[arg-type]
+               if scheduler is not None else {}),
             **configured,
         )
     counts = result.manifest["counts"]
@@ -116,7 +123,8 @@ def extract(
             f"({100 * counts['outlier_share']:.0f}% outliers), {len(result.codes)} machine codes")
     if result.evaluation is not None:
         s = result.evaluation.summary
-        line += f"; vs gold: mean kappa {s.get('mean_kappa', float('nan')):.2f}, macro-F1 {s.get('macro_f1', float('nan')):.2f}"
+        kappa, f1 = s.get('mean_kappa', float('nan')), s.get('macro_f1', float('nan'))
+        line += f"; vs gold: mean kappa {kappa:.2f}, macro-F1 {f1:.2f}"
     print(f"{line} -> {out}")
     print(f"report: {Path(out) / 'report.html'}")
     if state.verbosity > 0:
@@ -141,7 +149,7 @@ class _StageProgress:
 
     def __init__(self, stages: tuple[str, ...]):
         self.stages = stages
-        self.progress = None
+        self.progress: Any = None
 
     def __enter__(self):
         if not show_progress():

@@ -24,11 +24,13 @@ def map_command(
     train: Annotated[Path | None, typer.Option(
         help="Gold codes CSV (doc_id,start,end,code[,coder]) to train a few-shot mapper on these segments.",
         metavar="CSV")] = None,
-    model: Annotated[Path | None, typer.Option(help="Folder of a mapper saved by 'psythemes train'.", metavar="DIR")] = None,
+    model: Annotated[Path | None, typer.Option(
+        help="Folder of a mapper saved by 'psythemes train'.", metavar="DIR")] = None,
     themes: Annotated[Path | None, typer.Option(
         help="Folder with themes.csv and segment_themes.csv from 'psythemes themes'; writes theme_codes.csv.",
         metavar="DIR")] = None,
-    threshold: Annotated[str, typer.Option(help="Zero-shot threshold: auto or a number.", metavar="auto|NUMBER")] = "auto",
+    threshold: Annotated[str, typer.Option(
+        help="Zero-shot threshold: auto or a number.", metavar="auto|NUMBER")] = "auto",
     max_codes: Annotated[int | None, typer.Option(min=1, help="At most this many codes per segment.")] = None,
     single_label: Annotated[bool | None, typer.Option(
         "--single-label/--multi-label",
@@ -78,7 +80,9 @@ def train_command(
     from ..jobs import train_to_folder
 
     with warnings_as_lines():
-        run = train_to_folder(segments, gold if len(gold) > 1 else gold[0], out, codebook=codebook, cv=cv,
+        # train_to_folder reads a list of gold files too (its annotation says one)
+        run = train_to_folder(segments, gold if len(gold) > 1 else gold[0], out,  # type: ignore[arg-type]
+                              codebook=codebook, cv=cv,
                               random_state=seed, single_label=single_label)
     cv_part = ""
     if run.get("kappa_mean") is not None:
@@ -103,7 +107,8 @@ def codebook_validate(
 
 @codebook_app.command("convert")
 def codebook_convert(
-    source: Annotated[str, typer.Argument(help="Input codebook (.yaml/.csv/.qdc) or shipped name.", show_default=False)],
+    source: Annotated[str, typer.Argument(
+        help="Input codebook (.yaml/.csv/.qdc) or shipped name.", show_default=False)],
     target: Annotated[Path, typer.Argument(help="Output file; format from the suffix.", show_default=False)],
 ) -> None:
     """Convert a codebook between YAML, CSV (name,description) and REFI-QDA .qdc."""

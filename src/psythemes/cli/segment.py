@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -23,7 +23,8 @@ def segment(
     unit: Annotated[Literal["turn", "sentence", "window"], typer.Option(help="Segmentation unit.")] = "turn",
     window_size: Annotated[int, typer.Option(min=1, help="Sentences per window (--unit window).")] = 3,
     stride: Annotated[int, typer.Option(min=1, help="Sentences between window starts.")] = 1,
-    metadata: Annotated[Path | None, typer.Option(help="Sidecar CSV with doc_id and participant columns.", metavar="CSV")] = None,
+    metadata: Annotated[Path | None, typer.Option(
+        help="Sidecar CSV with doc_id and participant columns.", metavar="CSV")] = None,
     speaker_roles: Annotated[str | None, typer.Option(
         help='Speaker globs to roles, e.g. "Interviewer=interviewer,P*=patient" (first match wins).',
         metavar="GLOB=ROLE,...")] = None,
@@ -55,7 +56,7 @@ class _progress:
 
     def __init__(self, total: int):
         self.total = total
-        self.bar = None
+        self.bar: Any = None
 
     def __enter__(self):
         if self.total < PROGRESS_MIN_FILES or not show_progress():

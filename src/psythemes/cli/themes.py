@@ -33,7 +33,7 @@ def themes(
     model: Annotated[Path | None, typer.Option(
         help="Local sentence-transformers model folder (default: the bundled all-MiniLM-L6-v2).", metavar="DIR")] = None,
     backend: Annotated[Literal["onnx", "torch"] | None, typer.Option(
-        help="Embedding backend: onnx (int8, about 3x faster) or torch; default onnx (or "
+        help="Embedding backend: onnx (int8, faster) or torch; default onnx (or "
              "$PSYTHEMES_EMBED_BACKEND). See docs/performance.md.")] = None,
     metadata: Annotated[Path | None, typer.Option(help="Metadata CSV (doc_id, wave, ...).", metavar="CSV")] = None,
     unit: Annotated[Literal["turn", "sentence", "window"], typer.Option(
