@@ -282,8 +282,7 @@ def test_extract_passes_the_unit_to_project_and_gold(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", PsythemesWarning)  # told, not guessed: no position warning
         warnings.filterwarnings("ignore", message="no speaker recognised")
-        transcripts, project = pipeline._read_inputs([path], format="auto", metadata=None, speaker_roles=None,
-                                                     qdpx_positions="utf16")
+        transcripts, project = pipeline._read_inputs([path], pipeline.ReadOptions(qdpx_positions="utf16"))
         gold = pipeline._load_gold(path, None, project.codebook, transcripts, qdpx_positions="utf16")
     assert project.position_unit == "utf16" and cut(project) == QUOTES
     text = transcripts[0].text

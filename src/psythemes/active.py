@@ -19,22 +19,22 @@ mapper most:
 With no labels yet (or only one code among them) there is nothing to be uncertain about:
 the batch is then the segments nearest the centres of ``n`` k-means clusters of all
 unlabelled segments (a representative sample), balanced over transcripts.  :class:`ActiveSampler` is the
-estimator; ``benchmarks/active_learning.py`` simulates the loop on AnnoMI and ESConv.
+estimator (in memory); ``psythemes next`` is :func:`psythemes.jobs.next_batch`, which reads the run
+folder and the gold files and writes the review sheet.  ``benchmarks/active_learning.py`` simulates
+the loop on AnnoMI and ESConv.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from .errors import InputError
+from ._moved import forward
 
-__all__ = ["ActiveSampler", "next_batch", "labelled_segments"]
+__all__ = ["ActiveSampler"]
 
 #: Label of segments with no code, for balancing and single-label classifiers.
 NO_CODE = "(no code)"
@@ -219,97 +219,8 @@ def _cluster_pick(X: np.ndarray, weight: np.ndarray, docs: np.ndarray, n: int, c
     return np.asarray(chosen, dtype=int)
 
 
-# ----------------------------------------------------------------------------- the command
-
-
-def labelled_segments(segments: pd.DataFrame, gold_paths: Sequence[str | Path], *, codes: Sequence[str],
-                      coders: Sequence[str] | None = None) -> tuple[np.ndarray, list[list[str]]]:
-    """Which segments are labelled by the given gold files, and their codes.
-
-    A review sheet labels the segments it has decisions for; a gold CSV or ``.qdpx`` labels
-    every segment of each document it has codes in (the coverage rule of
-    :mod:`psythemes.evaluate`).
-
-    Returns
-    -------
-    (ndarray, list)
-        Row positions in ``segments`` and, per position, the sorted codes.
-    """
-    from .evaluate import _is_review_csv, load_gold
-    from .mapping import labels_from_gold
-    from .review import read_review
-
-    labelled = np.zeros(len(segments), dtype=bool)
-    tables = []
-    key = list(zip(segments["doc_id"].astype(str), segments["start"].astype(int), segments["end"].astype(int),
-                   strict=True))
-    position = {k: i for i, k in enumerate(key)}
-    for path in map(Path, gold_paths):
-        if path.suffix.lower() in (".xlsx", ".xlsm") or _is_review_csv(path):
-            decided = read_review(path, codes=codes)
-            for rec in decided.reviewed.itertuples(index=False):
-                i = position.get((str(rec.doc_id), int(rec.start), int(rec.end)))
-                if i is not None:
-                    labelled[i] = True
-            tables.append(decided.gold)
-        else:
-            table = load_gold(path, codes=codes, coders=coders)
-            labelled |= segments["doc_id"].astype(str).isin(set(table["doc_id"].astype(str))).to_numpy()
-            tables.append(table)
-    rows = np.flatnonzero(labelled)
-    gold = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=["doc_id", "start", "end", "code"])
-    labels = labels_from_gold(segments, gold) if len(gold) else [[] for _ in range(len(segments))]
-    return rows, [labels[i] for i in rows]
-
-
-def next_batch(run_dir: str | Path, out: str | Path, *, n: int = 50, gold: Sequence[str | Path] = (),
-               gold_coders: Sequence[str] | None = None, reviewer: str = "", random_state: int = 0,
-               cache_dir: Any = None) -> dict[str, Any]:
-    """``psythemes next``: write a review sheet of the ``n`` segments to code next.
-
-    Returns
-    -------
-    dict
-        ``n_selected``, ``n_labelled``, ``n_docs``, ``cold_start`` (no classifier could be
-        fitted yet), ``out``.
-    """
-    from .embed import Embedder
-    from .review import load_run, review_table, write_review_sheet
-
-    if n < 1:
-        raise InputError(f"--n must be at least 1, got {n}")
-    run = load_run(run_dir)
-    segments = run.segments.reset_index(drop=True)
-    rows, labels = labelled_segments(segments, list(gold), codes=run.codebook.names, coders=gold_coders)
-    manifest = run.manifest if isinstance(run.manifest, dict) else {}
-    options = manifest.get("options", {})
-    # the run's embedder (parts; runs written before parts were recorded keep context in options)
-    context = (manifest.get("parts", {}).get("embedder") or {}).get("context", options.get("context"))
-    model_path = (manifest.get("model") or {}).get("path")
-    embedder = Embedder(model=model_path if model_path and Path(model_path).exists() else None,
-                        context=context, backend=options.get("embedding_backend"), cache_dir=cache_dir)
-    X = np.asarray(embedder.embed_segments(segments), dtype=np.float32)
-    X /= np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
-    top_code = (run.codes[run.codes["code"].astype(str) != ""].sort_values("score", ascending=False)
-                .drop_duplicates("segment_id").set_index("segment_id")["code"])
-    prior = [str(top_code.get(s, NO_CODE)) for s in segments["segment_id"]]
-    sampler = ActiveSampler(n=n, random_state=random_state)
-    picked = sampler.select(X, rows, labels, segments["doc_id"], prior_codes=prior, multilabel=True)
-    if not len(picked):
-        raise InputError("every segment of the run is already labelled: nothing left to choose")
-    # show the classifier's guess where there is one, else the run's own suggestions
-    picked_ids = segments["segment_id"].iloc[picked].tolist()
-    if sampler.classifier_ is not None:
-        pos = {int(p): k for k, p in enumerate(np.setdiff1d(np.arange(len(segments)), rows))}
-        guesses = [sampler.predicted_[pos[int(p)]] for p in picked]
-        suggestions = pd.DataFrame({"segment_id": picked_ids,
-                                    "code": [g if g != NO_CODE else "" for g in guesses],
-                                    "score": [round(1 - float(sampler.uncertainty_[pos[int(p)]]), 3) for p in picked],
-                                    "evidence": "chosen by psythemes next (uncertain)"})
-    else:
-        suggestions = run.codes[run.codes["segment_id"].isin(picked_ids)]
-    table = review_table(run, segment_ids=picked_ids, suggestions=suggestions, reviewer=reviewer)
-    written = write_review_sheet(table, out, codes=run.codebook.names)
-    return {"n_selected": len(picked_ids), "n_labelled": int(len(rows)),
-            "n_docs": int(segments["doc_id"].iloc[picked].nunique()), "cold_start": sampler.classifier_ is None,
-            "out": str(written)}
+# Moved to the file-level jobs; still importable from here.
+__getattr__ = forward(__name__, {
+    "next_batch": "jobs",
+    "labelled_segments": "jobs",
+})

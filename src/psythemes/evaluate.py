@@ -60,7 +60,6 @@ from .tables import (
     row_lines,
     write_evaluation,
 )
-from .tables import is_review_csv as _is_review_csv  # noqa: F401  (psythemes.active)
 from .tables import read_codes as load_codes
 from .tables import read_gold as load_gold
 from .tables import read_segments as load_segments

@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -502,3 +502,205 @@ def discover_themes(
         write_theme_outputs(out_dir, discoverer, include_segments=include_segments)
     return discoverer
 
+
+# ============================================================================= review loop and pseudonymisation
+# ``psythemes review``, ``psythemes next`` and ``psythemes pseudonymise``: the file-level jobs of
+# psythemes.review, psythemes.active and psythemes.pseudonymise (which work in memory).
+
+__all__ += ["review_run", "next_batch", "labelled_segments", "pseudonymise_files", "restore_files",
+            "default_key_path"]
+
+if TYPE_CHECKING:
+    from .pseudonymise import PseudonymisationResult
+
+
+def review_run(run_dir: str | Path, out: str | Path, *, reviewer: str = "", min_score: float | None = None) -> dict:
+    """``psythemes review``: write the review sheet of a run.
+
+    Returns
+    -------
+    dict
+        ``n_rows``, ``n_segments``, ``out`` and, when ``out`` is an ``.xlsx``, ``csv`` (the
+        same rows as UTF-8-with-BOM CSV beside it).
+    """
+    from .review import review_table
+    from .tables import read_run, write_review_sheet
+
+    run = read_run(run_dir)
+    suggestions = run.codes
+    if min_score is not None:
+        suggestions = suggestions[suggestions["score"] >= min_score]
+    table = review_table(run, suggestions=suggestions, reviewer=reviewer)
+    out = Path(out)
+    written = write_review_sheet(table, out, codes=run.codebook.names)
+    info = {"n_rows": len(table), "n_segments": int(table["segment_id"].nunique()), "out": str(written)}
+    if out.suffix.lower() == ".xlsx":
+        info["csv"] = str(write_review_sheet(table, out.with_suffix(".csv"), codes=run.codebook.names))
+    return info
+
+
+def labelled_segments(segments: pd.DataFrame, gold_paths: Sequence[str | Path], *, codes: Sequence[str],
+                      coders: Sequence[str] | None = None) -> tuple[np.ndarray, list[list[str]]]:
+    """Which segments are labelled by the given gold files, and their codes.
+
+    A review sheet labels the segments it has decisions for; a gold CSV or ``.qdpx`` labels
+    every segment of each document it has codes in (the coverage rule of
+    :mod:`psythemes.evaluate`).
+
+    Returns
+    -------
+    (ndarray, list)
+        Row positions in ``segments`` and, per position, the sorted codes.
+    """
+    from .tables import is_review_csv, read_review
+
+    labelled = np.zeros(len(segments), dtype=bool)
+    tables = []
+    key = list(zip(segments["doc_id"].astype(str), segments["start"].astype(int), segments["end"].astype(int)))
+    position = {k: i for i, k in enumerate(key)}
+    for path in map(Path, gold_paths):
+        if path.suffix.lower() in (".xlsx", ".xlsm") or is_review_csv(path):
+            decided = read_review(path, codes=codes)
+            for rec in decided.reviewed.itertuples(index=False):
+                i = position.get((str(rec.doc_id), int(rec.start), int(rec.end)))
+                if i is not None:
+                    labelled[i] = True
+            tables.append(decided.gold)
+        else:
+            table = read_gold(path, codes=codes, coders=coders)
+            labelled |= segments["doc_id"].astype(str).isin(set(table["doc_id"].astype(str))).to_numpy()
+            tables.append(table)
+    rows = np.flatnonzero(labelled)
+    gold = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=["doc_id", "start", "end", "code"])
+    labels = labels_from_gold(segments, gold) if len(gold) else [[] for _ in range(len(segments))]
+    return rows, [labels[i] for i in rows]
+
+
+def next_batch(run_dir: str | Path, out: str | Path, *, n: int = 50, gold: Sequence[str | Path] = (),
+               gold_coders: Sequence[str] | None = None, reviewer: str = "", random_state: int = 0,
+               cache_dir: Any = None) -> dict[str, Any]:
+    """``psythemes next``: write a review sheet of the ``n`` segments to code next.
+
+    Returns
+    -------
+    dict
+        ``n_selected``, ``n_labelled``, ``n_docs``, ``cold_start`` (no classifier could be
+        fitted yet), ``out``.
+    """
+    from .active import NO_CODE, ActiveSampler
+    from .embed import Embedder
+    from .review import review_table
+    from .tables import read_run, write_review_sheet
+
+    if n < 1:
+        raise InputError(f"--n must be at least 1, got {n}")
+    run = read_run(run_dir)
+    segments = run.segments.reset_index(drop=True)
+    rows, labels = labelled_segments(segments, list(gold), codes=run.codebook.names, coders=gold_coders)
+    manifest = run.manifest if isinstance(run.manifest, dict) else {}
+    options = manifest.get("options", {})
+    # the run's embedder (parts; runs written before parts were recorded keep context in options)
+    context = (manifest.get("parts", {}).get("embedder") or {}).get("context", options.get("context"))
+    model_path = (manifest.get("model") or {}).get("path")
+    embedder = Embedder(model=model_path if model_path and Path(model_path).exists() else None,
+                        context=context, backend=options.get("embedding_backend"), cache_dir=cache_dir)
+    X = np.asarray(embedder.embed_segments(segments), dtype=np.float32)
+    X /= np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
+    top_code = (run.codes[run.codes["code"].astype(str) != ""].sort_values("score", ascending=False)
+                .drop_duplicates("segment_id").set_index("segment_id")["code"])
+    prior = [str(top_code.get(s, NO_CODE)) for s in segments["segment_id"]]
+    sampler = ActiveSampler(n=n, random_state=random_state)
+    picked = sampler.select(X, rows, labels, segments["doc_id"], prior_codes=prior, multilabel=True)
+    if not len(picked):
+        raise InputError("every segment of the run is already labelled: nothing left to choose")
+    # show the classifier's guess where there is one, else the run's own suggestions
+    picked_ids = segments["segment_id"].iloc[picked].tolist()
+    if sampler.classifier_ is not None:
+        pos = {int(p): k for k, p in enumerate(np.setdiff1d(np.arange(len(segments)), rows))}
+        guesses = [sampler.predicted_[pos[int(p)]] for p in picked]
+        suggestions = pd.DataFrame({"segment_id": picked_ids,
+                                    "code": [g if g != NO_CODE else "" for g in guesses],
+                                    "score": [round(1 - float(sampler.uncertainty_[pos[int(p)]]), 3) for p in picked],
+                                    "evidence": "chosen by psythemes next (uncertain)"})
+    else:
+        suggestions = run.codes[run.codes["segment_id"].isin(picked_ids)]
+    table = review_table(run, segment_ids=picked_ids, suggestions=suggestions, reviewer=reviewer)
+    written = write_review_sheet(table, out, codes=run.codebook.names)
+    return {"n_selected": len(picked_ids), "n_labelled": int(len(rows)),
+            "n_docs": int(segments["doc_id"].iloc[picked].nunique()), "cold_start": sampler.classifier_ is None,
+            "out": str(written)}
+
+
+def default_key_path(out_dir: str | Path) -> Path:
+    """Where ``psythemes pseudonymise`` keeps the key when none is named: beside the output
+    folder (``OUT.key.json``), never inside it."""
+    out_dir = Path(out_dir)
+    return out_dir.parent / f"{out_dir.name}.key.json"
+
+
+def _refuse_inputs(targets: Iterable[Path], inputs: Iterable[Path]) -> None:
+    sources = {p.resolve() for p in inputs}
+    for target in targets:
+        if target.resolve() in sources:
+            raise InputError("would overwrite an input file; choose another --out folder", path=target)
+
+
+def pseudonymise_files(inputs: str | Path | Iterable[str | Path], out_dir: str | Path, *,
+                       key_path: str | Path | None = None, names: Any = None, keep: Any = None,
+                       format: str = "auto", encoding: str | None = None) -> tuple[PseudonymisationResult, Path]:
+    """Pseudonymise transcript files into ``out_dir`` (one ``DOC_ID.txt`` each) and write the key.
+
+    An existing key at ``key_path`` is read first and extended, so files pseudonymised in
+    several batches share their surrogates.  Inputs are never modified.  Returns the result
+    and the key's path.
+    """
+    from .io import expand_paths, read_transcripts
+    from .outputs import prepare_out_dir, write_text
+    from .pseudonymise import PseudonymKey, Pseudonymiser, check_key_path
+
+    out_dir = Path(out_dir)
+    key_path = check_key_path(key_path if key_path is not None else default_key_path(out_dir), out_dir)
+    files = expand_paths([inputs] if isinstance(inputs, (str, Path)) else list(inputs))
+    transcripts = read_transcripts(files, format=format, encoding=encoding)
+    targets = [out_dir / f"{t.doc_id}.txt" for t in transcripts]
+    _refuse_inputs(targets, files)
+    earlier = PseudonymKey.load(key_path) if key_path.exists() else None
+    result = Pseudonymiser(names=names, keep=keep, key=earlier).fit_transform(transcripts)
+    prepare_out_dir(out_dir)
+    # the key first: pseudonymised files without their key could never be restored
+    result.key.save(key_path)
+    for target, t in zip(targets, result.transcripts):
+        write_text(target, t.text)
+    return result, key_path
+
+
+def restore_files(inputs: str | Path | Iterable[str | Path], out_dir: str | Path, *,
+                  key_path: str | Path) -> list[Path]:
+    """Write each input file into ``out_dir`` with the originals back (see
+    :func:`psythemes.pseudonymise.restore_text`).
+
+    A pseudonymised transcript written by :func:`pseudonymise_files` comes back exactly; any
+    other text file (a CSV, the report) gets each surrogate's first-seen original.
+    """
+    from .io import decode_bytes, expand_paths, normalise_text
+    from .outputs import prepare_out_dir, write_text
+    from .pseudonymise import PseudonymKey, restore_text
+
+    key = PseudonymKey.load(key_path)
+    out_dir = Path(out_dir)
+    paths = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
+    files = [Path(p) for p in paths if Path(p).is_file()] + expand_paths([p for p in paths if Path(p).is_dir()])
+    missing = [p for p in paths if not Path(p).exists()]
+    if missing:
+        raise InputError("no such file or folder", path=missing[0])
+    targets = [out_dir / f.name for f in files]
+    _refuse_inputs(targets, files)
+    prepare_out_dir(out_dir)
+    written = []
+    for source, target in zip(files, targets):
+        try:
+            raw = source.read_bytes()
+        except OSError as err:
+            raise InputError(f"cannot read: {err.strerror}", path=source) from None
+        written.append(write_text(target, restore_text(normalise_text(decode_bytes(raw, source)), key)))
+    return written

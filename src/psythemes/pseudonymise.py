@@ -16,7 +16,9 @@ spans remapped with :meth:`PseudonymisationResult.map_spans`) refers to it.
 
 The mapping from surrogates back to originals is a :class:`PseudonymKey`: write it with
 :meth:`PseudonymKey.save` (owner-only permissions) somewhere apart from every other output;
-:func:`restore_text` and :func:`restore_transcripts` put the originals back.
+:func:`restore_text` and :func:`restore_transcripts` put the originals back.  The files of
+``psythemes pseudonymise`` are read and written by :func:`psythemes.jobs.pseudonymise_files` and
+:func:`psythemes.jobs.restore_files`.
 
 Examples
 --------
@@ -46,6 +48,7 @@ from typing import Any
 
 import pandas as pd
 
+from ._moved import forward
 from .errors import InputError, PsythemesWarning
 from .schema import Transcript
 
@@ -58,9 +61,6 @@ __all__ = [
     "Pseudonymiser",
     "pseudonymise",
     "pseudonymise_for_extract",
-    "pseudonymise_files",
-    "restore_files",
-    "default_key_path",
     "check_key_path",
     "read_word_list",
     "restore_text",
@@ -773,82 +773,6 @@ def restore_transcripts(transcripts: Sequence[Transcript], key: PseudonymKey) ->
 
 
 # ---------------------------------------------------------------------------------------------
-# File-level jobs (the CLI's)
-# ---------------------------------------------------------------------------------------------
-
-def default_key_path(out_dir: str | Path) -> Path:
-    """Where ``psythemes pseudonymise`` keeps the key when none is named: beside the output
-    folder (``OUT.key.json``), never inside it."""
-    out_dir = Path(out_dir)
-    return out_dir.parent / f"{out_dir.name}.key.json"
-
-
-def _refuse_inputs(targets: Iterable[Path], inputs: Iterable[Path]) -> None:
-    sources = {p.resolve() for p in inputs}
-    for target in targets:
-        if target.resolve() in sources:
-            raise InputError("would overwrite an input file; choose another --out folder", path=target)
-
-
-def pseudonymise_files(inputs: str | Path | Iterable[str | Path], out_dir: str | Path, *,
-                       key_path: str | Path | None = None, names: Any = None, keep: Any = None,
-                       format: str = "auto", encoding: str | None = None) -> tuple[PseudonymisationResult, Path]:
-    """Pseudonymise transcript files into ``out_dir`` (one ``DOC_ID.txt`` each) and write the key.
-
-    An existing key at ``key_path`` is read first and extended, so files pseudonymised in
-    several batches share their surrogates.  Inputs are never modified.  Returns the result
-    and the key's path.
-    """
-    from .io import expand_paths, read_transcripts
-    from .outputs import prepare_out_dir, write_text
-
-    out_dir = Path(out_dir)
-    key_path = check_key_path(key_path if key_path is not None else default_key_path(out_dir), out_dir)
-    files = expand_paths([inputs] if isinstance(inputs, (str, Path)) else list(inputs))
-    transcripts = read_transcripts(files, format=format, encoding=encoding)
-    targets = [out_dir / f"{t.doc_id}.txt" for t in transcripts]
-    _refuse_inputs(targets, files)
-    earlier = PseudonymKey.load(key_path) if key_path.exists() else None
-    result = Pseudonymiser(names=names, keep=keep, key=earlier).fit_transform(transcripts)
-    prepare_out_dir(out_dir)
-    # the key first: pseudonymised files without their key could never be restored
-    result.key.save(key_path)
-    for target, t in zip(targets, result.transcripts, strict=True):
-        write_text(target, t.text)
-    return result, key_path
-
-
-def restore_files(inputs: str | Path | Iterable[str | Path], out_dir: str | Path, *,
-                  key_path: str | Path) -> list[Path]:
-    """Write each input file into ``out_dir`` with the originals back (see :func:`restore_text`).
-
-    A pseudonymised transcript written by :func:`pseudonymise_files` comes back exactly; any
-    other text file (a CSV, the report) gets each surrogate's first-seen original.
-    """
-    from .io import decode_bytes, expand_paths, normalise_text
-    from .outputs import prepare_out_dir, write_text
-
-    key = PseudonymKey.load(key_path)
-    out_dir = Path(out_dir)
-    paths = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
-    files = [Path(p) for p in paths if Path(p).is_file()] + expand_paths([p for p in paths if Path(p).is_dir()])
-    missing = [p for p in paths if not Path(p).exists()]
-    if missing:
-        raise InputError("no such file or folder", path=missing[0])
-    targets = [out_dir / f.name for f in files]
-    _refuse_inputs(targets, files)
-    prepare_out_dir(out_dir)
-    written = []
-    for source, target in zip(files, targets, strict=True):
-        try:
-            raw = source.read_bytes()
-        except OSError as err:
-            raise InputError(f"cannot read: {err.strerror}", path=source) from None
-        written.append(write_text(target, restore_text(normalise_text(decode_bytes(raw, source)), key)))
-    return written
-
-
-# ---------------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------------
 
@@ -1078,3 +1002,10 @@ def _warn_named_ids(transcripts: Sequence[Transcript], matcher: re.Pattern[str] 
                 f"identifier found in the transcripts; ids are not pseudonymised — rename the file "
                 f"(e.g. to a participant code)", PsythemesWarning, stacklevel=3)
 
+
+# Moved to the file-level jobs (the CLI's); still importable from here.
+__getattr__ = forward(__name__, {
+    "pseudonymise_files": "jobs",
+    "restore_files": "jobs",
+    "default_key_path": "jobs",
+})

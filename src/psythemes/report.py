@@ -19,10 +19,10 @@ import hashlib
 import html
 import io
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -870,3 +870,51 @@ def _compact(value: Any) -> str:
 def write_report(path: str | Path, data: ReportData, *, figure_cache: str | Path | None = None) -> Path:
     """Render and write ``report.html`` atomically; returns the path."""
     return write_text(path, render_report(data, figure_cache=figure_cache))
+
+
+# ============================================================================= sections of other stages
+# Report sections whose figures are kept in the report's cache folder: the stage modules compute
+# in memory (psythemes.saturation) and never write the figure themselves.
+
+if TYPE_CHECKING:
+    from .saturation import SaturationResult
+
+
+def saturation_section(results: Sequence[SaturationResult], *, cache_dir: Any = None) -> tuple[str, str, str]:
+    """``(anchor, title, html)`` of a report section: the plot, one sentence per kind, the rule.
+
+    ``cache_dir`` (optional) keeps the drawn plot by what it shows, so a re-run with the same
+    counts does not import matplotlib to draw it again.
+    """
+    if not results:
+        return ("saturation", "Saturation", "<p>Nothing to count.</p>")
+    png = base64.b64encode(_cached_saturation_plot(results, cache_dir)).decode("ascii")
+    lines = "".join(f"<li>{html.escape(r.summary())}</li>" for r in results)
+    body = (f"<img alt='new codes and themes per added transcript' src='data:image/png;base64,{png}' "
+            f"style='max-width:100%'><ul>{lines}</ul><p class='note'>Stopping rule: {html.escape(results[0].rule)} "
+            "Codes the codebook fixes in advance saturate by construction; read the curve of themes and of your own "
+            "codes.</p>")
+    return ("saturation", "Saturation", body)
+
+
+def _cached_saturation_plot(results: Sequence[SaturationResult], cache_dir: Any) -> bytes:
+    from .saturation import plot_saturation  # looked up on each call (tests replace it)
+
+    if cache_dir is None:
+        return plot_saturation(results)
+    digest = hashlib.sha256()
+    for res in results:
+        digest.update(f"{res.kind}|{res.ordered}|{res.saturation_at}".encode())
+        digest.update(res.curve.to_csv(index=False).encode())
+    path = Path(cache_dir) / f"saturation-{digest.hexdigest()[:24]}.png"
+    if path.is_file():
+        return path.read_bytes()
+    png = plot_saturation(results)
+    try:
+        from .outputs import write_bytes
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes(path, png)
+    except OSError:  # a read-only cache only costs the drawing
+        pass
+    return png

@@ -14,23 +14,24 @@ divided by the number of distinct items in the base; saturation is reached at th
 the first run (runs start after the base and move one transcript at a time) whose ratio is
 at most the **threshold** (default 5 %; 0 % is the strict variant).  psythemes reports the
 figure; whether to stop interviewing stays the researcher's decision.
+
+Everything here works in memory; the report section (with its plot kept in the report's cache
+folder) is :func:`psythemes.report.saturation_section`.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import io as _io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ._moved import forward
 from .errors import InputError
 
-__all__ = ["SaturationResult", "saturation", "interview_order", "saturation_section", "GUEST_RULE"]
+__all__ = ["SaturationResult", "saturation", "interview_order", "GUEST_RULE"]
 
 #: The stopping rule as stated in reports.
 GUEST_RULE = ("Guest, Namey & Chen (2020, PLOS ONE 15(5): e0232076): saturation is reached at the end of the first "
@@ -250,42 +251,7 @@ def run_saturation(segments: pd.DataFrame, codes: pd.DataFrame | None, segment_t
     return out
 
 
-def saturation_section(results: Sequence[SaturationResult], *, cache_dir: Any = None) -> tuple[str, str, str]:
-    """``(anchor, title, html)`` of a report section: the plot, one sentence per kind, the rule.
-
-    ``cache_dir`` (optional) keeps the drawn plot by what it shows, so a re-run with the same
-    counts does not import matplotlib to draw it again.
-    """
-    if not results:
-        return ("saturation", "Saturation", "<p>Nothing to count.</p>")
-    png = base64.b64encode(_cached_plot(results, cache_dir)).decode("ascii")
-    lines = "".join(f"<li>{html.escape(r.summary())}</li>" for r in results)
-    body = (f"<img alt='new codes and themes per added transcript' src='data:image/png;base64,{png}' "
-            f"style='max-width:100%'><ul>{lines}</ul><p class='note'>Stopping rule: {html.escape(results[0].rule)} "
-            "Codes the codebook fixes in advance saturate by construction; read the curve of themes and of your own "
-            "codes.</p>")
-    return ("saturation", "Saturation", body)
-
-
-def _cached_plot(results: Sequence[SaturationResult], cache_dir: Any) -> bytes:
-    import hashlib
-    from pathlib import Path
-
-    if cache_dir is None:
-        return plot_saturation(results)
-    digest = hashlib.sha256()
-    for res in results:
-        digest.update(f"{res.kind}|{res.ordered}|{res.saturation_at}".encode())
-        digest.update(res.curve.to_csv(index=False).encode())
-    path = Path(cache_dir) / f"saturation-{digest.hexdigest()[:24]}.png"
-    if path.is_file():
-        return path.read_bytes()
-    png = plot_saturation(results)
-    try:
-        from .outputs import write_bytes
-
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_bytes(path, png)
-    except OSError:  # a read-only cache only costs the drawing
-        pass
-    return png
+# Moved to the report (it keeps the drawn plot in the report's cache folder); still importable from here.
+__getattr__ = forward(__name__, {
+    "saturation_section": "report",
+})

@@ -28,7 +28,7 @@ def pseudonymise(
     """Replace names, places, organisations, dates, ages over 89, e-mails, phone and ID numbers and URLs
     with surrogates (PERSON_3, ...) the same way in every file; write OUT/DOC_ID.txt and the key apart."""
     from ..errors import InputError
-    from ..pseudonymise import pseudonymise_files, restore_files
+    from ..jobs import pseudonymise_files, restore_files
 
     with warnings_as_lines():
         if restore:

@@ -1,4 +1,4 @@
-"""``psythemes review`` and ``psythemes next``: the review loop (see psythemes.review, psythemes.active)."""
+"""``psythemes review`` and ``psythemes next``: the review loop (the jobs are in psythemes.jobs)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ def review_command(
 ) -> None:
     """Write a review sheet: one row per machine suggestion, with decision (accept / reject / other code) and memo
     columns. Read it back with --gold review.xlsx."""
-    from ..review import review_run
+    from ..jobs import review_run
 
     with warnings_as_lines():
         info = review_run(run_dir, out, reviewer=reviewer, min_score=min_score)
@@ -45,7 +45,7 @@ def next_command(
 ) -> None:
     """Choose the segments to code next (uncertain for the classifier, diverse, balanced over codes and
     transcripts) and write them as a review sheet."""
-    from ..active import next_batch
+    from ..jobs import next_batch
 
     coders = [c.strip() for c in gold_coders.split(",") if c.strip()] if gold_coders else None
     with warnings_as_lines():
