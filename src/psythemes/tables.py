@@ -706,11 +706,11 @@ def theme_quotes(themes: pd.DataFrame, quotes: pd.DataFrame | None = None) -> di
     for rec in records:
         tid = key.get(str(rec["theme_id"]))
         if tid is not None:
-            out[tid].append({k: (None if _missing(v) else v) for k, v in rec.items()})
+            out[tid].append({k: (None if _quote_field_missing(v) else v) for k, v in rec.items()})
     return out
 
 
-def _missing(value: Any) -> bool:
+def _quote_field_missing(value: Any) -> bool:
     import pandas as pd
 
     return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
