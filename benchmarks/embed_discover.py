@@ -95,6 +95,7 @@ def main() -> int:
     from sentence_transformers import SentenceTransformer
 
     from psythemes.discover import ThemeDiscoverer
+    from psythemes.tables import write_themes
 
     segments, sources = build_segments(args.n)
     texts = segments["text"].tolist()
@@ -155,7 +156,7 @@ def main() -> int:
         print(f"discovery {name}: {discovery[name]:.2f} s, {len(d.themes_)} themes, outliers {d.outlier_share_:.1%}")
     with tempfile.TemporaryDirectory(prefix="psythemes-bench-out-") as tmp:
         t = time.perf_counter()
-        d.write(tmp)
+        write_themes(tmp, d)
         write_s = time.perf_counter() - t
 
     result = {

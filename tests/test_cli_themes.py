@@ -88,6 +88,22 @@ def test_themes_from_segments_csv_and_cache_reuse(segments_csv, tmp_path, fake_m
     assert (out / "themes.csv").read_bytes() == first
 
 
+def test_map_themes_uses_the_quotes_the_themes_command_wrote(segments_csv, tmp_path, fake_model):
+    from psythemes.tables import quote_texts, read_theme_quotes
+
+    themes_dir, out = tmp_path / "themes", tmp_path / "map"
+    assert main(["themes", str(segments_csv), "--out", str(themes_dir), "--preset", "fast", "--n-themes", "3",
+                 "--no-cache"]) == 0
+    quotes = read_theme_quotes(themes_dir / "theme_quotes.csv")
+    assert quotes.groupby("theme_id")["doc_id"].nunique().tolist() == quotes.groupby("theme_id").size().tolist()
+    assert main(["map", str(segments_csv), "--codebook", "psychosomatic", "--themes", str(themes_dir),
+                 "--out", str(out)]) == 0
+    theme_codes = pd.read_csv(out / "theme_codes.csv", keep_default_na=False)
+    expected = quote_texts(pd.read_csv(themes_dir / "themes.csv"), quotes)
+    # the theme -> code table shows the discoverer's quotes (as extract does), not quotes of its own
+    assert {t: q.split(" | ") for t, q in zip(theme_codes["theme_id"], theme_codes["quotes"], strict=True)} == expected
+
+
 def test_themes_from_transcripts_writes_segments_and_waves(demo_dir, tmp_path, fake_model, capsys):
     out = tmp_path / "out"
     rc = main(["themes", str(demo_dir / "transcripts"), "--out", str(out), "--preset", "fast",

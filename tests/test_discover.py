@@ -13,13 +13,14 @@ from psythemes.discover import (
     OUTLIER_THEME,
     TRANSCRIPT_FILLERS,
     ThemeDiscoverer,
-    _label,
     discover_themes,
     make_vectorizer,
+    theme_label,
 )
-from psythemes.errors import InputError, PsythemesWarning
+from psythemes.errors import InputError, NotFittedError, PsythemesWarning
 from psythemes.io import read_segments
 from psythemes.schema import SEGMENT_COLUMNS, SEGMENT_THEME_COLUMNS, THEME_COLUMNS
+from psythemes.tables import read_theme_quotes, theme_quotes, write_themes
 
 CLUSTERS = {
     "body": ["breathing", "shoulders", "tension", "relaxation", "posture"],
@@ -110,8 +111,12 @@ def test_centroids_aligned_with_themes(fitted_fast, corpus):
 def test_quotes_are_verbatim_and_one_per_transcript(fitted_fast, corpus):
     seg, _, _ = corpus
     by_id = seg.set_index("segment_id")
+    quotes_of = theme_quotes(fitted_fast.themes_, fitted_fast.quotes_)
     for rec in fitted_fast.themes_.itertuples():
-        quotes = json.loads(rec.top_quotes)
+        quotes = quotes_of[rec.theme_id]
+        assert [q["rank"] for q in quotes] == list(range(1, len(quotes) + 1))
+        # the spreadsheet cell holds the same quotes
+        assert [q["segment_id"] for q in json.loads(rec.top_quotes)] == [q["segment_id"] for q in quotes]
         assert 1 <= len(quotes) <= 5
         assert len({q["doc_id"] for q in quotes}) == len(quotes)
         for q in quotes:
@@ -149,8 +154,8 @@ def test_wave_column_in_segments_is_used(corpus):
 def test_same_seed_gives_byte_identical_tables(corpus, tmp_path):
     seg, X, _ = corpus
     for run in ("a", "b"):
-        ThemeDiscoverer(preset="fast", random_state=3).fit(seg, X).write(tmp_path / run, figures=False)
-    for name in ("themes.csv", "segment_themes.csv", "themes_by_role.csv"):
+        write_themes(tmp_path / run, ThemeDiscoverer(preset="fast", random_state=3).fit(seg, X), figures=False)
+    for name in ("themes.csv", "theme_quotes.csv", "segment_themes.csv", "themes_by_role.csv"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
@@ -270,10 +275,13 @@ def test_guided_mode_checks_embedding_dimension(corpus):
 def test_write_outputs_and_offline_figures(corpus, tmp_path):
     seg, X, _ = corpus
     d = discover_themes(seg, embeddings=X, out_dir=tmp_path, include_segments=True, preset="fast", n_themes=3)
-    for name in ("themes.csv", "segment_themes.csv", "themes_by_role.csv", "segments.csv", "themes_run.json"):
+    for name in ("themes.csv", "theme_quotes.csv", "segment_themes.csv", "themes_by_role.csv", "segments.csv",
+                 "themes_run.json"):
         assert (tmp_path / name).is_file(), name
     themes = pd.read_csv(tmp_path / "themes.csv")
     assert themes["label"].tolist() == d.themes_["label"].tolist()
+    # the quotes table reads back as it was in memory
+    pd.testing.assert_frame_equal(read_theme_quotes(tmp_path / "theme_quotes.csv"), d.quotes_, check_dtype=False)
     assert read_segments(tmp_path / "segments.csv")["text"].tolist() == seg["text"].tolist()
     run = json.loads((tmp_path / "themes_run.json").read_text())
     assert run["n_themes"] == 3 and run["outlier_share"] == 0.0
@@ -292,9 +300,9 @@ def test_vectorizer_drops_fillers_keeps_content_bigrams():
 
 
 def test_label_falls_back_to_most_common_text():
-    assert _label([], np.array(["Mm-hmm.", "Yeah.", "Mm-hmm."])) == "\u201cMm-hmm.\u201d"
-    assert _label(["breathing", "breathing exercises", "jaw", "neck", "feet"], np.array([])) == "breathing · jaw · neck"
-    assert _label(["thank thank", "good luck", "luck", "helpful"], np.array([])) == "good luck · helpful"
+    assert theme_label([], np.array(["Mm-hmm.", "Yeah.", "Mm-hmm."])) == "\u201cMm-hmm.\u201d"
+    assert theme_label(["breathing", "breathing exercises", "jaw", "neck", "feet"], np.array([])) == "breathing · jaw · neck"
+    assert theme_label(["thank thank", "good luck", "luck", "helpful"], np.array([])) == "good luck · helpful"
 
 
 def test_no_warnings_from_a_plain_fast_fit(corpus):
@@ -312,7 +320,8 @@ def test_all_outliers_warns_and_still_writes(corpus, tmp_path):
     with pytest.warns(PsythemesWarning, match="no themes found"):
         d = ThemeDiscoverer(umap_model=PCA(5, random_state=0), hdbscan_model=HDBSCAN(min_cluster_size=500)).fit(seg, X)
     assert d.outlier_share_ == 1.0 and d.themes_.empty and d.theme_centroids_.shape == (0, DIM)
-    d.write(tmp_path)
+    assert d.quotes_.empty
+    write_themes(tmp_path, d)
     assert "No themes were found" in (tmp_path / "figures" / "barchart.html").read_text()
     assert (d.segment_themes_["theme_id"] == OUTLIER_THEME).all()
 
@@ -334,20 +343,23 @@ def test_memory_serves_the_same_results_without_refitting(corpus, tmp_path):
     seg, X, _ = corpus
     meta = {f"D{i}": 1 + i % 2 for i in range(6)}
     first = ThemeDiscoverer(preset="fast", n_themes=3, memory=tmp_path / "cache").fit(seg, X, metadata=meta)
-    first.write(tmp_path / "a")
+    write_themes(tmp_path / "a", first)
     second = ThemeDiscoverer(preset="fast", n_themes=3, memory=tmp_path / "cache").fit(seg, X, metadata=meta)
     assert (first.from_cache_, second.from_cache_) == (False, True)
     assert second._topic_model is None  # nothing was fitted
-    second.write(tmp_path / "b")
+    write_themes(tmp_path / "b", second)
     assert second._topic_model is None  # figures came from the cache too
-    for name in ("themes_", "segment_themes_", "by_role_", "by_wave_"):
+    for name in ("themes_", "quotes_", "segment_themes_", "by_role_", "by_wave_"):
         pd.testing.assert_frame_equal(getattr(first, name), getattr(second, name))
     np.testing.assert_array_equal(first.theme_centroids_, second.theme_centroids_)
     np.testing.assert_array_equal(first.labels_, second.labels_)
     assert first.summary() == second.summary()
     assert _written(tmp_path / "a") == _written(tmp_path / "b")  # every file byte for byte, figures included
-    # the BERTopic model itself is refitted on demand, with the same result
-    assert second.topic_model_.get_topic_info()["Count"].tolist() == first.topic_model_.get_topic_info()["Count"].tolist()
+    # the BERTopic model is not cached, and reading the attribute fits nothing: it says so
+    assert first.topic_model_ is not None
+    with pytest.raises(NotFittedError, match="theme cache"):
+        _ = second.topic_model_
+    assert second._topic_model is None
 
 
 def test_memory_key_covers_inputs_and_parameters(corpus, tmp_path):
@@ -405,3 +417,28 @@ def test_a_theme_that_swallows_the_corpus_is_warned_about():
     with warnings.catch_warnings():  # k-means: the number of themes is the user's choice, no warning
         warnings.simplefilter("error", PsythemesWarning)
         ThemeDiscoverer(preset="fast", n_themes=2, random_state=0).fit(seg, X)
+
+
+def test_params_and_not_fitted(corpus):
+    from sklearn.base import clone
+
+    d = ThemeDiscoverer(preset="fast", n_themes=3, by=["role"])
+    assert d.get_params()["n_themes"] == 3 and d.by == ["role"]  # stored unchanged
+    copy = clone(d.set_params(min_topic_size=4))
+    assert copy.get_params() == d.get_params() and copy is not d
+    for attribute in ("topic_model_", "by_role_", "by_wave_"):
+        with pytest.raises(NotFittedError, match="not fitted"):
+            getattr(d, attribute)
+    with pytest.raises(NotFittedError):
+        write_themes("unused", d)
+
+
+def test_hand_made_theme_tables_give_their_quotes_from_the_cell():
+    # no theme_quotes table: tables reads the top_quotes cell (JSON, or ' | '-joined plain quotes)
+    themes = pd.DataFrame({"theme_id": [0, 1], "top_quotes": [
+        '[{"text": "she listened", "doc_id": "P1", "start": 0, "end": 12}]', "first | second"]})
+    quotes = theme_quotes(themes)
+    assert quotes[0] == [{"theme_id": 0, "rank": 1, "doc_id": "P1", "segment_id": None, "start": 0, "end": 12,
+                          "speaker": None, "role": None, "text": "she listened", "similarity": None}]
+    assert [q["text"] for q in quotes[1]] == ["first", "second"] and quotes[1][1]["rank"] == 2
+    assert theme_quotes(pd.DataFrame({"label": ["no ids"]})) == {}

@@ -11,10 +11,10 @@ from psythemes.discover import (
     CONTRACTIONS,
     LABEL_SEP,
     ThemeDiscoverer,
-    _label,
     make_vectorizer,
     person_names,
     preprocess,
+    theme_label,
     tokenize,
 )
 from psythemes.schema import SEGMENT_COLUMNS
@@ -110,7 +110,7 @@ def test_names_given_by_hand_are_removed_too():
 
 
 def test_label_skips_plural_of_a_chosen_word():
-    assert _label(["therapist", "therapists", "session", "sessions", "body"], np.array([])) == \
+    assert theme_label(["therapist", "therapists", "session", "sessions", "body"], np.array([])) == \
         "therapist · session · body"
 
 
@@ -137,7 +137,7 @@ def test_keybert_mmr_labels_on_the_bundled_encoder_follow_the_rules(tmp_path):
 
 
 def test_quoted_fallback_label_is_cut_between_words():
-    label = _label([], np.array(["I really do not know what to do about the thinking part of it"] * 2))
+    label = theme_label([], np.array(["I really do not know what to do about the thinking part of it"] * 2))
     assert label == "\u201cI really do not know what to do about\u2026\u201d"
     words = set(tokenize(preprocess("I really do not know what to do about the thinking part of it")))
     assert set(label_tokens(label)) <= words

@@ -178,7 +178,7 @@ class DaskRunner:
         codes = codes.reset_index(drop=True)
         zero_shot = ZeroShotMapper(book, embedder=embedder).fit()
         theme_codes = map_themes(discoverer.themes_, discoverer.theme_centroids_, zero_shot,
-                                 quotes=quote_texts(discoverer.themes_))
+                                 quotes=quote_texts(discoverer.themes_, discoverer.quotes_))
         return codes, theme_codes
 
     def close(self) -> None:
@@ -203,7 +203,7 @@ class DaskRunner:
     def _assign_rest(self, discoverer: Any, segments: pd.DataFrame, rows: np.ndarray) -> None:
         import dask
 
-        from .discover import DECIMALS
+        from .themes import DECIMALS
 
         centroids = discoverer.theme_centroids_
         theme_ids = discoverer.themes_["theme_id"].to_numpy(dtype=int)

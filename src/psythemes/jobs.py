@@ -47,6 +47,8 @@ __all__ = [
     "load_segments",
     "map_segments_to_files",
     "train_to_folder",
+    "discover_themes",
+    "write_theme_outputs",
 ]
 
 _DOC, _SEG, _TEXT, _ROLE = "doc_id", "segment_id", "text", "role"
@@ -295,6 +297,12 @@ def _theme_inputs(themes_dir: Path, segments: pd.DataFrame, mapper: Any) -> tupl
         raise InputError("themes.csv needs theme_id; segment_themes.csv needs segment_id, theme_id", path=themes_dir)
     emb = mapper.embed(segments)
     row_of = {s: i for i, s in enumerate(segments[_SEG].tolist())}
+    # the discoverer's own quotes, as extract uses them (theme_quotes.csv; the top_quotes cells of
+    # an older or hand-made themes.csv otherwise)
+    from .tables import THEME_QUOTES_FILE, quote_texts, read_theme_quotes
+
+    quotes_path = themes_dir / THEME_QUOTES_FILE
+    theme_quotes = quote_texts(themes, read_theme_quotes(quotes_path) if quotes_path.is_file() else None)
     centroids, quotes = [], {}
     keep_rows = []
     for k, tid in enumerate(themes["theme_id"].tolist()):
@@ -305,8 +313,7 @@ def _theme_inputs(themes_dir: Path, segments: pd.DataFrame, mapper: Any) -> tupl
         c /= max(float(np.linalg.norm(c)), 1e-12)
         centroids.append(c)
         keep_rows.append(k)
-        nearest = sorted(members, key=lambda i: -float(emb[i] @ c))[:3]
-        quotes[tid] = [segments[_TEXT].iat[i] for i in nearest]
+        quotes[tid] = theme_quotes[tid]
     dim = emb.shape[1] if emb.size else 1
     return themes.iloc[keep_rows].reset_index(drop=True), np.array(centroids).reshape(-1, dim), quotes
 
@@ -423,6 +430,77 @@ def train_to_folder(
     out = model.save(out_dir, training_data=f"{Path(segments).name} + {gold_names}: {len(train)} segments, {n_docs} documents",
                      metrics=metrics)
     return {"out_dir": str(out), "n_segments": len(train), "n_docs": n_docs, **metrics}
+
+
+# -- themes: the ``themes`` command and the theme outputs of ``extract`` ----------------------
+
+
+def write_theme_outputs(out_dir: str | Path, discoverer: Any, *, include_segments: bool = False) -> list[Path]:
+    """Write a fitted discoverer's tables and figures (:func:`psythemes.tables.write_themes`).
+
+    The ``themes`` command (through :func:`discover_themes`) and :func:`psythemes.extract`
+    both write their theme files here, so ``themes.csv``, ``theme_quotes.csv``,
+    ``segment_themes.csv``, ``themes_by_*.csv``, ``themes_run.json`` and ``figures/`` mean the
+    same from either route.
+    """
+    from .tables import write_themes
+
+    return write_themes(out_dir, discoverer, include_segments=include_segments)
+
+
+def discover_themes(
+    segments: pd.DataFrame,
+    *,
+    embedder: Any = None,
+    embeddings: np.ndarray | None = None,
+    metadata: Mapping[str, Any] | pd.DataFrame | None = None,
+    out_dir: str | Path | None = None,
+    include_segments: bool = False,
+    **params: Any,
+) -> Any:
+    """Embed segments (cached) and discover themes; write the results when ``out_dir`` is given.
+
+    Parameters
+    ----------
+    segments : pandas.DataFrame
+        Segment table.
+    embedder : Embedder, optional
+        Default: ``Embedder()`` (bundled model, default cache).
+    embeddings : numpy.ndarray, optional
+        Precomputed embeddings (then ``embedder`` only serves seed words).
+    metadata : mapping or DataFrame, optional
+        See :meth:`ThemeDiscoverer.fit`.
+    out_dir : path, optional
+        Folder for :func:`write_theme_outputs`.
+    include_segments : bool
+        Also write ``segments.csv``.
+    **params
+        :class:`ThemeDiscoverer` parameters.
+
+    Returns
+    -------
+    ThemeDiscoverer
+        Fitted.
+    """
+    from .embed import Embedder
+    from .themes import ThemeDiscoverer
+
+    if out_dir is not None:
+        from .staging import check_out_dir
+
+        check_out_dir(out_dir, stage_command=True)  # before the embedding work, not after it
+    from .validate import check_seed
+
+    check_seed(params.get("random_state"))  # also before the embedding work
+    if embeddings is None:
+        embedder = embedder if embedder is not None else Embedder()
+        if len(segments) < 2:
+            raise InputError(f"theme discovery needs at least 2 segments, got {len(segments)}")
+        embeddings = embedder.embed_segments(segments)
+    discoverer = ThemeDiscoverer(embedder=embedder, **params).fit(segments, embeddings, metadata=metadata)
+    if out_dir is not None:
+        write_theme_outputs(out_dir, discoverer, include_segments=include_segments)
+    return discoverer
 
 
 # ============================================================================= review loop and pseudonymisation

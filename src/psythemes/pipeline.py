@@ -298,7 +298,7 @@ def extract(
         )
         if len(segments) < 2:
             raise InputError(f"only {len(segments)} segment(s) to analyse; need at least 2")
-        from .discover import SMALL_CORPUS
+        from .themes import SMALL_CORPUS
 
         if (discoverer is None and preset == "default" and isinstance(min_topic_size, int)
                 and min_topic_size > len(segments) >= SMALL_CORPUS):
@@ -411,6 +411,7 @@ def extract(
                 disagreements=evaluation.disagreements if evaluation is not None else None,
                 human_baseline=evaluation.human_baseline if evaluation is not None else None,
                 segment_themes=discoverer.segment_themes_,
+                theme_quotes=discoverer.quotes_,
                 link_files=True,
                 summary={**({"outlier_share": discoverer.outlier_share_, "n_themes": len(discoverer.themes_)}),
                          **(_headline(evaluation) if evaluation is not None else {})},
@@ -559,8 +560,9 @@ def _map(segments: pd.DataFrame, discoverer: Any, book: Any, embedder: Any, *, m
     else:
         mapper = zero_shot
     codes = mapper.predict(segments)
+    # a discoverer's quotes_ table; a stand-in with themes_ alone gives its top_quotes cells
     theme_codes = map_themes(discoverer.themes_, discoverer.theme_centroids_, zero_shot,
-                             quotes=quote_texts(discoverer.themes_))
+                             quotes=quote_texts(discoverer.themes_, getattr(discoverer, "quotes_", None)))
     return codes, theme_codes, mapper
 
 
@@ -698,6 +700,7 @@ def _manifest(*, paths, transcripts, segments, embedder, book, options, parts, r
 
 def _write_outputs(out_dir: Path, result: ExtractResult, discoverer: Any, report_html: str, *, qdpx: bool) -> list[str]:
     from .codebook import save_codebook
+    from .jobs import write_theme_outputs
     from .io import write_transcripts_jsonl
     from .outputs import prepare_out_dir, write_table, write_text
     from .tables import write_codes, write_evaluation, write_segments
@@ -706,7 +709,7 @@ def _write_outputs(out_dir: Path, result: ExtractResult, discoverer: Any, report
     written: list[Path] = [write_transcripts_jsonl(out / "transcripts.jsonl", result.transcripts)]
     written.append(write_segments(out / "segments.csv", result.segments))
     written.append(write_segments(out / "segments_dropped.csv", result.dropped))
-    written.extend(discoverer.write(out))
+    written.extend(write_theme_outputs(out, discoverer))
     written.append(write_codes(out / "codes.csv", result.codes))
     written.append(write_table(out / "theme_codes.csv", result.theme_codes))
     written.append(write_table(out / "theme_code_shares.csv", _theme_code_shares(result)))
@@ -731,5 +734,6 @@ def _write_outputs(out_dir: Path, result: ExtractResult, discoverer: Any, report
         codings = pd.concat([machine, result.gold[GOLD_COLUMNS]] if result.gold is not None else [machine],
                             ignore_index=True)
         written.append(write_qdpx(out / "project.qdpx", result.transcripts, codes=result.codebook,
-                                  codings=codings, name="psythemes extract", themes=result.themes))
+                                  codings=codings, name="psythemes extract", themes=result.themes,
+                                  theme_quotes=discoverer.quotes_))
     return sorted({str(Path(p).relative_to(out)) for p in written})

@@ -626,13 +626,11 @@ def _take_theme_group(codes_el: ET.Element | None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=_THEME_EXPORT_COLUMNS)
 
 
-def _theme_description(theme: Mapping[str, Any]) -> str:
-    from .tables import parse_quotes
-
+def _theme_description(theme: Mapping[str, Any], quotes: list[dict[str, Any]]) -> str:
     lines = [f"theme_id: {theme.get('theme_id')}", f"label: {' '.join(str(theme.get('label', '')).split())}",
              f"size: {theme.get('size', '')}", f"keywords: {' '.join(str(theme.get('keywords', '')).split())}",
              "quotes:"]
-    for quote in parse_quotes(theme.get("top_quotes")):
+    for quote in quotes:
         where = ""
         if quote.get("doc_id") is not None and quote.get("start") is not None:
             where = f"[{quote['doc_id']} {int(quote['start'])}-{int(quote['end'])}] "
@@ -828,6 +826,7 @@ def project_to_xml(
     created: datetime | None = None,
     positions: str = "utf16",
     themes: pd.DataFrame | None = None,
+    theme_quotes: pd.DataFrame | None = None,
 ) -> tuple[bytes, dict[str, str]]:
     """Build ``project.qde`` and the source files of a REFI-QDA project.
 
@@ -857,6 +856,9 @@ def project_to_xml(
         own non-codable code group :data:`THEME_GROUP`, one code per theme whose description
         holds its keywords and quotes.  Reading the project gives them back in
         ``QdaProject.themes``, not in the codebook.
+    theme_quotes : DataFrame, optional
+        The themes' quotes as a long table (``ThemeDiscoverer.quotes_``, ``theme_quotes.csv``);
+        without it, the ``top_quotes`` cells of ``themes`` (:func:`psythemes.tables.theme_quotes`).
 
     Returns
     -------
@@ -891,7 +893,7 @@ def project_to_xml(
         ET.SubElement(users_el, f"{_NS}User", {"guid": user_guid[user], "name": user})
     codes_el = codebook_to_refi_codes(book, NAMESPACE)
     if themes is not None and not themes.empty:
-        codes_el.append(_theme_group(themes))
+        codes_el.append(_theme_group(themes, theme_quotes))
     if len(codes_el):
         ET.SubElement(root, f"{_NS}CodeBook").append(codes_el)
     metadata = {t.doc_id: _export_metadata(t.metadata, case_variable) for t in transcripts}
@@ -1026,7 +1028,10 @@ def _export_metadata(metadata: Mapping[str, Any], case_variable: str) -> dict[st
     return out
 
 
-def _theme_group(themes: pd.DataFrame) -> ET.Element:
+def _theme_group(themes: pd.DataFrame, theme_quotes: pd.DataFrame | None = None) -> ET.Element:
+    from .tables import theme_quotes as quotes_of
+
+    quotes = quotes_of(themes, theme_quotes)
     group = ET.Element(f"{_NS}Code", {"guid": _guid("themes", THEME_GROUP), "name": THEME_GROUP,
                                       "isCodable": "false"})
     ET.SubElement(group, f"{_NS}Description").text = (
@@ -1037,7 +1042,7 @@ def _theme_group(themes: pd.DataFrame) -> ET.Element:
         elem = ET.SubElement(group, f"{_NS}Code", {"guid": _guid("theme", str(theme.get("theme_id"))),
                                                    "name": f"theme {theme.get('theme_id')}: {label}"[:200],
                                                    "isCodable": "false"})
-        ET.SubElement(elem, f"{_NS}Description").text = _theme_description(theme)
+        ET.SubElement(elem, f"{_NS}Description").text = _theme_description(theme, quotes.get(theme.get("theme_id"), []))
     return group
 
 
@@ -1063,6 +1068,7 @@ def write_qdpx(
     positions: str = "utf16",
     themes: pd.DataFrame | None = None,
     created: datetime | None = None,
+    theme_quotes: pd.DataFrame | None = None,
 ) -> Path:
     """Write a ``.qdpx`` archive (atomically).
 
@@ -1075,7 +1081,7 @@ def write_qdpx(
     """
     xml, files = project_to_xml(
         transcripts, codes=codes, codings=codings, name=name, case_variable=case_variable, positions=positions,
-        themes=themes, created=created,
+        themes=themes, created=created, theme_quotes=theme_quotes,
     )
     buffer = _io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .outputs import write_text
-from .tables import parse_quotes
+from .tables import theme_quotes
 
 __all__ = ["ReportData", "Section", "SECTIONS", "add_section", "table_one", "render_report", "write_report"]
 
@@ -66,6 +66,9 @@ class ReportData:
     segment_themes : DataFrame, optional
         ``segment_id``, ``theme_id`` per segment; with it, shares by wave are also given within
         one role when a role occurs in one wave only (wave and role would be mixed otherwise).
+    theme_quotes : DataFrame, optional
+        The themes' quotes, one row per quote (``ThemeDiscoverer.quotes_``); without it the
+        ``top_quotes`` cells of ``themes`` are read (:func:`psythemes.tables.theme_quotes`).
     summary : dict
         Headline figures (agreement summary, outlier share, ...).
     manifest : dict
@@ -93,6 +96,7 @@ class ReportData:
     disagreements: pd.DataFrame | None = None
     human_baseline: pd.DataFrame | None = None
     segment_themes: pd.DataFrame | None = None
+    theme_quotes: pd.DataFrame | None = None
     summary: dict[str, Any] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
     extra_sections: list[tuple[str, str, str]] = field(default_factory=list)
@@ -652,8 +656,9 @@ def _themes_section(data: ReportData, ctx: _Context) -> Section | None:
         parts.append(f"<p class='muted'>Interactive figures: {' · '.join(links)} (keywords per theme, map of "
                      "how close the themes are).</p>")
     parts.append("<h3>Quotes</h3>")
+    quotes_of = theme_quotes(themes, data.theme_quotes)
     for rec in themes.to_dict("records"):
-        quotes = parse_quotes(rec.get("top_quotes"))
+        quotes = quotes_of.get(rec.get("theme_id"), [])
         if not quotes:
             continue
         items = "".join(

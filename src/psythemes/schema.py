@@ -26,6 +26,7 @@ __all__ = [
     "GOLD_COLUMNS",
     "THEME_COLUMNS",
     "SEGMENT_THEME_COLUMNS",
+    "THEME_QUOTE_COLUMNS",
     "segments_to_frame",
     "frame_to_segments",
     "empty_frame",
@@ -125,6 +126,10 @@ GOLD_COLUMNS: list[str] = ["doc_id", "start", "end", "code", "coder"]
 THEME_COLUMNS: list[str] = ["theme_id", "label", "keywords", "size"]
 #: Segment → theme assignment (``segment_themes.csv``).
 SEGMENT_THEME_COLUMNS: list[str] = ["segment_id", "theme_id", "probability"]
+#: Representative quotes of the themes, one row per quote (``theme_quotes.csv``); ``rank`` 1 is
+#: the quote nearest the theme's centroid, ``similarity`` its cosine to that centroid.
+THEME_QUOTE_COLUMNS: list[str] = ["theme_id", "rank", "doc_id", "segment_id", "start", "end", "speaker", "role",
+                                  "text", "similarity"]
 
 
 def empty_frame(columns: list[str]) -> pd.DataFrame:

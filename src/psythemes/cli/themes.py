@@ -1,4 +1,4 @@
-"""``psythemes themes``: embed segments (cached) and discover candidate themes (see psythemes.discover)."""
+"""``psythemes themes``: embed segments (cached) and discover candidate themes (see psythemes.themes)."""
 
 from __future__ import annotations
 
@@ -57,10 +57,10 @@ def themes(
         min=1, help="Stability check: fit with this many seeds, report the most central run and flag themes "
                     "that do not reappear (themes.csv columns stability, stable).")] = 1,
 ) -> None:
-    """Discover candidate themes; write themes.csv, segment_themes.csv, themes_by_*.csv and figures/."""
-    from ..discover import discover_themes, seed_words_from_codebook
+    """Discover candidate themes; write themes.csv, theme_quotes.csv, segment_themes.csv, themes_by_*.csv and figures/."""
     from ..embed import Embedder
-    from ..jobs import load_segments
+    from ..jobs import discover_themes, load_segments
+    from ..themes import seed_words_from_codebook
 
     # before reading and embedding: a codebook without seed words should fail fast
     seed_words = seed_words_from_codebook(guided) if guided is not None else None

@@ -1,0 +1,349 @@
+"""How themes are described: the vectorizer, stop words, people's names, keywords and labels.
+
+Keywords are c-TF-IDF candidates (words and bigrams of adjacent words, contractions kept
+whole) after removing English stop words, spoken fillers (:data:`TRANSCRIPT_FILLERS`) and the
+speakers' names (:func:`person_names`), re-ranked with BERTopic's KeyBERTInspired and
+MaximalMarginalRelevance when an embedder is given (:func:`representation_models`); a theme's
+label is its top three keywords that share no word, joined by `` · `` (:func:`theme_label`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from ..schema import SEGMENT_COLUMNS
+
+if TYPE_CHECKING:
+    from ..embed import Embedder
+
+__all__ = [
+    "TRANSCRIPT_FILLERS",
+    "CONTRACTIONS",
+    "ROLE_WORDS",
+    "NAME_COLUMNS",
+    "LABEL_SEP",
+    "KEYWORD_SEP",
+    "REPRESENTATIONS",
+    "preprocess",
+    "tokenize",
+    "transcript_stop_words",
+    "make_vectorizer",
+    "SpokenAnalyzer",
+    "person_names",
+    "representation_models",
+    "embedding_backend",
+    "theme_label",
+    "unit_rows",
+]
+
+_DOC, _SPEAKER = SEGMENT_COLUMNS[0], SEGMENT_COLUMNS[2]
+
+LABEL_SEP = " · "
+KEYWORD_SEP = "; "
+
+#: Words of spoken language that carry no theme: hesitations, backchannels, greetings, hedges,
+#: discourse markers, filler verbs, transcription marks and contractions.  Contractions are
+#: listed both whole ("don't", as :func:`tokenize` keeps them) and without their apostrophe
+#: ("dont", as BERTopic's own English preprocessing or a hand-made vectorizer may see them).
+#: Multi-word fillers ("you know", "kind of", "sort of", "I mean") are removed through their
+#: content word, because stop words are dropped before bigrams are formed.  Words that matter
+#: in therapy talk ("feel", "body", "pain", "time") are deliberately kept.
+TRANSCRIPT_FILLERS: tuple[str, ...] = (
+    # hesitations and backchannels
+    "um", "umm", "uh", "uhm", "uhhuh", "uhuh", "huh", "er", "erm", "ah", "aha", "oh", "hm", "hmm", "hmmm", "mm",
+    "mmm", "mhm", "mmhmm", "mhmm", "yeah", "yes", "yep", "yup", "nope", "okay", "ok", "alright", "right",
+    "sure", "well", "wow", "gosh", "cool", "absolutely", "exactly", "definitely", "totally",
+    # greetings and politeness formulas (openings and closings of every conversation)
+    "hi", "hello", "hey", "bye", "goodbye", "thank", "thanks", "welcome", "please",
+    # hedges and discourse markers
+    "like", "know", "think", "mean", "kind", "sort", "really", "just", "actually", "basically",
+    "literally", "probably", "maybe", "guess", "pretty", "quite", "bit", "little", "lot", "lots",
+    "thing", "things", "stuff", "something", "anything", "everything", "way", "got", "get", "gets",
+    "getting", "go", "goes", "going", "gonna", "wanna", "gotta", "say", "says", "said", "saying",
+    "tell", "told", "did", "does", "doing", "done", "let", "kinda", "sorta", "yknow", "dunno",
+    # filler verbs: carry the sentence, not its topic ("I went and asked and she came")
+    "went", "came", "come", "comes", "coming", "asked", "ask", "asking", "want", "wanted", "wants",
+    "make", "makes", "made", "put", "take", "took", "taken", "look", "looked", "looking", "see", "saw",
+    "seen", "use", "used", "try", "tried", "trying", "need", "needed", "needs", "mentioned", "sounds",
+    # transcription marks
+    "laughs", "laughing", "laughter", "inaudible", "unintelligible", "indiscernible", "crosstalk",
+    "pause", "unclear", "sighs",
+    # contractions with the apostrophe removed
+    "im", "ive", "id", "ill", "its", "thats", "theres", "whats", "hes", "shes", "lets", "youre",
+    "theyre", "youve", "weve", "theyve", "youd", "theyd", "youll", "theyll", "dont", "didnt",
+    "doesnt", "isnt", "wasnt", "arent", "werent", "cant", "couldnt", "wont", "wouldnt", "shouldnt",
+    "havent", "hasnt", "hadnt", "hed", "shed", "wed", "shell", "itll", "thatll", "wouldve", "couldve",
+    "shouldve", "whos", "aint", "yall",
+)
+
+_PRONOUNS = ("i", "you", "he", "she", "it", "we", "they", "that", "there", "here", "what", "who", "where",
+             "how", "when", "why", "this", "everyone", "somebody", "someone", "nobody", "y")
+_NEGATED = ("do", "does", "did", "is", "was", "are", "were", "ca", "can", "could", "wo", "would", "should",
+            "have", "has", "had", "ai", "must", "need", "might", "sha")
+#: Contractions as :func:`tokenize` keeps them ("don't", "you're", "i'd"; "'s" is cut off there).
+CONTRACTIONS: tuple[str, ...] = tuple(sorted(
+    {f"{p}'{s}" for p in _PRONOUNS for s in ("m", "re", "ve", "ll", "d")}
+    | {f"{v}n't" for v in _NEGATED} | {"can't", "won't", "shan't", "y'know", "y'all", "would've", "could've",
+                                      "should've", "must've", "might've"}
+))
+
+#: Words of speaker labels that name a role, not a person: kept in keywords ("therapist").
+ROLE_WORDS: frozenset[str] = frozenset({
+    "interviewer", "interviewee", "therapist", "client", "patient", "participant", "speaker", "moderator",
+    "facilitator", "respondent", "counsellor", "counselor", "doctor", "dr", "mr", "mrs", "ms", "miss", "prof",
+    "unknown", "seeker", "supporter", "user", "system", "host", "guest", "researcher", "nurse", "student",
+    "teacher", "parent", "mother", "father", "mum", "mom", "dad", "partner", "carer", "caregiver", "coach",
+    "psychologist", "physiotherapist", "group", "member", "observer", "assistant", "other", "all", "both",
+})
+
+#: Metadata columns whose values are people's names (case-insensitive substring match).
+NAME_COLUMNS = ("name", "speaker", "participant", "interviewer", "pseudonym", "therapist", "client", "person")
+
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
+# letters, with apostrophes inside a word kept ("don't", "o'clock"); no digits
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
+
+
+def preprocess(text: str) -> str:
+    """Lower case, typographic apostrophes made plain (the vectorizer's ``preprocessor``)."""
+    return str(text).translate(_APOSTROPHES).lower()
+
+
+def tokenize(text: str) -> list[str]:
+    """Words of two or more letters, contractions kept whole.
+
+    "Don't" stays ``don't`` (not ``dont``/``don``), "o'clock" stays ``o'clock``; a possessive or
+    contracted "'s" is cut off ("Mum's" -> ``mum``, "it's" -> ``it``), so every token is a word
+    as it is written in the transcript.  Expects :func:`preprocess`-ed text.
+    """
+    out = []
+    for word in _WORD.findall(text):
+        if word.endswith("'s"):
+            word = word[:-2]
+        if sum(ch.isalpha() for ch in word) >= 2:
+            out.append(word)
+    return out
+
+
+def transcript_stop_words() -> list[str]:
+    """scikit-learn's English stop words, :data:`TRANSCRIPT_FILLERS` and :data:`CONTRACTIONS`, sorted."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return sorted(set(ENGLISH_STOP_WORDS) | set(TRANSCRIPT_FILLERS) | set(CONTRACTIONS))
+
+
+def make_vectorizer(
+    stop_words: str | Sequence[str] | None = "transcript",
+    ngram_range: tuple[int, int] = (1, 2),
+    extra_stop_words: Sequence[str] = (),
+) -> Any:
+    """The CountVectorizer behind the keywords (:func:`tokenize`: contractions kept whole).
+
+    Parameters
+    ----------
+    stop_words : "transcript", "english", list of str or None
+        ``"transcript"`` = :func:`transcript_stop_words`.
+    ngram_range : tuple, default (1, 2)
+    extra_stop_words : sequence of str
+        Added to ``stop_words`` (e.g. the speakers' names, :func:`person_names`).
+    """
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+
+    if isinstance(stop_words, str):
+        if stop_words == "transcript":
+            words = set(transcript_stop_words())
+        elif stop_words == "english":
+            words = set(ENGLISH_STOP_WORDS)
+        else:
+            raise InputError(f"stop_words must be 'transcript', 'english', a list or None, not {stop_words!r}")
+    else:
+        words = set(stop_words or ())
+    words |= set(extra_stop_words)
+    # written the way the tokenizer sees words: each stop word as its tokens
+    final = sorted({tok for w in words for tok in tokenize(preprocess(w))})
+    return CountVectorizer(analyzer=SpokenAnalyzer(final, ngram_range))
+
+
+class SpokenAnalyzer:
+    """The vectorizer's analyzer: :func:`tokenize`, stop words out, n-grams of *adjacent* words only.
+
+    scikit-learn's own analyzer forms n-grams after removing stop words, which glues words that
+    were never next to each other ("walk to the door" -> "walk door"); here an n-gram is a run
+    of words that follow each other in the transcript, none a stop word, none repeated
+    ("pain, pain" is not a bigram).
+
+    Parameters
+    ----------
+    stop_words : sequence of str
+    ngram_range : tuple of int
+    """
+
+    def __init__(self, stop_words: Sequence[str] = (), ngram_range: tuple[int, int] = (1, 2)):
+        self.stop_words = tuple(stop_words)
+        self.ngram_range = tuple(ngram_range)
+        self._stop = frozenset(self.stop_words)
+
+    def __call__(self, doc: str) -> list[str]:
+        tokens = tokenize(preprocess(doc))
+        keep = [t not in self._stop for t in tokens]
+        low, high = self.ngram_range
+        out = []
+        for n in range(max(1, low), high + 1):
+            for i in range(len(tokens) - n + 1):
+                gram = tokens[i : i + n]
+                if all(keep[i : i + n]) and len(set(gram)) == n:
+                    out.append(" ".join(gram))
+        return out
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (SpokenAnalyzer, (self.stop_words, self.ngram_range))
+
+    def __repr__(self) -> str:
+        return f"SpokenAnalyzer({len(self.stop_words)} stop words, ngram_range={self.ngram_range})"
+
+
+def person_names(segments: pd.DataFrame, metadata: pd.DataFrame | None = None) -> list[str]:
+    """Words of people's names: from the speaker labels and name-like metadata columns.
+
+    Each label is split into words of two or more letters ("Dr Sarah Jones" -> ``sarah``,
+    ``jones``); role words (:data:`ROLE_WORDS`: "Interviewer", "Therapist", "Dr") and ids
+    without letters ("P01", "T22") are not names.  Metadata columns count when their name
+    contains one of :data:`NAME_COLUMNS` (``participant``, ``interviewer_name`` ...).
+
+    Returns
+    -------
+    list of str
+        Sorted, lower case, as :func:`tokenize` writes them.
+    """
+    values: list[str] = []
+    frames = [segments] + ([metadata] if metadata is not None else [])
+    for frame in frames:
+        for col in frame.columns:
+            if col == _SPEAKER or (col != _DOC and any(key in str(col).lower() for key in NAME_COLUMNS)):
+                column = frame[col]
+                if column.dtype == object or pd.api.types.is_string_dtype(column):
+                    # text cells only: a metadata cell may hold a mapping (``speaker_roles``), not a name
+                    values.extend(dict.fromkeys(v for v in column.dropna() if isinstance(v, str)))
+    words = {w for v in values for w in tokenize(preprocess(v))}
+    return sorted(w for w in words if w not in ROLE_WORDS)
+
+
+def embedding_backend(embedder: Embedder) -> Any:
+    """A BERTopic backend that embeds through our Embedder: seed words and keyword candidates.
+
+    Representation models embed a handful of words per theme per call.  Going through
+    ``Embedder.encode`` each time would read the whole disk cache once per call, so this
+    backend reads it once, keeps every vector in memory, embeds what is missing directly and
+    adds the new vectors to the disk cache in one shard at the end of the fit (:meth:`flush`).
+    Embedders without a psythemes cache (anything with ``encode``) are simply called.
+    """
+    from bertopic.backend import BaseEmbedder
+
+    from ..embed import _text_keys
+
+    cache = getattr(embedder, "cache_", None) if hasattr(embedder, "_encode_raw") else None
+
+    class _PsythemesBackend(BaseEmbedder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.memo: dict[str, np.ndarray] = {}
+            self.new: dict[bytes, np.ndarray] = {}
+            self.disk: dict[bytes, np.ndarray] | None = None
+
+        def embed(self, documents: list[str], verbose: bool = False) -> np.ndarray:
+            texts = [str(d) for d in documents]
+            missing = list(dict.fromkeys(t for t in texts if t not in self.memo))
+            if missing and not hasattr(embedder, "_encode_raw"):
+                self.memo.update(zip(missing, unit_rows(np.asarray(embedder.encode(missing), dtype=np.float32))))
+            elif missing:
+                if self.disk is None:
+                    self.disk = cache.load() if cache is not None else {}
+                keys = _text_keys(missing)
+                todo = [(t, k) for t, k in zip(missing, keys) if k not in self.disk and k not in self.new]
+                for t, k in zip(missing, keys):
+                    if k in self.disk or k in self.new:
+                        self.memo[t] = unit_rows(np.asarray(self.disk.get(k, self.new.get(k)), dtype=np.float32)[None])[0]
+                if todo:
+                    vectors = np.asarray(embedder._encode_raw([t for t, _ in todo]), dtype=np.float32)
+                    for (t, k), v in zip(todo, vectors):
+                        self.new[k] = v
+                        self.memo[t] = unit_rows(v[None])[0]
+            if not texts:
+                return np.zeros((0, 0), dtype=np.float32)
+            return np.vstack([self.memo[t] for t in texts])
+
+        def flush(self) -> None:
+            if cache is not None and self.new:
+                cache.append(list(self.new), np.vstack(list(self.new.values())))
+                self.new = {}
+
+    return _PsythemesBackend()
+
+
+#: representation models by name (``ThemeDiscoverer(representation=...)``)
+REPRESENTATIONS = ("keybert", "mmr")
+
+
+def representation_models(names: Sequence[str], top_n_words: int, seed: int) -> Any:
+    """BERTopic representation models, chained in the order given (None for plain c-TF-IDF)."""
+    if not names:
+        return None
+    from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
+
+    models = []
+    for i, name in enumerate(names):
+        # a step followed by another hands it more candidates to choose from
+        n_words = top_n_words * 3 if i < len(names) - 1 else top_n_words
+        if name == "keybert":
+            models.append(KeyBERTInspired(top_n_words=n_words, nr_repr_docs=5, nr_samples=500, random_state=seed))
+        else:
+            models.append(MaximalMarginalRelevance(diversity=0.3, top_n_words=n_words))
+    return models if len(models) > 1 else models[0]
+
+
+def theme_label(keywords: list[str], texts: np.ndarray, n: int = 3) -> str:
+    """Top keywords that share no word with one already chosen ("breathing · shoulders · jaw");
+    bigrams that repeat a word ("thank thank") are skipped.
+
+    A theme whose words are all stop words (backchannels such as "Mm-hmm.") is labelled by its
+    most frequent text instead, in quotes.
+    """
+    chosen: list[str] = []
+    used: set[str] = set()
+    for kw in keywords:
+        words = {_stem(w) for w in kw.split()}
+        if words & used or len(words) < len(kw.split()):  # overlaps ("therapist · therapists"), or "thank thank"
+            continue
+        chosen.append(kw)
+        used |= words
+        if len(chosen) == n:
+            break
+    if chosen:
+        return LABEL_SEP.join(chosen)
+    common = pd.Series(texts).str.strip().value_counts().sort_index(kind="stable")
+    text = str(common.idxmax()) if len(common) else ""
+    if len(text) > 40 and " " in text[:41]:
+        # cut at a word boundary: a label never shows half a word
+        text = text[:41].rsplit(None, 1)[0].rstrip(",;:") + "…"
+    return f"\u201c{text}\u201d"
+
+
+def _stem(word: str) -> str:
+    """Crude English plural stem, enough to keep "session" and "sessions" out of one label."""
+    for suffix, repl in (("ies", "y"), ("sses", "ss"), ("es", "e"), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            return word[: -len(suffix)] + repl
+    return word
+
+
+
+def unit_rows(X: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero)."""
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    return X / np.where(norms > 0, norms, 1.0)

@@ -1,0 +1,62 @@
+"""Presets: ready-made BERTopic parts (dimension reduction, clustering) for :class:`ThemeDiscoverer`.
+
+``default``
+    UMAP (15 neighbours, 5 components, min_dist 0, cosine, seeded) + HDBSCAN
+    (``min_cluster_size=min_topic_size``); segments that fit no cluster are outliers (theme -1).
+``fast``
+    PCA (up to 10 components, seeded) + k-means (``n_themes`` clusters, or about
+    ``sqrt(n_segments) / 2``); no outliers.
+
+Corpora under :data:`SMALL_CORPUS` segments fall back from ``default`` to ``fast`` with a
+warning (UMAP/HDBSCAN need more points than that to find structure).  Timings of both presets
+are in ``docs/performance.md`` (section *Themes*).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["PRESETS", "SMALL_CORPUS", "default_parts", "fast_parts"]
+
+#: below this many segments the ``default`` preset falls back to ``fast``
+SMALL_CORPUS = 50
+
+
+def default_parts(n_samples: int, n_features: int, *, min_topic_size: int, n_themes: int | None, random_state: int) -> dict[str, Any]:
+    """UMAP + HDBSCAN (the ``default`` preset)."""
+    from hdbscan import HDBSCAN
+    from umap import UMAP
+
+    return {
+        # n_jobs=1: a seeded UMAP is single-threaded anyway (and says so in a warning otherwise)
+        "umap_model": UMAP(
+            n_neighbors=min(15, n_samples - 1), n_components=5, min_dist=0.0, metric="cosine",
+            random_state=random_state, n_jobs=1, low_memory=False,
+        ),
+        "hdbscan_model": HDBSCAN(
+            min_cluster_size=min_topic_size, metric="euclidean", cluster_selection_method="eom", prediction_data=True
+        ),
+        # BERTopic merges clusters down to n_themes (c-TF-IDF similarity) when it is given
+        "nr_topics": n_themes,
+    }
+
+
+def fast_parts(n_samples: int, n_features: int, *, min_topic_size: int, n_themes: int | None, random_state: int) -> dict[str, Any]:
+    """PCA + k-means (the ``fast`` preset)."""
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import PCA
+
+    k = n_themes if n_themes is not None else max(2, min(40, round(math.sqrt(n_samples) / 2)))
+    k = min(k, n_samples)
+    return {
+        "umap_model": PCA(n_components=max(1, min(10, n_samples - 1, n_features)), random_state=random_state),
+        "hdbscan_model": KMeans(n_clusters=k, n_init=4, random_state=random_state),
+        "nr_topics": None,
+    }
+
+
+#: preset name -> factory of BERTopic parts
+#: ``f(n_samples, n_features, *, min_topic_size, n_themes, random_state) -> dict``
+PRESETS: dict[str, Callable[..., dict[str, Any]]] = {"default": default_parts, "fast": fast_parts}
