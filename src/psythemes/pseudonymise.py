@@ -49,7 +49,7 @@ from typing import Any
 import pandas as pd
 
 from ._moved import forward
-from .errors import InputError, PsythemesWarning
+from .errors import InputError, NotFittedError, PsythemesWarning
 from .schema import Transcript
 
 __all__ = [
@@ -519,7 +519,7 @@ class Pseudonymiser:
     def transform(self, transcripts: Sequence[Transcript]) -> PseudonymisationResult:
         """Pseudonymise with the fitted key (new identifiers get new surrogates)."""
         if not hasattr(self, "key_"):
-            raise AttributeError("this Pseudonymiser is not fitted yet; call fit() first")
+            raise NotFittedError("this Pseudonymiser is not fitted yet; call fit() first")
         return self._run(transcripts, self.key_)
 
     def fit_transform(self, transcripts: Sequence[Transcript]) -> PseudonymisationResult:
