@@ -11,7 +11,7 @@ import psythemes.mapping as mapping
 from psythemes.cli import main
 from psythemes.codebook import load_codebook
 
-from test_mapping import FakeEmbedder, TOY, frame, toy_corpus
+from test_mapping import TOY, FakeEmbedder, toy_corpus
 
 
 @pytest.fixture()
@@ -94,8 +94,9 @@ def test_map_with_themes(toy_files, tmp_path, fake_embedder):
     pd.DataFrame({"theme_id": [0, 1], "label": ["x", "y"], "keywords": ["", ""], "size": [1, 1]}).to_csv(
         themes_dir / "themes.csv", index=False)
     body = segs["text"].str.contains("breathing|exercise")
-    pd.DataFrame({"segment_id": segs["segment_id"], "theme_id": [0 if b else 1 for b in body], "probability": 1.0}).to_csv(
-        themes_dir / "segment_themes.csv", index=False)
+    pd.DataFrame(
+        {"segment_id": segs["segment_id"], "theme_id": [0 if b else 1 for b in body], "probability": 1.0}
+    ).to_csv(themes_dir / "segment_themes.csv", index=False)
     out = tmp_path / "out"
     assert main(["map", str(seg_path), "--codebook", str(cb_path), "--themes", str(themes_dir), "--out", str(out)]) == 0
     theme_codes = pd.read_csv(out / "theme_codes.csv", keep_default_na=False)
@@ -110,13 +111,16 @@ def test_map_bad_inputs(toy_files, tmp_path, capsys, fake_embedder):
     assert "lacks column" in capsys.readouterr().err
     assert main(["map", str(tmp_path / "missing.csv"), "--codebook", str(cb_path), "--out", str(tmp_path / "o")]) == 2
     assert "not found" in capsys.readouterr().err
-    assert main(["map", str(seg_path), "--codebook", str(cb_path), "--method", "few-shot", "--out", str(tmp_path / "o")]) == 2
+    assert main(["map", str(seg_path), "--codebook", str(cb_path), "--method", "few-shot",
+                 "--out", str(tmp_path / "o")]) == 2
     assert "needs --train" in capsys.readouterr().err
-    assert main(["map", str(seg_path), "--codebook", str(cb_path), "--method", "magic", "--out", str(tmp_path / "o")]) == 2
+    assert main(["map", str(seg_path), "--codebook", str(cb_path), "--method", "magic",
+                 "--out", str(tmp_path / "o")]) == 2
     assert "Invalid value for '--method'" in capsys.readouterr().err
     bad_gold = tmp_path / "bad_gold.csv"
     bad_gold.write_text("doc_id,start,end,code\ndoc0,0,5,nope\n", encoding="utf-8")
-    assert main(["train", str(seg_path), "--gold", str(bad_gold), "--codebook", str(cb_path), "--out", str(tmp_path / "m")]) == 2
+    assert main(["train", str(seg_path), "--gold", str(bad_gold), "--codebook", str(cb_path),
+                 "--out", str(tmp_path / "m")]) == 2
     assert "nope" in capsys.readouterr().err
 
 
@@ -189,7 +193,8 @@ def test_names_as_written_through_train_map_evaluate(named_files, tmp_path, caps
     bad = tmp_path / "bad.csv"
     bad.write_text("doc_id,start,end,code\ndoc0,0,5,Body Werk\n", encoding="utf-8")
     capsys.readouterr()
-    assert main(["train", str(seg_path), "--gold", str(bad), "--codebook", str(cb_path), "--out", str(tmp_path / "m")]) == 2
+    assert main(["train", str(seg_path), "--gold", str(bad), "--codebook", str(cb_path),
+                 "--out", str(tmp_path / "m")]) == 2
     err = capsys.readouterr().err
     assert "bad.csv:2: gold code 'Body Werk' is not in the codebook (did you mean 'BODY WORK'?)" in err
 

@@ -57,7 +57,8 @@ TOY = codebook_from_dict({
          "counter_examples": ["football on the weather"], "roles": ["patient"]},
         {"name": "trust", "definition": "Trust, feeling safe, being listened to.",
          "examples": ["I trusted her", "she listened and I felt safe", "trust"]},
-        {"name": "agree", "definition": "Agree on an explanation.", "examples": ["we agreed on an explanation", "agree"]},
+        {"name": "agree", "definition": "Agree on an explanation.",
+         "examples": ["we agreed on an explanation", "agree"]},
     ],
 })
 
@@ -65,7 +66,8 @@ TOY = codebook_from_dict({
 def frame(texts, doc="d1", roles=None, speakers=None):
     starts = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]])
     rows = []
-    for k, (text, start) in enumerate(zip(texts, starts)):
+    # not strict: with no texts, starts still holds its leading 0
+    for k, (text, start) in enumerate(zip(texts, starts, strict=False)):
         role = roles[k] if roles else "patient"
         speaker = speakers[k] if speakers else role
         rows.append({"doc_id": doc, "segment_id": make_segment_id(doc, int(start), int(start) + len(text)),
@@ -244,13 +246,15 @@ def test_save_load_round_trip(tmp_path):
     segs, y = toy_corpus()
     model = FewShotMapper(TOY, embedder=FakeEmbedder(), random_state=3).fit(segs, y)
     out = model.save(tmp_path / "m", training_data="toy", metrics={"kappa_mean": 1.0})
-    assert {"model.json", "weights.npz", "codebook.yaml", "card.json", "model_card.md"} <= {p.name for p in out.iterdir()}
+    expected = {"model.json", "weights.npz", "codebook.yaml", "card.json", "model_card.md"}
+    assert expected <= {p.name for p in out.iterdir()}
     card = json.loads((out / "card.json").read_text())
     assert card["codebook_hash"] == TOY.hash() and card["random_state"] == 3 and card["training_data"] == "toy"
     assert "scikit-learn" in card["versions"] and "no pickle" in card["serialisation"]
     assert "grouped by transcript" in (out / "model_card.md").read_text()
     again = FewShotMapper.load(out, embedder=FakeEmbedder())
-    np.testing.assert_allclose(again.predict_proba(segs).to_numpy(), model.predict_proba(segs).to_numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(again.predict_proba(segs).to_numpy(), model.predict_proba(segs).to_numpy(),
+                               rtol=1e-5, atol=1e-6)
     pd.testing.assert_frame_equal(again.predict(segs), model.predict(segs))
     with pytest.raises(InputError, match="model.json missing"):
         FewShotMapper.load(tmp_path)
@@ -284,7 +288,8 @@ def test_saved_model_records_and_reuses_its_embedding_backend(tmp_path, monkeypa
     # an explicit record wins over the embedder's; models without a record fall back to the default
     other = FewShotMapper(TOY, embedder=FakeEmbedder()).fit(segs, y).save(tmp_path / "n", embedding_backend="onnx")
     assert model_embedding_backend(other) == "onnx"
-    assert model_embedding_backend(FewShotMapper(TOY, embedder=FakeEmbedder()).fit(segs, y).save(tmp_path / "o")) is None
+    plain = FewShotMapper(TOY, embedder=FakeEmbedder()).fit(segs, y).save(tmp_path / "o")
+    assert model_embedding_backend(plain) is None
     assert model_embedding_backend(tmp_path / "missing") is None
 
 
@@ -292,15 +297,17 @@ def test_previous_turn_context_is_used():
     # the label depends only on the previous turn: only the context features can learn it
     texts, y = [], []
     rng = np.random.default_rng(0)
-    for k in range(120):
+    for _ in range(120):
         prompt = str(rng.choice(["breathing exercise", "trust"]))
         texts += [prompt, "okay then"]
         y += [None, "body" if "breathing" in prompt else "trust"]
     segs = frame(texts, doc="d")
     segs["doc_id"] = [f"d{k // 20}" for k in range(len(segs))]
     keep = [i for i, v in enumerate(y) if v]
-    with_ctx = FewShotMapper(TOY, embedder=FakeEmbedder(), tfidf=False).fit(segs.iloc[keep], [y[i] for i in keep], all_segments=segs)
-    no_ctx = FewShotMapper(TOY, embedder=FakeEmbedder(), tfidf=False, context="none").fit(segs.iloc[keep], [y[i] for i in keep])
+    with_ctx = FewShotMapper(TOY, embedder=FakeEmbedder(), tfidf=False).fit(segs.iloc[keep], [y[i] for i in keep],
+                                                                             all_segments=segs)
+    no_ctx = FewShotMapper(TOY, embedder=FakeEmbedder(), tfidf=False, context="none").fit(segs.iloc[keep],
+                                                                                          [y[i] for i in keep])
     gold = [y[i] for i in keep]
     assert agreement_scores(gold, with_ctx.predict_single(segs.iloc[keep], all_segments=segs))["kappa"] > 0.9
     assert agreement_scores(gold, no_ctx.predict_single(segs.iloc[keep]))["kappa"] < 0.3
@@ -313,7 +320,8 @@ def test_position_features_are_used(tmp_path):
         frames.append(frame(["okay then"] * 10, doc=f"d{d}"))
         y += ["trust"] * 5 + ["body"] * 5
     segs = pd.concat(frames, ignore_index=True)
-    with_pos = FewShotMapper(TOY, embedder=FakeEmbedder(), tfidf=False, context="none", position=True, C=1.0).fit(segs, y)
+    with_pos = FewShotMapper(TOY, embedder=FakeEmbedder(), tfidf=False, context="none", position=True,
+                             C=1.0).fit(segs, y)
     no_pos = FewShotMapper(TOY, embedder=FakeEmbedder(), tfidf=False, context="none", C=1.0).fit(segs, y)
     assert agreement_scores(y, with_pos.predict_single(segs))["kappa"] > 0.9
     assert agreement_scores(y, no_pos.predict_single(segs))["kappa"] < 0.3
@@ -335,8 +343,10 @@ def test_neighbour_surface_and_length_bins(tmp_path):
     keep = [i for i, v in enumerate(y) if v]
     gold = [y[i] for i in keep]
     kw = {"embedder": FakeEmbedder(), "tfidf": False, "context": "previous", "prototypes": False, "C": 1.0}
-    with_nb = FewShotMapper(TOY, neighbour_surface=True, length_bins=True, **kw).fit(segs.iloc[keep], gold, all_segments=segs)
-    without = FewShotMapper(TOY, neighbour_surface=False, length_bins=False, **kw).fit(segs.iloc[keep], gold, all_segments=segs)
+    with_nb = FewShotMapper(TOY, neighbour_surface=True, length_bins=True, **kw).fit(segs.iloc[keep], gold,
+                                                                                    all_segments=segs)
+    without = FewShotMapper(TOY, neighbour_surface=False, length_bins=False, **kw).fit(segs.iloc[keep], gold,
+                                                                                      all_segments=segs)
     assert FewShotMapper().neighbour_surface and FewShotMapper().length_bins  # the defaults
     assert with_nb.coef_.shape[1] == without.coef_.shape[1] + 8 + 6  # 8 surface cues, 6 length bins
     assert agreement_scores(gold, with_nb.predict_single(segs.iloc[keep], all_segments=segs))["kappa"] > 0.9
@@ -344,12 +354,14 @@ def test_neighbour_surface_and_length_bins(tmp_path):
     again = FewShotMapper.load(with_nb.save(tmp_path / "m"), embedder=FakeEmbedder())
     assert again.neighbour_surface and again.length_bins
     np.testing.assert_allclose(again.predict_proba(segs.iloc[keep], all_segments=segs).to_numpy(),
-                               with_nb.predict_proba(segs.iloc[keep], all_segments=segs).to_numpy(), rtol=1e-5, atol=1e-6)
+                               with_nb.predict_proba(segs.iloc[keep], all_segments=segs).to_numpy(),
+                               rtol=1e-5, atol=1e-6)
 
 
 def test_labels_from_gold_overlap_rule():
     segs = frame(["aaaa", "bbbb", "cccc"])  # offsets 0-4, 5-9, 10-14
-    gold = pd.DataFrame({"doc_id": ["d1", "d1", "d1"], "start": [0, 6, 11], "end": [4, 14, 12], "code": ["x", "y", "z"]})
+    gold = pd.DataFrame({"doc_id": ["d1", "d1", "d1"], "start": [0, 6, 11], "end": [4, 14, 12],
+                         "code": ["x", "y", "z"]})
     assert labels_from_gold(segs, gold) == [["x"], ["y"], ["y", "z"]]
     assert labels_from_gold(segs, gold, single=True)[:2] == ["x", "y"]
     with pytest.raises(InputError, match="lacks column"):
@@ -420,9 +432,11 @@ def test_zero_shot_never_codes_nothing_silently():
     with pytest.warns(PsythemesWarning, match=r"no code was assigned to any of 36 segments"):
         ZeroShotMapper(PLAIN, embedder=FakeEmbedder(), threshold=5.0).fit(segs).predict(segs)
     with pytest.warns(PsythemesWarning, match=r"1 code\(s\) took no segment: TRUST"):
-        ZeroShotMapper(PLAIN, embedder=FakeEmbedder(), threshold={"TRUST": 5.0, "Body Work": -1.0}).fit(segs).predict(segs)
+        ZeroShotMapper(PLAIN, embedder=FakeEmbedder(),
+                       threshold={"TRUST": 5.0, "Body Work": -1.0}).fit(segs).predict(segs)
     with pytest.warns(PsythemesWarning, match=r"more than half of the 36 segments: Body Work \(36\)"):
-        ZeroShotMapper(PLAIN, embedder=FakeEmbedder(), threshold={"TRUST": 5.0, "Body Work": -1.0}).fit(segs).predict(segs)
+        ZeroShotMapper(PLAIN, embedder=FakeEmbedder(),
+                       threshold={"TRUST": 5.0, "Body Work": -1.0}).fit(segs).predict(segs)
 
 
 def test_free_text_criteria_become_prototypes():
@@ -430,8 +444,9 @@ def test_free_text_criteria_become_prototypes():
 
     code = _code_from_named_description("Body", "Body exercise. Include: breathing together. Exclude: football talk. "
                                         "Example: 'a body stretch'", [], "code 'Body'", None)
-    book = codebook_from_dict({"codes": [{"name": code.name, "definition": code.definition, "include": list(code.include),
-                                          "exclude": list(code.exclude), "examples": list(code.examples)},
+    book = codebook_from_dict({"codes": [{"name": code.name, "definition": code.definition,
+                                          "include": list(code.include), "exclude": list(code.exclude),
+                                          "examples": list(code.examples)},
                                          {"name": "Trust", "definition": "Trust and feeling safe."}]})
     mapper = ZeroShotMapper(book, embedder=FakeEmbedder()).fit()
     proto = mapper.prototypes_["Body"]
@@ -456,7 +471,9 @@ def test_few_shot_auto_C_is_chosen_by_grouped_cross_validation(multi, tmp_path):
     fixed = FewShotMapper(TOY, embedder=FakeEmbedder(), C=0.5).fit(segs, target)
     assert fixed.C_ == 0.5 and fixed.cv_log_loss_ is None
     two_docs = segs[segs["doc_id"].isin(["doc0", "doc1"])]
-    small = FewShotMapper(TOY, embedder=FakeEmbedder(), C="auto").fit(two_docs, [t for t, d in zip(target, segs["doc_id"]) if d in ("doc0", "doc1")])
+    # target has one entry per row of segs (fit above checked it)
+    two_target = [t for t, d in zip(target, segs["doc_id"], strict=True) if d in ("doc0", "doc1")]
+    small = FewShotMapper(TOY, embedder=FakeEmbedder(), C="auto").fit(two_docs, two_target)
     assert small.C_ == AUTO_C_FALLBACK and small.cv_log_loss_ is None
     with pytest.raises(InputError, match="C must be"):
         FewShotMapper(TOY, embedder=FakeEmbedder(), C=0).fit(segs, target)

@@ -148,9 +148,14 @@ class FewShotMapper(Params):
         The ``C`` used (chosen by grouped cross-validation with ``C="auto"``).
     cv_log_loss_ : dict or None
         With ``C="auto"``: mean log loss per value of ``C`` tried.
+    embedding_backend_ : str or None
+        Set by :meth:`load` only: the backend the saved model was trained on (None when the
+        model does not record it).
     """
 
     method = "few-shot"
+    # declared, not assigned: :meth:`load` sets it; a freshly fitted model has no such attribute
+    embedding_backend_: str | None
 
     def __init__(
         self,
@@ -199,8 +204,10 @@ class FewShotMapper(Params):
         emb = encode(self.embedder_, texts)
         blocks = [emb]
         if self.prototypes:
+            assert self.zero_shot_ is not None  # _make_zero_shot builds it when prototypes or cues are on
             blocks.append(self.zero_shot_.prototype_scores(emb).astype(np.float32))
         if self.cues:
+            assert self.zero_shot_ is not None  # (as above)
             blocks.append(self.zero_shot_.cue_matches(texts).astype(np.float32))
         with_context = self.context in ("previous", "both") or self.position
         ctx = check_segments(all_segments, "all_segments") if with_context and all_segments is not None else segments
@@ -230,8 +237,10 @@ class FewShotMapper(Params):
         if fit:
             from sklearn.feature_extraction.text import TfidfVectorizer
 
-            self.word_vec_ = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, lowercase=True, token_pattern=r"(?u)\b\w+\b|[?!]")
-            self.char_vec_ = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=3, sublinear_tf=True, max_features=30000)
+            self.word_vec_ = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, lowercase=True,
+                                             token_pattern=r"(?u)\b\w+\b|[?!]")
+            self.char_vec_ = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=3, sublinear_tf=True,
+                                             max_features=30000)
             self.word_vec_.fit(texts)
             self.char_vec_.fit(texts)
         # the sparse blocks are scaled down so the dense block (unit variance per column) is not drowned
@@ -281,7 +290,8 @@ class FewShotMapper(Params):
             keep &= np.array([len(row) > 0 for row in labels])  # one code per unit: uncoded units are not "none"
         if not keep.all():
             segments = segments[keep]
-            labels = [row for row, k in zip(labels, keep) if k]
+            # both one entry per segment (_normalise_labels checks the length)
+            labels = [row for row, k in zip(labels, keep, strict=True) if k]
         if not len(segments):
             raise InputError("no training segment is left of the coded roles")
         self.mode_ = mode
@@ -424,14 +434,16 @@ class FewShotMapper(Params):
             else:
                 hits = [int(j) for j in np.argsort(-p[i]) if p[i, j] >= self.threshold]
             for j in hits:
-                rows.append([seg[DOC], seg[SEG], int(seg[START]), int(seg[END]), self.classes_[j], round(float(p[i, j]), 4), self.method])
+                rows.append([seg[DOC], seg[SEG], int(seg[START]), int(seg[END]), self.classes_[j],
+                             round(float(p[i, j]), 4), self.method])
         return pd.DataFrame(rows, columns=CODE_COLUMNS)
 
     # -- persistence (psythemes.mapping.persistence) --------------------------------------------
 
-    def save(self, directory: str | Path, *, training_data: str = "", metrics: Mapping[str, Any] | None = None, notes: str = "",
-             embedding_backend: str | None = None) -> Path:
-        """Write the model to ``directory``: ``model.json``, ``weights.npz``, ``codebook.yaml``, ``card.json``, ``model_card.md``.
+    def save(self, directory: str | Path, *, training_data: str = "", metrics: Mapping[str, Any] | None = None,
+             notes: str = "", embedding_backend: str | None = None) -> Path:
+        """Write the model to ``directory``: ``model.json``, ``weights.npz``, ``codebook.yaml``, ``card.json``,
+        ``model_card.md``.
 
         Nothing is pickled: the arrays are read back with ``allow_pickle=False`` and the
         TF-IDF vocabularies are JSON, so :meth:`load` never runs code from the folder.
@@ -473,8 +485,9 @@ class FewShotMapper(Params):
         model.embedder_ = embedder_or_default(embedder, model.embedding_backend_)
         used = getattr(model.embedder_, "backend_", None)
         if model.embedding_backend_ and used and used != model.embedding_backend_:
-            warnings.warn(f"the model was trained on {model.embedding_backend_} embeddings and is given {used} embeddings "
-                          f"(close, not identical); embed with backend={model.embedding_backend_!r} to match", stacklevel=2)
+            warnings.warn(f"the model was trained on {model.embedding_backend_} embeddings and is given {used} "
+                          f"embeddings (close, not identical); embed with backend={model.embedding_backend_!r} "
+                          "to match", stacklevel=2)
         model.mode_ = spec["mode"]
         model.classes_ = list(spec["classes"])
         model.coef_ = saved.arrays["coef"].astype(np.float64)

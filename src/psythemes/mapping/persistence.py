@@ -23,8 +23,9 @@ __all__ = ["MODEL_FORMAT", "SavedModel", "model_embedding_backend", "read_model"
 #: ``format`` of ``model.json``; :func:`read_model` reads this format only.
 MODEL_FORMAT = "psythemes-fewshot-1"
 #: Parameters of :class:`~psythemes.mapping.FewShotMapper` written to ``model.json`` (``cues`` apart).
-_SAVED_PARAMS = ("classifier", "context", "surface", "tfidf", "C", "class_weight", "threshold", "max_iter", "prototypes",
-                 "neighbour_surface", "length_bins", "position", "single_label", "roles", "random_state")
+_SAVED_PARAMS = ("classifier", "context", "surface", "tfidf", "C", "class_weight", "threshold", "max_iter",
+                 "prototypes", "neighbour_surface", "length_bins", "position", "single_label", "roles",
+                 "random_state")
 
 
 def model_embedding_backend(directory: str | Path) -> str | None:
@@ -67,7 +68,8 @@ def save_model(model: Any, directory: str | Path, *, training_data: str = "", me
     if model.tfidf:
         for key, vec in (("word", model.word_vec_), ("char", model.char_vec_)):
             vocab = sorted(vec.vocabulary_.items(), key=lambda kv: kv[1])
-            spec[f"{key}_tfidf"] = {"params": {k: v for k, v in vec.get_params().items() if k in ("analyzer", "ngram_range", "min_df", "sublinear_tf", "lowercase", "token_pattern", "max_features")},
+            kept = ("analyzer", "ngram_range", "min_df", "sublinear_tf", "lowercase", "token_pattern", "max_features")
+            spec[f"{key}_tfidf"] = {"params": {k: v for k, v in vec.get_params().items() if k in kept},
                                     "vocabulary": [t for t, _ in vocab]}
             arrays[f"{key}_idf"] = vec.idf_.astype(np.float32)
     buf = io.BytesIO()
@@ -166,7 +168,8 @@ def render_card(card: Mapping[str, Any], notes: str) -> str:
                                    "its most probable class, possibly no code"),
         "- Coded roles: " + (", ".join(card["params"]["roles"]) if card["params"].get("roles") else "all"),
         f"- Codebook: `{card['codebook']}`, sha256 `{card['codebook_hash']}`",
-        f"- Embedding model: {card['embedding_model']}" + (f", {card['embedding_backend']} backend" if card.get('embedding_backend') else ""),
+        f"- Embedding model: {card['embedding_model']}"
+        + (f", {card['embedding_backend']} backend" if card.get('embedding_backend') else ""),
         f"- Training data: {card['training_data'] or 'not stated'}",
         f"- Training size: {card['n_train_segments']} segments from {card['n_train_documents']} documents",
         f"- Seed (random_state): {card['random_state']}",

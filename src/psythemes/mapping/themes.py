@@ -48,7 +48,8 @@ def map_themes(
     ids = themes["theme_id"].tolist()
     if isinstance(theme_centroids, Mapping):
         try:
-            cent = np.vstack([np.asarray(theme_centroids[t], dtype=np.float32) for t in ids]) if ids else np.zeros((0, 1))
+            cent = (np.vstack([np.asarray(theme_centroids[t], dtype=np.float32) for t in ids]) if ids
+                    else np.zeros((0, 1)))
         except KeyError as err:
             raise InputError(f"no centroid for theme {err.args[0]!r}") from None
     else:
@@ -65,8 +66,8 @@ def map_themes(
         j = int(np.argmax(margin)) if len(margin) else -1
         best = mapper.codes_[j] if j >= 0 and margin[j] >= 0 else ""
         q = list((quotes or {}).get(tid, []))
-        row = {"theme_id": tid, "best_code": best, "best_score": round(float(scores[i, j]), 4) if j >= 0 else float("nan"),
-               "quotes": " | ".join(q)}
+        row = {"theme_id": tid, "best_code": best,
+               "best_score": round(float(scores[i, j]), 4) if j >= 0 else float("nan"), "quotes": " | ".join(q)}
         row.update({f"score_{n}": round(float(scores[i, k]), 4) for k, n in enumerate(mapper.codes_)})
         rows.append(row)
     return pd.DataFrame(rows, columns=[*THEME_CODE_COLUMNS, *[f"score_{n}" for n in mapper.codes_]])

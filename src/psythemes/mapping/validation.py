@@ -33,8 +33,11 @@ __all__ = [
 ]
 
 
-def labels_from_gold(segments: pd.DataFrame, gold: pd.DataFrame, min_overlap: float = 0.5, *, single: bool = False) -> list[Any]:
-    """Turn gold code spans into per-segment labels with the overlap rule of :func:`psythemes.evaluate.align_gold`.
+def labels_from_gold(
+    segments: pd.DataFrame, gold: pd.DataFrame, min_overlap: float = 0.5, *, single: bool = False
+) -> list[Any]:
+    """Turn gold code spans into per-segment labels with the overlap rule of
+    :func:`psythemes.evaluate.align_gold`.
 
     A span codes a segment of the same document when their overlap is at least ``min_overlap``
     of the span's or of the segment's length.  With several coders, a segment carries every
@@ -70,7 +73,7 @@ def labels_from_gold(segments: pd.DataFrame, gold: pd.DataFrame, min_overlap: fl
     segs[DOC] = segs[DOC].astype(str)
     aligned, _ = align_gold(gold, segs, overlap=min_overlap)
     votes: dict[str, dict[str, int]] = {}
-    for seg_id, code in zip(aligned[SEG], aligned["code"]):
+    for seg_id, code in zip(aligned[SEG], aligned["code"], strict=True):  # two columns of one frame
         votes.setdefault(seg_id, {}).setdefault(str(code), 0)
         votes[seg_id][str(code)] += 1
     out: list[Any] = []
@@ -83,7 +86,9 @@ def labels_from_gold(segments: pd.DataFrame, gold: pd.DataFrame, min_overlap: fl
     return out
 
 
-def grouped_splits(groups: Sequence[Any], train_fraction: float, n_splits: int = 5, random_state: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+def grouped_splits(
+    groups: Sequence[Any], train_fraction: float, n_splits: int = 5, random_state: int = 0
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Random splits by group (transcript): ``train_fraction`` of the groups train, the rest test.
 
     Returns
@@ -93,9 +98,9 @@ def grouped_splits(groups: Sequence[Any], train_fraction: float, n_splits: int =
     """
     from sklearn.model_selection import GroupShuffleSplit
 
-    groups = np.asarray(groups)
+    group_arr = np.asarray(groups)
     gss = GroupShuffleSplit(n_splits=n_splits, train_size=train_fraction, random_state=random_state)
-    return [(tr, te) for tr, te in gss.split(np.zeros(len(groups)), groups=groups)]
+    return [(tr, te) for tr, te in gss.split(np.zeros(len(group_arr)), groups=group_arr)]
 
 
 def agreement_scores(gold: Sequence[Any], pred: Sequence[Any]) -> dict[str, float]:
@@ -177,10 +182,12 @@ def grouped_cross_validate(
     return summary
 
 
-def _multilabel_scores(gold_sets: list[set[str]], pred: pd.DataFrame, seg_ids: list[str], codes: list[str]) -> dict[str, Any]:
+def _multilabel_scores(
+    gold_sets: list[set[str]], pred: pd.DataFrame, seg_ids: list[str], codes: list[str]
+) -> dict[str, Any]:
     """Per-code presence/absence agreement, averaged over the codes that occur in gold or prediction."""
     pred_sets: dict[str, set[str]] = {}
-    for seg_id, code in zip(pred[SEG], pred["code"]):
+    for seg_id, code in zip(pred[SEG], pred["code"], strict=True):  # two columns of one frame
         pred_sets.setdefault(seg_id, set()).add(code)
     per_code = {}
     for code in codes:
@@ -195,7 +202,9 @@ def _multilabel_scores(gold_sets: list[set[str]], pred: pd.DataFrame, seg_ids: l
     return out
 
 
-def infer_scheme(segments: pd.DataFrame, y: Sequence[Sequence[str]], single_label: bool | None = None) -> dict[str, Any]:
+def infer_scheme(
+    segments: pd.DataFrame, y: Sequence[Sequence[str]], single_label: bool | None = None
+) -> dict[str, Any]:
     """What the gold says about the coding scheme: which roles are coded, and one code per unit or not.
 
     Parameters
@@ -220,7 +229,8 @@ def infer_scheme(segments: pd.DataFrame, y: Sequence[Sequence[str]], single_labe
     parts = []
     if ROLE in segments.columns:
         role = segments[ROLE].fillna("").astype(str).to_numpy()
-        with_codes = sorted({r for r, c in zip(role, coded) if c and r})
+        # segments and y are meant to pair up, but nothing here checks it: keep zip's truncation
+        with_codes = sorted({r for r, c in zip(role, coded, strict=False) if c and r})
         present = sorted({r for r in role if r})
         if with_codes and set(with_codes) != set(present):
             roles = with_codes
@@ -228,14 +238,15 @@ def infer_scheme(segments: pd.DataFrame, y: Sequence[Sequence[str]], single_labe
                          f"(not {', '.join(r for r in present if r not in with_codes)})")
     eligible = np.ones(len(y), dtype=bool) if roles is None else np.isin(segments[ROLE].fillna("").astype(str), roles)
     n = int(eligible.sum())
-    multi = sum(len(v) > 1 for v, e in zip(y, eligible) if e)
+    multi = sum(len(v) > 1 for v, e in zip(y, eligible, strict=False) if e)
     n_coded = int((coded & eligible).sum())
     single = n > 0 and multi == 0 and n_coded >= 0.9 * n
     if single_label is not None:
         single = bool(single_label)
         parts.append("single-label, as asked" if single else "multi-label, as asked")
     elif single:
-        parts.append(f"every coded unit has exactly one code ({n_coded} of {n}): single-label, each unit gets its best code")
+        parts.append(f"every coded unit has exactly one code ({n_coded} of {n}): single-label, "
+                     "each unit gets its best code")
     else:
         parts.append(f"multi-label with abstention ({multi} of {n} units have several codes, {n - n_coded} none)")
     return {"roles": roles, "single_label": single, "message": "; ".join(parts)}

@@ -262,8 +262,8 @@ class ZeroShotMapper(Params):
         return self.threshold == "auto" and any(self._plain(c) for c in self.codebook_.flat())
 
     def _calibrate(self, segments: pd.DataFrame | None) -> dict[str, float]:
-        given = _parse_threshold(self.threshold, self.codes_)
-        given = {} if given == "auto" else given
+        parsed = _parse_threshold(self.threshold, self.codes_)
+        given: dict[str, float] = parsed if isinstance(parsed, dict) else {}  # "auto": none given
         auto: dict[str, float] = {}
         corpus_scores = None
         self.self_model_ = None
@@ -279,14 +279,15 @@ class ZeroShotMapper(Params):
 
                     self.self_model_ = self_train(corpus_scores, emb, texts, self.codes_, no_code=not self.single_label,
                                                   random_state=self.random_state)
-        location = scale = None
+        location: np.ndarray | None = None
+        scale: np.ndarray | None = None
         if corpus_scores is not None:
             from ..selftrain import corpus_location_scale
 
             location, scale = corpus_location_scale(corpus_scores)
         self.corpus_location_, self.corpus_scale_ = location, scale
         self.auto_threshold_ = np.array([n not in given for n in self.codes_])
-        for j, (name, code) in enumerate(zip(self.codes_, self.codebook_.flat())):
+        for j, name in enumerate(self.codes_):
             if name in given:
                 continue
             proto = self.prototypes_[name]
@@ -306,6 +307,7 @@ class ZeroShotMapper(Params):
             elif own:
                 thr = float(np.min(own))
             elif location is not None:
+                assert scale is not None  # set together with location
                 # nothing in the codebook to calibrate on: one standard deviation above the
                 # corpus median (a code then takes about the top sixth of the corpus at most)
                 thr = float(location[j] + _CORPUS_SD * scale[j])
@@ -392,8 +394,8 @@ class ZeroShotMapper(Params):
         """
         segments = check_segments(segments)
         emb, scores = self._embed_scores(segments)
-        if getattr(self, "self_model_", None) is not None and len(segments):
-            model = self.self_model_
+        model = getattr(self, "self_model_", None)
+        if model is not None and len(segments):
             proba = model.proba(emb, segment_texts(segments))
             scores = np.zeros((len(segments), len(self.codes_)))
             col = {c: k for k, c in enumerate(model.classes)}
@@ -410,6 +412,8 @@ class ZeroShotMapper(Params):
                     k = col[name]
                     margins[:, j] = scores[:, j] - np.where(order[:, 0] == k, second, first)
         else:
+            location: np.ndarray | None
+            scale: np.ndarray | None
             thr = np.array([self.thresholds_[n] for n in self.codes_], dtype=float)
             if np.isnan(thr).any() and len(segments):
                 # codes without examples and no corpus given to fit(): calibrate on this batch
@@ -424,6 +428,7 @@ class ZeroShotMapper(Params):
                 location, scale = getattr(self, "corpus_location_", None), getattr(self, "corpus_scale_", None)
             margins = scores - thr
             if location is not None and len(segments):
+                assert scale is not None  # set together with location
                 # relative to the other codes: a code without examples must also be within
                 # _RELATIVE_SD standard deviations of the segment's best code (on z), so that
                 # near-identical definitions (sub-codes of one parent) do not all fire together
@@ -510,7 +515,8 @@ class ZeroShotMapper(Params):
                 proto = self.prototypes_[name]
                 evidence = proto.pos_texts[int(np.argmax(proto.pos @ emb[i]))]
                 rows.append(
-                    [seg[DOC], seg[SEG], int(seg[START]), int(seg[END]), name, round(float(scores[i, j]), 4), self.method, evidence]
+                    [seg[DOC], seg[SEG], int(seg[START]), int(seg[END]), name, round(float(scores[i, j]), 4),
+                     self.method, evidence]
                 )
         codes = pd.DataFrame(rows, columns=[*CODE_COLUMNS, EVIDENCE_COLUMN])
         _warn_code_shares(codes, int(np.isfinite(margins).any(axis=1).sum()) if len(margins) else 0, self.codes_)
