@@ -1,9 +1,12 @@
 """psythemes: NLP-assisted thematic analysis of qualitative transcripts.
 
-Stages, one module each: :mod:`psythemes.io` (read), :mod:`psythemes.segment`,
-:mod:`psythemes.embed`, :mod:`psythemes.discover`, :mod:`psythemes.codebook`,
+Stages work in memory: :mod:`psythemes.io` (read), :mod:`psythemes.segment`,
+:mod:`psythemes.embed`, :mod:`psythemes.themes` (candidate themes), :mod:`psythemes.codebook`,
 :mod:`psythemes.mapping`, :mod:`psythemes.agreement`, :mod:`psythemes.evaluate`,
-:mod:`psythemes.report`, :mod:`psythemes.qdpx`; :mod:`psythemes.cli` is a thin layer over them.
+:mod:`psythemes.report`, :mod:`psythemes.qdpx`.  :mod:`psythemes.tables` owns the tables on disk,
+:mod:`psythemes.jobs` the file-level jobs, :mod:`psythemes.pipeline` the whole job (``extract``,
+configured with the parts of :mod:`psythemes.config`); :mod:`psythemes.cli` is a thin layer over
+them (docs/architecture.md).
 
 Importing ``psythemes`` is cheap: stages load on first use.
 """
