@@ -784,13 +784,14 @@ def shipped_codebooks() -> list[str]:
     return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
-def load_codebook(path_or_name: str | Path) -> Codebook:
+def load_codebook(path_or_name: Codebook | str | Path) -> Codebook:
     """Read a codebook from a file (``.yaml``/``.yml``, ``.csv``, ``.qdc``) or a shipped name.
 
     Parameters
     ----------
-    path_or_name : str or Path
-        A file path, or the name of a shipped codebook such as ``"psychosomatic"``.
+    path_or_name : Codebook, str or Path
+        A file path, or the name of a shipped codebook such as ``"psychosomatic"``; a
+        :class:`Codebook` is returned as it is.
 
     Returns
     -------
