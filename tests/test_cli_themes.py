@@ -136,7 +136,8 @@ def test_backend_option_reaches_the_embedder(segments_csv, tmp_path, fake_model,
 
 
 def test_bad_model_folder_is_a_one_line_error(segments_csv, tmp_path, capsys):
-    rc = main(["themes", str(segments_csv), "--out", str(tmp_path / "o"), "--no-cache", "--model", "/nonexistent/model"])
+    rc = main(["themes", str(segments_csv), "--out", str(tmp_path / "o"), "--no-cache",
+               "--model", "/nonexistent/model"])
     err = capsys.readouterr().err
     assert rc == 2 and err.startswith("error:") and "embedding model folder not found" in err and "Traceback" not in err
 

@@ -37,7 +37,7 @@ def make_corpus(n_per_cluster: int = 30, seed: int = 0) -> tuple[pd.DataFrame, n
     centres = np.eye(DIM)[: len(CLUSTERS)] * 4.0
     rows, vecs, truth = [], [], []
     for c, words in enumerate(CLUSTERS.values()):
-        for i in range(n_per_cluster):
+        for _ in range(n_per_cluster):
             w1, w2 = rng.choice(words, 2, replace=False)
             f1, f2 = rng.choice(FILLERS, 2)
             rows.append(f"{f1.capitalize()}, the {w1} and the {w2}, {f2}, it was really about {w1}.")
@@ -68,7 +68,8 @@ def corpus():
 @pytest.fixture(scope="module")
 def fitted_fast(corpus):
     seg, X, _ = corpus
-    return ThemeDiscoverer(preset="fast", n_themes=3, random_state=0).fit(seg, X, metadata={f"D{i}": 1 + i % 2 for i in range(6)})
+    return ThemeDiscoverer(preset="fast", n_themes=3, random_state=0).fit(
+        seg, X, metadata={f"D{i}": 1 + i % 2 for i in range(6)})
 
 
 def test_fast_preset_recovers_clusters_with_readable_labels(fitted_fast, corpus):
@@ -301,7 +302,8 @@ def test_vectorizer_drops_fillers_keeps_content_bigrams():
 
 def test_label_falls_back_to_most_common_text():
     assert theme_label([], np.array(["Mm-hmm.", "Yeah.", "Mm-hmm."])) == "\u201cMm-hmm.\u201d"
-    assert theme_label(["breathing", "breathing exercises", "jaw", "neck", "feet"], np.array([])) == "breathing · jaw · neck"
+    assert (theme_label(["breathing", "breathing exercises", "jaw", "neck", "feet"], np.array([]))
+            == "breathing · jaw · neck")
     assert theme_label(["thank thank", "good luck", "luck", "helpful"], np.array([])) == "good luck · helpful"
 
 

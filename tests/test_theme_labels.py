@@ -73,7 +73,8 @@ def test_tokenizer_keeps_contractions_whole_and_cuts_possessive_s():
 
 def test_spoken_stop_words_and_adjacent_bigrams():
     analyzer = make_vectorizer().build_analyzer()
-    grams = analyzer("Um, yeah, I went and asked. We walk to the door, pain, pain. I don't sleep, y'know, breathing exercises")
+    grams = analyzer("Um, yeah, I went and asked. We walk to the door, pain, pain. I don't sleep, y'know, "
+                     "breathing exercises")
     assert "breathing exercises" in grams
     assert "walk door" not in grams  # not adjacent in the transcript
     assert "pain pain" not in grams

@@ -118,7 +118,7 @@ class ActiveSampler:
         return 1.0 - margin, predicted
 
     # -- selection -------------------------------------------------------------------------
-    def select(self, X: np.ndarray, labelled: Sequence[int], y: Sequence[Any], docs: Sequence[Any], *,
+    def select(self, X: np.ndarray, labelled: Sequence[int] | np.ndarray, y: Sequence[Any], docs: Sequence[Any], *,
                candidates: Sequence[int] | None = None, prior_codes: Sequence[str] | None = None,
                multilabel: bool = False) -> np.ndarray:
         """Indices (into ``X``) of the next ``n`` segments to label.
@@ -127,7 +127,7 @@ class ActiveSampler:
         ----------
         X : ndarray (n_segments, dim)
             Unit-length segment embeddings.
-        labelled : sequence of int
+        labelled : sequence of int or ndarray
             Rows of ``X`` already labelled.
         y : sequence
             Their labels, same order: one code (or ``None``) each, or with ``multilabel``

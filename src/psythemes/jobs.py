@@ -177,15 +177,15 @@ def load_segments(
     The number of segments left out (``interviewer``, ``backchannels``) is in
     ``segments.attrs["n_set_aside"]``.
     """
-    paths = [Path(p) for p in paths]
-    if not paths:
+    files = [Path(p) for p in paths]
+    if not files:
         raise InputError("no input given")
-    for p in paths:
+    for p in files:
         if not p.exists():
             raise InputError("input not found", path=p)
     meta_frame = read_metadata(metadata) if metadata is not None else None
-    if len(paths) == 1 and is_segment_table(paths[0]):
-        table = read_segments(paths[0])
+    if len(files) == 1 and is_segment_table(files[0]):
+        table = read_segments(files[0])
         drop = np.zeros(len(table), dtype=bool)
         if interviewer == "drop" and "role" in table.columns:
             drop |= (table["role"].astype(str) == "interviewer").to_numpy()
@@ -201,7 +201,7 @@ def load_segments(
         from .segment import segment_transcripts
     except ImportError as err:
         raise InputError(f"reading transcripts needs psythemes.io and psythemes.segment ({err})") from err
-    transcripts = read_transcripts(paths, metadata=meta_frame, speaker_roles=speaker_roles, encoding=encoding)
+    transcripts = read_transcripts(files, metadata=meta_frame, speaker_roles=speaker_roles, encoding=encoding)
     segments, dropped = segment_transcripts(transcripts, unit=unit, interviewer=interviewer,
                                             backchannels=backchannels, return_dropped=True)
     segments.attrs["n_set_aside"] = len(dropped)
@@ -250,7 +250,7 @@ def _few_shot_training(cb: Codebook, segments: pd.DataFrame, train: str | Path, 
         keep &= np.array([len(v) > 0 for v in y])
         y = y_one
     seg = seg[keep].reset_index(drop=True)
-    y = [v for v, k in zip(y, keep) if k]
+    y = [v for v, k in zip(y, keep, strict=True) if k]
     if not len(seg):
         raise InputError("no gold-coded segment to train on", path=train)
     return seg, y, scheme
@@ -263,7 +263,8 @@ def _fit_mapper(method: str, codebook: str | Path | None, segments: pd.DataFrame
         mapper = FewShotMapper.load(model, embedder=embedder)
         if codebook is not None and load_codebook(codebook).hash() != mapper.codebook_.hash():
             raise InputError(f"the model was trained with another codebook ({mapper.codebook_.name!r}, hash "
-                             f"{mapper.codebook_.hash()[:12]}); leave out --codebook to use the model's own", path=model)
+                             f"{mapper.codebook_.hash()[:12]}); leave out --codebook to use the model's own",
+                             path=model)
         if single_label is not None:
             mapper.single_label = bool(single_label)
         return mapper
@@ -284,7 +285,8 @@ def _fit_mapper(method: str, codebook: str | Path | None, segments: pd.DataFrame
                           single_label=bool(single_label)).fit(calibration_corpus(cb, segments))
 
 
-def _theme_inputs(themes_dir: Path, segments: pd.DataFrame, mapper: Any) -> tuple[pd.DataFrame, np.ndarray, dict[Any, list[str]]]:
+def _theme_inputs(themes_dir: Path, segments: pd.DataFrame, mapper: Any,
+                  ) -> tuple[pd.DataFrame, np.ndarray, dict[Any, list[str]]]:
     from .schema import SEGMENT_THEME_COLUMNS
 
     themes_path, assign_path = themes_dir / "themes.csv", themes_dir / "segment_themes.csv"
@@ -383,10 +385,12 @@ def map_segments_to_files(
         codes = mapper.predict(frame)
     write_codes(out / "codes.csv", codes)
     warnings: list[str] = []
-    result: dict[str, Any] = {"out_dir": str(out), "method": mapper.method, "n_segments": len(frame), "n_codes": len(codes),
+    result: dict[str, Any] = {"out_dir": str(out), "method": mapper.method, "n_segments": len(frame),
+                              "n_codes": len(codes),
                               "n_coded_segments": int(codes[_SEG].nunique()) if len(codes) else 0, "warnings": warnings}
     if themes is not None:
-        zs = mapper if isinstance(mapper, ZeroShotMapper) else ZeroShotMapper(mapper.codebook_, embedder=mapper.embedder_).fit()
+        zs = (mapper if isinstance(mapper, ZeroShotMapper)
+              else ZeroShotMapper(mapper.codebook_, embedder=mapper.embedder_).fit())
         theme_table, centroids, quotes = _theme_inputs(Path(themes), frame, zs)
         theme_codes = map_themes(theme_table, centroids, zs, quotes=quotes)
         write_table(out / "theme_codes.csv", theme_codes)
@@ -422,12 +426,14 @@ def train_to_folder(
     if cv >= 2:
         warn_thin_cross_validation(train[_DOC].astype(str).tolist(), y, cb.names, n_splits=cv)
     if cv >= 2 and n_docs >= 2:
-        summary = grouped_cross_validate(lambda: FewShotMapper(cb, embedder=embedder, random_state=random_state, **params), train, y,
-                                         n_splits=cv, all_segments=frame)
+        summary = grouped_cross_validate(
+            lambda: FewShotMapper(cb, embedder=embedder, random_state=random_state, **params), train, y,
+            n_splits=cv, all_segments=frame)
         metrics = {k: v for k, v in summary.items() if k != "folds"}
     model = FewShotMapper(cb, embedder=embedder, random_state=random_state, **params).fit(train, y, all_segments=frame)
     gold_names = " + ".join(Path(g).name for g in (gold if isinstance(gold, (list, tuple)) else [gold]))
-    out = model.save(out_dir, training_data=f"{Path(segments).name} + {gold_names}: {len(train)} segments, {n_docs} documents",
+    out = model.save(out_dir,
+                     training_data=f"{Path(segments).name} + {gold_names}: {len(train)} segments, {n_docs} documents",
                      metrics=metrics)
     return {"out_dir": str(out), "n_segments": len(train), "n_docs": n_docs, **metrics}
 
@@ -556,7 +562,8 @@ def labelled_segments(segments: pd.DataFrame, gold_paths: Sequence[str | Path], 
 
     labelled = np.zeros(len(segments), dtype=bool)
     tables = []
-    key = list(zip(segments["doc_id"].astype(str), segments["start"].astype(int), segments["end"].astype(int)))
+    key = list(zip(segments["doc_id"].astype(str), segments["start"].astype(int), segments["end"].astype(int),
+                   strict=True))
     position = {k: i for i, k in enumerate(key)}
     for path in map(Path, gold_paths):
         if path.suffix.lower() in (".xlsx", ".xlsm") or is_review_csv(path):
@@ -656,7 +663,7 @@ def pseudonymise_files(inputs: str | Path | Iterable[str | Path], out_dir: str |
     """
     from .io import expand_paths, read_transcripts
     from .outputs import prepare_out_dir, write_text
-    from .pseudonymise import PseudonymKey, Pseudonymiser, check_key_path
+    from .pseudonymise import Pseudonymiser, PseudonymKey, check_key_path
 
     out_dir = Path(out_dir)
     key_path = check_key_path(key_path if key_path is not None else default_key_path(out_dir), out_dir)
@@ -669,7 +676,7 @@ def pseudonymise_files(inputs: str | Path | Iterable[str | Path], out_dir: str |
     prepare_out_dir(out_dir)
     # the key first: pseudonymised files without their key could never be restored
     result.key.save(key_path)
-    for target, t in zip(targets, result.transcripts):
+    for target, t in zip(targets, result.transcripts, strict=True):
         write_text(target, t.text)
     return result, key_path
 
@@ -697,7 +704,7 @@ def restore_files(inputs: str | Path | Iterable[str | Path], out_dir: str | Path
     _refuse_inputs(targets, files)
     prepare_out_dir(out_dir)
     written = []
-    for source, target in zip(files, targets):
+    for source, target in zip(files, targets, strict=True):
         try:
             raw = source.read_bytes()
         except OSError as err:

@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -550,7 +550,8 @@ def _map(segments: pd.DataFrame, discoverer: Any, book: Any, embedder: Any, *, m
     known = vectors_for_mapping(embedder, segments, embeddings)
 
     # the segments calibrate codes that have no examples (psythemes.selftrain; no labels used)
-    zero_shot = ZeroShotMapper(book, embedder=known, single_label=bool(single_label)).fit(calibration_corpus(book, segments))
+    zero_shot = ZeroShotMapper(book, embedder=known, single_label=bool(single_label))
+    zero_shot.fit(calibration_corpus(book, segments))
     if mapper is not None:
         mapper = _ready_mapper(mapper, book, segments, known)
     elif method == "few-shot":
@@ -677,7 +678,7 @@ def _manifest(*, paths, transcripts, segments, embedder, book, options, parts, r
         pass
     return {
         "psythemes": __version__,
-        "created": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
+        "created": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "command": " ".join(sys.argv) if sys.argv and sys.argv[0].endswith("psythemes") else None,
         "versions": _versions(),
         "model": model_info,
@@ -700,8 +701,8 @@ def _manifest(*, paths, transcripts, segments, embedder, book, options, parts, r
 
 def _write_outputs(out_dir: Path, result: ExtractResult, discoverer: Any, report_html: str, *, qdpx: bool) -> list[str]:
     from .codebook import save_codebook
-    from .jobs import write_theme_outputs
     from .io import write_transcripts_jsonl
+    from .jobs import write_theme_outputs
     from .outputs import prepare_out_dir, write_table, write_text
     from .tables import write_codes, write_evaluation, write_segments
 

@@ -27,7 +27,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .errors import InputError, PsythemesWarning
 from .schema import CODE_COLUMNS, GOLD_COLUMNS, SEGMENT_COLUMNS
@@ -448,7 +448,8 @@ def read_gold(path: str | Path | Sequence[str | Path], *, codes: Sequence[str] |
                                                   for d in p[_DOC].astype(str)})
             return joined
         path = path[0]
-    path = Path(path)
+    # a list or tuple was taken apart above: one path is left (mypy keeps Sequence in the union)
+    path = Path(cast("str | Path", path))
     suffix = path.suffix.lower()
     if suffix in (".qdpx", ".qde"):
         from .qdpx import gold_codings, read_qdpx
@@ -635,7 +636,7 @@ def read_run(run_dir: str | Path) -> RunTables:
 
 # ----------------------------------------------------------------------------- themes
 
-def parse_quotes(value: Any) -> list[dict[str, Any]]:
+def parse_quotes(value: Any) -> list[Mapping[str, Any]]:
     """The quotes of a ``themes.csv`` row's ``top_quotes`` cell, as dicts.
 
     Only for theme tables without a quotes table (hand-made, or from a REFI-QDA project):

@@ -31,7 +31,8 @@ def themes(
     context: Annotated[Literal["previous_turn"] | None, typer.Option(
         help="previous_turn: embed each segment with the end of the previous turn of another speaker.")] = None,
     model: Annotated[Path | None, typer.Option(
-        help="Local sentence-transformers model folder (default: the bundled all-MiniLM-L6-v2).", metavar="DIR")] = None,
+        help="Local sentence-transformers model folder (default: the bundled all-MiniLM-L6-v2).",
+        metavar="DIR")] = None,
     backend: Annotated[Literal["onnx", "torch"] | None, typer.Option(
         help="Embedding backend: onnx (int8, faster) or torch; default onnx (or "
              "$PSYTHEMES_EMBED_BACKEND). See docs/performance.md.")] = None,
@@ -57,7 +58,8 @@ def themes(
         min=1, help="Stability check: fit with this many seeds, report the most central run and flag themes "
                     "that do not reappear (themes.csv columns stability, stable).")] = 1,
 ) -> None:
-    """Discover candidate themes; write themes.csv, theme_quotes.csv, segment_themes.csv, themes_by_*.csv and figures/."""
+    """Discover candidate themes; write themes.csv, theme_quotes.csv, segment_themes.csv, themes_by_*.csv and figures/.
+    """
     from ..embed import Embedder
     from ..jobs import discover_themes, load_segments
     from ..themes import seed_words_from_codebook

@@ -91,7 +91,8 @@ class ThemeCacheEntry:
                                        for name, stem in TABLES.items()}
             results["prevalence_"] = {col: pd.read_parquet(self.folder / f"prevalence-{i}.parquet")
                                       for i, col in enumerate(state["prevalence"])}
-            results.update({name: np.load(self.folder / f"{stem}.npy", allow_pickle=False) for name, stem in ARRAYS.items()})
+            results.update({name: np.load(self.folder / f"{stem}.npy", allow_pickle=False)
+                            for name, stem in ARRAYS.items()})
             results["figures_"] = {name: gzip.decompress((self.folder / f"{name}.gz").read_bytes()).decode("utf-8")
                                    for name in FIGURES}
             results.update({name: state["scalars"][name] for name in SCALARS})

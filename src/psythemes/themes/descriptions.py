@@ -260,18 +260,20 @@ def embedding_backend(embedder: Embedder) -> Any:
             texts = [str(d) for d in documents]
             missing = list(dict.fromkeys(t for t in texts if t not in self.memo))
             if missing and not hasattr(embedder, "_encode_raw"):
-                self.memo.update(zip(missing, unit_rows(np.asarray(embedder.encode(missing), dtype=np.float32))))
+                vectors = unit_rows(np.asarray(embedder.encode(missing), dtype=np.float32))
+                self.memo.update(zip(missing, vectors, strict=False))
             elif missing:
                 if self.disk is None:
                     self.disk = cache.load() if cache is not None else {}
                 keys = _text_keys(missing)
-                todo = [(t, k) for t, k in zip(missing, keys) if k not in self.disk and k not in self.new]
-                for t, k in zip(missing, keys):
+                todo = [(t, k) for t, k in zip(missing, keys, strict=True) if k not in self.disk and k not in self.new]
+                for t, k in zip(missing, keys, strict=True):
                     if k in self.disk or k in self.new:
-                        self.memo[t] = unit_rows(np.asarray(self.disk.get(k, self.new.get(k)), dtype=np.float32)[None])[0]
+                        stored = np.asarray(self.disk.get(k, self.new.get(k)), dtype=np.float32)
+                        self.memo[t] = unit_rows(stored[None])[0]
                 if todo:
                     vectors = np.asarray(embedder._encode_raw([t for t, _ in todo]), dtype=np.float32)
-                    for (t, k), v in zip(todo, vectors):
+                    for (t, k), v in zip(todo, vectors, strict=False):
                         self.new[k] = v
                         self.memo[t] = unit_rows(v[None])[0]
             if not texts:

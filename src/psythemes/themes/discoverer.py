@@ -198,6 +198,23 @@ class ThemeDiscoverer(Params):
         columns ``stability`` (mean best-match Jaccard over the other runs) and ``stable``.
     """
 
+    # fitted attributes (declared for the type checker only: unset until fit, as hasattr checks expect)
+    themes_: pd.DataFrame
+    quotes_: pd.DataFrame
+    theme_centroids_: np.ndarray
+    segment_themes_: pd.DataFrame
+    outlier_share_: float
+    initial_outlier_share_: float
+    prevalence_: dict[str, pd.DataFrame]
+    preset_: str
+    labels_: np.ndarray
+    segments_: pd.DataFrame
+    figures_: dict[str, str] | None
+    from_cache_: bool
+    names_: list[str]
+    stability_: dict[str, Any] | None
+    random_state_: int
+
     def __init__(
         self,
         preset: str = "default",
@@ -257,7 +274,8 @@ class ThemeDiscoverer(Params):
             raise InputError(f"segment table lacks column(s) {', '.join(missing)}")
         X = np.asarray(embeddings, dtype=np.float32)
         if X.ndim != 2 or X.shape[0] != len(segments):
-            raise InputError(f"embeddings have shape {X.shape}, expected ({len(segments)}, dimension): one row per segment")
+            raise InputError(f"embeddings have shape {X.shape}, expected ({len(segments)}, dimension): "
+                             "one row per segment")
         if len(segments) < 2:
             raise InputError(f"theme discovery needs at least 2 segments, got {len(segments)}")
         from ..validate import check_seed
@@ -455,7 +473,8 @@ class ThemeDiscoverer(Params):
             "run_similarity": np.round(sim, DECIMALS).tolist(),
             "mean_run_similarity": round(float(np.nanmean(sim[np.triu_indices(len(sim), 1)])), DECIMALS)
             if len(sim) > 1 else None,
-            "mean_theme_stability": round(float(np.mean(np.asarray(values)[finite])), DECIMALS) if finite.any() else None,
+            "mean_theme_stability": round(float(np.mean(np.asarray(values)[finite])), DECIMALS)
+            if finite.any() else None,
             "weighted_theme_stability": round(float(np.average(np.asarray(values)[finite], weights=sizes[finite])),
                                               DECIMALS) if finite.any() else None,
             "n_unstable": int(sum(1 for v in values if not v >= STABLE_JACCARD)),
@@ -549,7 +568,7 @@ class ThemeDiscoverer(Params):
 
         theme_ids = sorted(int(t) for t in set(topics.tolist()) if t != OUTLIER_THEME)
         all_ids = sorted(set(topics.tolist()))
-        centroids = dict(zip(all_ids, _centroid_matrix(unit, topics)))
+        centroids = dict(zip(all_ids, _centroid_matrix(unit, topics), strict=True))
         # keep BERTopic's own topic vectors in line with the final assignment (intertopic map)
         model.topic_embeddings_ = np.vstack([centroids[t] for t in all_ids])
         self.theme_centroids_ = (
@@ -644,8 +663,8 @@ class ThemeDiscoverer(Params):
         probe = embedder.encode(["probe"])
         if probe.shape[1] != dimension:
             raise InputError(
-                f"seed words and keywords are embedded with a {probe.shape[1]}-dimensional model but the segment embeddings "
-                f"have {dimension} dimensions: pass the embedder that made them"
+                f"seed words and keywords are embedded with a {probe.shape[1]}-dimensional model but the segment "
+                f"embeddings have {dimension} dimensions: pass the embedder that made them"
             )
         return embedder
 
@@ -662,7 +681,8 @@ class ThemeDiscoverer(Params):
         n = len(frame)
         roles = sorted(frame[_ROLE].unique().tolist())
         role_cols = {r: f"share_{column_slug(r)}" for r in roles}
-        rows, quote_rows = [], []
+        rows: list[dict[str, Any]] = []
+        quote_rows: list[dict[str, Any]] = []
         for t in theme_ids:
             members = np.flatnonzero(topics == t)
             sub = frame.iloc[members]
@@ -727,7 +747,8 @@ class ThemeDiscoverer(Params):
         }
 
     def __repr__(self) -> str:
-        return f"ThemeDiscoverer(preset={self.preset!r}, min_topic_size={self.min_topic_size}, n_themes={self.n_themes})"
+        return (f"ThemeDiscoverer(preset={self.preset!r}, min_topic_size={self.min_topic_size}, "
+                f"n_themes={self.n_themes})")
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -853,7 +874,8 @@ def _prevalence(
         finally:
             model.representation_model = representation
         for rec in per_class.itertuples(index=False):
-            words[(int(rec.Topic), str(rec.Class))] = KEYWORD_SEP.join(w.strip() for w in rec.Words.split(",") if w.strip())
+            words[(int(rec.Topic), str(rec.Class))] = KEYWORD_SEP.join(
+                w.strip() for w in rec.Words.split(",") if w.strip())
     rows = []
     for t in theme_ids:
         for g in values:

@@ -36,8 +36,9 @@ def theme_figures(discoverer: ThemeDiscoverer) -> dict[str, str]:
     """
     if len(discoverer.themes_) == 0:
         return dict.fromkeys(FIGURES, note_html(NO_THEMES))
-    if getattr(discoverer, "figures_", None) is not None:
-        return dict(discoverer.figures_)
+    stored = getattr(discoverer, "figures_", None)
+    if stored is not None:
+        return dict(stored)
     return {"barchart.html": barchart_html(discoverer), "intertopic.html": intertopic_html(discoverer)}
 
 
@@ -62,13 +63,15 @@ def intertopic_html(discoverer: ThemeDiscoverer) -> str:
         try:
             return _figure_html(discoverer.topic_model_.visualize_topics(custom_labels=True), "intertopic")
         except (ValueError, TypeError, IndexError) as err:
-            warnings.warn(f"BERTopic's intertopic map failed ({err}); drawing a PCA map", PsythemesWarning, stacklevel=3)
+            warnings.warn(f"BERTopic's intertopic map failed ({err}); drawing a PCA map", PsythemesWarning,
+                          stacklevel=3)
     return _figure_html(pca_map(discoverer.themes_, discoverer.theme_centroids_), "intertopic")
 
 
 def note_html(note: str) -> str:
     """A page holding one sentence (a figure that cannot be drawn)."""
-    return f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>psythemes</title></head><body><p>{note}</p></body></html>\n"
+    return ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>psythemes</title></head>"
+            f"<body><p>{note}</p></body></html>\n")
 
 
 def _figure_html(fig: Any, div_id: str) -> str:
@@ -92,9 +95,11 @@ def pca_map(themes: pd.DataFrame, centroids: np.ndarray) -> Any:
     fig = go.Figure(
         go.Scatter(
             x=xy[:, 0], y=xy[:, 1], mode="markers+text",
-            text=[f"{t}: {lab}" for t, lab in zip(themes[_THEME_ID], themes[_LABEL])], textposition="top center",
+            text=[f"{t}: {lab}" for t, lab in zip(themes[_THEME_ID], themes[_LABEL], strict=True)],
+            textposition="top center",
             marker={"size": 20 + 60 * np.sqrt(sizes / sizes.max()), "opacity": 0.6},
-            hovertext=[f"{lab} ({int(s)} segments)" for lab, s in zip(themes[_LABEL], sizes)], hoverinfo="text",
+            hovertext=[f"{lab} ({int(s)} segments)" for lab, s in zip(themes[_LABEL], sizes, strict=True)],
+            hoverinfo="text",
         )
     )
     fig.update_layout(

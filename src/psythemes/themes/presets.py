@@ -24,7 +24,8 @@ __all__ = ["PRESETS", "SMALL_CORPUS", "default_parts", "fast_parts"]
 SMALL_CORPUS = 50
 
 
-def default_parts(n_samples: int, n_features: int, *, min_topic_size: int, n_themes: int | None, random_state: int) -> dict[str, Any]:
+def default_parts(n_samples: int, n_features: int, *, min_topic_size: int, n_themes: int | None,
+                  random_state: int) -> dict[str, Any]:
     """UMAP + HDBSCAN (the ``default`` preset)."""
     from hdbscan import HDBSCAN
     from umap import UMAP
@@ -43,7 +44,8 @@ def default_parts(n_samples: int, n_features: int, *, min_topic_size: int, n_the
     }
 
 
-def fast_parts(n_samples: int, n_features: int, *, min_topic_size: int, n_themes: int | None, random_state: int) -> dict[str, Any]:
+def fast_parts(n_samples: int, n_features: int, *, min_topic_size: int, n_themes: int | None,
+               random_state: int) -> dict[str, Any]:
     """PCA + k-means (the ``fast`` preset)."""
     from sklearn.cluster import KMeans
     from sklearn.decomposition import PCA
