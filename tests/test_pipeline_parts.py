@@ -111,6 +111,7 @@ def test_parts_file_runs_again_from_a_manifest(demo_dir: Path, tmp_path: Path) -
     ("discoverr: {preset: fast}\n", "unknown part(s) 'discoverr' (did you mean 'discoverer'?)"),
     ("- a list\n", "maps part names to their parameters"),
     ("segmenter: {class: [\n", "cannot read parts file"),
+    ("psythemes: 0.1.0\noptions: {preset: fast}\n", "records no parts"),
 ])
 def test_parts_file_errors_name_the_problem(tmp_path: Path, text: str, message: str) -> None:
     from psythemes.config import build_parts, read_parts

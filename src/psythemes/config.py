@@ -146,6 +146,9 @@ def read_parts(path: str | Path) -> dict[str, dict[str, Any]]:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as err:
         raise InputError(f"cannot read parts file: {err}", path=path) from None
+    if isinstance(data, Mapping) and "psythemes" in data and "parts" not in data:
+        raise InputError("this run manifest records no parts (an older psythemes wrote it): give a parts file",
+                         path=path)
     if isinstance(data, Mapping) and isinstance(data.get("parts"), Mapping) and "psythemes" in data:
         # a run's manifest: its analysis parts; how the old run read its inputs is not this run's business
         data = {k: v for k, v in data["parts"].items() if k != "read_options"}
