@@ -129,3 +129,16 @@ def test_a_mapper_whose_codebook_is_not_the_runs_is_refused_before_any_work(demo
     other = Codebook("other", (Code("pain", "talk of pain"), Code("work", "talk of work")))
     with pytest.raises(InputError, match="codebook of its own"):
         extract(_inputs(demo_dir), codebook="psychosomatic", cache_dir=False, mapper=ZeroShotMapper(other))
+
+
+def test_extract_command_reaches_the_theme_stability_check(demo_dir: Path, tmp_path: Path) -> None:
+    from psythemes.cli import main
+
+    args = [str(p) for p in _inputs(demo_dir)] + ["--metadata", str(demo_dir / "metadata.csv"), "--codebook",
+                                                  "psychosomatic", "--no-qdpx", "--no-cache", "--preset", "fast",
+                                                  "--n-themes", "3", "--theme-runs", "2"]
+    assert main(["extract", *args, "--out", str(tmp_path / "run")]) == 0
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["parts"]["discoverer"]["n_runs"] == 2
+    themes = pd.read_csv(tmp_path / "run" / "themes.csv")
+    assert {"stability", "stable"} <= set(themes.columns) and themes["stability"].between(0, 1).all()

@@ -43,6 +43,10 @@ def extract(
         min=2, help="Number of themes (fast) / merge down to (default).")] = None,
     reduce_outliers: Annotated[bool, typer.Option(
         "--reduce-outliers", help="Assign outliers to their nearest theme.")] = False,
+    theme_runs: Annotated[int, typer.Option(
+        min=1, help="Stability check: fit the themes with this many seeds, report the most central run and "
+                    "flag themes that do not reappear (themes.csv columns stability, stable; the report).",
+        metavar="N")] = 1,
     method: Annotated[Literal["zero-shot", "few-shot"], typer.Option(
         help="zero-shot, or few-shot with --mapper.")] = "zero-shot",
     mapper: Annotated[Path | None, typer.Option(help="Trained mapper folder (psythemes train).", metavar="DIR")] = None,
@@ -109,6 +113,7 @@ def extract(
             speaker_roles=speaker_roles, unit=unit, interviewer="keep" if keep_interviewer else "drop",
             backchannels="keep" if keep_backchannels else "drop",
             preset=preset, min_topic_size=min_topic_size, n_themes=n_themes, reduce_outliers=reduce_outliers,
+            theme_runs=theme_runs,
             method=method, model=mapper, embedding_model=model, embedding_backend=backend, context=context,
             single_label=single_label,
             cache_dir=False if no_cache else None, n_boot=n_boot, random_state=seed,
