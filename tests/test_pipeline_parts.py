@@ -112,6 +112,7 @@ def test_parts_file_runs_again_from_a_manifest(demo_dir: Path, tmp_path: Path) -
     ("- a list\n", "maps part names to their parameters"),
     ("segmenter: {class: [\n", "cannot read parts file"),
     ("psythemes: 0.1.0\noptions: {preset: fast}\n", "records no parts"),
+    ("mapper: {class: FewShotMapper, C: 0.1}\n", "a FewShotMapper is trained, not configured"),
 ])
 def test_parts_file_errors_name_the_problem(tmp_path: Path, text: str, message: str) -> None:
     from psythemes.config import build_parts, read_parts

@@ -150,8 +150,10 @@ def read_parts(path: str | Path) -> dict[str, dict[str, Any]]:
         raise InputError("this run manifest records no parts (an older psythemes wrote it): give a parts file",
                          path=path)
     if isinstance(data, Mapping) and isinstance(data.get("parts"), Mapping) and "psythemes" in data:
-        # a run's manifest: its analysis parts; how the old run read its inputs is not this run's business
-        data = {k: v for k, v in data["parts"].items() if k != "read_options"}
+        # a run's manifest: its analysis parts; how the old run read its inputs is not this run's
+        # business, and a trained few-shot mapper is given again as --mapper, not rebuilt
+        data = {k: v for k, v in data["parts"].items() if k != "read_options"
+                and not (k == "mapper" and isinstance(v, Mapping) and v.get("class") == "FewShotMapper")}
     if not isinstance(data, Mapping) or not all(isinstance(v, Mapping) for v in data.values()):
         raise InputError("a parts file maps part names to their parameters (see docs/architecture.md)", path=path)
     unknown = [k for k in data if k not in PART_NAMES]
@@ -190,6 +192,9 @@ def build_parts(settings: Mapping[str, Mapping[str, Any]], *, codebook: Any = No
         params = dict(params)
         options = classes[name]
         class_name = params.pop("class", next(iter(options)))
+        if name == "mapper" and class_name == "FewShotMapper":
+            raise InputError("mapper: a FewShotMapper is trained, not configured; leave it out of the parts file and "
+                             "give the trained model (--mapper DIR)", path=source)
         if class_name not in options:
             raise InputError(f"{name}: unknown class {class_name!r}{did_you_mean(class_name, options)}; "
                              f"choose {', '.join(options)}", path=source)
