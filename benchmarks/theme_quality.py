@@ -22,9 +22,12 @@ Per corpus and configuration, 5 seeds (``--seeds``) are fitted; reported are
 Configurations: ``bertopic_default`` = ``BERTopic()`` with its default UMAP, HDBSCAN
 (min_topic_size 10), ``CountVectorizer()`` and c-TF-IDF on the same embeddings; its UMAP is
 given ``random_state=seed`` (BERTopic's default is unseeded, hence not reproducible), and its
-reported run is seed 0.  ``psythemes_default`` = preset ``default`` with the KeyBERT + MMR
-keywords and ``n_runs=5`` (reported run = the most central seed);
-``psythemes_default_ctfidf`` the same with plain c-TF-IDF keywords (``representation=None``);
+reported run is seed 0.  ``psythemes_default`` = preset ``default`` with its default keywords
+(shared words, part-of-speech filter, KeyBERT, words used together) and ``n_runs=5`` (reported
+run = the most central seed); ``psythemes_default_ctfidf`` the same with c-TF-IDF keywords
+(shared words only, ``representation=None``); ``psythemes_keybert_mmr`` with KeyBERT + MMR
+after the part-of-speech filter (the default before 2026-12-05); ``psythemes_together`` without
+KeyBERT;
 ``psythemes_default_reduce`` the same as ``psythemes_default`` with ``reduce_outliers=True``; ``psythemes_fast`` =
 preset ``fast``.  BERTopic's default UMAP/HDBSCAN parameters are those of psythemes'
 ``default`` preset, so with the same seed both find the same partition: UMAP reductions are
@@ -212,6 +215,9 @@ def _summarise(runs: list[np.ndarray], reported: int, keywords: list[list[str]],
         "stability_all_runs": round(all_mean, 4),
         "stability_per_run": [round(v, 4) for v in per_run],
         "coherence_npmi": round(npmi["mean"], 4),
+        # NPMI needs two keywords: themes whose segments share fewer words are not in the mean
+        "themes_scored": int(np.sum(~np.isnan(np.asarray(npmi["per_topic"], dtype=float)))),
+        "keywords_per_theme": round(float(np.mean([len(k) for k in keywords])), 2) if keywords else None,
         "diversity": round(topic_diversity(keywords), 4),
         "stopword_share": round(_stopword_share(keywords), 4),
         "nmi": round(rep["nmi"], 4), "ari": round(rep["ari"], 4), "purity": round(rep["purity"], 4),
@@ -274,9 +280,14 @@ CONFIGS = {
                                                                           representation=None),
     "psythemes_default_reduce": lambda s, X, c, seeds, emb: run_psythemes(s, X, c, seeds, emb, preset="default",
                                                                           reduce_outliers=True),
+    "psythemes_keybert_mmr": lambda s, X, c, seeds, emb: run_psythemes(
+        s, X, c, seeds, emb, preset="default", representation=["pos", "keybert", "mmr"]),
+    "psythemes_together": lambda s, X, c, seeds, emb: run_psythemes(s, X, c, seeds, emb, preset="default",
+                                                                    representation=["pos", "together"]),
     "psythemes_fast": lambda s, X, c, seeds, emb: run_psythemes(s, X, c, seeds, emb, preset="fast"),
 }
-METRICS = ["n_themes", "outlier_share", "stability", "n_unstable", "stability_all_runs", "coherence_npmi", "diversity",
+METRICS = ["n_themes", "outlier_share", "stability", "n_unstable", "stability_all_runs", "coherence_npmi",
+           "themes_scored", "keywords_per_theme", "diversity",
            "stopword_share",
            "nmi", "ari", "purity", "nmi_mean_seeds", "seconds"]
 

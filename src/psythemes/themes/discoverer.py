@@ -38,10 +38,12 @@ from ..schema import (
 from .cache import ARRAYS, SCALARS, TABLES, ThemeCacheEntry
 from .descriptions import (
     KEYWORD_SEP,
+    POS_MODEL,
     REPRESENTATIONS,
     embedding_backend,
     make_vectorizer,
     person_names,
+    pos_model_available,
     preprocess,
     representation_models,
     theme_label,
@@ -133,14 +135,23 @@ class ThemeDiscoverer(Params):
         library versions) reads them back instead of refitting, without importing BERTopic.
         Results are the same either way (fitting is deterministic).  Not used with your own
         ``umap_model``/``hdbscan_model``/``vectorizer_model``.  Default: no cache.
-    representation : "auto", sequence of {"keybert", "mmr"}, or None
-        How keywords are chosen from a theme's c-TF-IDF candidates, with BERTopic's
-        representation models chained in the given order: ``"keybert"`` =
-        ``KeyBERTInspired`` (the candidates nearest the theme in embedding space),
-        ``"mmr"`` = ``MaximalMarginalRelevance`` (diversity 0.3: no three near-synonyms).
-        Both embed the candidate words with ``embedder`` (offline, cached), which must be the
-        model of the segment embeddings.  ``"auto"`` = ``("keybert", "mmr")`` when an
-        ``embedder`` is given, plain c-TF-IDF otherwise; ``None`` = plain c-TF-IDF.
+    representation : "auto", sequence of {"pos", "keybert", "together", "mmr"}, or None
+        How keywords are chosen from a theme's c-TF-IDF candidates, steps chained in the
+        given order: ``"pos"`` = only words mostly used as nouns, proper nouns, adjectives or
+        verbs (spaCy's tagger on a sample of 2,000 segments,
+        :class:`~psythemes.themes.keywords.ContentWords`); ``"keybert"`` = BERTopic's
+        ``KeyBERTInspired`` (the candidates nearest the theme in embedding space);
+        ``"together"`` = words the theme's segments use together
+        (:class:`~psythemes.themes.keywords.WordsUsedTogether`); ``"mmr"`` = BERTopic's
+        ``MaximalMarginalRelevance`` (diversity 0.3: no three near-synonyms).  ``"keybert"``
+        and ``"mmr"`` embed the candidate words with ``embedder`` (offline, cached), which must
+        be the model of the segment embeddings.  ``"auto"`` = ``"pos"`` when the spaCy model
+        is installed (a warning says so when it is not), ``"keybert"`` when an ``embedder`` is
+        given, then ``"together"``; ``None`` = plain c-TF-IDF.
+    min_keyword_segments : int, default 2
+        A keyword must be used in at least this many of the theme's segments
+        (:class:`~psythemes.themes.keywords.SharedWords`): themes whose segments share fewer
+        words get fewer keywords.  1 = any word of the theme.
     names : "speakers", sequence of str, or None
         Words never used as keywords because they name people: ``"speakers"`` = the words of
         the speaker labels and of name-like metadata columns (:func:`person_names`); a list
@@ -233,6 +244,7 @@ class ThemeDiscoverer(Params):
         embedder: Embedder | None = None,
         memory: str | Path | None = None,
         representation: str | Sequence[str] | None = "auto",
+        min_keyword_segments: int = 2,
         names: str | Sequence[str] | None = "speakers",
         n_runs: int = 1,
         resample: float | None = None,
@@ -253,6 +265,7 @@ class ThemeDiscoverer(Params):
         self.embedder = embedder
         self.memory = memory
         self.representation = representation
+        self.min_keyword_segments = min_keyword_segments
         self.names = names
         self.n_runs = n_runs
         self.resample = resample
@@ -261,7 +274,7 @@ class ThemeDiscoverer(Params):
     def _validate(self, segments: pd.DataFrame, embeddings: np.ndarray) -> np.ndarray:
         if self.preset not in PRESETS:
             raise InputError(f"unknown preset {self.preset!r}; choose one of {', '.join(PRESETS)}")
-        for name in ("min_topic_size", "top_n_words", "n_quotes"):
+        for name in ("min_topic_size", "top_n_words", "n_quotes", "min_keyword_segments"):
             value = getattr(self, name)
             if not isinstance(value, (int, np.integer)) or value < (2 if name == "min_topic_size" else 1):
                 raise InputError(f"{name} must be an integer >= {2 if name == 'min_topic_size' else 1}, not {value!r}")
@@ -283,6 +296,9 @@ class ThemeDiscoverer(Params):
         check_seed(self.random_state)
         if not np.isfinite(X).all():
             raise InputError("embeddings contain NaN or infinite values")
+        if self.representation == "auto" and not pos_model_available():
+            warnings.warn(f"keywords are not filtered by part of speech: the spaCy model {POS_MODEL} is not "
+                          'installed (pip install "psythemes[sentence-model]")', PsythemesWarning, stacklevel=3)
         self._representation_names()
         if not isinstance(self.n_runs, (int, np.integer)) or self.n_runs < 1:
             raise InputError(f"n_runs must be an integer >= 1, not {self.n_runs!r}")
@@ -299,7 +315,8 @@ class ThemeDiscoverer(Params):
             return []
         if isinstance(rep, str):
             if rep == "auto":
-                return ["keybert", "mmr"] if self.embedder is not None else []
+                pos = ["pos"] if pos_model_available() else []
+                return pos + (["keybert"] if self.embedder else []) + ["together"]
             rep = [rep]
         rep = list(rep)
         unknown = [r for r in rep if r not in REPRESENTATIONS]
@@ -505,8 +522,9 @@ class ThemeDiscoverer(Params):
             seed_topic_list = [list(map(str, words)) for words in self.seed_words.values()]
             if any(not words for words in seed_topic_list):
                 raise InputError("every seed_words entry needs at least one word")
-        representation = representation_models(self._representation_names(), self.top_n_words, seed)
-        if self.seed_words or representation:
+        names = self._representation_names()
+        representation = representation_models(names, self.top_n_words, seed, self.min_keyword_segments)
+        if self.seed_words or {"keybert", "mmr"} & set(names):
             backend = embedding_backend(self._seed_embedder(X.shape[1]))
         model = BERTopic(
             # not "english": BERTopic would strip apostrophes ("don't" -> "dont") before counting
@@ -643,10 +661,18 @@ class ThemeDiscoverer(Params):
         params = {
             name: getattr(self, name)
             for name in ("preset", "min_topic_size", "n_themes", "random_state", "seed_words", "reduce_outliers",
-                         "top_n_words", "n_quotes", "stop_words", "by", "names", "n_runs", "resample")
+                         "top_n_words", "n_quotes", "stop_words", "by", "names", "n_runs", "resample",
+                         "min_keyword_segments")
         }
         params["representation"] = self._representation_names()
-        if self.seed_words or params["representation"]:
+        if "pos" in params["representation"]:
+            from importlib.metadata import PackageNotFoundError, version
+
+            try:
+                params["pos_model"] = version(POS_MODEL)
+            except PackageNotFoundError:
+                params["pos_model"] = None
+        if self.seed_words or {"keybert", "mmr"} & set(params["representation"]):
             # guided mode embeds the seed words: the model is part of the input
             from ..embed import Embedder
 
