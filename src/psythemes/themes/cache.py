@@ -37,7 +37,8 @@ CACHE_FORMAT = "psythemes-themes-3"
 #: (attribute -> file stem)
 TABLES = {"themes_": "themes", "segment_themes_": "segment_themes", "quotes_": "theme_quotes"}
 ARRAYS = {"theme_centroids_": "theme_centroids", "labels_": "labels"}
-SCALARS = ("preset_", "initial_outlier_share_", "outlier_share_", "names_", "stability_", "random_state_")
+SCALARS = ("preset_", "initial_outlier_share_", "outlier_share_", "names_", "stability_", "random_state_",
+           "clustering_fallback_")
 # whatever can change a fit's results besides its inputs and parameters
 _CACHE_LIBRARIES = ("psythemes", "bertopic", "scikit-learn", "umap-learn", "hdbscan", "numpy", "scipy", "pandas",
                     "plotly")

@@ -253,6 +253,9 @@ def embedding_backend(embedder: Embedder) -> Any:
     adds the new vectors to the disk cache in one shard at the end of the fit (:meth:`flush`).
     Embedders without a psythemes cache (anything with ``encode``) are simply called.
     """
+    from .presets import import_bertopic
+
+    import_bertopic()
     from bertopic.backend import BaseEmbedder
 
     from ..embed import _text_keys

@@ -50,7 +50,7 @@ from .descriptions import (
     tokenize,
     unit_rows,
 )
-from .presets import PRESETS, SMALL_CORPUS
+from .presets import DOMINANT_SHARE, PRESETS, SMALL_CORPUS, import_bertopic
 
 if TYPE_CHECKING:
     from ..codebook import Codebook
@@ -189,6 +189,11 @@ class ThemeDiscoverer(Params):
         Theme prevalence per value of each ``by`` column (``by_role_``, ``by_wave_``).
     preset_ : str
         Preset actually used (``"custom"`` when parts were handed in).
+    clustering_fallback_ : dict or None
+        When one cluster took more than half of the segments and the ``default`` preset's
+        HDBSCAN clustered again with a smaller ``min_samples``: the shares before and after
+        and the ``min_samples`` used (:class:`~psythemes.themes.clustering.HDBSCANWithFallback`);
+        None otherwise.
     labels_ : numpy.ndarray
         Theme id of each segment (frame order; ``-1`` = outlier).
     segments_ : pandas.DataFrame
@@ -218,6 +223,7 @@ class ThemeDiscoverer(Params):
     initial_outlier_share_: float
     prevalence_: dict[str, pd.DataFrame]
     preset_: str
+    clustering_fallback_: dict[str, Any] | None
     labels_: np.ndarray
     segments_: pd.DataFrame
     figures_: dict[str, str] | None
@@ -507,6 +513,7 @@ class ThemeDiscoverer(Params):
         if not hasattr(self, "names_"):
             self.names_ = self._resolve_names(frame)
 
+        import_bertopic()
         from bertopic import BERTopic
         from bertopic.vectorizers import ClassTfidfTransformer
 
@@ -583,6 +590,13 @@ class ThemeDiscoverer(Params):
             )
         elif self.preset_ != "fast":  # k-means: the user chose the number of themes
             _warn_if_one_theme_dominates(topics)
+        self.clustering_fallback_ = getattr(model.hdbscan_model, "fallback_", None)
+        if self.clustering_fallback_ is not None:
+            fb = self.clustering_fallback_
+            warnings.warn(
+                f"one cluster held {fb['largest_share_before']:.0%} of the segments; HDBSCAN clustered again with "
+                f"min_samples={fb['min_samples']} (largest theme now {fb['largest_share_after']:.0%} of the segments)",
+                PsythemesWarning, stacklevel=2)
 
         theme_ids = sorted(int(t) for t in set(topics.tolist()) if t != OUTLIER_THEME)
         all_ids = sorted(set(topics.tolist()))
@@ -769,6 +783,7 @@ class ThemeDiscoverer(Params):
             "representation": self._representation_names(),
             "names_removed": len(self.names_),
             "random_state_used": self.random_state_,
+            "clustering_fallback": self.clustering_fallback_,
             "stability": self.stability_,
         }
 
@@ -780,15 +795,11 @@ class ThemeDiscoverer(Params):
 # -- helpers --------------------------------------------------------------------------------
 
 
-#: a theme holding more than this share of the segments swallowed the corpus
-_DOMINANT_SHARE = 0.5
-
-
 def _warn_if_one_theme_dominates(topics: np.ndarray) -> None:
     """HDBSCAN on short, similar turns (chat, support dialogues) can put most segments in one
     cluster (ESConv: docs/performance.md, *Themes*)."""
     ids, counts = np.unique(topics[topics != OUTLIER_THEME], return_counts=True)
-    if len(ids) and counts.max() / len(topics) > _DOMINANT_SHARE:
+    if len(ids) and counts.max() / len(topics) > DOMINANT_SHARE:
         warnings.warn(
             f"one theme holds {counts.max() / len(topics):.0%} of the segments ({len(ids)} themes in all): "
             "the clustering found little structure; try the 'fast' preset or a smaller min_topic_size",

@@ -29,10 +29,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from bertopic.representation import BaseRepresentation, KeyBERTInspired, MaximalMarginalRelevance
 
 from ..errors import InputError
 from .descriptions import POS_MODEL, preprocess
+from .presets import import_bertopic
+
+import_bertopic()  # before any bertopic module: keeps psythemes' warnings audible
+from bertopic.representation import BaseRepresentation, KeyBERTInspired, MaximalMarginalRelevance  # noqa: E402
 
 __all__ = ["SharedWords", "ContentWords", "KeyBERTOnCandidates", "WordsUsedTogether", "ShortListMMR", "CONTENT_TAGS"]
 

@@ -3,6 +3,10 @@
 ``default``
     UMAP (15 neighbours, 5 components, min_dist 0, cosine, seeded) + HDBSCAN
     (``min_cluster_size=min_topic_size``); segments that fit no cluster are outliers (theme -1).
+    When one cluster takes more than half of the segments, HDBSCAN clusters again with a
+    smaller ``min_samples`` (:class:`~psythemes.themes.clustering.HDBSCANWithFallback`):
+    short, similar turns such as support chats otherwise give two themes, greetings and
+    everything else.
 ``fast``
     PCA (up to 10 components, seeded) + k-means (``n_themes`` clusters, or about
     ``sqrt(n_segments) / 2``); no outliers.
@@ -18,17 +22,45 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["PRESETS", "SMALL_CORPUS", "default_parts", "fast_parts"]
+__all__ = ["PRESETS", "SMALL_CORPUS", "DOMINANT_SHARE", "default_parts", "fast_parts", "dominant_share",
+           "import_bertopic"]
 
 #: below this many segments the ``default`` preset falls back to ``fast``
 SMALL_CORPUS = 50
+#: a cluster holding more than this share of the segments swallowed the corpus
+DOMINANT_SHARE = 0.5
+
+
+def import_bertopic() -> Any:
+    """``import bertopic`` without the warning filter that its import installs.
+
+    BERTopic's import ignores every ``UserWarning`` for the whole process, which would silence
+    psythemes' own warnings (:class:`~psythemes.errors.PsythemesWarning`) from then on.
+    """
+    import sys
+    import warnings
+
+    if "bertopic" not in sys.modules:
+        with warnings.catch_warnings():  # restores the filters as they were before the import
+            import bertopic  # noqa: F401
+    return sys.modules["bertopic"]
+
+
+def dominant_share(labels: Any) -> float:
+    """Share of all points in the largest cluster (outliers, -1, are no cluster)."""
+    import numpy as np
+
+    labels = np.asarray(labels)
+    _, counts = np.unique(labels[labels != -1], return_counts=True)
+    return float(counts.max() / len(labels)) if len(counts) else 0.0
 
 
 def default_parts(n_samples: int, n_features: int, *, min_topic_size: int, n_themes: int | None,
                   random_state: int) -> dict[str, Any]:
     """UMAP + HDBSCAN (the ``default`` preset)."""
-    from hdbscan import HDBSCAN
     from umap import UMAP
+
+    from .clustering import HDBSCANWithFallback
 
     return {
         # n_jobs=1: a seeded UMAP is single-threaded anyway (and says so in a warning otherwise)
@@ -36,9 +68,8 @@ def default_parts(n_samples: int, n_features: int, *, min_topic_size: int, n_the
             n_neighbors=min(15, n_samples - 1), n_components=5, min_dist=0.0, metric="cosine",
             random_state=random_state, n_jobs=1, low_memory=False,
         ),
-        "hdbscan_model": HDBSCAN(
-            min_cluster_size=min_topic_size, metric="euclidean", cluster_selection_method="eom", prediction_data=True
-        ),
+        "hdbscan_model": HDBSCANWithFallback(min_cluster_size=min_topic_size, metric="euclidean",
+                                             cluster_selection_method="eom", prediction_data=True),
         # BERTopic merges clusters down to n_themes (c-TF-IDF similarity) when it is given
         "nr_topics": n_themes,
     }
