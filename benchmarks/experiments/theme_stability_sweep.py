@@ -1,0 +1,64 @@
+"""Stability of the ``default`` preset's themes against UMAP's ``n_neighbors`` and ``min_topic_size``.
+
+Usage (from the repository root)::
+
+    PYTHONPATH=src .venv/bin/python benchmarks/experiments/theme_stability_sweep.py --corpus annomi \
+        --n-neighbors 15,30,50 --min-topic-size 10
+
+For each setting: ``ThemeDiscoverer(n_runs=5)`` (seeds 0-4, the reported run = the most central
+one, keywords left plain: they do not change the partitions) on the theme benchmark's corpora
+(``benchmarks/theme_quality.py``'s loaders and embedding cache); prints themes, outlier share, the
+mean stability of the reported run's themes, the unstable ones, and NMI with the human codes.
+This is how issue #19's AnnoMI stability target was looked at (docs/themes.md, *Measured: theme
+quality*).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import theme_quality as tq  # noqa: E402
+
+from psythemes.discover import ThemeDiscoverer  # noqa: E402
+from psythemes.embed import Embedder  # noqa: E402
+from psythemes.theme_quality import alignment  # noqa: E402
+from psythemes.themes import presets  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", choices=["demo", "annomi", "esconv"], default="annomi")
+    parser.add_argument("--n-neighbors", default="15")
+    parser.add_argument("--min-topic-size", default="10")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    loaders = {"demo": tq.corpus_demo, "annomi": lambda: tq.corpus_annomi(25), "esconv": lambda: tq.corpus_esconv(80)}
+    segs, codes, _ = loaders[args.corpus]()
+    X = Embedder(cache_dir=ROOT / ".psythemes-cache" / "embeddings").embed_segments(segs)
+    coded = codes.notna().to_numpy()
+    for n_neighbors in map(int, args.n_neighbors.split(",")):
+        def parts(*a, _n=n_neighbors, **k):  # the preset (un-memoised) with another n_neighbors
+            chosen = tq._default_parts(*a, **k)
+            chosen["umap_model"].set_params(n_neighbors=_n)
+            return chosen
+
+        presets.PRESETS["default"] = parts
+        for size in map(int, args.min_topic_size.split(",")):
+            disc = ThemeDiscoverer(min_topic_size=size, n_runs=5, representation=None, by=(), random_state=0)
+            disc.fit(segs, X)
+            st = disc.stability_
+            nmi = alignment(disc.labels_[coded], codes[coded].tolist())["nmi"]
+            print(f"{args.corpus} n_neighbors={n_neighbors} min_topic_size={size}: {len(disc.themes_)} themes, "
+                  f"outliers {disc.outlier_share_:.3f}, stability {st['mean_theme_stability']:.4f} "
+                  f"({st['n_unstable']} unstable), NMI {nmi:.3f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
