@@ -4,8 +4,9 @@
 the stages that grow with the data:
 
 * **segment** — transcripts are split into partitions of whole documents (a segment's previous
-  turn is always in its own partition), segmented on the workers and stored as partitioned
-  Parquet (``segments/part-NNNNN.parquet`` in the work folder);
+  turn is always in its own partition) and pickled into the work folder
+  (``transcripts/part-NNNNN.pkl``, :class:`StoredTranscripts`); each worker reads its partition
+  there, segments it and stores the segments as partitioned Parquet (``segments/part-NNNNN.parquet``);
 * **embed** — ``map_partitions`` over that Parquet: each worker process loads the embedding
   model once (:func:`_worker_embedder`) and writes one ``.npy`` of vectors per partition;
 * **themes** — one BERTopic fit on the client, on a seeded sample of at most ``theme_sample``
@@ -17,7 +18,9 @@ the stages that grow with the data:
 
 Reading the inputs, evaluation, the report and writing stay on the client: the tables are
 gathered there and written by the pipeline's own writer, so the outputs are the same files as a
-single-process run.  See docs/scaling.md for what this means at 100M segments.
+single-process run.  The client keeps a :class:`StoredTranscripts` instead of the transcripts
+and gives freed memory back after each stage (:meth:`DaskRunner.release_memory`).  See
+docs/scaling.md ("The client's memory", and what this means at 100M segments).
 
 Dask is an optional extra (``pip install "psythemes[dask]"``): nothing imports it unless a
 scheduler is given.
@@ -84,9 +87,10 @@ class DaskRunner:
     theme_sample : int, default DEFAULT_THEME_SAMPLE
         Fit the theme model on a seeded sample of at most this many segments.
     work_dir : str or Path, optional
-        Where the segment Parquet and the vectors go; on a multi-machine cluster it must be a
-        folder every worker and the client can read.  Default: a temporary folder, removed
-        when the run ends.
+        Where the stored transcripts, the segment Parquet and the vectors go; on a multi-machine
+        cluster it must be a folder every worker and the client can read.  Default: a temporary
+        folder; its segments and vectors are removed when the run ends, the stored transcripts
+        (read by the run's ``ExtractResult.transcripts``) when that result is gone.
     """
 
     def __init__(self, scheduler: Any, *, partitions: int | None = None, theme_sample: int = DEFAULT_THEME_SAMPLE,

@@ -263,8 +263,9 @@ def extract(
     dask = scheduler  # a psythemes.distributed.DaskRunner, or None: everything in this process
     timings: dict[str, float] = {}
     # on Dask the client is meant to stay small: what a stage freed goes back to the system
+    # (a runner without release_memory simply keeps what it freed)
     clock = functools.partial(_stage, timings=timings, on_stage=on_stage,
-                              after=dask.release_memory if dask else None)
+                              after=getattr(dask, "release_memory", None) if dask else None)
 
     # --- read
     with clock("read"):
