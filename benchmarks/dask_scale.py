@@ -15,8 +15,13 @@ every vector computed) on ``LocalCluster(n_workers=K, threads_per_worker=1, proc
 Recorded per run: seconds and segments/s per stage (from the run's manifest), cluster start
 time, the time to load the model on every worker (done before the run, so that the embed stage
 measures throughput), peak RSS of each worker process (``ru_maxrss`` read on the worker at the end) and of the
-client process, ``uptime`` load before and after.  Scaling efficiency per stage =
-``throughput(2 workers) / (2 * throughput(1 worker))``.  Writes ``benchmarks/results/dask_scale_<N>.json``.
+client process, the client's memory per stage (``client_rss_mb_by_stage``: RSS when the stage ends and the
+stage's own peak, read from ``/proc/self/status``; the peak is reset at each stage start through
+``/proc/self/clear_refs``), ``uptime`` load before and after, and the git commit the code was run from
+(``uncommitted_changes``: tracked files differed from it).
+Scaling efficiency per stage =
+``throughput(2 workers) / (2 * throughput(1 worker))``.  Writes ``benchmarks/results/dask_scale_<N>.json``
+(``--label L`` appends ``_L``, so an A/B run does not overwrite the reference).
 """
 
 from __future__ import annotations
@@ -47,6 +52,66 @@ SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _rss_mb() -> dict[str, float]:
+    """This process's resident memory now and its peak since the last :func:`_reset_peak`, in MB (Linux)."""
+    fields = {}
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                fields[key] = round(int(value.split()[0]) / 1024, 1)
+    return {"rss": fields.get("VmRSS", float("nan")), "peak": fields.get("VmHWM", float("nan"))}
+
+
+def _reset_peak() -> bool:
+    """Start the peak (``VmHWM``) afresh, so that the next reading is one stage's own peak (Linux >= 4.0)."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+class StageMemory:
+    """``on_stage`` callback: the client's RSS when each stage ends and its peak during the stage.
+
+    ``by_stage[stage]`` = ``{"rss": RSS at the end, "peak": highest RSS during that stage}`` where the
+    kernel lets the peak be reset (else ``peak`` is the peak so far, said by ``peak_is_per_stage``).
+    """
+
+    def __init__(self) -> None:
+        self.by_stage: dict[str, dict[str, float]] = {}
+        self._current: str | None = None
+        self.peak_is_per_stage = True
+        self.overall_peak = _rss_mb()["peak"]
+
+    def __call__(self, stage: str) -> None:
+        self.finish()
+        self.peak_is_per_stage = _reset_peak() and self.peak_is_per_stage
+        self._current = stage
+
+    def finish(self) -> None:
+        if self._current is not None:
+            self.by_stage[self._current] = reading = _rss_mb()
+            self.overall_peak = max(self.overall_peak, reading["peak"])
+            self._current = None
+
+    def peak_mb(self) -> float:
+        """The highest RSS seen: resetting the kernel's peak also resets ``ru_maxrss``."""
+        return round(max(self.overall_peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024), 1)
+
+
+def _git() -> dict[str, Any]:
+    """The commit the benchmark ran from, and whether the working tree had changes."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+
+    # tracked files only: result files written by earlier runs do not change what runs
+    return {"git_commit": git("rev-parse", "HEAD") or None,
+            "uncommitted_changes": bool(git("status", "--porcelain", "--untracked-files=no"))}
 
 
 def sentence_pool() -> list[str]:
@@ -95,11 +160,13 @@ def run_single_process(corpus: Path) -> dict[str, Any]:
     from psythemes.pipeline import extract
 
     load_before = _load()
+    memory = StageMemory()
     with tempfile.TemporaryDirectory() as out:
         t0 = time.perf_counter()
         result = extract([corpus], Path(out) / "out", codebook="psychosomatic", preset="fast", cache_dir=False,
-                         qdpx=False, n_boot=0)
+                         qdpx=False, n_boot=0, on_stage=memory)
         total_s = time.perf_counter() - t0
+        memory.finish()
     timings = result.manifest["timings_s"]
     n = int(result.manifest["counts"]["segments"])
     return {
@@ -111,7 +178,9 @@ def run_single_process(corpus: Path) -> dict[str, Any]:
         "stage_s": timings,
         "segments_per_s": {s: round(n / timings[s], 1) for s in STAGES if timings.get(s)},
         "peak_rss_mb_workers": [],
-        "peak_rss_mb_client": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb_client": memory.peak_mb(),
+        "client_rss_mb_by_stage": memory.by_stage,
+        "client_peak_is_per_stage": memory.peak_is_per_stage,
         "load_before": load_before,
         "load_after": _load(),
     }
@@ -141,11 +210,15 @@ def run_one(corpus: Path, workers: int, partitions: int | None) -> dict[str, Any
         client.gather([client.submit(lambda a: _worker_embedder(spec).encode(["warm up"]).shape, a, workers=[a],
                                      allow_other_workers=False, pure=False) for a in addresses])
         model_load_s = time.perf_counter() - t0
+        memory_before_mb = _rss_mb()
+        memory = StageMemory()
         with tempfile.TemporaryDirectory() as out:
             t0 = time.perf_counter()
             result = extract([corpus], Path(out) / "out", scheduler=client, partitions=partitions,
-                             codebook="psychosomatic", preset="fast", cache_dir=False, qdpx=False, n_boot=0)
+                             codebook="psychosomatic", preset="fast", cache_dir=False, qdpx=False, n_boot=0,
+                             on_stage=memory)
             total_s = time.perf_counter() - t0
+            memory.finish()
         worker_rss = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
         # read in the worker's own module (a global named here would travel as the client's copy)
         threads = client.run(lambda: [e.onnx_model_.workers_ for e in
@@ -165,7 +238,10 @@ def run_one(corpus: Path, workers: int, partitions: int | None) -> dict[str, Any
         "segments_per_s": {s: round(n / timings[s], 1) for s in STAGES if timings.get(s)},
         "onnx_threads_per_worker": sorted(t for ts in threads.values() for t in ts),
         "peak_rss_mb_workers": sorted(round(v / 1024, 1) for v in worker_rss.values()),
-        "peak_rss_mb_client": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb_client": memory.peak_mb(),
+        "client_rss_mb_before_extract": memory_before_mb,
+        "client_rss_mb_by_stage": memory.by_stage,
+        "client_peak_is_per_stage": memory.peak_is_per_stage,
         "load_before": load_before,
         "load_after": _load(),
     }
@@ -178,6 +254,8 @@ def main() -> None:
                         help="worker counts to run, comma-separated; 0: one process without Dask")
     parser.add_argument("--partitions", type=int, default=None, help="partitions (default: 4 per worker)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--label", default=None,
+                        help="suffix of the result file (dask_scale_<N>[_w...]_<label>.json), e.g. before/after")
     parser.add_argument("--child", nargs=2, metavar=("CORPUS", "WORKERS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -202,6 +280,7 @@ def main() -> None:
             print(f"{workers} worker(s): {run['segments']} segments, extract {run['extract_s']} s, "
                   f"stages {run['stage_s']}, segments/s {run['segments_per_s']}, "
                   f"peak RSS workers {run['peak_rss_mb_workers']} MB, client {run['peak_rss_mb_client']} MB, "
+                  f"client by stage {run['client_rss_mb_by_stage']}, "
                   f"load {run['load_before']} -> {run['load_after']}")
     by = {r["workers"]: r for r in runs}
     scaling = None
@@ -212,6 +291,7 @@ def main() -> None:
         print(f"2 vs 1 worker: speed-up {speedup}; efficiency {scaling}")
     result = {
         "command": " ".join(["benchmarks/dask_scale.py", *sys.argv[1:]]),
+        **_git(),
         "n_requested": args.n,
         "seed": args.seed,
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "uptime": _uptime()},
@@ -224,6 +304,8 @@ def main() -> None:
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     suffix = "" if args.workers == "1,2" else "_w" + args.workers.replace(",", "-")
+    if args.label:
+        suffix += "_" + re.sub(r"[^A-Za-z0-9.-]+", "-", args.label)
     path = RESULTS / f"dask_scale_{args.n}{suffix}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {path}")

@@ -53,6 +53,11 @@ def test_local_cluster_gives_the_single_process_codes_agreement_and_themes(corpu
                                    theme_sample=n // 2)
     assert full.manifest["options"]["dask"]["workers"] == 2
     assert full.manifest["options"]["dask"]["partitions"] == 5
+    # the client kept the transcripts in the (temporary) work folder; they read back after the run
+    from psythemes.distributed import StoredTranscripts
+
+    assert isinstance(full.transcripts, StoredTranscripts) and len(full.transcripts.paths) == 5
+    assert list(full.transcripts) == list(single.transcripts)
 
     pd.testing.assert_frame_equal(full.segments, single.segments)
     pd.testing.assert_frame_equal(full.dropped, single.dropped)
@@ -63,8 +68,14 @@ def test_local_cluster_gives_the_single_process_codes_agreement_and_themes(corpu
     pd.testing.assert_frame_equal(full.themes, single.themes)
     pd.testing.assert_frame_equal(full.segment_themes, single.segment_themes)
     pd.testing.assert_frame_equal(full.theme_codes, single.theme_codes)
-    for name in ("codes.csv", "segments.csv", "themes.csv", "segment_themes.csv", "agreement.csv"):
+    for name in ("codes.csv", "segments.csv", "segments_dropped.csv", "themes.csv", "segment_themes.csv",
+                 "agreement.csv", "transcripts.jsonl", "codebook.csv", "theme_codes.csv", "theme_code_shares.csv"):
         assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "single" / name).read_bytes(), name
+    openpyxl = pytest.importorskip("openpyxl")
+    books = [openpyxl.load_workbook(tmp_path / name / "results.xlsx") for name in ("dask", "single")]
+    assert books[0].sheetnames == books[1].sheetnames
+    for sheet in books[1].sheetnames:
+        assert list(books[0][sheet].values) == list(books[1][sheet].values), sheet
 
     # sample fit: codes never depend on themes; themes come from the seeded half
     pd.testing.assert_frame_equal(sampled.codes, single.codes)

@@ -42,3 +42,38 @@ def test_sheet_names_are_unique_and_valid():
     names = sheet_names([Path("a/themes_by_role.csv"), Path("b/themes_by_role.csv"), Path("about.csv"),
                          Path("x" * 40 + ".csv"), Path("what?.csv")])
     assert names == ["themes_by_role", "themes_by_role_2", "about_2", "x" * 31, "what_"]
+
+
+def test_workbook_read_in_chunks_types_cells_as_one_whole_read(tmp_path, monkeypatch):
+    from psythemes import workbook as wb
+
+    # each column changes type after the first chunks: whole numbers then fractions, numbers then a
+    # word, booleans then a gap, numbers then booleans; one column stays text, one stays integer
+    csv = tmp_path / "mixed.csv"
+    csv.write_text("ints_then_floats,numbers_then_word,bools_then_gap,numbers_then_bools,text,whole\n"
+                   "1,1.50,True,1,a,1\n2,2,False,2,b,2\n3,3,True,3,c,3\n"
+                   "4.5,4,,True,d,4\n5,x,False,False,e,5\n", encoding="utf-8")
+    whole = pd.read_csv(csv, low_memory=False)
+    monkeypatch.setattr(wb, "CHUNK_ROWS", 2)
+    path = write_workbook(tmp_path / "results.xlsx", [csv])
+    rows = list(openpyxl.load_workbook(path)["mixed"].iter_rows(values_only=True))
+    expected = [tuple(None if (isinstance(v, float) and v != v) else (v.item() if hasattr(v, "item") else v)
+                      for v in row) for row in whole.itertuples(index=False)]
+    assert rows[1:] == expected
+    assert rows[1][1] == "1.50" and rows[1][0] == 1.0 and rows[1][5] == 1  # as written / float / int
+
+
+def test_a_table_past_excels_rows_is_cut_with_a_warning(tmp_path, monkeypatch):
+    from psythemes import workbook as wb
+    from psythemes.errors import PsythemesWarning
+
+    table = write_table(tmp_path / "codes.csv", pd.DataFrame({"n": range(7)}))
+    monkeypatch.setattr(wb, "MAX_ROWS", 5)  # 4 rows and the header
+    monkeypatch.setattr(wb, "CHUNK_ROWS", 3)
+    with pytest.warns(PsythemesWarning, match="codes.csv has 7 rows, more than an Excel sheet holds: "
+                                              "its sheet in results.xlsx keeps the first 4"):
+        path = write_workbook(tmp_path / "results.xlsx", [table])
+    book = openpyxl.load_workbook(path)
+    assert [r[0] for r in book["codes"].iter_rows(values_only=True)] == ["n", 0, 1, 2, 3]
+    assert ("codes", "codes.csv", 7, "first 4 of 7 rows (Excel's limit)") in list(
+        book["about"].iter_rows(values_only=True))

@@ -4,8 +4,9 @@
 the stages that grow with the data:
 
 * **segment** — transcripts are split into partitions of whole documents (a segment's previous
-  turn is always in its own partition), segmented on the workers and stored as partitioned
-  Parquet (``segments/part-NNNNN.parquet`` in the work folder);
+  turn is always in its own partition) and pickled into the work folder
+  (``transcripts/part-NNNNN.pkl``, :class:`StoredTranscripts`); each worker reads its partition
+  there, segments it and stores the segments as partitioned Parquet (``segments/part-NNNNN.parquet``);
 * **embed** — ``map_partitions`` over that Parquet: each worker process loads the embedding
   model once (:func:`_worker_embedder`) and writes one ``.npy`` of vectors per partition;
 * **themes** — one BERTopic fit on the client, on a seeded sample of at most ``theme_sample``
@@ -17,7 +18,9 @@ the stages that grow with the data:
 
 Reading the inputs, evaluation, the report and writing stay on the client: the tables are
 gathered there and written by the pipeline's own writer, so the outputs are the same files as a
-single-process run.  See docs/scaling.md for what this means at 100M segments.
+single-process run.  The client keeps a :class:`StoredTranscripts` instead of the transcripts
+and gives freed memory back after each stage (:meth:`DaskRunner.release_memory`).  See
+docs/scaling.md ("The client's memory", and what this means at 100M segments).
 
 Dask is an optional extra (``pip install "psythemes[dask]"``): nothing imports it unless a
 scheduler is given.
@@ -25,18 +28,22 @@ scheduler is given.
 
 from __future__ import annotations
 
+import functools
+import pickle
 import shutil
 import tempfile
 import weakref
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .schema import Transcript
 
-__all__ = ["DaskRunner", "extract", "DEFAULT_THEME_SAMPLE"]
+__all__ = ["DaskRunner", "StoredTranscripts", "extract", "DEFAULT_THEME_SAMPLE"]
 
 #: Largest sample the theme model is fitted on (BERTopic holds it, its c-TF-IDF and UMAP in memory).
 DEFAULT_THEME_SAMPLE = 50_000
@@ -80,9 +87,10 @@ class DaskRunner:
     theme_sample : int, default DEFAULT_THEME_SAMPLE
         Fit the theme model on a seeded sample of at most this many segments.
     work_dir : str or Path, optional
-        Where the segment Parquet and the vectors go; on a multi-machine cluster it must be a
-        folder every worker and the client can read.  Default: a temporary folder, removed
-        when the run ends.
+        Where the stored transcripts, the segment Parquet and the vectors go; on a multi-machine
+        cluster it must be a folder every worker and the client can read.  Default: a temporary
+        folder; its segments and vectors are removed when the run ends, the stored transcripts
+        (read by the run's ``ExtractResult.transcripts``) when that result is gone.
     """
 
     def __init__(self, scheduler: Any, *, partitions: int | None = None, theme_sample: int = DEFAULT_THEME_SAMPLE,
@@ -97,12 +105,12 @@ class DaskRunner:
         self.work_dir = work_dir
         self.client_, self._cluster = _client(scheduler)
         if work_dir is None:
-            self.work_dir_ = Path(tempfile.mkdtemp(prefix="psythemes-dask-"))
-            self._finalizer: weakref.finalize | None = weakref.finalize(self, shutil.rmtree, self.work_dir_, True)
+            self._temporary: _TemporaryFolder | None = _TemporaryFolder("psythemes-dask-")
+            self.work_dir_ = self._temporary.path
         else:
+            self._temporary = None
             self.work_dir_ = Path(work_dir)
             self.work_dir_.mkdir(parents=True, exist_ok=True)
-            self._finalizer = None
         self.timings_: dict[str, float] = {}
 
     # -- what the pipeline calls ---------------------------------------------------------------
@@ -113,18 +121,34 @@ class DaskRunner:
                 "workers": len(workers), "partitions": getattr(self, "n_partitions_", None),
                 "theme_sample": self.theme_sample, "theme_sample_used": getattr(self, "sample_size_", None)}
 
-    def segment_transcripts(self, transcripts: list[Any], **options: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Segment on the workers (whole transcripts per partition); store the segments as Parquet."""
-        import dask
+    def store_transcripts(self, transcripts: Sequence[Transcript]) -> StoredTranscripts:
+        """Pickle the transcripts into the work folder, one file per partition of whole documents.
 
+        The workers then read their own partitions, and the client need not hold (nor ship
+        through the scheduler) every transcript while the run goes on: the pipeline keeps the
+        returned :class:`StoredTranscripts` instead of the list.
+        """
+        if isinstance(transcripts, StoredTranscripts):
+            return transcripts
         n_workers = max(1, len(self.client_.scheduler_info(n_workers=-1).get("workers", {})))
         n_parts = max(1, min(len(transcripts), self.partitions or 4 * n_workers))
         # contiguous chunks keep the single-process order of documents and segments
-        chunks = [list(c) for c in np.array_split(np.arange(len(transcripts)), n_parts) if len(c)]
+        chunks = [c for c in np.array_split(np.arange(len(transcripts)), n_parts) if len(c)]
+        return StoredTranscripts.write(self.work_dir_ / "transcripts",
+                                       ([transcripts[i] for i in chunk] for chunk in chunks),
+                                       keep_alive=self._temporary)
+
+    def segment_transcripts(self, transcripts: Sequence[Transcript], **options: Any
+                            ) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Segment on the workers (whole transcripts per partition); store the segments as Parquet."""
+        import dask
+
+        stored = self.store_transcripts(transcripts)
         folder = self.work_dir_ / "segments"
         folder.mkdir(parents=True, exist_ok=True)
-        tasks = [dask.delayed(_segment_part)([transcripts[i] for i in chunk], k, str(folder), options)
-                 for k, chunk in enumerate(chunks)]
+        # each task gets a file name, not the transcripts: the worker reads its partition itself
+        tasks = [dask.delayed(_segment_part)(str(path), k, str(folder), options)
+                 for k, path in enumerate(stored.paths)]
         parts = dask.compute(*tasks)
         self.n_partitions_ = len(parts)
         self.segments_dir_ = folder
@@ -181,14 +205,29 @@ class DaskRunner:
                                  quotes=quote_texts(discoverer.themes_, discoverer.quotes_))
         return codes, theme_codes
 
+    def release_memory(self) -> None:
+        """Give memory the client has freed back to the system (the pipeline calls this after each stage).
+
+        Freed Python objects, NumPy buffers and Arrow buffers stay with their allocators (glibc's
+        malloc, Arrow's pool) for reuse; without this a stage's temporary tables would still count
+        in the client's resident memory while the next stage adds its own.
+        """
+        release_memory()
+
     def close(self) -> None:
-        """Close a cluster this runner started and remove a temporary work folder."""
+        """Close a cluster this runner started and empty a temporary work folder.
+
+        The stored transcripts stay until the last :class:`StoredTranscripts` reading them (the
+        run's ``ExtractResult.transcripts``) is gone; the folder goes with them.
+        """
         if self._cluster is not None:
             self.client_.close()
             self._cluster.close()
             self._cluster = None
-        if self._finalizer is not None:
-            self._finalizer()
+        if self._temporary is not None:
+            for name in ("segments", "vectors"):
+                shutil.rmtree(self.work_dir_ / name, ignore_errors=True)
+            self._temporary = None
 
     # -- internals -----------------------------------------------------------------------------
     def _frame(self) -> Any:
@@ -237,6 +276,114 @@ class DaskRunner:
         themes["share"] = (themes["size"] / len(segments)).round(DECIMALS)
         themes["n_docs"] = [int(segments.loc[topics == t, "doc_id"].nunique()) for t in themes["theme_id"]]
         discoverer.themes_ = themes
+
+
+def release_memory() -> None:
+    """Collect garbage, then ask glibc (``malloc_trim``) and Arrow's pool to return free memory."""
+    import gc
+    import sys
+
+    gc.collect()
+    pyarrow = sys.modules.get("pyarrow")
+    if pyarrow is not None:  # only when something used it: importing it here would cost memory
+        pyarrow.default_memory_pool().release_unused()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    """glibc's ``malloc_trim``, or None where there is none (macOS, Windows, musl)."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).malloc_trim if name else None
+    except (OSError, AttributeError):
+        return None
+
+
+class _TemporaryFolder:
+    """A temporary folder, removed when no object holds this any more (or when Python exits)."""
+
+    def __init__(self, prefix: str):
+        self.path = Path(tempfile.mkdtemp(prefix=prefix))
+        weakref.finalize(self, shutil.rmtree, self.path, True)
+
+
+class StoredTranscripts(Sequence[Transcript]):
+    """Transcripts pickled one file per partition (``part-NNNNN.pkl``), read back when needed.
+
+    A read-only sequence in the original order: ``len`` is known without reading, iterating
+    reads one partition at a time, so a pass over a million segments' transcripts (metadata,
+    ``transcripts.jsonl``, ``project.qdpx``) holds one partition in memory, not all of them.
+
+    Parameters
+    ----------
+    paths : list of Path
+        The partition files, in order.
+    sizes : list of int
+        Transcripts in each file.
+    keep_alive : object, optional
+        Held as long as this object lives (the temporary work folder the files are in).
+    """
+
+    def __init__(self, paths: list[Path], sizes: list[int], *, keep_alive: Any = None):
+        if len(paths) != len(sizes):
+            raise ValueError("one size per partition file")
+        self.paths = paths
+        self.sizes = sizes
+        self._offsets = np.concatenate([[0], np.cumsum(sizes, dtype=int)]).astype(int)
+        self._keep_alive = keep_alive
+
+    @classmethod
+    def write(cls, folder: Path, partitions: Iterator[list[Transcript]] | Sequence[list[Transcript]], *,
+              keep_alive: Any = None) -> StoredTranscripts:
+        """Pickle each partition (a list of transcripts) to ``folder/part-NNNNN.pkl``."""
+        folder.mkdir(parents=True, exist_ok=True)
+        paths, sizes = [], []
+        for k, part in enumerate(partitions):
+            path = folder / f"part-{k:05d}.pkl"
+            with open(path, "wb") as fh:
+                pickle.dump(part, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            paths.append(path)
+            sizes.append(len(part))
+        return cls(paths, sizes, keep_alive=keep_alive)
+
+    @staticmethod
+    def read_partition(path: str | Path) -> list[Transcript]:
+        """The transcripts of one partition file."""
+        with open(path, "rb") as fh:
+            part: list[Transcript] = pickle.load(fh)  # our own file, written by write()
+        return part
+
+    def __len__(self) -> int:
+        return int(self._offsets[-1])
+
+    def __iter__(self) -> Iterator[Transcript]:
+        for path in self.paths:
+            yield from self.read_partition(path)
+
+    @overload
+    def __getitem__(self, index: int) -> Transcript: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Transcript]: ...
+
+    def __getitem__(self, index: int | slice) -> Transcript | list[Transcript]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("transcript index out of range")
+        k = int(np.searchsorted(self._offsets, index, side="right")) - 1
+        return self.read_partition(self.paths[k])[index - self._offsets[k]]
+
+    def __repr__(self) -> str:
+        return f"StoredTranscripts({len(self)} transcripts in {len(self.paths)} files)"
 
 
 class _StoredVectors:
@@ -299,9 +446,11 @@ def _worker_threads() -> int | None:
         return None
 
 
-def _segment_part(transcripts: list[Any], number: int, folder: str, options: dict[str, Any]):
+def _segment_part(transcripts_path: str, number: int, folder: str, options: dict[str, Any]
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     from .segment import segment_transcripts
 
+    transcripts = StoredTranscripts.read_partition(transcripts_path)
     segments, dropped = segment_transcripts(transcripts, **{**options, "return_dropped": True})
     segments.assign(**{_PART: number}).to_parquet(Path(folder) / f"part-{number:05d}.parquet", index=False)
     return segments, dropped

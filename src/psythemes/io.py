@@ -27,7 +27,7 @@ import re
 import unicodedata
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -965,14 +965,20 @@ def _resolve_columns(found: list[str], columns: Mapping[str, str] | None, path: 
     return resolved
 
 
-def _load_rows(path: Path, fmt: str, encoding: str | None) -> tuple[list[str], list[tuple[int, dict[str, Any]]]]:
-    """Column names and ``(line number, row)`` pairs of a CSV/TSV/JSONL file."""
+def _load_rows(path: Path, fmt: str, encoding: str | None
+               ) -> tuple[list[str], Iterable[tuple[int, dict[str, Any]]]]:
+    """Column names and ``(line number, row)`` pairs of a CSV/TSV/JSONL file.
+
+    CSV/TSV rows come one at a time (a malformed row raises when it is reached): a table of a
+    million utterances is never held as a million row dicts.  JSONL is read whole, as its
+    columns are those of every line together.
+    """
     from .limits import no_deep_recursion
 
     text = _read_text_file(path, encoding)
-    rows: list[tuple[int, dict[str, Any]]] = []
     if fmt == "jsonl":
         found: dict[str, None] = {}
+        records: list[tuple[int, dict[str, Any]]] = []
         for lineno, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
                 continue
@@ -984,21 +990,38 @@ def _load_rows(path: Path, fmt: str, encoding: str | None) -> tuple[list[str], l
             if not isinstance(rec, dict):
                 raise InputError("each line must be a JSON object", path=path, line=lineno)
             found.update(dict.fromkeys(rec))
-            rows.append((lineno, rec))
-        return list(found), rows
-    reader = csv.reader(_io.StringIO(text), delimiter="\t" if fmt == "tsv" else ",")
+            records.append((lineno, rec))
+        return list(found), records
+    reader = csv.reader(_text_lines(text), delimiter="\t" if fmt == "tsv" else ",")
     try:
         header = next(reader)
-        for rec in reader:
-            if not any(cell.strip() for cell in rec):
-                continue
-            if len(rec) != len(header):
-                raise InputError(f"row has {len(rec)} fields, the header has {len(header)}", path=path,
-                                 line=reader.line_num)
-            rows.append((reader.line_num, dict(zip(header, rec, strict=True))))
     except csv.Error as err:
         raise InputError(f"malformed {fmt.upper()}: {err}", path=path, line=reader.line_num) from None
-    return header, rows
+
+    def rows() -> Iterator[tuple[int, dict[str, Any]]]:
+        try:
+            for rec in reader:
+                if not any(cell.strip() for cell in rec):
+                    continue
+                if len(rec) != len(header):
+                    raise InputError(f"row has {len(rec)} fields, the header has {len(header)}", path=path,
+                                     line=reader.line_num)
+                yield reader.line_num, dict(zip(header, rec, strict=True))
+        except csv.Error as err:
+            raise InputError(f"malformed {fmt.upper()}: {err}", path=path, line=reader.line_num) from None
+
+    return header, rows()
+
+
+def _text_lines(text: str) -> Iterator[str]:
+    """The lines of ``text``, each with its ``\\n``, as ``io.StringIO(text)`` yields them, without
+    StringIO's copy of the whole text (up to four bytes per character)."""
+    start, size = 0, len(text)
+    while start < size:
+        end = text.find("\n", start)
+        stop = size if end < 0 else end + 1
+        yield text[start:stop]
+        start = stop
 
 
 def read_table(path: str | Path, *, doc_id: str | None = None, encoding: str | None = None,
@@ -1032,10 +1055,10 @@ def read_table(path: str | Path, *, doc_id: str | None = None, encoding: str | N
     fmt = format or FORMAT_BY_SUFFIX.get(path.suffix.lower(), "csv")
     found, rows = _load_rows(path, fmt, encoding)
     cols = _resolve_columns([str(c) for c in found], columns, path)
-    if not rows:
-        raise InputError("table has no rows", path=path)
     docs: dict[str, list[tuple[str, str, float | None, float | None]]] = {}
+    n_rows = 0
     for lineno, row in rows:
+        n_rows += 1
         doc = str(row.get(cols["doc"], "")).strip() if cols["doc"] else ""
         if cols["doc"] and not doc:
             raise InputError(f"empty document id in column {cols['doc']!r}", path=path, line=lineno)
@@ -1049,6 +1072,8 @@ def read_table(path: str | Path, *, doc_id: str | None = None, encoding: str | N
         body = row.get(cols["text"]) if cols["text"] else None
         docs.setdefault(doc, []).append(("" if speaker is None else str(speaker),
                                          "" if body is None else str(body), t0, t1))
+    if not n_rows:
+        raise InputError("table has no rows", path=path)
     out, empty = [], []
     for doc, utterances in docs.items():
         text, turns = _build_from_utterances(utterances, merge_same_speaker=False)

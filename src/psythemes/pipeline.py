@@ -15,7 +15,7 @@ import inspect
 import platform
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,7 +49,9 @@ class ExtractResult:
 
     Attributes
     ----------
-    transcripts : list of Transcript
+    transcripts : sequence of Transcript
+        A list; on Dask (:func:`psythemes.distributed.extract`) a
+        :class:`~psythemes.distributed.StoredTranscripts` read from the work folder when used.
     segments : DataFrame
         Units of analysis that were embedded, themed and coded.
     dropped : DataFrame
@@ -69,7 +71,7 @@ class ExtractResult:
     out_dir : Path or None
     """
 
-    transcripts: list[Transcript]
+    transcripts: Sequence[Transcript]
     segments: pd.DataFrame
     dropped: pd.DataFrame
     themes: pd.DataFrame
@@ -260,12 +262,16 @@ def extract(
 
     dask = scheduler  # a psythemes.distributed.DaskRunner, or None: everything in this process
     timings: dict[str, float] = {}
-    clock = functools.partial(_stage, timings=timings, on_stage=on_stage)
+    # on Dask the client is meant to stay small: what a stage freed goes back to the system
+    # (a runner without release_memory simply keeps what it freed)
+    clock = functools.partial(_stage, timings=timings, on_stage=on_stage,
+                              after=getattr(dask, "release_memory", None) if dask else None)
 
     # --- read
     with clock("read"):
         if read.qdpx_positions not in ("auto", *POSITION_UNITS):
             raise InputError(f"qdpx_positions must be auto, utf16 or codepoints, not {read.qdpx_positions!r}")
+        transcripts: Sequence[Transcript]
         transcripts, project = _read_inputs(paths, read)
         if codebook is None:
             codebook = default_codebook(paths, project=project, model=model)
@@ -287,6 +293,10 @@ def extract(
 
     # --- segment
     with clock("segment"):
+        if dask:
+            # to the work folder: the workers read their partitions there, and the client keeps
+            # a handle that reads them back when needed instead of every transcript
+            transcripts = dask.store_transcripts(transcripts)
         if segmenter is None:
             from .segment import make_segmenter
 
@@ -450,13 +460,16 @@ def _theme_code_shares(result: ExtractResult) -> pd.DataFrame:
 
 
 @contextlib.contextmanager
-def _stage(name: str, timings: dict[str, float], on_stage: Callable[[str], None] | None) -> Iterator[None]:
-    """Announce a stage (progress display) and record how long it took."""
+def _stage(name: str, timings: dict[str, float], on_stage: Callable[[str], None] | None,
+           after: Callable[[], None] | None = None) -> Iterator[None]:
+    """Announce a stage (progress display), run ``after`` when it succeeds, record how long it took."""
     if on_stage is not None:
         on_stage(name)
     start = time.perf_counter()
     try:
         yield
+        if after is not None:
+            after()
     finally:
         timings[name] = time.perf_counter() - start
 
@@ -485,7 +498,7 @@ def _read_inputs(paths: list[Path], read: ReadOptions) -> tuple[list[Transcript]
     return transcripts, project
 
 
-def _load_gold(gold: Any, project: Any, book: Any, transcripts: list[Transcript], *,
+def _load_gold(gold: Any, project: Any, book: Any, transcripts: Sequence[Transcript], *,
                qdpx_positions: str = "auto", coders: list[str] | None = None) -> pd.DataFrame | None:
     """Gold spans from a file, a DataFrame or the input project's codings, with the checks and
     the policy of :func:`psythemes.tables.read_gold` (spans past their text's end are dropped
@@ -511,7 +524,7 @@ def _load_gold(gold: Any, project: Any, book: Any, transcripts: list[Transcript]
     return table[table["doc_id"].isin(set(lengths))].reset_index(drop=True)
 
 
-def _metadata_frame(transcripts: list[Transcript]) -> pd.DataFrame:
+def _metadata_frame(transcripts: Iterable[Transcript]) -> pd.DataFrame:
     rows = [{"doc_id": t.doc_id, **{k: v for k, v in t.metadata.items() if not str(k).startswith("qda_")}}
             for t in transcripts]
     return pd.DataFrame(rows)
@@ -734,7 +747,7 @@ def _write_outputs(out_dir: Path, result: ExtractResult, discoverer: Any, report
         machine = result.codes[keep].assign(coder=MACHINE_CODER)
         codings = pd.concat([machine, result.gold[GOLD_COLUMNS]] if result.gold is not None else [machine],
                             ignore_index=True)
-        written.append(write_qdpx(out / "project.qdpx", result.transcripts, codes=result.codebook,
+        written.append(write_qdpx(out / "project.qdpx", list(result.transcripts), codes=result.codebook,
                                   codings=codings, name="psythemes extract", themes=result.themes,
                                   theme_quotes=discoverer.quotes_))
     return sorted({str(Path(p).relative_to(out)) for p in written})

@@ -544,6 +544,18 @@ def _trust_rows(data: ReportData) -> pd.DataFrame | None:
     return rows.reset_index(drop=True)
 
 
+#: Texts split into words at a time (see :func:`word_counts`).
+WORD_COUNT_CHUNK = 50_000
+
+
+def word_counts(texts: pd.Series) -> pd.Series:
+    """Words (whitespace-separated) in each text, counted :data:`WORD_COUNT_CHUNK` texts at a time:
+    splitting a million texts at once would hold every one of their words as a string."""
+    counts = [texts.iloc[i:i + WORD_COUNT_CHUNK].astype(str).str.split().str.len()
+              for i in range(0, len(texts), WORD_COUNT_CHUNK)]
+    return pd.concat(counts) if counts else pd.Series([], index=texts.index, dtype="int64")
+
+
 def _overview_section(data: ReportData, ctx: _Context) -> Section | None:
     segs = data.segments if data.segments is not None else pd.DataFrame()
     parts = []
@@ -554,7 +566,7 @@ def _overview_section(data: ReportData, ctx: _Context) -> Section | None:
             segs = segs.assign(wave=segs["doc_id"].map(waves))
             by.append("wave")
         overview = (
-            segs.assign(words=segs["text"].astype(str).str.split().str.len())
+            segs.assign(words=word_counts(segs["text"]))
             .groupby([segs[c].fillna("").astype(str) for c in by])
             .agg(transcripts=("doc_id", "nunique"), segments=("segment_id", "size"), words=("words", "sum"))
             .reset_index()
