@@ -50,7 +50,7 @@ from .descriptions import (
     tokenize,
     unit_rows,
 )
-from .presets import DOMINANT_SHARE, PRESETS, SMALL_CORPUS, import_bertopic
+from .presets import DOMINANT_SHARE, PRESETS, SMALL_CORPUS, dominant_share, import_bertopic
 
 if TYPE_CHECKING:
     from ..codebook import Codebook
@@ -798,10 +798,11 @@ class ThemeDiscoverer(Params):
 def _warn_if_one_theme_dominates(topics: np.ndarray) -> None:
     """HDBSCAN on short, similar turns (chat, support dialogues) can put most segments in one
     cluster (ESConv: docs/performance.md, *Themes*)."""
-    ids, counts = np.unique(topics[topics != OUTLIER_THEME], return_counts=True)
-    if len(ids) and counts.max() / len(topics) > DOMINANT_SHARE:
+    share = dominant_share(topics)
+    if share > DOMINANT_SHARE:
+        n_themes = len(set(topics.tolist()) - {OUTLIER_THEME})
         warnings.warn(
-            f"one theme holds {counts.max() / len(topics):.0%} of the segments ({len(ids)} themes in all): "
+            f"one theme holds {share:.0%} of the segments ({n_themes} themes in all): "
             "the clustering found little structure; try the 'fast' preset or a smaller min_topic_size",
             PsythemesWarning, stacklevel=3)
 
