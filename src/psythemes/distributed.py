@@ -205,6 +205,11 @@ class DaskRunner:
                                  quotes=quote_texts(discoverer.themes_, discoverer.quotes_))
         return codes, theme_codes
 
+    def run_on_worker(self, function: Any, *args: Any) -> Any:
+        """``function(*args)`` in a worker process; its answer comes back (the pipeline draws the
+        report's saturation plot so: the client need not hold matplotlib's artists)."""
+        return self.client_.submit(function, *args, pure=False).result()
+
     def release_memory(self) -> None:
         """Give memory the client has freed back to the system (the pipeline calls this after each stage).
 
