@@ -18,8 +18,9 @@ the stages that grow with the data:
 
 Reading the inputs, evaluation, the report and writing stay on the client: the tables are
 gathered there and written by the pipeline's own writer, so the outputs are the same files as a
-single-process run.  The client keeps a :class:`StoredTranscripts` instead of the transcripts
-and gives freed memory back after each stage (:meth:`DaskRunner.release_memory`).  See
+single-process run (the report's saturation plot, a bar per transcript, is drawn on a worker:
+:meth:`DaskRunner.run_on_worker`).  The client keeps a :class:`StoredTranscripts` instead of the
+transcripts and gives freed memory back after each stage (:meth:`DaskRunner.release_memory`).  See
 docs/scaling.md ("The client's memory", and what this means at 100M segments).
 
 Dask is an optional extra (``pip install "psythemes[dask]"``): nothing imports it unless a
