@@ -91,6 +91,11 @@ def test_word_counts_in_chunks_equal_one_split(monkeypatch):
     got = report.word_counts(texts)
     pd.testing.assert_series_equal(got, expected)
     assert report.word_counts(texts.iloc[:0]).empty
+    # one text at a time splits as str.split() does: any Unicode whitespace, numbers as their text
+    odd = pd.Series(["a\u00a0b", "c\u2028d e", "\x1cf", 12.5, None, "x"], dtype=object)
+    pd.testing.assert_series_equal(report.word_counts(odd), odd.astype(str).str.split().str.len())
+    plain = pd.Series(["a b", "c"])  # no gaps: whole numbers, as before
+    pd.testing.assert_series_equal(report.word_counts(plain), plain.astype(str).str.split().str.len())
 
 
 def test_random_saturation_orders_are_the_draws_of_all_at_once():

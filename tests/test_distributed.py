@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -71,6 +72,12 @@ def test_local_cluster_gives_the_single_process_codes_agreement_and_themes(corpu
     for name in ("codes.csv", "segments.csv", "segments_dropped.csv", "themes.csv", "segment_themes.csv",
                  "agreement.csv", "transcripts.jsonl", "codebook.csv", "theme_codes.csv", "theme_code_shares.csv"):
         assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "single" / name).read_bytes(), name
+    # theme_code_shares.csv above and the report's table come from one computation per run
+    pd.testing.assert_frame_equal(full.theme_code_shares, single.theme_code_shares)
+    # the saturation plot was drawn by a worker: the same picture as the one drawn in one process
+    plots = [re.findall(r"alt='new codes and themes per added transcript' src='data:image/png;base64,([^']+)'",
+                        (tmp_path / name / "report.html").read_text(encoding="utf-8")) for name in ("dask", "single")]
+    assert len(plots[1]) == 1 and plots[0] == plots[1]
     openpyxl = pytest.importorskip("openpyxl")
     books = [openpyxl.load_workbook(tmp_path / name / "results.xlsx") for name in ("dask", "single")]
     assert books[0].sheetnames == books[1].sheetnames

@@ -81,3 +81,30 @@ def test_section_plot_is_cached(tmp_path, monkeypatch):
     first = saturation_section(res, cache_dir=tmp_path)
     monkeypatch.setattr(sat, "plot_saturation", lambda r: (_ for _ in ()).throw(AssertionError("drawn again")))
     assert saturation_section(res, cache_dir=tmp_path) == first
+
+
+def test_the_saturation_plot_can_be_drawn_elsewhere(tmp_path):
+    from psythemes.report import saturation_section
+    from psythemes.saturation import saturation
+
+    res = [saturation(pd.DataFrame({"doc_id": ["a", "b", "c"], "item": ["x", "y", "x"]}), n_orders=5)]
+    calls = []
+
+    def run(function, *args):  # what DaskRunner.run_on_worker does, in this process
+        calls.append(function.__name__)
+        return function(*args)
+
+    assert saturation_section(res, run=run) == saturation_section(res)
+    assert calls == ["plot_saturation"]
+    cached = saturation_section(res, cache_dir=tmp_path, run=run)
+    assert cached == saturation_section(res) and calls == ["plot_saturation"] * 2
+
+
+def test_theme_saturation_same_whether_segment_themes_follow_the_segments_or_not():
+    segments = pd.DataFrame({"segment_id": [f"s{i}" for i in range(8)], "doc_id": list("aabbccdd")})
+    themes = pd.DataFrame({"segment_id": segments["segment_id"], "theme_id": [0, 1, -1, 1, 2, 0, 2, 3]})
+    aligned = run_saturation(segments, None, themes)
+    shuffled = run_saturation(segments, None, themes.iloc[[5, 1, 7, 0, 2, 4, 6, 3]])
+    partial = run_saturation(segments, None, themes.iloc[[0, 1, 3]])  # not every segment: looked up by id
+    assert aligned[0].curve.equals(shuffled[0].curve) and aligned[0].n_items == shuffled[0].n_items == 4
+    assert partial[0].n_items == 2

@@ -77,3 +77,29 @@ def test_a_table_past_excels_rows_is_cut_with_a_warning(tmp_path, monkeypatch):
     assert [r[0] for r in book["codes"].iter_rows(values_only=True)] == ["n", 0, 1, 2, 3]
     assert ("codes", "codes.csv", 7, "first 4 of 7 rows (Excel's limit)") in list(
         book["about"].iter_rows(values_only=True))
+
+
+def test_a_table_with_text_is_read_in_chunks_not_whole(tmp_path, monkeypatch):
+    from psythemes import workbook as wb
+
+    # pandas 3 reads text as its string dtype: such a column must not send the file to a whole
+    # read (a million segments' texts at once), and the cells stay those of one whole read
+    csv = tmp_path / "segments.csv"
+    csv.write_text("segment_id,text,role,n\ns1,hello,,1\ns2,=1+1,,2\ns3,,patient,3\ns4,bye,,4\ns5,x,,5\n",
+                   encoding="utf-8")
+    whole = pd.read_csv(csv, low_memory=False)
+    reads = []
+    original = wb._read_csv
+
+    def recording(path, **options):
+        reads.append(options)
+        return original(path, **options)
+
+    monkeypatch.setattr(wb, "_read_csv", recording)
+    monkeypatch.setattr(wb, "CHUNK_ROWS", 2)
+    path = write_workbook(tmp_path / "results.xlsx", [csv])
+    assert all("chunksize" in r or r.get("nrows") == 0 for r in reads), reads
+    rows = list(openpyxl.load_workbook(path)["segments"].iter_rows(values_only=True))
+    expected = [tuple(None if (isinstance(v, float) and v != v) else (v.item() if hasattr(v, "item") else v)
+                      for v in row) for row in whole.itertuples(index=False)]
+    assert rows[1:] == expected

@@ -18,8 +18,9 @@ the stages that grow with the data:
 
 Reading the inputs, evaluation, the report and writing stay on the client: the tables are
 gathered there and written by the pipeline's own writer, so the outputs are the same files as a
-single-process run.  The client keeps a :class:`StoredTranscripts` instead of the transcripts
-and gives freed memory back after each stage (:meth:`DaskRunner.release_memory`).  See
+single-process run (the report's saturation plot, a bar per transcript, is drawn on a worker:
+:meth:`DaskRunner.run_on_worker`).  The client keeps a :class:`StoredTranscripts` instead of the
+transcripts and gives freed memory back after each stage (:meth:`DaskRunner.release_memory`).  See
 docs/scaling.md ("The client's memory", and what this means at 100M segments).
 
 Dask is an optional extra (``pip install "psythemes[dask]"``): nothing imports it unless a
@@ -204,6 +205,11 @@ class DaskRunner:
         theme_codes = map_themes(discoverer.themes_, discoverer.theme_centroids_, zero_shot,
                                  quotes=quote_texts(discoverer.themes_, discoverer.quotes_))
         return codes, theme_codes
+
+    def run_on_worker(self, function: Any, *args: Any) -> Any:
+        """``function(*args)`` in a worker process; its answer comes back (the pipeline draws the
+        report's saturation plot so: the client need not hold matplotlib's artists)."""
+        return self.client_.submit(function, *args, pure=False).result()
 
     def release_memory(self) -> None:
         """Give memory the client has freed back to the system (the pipeline calls this after each stage).

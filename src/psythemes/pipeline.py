@@ -86,6 +86,9 @@ class ExtractResult:
     #: psythemes.pseudonymise.PseudonymisationResult when run with ``pseudonymise``; its
     #: ``key`` holds the originals and is written only to ``pseudonym_key``.
     pseudonymisation: Any = None
+    #: Share of each theme's segments per code (``theme_code_shares.csv``), computed once for the
+    #: report and the file (at a million segments its merge of codes and themes is not small).
+    theme_code_shares: pd.DataFrame | None = None
 
 
 def extract(
@@ -401,8 +404,17 @@ def extract(
         from .report import ReportData, render_report
         from .saturation import run_saturation, saturation_section
 
+        # on Dask what each step freed goes back to the system before the next one adds its own
+        trim = getattr(dask, "release_memory", None) if dask else None
+        result.theme_code_shares = _theme_code_shares(result)
         saturation = run_saturation(segments, codes, discoverer.segment_themes_, metadata=meta_frame, gold=gold_table,
                                     random_state=random_state)
+        if trim is not None:
+            trim()
+        saturation_html = saturation_section(saturation, cache_dir=_cache_folder(cache_dir, "report"),
+                                             run=getattr(dask, "run_on_worker", None) if dask else None)
+        if trim is not None:
+            trim()
 
         report_html = render_report(
             ReportData(
@@ -415,7 +427,7 @@ def extract(
                 codebook=book,
                 codes=codes,
                 theme_codes=theme_codes,
-                theme_code_shares=_theme_code_shares(result),
+                theme_code_shares=result.theme_code_shares,
                 agreement=evaluation.per_code if evaluation is not None else None,
                 confusion=evaluation.confusion if evaluation is not None else None,
                 disagreements=evaluation.disagreements if evaluation is not None else None,
@@ -426,7 +438,7 @@ def extract(
                 summary={**({"outlier_share": discoverer.outlier_share_, "n_themes": len(discoverer.themes_)}),
                          **(_headline(evaluation) if evaluation is not None else {})},
                 manifest={k: manifest[k] for k in ("psythemes", "created", "model", "options", "parts", "timings_s")},
-                extra_sections=[saturation_section(saturation, cache_dir=_cache_folder(cache_dir, "report"))],
+                extra_sections=[saturation_html],
             ),
             figure_cache=_cache_folder(cache_dir, "report"),
         )
@@ -726,7 +738,8 @@ def _write_outputs(out_dir: Path, result: ExtractResult, discoverer: Any, report
     written.extend(write_theme_outputs(out, discoverer))
     written.append(write_codes(out / "codes.csv", result.codes))
     written.append(write_table(out / "theme_codes.csv", result.theme_codes))
-    written.append(write_table(out / "theme_code_shares.csv", _theme_code_shares(result)))
+    shares = result.theme_code_shares if result.theme_code_shares is not None else _theme_code_shares(result)
+    written.append(write_table(out / "theme_code_shares.csv", shares))
     written.append(write_codes(out / "codes.parquet", result.codes))
     written.append(write_table(out / "themes.parquet", result.themes))
     for suffix in (".yaml", ".csv", ".qdc"):

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from .outputs import write_text
@@ -440,9 +441,12 @@ def _codebook_codes(codebook: Any) -> list[Any]:
     return list(getattr(codebook, "codes", []))
 
 
-def _role_of_segments(data: ReportData) -> pd.Series:
+def _role_of_segments(data: ReportData, segment_ids: pd.Series) -> pd.Series:
+    """segment_id -> role ("unknown" where none) of the segments among ``segment_ids`` (the coded
+    ones: a lookup over a million segments would index every segment id)."""
     segs = data.segments
     assert segs is not None, "the report reads segments.csv first"
+    segs = segs.loc[segs["segment_id"].isin(segment_ids).to_numpy(), ["segment_id", "role"]]
     return segs.set_index("segment_id")["role"].fillna("").astype(str).replace("", "unknown")
 
 
@@ -549,10 +553,15 @@ WORD_COUNT_CHUNK = 50_000
 
 
 def word_counts(texts: pd.Series) -> pd.Series:
-    """Words (whitespace-separated) in each text, counted :data:`WORD_COUNT_CHUNK` texts at a time:
-    splitting a million texts at once would hold every one of their words as a string."""
-    counts = [texts.iloc[i:i + WORD_COUNT_CHUNK].astype(str).str.split().str.len()
-              for i in range(0, len(texts), WORD_COUNT_CHUNK)]
+    """Words (whitespace-separated, as ``str.split()``) in each text; NaN where there is no text.
+
+    One text is split at a time and its words dropped at once: ``Series.str.split()`` holds every
+    word of the texts as a string (50,000 texts at a time: about 100 MB)."""
+    counts = []
+    for i in range(0, len(texts), WORD_COUNT_CHUNK):
+        chunk = texts.iloc[i:i + WORD_COUNT_CHUNK].astype(str)
+        counts.append(pd.Series([len(t.split()) if isinstance(t, str) else np.nan for t in chunk],
+                                index=chunk.index))
     return pd.concat(counts) if counts else pd.Series([], index=texts.index, dtype="int64")
 
 
@@ -690,7 +699,7 @@ def _codebook_section(data: ReportData, ctx: _Context) -> Section | None:
     parts = []
     freq = None
     if data.codes is not None and not data.codes.empty and not segs.empty:
-        roles = _role_of_segments(data)
+        roles = _role_of_segments(data, data.codes["segment_id"])
         coded = data.codes.assign(role=data.codes["segment_id"].map(roles).fillna("unknown"))
         freq = coded.groupby(["code", "role"]).size().unstack(fill_value=0)
     rows = []
@@ -892,15 +901,18 @@ if TYPE_CHECKING:
     from .saturation import SaturationResult
 
 
-def saturation_section(results: Sequence[SaturationResult], *, cache_dir: Any = None) -> tuple[str, str, str]:
+def saturation_section(results: Sequence[SaturationResult], *, cache_dir: Any = None,
+                       run: Callable[..., Any] | None = None) -> tuple[str, str, str]:
     """``(anchor, title, html)`` of a report section: the plot, one sentence per kind, the rule.
 
     ``cache_dir`` (optional) keeps the drawn plot by what it shows, so a re-run with the same
-    counts does not import matplotlib to draw it again.
+    counts does not import matplotlib to draw it again.  ``run(function, *args)`` (optional)
+    draws it elsewhere: on Dask, in a worker process (a bar per transcript: at 20,000
+    transcripts matplotlib's artists take about 300 MB, which the client need not hold).
     """
     if not results:
         return ("saturation", "Saturation", "<p>Nothing to count.</p>")
-    png = base64.b64encode(_cached_saturation_plot(results, cache_dir)).decode("ascii")
+    png = base64.b64encode(_cached_saturation_plot(results, cache_dir, run)).decode("ascii")
     lines = "".join(f"<li>{html.escape(r.summary())}</li>" for r in results)
     body = (f"<img alt='new codes and themes per added transcript' src='data:image/png;base64,{png}' "
             f"style='max-width:100%'><ul>{lines}</ul><p class='note'>Stopping rule: {html.escape(results[0].rule)} "
@@ -909,8 +921,12 @@ def saturation_section(results: Sequence[SaturationResult], *, cache_dir: Any = 
     return ("saturation", "Saturation", body)
 
 
-def _cached_saturation_plot(results: Sequence[SaturationResult], cache_dir: Any) -> bytes:
-    from .saturation import plot_saturation  # looked up on each call (tests replace it)
+def _cached_saturation_plot(results: Sequence[SaturationResult], cache_dir: Any,
+                            run: Callable[..., Any] | None = None) -> bytes:
+    from .saturation import plot_saturation as draw  # looked up on each call (tests replace it)
+
+    def plot_saturation(results: Sequence[SaturationResult]) -> bytes:
+        return bytes(run(draw, list(results))) if run is not None else draw(results)
 
     if cache_dir is None:
         return plot_saturation(results)

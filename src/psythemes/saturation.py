@@ -245,11 +245,22 @@ def run_saturation(segments: pd.DataFrame, codes: pd.DataFrame | None, segment_t
         out.append(saturation(pd.DataFrame({"doc_id": table["doc_id"], "item": table["code"]}), docs=docs,
                               order=order, kind="codes (machine)", random_state=random_state))
     if segment_themes is not None and len(segment_themes):
-        doc_of = segments.set_index("segment_id")["doc_id"]
-        st = segment_themes[segment_themes["theme_id"].astype(int) >= 0]  # -1: outliers, no theme
-        out.append(saturation(pd.DataFrame({"doc_id": st["segment_id"].map(doc_of), "item": st["theme_id"]}).dropna(),
+        in_theme = (segment_themes["theme_id"].astype(int) >= 0).to_numpy()  # -1: outliers, no theme
+        doc_of = _doc_of(segment_themes["segment_id"], segments)[in_theme]
+        out.append(saturation(pd.DataFrame({"doc_id": doc_of, "item": segment_themes["theme_id"][in_theme]}).dropna(),
                               docs=docs, order=order, kind="themes", random_state=random_state))
     return out
+
+
+def _doc_of(segment_ids: pd.Series, segments: pd.DataFrame) -> pd.Series:
+    """Each segment's ``doc_id`` (NaN for an unknown segment), indexed as ``segment_ids``.
+
+    When the ids are the segments' own in their order (as ``extract`` makes them, also on Dask)
+    the column is taken as it is: no index of a million segment ids for the lookup."""
+    ids = segments["segment_id"]
+    if len(segment_ids) == len(ids) and bool((segment_ids.array == ids.array).all()):
+        return pd.Series(segments["doc_id"].array, index=segment_ids.index)
+    return segment_ids.map(segments.set_index("segment_id")["doc_id"])
 
 
 # Moved to the report (it keeps the drawn plot in the report's cache folder); still importable from here.

@@ -173,6 +173,10 @@ def _chunk_kind(column: pd.Series) -> str:
         if all(isinstance(v, bool) for v in values):
             return "bool-na"
         return "text"
+    if isinstance(column.dtype, pd.StringDtype):
+        # pandas 3 reads text as its string type: not "other", or every file with text in it
+        # would be read whole (a million segments' texts at once)
+        return "text"
     return "other"
 
 
