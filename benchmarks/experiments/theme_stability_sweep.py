@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -41,23 +43,30 @@ def main() -> int:
     loaders = {"demo": tq.corpus_demo, "annomi": lambda: tq.corpus_annomi(25), "esconv": lambda: tq.corpus_esconv(80)}
     segs, codes, _ = loaders[args.corpus]()
     X = Embedder(cache_dir=ROOT / ".psythemes-cache" / "embeddings").embed_segments(segs)
-    coded = codes.notna().to_numpy()
     for n_neighbors in map(int, args.n_neighbors.split(",")):
         def parts(*a, _n=n_neighbors, **k):  # the preset (un-memoised) with another n_neighbors
             chosen = tq._default_parts(*a, **k)
-            chosen["umap_model"].set_params(n_neighbors=_n)
+            chosen["umap_model"].umap.set_params(n_neighbors=_n)  # the UMAP that StackedUMAP copies
             return chosen
 
         presets.PRESETS["default"] = parts
         for size in map(int, args.min_topic_size.split(",")):
-            disc = ThemeDiscoverer(min_topic_size=size, n_runs=5, representation=None, by=(), random_state=0)
-            disc.fit(segs, X)
-            st = disc.stability_
-            nmi = alignment(disc.labels_[coded], codes[coded].tolist())["nmi"]
-            print(f"{args.corpus} n_neighbors={n_neighbors} min_topic_size={size}: {len(disc.themes_)} themes, "
-                  f"outliers {disc.outlier_share_:.3f}, stability {st['mean_theme_stability']:.4f} "
-                  f"({st['n_unstable']} unstable), NMI {nmi:.3f}", flush=True)
+            fit_and_print(f"{args.corpus} n_neighbors={n_neighbors} min_topic_size={size}", segs, X, codes,
+                          min_topic_size=size)
     return 0
+
+
+def fit_and_print(title: str, segs: Any, X: Any, codes: Any, **options: Any) -> None:
+    """Fit ``ThemeDiscoverer(n_runs=5, **options)`` (seeds 0-4, keywords left plain) and print one line:
+    themes, outlier share, stability of the reported run, unstable themes, NMI with the coded segments."""
+    coded = codes.notna().to_numpy()
+    t0 = time.perf_counter()
+    disc = ThemeDiscoverer(n_runs=5, representation=None, by=(), random_state=0, **options).fit(segs, X)
+    st = disc.stability_
+    nmi = alignment(disc.labels_[coded], codes[coded].tolist())["nmi"]
+    print(f"{title}: {len(disc.themes_)} themes, outliers {disc.outlier_share_:.3f}, "
+          f"stability {st['mean_theme_stability']:.4f} ({st['n_unstable']} unstable), NMI {nmi:.3f}, "
+          f"{time.perf_counter() - t0:.0f} s", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Presets: ready-made BERTopic parts (dimension reduction, clustering) for :class:`ThemeDiscoverer`.
 
 ``default``
-    UMAP (15 neighbours, 5 components, min_dist 0, cosine, seeded) + HDBSCAN
-    (``min_cluster_size=min_topic_size``); segments that fit no cluster are outliers (theme -1).
+    Three seeded UMAPs (15 neighbours, 5 components, min_dist 0, cosine) side by side
+    (:class:`~psythemes.themes.reduction.StackedUMAP`: themes come back more often when the
+    discovery is re-run) + HDBSCAN (``min_cluster_size=min_topic_size``); segments that fit
+    no cluster are outliers (theme -1).
     When one cluster takes more than half of the segments, HDBSCAN clusters again with a
     smaller ``min_samples`` (:class:`~psythemes.themes.clustering.HDBSCANWithFallback`):
     short, similar turns such as support chats otherwise give two themes, greetings and
@@ -22,13 +24,15 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["PRESETS", "SMALL_CORPUS", "DOMINANT_SHARE", "default_parts", "fast_parts", "dominant_share",
+__all__ = ["PRESETS", "SMALL_CORPUS", "DOMINANT_SHARE", "UMAP_LAYOUTS", "default_parts", "fast_parts", "dominant_share",
            "import_bertopic"]
 
 #: below this many segments the ``default`` preset falls back to ``fast``
 SMALL_CORPUS = 50
 #: a cluster holding more than this share of the segments swallowed the corpus
 DOMINANT_SHARE = 0.5
+#: seeded UMAP layouts stacked by the ``default`` preset (1 = BERTopic's single UMAP)
+UMAP_LAYOUTS = 3
 
 
 def import_bertopic() -> Any:
@@ -57,17 +61,18 @@ def dominant_share(labels: Any) -> float:
 
 def default_parts(n_samples: int, n_features: int, *, min_topic_size: int, n_themes: int | None,
                   random_state: int) -> dict[str, Any]:
-    """UMAP + HDBSCAN (the ``default`` preset)."""
+    """Stacked UMAPs + HDBSCAN (the ``default`` preset)."""
     from umap import UMAP
 
     from .clustering import HDBSCANWithFallback
+    from .reduction import StackedUMAP
 
     return {
         # n_jobs=1: a seeded UMAP is single-threaded anyway (and says so in a warning otherwise)
-        "umap_model": UMAP(
+        "umap_model": StackedUMAP(UMAP(
             n_neighbors=min(15, n_samples - 1), n_components=5, min_dist=0.0, metric="cosine",
             random_state=random_state, n_jobs=1, low_memory=False,
-        ),
+        ), n_layouts=UMAP_LAYOUTS),
         "hdbscan_model": HDBSCANWithFallback(min_cluster_size=min_topic_size, metric="euclidean",
                                              cluster_selection_method="eom", prediction_data=True),
         # BERTopic merges clusters down to n_themes (c-TF-IDF similarity) when it is given
