@@ -267,8 +267,8 @@ def extract(
     timings: dict[str, float] = {}
     # on Dask the client is meant to stay small: what a stage freed goes back to the system
     # (a runner without release_memory simply keeps what it freed)
-    clock = functools.partial(_stage, timings=timings, on_stage=on_stage,
-                              after=getattr(dask, "release_memory", None) if dask else None)
+    release_memory: Callable[[], None] | None = getattr(dask, "release_memory", None) if dask else None
+    clock = functools.partial(_stage, timings=timings, on_stage=on_stage, after=release_memory)
 
     # --- read
     with clock("read"):
@@ -405,16 +405,15 @@ def extract(
         from .saturation import run_saturation, saturation_section
 
         # on Dask what each step freed goes back to the system before the next one adds its own
-        trim = getattr(dask, "release_memory", None) if dask else None
         result.theme_code_shares = _theme_code_shares(result)
         saturation = run_saturation(segments, codes, discoverer.segment_themes_, metadata=meta_frame, gold=gold_table,
                                     random_state=random_state)
-        if trim is not None:
-            trim()
+        if release_memory is not None:
+            release_memory()
         saturation_html = saturation_section(saturation, cache_dir=_cache_folder(cache_dir, "report"),
                                              run=getattr(dask, "run_on_worker", None) if dask else None)
-        if trim is not None:
-            trim()
+        if release_memory is not None:
+            release_memory()
 
         report_html = render_report(
             ReportData(
@@ -738,8 +737,8 @@ def _write_outputs(out_dir: Path, result: ExtractResult, discoverer: Any, report
     written.extend(write_theme_outputs(out, discoverer))
     written.append(write_codes(out / "codes.csv", result.codes))
     written.append(write_table(out / "theme_codes.csv", result.theme_codes))
-    shares = result.theme_code_shares if result.theme_code_shares is not None else _theme_code_shares(result)
-    written.append(write_table(out / "theme_code_shares.csv", shares))
+    assert result.theme_code_shares is not None, "the report stage computes the shares first"
+    written.append(write_table(out / "theme_code_shares.csv", result.theme_code_shares))
     written.append(write_codes(out / "codes.parquet", result.codes))
     written.append(write_table(out / "themes.parquet", result.themes))
     for suffix in (".yaml", ".csv", ".qdc"):
