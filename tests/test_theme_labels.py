@@ -248,3 +248,44 @@ def test_keywords_are_words_the_theme_uses_together():
     assert len(chosen) < len(plain)
     for i, kw in enumerate(chosen[1:], start=1):  # each keyword meets an earlier one in some segment
         assert any(_used_together(together, seg, theme, kw, earlier) for earlier in chosen[:i]), (kw, chosen)
+
+
+def test_the_chain_vectorizes_the_segments_once_and_keywords_do_not_change(monkeypatch):
+    """SharedWords and WordsUsedTogether share one WordUse: one pass over the segments per extraction."""
+    import pickle
+
+    from psythemes.themes import keywords
+
+    seg, X = make_corpus()
+    calls: list[int] = []
+    counted = keywords._use_by_theme
+
+    def counting(topic_model, documents):
+        calls.append(len(documents))
+        return counted(topic_model, documents)
+
+    monkeypatch.setattr(keywords, "_use_by_theme", counting)
+    shared = ThemeDiscoverer(preset="fast", n_themes=3, random_state=0, representation=["together"]).fit(seg, X)
+    n_shared = len(calls)
+    assert n_shared >= 1
+
+    # the same steps, each computing its own word use: the keywords are the same, at twice the passes
+    from psythemes.themes import discoverer
+
+    def unshared(*args, **kwargs):
+        models = real(*args, **kwargs)
+        for model in models:
+            if hasattr(model, "word_use"):
+                model.word_use = None
+        return models
+
+    real = discoverer.representation_models
+    monkeypatch.setattr(discoverer, "representation_models", unshared)
+    calls.clear()
+    alone = ThemeDiscoverer(preset="fast", n_themes=3, random_state=0, representation=["together"]).fit(seg, X)
+    assert len(calls) == 2 * n_shared
+    assert shared.themes_["keywords"].tolist() == alone.themes_["keywords"].tolist()
+
+    use = keywords.WordUse()
+    use._last = ("anything",)
+    assert pickle.loads(pickle.dumps(use))._last is None  # a cached matrix never travels with a model

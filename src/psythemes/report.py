@@ -923,13 +923,13 @@ def saturation_section(results: Sequence[SaturationResult], *, cache_dir: Any = 
 
 def _cached_saturation_plot(results: Sequence[SaturationResult], cache_dir: Any,
                             run: Callable[..., Any] | None = None) -> bytes:
-    from .saturation import plot_saturation as draw  # looked up on each call (tests replace it)
+    from .saturation import plot_saturation  # looked up on each call (tests replace it)
 
-    def plot_saturation(results: Sequence[SaturationResult]) -> bytes:
-        return bytes(run(draw, list(results))) if run is not None else draw(results)
+    def draw() -> bytes:  # on a Dask worker when the runner gives one (keeps matplotlib off the client)
+        return bytes(run(plot_saturation, list(results))) if run is not None else plot_saturation(results)
 
     if cache_dir is None:
-        return plot_saturation(results)
+        return draw()
     digest = hashlib.sha256()
     for res in results:
         digest.update(f"{res.kind}|{res.ordered}|{res.saturation_at}".encode())
@@ -937,7 +937,7 @@ def _cached_saturation_plot(results: Sequence[SaturationResult], cache_dir: Any,
     path = Path(cache_dir) / f"saturation-{digest.hexdigest()[:24]}.png"
     if path.is_file():
         return path.read_bytes()
-    png = plot_saturation(results)
+    png = draw()
     try:
         from .outputs import write_bytes
 

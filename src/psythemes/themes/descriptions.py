@@ -327,11 +327,13 @@ def representation_models(names: Sequence[str], top_n_words: int, seed: int, min
     """
     if not names and min_segments <= 1:
         return None
-    from .keywords import ContentWords, KeyBERTOnCandidates, SharedWords, ShortListMMR, WordsUsedTogether
+    from .keywords import ContentWords, KeyBERTOnCandidates, SharedWords, ShortListMMR, WordsUsedTogether, WordUse
 
     # KeyBERTInspired's own default is 100 candidates; the other steps need no more than 30
     n_candidates = 100 if "keybert" in names else max(30, top_n_words * 3)
-    models: list[Any] = [SharedWords(min_segments=min_segments, n_candidates=n_candidates)] if min_segments > 1 else []
+    word_use = WordUse()  # which segments use which word: computed once for the chain
+    models: list[Any] = ([SharedWords(min_segments=min_segments, n_candidates=n_candidates, word_use=word_use)]
+                         if min_segments > 1 else [])
     ranking = [name for name in names if name != "pos"]
     if "pos" in names:
         models.append(ContentWords(random_state=seed))
@@ -342,7 +344,7 @@ def representation_models(names: Sequence[str], top_n_words: int, seed: int, min
             models.append(KeyBERTOnCandidates(top_n_words=n_words, nr_repr_docs=5, nr_samples=500,
                                               nr_candidate_words=n_candidates, random_state=seed))
         elif name == "together":
-            models.append(WordsUsedTogether(top_n_words=n_words))
+            models.append(WordsUsedTogether(top_n_words=n_words, word_use=word_use))
         else:
             models.append(ShortListMMR(diversity=0.3, top_n_words=n_words))
     return models

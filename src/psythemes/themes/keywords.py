@@ -22,6 +22,7 @@ imports it only when a theme model is fitted.
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -37,7 +38,8 @@ from .presets import import_bertopic
 import_bertopic()  # before any bertopic module: keeps psythemes' warnings audible
 from bertopic.representation import BaseRepresentation, KeyBERTInspired, MaximalMarginalRelevance  # noqa: E402
 
-__all__ = ["SharedWords", "ContentWords", "KeyBERTOnCandidates", "WordsUsedTogether", "ShortListMMR", "CONTENT_TAGS"]
+__all__ = ["WordUse", "SharedWords", "ContentWords", "KeyBERTOnCandidates", "WordsUsedTogether", "ShortListMMR",
+           "CONTENT_TAGS"]
 
 #: Parts of speech a keyword's words may have (Universal POS tags).
 CONTENT_TAGS: tuple[str, ...] = ("NOUN", "PROPN", "ADJ", "VERB")
@@ -58,6 +60,34 @@ def _use_by_theme(topic_model: Any, documents: pd.DataFrame) -> tuple[Any, np.nd
     return used, vectorizer.get_feature_names_out(), row_of, rows
 
 
+class WordUse:
+    """:func:`_use_by_theme` computed once per keyword extraction and shared by the chain's steps.
+
+    :class:`SharedWords` and :class:`WordsUsedTogether` both need which segments use which word;
+    each would otherwise vectorize every segment again.  The result is reused only for the same
+    ``documents`` object with the same theme column and the same fitted vocabulary (BERTopic
+    refits the vectorizer and reassigns themes between extractions); it is never pickled.
+    """
+
+    def __init__(self) -> None:
+        self._last: tuple[Any, ...] | None = None
+
+    def __call__(self, topic_model: Any, documents: pd.DataFrame) -> tuple[Any, np.ndarray, dict[int, int], np.ndarray]:
+        vocabulary = getattr(topic_model.vectorizer_model, "vocabulary_", None)
+        topics = hashlib.sha256(np.ascontiguousarray(documents["Topic"].to_numpy(dtype=np.int64)).tobytes()).digest()
+        if self._last is not None:
+            ref, last_vocabulary, last_topics, result = self._last
+            if ref() is documents and last_vocabulary is vocabulary and last_topics == topics:
+                return result
+        result = _use_by_theme(topic_model, documents)
+        # the vocabulary itself is held, so ``is`` cannot match a new dict at a recycled address
+        self._last = (weakref.ref(documents), vocabulary, topics, result)
+        return result
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_last": None}
+
+
 class SharedWords(BaseRepresentation):
     """Keyword candidates used in at least ``min_segments`` of a theme's segments, by c-TF-IDF.
 
@@ -67,15 +97,18 @@ class SharedWords(BaseRepresentation):
         Segments of the theme that must use a word (or bigram) for it to be a keyword.
     n_candidates : int, default 30
         Candidates handed to the next step, best c-TF-IDF first.
+    word_use : WordUse or None
+        Shared with the other steps of the chain (None: computed here).
     """
 
-    def __init__(self, min_segments: int = 2, n_candidates: int = 30):
+    def __init__(self, min_segments: int = 2, n_candidates: int = 30, word_use: WordUse | None = None):
         self.min_segments = min_segments
         self.n_candidates = n_candidates
+        self.word_use = word_use
 
     def extract_topics(self, topic_model: Any, documents: pd.DataFrame, c_tf_idf: Any, topics: Topics,
                        embeddings: Any = None) -> dict[int, list[tuple[str, float]]]:
-        used, words, row_of, rows = _use_by_theme(topic_model, documents)
+        used, words, row_of, rows = (self.word_use or _use_by_theme)(topic_model, documents)
         membership = sp.csr_matrix((np.ones(len(rows), dtype=np.int32), (rows, np.arange(len(rows)))),
                                    shape=(len(row_of), len(rows)))
         n_segments = (membership @ used).toarray()  # themes x vocabulary: segments using the word
@@ -176,16 +209,20 @@ class WordsUsedTogether(BaseRepresentation):
     weight : float, default 1.0
         Weight of co-use against the previous step's ranking.
     require_co_use : bool, default True
+    word_use : WordUse or None
+        Shared with the other steps of the chain (None: computed here).
     """
 
-    def __init__(self, top_n_words: int = 10, weight: float = 1.0, require_co_use: bool = True):
+    def __init__(self, top_n_words: int = 10, weight: float = 1.0, require_co_use: bool = True,
+                 word_use: WordUse | None = None):
         self.top_n_words = top_n_words
         self.weight = weight
         self.require_co_use = require_co_use
+        self.word_use = word_use
 
     def extract_topics(self, topic_model: Any, documents: pd.DataFrame, c_tf_idf: Any, topics: Topics,
                        embeddings: Any = None) -> dict[int, list[tuple[str, float]]]:
-        used, words, row_of, rows = _use_by_theme(topic_model, documents)
+        used, words, row_of, rows = (self.word_use or _use_by_theme)(topic_model, documents)
         column = {str(w): j for j, w in enumerate(words)}
         out: dict[int, list[tuple[str, float]]] = {}
         for label, values in topics.items():
