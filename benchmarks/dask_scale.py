@@ -3,7 +3,11 @@
 Usage (from the repository root; needs ``psythemes[dask]`` and ../shared/corpora)::
 
     .venv/bin/python benchmarks/dask_scale.py --n 5000        # what was run (busy shared machine)
-    .venv/bin/python benchmarks/dask_scale.py --n 1000000     # the issue's target size (not run yet)
+    # the issue's size: one worker count per invocation (each about 20-45 min), then their scaling
+    .venv/bin/python benchmarks/dask_scale.py --n 1000000 --workers 1
+    .venv/bin/python benchmarks/dask_scale.py --n 1000000 --workers 2 --label same-vm
+    .venv/bin/python benchmarks/dask_scale.py --combine benchmarks/results/dask_scale_1000000_w1.json \
+        benchmarks/results/dask_scale_1000000_w2_same-vm.json   # -> dask_scale_1000000.json with the scaling
 
 The corpus: ``--n`` *distinct* participant turns, each two or three sentences drawn (seeded) from
 the sentences of AnnoMI and ESConv and joined, so no two segments share a text and nothing is
@@ -256,8 +260,16 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--label", default=None,
                         help="suffix of the result file (dask_scale_<N>[_w...]_<label>.json), e.g. before/after")
+    parser.add_argument("--combine", nargs="+", type=Path, metavar="RESULT",
+                        help="combine result files of separate --workers 1 / --workers 2 invocations into "
+                             "dask_scale_<N>[_<label>].json with the scaling (nothing is run)")
     parser.add_argument("--child", nargs=2, metavar=("CORPUS", "WORKERS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.combine:
+        n = json.loads(args.combine[0].read_text())["n_requested"]
+        label = "_" + re.sub(r"[^A-Za-z0-9.-]+", "-", args.label) if args.label else ""
+        combine(args.combine, RESULTS / f"dask_scale_{n}{label}.json")
+        return
     if args.child:
         print(json.dumps(run_one(Path(args.child[0]), int(args.child[1]), args.partitions)))
         return
@@ -282,13 +294,7 @@ def main() -> None:
                   f"peak RSS workers {run['peak_rss_mb_workers']} MB, client {run['peak_rss_mb_client']} MB, "
                   f"client by stage {run['client_rss_mb_by_stage']}, "
                   f"load {run['load_before']} -> {run['load_after']}")
-    by = {r["workers"]: r for r in runs}
-    scaling = None
-    if 1 in by and 2 in by:
-        scaling = {s: round(by[2]["segments_per_s"][s] / (2 * by[1]["segments_per_s"][s]), 3)
-                   for s in STAGES if s in by[1]["segments_per_s"] and s in by[2]["segments_per_s"]}
-        speedup = {s: round(by[2]["segments_per_s"][s] / by[1]["segments_per_s"][s], 3) for s in scaling}
-        print(f"2 vs 1 worker: speed-up {speedup}; efficiency {scaling}")
+    speedup, scaling = _scaling(runs)
     result = {
         "command": " ".join(["benchmarks/dask_scale.py", *sys.argv[1:]]),
         **_git(),
@@ -297,10 +303,9 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "uptime": _uptime()},
         "note": "2-core machine, other jobs possibly running (see load); cold: cache_dir=False",
         "runs": runs,
-        "speedup_2_vs_1": speedup if scaling else None,
+        "speedup_2_vs_1": speedup,
         "scaling_efficiency_2_vs_1": scaling,
-        "targets": {"embed_speedup_2_vs_1": 1.7, "peak_rss_mb_per_worker": 2048, "peak_rss_mb_client": 2048,
-                    "n_segments": 1_000_000},
+        "targets": TARGETS,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     suffix = "" if args.workers == "1,2" else "_w" + args.workers.replace(",", "-")
@@ -309,6 +314,50 @@ def main() -> None:
     path = RESULTS / f"dask_scale_{args.n}{suffix}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {path}")
+
+
+TARGETS = {"embed_speedup_2_vs_1": 1.7, "peak_rss_mb_per_worker": 2048, "peak_rss_mb_client": 2048,
+           "n_segments": 1_000_000}
+
+
+def _scaling(runs: list[dict[str, Any]]) -> tuple[dict[str, float] | None, dict[str, float] | None]:
+    """Speed-up and efficiency (speed-up / 2) of 2 workers over 1 per stage, or (None, None)."""
+    by = {r["workers"]: r for r in runs}
+    if not (1 in by and 2 in by):
+        return None, None
+    stages = [s for s in STAGES if s in by[1]["segments_per_s"] and s in by[2]["segments_per_s"]]
+    speedup = {s: round(by[2]["segments_per_s"][s] / by[1]["segments_per_s"][s], 3) for s in stages}
+    scaling = {s: round(by[2]["segments_per_s"][s] / (2 * by[1]["segments_per_s"][s]), 3) for s in stages}
+    print(f"2 vs 1 worker: speed-up {speedup}; efficiency {scaling}")
+    return speedup, scaling
+
+
+def combine(paths: list[Path], out: Path) -> dict[str, Any]:
+    """One result from runs measured by separate invocations (``--workers 1`` then ``--workers 2``).
+
+    Each run keeps the commit, load and uptime of the invocation that measured it; the scaling is
+    computed from their per-stage throughput as in a ``--workers 1,2`` run.
+    """
+    parts = [json.loads(Path(p).read_text()) for p in paths]
+    if len({part["n_requested"] for part in parts}) != 1 or len({part["seed"] for part in parts}) != 1:
+        sys.exit("the results to combine were run on different corpora (--n or --seed differ)")
+    runs = [dict(run, measured_by={k: part.get(k) for k in ("command", "git_commit", "uncommitted_changes", "machine")})
+            for part in parts for run in part["runs"]]
+    speedup, scaling = _scaling(runs)
+    result = {
+        "command": " ".join(["benchmarks/dask_scale.py", "--combine", *map(str, paths)]),
+        "combined_from": [str(Path(p).name) for p in paths],
+        "n_requested": parts[0]["n_requested"],
+        "seed": parts[0]["seed"],
+        "note": parts[0]["note"] + "; the runs were measured one after the other by separate invocations",
+        "runs": runs,
+        "speedup_2_vs_1": speedup,
+        "scaling_efficiency_2_vs_1": scaling,
+        "targets": TARGETS,
+    }
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {out}")
+    return result
 
 
 def _uptime() -> str:

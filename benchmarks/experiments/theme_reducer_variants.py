@@ -7,7 +7,10 @@ Usage (from the repository root)::
 
 Variants: ``umap`` (one UMAP, the preset before StackedUMAP), ``epochsN`` (one UMAP with
 ``n_epochs=N``), ``ensembleK`` (K seeded UMAPs, their 5-d outputs side by side,
-:class:`psythemes.themes.reduction.StackedUMAP`; the preset ships K = 3). For each:
+:class:`psythemes.themes.reduction.StackedUMAP`; the preset ships K = 3). A suffix
+``:fallback=M`` sets the ``min_samples`` HDBSCAN uses when it clusters again because one cluster
+took over half the corpus (shipped: ``min_cluster_size // 3``, 3 at the default size), e.g.
+``ensemble3:fallback=1``. For each:
 ``ThemeDiscoverer(n_runs=5)`` (seeds 0-4, reported run = most central), keywords left plain;
 prints themes, outlier share, mean stability of the reported run's themes, the unstable ones, NMI
 with the human codes and the seconds taken. Issue #19's stability target (docs/themes.md).
@@ -28,11 +31,33 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "benchmarks" / "experiments"))
 
 import theme_quality as tq  # noqa: E402
+from hdbscan import HDBSCAN  # noqa: E402
 from theme_stability_sweep import fit_and_print  # noqa: E402
 
 from psythemes.embed import Embedder  # noqa: E402
 from psythemes.themes import presets  # noqa: E402
+from psythemes.themes.clustering import HDBSCANWithFallback  # noqa: E402
+from psythemes.themes.presets import DOMINANT_SHARE, dominant_share  # noqa: E402
 from psythemes.themes.reduction import StackedUMAP  # noqa: E402
+
+
+class _FixedFallback(HDBSCANWithFallback):
+    """HDBSCANWithFallback whose second clustering uses ``fallback`` as ``min_samples``."""
+
+    def __init__(self, fallback: int, **params):
+        super().__init__(**params)
+        self.fallback = fallback
+
+    def fit(self, X, y=None):
+        HDBSCAN.fit(self, X, y)
+        self.fallback_ = None
+        first = dominant_share(self.labels_)
+        if first > DOMINANT_SHARE and self.min_samples is None:
+            self.set_params(min_samples=self.fallback)
+            HDBSCAN.fit(self, X, y)
+            self.fallback_ = {"largest_share_before": round(first, 4), "min_samples": self.fallback,
+                              "largest_share_after": round(dominant_share(self.labels_), 4)}
+        return self
 
 
 def main() -> int:
@@ -46,8 +71,12 @@ def main() -> int:
     X = Embedder(cache_dir=ROOT / ".psythemes-cache" / "embeddings").embed_segments(segs)
     original = tq._default_parts  # the preset without the benchmark's UMAP memo
     for variant in args.variant or ["umap"]:
-        def parts(*a, _v=variant, **k):
+        name, _, option = variant.partition(":fallback=")
+
+        def parts(*a, _v=name, _fallback=option, **k):
             chosen = original(*a, **k)
+            if _fallback:
+                chosen["hdbscan_model"] = _FixedFallback(int(_fallback), **chosen["hdbscan_model"].get_params())
             single = chosen["umap_model"].umap  # the preset's StackedUMAP holds the UMAP it copies
             chosen["umap_model"] = single
             if _v.startswith("epochs"):
