@@ -266,9 +266,7 @@ def main() -> None:
     parser.add_argument("--child", nargs=2, metavar=("CORPUS", "WORKERS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.combine:
-        n = json.loads(args.combine[0].read_text())["n_requested"]
-        label = "_" + re.sub(r"[^A-Za-z0-9.-]+", "-", args.label) if args.label else ""
-        combine(args.combine, RESULTS / f"dask_scale_{n}{label}.json")
+        combine(args.combine, args.label)
         return
     if args.child:
         print(json.dumps(run_one(Path(args.child[0]), int(args.child[1]), args.partitions)))
@@ -332,8 +330,9 @@ def _scaling(runs: list[dict[str, Any]]) -> tuple[dict[str, float] | None, dict[
     return speedup, scaling
 
 
-def combine(paths: list[Path], out: Path) -> dict[str, Any]:
-    """One result from runs measured by separate invocations (``--workers 1`` then ``--workers 2``).
+def combine(paths: list[Path], label: str | None = None) -> dict[str, Any]:
+    """One result from runs measured by separate invocations (``--workers 1`` then ``--workers 2``),
+    written to ``dask_scale_<N>[_<label>].json``.
 
     Each run keeps the commit, load and uptime of the invocation that measured it; the scaling is
     computed from their per-stage throughput as in a ``--workers 1,2`` run.
@@ -355,6 +354,8 @@ def combine(paths: list[Path], out: Path) -> dict[str, Any]:
         "scaling_efficiency_2_vs_1": scaling,
         "targets": TARGETS,
     }
+    suffix = "_" + re.sub(r"[^A-Za-z0-9.-]+", "-", label) if label else ""
+    out = RESULTS / f"dask_scale_{parts[0]['n_requested']}{suffix}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {out}")
     return result

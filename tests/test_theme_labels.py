@@ -289,3 +289,20 @@ def test_the_chain_vectorizes_the_segments_once_and_keywords_do_not_change(monke
     use = keywords.WordUse()
     use._last = ("anything",)
     assert pickle.loads(pickle.dumps(use))._last is None  # a cached matrix never travels with a model
+
+
+def test_word_use_is_dropped_with_the_documents_it_describes():
+    import gc
+    from types import SimpleNamespace
+
+    from psythemes.themes.keywords import WordUse
+
+    vectorizer = make_vectorizer().fit(["sleep at night", "work deadline"])
+    model = SimpleNamespace(vectorizer_model=vectorizer)
+    documents = pd.DataFrame({"Document": ["sleep at night", "work deadline"], "Topic": [0, 1]})
+    use = WordUse()
+    first = use(model, documents)
+    assert use(model, documents) is first  # reused for the same documents
+    del documents
+    gc.collect()
+    assert use._last is None  # the matrix does not outlive the documents

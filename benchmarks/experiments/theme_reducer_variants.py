@@ -31,13 +31,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "benchmarks" / "experiments"))
 
 import theme_quality as tq  # noqa: E402
-from hdbscan import HDBSCAN  # noqa: E402
 from theme_stability_sweep import fit_and_print  # noqa: E402
 
 from psythemes.embed import Embedder  # noqa: E402
 from psythemes.themes import presets  # noqa: E402
 from psythemes.themes.clustering import HDBSCANWithFallback  # noqa: E402
-from psythemes.themes.presets import DOMINANT_SHARE, dominant_share  # noqa: E402
 from psythemes.themes.reduction import StackedUMAP  # noqa: E402
 
 
@@ -48,16 +46,8 @@ class _FixedFallback(HDBSCANWithFallback):
         super().__init__(**params)
         self.fallback = fallback
 
-    def fit(self, X, y=None):
-        HDBSCAN.fit(self, X, y)
-        self.fallback_ = None
-        first = dominant_share(self.labels_)
-        if first > DOMINANT_SHARE and self.min_samples is None:
-            self.set_params(min_samples=self.fallback)
-            HDBSCAN.fit(self, X, y)
-            self.fallback_ = {"largest_share_before": round(first, 4), "min_samples": self.fallback,
-                              "largest_share_after": round(dominant_share(self.labels_), 4)}
-        return self
+    def _fallback_min_samples(self) -> int:
+        return self.fallback
 
 
 def main() -> int:

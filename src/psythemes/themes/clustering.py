@@ -38,9 +38,13 @@ class HDBSCANWithFallback(HDBSCAN):
         self.fallback_: dict[str, Any] | None = None
         first = dominant_share(self.labels_)
         if first > DOMINANT_SHARE and self.min_samples is None:
-            smaller = max(1, self.min_cluster_size // 3)
+            smaller = self._fallback_min_samples()
             self.set_params(min_samples=smaller)
             super().fit(X, y)
             self.fallback_ = {"largest_share_before": round(first, 4), "min_samples": smaller,
                               "largest_share_after": round(dominant_share(self.labels_), 4)}
         return self
+
+    def _fallback_min_samples(self) -> int:
+        """``min_samples`` of the second clustering (benchmarks/experiments vary it by overriding this)."""
+        return max(1, self.min_cluster_size // 3)

@@ -80,9 +80,14 @@ class WordUse:
             if ref() is documents and last_vocabulary is vocabulary and last_topics == topics:
                 return result
         result = _use_by_theme(topic_model, documents)
-        # the vocabulary itself is held, so ``is`` cannot match a new dict at a recycled address
-        self._last = (weakref.ref(documents), vocabulary, topics, result)
+        # the vocabulary itself is held, so ``is`` cannot match a new dict at a recycled address;
+        # the matrix is dropped with the documents it describes rather than kept with the model
+        self._last = (weakref.ref(documents, self._forget), vocabulary, topics, result)
         return result
+
+    def _forget(self, ref: weakref.ref) -> None:
+        if self._last is not None and self._last[0] is ref:
+            self._last = None
 
     def __getstate__(self) -> dict[str, Any]:
         return {"_last": None}
