@@ -165,3 +165,18 @@ def test_a_partition_without_segments_and_a_theme_sample(demo_dir, tmp_path):
     pd.testing.assert_frame_equal(result.codes, single.codes)
     assert len(result.segment_themes) == n and result.themes["size"].sum() == n
     assert result.manifest["options"]["dask"]["theme_sample_used"] == n - 5
+
+
+def test_default_partitions_bound_the_text_per_partition():
+    from psythemes.distributed import DEFAULT_PARTITION_CHARS, default_partitions
+
+    # small corpora: four per worker, so the work balances
+    assert default_partitions(1, 10_000) == 4
+    assert default_partitions(2, 10_000) == 8
+    # large ones: no partition above the bound, whatever the worker count (a worker's memory
+    # follows its partition, so one worker must not get a quarter of a million segments)
+    n_chars = 160_000_000  # about the 1M-segment benchmark corpus
+    for workers in (1, 2, 16):
+        parts = default_partitions(workers, n_chars)
+        assert parts >= 4 * workers
+        assert n_chars / parts <= DEFAULT_PARTITION_CHARS

@@ -44,10 +44,16 @@ import pandas as pd
 from .errors import InputError
 from .schema import Transcript
 
-__all__ = ["DaskRunner", "StoredTranscripts", "extract", "DEFAULT_THEME_SAMPLE"]
+__all__ = ["DaskRunner", "StoredTranscripts", "extract", "default_partitions", "DEFAULT_PARTITION_CHARS",
+           "DEFAULT_THEME_SAMPLE"]
 
 #: Largest sample the theme model is fitted on (BERTopic holds it, its c-TF-IDF and UMAP in memory).
 DEFAULT_THEME_SAMPLE = 50_000
+
+#: Most text (characters) a default partition holds.  A worker's memory grows with the partition
+#: it works on (its segments, their vectors and codes), not with the corpus: 4 partitions per worker
+#: alone gave one worker 250,000 segments and a 2.5 GB peak on a 1M-segment run (docs/scaling.md).
+DEFAULT_PARTITION_CHARS = 4_000_000
 
 #: Column holding the partition number in the stored segment Parquet.
 _PART = "_partition"
@@ -84,7 +90,8 @@ class DaskRunner:
         ``"local"`` / ``"local:N"`` (a LocalCluster of N worker processes, closed after the
         run), ``"tcp://HOST:PORT"`` (an existing scheduler) or a ``distributed.Client``.
     partitions : int, optional
-        Number of partitions (of whole transcripts); default: 4 per worker.
+        Number of partitions (of whole transcripts); default: 4 per worker, or more where that
+        would put over ``DEFAULT_PARTITION_CHARS`` characters of text in one partition.
     theme_sample : int, default DEFAULT_THEME_SAMPLE
         Fit the theme model on a seeded sample of at most this many segments.
     work_dir : str or Path, optional
@@ -132,7 +139,8 @@ class DaskRunner:
         if isinstance(transcripts, StoredTranscripts):
             return transcripts
         n_workers = max(1, len(self.client_.scheduler_info(n_workers=-1).get("workers", {})))
-        n_parts = max(1, min(len(transcripts), self.partitions or 4 * n_workers))
+        n_parts = max(1, min(len(transcripts), self.partitions or default_partitions(
+            n_workers, sum(len(t.text) for t in transcripts))))
         # contiguous chunks keep the single-process order of documents and segments
         chunks = [c for c in np.array_split(np.arange(len(transcripts)), n_parts) if len(c)]
         return StoredTranscripts.write(self.work_dir_ / "transcripts",
@@ -282,6 +290,16 @@ class DaskRunner:
         themes["share"] = (themes["size"] / len(segments)).round(DECIMALS)
         themes["n_docs"] = [int(segments.loc[topics == t, "doc_id"].nunique()) for t in themes["theme_id"]]
         discoverer.themes_ = themes
+
+
+def default_partitions(n_workers: int, n_chars: int) -> int:
+    """Partitions for a corpus of ``n_chars`` characters on ``n_workers`` workers.
+
+    Four per worker, so that the work balances; more where a partition would otherwise hold over
+    ``DEFAULT_PARTITION_CHARS`` characters, so that a worker's peak memory does not grow with the
+    corpus.
+    """
+    return max(4 * max(1, n_workers), -(-n_chars // DEFAULT_PARTITION_CHARS))
 
 
 def release_memory() -> None:
