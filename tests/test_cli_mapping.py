@@ -44,6 +44,16 @@ def test_codebook_validate_and_convert(tmp_path, capsys):
     assert main(["codebook", "validate", str(csv)]) == 0
 
 
+def test_codebook_validate_names_the_headings(tmp_path, capsys):
+    from test_codebook import GROUPED_QDC
+
+    qdc = tmp_path / "atlas.qdc"
+    qdc.write_text(GROUPED_QDC, encoding="utf-8")
+    assert main(["codebook", "validate", str(qdc)]) == 0
+    out = capsys.readouterr().out
+    assert "4 codes" in out and "1 heading(s) only group codes and are never assigned: SUPPORT STRATEGIES" in out
+
+
 def test_codebook_validate_reports_bad_file(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
     bad.write_text("codes:\n  - name: a\n    definiton: typo\n", encoding="utf-8")

@@ -291,3 +291,55 @@ def test_free_text_sections_become_prototypes(tmp_path):
     assert change.exclude == ("talk about other people",)
     assert change.examples == ("I need to stop drinking",)
     assert question.examples == ("What brings you here?",) and question.exclude == ("rhetorical questions",)
+
+
+# ---------------------------------------------------------------------------- headings (not codable)
+
+# As ATLAS.ti and NVivo export a code group: a parent with isCodable="false" and no description.
+GROUPED_QDC = f"""<?xml version="1.0" encoding="utf-8"?>
+<CodeBook xmlns="{CODEBOOK_NS}" origin="ATLAS.ti 24">
+  <Codes>
+    <Code guid="6a1c1c61-0d47-4b6e-9f0a-0a0a0a0a0a01" name="SUPPORT STRATEGIES" isCodable="false">
+      <Code guid="6a1c1c61-0d47-4b6e-9f0a-0a0a0a0a0a02" name="Question" isCodable="true">
+        <Description>Asking for information about the problem.</Description>
+      </Code>
+      <Code guid="6a1c1c61-0d47-4b6e-9f0a-0a0a0a0a0a03" name="Affirmation and Reassurance" isCodable="true">
+        <Description>Affirming the person's strengths and reassuring them.</Description>
+      </Code>
+    </Code>
+    <Code guid="6a1c1c61-0d47-4b6e-9f0a-0a0a0a0a0a04" name="Other" isCodable="true">
+      <Description>Anything else.</Description>
+    </Code>
+  </Codes>
+</CodeBook>
+"""
+
+
+def test_a_heading_that_only_groups_codes_is_read_kept_and_never_codable(tmp_path):
+    path = tmp_path / "atlas.qdc"
+    path.write_text(GROUPED_QDC, encoding="utf-8")
+    cb = load_codebook(path)
+    assert cb.names == ["SUPPORT STRATEGIES", "Question", "Affirmation and Reassurance", "Other"]
+    assert [c.name for c in cb.codable()] == ["Question", "Affirmation and Reassurance", "Other"]
+    assert cb["SUPPORT STRATEGIES"].codable is False
+    # every format keeps the flag: YAML as a field, CSV as a "Codable: no" line, QDC as isCodable
+    for suffix in (".yaml", ".csv", ".qdc"):
+        again = load_codebook(save_codebook(cb, tmp_path / f"out{suffix}"))
+        assert again.codes == cb.codes, suffix
+    assert "codable: false" in (tmp_path / "out.yaml").read_text(encoding="utf-8")
+    assert "Codable: no" in (tmp_path / "out.csv").read_text(encoding="utf-8")
+    written = ET.parse(tmp_path / "out.qdc").getroot().iter(f"{{{CODEBOOK_NS}}}Code")
+    assert {e.get("name"): e.get("isCodable") for e in written}["SUPPORT STRATEGIES"] == "false"
+
+
+def test_codable_must_be_a_boolean_and_one_code_must_be_codable(tmp_path):
+    with pytest.raises(InputError, match="codable must be true or false"):
+        codebook_from_dict({"codes": [{"name": "a", "definition": "d", "codable": "no"}]})
+    with pytest.raises(InputError, match="no code can be assigned"):
+        codebook_from_dict({"codes": [{"name": "a", "definition": "d", "codable": False}]})
+    # a CSV codebook says it in the description, as psythemes writes it
+    path = tmp_path / "cb.csv"
+    path.write_text("name,description,parent\nGroup,\"Strategies.\n\nCodable: no\",\nAsk,Asking.,Group\n",
+                    encoding="utf-8")
+    cb = load_codebook(path)
+    assert [c.name for c in cb.codable()] == ["Ask"] and cb["Group"].definition == "Strategies."

@@ -477,3 +477,22 @@ def test_few_shot_auto_C_is_chosen_by_grouped_cross_validation(multi, tmp_path):
     assert small.C_ == AUTO_C_FALLBACK and small.cv_log_loss_ is None
     with pytest.raises(InputError, match="C must be"):
         FewShotMapper(TOY, embedder=FakeEmbedder(), C=0).fit(segs, target)
+
+
+def test_zero_shot_never_assigns_a_heading_that_only_groups_codes():
+    grouped = codebook_from_dict({"name": "grouped", "codes": [
+        # the heading's own words match the segments best: it must still never be assigned
+        {"name": "BODY AND TRUST", "definition": "Body exercise breathing trust safe listened.", "codable": False,
+         "children": [dict(c) for c in ({"name": "body", "definition": "Body exercise and breathing."},
+                                        {"name": "trust", "definition": "Trust, feeling safe, being listened to."})]},
+        {"name": "agree", "definition": "Agree on an explanation."},
+    ]})
+    segs = frame(["a breathing exercise, I trusted her and felt safe", "we agreed on an explanation",
+                  "she listened, I did the body exercise"])
+    mapper = ZeroShotMapper(grouped, embedder=FakeEmbedder(), threshold=-1.0).fit()
+    assert mapper.codes_ == ["body", "trust", "agree"]
+    codes = mapper.predict(segs)
+    assert len(codes) == 3 * 3 and "BODY AND TRUST" not in set(codes["code"])
+    assert list(mapper.decision_function(segs).columns) == ["body", "trust", "agree"]
+    single = ZeroShotMapper(grouped, embedder=FakeEmbedder(), single_label=True).fit(segs).predict(segs)
+    assert "BODY AND TRUST" not in set(single["code"])

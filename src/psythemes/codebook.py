@@ -15,6 +15,7 @@ A codebook is a YAML file (format in ``docs/codebook.md``)::
         counter_examples: [near misses, ...]
         seed_words: [...]
         roles: [patient, therapist]
+        codable: false                # a heading that only groups its children (default: true)
         children: [more codes, ...]
 
 Codebooks can also be read from and written to a two-column CSV (``name,description``, as
@@ -69,7 +70,7 @@ PROJECT_NS = "urn:QDA-XML:project:1.0"
 _GUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://psythemes/codebook/code")
 
 _LIST_FIELDS = ("include", "exclude", "examples", "counter_examples", "seed_words", "roles")
-_CODE_FIELDS = ("name", "label", "definition", *_LIST_FIELDS, "color", "children")
+_CODE_FIELDS = ("name", "label", "definition", *_LIST_FIELDS, "color", "codable", "children")
 _TOP_FIELDS = ("name", "description", "version", "codes")
 # A name is kept exactly as the user wrote it ("DIPLOMACY", "Rust Performs Well"): one line of text,
 # no control characters, no leading/trailing blanks.  Gold labels find their code by name,
@@ -88,6 +89,7 @@ _SECTIONS = {
     "seed_words": "Seed words",
     "roles": "Roles",
     "color": "Color",
+    "codable": "Codable",
 }
 _SECTION_BY_HEADING = {v.lower(): k for k, v in _SECTIONS.items()}
 
@@ -115,6 +117,9 @@ class Code:
         Speaker roles whose talk the code applies to (empty: any role).
     color : str or None
         ``#RRGGBB`` colour for QDA software.
+    codable : bool
+        False for a heading that only groups its children (REFI-QDA ``isCodable="false"``, an
+        ATLAS.ti code group, an NVivo folder-like parent): it is never assigned to a segment.
     children : tuple of Code
         Sub-codes.
     """
@@ -129,6 +134,7 @@ class Code:
     seed_words: tuple[str, ...] = ()
     roles: tuple[str, ...] = ()
     color: str | None = None
+    codable: bool = True
     children: tuple[Code, ...] = ()
 
     @property
@@ -173,6 +179,10 @@ class Codebook:
     def names(self) -> list[str]:
         """Names of every code, in :meth:`flat` order."""
         return [c.name for c in self.flat()]
+
+    def codable(self) -> list[Code]:
+        """The codes a segment may get, in :meth:`flat` order (headings that only group are left out)."""
+        return [c for c in self.flat() if c.codable]
 
     @property
     def parent_of(self) -> dict[str, str | None]:
@@ -266,6 +276,9 @@ def _code_from_dict(data: Any, where: str, path: str | None) -> Code:
     color = data.get("color")
     if color is not None and (not isinstance(color, str) or not _COLOR_RE.match(color)):
         raise InputError(f"{where}: color must look like '#1f77b4', got {color!r}", path=path)
+    codable = data.get("codable", True)
+    if not isinstance(codable, bool):
+        raise InputError(f"{where}: codable must be true or false, not {codable!r}", path=path)
     lists = {k: _str_list(data.get(k), f"{where}: {k}", path) for k in _LIST_FIELDS}
     children_raw = data.get("children") or []
     if not isinstance(children_raw, list):
@@ -276,6 +289,7 @@ def _code_from_dict(data: Any, where: str, path: str | None) -> Code:
         label=label.strip(),
         definition=" ".join(definition.split()),
         color=color,
+        codable=codable,
         children=children,
         **lists,
     )
@@ -325,6 +339,8 @@ def codebook_from_dict(data: Any, *, source: str | Path | None = None, default_n
             raise InputError(f"codes {seen[key]!r} and {code.name!r} differ only in case or punctuation; gold labels "
                              f"could not tell them apart", path=path)
         seen[key] = code.name
+    if not any(code.codable for top in codes for code in top.walk()):
+        raise InputError("no code can be assigned: every code is marked not codable (a heading only)", path=path)
     return Codebook(
         name=str(data.get("name") or default_name),
         description=" ".join(str(data.get("description") or "").split()),
@@ -345,6 +361,8 @@ def _code_to_dict(code: Code) -> dict[str, Any]:
             out[key] = list(values)
     if code.color:
         out["color"] = code.color
+    if not code.codable:
+        out["codable"] = False
     if code.children:
         out["children"] = [_code_to_dict(c) for c in code.children]
     return out
@@ -415,12 +433,19 @@ def resolve_code_names(labels: Any, names: list[str], *, what: str = "code",
     return out
 
 
-def _render_description(code: Code, *, with_color: bool = False) -> str:
+def _render_description(code: Code, *, with_color: bool = False, with_codable: bool = False) -> str:
+    """The description a CSV or REFI-QDA file carries: the definition, then labelled sections.
+
+    ``with_color`` and ``with_codable`` add the colour and a ``Codable: no`` line, for formats (CSV)
+    that have no place of their own for them.
+    """
     parts = [code.definition]
     if with_color and code.color:
         parts.append(f"Color: {code.color}")
+    if with_codable and not code.codable:
+        parts.append("Codable: no")
     for key, heading in _SECTIONS.items():
-        if key == "color":
+        if key in ("color", "codable"):
             continue
         if key == "identifier":
             if code.display != code.name:
@@ -443,7 +468,7 @@ _HEADING_ALIASES = {
     "when not to use": "exclude", "do not use when": "exclude", "not": "exclude",
     "keywords": "seed_words", "seed words": "seed_words",
 }
-_LIST_HEADINGS = {**{k: v for k, v in _SECTION_BY_HEADING.items() if v not in ("identifier", "color")},
+_LIST_HEADINGS = {**{k: v for k, v in _SECTION_BY_HEADING.items() if v not in ("identifier", "color", "codable")},
                   **_HEADING_ALIASES}
 # a heading in the middle of a line ("... Include: x. Exclude: y.") starts a new line
 _INLINE_HEADING = re.compile(
@@ -483,7 +508,7 @@ def _parse_description(text: str) -> tuple[str, dict[str, Any]]:
         head, sep, rest = line.partition(":")
         head_key = head.strip().lower()
         key = _SECTION_BY_HEADING.get(head_key) if sep else None
-        if key in ("identifier", "color") and rest.strip():
+        if key in ("identifier", "color", "codable") and rest.strip():
             sections[key] = rest.strip()
             current = None
             continue
@@ -513,12 +538,15 @@ def _parse_description(text: str) -> tuple[str, dict[str, Any]]:
 
 
 def _code_from_named_description(display: str, description: str, children: list[Code], where: str,
-                                 path: str | None) -> Code:
+                                 path: str | None, *, codable: bool = True) -> Code:
     definition, sections = _parse_description(description or "")
+    written = sections.pop("codable", None)
+    if written is not None:
+        codable = codable and written.strip().lower() not in ("no", "false", "0")
     # the name as the user wrote it; a psythemes Identifier section (written when a YAML name
     # differs from its label) restores the original identifier
     name = sections.pop("identifier", None) or display
-    data: dict[str, Any] = {"name": name, "definition": definition or display}
+    data: dict[str, Any] = {"name": name, "definition": definition or display, "codable": codable}
     if display != name:
         data["label"] = display
     data.update(sections)
@@ -551,7 +579,7 @@ def code_to_refi_element(code: Code, namespace: str = CODEBOOK_NS, *,
     guid = code_guid(code.name)
     if guids is not None:
         guids[code.name] = guid
-    attrs = {"guid": guid, "name": code.display, "isCodable": "true"}
+    attrs = {"guid": guid, "name": code.display, "isCodable": "true" if code.codable else "false"}
     if code.color:
         attrs["color"] = code.color
     elem = ET.Element(f"{{{namespace}}}Code", attrs)
@@ -588,7 +616,10 @@ def codes_from_refi(codes_elem: ET.Element, namespace: str = CODEBOOK_NS, *,
         desc_elem = elem.find(f"{{{namespace}}}Description")
         description = desc_elem.text if desc_elem is not None and desc_elem.text else ""
         children = [read(c, f"code {display!r}") for c in elem.findall(f"{{{namespace}}}Code")]
-        code = _code_from_named_description(display, description, children, f"code {display!r}", path)
+        # REFI-QDA: isCodable is required; only an explicit "false" makes a heading
+        codable = (elem.get("isCodable") or "true").strip().lower() != "false"
+        code = _code_from_named_description(display, description, children, f"code {display!r}", path,
+                                            codable=codable)
         color = elem.get("color")
         if color and _COLOR_RE.match(color):
             code = replace(code, color=color)
@@ -732,7 +763,7 @@ def _write_csv(cb: Codebook, path: Path) -> None:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(["name", "description", "parent"] if nested else ["name", "description"])
         for code in cb.flat():
-            row = [code.display, _render_description(code, with_color=True)]
+            row = [code.display, _render_description(code, with_color=True, with_codable=True)]
             if nested:
                 parent = parents[code.name]
                 row.append(cb[parent].display if parent else "")

@@ -99,10 +99,14 @@ def codebook_validate(
 
     cb = load_codebook(path)
     flat = cb.flat()
-    thin = [c.name for c in flat if len(c.examples) < 2]
+    codable = cb.codable()
+    thin = [c.name for c in codable if len(c.examples) < 2]
     if thin:
         print_warning(f"codes with fewer than 2 examples (zero-shot mapping works better with more): {', '.join(thin)}")
     print(f"ok: {cb.name!r}, {len(flat)} codes ({', '.join(cb.names)}), hash {cb.hash()[:12]}")
+    headings = [c.name for c in flat if not c.codable]
+    if headings:
+        print(f"{len(headings)} heading(s) only group codes and are never assigned: {', '.join(headings)}")
 
 
 @codebook_app.command("convert")

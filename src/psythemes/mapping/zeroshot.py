@@ -221,7 +221,7 @@ class ZeroShotMapper(Params):
         cb = load_codebook(self.codebook if self.codebook is not None else "psychosomatic")
         self.codebook_ = cb
         self.embedder_ = embedder_or_default(self.embedder)
-        codes = cb.flat()
+        codes = cb.codable()  # a heading that only groups its children is never assigned
         self.codes_ = [c.name for c in codes]
         if self.max_codes is not None and int(self.max_codes) < 1:
             raise InputError("max_codes must be at least 1")
@@ -259,7 +259,7 @@ class ZeroShotMapper(Params):
             return False
         if self.self_training is True:
             return True
-        return self.threshold == "auto" and any(self._plain(c) for c in self.codebook_.flat())
+        return self.threshold == "auto" and any(self._plain(c) for c in self.codebook_.codable())
 
     def _calibrate(self, segments: pd.DataFrame | None) -> dict[str, float]:
         parsed = _parse_threshold(self.threshold, self.codes_)
@@ -432,7 +432,7 @@ class ZeroShotMapper(Params):
                 # relative to the other codes: a code without examples must also be within
                 # _RELATIVE_SD standard deviations of the segment's best code (on z), so that
                 # near-identical definitions (sub-codes of one parent) do not all fire together
-                plain = np.array([self._plain(c) for c in self.codebook_.flat()]) & getattr(
+                plain = np.array([self._plain(c) for c in self.codebook_.codable()]) & getattr(
                     self, "auto_threshold_", np.ones(len(self.codes_), dtype=bool))
                 z = (scores - location) / scale
                 best = np.where(self._allowed(segments), z, -np.inf).max(axis=1, keepdims=True)
@@ -455,7 +455,7 @@ class ZeroShotMapper(Params):
         if not self.role_filter or ROLE not in segments.columns:
             return allowed
         roles = segments[ROLE].fillna("").astype(str).str.lower().to_numpy()
-        for j, code in enumerate(self.codebook_.flat()):
+        for j, code in enumerate(self.codebook_.codable()):
             if code.roles:
                 wanted = {r.lower() for r in code.roles}
                 # segments without a role (unlabelled speakers) stay eligible
@@ -548,7 +548,7 @@ def needs_corpus_calibration(codebook: Codebook | str | Path) -> bool:
     :mod:`psythemes.selftrain`); a codebook whose every code has examples or include criteria
     is calibrated on itself, and its thresholds do not move with the corpus.
     """
-    return any(not (code.examples or code.include) for code in load_codebook(codebook).flat())
+    return any(not (code.examples or code.include) for code in load_codebook(codebook).codable())
 
 
 def calibration_corpus(codebook: Codebook, segments: pd.DataFrame) -> pd.DataFrame | None:
