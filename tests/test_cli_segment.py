@@ -56,6 +56,26 @@ def test_segment_options(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureF
     assert {"interviewer", "backchannel"} <= set(dropped["kind"])
 
 
+def test_speaker_roles_repeated_add_up(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # an Otter export of a therapy session with named speakers: one --speaker-roles per therapist
+    files = []
+    for k, therapist in enumerate(["Dr. Renée Dubois", "Mark O'Connell"]):
+        path = tmp_path / f"session{k}_otter_ai.txt"
+        path.write_text(f"{therapist}  0:00\nHow was your week?\n\nJoe Bloggs  0:04\nLong. My neck was stiff.\n",
+                        encoding="utf-8")
+        files.append(str(path))
+    out = tmp_path / "out"
+    rc = main(["segment", *files, "--speaker-roles", "Dr. Renée Dubois=therapist",
+               "--speaker-roles", "Mark O'Connell=therapist", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    segments = pd.read_csv(out / "segments.csv", keep_default_na=False)
+    roles = segments.drop_duplicates("speaker").set_index("speaker")["role"].to_dict()
+    assert roles["Dr. Renée Dubois"] == roles["Mark O'Connell"] == "therapist"
+    # a therapist named by the user is the clinical session's counterpart: no missing-interviewer warning
+    assert "interviewer" not in captured.err
+
+
 def test_metadata_warning_printed(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture) -> None:
     rc = main(["segment", str(data_dir / "example_interview.txt"), "--metadata", str(data_dir / "metadata.csv"),
                "--out", str(tmp_path / "out")])

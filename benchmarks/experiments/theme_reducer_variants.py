@@ -39,15 +39,13 @@ from psythemes.themes.clustering import HDBSCANWithFallback  # noqa: E402
 from psythemes.themes.reduction import StackedUMAP  # noqa: E402
 
 
-class _FixedFallback(HDBSCANWithFallback):
-    """HDBSCANWithFallback whose second clustering uses ``fallback`` as ``min_samples``."""
+def _fixed_fallback(fallback: int) -> type[HDBSCANWithFallback]:
+    """HDBSCANWithFallback whose second clustering uses ``fallback`` as ``min_samples``.
 
-    def __init__(self, fallback: int, **params):
-        super().__init__(**params)
-        self.fallback = fallback
-
-    def _fallback_min_samples(self) -> int:
-        return self.fallback
+    A subclass without an ``__init__`` of its own: scikit-learn's ``get_params`` (which hdbscan
+    calls in ``fit``) reads the parameters from the ``__init__`` signature.
+    """
+    return type(f"FixedFallback{fallback}", (HDBSCANWithFallback,), {"_fallback_min_samples": lambda self: fallback})
 
 
 def main() -> int:
@@ -66,7 +64,7 @@ def main() -> int:
         def parts(*a, _v=name, _fallback=option, **k):
             chosen = original(*a, **k)
             if _fallback:
-                chosen["hdbscan_model"] = _FixedFallback(int(_fallback), **chosen["hdbscan_model"].get_params())
+                chosen["hdbscan_model"] = _fixed_fallback(int(_fallback))(**chosen["hdbscan_model"].get_params())
             single = chosen["umap_model"].umap  # the preset's StackedUMAP holds the UMAP it copies
             chosen["umap_model"] = single
             if _v.startswith("epochs"):

@@ -1384,8 +1384,9 @@ def _warn_about_roles(transcripts: list[Transcript]) -> None:
             continue  # several participants beside a recognised interviewer: a focus group
         stored = tr.metadata.get("speaker_roles") or {}
         # a session without an interviewer (therapy) is fine when the labels name clinical roles
-        # (Therapist, Client) or the user gave every speaker a role
-        clinical = any(set(re.findall(r"[^\W\d_]+", sp.casefold())) & _CLINICAL_ROLES for sp in speakers)
+        # (Therapist, Client), the user gave a speaker such a role, or gave every speaker a role
+        clinical = any(set(re.findall(r"[^\W\d_]+", name.casefold())) & _CLINICAL_ROLES
+                       for name in (*speakers, *stored.values()))
         if not clinical and not all(sp in stored for sp in speakers):
             no_interviewer.append(f"{tr.doc_id} ({', '.join(speakers[:4])})")
         by_role: dict[str, list[str]] = {}

@@ -111,6 +111,16 @@ def working(what: str) -> Any:
         yield
 
 #: Help of ``--encoding``, shared by the commands that read transcript files.
+SPEAKER_ROLES_HELP = ('Speaker globs to roles, e.g. "Interviewer=interviewer,P*=patient" (first match wins); '
+                      "repeat the option to add more.")
+
+
+def speaker_roles_spec(values: list[str] | None) -> str | None:
+    """Every ``--speaker-roles`` given, as one specification: repeating the option adds to it
+    (typer would otherwise keep only the last, and silently drop the roles given before)."""
+    return ",".join(values) if values else None
+
+
 ENCODING_HELP = "Text encoding of transcript files (default: detect; e.g. cp1252, latin-1)."
 
 

@@ -7,7 +7,18 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from ._app import ENCODING_HELP, FORMAT_HELP, KEEP_HELP, NAMES_HELP, app, show_progress, state, warnings_as_lines
+from ._app import (
+    ENCODING_HELP,
+    FORMAT_HELP,
+    KEEP_HELP,
+    NAMES_HELP,
+    SPEAKER_ROLES_HELP,
+    app,
+    show_progress,
+    speaker_roles_spec,
+    state,
+    warnings_as_lines,
+)
 
 
 @app.command()
@@ -29,8 +40,8 @@ def extract(
         metavar="NAME,...")] = None,
     format: Annotated[str, typer.Option(help=FORMAT_HELP, metavar="FORMAT")] = "auto",
     encoding: Annotated[str | None, typer.Option(help=ENCODING_HELP, metavar="NAME")] = None,
-    speaker_roles: Annotated[str | None, typer.Option(
-        help='e.g. "Interviewer=interviewer,P*=patient".', metavar="GLOB=ROLE,...")] = None,
+    speaker_roles: Annotated[list[str] | None, typer.Option(
+        help=SPEAKER_ROLES_HELP, metavar="GLOB=ROLE,...")] = None,
     unit: Annotated[Literal["turn", "sentence", "window"], typer.Option(help="Segmentation unit.")] = "turn",
     keep_interviewer: Annotated[bool, typer.Option(
         "--keep-interviewer", help="Analyse interviewer turns too.")] = False,
@@ -110,7 +121,8 @@ def extract(
             inputs, out, metadata=metadata, codebook=codebook, gold=gold or None, format=format,
             gold_coders=[c.strip() for c in gold_coders.split(",") if c.strip()] if gold_coders else None,
             encoding=encoding,
-            speaker_roles=speaker_roles, unit=unit, interviewer="keep" if keep_interviewer else "drop",
+            speaker_roles=speaker_roles_spec(speaker_roles), unit=unit,
+            interviewer="keep" if keep_interviewer else "drop",
             backchannels="keep" if keep_backchannels else "drop",
             preset=preset, min_topic_size=min_topic_size, n_themes=n_themes, reduce_outliers=reduce_outliers,
             theme_runs=theme_runs,

@@ -7,7 +7,15 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from ._app import ENCODING_HELP, FORMAT_HELP, app, show_progress, warnings_as_lines
+from ._app import (
+    ENCODING_HELP,
+    FORMAT_HELP,
+    SPEAKER_ROLES_HELP,
+    app,
+    show_progress,
+    speaker_roles_spec,
+    warnings_as_lines,
+)
 
 #: Show a progress bar from this many input files on (and only on a terminal).
 PROGRESS_MIN_FILES = 5
@@ -25,9 +33,8 @@ def segment(
     stride: Annotated[int, typer.Option(min=1, help="Sentences between window starts.")] = 1,
     metadata: Annotated[Path | None, typer.Option(
         help="Sidecar CSV with doc_id and participant columns.", metavar="CSV")] = None,
-    speaker_roles: Annotated[str | None, typer.Option(
-        help='Speaker globs to roles, e.g. "Interviewer=interviewer,P*=patient" (first match wins).',
-        metavar="GLOB=ROLE,...")] = None,
+    speaker_roles: Annotated[list[str] | None, typer.Option(
+        help=SPEAKER_ROLES_HELP, metavar="GLOB=ROLE,...")] = None,
     drop_interviewer: Annotated[bool, typer.Option(
         "--drop-interviewer", help="Move interviewer segments to segments_dropped.csv.")] = False,
     backchannels: Annotated[Literal["keep", "drop", "merge"], typer.Option(
@@ -44,7 +51,7 @@ def segment(
     files = expand_paths(inputs)
     with warnings_as_lines(), _progress(len(files)) as advance:
         run = segment_files(
-            files, out, format=format, metadata=metadata, speaker_roles=speaker_roles, unit=unit,
+            files, out, format=format, metadata=metadata, speaker_roles=speaker_roles_spec(speaker_roles), unit=unit,
             window_size=window_size, stride=stride, interviewer="drop" if drop_interviewer else "keep",
             backchannels=backchannels, lang=lang, spacy_model=spacy_model, encoding=encoding, on_file=advance)
     dropped = f", {run.n_dropped} dropped" if run.n_dropped else ""

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from ._app import ENCODING_HELP, app, warnings_as_lines, working
+from ._app import ENCODING_HELP, SPEAKER_ROLES_HELP, app, speaker_roles_spec, warnings_as_lines, working
 
 #: Themes listed in the summary (all of them are in themes.csv).
 SUMMARY_THEMES = 10
@@ -43,9 +43,8 @@ def themes(
         "--keep-interviewer", help="Analyse interviewer turns too (left out by default, as in extract).")] = False,
     keep_backchannels: Annotated[bool, typer.Option(
         "--keep-backchannels", help="Analyse backchannels ('mm-hmm', 'yeah') too (left out by default).")] = False,
-    speaker_roles: Annotated[str | None, typer.Option(
-        help='Speaker globs to roles for transcripts, e.g. "Interviewer=interviewer,P*=patient".',
-        metavar="GLOB=ROLE,...")] = None,
+    speaker_roles: Annotated[list[str] | None, typer.Option(
+        help=SPEAKER_ROLES_HELP, metavar="GLOB=ROLE,...")] = None,
     encoding: Annotated[str | None, typer.Option(help=ENCODING_HELP, metavar="NAME")] = None,
     guided: Annotated[str | None, typer.Option(
         help="Guided discovery: codebook file (.yaml/.csv/.qdc) or shipped name whose codes' seed_words "
@@ -68,7 +67,7 @@ def themes(
     seed_words = seed_words_from_codebook(guided) if guided is not None else None
     with warnings_as_lines():
         segments, doc_meta, segmented = load_segments(
-            inputs, unit=unit, metadata=metadata, speaker_roles=speaker_roles, encoding=encoding,
+            inputs, unit=unit, metadata=metadata, speaker_roles=speaker_roles_spec(speaker_roles), encoding=encoding,
             interviewer="keep" if keep_interviewer else "drop", backchannels="keep" if keep_backchannels else "drop")
         embedder = Embedder(model=model, context=context, cache_dir=False if no_cache else cache_dir, backend=backend)
         # fewer than 2 segments: discover_themes says so without loading the model
