@@ -212,3 +212,13 @@ def test_wave_shares_within_one_role_when_a_role_occurs_in_one_wave(report_data)
     assert "by wave (patient only)" in page
     assert "wave 1 50% · wave 2 50%" in page  # theme 0: one of two patient segments in each wave
     assert "Every therapist document lies in one wave" in page
+
+
+def test_codebook_section_marks_headings_that_are_never_assigned():
+    from psythemes.codebook import codebook_from_dict
+
+    book = codebook_from_dict({"codes": [{"name": "STRATEGIES", "definition": "Support strategies.", "codable": False,
+                                          "children": [{"name": "Question", "definition": "Asking."}]}]})
+    page = render_report(ReportData(title="t", codebook=book))
+    assert "(heading: groups the codes below it, never assigned) Support strategies." in page
+    assert "never assigned) Asking." not in page

@@ -704,7 +704,10 @@ def _codebook_section(data: ReportData, ctx: _Context) -> Section | None:
         freq = coded.groupby(["code", "role"]).size().unstack(fill_value=0)
     rows = []
     for code in codes_list:
-        row = {"code": code.name, "definition": _shorten(getattr(code, "definition", "") or "", 200)}
+        definition = _shorten(getattr(code, "definition", "") or "", 200)
+        if not getattr(code, "codable", True):
+            definition = f"(heading: groups the codes below it, never assigned) {definition}"
+        row = {"code": code.name, "definition": definition}
         if freq is not None:
             for role in freq.columns:
                 row[f"segments ({role})"] = int(freq.loc[code.name, role]) if code.name in freq.index else 0
