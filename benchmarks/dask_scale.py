@@ -256,7 +256,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=5000, help="distinct segments to generate")
     parser.add_argument("--workers", default="1,2",
                         help="worker counts to run, comma-separated; 0: one process without Dask")
-    parser.add_argument("--partitions", type=int, default=None, help="partitions (default: 4 per worker)")
+    parser.add_argument("--partitions", type=int, default=None,
+                        help="partitions (default: psythemes.distributed.default_partitions, 4 per worker or more)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--label", default=None,
                         help="suffix of the result file (dask_scale_<N>[_w...]_<label>.json), e.g. before/after")
