@@ -17,7 +17,7 @@ with the human codes and the seconds taken. Issue #19's stability target (docs/t
 
 Measured stability, umap / ensemble3 / ensemble5 / epochs1000: AnnoMI 0.763 / 0.867 / 0.833 / 0.813;
 demo 0.889 / 0.909 / - / 0.858; ESConv 0.708 / 0.772 / 0.772 / 0.630 (NMI 0.158 / 0.171 / 0.167 / 0.168).
-ESConv, ensemble3 with fallback ``min_samples`` 1 / 2 / 3 (shipped) / 5, one run on another machine
+ESConv, ensemble3 with fallback ``min_samples`` 1 / 2 / 3 (shipped) / 5, one later run
 (2026-12-06): 0.767 / 0.778 / 0.762 / 0.759 (NMI 0.174 / 0.165 / 0.165 / 0.160).
 """
 
