@@ -13,7 +13,8 @@ The corpus: ``--n`` *distinct* participant turns, each two or three sentences dr
 the sentences of AnnoMI and ESConv and joined, so no two segments share a text and nothing is
 served from a cache; 50 turns per transcript, written as one utterance CSV.  Each configuration
 runs in a fresh process (so the client's peak RSS is its own) with ``cache_dir=False`` (cold:
-every vector computed) on ``LocalCluster(n_workers=K, threads_per_worker=1, processes=True)``,
+every vector computed) on ``psythemes.distributed.local_cluster(K)`` (the cluster ``--scheduler local:K``
+starts: K processes of one thread, Dask's dashboard diagnostics off),
 ``preset="fast"``, the shipped ``psychosomatic`` codebook, no gold, outputs written.
 
 Recorded per run: seconds and segments/s per stage (from the run's manifest), cluster start
@@ -194,15 +195,14 @@ def run_one(corpus: Path, workers: int, partitions: int | None) -> dict[str, Any
     """One run in this process (called in a fresh child per configuration); 0 workers: no Dask."""
     if workers == 0:
         return run_single_process(corpus)
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
-    from psythemes.distributed import _embedder_spec, _worker_embedder, extract
+    from psythemes.distributed import _embedder_spec, _worker_embedder, extract, local_cluster
     from psythemes.embed import Embedder
 
     load_before = _load()
     started = time.perf_counter()
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+    with local_cluster(workers) as cluster, Client(cluster) as client:
         cluster_s = time.perf_counter() - started
         # load the model on every worker first (what extract's embed stage would do on its first
         # partition), so the stage figures are throughput; the load time is recorded apart

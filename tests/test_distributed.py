@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 import warnings
 
@@ -40,13 +41,20 @@ def _options(corpus, tmp_path, name):
 # LocalCluster talks to its worker processes over TCP on 127.0.0.1 only
 @pytest.mark.allow_hosts(["127.0.0.1"])
 def test_local_cluster_gives_the_single_process_codes_agreement_and_themes(corpus, tmp_path):
-    from distributed import Client, LocalCluster
+    import dask
+    from distributed import Client
+
+    from psythemes.distributed import local_cluster
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         single = extract(**_options(corpus, tmp_path, "single"))
-        with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None) as cluster, \
-                Client(cluster) as client:
+        # the cluster --scheduler local:2 starts: its workers run without the dashboard's profiler
+        with local_cluster(2) as cluster, Client(cluster) as client:
+            key = "distributed.worker.profile.enabled"
+            profiling = client.run(lambda: importlib.import_module("dask").config.get(key))
+            assert set(profiling.values()) == {False}
+            assert dask.config.get(key)  # the caller's settings are untouched
             # 5 partitions over 2 workers: partition boundaries fall inside the run of documents
             full = dask_extract(**_options(corpus, tmp_path, "dask"), scheduler=client, partitions=5)
             n = len(single.segments)

@@ -44,8 +44,8 @@ import pandas as pd
 from .errors import InputError
 from .schema import Transcript
 
-__all__ = ["DaskRunner", "StoredTranscripts", "extract", "default_partitions", "DEFAULT_PARTITION_CHARS",
-           "DEFAULT_THEME_SAMPLE"]
+__all__ = ["DaskRunner", "StoredTranscripts", "extract", "default_partitions", "local_cluster",
+           "DEFAULT_PARTITION_CHARS", "DEFAULT_THEME_SAMPLE", "LOCAL_CLUSTER_CONFIG"]
 
 #: Largest sample the theme model is fitted on (BERTopic holds it, its c-TF-IDF and UMAP in memory).
 DEFAULT_THEME_SAMPLE = 50_000
@@ -55,6 +55,18 @@ DEFAULT_THEME_SAMPLE = 50_000
 #: alone gave one worker 250,000 segments and a 2.5 GB peak on a 1M-segment run (docs/scaling.md).
 DEFAULT_PARTITION_CHARS = 4_000_000
 
+#: Dask settings of the LocalCluster psythemes starts (:func:`local_cluster`).  Dask's defaults
+#: serve its dashboard: a statistical profiler sampling every worker's stack every 10 ms, an
+#: event-loop tick every 20 ms and a system monitor every 500 ms.  A batch run has no dashboard,
+#: and on a 2-core machine these took about a tenth of each core from the embedding (2 workers:
+#: 342-374 texts/s with the defaults, 401-408 without; docs/scaling.md).  The worker's memory
+#: monitor, which pauses or restarts a worker near its memory limit, keeps its default.
+LOCAL_CLUSTER_CONFIG = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+}
+
 #: Column holding the partition number in the stored segment Parquet.
 _PART = "_partition"
 
@@ -62,7 +74,7 @@ _PART = "_partition"
 def _client(scheduler: Any) -> tuple[Any, Any]:
     """(client, cluster we started or None) for ``local``, ``local:N``, ``tcp://...`` or a Client."""
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError as err:  # pragma: no cover - depends on the install
         raise InputError('a scheduler needs the Dask extra: pip install "psythemes[dask]"') from err
     if isinstance(scheduler, Client):
@@ -72,13 +84,27 @@ def _client(scheduler: Any) -> tuple[Any, Any]:
         count = text.partition(":")[2] or "0"
         if not count.isdigit():
             raise InputError(f"scheduler {text!r}: write local or local:N (N worker processes)")
-        workers = int(count) or None
-        # one thread per worker: the embedding model and BLAS already use the cores they get
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = local_cluster(int(count) or None)
         return Client(cluster), cluster
     if text.startswith(("tcp://", "tls://")):
         return Client(text), None
     raise InputError(f"unknown scheduler {text!r}: use local, local:N, tcp://HOST:PORT or a distributed.Client")
+
+
+def local_cluster(n_workers: int | None = None) -> Any:
+    """The LocalCluster that ``scheduler="local[:N]"`` starts: ``n_workers`` processes (default:
+    one per core) of one thread each, no dashboard, :data:`LOCAL_CLUSTER_CONFIG`.
+
+    One thread per worker: the embedding model and BLAS already use the cores they get.  The
+    caller closes it (``with local_cluster(2) as cluster, Client(cluster) as client: ...``).
+    """
+    import dask
+    from distributed import LocalCluster
+
+    # the settings are read as the scheduler and the workers start (a worker process gets the
+    # configuration its nanny had), so they need only hold while the cluster is created
+    with dask.config.set(LOCAL_CLUSTER_CONFIG):
+        return LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None)
 
 
 class DaskRunner:
