@@ -268,3 +268,22 @@ def test_segment_coverage_warning_fires_when_a_segmenter_loses_words(monkeypatch
     tr = Transcript("d", "P1: One two. Three four five.\n", turns=[Turn("P1", 4, 29)])
     with pytest.warns(PsythemesWarning, match="d: 3 of 5 words of its turns are in no segment"):
         segment_transcripts([tr], unit="sentence")
+
+
+def test_f4_maxqda_time_marks_end_the_turn_and_a_header_block_is_not_a_turn():
+    # f4/f5 and MAXQDA write "#hh:mm:ss-d#" at the end of each paragraph; a title block of
+    # "Key: value" lines sits above the first turn
+    with pytest.warns(PsythemesWarning, match="10 of 91 words lie outside every speaker turn"):
+        tr = io.read_transcript(STYLES / "f4_time_marks.txt")
+    assert_turn_offsets(tr)
+    assert said(tr)[:2] == [("I", "Thank you for taking part again. How have the last months been?"),
+                            ("B", "Better than last time. The tension in my neck comes less often.")]
+    assert len(tr.turns) == 6 and not any("#" in tr.text[t.start:t.end] for t in tr.turns)
+    assert [t.t_end for t in tr.turns] == [4.2, 12.8, 16.0, 27.5, 30.0, 34.1]
+    assert tr.text.startswith("Interview: P07")  # the source text is kept as it is
+
+
+def test_a_time_mark_alone_after_a_label_gives_no_turn():
+    turns = io.parse_labelled_text("I: Hello there. #00:00:02-0#\nB: #00:00:03-1#\nI: Anyone? #00:00:09-9#\n"
+                                   "B: Yes. #00:00:10-0#\n")
+    assert [(t.speaker, t.t_end) for t in turns] == [("I", 2.0), ("I", 9.9), ("B", 10.0)]

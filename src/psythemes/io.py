@@ -274,6 +274,11 @@ DEFAULT_LABEL_PATTERNS: tuple[str, ...] = (
 )
 _MAX_LABEL_CHARS = 30
 
+#: A time mark at the end of a turn, as f4/f5 and MAXQDA's transcription mode write it:
+#: ``#00:01:23-4#`` (tenths after the dash) or ``#00:01:23#``.  It is when the turn ended: it
+#: becomes ``Turn.t_end`` and is left out of the turn's span (it is not what was said).
+_END_TIME_MARK = re.compile(r"[ \t]*#(?P<time>\d{1,2}:\d{2}:\d{2})(?:[-.,](?P<fraction>\d{1,3}))?#\s*$")
+
 # First words that start ordinary sentences ("Well: I think so", "Note: ..."), never labels.
 _NOT_LABELS = frozenset("""
 a about actually after again also although an and answer anyway as at basically because before
@@ -458,22 +463,29 @@ def parse_labelled_text(
             candidates.append((ls, ls + m.end(), speaker, t, raw_time is not None))
             break
     if check_shape:
-        candidates = _drop_one_off_labels(candidates)
+        candidates = _drop_one_off_labels(candidates, text)
 
     if not candidates:
         return _paragraph_turns(text, source)
 
-    turns = []
+    turns, marks = [], []
     for i, (_, body_start, speaker, t, _timed) in enumerate(candidates):
         body_end = candidates[i + 1][0] if i + 1 < len(candidates) else len(text)
         start, end = strip_span(text, body_start, body_end)
+        t_end = None
+        mark = _END_TIME_MARK.search(text, start, end)
+        if mark is not None:
+            fraction = mark.group("fraction")
+            t_end = _parse_time(mark.group("time") + (f".{fraction}" if fraction else ""))
+            marks.append((mark.start(), mark.end()))
+            start, end = strip_span(text, start, mark.start())
         if start < end:  # a label with nothing after it holds no words
-            turns.append(Turn(speaker=speaker, start=start, end=end, t_start=t))
+            turns.append(Turn(speaker=speaker, start=start, end=end, t_start=t, t_end=t_end))
     if not turns:
         labels = ", ".join(dict.fromkeys(c[2] for c in candidates))
         raise InputError(f"only speaker labels{excerpt(labels)}, no words after any of them: nothing was said",
                          path=source or None)
-    _warn_uncovered(text, [(c[0], c[1]) for c in candidates] + [(t.start, t.end) for t in turns], source)
+    _warn_uncovered(text, [(c[0], c[1]) for c in candidates] + [(t.start, t.end) for t in turns] + marks, source)
     return turns
 
 
@@ -515,26 +527,36 @@ def _paragraph_turns(text: str, source: str | Path) -> list[Turn]:
     return turns
 
 
-def _drop_one_off_labels(candidates: list[tuple[int, int, str, float | None, bool]]) -> list:
+def _drop_one_off_labels(candidates: list[tuple[int, int, str, float | None, bool]], text: str) -> list:
     """Reject a plain ``Word:`` label used only once when real speakers recur.
 
     Quoted speech inside a turn ("Doctor: you need rest", "Mum: ...") looks like a label;
     once the file has at least two recurring speakers, a one-off label without timestamp,
-    digits or role word is taken as part of the turn.
+    digits or role word is taken as part of the turn.  The first label of a file opens a turn
+    even when used once ("Unknown Speaker:" at the top of an Otter export) - unless the line
+    right after it holds another such label: two ``Key: value`` lines in a row at the top
+    (``Transcript: ...`` / ``Date: ...``) are a header, not turns.
     """
     counts = Counter(c[2] for c in candidates)
     if sum(1 for n in counts.values() if n >= 2) < 2:
         return candidates
-    kept = []
-    for i, cand in enumerate(candidates):
+
+    def one_off(cand: tuple[int, int, str, float | None, bool]) -> bool:
         speaker, timed = cand[2], cand[4]
         words = {w.casefold() for w in re.findall(r"[^\W_]+", speaker)}
-        # the first label of a file opens a turn even when used once ("Unknown Speaker:" at the top):
-        # nothing precedes it that it could be quoted in
         # "Name (Role):" is Zoom's and Teams' label syntax, not quoted speech
-        if (i > 0 and counts[speaker] == 1 and not timed and not _is_id_like(speaker)
-                and not words & _ROLE_WORDS and not _ROLE_SUFFIX_RE.search(speaker)):
-            continue
+        return (counts[speaker] == 1 and not timed and not _is_id_like(speaker)
+                and not words & _ROLE_WORDS and not _ROLE_SUFFIX_RE.search(speaker))
+
+    kept = []
+    for i, cand in enumerate(candidates):
+        if one_off(cand):
+            if i > 0:
+                continue
+            # nothing precedes the first label that it could be quoted in; a header line can
+            following = candidates[1] if len(candidates) > 1 else None
+            if following is not None and one_off(following) and text.count("\n", cand[0], following[0]) == 1:
+                continue
         kept.append(cand)
     return kept
 
