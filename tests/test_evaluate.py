@@ -261,3 +261,43 @@ def test_units_say_which_coders_coded_each_document(tables):
     assert set(units.loc[units["doc_id"] == "d1", "coded_by"]) == {"A;B"}
     d2 = units[units["doc_id"] == "d2"]
     assert set(d2["coded_by"]) == {"A"} and set(d2["coder:B"]) == {""}  # not coded, not "no code"
+
+
+# ---------------------------------------------------------------- roles the gold codes
+
+
+def _role_tables():
+    # four therapist and four client turns; the humans coded therapist turns only
+    segments = pd.DataFrame({"doc_id": ["d"] * 8, "segment_id": [f"s{i}" for i in range(8)],
+                             "start": [10 * i for i in range(8)], "end": [10 * i + 9 for i in range(8)],
+                             "role": ["therapist", "client"] * 4, "text": ["words"] * 8})
+    gold = pd.DataFrame({"doc_id": ["d"] * 4, "start": [0, 20, 40, 60], "end": [9, 29, 49, 69],
+                         "code": ["question", "reflection", "question", "reflection"], "coder": ["A"] * 4})
+    # the machine gives every turn a code, the client turns included (single-label zero-shot)
+    machine = pd.DataFrame({"doc_id": ["d"] * 8, "segment_id": [f"s{i}" for i in range(8)],
+                            "start": [10 * i for i in range(8)], "end": [10 * i + 9 for i in range(8)],
+                            "code": ["question", "question", "reflection", "reflection"] * 2,
+                            "score": [0.9] * 8, "method": ["zero-shot"] * 8})
+    return machine, gold, segments
+
+
+def test_only_the_roles_the_gold_codes_are_evaluated_and_the_user_is_told():
+    machine, gold, segments = _role_tables()
+    result, messages = _evaluate(machine, gold, segments, codes=["question", "reflection"])
+    assert result.summary["n_units"] == 4 and result.summary["roles_evaluated"] == ["therapist"]
+    assert any("the gold codes only therapist segments" in m and "4 units of client are not evaluated" in m
+               for m in messages)
+    # the therapist turns s0, s2, s4, s6: machine and gold both say question, reflection, question, reflection
+    assert result.per_code.set_index("code")["kappa"].tolist() == [1.0, 1.0]
+
+
+def test_every_role_is_evaluated_when_asked_or_when_the_gold_codes_every_role():
+    machine, gold, segments = _role_tables()
+    everything, _ = _evaluate(machine, gold, segments, codes=["question", "reflection"], roles=None)
+    assert everything.summary["n_units"] == 8 and everything.summary["roles_evaluated"] is None
+    assert everything.per_code["kappa"].max() < 1.0  # the client turns' codes count as false positives
+    named, _ = _evaluate(machine, gold, segments, codes=["question", "reflection"], roles=["Therapist"])
+    assert named.summary["n_units"] == 4 and named.summary["roles_evaluated"] == ["Therapist"]
+    both = pd.concat([gold, gold.assign(start=gold["start"] + 10, end=gold["end"] + 10)], ignore_index=True)
+    mixed, messages = _evaluate(machine, both, segments, codes=["question", "reflection"])
+    assert mixed.summary["n_units"] == 8 and not any("gold codes only" in m for m in messages)

@@ -85,6 +85,9 @@ class EvaluationOptions:
         Bootstrap resamples.
     gold_coders : tuple of str, optional
         Coders whose codes are gold (default: every coder except ``psythemes``).
+    roles : "gold", tuple of str or None
+        Units of which roles are evaluated: ``"gold"`` those the gold codes when it codes some
+        roles only, a tuple those roles, ``None`` all (see :func:`psythemes.evaluate.evaluate`).
     """
 
     overlap: float = 0.5
@@ -92,10 +95,12 @@ class EvaluationOptions:
     ci: float | None = 0.95
     n_boot: int = 1000
     gold_coders: tuple[str, ...] | None = None
+    roles: str | tuple[str, ...] | None = "gold"
 
     def manifest_params(self) -> dict[str, Any]:
         out = dict(vars(self))
         out["gold_coders"] = list(self.gold_coders) if self.gold_coders is not None else None
+        out["roles"] = list(self.roles) if isinstance(self.roles, tuple) else self.roles
         return out
 
 
@@ -107,7 +112,7 @@ PART_SHORTCUTS: dict[str, tuple[str, ...]] = {
     "embedder": ("embedding_model", "embedding_backend", "context"),
     "discoverer": ("preset", "min_topic_size", "n_themes", "reduce_outliers", "theme_runs"),
     "mapper": ("method", "model", "single_label"),
-    "evaluation_options": ("overlap", "n_boot", "gold_coders"),
+    "evaluation_options": ("overlap", "n_boot", "gold_coders", "evaluate_roles"),
 }
 
 

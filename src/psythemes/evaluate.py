@@ -85,6 +85,7 @@ _DOC, _START, _END, _CODE, _CODER = GOLD_COLUMNS
 _SEG_ID = CODE_COLUMNS[1]
 _SCORE = CODE_COLUMNS[5]
 _TEXT = SEGMENT_COLUMNS[6]
+_ROLE = SEGMENT_COLUMNS[3]
 _SET_SEP = ";"
 
 
@@ -123,7 +124,9 @@ def _clean_segments(segments: pd.DataFrame) -> pd.DataFrame:
     if _TEXT not in frame.columns:
         frame[_TEXT] = ""
     frame[_TEXT] = frame[_TEXT].map(lambda v: "" if ag._is_missing(v) else str(v))
-    return frame[[_DOC, _SEG_ID, _START, _END, _TEXT]].reset_index(drop=True)
+    # the role decides which units count when the gold codes some roles only (_units_of_roles)
+    columns = [_DOC, _SEG_ID, _START, _END, _TEXT] + ([_ROLE] if _ROLE in frame.columns else [])
+    return frame[columns].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------
@@ -215,6 +218,37 @@ class Evaluation:
     units: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
+def _units_of_roles(units: pd.DataFrame, aligned: pd.DataFrame, roles: str | Sequence[str] | None
+                    ) -> tuple[pd.DataFrame, list[str] | None]:
+    """The units of the evaluated roles, and those roles (``None``: every unit); see :func:`evaluate`."""
+    if roles is None or _ROLE not in units.columns:
+        return units, None
+    role = units[_ROLE].fillna("").astype(str)
+    if isinstance(roles, str) and roles != "gold":
+        roles = [roles]
+    if isinstance(roles, str):  # "gold": the roles whose units carry gold codes, if others carry none
+        coded = units[_SEG_ID].isin(set(aligned[_SEG_ID])).to_numpy()
+        with_codes = sorted(set(role[coded]))
+        present = sorted(set(role))
+        # a coded unit without a role: which roles the humans code cannot be told
+        if not with_codes or "" in with_codes or set(with_codes) == set(present):
+            return units, None
+        wanted = with_codes
+    else:
+        wanted = [str(r) for r in roles]
+    keep = role.str.casefold().isin({r.casefold() for r in wanted}).to_numpy()
+    if isinstance(roles, str) or not keep.all():
+        left_out = sorted(set(role[~keep]))
+        names = ", ".join(r or "(no role)" for r in left_out)
+        how = "the gold codes only" if isinstance(roles, str) else "roles asked:"
+        warnings.warn(f"{how} {', '.join(wanted)} segments: agreement is measured on those "
+                      f"{int(keep.sum())} units; the {int((~keep).sum())} units of {names} are not evaluated "
+                      "(roles=None / --all-roles evaluates every unit)", PsythemesWarning, stacklevel=3)
+    if not keep.any():
+        raise InputError(f"no unit has one of the roles {', '.join(wanted)}")
+    return units[keep].reset_index(drop=True), wanted
+
+
 def _units_from_codes(pred: pd.DataFrame) -> pd.DataFrame:
     if pred.empty:
         raise InputError("no segments table and no machine codes: there are no units to evaluate")
@@ -257,6 +291,7 @@ def evaluate(
     ci: float | None = 0.95,
     n_boot: int = 1000,
     random_state: int | None = 0,
+    roles: str | Sequence[str] | None = "gold",
 ) -> Evaluation:
     """Compare machine codes with gold codes per segment, with human agreement alongside.
 
@@ -279,6 +314,12 @@ def evaluate(
         How several gold coders make the reference.
     ci, n_boot, random_state
         Percentile bootstrap over units (see :func:`psythemes.agreement.agreement`).
+    roles : "gold", sequence of str or None
+        Which units count, by the segments' ``role``.  ``"gold"`` (default): when the gold codes
+        the units of some roles only (therapist turns, never client turns), only units of those
+        roles are evaluated, with a warning that says so - the humans did not code the others,
+        so a machine code there is outside the coding frame, not a false positive.  A list:
+        units of these roles (case-insensitive).  ``None``: every unit.
 
     Returns
     -------
@@ -313,6 +354,8 @@ def evaluate(
         raise InputError("no unit lies in a document that has gold codes: check that doc_id values match")
 
     aligned, unaligned = align_gold(gold, units, overlap=overlap)
+    units, roles_evaluated = _units_of_roles(units, aligned, roles)
+    aligned = aligned[aligned[_SEG_ID].isin(set(units[_SEG_ID]))]
     n_unaligned = sum(unaligned.values())
     if n_unaligned:
         detail = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in unaligned.items() if v)
@@ -386,6 +429,7 @@ def evaluate(
         "n_docs": int(units[_DOC].nunique()),
         "n_units": len(units),
         "n_units_without_gold": n_units_without_gold,
+        "roles_evaluated": roles_evaluated,
         "n_gold_spans": len(gold),
         "n_gold_spans_aligned": len(gold) - n_unaligned,
         "gold_spans_unaligned": unaligned,

@@ -119,6 +119,7 @@ def extract(
     cache_dir: str | Path | None | bool = None,
     overlap: float = 0.5,
     n_boot: int = 1000,
+    evaluate_roles: str | Sequence[str] | None = "gold",
     random_state: int = 0,
     qdpx: bool = True,
     pseudonymise: Any = False,
@@ -193,6 +194,9 @@ def extract(
         report plots (``report/``); ``False`` turns all three caches off.
     overlap, n_boot
         See :func:`psythemes.evaluate.evaluate`.
+    evaluate_roles : "gold", sequence of str or None
+        The ``roles`` of :func:`psythemes.evaluate.evaluate`: by default, when the gold codes the
+        units of some roles only, agreement is measured on those (a warning says so).
     random_state : int
         Seed of every random part (discovery, bootstrap).
     qdpx : bool
@@ -226,8 +230,8 @@ def extract(
         parameters).  An unfitted zero-shot mapper is fitted on the run's segments; a few-shot
         mapper must be fitted or loaded.  Without ``codebook``, the mapper's codebook is used.
     evaluation_options : EvaluationOptions, optional
-        Instead of ``overlap``, ``n_boot``, ``gold_coders`` (consensus and CI level are its
-        parameters).
+        Instead of ``overlap``, ``n_boot``, ``gold_coders``, ``evaluate_roles`` (consensus and CI
+        level are its parameters).
 
     Returns
     -------
@@ -256,7 +260,8 @@ def extract(
     read = read_options or ReadOptions(format=format, metadata=metadata, speaker_roles=speaker_roles,
                                        encoding=encoding, qdpx_positions=qdpx_positions)
     scoring = evaluation_options or EvaluationOptions(
-        overlap=overlap, n_boot=n_boot, gold_coders=tuple(gold_coders) if gold_coders is not None else None)
+        overlap=overlap, n_boot=n_boot, gold_coders=tuple(gold_coders) if gold_coders is not None else None,
+        roles=evaluate_roles if evaluate_roles is None or isinstance(evaluate_roles, str) else tuple(evaluate_roles))
     if out_dir is not None:
         from .staging import check_out_dir
 
@@ -367,7 +372,7 @@ def extract(
 
             evaluation = evaluate(
                 codes, gold_table, segments, codes=book.names, overlap=scoring.overlap, consensus=scoring.consensus,
-                ci=scoring.ci, n_boot=scoring.n_boot, random_state=random_state,
+                ci=scoring.ci, n_boot=scoring.n_boot, random_state=random_state, roles=scoring.roles,
             )
 
     parts = {"read_options": read, "segmenter": segmenter, "embedder": embedder, "discoverer": discoverer,
@@ -670,6 +675,7 @@ def _headline(evaluation: Any) -> dict[str, Any]:
     for key, value in evaluation.summary.items():
         if isinstance(value, (int, float, np.floating)) and not isinstance(value, bool):
             keep[key] = float(value)
+    keep["roles_evaluated"] = evaluation.summary.get("roles_evaluated")  # None: every role
     return keep
 
 

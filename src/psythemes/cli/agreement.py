@@ -151,6 +151,9 @@ def evaluate_command(
     ci: float = typer.Option(0.95, "--ci", min=0.5, max=0.999, help="Confidence level of bootstrap intervals."),
     n_boot: int = typer.Option(1000, "--n-boot", min=0, help="Bootstrap resamples of units (0 = no intervals)."),
     seed: int = typer.Option(0, "--seed", help="Random seed of the bootstrap."),
+    all_roles: bool = typer.Option(
+        False, "--all-roles", help="Score the segments of every role (default: when the gold codes some roles "
+                                   "only, e.g. therapist turns, those; a warning says so)."),
 ) -> None:
     """Evaluate machine codes against human (gold) codes, with human-human agreement alongside."""
     from ..errors import InputError
@@ -174,7 +177,7 @@ def evaluate_command(
         with working(f"agreement with {n_boot} bootstrap resamples"):
             result = evaluate(pred_table, gold_table, seg_table, codes=code_list, overlap=overlap,
                               consensus=consensus, ci=ci if n_boot > 0 else None, n_boot=n_boot,
-                              random_state=seed)
+                              random_state=seed, roles=None if all_roles else "gold")
     paths = write_evaluation(result, out)
     if segments is None:
         print_warning(f"scored only the {result.summary['n_units']} units that have a machine code in --pred "

@@ -77,6 +77,9 @@ def extract(
         "--no-cache", help="Do not read or write the caches (embeddings, fitted themes, report plots).")] = False,
     seed: Annotated[int, typer.Option(help="Seed of every random part.")] = 0,
     n_boot: Annotated[int, typer.Option(min=0, help="Bootstrap resamples for confidence intervals.")] = 1000,
+    all_roles: Annotated[bool, typer.Option(
+        "--all-roles", help="Measure agreement on the segments of every role (default: when the gold codes "
+                            "some roles only, e.g. therapist turns, on those; a warning says so).")] = False,
     no_qdpx: Annotated[bool, typer.Option("--no-qdpx", help="Skip the REFI-QDA export.")] = False,
     pseudonymise: Annotated[bool, typer.Option(
         "--pseudonymise", help="Replace names, places, dates, contacts and ID numbers before anything else "
@@ -129,6 +132,7 @@ def extract(
             method=method, model=mapper, embedding_model=model, embedding_backend=backend, context=context,
             single_label=single_label,
             cache_dir=False if no_cache else None, n_boot=n_boot, random_state=seed,
+            evaluate_roles=None if all_roles else "gold",
             qdpx=not no_qdpx, on_stage=on_stage, qdpx_positions=qdpx_positions, pseudonym_key=pseudonym_key,
             pseudonymise=_pseudonymiser(pseudonymise, names, keep),
             **({"scheduler": scheduler, "theme_sample": theme_sample}  # type: ignore[arg-type]
