@@ -214,6 +214,31 @@ def test_csv_import_is_lenient(tmp_path):
     assert load_codebook(semi)["alliance"].definition == "Good rapport."
 
 
+def test_excel_codebook_reads_as_a_csv_one(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    # an ATLAS.ti-style export: Code, Comment, Groups; a blank row; a heading with children; a number
+    for row in (["Code", "Comment", "Groups", "Parent"], ["Therapeutic Alliance", "Trust and being heard.", "A", None],
+                [None, None, None, None], ["Taken seriously", "The therapist believes the symptoms.", "A",
+                                           "Therapeutic Alliance"], [2024, None, None, None]):
+        sheet.append(row)
+    path = tmp_path / "Codebook export.xlsx"
+    book.save(path)
+    cb = load_codebook(path)
+    assert cb.names == ["Therapeutic Alliance", "Taken seriously", "2024"]
+    assert cb.parent_of["Taken seriously"] == "Therapeutic Alliance"
+    assert cb["Therapeutic Alliance"].definition == "Trust and being heard."
+    empty = tmp_path / "empty.xlsx"
+    openpyxl.Workbook().save(empty)
+    with pytest.raises(InputError, match="empty Excel codebook"):
+        load_codebook(empty)
+    broken = tmp_path / "broken.xlsx"
+    broken.write_text("name,description\n", encoding="utf-8")
+    with pytest.raises(InputError, match="not a readable Excel workbook"):
+        load_codebook(broken)
+
+
 def test_csv_errors_name_file_and_line(tmp_path):
     dup = tmp_path / "dup.csv"
     dup.write_text("name,description\na,x\nA,y\n", encoding="utf-8")

@@ -698,16 +698,40 @@ def _read_csv_codebook(path: Path) -> Codebook:
     first = text.split("\n", 1)[0]
     delimiter = max(",;\t", key=first.count)
     rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    return _codebook_from_rows(rows, path, "CSV")
+
+
+def _read_xlsx_codebook(path: Path) -> Codebook:
+    """A codebook kept in Excel (NVivo's and ATLAS.ti's codebook exports, a team's own sheet): the
+    first sheet, read as a CSV codebook is (a name column, optional description and parent)."""
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as err:
+        raise InputError(f"not a readable Excel workbook ({type(err).__name__})", path=path) from None
+    try:
+        sheet = book.worksheets[0]
+        rows = [["" if cell is None else str(cell) for cell in row] for row in sheet.iter_rows(values_only=True)]
+    finally:
+        book.close()
+    return _codebook_from_rows(rows, path, "Excel")
+
+
+def _codebook_from_rows(rows: list[list[str]], path: Path, kind: str) -> Codebook:
+    """The codebook in a table's rows (header first), as :func:`_read_csv_codebook` describes."""
     rows = [r for r in rows if any(cell.strip() for cell in r)]
     if not rows:
-        raise InputError("empty CSV codebook", path=path)
+        raise InputError(f"empty {kind} codebook", path=path)
     header = rows[0]
     i_name = _csv_header_index(header, _CSV_NAME_HEADERS)
     i_desc = _csv_header_index(header, _CSV_DESC_HEADERS)
     i_parent = _csv_header_index(header, _CSV_PARENT_HEADERS)
     if i_name is None:
         raise InputError(
-            f"CSV codebook needs a name column (one of: {', '.join(_CSV_NAME_HEADERS)}); header is {header}",
+            f"{kind} codebook needs a name column (one of: {', '.join(_CSV_NAME_HEADERS)}); header is {header}",
             path=path,
             line=1,
         )
@@ -805,7 +829,8 @@ def _write_yaml(cb: Codebook, path: Path) -> None:
     write_text(path, text)
 
 
-_READERS = {".yaml": _read_yaml, ".yml": _read_yaml, ".csv": _read_csv_codebook, ".qdc": _read_qdc}
+_READERS = {".yaml": _read_yaml, ".yml": _read_yaml, ".csv": _read_csv_codebook, ".xlsx": _read_xlsx_codebook,
+            ".qdc": _read_qdc}
 _WRITERS = {".yaml": _write_yaml, ".yml": _write_yaml, ".csv": _write_csv, ".qdc": _write_qdc}
 
 
@@ -816,7 +841,7 @@ def shipped_codebooks() -> list[str]:
 
 
 def load_codebook(path_or_name: str | Path | Codebook) -> Codebook:
-    """Read a codebook from a file (``.yaml``/``.yml``, ``.csv``, ``.qdc``) or a shipped name.
+    """Read a codebook from a file (``.yaml``/``.yml``, ``.csv``, ``.xlsx``, ``.qdc``) or a shipped name.
 
     Parameters
     ----------
@@ -851,7 +876,7 @@ def load_codebook(path_or_name: str | Path | Codebook) -> Codebook:
         raise InputError("codebook file not found", path=path)
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
-        raise InputError(f"unknown codebook format {path.suffix!r} (use .yaml, .csv or .qdc)", path=path)
+        raise InputError(f"unknown codebook format {path.suffix!r} (use .yaml, .csv, .xlsx or .qdc)", path=path)
     return reader(path)
 
 

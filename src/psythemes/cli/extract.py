@@ -29,7 +29,7 @@ def extract(
     metadata: Annotated[Path | None, typer.Option(
         help="Sidecar CSV: doc_id, participant, role, wave, ...", metavar="CSV")] = None,
     codebook: Annotated[str | None, typer.Option(
-        help="Codebook file (.yaml, .csv, .qdc), or 'psychosomatic' for the shipped study codebook. Required, "
+        help="Codebook file (.yaml, .csv, .xlsx, .qdc), or 'psychosomatic' for the shipped study codebook. Required, "
              "except for a .qdpx project with a codebook, a --mapper, or the bundled demo corpus.",
         metavar="FILE|NAME")] = None,
     gold: Annotated[list[Path] | None, typer.Option(
