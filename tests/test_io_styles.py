@@ -287,3 +287,26 @@ def test_a_time_mark_alone_after_a_label_gives_no_turn():
     turns = io.parse_labelled_text("I: Hello there. #00:00:02-0#\nB: #00:00:03-1#\nI: Anyone? #00:00:09-9#\n"
                                    "B: Yes. #00:00:10-0#\n")
     assert [(t.speaker, t.t_end) for t in turns] == [("I", 2.0), ("I", 9.9), ("B", 10.0)]
+
+
+def test_word_transcribe_time_then_speaker_on_its_own_line(tmp_path):
+    tr = read("word_transcribe.txt")
+    expected = [("Speaker 1", 0.0), ("Speaker 2", 7.0), ("Speaker 1", 16.0), ("Speaker 2", 62.0)]
+    assert [(t.speaker, t.t_start) for t in tr.turns] == expected
+    assert said(tr)[1][1] == "It started after my second child. At first I thought it was just tiredness."
+    # Word saves the same export as .docx: one paragraph per line, no blank paragraphs
+    docx = pytest.importorskip("docx")
+    document = docx.Document()
+    for line in (STYLES / "word_transcribe.txt").read_text(encoding="utf-8").splitlines():
+        if line:
+            document.add_paragraph(line)
+    document.save(tmp_path / "transcribe.docx")
+    from_word = io.read_transcript(tmp_path / "transcribe.docx")
+    assert [(t.speaker, t.t_start) for t in from_word.turns] == expected
+
+
+def test_a_bracketed_time_opening_the_words_is_the_start_time_not_text():
+    tr = read("sonix_times.txt")
+    assert [t.t_start for t in tr.turns] == [3.0, 8.0, 19.0, 22.0]
+    assert said(tr)[0] == ("Interviewer", "How were the first sessions?")
+    assert said(tr)[2] == ("Interviewer", "(laughs) Strange how?")  # a note in brackets stays text

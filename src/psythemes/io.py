@@ -271,9 +271,14 @@ DEFAULT_LABEL_PATTERNS: tuple[str, ...] = (
     rf"[ \t]*(?P<bracket>[\[(]){_LABEL}[\])][ \t]*:?(?=[ \t]|$)",    # [SPEAKER_00]: / [id1] / (Interviewer)
     rf"[ \t]*\#{{1,6}}[ \t]+{_LABEL}[ \t]*:?[ \t]*$",                  # Markdown heading: ### Interviewer
     rf"[ \t]*{_LABEL}[ \t]+{_TIME}[ \t]*$",                            # Otter header: Name  00:12
+    rf"[ \t]*{_TIME}[ \t]+{_LABEL}[ \t]*$",                            # Word's Transcribe: 00:00:12 Speaker 1
 )
 _MAX_LABEL_CHARS = 30
 
+#: ``Name: [00:01:23] words`` (Sonix, Trint and hand-made transcripts): a time in brackets that
+#: opens a turn's words is when the turn started; it becomes ``Turn.t_start`` and is left out
+#: of the span.
+_START_TIME_MARK = re.compile(r"[\[(](?P<time>\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?)[\])][ \t]*")
 #: A time mark at the end of a turn, as f4/f5 and MAXQDA's transcription mode write it:
 #: ``#00:01:23-4#`` (tenths after the dash) or ``#00:01:23#``.  It is when the turn ended: it
 #: becomes ``Turn.t_end`` and is left out of the turn's span (it is not what was said).
@@ -473,6 +478,11 @@ def parse_labelled_text(
         body_end = candidates[i + 1][0] if i + 1 < len(candidates) else len(text)
         start, end = strip_span(text, body_start, body_end)
         t_end = None
+        opening = _START_TIME_MARK.match(text, start, end)
+        if opening is not None and opening.end() < end:
+            t = t if t is not None else _parse_time(opening.group("time"))
+            marks.append((opening.start(), opening.end()))
+            start = opening.end()
         mark = _END_TIME_MARK.search(text, start, end)
         if mark is not None:
             fraction = mark.group("fraction")
