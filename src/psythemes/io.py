@@ -278,7 +278,7 @@ _MAX_LABEL_CHARS = 30
 #: ``Name: [00:01:23] words`` (Sonix, Trint and hand-made transcripts): a time in brackets that
 #: opens a turn's words is when the turn started; it becomes ``Turn.t_start`` and is left out
 #: of the span.
-_START_TIME_MARK = re.compile(r"[\[(](?P<time>\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?)[\])][ \t]*")
+_START_TIME_MARK = re.compile(rf"[\[(]{_TIME}[\])][ \t]*")
 #: A time mark at the end of a turn, as f4/f5 and MAXQDA's transcription mode write it:
 #: ``#00:01:23-4#`` (tenths after the dash) or ``#00:01:23#``.  It is when the turn ended: it
 #: becomes ``Turn.t_end`` and is left out of the turn's span (it is not what was said).
