@@ -22,8 +22,10 @@ time, the time to load the model on every worker (done before the run, so that t
 measures throughput), peak RSS of each worker process (``ru_maxrss`` read on the worker at the end) and of the
 client process, the client's memory per stage (``client_rss_mb_by_stage``: RSS when the stage ends and the
 stage's own peak, read from ``/proc/self/status``; the peak is reset at each stage start through
-``/proc/self/clear_refs``), ``uptime`` load before and after, and the git commit the code was run from
-(``uncommitted_changes``: tracked files differed from it).
+``/proc/self/clear_refs``), ``uptime`` load before and after, the machine's own speed before and after
+(``probe_texts_per_s``: one thread embedding 3,000 of the texts, pinned to each CPU in turn, so that a drift
+in speed between the 1- and the 2-worker run is seen and not taken for scaling), and the git commit the code
+was run from (``uncommitted_changes``: tracked files differed from it).
 Scaling efficiency per stage =
 ``throughput(2 workers) / (2 * throughput(1 worker))``.  Writes ``benchmarks/results/dask_scale_<N>.json``
 (``--label L`` appends ``_L``, so an A/B run does not overwrite the reference).
@@ -251,6 +253,40 @@ def run_one(corpus: Path, workers: int, partitions: int | None) -> dict[str, Any
     }
 
 
+PROBE_TEXTS = 3000
+
+
+def speed_probe(corpus: Path) -> float:
+    """Texts/s of one thread embedding the corpus' first ``PROBE_TEXTS`` texts, cold (after a warm-up).
+
+    Run pinned to one CPU (``taskset``) before and after each configuration, so that a change in the
+    machine's own speed between the 1- and the 2-worker run shows in the result instead of passing
+    for scaling.
+    """
+    import pandas as pd
+
+    from psythemes.embed import Embedder
+
+    texts = pd.read_csv(corpus, nrows=PROBE_TEXTS)["text"].tolist()
+    embedder = Embedder(cache_dir=False)
+    embedder.encode(texts[:32])
+    t0 = time.perf_counter()
+    embedder.encode(texts)
+    return round(len(texts) / (time.perf_counter() - t0), 1)
+
+
+def _probe_all_cpus(corpus: Path) -> dict[str, float]:
+    """:func:`speed_probe` on each CPU in turn, each in a fresh process pinned to it."""
+    speeds = {}
+    for cpu in sorted(os.sched_getaffinity(0)):
+        child = subprocess.run(["taskset", "-c", str(cpu), sys.executable, __file__, "--probe", str(corpus)],
+                               capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+        if child.returncode != 0:
+            sys.exit(f"the speed probe failed:\n{child.stderr[-3000:]}")
+        speeds[f"cpu{cpu}"] = float(child.stdout.strip().splitlines()[-1])
+    return speeds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=5000, help="distinct segments to generate")
@@ -265,7 +301,11 @@ def main() -> None:
                         help="combine result files of separate --workers 1 / --workers 2 invocations into "
                              "dask_scale_<N>[_<label>].json with the scaling (nothing is run)")
     parser.add_argument("--child", nargs=2, metavar=("CORPUS", "WORKERS"), help=argparse.SUPPRESS)
+    parser.add_argument("--probe", metavar="CORPUS", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.probe:
+        print(speed_probe(Path(args.probe)))
+        return
     if args.combine:
         combine(args.combine, args.label)
         return
@@ -282,17 +322,20 @@ def main() -> None:
             cmd = [sys.executable, __file__, "--child", str(corpus), str(workers)]
             if args.partitions:
                 cmd += ["--partitions", str(args.partitions)]
+            probe_before = _probe_all_cpus(corpus)
             child = subprocess.run(cmd, capture_output=True, text=True,
                                    env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
             if child.returncode != 0:
                 sys.exit(f"the {workers}-worker run failed:\n{child.stderr[-3000:]}")
             run = json.loads(child.stdout.strip().splitlines()[-1])
+            run["probe_texts_per_s"] = {"before": probe_before, "after": _probe_all_cpus(corpus)}
             runs.append(run)
             print(f"{workers} worker(s): {run['segments']} segments, extract {run['extract_s']} s, "
                   f"stages {run['stage_s']}, segments/s {run['segments_per_s']}, "
                   f"peak RSS workers {run['peak_rss_mb_workers']} MB, client {run['peak_rss_mb_client']} MB, "
                   f"client by stage {run['client_rss_mb_by_stage']}, "
-                  f"load {run['load_before']} -> {run['load_after']}")
+                  f"load {run['load_before']} -> {run['load_after']}, "
+                  f"one-thread probe texts/s {run['probe_texts_per_s']}")
     speedup, scaling = _scaling(runs)
     result = {
         "command": " ".join(["benchmarks/dask_scale.py", *sys.argv[1:]]),
