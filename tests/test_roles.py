@@ -6,6 +6,7 @@ import pandas as pd
 from test_segment import make_transcript
 
 from psythemes import io
+from psythemes.schema import coded_roles
 from psythemes.segment import segment_transcripts
 
 TURNS = [("Dr Keller", "How have the headaches been lately?"), ("Anna", "Worse, mostly in the evening."),
@@ -40,3 +41,26 @@ def test_speaker_role_map_follows_role_of():
                          meta={"role": "patient"})
     assert io.speaker_role_map(tr) == {"Interviewer": "interviewer", "P1": "patient"}
     assert io.speaker_role_map(tr, {"P*": "client"}) == {"Interviewer": "interviewer", "P1": "client"}
+
+
+# ---------------------------------------------------------------- the roles the gold codes
+def test_coded_roles_names_the_coded_roles_only_when_others_go_uncoded():
+    roles = ["therapist", "client", "therapist", "client", None]
+    assert coded_roles(roles, [True, False, True, False, False]) == ["therapist"]
+    assert coded_roles(roles, [True, True, False, False, False]) == ["client", "therapist"]
+    # the unit without a role is the only one left out: the coded roles are still named
+    assert coded_roles(roles[:4], [True, True, False, False]) is None  # every role is coded
+    assert coded_roles(roles, [False] * 5) is None  # nothing coded
+    # a coded unit without a role: which roles the humans code cannot be told
+    assert coded_roles(roles, [True, False, False, False, True]) is None
+    assert coded_roles(["a", float("nan")], [True, False]) == ["a"]
+
+
+def test_training_and_evaluation_infer_the_same_coded_roles():
+    """Training (infer_scheme) and evaluation (roles="gold") ask the same question; one rule answers both."""
+    from psythemes.mapping import infer_scheme
+
+    segments = pd.DataFrame({"role": ["therapist", "client", "", "therapist"]})
+    assert infer_scheme(segments, [["q"], [], [], ["r"]])["roles"] == ["therapist"]
+    assert infer_scheme(segments, [["q"], [], ["q"], ["r"]])["roles"] is None  # a role-less unit is coded
+    assert coded_roles(segments["role"], [True, False, True, True]) is None

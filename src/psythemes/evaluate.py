@@ -44,7 +44,7 @@ import pandas as pd
 
 from . import agreement as ag
 from .errors import InputError, PsythemesWarning
-from .schema import CODE_COLUMNS, GOLD_COLUMNS, SEGMENT_COLUMNS
+from .schema import CODE_COLUMNS, GOLD_COLUMNS, SEGMENT_COLUMNS, coded_roles
 
 # The readers and the writer of the tables live in psythemes.tables; their names here stay importable
 # (docs/agreement.md and docs/review-loop.md import them from psythemes.evaluate).
@@ -227,11 +227,8 @@ def _units_of_roles(units: pd.DataFrame, aligned: pd.DataFrame, roles: str | Seq
     if isinstance(roles, str) and roles != "gold":
         roles = [roles]
     if isinstance(roles, str):  # "gold": the roles whose units carry gold codes, if others carry none
-        coded = units[_SEG_ID].isin(set(aligned[_SEG_ID])).to_numpy()
-        with_codes = sorted(set(role[coded]))
-        present = sorted(set(role))
-        # a coded unit without a role: which roles the humans code cannot be told
-        if not with_codes or "" in with_codes or set(with_codes) == set(present):
+        with_codes = coded_roles(role, units[_SEG_ID].isin(set(aligned[_SEG_ID])))
+        if with_codes is None:
             return units, None
         wanted = with_codes
     else:

@@ -11,6 +11,7 @@ Between stages, collections travel as pandas tables whose columns are named once
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -28,6 +29,7 @@ __all__ = [
     "SEGMENT_THEME_COLUMNS",
     "THEME_QUOTE_COLUMNS",
     "segments_to_frame",
+    "coded_roles",
     "frame_to_segments",
     "empty_frame",
 ]
@@ -130,6 +132,36 @@ SEGMENT_THEME_COLUMNS: list[str] = ["segment_id", "theme_id", "probability"]
 #: the quote nearest the theme's centroid, ``similarity`` its cosine to that centroid.
 THEME_QUOTE_COLUMNS: list[str] = ["theme_id", "rank", "doc_id", "segment_id", "start", "end", "speaker", "role",
                                   "text", "similarity"]
+
+
+def coded_roles(roles: Iterable[Any], coded: Iterable[bool]) -> list[str] | None:
+    """The roles the human coders code, when they code some roles only.
+
+    One rule for every stage that asks (training infers the scheme from it, evaluation scores
+    only these roles by default).
+
+    Parameters
+    ----------
+    roles : iterable
+        The role of each unit (``None``/NaN/empty: no role).
+    coded : iterable of bool
+        Whether each unit carries a gold code (paired with ``roles``).
+
+    Returns
+    -------
+    list of str or None
+        The sorted roles of the coded units when units of other roles carry no code; ``None``
+        when nothing is coded, when every role present is coded, or when a coded unit has no
+        role (then which roles the humans code cannot be told).
+    """
+    names = ["" if r is None or r != r else str(r) for r in roles]  # r != r: NaN
+    flags = [bool(c) for c in coded]
+    if len(names) != len(flags):
+        raise ValueError(f"{len(names)} roles but {len(flags)} coded flags")
+    with_codes = {r for r, c in zip(names, flags, strict=True) if c}
+    if not with_codes or "" in with_codes or with_codes == set(names):
+        return None
+    return sorted(with_codes)
 
 
 def empty_frame(columns: list[str]) -> pd.DataFrame:

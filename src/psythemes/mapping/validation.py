@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, PsythemesWarning
-from ..schema import GOLD_COLUMNS
+from ..schema import GOLD_COLUMNS, coded_roles
 from ._common import DOC, END, NO_CODE, ROLE, SEG, START, check_segments
 
 if TYPE_CHECKING:
@@ -219,23 +219,20 @@ def infer_scheme(
     Returns
     -------
     dict
-        ``roles``: the roles whose segments carry gold codes when other roles carry none (else
-        None); ``single_label``: True when no segment of those roles has two codes and at
-        least 90 % have one; ``message``: what was inferred, for the user.
+        ``roles``: the roles whose segments carry gold codes when other roles carry none
+        (:func:`psythemes.schema.coded_roles`; else None); ``single_label``: True when no
+        segment of those roles has two codes and at least 90 % have one; ``message``: what was inferred, for the user.
     """
     y = [list(v) for v in y]
     coded = np.array([len(v) > 0 for v in y])
     roles = None
     parts = []
     if ROLE in segments.columns:
-        role = segments[ROLE].fillna("").astype(str).to_numpy()
-        # segments and y are meant to pair up, but nothing here checks it: keep zip's truncation
-        with_codes = sorted({r for r, c in zip(role, coded, strict=False) if c and r})
-        present = sorted({r for r in role if r})
-        if with_codes and set(with_codes) != set(present):
-            roles = with_codes
-            parts.append(f"the gold codes only {', '.join(with_codes)} segments; only these roles are coded "
-                         f"(not {', '.join(r for r in present if r not in with_codes)})")
+        roles = coded_roles(segments[ROLE], coded)
+        if roles is not None:
+            others = sorted({str(r) for r in segments[ROLE].dropna() if str(r) and str(r) not in roles})
+            parts.append(f"the gold codes only {', '.join(roles)} segments; only these roles are coded"
+                         + (f" (not {', '.join(others)})" if others else " (not the segments without a role)"))
     eligible = np.ones(len(y), dtype=bool) if roles is None else np.isin(segments[ROLE].fillna("").astype(str), roles)
     n = int(eligible.sum())
     multi = sum(len(v) > 1 for v, e in zip(y, eligible, strict=False) if e)
