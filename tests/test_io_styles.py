@@ -310,3 +310,31 @@ def test_a_bracketed_time_opening_the_words_is_the_start_time_not_text():
     assert [t.t_start for t in tr.turns] == [3.0, 8.0, 19.0, 22.0]
     assert said(tr)[0] == ("Interviewer", "How were the first sessions?")
     assert said(tr)[2] == ("Interviewer", "(laughs) Strange how?")  # a note in brackets stays text
+
+
+def test_a_time_alone_on_the_line_before_a_label_is_that_turns_start():
+    """Transcription services and editors often put the time on its own line above the speaker
+    (``00:00:17`` / ``[00:00:44]``); it used to end the previous turn's text."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PsythemesWarning)  # no word is left outside a turn
+        tr = io.read_transcript(STYLES / "time_lines.txt")
+    assert_turn_offsets(tr)
+    assert [(t.speaker, t.t_start) for t in tr.turns] == [("Interviewer", 0.0), ("PATIENT", 9.0),
+                                                          ("Interviewer", 21.0), ("PATIENT", 27.0)]
+    assert not any(":" in tr.text[t.start:t.end].replace("Interviewer:", "") for t in tr.turns)
+    assert said(tr)[1][1] == "Better in the mornings. In the evenings it still locks up when I sit too long."
+
+
+def test_a_time_line_inside_a_turn_stays_text():
+    turns = io.parse_labelled_text("Ann: We met at\n10:30\nand talked.\nBen: Right.\nAnn: Yes.\nBen: Fine.\n")
+    assert [(t.speaker, t.t_start) for t in turns] == [("Ann", None), ("Ben", None), ("Ann", None), ("Ben", None)]
+    assert turns[0].end - turns[0].start == len("We met at\n10:30\nand talked.")
+
+
+def test_markdown_bold_labels_with_a_time_range():
+    tr = read("markdown_bold.md")
+    assert [(t.speaker, t.t_start, t.t_end) for t in tr.turns] == [
+        ("Interviewer", 4.0, 11.0), ("Participant 4", 12.0, 30.0), ("Interviewer", 31.0, 35.0),
+        ("Participant 4", None, None)]
+    assert said(tr)[1][1] == "That my shoulders go up when I am stressed. Now I catch it earlier."
+    assert not any("*" in text for _, text in said(tr))

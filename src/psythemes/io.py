@@ -251,7 +251,11 @@ def _read_text_file(path: Path, encoding: str | None) -> str:
 _TOKEN = r"[^\W_][\w.'\u2019\-]*"
 _LABEL = rf"(?P<speaker>{_TOKEN}(?:[ \t]{_TOKEN}){{0,3}})"
 _TIME = r"(?P<time>\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?)"
+# A time in brackets, or a range "[00:00:15 → 00:01:02]" / "(00:15 - 01:02)" whose end is group time_end
+_BRACKETED_TIME = (rf"[\[(]{_TIME}(?:[ \t]*(?:\u2192|-->|->|\u2013|\u2014|-)[ \t]*"
+                   rf"{_TIME.replace('?P<time>', '?P<time_end>')})?[\])]")
 _END_OF_LABEL = r"(?::(?=[ \t]|$)|[ \t]*$)"  # a colon before a space, or the end of the line
+_BOLD = r"(?:\*\*|__)"  # Markdown's strong emphasis: **Name:** or **Name**:
 
 # A role or note after a name, as Zoom and Teams write it: "Jane Doe (SL)", "Jane Doe [Researcher]"
 _ROLE_SUFFIX = r"[ \t]*[\[(][^\]()\[\n:]{1,25}[\])]"
@@ -262,7 +266,10 @@ _ROLE_SUFFIX = r"[ \t]*[\[(][^\]()\[\n:]{1,25}[\])]"
 #: A pattern with a group ``bracket`` is a label in brackets without a colon (``[P1] text``):
 #: it must also look like an id or a role word, so that ``[Laughter]`` stays text.
 DEFAULT_LABEL_PATTERNS: tuple[str, ...] = (
-    rf"[ \t]*[\[(]{_TIME}[\])][ \t]*{_LABEL}[ \t]*{_END_OF_LABEL}",   # [00:01:02] Name:
+    rf"[ \t]*{_BRACKETED_TIME}[ \t]*{_LABEL}[ \t]*{_END_OF_LABEL}",   # [00:01:02] Name: / [00:01 → 00:05] Name:
+    # Markdown: **Name:** words / **Name**: words / [00:00:15 → 00:01:02] **Name:** words / **Name** alone
+    rf"[ \t]*(?:{_BRACKETED_TIME}[ \t]*)?{_BOLD}{_LABEL}(?:[ \t]*:[ \t]*{_BOLD}|{_BOLD}[ \t]*:)(?=[ \t]|$)",
+    rf"[ \t]*(?:{_BRACKETED_TIME}[ \t]*)?{_BOLD}{_LABEL}{_BOLD}[ \t]*$",
     rf"[ \t]*{_LABEL}[ \t]*[\[(]{_TIME}[\])][ \t]*{_END_OF_LABEL}",   # Name (00:01:02):
     rf"[ \t]*{_TIME}[ \t]+From[ \t]+(?P<speaker>[^\n:]{{1,40}}?)[ \t]+to[ \t]+[^\n:]{{1,40}}:",  # Zoom chat (new)
     rf"[ \t]*{_TIME}[ \t]+{_LABEL}[ \t]*:(?=[ \t]|$)",               # Zoom chat: 00:01:02<TAB>Name:<TAB>
@@ -279,6 +286,10 @@ _MAX_LABEL_CHARS = 30
 #: opens a turn's words is when the turn started; it becomes ``Turn.t_start`` and is left out
 #: of the span.
 _START_TIME_MARK = re.compile(rf"[\[(]{_TIME}[\])][ \t]*")
+#: A line holding only a time (``00:00:17``, ``[00:00:44]``) right before a speaker label, as
+#: many transcription services and editors write it: when the next turn started.  It becomes
+#: that turn's ``t_start`` and is left out of the turn before.
+_TIME_LINE = re.compile(rf"[ \t]*[\[(]?{_TIME}[\])]?[ \t]*$")
 #: A time mark at the end of a turn, as f4/f5 and MAXQDA's transcription mode write it:
 #: ``#00:01:23-4#`` (tenths after the dash) or ``#00:01:23#``.  It is when the turn ended: it
 #: becomes ``Turn.t_end`` and is left out of the turn's span (it is not what was said).
@@ -413,6 +424,11 @@ def strip_span(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+#: A speaker label found on a line: line start, body start, speaker, start time, whether the
+#: label carried a time, end time (a time range's end).
+_Candidate = tuple[int, int, str, float | None, bool, float | None]
+
+
 def parse_labelled_text(
     text: str,
     *,
@@ -447,7 +463,7 @@ def parse_labelled_text(
     """
     patterns = _compile_patterns(label_patterns)
     check_shape = label_patterns is None
-    candidates: list[tuple[int, int, str, float | None, bool]] = []  # line start, body start, speaker, t, timed
+    candidates: list[_Candidate] = []
     for lineno, (ls, le) in enumerate(_iter_lines(text), start=1):
         line = text[ls:le]
         for rx in patterns:
@@ -460,12 +476,12 @@ def parse_labelled_text(
                 continue
             if check_shape and not bracketed and not _label_shape_ok(speaker):
                 continue
-            raw_time = m.groupdict().get("time")
+            raw_time, raw_end = m.groupdict().get("time"), m.groupdict().get("time_end")
             try:
-                t = _parse_time(raw_time)
+                t, t_range_end = _parse_time(raw_time), _parse_time(raw_end)
             except ValueError:
                 raise InputError(f"bad timestamp {raw_time!r}", path=source or None, line=lineno) from None
-            candidates.append((ls, ls + m.end(), speaker, t, raw_time is not None))
+            candidates.append((ls, ls + m.end(), speaker, t, raw_time is not None, t_range_end))
             break
     if check_shape:
         candidates = _drop_one_off_labels(candidates, text)
@@ -473,11 +489,16 @@ def parse_labelled_text(
     if not candidates:
         return _paragraph_turns(text, source)
 
-    turns, marks = [], []
-    for i, (_, body_start, speaker, t, _timed) in enumerate(candidates):
+    time_lines = _time_lines_before_labels(text, candidates)
+    marks = list(time_lines.values())
+    turns = []
+    for i, (_, body_start, speaker, t, _timed, t_end) in enumerate(candidates):
         body_end = candidates[i + 1][0] if i + 1 < len(candidates) else len(text)
+        if i + 1 in time_lines:
+            body_end = time_lines[i + 1][0]
         start, end = strip_span(text, body_start, body_end)
-        t_end = None
+        if t is None and i in time_lines:
+            t = _parse_time(_TIME_LINE.match(text, *time_lines[i]).group("time"))  # type: ignore[union-attr]
         opening = _START_TIME_MARK.match(text, start, end)
         if opening is not None and opening.end() < end:
             t = t if t is not None else _parse_time(opening.group("time"))
@@ -497,6 +518,26 @@ def parse_labelled_text(
                          path=source or None)
     _warn_uncovered(text, [(c[0], c[1]) for c in candidates] + [(t.start, t.end) for t in turns] + marks, source)
     return turns
+
+
+def _time_lines_before_labels(text: str, candidates: Sequence[_Candidate]) -> dict[int, tuple[int, int]]:
+    """``{label index: (start, end) of a time-only line}`` for each label whose nearest non-blank
+    line above holds only a time (:data:`_TIME_LINE`) and belongs to no other label's line."""
+    found = {}
+    for i, cand in enumerate(candidates):
+        floor = candidates[i - 1][1] if i else 0  # not above the previous label's own line
+        line_end = text.rfind("\n", floor, cand[0])  # the "\n" ending the line above
+        while line_end > floor:
+            newline = text.rfind("\n", floor, line_end)
+            if newline < 0 and floor > 0:
+                break  # the line above is the previous label's own line
+            line_start = newline + 1
+            if text[line_start:line_end].strip():
+                if _TIME_LINE.match(text, line_start, line_end):
+                    found[i] = (line_start, line_end)
+                break
+            line_end = line_start - 1
+    return found
 
 
 _WORD = re.compile(r"\w+")
@@ -537,7 +578,7 @@ def _paragraph_turns(text: str, source: str | Path) -> list[Turn]:
     return turns
 
 
-def _drop_one_off_labels(candidates: list[tuple[int, int, str, float | None, bool]], text: str) -> list:
+def _drop_one_off_labels(candidates: list[_Candidate], text: str) -> list[_Candidate]:
     """Reject a plain ``Word:`` label used only once when real speakers recur.
 
     Quoted speech inside a turn ("Doctor: you need rest", "Mum: ...") looks like a label;
@@ -551,7 +592,7 @@ def _drop_one_off_labels(candidates: list[tuple[int, int, str, float | None, boo
     if sum(1 for n in counts.values() if n >= 2) < 2:
         return candidates
 
-    def one_off(cand: tuple[int, int, str, float | None, bool]) -> bool:
+    def one_off(cand: _Candidate) -> bool:
         speaker, timed = cand[2], cand[4]
         words = {w.casefold() for w in re.findall(r"[^\W_]+", speaker)}
         # "Name (Role):" is Zoom's and Teams' label syntax, not quoted speech
