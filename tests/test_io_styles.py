@@ -338,3 +338,29 @@ def test_markdown_bold_labels_with_a_time_range():
         ("Participant 4", None, None)]
     assert said(tr)[1][1] == "That my shoulders go up when I am stressed. Now I catch it earlier."
     assert not any("*" in text for _, text in said(tr))
+
+
+def test_nvivo_transcript_entries_exported_as_a_tab_separated_txt():
+    """NVivo exports a media file's transcript entries as a .txt table (Timespan, Content, Speaker)."""
+    with pytest.warns(PsythemesWarning, match="read as a tab-separated table.*Timespan, Content, Speaker"):
+        (tr,) = io.read_transcripts([STYLES / "nvivo_entries.txt"])
+    assert_turn_offsets(tr)
+    assert [(t.speaker, t.t_start, t.t_end) for t in tr.turns] == [
+        ("Interviewer", 0.0, 7.5), ("Participant 6", 7.5, 19.2), ("Interviewer", 19.2, 23.0),
+        ("Participant 6", 23.0, 31.4)]
+    assert said(tr)[3][1] == "The slow breathing we practised. It does not go away, but it gets smaller."
+    # asked for as labelled text, it is read as such (no speaker labels in it: paragraphs)
+    as_text = read("nvivo_entries.txt", format="text")
+    assert {t.speaker for t in as_text.turns} == {""}
+
+
+def test_a_tab_in_the_first_line_of_a_labelled_text_is_not_a_table():
+    tr = read("zoom_chat.txt")  # 00:01:05<TAB>Name:<TAB>message: labels, not a header
+    assert tr.format == "text" and all(t.speaker for t in tr.turns)
+
+
+def test_a_timespan_cell_that_is_not_a_span_is_a_clear_error(tmp_path):
+    path = tmp_path / "bad.tsv"
+    path.write_text("Timespan\tContent\tSpeaker\n0:00 - 0:05 - 0:09\tHello.\tAnn\n", encoding="utf-8")
+    with pytest.raises(io.InputError, match="not a time span"):
+        io.read_transcripts([path])

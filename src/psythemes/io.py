@@ -1010,8 +1010,19 @@ DEFAULT_COLUMNS: dict[str, tuple[str, ...]] = {
     "time": ("time", "timestamp"),
     "start": ("start", "t_start", "start_time"),
     "end": ("end", "t_end", "end_time"),
+    "timespan": ("timespan", "time span", "time_span"),  # "0:00.0 - 0:08.2" (NVivo's transcript entries)
 }
 _REQUIRED_COLUMNS = ("speaker", "text")
+_SPAN_SEPARATOR = re.compile(r"\s*(?:\u2192|-->|->|\u2013|\u2014|-)\s*")
+
+
+def _parse_timespan(value: Any) -> tuple[float | None, float | None]:
+    """``(start, end)`` seconds of ``"0:00.0 - 0:08.2"``; a single time is the start."""
+    text = "" if value is None or value != value else str(value).strip()
+    parts = [p for p in _SPAN_SEPARATOR.split(text) if p] if text else []
+    if len(parts) > 2:
+        raise ValueError(f"not a time span: {text!r}")
+    return (_parse_time(parts[0]) if parts else None), (_parse_time(parts[1]) if len(parts) == 2 else None)
 
 
 def _resolve_columns(found: list[str], columns: Mapping[str, str] | None, path: Path) -> dict[str, str | None]:
@@ -1112,7 +1123,7 @@ def read_table(path: str | Path, *, doc_id: str | None = None, encoding: str | N
         Force an encoding.
     columns : mapping, optional
         Column names for the roles ``doc``, ``speaker``, ``text``, ``time``, ``start``,
-        ``end`` (default: :data:`DEFAULT_COLUMNS`).
+        ``end``, ``timespan`` (``start - end`` in one cell; default: :data:`DEFAULT_COLUMNS`).
     format : {"csv", "tsv", "jsonl"}, optional
         Default: from the suffix.
 
@@ -1139,6 +1150,8 @@ def read_table(path: str | Path, *, doc_id: str | None = None, encoding: str | N
         try:
             t0 = _parse_time(row.get(cols["start"] or cols["time"] or "", None))
             t1 = _parse_time(row.get(cols["end"], None)) if cols["end"] else None
+            if cols["timespan"] and t0 is None and t1 is None:
+                t0, t1 = _parse_timespan(row.get(cols["timespan"]))
         except ValueError as err:
             raise InputError(str(err), path=path, line=lineno) from None
         speaker = row.get(cols["speaker"]) if cols["speaker"] else None
@@ -1263,8 +1276,31 @@ def _read_any(path: Path, format: str, *, doc_id: str | None, label_patterns: An
     if not path.exists():
         raise InputError("no such file", path=path)
     fmt = _format_of(path, format)
+    if fmt == "text" and format == "auto" and path.suffix.lower() != ".md":
+        header = _tab_table_header(path, encoding)
+        if header is not None:
+            # NVivo exports transcript entries as a .txt table: Timespan<TAB>Content<TAB>Speaker
+            warnings.warn(f"{path}: read as a tab-separated table of utterances (its first line holds the "
+                          f"columns {', '.join(header)}); pass format='text' (--format text) to read it as "
+                          "labelled text",
+                          PsythemesWarning, stacklevel=4)
+            fmt = "tsv"
     result = READERS[fmt](path, doc_id=doc_id, label_patterns=label_patterns, encoding=encoding, columns=columns)
     return [result] if isinstance(result, Transcript) else list(result)
+
+
+def _tab_table_header(path: Path, encoding: str | None) -> list[str] | None:
+    """The column names when a text file's first line is a tab-separated header naming a
+    speaker and a text column (:data:`DEFAULT_COLUMNS`), else ``None``."""
+    text = _read_text_file(path, encoding)
+    first = next((line for line in text.split("\n", 20)[:20] if line.strip()), "")
+    cells = [c.strip() for c in first.split("\t")]
+    if len(cells) < 2 or not all(cells):
+        return None
+    names = {c.casefold() for c in cells}
+    if all(names & set(DEFAULT_COLUMNS[key]) for key in _REQUIRED_COLUMNS):
+        return cells
+    return None
 
 
 def read_transcript(path: str | Path, *, format: str = "auto", doc_id: str | None = None,
