@@ -10,7 +10,9 @@ Variants: ``umap`` (one UMAP, the preset before StackedUMAP), ``epochsN`` (one U
 :class:`psythemes.themes.reduction.StackedUMAP`; the preset ships K = 3). A suffix
 ``:fallback=M`` sets the ``min_samples`` HDBSCAN uses when it clusters again because one cluster
 took over half the corpus (shipped: ``min_cluster_size // 3``, 3 at the default size), e.g.
-``ensemble3:fallback=1``. For each:
+``ensemble3:fallback=1``; ``:size=K`` sets that second clustering's ``min_cluster_size`` (shipped:
+unchanged, the preset's ``min_topic_size``), e.g. ``ensemble3:size=20`` or ``ensemble3:fallback=5:size=20``.
+For each:
 ``ThemeDiscoverer(n_runs=5)`` (seeds 0-4, reported run = most central), keywords left plain;
 prints themes, outlier share, mean stability of the reported run's themes, the unstable ones, NMI
 with the human codes and the seconds taken. Issue #19's stability target (docs/themes.md).
@@ -41,13 +43,19 @@ from psythemes.themes.clustering import HDBSCANWithFallback  # noqa: E402
 from psythemes.themes.reduction import StackedUMAP  # noqa: E402
 
 
-def _fixed_fallback(fallback: int) -> type[HDBSCANWithFallback]:
-    """HDBSCANWithFallback whose second clustering uses ``fallback`` as ``min_samples``.
+def _fixed_fallback(fallback: int | None, size: int | None = None) -> type[HDBSCANWithFallback]:
+    """HDBSCANWithFallback whose second clustering uses ``fallback`` as ``min_samples`` (None: the
+    shipped rule) and, with ``size``, that ``min_cluster_size``.
 
     A subclass without an ``__init__`` of its own: scikit-learn's ``get_params`` (which hdbscan
     calls in ``fit``) reads the parameters from the ``__init__`` signature.
     """
-    return type(f"FixedFallback{fallback}", (HDBSCANWithFallback,), {"_fallback_min_samples": lambda self: fallback})
+    def min_samples(self: HDBSCANWithFallback) -> int:
+        if size is not None:  # read by fit right before the second clustering
+            self.set_params(min_cluster_size=size)
+        return fallback if fallback is not None else max(1, self.min_cluster_size // 3)
+
+    return type(f"FixedFallback{fallback}_{size}", (HDBSCANWithFallback,), {"_fallback_min_samples": min_samples})
 
 
 def main() -> int:
@@ -61,12 +69,18 @@ def main() -> int:
     X = Embedder(cache_dir=ROOT / ".psythemes-cache" / "embeddings").embed_segments(segs)
     original = tq._default_parts  # the preset without the benchmark's UMAP memo
     for variant in args.variant or ["umap"]:
-        name, _, option = variant.partition(":fallback=")
+        name, *options = variant.split(":")
+        option = dict(o.split("=", 1) for o in options)
+        if set(option) - {"fallback", "size"}:
+            parser.error(f"unknown option in {variant!r}: use :fallback=M and/or :size=K")
 
-        def parts(*a, _v=name, _fallback=option, **k):
+        def parts(*a, _v=name, _option=option, **k):
             chosen = original(*a, **k)
-            if _fallback:
-                chosen["hdbscan_model"] = _fixed_fallback(int(_fallback))(**chosen["hdbscan_model"].get_params())
+            if _option:
+                fallback, size = _option.get("fallback"), _option.get("size")
+                chosen["hdbscan_model"] = _fixed_fallback(None if fallback is None else int(fallback),
+                                                          None if size is None else int(size))(
+                    **chosen["hdbscan_model"].get_params())
             single = chosen["umap_model"].umap  # the preset's StackedUMAP holds the UMAP it copies
             chosen["umap_model"] = single
             if _v.startswith("epochs"):
