@@ -53,7 +53,7 @@ def _fixed_fallback(fallback: int | None, size: int | None = None) -> type[HDBSC
     def min_samples(self: HDBSCANWithFallback) -> int:
         if size is not None:  # read by fit right before the second clustering
             self.set_params(min_cluster_size=size)
-        return fallback if fallback is not None else max(1, self.min_cluster_size // 3)
+        return fallback if fallback is not None else HDBSCANWithFallback._fallback_min_samples(self)
 
     return type(f"FixedFallback{fallback}_{size}", (HDBSCANWithFallback,), {"_fallback_min_samples": min_samples})
 
@@ -70,17 +70,15 @@ def main() -> int:
     original = tq._default_parts  # the preset without the benchmark's UMAP memo
     for variant in args.variant or ["umap"]:
         name, *options = variant.split(":")
-        option = dict(o.split("=", 1) for o in options)
-        if set(option) - {"fallback", "size"}:
-            parser.error(f"unknown option in {variant!r}: use :fallback=M and/or :size=K")
+        option = dict(o.partition("=")[::2] for o in options)
+        if set(option) - {"fallback", "size"} or not all(v.isdigit() for v in option.values()):
+            parser.error(f"bad option in {variant!r}: use :fallback=M and/or :size=K (whole numbers)")
+        fallback, size = (int(option[k]) if k in option else None for k in ("fallback", "size"))
 
-        def parts(*a, _v=name, _option=option, **k):
+        def parts(*a, _v=name, _clusterer=_fixed_fallback(fallback, size) if option else None, **k):
             chosen = original(*a, **k)
-            if _option:
-                fallback, size = _option.get("fallback"), _option.get("size")
-                chosen["hdbscan_model"] = _fixed_fallback(None if fallback is None else int(fallback),
-                                                          None if size is None else int(size))(
-                    **chosen["hdbscan_model"].get_params())
+            if _clusterer is not None:
+                chosen["hdbscan_model"] = _clusterer(**chosen["hdbscan_model"].get_params())
             single = chosen["umap_model"].umap  # the preset's StackedUMAP holds the UMAP it copies
             chosen["umap_model"] = single
             if _v.startswith("epochs"):
