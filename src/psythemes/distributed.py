@@ -58,8 +58,8 @@ DEFAULT_PARTITION_CHARS = 4_000_000
 #: Dask settings of the LocalCluster psythemes starts (:func:`local_cluster`).  Dask's defaults
 #: serve its dashboard: a statistical profiler sampling every worker's stack every 10 ms, an
 #: event-loop tick every 20 ms and a system monitor every 500 ms.  A batch run has no dashboard,
-#: and on a 2-core machine these took CPU from the embedding: 2 workers embedded 437-445 texts/s
-#: with the defaults and 486-509 without (benchmarks/experiments/dask_diagnostics_overhead.py,
+#: and on a 2-core machine these took CPU from the embedding: 2 workers embedded 505-513 texts/s
+#: with the defaults and 546 without (benchmarks/experiments/dask_diagnostics_overhead.py,
 #: docs/scaling.md).  The worker's memory
 #: monitor, which pauses or restarts a worker near its memory limit, keeps its default.
 LOCAL_CLUSTER_CONFIG = {
