@@ -364,3 +364,24 @@ def test_a_timespan_cell_that_is_not_a_span_is_a_clear_error(tmp_path):
     path.write_text("Timespan\tContent\tSpeaker\n0:00 - 0:05 - 0:09\tHello.\tAnn\n", encoding="utf-8")
     with pytest.raises(io.InputError, match="not a time span"):
         io.read_transcripts([path])
+
+
+def test_capitalised_labels_ended_by_a_tab():
+    """Word's hanging-indent layout saved as text: INTERVIEWER<TAB>words, RESPONDENT 1<TAB>words."""
+    with pytest.warns(PsythemesWarning, match="4 of 71 words lie outside"):  # the title line
+        tr = io.read_transcript(STYLES / "tab_labels.txt")
+    assert_turn_offsets(tr)
+    assert [t.speaker for t in tr.turns] == ["INTERVIEWER", "RESPONDENT 1", "INTERVIEWER", "RESPONDENT 1",
+                                             "NURSE", "RESPONDENT 1"]
+    # a tab-indented paragraph continues the turn above; "NURSE" is used once but names a role
+    assert said(tr)[1][1].endswith("\tAnd the exercises helped: the breathing, mostly.")
+    assert said(tr)[4][1] == "Sorry to interrupt, your taxi is here."
+    assert io.speaker_role_map(tr)["INTERVIEWER"] == "interviewer"
+
+
+def test_a_first_cell_and_a_tab_used_once_is_not_a_label(tmp_path):
+    path = tmp_path / "table.txt"
+    path.write_text("Timespan\tnotes for the team\nWe met twice. Both went well.\n", encoding="utf-8")
+    with pytest.warns(PsythemesWarning, match="no speaker labels found"):
+        tr = io.read_transcript(path)
+    assert {t.speaker for t in tr.turns} == {""}

@@ -279,6 +279,9 @@ DEFAULT_LABEL_PATTERNS: tuple[str, ...] = (
     rf"[ \t]*\#{{1,6}}[ \t]+{_LABEL}[ \t]*:?[ \t]*$",                  # Markdown heading: ### Interviewer
     rf"[ \t]*{_LABEL}[ \t]+{_TIME}[ \t]*$",                            # Otter header: Name  00:12
     rf"[ \t]*{_TIME}[ \t]+{_LABEL}[ \t]*$",                            # Word's Transcribe: 00:00:12 Speaker 1
+    # INTERVIEWER<TAB>words / Respondent 1<TAB>words (word processors' hanging indent): a label with a
+    # letter in it, used on two lines or more unless it names a role or an id (group "tab")
+    rf"[ \t]*(?P<tab>)(?P<speaker>(?=[^\t\n]*[^\W\d_]){_TOKEN}(?: {_TOKEN}){{0,3}})\t+(?=\S)",
 )
 _MAX_LABEL_CHARS = 30
 
@@ -464,6 +467,7 @@ def parse_labelled_text(
     patterns = _compile_patterns(label_patterns)
     check_shape = label_patterns is None
     candidates: list[_Candidate] = []
+    tab_labels: set[int] = set()  # indices in candidates of labels ended by a tab
     for lineno, (ls, le) in enumerate(_iter_lines(text), start=1):
         line = text[ls:le]
         for rx in patterns:
@@ -481,9 +485,12 @@ def parse_labelled_text(
                 t, t_range_end = _parse_time(raw_time), _parse_time(raw_end)
             except ValueError:
                 raise InputError(f"bad timestamp {raw_time!r}", path=source or None, line=lineno) from None
+            if check_shape and m.groupdict().get("tab") is not None:
+                tab_labels.add(len(candidates))
             candidates.append((ls, ls + m.end(), speaker, t, raw_time is not None, t_range_end))
             break
     if check_shape:
+        candidates = _drop_one_off_tab_labels(candidates, tab_labels)
         candidates = _drop_one_off_labels(candidates, text)
 
     if not candidates:
@@ -576,6 +583,23 @@ def _paragraph_turns(text: str, source: str | Path) -> list[Turn]:
     warnings.warn(f"{source or 'text'}: no speaker labels found; each of the {len(turns)} paragraphs becomes a "
                   "turn with an unknown speaker", PsythemesWarning, stacklevel=4)
     return turns
+
+
+def _drop_one_off_tab_labels(candidates: list[_Candidate], tab_labels: set[int]) -> list[_Candidate]:
+    """Keep a label ended by a tab only if it recurs, names a role or is an id.
+
+    A first word and a tab also start rows of tab-separated tables (``Timespan<TAB>Content``)
+    and tab-indented notes; a speaker label comes back, or says who speaks (``INTERVIEWER``, ``R1``).
+    """
+    if not tab_labels:
+        return candidates
+    counts = Counter(cand[2] for cand in candidates)
+
+    def kept(i: int, speaker: str) -> bool:
+        words = {w.casefold() for w in re.findall(r"[^\W_]+", speaker)}
+        return i not in tab_labels or counts[speaker] >= 2 or bool(words & _ROLE_WORDS) or _is_id_like(speaker)
+
+    return [cand for i, cand in enumerate(candidates) if kept(i, cand[2])]
 
 
 def _drop_one_off_labels(candidates: list[_Candidate], text: str) -> list[_Candidate]:
