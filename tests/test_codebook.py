@@ -24,7 +24,7 @@ from psythemes.codebook import (
     save_codebook,
     shipped_codebooks,
 )
-from psythemes.errors import InputError
+from psythemes.errors import InputError, PsythemesWarning
 
 NESTED = {
     "name": "nested",
@@ -237,6 +237,57 @@ def test_excel_codebook_reads_as_a_csv_one(tmp_path):
     broken.write_text("name,description\n", encoding="utf-8")
     with pytest.raises(InputError, match="not a readable Excel workbook"):
         load_codebook(broken)
+
+
+def test_structured_codebook_columns_fill_criteria_and_examples(tmp_path):
+    """MacQueen et al.'s codebook structure: brief and full definition, when (not) to use, example."""
+    path = tmp_path / "team codebook.csv"
+    path.write_text(
+        "Code,Brief definition,Full definition,When to use,When not to use,Example,Close but no\n"
+        'Therapeutic Alliance,Rapport with the therapist,"The patient feels listened to and taken seriously.",'
+        '"Trust; feeling heard","Relationship with the GP",'
+        '"""She really listened to me""\n""I could tell her anything""",'
+        '"The GP never listened"\n'
+        "Body Awareness,Noticing body-mind links,,Feelings linked to symptoms,,,\n", encoding="utf-8")
+    cb = load_codebook(path)
+    alliance = cb["Therapeutic Alliance"]
+    assert alliance.definition == "Rapport with the therapist. The patient feels listened to and taken seriously."
+    assert alliance.include == ("Trust", "feeling heard") and alliance.exclude == ("Relationship with the GP",)
+    assert alliance.examples == ("She really listened to me", "I could tell her anything")
+    assert alliance.counter_examples == ("The GP never listened",)
+    assert cb["Body Awareness"].definition == "Noticing body-mind links"
+    assert cb["Body Awareness"].include == ("Feelings linked to symptoms",)
+
+
+def test_a_codebook_column_that_is_not_read_is_named(tmp_path):
+    path = tmp_path / "book.csv"
+    path.write_text("name,description,Analyst notes,Files\nTrust,Being heard.,check with JB,4\n", encoding="utf-8")
+    with pytest.warns(PsythemesWarning, match="columns not read: 'Analyst notes'") as record:
+        load_codebook(path)
+    assert not any("Files" in str(w.message) for w in record)  # counts from a QDA export are not meaning
+
+
+def test_code_names_written_as_paths_build_the_tree(tmp_path):
+    """MAXQDA's code import writes subcodes as 'Parent > Child' (or 'Parent\\Child') in one column."""
+    path = tmp_path / "maxqda.csv"
+    path.write_text("Code,Memo\nMechanisms,Why it works\nMechanisms > Alliance,Trust\nMechanisms\\Awareness,Body\n"
+                    "Context > Family,Family situation\nBarriers > Family,Family obligations\n", encoding="utf-8")
+    with pytest.warns(PsythemesWarning, match=r"4 codes have a parent; 2 parents .* 'Barriers', 'Context'"):
+        cb = load_codebook(path)
+    assert cb.parent_of["Alliance"] == "Mechanisms" and cb.parent_of["Awareness"] == "Mechanisms"
+    # two codes share a last part: they keep their paths as names
+    assert cb.parent_of["Context > Family"] == "Context" and cb.parent_of["Barriers > Family"] == "Barriers"
+    assert not cb["Context"].codable and cb["Context"].definition == "Context"
+    assert cb["Mechanisms"].codable and "Context" not in [c.name for c in cb.codable()]
+
+
+def test_nvivo_hierarchical_name_column(tmp_path):
+    path = tmp_path / "nvivo.csv"
+    path.write_text("Name,Description,Files,References,Hierarchical Name\n"
+                    "Mechanisms,Why it works,10,40,Codes\\\\Mechanisms\n"
+                    "Alliance,Trust,8,20,Codes\\\\Mechanisms\\\\Alliance\n", encoding="utf-8")
+    cb = load_codebook(path)
+    assert cb.names == ["Mechanisms", "Alliance"] and cb.parent_of["Alliance"] == "Mechanisms"
 
 
 def test_csv_errors_name_file_and_line(tmp_path):

@@ -35,14 +35,16 @@ import io
 import json
 import re
 import uuid
+import warnings
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import InputError, did_you_mean
+from .errors import InputError, PsythemesWarning, did_you_mean
 
 __all__ = [
     "Code",
@@ -538,8 +540,11 @@ def _parse_description(text: str) -> tuple[str, dict[str, Any]]:
 
 
 def _code_from_named_description(display: str, description: str, children: list[Code], where: str,
-                                 path: str | None, *, codable: bool = True) -> Code:
+                                 path: str | None, *, codable: bool = True,
+                                 lists: dict[str, list[str]] | None = None) -> Code:
     definition, sections = _parse_description(description or "")
+    for key, items in (lists or {}).items():  # criteria and examples kept in columns of their own
+        sections.setdefault(key, []).extend(i for i in items if i not in sections[key])
     written = sections.pop("codable", None)
     if written is not None:
         codable = codable and written.strip().lower() not in ("no", "false", "0")
@@ -671,12 +676,42 @@ def _write_qdc(cb: Codebook, path: Path) -> None:
 # CSV
 
 _CSV_NAME_HEADERS = ("name", "code", "code name", "codename", "tag", "tag name", "label", "title", "node")
-_CSV_DESC_HEADERS = ("description", "definition", "memo", "desc", "code description", "comment")
+_CSV_DESC_HEADERS = ("description", "definition", "memo", "desc", "code description", "comment", "code memo",
+                     "full definition", "brief definition", "short definition", "meaning")
 _CSV_PARENT_HEADERS = ("parent", "parent code", "parent name")
+# NVivo's list exports: "Nodes\\Parent\\Child" (the name column holds only "Child")
+_CSV_PATH_HEADERS = ("hierarchical name", "hierarchy", "path", "code path")
+# Columns of structured codebooks (MacQueen et al. 1998, "Codebook development for team-based
+# qualitative analysis", and the templates that follow it): each adds to a Code field.
+_CSV_LIST_HEADERS: dict[str, tuple[str, ...]] = {
+    "include": ("include", "includes", "inclusion", "inclusion criteria", "inclusion criterion", "when to use",
+                "use when", "criteria for inclusion"),
+    "exclude": ("exclude", "excludes", "exclusion", "exclusion criteria", "exclusion criterion", "when not to use",
+                "do not use when", "criteria for exclusion"),
+    "examples": ("example", "examples", "exemplar", "exemplars", "typical exemplar", "typical exemplars",
+                 "atypical exemplar", "atypical exemplars", "example quote", "example quotes", "illustrative quote",
+                 "illustrative quotes", "anchor example", "anchor examples", "examples of use"),
+    "counter_examples": ("counter example", "counter examples", "counter-example", "counter-examples",
+                         "close but no", "near miss", "near misses", "non-example", "non-examples"),
+    "seed_words": ("seed words", "keywords", "key words"),
+}
+# Columns QDA programs add to a codebook export that carry no meaning of the code: not warned about.
+_CSV_STAT_HEADERS = frozenset({
+    "files", "references", "sources", "highlights", "number of highlights", "groups", "code groups", "grounded",
+    "density", "created", "created on", "created by", "modified", "modified on", "modified by", "color", "colour",
+    "id", "aggregate", "frequency", "count", "codings", "coded segments", "segments", "number",
+})
+# "Parent > Child" (MAXQDA's code import), "Parent\Child", NVivo's "Nodes\\Parent\\Child"
+_PATH_SEPARATOR = re.compile(r"\s*(?:\s>\s|\\+)\s*")
+_PATH_ROOTS = ("nodes", "codes")
+
+
+def _norm_header(cell: str) -> str:
+    return " ".join(cell.strip().lower().replace("_", " ").split())
 
 
 def _csv_header_index(header: list[str], options: tuple[str, ...]) -> int | None:
-    norm = [h.strip().lower().replace("_", " ") for h in header]
+    norm = [_norm_header(h) for h in header]
     for opt in options:
         if opt in norm:
             return norm.index(opt)
@@ -725,29 +760,47 @@ def _codebook_from_rows(rows: list[list[str]], path: Path, kind: str) -> Codeboo
     rows = [r for r in rows if any(cell.strip() for cell in r)]
     if not rows:
         raise InputError(f"empty {kind} codebook", path=path)
-    header = rows[0]
+    header = [_norm_header(h) for h in rows[0]]
     i_name = _csv_header_index(header, _CSV_NAME_HEADERS)
-    i_desc = _csv_header_index(header, _CSV_DESC_HEADERS)
-    i_parent = _csv_header_index(header, _CSV_PARENT_HEADERS)
     if i_name is None:
         raise InputError(
-            f"{kind} codebook needs a name column (one of: {', '.join(_CSV_NAME_HEADERS)}); header is {header}",
+            f"{kind} codebook needs a name column (one of: {', '.join(_CSV_NAME_HEADERS)}); header is {rows[0]}",
             path=path,
             line=1,
         )
-    entries: list[tuple[int, str, str, str]] = []  # line, display, description, parent
+    i_parent = _csv_header_index(header, _CSV_PARENT_HEADERS)
+    i_path = _csv_header_index(header, _CSV_PATH_HEADERS)
+    desc_cols = [i for i, h in enumerate(header) if h in _CSV_DESC_HEADERS and i != i_name]
+    list_cols = {key: [i for i, h in enumerate(header) if h in names] for key, names in _CSV_LIST_HEADERS.items()}
+    used = {i_name, i_parent, i_path, *desc_cols, *(i for cols in list_cols.values() for i in cols)}
+    unread = [rows[0][i].strip() for i, h in enumerate(header) if i not in used and h and h not in _CSV_STAT_HEADERS]
+    if unread:
+        warnings.warn(f"{path.name}: codebook columns not read: {', '.join(repr(h) for h in unread)} (read: the "
+                      "name, description or definition, parent, include/exclude criteria, examples, "
+                      "counter-examples, keywords; see docs/codebook.md)", PsythemesWarning, stacklevel=4)
+
+    def cell(row: list[str], i: int | None) -> str:
+        return row[i] if i is not None and i < len(row) else ""
+
+    entries: list[_Entry] = []
     for lineno, row in enumerate(rows[1:], start=2):
-        display = row[i_name].strip() if i_name < len(row) else ""
+        display = cell(row, i_name).strip()
         if not display:
             raise InputError("row without a code name", path=path, line=lineno)
-        desc = row[i_desc] if i_desc is not None and i_desc < len(row) else ""
-        parent = row[i_parent].strip() if i_parent is not None and i_parent < len(row) else ""
-        entries.append((lineno, display, desc, parent))
+        desc = _join_sentences(cell(row, i) for i in desc_cols)
+        parent = cell(row, i_parent).strip()
+        lists = {key: [item for i in cols for item in _cell_items(cell(row, i))] for key, cols in list_cols.items()}
+        entries.append((lineno, display, desc, parent, {k: v for k, v in lists.items() if v}))
+    headings: set[str] = set()  # parents named only inside paths: no row, no definition
+    if i_parent is None:
+        paths = [cell(row, i_path) for row in rows[1:]] if i_path is not None else None
+        entries, headings = _hierarchy_from_paths(entries, paths, path)
     flat: dict[str, tuple[Code, str, int]] = {}
     order: list[str] = []
-    for lineno, display, desc, parent in entries:
+    for lineno, display, desc, parent, lists in entries:
         try:
-            code = _code_from_named_description(display, desc, [], f"code {display!r}", str(path))
+            code = _code_from_named_description(display, desc, [], f"code {display!r}", str(path), lists=lists,
+                                                codable=display not in headings)
         except InputError as err:
             raise InputError(err.message, path=path, line=lineno) from None
         if code.name in flat:
@@ -776,6 +829,71 @@ def _codebook_from_rows(rows: list[list[str]], path: Path, kind: str) -> Codeboo
     if sum(1 for top in codes for _ in top.walk()) != len(flat):
         raise InputError("parent references form a cycle", path=path)
     return _checked(Codebook(name=path.stem, codes=codes, source=str(path)), path)
+
+
+_Entry = tuple[int, str, str, str, dict[str, list[str]]]  # line, display, description, parent, list fields
+
+
+def _join_sentences(cells: Iterable[str]) -> str:
+    """Several description cells (a brief and a full definition) as one text, in column order."""
+    parts = [c.strip() for c in cells if c.strip()]
+    return " ".join(p if p.endswith((".", "!", "?", ":", ";")) or i == len(parts) - 1 else p + "."
+                    for i, p in enumerate(parts))
+
+
+def _cell_items(text: str) -> list[str]:
+    """A criteria or examples cell as items: one per line, each line split as a description section is."""
+    return [item for line in text.replace("\r\n", "\n").split("\n") if line.strip()
+            for item in _split_items(line.strip().lstrip("-*• ").strip())]
+
+
+def _hierarchy_from_paths(entries: list[_Entry], paths: list[str] | None, path: Path) -> tuple[list[_Entry], set[str]]:
+    """Parents from code paths: a path column (NVivo's ``Nodes\\Parent\\Child``) or, without one,
+    names written as paths (``Parent > Child``, ``Parent\\Child``: MAXQDA's code import).
+
+    A code's name is its last part, or the whole path where two codes share that last part.  A
+    parent that has no row of its own becomes a heading (not codable, its name as definition).
+    Returns the entries with their parents set and the names of the added headings.
+    """
+    def parts_of(text: str) -> tuple[str, ...]:
+        parts = tuple(p for p in _PATH_SEPARATOR.split(text.strip()) if p)
+        return parts[1:] if len(parts) > 1 and parts[0].casefold() in _PATH_ROOTS else parts
+
+    if paths is None:
+        tuples = [parts_of(e[1]) or (e[1],) for e in entries]
+        if all(len(t) == 1 for t in tuples):
+            return entries, set()
+    else:  # the name column holds the code's own name; the path says where it sits
+        tuples = [(*parts_of(p)[:-1], e[1]) for e, p in zip(entries, paths, strict=True)]
+    known = set(tuples)
+    added: list[tuple[str, ...]] = []
+    for t in tuples:
+        for k in range(1, len(t)):
+            if t[:k] not in known:
+                known.add(t[:k])
+                added.append(t[:k])
+    leaf_count = Counter(t[-1] for t in known)
+
+    def name(t: tuple[str, ...]) -> str:
+        return t[-1] if leaf_count[t[-1]] == 1 else " > ".join(t)
+
+    out: list[_Entry] = []
+    emitted: set[tuple[str, ...]] = set()
+    for t, (lineno, _display, desc, _parent, lists) in zip(tuples, entries, strict=True):
+        for k in range(1, len(t)):
+            if t[:k] in added and t[:k] not in emitted:
+                emitted.add(t[:k])
+                out.append((lineno, name(t[:k]), "", name(t[:k - 1]) if k > 1 else "", {}))
+        out.append((lineno, name(t), desc, name(t[:-1]) if len(t) > 1 else "", lists))
+    headings = {name(t) for t in added}
+    nested = sum(1 for t in tuples if len(t) > 1)
+    source = "the path column" if paths is not None else "code names written as paths ('Parent > Child')"
+    if headings or paths is None:
+        warnings.warn(f"{path.name}: the code tree comes from {source}: {nested} codes have a parent"
+                      + (f"; {len(headings)} parents without a row of their own became headings that are never "
+                         f"assigned: {', '.join(repr(h) for h in sorted(headings))}" if headings else ""),
+                      PsythemesWarning, stacklevel=5)
+    return out, headings
 
 
 def _write_csv(cb: Codebook, path: Path) -> None:
