@@ -259,6 +259,21 @@ def test_structured_codebook_columns_fill_criteria_and_examples(tmp_path):
     assert cb["Body Awareness"].include == ("Feelings linked to symptoms",)
 
 
+def test_unquoted_commas_in_a_last_description_column_are_joined_back(tmp_path):
+    """A hand-written CSV: the description holds commas and no quotes; nothing may be cut off."""
+    path = tmp_path / "codebook.csv"
+    path.write_text("name,description\nTherapeutic Alliance,Feeling listened to, taken seriously and trusting.\n"
+                    "Practical Barriers,Travel,  cost or time.\nBody Awareness,Noticing the body.\n", encoding="utf-8")
+    with pytest.warns(PsythemesWarning, match=r"2 row\(s\) have more cells than the header \(lines 2, 3\)"):
+        cb = load_codebook(path)
+    assert cb["Therapeutic Alliance"].definition == "Feeling listened to, taken seriously and trusting."
+    assert cb["Practical Barriers"].definition == "Travel, cost or time."
+    middle = tmp_path / "middle.csv"  # the extra cells cannot belong to a description that is not last
+    middle.write_text("name,description,parent\nA,x, y,B\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"middle\.csv:2: 1 row\(s\) have more cells than the header's 3"):
+        load_codebook(middle)
+
+
 def test_a_codebook_column_that_is_not_read_is_named(tmp_path):
     path = tmp_path / "book.csv"
     path.write_text("name,description,Analyst notes,Files\nTrust,Being heard.,check with JB,4\n", encoding="utf-8")

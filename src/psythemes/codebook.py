@@ -733,7 +733,7 @@ def _read_csv_codebook(path: Path) -> Codebook:
     first = text.split("\n", 1)[0]
     delimiter = max(",;\t", key=first.count)
     rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
-    return _codebook_from_rows(rows, path, "CSV")
+    return _codebook_from_rows(rows, path, "CSV", delimiter)
 
 
 def _read_xlsx_codebook(path: Path) -> Codebook:
@@ -755,7 +755,7 @@ def _read_xlsx_codebook(path: Path) -> Codebook:
     return _codebook_from_rows(rows, path, "Excel")
 
 
-def _codebook_from_rows(rows: list[list[str]], path: Path, kind: str) -> Codebook:
+def _codebook_from_rows(rows: list[list[str]], path: Path, kind: str, delimiter: str = ",") -> Codebook:
     """The codebook in a table's rows (header first), as :func:`_read_csv_codebook` describes."""
     rows = [r for r in rows if any(cell.strip() for cell in r)]
     if not rows:
@@ -778,6 +778,8 @@ def _codebook_from_rows(rows: list[list[str]], path: Path, kind: str) -> Codeboo
         warnings.warn(f"{path.name}: codebook columns not read: {', '.join(repr(h) for h in unread)} (read: the "
                       "name, description or definition, parent, include/exclude criteria, examples, "
                       "counter-examples, keywords; see docs/codebook.md)", PsythemesWarning, stacklevel=4)
+
+    rows = _rejoin_overflow(rows, header, desc_cols, path, delimiter)
 
     def cell(row: list[str], i: int | None) -> str:
         return row[i] if i is not None and i < len(row) else ""
@@ -829,6 +831,28 @@ def _codebook_from_rows(rows: list[list[str]], path: Path, kind: str) -> Codeboo
     if sum(1 for top in codes for _ in top.walk()) != len(flat):
         raise InputError("parent references form a cycle", path=path)
     return _checked(Codebook(name=path.stem, codes=codes, source=str(path)), path)
+
+
+def _rejoin_overflow(rows: list[list[str]], header: list[str], desc_cols: list[int], path: Path,
+                     delimiter: str) -> list[list[str]]:
+    """Rows with more cells than the header: a description with unquoted commas in a hand-written
+    CSV (``Alliance,Feeling listened to, taken seriously``).  When the description is the last
+    column, the extra cells are its text and are joined back; otherwise they cannot be placed and
+    the rows are an error.  Either way nothing is cut off silently."""
+    width = len(header)
+    long_rows = [i for i, r in enumerate(rows[1:], start=2) if len(r) > width and any(c.strip() for c in r[width:])]
+    if not long_rows:
+        return rows
+    if not desc_cols or desc_cols[-1] != width - 1:
+        raise InputError(f"{len(long_rows)} row(s) have more cells than the header's {width} (first: line "
+                         f"{long_rows[0]}): put text that holds the delimiter in double quotes", path=path,
+                         line=long_rows[0])
+    warnings.warn(f"{path.name}: {len(long_rows)} row(s) have more cells than the header (lines "
+                  f"{', '.join(map(str, long_rows[:5]))}{', ...' if len(long_rows) > 5 else ''}): the description "
+                  "held unquoted delimiters, and its parts were joined back; quote such text to be sure",
+                  PsythemesWarning, stacklevel=5)
+    return [rows[0]] + [r[:width - 1] + [delimiter.join(r[width - 1:]).strip()] if len(r) > width else r
+                        for r in rows[1:]]
 
 
 _Entry = tuple[int, str, str, str, dict[str, list[str]]]  # line, display, description, parent, list fields
