@@ -33,6 +33,7 @@ from .mapping import (
 )
 from .segment import segment_transcripts
 from .tables import (
+    gold_texts,
     is_segment_table,
     read_gold,
     read_metadata,
@@ -219,7 +220,8 @@ def load_segments(
 def _read_gold_csv(path: str | Path, codebook: Codebook, segments: pd.DataFrame | None = None) -> pd.DataFrame:
     # spans beyond their text are dropped (with a warning) when transcripts.jsonl lies beside segments.csv
     lengths = segments.attrs.get("text_lengths") if segments is not None else None
-    return read_gold(path, codes=codebook.names, text_lengths=lengths)
+    return read_gold(path, codes=codebook.names, text_lengths=lengths,
+                     texts=gold_texts(segments) if segments is not None else None)
 
 
 def _few_shot_training(cb: Codebook, segments: pd.DataFrame, train: str | Path, single_label: bool | None,
@@ -558,7 +560,7 @@ def labelled_segments(segments: pd.DataFrame, gold_paths: Sequence[str | Path], 
     (ndarray, list)
         Row positions in ``segments`` and, per position, the sorted codes.
     """
-    from .tables import is_review_csv, read_review
+    from .tables import is_review_sheet, read_review
 
     labelled = np.zeros(len(segments), dtype=bool)
     tables = []
@@ -566,7 +568,7 @@ def labelled_segments(segments: pd.DataFrame, gold_paths: Sequence[str | Path], 
                    strict=True))
     position = {k: i for i, k in enumerate(key)}
     for path in map(Path, gold_paths):
-        if path.suffix.lower() in (".xlsx", ".xlsm") or is_review_csv(path):
+        if is_review_sheet(path):
             decided = read_review(path, codes=codes)
             for rec in decided.reviewed.itertuples(index=False):
                 i = position.get((str(rec.doc_id), int(rec.start), int(rec.end)))
@@ -574,7 +576,7 @@ def labelled_segments(segments: pd.DataFrame, gold_paths: Sequence[str | Path], 
                     labelled[i] = True
             tables.append(decided.gold)
         else:
-            table = read_gold(path, codes=codes, coders=coders)
+            table = read_gold(path, codes=codes, coders=coders, texts=gold_texts(segments))
             labelled |= segments["doc_id"].astype(str).isin(set(table["doc_id"].astype(str))).to_numpy()
             tables.append(table)
     rows = np.flatnonzero(labelled)

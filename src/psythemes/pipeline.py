@@ -535,7 +535,8 @@ def _load_gold(gold: Any, project: Any, book: Any, transcripts: Sequence[Transcr
         table = clean_gold(gold, book.names, lengths)
     else:
         table = read_gold(list(gold) if isinstance(gold, (list, tuple)) else gold, codes=book.names, coders=coders,
-                          qdpx_positions=qdpx_positions, text_lengths=lengths)
+                          qdpx_positions=qdpx_positions, text_lengths=lengths,
+                          texts={t.doc_id: t.text for t in transcripts})
     # the reader counted spans on documents the inputs lack (with a warning): nothing here can code them
     return table[table["doc_id"].isin(set(lengths))].reset_index(drop=True)
 

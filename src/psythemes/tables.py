@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -156,7 +156,31 @@ def read_segments(path: str | Path) -> pd.DataFrame:
     from .validate import text_lengths_near
 
     frame.attrs["text_lengths"] = text_lengths_near(path)  # for gold spans read against this table
+    frame.attrs["segments_path"] = str(path)  # its transcripts.jsonl holds the texts that quotes are found in
     return frame
+
+
+def gold_texts(segments: pd.DataFrame) -> Callable[[], dict[str, str] | None]:
+    """The transcript texts that gold quotes are found in (see :func:`read_gold`'s ``texts``): those of
+    the ``transcripts.jsonl`` beside the segments file, else the segments' own texts, each placed at
+    its offsets (the words between segments, such as speaker labels, are then blank)."""
+    def load() -> dict[str, str] | None:
+        from .validate import texts_near
+
+        return texts_near(segments.attrs.get("segments_path")) or texts_from_segments(segments)
+
+    return load
+
+
+def texts_from_segments(segments: pd.DataFrame) -> dict[str, str]:
+    """``doc_id -> text`` rebuilt from a segments table: each segment's text at its offsets, spaces between."""
+    texts: dict[str, str] = {}
+    for doc, part in segments.groupby("doc_id", sort=False):
+        chars = [" "] * int(part["end"].max())
+        for start, text in zip(part["start"].astype(int), part["text"].astype(str), strict=True):
+            chars[start:start + len(text)] = text
+        texts[str(doc)] = "".join(chars)
+    return texts
 
 
 
@@ -392,9 +416,14 @@ def clean_gold(gold: pd.DataFrame, codes: Sequence[str] | None = None,
     return frame.reset_index(drop=True)
 
 
+#: Transcript texts for gold given as quotes: a mapping ``doc_id -> text``, or a function that
+#: returns one (None: none at hand), called only when a gold table has quotes and no offsets.
+GoldTexts = Mapping[str, str] | Callable[[], Mapping[str, str] | None] | None
+
+
 def read_gold(path: str | Path | Sequence[str | Path], *, codes: Sequence[str] | None = None,
               text_lengths: Mapping[str, int] | None = None, coders: Sequence[str] | None = None,
-              qdpx_positions: str = "auto") -> pd.DataFrame:
+              qdpx_positions: str = "auto", texts: GoldTexts = None) -> pd.DataFrame:
     """Read and check gold codes (:data:`~psythemes.schema.GOLD_COLUMNS`, optional ``text``).
 
     The one reader of gold, for ``evaluate``, ``train``, ``map --method few-shot``, ``extract
@@ -407,7 +436,10 @@ def read_gold(path: str | Path | Sequence[str | Path], *, codes: Sequence[str] |
         ``"gold"``) and ``text``; a REFI-QDA project (``.qdpx``/``.qde``), whose machine
         codings (coder ``psythemes``) are left out unless ``coders`` names them; a filled-in
         review sheet (``.xlsx``, or a CSV with a ``decision`` column, see
-        :mod:`psythemes.review`).  Several paths are read and joined (any mix).
+        :mod:`psythemes.review`); a table of quotes (CSV or ``.xlsx``: document, code and
+        coded text, no offsets, as MAXQDA, ATLAS.ti and spreadsheets give them), found in
+        ``texts`` by :func:`psythemes.quotes.quotes_to_spans`.  Several paths are read and
+        joined (any mix).
     codes : sequence of str, optional
         The code list; a code outside it is an :class:`InputError` naming the line.  A
         project's codes are checked against it too.
@@ -419,6 +451,9 @@ def read_gold(path: str | Path | Sequence[str | Path], *, codes: Sequence[str] |
         Keep only these coders (for a project: instead of "everyone but psythemes").
     qdpx_positions : {"auto", "utf16", "codepoints"}
         How a ``.qdpx``/``.qde`` counts selection positions (see :func:`psythemes.qdpx.read_qdpx`).
+    texts : mapping or callable, optional
+        ``doc_id -> text`` of the transcripts (or a function returning it), needed only for a
+        table of quotes.
 
     Returns
     -------
@@ -436,8 +471,8 @@ def read_gold(path: str | Path | Sequence[str | Path], *, codes: Sequence[str] |
         if not path:
             raise InputError("no gold file given")
         if len(path) > 1:
-            parts = [read_gold(p, codes=codes, text_lengths=text_lengths, coders=coders, qdpx_positions=qdpx_positions)
-                     for p in path]
+            parts = [read_gold(p, codes=codes, text_lengths=text_lengths, coders=coders, qdpx_positions=qdpx_positions,
+                               texts=texts) for p in path]
             joined = pd.concat([p[GOLD_COLUMNS] for p in parts], ignore_index=True)
             dup = joined.duplicated(subset=GOLD_COLUMNS)
             _warn_count(int(dup.sum()), "gold row(s) given in more than one gold file removed")
@@ -459,7 +494,9 @@ def read_gold(path: str | Path | Sequence[str | Path], *, codes: Sequence[str] |
             raise InputError("the project has no human codings to use as gold", path=path)
         frame.attrs["path"] = str(path)
         return clean_gold(frame, codes, text_lengths)
-    if suffix in (".xlsx", ".xlsm") or is_review_csv(path):
+    if suffix in (".xlsx", ".xlsm") and not _is_review_xlsx(path):
+        frame = _read_quote_table(_xlsx_table(path), path, texts)
+    elif suffix in (".xlsx", ".xlsm") or is_review_csv(path):
         decided = read_review(path, codes=codes)
         if decided.reviewed.empty:
             raise InputError("the review sheet has no decisions yet (fill in the 'decision' column)", path=path)
@@ -472,10 +509,85 @@ def read_gold(path: str | Path | Sequence[str | Path], *, codes: Sequence[str] |
         if frame.empty:  # every suggestion rejected: known, but nothing to align
             return frame
     else:
-        frame = _read_csv(path, [_DOC, _START, _END, _CODE], "gold codes")
+        from .quotes import is_quote_table
+
+        frame = _read_csv(path, [], "gold codes")
+        if is_quote_table(frame):
+            frame = _read_quote_table(frame, path, texts)
+        else:
+            missing = [c for c in (_DOC, _START, _END, _CODE) if c not in frame.columns]
+            if missing:
+                raise InputError(f"gold codes table lacks column(s) {', '.join(missing)} (has: "
+                                 f"{', '.join(frame.columns)}); a table of coded passages without offsets needs "
+                                 "a document, a code and a quote column instead", path=path)
     if coders is not None and _CODER in frame.columns:
         frame = frame[frame[_CODER].astype(str).str.strip().isin([str(c).strip() for c in coders])]
     return clean_gold(frame, codes, text_lengths)
+
+
+def _read_quote_table(frame: pd.DataFrame, path: Path, texts: GoldTexts) -> pd.DataFrame:
+    """Spans of a gold table of quotes, found in the transcripts' texts."""
+    from .quotes import quotes_to_spans
+
+    found = texts() if callable(texts) else texts
+    if not found:
+        raise InputError("this gold table gives quotes without start/end offsets; psythemes finds them in the "
+                         "transcripts: give the transcripts (extract ... --gold), or a segments table with the "
+                         "transcripts.jsonl that psythemes wrote beside it", path=path)
+    spans = quotes_to_spans(frame, found, source=path)
+    if _CODER in spans.columns:  # an empty "Created by" cell: the one default coder
+        spans[_CODER] = spans[_CODER].where(spans[_CODER] != "", DEFAULT_CODER)
+    spans.attrs["path"] = str(path)
+    return spans
+
+
+def _is_review_xlsx(path: Path) -> bool:
+    """An ``.xlsx`` that ``psythemes review`` wrote (or one shaped like it): a decision column in
+    its first rows.  Anything else is read as a gold table."""
+    from zipfile import BadZipFile
+
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    if not path.is_file():
+        return True  # read_review says it is missing
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (BadZipFile, InvalidFileException, KeyError, OSError):
+        return True  # read_review reports the error
+    try:
+        sheet = book[_SHEET] if _SHEET in book.sheetnames else book.worksheets[0]
+        for row in sheet.iter_rows(max_row=20, values_only=True):
+            if "decision" in {str(v).strip().lower() for v in row if v is not None}:
+                return True
+        return False
+    finally:
+        book.close()
+
+
+def _xlsx_table(path: Path) -> pd.DataFrame:
+    """The first sheet of a workbook as a table of strings, its first non-empty row the header."""
+    import pandas as pd
+    from openpyxl import load_workbook
+
+    book = load_workbook(path, read_only=True, data_only=True)
+    try:
+        rows = [["" if v is None else str(v) for v in row] for row in book.worksheets[0].iter_rows(values_only=True)]
+    finally:
+        book.close()
+    rows = [r for r in rows if any(v.strip() for v in r)]
+    if not rows:
+        raise InputError("gold workbook is empty", path=path)
+    header = [h.strip() for h in rows[0]]
+    frame = pd.DataFrame([r + [""] * (len(header) - len(r)) for r in rows[1:]], columns=header)
+    frame.attrs["path"] = str(path)
+    return frame
+
+
+def is_review_sheet(path: str | Path) -> bool:
+    """A review sheet that ``psythemes review`` wrote (``.xlsx``, or a CSV with a decision column)."""
+    path = Path(path)
+    return _is_review_xlsx(path) if path.suffix.lower() in (".xlsx", ".xlsm") else is_review_csv(path)
 
 
 def is_review_csv(path: str | Path) -> bool:

@@ -19,7 +19,7 @@ import pandas as pd
 from .errors import InputError
 
 __all__ = ["check_rectangular", "check_unique", "check_spans", "check_segment_table", "check_known_codes",
-           "check_regular_file", "inside_folder", "check_seed", "text_lengths_near"]
+           "check_regular_file", "inside_folder", "check_seed", "text_lengths_near", "texts_near"]
 
 
 def check_rectangular(path: str | Path, *, what: str = "table", encoding: str = "utf-8-sig",
@@ -182,6 +182,26 @@ def check_seed(value: object, name: str = "random_state") -> None:
         return
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= int(value) <= 2**32 - 1:
         raise InputError(f"{name} (--seed) must be an integer from 0 to {2**32 - 1}, not {value!r}")
+
+
+def texts_near(segments_path: str | Path | None) -> dict[str, str] | None:
+    """``doc_id -> text`` from the ``transcripts.jsonl`` beside ``segments_path`` (see
+    :func:`text_lengths_near`); None when there is none (or it cannot be read)."""
+    import json
+
+    if segments_path is None:
+        return None
+    path = Path(segments_path).parent / "transcripts.jsonl"
+    texts: dict[str, str] = {}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                if line.strip():
+                    record = json.loads(line)
+                    texts[str(record["doc_id"])] = str(record["text"])
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return None
+    return texts or None
 
 
 def text_lengths_near(segments_path: str | Path | None) -> dict[str, int] | None:

@@ -158,7 +158,7 @@ def evaluate_command(
     """Evaluate machine codes against human (gold) codes, with human-human agreement alongside."""
     from ..errors import InputError
     from ..evaluate import evaluate
-    from ..tables import read_codes, read_gold, read_segments, write_evaluation
+    from ..tables import gold_texts, read_codes, read_gold, read_segments, write_evaluation
     from ._app import print_warning
 
     if segments is None and not pred_units_only:
@@ -171,9 +171,10 @@ def evaluate_command(
         from ..validate import text_lengths_near
 
         coders = [c.strip() for c in gold_coders.split(",") if c.strip()] if gold_coders else None
-        gold_table = read_gold(list(gold), codes=code_list, coders=coders, text_lengths=text_lengths_near(segments))
-        pred_table = read_codes(pred, codes=code_list)
         seg_table = read_segments(segments) if segments is not None else None
+        gold_table = read_gold(list(gold), codes=code_list, coders=coders, text_lengths=text_lengths_near(segments),
+                               texts=gold_texts(seg_table) if seg_table is not None else None)
+        pred_table = read_codes(pred, codes=code_list)
         with working(f"agreement with {n_boot} bootstrap resamples"):
             result = evaluate(pred_table, gold_table, seg_table, codes=code_list, overlap=overlap,
                               consensus=consensus, ci=ci if n_boot > 0 else None, n_boot=n_boot,
