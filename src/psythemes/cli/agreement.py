@@ -128,8 +128,9 @@ def evaluate_command(
     pred: Path = typer.Option(..., "--pred", help="Machine codes CSV (doc_id, segment_id, start, end, code, score).",
                               metavar="CSV"),
     gold: list[Path] = typer.Option(
-        ..., "--gold", help="Gold codes: CSV (doc_id, start, end, code[, coder]), .qdpx or a filled-in review "
-                            "sheet; repeat to mix.", metavar="FILE"),
+        ..., "--gold", help="Gold codes: CSV (doc_id, start, end, code[, coder]), .qdpx, a filled-in review "
+                            "sheet, or a table of quotes (document, code, quote; CSV or .xlsx, found in the "
+                            "transcripts); repeat to mix.", metavar="FILE"),
     gold_coders: str | None = typer.Option(
         None, "--gold-coders", help="Coders whose codes are gold, comma-separated [default: all but 'psythemes'].",
         metavar="NAME,..."),

@@ -33,7 +33,8 @@ def extract(
              "except for a .qdpx project with a codebook, a --mapper, or the bundled demo corpus.",
         metavar="FILE|NAME")] = None,
     gold: Annotated[list[Path] | None, typer.Option(
-        help="Human codes: CSV (doc_id,start,end,code,coder), .qdpx or a filled-in review sheet; repeat to mix.",
+        help="Human codes: CSV (doc_id,start,end,code,coder), .qdpx, a filled-in review sheet or a table of "
+             "quotes (document, code, quote); repeat to mix.",
         metavar="FILE")] = None,
     gold_coders: Annotated[str | None, typer.Option(
         help="Coders whose codes are gold, comma-separated [default: all but 'psythemes'].",

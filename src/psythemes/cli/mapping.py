@@ -22,7 +22,8 @@ def map_command(
              "unless --model gives the model's own.", show_default=False, metavar="FILE|NAME")] = None,
     method: Annotated[Literal["zero-shot", "few-shot"], typer.Option(help="zero-shot or few-shot.")] = "zero-shot",
     train: Annotated[Path | None, typer.Option(
-        help="Gold codes CSV (doc_id,start,end,code[,coder]) to train a few-shot mapper on these segments.",
+        help="Gold codes CSV (doc_id,start,end,code[,coder], or document,code,quote) to train a few-shot mapper "
+             "on these segments.",
         metavar="CSV")] = None,
     model: Annotated[Path | None, typer.Option(
         help="Folder of a mapper saved by 'psythemes train'.", metavar="DIR")] = None,
@@ -62,7 +63,8 @@ def train_command(
     segments: Annotated[Path, typer.Argument(help="segments.csv of the coded transcripts.", show_default=False,
                                              metavar="SEGMENTS_CSV")],
     gold: Annotated[list[Path], typer.Option(
-        help="Gold codes CSV (doc_id,start,end,code[,coder]), .qdpx or filled-in review sheet; repeat to mix.",
+        help="Gold codes CSV (doc_id,start,end,code[,coder]), .qdpx, filled-in review sheet or a table of quotes "
+             "(document, code, quote); repeat to mix.",
         show_default=False, metavar="FILE")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Model folder, e.g. models/mystudy.", show_default=False,
                                       metavar="DIR")],
