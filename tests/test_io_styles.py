@@ -385,3 +385,21 @@ def test_a_first_cell_and_a_tab_used_once_is_not_a_label(tmp_path):
     with pytest.warns(PsythemesWarning, match="no speaker labels found"):
         tr = io.read_transcript(path)
     assert {t.speaker for t in tr.turns} == {""}
+
+
+def test_line_numbers_are_removed_and_labels_found_after_them():
+    """A transcript numbered for citing: 1<TAB>I: ..., a continuation line numbered too."""
+    with pytest.warns(PsythemesWarning, match="numbers at the start of 7 lines were taken for line numbers"):
+        tr = io.read_transcript(STYLES / "line_numbers.txt")
+    assert_turn_offsets(tr)
+    assert [t.speaker for t in tr.turns] == ["I", "R", "I", "R", "I", "R"]
+    assert said(tr)[3][1] == "The breathing. And she listened, really listened,\nnot like my GP."
+    assert not any(ch.isdigit() for ch in tr.text)
+
+
+@pytest.mark.parametrize("text", [
+    "2019 was a hard year.\nI: How so?\nR: Work.\nI: And now?\nR: Better.\n",   # a year opens one line
+    "1 I: Yes.\n5 R: No.\n9 I: Maybe.\n2 R: So.\n40 I: Then.\n7 R: Fine.\n",     # numbers that do not count
+])
+def test_numbers_that_are_not_line_numbers_stay(text):
+    assert io.strip_line_numbers(text) == (text, 0)

@@ -42,6 +42,7 @@ __all__ = [
     "READERS",
     "FORMAT_BY_SUFFIX",
     "DEFAULT_LABEL_PATTERNS",
+    "strip_line_numbers",
     "DEFAULT_COLUMNS",
     "INTERVIEWER_LABELS",
     "read_transcript",
@@ -665,10 +666,40 @@ def read_text(path: str | Path, *, doc_id: str | None = None,
     Transcript
     """
     path = Path(path)
-    text = _read_text_file(path, encoding)
+    text, removed = strip_line_numbers(_read_text_file(path, encoding))
+    if removed:
+        warnings.warn(f"{path}: the numbers at the start of {removed} lines were taken for line numbers and "
+                      "removed from the text; offsets refer to the text without them", PsythemesWarning,
+                      stacklevel=3)
     turns = parse_labelled_text(text, label_patterns=label_patterns, source=path)
     return Transcript(doc_id=_default_doc_id(path, doc_id), text=text, source=str(path), format="text",
                       turns=turns)
+
+
+_LINE_NUMBER = re.compile(r"[ \t]*(\d{1,5})(?:[ \t]+|$)")
+
+
+def strip_line_numbers(text: str) -> tuple[str, int]:
+    """``text`` without the line numbers that open its lines, and how many were removed.
+
+    Transcripts numbered for citing (``12<TAB>I: How ...``, ``012 R: Well ...``) carry a number
+    on (almost) every line; left in, each would split a turn's words and stand in its text.
+    Numbers are taken for line numbers only when at least 80 % of the non-blank lines (5 or more)
+    open with one followed by white space, and 90 % of them count up by one or restart at 1 (a
+    new page).  Otherwise the text is returned unchanged (a year opening a sentence stays).
+    """
+    lines = text.split("\n")
+    numbered = [(i, m) for i, line in enumerate(lines) if line.strip() and (m := _LINE_NUMBER.match(line))]
+    nonblank = sum(1 for line in lines if line.strip())
+    if nonblank < 5 or len(numbered) < 0.8 * nonblank:
+        return text, 0
+    values = [int(m.group(1)) for _, m in numbered]
+    counting = sum(1 for a, b in zip(values, values[1:], strict=False) if b == a + 1 or b == 1)
+    if counting < 0.9 * (len(values) - 1):
+        return text, 0
+    for i, m in numbered:
+        lines[i] = lines[i][m.end():]
+    return "\n".join(lines), len(numbered)
 
 
 def _build_from_utterances(utterances: Iterable[tuple[str, str, float | None, float | None]],
