@@ -305,6 +305,41 @@ def test_nvivo_hierarchical_name_column(tmp_path):
     assert cb.names == ["Mechanisms", "Alliance"] and cb.parent_of["Alliance"] == "Mechanisms"
 
 
+def test_word_table_codebook_with_merged_heading_rows(tmp_path):
+    """A codebook typed as a Word table: merged rows are headings, a second table continues the first."""
+    docx = pytest.importorskip("docx")
+    document = docx.Document()
+    versions = document.add_table(rows=2, cols=2)  # a version table above the codebook: left out
+    versions.cell(0, 0).text, versions.cell(0, 1).text = "Version", "Date"
+    versions.cell(1, 0).text, versions.cell(1, 1).text = "3", "2025-03-01"
+    table = document.add_table(rows=5, cols=3)
+    for col, text in enumerate(["Code", "Definition", "Example"]):
+        table.cell(0, col).text = text
+    table.cell(1, 0).merge(table.cell(1, 2)).text = "MECHANISMS"
+    for col, text in enumerate(["Alliance", "Trust in the therapist.", '"She listened."']):
+        table.cell(2, col).text = text
+    for col, text in enumerate(["Awareness", "Body and mind linked.", ""]):
+        table.cell(3, col).text = text
+    table.cell(4, 0).merge(table.cell(4, 2)).text = "CONTEXT"
+    more = document.add_table(rows=2, cols=3)  # the same header on the next page
+    for col, text in enumerate(["Code", "Definition", "Example"]):
+        more.cell(0, col).text = text
+    for col, text in enumerate(["Work", "Job and workload.", ""]):
+        more.cell(1, col).text = text
+    path = tmp_path / "Codebook v3.docx"
+    document.save(path)
+    with pytest.warns(PsythemesWarning, match=r"1 table\(s\) left out .*'Version \| Date'"):
+        cb = load_codebook(path)
+    assert cb.names == ["MECHANISMS", "Alliance", "Awareness", "CONTEXT", "Work"]
+    assert cb.parent_of["Alliance"] == "MECHANISMS" and cb.parent_of["Work"] == "CONTEXT"
+    assert not cb["MECHANISMS"].codable and cb["Alliance"].codable
+    assert cb["Alliance"].examples == ("She listened.",) and cb["Work"].definition == "Job and workload."
+    empty = tmp_path / "no table.docx"
+    docx.Document().save(empty)
+    with pytest.raises(InputError, match="no table with a name column in this Word document"):
+        load_codebook(empty)
+
+
 def test_csv_errors_name_file_and_line(tmp_path):
     dup = tmp_path / "dup.csv"
     dup.write_text("name,description\na,x\nA,y\n", encoding="utf-8")

@@ -755,6 +755,80 @@ def _read_xlsx_codebook(path: Path) -> Codebook:
     return _codebook_from_rows(rows, path, "Excel")
 
 
+def _read_docx_codebook(path: Path) -> Codebook:
+    """A codebook kept as a table in a Word document, as many teams write theirs.
+
+    Every table whose first row has a name column (the CSV header names) is read, in order; later
+    tables must have the same header (a codebook split over pages or themes), other tables are
+    left out with a warning.  A row that is one cell merged across the table (``MECHANISMS``) is a
+    heading: it becomes a code that is never assigned, and the rows below it its children (unless
+    the table has a parent column).
+    """
+    from zipfile import BadZipFile
+
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+    from lxml.etree import XMLSyntaxError
+
+    from .limits import open_zip
+
+    raw = path.read_bytes()
+    if not raw:
+        raise InputError("codebook file is empty", path=path)
+    open_zip(raw, path).close()
+    try:
+        document = docx.Document(io.BytesIO(raw))
+    except (PackageNotFoundError, BadZipFile, XMLSyntaxError, KeyError, ValueError, OSError) as err:
+        raise InputError(f"not a readable .docx file ({type(err).__name__})", path=path) from None
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    headings = 0
+    skipped: list[str] = []
+    for table in document.tables:
+        grid = [(["\n".join(p.text for p in c.paragraphs) for c in row.cells], len({id(c._tc) for c in row.cells}))
+                for row in table.rows]
+        grid = [(cells, distinct) for cells, distinct in grid if any(c.strip() for c in cells)]
+        if not grid:
+            continue
+        first = [_norm_header(c) for c in grid[0][0]]
+        if _csv_header_index(first, _CSV_NAME_HEADERS) is None or (header is not None and first != header):
+            skipped.append(" | ".join(c.strip() for c in grid[0][0])[:60])
+            continue
+        header = first
+        for cells, distinct in grid[1:]:
+            if distinct == 1 and len(cells) > 1:
+                headings += 1
+                rows.append([cells[0].strip(), *([""] * (len(cells) - 1)), "\x00heading"])
+            else:
+                rows.append([*cells, ""])
+    if header is None:
+        raise InputError("no table with a name column in this Word document: psythemes reads a codebook from a "
+                         f"table whose first row names its columns (one of: {', '.join(_CSV_NAME_HEADERS)})",
+                         path=path)
+    if skipped:
+        warnings.warn(f"{path.name}: {len(skipped)} table(s) left out (no name column, or another header than the "
+                      f"first codebook table's), e.g. {skipped[0]!r}", PsythemesWarning, stacklevel=4)
+    columns = list(header)
+    if headings and _csv_header_index(header, _CSV_PARENT_HEADERS) is None:
+        # a merged row is a heading over the rows below it: a parent column and "Codable: no"
+        i_desc = next((i for i, h in enumerate(header) if h in _CSV_DESC_HEADERS), None)
+        if i_desc is None:
+            columns.append("description")
+        columns.append("parent")
+        current = ""
+        shaped = []
+        for row in rows:
+            is_heading = row[-1] == "\x00heading"
+            cells = row[:-1] + ([""] if i_desc is None else [])
+            if is_heading:
+                current = cells[0]
+                cells[i_desc if i_desc is not None else len(cells) - 1] = "Codable: no"
+            cells.append("" if is_heading else current)
+            shaped.append(cells)
+        return _codebook_from_rows([columns, *shaped], path, "Word")
+    return _codebook_from_rows([columns, *[r[:-1] for r in rows if r[-1] != "\x00heading"]], path, "Word")
+
+
 def _codebook_from_rows(rows: list[list[str]], path: Path, kind: str, delimiter: str = ",") -> Codebook:
     """The codebook in a table's rows (header first), as :func:`_read_csv_codebook` describes."""
     rows = [r for r in rows if any(cell.strip() for cell in r)]
@@ -972,7 +1046,7 @@ def _write_yaml(cb: Codebook, path: Path) -> None:
 
 
 _READERS = {".yaml": _read_yaml, ".yml": _read_yaml, ".csv": _read_csv_codebook, ".xlsx": _read_xlsx_codebook,
-            ".qdc": _read_qdc}
+            ".docx": _read_docx_codebook, ".qdc": _read_qdc}
 _WRITERS = {".yaml": _write_yaml, ".yml": _write_yaml, ".csv": _write_csv, ".qdc": _write_qdc}
 
 
@@ -983,7 +1057,7 @@ def shipped_codebooks() -> list[str]:
 
 
 def load_codebook(path_or_name: str | Path | Codebook) -> Codebook:
-    """Read a codebook from a file (``.yaml``/``.yml``, ``.csv``, ``.xlsx``, ``.qdc``) or a shipped name.
+    """Read a codebook from a file (``.yaml``/``.yml``, ``.csv``, ``.xlsx``, ``.docx``, ``.qdc``) or a shipped name.
 
     Parameters
     ----------
@@ -1018,7 +1092,7 @@ def load_codebook(path_or_name: str | Path | Codebook) -> Codebook:
         raise InputError("codebook file not found", path=path)
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
-        raise InputError(f"unknown codebook format {path.suffix!r} (use .yaml, .csv, .xlsx or .qdc)", path=path)
+        raise InputError(f"unknown codebook format {path.suffix!r} (use .yaml, .csv, .xlsx, .docx or .qdc)", path=path)
     return reader(path)
 
 

@@ -29,8 +29,8 @@ def extract(
     metadata: Annotated[Path | None, typer.Option(
         help="Sidecar CSV: doc_id, participant, role, wave, ...", metavar="CSV")] = None,
     codebook: Annotated[str | None, typer.Option(
-        help="Codebook file (.yaml, .csv, .xlsx, .qdc), or 'psychosomatic' for the shipped study codebook. Required, "
-             "except for a .qdpx project with a codebook, a --mapper, or the bundled demo corpus.",
+        help="Codebook file (.yaml, .csv, .xlsx, .docx, .qdc), or 'psychosomatic' for the shipped study codebook. "
+             "Required, except for a .qdpx project with a codebook, a --mapper, or the bundled demo corpus.",
         metavar="FILE|NAME")] = None,
     gold: Annotated[list[Path] | None, typer.Option(
         help="Human codes: CSV (doc_id,start,end,code,coder), .qdpx, a filled-in review sheet or a table of "

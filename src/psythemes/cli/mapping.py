@@ -9,7 +9,7 @@ import typer
 
 from ._app import add_group, app, print_warning, warnings_as_lines
 
-codebook_app = add_group("codebook", "Check and convert codebooks (YAML, CSV name/description, REFI-QDA .qdc).")
+codebook_app = add_group("codebook", "Check and convert codebooks (YAML, CSV/Excel/Word tables, REFI-QDA .qdc).")
 
 
 @app.command("map")
@@ -18,7 +18,7 @@ def map_command(
                                              metavar="SEGMENTS_CSV")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.", show_default=False, metavar="DIR")],
     codebook: Annotated[str | None, typer.Option(
-        help="Codebook file (.yaml/.csv/.xlsx/.qdc), or 'psychosomatic' for the shipped study codebook. Required "
+        help="Codebook file (.yaml/.csv/.xlsx/.docx/.qdc), or 'psychosomatic' for the shipped study codebook. Required "
              "unless --model gives the model's own.", show_default=False, metavar="FILE|NAME")] = None,
     method: Annotated[Literal["zero-shot", "few-shot"], typer.Option(help="zero-shot or few-shot.")] = "zero-shot",
     train: Annotated[Path | None, typer.Option(
@@ -69,7 +69,7 @@ def train_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Model folder, e.g. models/mystudy.", show_default=False,
                                       metavar="DIR")],
     codebook: Annotated[str, typer.Option(
-        help="Codebook file (.yaml/.csv/.xlsx/.qdc), or 'psychosomatic' for the shipped study codebook.",
+        help="Codebook file (.yaml/.csv/.xlsx/.docx/.qdc), or 'psychosomatic' for the shipped study codebook.",
         show_default=False, metavar="FILE|NAME")],
     cv: Annotated[int, typer.Option(min=0, help="Folds of cross-validation grouped by transcript (0: none).")] = 5,
     seed: Annotated[int, typer.Option(help="random_state.")] = 0,
@@ -94,7 +94,7 @@ def train_command(
 
 @codebook_app.command("validate")
 def codebook_validate(
-    path: Annotated[str, typer.Argument(help="Codebook file (.yaml/.csv/.xlsx/.qdc) or shipped name.",
+    path: Annotated[str, typer.Argument(help="Codebook file (.yaml/.csv/.xlsx/.docx/.qdc) or shipped name.",
                                         show_default=False)],
 ) -> None:
     """Check a codebook and print a summary (errors name the file and the code)."""
@@ -115,7 +115,7 @@ def codebook_validate(
 @codebook_app.command("convert")
 def codebook_convert(
     source: Annotated[str, typer.Argument(
-        help="Input codebook (.yaml/.csv/.xlsx/.qdc) or shipped name.", show_default=False)],
+        help="Input codebook (.yaml/.csv/.xlsx/.docx/.qdc) or shipped name.", show_default=False)],
     target: Annotated[Path, typer.Argument(help="Output file; format from the suffix.", show_default=False)],
 ) -> None:
     """Convert a codebook between YAML, CSV (name,description) and REFI-QDA .qdc."""

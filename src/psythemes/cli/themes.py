@@ -47,7 +47,7 @@ def themes(
         help=SPEAKER_ROLES_HELP, metavar="GLOB=ROLE,...")] = None,
     encoding: Annotated[str | None, typer.Option(help=ENCODING_HELP, metavar="NAME")] = None,
     guided: Annotated[str | None, typer.Option(
-        help="Guided discovery: codebook file (.yaml/.csv/.xlsx/.qdc) or shipped name whose codes' seed_words "
+        help="Guided discovery: codebook file (.yaml/.csv/.xlsx/.docx/.qdc) or shipped name whose codes' seed_words "
              "steer the themes.", show_default=False, metavar="FILE|NAME")] = None,
     cache_dir: Annotated[Path | None, typer.Option(
         help="Embedding cache folder (default: embeddings/ in the per-user cache; see 'psythemes cache info').",
