@@ -242,6 +242,53 @@ def test_grouped_cv_never_shares_a_document():
         assert not set(groups[train]) & set(groups[test])
 
 
+def test_few_shot_self_training_on_the_segments_to_code(tmp_path):
+    """Single-label data: the most confident predictions for the unlabelled segments become pseudo-examples."""
+    segs, y = toy_corpus(6)
+    coded = [i for i, v in enumerate(y) if v]
+    train = [i for i in coded if segs["doc_id"].iloc[i] in ("doc0", "doc1")]
+    pool = segs[~segs["doc_id"].isin(["doc0", "doc1"])]
+    kw = {"embedder": FakeEmbedder(), "single_label": True, "C": 0.5}
+    plain = FewShotMapper(TOY, self_training=None, **kw).fit(segs.iloc[train], [y[i] for i in train],
+                                                             unlabelled=pool)
+    selftrained = FewShotMapper(TOY, self_training=0.5, **kw).fit(segs.iloc[train], [y[i] for i in train],
+                                                                  unlabelled=pool)
+    assert plain.n_pseudo_ == {}
+    # half of the 48 pool segments predicted as each code (all of them are predicted as body or trust)
+    assert set(selftrained.n_pseudo_) <= {"body", "trust"} and sum(selftrained.n_pseudo_.values()) == 24
+    # refitted: the n-gram vocabularies now include the pool's words
+    assert selftrained.coef_.shape[1] > plain.coef_.shape[1]
+    assert selftrained.n_train_ == len(train)  # gold segments only
+    # without a pool, or with roles that leave none of it, nothing is self-trained
+    assert FewShotMapper(TOY, **kw).fit(segs.iloc[train], [y[i] for i in train]).n_pseudo_ == {}
+    only = FewShotMapper(TOY, roles=["nurse"], **kw)
+    with pytest.raises(InputError, match="no training segment"):
+        only.fit(segs.iloc[train], [y[i] for i in train], unlabelled=pool)
+    # multi-label data are not self-trained
+    multi = FewShotMapper(TOY, embedder=FakeEmbedder()).fit(segs.iloc[train], [[y[i]] for i in train],
+                                                           unlabelled=pool)
+    assert multi.mode_ == "multi" and multi.n_pseudo_ == {}
+    with pytest.raises(InputError, match="self_training must be a share"):
+        FewShotMapper(TOY, self_training=2, **kw).fit(segs.iloc[train], [y[i] for i in train])
+    card = json.loads((selftrained.save(tmp_path / "m") / "card.json").read_text())
+    assert card["n_pseudo_examples"] == selftrained.n_pseudo_ and card["params"]["self_training"] == 0.5
+    assert "pseudo-examples from self-training" in (tmp_path / "m" / "model_card.md").read_text()
+    assert FewShotMapper.load(tmp_path / "m", embedder=FakeEmbedder()).n_pseudo_ == selftrained.n_pseudo_
+
+
+def test_grouped_cv_self_trains_on_the_held_out_fold():
+    seen = []
+
+    class Recording(FewShotMapper):
+        def fit(self, segments, y, all_segments=None, unlabelled=None):
+            seen.append((set(segments["doc_id"]), set(unlabelled["doc_id"])))
+            return super().fit(segments, y, all_segments=all_segments, unlabelled=unlabelled)
+
+    segs, y = toy_corpus(4)
+    grouped_cross_validate(lambda: Recording(TOY, embedder=FakeEmbedder()), segs, y, n_splits=2)
+    assert len(seen) == 2 and all(not train & pool and train | pool == set(segs["doc_id"]) for train, pool in seen)
+
+
 def test_save_load_round_trip(tmp_path):
     segs, y = toy_corpus()
     model = FewShotMapper(TOY, embedder=FakeEmbedder(), random_state=3).fit(segs, y)

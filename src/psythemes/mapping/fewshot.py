@@ -135,6 +135,13 @@ class FewShotMapper(Params):
     roles : sequence of str, optional
         Train on and code only segments of these roles (``role`` column, case-insensitive);
         others get no code.  None: every role.
+    self_training : float or None, default 0.5
+        Transductive self-training for single-label data, when :meth:`fit` is given the
+        ``unlabelled`` segments that will be coded: after the first fit, this share of the
+        unlabelled segments predicted as each code (the most probable ones) become
+        pseudo-examples of it, and the model is fitted again on both, with the same ``C``.
+        None or 0: off.  Multi-label data are not self-trained.  Chosen on split seeds 5-9 of
+        AnnoMI (docs/mapping.md, *Few-shot self-training*).
     random_state : int, default 0
 
     Attributes
@@ -148,6 +155,8 @@ class FewShotMapper(Params):
         The ``C`` used (chosen by grouped cross-validation with ``C="auto"``).
     cv_log_loss_ : dict or None
         With ``C="auto"``: mean log loss per value of ``C`` tried.
+    n_pseudo_ : dict
+        Pseudo-examples per code that self-training added (empty when it did not run).
     embedding_backend_ : str or None
         Set by :meth:`load` only: the backend the saved model was trained on (None when the
         model does not record it).
@@ -176,6 +185,7 @@ class FewShotMapper(Params):
         position: bool = False,
         single_label: bool | None = None,
         roles: Sequence[str] | None = None,
+        self_training: float | None = 0.5,
         random_state: int | None = 0,
     ):
         self.codebook = codebook
@@ -195,6 +205,7 @@ class FewShotMapper(Params):
         self.class_weight = class_weight
         self.threshold = threshold
         self.max_iter = max_iter
+        self.self_training = self_training
         self.random_state = random_state
 
     # -- features ----------------------------------------------------------------------------
@@ -250,7 +261,8 @@ class FewShotMapper(Params):
 
     # -- fit / predict -----------------------------------------------------------------------
 
-    def fit(self, segments: pd.DataFrame, y: Any, all_segments: pd.DataFrame | None = None) -> FewShotMapper:
+    def fit(self, segments: pd.DataFrame, y: Any, all_segments: pd.DataFrame | None = None,
+            unlabelled: pd.DataFrame | None = None) -> FewShotMapper:
         """Fit on segments with gold codes.
 
         Parameters
@@ -263,6 +275,9 @@ class FewShotMapper(Params):
         all_segments : DataFrame, optional
             Every segment of the documents (all speakers), used to find the previous turn;
             default ``segments`` itself.
+        unlabelled : DataFrame, optional
+            Segments without gold codes that will be coded (any role: those of other roles are
+            left out): the pool of ``self_training``.  Their text is used, never a label.
 
         Returns
         -------
@@ -274,6 +289,9 @@ class FewShotMapper(Params):
             raise InputError(f"context must be 'previous', 'both' or 'none', not {self.context!r}")
         if self.C != "auto" and not (isinstance(self.C, (int, float)) and self.C > 0):
             raise InputError(f"C must be a positive number or 'auto', not {self.C!r}")
+        if self.self_training is not None and not (isinstance(self.self_training, (int, float))
+                                                   and 0 <= self.self_training <= 1):
+            raise InputError(f"self_training must be a share from 0 to 1 or None, not {self.self_training!r}")
         segments = check_segments(segments)
         if len(segments) < 2:  # the lexical features need two documents; a classifier needs more anyway
             raise InputError(f"training needs at least 2 segments with gold codes, got {len(segments)}")
@@ -314,7 +332,41 @@ class FewShotMapper(Params):
         self.classes_ = classes
         self.n_train_ = int(len(segments))
         self.n_docs_ = int(segments[DOC].nunique())
+        self.n_pseudo_: dict[str, int] = {}
+        if self.self_training and unlabelled is not None and mode == "single":
+            self._self_train(segments, Y, unlabelled, all_segments)
         return self
+
+    def _self_train(self, segments: pd.DataFrame, Y: np.ndarray, unlabelled: pd.DataFrame,
+                    all_segments: pd.DataFrame | None) -> None:
+        """Refit on the gold plus the most confident predictions for the unlabelled segments (one round).
+
+        Per code, the ``self_training`` share of the unlabelled segments predicted as that code,
+        most probable first, become its pseudo-examples; features (scaling, n-gram vocabularies) and
+        weights are fitted again on both, with the ``C_`` already chosen.
+        """
+        share = float(self.self_training or 0.0)
+        pool = check_segments(unlabelled)
+        pool = pool[self.eligible_mask(pool)]
+        if not len(pool):
+            return
+        proba = _softmax(np.asarray(self._features(pool, all_segments) @ self.coef_.T) + self.intercept_)
+        predicted, confidence = proba.argmax(axis=1), proba.max(axis=1)
+        chosen: list[int] = []
+        for k, code in enumerate(self.classes_):
+            rows = np.flatnonzero(predicted == k)
+            if code == NO_CODE or not len(rows):
+                continue
+            take = rows[np.argsort(-confidence[rows], kind="stable")[:max(1, round(share * len(rows)))]]
+            chosen.extend(take.tolist())
+            self.n_pseudo_[code] = int(len(take))
+        if not chosen:
+            return
+        picked = np.array(sorted(chosen))
+        both = pd.concat([segments, pool.iloc[picked]], ignore_index=True)
+        Y_both = np.vstack([Y, np.eye(len(self.classes_), dtype=bool)[predicted[picked]]])
+        X = self._features(both, all_segments, fit=True)
+        self.coef_, self.intercept_ = self._weights(X, Y_both, self.C_)
 
     def _make_zero_shot(self) -> None:
         # label-free features from the codebook: prototype scores and cue matches
@@ -495,6 +547,7 @@ class FewShotMapper(Params):
         model.dense_mean_, model.dense_scale_ = saved.arrays["dense_mean"], saved.arrays["dense_scale"]
         model.n_train_, model.n_docs_ = spec["n_train"], spec["n_docs"]
         model.C_ = spec.get("C_used", model.C)
+        model.n_pseudo_ = dict(spec.get("n_pseudo") or {})
         model._make_zero_shot()
         for key, vectorizer in saved.vectorizers.items():
             setattr(model, f"{key}_vec_", vectorizer)

@@ -25,7 +25,7 @@ MODEL_FORMAT = "psythemes-fewshot-1"
 #: Parameters of :class:`~psythemes.mapping.FewShotMapper` written to ``model.json`` (``cues`` apart).
 _SAVED_PARAMS = ("classifier", "context", "surface", "tfidf", "C", "class_weight", "threshold", "max_iter",
                  "prototypes", "neighbour_surface", "length_bins", "position", "single_label", "roles",
-                 "random_state")
+                 "self_training", "random_state")
 
 
 def model_embedding_backend(directory: str | Path) -> str | None:
@@ -63,6 +63,7 @@ def save_model(model: Any, directory: str | Path, *, training_data: str = "", me
         "n_train": model.n_train_,
         "n_docs": model.n_docs_,
         "C_used": getattr(model, "C_", None),  # the value C="auto" chose (grouped CV), or C itself
+        "n_pseudo": dict(getattr(model, "n_pseudo_", {})),  # self-training's pseudo-examples per code
         "embedding_backend": embedding_backend or getattr(model.embedder_, "backend_", None),
     }
     if model.tfidf:
@@ -95,6 +96,7 @@ def save_model(model: Any, directory: str | Path, *, training_data: str = "", me
         "random_state": model.random_state,
         "params": spec["params"],
         "C_used": spec["C_used"],
+        "n_pseudo_examples": spec["n_pseudo"],
         "versions": {"psythemes": __version__, "scikit-learn": sklearn.__version__, "numpy": np.__version__},
         "serialisation": "JSON + numpy .npz (allow_pickle=False); no pickle",
     }
@@ -171,7 +173,9 @@ def render_card(card: Mapping[str, Any], notes: str) -> str:
         f"- Embedding model: {card['embedding_model']}"
         + (f", {card['embedding_backend']} backend" if card.get('embedding_backend') else ""),
         f"- Training data: {card['training_data'] or 'not stated'}",
-        f"- Training size: {card['n_train_segments']} segments from {card['n_train_documents']} documents",
+        f"- Training size: {card['n_train_segments']} segments from {card['n_train_documents']} documents"
+        + (f", plus {sum(card['n_pseudo_examples'].values())} pseudo-examples from self-training on the "
+           "segments it was to code" if card.get("n_pseudo_examples") else ""),
         f"- Seed (random_state): {card['random_state']}",
         "- Versions: " + ", ".join(f"{k} {v}" for k, v in card["versions"].items()),
         f"- Serialisation: {card['serialisation']}",

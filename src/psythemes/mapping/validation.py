@@ -151,6 +151,12 @@ def grouped_cross_validate(
     dict
         Mean and standard deviation of kappa, alpha and macro-F1 across folds, the folds' docs,
         and ``n_splits``.
+
+    Notes
+    -----
+    Each fold's held-out segments are passed to ``fit`` as ``unlabelled`` (their text, not their
+    labels): the segments a mapper is about to code, as in ``psythemes map``, so a self-training
+    mapper is scored the way it is used.
     """
     from sklearn.model_selection import GroupKFold
 
@@ -164,7 +170,8 @@ def grouped_cross_validate(
     folds = []
     for train_idx, test_idx in GroupKFold(n_splits=n_splits).split(segments, groups=groups):
         test = segments.iloc[test_idx]
-        model = mapper_factory().fit(segments.iloc[train_idx], [y[i] for i in train_idx], all_segments=all_segments)
+        model = mapper_factory().fit(segments.iloc[train_idx], [y[i] for i in train_idx], all_segments=all_segments,
+                                     unlabelled=test)
         if multi:
             scores = _multilabel_scores([set(y[i]) for i in test_idx], model.predict(test, all_segments=all_segments),
                                         test[SEG].tolist(), model.codebook_.names)
