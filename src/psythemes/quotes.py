@@ -17,6 +17,7 @@ is dropped without a word.
 
 from __future__ import annotations
 
+import bisect
 import re
 import warnings
 from collections.abc import Mapping
@@ -103,12 +104,10 @@ class _Folded:
         return self.where[a], self.where[b - 1] + 1
 
     def folded_offset(self, original: int) -> int:
-        import bisect
-
         return bisect.bisect_left(self.where, original)
 
 
-def locate_quote(text: str | _Folded, quote: str, after: int = 0) -> QuoteMatch | None:
+def locate_quote(text: str, quote: str, after: int = 0) -> QuoteMatch | None:
     """Find ``quote`` in ``text`` (see the module's rule); None when it is not there.
 
     Parameters
@@ -120,7 +119,11 @@ def locate_quote(text: str | _Folded, quote: str, after: int = 0) -> QuoteMatch 
     after : int
         Offset in ``text``: of several occurrences, the first at or after it is taken.
     """
-    doc = text if isinstance(text, _Folded) else _Folded(text)
+    return _locate(_Folded(text), quote, after)
+
+
+def _locate(doc: _Folded, quote: str, after: int) -> QuoteMatch | None:
+    """:func:`locate_quote` on a document folded once for all of its quotes."""
     quote = quote.strip().strip('"\u201c\u201d').strip()
     if not quote:
         return None
@@ -222,7 +225,7 @@ def quotes_to_spans(frame: pd.DataFrame, texts: Mapping[str, str], *, source: st
             continue
         if doc not in folded:
             folded[doc] = _Folded(texts[doc])
-        found = locate_quote(folded[doc], quote, last_start.get(doc, 0))
+        found = _locate(folded[doc], quote, last_start.get(doc, 0))
         if found is None:
             not_found.append((doc, quote.strip()))
             continue
