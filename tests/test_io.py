@@ -403,6 +403,28 @@ def test_metadata_from_frame_and_errors(tmp_path: Path, data_dir: Path) -> None:
     assert err.value.line == 3
 
 
+def test_metadata_as_a_spreadsheet_saves_it(tmp_path: Path) -> None:
+    """';' from a European Excel, a 'File name' column holding file names, capitalised column names."""
+    folder = tmp_path / "t"
+    folder.mkdir()
+    (folder / "P01.txt").write_text("I: Hello?\nR: Hi.\n", encoding="utf-8")
+    (folder / "007.txt").write_text("I: Hello?\nR: Hi there.\n", encoding="utf-8")
+    meta = tmp_path / "meta.csv"
+    meta.write_text("File name;Participant ID;Role;Time point;Age\nP01.txt;A;patient;1;47\n007;B;therapist;2;\n",
+                    encoding="utf-8")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trs = io.read_transcripts([folder], metadata=meta)
+    messages = " | ".join(str(w.message) for w in caught if issubclass(w.category, PsythemesWarning))
+    assert "column 'File name' taken as doc_id" in messages
+    assert "'Participant ID' as 'participant', 'Time point' as 'wave'" in messages
+    assert "match no transcript" not in messages and "without a metadata row" not in messages
+    by_id = {t.doc_id: t.metadata for t in trs}
+    assert by_id["P01"] == {"participant": "A", "role": "patient", "wave": 1, "Age": 47}
+    assert by_id["007"] == {"participant": "B", "role": "therapist", "wave": 2}  # the id stays text
+    assert io.role_of("R", by_id["P01"]) == "patient"
+
+
 def test_parse_speaker_roles() -> None:
     roles = io.parse_speaker_roles("Interviewer=interviewer, Moderator=interviewer,P*=patient,T*=therapist")
     assert roles == {"Interviewer": "interviewer", "Moderator": "interviewer", "P*": "patient", "T*": "therapist"}

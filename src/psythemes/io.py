@@ -1586,6 +1586,11 @@ def _join_metadata(transcripts: list[Transcript], metadata: str | Path | pd.Data
         by_id[doc] = {str(k): (v.item() if hasattr(v, "item") else v) for k, v in rec.items()
                       if not (pd.api.types.is_scalar(v) and pd.isna(v))}
     ids = {tr.doc_id for tr in transcripts}
+    # a metadata row may name the file ("P01.docx") where the transcript's id is its stem ("P01")
+    by_file = {Path(d).stem: d for d in by_id if d not in ids and Path(d).suffix.lower() in FORMAT_BY_SUFFIX}
+    renamed = {stem: d for stem, d in by_file.items() if stem in ids and stem not in by_id}
+    for stem, d in renamed.items():
+        by_id[stem] = by_id.pop(d)
     unknown = [d for d in by_id if d not in ids]
     if unknown:
         warnings.warn(f"metadata rows match no transcript: {', '.join(unknown[:10])}"

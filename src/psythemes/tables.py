@@ -224,21 +224,72 @@ def read_metadata(path: str | Path) -> pd.DataFrame:
 
     path = Path(path)
     text = _read_text_file(path, None)
-    sep = "\t" if path.suffix.lower() == ".tsv" else ","
+    # Excel in many locales saves "CSV" with ';': the delimiter is the most frequent of , ; TAB in the header
+    header = text.split("\n", 1)[0]
+    sep = "\t" if path.suffix.lower() == ".tsv" else max(",;\t", key=header.count)
     check_rectangular(path, what="metadata", delimiter=sep, text=text)  # a shifted column is silent otherwise
     try:
-        frame = pd.read_csv(_stringio.StringIO(text), sep=sep, dtype={"doc_id": str})
+        columns = pd.read_csv(_stringio.StringIO(text), sep=sep, nrows=0).columns
+        # document ids stay text ("007"); the other columns get their types inferred (age 47 a number)
+        frame = pd.read_csv(_stringio.StringIO(text), sep=sep, dtype={c: str for c in columns if _is_doc_column(c)})
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise InputError(f"malformed metadata table: {err}", path=path) from None
     return check_metadata(frame, path)
 
 
+#: Header names (case-insensitive) taken for the document column of a metadata table without ``doc_id``.
+METADATA_DOC_COLUMNS = ("doc_id", "doc id", "document", "document name", "doc", "file", "filename", "file name",
+                        "transcript", "transcript id", "transcript_id", "source")
+
+
+def _is_doc_column(name: Any) -> bool:
+    return " ".join(str(name).strip().lower().replace("_", " ").split()) in {
+        c.replace("_", " ") for c in METADATA_DOC_COLUMNS}
+
+
+#: Metadata columns psythemes reads by name, and other names a sidecar may give them (case-insensitive).
+METADATA_KNOWN_COLUMNS: dict[str, tuple[str, ...]] = {
+    "participant": ("participant", "participant id", "participant_id", "pseudonym"),
+    "role": ("role", "participant role", "speaker role"),
+    "wave": ("wave", "interview wave", "time point", "timepoint"),
+}
+
+
+def _known_metadata_columns(frame: pd.DataFrame, path: str | Path | None) -> pd.DataFrame:
+    """``Role``, ``Participant ID``, ``Time point`` renamed to the names psythemes reads (``role`` ...)."""
+    renames: dict[Any, str] = {}
+    for key, names in METADATA_KNOWN_COLUMNS.items():
+        if key in frame.columns:
+            continue
+        options = {n.replace("_", " ") for n in names}
+        found = next((c for c in frame.columns if " ".join(str(c).strip().lower().replace("_", " ").split())
+                      in options and c not in renames), None)
+        if found is not None:
+            renames[found] = key
+    guessed = [f"{old!r} as {new!r}" for old, new in renames.items() if str(old).strip().lower() != new]
+    if guessed:
+        warnings.warn(f"{Path(path).name + ': ' if path else ''}metadata column(s) read as psythemes names them: "
+                      f"{', '.join(guessed)}", PsythemesWarning, stacklevel=4)
+    return frame.rename(columns=renames) if renames else frame
+
+
 def check_metadata(frame: pd.DataFrame, path: str | Path | None = None) -> pd.DataFrame:
     """A metadata table (from a file or a DataFrame) with text ``doc_id`` values, unique and
-    not empty; whole numbers stay whole where some cells are empty."""
+    not empty; whole numbers stay whole where some cells are empty.
+
+    Without a ``doc_id`` column, the first column named like one of :data:`METADATA_DOC_COLUMNS`
+    (``Document``, ``File name``, ``Transcript``) is taken for it, with a warning.
+    """
     if "doc_id" not in frame.columns:
-        raise InputError(f"metadata has no 'doc_id' column (columns: {', '.join(map(str, frame.columns))})",
-                         path=path)
+        alias = next((c for c in frame.columns if _is_doc_column(c)), None)
+        if alias is None:
+            raise InputError(f"metadata has no 'doc_id' column (columns: {', '.join(map(str, frame.columns))}; a "
+                             f"document column may also be named {', '.join(METADATA_DOC_COLUMNS[1:])})",
+                             path=path)
+        warnings.warn(f"{Path(path).name + ': ' if path else ''}metadata column {alias!r} taken as doc_id",
+                      PsythemesWarning, stacklevel=3)
+        frame = frame.rename(columns={alias: "doc_id"})
+    frame = _known_metadata_columns(frame, path)
     # nullable dtypes keep whole numbers whole (age 47, not 47.0) when some cells are empty
     frame = frame.convert_dtypes()
     if frame["doc_id"].isna().any():
