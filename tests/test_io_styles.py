@@ -403,3 +403,36 @@ def test_line_numbers_are_removed_and_labels_found_after_them():
 ])
 def test_numbers_that_are_not_line_numbers_stay(text):
     assert io.strip_line_numbers(text) == (text, 0)
+
+
+def test_word_tracked_changes_are_read_as_accepted(tmp_path):
+    """A transcript corrected with Track Changes on: inserted words count, deleted ones do not."""
+    docx = pytest.importorskip("docx")
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    def tracked(kind, text):
+        change = OxmlElement(f"w:{kind}")
+        for key, value in (("w:id", "1"), ("w:author", "JB"), ("w:date", "2025-01-01T00:00:00Z")):
+            change.set(qn(key), value)
+        run, content = OxmlElement("w:r"), OxmlElement("w:t" if kind == "ins" else "w:delText")
+        content.text = text
+        content.set(qn("xml:space"), "preserve")
+        run.append(content)
+        change.append(run)
+        return change
+
+    document = docx.Document()
+    document.add_paragraph("Interviewer: How was it?")
+    answer = document.add_paragraph("Participant 3: It was ")
+    answer._p.append(tracked("ins", "really "))
+    answer.add_run("helpful.")
+    question = document.add_paragraph("Interviewer: And the exercises? ")
+    question._p.append(tracked("del", "Were they hard?"))
+    path = tmp_path / "corrected.docx"
+    document.save(path)
+    with pytest.warns(PsythemesWarning, match=r"tracked changes, read as if accepted \(1 insertion\(s\) kept, "
+                                              r"1 deletion\(s\) left out\)"):
+        tr = io.read_transcript(path)
+    assert said(tr) == [("Interviewer", "How was it?"), ("Participant 3", "It was really helpful."),
+                        ("Interviewer", "And the exercises?")]

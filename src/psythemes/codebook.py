@@ -770,6 +770,7 @@ def _read_docx_codebook(path: Path) -> Codebook:
     from docx.opc.exceptions import PackageNotFoundError
     from lxml.etree import XMLSyntaxError
 
+    from .io import docx_paragraph_text
     from .limits import open_zip
 
     raw = path.read_bytes()
@@ -785,8 +786,8 @@ def _read_docx_codebook(path: Path) -> Codebook:
     headings = 0
     skipped: list[str] = []
     for table in document.tables:
-        grid = [(["\n".join(p.text for p in c.paragraphs) for c in row.cells], len({id(c._tc) for c in row.cells}))
-                for row in table.rows]
+        grid = [(["\n".join(docx_paragraph_text(p) for p in c.paragraphs) for c in row.cells],
+                 len({id(c._tc) for c in row.cells})) for row in table.rows]
         grid = [(cells, distinct) for cells, distinct in grid if any(c.strip() for c in cells)]
         if not grid:
             continue

@@ -43,6 +43,7 @@ __all__ = [
     "FORMAT_BY_SUFFIX",
     "DEFAULT_LABEL_PATTERNS",
     "strip_line_numbers",
+    "docx_paragraph_text",
     "DEFAULT_COLUMNS",
     "INTERVIEWER_LABELS",
     "read_transcript",
@@ -936,8 +937,36 @@ def read_docx(path: str | Path, *, doc_id: str | None = None,
         if isinstance(block, Table):
             lines.extend(_docx_table_lines(block))
         else:
-            lines.append(block.text)
+            lines.append(docx_paragraph_text(block))
+    _warn_tracked_changes(document, path)
     return _from_paragraphs(path, lines, doc_id, "docx", label_patterns)
+
+
+# Runs of a paragraph as Word shows it with every tracked change accepted: inserted runs (w:ins,
+# w:moveTo) count, deleted ones (w:del, w:moveFrom) do not; a text box's paragraphs are not this one's.
+_DOCX_RUNS = ("./descendant::w:r[not(ancestor::w:del) and not(ancestor::w:moveFrom) "
+              "and not(ancestor::w:txbxContent)]")
+
+
+def docx_paragraph_text(paragraph: Any) -> str:
+    """A Word paragraph's text with tracked changes accepted.
+
+    python-docx's ``Paragraph.text`` leaves out runs inside ``w:ins`` (a tracked insertion): words
+    a colleague added with *Track Changes* on would be lost.
+    """
+    from docx.text.run import Run
+
+    return "".join(Run(r, paragraph).text for r in paragraph._p.xpath(_DOCX_RUNS))
+
+
+def _warn_tracked_changes(document: Any, path: Path) -> None:
+    body = document.element.body
+    inserted = len(body.xpath(".//w:ins[w:r] | .//w:moveTo[w:r]"))
+    deleted = len(body.xpath(".//w:del[w:r] | .//w:moveFrom[w:r]"))
+    if inserted or deleted:
+        warnings.warn(f"{path}: the document has tracked changes, read as if accepted ({inserted} insertion(s) "
+                      f"kept, {deleted} deletion(s) left out); accept or reject them in Word to be sure",
+                      PsythemesWarning, stacklevel=4)
 
 
 #: Header cells of transcript tables ("Speaker | Time | Text"): such a row is not a turn.
@@ -956,7 +985,7 @@ def _docx_table_lines(table: Any) -> list[str]:
             if id(cell._tc) in seen:  # a merged cell is repeated for every grid column it spans
                 continue
             seen.add(id(cell._tc))
-            cells.append("\n".join(p.text for p in cell.paragraphs))
+            cells.append("\n".join(docx_paragraph_text(p) for p in cell.paragraphs))
         line = _table_row_line(cells)
         if line is not None:
             lines.append(line)
