@@ -436,3 +436,34 @@ def test_word_tracked_changes_are_read_as_accepted(tmp_path):
         tr = io.read_transcript(path)
     assert said(tr) == [("Interviewer", "How was it?"), ("Participant 3", "It was really helpful."),
                         ("Interviewer", "And the exercises?")]
+
+
+# LibreOffice's layout of tracked changes: deleted paragraphs kept apart in text:tracked-changes,
+# inserted words inline between change marks, a comment (office:annotation) inside a paragraph
+ODT_TRACKED = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<office:document-content xmlns:office="urn:oasis:names:tc:ope'
+    'ndocument:xmlns:office:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" xmlns:dc="ht'
+    'tp://purl.org/dc/elements/1.1/" office:version="1.3"><office:body><office:text><text:tracked-changes'
+    '><text:changed-region text:id="ct1"><text:deletion><office:change-info><dc:creator>JB</dc:creator><d'
+    'c:date>2025-01-01T10:00:00</dc:date></office:change-info><text:p>Were they hard?</text:p></text:dele'
+    'tion></text:changed-region><text:changed-region text:id="ct2"><text:insertion><office:change-info><d'
+    'c:creator>JB</dc:creator><dc:date>2025-01-01T10:00:00</dc:date></office:change-info></text:insertion'
+    '></text:changed-region></text:tracked-changes><text:p>Interviewer: How was it?</text:p><text:p>Parti'
+    'cipant 3: It was <text:change-start text:change-id="ct2"/>really <text:change-end text:change-id="ct'
+    '2"/>helpful.<office:annotation><dc:creator>JB</dc:creator><text:p>check this quote</text:p></office:'
+    'annotation></text:p><text:p>Interviewer: And the exercises? <text:change text:change-id="ct1"/></tex'
+    't:p><text:p>Participant 3: Fine.</text:p></office:text></office:body></office:document-content>'
+)
+
+
+def test_opendocument_tracked_changes_are_read_as_accepted(tmp_path):
+    import zipfile
+
+    path = tmp_path / "corrected.odt"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("mimetype", "application/vnd.oasis.opendocument.text", compress_type=zipfile.ZIP_STORED)
+        zf.writestr("content.xml", ODT_TRACKED)
+    with pytest.warns(PsythemesWarning, match=r"tracked changes, read as if accepted \(1 insertion\(s\) kept"):
+        tr = io.read_transcript(path)
+    assert "Were they hard" not in tr.text and "check this quote" not in tr.text
+    assert said(tr)[1] == ("Participant 3", "It was really helpful.")

@@ -1060,6 +1060,12 @@ def read_odt(path: str | Path, *, doc_id: str | None = None,
         raise InputError(f"not a readable .odt file ({type(err).__name__})", path=path) from None
     except (SafeET.ParseError, DefusedXmlException) as err:
         raise InputError(f"unsafe or malformed content.xml in .odt file ({err})", path=path) from None
+    inserted = sum(1 for _ in root.iter(f"{{{_ODF_TEXT}}}insertion"))
+    deleted = sum(1 for _ in root.iter(f"{{{_ODF_TEXT}}}deletion"))
+    if inserted or deleted:
+        warnings.warn(f"{path}: the document has tracked changes, read as if accepted ({inserted} insertion(s) "
+                      f"kept, {deleted} deletion(s) left out); accept or reject them in the word processor to "
+                      "be sure", PsythemesWarning, stacklevel=3)
     return _from_paragraphs(path, _odf_lines(root), doc_id, "odt", label_patterns)
 
 
@@ -1071,6 +1077,8 @@ def _odf_lines(element: Any) -> list[str]:
     :func:`read_docx`); covered (merged) cells are skipped."""
     lines: list[str] = []
     for child in element:
+        if child.tag == f"{{{_ODF_TEXT}}}tracked-changes":
+            continue  # deleted text is kept here, apart from the body; inserted text is inline
         if child.tag in (f"{{{_ODF_TEXT}}}p", f"{{{_ODF_TEXT}}}h"):
             lines.append(_odf_paragraph_text(child))
         elif child.tag == f"{{{_ODF_TABLE}}}table":
