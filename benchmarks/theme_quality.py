@@ -127,11 +127,11 @@ def _shared() -> Path:
     return Path(os.environ.get("PSYTHEMES_SHARED", ROOT.parent / "shared"))
 
 
-def _sample_docs(frame: pd.DataFrame, n_docs: int | None) -> pd.DataFrame:
+def _sample_docs(frame: pd.DataFrame, n_docs: int | None, seed: int = 0) -> pd.DataFrame:
     docs = np.array(sorted(frame["doc_id"].unique()))
     if n_docs is None or n_docs >= len(docs):
         return frame.reset_index(drop=True)
-    chosen = set(np.random.default_rng(0).choice(docs, size=n_docs, replace=False).tolist())
+    chosen = set(np.random.default_rng(seed).choice(docs, size=n_docs, replace=False).tolist())
     return frame[frame["doc_id"].isin(chosen)].reset_index(drop=True)
 
 
@@ -150,26 +150,26 @@ def corpus_demo() -> tuple[pd.DataFrame, pd.Series, dict[str, Any]]:
     return segs, codes, info
 
 
-def corpus_annomi(n_docs: int) -> tuple[pd.DataFrame, pd.Series, dict[str, Any]]:
+def corpus_annomi(n_docs: int, seed: int = 0) -> tuple[pd.DataFrame, pd.Series, dict[str, Any]]:
     from scoreboard import load_annomi
 
     segs, labels = load_annomi()
     segs = segs.assign(_gold=[f"therapist:{t}" if isinstance(t, str) else (f"client:{c}" if isinstance(c, str) else None)
                               for t, c in zip(labels["therapist"], labels["client"], strict=True)])
-    segs = _sample_docs(segs, n_docs)
+    segs = _sample_docs(segs, n_docs, seed)
     codes = segs.pop("_gold")
-    return segs, codes, {"source": f"AnnoMI-simple.csv, {n_docs} of 133 transcripts (rng 0)",
+    return segs, codes, {"source": f"AnnoMI-simple.csv, {n_docs} of 133 transcripts (rng {seed})",
                          "gold": "main_therapist_behaviour / client_talk_type"}
 
 
-def corpus_esconv(n_docs: int) -> tuple[pd.DataFrame, pd.Series, dict[str, Any]]:
+def corpus_esconv(n_docs: int, seed: int = 0) -> tuple[pd.DataFrame, pd.Series, dict[str, Any]]:
     from scoreboard import load_esconv
 
     segs, labels, _ = load_esconv()
     segs = segs.assign(_gold=labels)
-    segs = _sample_docs(segs, n_docs)
+    segs = _sample_docs(segs, n_docs, seed)
     codes = segs.pop("_gold")
-    return segs, codes, {"source": f"ESConv train+valid+test, {n_docs} of 1,297 dialogues (rng 0)",
+    return segs, codes, {"source": f"ESConv train+valid+test, {n_docs} of 1,297 dialogues (rng {seed})",
                          "gold": "supporter strategy (seeker turns uncoded)"}
 
 

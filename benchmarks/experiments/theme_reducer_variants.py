@@ -12,6 +12,9 @@ Variants: ``umap`` (one UMAP, the preset before StackedUMAP), ``epochsN`` (one U
 took over half the corpus (shipped: ``min_cluster_size // 3``, 3 at the default size), e.g.
 ``ensemble3:fallback=1``; ``:size=K`` sets that second clustering's ``min_cluster_size`` (shipped:
 unchanged, the preset's ``min_topic_size``), e.g. ``ensemble3:size=20`` or ``ensemble3:fallback=5:size=20``.
+``:adaptive`` makes the second clustering try ``min_cluster_size`` 2, 1.5 and 1.2 times the preset's
+(``min_samples`` a third of it) and keep the largest that no cluster takes over (else the shipped one).
+``--sample-seed S`` draws another sample of AnnoMI's or ESConv's transcripts.
 For each:
 ``ThemeDiscoverer(n_runs=5)`` (seeds 0-4, reported run = most central), keywords left plain;
 prints themes, outlier share, mean stability of the reported run's themes, the unstable ones, NMI
@@ -35,11 +38,13 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "benchmarks" / "experiments"))
 
 import theme_quality as tq  # noqa: E402
+from hdbscan import HDBSCAN  # noqa: E402
 from theme_stability_sweep import fit_and_print  # noqa: E402
 
 from psythemes.embed import Embedder  # noqa: E402
 from psythemes.themes import presets  # noqa: E402
 from psythemes.themes.clustering import HDBSCANWithFallback  # noqa: E402
+from psythemes.themes.presets import DOMINANT_SHARE, dominant_share  # noqa: E402
 from psythemes.themes.reduction import StackedUMAP  # noqa: E402
 
 
@@ -58,24 +63,58 @@ def _fixed_fallback(fallback: int | None, size: int | None = None) -> type[HDBSC
     return type(f"FixedFallback{fallback}_{size}", (HDBSCANWithFallback,), {"_fallback_min_samples": min_samples})
 
 
+def _adaptive_fallback(factors: tuple[float, ...] = (2.0, 1.5, 1.2)) -> type[HDBSCANWithFallback]:
+    """HDBSCANWithFallback whose second clustering tries larger ``min_cluster_size`` first
+    (``factors`` times the preset's, ``min_samples`` a third of it) and keeps the largest that no
+    cluster takes over; if all of them collapse, the shipped second clustering."""
+    class AdaptiveFallback(HDBSCANWithFallback):
+        def fit(self, X, y=None):  # type: ignore[no-untyped-def]
+            HDBSCAN.fit(self, X, y)
+            self.fallback_ = None
+            first = dominant_share(self.labels_)
+            if first <= DOMINANT_SHARE or self.min_samples is not None:
+                return self
+            base = self.min_cluster_size
+            for size in [round(base * f) for f in factors] + [base]:
+                self.set_params(min_cluster_size=size, min_samples=max(1, size // 3))
+                HDBSCAN.fit(self, X, y)
+                if dominant_share(self.labels_) <= DOMINANT_SHARE:
+                    break
+            self.fallback_ = {"largest_share_before": round(first, 4), "min_cluster_size": size,
+                              "min_samples": self.min_samples,
+                              "largest_share_after": round(dominant_share(self.labels_), 4)}
+            print(f"    adaptive fallback: min_cluster_size {size}", flush=True)
+            return self
+
+    return AdaptiveFallback
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", choices=["demo", "annomi", "esconv"], default="annomi")
     parser.add_argument("--variant", action="append", default=None)
+    parser.add_argument("--sample-seed", type=int, default=0,
+                        help="which transcripts AnnoMI's 25 / ESConv's 80 are (default 0: the benchmark's sample)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    loaders = {"demo": tq.corpus_demo, "annomi": lambda: tq.corpus_annomi(25), "esconv": lambda: tq.corpus_esconv(80)}
+    seed = args.sample_seed
+    loaders = {"demo": tq.corpus_demo, "annomi": lambda: tq.corpus_annomi(25, seed),
+               "esconv": lambda: tq.corpus_esconv(80, seed)}
     segs, codes, _ = loaders[args.corpus]()
     X = Embedder(cache_dir=ROOT / ".psythemes-cache" / "embeddings").embed_segments(segs)
     original = tq._default_parts  # the preset without the benchmark's UMAP memo
     for variant in args.variant or ["umap"]:
         name, *options = variant.split(":")
         option = dict(o.partition("=")[::2] for o in options)
-        if set(option) - {"fallback", "size"} or not all(v.isdigit() for v in option.values()):
-            parser.error(f"bad option in {variant!r}: use :fallback=M and/or :size=K (whole numbers)")
-        fallback, size = (int(option[k]) if k in option else None for k in ("fallback", "size"))
+        if option == {"adaptive": ""}:
+            clusterer: type[HDBSCANWithFallback] | None = _adaptive_fallback()
+        elif set(option) - {"fallback", "size"} or not all(v.isdigit() for v in option.values()):
+            parser.error(f"bad option in {variant!r}: use :fallback=M and/or :size=K (whole numbers), or :adaptive")
+        else:
+            fallback, size = (int(option[k]) if k in option else None for k in ("fallback", "size"))
+            clusterer = _fixed_fallback(fallback, size) if option else None
 
-        def parts(*a, _v=name, _clusterer=_fixed_fallback(fallback, size) if option else None, **k):
+        def parts(*a, _v=name, _clusterer=clusterer, **k):
             chosen = original(*a, **k)
             if _clusterer is not None:
                 chosen["hdbscan_model"] = _clusterer(**chosen["hdbscan_model"].get_params())
@@ -88,7 +127,7 @@ def main() -> int:
             return chosen
 
         presets.PRESETS["default"] = parts
-        fit_and_print(f"{args.corpus} {variant}", segs, X, codes)
+        fit_and_print(f"{args.corpus}{f' sample {seed}' if seed else ''} {variant}", segs, X, codes)
     return 0
 
 
