@@ -467,3 +467,23 @@ def test_opendocument_tracked_changes_are_read_as_accepted(tmp_path):
         tr = io.read_transcript(path)
     assert "Were they hard" not in tr.text and "check this quote" not in tr.text
     assert said(tr)[1] == ("Participant 3", "It was really helpful.")
+
+
+def test_labels_alone_above_their_blocks():
+    """Block layout: the speaker alone on a line, the words below, a blank line between blocks."""
+    tr = read("block_labels.txt")
+    assert said(tr) == [("Interviewer", "How have you been since the last session?"),
+                        ("Participant 2", "Better. The breathing helps."), ("Interviewer", "What changed?"),
+                        ("Participant 2", "I notice the tension earlier now.")]
+
+
+@pytest.mark.parametrize("text", [
+    "Introduction\nWe met twice.\n\nMethods\nWe talked.\n",          # headings used once: not speakers
+    "Mm-hmm.\nShe said so.\n\nMm-hmm.\nAnd then?\n",                    # a sentence, not a label
+])
+def test_lines_alone_that_are_not_labels_stay_text(tmp_path, text):
+    path = tmp_path / "notes.txt"
+    path.write_text(text, encoding="utf-8")
+    with pytest.warns(PsythemesWarning, match="no speaker labels found"):
+        tr = io.read_transcript(path)
+    assert {t.speaker for t in tr.turns} == {""}

@@ -494,6 +494,8 @@ def parse_labelled_text(
     if check_shape:
         candidates = _drop_one_off_tab_labels(candidates, tab_labels)
         candidates = _drop_one_off_labels(candidates, text)
+        if not candidates:
+            candidates = _block_labels(text)
 
     if not candidates:
         return _paragraph_turns(text, source)
@@ -585,6 +587,39 @@ def _paragraph_turns(text: str, source: str | Path) -> list[Turn]:
     warnings.warn(f"{source or 'text'}: no speaker labels found; each of the {len(turns)} paragraphs becomes a "
                   "turn with an unknown speaker", PsythemesWarning, stacklevel=4)
     return turns
+
+
+_BLOCK_LABEL = re.compile(rf"[ \t]*(?P<speaker>{_TOKEN}(?: {_TOKEN}){{0,3}})[ \t]*$")
+
+
+def _block_labels(text: str) -> list[_Candidate]:
+    """Labels alone on a line, the words on the lines below, in a text where no other label form was
+    found (``INTERVIEWER`` / ``Participant 2`` above each block, as block-layout exports and typed
+    transcripts have them).
+
+    A line counts when it opens a block (first line, or after a blank line), words follow on the
+    next line, it has the label shape and does not end like a sentence, and its label recurs in the
+    file or names a role or an id.  At least two such labels are needed: one alone is a title.
+    """
+    lines = _iter_lines(text)
+    found: list[_Candidate] = []
+    for i, (ls, le) in enumerate(lines):
+        opens_block = i == 0 or not text[lines[i - 1][0]:lines[i - 1][1]].strip()
+        followed = i + 1 < len(lines) and text[lines[i + 1][0]:lines[i + 1][1]].strip()
+        m = _BLOCK_LABEL.match(text, ls, le) if opens_block and followed else None
+        if m is None:
+            continue
+        speaker = unicodedata.normalize("NFC", m.group("speaker").strip())
+        if speaker[-1].isalnum() and _label_shape_ok(speaker):
+            found.append((ls, le, speaker, None, False, None))
+    counts = Counter(c[2] for c in found)
+
+    def kept(speaker: str) -> bool:
+        words = {w.casefold() for w in re.findall(r"[^\W_]+", speaker)}
+        return counts[speaker] >= 2 or bool(words & _ROLE_WORDS) or _is_id_like(speaker)
+
+    found = [c for c in found if kept(c[2])]
+    return found if len(found) >= 2 else []
 
 
 def _drop_one_off_tab_labels(candidates: list[_Candidate], tab_labels: set[int]) -> list[_Candidate]:
