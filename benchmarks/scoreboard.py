@@ -391,25 +391,31 @@ def task_esconv(args: argparse.Namespace, results: dict[str, Any]) -> None:
 PLAIN = CODEBOOKS / "plain"
 
 
-def _plain_zero_shot(cb: Any, segs: pd.DataFrame, gold: list[str], test: np.ndarray, emb: Any) -> dict[str, Any]:
+def _plain_zero_shot(cb: Any, segs: pd.DataFrame, gold: list[str], test: np.ndarray, emb: Any,
+                     all_segs: pd.DataFrame | None = None) -> dict[str, Any]:
     """Naive nearest definition vs the calibrated zero-shot mapper, scored on the ``test`` rows.
 
     The zero-shot mappers are fitted on every segment of the task (transductive: the unlabelled
-    corpus calibrates them, no label is read); only the scoring uses ``gold``.
+    corpus calibrates them, no label is read); only the scoring uses ``gold``.  ``all_segs`` (every
+    speaker's turns) is where the single-label mapper's second stage finds neighbouring turns, as
+    `psythemes map` finds them in the segments table.
     """
     tsegs, tgold = segs.iloc[test], [gold[i] for i in test]
     out: dict[str, Any] = {}
     runs = {
         "nearest_definition": ZeroShotMapper(cb, embedder=emb, use_examples=False, threshold=-1.0, self_training=False).fit(),
         "calibrated_abstention": ZeroShotMapper(cb, embedder=emb).fit(segs),
-        "calibrated_single_label": ZeroShotMapper(cb, embedder=emb, single_label=True).fit(segs),
+        "calibrated_single_label_first_stage": ZeroShotMapper(cb, embedder=emb, single_label=True,
+                                                              refine=None).fit(segs),
+        "calibrated_single_label": ZeroShotMapper(cb, embedder=emb, single_label=True).fit(segs, all_segments=all_segs),
     }
     labels = {"nearest_definition": "zero-shot, nearest definition (naive)",
               "calibrated_abstention": "zero-shot, corpus-calibrated + self-training, may abstain",
-              "calibrated_single_label": "zero-shot, corpus-calibrated + self-training, --single-label"}
+              "calibrated_single_label_first_stage": "zero-shot, --single-label, self-training only (refine=None)",
+              "calibrated_single_label": "zero-shot, --single-label, + second stage (default)"}
     for key, mapper in runs.items():
         t0 = time.time()
-        pred = mapper.predict_single(tsegs)
+        pred = mapper.predict_single(tsegs, all_segments=all_segs)
         res = _round(agreement_scores(tgold, pred))
         res["abstained"] = int(sum(p is None for p in pred))
         res["seconds"] = round(time.time() - t0, 1)
@@ -485,8 +491,8 @@ def task_plain(corpus: str, args: argparse.Namespace, results: dict[str, Any]) -
     out: dict[str, Any] = {"codebook": str(cb_path.relative_to(ROOT)), "n_utterances": len(segs),
                            "evaluated_on": f"{len(test)} utterances of the 80 % test transcripts (seed-0 split)"}
     if not args.few_shot_only:
-        out["zero_shot"] = _plain_zero_shot(cb, segs, gold, test, emb)
-        out["zero_shot_dev"] = _plain_zero_shot(cb, segs, gold, dev, emb) if args.dev else None
+        out["zero_shot"] = _plain_zero_shot(cb, segs, gold, test, emb, all_segs)
+        out["zero_shot_dev"] = _plain_zero_shot(cb, segs, gold, dev, emb, all_segs) if args.dev else None
     n_seeds = 2 if args.quick else args.seeds
     out["few_shot_20pct"] = plain_few_shot(cb, segs, gold, all_segs, emb, role, n_seeds)
     results[key] = out

@@ -466,6 +466,36 @@ def test_zero_shot_plain_codebook_codes_a_realistic_share():
     assert set(segs.set_index("segment_id").loc[only["segment_id"], "role"]) == {"patient"}
 
 
+def test_zero_shot_single_label_second_stage():
+    """Single-label, self-trained: a few-shot mapper trained on the most confident decisions decides."""
+    segs, y = toy_corpus(6)
+    first = ZeroShotMapper(PLAIN, embedder=FakeEmbedder(), single_label=True, refine=None).fit(segs)
+    second = ZeroShotMapper(PLAIN, embedder=FakeEmbedder(), single_label=True).fit(segs, all_segments=segs)
+    assert first.refiner_ is None and second.refiner_ is not None and second.refine == 0.3
+    refiner = second.refiner_
+    assert refiner.single_label and refiner.n_train_ >= 0.3 * len(segs) * 0.9  # the share, ties included
+    assert sum(refiner.n_pseudo_.values()) > 0  # it self-trains on the rest
+    pred = second.predict_single(segs, all_segments=segs)
+    proba = refiner.predict_proba(segs, segs)
+    assert pred == [proba.columns[k] for k in proba.to_numpy().argmax(axis=1)]
+    codes = second.predict(segs)
+    assert len(codes) == len(segs) and set(codes["method"]) == {"zero-shot"}
+    # not single-label, or no self-training (a codebook with examples): no second stage
+    assert ZeroShotMapper(PLAIN, embedder=FakeEmbedder()).fit(segs).refiner_ is None
+    assert ZeroShotMapper(TOY, embedder=FakeEmbedder(), single_label=True).fit(segs).refiner_ is None
+    with pytest.raises(InputError, match="refine must be a share"):
+        ZeroShotMapper(PLAIN, embedder=FakeEmbedder(), single_label=True, refine=1.5).fit(segs)
+
+
+def test_zero_shot_second_stage_is_skipped_for_large_codebooks(monkeypatch):
+    from psythemes.mapping import zeroshot
+
+    segs, _ = toy_corpus(6)
+    monkeypatch.setattr(zeroshot, "_REFINE_MAX_CODES", 1)  # the toy codebook's 2 codes count as "large"
+    mapper = ZeroShotMapper(PLAIN, embedder=FakeEmbedder(), single_label=True).fit(segs)
+    assert mapper.self_model_ is not None and mapper.refiner_ is None
+
+
 def test_zero_shot_without_corpus_calibrates_on_the_batch():
     segs, _ = toy_corpus(3)
     mapper = ZeroShotMapper(PLAIN, embedder=FakeEmbedder()).fit()  # no corpus: nothing to calibrate on yet

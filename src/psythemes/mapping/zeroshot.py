@@ -53,6 +53,9 @@ _OWN_FALLBACK_QUANTILE = 0.25
 _CORPUS_SD = 1.0
 # ... and within this many standard deviations of the segment's best code (relative to the other codes)
 _RELATIVE_SD = 0.5
+# The second stage (refine) was chosen on schemes of 3-8 codes; its few-shot fit (C by grouped CV)
+# grows with the classes and took minutes on 165 near-duplicate codes, so larger codebooks skip it.
+_REFINE_MAX_CODES = 20
 
 
 def _parse_threshold(threshold: Any, names: list[str]) -> dict[str, float] | str:
@@ -128,6 +131,15 @@ class ZeroShotMapper(Params):
     single_label : bool, default False
         Every eligible segment gets exactly one code, its best, never none (schemes where each
         unit has one code, e.g. MI therapist behaviour).
+    refine : float or None, default 0.3
+        Single-label with self-training only: the ``refine`` share of the corpus segments the
+        self-trained model gives each code (its most probable ones) train a
+        :class:`~psythemes.mapping.FewShotMapper` (context, surface cues, n-grams, its own
+        self-training on the rest), which then decides (``refiner_``).  It learns what the
+        definitions imply but the embedding alone misses (how a turn relates to the one before).
+        No label is used.  None or 0: off.  Codebooks of more than 20 codes skip it (not measured
+        there, and its fit grows with the codes).  Chosen on AnnoMI's development transcripts
+        (docs/mapping.md, *Zero-shot: a second stage*).
     roles : sequence of str, optional
         Only segments of these roles (``role`` column, case-insensitive) are coded.
     random_state : int, default 0
@@ -141,6 +153,9 @@ class ZeroShotMapper(Params):
         Threshold per code after :meth:`fit` (on the prototype score).
     self_model_ : SelfTrainedModel or None
         The classifier learned from pseudo-labels (then it decides, see :meth:`margins`).
+    refiner_ : FewShotMapper or None
+        With ``refine``: the second-stage mapper trained on the self-trained model's most
+        confident segments (then it decides).
     prototypes_ : dict
         Per code: the prototype texts and their embeddings.
     """
@@ -161,6 +176,7 @@ class ZeroShotMapper(Params):
         role_filter: bool = True,
         self_training: bool | str = "auto",
         single_label: bool = False,
+        refine: float | None = 0.3,
         roles: Sequence[str] | None = None,
         random_state: int | None = 0,
     ):
@@ -169,6 +185,7 @@ class ZeroShotMapper(Params):
         self.threshold = threshold
         self.self_training = self_training
         self.single_label = single_label
+        self.refine = refine
         self.roles = roles
         self.max_codes = max_codes
         self.use_examples = use_examples
@@ -189,7 +206,8 @@ class ZeroShotMapper(Params):
         neg = list(code.exclude) + list(code.counter_examples) if self.use_examples else []
         return pos, neg
 
-    def fit(self, segments: pd.DataFrame | None = None, y: Any = None) -> ZeroShotMapper:
+    def fit(self, segments: pd.DataFrame | None = None, y: Any = None,
+            all_segments: pd.DataFrame | None = None) -> ZeroShotMapper:
         """Build the prototypes and the per-code thresholds.
 
         With ``threshold="auto"`` the threshold of code *c* is calibrated on the codebook alone:
@@ -207,11 +225,17 @@ class ZeroShotMapper(Params):
         :meth:`predict`), and with ``self_training`` a classifier learned from the corpus' own
         confident segments decides (:mod:`psythemes.selftrain`, ``docs/mapping.md``).
 
+        With ``refine`` (single-label, self-trained), a second stage is trained on the corpus
+        (see the parameter).
+
         Parameters
         ----------
         segments : DataFrame, optional
             Unlabelled segments for the optional calibration.
         y : ignored
+        all_segments : DataFrame, optional
+            Every segment of the documents (all speakers), where the second stage finds each
+            segment's neighbouring turns; default ``segments``.
 
         Returns
         -------
@@ -245,8 +269,40 @@ class ZeroShotMapper(Params):
             centroid = pos_e.mean(axis=0)
             centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
             self.prototypes_[code.name] = _Prototypes(texts[a:b], pos_e, centroid, texts[b:c], neg_e)
+        if self.refine is not None and not (isinstance(self.refine, (int, float)) and 0 <= self.refine <= 1):
+            raise InputError(f"refine must be a share from 0 to 1 or None, not {self.refine!r}")
+        self.refiner_ = None
         self.thresholds_ = self._calibrate(segments)
+        if (self.refine and self.single_label and self.self_model_ is not None and segments is not None
+                and len(self.codes_) <= _REFINE_MAX_CODES):
+            self.refiner_ = self._refine(check_segments(segments), all_segments)
         return self
+
+    def _refine(self, segments: pd.DataFrame, all_segments: pd.DataFrame | None) -> Any:
+        """The second stage: a few-shot mapper trained on the most confident single-label decisions."""
+        from .fewshot import FewShotMapper
+
+        eligible = segments[self.eligible_mask(segments)]
+        _, scores, margins = self._decide(eligible)
+        best = self._best(scores, margins)
+        share = float(self.refine or 0.0)
+        rows: list[int] = []
+        for j in range(len(self.codes_)):
+            mine = np.flatnonzero(best == j)
+            if len(mine):
+                # the share with the highest scores, and every segment tied with the last one taken (repeated
+                # short turns score alike: which of them to take would otherwise be the sort's accident)
+                cut = np.sort(scores[mine, j])[::-1][max(1, round(share * len(mine))) - 1]
+                rows.extend(mine[scores[mine, j] >= cut])
+        chosen = np.array(sorted(rows), dtype=int)
+        labels = [self.codes_[best[i]] for i in chosen]
+        if len(set(labels)) < 2:
+            return None
+        train = eligible.iloc[chosen]
+        pool = segments[~segments[SEG].isin(set(train[SEG]))]
+        return FewShotMapper(self.codebook_, embedder=self.embedder_, single_label=True, roles=self.roles,
+                             random_state=self.random_state).fit(
+            train, labels, all_segments=all_segments if all_segments is not None else segments, unlabelled=pool)
 
     def _plain(self, code: Code) -> bool:
         """True when the codebook gives nothing to calibrate this code on (definition only)."""
@@ -384,21 +440,28 @@ class ZeroShotMapper(Params):
         emb = encode(self.embedder_, texts)
         return emb, self._cued(self.prototype_scores(emb), texts)
 
-    def _decide(self, segments: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _decide(self, segments: pd.DataFrame,
+                all_segments: pd.DataFrame | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(embeddings, scores, margins): a code is assigned where its margin is >= 0.
 
-        With a self-trained model the score is the model's probability of the code and the
-        margin its lead over the most probable other class ("no code" included); otherwise the
-        score is the prototype score and the margin its distance to the code's threshold.
-        Ineligible segments (roles) get a margin of -inf.
+        With a second stage (``refiner_``) or a self-trained model the score is that model's
+        probability of the code and the margin its lead over the most probable other class ("no
+        code" included); otherwise the score is the prototype score and the margin its distance
+        to the code's threshold.  Ineligible segments (roles) get a margin of -inf.
         """
         segments = check_segments(segments)
         emb, scores = self._embed_scores(segments)
         model = getattr(self, "self_model_", None)
-        if model is not None and len(segments):
-            proba = model.proba(emb, segment_texts(segments))
+        refiner = getattr(self, "refiner_", None)
+        if (model is not None or refiner is not None) and len(segments):
+            if refiner is not None:
+                frame = refiner.predict_proba(segments, all_segments if all_segments is not None else segments)
+                classes, proba = [str(c) for c in frame.columns], frame.to_numpy()
+            else:
+                assert model is not None  # one of the two is set
+                classes, proba = list(model.classes), model.proba(emb, segment_texts(segments))
             scores = np.zeros((len(segments), len(self.codes_)))
-            col = {c: k for k, c in enumerate(model.classes)}
+            col = {c: k for k, c in enumerate(classes)}
             for j, name in enumerate(self.codes_):
                 if name in col:
                     scores[:, j] = proba[:, col[name]]
@@ -441,9 +504,13 @@ class ZeroShotMapper(Params):
         eligible = self._allowed(segments) & self.eligible_mask(segments)[:, None]
         return emb, scores, np.where(eligible, margins, -np.inf)
 
-    def decision_function(self, segments: pd.DataFrame) -> pd.DataFrame:
-        """Scores, one row per segment (index: ``segment_id``), one column per code."""
-        scores = self._decide(segments)[1]
+    def decision_function(self, segments: pd.DataFrame, all_segments: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Scores, one row per segment (index: ``segment_id``), one column per code.
+
+        ``all_segments`` (every segment of the documents) is where a second stage finds the
+        neighbouring turns; default ``segments``.
+        """
+        scores = self._decide(segments, all_segments)[1]
         return pd.DataFrame(scores, index=segments[SEG].tolist(), columns=self.codes_)
 
     def eligible_mask(self, segments: pd.DataFrame) -> np.ndarray:
@@ -462,9 +529,9 @@ class ZeroShotMapper(Params):
                 allowed[:, j] = np.array([(r == "") or (r in wanted) for r in roles])
         return allowed
 
-    def margins(self, segments: pd.DataFrame) -> pd.DataFrame:
+    def margins(self, segments: pd.DataFrame, all_segments: pd.DataFrame | None = None) -> pd.DataFrame:
         """Per code, how far the segment is past the point of assignment (>= 0: assigned); ineligible: -inf."""
-        margins = self._decide(segments)[2]
+        margins = self._decide(segments, all_segments)[2]
         return pd.DataFrame(margins, index=segments[SEG].tolist(), columns=self.codes_)
 
     def _best(self, scores: np.ndarray, margins: np.ndarray) -> np.ndarray:
@@ -473,13 +540,14 @@ class ZeroShotMapper(Params):
         best = ranked.argmax(axis=1) if ranked.size else np.zeros(len(ranked), dtype=int)
         return np.where(np.isfinite(ranked.max(axis=1)) if ranked.size else False, best, -1)
 
-    def predict_single(self, segments: pd.DataFrame, fallback: str | None = None) -> list[str | None]:
+    def predict_single(self, segments: pd.DataFrame, fallback: str | None = None,
+                       all_segments: pd.DataFrame | None = None) -> list[str | None]:
         """One code per segment: the code with the largest margin if it is assigned, else ``fallback``.
 
         With ``single_label=True`` every eligible segment gets its best code (``fallback`` only
-        for segments no code is eligible for).
+        for segments no code is eligible for).  ``all_segments``: see :meth:`decision_function`.
         """
-        _, scores, m = self._decide(segments)
+        _, scores, m = self._decide(segments, all_segments)
         if self.single_label:
             return [self.codes_[j] if j >= 0 else fallback for j in self._best(scores, m)]
         out: list[str | None] = []
@@ -488,16 +556,16 @@ class ZeroShotMapper(Params):
             out.append(self.codes_[j] if j >= 0 and row[j] >= 0 else fallback)
         return out
 
-    def predict(self, segments: pd.DataFrame) -> pd.DataFrame:
+    def predict(self, segments: pd.DataFrame, all_segments: pd.DataFrame | None = None) -> pd.DataFrame:
         """Codes per segment: :data:`~psythemes.schema.CODE_COLUMNS` plus ``evidence``.
 
         Every code past its point of assignment is given (at most ``max_codes`` per segment);
         other segments get no row.  With ``single_label=True`` every eligible segment gets
         exactly its best code.  Warns (naming them) about codes that take no segment or more
-        than half of them.
+        than half of them.  ``all_segments``: see :meth:`decision_function`.
         """
         segments = check_segments(segments)
-        emb, scores, margins = self._decide(segments)
+        emb, scores, margins = self._decide(segments, all_segments)
         ok = margins >= 0
         if self.single_label:
             best = self._best(scores, margins)
