@@ -38,10 +38,24 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", default="annomi_therapist", choices=["annomi_therapist", "annomi_client", "esconv"])
     parser.add_argument("--variant", action="append", default=None, help="SHARE:C (e.g. 0.3:auto) or shipped")
+    parser.add_argument("--splits", action="store_true",
+                        help="instead: kappa of the first stage and of the shipped mapper on the 80 %% test part of "
+                             "each of the scoreboard's split seeds 0-4, and on every segment")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     cb, segs, gold, all_segs, emb, role = sb.plain_task(args.corpus, esconv_test_only=args.corpus == "esconv")
     dev, test = grouped_splits(segs["doc_id"].to_numpy(), 0.2, n_splits=1, random_state=0)[0]
+    if args.splits:
+        first = ZeroShotMapper(cb, embedder=emb, single_label=True, refine=None).fit(segs).predict_single(segs)
+        shipped = ZeroShotMapper(cb, embedder=emb, single_label=True).fit(segs, all_segments=all_segs)
+        second = shipped.predict_single(segs, all_segments=all_segs)
+        for seed in range(5):
+            rows = grouped_splits(segs["doc_id"].to_numpy(), 0.2, n_splits=1, random_state=seed)[0][1]
+            k1, k2 = (agreement_scores([gold[i] for i in rows], [p[i] for i in rows])["kappa"] for p in (first, second))
+            print(f"{args.corpus} split seed {seed}, 80 % test part: first stage {k1:.4f}, shipped {k2:.4f}")
+        k1, k2 = (agreement_scores(gold, p)["kappa"] for p in (first, second))
+        print(f"{args.corpus} every segment: first stage {k1:.4f}, shipped {k2:.4f}")
+        return 0
 
     def report(name: str, pred: list) -> None:
         parts = []
