@@ -14,7 +14,8 @@ took over half the corpus (shipped: ``min_cluster_size // 3``, 3 at the default 
 unchanged, the preset's ``min_topic_size``), e.g. ``ensemble3:size=20`` or ``ensemble3:fallback=5:size=20``.
 ``:adaptive`` makes the second clustering try ``min_cluster_size`` 2, 1.5 and 1.2 times the preset's
 (``min_samples`` a third of it) and keep the largest that no cluster takes over (else the shipped one).
-``--sample-seed S`` draws another sample of AnnoMI's or ESConv's transcripts.
+``:eps=E`` sets the second clustering's ``cluster_selection_epsilon`` (clusters closer than E in the
+reduced space merge).  ``--sample-seed S`` draws another sample of AnnoMI's or ESConv's transcripts.
 For each:
 ``ThemeDiscoverer(n_runs=5)`` (seeds 0-4, reported run = most central), keywords left plain;
 prints themes, outlier share, mean stability of the reported run's themes, the unstable ones, NMI
@@ -48,9 +49,11 @@ from psythemes.themes.presets import DOMINANT_SHARE, dominant_share  # noqa: E40
 from psythemes.themes.reduction import StackedUMAP  # noqa: E402
 
 
-def _fixed_fallback(fallback: int | None, size: int | None = None) -> type[HDBSCANWithFallback]:
+def _fixed_fallback(fallback: int | None, size: int | None = None,
+                    eps: float | None = None) -> type[HDBSCANWithFallback]:
     """HDBSCANWithFallback whose second clustering uses ``fallback`` as ``min_samples`` (None: the
-    shipped rule) and, with ``size``, that ``min_cluster_size``.
+    shipped rule) and, with ``size``, that ``min_cluster_size``; with ``eps``, that
+    ``cluster_selection_epsilon`` (clusters closer than it in the reduced space are merged).
 
     A subclass without an ``__init__`` of its own: scikit-learn's ``get_params`` (which hdbscan
     calls in ``fit``) reads the parameters from the ``__init__`` signature.
@@ -58,6 +61,8 @@ def _fixed_fallback(fallback: int | None, size: int | None = None) -> type[HDBSC
     def min_samples(self: HDBSCANWithFallback) -> int:
         if size is not None:  # read by fit right before the second clustering
             self.set_params(min_cluster_size=size)
+        if eps is not None:
+            self.set_params(cluster_selection_epsilon=eps)
         return fallback if fallback is not None else HDBSCANWithFallback._fallback_min_samples(self)
 
     return type(f"FixedFallback{fallback}_{size}", (HDBSCANWithFallback,), {"_fallback_min_samples": min_samples})
@@ -108,11 +113,15 @@ def main() -> int:
         option = dict(o.partition("=")[::2] for o in options)
         if option == {"adaptive": ""}:
             clusterer: type[HDBSCANWithFallback] | None = _adaptive_fallback()
-        elif set(option) - {"fallback", "size"} or not all(v.isdigit() for v in option.values()):
-            parser.error(f"bad option in {variant!r}: use :fallback=M and/or :size=K (whole numbers), or :adaptive")
+        elif (set(option) - {"fallback", "size", "eps"}
+              or not all(v.isdigit() for k, v in option.items() if k != "eps")
+              or not option.get("eps", "0").replace(".", "", 1).isdigit()):
+            parser.error(f"bad option in {variant!r}: use :fallback=M and/or :size=K (whole numbers), :eps=E, "
+                         "or :adaptive")
         else:
             fallback, size = (int(option[k]) if k in option else None for k in ("fallback", "size"))
-            clusterer = _fixed_fallback(fallback, size) if option else None
+            eps = float(option["eps"]) if "eps" in option else None
+            clusterer = _fixed_fallback(fallback, size, eps) if option else None
 
         def parts(*a, _v=name, _clusterer=clusterer, **k):
             chosen = original(*a, **k)
