@@ -14,6 +14,7 @@ took over half the corpus (shipped: ``min_cluster_size // 3``, 3 at the default 
 unchanged, the preset's ``min_topic_size``), e.g. ``ensemble3:size=20`` or ``ensemble3:fallback=5:size=20``.
 ``:adaptive`` makes the second clustering try ``min_cluster_size`` 2, 1.5 and 1.2 times the preset's
 (``min_samples`` a third of it) and keep the largest that no cluster takes over (else the shipped one).
+``--which-fall-back A-B`` lists which ESConv samples make the preset fall back at all.
 ``:eps=E`` sets the second clustering's ``cluster_selection_epsilon`` (clusters closer than E in the
 reduced space merge).  ``--sample-seed S`` draws another sample of AnnoMI's or ESConv's transcripts.
 For each:
@@ -100,8 +101,22 @@ def main() -> int:
     parser.add_argument("--variant", action="append", default=None)
     parser.add_argument("--sample-seed", type=int, default=0,
                         help="which transcripts AnnoMI's 25 / ESConv's 80 are (default 0: the benchmark's sample)")
+    parser.add_argument("--which-fall-back", metavar="A-B",
+                        help="instead: for ESConv samples A..B, fit the default preset once (seed 0) and say "
+                             "whether its clustering fell back (one cluster over half the segments)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
+    if args.which_fall_back:
+        from psythemes.themes import ThemeDiscoverer
+
+        first, _, last = args.which_fall_back.partition("-")
+        for rng in range(int(first), int(last or first) + 1):
+            segs, _, _ = tq.corpus_esconv(80, rng)
+            X = Embedder(cache_dir=ROOT / ".psythemes-cache" / "embeddings").embed_segments(segs)
+            found = ThemeDiscoverer(n_runs=1, representation=None, by=(), random_state=0).fit(segs, X)
+            print(f"esconv sample {rng}: {len(segs)} segments, {len(found.themes_)} themes, "
+                  f"{'fell back' if found.clustering_fallback_ else 'no fallback'}", flush=True)
+        return 0
     seed = args.sample_seed
     loaders = {"demo": tq.corpus_demo, "annomi": lambda: tq.corpus_annomi(25, seed),
                "esconv": lambda: tq.corpus_esconv(80, seed)}
