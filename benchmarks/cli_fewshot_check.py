@@ -18,6 +18,10 @@ with the torch backend and an embedding cache in the work folder pre-filled with
 cached torch vectors of the utterances, so both sides see the same vectors and any difference is
 the CLI path's own (and the run takes minutes, not the time to embed 9,699 utterances again).
 
+Then the zero-shot row the same way: ``psythemes map segments.csv --codebook ... --method zero-shot
+--single-label --roles therapist --out zero``, scored on the same test utterances (the scoreboard's
+``zero_shot.calibrated_single_label`` figure).
+
     .venv/bin/python benchmarks/cli_fewshot_check.py [--work DIR]   # -> benchmarks/results/cli_fewshot_check.json
 """
 
@@ -100,6 +104,15 @@ def main(argv: list[str] | None = None) -> int:
     pred = [pred_of.get(s) for s in test["segment_id"]]
     truth = [cb.resolve(g) for g in (gold_labels[i] for i in te)]
     cli = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in agreement_scores(truth, pred).items()}
+    # zero-shot through the CLI, as the scoreboard's single-label zero-shot row codes the therapist turns
+    zero_out = _run(["map", str(work / "segments.csv"), "--codebook", str(CODEBOOK), "--method", "zero-shot",
+                     "--single-label", "--roles", "therapist", "--out", str(work / "zero")])
+    zero_codes = pd.read_csv(work / "zero" / "codes.csv", keep_default_na=False)
+    zero_of = dict(zip(zero_codes["segment_id"], zero_codes["code"], strict=True))
+    zero = {k: (round(v, 4) if isinstance(v, float) else v)
+            for k, v in agreement_scores(truth, [zero_of.get(s) for s in test["segment_id"]]).items()}
+    print(f"CLI zero-shot --single-label --roles therapist, 80 % test transcripts: kappa {zero['kappa']:.4f}, "
+          f"macro-F1 {zero['macro_f1']:.4f}")
     coded_roles = all_segs.set_index("segment_id").loc[codes["segment_id"], "role"].value_counts().to_dict()
     summary = json.loads((work / "eval" / "agreement.json").read_text(encoding="utf-8")).get("summary", {})
     result = {"command": "python benchmarks/cli_fewshot_check.py " + " ".join(argv if argv is not None else sys.argv[1:]),
@@ -108,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
               "cli_test_80pct": cli, "uncoded_test_utterances": int(sum(p is None for p in pred)),
               "coded_roles": coded_roles, "evaluate_macro_f1": summary.get("macro_f1"),
               "train_output": train_out.strip().splitlines(), "map_output": map_out.strip().splitlines(),
+              "zero_shot_single_label_test_80pct": zero, "zero_shot_map_output": zero_out.strip().splitlines(),
               "seconds": round(seconds, 1), "load_average": list(os.getloadavg())}
     print(f"CLI, 80 % test transcripts: kappa {cli['kappa']:.4f}, macro-F1 {cli['macro_f1']:.4f}, "
           f"{result['uncoded_test_utterances']} of {len(test)} therapist utterances uncoded; coded roles {coded_roles}")

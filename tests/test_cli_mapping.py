@@ -240,3 +240,18 @@ def test_map_single_label_zero_shot(named_files, tmp_path, capsys, fake_embedder
     codes = pd.read_csv(out / "codes.csv")
     segs = pd.read_csv(seg_path)
     assert len(codes) == len(segs) == codes["segment_id"].nunique()  # exactly one code each
+
+
+def test_map_zero_shot_roles(named_files, tmp_path, capsys, fake_embedder):
+    """--roles: only those segments are coded (and calibrated on); few-shot takes its roles from the gold."""
+    seg_path, gold_path, cb_path = named_files
+    out = tmp_path / "out"
+    assert main(["map", str(seg_path), "--codebook", str(cb_path), "--single-label", "--roles", "patient",
+                 "--out", str(out)]) == 0
+    codes = pd.read_csv(out / "codes.csv")
+    segs = pd.read_csv(seg_path)
+    patients = set(segs.loc[segs["role"] == "patient", "segment_id"])
+    assert set(codes["segment_id"]) == patients  # every patient segment, exactly one code, nothing else
+    assert main(["map", str(seg_path), "--codebook", str(cb_path), "--method", "few-shot", "--train", str(gold_path),
+                 "--roles", "patient", "--out", str(tmp_path / "few")]) == 2
+    assert "--roles is for zero-shot mapping" in capsys.readouterr().err

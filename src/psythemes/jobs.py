@@ -265,7 +265,7 @@ def _not_trained_on(segments: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame
 
 def _fit_mapper(method: str, codebook: str | Path | None, segments: pd.DataFrame, *, train: str | Path | None,
                 model: str | Path | None, threshold: str | float, max_codes: int | None, embedder: Any = None,
-                single_label: bool | None = None) -> Any:
+                single_label: bool | None = None, roles: Sequence[str] | None = None) -> Any:
     if model is not None:
         mapper = FewShotMapper.load(model, embedder=embedder)
         if codebook is not None and load_codebook(codebook).hash() != mapper.codebook_.hash():
@@ -288,8 +288,8 @@ def _fit_mapper(method: str, codebook: str | Path | None, segments: pd.DataFrame
         thr: Any = float(threshold)
     except (TypeError, ValueError):
         thr = threshold
-    return ZeroShotMapper(cb, embedder=embedder, threshold=thr, max_codes=max_codes,
-                          single_label=bool(single_label)).fit(calibration_corpus(cb, segments))
+    return ZeroShotMapper(cb, embedder=embedder, threshold=thr, max_codes=max_codes, single_label=bool(single_label),
+                          roles=list(roles) if roles else None).fit(calibration_corpus(cb, segments))
 
 
 def _theme_inputs(themes_dir: Path, segments: pd.DataFrame, mapper: Any,
@@ -340,6 +340,7 @@ def map_segments_to_files(
     max_codes: int | None = None,
     embedder: Any = None,
     single_label: bool | None = None,
+    roles: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Map a ``segments.csv`` to a codebook and write ``codes.csv`` (and ``theme_codes.csv``).
 
@@ -366,6 +367,10 @@ def map_segments_to_files(
     single_label : bool, optional
         Every eligible segment gets exactly its best code.  None: zero-shot multi-label with
         abstention; few-shot infers it from the gold (and codes only the roles the gold codes).
+    roles : sequence of str, optional
+        Zero-shot: code only segments of these roles (``role`` column, case-insensitive); the
+        mapper calibrates on them too.  Few-shot takes the roles from the gold; giving them
+        there is an error.
 
     Returns
     -------
@@ -384,8 +389,10 @@ def map_segments_to_files(
     out = prepare_out_dir(out_dir)
     if model is not None:
         method = "few-shot"
+    if roles and method != "zero-shot":
+        raise InputError("--roles is for zero-shot mapping; a few-shot mapper codes the roles its gold codes")
     mapper = _fit_mapper(method, codebook, frame, train=train, model=model, threshold=threshold, max_codes=max_codes,
-                         embedder=embedder, single_label=single_label)
+                         embedder=embedder, single_label=single_label, roles=roles)
     if isinstance(mapper, FewShotMapper):
         codes = mapper.predict(frame, all_segments=frame)
     else:

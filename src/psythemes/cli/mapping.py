@@ -37,6 +37,9 @@ def map_command(
         "--single-label/--multi-label",
         help="Every segment gets exactly its best code (--single-label), or any number incl. none. "
              "Default: multi-label for zero-shot; few-shot infers it from the gold.", show_default=False)] = None,
+    roles: Annotated[str | None, typer.Option(
+        help="Zero-shot: code only segments of these roles, comma-separated (e.g. therapist); others get no code. "
+             "Few-shot infers the roles from the gold.", metavar="ROLE,...")] = None,
 ) -> None:
     """Assign codebook codes to segments; write DIR/codes.csv (and DIR/theme_codes.csv with --themes)."""
     from ..defaults import NO_CODEBOOK
@@ -50,6 +53,7 @@ def map_command(
         run = map_segments_to_files(
             segments, out, codebook=codebook, method=method, train=train, model=model, themes=themes,
             threshold=threshold, max_codes=max_codes, single_label=single_label,
+            roles=[r.strip() for r in roles.split(",") if r.strip()] if roles else None,
         )
     for message in run["warnings"]:
         print_warning(message)
