@@ -764,23 +764,9 @@ def _read_docx_codebook(path: Path) -> Codebook:
     heading: it becomes a code that is never assigned, and the rows below it its children (unless
     the table has a parent column).
     """
-    from zipfile import BadZipFile
+    from .io import docx_paragraph_text, open_docx
 
-    import docx
-    from docx.opc.exceptions import PackageNotFoundError
-    from lxml.etree import XMLSyntaxError
-
-    from .io import docx_paragraph_text
-    from .limits import open_zip
-
-    raw = path.read_bytes()
-    if not raw:
-        raise InputError("codebook file is empty", path=path)
-    open_zip(raw, path).close()
-    try:
-        document = docx.Document(io.BytesIO(raw))
-    except (PackageNotFoundError, BadZipFile, XMLSyntaxError, KeyError, ValueError, OSError) as err:
-        raise InputError(f"not a readable .docx file ({type(err).__name__})", path=path) from None
+    document = open_docx(path)
     header: list[str] | None = None
     rows: list[list[str]] = []
     headings = 0

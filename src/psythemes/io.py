@@ -44,6 +44,7 @@ __all__ = [
     "DEFAULT_LABEL_PATTERNS",
     "strip_line_numbers",
     "docx_paragraph_text",
+    "open_docx",
     "DEFAULT_COLUMNS",
     "INTERVIEWER_LABELS",
     "read_transcript",
@@ -384,6 +385,12 @@ def _bracket_label_ok(speaker: str) -> bool:
     return _is_id_like(speaker) or first in _ROLE_WORDS
 
 
+def _names_role_or_id(speaker: str) -> bool:
+    """A label that says who speaks even when used once: a role word (``NURSE``) or an id (``R2``)."""
+    words = {w.casefold() for w in re.findall(r"[^\W_]+", speaker)}
+    return bool(words & _ROLE_WORDS) or _is_id_like(speaker)
+
+
 def _is_id_like(speaker: str) -> bool:
     compact = speaker.replace(" ", "")
     return any(ch.isdigit() for ch in compact) or (compact.isupper() and len(compact) <= 4)
@@ -613,12 +620,7 @@ def _block_labels(text: str) -> list[_Candidate]:
         if speaker[-1].isalnum() and _label_shape_ok(speaker):
             found.append((ls, le, speaker, None, False, None))
     counts = Counter(c[2] for c in found)
-
-    def kept(speaker: str) -> bool:
-        words = {w.casefold() for w in re.findall(r"[^\W_]+", speaker)}
-        return counts[speaker] >= 2 or bool(words & _ROLE_WORDS) or _is_id_like(speaker)
-
-    found = [c for c in found if kept(c[2])]
+    found = [c for c in found if counts[c[2]] >= 2 or _names_role_or_id(c[2])]
     return found if len(found) >= 2 else []
 
 
@@ -631,12 +633,8 @@ def _drop_one_off_tab_labels(candidates: list[_Candidate], tab_labels: set[int])
     if not tab_labels:
         return candidates
     counts = Counter(cand[2] for cand in candidates)
-
-    def kept(i: int, speaker: str) -> bool:
-        words = {w.casefold() for w in re.findall(r"[^\W_]+", speaker)}
-        return i not in tab_labels or counts[speaker] >= 2 or bool(words & _ROLE_WORDS) or _is_id_like(speaker)
-
-    return [cand for i, cand in enumerate(candidates) if kept(i, cand[2])]
+    return [cand for i, cand in enumerate(candidates)
+            if i not in tab_labels or counts[cand[2]] >= 2 or _names_role_or_id(cand[2])]
 
 
 def _drop_one_off_labels(candidates: list[_Candidate], text: str) -> list[_Candidate]:
@@ -655,10 +653,9 @@ def _drop_one_off_labels(candidates: list[_Candidate], text: str) -> list[_Candi
 
     def one_off(cand: _Candidate) -> bool:
         speaker, timed = cand[2], cand[4]
-        words = {w.casefold() for w in re.findall(r"[^\W_]+", speaker)}
         # "Name (Role):" is Zoom's and Teams' label syntax, not quoted speech
-        return (counts[speaker] == 1 and not timed and not _is_id_like(speaker)
-                and not words & _ROLE_WORDS and not _ROLE_SUFFIX_RE.search(speaker))
+        return (counts[speaker] == 1 and not timed and not _names_role_or_id(speaker)
+                and not _ROLE_SUFFIX_RE.search(speaker))
 
     kept = []
     for i, cand in enumerate(candidates):
@@ -948,23 +945,8 @@ def read_docx(path: str | Path, *, doc_id: str | None = None,
     and a text column.  Page headers and footers are not read: they hold titles and page
     numbers, not what was said.
     """
-    from zipfile import BadZipFile
-
-    import docx
-    from docx.opc.exceptions import PackageNotFoundError
-    from lxml.etree import XMLSyntaxError
-
     path = Path(path)
-    raw = _read_bytes(path)
-    if not raw:
-        raise InputError("file is empty", path=path)
-    from .limits import open_zip
-
-    open_zip(raw, path).close()  # size, ratio, encryption, method and CRC of every member first
-    try:
-        document = docx.Document(_io.BytesIO(raw))
-    except (PackageNotFoundError, BadZipFile, XMLSyntaxError, KeyError, ValueError, OSError) as err:
-        raise InputError(f"not a readable .docx file ({type(err).__name__})", path=path) from None
+    document = open_docx(path)
     from docx.table import Table
 
     lines: list[str] = []
@@ -973,8 +955,30 @@ def read_docx(path: str | Path, *, doc_id: str | None = None,
             lines.extend(_docx_table_lines(block))
         else:
             lines.append(docx_paragraph_text(block))
-    _warn_tracked_changes(document, path)
+    _warn_tracked_changes(path, *_docx_tracked_changes(document), "Word")
     return _from_paragraphs(path, lines, doc_id, "docx", label_patterns)
+
+
+def open_docx(path: str | Path) -> Any:
+    """A ``docx.Document``, after the archive's members were checked (:func:`psythemes.limits.open_zip`);
+    an empty or unreadable file is an :class:`InputError` (transcripts and codebooks alike)."""
+    from zipfile import BadZipFile
+
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+    from lxml.etree import XMLSyntaxError
+
+    from .limits import open_zip
+
+    path = Path(path)
+    raw = _read_bytes(path)
+    if not raw:
+        raise InputError("file is empty", path=path)
+    open_zip(raw, path).close()  # size, ratio, encryption, method and CRC of every member first
+    try:
+        return docx.Document(_io.BytesIO(raw))
+    except (PackageNotFoundError, BadZipFile, XMLSyntaxError, KeyError, ValueError, OSError) as err:
+        raise InputError(f"not a readable .docx file ({type(err).__name__})", path=path) from None
 
 
 # Runs of a paragraph as Word shows it with every tracked change accepted: inserted runs (w:ins,
@@ -994,13 +998,17 @@ def docx_paragraph_text(paragraph: Any) -> str:
     return "".join(Run(r, paragraph).text for r in paragraph._p.xpath(_DOCX_RUNS))
 
 
-def _warn_tracked_changes(document: Any, path: Path) -> None:
+def _docx_tracked_changes(document: Any) -> tuple[int, int]:
+    """(insertions, deletions) tracked in a Word document's body (moves count as both)."""
     body = document.element.body
-    inserted = len(body.xpath(".//w:ins[w:r] | .//w:moveTo[w:r]"))
-    deleted = len(body.xpath(".//w:del[w:r] | .//w:moveFrom[w:r]"))
+    return (len(body.xpath(".//w:ins[w:r] | .//w:moveTo[w:r]")),
+            len(body.xpath(".//w:del[w:r] | .//w:moveFrom[w:r]")))
+
+
+def _warn_tracked_changes(path: Path, inserted: int, deleted: int, program: str) -> None:
     if inserted or deleted:
         warnings.warn(f"{path}: the document has tracked changes, read as if accepted ({inserted} insertion(s) "
-                      f"kept, {deleted} deletion(s) left out); accept or reject them in Word to be sure",
+                      f"kept, {deleted} deletion(s) left out); accept or reject them in {program} to be sure",
                       PsythemesWarning, stacklevel=4)
 
 
@@ -1095,12 +1103,8 @@ def read_odt(path: str | Path, *, doc_id: str | None = None,
         raise InputError(f"not a readable .odt file ({type(err).__name__})", path=path) from None
     except (SafeET.ParseError, DefusedXmlException) as err:
         raise InputError(f"unsafe or malformed content.xml in .odt file ({err})", path=path) from None
-    inserted = sum(1 for _ in root.iter(f"{{{_ODF_TEXT}}}insertion"))
-    deleted = sum(1 for _ in root.iter(f"{{{_ODF_TEXT}}}deletion"))
-    if inserted or deleted:
-        warnings.warn(f"{path}: the document has tracked changes, read as if accepted ({inserted} insertion(s) "
-                      f"kept, {deleted} deletion(s) left out); accept or reject them in the word processor to "
-                      "be sure", PsythemesWarning, stacklevel=3)
+    _warn_tracked_changes(path, sum(1 for _ in root.iter(f"{{{_ODF_TEXT}}}insertion")),
+                          sum(1 for _ in root.iter(f"{{{_ODF_TEXT}}}deletion")), "the word processor")
     return _from_paragraphs(path, _odf_lines(root), doc_id, "odt", label_patterns)
 
 

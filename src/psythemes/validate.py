@@ -13,6 +13,7 @@ import csv
 import io
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -184,24 +185,31 @@ def check_seed(value: object, name: str = "random_state") -> None:
         raise InputError(f"{name} (--seed) must be an integer from 0 to {2**32 - 1}, not {value!r}")
 
 
-def texts_near(segments_path: str | Path | None) -> dict[str, str] | None:
-    """``doc_id -> text`` from the ``transcripts.jsonl`` beside ``segments_path`` (see
-    :func:`text_lengths_near`); None when there is none (or it cannot be read)."""
+def _texts_beside(segments_path: str | Path | None) -> dict[str, Any] | None:
+    """``doc_id -> text`` as stored in the ``transcripts.jsonl`` beside ``segments_path``; None when
+    there is none (or it cannot be read)."""
     import json
 
     if segments_path is None:
         return None
     path = Path(segments_path).parent / "transcripts.jsonl"
-    texts: dict[str, str] = {}
+    texts: dict[str, Any] = {}
     try:
         with open(path, encoding="utf-8") as fh:
             for line in fh:
                 if line.strip():
                     record = json.loads(line)
-                    texts[str(record["doc_id"])] = str(record["text"])
+                    texts[str(record["doc_id"])] = record["text"]
     except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return None
     return texts or None
+
+
+def texts_near(segments_path: str | Path | None) -> dict[str, str] | None:
+    """``doc_id -> text`` from the ``transcripts.jsonl`` beside ``segments_path`` (see
+    :func:`text_lengths_near`); None when there is none (or it cannot be read)."""
+    texts = _texts_beside(segments_path)
+    return {doc: str(text) for doc, text in texts.items()} if texts else None
 
 
 def text_lengths_near(segments_path: str | Path | None) -> dict[str, int] | None:
@@ -211,18 +219,10 @@ def text_lengths_near(segments_path: str | Path | None) -> dict[str, int] | None
     With it, gold spans that end beyond their text (made on another version of a transcript) are
     found instead of covering every segment up to the end.
     """
-    import json
-
-    if segments_path is None:
+    texts = _texts_beside(segments_path)
+    if not texts:
         return None
-    path = Path(segments_path).parent / "transcripts.jsonl"
-    lengths: dict[str, int] = {}
     try:
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
-                    record = json.loads(line)
-                    lengths[str(record["doc_id"])] = len(record["text"])
-    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+        return {doc: len(text) for doc, text in texts.items()}
+    except TypeError:  # a record whose text has no length: the file cannot be used
         return None
-    return lengths or None
