@@ -706,12 +706,10 @@ _PATH_SEPARATOR = re.compile(r"\s*(?:\s>\s|\\+)\s*")
 _PATH_ROOTS = ("nodes", "codes")
 
 
-def _norm_header(cell: str) -> str:
-    return " ".join(cell.strip().lower().replace("_", " ").split())
-
-
 def _csv_header_index(header: list[str], options: tuple[str, ...]) -> int | None:
-    norm = [_norm_header(h) for h in header]
+    from .tables import header_key  # lazily: tables imports pandas
+
+    norm = [header_key(h) for h in header]
     for opt in options:
         if opt in norm:
             return norm.index(opt)
@@ -739,20 +737,9 @@ def _read_csv_codebook(path: Path) -> Codebook:
 def _read_xlsx_codebook(path: Path) -> Codebook:
     """A codebook kept in Excel (NVivo's and ATLAS.ti's codebook exports, a team's own sheet): the
     first sheet, read as a CSV codebook is (a name column, optional description and parent)."""
-    import zipfile
+    from .tables import xlsx_rows
 
-    from openpyxl import load_workbook
-
-    try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as err:
-        raise InputError(f"not a readable Excel workbook ({type(err).__name__})", path=path) from None
-    try:
-        sheet = book.worksheets[0]
-        rows = [["" if cell is None else str(cell) for cell in row] for row in sheet.iter_rows(values_only=True)]
-    finally:
-        book.close()
-    return _codebook_from_rows(rows, path, "Excel")
+    return _codebook_from_rows(xlsx_rows(path), path, "Excel")
 
 
 def _read_docx_codebook(path: Path) -> Codebook:
@@ -765,6 +752,7 @@ def _read_docx_codebook(path: Path) -> Codebook:
     the table has a parent column).
     """
     from .io import docx_paragraph_text, open_docx
+    from .tables import header_key  # lazily: tables imports pandas
 
     document = open_docx(path)
     header: list[str] | None = None
@@ -777,7 +765,7 @@ def _read_docx_codebook(path: Path) -> Codebook:
         grid = [(cells, distinct) for cells, distinct in grid if any(c.strip() for c in cells)]
         if not grid:
             continue
-        first = [_norm_header(c) for c in grid[0][0]]
+        first = [header_key(c) for c in grid[0][0]]
         if _csv_header_index(first, _CSV_NAME_HEADERS) is None or (header is not None and first != header):
             skipped.append(" | ".join(c.strip() for c in grid[0][0])[:60])
             continue
@@ -818,10 +806,12 @@ def _read_docx_codebook(path: Path) -> Codebook:
 
 def _codebook_from_rows(rows: list[list[str]], path: Path, kind: str, delimiter: str = ",") -> Codebook:
     """The codebook in a table's rows (header first), as :func:`_read_csv_codebook` describes."""
+    from .tables import header_key  # lazily: tables imports pandas
+
     rows = [r for r in rows if any(cell.strip() for cell in r)]
     if not rows:
         raise InputError(f"empty {kind} codebook", path=path)
-    header = [_norm_header(h) for h in rows[0]]
+    header = [header_key(h) for h in rows[0]]
     i_name = _csv_header_index(header, _CSV_NAME_HEADERS)
     if i_name is None:
         raise InputError(

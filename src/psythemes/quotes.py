@@ -158,10 +158,12 @@ def _locate(doc: _Folded, quote: str, after: int) -> QuoteMatch | None:
 
 
 def _column(frame: pd.DataFrame, role: str) -> str | None:
-    by_name = {" ".join(str(c).strip().lower().replace("_", " ").split()): c for c in frame.columns}
+    from .tables import header_key
+
+    by_name = {header_key(c): c for c in frame.columns}
     for option in QUOTE_COLUMNS[role]:
-        if option.replace("_", " ") in by_name:
-            return str(by_name[option.replace("_", " ")])
+        if header_key(option) in by_name:
+            return str(by_name[header_key(option)])
     return None
 
 

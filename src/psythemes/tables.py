@@ -184,6 +184,29 @@ def texts_from_segments(segments: pd.DataFrame) -> dict[str, str]:
 
 
 
+def header_key(name: Any) -> str:
+    """A column header as psythemes compares it with the names it knows: lower case, ``_`` as a
+    space, runs of white space as one (``File_Name `` -> ``file name``)."""
+    return " ".join(str(name).strip().lower().replace("_", " ").split())
+
+
+def xlsx_rows(path: str | Path) -> list[list[str]]:
+    """The first sheet of an Excel workbook, every cell as text (``""`` when empty)."""
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as err:
+        raise InputError(f"not a readable Excel workbook ({type(err).__name__})", path=path) from None
+    try:
+        return [["" if cell is None else str(cell) for cell in row]
+                for row in book.worksheets[0].iter_rows(values_only=True)]
+    finally:
+        book.close()
+
+
 def write_segments(path: str | Path, segments: pd.DataFrame) -> Path:
     """Write a segments table (kept or dropped segments) atomically, as :func:`read_segments` reads it.
 
@@ -243,8 +266,7 @@ METADATA_DOC_COLUMNS = ("doc_id", "doc id", "document", "document name", "doc", 
 
 
 def _is_doc_column(name: Any) -> bool:
-    return " ".join(str(name).strip().lower().replace("_", " ").split()) in {
-        c.replace("_", " ") for c in METADATA_DOC_COLUMNS}
+    return header_key(name) in {header_key(c) for c in METADATA_DOC_COLUMNS}
 
 
 #: Metadata columns psythemes reads by name, and other names a sidecar may give them (case-insensitive).
@@ -261,9 +283,8 @@ def _known_metadata_columns(frame: pd.DataFrame, path: str | Path | None) -> pd.
     for key, names in METADATA_KNOWN_COLUMNS.items():
         if key in frame.columns:
             continue
-        options = {n.replace("_", " ") for n in names}
-        found = next((c for c in frame.columns if " ".join(str(c).strip().lower().replace("_", " ").split())
-                      in options and c not in renames), None)
+        options = {header_key(n) for n in names}
+        found = next((c for c in frame.columns if header_key(c) in options and c not in renames), None)
         if found is not None:
             renames[found] = key
     guessed = [f"{old!r} as {new!r}" for old, new in renames.items() if str(old).strip().lower() != new]
@@ -545,9 +566,7 @@ def read_gold(path: str | Path | Sequence[str | Path], *, codes: Sequence[str] |
             raise InputError("the project has no human codings to use as gold", path=path)
         frame.attrs["path"] = str(path)
         return clean_gold(frame, codes, text_lengths)
-    if suffix in (".xlsx", ".xlsm") and not _is_review_xlsx(path):
-        frame = _read_quote_table(_xlsx_table(path), path, texts)
-    elif suffix in (".xlsx", ".xlsm") or is_review_csv(path):
+    if is_review_sheet(path):
         decided = read_review(path, codes=codes)
         if decided.reviewed.empty:
             raise InputError("the review sheet has no decisions yet (fill in the 'decision' column)", path=path)
@@ -559,6 +578,8 @@ def read_gold(path: str | Path | Sequence[str | Path], *, codes: Sequence[str] |
                                            decided.reviewed["end"], strict=True)]
         if frame.empty:  # every suggestion rejected: known, but nothing to align
             return frame
+    elif suffix in (".xlsx", ".xlsm"):  # a workbook that is not a review sheet: a table of quotes
+        frame = _read_quote_table(_xlsx_table(path), path, texts)
     else:
         from .quotes import is_quote_table
 
@@ -619,14 +640,8 @@ def _is_review_xlsx(path: Path) -> bool:
 def _xlsx_table(path: Path) -> pd.DataFrame:
     """The first sheet of a workbook as a table of strings, its first non-empty row the header."""
     import pandas as pd
-    from openpyxl import load_workbook
 
-    book = load_workbook(path, read_only=True, data_only=True)
-    try:
-        rows = [["" if v is None else str(v) for v in row] for row in book.worksheets[0].iter_rows(values_only=True)]
-    finally:
-        book.close()
-    rows = [r for r in rows if any(v.strip() for v in r)]
+    rows = [r for r in xlsx_rows(path) if any(v.strip() for v in r)]
     if not rows:
         raise InputError("gold workbook is empty", path=path)
     header = [h.strip() for h in rows[0]]
