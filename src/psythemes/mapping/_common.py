@@ -82,3 +82,12 @@ def check_is_fitted(estimator: Any, attribute: str, how: str = "fit()") -> None:
     """Raise :class:`~psythemes.errors.NotFittedError` unless ``estimator`` has the learned ``attribute``."""
     if not hasattr(estimator, attribute):
         raise NotFittedError(f"{type(estimator).__name__} is not fitted yet; call {how}")
+
+
+def check_share(value: Any, name: str) -> float:
+    """A share from 0 to 1 (None: 0, off); anything else is an :class:`~psythemes.errors.InputError`."""
+    if value is None:
+        return 0.0
+    if not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise InputError(f"{name} must be a share from 0 to 1 or None, not {value!r}")
+    return float(value)

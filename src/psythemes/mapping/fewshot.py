@@ -32,6 +32,7 @@ from ._common import (
     START,
     check_is_fitted,
     check_segments,
+    check_share,
     embedder_or_default,
     encode,
     role_mask,
@@ -289,9 +290,7 @@ class FewShotMapper(Params):
             raise InputError(f"context must be 'previous', 'both' or 'none', not {self.context!r}")
         if self.C != "auto" and not (isinstance(self.C, (int, float)) and self.C > 0):
             raise InputError(f"C must be a positive number or 'auto', not {self.C!r}")
-        if self.self_training is not None and not (isinstance(self.self_training, (int, float))
-                                                   and 0 <= self.self_training <= 1):
-            raise InputError(f"self_training must be a share from 0 to 1 or None, not {self.self_training!r}")
+        share = check_share(self.self_training, "self_training")
         segments = check_segments(segments)
         if len(segments) < 2:  # the lexical features need two documents; a classifier needs more anyway
             raise InputError(f"training needs at least 2 segments with gold codes, got {len(segments)}")
@@ -333,19 +332,18 @@ class FewShotMapper(Params):
         self.n_train_ = int(len(segments))
         self.n_docs_ = int(segments[DOC].nunique())
         self.n_pseudo_: dict[str, int] = {}
-        if self.self_training and unlabelled is not None and mode == "single":
-            self._self_train(segments, Y, unlabelled, all_segments)
+        if share and unlabelled is not None and mode == "single":
+            self._self_train(segments, Y, unlabelled, all_segments, share)
         return self
 
     def _self_train(self, segments: pd.DataFrame, Y: np.ndarray, unlabelled: pd.DataFrame,
-                    all_segments: pd.DataFrame | None) -> None:
+                    all_segments: pd.DataFrame | None, share: float) -> None:
         """Refit on the gold plus the most confident predictions for the unlabelled segments (one round).
 
         Per code, the ``self_training`` share of the unlabelled segments predicted as that code,
         most probable first, become its pseudo-examples; features (scaling, n-gram vocabularies) and
         weights are fitted again on both, with the ``C_`` already chosen.
         """
-        share = float(self.self_training or 0.0)
         pool = check_segments(unlabelled)
         pool = pool[self.eligible_mask(pool)]
         if not len(pool):

@@ -33,6 +33,7 @@ from ._common import (
     START,
     check_is_fitted,
     check_segments,
+    check_share,
     embedder_or_default,
     encode,
     role_mask,
@@ -269,23 +270,21 @@ class ZeroShotMapper(Params):
             centroid = pos_e.mean(axis=0)
             centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
             self.prototypes_[code.name] = _Prototypes(texts[a:b], pos_e, centroid, texts[b:c], neg_e)
-        if self.refine is not None and not (isinstance(self.refine, (int, float)) and 0 <= self.refine <= 1):
-            raise InputError(f"refine must be a share from 0 to 1 or None, not {self.refine!r}")
+        share = check_share(self.refine, "refine")
         self.refiner_ = None
         self.thresholds_ = self._calibrate(segments)
-        if (self.refine and self.single_label and self.self_model_ is not None and segments is not None
+        if (share and self.single_label and self.self_model_ is not None and segments is not None
                 and len(self.codes_) <= _REFINE_MAX_CODES):
-            self.refiner_ = self._refine(check_segments(segments), all_segments)
+            self.refiner_ = self._refine(check_segments(segments), all_segments, share)
         return self
 
-    def _refine(self, segments: pd.DataFrame, all_segments: pd.DataFrame | None) -> Any:
+    def _refine(self, segments: pd.DataFrame, all_segments: pd.DataFrame | None, share: float) -> Any:
         """The second stage: a few-shot mapper trained on the most confident single-label decisions."""
         from .fewshot import FewShotMapper
 
         eligible = segments[self.eligible_mask(segments)]
         _, scores, margins = self._decide(eligible)
         best = self._best(scores, margins)
-        share = float(self.refine or 0.0)
         rows: list[int] = []
         for j in range(len(self.codes_)):
             mine = np.flatnonzero(best == j)
