@@ -46,6 +46,7 @@ from psythemes.mapping import (  # noqa: E402
     agreement_scores,
     grouped_cross_validate,
     grouped_splits,
+    not_trained_on,
 )
 from psythemes.schema import SEGMENT_COLUMNS, make_segment_id  # noqa: E402
 
@@ -437,7 +438,7 @@ def plain_few_shot(cb: Any, segs: pd.DataFrame, gold: list[str], all_segs: pd.Da
         tr, te = grouped_splits(groups, 0.2, n_splits=1, random_state=seed)[0]
         model = FewShotMapper(cb, embedder=emb, random_state=0, single_label=True, roles=[role], **(params or {}))
         # as `psythemes map --train` does: every segment it was not trained on is its self-training pool
-        pool = all_segs[~all_segs["segment_id"].isin(set(segs["segment_id"].iloc[tr]))]
+        pool = not_trained_on(all_segs, segs.iloc[tr])
         model.fit(segs.iloc[tr], [gold[i] for i in tr], all_segments=all_segs, unlabelled=pool)
         runs.append(agreement_scores([gold[i] for i in te], model.predict_single(segs.iloc[te], all_segments=all_segs)))
         runs[-1]["seed"] = seed

@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import scoreboard as sb  # noqa: E402
 
-from psythemes.mapping import FewShotMapper, agreement_scores, grouped_splits  # noqa: E402
+from psythemes.mapping import FewShotMapper, agreement_scores, grouped_splits, not_trained_on  # noqa: E402
 from psythemes.mapping.features import neighbour_index, segment_texts  # noqa: E402
 from psythemes.themes.descriptions import transcript_stop_words  # noqa: E402
 
@@ -102,7 +102,7 @@ def main() -> int:
         share = schedules[0][0]
         for seed in _seed_range(args.seeds):
             train, test = grouped_splits(groups, 0.2, n_splits=1, random_state=seed)[0]
-            pool = all_segs[~all_segs["segment_id"].isin(set(segs["segment_id"].iloc[train]))]
+            pool = not_trained_on(all_segs, segs.iloc[train])
             for name, cls in (("shipped", FewShotMapper), ("with word overlap", NeighbourOverlapMapper)):
                 model = cls(cb, embedder=emb, random_state=0, single_label=True, roles=[role], C=args.C,
                             self_training=share)

@@ -31,7 +31,13 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import scoreboard as sb  # noqa: E402
 
-from psythemes.mapping import FewShotMapper, ZeroShotMapper, agreement_scores, grouped_splits  # noqa: E402
+from psythemes.mapping import (  # noqa: E402
+    FewShotMapper,
+    ZeroShotMapper,
+    agreement_scores,
+    grouped_splits,
+    not_trained_on,
+)
 
 
 def main() -> int:
@@ -83,7 +89,7 @@ def main() -> int:
                 rows = rows[np.argsort(-matrix[rows, columns.index(code)])[:max(1, int(round(share * len(rows))))]]
             chosen.extend(rows.tolist())
         picked = np.array(sorted(chosen))
-        pool = all_segs[~all_segs["segment_id"].isin(set(segs["segment_id"].iloc[picked]))]
+        pool = not_trained_on(all_segs, segs.iloc[picked])
         second = FewShotMapper(cb, embedder=emb, random_state=0, single_label=True, roles=[role], C=C)
         second.fit(segs.iloc[picked], [pred[i] for i in picked], all_segments=all_segs, unlabelled=pool)
         report(variant, second.predict_single(segs, all_segments=all_segs))

@@ -258,11 +258,6 @@ def _few_shot_training(cb: Codebook, segments: pd.DataFrame, train: str | Path, 
     return seg, y, scheme
 
 
-def _not_trained_on(segments: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
-    """The segments a few-shot mapper will code that it was not trained on: its self-training pool."""
-    return segments[~segments[_SEG].isin(set(train[_SEG]))]
-
-
 def _fit_mapper(method: str, codebook: str | Path | None, segments: pd.DataFrame, *, train: str | Path | None,
                 model: str | Path | None, threshold: str | float, max_codes: int | None, embedder: Any = None,
                 single_label: bool | None = None, roles: Sequence[str] | None = None) -> Any:
@@ -281,7 +276,7 @@ def _fit_mapper(method: str, codebook: str | Path | None, segments: pd.DataFrame
             raise InputError("--method few-shot needs --train GOLD.csv or --model DIR")
         seg, y, scheme = _few_shot_training(cb, segments, train, single_label)
         return FewShotMapper(cb, embedder=embedder, single_label=scheme["single_label"], roles=scheme["roles"]).fit(
-            seg, y, all_segments=segments, unlabelled=_not_trained_on(segments, seg))
+            seg, y, all_segments=segments, unlabelled=_mapping.not_trained_on(segments, seg))
     if method != "zero-shot":
         raise InputError(f"unknown method {method!r} (zero-shot or few-shot)")
     try:
@@ -445,7 +440,7 @@ def train_to_folder(
             n_splits=cv, all_segments=frame)
         metrics = {k: v for k, v in summary.items() if k != "folds"}
     model = FewShotMapper(cb, embedder=embedder, random_state=random_state, **params).fit(
-        train, y, all_segments=frame, unlabelled=_not_trained_on(frame, train))
+        train, y, all_segments=frame, unlabelled=_mapping.not_trained_on(frame, train))
     gold_names = " + ".join(Path(g).name for g in (gold if isinstance(gold, (list, tuple)) else [gold]))
     out = model.save(out_dir,
                      training_data=f"{Path(segments).name} + {gold_names}: {len(train)} segments, {n_docs} documents",

@@ -26,7 +26,7 @@ the mappers use :func:`default_embedder`, looked up here when they are fitted or
 from __future__ import annotations
 
 from .._moved import forward
-from ._common import default_embedder
+from ._common import default_embedder, not_trained_on
 from .features import surface_features
 from .fewshot import FewShotMapper
 from .persistence import model_embedding_backend
@@ -68,6 +68,7 @@ __all__ = [
     "map_themes",
     "model_embedding_backend",
     "needs_corpus_calibration",
+    "not_trained_on",
     "surface_features",
     "warn_thin_cross_validation",
 ]

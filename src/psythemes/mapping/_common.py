@@ -91,3 +91,9 @@ def check_share(value: Any, name: str) -> float:
     if not isinstance(value, (int, float)) or not 0 <= value <= 1:
         raise InputError(f"{name} must be a share from 0 to 1 or None, not {value!r}")
     return float(value)
+
+
+def not_trained_on(segments: pd.DataFrame, train: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``segments`` that are not among the training segments ``train`` (by ``segment_id``):
+    what a mapper trained on ``train`` will code, and so the ``unlabelled`` pool of its self-training."""
+    return segments[~segments[SEG].isin(set(train[SEG]))]

@@ -36,6 +36,7 @@ from ._common import (
     check_share,
     embedder_or_default,
     encode,
+    not_trained_on,
     role_mask,
     segment_texts,
 )
@@ -298,7 +299,7 @@ class ZeroShotMapper(Params):
         if len(set(labels)) < 2:
             return None
         train = eligible.iloc[chosen]
-        pool = segments[~segments[SEG].isin(set(train[SEG]))]
+        pool = not_trained_on(segments, train)
         return FewShotMapper(self.codebook_, embedder=self.embedder_, single_label=True, roles=self.roles,
                              random_state=self.random_state).fit(
             train, labels, all_segments=all_segments if all_segments is not None else segments, unlabelled=pool)
