@@ -756,8 +756,7 @@ def _read_docx_codebook(path: Path) -> Codebook:
 
     document = open_docx(path)
     header: list[str] | None = None
-    rows: list[list[str]] = []
-    headings = 0
+    rows: list[tuple[list[str], bool]] = []  # cells, and whether the row is a heading merged across the table
     skipped: list[str] = []
     for table in document.tables:
         grid = [(["\n".join(docx_paragraph_text(p) for p in c.paragraphs) for c in row.cells],
@@ -770,12 +769,7 @@ def _read_docx_codebook(path: Path) -> Codebook:
             skipped.append(" | ".join(c.strip() for c in grid[0][0])[:60])
             continue
         header = first
-        for cells, distinct in grid[1:]:
-            if distinct == 1 and len(cells) > 1:
-                headings += 1
-                rows.append([cells[0].strip(), *([""] * (len(cells) - 1)), "\x00heading"])
-            else:
-                rows.append([*cells, ""])
+        rows += [(cells, distinct == 1 and len(cells) > 1) for cells, distinct in grid[1:]]
     if header is None:
         raise InputError("no table with a name column in this Word document: psythemes reads a codebook from a "
                          f"table whose first row names its columns (one of: {', '.join(_CSV_NAME_HEADERS)})",
@@ -783,25 +777,22 @@ def _read_docx_codebook(path: Path) -> Codebook:
     if skipped:
         warnings.warn(f"{path.name}: {len(skipped)} table(s) left out (no name column, or another header than the "
                       f"first codebook table's), e.g. {skipped[0]!r}", PsythemesWarning, stacklevel=4)
-    columns = list(header)
-    if headings and _csv_header_index(header, _CSV_PARENT_HEADERS) is None:
-        # a merged row is a heading over the rows below it: a parent column and "Codable: no"
-        i_desc = next((i for i, h in enumerate(header) if h in _CSV_DESC_HEADERS), None)
-        if i_desc is None:
-            columns.append("description")
-        columns.append("parent")
-        current = ""
-        shaped = []
-        for row in rows:
-            is_heading = row[-1] == "\x00heading"
-            cells = row[:-1] + ([""] if i_desc is None else [])
-            if is_heading:
-                current = cells[0]
-                cells[i_desc if i_desc is not None else len(cells) - 1] = "Codable: no"
-            cells.append("" if is_heading else current)
-            shaped.append(cells)
-        return _codebook_from_rows([columns, *shaped], path, "Word")
-    return _codebook_from_rows([columns, *[r[:-1] for r in rows if r[-1] != "\x00heading"]], path, "Word")
+    if not any(heading for _, heading in rows) or _csv_header_index(header, _CSV_PARENT_HEADERS) is not None:
+        return _codebook_from_rows([header, *[cells for cells, heading in rows if not heading]], path, "Word")
+    # a merged row is a heading over the rows below it: a parent column, and "Codable: no" as its description
+    i_desc = next((i for i, h in enumerate(header) if h in _CSV_DESC_HEADERS), None)
+    columns = header + ([] if i_desc is not None else ["description"]) + ["parent"]
+    current = ""
+    shaped = []
+    for cells, heading in rows:
+        if heading:
+            current = cells[0].strip()
+            cells = [current, *([""] * (len(cells) - 1))]
+        cells = cells + ([] if i_desc is not None else [""])
+        if heading:
+            cells[i_desc if i_desc is not None else len(cells) - 1] = "Codable: no"
+        shaped.append([*cells, "" if heading else current])
+    return _codebook_from_rows([columns, *shaped], path, "Word")
 
 
 def _codebook_from_rows(rows: list[list[str]], path: Path, kind: str, delimiter: str = ",") -> Codebook:
