@@ -701,8 +701,9 @@ _CSV_STAT_HEADERS = frozenset({
     "density", "created", "created on", "created by", "modified", "modified on", "modified by", "color", "colour",
     "id", "aggregate", "frequency", "count", "codings", "coded segments", "segments", "number",
 })
-# "Parent > Child" (MAXQDA's code import), "Parent\Child", NVivo's "Nodes\\Parent\\Child"
-_PATH_SEPARATOR = re.compile(r"\s*(?:\s>\s|\\+)\s*")
+#: Between the parts of a code written as a path: "Parent > Child" (MAXQDA's code import),
+#: "Parent\Child", NVivo's "Nodes\\Parent\\Child" (codebook names and gold code cells alike).
+CODE_PATH_SEPARATOR = re.compile(r"\s*(?:\s>\s|\\+)\s*")
 _PATH_ROOTS = ("nodes", "codes")
 
 
@@ -922,7 +923,7 @@ def _hierarchy_from_paths(entries: list[_Entry], paths: list[str] | None, path: 
     Returns the entries with their parents set and the names of the added headings.
     """
     def parts_of(text: str) -> tuple[str, ...]:
-        parts = tuple(p for p in _PATH_SEPARATOR.split(text.strip()) if p)
+        parts = tuple(p for p in CODE_PATH_SEPARATOR.split(text.strip()) if p)
         return parts[1:] if len(parts) > 1 and parts[0].casefold() in _PATH_ROOTS else parts
 
     if paths is None:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .codebook import CODE_PATH_SEPARATOR
 from .errors import InputError, PsythemesWarning
 
 if TYPE_CHECKING:
@@ -47,7 +48,6 @@ MAX_ELISION_GAP = 3000
 _FOLD = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u201c": '"', "\u201d": '"',
                        "\u201e": '"', "\u2013": "-", "\u2014": "-", "\u00a0": " ", "\u2026": " "})
 _ELISION = re.compile(r"\s*(?:[\[(]\s*(?:\.\.\.|\u2026)\s*[\])]|\.\.\.+|\u2026)\s*")
-_CODE_PATH = re.compile(r"\s*(?:\s>\s|\\+)\s*")
 
 
 @dataclass(frozen=True)
@@ -237,7 +237,7 @@ def quotes_to_spans(frame: pd.DataFrame, texts: Mapping[str, str], *, source: st
         for code in (c.strip() for c in code_cell.splitlines()):
             if code:
                 rows.append({"doc_id": doc, "start": found.start, "end": found.end,
-                             "code": _CODE_PATH.split(code)[-1].strip(), "coder": coder,
+                             "code": CODE_PATH_SEPARATOR.split(code)[-1].strip(), "coder": coder,
                              "text": texts[doc][found.start:found.end]})
     where = f"{Path(source).name}: " if source else ""
     located = sum(counts.values())
