@@ -36,7 +36,7 @@ def test_a_quote_said_twice_is_taken_after_the_previous_one():
     assert later.start == TEXT.rindex("She really listened.")
 
 
-def test_a_maxqda_coded_segments_table_becomes_gold_spans(tmp_path):
+def test_a_maxqda_coded_segments_table_becomes_gold_spans(tmp_path, monkeypatch):
     path = tmp_path / "Coded segments.csv"
     path.write_text("Color,Document group,Document name,Code,Beginning,End,Segment,Created by\n"
                     "#ff0000,Wave 1,P01.docx,Mechanisms\\Alliance,2,2,I felt taken seriously,AB\n"
@@ -44,10 +44,15 @@ def test_a_maxqda_coded_segments_table_becomes_gold_spans(tmp_path):
                     "\"we would talk a bit, then do a breathing exercise, then talk\",AB\n"
                     "#00ff00,Wave 1,P01.docx,Alliance,2,2,a sentence nobody said,AB\n"
                     "#00ff00,Wave 1,P09.docx,Alliance,2,2,another document,AB\n", encoding="utf-8")
+    monkeypatch.setenv("PSYTHEMES_VERBOSE", "1")  # quotes are transcript text: named only when asked
     with pytest.warns(PsythemesWarning, match=r"gold given as quotes: 2 found .*1 exactly, 1 ignoring case.*"
-                                              r"1 not found and dropped, e\.g\. P01: 'a sentence nobody said'.*"
+                                              r"1 not found and dropped, e\.g\. in P01: 'a sentence nobody said'.*"
                                               r"1 name documents not among the transcripts.*P09\.docx"):
         gold = read_gold(path, codes=["Alliance", "Alternation"], texts={"P01": TEXT})
+    monkeypatch.delenv("PSYTHEMES_VERBOSE")
+    with pytest.warns(PsythemesWarning, match=r"1 not found and dropped, e\.g\. in P01;") as record:
+        read_gold(path, codes=["Alliance", "Alternation"], texts={"P01": TEXT})
+    assert not any("nobody said" in str(w.message) for w in record)
     assert gold[["doc_id", "code", "coder"]].values.tolist() == [["P01", "Alliance", "AB"],
                                                                   ["P01", "Alternation", "AB"]]
     start, end = gold.loc[0, ["start", "end"]]

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .codebook import CODE_PATH_SEPARATOR
-from .errors import InputError, PsythemesWarning
+from .errors import InputError, PsythemesWarning, excerpt
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -244,16 +244,15 @@ def quotes_to_spans(frame: pd.DataFrame, texts: Mapping[str, str], *, source: st
     if not located:
         raise InputError("no quote of the gold table was found in the transcripts"
                          + (f" (documents not among them: {', '.join(sorted(set(unknown_docs))[:5])})"
-                            if unknown_docs else f", e.g. {not_found[0][0]}: {not_found[0][1][:60]!r}"
+                            if unknown_docs else f", e.g. in {not_found[0][0]}{excerpt(not_found[0][1])}"
                             if not_found else ""), path=source)
     message = (f"{where}gold given as quotes: {located} found in the transcripts ({counts['exact']} exactly, "
                f"{counts['loose']} ignoring case, spacing and quote marks, {counts['elided']} around elisions)")
     if ambiguous:
         message += f"; {ambiguous} occur more than once (the first after the previous quote was taken)"
     if not_found:
-        doc, quote = not_found[0]
-        message += (f"; {len(not_found)} not found and dropped, e.g. {doc}: "
-                    f"{quote[:60] + ('...' if len(quote) > 60 else '')!r}")
+        doc, quote = not_found[0]  # the words only where messages may quote transcripts (--verbose)
+        message += f"; {len(not_found)} not found and dropped, e.g. in {doc}{excerpt(quote)}"
     if unknown_docs:
         names = sorted(set(unknown_docs))
         message += (f"; {len(unknown_docs)} name documents not among the transcripts and were dropped: "
