@@ -169,11 +169,11 @@ def evaluate_command(
         raise InputError("--pred-units-only and --segments exclude each other")
     code_list = [c.strip() for c in codes.split(",") if c.strip()] if codes else None
     with warnings_as_lines():
-        from ..validate import text_lengths_near
-
         coders = [c.strip() for c in gold_coders.split(",") if c.strip()] if gold_coders else None
         seg_table = read_segments(segments) if segments is not None else None
-        gold_table = read_gold(list(gold), codes=code_list, coders=coders, text_lengths=text_lengths_near(segments),
+        # read_segments has read the transcripts.jsonl beside the table once: its lengths come with it
+        gold_table = read_gold(list(gold), codes=code_list, coders=coders,
+                               text_lengths=seg_table.attrs.get("text_lengths") if seg_table is not None else None,
                                texts=gold_texts(seg_table) if seg_table is not None else None)
         pred_table = read_codes(pred, codes=code_list)
         with working(f"agreement with {n_boot} bootstrap resamples"):
