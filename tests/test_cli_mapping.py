@@ -255,3 +255,10 @@ def test_map_zero_shot_roles(named_files, tmp_path, capsys, fake_embedder):
     assert main(["map", str(seg_path), "--codebook", str(cb_path), "--method", "few-shot", "--train", str(gold_path),
                  "--roles", "patient", "--out", str(tmp_path / "few")]) == 2
     assert "--roles is for zero-shot mapping" in capsys.readouterr().err
+    # a role no segment has would code nothing: an error; one of several missing: a warning
+    assert main(["map", str(seg_path), "--codebook", str(cb_path), "--roles", "nurse",
+                 "--out", str(tmp_path / "n")]) == 2
+    assert "no segment has the role(s) nurse (roles in the segments: patient, therapist)" in capsys.readouterr().err
+    assert main(["map", str(seg_path), "--codebook", str(cb_path), "--single-label", "--roles", "patient,nurse",
+                 "--out", str(tmp_path / "pn")]) == 0
+    assert "warning: no segment has the role(s) nurse" in capsys.readouterr().err
