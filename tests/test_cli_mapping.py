@@ -259,6 +259,7 @@ def test_map_zero_shot_roles(named_files, tmp_path, capsys, fake_embedder):
     assert main(["map", str(seg_path), "--codebook", str(cb_path), "--roles", "nurse",
                  "--out", str(tmp_path / "n")]) == 2
     assert "no segment has the role(s) nurse (roles in the segments: patient, therapist)" in capsys.readouterr().err
+    assert not (tmp_path / "n").exists() and not (tmp_path / "few").exists()  # refused before anything is written
     assert main(["map", str(seg_path), "--codebook", str(cb_path), "--single-label", "--roles", "patient,nurse",
                  "--out", str(tmp_path / "pn")]) == 0
     assert "warning: no segment has the role(s) nurse" in capsys.readouterr().err

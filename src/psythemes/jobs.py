@@ -396,13 +396,13 @@ def map_segments_to_files(
         for name in ("themes.csv", "segment_themes.csv"):
             if not (Path(themes) / name).is_file():
                 raise InputError("--themes folder lacks this file", path=Path(themes) / name)
-    out = prepare_out_dir(out_dir)
     if model is not None:
         method = "few-shot"
     if roles and method != "zero-shot":
         raise InputError("--roles is for zero-shot mapping; a few-shot mapper codes the roles its gold codes")
     if roles:
         _check_roles_present(frame, roles)
+    out = prepare_out_dir(out_dir)
     mapper = _fit_mapper(method, codebook, frame, train=train, model=model, threshold=threshold, max_codes=max_codes,
                          embedder=embedder, single_label=single_label, roles=roles)
     if isinstance(mapper, FewShotMapper):
