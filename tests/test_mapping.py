@@ -22,6 +22,7 @@ from psythemes.mapping import (
     map_themes,
     surface_features,
 )
+from psythemes.mapping.features import SURFACE_NAMES
 from psythemes.schema import CODE_COLUMNS, SEGMENT_COLUMNS, make_segment_id
 
 # Each dimension of the fake embedding counts the words of one group.
@@ -308,6 +309,56 @@ def test_save_load_round_trip(tmp_path):
     (out / "codebook.yaml").write_text((out / "codebook.yaml").read_text().replace("Agree on", "Agree about"))
     with pytest.raises(InputError, match="does not match"):
         FewShotMapper.load(out, embedder=FakeEmbedder())
+
+
+def test_sentence_ends_split_turns_and_embed_only_longer_ones():
+    from psythemes.mapping.features import sentence_end_features, sentence_ends
+
+    texts = ["Okay. So you felt safe with her?", "Trust.", "We did a body exercise! Then we talked. Agreed?"]
+    first, last, counts = sentence_ends(texts)
+    assert first == ["Okay.", "Trust.", "We did a body exercise!"]
+    assert last == ["So you felt safe with her?", "Trust.", "Agreed?"]
+    assert counts.tolist() == [2, 1, 3]
+
+    class Recording(FakeEmbedder):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def encode(self, texts):
+            self.seen += list(texts)
+            return super().encode(texts)
+
+    emb = Recording()
+    own = emb.encode(texts)
+    emb.seen.clear()
+    blocks = sentence_end_features(texts, own, emb, "last")
+    assert emb.seen == ["So you felt safe with her?", "Agreed?"]  # the one-sentence turn reuses its vector
+    np.testing.assert_allclose(blocks[0][1], own[1])
+    assert blocks[1][0, 0] == 1.0 and blocks[1][1, 0] == 0.0  # the last sentence ends with "?"
+    assert len(sentence_end_features(texts, own, emb, "both")) == 5
+
+
+def test_few_shot_sentence_ends_option(tmp_path):
+    segs, y = toy_corpus()
+    width = {}
+    for ends in ("none", "last", "both"):
+        model = FewShotMapper(TOY, embedder=FakeEmbedder(), sentence_ends=ends, C=0.1).fit(segs, y)
+        width[ends] = len(model.dense_mean_)
+    d, n_surface = len(GROUPS) + 1, len(SURFACE_NAMES)
+    assert width["last"] - width["none"] == d + n_surface + 1
+    assert width["both"] - width["none"] == 2 * (d + n_surface) + 1
+    with pytest.raises(InputError, match="sentence_ends must be"):
+        FewShotMapper(TOY, embedder=FakeEmbedder(), sentence_ends="first").fit(segs, y)
+    # a model saved before the option existed was trained without these features and still loads
+    old = FewShotMapper(TOY, embedder=FakeEmbedder(), sentence_ends="none", C=0.1).fit(segs, y)
+    out = old.save(tmp_path / "old")
+    spec = json.loads((out / "model.json").read_text())
+    del spec["params"]["sentence_ends"]
+    (out / "model.json").write_text(json.dumps(spec))
+    again = FewShotMapper.load(out, embedder=FakeEmbedder())
+    assert again.sentence_ends == "none"
+    pd.testing.assert_frame_equal(again.predict(segs), old.predict(segs))
 
 
 def test_saved_model_records_and_reuses_its_embedding_backend(tmp_path, monkeypatch):

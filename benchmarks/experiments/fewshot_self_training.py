@@ -134,13 +134,23 @@ def main() -> int:
                     raise RuntimeError("the refitted mapper has other classes")
             scores.setdefault("-".join(map(str, schedule)), []).append(
                 agreement_scores(y_test, [classes[j] for j in proba.argmax(1)]))
-        print(f"seed {seed}: " + ", ".join(f"{k} {v[-1]['kappa']:.4f}" for k, v in scores.items())
-              + f" ({time.perf_counter() - t0:.0f} s)", flush=True)
+        print_seed(seed, scores, t0)
+    print_summary(scores)
+    return 0
+
+
+def print_seed(seed: int, scores: dict[str, list[dict[str, float]]], t0: float) -> None:
+    """One line: each setting's kappa on this seed's split and the seconds since ``t0``."""
+    print(f"seed {seed}: " + ", ".join(f"{k} {v[-1]['kappa']:.4f}" for k, v in scores.items())
+          + f" ({time.perf_counter() - t0:.0f} s)", flush=True)
+
+
+def print_summary(scores: dict[str, list[dict[str, float]]], prefix: str = "") -> None:
+    """Mean ± sd of kappa and macro-F1 over the seeds, one line per setting."""
     for name, runs in scores.items():
         kappa, f1 = [r["kappa"] for r in runs], [r["macro_f1"] for r in runs]
-        print(f"{name:>18}: kappa {np.mean(kappa):.4f} ± {np.std(kappa):.4f}  "
+        print(f"{prefix}{name:>18}: kappa {np.mean(kappa):.4f} ± {np.std(kappa):.4f}  "
               f"macro-F1 {np.mean(f1):.4f} ± {np.std(f1):.4f}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -18,11 +19,14 @@ from ._common import DOC, SEG, SPEAKER, START, encode, segment_texts
 
 __all__ = [
     "LENGTH_BINS",
+    "SENTENCE_ENDS",
     "SURFACE_NAMES",
     "length_bin_features",
     "neighbour_features",
     "neighbour_index",
     "position_features",
+    "sentence_end_features",
+    "sentence_ends",
     "surface_features",
 ]
 
@@ -170,3 +174,72 @@ def position_features(segments: pd.DataFrame, context: pd.DataFrame) -> np.ndarr
         if s in where:
             out[i] = table[where[s]]
     return out
+
+
+#: Values of ``FewShotMapper(sentence_ends=...)``: which sentences of a turn get features of their own.
+SENTENCE_ENDS = ("last", "both", "none")
+
+
+@lru_cache(maxsize=1)
+def _sentencizer() -> Any:
+    import spacy
+
+    # language-neutral tokenizer + spaCy's rule-based sentencizer (split after . ? ! and the like)
+    nlp = spacy.blank("xx")
+    nlp.add_pipe("sentencizer")
+    return nlp
+
+
+def sentence_ends(texts: Sequence[str]) -> tuple[list[str], list[str], np.ndarray]:
+    """First and last sentence of each text, and its number of sentences.
+
+    A one-sentence text is its own first and last sentence.  Sentences are split with spaCy's
+    rule-based ``sentencizer`` (after ``.``, ``?``, ``!`` and the like), which needs no model.
+
+    Returns
+    -------
+    (first, last, n_sentences)
+    """
+    first: list[str] = []
+    last: list[str] = []
+    counts = np.zeros(len(texts), dtype=np.int64)
+    for i, doc in enumerate(_sentencizer().pipe([str(t) for t in texts], batch_size=256)):
+        sents = [s.text.strip() for s in doc.sents if s.text.strip()] or [doc.text]
+        first.append(sents[0])
+        last.append(sents[-1])
+        counts[i] = len(sents)
+    return first, last, counts
+
+
+def sentence_end_features(texts: Sequence[str], emb: np.ndarray, embedder: Any, which: str) -> list[np.ndarray]:
+    """Blocks for the last (``which="last"``) or the first and last (``"both"``) sentence of each turn.
+
+    In a long turn the last sentence often carries what the turn does (a summary that ends in a
+    question; information that ends in an offer).  Per sentence: its embedding and
+    :func:`surface_features`; then log(1 + number of sentences).  A one-sentence turn reuses its
+    own embedding (``emb``), so only the sentences of longer turns are embedded.
+
+    Parameters
+    ----------
+    texts : sequence of str
+    emb : ndarray
+        Embeddings of ``texts`` (rows of length 1).
+    embedder : object
+        Embeds the sentences of turns with more than one.
+    which : {"last", "both"}
+
+    Returns
+    -------
+    list of ndarray
+    """
+    first, last, counts = sentence_ends(texts)
+    parts = [last] if which == "last" else [first, last]
+    blocks: list[np.ndarray] = []
+    for part in parts:
+        vecs = emb.copy()
+        longer = np.flatnonzero(counts > 1)
+        if len(longer):
+            vecs[longer] = encode(embedder, [part[i] for i in longer])
+        blocks += [vecs, surface_features(part)]
+    blocks.append(np.log1p(counts)[:, None].astype(np.float32))
+    return blocks

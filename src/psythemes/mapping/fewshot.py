@@ -39,9 +39,11 @@ from ._common import (
     segment_texts,
 )
 from .features import (
+    SENTENCE_ENDS,
     length_bin_features,
     neighbour_features,
     position_features,
+    sentence_end_features,
     surface_features,
 )
 from .persistence import read_model, save_model
@@ -124,6 +126,12 @@ class FewShotMapper(Params):
     length_bins : bool, default True
         Add a one-hot bin of the segment's length in words (1, 2-3, 4-7, 8-15, 16-31, 32+):
         "other" is mostly very short turns, input mostly long ones.
+    sentence_ends : {"last", "both", "none"}, default "last"
+        Add the embedding and surface cues of the turn's last sentence (``"both"``: its first
+        and last), and its number of sentences: in a long turn the last sentence often carries
+        what the turn does (a summary that ends in a question).  Only sentences of turns with
+        more than one are embedded.  Chosen on split seeds 5-9 (docs/mapping.md, *Few-shot: the
+        last sentence of a turn*).
     position : bool, default False
         Add the segment's position in its document (relative position, turn index, number of
         turns, whether the previous turn has the same speaker; taken from ``all_segments`` when
@@ -183,6 +191,7 @@ class FewShotMapper(Params):
         cues: Mapping[str, Sequence[str]] | None = None,
         neighbour_surface: bool = True,
         length_bins: bool = True,
+        sentence_ends: str = "last",
         position: bool = False,
         single_label: bool | None = None,
         roles: Sequence[str] | None = None,
@@ -201,6 +210,7 @@ class FewShotMapper(Params):
         self.cues = cues
         self.neighbour_surface = neighbour_surface
         self.length_bins = length_bins
+        self.sentence_ends = sentence_ends
         self.position = position
         self.C = C
         self.class_weight = class_weight
@@ -230,6 +240,8 @@ class FewShotMapper(Params):
             blocks.append(surface_features(texts))
         if self.length_bins:
             blocks.append(length_bin_features(texts))
+        if self.sentence_ends != "none":
+            blocks += sentence_end_features(texts, emb, self.embedder_, self.sentence_ends)
         if self.position:
             blocks.append(position_features(segments, ctx))
         return np.hstack(blocks).astype(np.float32)
@@ -288,6 +300,8 @@ class FewShotMapper(Params):
             raise InputError(f"unknown classifier {self.classifier!r} (available: logreg)")
         if self.context not in ("previous", "both", "none"):
             raise InputError(f"context must be 'previous', 'both' or 'none', not {self.context!r}")
+        if self.sentence_ends not in SENTENCE_ENDS:
+            raise InputError(f"sentence_ends must be 'last', 'both' or 'none', not {self.sentence_ends!r}")
         if self.C != "auto" and not (isinstance(self.C, (int, float)) and self.C > 0):
             raise InputError(f"C must be a positive number or 'auto', not {self.C!r}")
         share = check_share(self.self_training, "self_training")
@@ -529,7 +543,9 @@ class FewShotMapper(Params):
         """
         saved = read_model(directory)
         spec = saved.spec
-        model = cls(codebook=saved.codebook, embedder=embedder, cues=spec.get("cues") or None, **dict(spec["params"]))
+        params = dict(spec["params"])
+        params.setdefault("sentence_ends", "none")  # models saved before the parameter existed
+        model = cls(codebook=saved.codebook, embedder=embedder, cues=spec.get("cues") or None, **params)
         model.codebook_ = saved.codebook
         model.embedding_backend_ = spec.get("embedding_backend")
         model.embedder_ = embedder_or_default(embedder, model.embedding_backend_)

@@ -24,7 +24,7 @@ __all__ = ["MODEL_FORMAT", "SavedModel", "model_embedding_backend", "read_model"
 MODEL_FORMAT = "psythemes-fewshot-1"
 #: Parameters of :class:`~psythemes.mapping.FewShotMapper` written to ``model.json`` (``cues`` apart).
 _SAVED_PARAMS = ("classifier", "context", "surface", "tfidf", "C", "class_weight", "threshold", "max_iter",
-                 "prototypes", "neighbour_surface", "length_bins", "position", "single_label", "roles",
+                 "prototypes", "neighbour_surface", "length_bins", "sentence_ends", "position", "single_label", "roles",
                  "self_training", "random_state")
 
 
