@@ -288,3 +288,26 @@ def test_the_dask_runner_refuses_what_it_cannot_reproduce_before_any_work(tmp_pa
         with pytest.raises(InputError, match=said):
             extract([src], tmp_path / "out", scheduler=runner, cache_dir=False, **kwargs)
     assert not (tmp_path / "out").exists()
+
+
+def test_extract_codes_only_the_roles_asked_for(demo_dir, tmp_path, capsys):
+    """--roles on extract, as on map: zero-shot codes (and calibrates on) those roles only; a role no
+    segment has, or --roles with a trained few-shot mapper, is refused before anything is written."""
+    sub = demo_dir / "transcripts"
+    inputs = [str(sub / n) for n in ("P01-W1.txt", "P02-W1.txt", "T01.txt", "T02.txt")]
+    common = ["--metadata", str(demo_dir / "metadata.csv"), "--preset", "fast", "--n-boot", "0", "--no-qdpx"]
+    out = tmp_path / "patients"
+    assert main(["extract", *inputs, *common, "--single-label", "--roles", "patient", "--out", str(out)]) == 0
+    codes = pd.read_csv(out / "codes.csv")
+    segments = pd.read_csv(out / "segments.csv")
+    patients = set(segments.loc[segments["role"] == "patient", "segment_id"])
+    assert patients and set(segments["role"]) == {"patient", "therapist"}
+    assert set(codes["segment_id"]) == patients  # every patient segment has its one code; no therapist segment
+    assert main(["extract", *inputs, *common, "--roles", "nurse", "--out", str(tmp_path / "nurse")]) == 2
+    assert "no segment has the role(s) nurse" in capsys.readouterr().err
+    assert not (tmp_path / "nurse").exists()
+    with pytest.raises(InputError, match="--roles is for zero-shot mapping"):
+        extract(inputs, tmp_path / "few", method="few-shot", model=tmp_path / "no-model", roles=["patient"])
+    with pytest.raises(InputError, match="roles must be a list"):
+        extract(inputs, tmp_path / "str", roles="patient")  # type: ignore[arg-type]
+    assert not (tmp_path / "few").exists() and not (tmp_path / "str").exists()

@@ -111,7 +111,7 @@ PART_SHORTCUTS: dict[str, tuple[str, ...]] = {
     "segmenter": ("unit",),
     "embedder": ("embedding_model", "embedding_backend", "context"),
     "discoverer": ("preset", "min_topic_size", "n_themes", "reduce_outliers", "theme_runs"),
-    "mapper": ("method", "model", "single_label"),
+    "mapper": ("method", "model", "single_label", "roles"),
     "evaluation_options": ("overlap", "n_boot", "gold_coders", "evaluate_roles"),
 }
 

@@ -258,21 +258,6 @@ def _few_shot_training(cb: Codebook, segments: pd.DataFrame, train: str | Path, 
     return seg, y, scheme
 
 
-def _check_roles_present(segments: pd.DataFrame, roles: Sequence[str]) -> None:
-    """Roles to code that no segment has would code nothing, silently: an error when none is present,
-    a warning naming those that are not."""
-    present = set(segments[_ROLE].fillna("").astype(str).str.strip().str.lower()) if _ROLE in segments else set()
-    missing = [r for r in roles if r.strip().lower() not in present]
-    if not missing:
-        return
-    shown = ", ".join(sorted(r or "(no role)" for r in present)) or "none"
-    if len(missing) == len(roles):
-        raise InputError(f"no segment has the role(s) {', '.join(missing)} (roles in the segments: {shown}); roles "
-                         "come from the metadata's role column or --speaker-roles when the transcripts are read")
-    warnings.warn(f"no segment has the role(s) {', '.join(missing)} (roles in the segments: {shown})",
-                  PsythemesWarning, stacklevel=3)
-
-
 def _fit_mapper(method: str, codebook: str | Path | None, segments: pd.DataFrame, *, train: str | Path | None,
                 model: str | Path | None, threshold: str | float, max_codes: int | None, embedder: Any = None,
                 single_label: bool | None = None, roles: Sequence[str] | None = None) -> Any:
@@ -401,7 +386,7 @@ def map_segments_to_files(
     if roles and method != "zero-shot":
         raise InputError("--roles is for zero-shot mapping; a few-shot mapper codes the roles its gold codes")
     if roles:
-        _check_roles_present(frame, roles)
+        _mapping.check_roles_present(frame, roles)
     out = prepare_out_dir(out_dir)
     mapper = _fit_mapper(method, codebook, frame, train=train, model=model, threshold=threshold, max_codes=max_codes,
                          embedder=embedder, single_label=single_label, roles=roles)

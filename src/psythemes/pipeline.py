@@ -116,6 +116,7 @@ def extract(
     embedding_backend: str | None = None,
     context: str | None = None,
     single_label: bool | None = None,
+    roles: Sequence[str] | None = None,
     cache_dir: str | Path | None | bool = None,
     overlap: float = 0.5,
     n_boot: int = 1000,
@@ -186,6 +187,11 @@ def extract(
     single_label : bool, optional
         Every segment gets exactly its best code (see :class:`psythemes.mapping.ZeroShotMapper`);
         default: zero-shot multi-label with abstention, few-shot as the model was trained.
+    roles : sequence of str, optional
+        Zero-shot: code only segments of these roles (``role`` column, case-insensitive), e.g.
+        ``["therapist"]`` when only therapist turns are coded; the mapper calibrates on them too.
+        A trained few-shot model codes the roles its gold coded.  No segment with any of them is
+        an error (it would code nothing).
     embedding_model, embedding_backend, context, cache_dir
         See :class:`psythemes.embed.Embedder` (``model``, ``backend``, ``context``, ``cache_dir``).
         With a trained ``model`` and no ``embedding_backend``, the backend the mapper was
@@ -226,7 +232,7 @@ def extract(
         ``theme_runs`` (top words, quotes, seed words are its parameters).  Used as given; its
         ``embedder``, when None, becomes the run's embedder.
     mapper : ZeroShotMapper or FewShotMapper, optional
-        Instead of ``method``, ``model``, ``single_label`` (threshold, max codes, cues are its
+        Instead of ``method``, ``model``, ``single_label``, ``roles`` (threshold, max codes, cues are its
         parameters).  An unfitted zero-shot mapper is fitted on the run's segments; a few-shot
         mapper must be fitted or loaded.  Without ``codebook``, the mapper's codebook is used.
     evaluation_options : EvaluationOptions, optional
@@ -251,6 +257,10 @@ def extract(
         raise InputError(f"unknown method {method!r}; choose zero-shot or few-shot")
     if method == "few-shot" and model is None:
         raise InputError("method few-shot needs a trained mapper (model=...; see `psythemes train`)")
+    if roles is not None and (isinstance(roles, str) or not all(isinstance(r, str) for r in roles)):
+        raise InputError(f"roles must be a list of role names, not {roles!r}")
+    if roles and method != "zero-shot":
+        raise InputError("--roles is for zero-shot mapping; a few-shot mapper codes the roles its gold codes")
     paths = [Path(inputs)] if isinstance(inputs, (str, Path)) else [Path(p) for p in inputs]
     if not paths:
         raise InputError("no input given")
@@ -288,7 +298,7 @@ def extract(
             _check_mapper_codebook(mapper, book)
         if dask:
             _check_dask_mapping(book, method=method, single_label=single_label, discoverer=discoverer,
-                                mapper=mapper, theme_runs=theme_runs)
+                                mapper=mapper, theme_runs=theme_runs, roles=roles)
         gold_table = _load_gold(gold, project, book, transcripts, qdpx_positions=read.qdpx_positions,
                                 coders=list(scoring.gold_coders) if scoring.gold_coders is not None else None)
         pseudo = None
@@ -316,6 +326,10 @@ def extract(
         )
         if len(segments) < 2:
             raise InputError(f"only {len(segments)} segment(s) to analyse; need at least 2")
+        if roles:
+            from .mapping import check_roles_present
+
+            check_roles_present(segments, roles)
         from .themes import SMALL_CORPUS
 
         if (discoverer is None and preset == "default" and isinstance(min_topic_size, int)
@@ -362,7 +376,8 @@ def extract(
             used_mapper = None
         else:
             codes, theme_codes, used_mapper = _map(segments, discoverer, book, embedder, mapper=mapper, method=method,
-                                                   model=model, single_label=single_label, embeddings=embeddings)
+                                                   model=model, single_label=single_label, roles=roles,
+                                                   embeddings=embeddings)
 
     # --- evaluate
     evaluation = None
@@ -548,7 +563,7 @@ def _metadata_frame(transcripts: Iterable[Transcript]) -> pd.DataFrame:
 
 
 def _check_dask_mapping(book: Any, *, method: str, single_label: bool | None, discoverer: Any, mapper: Any,
-                        theme_runs: int) -> None:
+                        theme_runs: int, roles: Sequence[str] | None = None) -> None:
     """What the Dask runner cannot do yet, refused before any work (each worker would fit its own
     corpus calibration on its partition, and the answers would differ from one process)."""
     from .mapping import needs_corpus_calibration
@@ -560,6 +575,8 @@ def _check_dask_mapping(book: Any, *, method: str, single_label: bool | None, di
         unsupported.append("a codebook whose codes have definitions only (calibrated on the corpus)")
     if single_label is not None:
         unsupported.append("--single-label/--multi-label")
+    if roles:
+        unsupported.append("--roles")
     runs = discoverer.get_params(deep=False).get("n_runs", 1) if discoverer is not None else theme_runs
     if runs > 1:
         unsupported.append("several theme runs")
@@ -569,7 +586,7 @@ def _check_dask_mapping(book: Any, *, method: str, single_label: bool | None, di
 
 
 def _map(segments: pd.DataFrame, discoverer: Any, book: Any, embedder: Any, *, mapper: Any, method: str, model: Any,
-         single_label: bool | None = None, embeddings: np.ndarray | None = None
+         single_label: bool | None = None, roles: Sequence[str] | None = None, embeddings: np.ndarray | None = None
          ) -> tuple[pd.DataFrame, pd.DataFrame, Any]:
     """Machine codes, theme -> code suggestions and the mapper that made the codes."""
     from .embed import vectors_for_mapping
@@ -580,7 +597,8 @@ def _map(segments: pd.DataFrame, discoverer: Any, book: Any, embedder: Any, *, m
     known = vectors_for_mapping(embedder, segments, embeddings)
 
     # the segments calibrate codes that have no examples (psythemes.selftrain; no labels used)
-    zero_shot = ZeroShotMapper(book, embedder=known, single_label=bool(single_label))
+    zero_shot = ZeroShotMapper(book, embedder=known, single_label=bool(single_label),
+                               roles=list(roles) if roles else None)
     zero_shot.fit(calibration_corpus(book, segments))
     if mapper is not None:
         mapper = _ready_mapper(mapper, book, segments, known)

@@ -65,6 +65,9 @@ def extract(
     single_label: Annotated[bool | None, typer.Option(
         "--single-label/--multi-label", help="Every segment gets exactly its best code, or any number incl. none "
         "(default: multi-label for zero-shot, the --mapper's own for few-shot).", show_default=False)] = None,
+    roles: Annotated[str | None, typer.Option(
+        help="Zero-shot: code only segments of these roles, comma-separated (e.g. therapist); others get no code. "
+             "A --mapper codes the roles its gold coded.", metavar="ROLE,...")] = None,
     model: Annotated[Path | None, typer.Option(
         help="Local sentence-transformers folder (default: bundled MiniLM).", metavar="DIR")] = None,
     backend: Annotated[Literal["onnx", "torch"] | None, typer.Option(
@@ -132,6 +135,7 @@ def extract(
             theme_runs=theme_runs,
             method=method, model=mapper, embedding_model=model, embedding_backend=backend, context=context,
             single_label=single_label,
+            roles=[r.strip() for r in roles.split(",") if r.strip()] if roles else None,
             cache_dir=False if no_cache else None, n_boot=n_boot, random_state=seed,
             evaluate_roles=None if all_roles else "gold",
             qdpx=not no_qdpx, on_stage=on_stage, qdpx_positions=qdpx_positions, pseudonym_key=pseudonym_key,

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, NotFittedError
+from ..errors import InputError, NotFittedError, PsythemesWarning
 from ..schema import SEGMENT_COLUMNS
 
 DOC, SEG, START, END, TEXT, SPEAKER, ROLE = "doc_id", "segment_id", "start", "end", "text", "speaker", "role"
@@ -76,6 +77,27 @@ def role_mask(segments: pd.DataFrame, roles: Sequence[str] | None) -> np.ndarray
         return np.ones(len(segments), dtype=bool)
     wanted = {str(r).lower() for r in roles}
     return np.array(segments[ROLE].fillna("").astype(str).str.lower().isin(wanted), dtype=bool)
+
+
+def check_roles_present(segments: pd.DataFrame, roles: Sequence[str]) -> None:
+    """Roles to code that no segment has would code nothing, silently: an error when none is present,
+    a warning naming those that are not.
+
+    Raises
+    ------
+    InputError
+        No segment has any of ``roles``.
+    """
+    present = set(segments[ROLE].fillna("").astype(str).str.strip().str.lower()) if ROLE in segments else set()
+    missing = [r for r in roles if r.strip().lower() not in present]
+    if not missing:
+        return
+    shown = ", ".join(sorted(r or "(no role)" for r in present)) or "none"
+    if len(missing) == len(roles):
+        raise InputError(f"no segment has the role(s) {', '.join(missing)} (roles in the segments: {shown}); roles "
+                         "come from the metadata's role column or --speaker-roles when the transcripts are read")
+    warnings.warn(f"no segment has the role(s) {', '.join(missing)} (roles in the segments: {shown})",
+                  PsythemesWarning, stacklevel=3)
 
 
 def check_is_fitted(estimator: Any, attribute: str, how: str = "fit()") -> None:
