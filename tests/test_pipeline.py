@@ -311,3 +311,14 @@ def test_extract_codes_only_the_roles_asked_for(demo_dir, tmp_path, capsys):
     with pytest.raises(InputError, match="roles must be a list"):
         extract(inputs, tmp_path / "str", roles="patient")  # type: ignore[arg-type]
     assert not (tmp_path / "few").exists() and not (tmp_path / "str").exists()
+
+
+def test_a_trained_mapper_given_means_few_shot(demo_dir, tmp_path):
+    """extract(model=DIR) without method="few-shot" coded zero-shot and left the model unused, silently."""
+    model = Path(__file__).resolve().parents[1] / "models" / "annomi-therapist-fewshot"
+    if not (model / "model.json").exists():
+        pytest.skip(f"no saved model at {model}")
+    sub = demo_dir / "transcripts"
+    result = extract([sub / "P01-W1.txt", sub / "T01.txt"], None, metadata=demo_dir / "metadata.csv", model=model,
+                     preset="fast", n_boot=0, qdpx=False)
+    assert set(result.codes["method"]) == {"few-shot"} and result.manifest["options"]["method"] == "few-shot"

@@ -183,7 +183,8 @@ def extract(
         ``ThemeDiscoverer(n_runs=...)``: fit the themes with this many seeds, report the most
         central run, mark themes that do not reappear (``stability``/``stable`` columns, report).
     method : {"zero-shot", "few-shot"}
-        ``few-shot`` needs ``model``, a mapper saved by ``psythemes train``.
+        ``few-shot`` needs ``model``, a mapper saved by ``psythemes train``; a ``model`` given
+        means few-shot.
     single_label : bool, optional
         Every segment gets exactly its best code (see :class:`psythemes.mapping.ZeroShotMapper`);
         default: zero-shot multi-label with abstention, few-shot as the model was trained.
@@ -255,6 +256,8 @@ def extract(
                                       "evaluation_options": evaluation_options})
     if method not in ("zero-shot", "few-shot"):
         raise InputError(f"unknown method {method!r}; choose zero-shot or few-shot")
+    if model is not None:
+        method = "few-shot"  # a trained mapper codes (as `psythemes map --model` does), never silently unused
     if method == "few-shot" and model is None:
         raise InputError("method few-shot needs a trained mapper (model=...; see `psythemes train`)")
     if roles is not None and (isinstance(roles, str) or not all(isinstance(r, str) for r in roles)):

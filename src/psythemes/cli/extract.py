@@ -60,7 +60,7 @@ def extract(
                     "flag themes that do not reappear (themes.csv columns stability, stable; the report).",
         metavar="N")] = 1,
     method: Annotated[Literal["zero-shot", "few-shot"], typer.Option(
-        help="zero-shot, or few-shot with --mapper.")] = "zero-shot",
+        help="zero-shot, or few-shot with --mapper (a --mapper means few-shot).")] = "zero-shot",
     mapper: Annotated[Path | None, typer.Option(help="Trained mapper folder (psythemes train).", metavar="DIR")] = None,
     single_label: Annotated[bool | None, typer.Option(
         "--single-label/--multi-label", help="Every segment gets exactly its best code, or any number incl. none "
