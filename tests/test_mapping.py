@@ -583,15 +583,20 @@ def test_free_text_criteria_become_prototypes():
 
 @pytest.mark.parametrize("multi", [False, True])
 def test_few_shot_auto_C_is_chosen_by_grouped_cross_validation(multi, tmp_path):
-    """C="auto": every value of C_GRID is scored by log loss in folds grouped by document; the
-    lowest wins, and a fixed C skips the search."""
+    """C="auto": every value of C_GRID is scored in folds grouped by document (single-label: the
+    lowest log loss wins; multi-label: the highest mean F1 at the threshold), and a fixed C skips
+    the search."""
     from psythemes.mapping.fewshot import AUTO_C_FALLBACK, C_GRID
 
     segs, y = toy_corpus()
     target = [[v] if v else [] for v in y] if multi else y
     model = FewShotMapper(TOY, embedder=FakeEmbedder(), C="auto").fit(segs, target)
-    assert set(model.cv_log_loss_) == {str(c) for c in C_GRID}
-    assert model.C_ == min(C_GRID, key=lambda c: model.cv_log_loss_[str(c)])
+    if multi:
+        assert model.cv_log_loss_ is None and set(model.cv_macro_f1_) == {str(c) for c in C_GRID}
+        assert model.C_ == max(C_GRID, key=lambda c: model.cv_macro_f1_[str(c)])
+    else:
+        assert model.cv_macro_f1_ is None and set(model.cv_log_loss_) == {str(c) for c in C_GRID}
+        assert model.C_ == min(C_GRID, key=lambda c: model.cv_log_loss_[str(c)])
     assert agreement_scores(y, model.predict_single(segs))["kappa"] > 0.9
     loaded = FewShotMapper.load(model.save(tmp_path / "m"), embedder=FakeEmbedder())
     assert loaded.C == "auto" and loaded.C_ == model.C_
