@@ -383,8 +383,7 @@ def map_segments_to_files(
                 raise InputError("--themes folder lacks this file", path=Path(themes) / name)
     if model is not None:
         method = "few-shot"
-    if roles and method != "zero-shot":
-        raise InputError("--roles is for zero-shot mapping; a few-shot mapper codes the roles its gold codes")
+    _mapping.check_roles_option(roles, method)
     if roles:
         _mapping.check_roles_present(frame, roles)
     out = prepare_out_dir(out_dir)

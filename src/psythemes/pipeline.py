@@ -260,10 +260,9 @@ def extract(
         method = "few-shot"  # a trained mapper codes (as `psythemes map --model` does), never silently unused
     if method == "few-shot" and model is None:
         raise InputError("method few-shot needs a trained mapper (model=...; see `psythemes train`)")
-    if roles is not None and (isinstance(roles, str) or not all(isinstance(r, str) for r in roles)):
-        raise InputError(f"roles must be a list of role names, not {roles!r}")
-    if roles and method != "zero-shot":
-        raise InputError("--roles is for zero-shot mapping; a few-shot mapper codes the roles its gold codes")
+    from .mapping import check_roles_option, check_roles_present
+
+    check_roles_option(roles, method)
     paths = [Path(inputs)] if isinstance(inputs, (str, Path)) else [Path(p) for p in inputs]
     if not paths:
         raise InputError("no input given")
@@ -330,8 +329,6 @@ def extract(
         if len(segments) < 2:
             raise InputError(f"only {len(segments)} segment(s) to analyse; need at least 2")
         if roles:
-            from .mapping import check_roles_present
-
             check_roles_present(segments, roles)
         from .themes import SMALL_CORPUS
 

@@ -121,6 +121,11 @@ def speaker_roles_spec(values: list[str] | None) -> str | None:
     return ",".join(values) if values else None
 
 
+def comma_list(value: str | None) -> list[str] | None:
+    """A comma-separated option (``--roles therapist,nurse``) as its non-empty items; None when not given."""
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
 ENCODING_HELP = "Text encoding of transcript files (default: detect; e.g. cp1252, latin-1)."
 
 

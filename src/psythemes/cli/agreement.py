@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import typer
 
-from ._app import app, warnings_as_lines, working
+from ._app import app, comma_list, warnings_as_lines, working
 
 #: First-column headers taken as a unit id by ``agree --unit-column auto``.
 UNIT_ID_HEADERS = {"", "id", "unit", "unit_id", "item", "item_id", "subject", "subject_id",
@@ -167,9 +167,9 @@ def evaluate_command(
                          "--pred-units-only scores only the segments listed in --pred")
     if segments is not None and pred_units_only:
         raise InputError("--pred-units-only and --segments exclude each other")
-    code_list = [c.strip() for c in codes.split(",") if c.strip()] if codes else None
+    code_list = comma_list(codes)
     with warnings_as_lines():
-        coders = [c.strip() for c in gold_coders.split(",") if c.strip()] if gold_coders else None
+        coders = comma_list(gold_coders)
         seg_table = read_segments(segments) if segments is not None else None
         # read_segments has read the transcripts.jsonl beside the table once: its lengths come with it
         gold_table = read_gold(list(gold), codes=code_list, coders=coders,

@@ -14,6 +14,7 @@ from ._app import (
     NAMES_HELP,
     SPEAKER_ROLES_HELP,
     app,
+    comma_list,
     show_progress,
     speaker_roles_spec,
     state,
@@ -126,7 +127,7 @@ def extract(
     with warnings_as_lines(), _StageProgress(STAGES) as on_stage:
         result = run_extract(
             inputs, out, metadata=metadata, codebook=codebook, gold=gold or None, format=format,
-            gold_coders=[c.strip() for c in gold_coders.split(",") if c.strip()] if gold_coders else None,
+            gold_coders=comma_list(gold_coders),
             encoding=encoding,
             speaker_roles=speaker_roles_spec(speaker_roles), unit=unit,
             interviewer="keep" if keep_interviewer else "drop",
@@ -135,7 +136,7 @@ def extract(
             theme_runs=theme_runs,
             method=method, model=mapper, embedding_model=model, embedding_backend=backend, context=context,
             single_label=single_label,
-            roles=[r.strip() for r in roles.split(",") if r.strip()] if roles else None,
+            roles=comma_list(roles),
             cache_dir=False if no_cache else None, n_boot=n_boot, random_state=seed,
             evaluate_roles=None if all_roles else "gold",
             qdpx=not no_qdpx, on_stage=on_stage, qdpx_positions=qdpx_positions, pseudonym_key=pseudonym_key,

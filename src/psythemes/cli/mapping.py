@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from ._app import add_group, app, print_warning, warnings_as_lines
+from ._app import add_group, app, comma_list, print_warning, warnings_as_lines
 
 codebook_app = add_group("codebook", "Check and convert codebooks (YAML, CSV/Excel/Word tables, REFI-QDA .qdc).")
 
@@ -53,7 +53,7 @@ def map_command(
         run = map_segments_to_files(
             segments, out, codebook=codebook, method=method, train=train, model=model, themes=themes,
             threshold=threshold, max_codes=max_codes, single_label=single_label,
-            roles=[r.strip() for r in roles.split(",") if r.strip()] if roles else None,
+            roles=comma_list(roles),
         )
     for message in run["warnings"]:
         print_warning(message)

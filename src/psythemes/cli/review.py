@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ._app import app, warnings_as_lines
+from ._app import app, comma_list, warnings_as_lines
 
 
 @app.command("review")
@@ -47,7 +47,7 @@ def next_command(
     transcripts) and write them as a review sheet."""
     from ..jobs import next_batch
 
-    coders = [c.strip() for c in gold_coders.split(",") if c.strip()] if gold_coders else None
+    coders = comma_list(gold_coders)
     with warnings_as_lines():
         info = next_batch(run_dir, out, n=n, gold=list(gold or []), gold_coders=coders, reviewer=reviewer,
                           random_state=seed, cache_dir=False if no_cache else None)

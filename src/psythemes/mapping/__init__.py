@@ -26,7 +26,7 @@ the mappers use :func:`default_embedder`, looked up here when they are fitted or
 from __future__ import annotations
 
 from .._moved import forward
-from ._common import check_roles_present, default_embedder, not_trained_on
+from ._common import check_roles_option, check_roles_present, default_embedder, not_trained_on
 from .features import surface_features
 from .fewshot import FewShotMapper
 from .persistence import model_embedding_backend
@@ -60,6 +60,7 @@ __all__ = [
     "ZeroShotMapper",
     "agreement_scores",
     "calibration_corpus",
+    "check_roles_option",
     "check_roles_present",
     "default_embedder",
     "grouped_cross_validate",

@@ -79,6 +79,21 @@ def role_mask(segments: pd.DataFrame, roles: Sequence[str] | None) -> np.ndarray
     return np.array(segments[ROLE].fillna("").astype(str).str.lower().isin(wanted), dtype=bool)
 
 
+def check_roles_option(roles: Sequence[str] | None, method: str) -> None:
+    """``roles`` given to ``map`` / ``extract``: a list of names, for zero-shot mapping only (a few-shot
+    mapper codes the roles its gold codes).
+
+    Raises
+    ------
+    InputError
+        ``roles`` is a string or holds something else than names, or comes with another method.
+    """
+    if roles is not None and (isinstance(roles, str) or not all(isinstance(r, str) for r in roles)):
+        raise InputError(f"roles must be a list of role names, not {roles!r}")
+    if roles and method != "zero-shot":
+        raise InputError("--roles is for zero-shot mapping; a few-shot mapper codes the roles its gold codes")
+
+
 def check_roles_present(segments: pd.DataFrame, roles: Sequence[str]) -> None:
     """Roles to code that no segment has would code nothing, silently: an error when none is present,
     a warning naming those that are not.

@@ -234,10 +234,10 @@ def sentence_end_features(texts: Sequence[str], emb: np.ndarray, embedder: Any, 
     """
     first, last, counts = sentence_ends(texts)
     parts = [last] if which == "last" else [first, last]
+    longer = np.flatnonzero(counts > 1)
     blocks: list[np.ndarray] = []
     for part in parts:
         vecs = emb.copy()
-        longer = np.flatnonzero(counts > 1)
         if len(longer):
             vecs[longer] = encode(embedder, [part[i] for i in longer])
         blocks += [vecs, surface_features(part)]

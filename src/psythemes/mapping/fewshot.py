@@ -444,25 +444,18 @@ class FewShotMapper(Params):
         folds = list(GroupKFold(n_splits=min(AUTO_C_FOLDS, n_docs)).split(X, groups=groups))
         scores = {}
         for C in C_GRID:
-            loss = 0.0
-            present = np.zeros_like(Y, dtype=bool)
+            z = np.zeros(Y.shape)  # out-of-fold decision values
             for tr, te in folds:
                 coef, intercept = self._weights(X[tr], Y[tr], C)
-                z = np.asarray(X[te] @ coef.T) + intercept
-                if self.mode_ == "single":
-                    p = _softmax(z)[Y[te]]
-                    loss -= np.log(np.clip(p, 1e-12, 1.0)).sum()
-                else:
-                    present[te] = _sigmoid(z) >= self.threshold
+                z[te] = np.asarray(X[te] @ coef.T) + intercept
             if self.mode_ == "single":
-                scores[str(C)] = float(loss / len(Y))
+                scores[str(C)] = float(-np.log(np.clip(_softmax(z)[Y], 1e-12, 1.0)).mean())
             else:
+                present = _sigmoid(z) >= self.threshold
                 hits = (present & Y).sum(axis=0)
                 scores[str(C)] = float(np.mean(2 * hits / np.maximum(present.sum(axis=0) + Y.sum(axis=0), 1)))
-        if self.mode_ == "single":
-            best = min(C_GRID, key=lambda c: scores[str(c)])
-        else:
-            best = max(C_GRID, key=lambda c: scores[str(c)])
+        # log loss: lower is better; F1: higher
+        best = (min if self.mode_ == "single" else max)(C_GRID, key=lambda c: scores[str(c)])
         return float(best), scores
 
     def predict_proba(self, segments: pd.DataFrame, all_segments: pd.DataFrame | None = None) -> pd.DataFrame:
