@@ -487,3 +487,22 @@ def test_lines_alone_that_are_not_labels_stay_text(tmp_path, text):
     with pytest.warns(PsythemesWarning, match="no speaker labels found"):
         tr = io.read_transcript(path)
     assert {t.speaker for t in tr.turns} == {""}
+
+
+def test_a_dash_after_a_label_with_a_time_ends_the_label():
+    """``INT (00:13) - words`` (hand-typed and some services' exports): with a time beside the
+    label, a dash stands for the colon.  It used to find no label at all, so the document's role
+    went to every turn, the interviewer's questions included."""
+    tr = read("dash_after_time.txt")
+    assert [(t.speaker, t.t_start) for t in tr.turns] == [
+        ("INT", 13.0), ("RESP", 34.0), ("INT", 70.0), ("RESP", 105.0), ("INT", 134.0), ("RESP", 140.0)]
+    assert said(tr)[1][1] == ("At first I did not see the point - talking about my week and then lying on the mat.\n"
+                              "But after a few weeks I noticed my shoulders tense up when I have been worrying.")
+    assert said(tr)[2][1] == "And the exercises?"
+    assert said(tr)[5][1] == "Good - really good."
+    assert io.role_of("INT", {"role": "patient"}) == "interviewer"
+
+
+def test_a_dash_without_a_time_is_not_a_label_end():
+    turns = io.parse_labelled_text("Ann: We met - briefly.\nBen: Fine.\nWell - anyway it went on.\nAnn: Yes.\n")
+    assert [t.speaker for t in turns] == ["Ann", "Ben", "Ann"]

@@ -258,6 +258,9 @@ _TIME = r"(?P<time>\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?)"
 _BRACKETED_TIME = (rf"[\[(]{_TIME}(?:[ \t]*(?:\u2192|-->|->|\u2013|\u2014|-)[ \t]*"
                    rf"{_TIME.replace('?P<time>', '?P<time_end>')})?[\])]")
 _END_OF_LABEL = r"(?::(?=[ \t]|$)|[ \t]*$)"  # a colon before a space, or the end of the line
+# After a label with a time, a dash may stand for the colon ("INT (00:13) - words"): with the time
+# beside it, a dash cannot be mistaken for one in running text.
+_END_OF_TIMED_LABEL = r"(?::(?=[ \t]|$)|[ \t]+[-\u2013\u2014](?=[ \t]|$)|[ \t]*$)"
 _BOLD = r"(?:\*\*|__)"  # Markdown's strong emphasis: **Name:** or **Name**:
 
 # A role or note after a name, as Zoom and Teams write it: "Jane Doe (SL)", "Jane Doe [Researcher]"
@@ -269,11 +272,11 @@ _ROLE_SUFFIX = r"[ \t]*[\[(][^\]()\[\n:]{1,25}[\])]"
 #: A pattern with a group ``bracket`` is a label in brackets without a colon (``[P1] text``):
 #: it must also look like an id or a role word, so that ``[Laughter]`` stays text.
 DEFAULT_LABEL_PATTERNS: tuple[str, ...] = (
-    rf"[ \t]*{_BRACKETED_TIME}[ \t]*{_LABEL}[ \t]*{_END_OF_LABEL}",   # [00:01:02] Name: / [00:01 → 00:05] Name:
+    rf"[ \t]*{_BRACKETED_TIME}[ \t]*{_LABEL}[ \t]*{_END_OF_TIMED_LABEL}",  # [00:01:02] Name: / [00:01 → 00:05] Name -
     # Markdown: **Name:** words / **Name**: words / [00:00:15 → 00:01:02] **Name:** words / **Name** alone
     rf"[ \t]*(?:{_BRACKETED_TIME}[ \t]*)?{_BOLD}{_LABEL}(?:[ \t]*:[ \t]*{_BOLD}|{_BOLD}[ \t]*:)(?=[ \t]|$)",
     rf"[ \t]*(?:{_BRACKETED_TIME}[ \t]*)?{_BOLD}{_LABEL}{_BOLD}[ \t]*$",
-    rf"[ \t]*{_LABEL}[ \t]*[\[(]{_TIME}[\])][ \t]*{_END_OF_LABEL}",   # Name (00:01:02):
+    rf"[ \t]*{_LABEL}[ \t]*[\[(]{_TIME}[\])][ \t]*{_END_OF_TIMED_LABEL}",  # Name (00:01:02): / INT (00:13) -
     rf"[ \t]*{_TIME}[ \t]+From[ \t]+(?P<speaker>[^\n:]{{1,40}}?)[ \t]+to[ \t]+[^\n:]{{1,40}}:",  # Zoom chat (new)
     rf"[ \t]*{_TIME}[ \t]+{_LABEL}[ \t]*:(?=[ \t]|$)",               # Zoom chat: 00:01:02<TAB>Name:<TAB>
     rf"[ \t]*(?P<speaker>{_TOKEN}(?:[ \t]{_TOKEN}){{0,3}}{_ROLE_SUFFIX})[ \t]*:(?=[ \t]|$)",  # Name (Role):
