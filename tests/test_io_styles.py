@@ -32,6 +32,17 @@ def said(tr: Transcript) -> list[tuple[str, str]]:
     return [(t.speaker, tr.text[t.start:t.end]) for t in tr.turns]
 
 
+def as_word_document(source: Path, target: Path) -> Path:
+    """``source``'s lines as the paragraphs of a .docx, without empty paragraphs (as Word users write)."""
+    docx = pytest.importorskip("docx")
+    document = docx.Document()
+    for line in source.read_text(encoding="utf-8").splitlines():
+        if line:
+            document.add_paragraph(line)
+    document.save(target)
+    return target
+
+
 def test_youtube_auto_captions_each_word_once():
     with pytest.warns(PsythemesWarning, match="rolling auto-captions: 4 repeated caption lines"):
         tr = io.read_transcript(STYLES / "youtube_auto.vtt")
@@ -295,13 +306,7 @@ def test_word_transcribe_time_then_speaker_on_its_own_line(tmp_path):
     assert [(t.speaker, t.t_start) for t in tr.turns] == expected
     assert said(tr)[1][1] == "It started after my second child. At first I thought it was just tiredness."
     # Word saves the same export as .docx: one paragraph per line, no blank paragraphs
-    docx = pytest.importorskip("docx")
-    document = docx.Document()
-    for line in (STYLES / "word_transcribe.txt").read_text(encoding="utf-8").splitlines():
-        if line:
-            document.add_paragraph(line)
-    document.save(tmp_path / "transcribe.docx")
-    from_word = io.read_transcript(tmp_path / "transcribe.docx")
+    from_word = io.read_transcript(as_word_document(STYLES / "word_transcribe.txt", tmp_path / "transcribe.docx"))
     assert [(t.speaker, t.t_start) for t in from_word.turns] == expected
 
 
@@ -477,9 +482,23 @@ def test_labels_alone_above_their_blocks():
                         ("Participant 2", "I notice the tension earlier now.")]
 
 
+def test_labels_alone_on_their_paragraphs_in_word_without_blank_paragraphs(tmp_path):
+    """Word users space paragraphs by format, not by empty paragraphs: the label is its own
+    paragraph, the words the next one, and no blank line separates the blocks."""
+    spaced = as_word_document(STYLES / "block_labels.txt", tmp_path / "spaced.docx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PsythemesWarning)  # labels found: no "no speaker labels" warning
+        tr = io.read_transcript(spaced)
+    assert_turn_offsets(tr)
+    assert said(tr) == said(read("block_labels.txt"))
+
+
 @pytest.mark.parametrize("text", [
     "Introduction\nWe met twice.\n\nMethods\nWe talked.\n",          # headings used once: not speakers
     "Mm-hmm.\nShe said so.\n\nMm-hmm.\nAnd then?\n",                    # a sentence, not a label
+    # no blank lines: one recurring heading is no dialogue; names listed one per line are no labels
+    "Summary\nWe met twice.\nSummary\nWe talked.\n",
+    "Attended\nAnna Berg\nBen Cole\nAnna Berg\nBen Cole\nWe talked about the plan.\n",
 ])
 def test_lines_alone_that_are_not_labels_stay_text(tmp_path, text):
     path = tmp_path / "notes.txt"

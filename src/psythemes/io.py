@@ -610,11 +610,16 @@ def _block_labels(text: str) -> list[_Candidate]:
     A line counts when it opens a block (first line, or after a blank line), words follow on the
     next line, it has the label shape and does not end like a sentence, and its label recurs in the
     file or names a role or an id.  At least two such labels are needed: one alone is a title.
+
+    A text without any blank line (a Word document spaced by paragraph format, not by empty
+    paragraphs) has no blocks: there every line may hold a label, but only as a dialogue does:
+    at least two labels that each recur, each label line followed by words, not by another label.
     """
     lines = _iter_lines(text)
+    no_blank_lines = re.search(r"\n[ \t]*\n", text.strip()) is None
     found: list[_Candidate] = []
     for i, (ls, le) in enumerate(lines):
-        opens_block = i == 0 or not text[lines[i - 1][0]:lines[i - 1][1]].strip()
+        opens_block = i == 0 or no_blank_lines or not text[lines[i - 1][0]:lines[i - 1][1]].strip()
         followed = i + 1 < len(lines) and text[lines[i + 1][0]:lines[i + 1][1]].strip()
         m = _BLOCK_LABEL.match(text, ls, le) if opens_block and followed else None
         if m is None:
@@ -622,6 +627,13 @@ def _block_labels(text: str) -> list[_Candidate]:
         speaker = unicodedata.normalize("NFC", m.group("speaker").strip())
         if speaker[-1].isalnum() and _label_shape_ok(speaker):
             found.append((ls, le, speaker, None, False, None))
+    if no_blank_lines:
+        line_ends = {c[1] for c in found}
+        # a label line right after another is a list of names, not a dialogue
+        found = [c for c in found if c[0] - 1 not in line_ends and c[1] + 1 not in {d[0] for d in found}]
+        counts = Counter(c[2] for c in found)
+        recurring = {speaker for speaker, n in counts.items() if n >= 2}
+        return [c for c in found if c[2] in recurring] if len(recurring) >= 2 else []
     counts = Counter(c[2] for c in found)
     found = [c for c in found if counts[c[2]] >= 2 or _names_role_or_id(c[2])]
     return found if len(found) >= 2 else []
