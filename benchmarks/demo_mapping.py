@@ -352,7 +352,8 @@ sessions that wrote the transcripts and knew what each passage was written to ex
 are therefore cleaner and more self-consistent than human codes of real interviews would be.
 
 Units: participant turns (interviewer turns and backchannels dropped, as `psythemes extract`
-does), multi-label (one-vs-rest logistic regression, probability threshold 0.5 per code).
+does), multi-label (one-vs-rest logistic regression; a probability threshold per code, chosen in
+the grouped cross-validation inside the training data, listed above).
 Metrics above: 5-fold cross-validation grouped by transcript (GroupKFold on doc_id) on the same
 corpus; `macro_f1` there averages F1 of "present" and "absent" per code. The benchmark
 `benchmarks/demo_mapping.py` (results in `benchmarks/results/demo_mapping.json`, summary in

@@ -30,6 +30,7 @@ import json
 import os
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -504,11 +505,102 @@ def task_plain(corpus: str, args: argparse.Namespace, results: dict[str, Any]) -
     results[key] = out
 
 
+MULTILABEL_FLAGS = {"Question": "question_exists", "Reflection": "reflection_exists",
+                    "Therapist input": "therapist_input_exists"}
+
+
+def load_annomi_multilabel() -> tuple[pd.DataFrame, list[list[str]], pd.DataFrame]:
+    """AnnoMI therapist utterances with the behaviours each holds (multi-label), and all utterances.
+
+    ``AnnoMI-full.csv`` marks per utterance and annotator whether it holds a question, a reflection
+    and therapist input; where several annotators coded a transcript (7 of 133), a behaviour is
+    present when more than half of them marked it.  Rows follow :func:`load_annomi`'s order.
+    """
+    all_segs, _ = load_annomi()
+    full = pd.read_csv(_shared() / "annomi" / "AnnoMI-full.csv")
+    full = full[full["interlocutor"] == "therapist"]
+    shares = full.groupby(["transcript_id", "utterance_id"])[list(MULTILABEL_FLAGS.values())].mean()
+    simple = pd.read_csv(_shared() / "annomi" / "AnnoMI-simple.csv")
+    simple = simple.sort_values(["transcript_id", "utterance_id"], kind="stable").reset_index(drop=True)
+    mask = (simple["interlocutor"] == "therapist").to_numpy()
+    keys = list(zip(simple["transcript_id"][mask], simple["utterance_id"][mask], strict=True))
+    rows = shares.loc[keys].to_numpy() > 0.5
+    labels = [[code for code, on in zip(MULTILABEL_FLAGS, row, strict=True) if on] for row in rows]
+    return all_segs[mask].reset_index(drop=True), labels, all_segs
+
+
+def task_multilabel(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    """AnnoMI therapist behaviours as a multi-label scheme with a plain codebook.
+
+    Zero-shot: nearest definition (always one code) and the calibrated mapper as ``map`` runs it
+    (multi-label, may abstain), scored on the seed-0 80 % test transcripts.  Few-shot: 20 % of the
+    transcripts, multi-label, therapist turns, with the fixed 0.5 threshold and with per-code
+    thresholds chosen in grouped cross-validation (``threshold="auto"``).  Agreement per code
+    (presence/absence: Cohen's kappa, F1), averaged over the three codes.
+    """
+    from demo_mapping import score_sets
+
+    cb = load_codebook(PLAIN / "annomi_therapist_multilabel.csv")
+    segs, gold, all_segs = load_annomi_multilabel()
+    emb = corpus_embedder("annomi", all_segs["text"].tolist())
+    codes = list(cb.names)
+    gold_sets = [set(g) for g in gold]
+    groups = segs["doc_id"].to_numpy()
+    n_codes = Counter(len(g) for g in gold)
+    print(f"annomi_therapist_multilabel: {len(segs)} utterances, codes per utterance {dict(sorted(n_codes.items()))}")
+    out: dict[str, Any] = {"codebook": "benchmarks/codebooks/plain/annomi_therapist_multilabel.csv",
+                           "n_utterances": len(segs), "codes_per_utterance": {str(k): v for k, v in sorted(n_codes.items())}}
+
+    def sets_of(table: pd.DataFrame, rows: pd.DataFrame) -> list[set[str]]:
+        by_seg: dict[str, set[str]] = {}
+        for seg_id, code in zip(table["segment_id"], table["code"], strict=True):
+            by_seg.setdefault(seg_id, set()).add(code)
+        return [by_seg.get(s, set()) for s in rows["segment_id"]]
+
+    def show(name: str, res: dict[str, Any]) -> None:
+        print(f"  {name:<62} mean kappa {res['mean_kappa']:.3f}  macro-F1 {res['macro_f1']:.3f}", flush=True)
+
+    if not args.few_shot_only:
+        dev, test = grouped_splits(groups, 0.2, n_splits=1, random_state=0)[0]
+        tsegs = segs.iloc[test]
+        naive = ZeroShotMapper(cb, embedder=emb, use_examples=False, threshold=-1.0, self_training=False).fit()
+        calibrated = ZeroShotMapper(cb, embedder=emb).fit(segs)
+        out["zero_shot"] = {}
+        for key, mapper, name in (("nearest_definition", naive, "zero-shot, nearest definition (naive, one code)"),
+                                  ("calibrated_abstention", calibrated, "zero-shot, corpus-calibrated, multi-label")):
+            if key == "nearest_definition":
+                pred = [{c} if c else set() for c in mapper.predict_single(tsegs)]
+            else:
+                pred = sets_of(mapper.predict(tsegs), tsegs)
+            res = score_sets([gold_sets[i] for i in test], pred, codes)
+            out["zero_shot"][key] = res
+            show(name, res)
+    for label, threshold in (("threshold_0_5", 0.5), ("threshold_auto", "auto")):
+        runs = []
+        for seed in range(2 if args.quick else args.seeds):
+            tr, te = grouped_splits(groups, 0.2, n_splits=1, random_state=seed)[0]
+            model = FewShotMapper(cb, embedder=emb, random_state=0, roles=["therapist"], threshold=threshold)
+            model.fit(segs.iloc[tr], [gold[i] for i in tr], all_segments=all_segs)
+            pred = sets_of(model.predict(segs.iloc[te], all_segments=all_segs), segs.iloc[te])
+            runs.append(score_sets([gold_sets[i] for i in te], pred, codes))
+            runs[-1]["C"] = model.C_
+            runs[-1]["thresholds"] = {c: round(float(t), 3) for c, t in model.thresholds_.items()}
+        kappas = np.array([r["mean_kappa"] for r in runs])
+        f1s = np.array([r["macro_f1"] for r in runs])
+        summary = {"mean_kappa_mean": round(float(kappas.mean()), 4), "mean_kappa_sd": round(float(kappas.std(ddof=1)), 4),
+                   "macro_f1_mean": round(float(f1s.mean()), 4), "macro_f1_sd": round(float(f1s.std(ddof=1)), 4),
+                   "kappa_per_seed": [round(float(k), 4) for k in kappas], "runs": runs}
+        out[f"few_shot_20pct_{label}"] = summary
+        print(f"  {'few-shot, 20 % of transcripts, ' + label:<62} mean kappa {summary['mean_kappa_mean']:.3f} ± "
+              f"{summary['mean_kappa_sd']:.3f}  macro-F1 {summary['macro_f1_mean']:.3f}", flush=True)
+    results["annomi_therapist_multilabel_plain"] = out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", action="append",
                         choices=["annomi_therapist", "annomi_client", "esconv", "annomi_therapist_plain", "annomi_client_plain",
-                                 "esconv_plain"])
+                                 "esconv_plain", "annomi_therapist_multilabel_plain"])
     parser.add_argument("--dev", action="store_true", help="plain rows: also score zero-shot on the dev transcripts")
     parser.add_argument("--esconv-test-only", action="store_true",
                         help="esconv_plain: use only the test.jsonl conversations (embeds 5.5k instead of 38k utterances)")
@@ -529,7 +621,9 @@ def main(argv: list[str] | None = None) -> int:
                                                    "source": "recomputed from AnnoMI-full.csv, see ../shared/corpora/annomi/SOURCE.md"}}
     t0 = time.time()
     for task in tasks:
-        if task.endswith("_plain"):
+        if task == "annomi_therapist_multilabel_plain":
+            task_multilabel(args, results)
+        elif task.endswith("_plain"):
             task_plain(task[: -len("_plain")], args, results)
         elif task == "esconv":
             task_esconv(args, results)

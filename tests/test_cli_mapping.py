@@ -96,6 +96,18 @@ def test_train_then_map_with_model(toy_files, tmp_path, capsys, fake_embedder):
     assert len(pd.read_csv(out2 / "codes.csv")) == len(codes)
 
 
+def test_train_multi_label_says_the_thresholds_it_chose(toy_files, tmp_path, capsys, fake_embedder):
+    seg_path, gold_path, cb_path = toy_files
+    model_dir = tmp_path / "m"
+    assert main(["train", str(seg_path), "--gold", str(gold_path), "--codebook", str(cb_path),
+                 "--out", str(model_dir), "--cv", "0", "--multi-label"]) == 0
+    printed = capsys.readouterr().out
+    chosen = json.loads((model_dir / "card.json").read_text())["thresholds"]
+    assert set(chosen) == {"body", "trust"}
+    assert ("thresholds per code (chosen in grouped cross-validation): "
+            + ", ".join(f"{c} {t:.2f}" for c, t in chosen.items())) in printed
+
+
 def test_map_with_themes(toy_files, tmp_path, fake_embedder):
     seg_path, _, cb_path = toy_files
     segs = pd.read_csv(seg_path)

@@ -629,3 +629,43 @@ def test_zero_shot_never_assigns_a_heading_that_only_groups_codes():
     assert list(mapper.decision_function(segs).columns) == ["body", "trust", "agree"]
     single = ZeroShotMapper(grouped, embedder=FakeEmbedder(), single_label=True).fit(segs).predict(segs)
     assert "BODY AND TRUST" not in set(single["code"])
+
+
+def test_best_thresholds_take_the_highest_f1_and_prefer_one_half_on_ties():
+    from psythemes.mapping.fewshot import _best_thresholds
+
+    proba = np.array([[0.30, 0.9], [0.28, 0.8], [0.10, 0.2], [0.05, 0.1]])
+    Y = np.array([[True, True], [True, True], [False, False], [False, False]])
+    thresholds, f1 = _best_thresholds(proba, Y)
+    # code 0: any threshold in (0.10, 0.28] separates; the grid value nearest 0.5 is 0.25
+    # code 1: every threshold in (0.2, 0.8] separates; 0.5 itself wins the tie
+    assert thresholds.tolist() == [0.25, 0.5] and f1.tolist() == [1.0, 1.0]
+
+
+def test_multi_label_thresholds_per_code_are_chosen_in_grouped_cv(tmp_path):
+    """threshold="auto": strong regularisation keeps every probability below 0.5, so a fixed 0.5
+    codes nothing; thresholds chosen on the out-of-fold probabilities code the toy codes again,
+    and they are saved with the model (an older model.json without them uses ``threshold``)."""
+    segs, y = toy_corpus()
+    target = [[v] if v else [] for v in y]
+    fixed = FewShotMapper(TOY, embedder=FakeEmbedder(), C=0.001, threshold=0.5).fit(segs, target)
+    assert fixed.thresholds_ == {"body": 0.5, "trust": 0.5} and fixed.predict(segs).empty
+    model = FewShotMapper(TOY, embedder=FakeEmbedder(), C=0.001, threshold="auto").fit(segs, target)
+    assert all(t < 0.5 for t in model.thresholds_.values())
+    assert agreement_scores(y, model.predict_single(segs))["kappa"] > 0.9
+    out = model.save(tmp_path / "m")
+    assert json.loads((out / "card.json").read_text())["thresholds"] == model.thresholds_
+    assert "- Thresholds per code (chosen in grouped cross-validation" in (out / "model_card.md").read_text()
+    loaded = FewShotMapper.load(out, embedder=FakeEmbedder())
+    assert loaded.thresholds_ == model.thresholds_
+    pd.testing.assert_frame_equal(loaded.predict(segs), model.predict(segs))
+    spec = json.loads((out / "model.json").read_text())
+    del spec["thresholds"]
+    spec["params"]["threshold"] = 0.5
+    (out / "model.json").write_text(json.dumps(spec))
+    assert FewShotMapper.load(out, embedder=FakeEmbedder()).thresholds_ == {"body": 0.5, "trust": 0.5}
+    # single-label data take the most probable class: no thresholds
+    assert FewShotMapper(TOY, embedder=FakeEmbedder(), C=0.1).fit(segs, y).thresholds_ == {}
+    for bad in (0, 1.5, "high"):
+        with pytest.raises(InputError, match="threshold must be"):
+            FewShotMapper(TOY, embedder=FakeEmbedder(), threshold=bad).fit(segs, target)

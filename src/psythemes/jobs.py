@@ -446,7 +446,8 @@ def train_to_folder(
     out = model.save(out_dir,
                      training_data=f"{Path(segments).name} + {gold_names}: {len(train)} segments, {n_docs} documents",
                      metrics=metrics)
-    return {"out_dir": str(out), "n_segments": len(train), "n_docs": n_docs, **metrics}
+    return {"out_dir": str(out), "n_segments": len(train), "n_docs": n_docs, "thresholds": dict(model.thresholds_),
+            **metrics}
 
 
 # -- themes: the ``themes`` command and the theme outputs of ``extract`` ----------------------

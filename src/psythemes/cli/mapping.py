@@ -94,6 +94,9 @@ def train_command(
     if run.get("kappa_mean") is not None:
         cv_part = f"; grouped {run['n_splits']}-fold CV kappa {run['kappa_mean']:.3f} ± {run['kappa_sd']:.3f}"
     print(f"trained on {run['n_segments']} segments from {run['n_docs']} documents{cv_part} -> {run['out_dir']}")
+    if run.get("thresholds"):  # multi-label: what the model chose, so a surprising one is seen
+        print("thresholds per code (chosen in grouped cross-validation): "
+              + ", ".join(f"{code} {t:.2f}" for code, t in run["thresholds"].items()))
 
 
 @codebook_app.command("validate")

@@ -57,6 +57,10 @@ C_GRID = (0.001, 0.003, 0.01, 0.03, 0.1)
 AUTO_C_FOLDS = 5
 #: ``C`` of ``C="auto"`` when there are too few training documents (< 3) to cross-validate.
 AUTO_C_FALLBACK = 0.01
+#: Per-code thresholds tried by ``threshold="auto"`` (multi-label data), nearest to 0.5 first so
+#: that a tie keeps the plainer value.
+THRESHOLD_GRID = tuple(sorted((round(0.1 + 0.05 * i, 2) for i in range(17)), key=lambda t: (abs(t - 0.5), t)))
+
 
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
@@ -67,6 +71,15 @@ def _softmax(z: np.ndarray) -> np.ndarray:
 def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
+
+def _best_thresholds(proba: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per column, the value of :data:`THRESHOLD_GRID` with the highest F1 of "present", and that F1."""
+    grid = np.array(THRESHOLD_GRID)
+    present = proba[:, :, None] >= grid  # segments x codes x thresholds
+    hits = (present & Y[:, :, None]).sum(axis=0)
+    f1 = 2 * hits / np.maximum(present.sum(axis=0) + Y.sum(axis=0)[:, None], 1)
+    best = f1.argmax(axis=1)  # the first maximum: the grid is ordered nearest to 0.5 first
+    return grid[best], f1[np.arange(len(best)), best]
 
 
 def _normalise_labels(y: Any, n: int) -> tuple[str, list[list[str]]]:
@@ -112,8 +125,14 @@ class FewShotMapper(Params):
         training data: the lowest log loss for single-label data (``cv_log_loss_``), the highest
         mean F1 per code at ``threshold`` for multi-label data (``cv_macro_f1_``); ``C_`` holds it.
     class_weight : {None, "balanced"}, default None
-    threshold : float, default 0.5
-        Probability threshold per code for multi-label data.
+    threshold : float or "auto", default "auto"
+        Probability threshold per code for multi-label data.  ``"auto"``: one threshold per code,
+        the value of :data:`THRESHOLD_GRID` with the highest F1 of "present" on the out-of-fold
+        probabilities of the grouped cross-validation that chooses ``C`` (``C`` and thresholds
+        are chosen together); 0.5 when there are fewer than 3 training documents.  A rare code's
+        probabilities seldom reach 0.5 under the regularisation that suits the common ones, so a
+        fixed 0.5 under-codes it (docs/mapping.md, *Few-shot: thresholds per code for
+        multi-label data*).  Single-label data take the most probable class and ignore it.
     max_iter : int, default 2000
     prototypes : bool, default True
         Add the codebook-prototype scores of a :class:`ZeroShotMapper` (definition, criteria,
@@ -166,8 +185,11 @@ class FewShotMapper(Params):
     cv_log_loss_ : dict or None
         With ``C="auto"`` and single-label data: mean log loss per value of ``C`` tried.
     cv_macro_f1_ : dict or None
-        With ``C="auto"`` and multi-label data: mean F1 of "present" per code at ``threshold``,
-        per value of ``C`` tried.
+        With ``C="auto"`` and multi-label data: mean F1 of "present" per code at ``threshold``
+        (with ``threshold="auto"``: at each code's best threshold), per value of ``C`` tried.
+    thresholds_ : dict
+        Multi-label data: the threshold of each code (chosen with ``threshold="auto"``, else
+        ``threshold``).  Empty for single-label data.
     n_pseudo_ : dict
         Pseudo-examples per code that self-training added (empty when it did not run).
     embedding_backend_ : str or None
@@ -189,7 +211,7 @@ class FewShotMapper(Params):
         tfidf: bool = True,
         C: float | str = "auto",
         class_weight: str | None = None,
-        threshold: float = 0.5,
+        threshold: float | str = "auto",
         max_iter: int = 2000,
         prototypes: bool = True,
         cues: Mapping[str, Sequence[str]] | None = None,
@@ -308,6 +330,8 @@ class FewShotMapper(Params):
             raise InputError(f"sentence_ends must be 'last', 'both' or 'none', not {self.sentence_ends!r}")
         if self.C != "auto" and not (isinstance(self.C, (int, float)) and self.C > 0):
             raise InputError(f"C must be a positive number or 'auto', not {self.C!r}")
+        if self.threshold != "auto" and not (isinstance(self.threshold, (int, float)) and 0 < self.threshold < 1):
+            raise InputError(f"threshold must be a number between 0 and 1 or 'auto', not {self.threshold!r}")
         share = check_share(self.self_training, "self_training")
         segments = check_segments(segments)
         if len(segments) < 2:  # the lexical features need two documents; a classifier needs more anyway
@@ -344,11 +368,12 @@ class FewShotMapper(Params):
                 raise InputError("no segment carries a gold code; nothing to learn")
             Y = np.array([[c in row for c in classes] for row in labels], dtype=bool)
         groups = segments[DOC].astype(str).to_numpy()
-        self.C_, cv_scores = self._choose_C(X, Y, groups)
+        self.C_, cv_scores, thresholds = self._choose_C(X, Y, groups)
         self.cv_log_loss_ = cv_scores if mode == "single" else None
         self.cv_macro_f1_ = cv_scores if mode != "single" else None
         self.coef_, self.intercept_ = self._weights(X, Y, self.C_)
         self.classes_ = classes
+        self.thresholds_ = {} if mode == "single" else dict(zip(classes, map(float, thresholds), strict=True))
         self.n_train_ = int(len(segments))
         self.n_docs_ = int(segments[DOC].nunique())
         self.n_pseudo_: dict[str, int] = {}
@@ -424,39 +449,58 @@ class FewShotMapper(Params):
             coef[k], intercept[k] = clf.coef_[0], clf.intercept_[0]
         return coef, intercept
 
-    def _choose_C(self, X: Any, Y: np.ndarray, groups: np.ndarray) -> tuple[float, dict[str, float] | None]:
-        """``C`` itself, or with ``C="auto"`` the value of :data:`C_GRID` that does best in
-        cross-validation grouped by document (never a document on both sides of a fold).
+    def _choose_C(self, X: Any, Y: np.ndarray, groups: np.ndarray) -> tuple[float, dict[str, float] | None, np.ndarray]:
+        """``C`` and the thresholds per code (multi-label data; single-label: unused).
 
-        Single-label data: the lowest log loss.  Multi-label data: the highest mean F1 of
-        "present" per code at ``threshold``, because that threshold decides: the C with the lowest
-        log loss regularises so strongly that rare codes stay below 0.5 and are never assigned
-        (demo corpus: alternation given to 1 % of turns against 10 % in the gold,
-        docs/mapping.md, *Demo corpus*).
+        With ``C="auto"``, the value of :data:`C_GRID` that does best in cross-validation grouped
+        by document (never a document on both sides of a fold).  Single-label data: the lowest
+        log loss.  Multi-label data: the highest mean F1 of "present" per code at the threshold,
+        because the threshold decides: the C with the lowest log loss regularises so strongly
+        that rare codes stay below 0.5 and are never assigned (demo corpus: alternation given to
+        1 % of turns against 10 % in the gold, docs/mapping.md, *Demo corpus*).  With
+        ``threshold="auto"`` each code's threshold is chosen on the same out-of-fold
+        probabilities, for each C, and the C whose best thresholds do best wins.
+
+        Returns
+        -------
+        (C, scores per C tried or None, thresholds per column of ``Y``)
         """
-        if self.C != "auto":
-            return float(self.C), None
+        auto_thresholds = self.mode_ == "multi" and self.threshold == "auto"
+        fixed = 0.5 if self.threshold == "auto" else float(self.threshold)
+        fallback = np.full(Y.shape[1], fixed)
         n_docs = len(set(groups))
-        if n_docs < 3:  # too few documents to cross-validate: a middle value
-            return AUTO_C_FALLBACK, None
+        if self.C != "auto" and not auto_thresholds:
+            return float(self.C), None, fallback
+        if n_docs < 3:  # too few documents to cross-validate: a middle C, the plain threshold
+            return (AUTO_C_FALLBACK if self.C == "auto" else float(self.C)), None, fallback
         from sklearn.model_selection import GroupKFold
 
         folds = list(GroupKFold(n_splits=min(AUTO_C_FOLDS, n_docs)).split(X, groups=groups))
-        scores = {}
-        for C in C_GRID:
+        grid = C_GRID if self.C == "auto" else (float(self.C),)
+        scores, thresholds = {}, {}
+        for C in grid:
             z = np.zeros(Y.shape)  # out-of-fold decision values
             for tr, te in folds:
                 coef, intercept = self._weights(X[tr], Y[tr], C)
                 z[te] = np.asarray(X[te] @ coef.T) + intercept
             if self.mode_ == "single":
                 scores[str(C)] = float(-np.log(np.clip(_softmax(z)[Y], 1e-12, 1.0)).mean())
+                thresholds[C] = fallback
+            elif auto_thresholds:
+                thresholds[C], f1 = _best_thresholds(_sigmoid(z), Y)
+                scores[str(C)] = float(f1.mean())
             else:
-                present = _sigmoid(z) >= self.threshold
+                present = _sigmoid(z) >= fixed
                 hits = (present & Y).sum(axis=0)
                 scores[str(C)] = float(np.mean(2 * hits / np.maximum(present.sum(axis=0) + Y.sum(axis=0), 1)))
+                thresholds[C] = fallback
         # log loss: lower is better; F1: higher
-        best = (min if self.mode_ == "single" else max)(C_GRID, key=lambda c: scores[str(c)])
-        return float(best), scores
+        best = (min if self.mode_ == "single" else max)(grid, key=lambda c: scores[str(c)])
+        return float(best), (scores if self.C == "auto" else None), thresholds[best]
+
+    def _threshold_vector(self) -> np.ndarray:
+        """Each class's threshold (multi-label data), in the order of ``classes_``."""
+        return np.array([self.thresholds_[c] for c in self.classes_])
 
     def predict_proba(self, segments: pd.DataFrame, all_segments: pd.DataFrame | None = None) -> pd.DataFrame:
         """Probabilities, one row per segment (index ``segment_id``), one column per class."""
@@ -495,13 +539,17 @@ class FewShotMapper(Params):
             return []
         best = p.argmax(axis=1)
         if self.mode_ == "multi":
-            return [self.classes_[j] if p[i, j] >= self.threshold else None for i, j in enumerate(best)]
+            # the most probable of the codes over their own thresholds
+            over = np.where(p >= self._threshold_vector(), p, -np.inf)
+            best = over.argmax(axis=1)
+            return [self.classes_[j] if np.isfinite(over[i, j]) else None for i, j in enumerate(best)]
         return [None if p[i, j] < 0 or self.classes_[j] == NO_CODE else self.classes_[j] for i, j in enumerate(best)]
 
     def predict(self, segments: pd.DataFrame, all_segments: pd.DataFrame | None = None) -> pd.DataFrame:
         """Codes per segment with :data:`~psythemes.schema.CODE_COLUMNS` (score = probability)."""
         segments = check_segments(segments)
         p = self._proba_matrix(segments, all_segments)
+        thresholds = self._threshold_vector() if self.mode_ == "multi" else np.zeros(0)
         rows = []
         for i in range(len(segments)):
             seg = segments.iloc[i]
@@ -509,7 +557,7 @@ class FewShotMapper(Params):
                 j = int(p[i].argmax())
                 hits = [] if self.classes_[j] == NO_CODE or p[i, j] < 0 else [j]
             else:
-                hits = [int(j) for j in np.argsort(-p[i]) if p[i, j] >= self.threshold]
+                hits = [int(j) for j in np.argsort(-p[i]) if p[i, j] >= thresholds[j]]
             for j in hits:
                 rows.append([seg[DOC], seg[SEG], int(seg[START]), int(seg[END]), self.classes_[j],
                              round(float(p[i, j]), 4), self.method])
@@ -574,6 +622,13 @@ class FewShotMapper(Params):
         model.dense_mean_, model.dense_scale_ = saved.arrays["dense_mean"], saved.arrays["dense_scale"]
         model.n_train_, model.n_docs_ = spec["n_train"], spec["n_docs"]
         model.C_ = spec.get("C_used", model.C)
+        if model.mode_ == "multi":  # models saved before per-code thresholds used their one threshold
+            model.thresholds_ = {c: float(t) for c, t in (spec.get("thresholds") or {}).items()}
+            if not model.thresholds_:
+                fixed = 0.5 if model.threshold == "auto" else float(model.threshold)
+                model.thresholds_ = dict.fromkeys(model.classes_, fixed)
+        else:
+            model.thresholds_ = {}
         model.n_pseudo_ = dict(spec.get("n_pseudo") or {})
         model._make_zero_shot()
         for key, vectorizer in saved.vectorizers.items():

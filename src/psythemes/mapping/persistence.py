@@ -63,6 +63,7 @@ def save_model(model: Any, directory: str | Path, *, training_data: str = "", me
         "n_train": model.n_train_,
         "n_docs": model.n_docs_,
         "C_used": getattr(model, "C_", None),  # the value C="auto" chose (grouped CV), or C itself
+        "thresholds": dict(getattr(model, "thresholds_", {})),  # multi-label: each code's threshold
         "n_pseudo": dict(getattr(model, "n_pseudo_", {})),  # self-training's pseudo-examples per code
         "embedding_backend": embedding_backend or getattr(model.embedder_, "backend_", None),
     }
@@ -96,6 +97,7 @@ def save_model(model: Any, directory: str | Path, *, training_data: str = "", me
         "random_state": model.random_state,
         "params": spec["params"],
         "C_used": spec["C_used"],
+        "thresholds": spec["thresholds"],
         "n_pseudo_examples": spec["n_pseudo"],
         "versions": {"psythemes": __version__, "scikit-learn": sklearn.__version__, "numpy": np.__version__},
         "serialisation": "JSON + numpy .npz (allow_pickle=False); no pickle",
@@ -167,7 +169,10 @@ def render_card(card: Mapping[str, Any], notes: str) -> str:
         f"- Model: {card['model']}",
         f"- Codes ({card['mode']}-label): {', '.join(c for c in card['classes'] if c != NO_CODE)}",
         "- Each segment gets: " + ("exactly its best code" if card["params"].get("single_label") else
+                                   "every code over its threshold, possibly none" if card["mode"] == "multi" else
                                    "its most probable class, possibly no code"),
+        *(["- Thresholds per code (chosen in grouped cross-validation when `threshold` is auto): "
+           + ", ".join(f"{c} {t:.2f}" for c, t in card["thresholds"].items())] if card.get("thresholds") else []),
         "- Coded roles: " + (", ".join(card["params"]["roles"]) if card["params"].get("roles") else "all"),
         f"- Codebook: `{card['codebook']}`, sha256 `{card['codebook_hash']}`",
         f"- Embedding model: {card['embedding_model']}"
