@@ -106,6 +106,12 @@ def test_train_multi_label_says_the_thresholds_it_chose(toy_files, tmp_path, cap
     assert set(chosen) == {"body", "trust"}
     assert ("thresholds per code (chosen in grouped cross-validation): "
             + ", ".join(f"{c} {t:.2f}" for c, t in chosen.items())) in printed
+    # map says them too, whether it loads the model or trains one on the spot
+    assert main(["map", str(seg_path), "--model", str(model_dir), "--out", str(tmp_path / "o1")]) == 0
+    assert "thresholds per code" in capsys.readouterr().out
+    assert main(["map", str(seg_path), "--codebook", str(cb_path), "--method", "few-shot", "--train", str(gold_path),
+                 "--multi-label", "--out", str(tmp_path / "o2")]) == 0
+    assert "thresholds per code" in capsys.readouterr().out
 
 
 def test_map_with_themes(toy_files, tmp_path, fake_embedder):

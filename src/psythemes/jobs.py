@@ -397,7 +397,9 @@ def map_segments_to_files(
     warnings: list[str] = []
     result: dict[str, Any] = {"out_dir": str(out), "method": mapper.method, "n_segments": len(frame),
                               "n_codes": len(codes),
-                              "n_coded_segments": int(codes[_SEG].nunique()) if len(codes) else 0, "warnings": warnings}
+                              "n_coded_segments": int(codes[_SEG].nunique()) if len(codes) else 0, "warnings": warnings,
+                              # a multi-label few-shot model's threshold per code (empty otherwise)
+                              "thresholds": dict(mapper.thresholds_) if isinstance(mapper, FewShotMapper) else {}}
     if themes is not None:
         zs = (mapper if isinstance(mapper, ZeroShotMapper)
               else ZeroShotMapper(mapper.codebook_, embedder=mapper.embedder_).fit())

@@ -60,6 +60,14 @@ def map_command(
     themes_part = f", {run['n_themes']} themes -> theme_codes.csv" if run.get("n_themes") is not None else ""
     print(f"{run['n_segments']} segments, {run['n_codes']} codes assigned to {run['n_coded_segments']} segments "
           f"({run['method']}){themes_part} -> {run['out_dir']}")
+    _print_thresholds(run)
+
+
+def _print_thresholds(run: dict) -> None:
+    """A multi-label few-shot model's threshold per code: what it chose, so a surprising one is seen."""
+    if run.get("thresholds"):
+        print("thresholds per code (chosen in grouped cross-validation): "
+              + ", ".join(f"{code} {t:.2f}" for code, t in run["thresholds"].items()))
 
 
 @app.command("train")
@@ -94,9 +102,7 @@ def train_command(
     if run.get("kappa_mean") is not None:
         cv_part = f"; grouped {run['n_splits']}-fold CV kappa {run['kappa_mean']:.3f} ± {run['kappa_sd']:.3f}"
     print(f"trained on {run['n_segments']} segments from {run['n_docs']} documents{cv_part} -> {run['out_dir']}")
-    if run.get("thresholds"):  # multi-label: what the model chose, so a surprising one is seen
-        print("thresholds per code (chosen in grouped cross-validation): "
-              + ", ".join(f"{code} {t:.2f}" for code, t in run["thresholds"].items()))
+    _print_thresholds(run)
 
 
 @codebook_app.command("validate")
