@@ -60,6 +60,26 @@ def _run(args: list[str]) -> str:
     return done.stdout + done.stderr
 
 
+def write_result(path: str | Path, result: dict) -> None:
+    from psythemes.outputs import write_json
+
+    write_json(path, result)
+    print(f"wrote {path}")
+
+
+def seed_embedding_cache(work: Path, texts: list[str]) -> None:
+    """Make the CLI embed with torch and find the scoreboard's cached torch vectors of ``texts`` in
+    an embedding cache in ``work``: both sides then see the same vectors."""
+    from psythemes.embed import Embedder, _text_keys
+
+    os.environ["PSYTHEMES_EMBED_BACKEND"] = "torch"
+    os.environ["PSYTHEMES_CACHE"] = str(work / "cache")
+    vectors = sb.corpus_embedder("annomi", texts).encode(texts)
+    unique = dict(zip(texts, vectors, strict=True))
+    Embedder(backend="torch", cache_dir=work / "cache" / "embeddings").cache_.append(
+        _text_keys(list(unique)), np.vstack(list(unique.values())))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", help="work folder (default: a temporary one)")
@@ -81,15 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     test_docs = set(ther["doc_id"].iloc[te])
     all_segs[all_segs["doc_id"].isin(test_docs)].to_csv(work / "test_segments.csv", index=False)
     if args.seed_cache:
-        from psythemes.embed import Embedder, _text_keys
-
-        os.environ["PSYTHEMES_EMBED_BACKEND"] = "torch"
-        os.environ["PSYTHEMES_CACHE"] = str(work / "cache")
-        texts = all_segs["text"].tolist()
-        vectors = sb.corpus_embedder("annomi", texts).encode(texts)
-        unique = dict(zip(texts, vectors, strict=True))
-        Embedder(backend="torch", cache_dir=work / "cache" / "embeddings").cache_.append(
-            _text_keys(list(unique)), np.vstack(list(unique.values())))
+        seed_embedding_cache(work, all_segs["text"].tolist())
     t0 = time.time()
     train_out = _run(["train", str(work / "segments.csv"), "--gold", str(work / "gold.csv"), "--codebook", str(CODEBOOK),
                       "--out", str(work / "model"), "--cv", "0"])
@@ -125,10 +137,7 @@ def main(argv: list[str] | None = None) -> int:
               "seconds": round(seconds, 1), "load_average": list(os.getloadavg())}
     print(f"CLI, 80 % test transcripts: kappa {cli['kappa']:.4f}, macro-F1 {cli['macro_f1']:.4f}, "
           f"{result['uncoded_test_utterances']} of {len(test)} therapist utterances uncoded; coded roles {coded_roles}")
-    from psythemes.outputs import write_json
-
-    write_json(args.out, result)
-    print(f"wrote {args.out}")
+    write_result(args.out, result)
     return 0
 
 
