@@ -8,8 +8,8 @@ Two multi-label tasks, 20 % of the transcripts for training, scored on the other
 - ``demo``: the SYNTHETIC psychosomatic demo corpus, participant turns, the study's four codes,
   coder A (as ``benchmarks/demo_mapping.py`` runs it).
 
-Each split is fitted with ``FewShotMapper(threshold=0.5)`` and ``threshold="auto"`` (``C="auto"`` in
-both).  Usage (from the repository root)::
+``--train-share`` changes the 20 %.  Each split is fitted with ``FewShotMapper(threshold=0.5)`` and
+``threshold="auto"`` (``C="auto"`` in both).  Usage (from the repository root)::
 
     PYTHONPATH=src .venv/bin/python benchmarks/experiments/fewshot_thresholds.py --corpus annomi --seeds 5-9
 
@@ -77,6 +77,7 @@ def main() -> int:
     parser.add_argument("--criterion", default="f1", choices=["f1", "kappa"],
                         help="what threshold='auto' maximises per code (the mapper's own rule: f1)")
     parser.add_argument("--auto-only", action="store_true", help="skip the fixed 0.5 threshold")
+    parser.add_argument("--train-share", type=float, default=0.2, help="share of the transcripts to train on")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     if args.criterion == "kappa":
@@ -89,7 +90,7 @@ def main() -> int:
     scores: dict[str, list[dict[str, Any]]] = {}
     for seed in range(int(first), int(last or first) + 1):
         t0 = time.perf_counter()
-        train, test = grouped_splits(groups, 0.2, n_splits=1, random_state=seed)[0]
+        train, test = grouped_splits(groups, args.train_share, n_splits=1, random_state=seed)[0]
         for threshold in (("auto",) if args.auto_only else (0.5, "auto")):
             model = FewShotMapper(cb, embedder=emb, random_state=0, roles=roles, threshold=threshold)
             model.fit(segs.iloc[train], [gold[i] for i in train], all_segments=all_segs)
