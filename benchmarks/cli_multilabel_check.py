@@ -34,7 +34,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scoreboard as sb  # noqa: E402
 from cli_fewshot_check import _run, seed_embedding_cache, write_result  # noqa: E402
-from demo_mapping import score_sets  # noqa: E402
+from demo_mapping import pred_sets, score_sets  # noqa: E402
 
 from psythemes.mapping import grouped_splits  # noqa: E402
 
@@ -61,11 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     map_out = _run(["map", str(work / "segments.csv"), "--model", str(work / "model"), "--out", str(work / "map")])
     seconds = time.time() - t0
     codes = pd.read_csv(work / "map" / "codes.csv", keep_default_na=False)
-    by_segment: dict[str, set[str]] = {}
-    for seg_id, code in zip(codes["segment_id"], codes["code"], strict=True):
-        by_segment.setdefault(seg_id, set()).add(code)
-    test_ids = ther["segment_id"].iloc[te].tolist()
-    cli = score_sets([set(gold[i]) for i in te], [by_segment.get(s, set()) for s in test_ids],
+    cli = score_sets([set(gold[i]) for i in te], pred_sets(codes, ther["segment_id"].iloc[te].tolist()),
                      list(sb.MULTILABEL_FLAGS))
     board_path = ROOT / "benchmarks" / "results" / "scoreboard_plain_multilabel.json"
     board = json.loads(board_path.read_text(encoding="utf-8"))

@@ -136,7 +136,8 @@ def score_sets(gold: list[set[str]], pred: list[set[str]], codes: list[str]) -> 
     }
 
 
-def _pred_sets(codes_table: pd.DataFrame, seg_ids: list[str]) -> list[set[str]]:
+def pred_sets(codes_table: pd.DataFrame, seg_ids: list[str]) -> list[set[str]]:
+    """The codes of each segment of ``seg_ids`` in a codes table (an empty set for segments without one)."""
     by_seg: dict[str, set[str]] = {}
     for seg, code in zip(codes_table[_SEG], codes_table[_CODE], strict=True):
         by_seg.setdefault(seg, set()).add(code)
@@ -221,7 +222,7 @@ def run_unit(unit: str, transcripts: list[Any], gold: pd.DataFrame, codebook: An
     # 1. zero-shot as `psythemes extract` runs it
     zs = ZeroShotMapper(codebook, embedder=embedder).fit()
     scores = zs.decision_function(segs).to_numpy()
-    pred = _pred_sets(zs.predict(segs), seg_ids)
+    pred = pred_sets(zs.predict(segs), seg_ids)
     auto = np.array([zs.thresholds_[c] for c in codes])
     out["zero_shot_auto"] = {
         "thresholds": dict(zip(codes, auto.round(4).tolist(), strict=True)),
@@ -266,13 +267,13 @@ def run_unit(unit: str, transcripts: list[Any], gold: pd.DataFrame, codebook: An
             for seed in seeds:
                 tr, te = grouped_splits(docs, frac, n_splits=1, random_state=seed)[0]
                 model = factory().fit(segs.iloc[tr], [y_lists[i] for i in tr])
-                p = _pred_sets(model.predict(segs.iloc[te]), [seg_ids[i] for i in te])
+                p = pred_sets(model.predict(segs.iloc[te]), [seg_ids[i] for i in te])
                 r.append(score_sets([y_a[i] for i in te], p, codes))
             out[key] = _summarise(r, codes)
             out[key]["train_fraction"] = frac
         tr = np.flatnonzero(~in_b)
         model = factory().fit(segs.iloc[tr], [y_lists[i] for i in tr])
-        p = _pred_sets(model.predict(segs.iloc[ib]), [seg_ids[i] for i in ib])
+        p = pred_sets(model.predict(segs.iloc[ib]), [seg_ids[i] for i in ib])
         out["few_shot_B_docs"] = {
             "train_docs": int(len(set(docs[tr]))),
             "vs_A": score_sets([y_a[i] for i in ib], p, codes),

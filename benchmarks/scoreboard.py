@@ -538,7 +538,7 @@ def task_multilabel(args: argparse.Namespace, results: dict[str, Any]) -> None:
     thresholds chosen in grouped cross-validation (``threshold="auto"``).  Agreement per code
     (presence/absence: Cohen's kappa, F1), averaged over the three codes.
     """
-    from demo_mapping import score_sets
+    from demo_mapping import pred_sets, score_sets
 
     cb = load_codebook(PLAIN / "annomi_therapist_multilabel.csv")
     segs, gold, all_segs = load_annomi_multilabel()
@@ -552,10 +552,7 @@ def task_multilabel(args: argparse.Namespace, results: dict[str, Any]) -> None:
                            "n_utterances": len(segs), "codes_per_utterance": {str(k): v for k, v in sorted(n_codes.items())}}
 
     def sets_of(table: pd.DataFrame, rows: pd.DataFrame) -> list[set[str]]:
-        by_seg: dict[str, set[str]] = {}
-        for seg_id, code in zip(table["segment_id"], table["code"], strict=True):
-            by_seg.setdefault(seg_id, set()).add(code)
-        return [by_seg.get(s, set()) for s in rows["segment_id"]]
+        return pred_sets(table, rows["segment_id"].tolist())
 
     def show(name: str, res: dict[str, Any]) -> None:
         print(f"  {name:<62} mean kappa {res['mean_kappa']:.3f}  macro-F1 {res['macro_f1']:.3f}", flush=True)

@@ -110,7 +110,7 @@ def main() -> int:
             model = FewShotMapper(cb, embedder=emb, random_state=0, roles=roles, threshold=threshold)
             model.fit(segs.iloc[train], [gold[i] for i in train], all_segments=all_segs)
             table = model.predict(segs.iloc[test], all_segments=all_segs)
-            pred = dm._pred_sets(table, segs["segment_id"].iloc[test].tolist())
+            pred = dm.pred_sets(table, segs["segment_id"].iloc[test].tolist())
             res = dm.score_sets([gold_sets[i] for i in test], pred, codes)
             res["C"], res["thresholds"] = model.C_, model.thresholds_
             scores.setdefault(str(threshold), []).append(res)
