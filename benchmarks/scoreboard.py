@@ -551,9 +551,6 @@ def task_multilabel(args: argparse.Namespace, results: dict[str, Any]) -> None:
     out: dict[str, Any] = {"codebook": "benchmarks/codebooks/plain/annomi_therapist_multilabel.csv",
                            "n_utterances": len(segs), "codes_per_utterance": {str(k): v for k, v in sorted(n_codes.items())}}
 
-    def sets_of(table: pd.DataFrame, rows: pd.DataFrame) -> list[set[str]]:
-        return pred_sets(table, rows["segment_id"].tolist())
-
     def show(name: str, res: dict[str, Any]) -> None:
         print(f"  {name:<62} mean kappa {res['mean_kappa']:.3f}  macro-F1 {res['macro_f1']:.3f}", flush=True)
 
@@ -568,7 +565,7 @@ def task_multilabel(args: argparse.Namespace, results: dict[str, Any]) -> None:
             if key == "nearest_definition":
                 pred = [{c} if c else set() for c in mapper.predict_single(tsegs)]
             else:
-                pred = sets_of(mapper.predict(tsegs), tsegs)
+                pred = pred_sets(mapper.predict(tsegs), tsegs["segment_id"].tolist())
             res = score_sets([gold_sets[i] for i in test], pred, codes)
             out["zero_shot"][key] = res
             show(name, res)
@@ -578,7 +575,7 @@ def task_multilabel(args: argparse.Namespace, results: dict[str, Any]) -> None:
             tr, te = grouped_splits(groups, 0.2, n_splits=1, random_state=seed)[0]
             model = FewShotMapper(cb, embedder=emb, random_state=0, roles=["therapist"], threshold=threshold)
             model.fit(segs.iloc[tr], [gold[i] for i in tr], all_segments=all_segs)
-            pred = sets_of(model.predict(segs.iloc[te], all_segments=all_segs), segs.iloc[te])
+            pred = pred_sets(model.predict(segs.iloc[te], all_segments=all_segs), segs["segment_id"].iloc[te].tolist())
             runs.append(score_sets([gold_sets[i] for i in te], pred, codes))
             runs[-1]["C"] = model.C_
             runs[-1]["thresholds"] = {c: round(float(t), 3) for c, t in model.thresholds_.items()}

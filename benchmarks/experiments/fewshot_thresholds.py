@@ -75,8 +75,7 @@ def capped_thresholds(proba: np.ndarray, Y: np.ndarray, cap: float = 2.0) -> tup
     most ``cap`` times the code's prevalence in the training data (0.5 when none is)."""
     grid = np.array(fewshot.THRESHOLD_GRID)
     present = proba[:, :, None] >= grid
-    hits = (present & Y[:, :, None]).sum(axis=0)
-    f1 = 2 * hits / np.maximum(present.sum(axis=0) + Y.sum(axis=0)[:, None], 1)
+    f1 = fewshot.f1_present(present, Y)
     allowed = present.mean(axis=0) <= cap * Y.mean(axis=0)[:, None]
     f1 = np.where(allowed, f1, -1.0)
     best = f1.argmax(axis=1)

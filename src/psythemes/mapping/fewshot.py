@@ -72,12 +72,18 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
+def f1_present(present: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """F1 of "present" per code: ``present`` (segments x codes, or segments x codes x thresholds)
+    against the gold ``Y`` (segments x codes)."""
+    gold = Y.reshape(Y.shape + (1,) * (present.ndim - 2))
+    hits = (present & gold).sum(axis=0)
+    return 2 * hits / np.maximum(present.sum(axis=0) + gold.sum(axis=0), 1)
+
+
 def _best_thresholds(proba: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per column, the value of :data:`THRESHOLD_GRID` with the highest F1 of "present", and that F1."""
     grid = np.array(THRESHOLD_GRID)
-    present = proba[:, :, None] >= grid  # segments x codes x thresholds
-    hits = (present & Y[:, :, None]).sum(axis=0)
-    f1 = 2 * hits / np.maximum(present.sum(axis=0) + Y.sum(axis=0)[:, None], 1)
+    f1 = f1_present(proba[:, :, None] >= grid, Y)  # codes x thresholds
     best = f1.argmax(axis=1)  # the first maximum: the grid is ordered nearest to 0.5 first
     return grid[best], f1[np.arange(len(best)), best]
 
@@ -477,7 +483,7 @@ class FewShotMapper(Params):
 
         folds = list(GroupKFold(n_splits=min(AUTO_C_FOLDS, n_docs)).split(X, groups=groups))
         grid = C_GRID if self.C == "auto" else (float(self.C),)
-        scores, thresholds = {}, {}
+        scores, thresholds = {}, {}  # thresholds: per C, with threshold="auto" only
         for C in grid:
             z = np.zeros(Y.shape)  # out-of-fold decision values
             for tr, te in folds:
@@ -485,18 +491,14 @@ class FewShotMapper(Params):
                 z[te] = np.asarray(X[te] @ coef.T) + intercept
             if self.mode_ == "single":
                 scores[str(C)] = float(-np.log(np.clip(_softmax(z)[Y], 1e-12, 1.0)).mean())
-                thresholds[C] = fallback
             elif auto_thresholds:
                 thresholds[C], f1 = _best_thresholds(_sigmoid(z), Y)
                 scores[str(C)] = float(f1.mean())
             else:
-                present = _sigmoid(z) >= fixed
-                hits = (present & Y).sum(axis=0)
-                scores[str(C)] = float(np.mean(2 * hits / np.maximum(present.sum(axis=0) + Y.sum(axis=0), 1)))
-                thresholds[C] = fallback
+                scores[str(C)] = float(f1_present(_sigmoid(z) >= fixed, Y).mean())
         # log loss: lower is better; F1: higher
         best = (min if self.mode_ == "single" else max)(grid, key=lambda c: scores[str(c)])
-        return float(best), (scores if self.C == "auto" else None), thresholds[best]
+        return float(best), (scores if self.C == "auto" else None), thresholds.get(best, fallback)
 
     def _threshold_vector(self) -> np.ndarray:
         """Each class's threshold (multi-label data), in the order of ``classes_``."""
