@@ -491,6 +491,11 @@ def test_labels_alone_on_their_paragraphs_in_word_without_blank_paragraphs(tmp_p
         tr = io.read_transcript(spaced)
     assert_turn_offsets(tr)
     assert said(tr) == said(read("block_labels.txt"))
+    # a title paragraph above the first label is not a label, and the first label still is one
+    titled = tmp_path / "titled.txt"
+    titled.write_text("Interview 4\n" + (STYLES / "block_labels.txt").read_text(encoding="utf-8"), encoding="utf-8")
+    tr = io.read_transcript(as_word_document(titled, tmp_path / "titled.docx"))
+    assert said(tr) == said(read("block_labels.txt"))
 
 
 @pytest.mark.parametrize("text", [

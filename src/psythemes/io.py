@@ -628,9 +628,10 @@ def _block_labels(text: str) -> list[_Candidate]:
         if speaker[-1].isalnum() and _label_shape_ok(speaker):
             found.append((ls, le, speaker, None, False, None))
     if no_blank_lines:
-        line_ends = {c[1] for c in found}
-        # a label line right after another is a list of names, not a dialogue
-        found = [c for c in found if c[0] - 1 not in line_ends and c[1] + 1 not in {d[0] for d in found}]
+        line_starts = {c[0] for c in found}
+        # a label is followed by words: a line followed by another label line is a title above the
+        # first label, or one name of a list of names
+        found = [c for c in found if c[1] + 1 not in line_starts]
         counts = Counter(c[2] for c in found)
         recurring = {speaker for speaker, n in counts.items() if n >= 2}
         return [c for c in found if c[2] in recurring] if len(recurring) >= 2 else []
