@@ -203,5 +203,5 @@ def render_card(card: Mapping[str, Any], notes: str) -> str:
         "languages. Retrain when the codebook changes (the codebook hash above must match).",
     ]
     if notes:
-        lines += ["", "## Notes", "", notes]
+        lines += ["", "## Notes", "", notes.strip("\n")]
     return "\n".join(lines) + "\n"
