@@ -642,6 +642,19 @@ def test_best_thresholds_take_the_highest_f1_and_prefer_one_half_on_ties():
     assert thresholds.tolist() == [0.25, 0.5] and f1.tolist() == [1.0, 1.0]
 
 
+def test_best_thresholds_never_give_a_code_to_more_than_twice_its_share():
+    from psythemes.mapping.fewshot import _best_thresholds
+
+    # 3 of 10 segments have the code; 0.10 has the best F1 (0.6) but gives it to 7 of 10
+    proba = np.array([[0.40], [0.12], [0.12], [0.11], [0.11], [0.11], [0.11], [0.05], [0.05], [0.05]])
+    Y = proba >= 0.12
+    thresholds, f1 = _best_thresholds(proba, Y)
+    assert thresholds.tolist() == [0.4] and f1.tolist() == [0.5]  # 1 of 10 given: within 2 x 3
+    # a code no threshold of the grid keeps within the cap keeps 0.5
+    thresholds, f1 = _best_thresholds(np.full((4, 1), 0.95), np.array([[True], [False], [False], [False]]))
+    assert thresholds.tolist() == [0.5] and f1.tolist() == [0.0]
+
+
 def test_multi_label_thresholds_per_code_are_chosen_in_grouped_cv(tmp_path):
     """threshold="auto": strong regularisation keeps every probability below 0.5, so a fixed 0.5
     codes nothing; thresholds chosen on the out-of-fold probabilities code the toy codes again,

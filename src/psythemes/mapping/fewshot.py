@@ -60,6 +60,9 @@ AUTO_C_FALLBACK = 0.01
 #: Per-code thresholds tried by ``threshold="auto"`` (multi-label data), nearest to 0.5 first so
 #: that a tie keeps the plainer value.
 THRESHOLD_GRID = tuple(sorted((round(0.1 + 0.05 * i, 2) for i in range(17)), key=lambda t: (abs(t - 0.5), t)))
+#: ``threshold="auto"`` takes no threshold whose out-of-fold rate of "present" exceeds this many
+#: times the code's prevalence in the training data.
+THRESHOLD_RATE_CAP = 2.0
 
 
 def _softmax(z: np.ndarray) -> np.ndarray:
@@ -81,11 +84,21 @@ def f1_present(present: np.ndarray, Y: np.ndarray) -> np.ndarray:
 
 
 def _best_thresholds(proba: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per column, the value of :data:`THRESHOLD_GRID` with the highest F1 of "present", and that F1."""
+    """Per column, the value of :data:`THRESHOLD_GRID` with the highest F1 of "present", and that F1.
+
+    Only thresholds that give "present" to at most :data:`THRESHOLD_RATE_CAP` times the code's
+    share of ``Y`` are candidates: F1 rewards recall cheaply, and on a few training transcripts
+    the best F1 often sits at the grid's lowest value, where the code goes to most segments.
+    A code no candidate fits keeps 0.5 (F1 reported as 0).
+    """
     grid = np.array(THRESHOLD_GRID)
-    f1 = f1_present(proba[:, :, None] >= grid, Y)  # codes x thresholds
+    present = proba[:, :, None] >= grid  # segments x codes x thresholds
+    f1 = f1_present(present, Y)  # codes x thresholds
+    allowed = present.mean(axis=0) <= THRESHOLD_RATE_CAP * Y.mean(axis=0)[:, None]
+    f1 = np.where(allowed, f1, -1.0)
     best = f1.argmax(axis=1)  # the first maximum: the grid is ordered nearest to 0.5 first
-    return grid[best], f1[np.arange(len(best)), best]
+    best = np.where(allowed.any(axis=1), best, 0)  # grid[0] is 0.5
+    return grid[best], np.maximum(f1[np.arange(len(best)), best], 0.0)
 
 
 def _normalise_labels(y: Any, n: int) -> tuple[str, list[list[str]]]:
@@ -135,7 +148,9 @@ class FewShotMapper(Params):
         Probability threshold per code for multi-label data.  ``"auto"``: one threshold per code,
         the value of :data:`THRESHOLD_GRID` with the highest F1 of "present" on the out-of-fold
         probabilities of the grouped cross-validation that chooses ``C`` (``C`` and thresholds
-        are chosen together); 0.5 when there are fewer than 3 training documents.  A rare code's
+        are chosen together), among those that give the code to at most
+        :data:`THRESHOLD_RATE_CAP` times its share of the training segments; 0.5 when there are
+        fewer than 3 training documents.  A rare code's
         probabilities seldom reach 0.5 under the regularisation that suits the common ones, so a
         fixed 0.5 under-codes it (docs/mapping.md, *Few-shot: thresholds per code for
         multi-label data*).  Single-label data take the most probable class and ignore it.
