@@ -173,6 +173,19 @@ def corpus_esconv(n_docs: int, seed: int = 0) -> tuple[pd.DataFrame, pd.Series, 
                          "gold": "supporter strategy (seeker turns uncoded)"}
 
 
+#: Corpora of this benchmark; AnnoMI and ESConv as samples of this many transcripts / dialogues.
+SAMPLE_SIZES = {"demo": None, "annomi": 25, "esconv": 80}
+
+
+def corpus_sample(name: str, sample_seed: int = 0) -> tuple[pd.DataFrame, pd.Series, dict[str, Any]]:
+    """Corpus ``name`` of :data:`SAMPLE_SIZES` as the benchmark uses it (``sample_seed``: which sample;
+    the demo corpus is used whole).  The experiments in ``benchmarks/experiments/`` load theirs here."""
+    if name == "demo":
+        return corpus_demo()
+    loader = {"annomi": corpus_annomi, "esconv": corpus_esconv}[name]
+    return loader(SAMPLE_SIZES[name], sample_seed)
+
+
 # --------------------------------------------------------------------------------------------
 # configurations
 

@@ -97,7 +97,7 @@ def _adaptive_fallback(factors: tuple[float, ...] = (2.0, 1.5, 1.2)) -> type[HDB
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--corpus", choices=["demo", "annomi", "esconv"], default="annomi")
+    parser.add_argument("--corpus", choices=list(tq.SAMPLE_SIZES), default="annomi")
     parser.add_argument("--variant", action="append", default=None)
     parser.add_argument("--sample-seed", type=int, default=0,
                         help="which transcripts AnnoMI's 25 / ESConv's 80 are (default 0: the benchmark's sample)")
@@ -117,10 +117,7 @@ def main() -> int:
             print(f"esconv sample {rng}: {len(segs)} segments, {len(found.themes_)} themes, "
                   f"{'fell back' if found.clustering_fallback_ else 'no fallback'}", flush=True)
         return 0
-    seed = args.sample_seed
-    loaders = {"demo": tq.corpus_demo, "annomi": lambda: tq.corpus_annomi(25, seed),
-               "esconv": lambda: tq.corpus_esconv(80, seed)}
-    segs, codes, _ = loaders[args.corpus]()
+    segs, codes, _ = tq.corpus_sample(args.corpus, args.sample_seed)
     X = Embedder(cache_dir=ROOT / ".psythemes-cache" / "embeddings").embed_segments(segs)
     original = tq._default_parts  # the preset without the benchmark's UMAP memo
     for variant in args.variant or ["umap"]:
@@ -151,7 +148,8 @@ def main() -> int:
             return chosen
 
         presets.PRESETS["default"] = parts
-        fit_and_print(f"{args.corpus}{f' sample {seed}' if seed else ''} {variant}", segs, X, codes)
+        sample = f" sample {args.sample_seed}" if args.sample_seed else ""
+        fit_and_print(f"{args.corpus}{sample} {variant}", segs, X, codes)
     return 0
 
 

@@ -35,13 +35,12 @@ from psythemes.themes import presets  # noqa: E402
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--corpus", choices=["demo", "annomi", "esconv"], default="annomi")
+    parser.add_argument("--corpus", choices=list(tq.SAMPLE_SIZES), default="annomi")
     parser.add_argument("--n-neighbors", default="15")
     parser.add_argument("--min-topic-size", default="10")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    loaders = {"demo": tq.corpus_demo, "annomi": lambda: tq.corpus_annomi(25), "esconv": lambda: tq.corpus_esconv(80)}
-    segs, codes, _ = loaders[args.corpus]()
+    segs, codes, _ = tq.corpus_sample(args.corpus)
     X = Embedder(cache_dir=ROOT / ".psythemes-cache" / "embeddings").embed_segments(segs)
     for n_neighbors in map(int, args.n_neighbors.split(",")):
         def parts(*a, _n=n_neighbors, **k):  # the preset (un-memoised) with another n_neighbors
