@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from hdbscan import HDBSCAN
 
-from psythemes.errors import PsythemesWarning
+from psythemes.errors import InputError, PsythemesWarning
 from psythemes.schema import SEGMENT_COLUMNS
-from psythemes.themes.clustering import HDBSCANWithFallback
+from psythemes.themes.clustering import HDBSCANAlwaysFiner, HDBSCANWithFallback, always_finer
 from psythemes.themes.presets import DOMINANT_SHARE, dominant_share
 
 
@@ -45,12 +45,26 @@ def test_dominant_cluster_triggers_a_second_clustering_with_smaller_min_samples(
     assert ours.fallback_["largest_share_after"] == pytest.approx(dominant_share(second.labels_), abs=1e-4)
 
 
-def test_discoverer_says_when_it_clustered_again():
-    from sklearn.decomposition import PCA
+def test_always_finer_clusters_again_without_a_dominant_cluster():
+    X = blobs(1.5)
+    ours = HDBSCANAlwaysFiner(min_cluster_size=10).fit(X)
+    assert ours.fallback_["largest_share_before"] <= DOMINANT_SHARE
+    assert ours.fallback_["min_samples"] == 3 == ours.min_samples
+    np.testing.assert_array_equal(ours.labels_, HDBSCAN(min_cluster_size=10, min_samples=3).fit(X).labels_)
 
-    from psythemes.discover import ThemeDiscoverer
 
-    X = blobs(1.0).astype(np.float32)
+def test_always_finer_keeps_a_subclass_own_second_clustering():
+    class FallbackToTwo(HDBSCANWithFallback):
+        def _fallback_min_samples(self) -> int:
+            return 2
+
+    finer = always_finer(FallbackToTwo(min_cluster_size=10)).fit(blobs(1.5))
+    assert isinstance(finer, FallbackToTwo) and finer.fallback_["min_samples"] == 2
+    assert type(always_finer(HDBSCANWithFallback(min_cluster_size=10))) is HDBSCANAlwaysFiner
+
+
+def blob_segments() -> pd.DataFrame:
+    """A segment table for the 380 points of :func:`blobs`, with words that differ by blob."""
     words = ["sleep insomnia nights", "work manager deadline", "dog river walk", "pain chest breathing", "family kids"]
     blob = np.repeat(np.arange(5), [80, 80, 80, 80, 60])
     rows = []
@@ -58,12 +72,64 @@ def test_discoverer_says_when_it_clustered_again():
         text = f"{words[b]} and {words[b].split()[0]} again"
         rows.append({"doc_id": f"D{k % 6}", "segment_id": f"D{k % 6}:{k}", "speaker": "P", "role": "participant",
                      "start": 100 * k, "end": 100 * k + len(text), "text": text, "t_start": np.nan, "t_end": np.nan})
-    seg = pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
-    disc = ThemeDiscoverer(umap_model=PCA(n_components=2), hdbscan_model=HDBSCANWithFallback(min_cluster_size=30),
-                           representation=None, random_state=0)
+    return pd.DataFrame(rows, columns=SEGMENT_COLUMNS)
+
+
+def discoverer(min_cluster_size: int, **params):
+    from sklearn.decomposition import PCA
+
+    from psythemes.discover import ThemeDiscoverer
+
+    return ThemeDiscoverer(umap_model=PCA(n_components=2),
+                           hdbscan_model=HDBSCANWithFallback(min_cluster_size=min_cluster_size),
+                           representation=None, random_state=0, **params)
+
+
+def test_discoverer_says_when_it_clustered_again():
+    disc = discoverer(30)
     with pytest.warns(PsythemesWarning, match="clustered again with min_samples=10"):
-        disc.fit(seg, X)
+        disc.fit(blob_segments(), blobs(1.0).astype(np.float32))
     assert disc.summary()["clustering_fallback"]["min_samples"] == 10
+    assert disc.clustering_fallback_["reason"] == "one cluster"
+
+
+def test_fallback_never_and_always_are_obeyed():
+    import warnings
+
+    segs = blob_segments()
+    with pytest.warns(PsythemesWarning, match="one theme holds"):
+        never = discoverer(30, fallback="never").fit(segs, blobs(1.0).astype(np.float32))
+    assert never.clustering_fallback_ is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PsythemesWarning)  # asked for: no warning
+        always = discoverer(10, fallback="always").fit(segs, blobs(1.5).astype(np.float32))
+    assert always.clustering_fallback_["reason"] == "asked"
+    assert always.clustering_fallback_["min_samples"] == 3
+    with pytest.raises(InputError, match="fallback must be one of"):
+        discoverer(10, fallback="sometimes").fit(segs, blobs(1.5).astype(np.float32))
+
+
+def test_once_one_seeded_run_falls_back_every_run_is_clustered_that_way(monkeypatch):
+    """The runs of a stability check are clustered one way: a run that fell back and one that did not
+    share few themes (ESConv, docs/themes.md)."""
+    calls = []
+
+    def first_run_only(self, largest_share):  # as if only the first seed had a dominant cluster
+        calls.append(largest_share)
+        return len(calls) == 1
+
+    monkeypatch.setattr(HDBSCANWithFallback, "_clusters_again", first_run_only)
+    X = blobs(1.5).astype(np.float32)
+    disc = discoverer(10, n_runs=3)
+    with pytest.warns(PsythemesWarning, match="1 of the 3 seeded runs needed it"):
+        disc.fit(blob_segments(), X)
+    assert len(calls) == 3  # one test per seeded run; the refits and the reported fit always cluster again
+    assert disc.stability_["seeds_fallen_back"] == [0]
+    assert disc.clustering_fallback_["reason"] == "other runs" and disc.clustering_fallback_["seeds"] == [0]
+    for run in disc._runs:  # one PCA for every seed: the runs are alike once clustered alike
+        np.testing.assert_array_equal(run["labels"], disc._runs[0]["labels"])
+    finer = HDBSCAN(min_cluster_size=10, min_samples=3).fit(disc.topic_model_.umap_model.transform(X))
+    assert len(set(disc.labels_.tolist()) - {-1}) == len(set(finer.labels_.tolist()) - {-1})
 
 
 def test_psythemes_warnings_stay_audible_after_bertopic_is_imported():

@@ -12,7 +12,7 @@ from hdbscan import HDBSCAN
 
 from .presets import DOMINANT_SHARE, dominant_share
 
-__all__ = ["HDBSCANWithFallback"]
+__all__ = ["HDBSCANAlwaysFiner", "HDBSCANWithFallback", "always_finer"]
 
 
 class HDBSCANWithFallback(HDBSCAN):
@@ -37,7 +37,7 @@ class HDBSCANWithFallback(HDBSCAN):
         super().fit(X, y)
         self.fallback_: dict[str, Any] | None = None
         first = dominant_share(self.labels_)
-        if first > DOMINANT_SHARE and self.min_samples is None:
+        if self.min_samples is None and self._clusters_again(first):
             smaller = self._fallback_min_samples()
             self.set_params(min_samples=smaller)
             super().fit(X, y)
@@ -45,6 +45,37 @@ class HDBSCANWithFallback(HDBSCAN):
                               "largest_share_after": round(dominant_share(self.labels_), 4)}
         return self
 
+    def _clusters_again(self, largest_share: float) -> bool:
+        """Whether to cluster again, given the largest cluster's share of the points."""
+        return largest_share > DOMINANT_SHARE
+
     def _fallback_min_samples(self) -> int:
         """``min_samples`` of the second clustering (benchmarks/experiments vary it by overriding this)."""
         return max(1, self.min_cluster_size // 3)
+
+
+class HDBSCANAlwaysFiner(HDBSCANWithFallback):
+    """:class:`HDBSCANWithFallback` that always clusters the second, finer way.
+
+    A stability check compares runs with different seeds; on a corpus near the edge, one cluster
+    swallows the corpus for some seeds and not others, and runs clustered the two ways share few
+    themes (ESConv, docs/themes.md, *Measured: theme quality*).  Once one seeded run falls back,
+    :class:`~psythemes.themes.discoverer.ThemeDiscoverer` clusters every run with this class.
+    ``fallback_`` is always set; its ``largest_share_before`` may be under the threshold.
+    """
+
+    def _clusters_again(self, largest_share: float) -> bool:
+        return True
+
+
+def always_finer(clusterer: HDBSCANWithFallback) -> HDBSCANWithFallback:
+    """An unfitted copy of ``clusterer`` (same parameters) that always clusters the second way.
+
+    A subclass of :class:`HDBSCANWithFallback` (e.g. an experiment's other second clustering)
+    keeps its own methods: the copy is of a subclass of its class.
+    """
+    cls = type(clusterer)
+    if cls in (HDBSCANWithFallback, HDBSCANAlwaysFiner):
+        return HDBSCANAlwaysFiner(**clusterer.get_params())
+    finer = type(f"{cls.__name__}AlwaysFiner", (cls,), {"_clusters_again": HDBSCANAlwaysFiner._clusters_again})
+    return finer(**clusterer.get_params())

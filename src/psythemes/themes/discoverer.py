@@ -56,7 +56,10 @@ if TYPE_CHECKING:
     from ..codebook import Codebook
     from ..embed import Embedder
 
-__all__ = ["ThemeDiscoverer", "seed_words_from_codebook", "OUTLIER_THEME", "DECIMALS"]
+__all__ = ["ThemeDiscoverer", "seed_words_from_codebook", "OUTLIER_THEME", "DECIMALS", "FALLBACKS"]
+
+#: Values of ``ThemeDiscoverer(fallback=...)``.
+FALLBACKS = ("auto", "always", "never")
 
 _DOC, _SEGID, _SPEAKER, _ROLE, _START, _END, _TEXT = SEGMENT_COLUMNS[:7]
 _THEME_ID, _LABEL, _KEYWORDS, _SIZE = THEME_COLUMNS
@@ -163,6 +166,15 @@ class ThemeDiscoverer(Params):
     resample : float, optional
         With ``n_runs > 1``: also refit ``n_runs`` times on this fraction of the transcripts
         (drawn without replacement) and include those runs in the themes' stability.
+    fallback : {"auto", "always", "never"}, default "auto"
+        The ``default`` preset's second clustering (HDBSCAN again with ``min_samples =
+        min_topic_size // 3``, :class:`~psythemes.themes.clustering.HDBSCANWithFallback`) for
+        when one cluster holds more than half of the segments.  ``"auto"``: when that happens;
+        with ``n_runs > 1`` the choice is made once for all the runs: as soon as one seeded run
+        falls back, every run is clustered the finer way, so that the runs compared are of one
+        kind.  ``"always"`` / ``"never"``: in every fit / in none (``"never"``: HDBSCAN as
+        BERTopic runs it).  Applies to the preset's clusterer and to an ``hdbscan_model`` that is
+        an ``HDBSCANWithFallback``.
 
     Attributes
     ----------
@@ -190,10 +202,10 @@ class ThemeDiscoverer(Params):
     preset_ : str
         Preset actually used (``"custom"`` when parts were handed in).
     clustering_fallback_ : dict or None
-        When one cluster took more than half of the segments and the ``default`` preset's
-        HDBSCAN clustered again with a smaller ``min_samples``: the shares before and after
-        and the ``min_samples`` used (:class:`~psythemes.themes.clustering.HDBSCANWithFallback`);
-        None otherwise.
+        When the ``default`` preset's HDBSCAN clustered again with a smaller ``min_samples``
+        (see ``fallback``): the largest cluster's share before and after, the ``min_samples``
+        used and why (``"reason"``: ``"one cluster"``, ``"other runs"`` with the seeds of the
+        runs that fell back in ``"seeds"``, or ``"asked"``); None otherwise.
     labels_ : numpy.ndarray
         Theme id of each segment (frame order; ``-1`` = outlier).
     segments_ : pandas.DataFrame
@@ -254,6 +266,7 @@ class ThemeDiscoverer(Params):
         names: str | Sequence[str] | None = "speakers",
         n_runs: int = 1,
         resample: float | None = None,
+        fallback: str = "auto",
     ):
         self.preset = preset
         self.min_topic_size = min_topic_size
@@ -275,6 +288,7 @@ class ThemeDiscoverer(Params):
         self.names = names
         self.n_runs = n_runs
         self.resample = resample
+        self.fallback = fallback
 
     # -- checks ----------------------------------------------------------------------------
     def _validate(self, segments: pd.DataFrame, embeddings: np.ndarray) -> np.ndarray:
@@ -310,6 +324,8 @@ class ThemeDiscoverer(Params):
             raise InputError(f"n_runs must be an integer >= 1, not {self.n_runs!r}")
         if self.resample is not None and not (isinstance(self.resample, (int, float)) and 0 < self.resample < 1):
             raise InputError(f"resample must be a fraction between 0 and 1, not {self.resample!r}")
+        if self.fallback not in FALLBACKS:
+            raise InputError(f"fallback must be one of {', '.join(map(repr, FALLBACKS))}, not {self.fallback!r}")
         if isinstance(self.names, str) and self.names != "speakers":
             raise InputError(f"names must be 'speakers', a list of names or None, not {self.names!r}")
         return X
@@ -338,7 +354,7 @@ class ThemeDiscoverer(Params):
         found = person_names(frame) if (self.names == "speakers" or not isinstance(self.names, str)) else []
         return sorted(set(found) | set(given))
 
-    def _parts(self, n: int, n_features: int, seed: int) -> tuple[dict[str, Any], str]:
+    def _parts(self, n: int, n_features: int, seed: int, fallback: str) -> tuple[dict[str, Any], str]:
         preset = self.preset
         custom = self.umap_model is not None or self.hdbscan_model is not None
         if preset == "default" and n < SMALL_CORPUS and not custom:
@@ -362,6 +378,7 @@ class ThemeDiscoverer(Params):
             parts["umap_model"] = _fresh(self.umap_model)
         if self.hdbscan_model is not None:
             parts["hdbscan_model"] = _fresh(self.hdbscan_model)
+        parts["hdbscan_model"] = _with_fallback(parts["hdbscan_model"], fallback)
         return parts, ("custom" if custom else preset)
 
     # -- fit -------------------------------------------------------------------------------
@@ -403,13 +420,15 @@ class ThemeDiscoverer(Params):
             self.from_cache_ = True
             return self
         self.names_ = self._resolve_names(frame)
-        seed = self.random_state
+        seed, fallback, fell_back = self.random_state, self.fallback, None
         self.stability_ = None
         if self.n_runs > 1:
-            seed, runs = self._stability_runs(frame, X)
-        self._fit_model(segments, X, frame, seed=seed)
+            seed, runs, fell_back = self._stability_runs(frame, X)
+            if fell_back and self.fallback == "auto":
+                fallback = "always"
+        self._fit_model(segments, X, frame, seed=seed, fallback=fallback, runs_fallen_back=fell_back)
         if self.n_runs > 1:
-            self._add_stability(runs, seed)
+            self._add_stability(runs, seed, fell_back or [])
             self._runs = runs  # the light runs' partitions (benchmarks/theme_quality.py reads them)
         if entry is not None:
             from .figures import theme_figures
@@ -434,15 +453,15 @@ class ThemeDiscoverer(Params):
         self.names_ = list(self.names_)
         self.random_state_ = int(self.random_state_)
 
-    def _stability_runs(self, frame: pd.DataFrame, X: np.ndarray) -> tuple[int, list[dict[str, Any]]]:
-        """Fit the seeds (and resamples) as light runs; return the central seed and the runs."""
+    def _stability_runs(self, frame: pd.DataFrame, X: np.ndarray) -> tuple[int, list[dict[str, Any]], list[int]]:
+        """Fit the seeds (and resamples) as light runs; return the central seed, the runs and the
+        seeds of the seeded runs that fell back (see ``fallback``)."""
         from ..stability import central_run
 
         params = self.get_params(deep=False)
         params.update(representation=None, by=(), n_runs=1, resample=None, memory=None, n_quotes=1,
                       names=list(self.names_), embedder=self.embedder if self.seed_words else None)
         n = len(frame)
-        runs: list[dict[str, Any]] = []
         plans: list[tuple[str, int, np.ndarray | None]] = [
             ("seed", self.random_state + k, None) for k in range(self.n_runs)
         ]
@@ -453,27 +472,38 @@ class ThemeDiscoverer(Params):
             for k in range(self.n_runs):
                 chosen = set(rng.choice(docs, size=k_docs, replace=False).tolist())
                 plans.append(("resample", self.random_state + k, frame[_DOC].astype(str).isin(chosen).to_numpy()))
-        for kind, seed, mask in plans:
+
+        def light_run(kind: str, seed: int, mask: np.ndarray | None, fallback: str) -> dict[str, Any]:
             rows = np.arange(n) if mask is None else np.flatnonzero(mask)
             labels = np.full(n, OUTLIER_THEME, dtype=int)
+            fell_back = False
             if len(rows) >= 2:
                 with warnings.catch_warnings():
                     # e.g. a small resample falling back to 'fast': the reported run warns, not these
                     warnings.simplefilter("ignore", PsythemesWarning)
-                    light = ThemeDiscoverer(**{**params, "random_state": seed}).fit(
+                    light = ThemeDiscoverer(**{**params, "random_state": seed, "fallback": fallback}).fit(
                         frame.iloc[rows].reset_index(drop=True), X[rows])
                 labels[rows] = light.labels_
+                fell_back = light.clustering_fallback_ is not None
             covered = np.zeros(n, dtype=bool)
             covered[rows] = True
-            runs.append({"kind": kind, "seed": seed, "labels": labels, "covered": covered,
-                         "n_docs": int(frame[_DOC].iloc[rows].nunique())})
+            return {"kind": kind, "seed": seed, "labels": labels, "covered": covered,
+                    "n_docs": int(frame[_DOC].iloc[rows].nunique()), "fell_back": fell_back}
+
+        runs: list[dict[str, Any]] = [light_run(kind, seed, mask, self.fallback) for kind, seed, mask in plans]
+        fell_back = [int(r["seed"]) for r in runs if r["kind"] == "seed" and r["fell_back"]
+                     and self.fallback == "auto"]
+        if fell_back:
+            # one decision for all the runs: refit those clustered the other way
+            runs = [r if r["fell_back"] else light_run(kind, seed, mask, "always")
+                    for r, (kind, seed, mask) in zip(runs, plans, strict=True)]
         seed_runs = [i for i, r in enumerate(runs) if r["kind"] == "seed"]
         centre, sim = central_run([r["labels"] for r in runs], [r["covered"] for r in runs], candidates=seed_runs)
         self._run_similarity = sim
         runs[centre]["central"] = True
-        return int(runs[centre]["seed"]), runs
+        return int(runs[centre]["seed"]), runs, fell_back
 
-    def _add_stability(self, runs: list[dict[str, Any]], seed: int) -> None:
+    def _add_stability(self, runs: list[dict[str, Any]], seed: int, fell_back: list[int]) -> None:
         """Per-theme stability of the reported run against every other run; a summary in stability_."""
         from ..stability import STABLE_JACCARD, theme_stability
 
@@ -490,6 +520,8 @@ class ThemeDiscoverer(Params):
         self.stability_ = {
             "reported_seed": seed,
             "threshold": STABLE_JACCARD,
+            # seeded runs in which one cluster held over half of the segments (``fallback``)
+            "seeds_fallen_back": fell_back,
             "runs": [{"kind": r["kind"], "seed": r["seed"], "n_docs": r["n_docs"],
                       "n_themes": len(set(r["labels"][r["covered"]].tolist()) - {OUTLIER_THEME}),
                       "central": bool(r.get("central", False))} for r in runs],
@@ -503,13 +535,14 @@ class ThemeDiscoverer(Params):
             "n_unstable": int(sum(1 for v in values if not v >= STABLE_JACCARD)),
         }
 
-    def _fit_model(self, segments: pd.DataFrame, X: np.ndarray, frame: pd.DataFrame, seed: int | None = None) -> None:
+    def _fit_model(self, segments: pd.DataFrame, X: np.ndarray, frame: pd.DataFrame, seed: int | None = None,
+                   fallback: str | None = None, runs_fallen_back: list[int] | None = None) -> None:
         frame = frame.copy()
         texts = frame[_TEXT].fillna("").astype(str).tolist()
         n = len(texts)
         seed = self.random_state if seed is None else seed
         self.random_state_ = seed
-        parts, self.preset_ = self._parts(n, X.shape[1], seed)
+        parts, self.preset_ = self._parts(n, X.shape[1], seed, self.fallback if fallback is None else fallback)
         if not hasattr(self, "names_"):
             self.names_ = self._resolve_names(frame)
 
@@ -590,13 +623,8 @@ class ThemeDiscoverer(Params):
             )
         elif self.preset_ != "fast":  # k-means: the user chose the number of themes
             _warn_if_one_theme_dominates(topics)
-        self.clustering_fallback_ = getattr(model.hdbscan_model, "fallback_", None)
-        if self.clustering_fallback_ is not None:
-            fb = self.clustering_fallback_
-            warnings.warn(
-                f"one cluster held {fb['largest_share_before']:.0%} of the segments; HDBSCAN clustered again with "
-                f"min_samples={fb['min_samples']} (largest theme now {fb['largest_share_after']:.0%} of the segments)",
-                PsythemesWarning, stacklevel=2)
+        self.clustering_fallback_ = _fallback_summary(model.hdbscan_model, self.fallback, runs_fallen_back,
+                                                      self.n_runs)
 
         theme_ids = sorted(int(t) for t in set(topics.tolist()) if t != OUTLIER_THEME)
         all_ids = sorted(set(topics.tolist()))
@@ -675,7 +703,7 @@ class ThemeDiscoverer(Params):
         params = {
             name: getattr(self, name)
             for name in ("preset", "min_topic_size", "n_themes", "random_state", "seed_words", "reduce_outliers",
-                         "top_n_words", "n_quotes", "stop_words", "by", "names", "n_runs", "resample",
+                         "top_n_words", "n_quotes", "stop_words", "by", "names", "n_runs", "resample", "fallback",
                          "min_keyword_segments")
         }
         params["representation"] = self._representation_names()
@@ -805,6 +833,49 @@ def _warn_if_one_theme_dominates(topics: np.ndarray) -> None:
             f"one theme holds {share:.0%} of the segments ({n_themes} themes in all): "
             "the clustering found little structure; try the 'fast' preset or a smaller min_topic_size",
             PsythemesWarning, stacklevel=3)
+
+
+def _with_fallback(clusterer: Any, fallback: str) -> Any:
+    """``clusterer`` made to cluster again always / never (``fallback``), when it is an
+    :class:`~psythemes.themes.clustering.HDBSCANWithFallback`; any other clusterer as given."""
+    if fallback == "auto":
+        return clusterer
+    from hdbscan import HDBSCAN
+
+    from .clustering import HDBSCANWithFallback, always_finer
+
+    if not isinstance(clusterer, HDBSCANWithFallback):
+        return clusterer
+    return always_finer(clusterer) if fallback == "always" else HDBSCAN(**clusterer.get_params())
+
+
+def _fallback_summary(clusterer: Any, fallback: str, runs_fallen_back: list[int] | None,
+                      n_runs: int) -> dict[str, Any] | None:
+    """``clustering_fallback_`` of a fit (see :class:`ThemeDiscoverer`); warns unless it was asked for."""
+    summary = getattr(clusterer, "fallback_", None)
+    if summary is None:
+        return None
+    summary = dict(summary)
+    if fallback == "always":
+        summary["reason"] = "asked"
+        return summary
+    own = summary["largest_share_before"] > DOMINANT_SHARE
+    summary["reason"] = "one cluster" if own else "other runs"
+    if runs_fallen_back:
+        summary["seeds"] = list(runs_fallen_back)
+    after = (f"HDBSCAN clustered again with min_samples={summary['min_samples']} (largest theme now "
+             f"{summary['largest_share_after']:.0%} of the segments)")
+    if own:
+        message = f"one cluster held {summary['largest_share_before']:.0%} of the segments; {after}"
+    else:
+        message = (f"this run's largest cluster held {summary['largest_share_before']:.0%} of the segments, but "
+                   f"one cluster held more than half in another seeded run; {after}")
+    if runs_fallen_back and len(runs_fallen_back) < n_runs:
+        message += (f". {len(runs_fallen_back)} of the {n_runs} seeded runs needed it (seeds "
+                    f"{', '.join(map(str, runs_fallen_back))}); all were clustered this way, so that "
+                    "the stability check compares runs of one kind")
+    warnings.warn(message, PsythemesWarning, stacklevel=3)
+    return summary
 
 
 def _fresh(part: Any) -> Any:
