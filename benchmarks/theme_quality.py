@@ -177,6 +177,13 @@ def corpus_esconv(n_docs: int, seed: int = 0) -> tuple[pd.DataFrame, pd.Series, 
 SAMPLE_SIZES = {"demo": None, "annomi": 25, "esconv": 80}
 
 
+def add_sample_arguments(parser: argparse.ArgumentParser, default: str) -> None:
+    """``--corpus`` (one of :data:`SAMPLE_SIZES`) and ``--sample-seed`` for an experiment's parser."""
+    parser.add_argument("--corpus", choices=list(SAMPLE_SIZES), default=default)
+    parser.add_argument("--sample-seed", type=int, default=0,
+                        help="which transcripts AnnoMI's 25 / ESConv's 80 are (default 0: the benchmark's sample)")
+
+
 def corpus_sample(name: str, sample_seed: int = 0) -> tuple[pd.DataFrame, pd.Series, dict[str, Any]]:
     """Corpus ``name`` of :data:`SAMPLE_SIZES` as the benchmark uses it (``sample_seed``: which sample;
     the demo corpus is used whole).  The experiments in ``benchmarks/experiments/`` load theirs here."""

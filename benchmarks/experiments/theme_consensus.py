@@ -117,8 +117,7 @@ def mean_stability(reference: np.ndarray, others: list[np.ndarray]) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--corpus", choices=list(tq.SAMPLE_SIZES), default="esconv")
-    parser.add_argument("--sample-seed", type=int, default=0, help="which transcripts AnnoMI's 25 / ESConv's 80 are")
+    tq.add_sample_arguments(parser, default="esconv")
     parser.add_argument("--cut", type=float, action="append", default=None,
                         help="consensus cut(s) on 1 - co-membership share (default 0.5 and 0.7)")
     parser.add_argument("--one-fallback-decision", action="store_true",

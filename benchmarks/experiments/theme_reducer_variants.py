@@ -97,10 +97,8 @@ def _adaptive_fallback(factors: tuple[float, ...] = (2.0, 1.5, 1.2)) -> type[HDB
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--corpus", choices=list(tq.SAMPLE_SIZES), default="annomi")
+    tq.add_sample_arguments(parser, default="annomi")
     parser.add_argument("--variant", action="append", default=None)
-    parser.add_argument("--sample-seed", type=int, default=0,
-                        help="which transcripts AnnoMI's 25 / ESConv's 80 are (default 0: the benchmark's sample)")
     parser.add_argument("--which-fall-back", metavar="A-B",
                         help="instead: for ESConv samples A..B, fit the default preset once (seed 0) and say "
                              "whether its clustering fell back (one cluster over half the segments)")
