@@ -135,6 +135,14 @@ def test_backend_option_reaches_the_embedder(segments_csv, tmp_path, fake_model,
     assert rc == 0 and fake_model.n_encoded >= 60  # the 60 segments, then the keyword candidates
 
 
+def test_fallback_option_reaches_the_discoverer(segments_csv, tmp_path, fake_model):
+    out = tmp_path / "o"
+    assert main(["themes", str(segments_csv), "--out", str(out), "--no-cache", "--min-topic-size", "5",
+                 "--fallback", "always"]) == 0
+    run = json.loads((out / "themes_run.json").read_text())
+    assert run["clustering_fallback"]["reason"] == "asked" and run["clustering_fallback"]["min_samples"] == 1
+
+
 def test_bad_model_folder_is_a_one_line_error(segments_csv, tmp_path, capsys):
     rc = main(["themes", str(segments_csv), "--out", str(tmp_path / "o"), "--no-cache",
                "--model", "/nonexistent/model"])
@@ -149,6 +157,7 @@ def test_bad_model_folder_is_a_one_line_error(segments_csv, tmp_path, capsys):
         (["--context", "next"], "'previous_turn'"),
         (["--backend", "tensorflow"], "'onnx', 'torch'"),
         (["--unit", "page"], "'turn', 'sentence', 'window'"),
+        (["--fallback", "sometimes"], "'auto', 'always', 'never'"),
     ],
 )
 def test_bad_option_values_are_usage_errors_before_any_work(segments_csv, tmp_path, extra, allowed, capsys,

@@ -56,6 +56,9 @@ def themes(
     runs: Annotated[int, typer.Option(
         min=1, help="Stability check: fit with this many seeds, report the most central run and flag themes "
                     "that do not reappear (themes.csv columns stability, stable).")] = 1,
+    fallback: Annotated[Literal["auto", "always", "never"], typer.Option(
+        help="The default preset's finer second clustering when one cluster holds over half of the segments: "
+             "auto = when that happens (with --runs: in every run once one seed needs it), always, never.")] = "auto",
 ) -> None:
     """Discover candidate themes; write themes.csv, theme_quotes.csv, segment_themes.csv, themes_by_*.csv and figures/.
     """
@@ -79,7 +82,7 @@ def themes(
                 segments, embedder=embedder, embeddings=embeddings, metadata=doc_meta, out_dir=out,
                 include_segments=segmented, preset=preset, min_topic_size=min_topic_size, n_themes=n_themes,
                 random_state=seed, reduce_outliers=reduce_outliers, seed_words=seed_words,
-                by=list(dict.fromkeys([*by, "wave"])), n_runs=runs)
+                by=list(dict.fromkeys([*by, "wave"])), n_runs=runs, fallback=fallback)
     info = result.summary()
     set_aside = segments.attrs.get("n_set_aside", 0)
     print(f"{info['n_segments']} segments from {info['n_docs']} documents "
