@@ -131,6 +131,13 @@ def test_once_one_seeded_run_falls_back_every_run_is_clustered_that_way(monkeypa
     finer = HDBSCAN(min_cluster_size=10, min_samples=3).fit(disc.topic_model_.umap_model.transform(X))
     assert len(set(disc.labels_.tolist()) - {-1}) == len(set(finer.labels_.tolist()) - {-1})
 
+    # resampled runs follow the seeded runs' decision too
+    calls.clear()
+    with pytest.warns(PsythemesWarning, match="1 of the 3 seeded runs needed it"):
+        resampled = discoverer(10, n_runs=3, resample=0.8).fit(blob_segments(), X)
+    assert len(calls) == 6 and all(run["fell_back"] for run in resampled._runs)
+    assert [r["kind"] for r in resampled.stability_["runs"]].count("resample") == 3
+
 
 def test_psythemes_warnings_stay_audible_after_bertopic_is_imported():
     """BERTopic's import ignores every UserWarning process-wide; psythemes undoes that."""
