@@ -420,15 +420,14 @@ class ThemeDiscoverer(Params):
             self.from_cache_ = True
             return self
         self.names_ = self._resolve_names(frame)
-        seed, fallback, fell_back = self.random_state, self.fallback, None
+        seed = self.random_state
+        fell_back: list[int] = []  # seeds of stability runs that fell back
         self.stability_ = None
         if self.n_runs > 1:
             seed, runs, fell_back = self._stability_runs(frame, X)
-            if fell_back and self.fallback == "auto":
-                fallback = "always"
-        self._fit_model(segments, X, frame, seed=seed, fallback=fallback, runs_fallen_back=fell_back)
+        self._fit_model(segments, X, frame, seed=seed, runs_fallen_back=fell_back)
         if self.n_runs > 1:
-            self._add_stability(runs, seed, fell_back or [])
+            self._add_stability(runs, seed, fell_back)
             self._runs = runs  # the light runs' partitions (benchmarks/theme_quality.py reads them)
         if entry is not None:
             from .figures import theme_figures
@@ -536,13 +535,15 @@ class ThemeDiscoverer(Params):
         }
 
     def _fit_model(self, segments: pd.DataFrame, X: np.ndarray, frame: pd.DataFrame, seed: int | None = None,
-                   fallback: str | None = None, runs_fallen_back: list[int] | None = None) -> None:
+                   runs_fallen_back: Sequence[int] = ()) -> None:
+        """The reported fit; ``runs_fallen_back``: seeds of stability runs that fell back (``fallback="auto"``),
+        which make this fit cluster the finer way too."""
         frame = frame.copy()
         texts = frame[_TEXT].fillna("").astype(str).tolist()
         n = len(texts)
         seed = self.random_state if seed is None else seed
         self.random_state_ = seed
-        parts, self.preset_ = self._parts(n, X.shape[1], seed, self.fallback if fallback is None else fallback)
+        parts, self.preset_ = self._parts(n, X.shape[1], seed, "always" if runs_fallen_back else self.fallback)
         if not hasattr(self, "names_"):
             self.names_ = self._resolve_names(frame)
 
@@ -849,7 +850,7 @@ def _with_fallback(clusterer: Any, fallback: str) -> Any:
     return always_finer(clusterer) if fallback == "always" else HDBSCAN(**clusterer.get_params())
 
 
-def _fallback_summary(clusterer: Any, fallback: str, runs_fallen_back: list[int] | None,
+def _fallback_summary(clusterer: Any, fallback: str, runs_fallen_back: Sequence[int],
                       n_runs: int) -> dict[str, Any] | None:
     """``clustering_fallback_`` of a fit (see :class:`ThemeDiscoverer`); warns unless it was asked for."""
     summary = getattr(clusterer, "fallback_", None)
