@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from hdbscan import HDBSCAN
+from sklearn.decomposition import PCA
 
 from psythemes.errors import InputError, PsythemesWarning
 from psythemes.schema import SEGMENT_COLUMNS
@@ -137,6 +138,52 @@ def test_once_one_seeded_run_falls_back_every_run_is_clustered_that_way(monkeypa
         resampled = discoverer(10, n_runs=3, resample=0.8).fit(blob_segments(), X)
     assert len(calls) == 6 and all(run["fell_back"] for run in resampled._runs)
     assert [r["kind"] for r in resampled.stability_["runs"]].count("resample") == 3
+
+
+class CountingPCA(PCA):
+    """PCA that counts its fits (the reducer of a stability run is fitted once per seed)."""
+
+    fits = 0
+
+    def fit_transform(self, X, y=None):
+        CountingPCA.fits += 1
+        return super().fit_transform(X, y)
+
+
+def test_each_seed_is_reduced_once_even_when_its_run_is_clustered_again(monkeypatch):
+    """Refits after the fallback decision and the reported fit reuse the run's reduction."""
+    from psythemes.discover import ThemeDiscoverer
+
+    calls = []
+
+    def first_run_only(self, largest_share):
+        calls.append(largest_share)
+        return len(calls) == 1
+
+    monkeypatch.setattr(HDBSCANWithFallback, "_clusters_again", first_run_only)
+    X = blobs(1.5).astype(np.float32)
+    CountingPCA.fits = 0
+    disc = ThemeDiscoverer(umap_model=CountingPCA(n_components=2), representation=None, random_state=0, n_runs=3,
+                           hdbscan_model=HDBSCANWithFallback(min_cluster_size=10))
+    with pytest.warns(PsythemesWarning, match="1 of the 3 seeded runs needed it"):
+        disc.fit(blob_segments(), X)
+    assert CountingPCA.fits == 3  # was 3 seeds + 2 refits + the reported fit
+    assert isinstance(disc.topic_model_.umap_model, CountingPCA)  # the fitted reducer, not a wrapper
+    reducer = disc.topic_model_.umap_model
+    np.testing.assert_allclose(reducer.transform(X[:5]), PCA(n_components=2).fit(X).transform(X[:5]), atol=1e-4)
+
+
+def test_the_reported_fit_of_a_stability_check_equals_a_single_run_with_its_seed():
+    """With the default preset (UMAP): reusing the central run's reduction changes nothing."""
+    from psythemes.discover import ThemeDiscoverer
+
+    noise = np.random.default_rng(1).normal(0, 0.05, size=(380, 14))
+    segs, X = blob_segments(), np.hstack([blobs(1.5), noise]).astype(np.float32)
+    checked = ThemeDiscoverer(representation=None, random_state=0, n_runs=2, fallback="never").fit(segs, X)
+    single = ThemeDiscoverer(representation=None, random_state=checked.random_state_, fallback="never").fit(segs, X)
+    np.testing.assert_array_equal(checked.labels_, single.labels_)
+    reducers = checked.topic_model_.umap_model, single.topic_model_.umap_model
+    np.testing.assert_allclose(reducers[0].transform(X), reducers[1].transform(X))
 
 
 def test_psythemes_warnings_stay_audible_after_bertopic_is_imported():

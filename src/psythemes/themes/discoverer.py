@@ -51,6 +51,7 @@ from .descriptions import (
     unit_rows,
 )
 from .presets import DOMINANT_SHARE, PRESETS, SMALL_CORPUS, dominant_share, import_bertopic
+from .reduction import KeptReduction
 
 if TYPE_CHECKING:
     from ..codebook import Codebook
@@ -422,10 +423,12 @@ class ThemeDiscoverer(Params):
         self.names_ = self._resolve_names(frame)
         seed = self.random_state
         fell_back: list[int] = []  # seeds of stability runs that fell back
+        kept = None
         self.stability_ = None
         if self.n_runs > 1:
-            seed, runs, fell_back = self._stability_runs(frame, X)
-        self._fit_model(segments, X, frame, seed=seed, runs_fallen_back=fell_back)
+            seed, runs, fell_back, kept = self._stability_runs(frame, X)
+        # the central run had the reported seed on the same rows: its reduction is this fit's
+        self._fit_model(segments, X, frame, seed=seed, runs_fallen_back=fell_back, kept=kept)
         if self.n_runs > 1:
             self._add_stability(runs, seed, fell_back)
             self._runs = runs  # the light runs' partitions (benchmarks/theme_quality.py reads them)
@@ -452,9 +455,10 @@ class ThemeDiscoverer(Params):
         self.names_ = list(self.names_)
         self.random_state_ = int(self.random_state_)
 
-    def _stability_runs(self, frame: pd.DataFrame, X: np.ndarray) -> tuple[int, list[dict[str, Any]], list[int]]:
-        """Fit the seeds (and resamples) as light runs; return the central seed, the runs and the
-        seeds of the seeded runs that fell back (see ``fallback``)."""
+    def _stability_runs(self, frame: pd.DataFrame, X: np.ndarray
+                        ) -> tuple[int, list[dict[str, Any]], list[int], KeptReduction | None]:
+        """Fit the seeds (and resamples) as light runs; return the central seed, the runs, the seeds
+        of the seeded runs that fell back (see ``fallback``) and the central run's reduction."""
         from ..stability import central_run
 
         params = self.get_params(deep=False)
@@ -472,7 +476,9 @@ class ThemeDiscoverer(Params):
                 chosen = set(rng.choice(docs, size=k_docs, replace=False).tolist())
                 plans.append(("resample", self.random_state + k, frame[_DOC].astype(str).isin(chosen).to_numpy()))
 
-        def light_run(kind: str, seed: int, mask: np.ndarray | None, fallback: str) -> dict[str, Any]:
+        def light_run(kind: str, seed: int, mask: np.ndarray | None, fallback: str,
+                      kept: KeptReduction | None = None) -> dict[str, Any]:
+            """One run; ``kept``: this run's reduction from an earlier fit (only the clustering changes)."""
             rows = np.arange(n) if mask is None else np.flatnonzero(mask)
             labels = np.full(n, OUTLIER_THEME, dtype=int)
             fell_back = False
@@ -480,27 +486,33 @@ class ThemeDiscoverer(Params):
                 with warnings.catch_warnings():
                     # e.g. a small resample falling back to 'fast': the reported run warns, not these
                     warnings.simplefilter("ignore", PsythemesWarning)
-                    light = ThemeDiscoverer(**{**params, "random_state": seed, "fallback": fallback}).fit(
-                        frame.iloc[rows].reset_index(drop=True), X[rows])
+                    light = ThemeDiscoverer(**{**params, "random_state": seed, "fallback": fallback})
+                    part = frame.iloc[rows].reset_index(drop=True)
+                    light._fit_model(part, X[rows], part, seed=seed, kept=kept)
                 labels[rows] = light.labels_
                 fell_back = light.clustering_fallback_ is not None
+                kept = light._kept
             covered = np.zeros(n, dtype=bool)
             covered[rows] = True
             return {"kind": kind, "seed": seed, "labels": labels, "covered": covered,
-                    "n_docs": int(frame[_DOC].iloc[rows].nunique()), "fell_back": fell_back}
+                    "n_docs": int(frame[_DOC].iloc[rows].nunique()), "fell_back": fell_back, "kept": kept}
 
         runs: list[dict[str, Any]] = [light_run(kind, seed, mask, self.fallback) for kind, seed, mask in plans]
         fell_back = [int(r["seed"]) for r in runs if r["kind"] == "seed" and r["fell_back"]
                      and self.fallback == "auto"]
         if fell_back:
-            # one decision for all the runs: refit those clustered the other way
-            runs = [r if r["fell_back"] else light_run(kind, seed, mask, "always")
+            # one decision for all the runs: cluster again those clustered the other way (their
+            # reduction is kept: the same seed on the same rows gives the same layout)
+            runs = [r if r["fell_back"] else light_run(kind, seed, mask, "always", r["kept"])
                     for r, (kind, seed, mask) in zip(runs, plans, strict=True)]
         seed_runs = [i for i, r in enumerate(runs) if r["kind"] == "seed"]
         centre, sim = central_run([r["labels"] for r in runs], [r["covered"] for r in runs], candidates=seed_runs)
         self._run_similarity = sim
         runs[centre]["central"] = True
-        return int(runs[centre]["seed"]), runs, fell_back
+        kept = runs[centre]["kept"]
+        for run in runs:  # the reducers hold neighbour graphs: keep only the one the reported fit reuses
+            del run["kept"]
+        return int(runs[centre]["seed"]), runs, fell_back, kept
 
     def _add_stability(self, runs: list[dict[str, Any]], seed: int, fell_back: list[int]) -> None:
         """Per-theme stability of the reported run against every other run; a summary in stability_."""
@@ -535,15 +547,18 @@ class ThemeDiscoverer(Params):
         }
 
     def _fit_model(self, segments: pd.DataFrame, X: np.ndarray, frame: pd.DataFrame, seed: int | None = None,
-                   runs_fallen_back: Sequence[int] = ()) -> None:
+                   runs_fallen_back: Sequence[int] = (), kept: KeptReduction | None = None) -> None:
         """The reported fit; ``runs_fallen_back``: seeds of stability runs that fell back (``fallback="auto"``),
-        which make this fit cluster the finer way too."""
+        which make this fit cluster the finer way too; ``kept``: the reduction of an earlier fit with
+        this seed on these rows, used instead of fitting the reducer again."""
         frame = frame.copy()
         texts = frame[_TEXT].fillna("").astype(str).tolist()
         n = len(texts)
         seed = self.random_state if seed is None else seed
         self.random_state_ = seed
         parts, self.preset_ = self._parts(n, X.shape[1], seed, "always" if runs_fallen_back else self.fallback)
+        parts["umap_model"] = (KeptReduction(parts["umap_model"]) if kept is None
+                               else KeptReduction(kept.reducer, kept.layout_))
         if not hasattr(self, "names_"):
             self.names_ = self._resolve_names(frame)
 
@@ -593,6 +608,9 @@ class ThemeDiscoverer(Params):
                 raise InputError("the segments hold no words but stop words (e.g. only short questions): "
                                  "nothing to describe themes with") from None
         topics = np.asarray(topics, dtype=int)
+        # the reducer itself goes back into the model (users may transform new segments with it)
+        self._kept: KeptReduction = model.umap_model
+        model.umap_model = self._kept.reducer
         # HDBSCAN's membership strength; clusterers without probabilities (k-means) give None
         probability = np.full(n, np.nan) if probs is None else np.asarray(probs, dtype=float).reshape(n, -1)[:, 0]
         self.initial_outlier_share_ = float(np.mean(topics == OUTLIER_THEME))
