@@ -143,3 +143,24 @@ def test_extract_command_reaches_the_theme_stability_check(demo_dir: Path, tmp_p
     assert manifest["parts"]["discoverer"]["n_runs"] == 2
     themes = pd.read_csv(tmp_path / "run" / "themes.csv")
     assert {"stability", "stable"} <= set(themes.columns) and themes["stability"].between(0, 1).all()
+
+
+def test_extract_command_passes_the_theme_fallback_on(demo_dir: Path, tmp_path: Path) -> None:
+    from psythemes.cli import main
+
+    args = [str(p) for p in _inputs(demo_dir)] + ["--metadata", str(demo_dir / "metadata.csv"), "--codebook",
+                                                  "psychosomatic", "--no-qdpx", "--no-cache", "--min-topic-size", "5",
+                                                  "--theme-fallback", "always"]
+    assert main(["extract", *args, "--out", str(tmp_path / "run")]) == 0
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["parts"]["discoverer"]["fallback"] == "always"
+    run = json.loads((tmp_path / "run" / "themes_run.json").read_text(encoding="utf-8"))
+    assert run["clustering_fallback"]["reason"] == "asked"
+
+
+def test_a_theme_fallback_beside_a_discoverer_part_is_refused(demo_dir: Path) -> None:
+    from psythemes.discover import ThemeDiscoverer
+
+    with pytest.raises(InputError, match="theme_fallback"):
+        extract(_inputs(demo_dir), codebook="psychosomatic", cache_dir=False, theme_fallback="never",
+                discoverer=ThemeDiscoverer())

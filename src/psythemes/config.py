@@ -110,7 +110,7 @@ PART_SHORTCUTS: dict[str, tuple[str, ...]] = {
     "read_options": ("format", "metadata", "speaker_roles", "encoding", "qdpx_positions"),
     "segmenter": ("unit",),
     "embedder": ("embedding_model", "embedding_backend", "context"),
-    "discoverer": ("preset", "min_topic_size", "n_themes", "reduce_outliers", "theme_runs"),
+    "discoverer": ("preset", "min_topic_size", "n_themes", "reduce_outliers", "theme_runs", "theme_fallback"),
     "mapper": ("method", "model", "single_label", "roles"),
     "evaluation_options": ("overlap", "n_boot", "gold_coders", "evaluate_roles"),
 }

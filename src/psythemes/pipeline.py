@@ -110,6 +110,7 @@ def extract(
     n_themes: int | None = None,
     reduce_outliers: bool = False,
     theme_runs: int = 1,
+    theme_fallback: str = "auto",
     method: str = "zero-shot",
     model: str | Path | None = None,
     embedding_model: str | Path | None = None,
@@ -182,6 +183,10 @@ def extract(
     theme_runs : int, default 1
         ``ThemeDiscoverer(n_runs=...)``: fit the themes with this many seeds, report the most
         central run, mark themes that do not reappear (``stability``/``stable`` columns, report).
+    theme_fallback : {"auto", "always", "never"}, default "auto"
+        ``ThemeDiscoverer(fallback=...)``: the ``default`` preset's finer second clustering when
+        one cluster holds over half of the segments (with ``theme_runs > 1``: in every run once
+        one seed needs it).
     method : {"zero-shot", "few-shot"}
         ``few-shot`` needs ``model``, a mapper saved by ``psythemes train``; a ``model`` given
         means few-shot.
@@ -362,7 +367,7 @@ def extract(
             discoverer = ThemeDiscoverer(
                 preset=preset, min_topic_size=min_topic_size, n_themes=n_themes,
                 reduce_outliers=reduce_outliers, random_state=random_state, embedder=embedder,
-                memory=_cache_folder(cache_dir, "themes"), n_runs=theme_runs,
+                memory=_cache_folder(cache_dir, "themes"), n_runs=theme_runs, fallback=theme_fallback,
             )
         elif discoverer.get_params(deep=False).get("embedder") is None:
             discoverer = copy.copy(discoverer).set_params(embedder=embedder)  # the caller's object stays as it was

@@ -60,6 +60,10 @@ def extract(
         min=1, help="Stability check: fit the themes with this many seeds, report the most central run and "
                     "flag themes that do not reappear (themes.csv columns stability, stable; the report).",
         metavar="N")] = 1,
+    theme_fallback: Annotated[Literal["auto", "always", "never"], typer.Option(
+        help="The default preset's finer second clustering when one cluster holds over half of the segments: "
+             "auto = when that happens (with --theme-runs: in every run once one seed needs it), always, never."
+    )] = "auto",
     method: Annotated[Literal["zero-shot", "few-shot"], typer.Option(
         help="zero-shot, or few-shot with --mapper (a --mapper means few-shot).")] = "zero-shot",
     mapper: Annotated[Path | None, typer.Option(help="Trained mapper folder (psythemes train).", metavar="DIR")] = None,
@@ -133,7 +137,7 @@ def extract(
             interviewer="keep" if keep_interviewer else "drop",
             backchannels="keep" if keep_backchannels else "drop",
             preset=preset, min_topic_size=min_topic_size, n_themes=n_themes, reduce_outliers=reduce_outliers,
-            theme_runs=theme_runs,
+            theme_runs=theme_runs, theme_fallback=theme_fallback,
             method=method, model=mapper, embedding_model=model, embedding_backend=backend, context=context,
             single_label=single_label,
             roles=comma_list(roles),
