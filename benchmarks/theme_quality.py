@@ -184,13 +184,15 @@ def add_sample_arguments(parser: argparse.ArgumentParser, default: str) -> None:
                         help="which transcripts AnnoMI's 25 / ESConv's 80 are (default 0: the benchmark's sample)")
 
 
-def corpus_sample(name: str, sample_seed: int = 0) -> tuple[pd.DataFrame, pd.Series, dict[str, Any]]:
+def corpus_sample(name: str, sample_seed: int = 0,
+                  n_docs: int | None = None) -> tuple[pd.DataFrame, pd.Series, dict[str, Any]]:
     """Corpus ``name`` of :data:`SAMPLE_SIZES` as the benchmark uses it (``sample_seed``: which sample;
-    the demo corpus is used whole).  The experiments in ``benchmarks/experiments/`` load theirs here."""
+    ``n_docs``: another sample size; the demo corpus is used whole).  The experiments in
+    ``benchmarks/experiments/`` load theirs here."""
     if name == "demo":
         return corpus_demo()
     loader = {"annomi": corpus_annomi, "esconv": corpus_esconv}[name]
-    return loader(SAMPLE_SIZES[name], sample_seed)
+    return loader(SAMPLE_SIZES[name] if n_docs is None else n_docs, sample_seed)
 
 
 # --------------------------------------------------------------------------------------------

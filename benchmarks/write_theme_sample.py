@@ -23,9 +23,11 @@ from psythemes.tables import write_segments
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     add_sample_arguments(parser, default="esconv")
+    parser.add_argument("--sample-size", type=int, default=None,
+                        help="transcripts / dialogues in the sample (default: the benchmark's 25 / 80)")
     parser.add_argument("--out", required=True, help="the segments.csv to write")
     args = parser.parse_args(argv)
-    segments, _, info = corpus_sample(args.corpus, args.sample_seed)
+    segments, _, info = corpus_sample(args.corpus, args.sample_seed, args.sample_size)
     path = write_segments(args.out, segments)
     print(f"{len(segments)} segments of {segments['doc_id'].nunique()} transcripts ({info['source']}) -> {path}")
     return 0

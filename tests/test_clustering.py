@@ -150,8 +150,8 @@ class CountingPCA(PCA):
         return super().fit_transform(X, y)
 
 
-def test_each_seed_is_reduced_once_even_when_its_run_is_clustered_again(monkeypatch):
-    """Refits after the fallback decision and the reported fit reuse the run's reduction."""
+def test_a_run_clustered_again_reuses_its_reduction(monkeypatch):
+    """Runs clustered the finer way after the fallback decision keep their layout: no second reducer fit."""
     from psythemes.discover import ThemeDiscoverer
 
     calls = []
@@ -167,23 +167,29 @@ def test_each_seed_is_reduced_once_even_when_its_run_is_clustered_again(monkeypa
                            hdbscan_model=HDBSCANWithFallback(min_cluster_size=10))
     with pytest.warns(PsythemesWarning, match="1 of the 3 seeded runs needed it"):
         disc.fit(blob_segments(), X)
-    assert CountingPCA.fits == 3  # was 3 seeds + 2 refits + the reported fit
-    assert isinstance(disc.topic_model_.umap_model, CountingPCA)  # the fitted reducer, not a wrapper
+    assert CountingPCA.fits == 4  # 3 seeds + the reported fit; was + 2 refits
     reducer = disc.topic_model_.umap_model
+    assert isinstance(reducer, CountingPCA)  # the fitted reducer, not a wrapper
     np.testing.assert_allclose(reducer.transform(X[:5]), PCA(n_components=2).fit(X).transform(X[:5]), atol=1e-4)
 
 
-def test_the_reported_fit_of_a_stability_check_equals_a_single_run_with_its_seed():
-    """With the default preset (UMAP): reusing the central run's reduction changes nothing."""
+def test_a_run_clustered_again_on_its_kept_layout_equals_a_fresh_finer_run(monkeypatch):
+    """With the default preset (UMAP): reusing a run's layout gives the themes a fresh fit would."""
     from psythemes.discover import ThemeDiscoverer
 
+    calls = []
+
+    def first_run_only(self, largest_share):
+        calls.append(largest_share)
+        return len(calls) == 1
+
+    monkeypatch.setattr(HDBSCANWithFallback, "_clusters_again", first_run_only)
     noise = np.random.default_rng(1).normal(0, 0.05, size=(380, 14))
     segs, X = blob_segments(), np.hstack([blobs(1.5), noise]).astype(np.float32)
-    checked = ThemeDiscoverer(representation=None, random_state=0, n_runs=2, fallback="never").fit(segs, X)
-    single = ThemeDiscoverer(representation=None, random_state=checked.random_state_, fallback="never").fit(segs, X)
-    np.testing.assert_array_equal(checked.labels_, single.labels_)
-    reducers = checked.topic_model_.umap_model, single.topic_model_.umap_model
-    np.testing.assert_allclose(reducers[0].transform(X), reducers[1].transform(X))
+    with pytest.warns(PsythemesWarning, match="1 of the 2 seeded runs needed it"):
+        checked = ThemeDiscoverer(representation=None, random_state=0, n_runs=2).fit(segs, X)
+    fresh = ThemeDiscoverer(representation=None, random_state=1, fallback="always").fit(segs, X)
+    np.testing.assert_array_equal(checked._runs[1]["labels"], fresh.labels_)
 
 
 def test_psythemes_warnings_stay_audible_after_bertopic_is_imported():

@@ -423,12 +423,10 @@ class ThemeDiscoverer(Params):
         self.names_ = self._resolve_names(frame)
         seed = self.random_state
         fell_back: list[int] = []  # seeds of stability runs that fell back
-        kept = None
         self.stability_ = None
         if self.n_runs > 1:
-            seed, runs, fell_back, kept = self._stability_runs(frame, X)
-        # the central run had the reported seed on the same rows: its reduction is this fit's
-        self._fit_model(segments, X, frame, seed=seed, runs_fallen_back=fell_back, kept=kept)
+            seed, runs, fell_back = self._stability_runs(frame, X)
+        self._fit_model(segments, X, frame, seed=seed, runs_fallen_back=fell_back)
         if self.n_runs > 1:
             self._add_stability(runs, seed, fell_back)
             self._runs = runs  # the light runs' partitions (benchmarks/theme_quality.py reads them)
@@ -455,10 +453,9 @@ class ThemeDiscoverer(Params):
         self.names_ = list(self.names_)
         self.random_state_ = int(self.random_state_)
 
-    def _stability_runs(self, frame: pd.DataFrame, X: np.ndarray
-                        ) -> tuple[int, list[dict[str, Any]], list[int], KeptReduction | None]:
-        """Fit the seeds (and resamples) as light runs; return the central seed, the runs, the seeds
-        of the seeded runs that fell back (see ``fallback``) and the central run's reduction."""
+    def _stability_runs(self, frame: pd.DataFrame, X: np.ndarray) -> tuple[int, list[dict[str, Any]], list[int]]:
+        """Fit the seeds (and resamples) as light runs; return the central seed, the runs and the
+        seeds of the seeded runs that fell back (see ``fallback``)."""
         from ..stability import central_run
 
         params = self.get_params(deep=False)
@@ -477,8 +474,8 @@ class ThemeDiscoverer(Params):
                 plans.append(("resample", self.random_state + k, frame[_DOC].astype(str).isin(chosen).to_numpy()))
 
         def light_run(kind: str, seed: int, mask: np.ndarray | None, fallback: str,
-                      kept: KeptReduction | None = None) -> dict[str, Any]:
-            """One run; ``kept``: this run's reduction from an earlier fit (only the clustering changes)."""
+                      layout: np.ndarray | None = None) -> dict[str, Any]:
+            """One run; ``layout``: this run's reduction from an earlier fit (only the clustering changes)."""
             rows = np.arange(n) if mask is None else np.flatnonzero(mask)
             labels = np.full(n, OUTLIER_THEME, dtype=int)
             fell_back = False
@@ -488,31 +485,30 @@ class ThemeDiscoverer(Params):
                     warnings.simplefilter("ignore", PsythemesWarning)
                     light = ThemeDiscoverer(**{**params, "random_state": seed, "fallback": fallback})
                     part = frame.iloc[rows].reset_index(drop=True)
-                    light._fit_model(part, X[rows], part, seed=seed, kept=kept)
+                    light._fit_model(part, X if mask is None else X[rows], part, seed=seed, layout=layout)
                 labels[rows] = light.labels_
                 fell_back = light.clustering_fallback_ is not None
-                kept = light._kept
+                layout = light._layout
             covered = np.zeros(n, dtype=bool)
             covered[rows] = True
             return {"kind": kind, "seed": seed, "labels": labels, "covered": covered,
-                    "n_docs": int(frame[_DOC].iloc[rows].nunique()), "fell_back": fell_back, "kept": kept}
+                    "n_docs": int(frame[_DOC].iloc[rows].nunique()), "fell_back": fell_back, "layout": layout}
 
         runs: list[dict[str, Any]] = [light_run(kind, seed, mask, self.fallback) for kind, seed, mask in plans]
         fell_back = [int(r["seed"]) for r in runs if r["kind"] == "seed" and r["fell_back"]
                      and self.fallback == "auto"]
         if fell_back:
-            # one decision for all the runs: cluster again those clustered the other way (their
-            # reduction is kept: the same seed on the same rows gives the same layout)
-            runs = [r if r["fell_back"] else light_run(kind, seed, mask, "always", r["kept"])
+            # one decision for all the runs: cluster again those clustered the other way, on the
+            # layout they have (the same seed on the same rows would give the same one)
+            runs = [r if r["fell_back"] else light_run(kind, seed, mask, "always", r["layout"])
                     for r, (kind, seed, mask) in zip(runs, plans, strict=True)]
         seed_runs = [i for i, r in enumerate(runs) if r["kind"] == "seed"]
         centre, sim = central_run([r["labels"] for r in runs], [r["covered"] for r in runs], candidates=seed_runs)
         self._run_similarity = sim
         runs[centre]["central"] = True
-        kept = runs[centre]["kept"]
-        for run in runs:  # the reducers hold neighbour graphs: keep only the one the reported fit reuses
-            del run["kept"]
-        return int(runs[centre]["seed"]), runs, fell_back, kept
+        for run in runs:
+            del run["layout"]
+        return int(runs[centre]["seed"]), runs, fell_back
 
     def _add_stability(self, runs: list[dict[str, Any]], seed: int, fell_back: list[int]) -> None:
         """Per-theme stability of the reported run against every other run; a summary in stability_."""
@@ -547,18 +543,18 @@ class ThemeDiscoverer(Params):
         }
 
     def _fit_model(self, segments: pd.DataFrame, X: np.ndarray, frame: pd.DataFrame, seed: int | None = None,
-                   runs_fallen_back: Sequence[int] = (), kept: KeptReduction | None = None) -> None:
+                   runs_fallen_back: Sequence[int] = (), layout: np.ndarray | None = None) -> None:
         """The reported fit; ``runs_fallen_back``: seeds of stability runs that fell back (``fallback="auto"``),
-        which make this fit cluster the finer way too; ``kept``: the reduction of an earlier fit with
-        this seed on these rows, used instead of fitting the reducer again."""
+        which make this fit cluster the finer way too; ``layout``: the reducer's output on these
+        rows in an earlier fit with this seed, used instead of fitting the reducer again (stability
+        runs only: the model's reducer then stays unfitted)."""
         frame = frame.copy()
         texts = frame[_TEXT].fillna("").astype(str).tolist()
         n = len(texts)
         seed = self.random_state if seed is None else seed
         self.random_state_ = seed
         parts, self.preset_ = self._parts(n, X.shape[1], seed, "always" if runs_fallen_back else self.fallback)
-        parts["umap_model"] = (KeptReduction(parts["umap_model"]) if kept is None
-                               else KeptReduction(kept.reducer, kept.layout_))
+        parts["umap_model"] = KeptReduction(parts["umap_model"], layout)
         if not hasattr(self, "names_"):
             self.names_ = self._resolve_names(frame)
 
@@ -599,9 +595,10 @@ class ThemeDiscoverer(Params):
             verbose=False,
         )
         with _quiet_bertopic(), _single_threaded():
-            # a copy: guided mode shifts the embeddings it is given in place
+            # guided mode shifts the embeddings it is given in place: a copy then (only then: UMAP
+            # keeps a reference to its input, so a copy would stay in memory with the model)
             try:
-                topics, probs = model.fit_transform(texts, X.copy())
+                topics, probs = model.fit_transform(texts, X.copy() if seed_topic_list else X)
             except ValueError as err:
                 if "empty vocabulary" not in str(err):
                     raise
@@ -609,8 +606,8 @@ class ThemeDiscoverer(Params):
                                  "nothing to describe themes with") from None
         topics = np.asarray(topics, dtype=int)
         # the reducer itself goes back into the model (users may transform new segments with it)
-        self._kept: KeptReduction = model.umap_model
-        model.umap_model = self._kept.reducer
+        self._layout = model.umap_model.layout_
+        model.umap_model = model.umap_model.reducer
         # HDBSCAN's membership strength; clusterers without probabilities (k-means) give None
         probability = np.full(n, np.nan) if probs is None else np.asarray(probs, dtype=float).reshape(n, -1)[:, 0]
         self.initial_outlier_share_ = float(np.mean(topics == OUTLIER_THEME))

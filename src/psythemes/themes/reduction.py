@@ -75,17 +75,19 @@ class StackedUMAP(TransformerMixin, BaseEstimator):
 class KeptReduction(TransformerMixin, BaseEstimator):
     """A reducer whose layout of the training rows is kept, or handed in from an earlier fit.
 
-    The runs of a stability check (``ThemeDiscoverer(n_runs=...)``) are fitted again when their
-    clustering changes (``fallback``), and the reported fit repeats the central run's seed: the
-    same reducer with the same seed on the same rows.  Handing that run's ``layout`` back in skips
-    the reducer's fit (UMAP: most of a run's time) and gives the very same clusters.
+    The runs of a stability check (``ThemeDiscoverer(n_runs=...)``) are clustered again when one
+    seed's run falls back to the finer clustering (``fallback``): the same reducer with the same
+    seed on the same rows.  Handing the run's ``layout`` back in skips the reducer's fit (UMAP:
+    most of a run's time) and gives the very same clusters.  Only the layout is kept between
+    runs, not the fitted reducers (UMAP keeps its neighbour graph and its input: hundreds of MB
+    for a few runs of 10,000 segments).
 
     Parameters
     ----------
     reducer : estimator
-        The reducer; fitted already when ``layout`` is given (its ``transform`` places new rows).
+        The reducer.  With ``layout`` it is not fitted, so ``transform`` cannot be used.
     layout : ndarray, optional
-        ``reducer``'s output on the rows it was fitted on; None: fit ``reducer``.
+        The reducer's output on these rows from an earlier fit with the same seed; None: fit ``reducer``.
 
     Attributes
     ----------
