@@ -110,16 +110,24 @@ def test_fallback_never_and_always_are_obeyed():
         discoverer(10, fallback="sometimes").fit(segs, blobs(1.5).astype(np.float32))
 
 
-def test_once_one_seeded_run_falls_back_every_run_is_clustered_that_way(monkeypatch):
-    """The runs of a stability check are clustered one way: a run that fell back and one that did not
-    share few themes (ESConv, docs/themes.md)."""
-    calls = []
+@pytest.fixture
+def first_seed_falls_back(monkeypatch) -> list[float]:
+    """Only the first dominance test says "cluster again", as if only the first seed had a dominant
+    cluster; the list collects the largest shares tested."""
+    calls: list[float] = []
 
-    def first_run_only(self, largest_share):  # as if only the first seed had a dominant cluster
+    def first_run_only(self, largest_share):
         calls.append(largest_share)
         return len(calls) == 1
 
     monkeypatch.setattr(HDBSCANWithFallback, "_clusters_again", first_run_only)
+    return calls
+
+
+def test_once_one_seeded_run_falls_back_every_run_is_clustered_that_way(first_seed_falls_back):
+    """The runs of a stability check are clustered one way: a run that fell back and one that did not
+    share few themes (ESConv, docs/themes.md)."""
+    calls = first_seed_falls_back
     X = blobs(1.5).astype(np.float32)
     disc = discoverer(10, n_runs=3)
     with pytest.warns(PsythemesWarning, match="1 of the 3 seeded runs needed it"):
@@ -150,17 +158,10 @@ class CountingPCA(PCA):
         return super().fit_transform(X, y)
 
 
-def test_a_run_clustered_again_reuses_its_reduction(monkeypatch):
+def test_a_run_clustered_again_reuses_its_reduction(first_seed_falls_back):
     """Runs clustered the finer way after the fallback decision keep their layout: no second reducer fit."""
     from psythemes.discover import ThemeDiscoverer
 
-    calls = []
-
-    def first_run_only(self, largest_share):
-        calls.append(largest_share)
-        return len(calls) == 1
-
-    monkeypatch.setattr(HDBSCANWithFallback, "_clusters_again", first_run_only)
     X = blobs(1.5).astype(np.float32)
     CountingPCA.fits = 0
     disc = ThemeDiscoverer(umap_model=CountingPCA(n_components=2), representation=None, random_state=0, n_runs=3,
@@ -173,17 +174,10 @@ def test_a_run_clustered_again_reuses_its_reduction(monkeypatch):
     np.testing.assert_allclose(reducer.transform(X[:5]), PCA(n_components=2).fit(X).transform(X[:5]), atol=1e-4)
 
 
-def test_a_run_clustered_again_on_its_kept_layout_equals_a_fresh_finer_run(monkeypatch):
+def test_a_run_clustered_again_on_its_kept_layout_equals_a_fresh_finer_run(first_seed_falls_back):
     """With the default preset (UMAP): reusing a run's layout gives the themes a fresh fit would."""
     from psythemes.discover import ThemeDiscoverer
 
-    calls = []
-
-    def first_run_only(self, largest_share):
-        calls.append(largest_share)
-        return len(calls) == 1
-
-    monkeypatch.setattr(HDBSCANWithFallback, "_clusters_again", first_run_only)
     noise = np.random.default_rng(1).normal(0, 0.05, size=(380, 14))
     segs, X = blob_segments(), np.hstack([blobs(1.5), noise]).astype(np.float32)
     with pytest.warns(PsythemesWarning, match="1 of the 2 seeded runs needed it"):
