@@ -506,7 +506,7 @@ class ThemeDiscoverer(Params):
         centre, sim = central_run([r["labels"] for r in runs], [r["covered"] for r in runs], candidates=seed_runs)
         self._run_similarity = sim
         runs[centre]["central"] = True
-        for run in runs:
+        for run in runs:  # needed only until the fallback decision is made
             del run["layout"]
         return int(runs[centre]["seed"]), runs, fell_back
 
@@ -544,7 +544,9 @@ class ThemeDiscoverer(Params):
 
     def _fit_model(self, segments: pd.DataFrame, X: np.ndarray, frame: pd.DataFrame, seed: int | None = None,
                    runs_fallen_back: Sequence[int] = (), layout: np.ndarray | None = None) -> None:
-        """The reported fit; ``runs_fallen_back``: seeds of stability runs that fell back (``fallback="auto"``),
+        """One fit: the reported one, or a stability run's (:meth:`_stability_runs`).
+
+        ``runs_fallen_back``: seeds of stability runs that fell back (``fallback="auto"``),
         which make this fit cluster the finer way too; ``layout``: the reducer's output on these
         rows in an earlier fit with this seed, used instead of fitting the reducer again (stability
         runs only: the model's reducer then stays unfitted)."""
