@@ -201,6 +201,41 @@ def test_progress_bars_only_on_a_terminal_and_never_with_quiet(monkeypatch: pyte
     assert sys.stderr.getvalue() == ""
 
 
+def test_the_progress_display_shows_the_librarys_messages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Which run of a theme stability check is fitted reaches the spinner and the stage bar."""
+    import io
+    import logging
+
+    from psythemes.cli import _app, extract
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    shown: list[str] = []
+    log = logging.getLogger("psythemes.themes")
+    level = logging.getLogger("psythemes").level
+    with _app.library_messages(shown.append):
+        log.info("stability run 1 of 5 (seed 0)")
+        log.debug("not shown")
+    log.info("after the block: not shown")
+    assert shown == ["stability run 1 of 5 (seed 0)"]
+    assert logging.getLogger("psythemes").level == level and not logging.getLogger("psythemes").handlers
+
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    with _app.working("fitting themes"):
+        log.info("stability run 2 of 5 (seed 1)")
+    assert "stability run 2 of 5 (seed 1)" in sys.stderr.getvalue()
+    stages = extract._StageProgress(("read", "themes"))
+    with stages as on_stage:
+        on_stage("themes")
+        log.info("stability run 3 of 5 (seed 2)")
+        assert stages.progress.tasks[0].fields["detail"] == "stability run 3 of 5 (seed 2)"
+        on_stage("read")
+        assert stages.progress.tasks[0].fields["detail"] == ""
+    assert not logging.getLogger("psythemes").handlers
+
+
 def test_verbose_lets_messages_quote_transcript_text(tmp_path, capsys, monkeypatch):
     """Errors name file and line only; with -v they may quote the words (docs/privacy.md)."""
     monkeypatch.delenv("PSYTHEMES_VERBOSE", raising=False)

@@ -174,6 +174,24 @@ def test_a_run_clustered_again_reuses_its_reduction(first_seed_falls_back):
     np.testing.assert_allclose(reducer.transform(X[:5]), PCA(n_components=2).fit(X).transform(X[:5]), atol=1e-4)
 
 
+def test_a_stability_check_announces_each_run(first_seed_falls_back, caplog):
+    """Minutes of fitting: each run is logged at INFO (the CLI shows it beside its spinner)."""
+    import logging
+
+    from psythemes.discover import ThemeDiscoverer
+
+    disc = discoverer(10, n_runs=2, resample=0.8)
+    with caplog.at_level(logging.INFO, logger="psythemes.themes"), pytest.warns(PsythemesWarning):
+        disc.fit(blob_segments(), blobs(1.5).astype(np.float32))
+    messages = [r.getMessage() for r in caplog.records if r.name == "psythemes.themes"]
+    assert messages[:4] == ["stability run 1 of 4 (seed 0)", "stability run 2 of 4 (seed 1)",
+                            "stability run 3 of 4 (seed 0, resampled)", "stability run 4 of 4 (seed 1, resampled)"]
+    assert messages[4:] == ["clustering 3 run(s) again, finer", f"the reported run (seed {disc.random_state_})"]
+    caplog.clear()
+    ThemeDiscoverer(umap_model=PCA(n_components=2), representation=None).fit(blob_segments(), blobs(1.5))
+    assert not [r for r in caplog.records if r.name == "psythemes.themes"]  # one run: nothing to announce
+
+
 def test_a_run_clustered_again_on_its_kept_layout_equals_a_fresh_finer_run(first_seed_falls_back):
     """With the default preset (UMAP): reusing a run's layout gives the themes a fresh fit would."""
     from psythemes.discover import ThemeDiscoverer

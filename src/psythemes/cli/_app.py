@@ -6,8 +6,9 @@ import contextlib
 import functools
 import inspect
 import io
+import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Annotated, Any, Literal
 
@@ -98,16 +99,43 @@ def show_progress() -> bool:
 NAMES_HELP = "Word list of names to replace too, one a line ('PLACE: Hebden Bridge' for another kind)."
 KEEP_HELP = "Word list of terms never to replace (look like names but are not), one a line."
 
+class _MessageHandler(logging.Handler):
+    """Hands each log message to ``show``."""
+
+    def __init__(self, show: Callable[[str], None]):
+        super().__init__(logging.INFO)
+        self.show = show
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.show(record.getMessage())
+
+
+@contextlib.contextmanager
+def library_messages(show: Callable[[str], None], logger: str = "psythemes") -> Iterator[None]:
+    """Hand the library's INFO messages (e.g. which run of a stability check is fitted) to ``show``
+    while the block runs; the logger's level is put back afterwards."""
+    log = logging.getLogger(logger)
+    handler, level = _MessageHandler(show), log.level
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+
+
 @contextlib.contextmanager
 def working(what: str) -> Any:
     """A spinner with the elapsed time on stderr while a long step without its own bar runs
-    (theme fitting, bootstrap intervals); nothing when :func:`show_progress` is false."""
+    (theme fitting, bootstrap intervals), followed by the library's latest message about it;
+    nothing when :func:`show_progress` is false."""
     if not show_progress():
         yield
         return
     from rich.console import Console
 
-    with Console(stderr=True).status(what):
+    with Console(stderr=True).status(what) as status, library_messages(lambda m: status.update(f"{what}: {m}")):
         yield
 
 #: Help of ``--encoding``, shared by the commands that read transcript files.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -15,6 +16,7 @@ from ._app import (
     SPEAKER_ROLES_HELP,
     app,
     comma_list,
+    library_messages,
     show_progress,
     speaker_roles_spec,
     state,
@@ -176,11 +178,13 @@ def _pseudonymiser(on: bool, names: Path | None, keep: Path | None):
 
 
 class _StageProgress:
-    """One progress display across the pipeline's stages (stderr, terminals only)."""
+    """One progress display across the pipeline's stages (stderr, terminals only), with the
+    library's latest message about the stage (e.g. the run of a theme stability check)."""
 
     def __init__(self, stages: tuple[str, ...]):
         self.stages = stages
         self.progress: Any = None
+        self.messages = contextlib.ExitStack()
 
     def __enter__(self):
         if not show_progress():
@@ -189,17 +193,19 @@ class _StageProgress:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.progress = Progress(TextColumn("{task.description:<10}"), BarColumn(), TimeElapsedColumn(),
-                                 console=Console(stderr=True), transient=True)
+                                 TextColumn("{task.fields[detail]}"), console=Console(stderr=True), transient=True)
         self.progress.start()
-        task = self.progress.add_task("starting", total=len(self.stages))
+        task = self.progress.add_task("starting", total=len(self.stages), detail="")
+        self.messages.enter_context(library_messages(lambda message: self.progress.update(task, detail=message)))
 
         def on_stage(stage: str) -> None:
             done = self.stages.index(stage) if stage in self.stages else 0
-            self.progress.update(task, description=stage, completed=done)
+            self.progress.update(task, description=stage, completed=done, detail="")
 
         return on_stage
 
     def __exit__(self, *exc):
+        self.messages.close()
         if self.progress is not None:
             self.progress.stop()
         return False

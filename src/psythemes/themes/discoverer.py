@@ -62,6 +62,9 @@ __all__ = ["ThemeDiscoverer", "seed_words_from_codebook", "OUTLIER_THEME", "DECI
 #: Values of ``ThemeDiscoverer(fallback=...)``.
 FALLBACKS = ("auto", "always", "never")
 
+# a stability check takes minutes: each run is announced at INFO (the CLI shows them beside its spinner)
+_log = logging.getLogger("psythemes.themes")
+
 _DOC, _SEGID, _SPEAKER, _ROLE, _START, _END, _TEXT = SEGMENT_COLUMNS[:7]
 _THEME_ID, _LABEL, _KEYWORDS, _SIZE = THEME_COLUMNS
 _PROB = SEGMENT_THEME_COLUMNS[2]
@@ -426,6 +429,7 @@ class ThemeDiscoverer(Params):
         self.stability_ = None
         if self.n_runs > 1:
             seed, runs, fell_back = self._stability_runs(frame, X)
+            _log.info("the reported run (seed %d)", seed)
         self._fit_model(segments, X, frame, seed=seed, runs_fallen_back=fell_back)
         if self.n_runs > 1:
             self._add_stability(runs, seed, fell_back)
@@ -494,10 +498,15 @@ class ThemeDiscoverer(Params):
             return {"kind": kind, "seed": seed, "labels": labels, "covered": covered,
                     "n_docs": int(frame[_DOC].iloc[rows].nunique()), "fell_back": fell_back, "layout": layout}
 
-        runs: list[dict[str, Any]] = [light_run(kind, seed, mask, self.fallback) for kind, seed, mask in plans]
+        runs: list[dict[str, Any]] = []
+        for k, (kind, seed, mask) in enumerate(plans, start=1):
+            resampled = ", resampled" if kind == "resample" else ""
+            _log.info("stability run %d of %d (seed %d%s)", k, len(plans), seed, resampled)
+            runs.append(light_run(kind, seed, mask, self.fallback))
         fell_back = [int(r["seed"]) for r in runs if r["kind"] == "seed" and r["fell_back"]
                      and self.fallback == "auto"]
         if fell_back:
+            _log.info("clustering %d run(s) again, finer", sum(not r["fell_back"] for r in runs))
             # one decision for all the runs: cluster again those clustered the other way, on the
             # layout they have (the same seed on the same rows would give the same one)
             runs = [r if r["fell_back"] else light_run(kind, seed, mask, "always", r["layout"])
