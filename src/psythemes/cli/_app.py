@@ -98,6 +98,9 @@ def show_progress() -> bool:
 #: Help of the pseudonymisation word lists, shared by ``pseudonymise`` and ``extract --pseudonymise``.
 NAMES_HELP = "Word list of names to replace too, one a line ('PLACE: Hebden Bridge' for another kind)."
 KEEP_HELP = "Word list of terms never to replace (look like names but are not), one a line."
+#: Help of ``themes --fallback`` / ``extract --theme-fallback``; ``{runs}`` is that command's runs option.
+FALLBACK_HELP = ("The default preset's finer second clustering when one cluster holds over half of the segments: "
+                 "auto = when that happens (with {runs}: in every run once one seed needs it), always, never.")
 
 class _MessageHandler(logging.Handler):
     """Hands each log message to ``show``."""

@@ -10,6 +10,7 @@ import typer
 
 from ._app import (
     ENCODING_HELP,
+    FALLBACK_HELP,
     FORMAT_HELP,
     KEEP_HELP,
     NAMES_HELP,
@@ -63,9 +64,7 @@ def extract(
                     "flag themes that do not reappear (themes.csv columns stability, stable; the report).",
         metavar="N")] = 1,
     theme_fallback: Annotated[Literal["auto", "always", "never"], typer.Option(
-        help="The default preset's finer second clustering when one cluster holds over half of the segments: "
-             "auto = when that happens (with --theme-runs: in every run once one seed needs it), always, never."
-    )] = "auto",
+        help=FALLBACK_HELP.format(runs="--theme-runs"))] = "auto",
     method: Annotated[Literal["zero-shot", "few-shot"], typer.Option(
         help="zero-shot, or few-shot with --mapper (a --mapper means few-shot).")] = "zero-shot",
     mapper: Annotated[Path | None, typer.Option(help="Trained mapper folder (psythemes train).", metavar="DIR")] = None,

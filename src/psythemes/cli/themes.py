@@ -7,7 +7,15 @@ from typing import Annotated, Literal
 
 import typer
 
-from ._app import ENCODING_HELP, SPEAKER_ROLES_HELP, app, speaker_roles_spec, warnings_as_lines, working
+from ._app import (
+    ENCODING_HELP,
+    FALLBACK_HELP,
+    SPEAKER_ROLES_HELP,
+    app,
+    speaker_roles_spec,
+    warnings_as_lines,
+    working,
+)
 
 #: Themes listed in the summary (all of them are in themes.csv).
 SUMMARY_THEMES = 10
@@ -57,8 +65,7 @@ def themes(
         min=1, help="Stability check: fit with this many seeds, report the most central run and flag themes "
                     "that do not reappear (themes.csv columns stability, stable).")] = 1,
     fallback: Annotated[Literal["auto", "always", "never"], typer.Option(
-        help="The default preset's finer second clustering when one cluster holds over half of the segments: "
-             "auto = when that happens (with --runs: in every run once one seed needs it), always, never.")] = "auto",
+        help=FALLBACK_HELP.format(runs="--runs"))] = "auto",
 ) -> None:
     """Discover candidate themes; write themes.csv, theme_quotes.csv, segment_themes.csv, themes_by_*.csv and figures/.
     """
