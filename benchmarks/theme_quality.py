@@ -326,23 +326,24 @@ def table_markdown(results: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", action="append", choices=["demo", "annomi", "esconv"])
+    parser.add_argument("--only", action="append", choices=list(SAMPLE_SIZES))
     parser.add_argument("--configs", action="append", choices=list(CONFIGS))
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--annomi-docs", type=int, default=SAMPLE_SIZES["annomi"])
     parser.add_argument("--esconv-docs", type=int, default=SAMPLE_SIZES["esconv"])
     parser.add_argument("--out", default=str(RESULTS / "theme_quality.json"))
     args = parser.parse_args(argv)
+    if args.seeds < 2:
+        parser.error("--seeds must be at least 2: stability compares the runs of several seeds")
     warnings.simplefilter("ignore", PsythemesWarning)
     seeds = list(range(args.seeds))
-    loaders = {"demo": corpus_demo, "annomi": lambda: corpus_annomi(args.annomi_docs),
-               "esconv": lambda: corpus_esconv(args.esconv_docs)}
+    n_docs = {"annomi": args.annomi_docs, "esconv": args.esconv_docs}
     emb = Embedder(cache_dir=ROOT / ".psythemes-cache" / "embeddings")
     results: dict[str, Any] = {"command": "benchmarks/theme_quality.py " + " ".join(argv or sys.argv[1:]),
                                "seeds": seeds, "load_before": os.getloadavg(), "corpora": {}}
     t_all = time.time()
-    for name in args.only or list(loaders):
-        segs, codes, info = loaders[name]()
+    for name in args.only or list(SAMPLE_SIZES):
+        segs, codes, info = corpus_sample(name, n_docs=n_docs.get(name))
         t0 = time.time()
         X = emb.embed_segments(segs)
         info.update(n_segments=len(segs), n_docs=int(segs["doc_id"].nunique()),
