@@ -222,6 +222,21 @@ def test_the_progress_display_shows_the_librarys_messages(monkeypatch: pytest.Mo
     assert shown == ["stability run 1 of 5 (seed 0)"]
     assert logging.getLogger("psythemes").level == level and not logging.getLogger("psythemes").handlers
 
+    # a script that asked for DEBUG keeps it during the block; the display still gets INFO only
+    debug_seen: list[str] = []
+    root = logging.getLogger("psythemes")
+    root.setLevel(logging.DEBUG)
+    log.addFilter(lambda record: debug_seen.append(record.getMessage()) or True)
+    try:
+        with _app.library_messages(shown.append):
+            assert root.level == logging.DEBUG
+            log.debug("debug message")
+        assert root.level == logging.DEBUG
+    finally:
+        log.filters.clear()
+        root.setLevel(level)
+    assert debug_seen == ["debug message"] and shown == ["stability run 1 of 5 (seed 0)"]
+
     monkeypatch.setattr(sys, "stderr", Terminal())
     with _app.working("fitting themes"):
         log.info("stability run 2 of 5 (seed 1)")

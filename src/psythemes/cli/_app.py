@@ -120,7 +120,8 @@ def library_messages(show: Callable[[str], None], logger: str = "psythemes") -> 
     log = logging.getLogger(logger)
     handler, level = _MessageHandler(show), log.level
     log.addHandler(handler)
-    log.setLevel(logging.INFO)
+    if level == logging.NOTSET or level > logging.INFO:
+        log.setLevel(logging.INFO)  # a script's DEBUG level stays: lowering it would hide its messages
     try:
         yield
     finally:
@@ -141,7 +142,7 @@ def working(what: str) -> Any:
     with Console(stderr=True).status(what) as status, library_messages(lambda m: status.update(f"{what}: {m}")):
         yield
 
-#: Help of ``--encoding``, shared by the commands that read transcript files.
+#: Help of ``--speaker-roles``, shared by the commands that read transcript files.
 SPEAKER_ROLES_HELP = ('Speaker globs to roles, e.g. "Interviewer=interviewer,P*=patient" (first match wins); '
                       "repeat the option to add more.")
 
@@ -157,6 +158,7 @@ def comma_list(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+#: Help of ``--encoding``, shared by the commands that read transcript files.
 ENCODING_HELP = "Text encoding of transcript files (default: detect; e.g. cp1252, latin-1)."
 
 
