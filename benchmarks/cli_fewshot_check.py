@@ -19,7 +19,8 @@ cached torch vectors of the utterances, so both sides see the same vectors and a
 the CLI path's own (and the run takes minutes, not the time to embed 9,699 utterances again).
 
 Then the zero-shot row the same way: ``psythemes map segments.csv --codebook ... --method zero-shot
---single-label --roles therapist --out zero``, scored on the same test utterances (the scoreboard's
+--single-label --roles therapist --keep-backchannels --out zero`` (AnnoMI codes "mm-hmm" too), scored
+on the same test utterances (the scoreboard's
 ``zero_shot.calibrated_single_label`` figure).
 
     .venv/bin/python benchmarks/cli_fewshot_check.py [--work DIR]   # -> benchmarks/results/cli_fewshot_check.json
@@ -118,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     cli = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in agreement_scores(truth, pred).items()}
     # zero-shot through the CLI, as the scoreboard's single-label zero-shot row codes the therapist turns
     zero_out = _run(["map", str(work / "segments.csv"), "--codebook", str(CODEBOOK), "--method", "zero-shot",
-                     "--single-label", "--roles", "therapist", "--out", str(work / "zero")])
+                     "--single-label", "--roles", "therapist", "--keep-backchannels",  # the gold codes "mm-hmm" too
+                     "--out", str(work / "zero")])
     zero_codes = pd.read_csv(work / "zero" / "codes.csv", keep_default_na=False)
     zero_of = dict(zip(zero_codes["segment_id"], zero_codes["code"], strict=True))
     zero = {k: (round(v, 4) if isinstance(v, float) else v)

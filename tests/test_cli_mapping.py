@@ -281,3 +281,34 @@ def test_map_zero_shot_roles(named_files, tmp_path, capsys, fake_embedder):
     assert main(["map", str(seg_path), "--codebook", str(cb_path), "--single-label", "--roles", "patient,nurse",
                  "--out", str(tmp_path / "pn")]) == 0
     assert "warning: no segment has the role(s) nurse" in capsys.readouterr().err
+
+
+def test_map_zero_shot_leaves_interviewer_and_backchannels_uncoded(named_files, tmp_path, capsys, fake_embedder):
+    """As extract and themes do, zero-shot map sets aside interviewer turns and backchannels of a
+    segments.csv from ``psythemes segment`` (which keeps them, marked), and says so."""
+    seg_path, gold_path, cb_path = named_files
+    segs = pd.read_csv(seg_path)
+    segs.loc[segs.index % 12 == 0, "role"] = "interviewer"
+    short = segs.index % 12 == 1
+    segs.loc[short, "text"] = "Mm-hmm."
+    segs.loc[short, "end"] = segs.loc[short, "start"] + len("Mm-hmm.")
+    mixed = tmp_path / "mixed.csv"
+    segs.to_csv(mixed, index=False)
+    interviewer = set(segs.loc[segs["role"] == "interviewer", "segment_id"])
+    backchannel = set(segs.loc[segs["text"] == "Mm-hmm.", "segment_id"])
+    out = tmp_path / "out"
+    assert main(["map", str(mixed), "--codebook", str(cb_path), "--single-label", "--out", str(out)]) == 0
+    coded = set(pd.read_csv(out / "codes.csv")["segment_id"])
+    assert coded == set(segs["segment_id"]) - interviewer - backchannel
+    n_aside = len(interviewer | backchannel)
+    assert f"{n_aside} interviewer/backchannel segments left uncoded" in capsys.readouterr().out
+    out_all = tmp_path / "all"
+    assert main(["map", str(mixed), "--codebook", str(cb_path), "--single-label", "--keep-interviewer",
+                 "--keep-backchannels", "--out", str(out_all)]) == 0
+    assert set(pd.read_csv(out_all / "codes.csv")["segment_id"]) == set(segs["segment_id"])
+    assert "left uncoded" not in capsys.readouterr().out
+    # asking for the interviewer role codes interviewer turns
+    out_role = tmp_path / "role"
+    assert main(["map", str(mixed), "--codebook", str(cb_path), "--single-label", "--roles", "interviewer",
+                 "--out", str(out_role)]) == 0
+    assert set(pd.read_csv(out_role / "codes.csv")["segment_id"]) == interviewer - backchannel

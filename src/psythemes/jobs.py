@@ -46,6 +46,7 @@ __all__ = [
     "segment_files",
     "SegmentRun",
     "load_segments",
+    "set_aside_mask",
     "map_segments_to_files",
     "train_to_folder",
     "discover_themes",
@@ -187,13 +188,7 @@ def load_segments(
     meta_frame = read_metadata(metadata) if metadata is not None else None
     if len(files) == 1 and is_segment_table(files[0]):
         table = read_segments(files[0])
-        drop = np.zeros(len(table), dtype=bool)
-        if interviewer == "drop" and "role" in table.columns:
-            drop |= (table["role"].astype(str) == "interviewer").to_numpy()
-        if backchannels == "drop":
-            from .segment import is_backchannel
-
-            drop |= table["text"].astype(str).map(is_backchannel).to_numpy(dtype=bool)
+        drop = set_aside_mask(table, interviewer=interviewer, backchannels=backchannels)
         kept = table[~drop].reset_index(drop=True)
         kept.attrs["n_set_aside"] = int(drop.sum())
         return kept, meta_frame, False
@@ -215,6 +210,20 @@ def load_segments(
         ]
         meta_frame = pd.DataFrame(records) if records else None
     return segments, meta_frame, True
+
+
+def set_aside_mask(table: pd.DataFrame, *, interviewer: str = "keep", backchannels: str = "keep") -> np.ndarray:
+    """Rows of a segment table that :func:`psythemes.extract` would set aside: interviewer turns
+    (``role`` column) with ``interviewer="drop"``, backchannels (:func:`psythemes.segment.is_backchannel`
+    on the text) with ``backchannels="drop"``."""
+    drop = np.zeros(len(table), dtype=bool)
+    if interviewer == "drop" and _ROLE in table.columns:
+        drop |= (table[_ROLE].astype(str) == "interviewer").to_numpy()
+    if backchannels == "drop":
+        from .segment import is_backchannel
+
+        drop |= table[_TEXT].astype(str).map(is_backchannel).to_numpy(dtype=bool)
+    return drop
 
 
 def _read_gold_csv(path: str | Path, codebook: Codebook, segments: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -336,6 +345,8 @@ def map_segments_to_files(
     embedder: Any = None,
     single_label: bool | None = None,
     roles: Sequence[str] | None = None,
+    interviewer: str = "drop",
+    backchannels: str = "drop",
 ) -> dict[str, Any]:
     """Map a ``segments.csv`` to a codebook and write ``codes.csv`` (and ``theme_codes.csv``).
 
@@ -366,11 +377,16 @@ def map_segments_to_files(
         Zero-shot: code only segments of these roles (``role`` column, case-insensitive); the
         mapper calibrates on them too.  Few-shot takes the roles from the gold; giving them
         there is an error.
+    interviewer, backchannels : {"drop", "keep"}
+        Zero-shot: interviewer turns and backchannels ("mm-hmm") get no code, as in
+        :func:`psythemes.extract` (see :func:`set_aside_mask`); interviewer turns are kept when
+        ``roles`` names the interviewer role.  A few-shot mapper codes what its gold codes.
 
     Returns
     -------
     dict
-        Counts and paths for the CLI summary.
+        Counts and paths for the CLI summary (``n_set_aside``: segments left uncoded by
+        ``interviewer`` / ``backchannels``).
     """
     from .outputs import prepare_out_dir, write_table
     from .staging import check_out_dir
@@ -386,16 +402,23 @@ def map_segments_to_files(
     _mapping.check_roles_option(roles, method)
     if roles:
         _mapping.check_roles_present(frame, roles)
+    aside = np.zeros(len(frame), dtype=bool)
+    if method == "zero-shot":
+        coded_roles = {r.strip().lower() for r in roles or ()}
+        aside = set_aside_mask(frame, interviewer="keep" if "interviewer" in coded_roles else interviewer,
+                               backchannels=backchannels)
+    to_code = frame[~aside].reset_index(drop=True)
     out = prepare_out_dir(out_dir)
-    mapper = _fit_mapper(method, codebook, frame, train=train, model=model, threshold=threshold, max_codes=max_codes,
-                         embedder=embedder, single_label=single_label, roles=roles)
+    mapper = _fit_mapper(method, codebook, to_code, train=train, model=model, threshold=threshold,
+                         max_codes=max_codes, embedder=embedder, single_label=single_label, roles=roles)
     if isinstance(mapper, FewShotMapper):
         codes = mapper.predict(frame, all_segments=frame)
     else:
-        codes = mapper.predict(frame)
+        codes = mapper.predict(to_code)
     write_codes(out / "codes.csv", codes)
     warnings: list[str] = []
     result: dict[str, Any] = {"out_dir": str(out), "method": mapper.method, "n_segments": len(frame),
+                              "n_set_aside": int(aside.sum()),
                               "n_codes": len(codes),
                               "n_coded_segments": int(codes[_SEG].nunique()) if len(codes) else 0, "warnings": warnings,
                               # a multi-label few-shot model's threshold per code (empty otherwise)

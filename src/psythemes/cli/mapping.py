@@ -40,6 +40,12 @@ def map_command(
     roles: Annotated[str | None, typer.Option(
         help="Zero-shot: code only segments of these roles, comma-separated (e.g. therapist); others get no code. "
              "Few-shot infers the roles from the gold.", metavar="ROLE,...")] = None,
+    keep_interviewer: Annotated[bool, typer.Option(
+        "--keep-interviewer", help="Zero-shot: code interviewer turns too (left uncoded by default, as in extract; "
+                                   "also kept when --roles names the interviewer role).")] = False,
+    keep_backchannels: Annotated[bool, typer.Option(
+        "--keep-backchannels", help="Zero-shot: code backchannels ('mm-hmm', 'yeah') too (left uncoded by "
+                                    "default).")] = False,
 ) -> None:
     """Assign codebook codes to segments; write DIR/codes.csv (and DIR/theme_codes.csv with --themes)."""
     from ..defaults import NO_CODEBOOK
@@ -53,13 +59,17 @@ def map_command(
         run = map_segments_to_files(
             segments, out, codebook=codebook, method=method, train=train, model=model, themes=themes,
             threshold=threshold, max_codes=max_codes, single_label=single_label,
-            roles=comma_list(roles),
+            roles=comma_list(roles), interviewer="keep" if keep_interviewer else "drop",
+            backchannels="keep" if keep_backchannels else "drop",
         )
     for message in run["warnings"]:
         print_warning(message)
     themes_part = f", {run['n_themes']} themes -> theme_codes.csv" if run.get("n_themes") is not None else ""
+    aside = run.get("n_set_aside", 0)
+    aside_part = (f"; {aside} interviewer/backchannel segments left uncoded (--keep-interviewer, "
+                  f"--keep-backchannels)" if aside else "")
     print(f"{run['n_segments']} segments, {run['n_codes']} codes assigned to {run['n_coded_segments']} segments "
-          f"({run['method']}){themes_part} -> {run['out_dir']}")
+          f"({run['method']}){themes_part}{aside_part} -> {run['out_dir']}")
     _print_thresholds(run)
 
 
