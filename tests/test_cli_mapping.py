@@ -312,3 +312,30 @@ def test_map_zero_shot_leaves_interviewer_and_backchannels_uncoded(named_files, 
     assert main(["map", str(mixed), "--codebook", str(cb_path), "--single-label", "--roles", "interviewer",
                  "--out", str(out_role)]) == 0
     assert set(pd.read_csv(out_role / "codes.csv")["segment_id"]) == interviewer - backchannel
+
+
+def test_codebook_validate_shows_warnings_as_lines(tmp_path, capsys):
+    """A MAXQDA-style export (extra columns, paths as names): warnings without Python's file/line noise."""
+    cb = tmp_path / "maxqda.csv"
+    cb.write_text("Code;Code memo;Color\nMechanisms\\Awareness;Body and mind;#FF0000\nMechanisms\\Trust;;#00FF00\n",
+                  encoding="utf-8")
+    assert main(["codebook", "validate", str(cb)]) == 0
+    captured = capsys.readouterr()
+    assert "warning: maxqda.csv: the code tree comes from code names written as paths" in captured.err
+    assert "PsythemesWarning" not in captured.err and "load_codebook(" not in captured.err
+    assert "2 code(s) have neither examples nor include criteria" in captured.out
+    assert main(["codebook", "convert", str(cb), str(tmp_path / "out.yaml")]) == 0
+    assert "PsythemesWarning" not in capsys.readouterr().err
+
+
+def test_map_and_train_refuse_transcripts(tmp_path, capsys):
+    """map/train read a segments.csv; a transcript or a folder gets a pointer to 'psythemes segment'."""
+    vtt = tmp_path / "zoom.vtt"
+    vtt.write_text("WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.000\nAnna: Hello.\n", encoding="utf-8")
+    for args in (["map", str(vtt), "--codebook", "psychosomatic", "--out", str(tmp_path / "m")],
+                 ["map", str(tmp_path), "--codebook", "psychosomatic", "--out", str(tmp_path / "m")],
+                 ["train", str(vtt), "--gold", str(vtt), "--codebook", "psychosomatic", "--out", str(tmp_path / "t")]):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert f"'psythemes {args[0]}' reads a segments.csv, not transcripts" in err and "psythemes segment" in err
+    assert not (tmp_path / "m").exists() and not (tmp_path / "t").exists()

@@ -212,6 +212,16 @@ def load_segments(
     return segments, meta_frame, True
 
 
+def _segment_table(path: str | Path, command: str) -> pd.DataFrame:
+    """``read_segments(path)``, with a clear error when ``path`` is a transcript or a folder:
+    ``map`` and ``train`` read the table that ``psythemes segment`` writes."""
+    p = Path(path)
+    if p.is_dir() or (p.suffix.lower() != ".csv" and p.suffix.lower() in _io.FORMAT_BY_SUFFIX):
+        raise InputError(f"'psythemes {command}' reads a segments.csv, not transcripts; make one with "
+                         f"'psythemes segment {p.name} --out DIR' (or run 'psythemes extract')", path=p)
+    return read_segments(p)
+
+
 def set_aside_mask(table: pd.DataFrame, *, interviewer: str = "keep", backchannels: str = "keep") -> np.ndarray:
     """Rows of a segment table that :func:`psythemes.extract` would set aside: interviewer turns
     (``role`` column) with ``interviewer="drop"``, backchannels (:func:`psythemes.segment.is_backchannel`
@@ -392,7 +402,7 @@ def map_segments_to_files(
     from .staging import check_out_dir
 
     check_out_dir(out_dir, stage_command=True)  # before the embedding work, not after it
-    frame = read_segments(segments)
+    frame = _segment_table(segments, "map")
     if themes is not None:  # checked before anything is written
         for name in ("themes.csv", "segment_themes.csv"):
             if not (Path(themes) / name).is_file():
@@ -452,7 +462,7 @@ def train_to_folder(
     (:func:`infer_scheme`, announced as a warning) unless ``single_label`` is given.
     """
     cb = load_codebook(codebook)
-    frame = read_segments(segments)
+    frame = _segment_table(segments, "train")
     train, y, scheme = _few_shot_training(cb, frame, gold, single_label)
     embedder = embedder if embedder is not None else _mapping.default_embedder()
     metrics: dict[str, Any] = {}
