@@ -222,6 +222,30 @@ def test_cp1252_characters(data_dir: Path) -> None:
     assert "naïve" in tr.text and "…" in tr.text
 
 
+def test_a_guessed_encoding_is_named_once(tmp_path: Path, data_dir: Path) -> None:
+    """cp1252 (Notepad, Word's "Plain Text" on Windows) is decoded right, and the guess is said: a
+    wrong guess would garble accents silently."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tr = io.read_transcript(data_dir / "enc_cp1252.txt")
+    notes = [str(w.message) for w in caught if "not UTF-8" in str(w.message)]
+    assert notes == [(f"{data_dir / 'enc_cp1252.txt'}: not UTF-8; read as cp1252 (a guess: the usual Windows "
+                     "encoding); if letters look wrong, pass --encoding NAME (encoding='NAME' in Python)")]
+    assert "Müde" in tr.text
+    # another single-byte encoding: charset-normalizer's guess, named as such
+    cyrillic = tmp_path / "ru.txt"
+    cyrillic.write_bytes("Интервьюер: Как вы себя чувствуете после терапии?\nП1: Лучше, спасибо.\n".encode("cp1251"))
+    with pytest.warns(PsythemesWarning, match=r"ru\.txt: not UTF-8; read as cp1251 \(a guess: charset-normalizer"):
+        assert "Лучше" in io.read_transcript(cyrillic).text
+    # nothing is guessed: UTF-8 (with or without a BOM), a UTF-16 BOM, an encoding given
+    for name, kwargs in (("enc_utf8_bom.txt", {}), ("enc_utf16.txt", {}), ("example_interview.txt", {}),
+                         ("enc_cp1252.txt", {"encoding": "cp1252"})):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", PsythemesWarning)
+            warnings.filterwarnings("ignore", message=".*lie outside every speaker turn")  # a title line
+            io.read_transcript(data_dir / name, **kwargs)
+
+
 def test_nfc_normalisation(tmp_path: Path) -> None:
     path = tmp_path / "nfd.txt"
     path.write_text("Interviewer: Cafe\u0301?\nP1: Oui.\n", encoding="utf-8")
@@ -318,7 +342,8 @@ def test_label_variants(line: str, speaker: str, time: float | None) -> None:
     ("bad_empty.txt", "file is empty"),
     ("bad_binary.txt", "binary file"),
     ("bad_undecodable.txt", "cannot decode"),
-    ("bad_unknown.xyz", "unsupported file type '.xyz'; supported: .csv, .docx"),
+    ("bad_unknown.xyz", ("unsupported file type '.xyz'; supported: .csv, .docx.*; for a file in one of the formats "
+                        "under another name, pass --format NAME \\(format='NAME' in Python\\), NAME one of text, vtt")),
     ("bad_malformed.vtt", "malformed WebVTT cue"),
     ("bad_malformed.srt", "malformed SRT"),
     ("bad_missing_column.csv", "missing the required column 'speaker'"),
@@ -374,6 +399,43 @@ def test_folder_reading_skips_sidecars(tmp_path: Path, data_dir: Path) -> None:
     assert [p.name for p in io.expand_paths([tmp_path])] == ["example.srt", "example_interview.txt"]
     trs = io.read_transcripts(tmp_path)
     assert [t.doc_id for t in trs] == ["example", "example_interview"]
+
+
+def test_folder_names_its_files_of_unsupported_types_once(tmp_path: Path, data_dir: Path,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    """A study folder as researchers keep it: one transcript still a PDF, one an RTF, beside the
+    recordings, Word's lock file and the sidecar.  The PDF and RTF are named in one warning; the
+    others stay quiet."""
+    from psythemes.cli import main
+
+    shutil.copy(data_dir / "example_interview.txt", tmp_path / "P01.txt")
+    (tmp_path / "interview_P09.pdf").write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    (tmp_path / "P11.rtf").write_text("{\\rtf1\\ansi Interviewer: How are you?\\par}", encoding="ascii")
+    for quiet in ("~$P01.docx", ".DS_Store", "Thumbs.db", "P01.m4a", "metadata.xlsx", "README.pdf"):
+        (tmp_path / quiet).write_bytes(b"\x00\x01")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert [t.doc_id for t in io.read_transcripts(tmp_path)] == ["P01"]
+    notes = [str(w.message) for w in caught if "unsupported types" in str(w.message)]
+    assert notes == [(f"{tmp_path}: skipped 2 file(s) of unsupported types: P11.rtf, interview_P09.pdf; "
+                     f"transcripts are read from {', '.join(sorted(io.FORMAT_BY_SUFFIX))} files (save such a "
+                     "transcript as .docx or .txt to include it)")]
+    # expanded first (the CLI counts the files for its progress bar), read later: still named, once
+    files = io.expand_paths([tmp_path])
+    assert [p.name for p in files] == ["P01.txt"] and [p.name for p in files.skipped] == ["P11.rtf",
+                                                                                         "interview_P09.pdf"]
+    rc = main(["segment", str(tmp_path), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert [line for line in err.splitlines() if "unsupported types" in line] == [f"warning: {notes[0]}"]
+    # many: the first five and a count; none supported: the error says why
+    for i in range(4):
+        (tmp_path / f"P2{i}.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / "P01.txt").unlink()
+    with pytest.raises(InputError, match=r"no transcript files found in the given paths; .*skipped 6 file\(s\) of "
+                                         r"unsupported types: P11\.rtf, P20\.pdf, P21\.pdf, P22\.pdf, P23\.pdf "
+                                         r"and 1 more; "):
+        io.read_transcripts(tmp_path)
 
 
 def test_metadata_join_and_unknown_ids(data_dir: Path) -> None:

@@ -384,6 +384,32 @@ def test_capitalised_labels_ended_by_a_tab():
     assert io.speaker_role_map(tr)["INTERVIEWER"] == "interviewer"
 
 
+def test_word_labels_with_a_note_in_brackets_ended_by_a_tab(tmp_path):
+    """A focus group typed in Word with a hanging indent, each participant's demographics after
+    the id: ``P2 (male, 61)<TAB>words``.  The participants' paragraphs used to fold silently into
+    the moderator's turns; the note now stays part of the speaker, as in ``P2 (male, 61): words``."""
+    docx = pytest.importorskip("docx")
+    rows = [("Moderator", "What did the therapist do differently from your GP?"),
+            ("P2 (male, 61)", "She took the time. My GP said: it's all in your head."),
+            ("P3 (female, 54)", "For me the exercises. Lying down, feeling the weight of my arms."),
+            ("Moderator", "And did the talking help?"),
+            ("P2 (male, 61)", "Together, yes. Talking first, then the exercise."),
+            ("P4 (female, 29)", "I agree with both of you.")]  # used once: the digits make it an id
+    read_back = {}
+    for name, separator in (("tab", "\t"), ("colon", ": ")):
+        document = docx.Document()
+        for speaker, words in rows:
+            document.add_paragraph(f"{speaker}{separator}{words}")  # python-docx writes "\t" as <w:tab/>
+        document.save(tmp_path / f"FG02_{name}.docx")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", PsythemesWarning)  # every word in a turn, the moderator found
+            read_back[name] = io.read_transcripts([tmp_path / f"FG02_{name}.docx"])[0]
+        assert_turn_offsets(read_back[name])
+    assert said(read_back["tab"]) == rows
+    assert said(read_back["tab"]) == said(read_back["colon"])
+    assert io.speaker_role_map(read_back["tab"])["Moderator"] == "interviewer"
+
+
 def test_a_first_cell_and_a_tab_used_once_is_not_a_label(tmp_path):
     path = tmp_path / "table.txt"
     path.write_text("Timespan\tnotes for the team\nWe met twice. Both went well.\n", encoding="utf-8")

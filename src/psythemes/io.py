@@ -61,6 +61,7 @@ __all__ = [
     "role_of",
     "speaker_role_map",
     "expand_paths",
+    "ExpandedPaths",
     "decode_bytes",
     "normalise_text",
     "parse_labelled_text",
@@ -130,8 +131,22 @@ def decode_bytes(raw: bytes, path: str | Path | None = None, encoding: str | Non
     Detection order: the given ``encoding``; a BOM (UTF-8, UTF-16, UTF-32); NUL bytes mean
     binary; strict UTF-8; cp1252 (the usual Western Windows encoding, a superset of the
     printable latin-1 range) when it decodes with little "mess"; otherwise the best guess of
-    charset-normalizer.
+    charset-normalizer.  A guess (cp1252, charset-normalizer's, or cp1252 for some lines of a
+    UTF-8 file) is named in a :class:`PsythemesWarning`; a given encoding, a BOM and UTF-8 are not.
     """
+    text, guess = _decode(raw, path, encoding)
+    if guess is not None:
+        warnings.warn(guess, PsythemesWarning, stacklevel=3)
+    return text
+
+
+def _decode(raw: bytes, path: str | Path | None, encoding: str | None) -> tuple[str, str | None]:
+    """:func:`decode_bytes`'s text, and the message naming the encoding it guessed (None: not a guess).
+
+    The message is left to the caller, so that a file decoded twice (a ``.txt`` is looked at for a
+    table header first) is announced once.
+    """
+    guess: str | None = None
     if not raw:
         raise InputError("file is empty", path=path)
     text: str | None = None
@@ -156,17 +171,17 @@ def decode_bytes(raw: bytes, path: str | Path | None = None, encoding: str | Non
             if b"\x00" in raw:
                 raise InputError("binary file (contains NUL bytes), not a transcript", path=path,
                                  line=_line_of_byte(raw, raw.index(b"\x00")))
-            text = _decode_without_bom(raw, path)
+            text, guess = _decode_without_bom(raw, path)
     _check_not_binary(text, path)
     text = normalise_text(text)
     if not text.strip():
         raise InputError("file is empty (only whitespace)", path=path)
-    return text
+    return text, guess
 
 
-def _decode_mixed(raw: bytes, path: str | Path | None) -> str | None:
+def _decode_mixed(raw: bytes, path: str | Path | None) -> tuple[str, str] | None:
     """Text whose lines are partly UTF-8 (with non-ASCII letters) and partly not (e.g. cp1252
-    lines pasted into a UTF-8 file): each line decoded on its own, with a warning naming the lines
+    lines pasted into a UTF-8 file): each line decoded on its own, and a warning naming the lines
     that are not UTF-8.  None when the file is not mixed (one encoding for the whole file)."""
     lines = raw.splitlines(keepends=True)
     utf8_lines, other_lines = 0, []
@@ -188,16 +203,21 @@ def _decode_mixed(raw: bytes, path: str | Path | None) -> str | None:
         else:
             decoded.append(line.decode("utf-8"))
     shown = ", ".join(map(str, other_lines[:10])) + (" ..." if len(other_lines) > 10 else "")
-    warnings.warn(
+    return "".join(decoded), (
         f"{path}: mixed encodings: {len(other_lines)} line(s) are not UTF-8 (read as cp1252: {shown}), "
-        f"{utf8_lines} other line(s) with accents are UTF-8; check those lines, or re-save the file as UTF-8",
-        PsythemesWarning, stacklevel=5)
-    return "".join(decoded)
+        f"{utf8_lines} other line(s) with accents are UTF-8; check those lines, or re-save the file as UTF-8")
 
 
-def _decode_without_bom(raw: bytes, path: str | Path | None) -> str:
+def _guessed(path: str | Path | None, codec: str, why: str) -> str:
+    """The warning that names an encoding psythemes guessed: a wrong guess garbles accents silently."""
+    return (f"{path or 'text'}: not UTF-8; read as {codec} (a guess: {why}); if letters look wrong, "
+            "pass --encoding NAME (encoding='NAME' in Python)")
+
+
+def _decode_without_bom(raw: bytes, path: str | Path | None) -> tuple[str, str | None]:
+    """Text without a BOM: UTF-8 (no message), else a guess and the message that names it."""
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8"), None
     except UnicodeDecodeError as err:
         first_bad = err.start
     mixed = _decode_mixed(raw, path)
@@ -211,14 +231,14 @@ def _decode_without_bom(raw: bytes, path: str | Path | None) -> str:
     except UnicodeDecodeError:
         text = None
     if text is not None and mess_ratio(text, _MAX_MESS) < _MAX_MESS:
-        return text
+        return text, _guessed(path, "cp1252", "the usual Windows encoding")
     best = from_bytes(raw).best()
     if best is None:
         raise InputError(
             "cannot decode: not UTF-8, UTF-16 with BOM, cp1252 or another known encoding "
             "(pass encoding=... / check the file is a text transcript)",
             path=path, line=_line_of_byte(raw, first_bad))
-    return str(best)
+    return str(best), _guessed(path, best.encoding, "charset-normalizer's best")
 
 
 def _check_not_binary(text: str, path: str | Path | None) -> None:
@@ -243,8 +263,12 @@ def _read_bytes(path: Path) -> bytes:
         raise InputError(f"cannot read: {err.strerror}", path=path) from None
 
 
-def _read_text_file(path: Path, encoding: str | None) -> str:
-    return decode_bytes(_read_bytes(path), path, encoding)
+def _read_text_file(path: Path, encoding: str | None, *, announce: bool = True) -> str:
+    """The file's normalised text (:func:`decode_bytes`); ``announce=False`` leaves a guessed encoding
+    unnamed, for a look at a file that its reader decodes (and announces) again."""
+    if announce:
+        return decode_bytes(_read_bytes(path), path, encoding)
+    return _decode(_read_bytes(path), path, encoding)[0]
 
 
 # ---------------------------------------------------------------------------------------
@@ -252,7 +276,26 @@ def _read_text_file(path: Path, encoding: str | None) -> str:
 # ---------------------------------------------------------------------------------------
 
 _TOKEN = r"[^\W_][\w.'\u2019\-]*"
-_LABEL = rf"(?P<speaker>{_TOKEN}(?:[ \t]{_TOKEN}){{0,3}})"
+# Lower-case particles inside names, as Dutch, German, French, Spanish, Italian, Portuguese and
+# Arabic names have them ("Anna de Vries", "Dr. van Dijk", "Jan 't Hooft", "Ahmed bin Said").  A
+# label's tokens must otherwise start with a capital or a digit; one of these may stand between two
+# such tokens, so a sentence ("I said to him:", "Mother of two:") still is no label.
+_NAME_PARTICLES = frozenset("""
+de van der den von da di du la le del della dos das ter ten bin ibn al el y 't
+""".split())
+# the particles as a regex (longest first; "'t" also with a typographic apostrophe), at most two in a
+# row ("van der", "de la") between two tokens: they do not count towards a label's four tokens
+_PARTICLE = "(?:" + "|".join(re.escape(p).replace("'", "['\u2019]")
+                             for p in sorted(_NAME_PARTICLES, key=len, reverse=True)) + ")"
+
+
+def _name_pattern(sep: str) -> str:
+    """Regex of a speaker name: 1-4 tokens joined by ``sep``, with name particles between them."""
+    return rf"{_TOKEN}(?:{sep}(?:{_PARTICLE}{sep}){{0,2}}{_TOKEN}){{0,3}}"
+
+
+_NAME = _name_pattern(r"[ \t]")
+_LABEL = rf"(?P<speaker>{_NAME})"
 _TIME = r"(?P<time>\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?)"
 # A time in brackets, or a range "[00:00:15 → 00:01:02]" / "(00:15 - 01:02)" whose end is group time_end
 _BRACKETED_TIME = (rf"[\[(]{_TIME}(?:[ \t]*(?:\u2192|-->|->|\u2013|\u2014|-)[ \t]*"
@@ -265,6 +308,8 @@ _BOLD = r"(?:\*\*|__)"  # Markdown's strong emphasis: **Name:** or **Name**:
 
 # A role or note after a name, as Zoom and Teams write it: "Jane Doe (SL)", "Jane Doe [Researcher]"
 _ROLE_SUFFIX = r"[ \t]*[\[(][^\]()\[\n:]{1,25}[\])]"
+# The same before a tab that ends the label ("P2 (male, 61)<TAB>words"): no tab inside the label
+_TAB_ROLE_SUFFIX = r" ?[\[(][^\]()\[\n:\t]{1,25}[\])]"
 
 #: Speaker-label patterns tried at the start of each line, in order.  Group ``speaker`` is
 #: required, ``time`` optional.  With these defaults the label-shape rule (see
@@ -279,15 +324,16 @@ DEFAULT_LABEL_PATTERNS: tuple[str, ...] = (
     rf"[ \t]*{_LABEL}[ \t]*[\[(]{_TIME}[\])][ \t]*{_END_OF_TIMED_LABEL}",  # Name (00:01:02): / INT (00:13) -
     rf"[ \t]*{_TIME}[ \t]+From[ \t]+(?P<speaker>[^\n:]{{1,40}}?)[ \t]+to[ \t]+[^\n:]{{1,40}}:",  # Zoom chat (new)
     rf"[ \t]*{_TIME}[ \t]+{_LABEL}[ \t]*:(?=[ \t]|$)",               # Zoom chat: 00:01:02<TAB>Name:<TAB>
-    rf"[ \t]*(?P<speaker>{_TOKEN}(?:[ \t]{_TOKEN}){{0,3}}{_ROLE_SUFFIX})[ \t]*:(?=[ \t]|$)",  # Name (Role):
+    rf"[ \t]*(?P<speaker>{_NAME}{_ROLE_SUFFIX})[ \t]*:(?=[ \t]|$)",  # Name (Role):
     rf"[ \t]*{_LABEL}[ \t]*:(?=[ \t]|$)",                              # Name:
     rf"[ \t]*(?P<bracket>[\[(]){_LABEL}[\])][ \t]*:?(?=[ \t]|$)",    # [SPEAKER_00]: / [id1] / (Interviewer)
     rf"[ \t]*\#{{1,6}}[ \t]+{_LABEL}[ \t]*:?[ \t]*$",                  # Markdown heading: ### Interviewer
     rf"[ \t]*{_LABEL}[ \t]+{_TIME}[ \t]*$",                            # Otter header: Name  00:12
     rf"[ \t]*{_TIME}[ \t]+{_LABEL}[ \t]*$",                            # Word's Transcribe: 00:00:12 Speaker 1
-    # INTERVIEWER<TAB>words / Respondent 1<TAB>words (word processors' hanging indent): a label with a
-    # letter in it, used on two lines or more unless it names a role or an id (group "tab")
-    rf"[ \t]*(?P<tab>)(?P<speaker>(?=[^\t\n]*[^\W\d_]){_TOKEN}(?: {_TOKEN}){{0,3}})\t+(?=\S)",
+    # INTERVIEWER<TAB>words / Respondent 1<TAB>words / P2 (male, 61)<TAB>words (word processors' hanging
+    # indent): a label with a letter in it, used on two lines or more unless it names a role or an id
+    # (group "tab"); a note in brackets stays part of the speaker, as in "P2 (male, 61): words"
+    rf"[ \t]*(?P<tab>)(?P<speaker>(?=[^\t\n]*[^\W\d_]){_name_pattern(' ')}(?:{_TAB_ROLE_SUFFIX})?)\t+(?=\S)",
 )
 _MAX_LABEL_CHARS = 30
 
@@ -355,7 +401,8 @@ def _compile_patterns(label_patterns: Sequence[str | re.Pattern[str]] | None) ->
 
 
 def _label_shape_ok(speaker: str) -> bool:
-    """The default label rule: 1-4 short tokens, each capitalised or starting with a digit.
+    """The default label rule: 1-4 short tokens, each capitalised or starting with a digit, and
+    lower-case name particles (:data:`_NAME_PARTICLES`) between them (``Anna de Vries``).
 
     A role in brackets after the name (``Jane Doe (SL)``) is not part of the check.
     """
@@ -367,7 +414,14 @@ def _label_shape_ok(speaker: str) -> bool:
         return False
     if tokens[0].rstrip(".").casefold() in _NOT_LABELS and tokens[0] != "I":
         return False
-    return all(tok[0].isupper() or tok[0].isdigit() for tok in tokens)
+    last = len(tokens) - 1
+    return all(tok[0].isupper() or tok[0].isdigit() or (0 < i < last and _is_name_particle(tok))
+               for i, tok in enumerate(tokens))
+
+
+def _is_name_particle(token: str) -> bool:
+    """``de``, ``van``, ``'t`` ...: lower case, as written inside a name (``Van`` is a capitalised token)."""
+    return token.replace("\u2019", "'") in _NAME_PARTICLES
 
 
 _ROLE_SUFFIX_RE = re.compile(_ROLE_SUFFIX + "$")
@@ -599,7 +653,7 @@ def _paragraph_turns(text: str, source: str | Path) -> list[Turn]:
     return turns
 
 
-_BLOCK_LABEL = re.compile(rf"[ \t]*(?P<speaker>{_TOKEN}(?: {_TOKEN}){{0,3}})[ \t]*$")
+_BLOCK_LABEL = re.compile(rf"[ \t]*(?P<speaker>{_name_pattern(' ')})[ \t]*$")
 
 
 def _block_labels(text: str) -> list[_Candidate]:
@@ -781,7 +835,7 @@ def _build_from_utterances(utterances: Iterable[tuple[str, str, float | None, fl
 def _cue_speaker(first_line: str) -> tuple[str, str] | None:
     """``("Name", rest)`` when a cue's first line starts with a ``Name:``, ``Name (Role):`` or
     ``[SPEAKER_00]:`` (WhisperX subtitles) label."""
-    m = re.match(rf"[ \t]*(?P<speaker>{_TOKEN}(?:[ \t]{_TOKEN}){{0,3}}(?:{_ROLE_SUFFIX})?)[ \t]*:(?=[ \t]|$)",
+    m = re.match(rf"[ \t]*(?P<speaker>{_NAME}(?:{_ROLE_SUFFIX})?)[ \t]*:(?=[ \t]|$)",
                  first_line) or re.match(rf"[ \t]*\[{_LABEL}\][ \t]*:(?=[ \t]|$)", first_line)
     if m and _label_shape_ok(m.group("speaker").strip()):
         return m.group("speaker").strip(), first_line[m.end():]
@@ -1395,8 +1449,11 @@ def _format_of(path: Path, format: str) -> str:
         return format
     fmt = FORMAT_BY_SUFFIX.get(path.suffix.lower())
     if fmt is None:
+        # the same words reach Python callers and the command line: both spellings of the option
         raise InputError(f"unsupported file type {path.suffix or '(no extension)'!r}; supported: "
-                         f"{', '.join(sorted(FORMAT_BY_SUFFIX))} (or pass format=...)", path=path)
+                         f"{', '.join(sorted(FORMAT_BY_SUFFIX))}; for a file in one of the formats under another "
+                         f"name, pass --format NAME (format='NAME' in Python), NAME one of {', '.join(READERS)}",
+                         path=path)
     return fmt
 
 
@@ -1439,7 +1496,7 @@ def _read_any(path: Path, format: str, *, doc_id: str | None, label_patterns: An
 def _tab_table_header(path: Path, encoding: str | None) -> list[str] | None:
     """The column names when a text file's first line is a tab-separated header naming a
     speaker and a text column (:data:`DEFAULT_COLUMNS`), else ``None``."""
-    text = _read_text_file(path, encoding)
+    text = _read_text_file(path, encoding, announce=False)  # the reader decodes it again and says so
     first = next((line for line in text.split("\n", 20)[:20] if line.strip()), "")
     cells = [c.strip() for c in first.split("\t")]
     if len(cells) < 2 or not all(cells):
@@ -1501,31 +1558,77 @@ def read_transcript(path: str | Path, *, format: str = "auto", doc_id: str | Non
 SKIPPED_STEMS = frozenset({"metadata", "readme", "license", "licence", "changelog", "notes", "codebook"})
 
 
-def expand_paths(paths: Iterable[str | Path]) -> list[Path]:
+#: Suffixes of files that sit beside transcripts but cannot be one (the recordings, photos): a folder's
+#: files of these types are skipped without being named, like hidden files.
+MEDIA_SUFFIXES = frozenset("""
+.mp3 .m4a .wav .aac .flac .ogg .oga .opus .wma .aif .aiff .amr .mp4 .m4v .mov .avi .mkv .webm .wmv .3gp
+.jpg .jpeg .png .gif .heic .tif .tiff .bmp .webp
+""".split())
+# files the operating system leaves in folders
+_SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini"})
+
+
+class ExpandedPaths(list[Path]):
+    """The files :func:`expand_paths` returns; ``skipped`` holds its folders' files of unsupported types.
+
+    :func:`read_transcripts` names the skipped files in a warning (``interview_P09.pdf`` is
+    not silently left out of a study).  It warns, not :func:`expand_paths`, so that files
+    expanded first (the CLI counts them for its progress bar) and read later are named once,
+    where the warnings of reading are shown.
+    """
+
+    def __init__(self, files: Iterable[Path] = (), skipped: Iterable[Path] = ()) -> None:
+        super().__init__(files)
+        self.skipped: list[Path] = list(skipped)
+
+
+def _never_a_transcript(path: Path) -> bool:
+    """A folder's file that is skipped without a word: hidden files and Word's ``~$`` lock files,
+    sidecars and notes (:data:`SKIPPED_STEMS`, ``readme*``), recordings and photos, system files."""
+    stem = path.stem.casefold()
+    return (path.name.startswith((".", "~")) or stem in SKIPPED_STEMS or stem.startswith("readme")
+            or path.suffix.lower() in MEDIA_SUFFIXES or path.name.casefold() in _SYSTEM_FILES)
+
+
+def expand_paths(paths: Iterable[str | Path]) -> ExpandedPaths:
     """Files to read: files as given; folders replaced by their supported files.
 
     A folder contributes its files (not sub-folders) in sorted order whose suffix is in
     :data:`FORMAT_BY_SUFFIX`, except hidden files (``.x``, ``~x``) and files whose stem is in
     :data:`SKIPPED_STEMS` or starts with ``readme`` (``metadata.csv``, ``README.md``...).
+    Its other files - of unsupported types (``.pdf``, ``.rtf``), except recordings and photos
+    (:data:`MEDIA_SUFFIXES`) - are listed in the result's ``skipped`` (see :class:`ExpandedPaths`).
     Files named explicitly are always kept (an unsupported suffix is reported when read).
     """
     from .validate import inside_folder
 
-    out: list[Path] = []
+    out = ExpandedPaths()
     for p in paths:
         p = Path(p)
         if p.is_dir():
             for child in inside_folder(p, sorted(p.iterdir())):
-                stem = child.stem.casefold()
-                if (child.is_file() and child.suffix.lower() in FORMAT_BY_SUFFIX
-                        and not child.name.startswith((".", "~"))
-                        and stem not in SKIPPED_STEMS and not stem.startswith("readme")):
+                if not child.is_file() or _never_a_transcript(child):
+                    continue
+                if child.suffix.lower() in FORMAT_BY_SUFFIX:
                     out.append(child)
+                else:
+                    out.skipped.append(child)
         elif not p.exists():
             raise InputError("no such file or folder", path=p)
         else:
             out.append(p)
     return out
+
+
+def _skipped_files_note(skipped: Sequence[Path], limit: int = 5) -> str:
+    """``"PATH: skipped N file(s) of unsupported types: a.pdf, b.rtf ..."``, with what is read instead."""
+    folders = {p.parent for p in skipped}
+    where = f"{next(iter(folders))}: " if len(folders) == 1 else ""
+    names = [p.name if where else str(p) for p in skipped[:limit]]
+    more = f" and {len(skipped) - limit} more" if len(skipped) > limit else ""
+    return (f"{where}skipped {len(skipped)} file(s) of unsupported types: {', '.join(names)}{more}; "
+            f"transcripts are read from {', '.join(sorted(FORMAT_BY_SUFFIX))} files (save such a transcript "
+            "as .docx or .txt to include it)")
 
 
 def read_transcripts(paths: str | Path | Iterable[str | Path], *, format: str = "auto",
@@ -1568,8 +1671,13 @@ def read_transcripts(paths: str | Path | Iterable[str | Path], *, format: str = 
     if isinstance(paths, (str, Path)):
         paths = [paths]
     files = expand_paths(paths)
+    # files expanded before (an ExpandedPaths passed in) carry the folders' skipped files with them
+    skipped = list(dict.fromkeys([*getattr(paths, "skipped", ()), *files.skipped]))
     if not files:
-        raise InputError("no transcript files found in the given paths")
+        raise InputError("no transcript files found in the given paths"
+                         + (f"; {_skipped_files_note(skipped)}" if skipped else ""))
+    if skipped:
+        warnings.warn(_skipped_files_note(skipped), PsythemesWarning, stacklevel=2)
     transcripts: list[Transcript] = []
     seen: dict[str, str] = {}
     for path in files:

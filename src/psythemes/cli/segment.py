@@ -48,7 +48,8 @@ def segment(
     from ..io import expand_paths
     from ..jobs import segment_files
 
-    files = expand_paths(inputs)
+    with warnings_as_lines():  # e.g. a symlink out of the folder is skipped with a warning
+        files = expand_paths(inputs)
     with warnings_as_lines(), _progress(len(files)) as advance:
         run = segment_files(
             files, out, format=format, metadata=metadata, speaker_roles=speaker_roles_spec(speaker_roles), unit=unit,
