@@ -524,6 +524,28 @@ def test_labels_alone_on_their_paragraphs_in_word_without_blank_paragraphs(tmp_p
     assert said(tr) == said(read("block_labels.txt"))
 
 
+def test_block_labels_with_a_note_and_quoted_speech_in_word(tmp_path):
+    """A focus group typed in Word: "P2 (MALE, 61)" alone on its paragraph, the words below, no empty
+    paragraphs; one participant quotes her mother ("Mother: ..."), one speaks only once."""
+    source = tmp_path / "fg.txt"
+    source.write_text(
+        "MODERATOR\nWhat did the therapist do differently?\n"
+        "P2 (MALE, 61)\nShe took the time.\n"
+        "P3 (FEMALE, 54)\nThe exercises.\n"
+        "MODERATOR\nAnd the talking?\n"
+        "P2 (MALE, 61)\nTalking first, then the exercise.\n"
+        "P3 (FEMALE, 54)\nMother: you are too sensitive, she always said.\n"
+        "P4 (FEMALE, 29)\nI agree with both of you.\n", encoding="utf-8")
+    tr = io.read_transcript(as_word_document(source, tmp_path / "fg.docx"))
+    assert_turn_offsets(tr)
+    assert said(tr) == [
+        ("MODERATOR", "What did the therapist do differently?"), ("P2 (MALE, 61)", "She took the time."),
+        ("P3 (FEMALE, 54)", "The exercises."), ("MODERATOR", "And the talking?"),
+        ("P2 (MALE, 61)", "Talking first, then the exercise."),
+        ("P3 (FEMALE, 54)", "Mother: you are too sensitive, she always said."),
+        ("P4 (FEMALE, 29)", "I agree with both of you.")]
+
+
 @pytest.mark.parametrize("text", [
     "Introduction\nWe met twice.\n\nMethods\nWe talked.\n",          # headings used once: not speakers
     "Mm-hmm.\nShe said so.\n\nMm-hmm.\nAnd then?\n",                    # a sentence, not a label

@@ -558,8 +558,10 @@ def parse_labelled_text(
     if check_shape:
         candidates = _drop_one_off_tab_labels(candidates, tab_labels)
         candidates = _drop_one_off_labels(candidates, text)
-        if not candidates:
-            candidates = _block_labels(text)
+        if not _recurring(candidates):
+            # no colon label recurs: at most quoted speech ("Mother: you are too sensitive") inside
+            # a block layout, whose labels stand alone on their lines
+            candidates = _block_labels(text) or candidates
 
     if not candidates:
         return _paragraph_turns(text, source)
@@ -653,7 +655,8 @@ def _paragraph_turns(text: str, source: str | Path) -> list[Turn]:
     return turns
 
 
-_BLOCK_LABEL = re.compile(rf"[ \t]*(?P<speaker>{_name_pattern(' ')})[ \t]*$")
+# a note in brackets stays part of the speaker, as in "P2 (male, 61): words"
+_BLOCK_LABEL = re.compile(rf"[ \t]*(?P<speaker>{_name_pattern(' ')}(?:{_ROLE_SUFFIX})?)[ \t]*$")
 
 
 def _block_labels(text: str) -> list[_Candidate]:
@@ -667,7 +670,11 @@ def _block_labels(text: str) -> list[_Candidate]:
 
     A text without any blank line (a Word document spaced by paragraph format, not by empty
     paragraphs) has no blocks: there every line may hold a label, but only as a dialogue does:
-    at least two labels that each recur, each label line followed by words, not by another label.
+    at least two labels that each recur, each label line followed by words, not by another label;
+    then a label used once counts too if it names a role or an id.
+
+    A note in brackets after the name stays part of the speaker (``P2 (male, 61)``), as in the
+    ``Name (note):`` form.
     """
     lines = _iter_lines(text)
     no_blank_lines = re.search(r"\n[ \t]*\n", text.strip()) is None
@@ -679,7 +686,7 @@ def _block_labels(text: str) -> list[_Candidate]:
         if m is None:
             continue
         speaker = unicodedata.normalize("NFC", m.group("speaker").strip())
-        if speaker[-1].isalnum() and _label_shape_ok(speaker):
+        if (speaker[-1].isalnum() or _ROLE_SUFFIX_RE.search(speaker)) and _label_shape_ok(speaker):
             found.append((ls, le, speaker, None, False, None))
     if no_blank_lines:
         line_starts = {c[0] for c in found}
@@ -688,7 +695,10 @@ def _block_labels(text: str) -> list[_Candidate]:
         found = [c for c in found if c[1] + 1 not in line_starts]
         counts = Counter(c[2] for c in found)
         recurring = {speaker for speaker, n in counts.items() if n >= 2}
-        return [c for c in found if c[2] in recurring] if len(recurring) >= 2 else []
+        # once the dialogue is clear, a label used once counts if it is an id or a role ("P4 (female,
+        # 29)" speaking once in a focus group), as a one-off "Name:" label does
+        return ([c for c in found if c[2] in recurring or _names_role_or_id(c[2])]
+                if len(recurring) >= 2 else [])
     counts = Counter(c[2] for c in found)
     found = [c for c in found if counts[c[2]] >= 2 or _names_role_or_id(c[2])]
     return found if len(found) >= 2 else []
@@ -705,6 +715,11 @@ def _drop_one_off_tab_labels(candidates: list[_Candidate], tab_labels: set[int])
     counts = Counter(cand[2] for cand in candidates)
     return [cand for i, cand in enumerate(candidates)
             if i not in tab_labels or counts[cand[2]] >= 2 or _names_role_or_id(cand[2])]
+
+
+def _recurring(candidates: list[_Candidate]) -> bool:
+    """Whether some speaker label is used more than once."""
+    return any(n >= 2 for n in Counter(c[2] for c in candidates).values())
 
 
 def _drop_one_off_labels(candidates: list[_Candidate], text: str) -> list[_Candidate]:
