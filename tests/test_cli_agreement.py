@@ -147,3 +147,22 @@ def test_evaluate_command_bad_input(data_dir, tmp_path, capsys):
     rc = main(["evaluate", "--pred", str(folder / "codes.csv"), "--gold", str(folder / "segments.csv"),
                "--segments", str(folder / "segments.csv"), "--out", str(tmp_path / "y")])
     assert rc == 2 and "lacks column" in capsys.readouterr().err
+
+
+def test_evaluate_command_names_gold_codes_it_guessed_or_never_saw(data_dir, tmp_path, capsys):
+    folder = data_dir / "agreement"
+    gold = (folder / "gold.csv").read_text(encoding="utf-8")
+    odd = tmp_path / "gold.csv"  # saved by Excel in a ';' locale, one code shouted, one misspelt
+    odd.write_text(gold.replace(",", ";").replace(";alliance;A", ";ALLIANCE;A").replace("common_ground;B",
+                                                                                         "comon_ground;B"),
+                   encoding="utf-8-sig")
+    rc = main(["evaluate", "--pred", str(folder / "codes.csv"), "--gold", str(odd), "--segments",
+               str(folder / "segments.csv"), "--out", str(tmp_path / "eval"), "--n-boot", "0"])
+    assert rc == 0
+    err = capsys.readouterr().err
+    assert ("warning: gold.csv: 1 gold code label(s) are spelt otherwise than the code they were matched to "
+            "(case, punctuation or spacing): gold 'ALLIANCE' taken as code 'alliance'\n") in err
+    assert ("warning: 2 gold code(s) never occur among the machine codes: 'alternation', 'comon_ground' "
+            "(did you mean 'common_ground'?)") in err
+    codes = {row["code"] for row in json.loads((tmp_path / "eval" / "agreement.json").read_text())["per_code"]}
+    assert codes == {"alliance", "alternation", "awareness", "common_ground", "comon_ground"}

@@ -185,6 +185,36 @@ def test_no_matching_documents_is_an_input_error(tables):
         _evaluate(codes, other, segments)
 
 
+def test_a_gold_code_the_machine_never_uses_is_named_with_the_closest_machine_code(tables):
+    """No code list: a misspelt gold code would be scored as a code the machine never assigns."""
+    gold, codes, segments = tables
+    typo = gold.assign(code=gold["code"].replace({"alliance": "aliance"}))
+    result, warned = _evaluate(codes, typo, segments)
+    [message] = [w for w in warned if "never occur among the machine codes" in w]
+    assert message.startswith("2 gold code(s) never occur among the machine codes: 'aliance' (did you mean "
+                               "'alliance'?), 'alternation'")
+    assert "Machine codes that no gold row uses: 'alliance'" in message
+    assert "aliance" in set(result.per_code["code"])  # scored as given: evaluate has no codebook to reject it
+    _, with_list = _evaluate(codes, gold, segments, codes=CODES)  # a code list: every name is checked elsewhere
+    assert not any("never occur among the machine codes" in w for w in with_list)
+    _, matching = _evaluate(codes, gold[gold["code"] != "alternation"], segments)
+    assert not any("never occur among the machine codes" in w for w in matching)
+
+
+def test_gold_labels_spelt_otherwise_are_matched_and_named(tables):
+    gold, codes, segments = tables
+    shouted = gold.assign(code=gold["code"].replace({"alliance": "ALLIANCE", "common_ground": "Common Ground"}))
+    result, warned = _evaluate(codes, shouted, segments)
+    expected, _ = _evaluate(codes, gold, segments)
+    pd.testing.assert_frame_equal(result.per_code, expected.per_code)
+    [message] = [w for w in warned if "spelt otherwise" in w]
+    assert message.startswith("gold.csv: 2 gold code label(s) are spelt otherwise than the code they were matched to")
+    assert "gold 'ALLIANCE' taken as code 'alliance'" in message
+    assert "gold 'Common Ground' taken as code 'common_ground'" in message
+    _, plain = _evaluate(codes, gold, segments)
+    assert not any("spelt otherwise" in w for w in plain)
+
+
 # ---------------------------------------------------------------- loading and validation
 
 

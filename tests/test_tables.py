@@ -184,6 +184,61 @@ def test_metadata_read_the_same_by_themes_and_segment(tmp_path):
         load_segments([tmp_path / "a.txt"], metadata=meta)
 
 
+def test_metadata_kept_in_excel_reads_as_the_same_table_saved_as_csv(tmp_path):
+    """A sidecar in .xlsx (numbers as numbers, an empty cell) and the same sheet saved as CSV with ';'."""
+    openpyxl = pytest.importorskip("openpyxl")
+    rows = [["File name", "Participant ID", "Role", "Wave", "Sex", "Age (years)"],
+            ["FG01.docx", "FG01", "patient", 1, "mixed", None],
+            ["P02_zoom.vtt", "P02", "patient", 1, "F", 44],
+            ["T01_f4.txt", "T01", "therapist", 2, "F", 49]]
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    book.active.append([])  # an empty row, and a blank cell far to the right, as sheets often have
+    book.active.cell(row=3, column=9).value = " "
+    book.save(tmp_path / "metadata.xlsx")
+    (tmp_path / "metadata.csv").write_text(
+        "\ufeff" + "".join(";".join("" if v is None else str(v) for v in row) + "\n" for row in rows), encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PsythemesWarning)
+        from_csv = tables.read_metadata(tmp_path / "metadata.csv")
+        from_xlsx = tables.read_metadata(tmp_path / "metadata.xlsx")
+    pd.testing.assert_frame_equal(from_xlsx, from_csv)
+    assert from_xlsx.columns.tolist() == ["doc_id", "participant", "role", "wave", "Sex", "Age (years)"]
+    assert from_xlsx["Age (years)"].tolist()[1:] == [44, 49] and pd.isna(from_xlsx["Age (years)"].iloc[0])
+    assert from_xlsx["doc_id"].tolist() == ["FG01.docx", "P02_zoom.vtt", "T01_f4.txt"]
+
+
+def test_metadata_in_a_spreadsheet_psythemes_cannot_read_says_what_to_do(tmp_path):
+    import zipfile
+
+    ods = tmp_path / "metadata.ods"
+    with zipfile.ZipFile(ods, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+    with pytest.raises(InputError, match=r"metadata\.ods: metadata must be a CSV/TSV table or an Excel workbook "
+                                         r"\(\.xlsx\).*save the sheet as \.xlsx or CSV"):
+        tables.read_metadata(ods)
+    (tmp_path / "broken.xlsx").write_bytes(b"doc_id\nP01\n")
+    with pytest.raises(InputError, match=r"broken\.xlsx: not a readable Excel workbook"):
+        tables.read_metadata(tmp_path / "broken.xlsx")
+
+
+def test_every_table_reader_takes_the_delimiter_from_the_header_line(tmp_path):
+    assert tables.csv_delimiter("doc_id;segment_id;code\nd1;d1:0-5;a,b\n") == ";"
+    assert tables.csv_delimiter("name,description\nA,x; y; z\n") == ","
+    assert tables.csv_delimiter("doc_id,wave\n", tmp_path / "meta.tsv") == "\t"
+    codes = tmp_path / "codes.csv"
+    codes.write_text("doc_id;segment_id;start;end;code;score\nd1;d1:0-5;0;5;Trust, therapist;0,9\n",
+                     encoding="utf-8")
+    assert tables.read_codes(codes)["code"].tolist() == ["Trust, therapist"]
+    review = tmp_path / "review.csv"
+    review.write_text("doc_id;start;end;suggested_code;decision;reviewer\nd1;0;5;Trust;accept;KL\n",
+                      encoding="utf-8")
+    assert tables.is_review_csv(review)
+    gold = tables.read_gold(review, codes=["Trust"])
+    assert gold[["doc_id", "start", "end", "code", "coder"]].values.tolist() == [["d1", 0, 5, "Trust", "KL"]]
+
+
 # ----------------------------------------------------------------------------- evaluation
 
 

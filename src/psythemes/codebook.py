@@ -60,6 +60,9 @@ __all__ = [
     "codebook_to_refi_codes",
     "codes_from_refi",
     "resolve_code_names",
+    "code_path_parts",
+    "respelt_labels",
+    "warn_respelt",
     "CODEBOOK_NS",
     "PROJECT_NS",
 ]
@@ -396,28 +399,65 @@ def _name_key(name: str) -> str:
     return _slug(name)
 
 
+def code_path_parts(text: str) -> tuple[str, ...]:
+    """The parts of a code written as a path, the way every reader splits one (codebook names,
+    parent cells, gold code cells): ``Mechanisms > Alliance`` and ``Mechanisms\\Alliance`` (MAXQDA),
+    ``Codes\\\\Mechanisms\\\\Alliance`` (NVivo, whose root ``Codes``/``Nodes`` is left out) all give
+    ``("Mechanisms", "Alliance")``; a name that is no path is one part."""
+    parts = tuple(p for p in CODE_PATH_SEPARATOR.split(str(text).strip()) if p)
+    return parts[1:] if len(parts) > 1 and parts[0].casefold() in _PATH_ROOTS else parts
+
+
+def _path_candidates(label: str, names: list[str]) -> list[str]:
+    """The names whose path agrees with ``label``'s on all the last parts they both have (compared
+    by slug), where one of the two is a path: ``Mechanisms\\Alliance`` finds ``Alliance`` or
+    ``Mechanisms > Alliance``; a leaf alone, ``Family``, finds ``Context > Family``.  Of several,
+    those that agree on the most parts."""
+    mine = [_slug(p) for p in code_path_parts(label)]
+    best: list[str] = []
+    most = 0
+    for name in names:
+        theirs = [_slug(p) for p in code_path_parts(name)]
+        k = min(len(mine), len(theirs))
+        if max(len(mine), len(theirs)) < 2 or k == 0 or mine[-k:] != theirs[-k:]:
+            continue
+        if k > most:
+            best, most = [name], k
+        elif k == most:
+            best.append(name)
+    return best
+
+
 def _resolve_name(label: str, names: list[str]) -> str | None:
-    """The name in ``names`` that ``label`` means: exact, then case-insensitive, then by slug; else None."""
+    """The name in ``names`` that ``label`` means: exact, then case-insensitive, then by slug, then by
+    its path (:func:`_path_candidates`, when one name only agrees); else None."""
     if label in names:
         return label
     folded = [n for n in names if n.casefold() == label.casefold()]
     if len(folded) == 1:
         return folded[0]
     slugged = [n for n in names if _slug(n) == _slug(label)]
-    return slugged[0] if len(slugged) == 1 else None
+    if slugged:
+        return slugged[0] if len(slugged) == 1 else None
+    by_path = _path_candidates(label, names)
+    return by_path[0] if len(by_path) == 1 else None
 
 
 def resolve_code_names(labels: Any, names: list[str], *, what: str = "code",
                        path: str | Path | None = None) -> dict[str, str]:
-    """Map each label to the code name it means (exact, case-insensitive, or the same slug).
+    """Map each label to the code name it means (exact, case-insensitive, the same slug, or its path).
 
     ``"diplomacy"``, ``"Diplomacy"`` and ``"DIPLOMACY"`` all find a code named ``DIPLOMACY``;
-    ``"rust_performs_well"`` finds ``Rust Performs Well``.
+    ``"rust_performs_well"`` finds ``Rust Performs Well``.  A label written as a path, as QDA
+    programs export codes (``Mechanisms\\Alliance``, ``Context\\Family``), finds the code whose
+    path ends the same way (``Alliance``, ``Context > Family``: see :func:`code_path_parts`), and a
+    leaf alone (``Alliance``) finds a code named by its path when only one path ends with it.
 
     Raises
     ------
     InputError
-        For the first label that matches no code, with the closest name ("did you mean").
+        For the first label that matches no code, with the closest name ("did you mean"), or
+        that matches the paths of several codes (naming them).
     """
     out: dict[str, str] = {}
     for label in labels:
@@ -426,6 +466,10 @@ def resolve_code_names(labels: Any, names: list[str], *, what: str = "code",
             continue
         hit = _resolve_name(label, names)
         if hit is None:
+            several = _path_candidates(label, names)
+            if len(several) > 1:
+                raise InputError(f"{what} {label!r} could be any of {', '.join(repr(n) for n in several)}: write "
+                                 f"the code's path (e.g. {several[0]!r})", path=path)
             close = difflib.get_close_matches(label.casefold(), [n.casefold() for n in names], n=1, cutoff=0.5)
             hint = ""
             if close:
@@ -433,6 +477,34 @@ def resolve_code_names(labels: Any, names: list[str], *, what: str = "code",
             raise InputError(f"{what} {label!r} is not in the codebook{hint}; codes: {', '.join(names)}", path=path)
         out[label] = hit
     return out
+
+
+def respelt_labels(mapping: dict[str, str]) -> list[tuple[str, str]]:
+    """The ``(label, name)`` pairs of a :func:`resolve_code_names` result where the label was matched by
+    a guess (case, punctuation, spacing: ``trust – THERAPIST`` for ``Trust – therapist``), not written
+    as the code is.  A path that ends with the code's own parts, written with any separator
+    (``Context\\Family`` for ``Context > Family``, ``Mechanisms\\Alliance`` for ``Alliance``), is as written."""
+    out = []
+    for label, name in mapping.items():
+        mine, theirs = code_path_parts(label), code_path_parts(name)
+        k = min(len(mine), len(theirs))
+        if k == 0 or mine[-k:] != theirs[-k:]:
+            out.append((label, name))
+    return out
+
+
+def warn_respelt(mapping: dict[str, str], what: str = "gold", *, source: str | Path | None = None,
+                 stacklevel: int = 3, shown: int = 3) -> None:
+    """One :class:`PsythemesWarning` naming the labels that :func:`respelt_labels` finds (the first
+    ``shown`` of them, and how many in all), so that a guessed match is never silent."""
+    guessed = respelt_labels(mapping)
+    if not guessed:
+        return
+    where = f"{Path(source).name}: " if source else ""
+    pairs = ", ".join(f"{what} {label!r} taken as code {name!r}" for label, name in guessed[:shown])
+    more = f" and {len(guessed) - shown} more" if len(guessed) > shown else ""
+    warnings.warn(f"{where}{len(guessed)} {what} code label(s) are spelt otherwise than the code they were matched "
+                  f"to (case, punctuation or spacing): {pairs}{more}", PsythemesWarning, stacklevel=stacklevel)
 
 
 def _render_description(code: Code, *, with_color: bool = False, with_codable: bool = False) -> str:
@@ -699,7 +771,8 @@ _CSV_LIST_HEADERS: dict[str, tuple[str, ...]] = {
 _CSV_STAT_HEADERS = frozenset({
     "files", "references", "sources", "highlights", "number of highlights", "groups", "code groups", "grounded",
     "density", "created", "created on", "created by", "modified", "modified on", "modified by", "color", "colour",
-    "id", "aggregate", "frequency", "count", "codings", "coded segments", "segments", "number",
+    "id", "aggregate", "frequency", "count", "codings", "coded segments", "coded segments of all documents",
+    "segments", "number",
 })
 #: Between the parts of a code written as a path: "Parent > Child" (MAXQDA's code import),
 #: "Parent\Child", NVivo's "Nodes\\Parent\\Child" (codebook names and gold code cells alike).
@@ -728,9 +801,9 @@ def _read_csv_codebook(path: Path) -> Codebook:
         if best is None:
             raise InputError("cannot tell the text encoding of this CSV file", path=path) from None
         text = str(best).lstrip("\ufeff")
-    # the delimiter is the most frequent of , ; TAB in the header line (csv.Sniffer misreads quotes)
-    first = text.split("\n", 1)[0]
-    delimiter = max(",;\t", key=first.count)
+    from .tables import csv_delimiter  # lazily: tables imports pandas
+
+    delimiter = csv_delimiter(text)
     rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
     return _codebook_from_rows(rows, path, "CSV", delimiter)
 
@@ -836,10 +909,12 @@ def _codebook_from_rows(rows: list[list[str]], path: Path, kind: str, delimiter:
         parent = cell(row, i_parent).strip()
         lists = {key: [item for i in cols for item in _cell_items(cell(row, i))] for key, cols in list_cols.items()}
         entries.append((lineno, display, desc, parent, {k: v for k, v in lists.items() if v}))
-    headings: set[str] = set()  # parents named only inside paths: no row, no definition
+    # parents named only inside paths or parent cells (no row, no definition) become headings
     if i_parent is None:
         paths = [cell(row, i_path) for row in rows[1:]] if i_path is not None else None
         entries, headings = _hierarchy_from_paths(entries, paths, path)
+    else:
+        entries, headings = _hierarchy_from_parents(entries, path)
     flat: dict[str, tuple[Code, str, int]] = {}
     order: list[str] = []
     for lineno, display, desc, parent, lists in entries:
@@ -901,6 +976,10 @@ def _rejoin_overflow(rows: list[list[str]], header: list[str], desc_cols: list[i
 _Entry = tuple[int, str, str, str, dict[str, list[str]]]  # line, display, description, parent, list fields
 
 
+class _ParentCycle(InputError):
+    """Parent cells that lead back to the code itself."""
+
+
 def _join_sentences(cells: Iterable[str]) -> str:
     """Several description cells (a brief and a full definition) as one text, in column order."""
     parts = [c.strip() for c in cells if c.strip()]
@@ -922,16 +1001,71 @@ def _hierarchy_from_paths(entries: list[_Entry], paths: list[str] | None, path: 
     parent that has no row of its own becomes a heading (not codable, its name as definition).
     Returns the entries with their parents set and the names of the added headings.
     """
-    def parts_of(text: str) -> tuple[str, ...]:
-        parts = tuple(p for p in CODE_PATH_SEPARATOR.split(text.strip()) if p)
-        return parts[1:] if len(parts) > 1 and parts[0].casefold() in _PATH_ROOTS else parts
-
     if paths is None:
-        tuples = [parts_of(e[1]) or (e[1],) for e in entries]
+        tuples = [code_path_parts(e[1]) or (e[1],) for e in entries]
         if all(len(t) == 1 for t in tuples):
             return entries, set()
     else:  # the name column holds the code's own name; the path says where it sits
-        tuples = [(*parts_of(p)[:-1], e[1]) for e, p in zip(entries, paths, strict=True)]
+        tuples = [(*code_path_parts(p)[:-1], e[1]) for e, p in zip(entries, paths, strict=True)]
+    source = "the path column" if paths is not None else "code names written as paths ('Parent > Child')"
+    return _tree_from_paths(entries, tuples, path, source)
+
+
+def _hierarchy_from_parents(entries: list[_Entry], path: Path) -> tuple[list[_Entry], set[str]]:
+    """Parents from a parent column, by the rules of :func:`_hierarchy_from_paths`: a parent cell
+    names a row by its name (or its psythemes ``Identifier:``), case-insensitively, or by its path
+    (``Mechanisms\\Alliance``, which also tells apart two rows of one name); a parent that has no
+    row becomes a heading; codes of one name under different parents are named by their paths.
+    """
+    idents = [_parse_description(e[2])[1].get("identifier") or "" for e in entries]
+    by_key: dict[str, list[int]] = {}
+    for i, (e, ident) in enumerate(zip(entries, idents, strict=True)):
+        for key in dict.fromkeys(k for k in (_name_key(e[1]), _name_key(ident) if ident else "") if k):
+            by_key.setdefault(key, []).append(i)
+    full: dict[int, tuple[str, ...]] = {}
+
+    def path_of(i: int, stack: tuple[int, ...]) -> tuple[str, ...]:
+        if i not in full:
+            if i in stack:
+                raise _ParentCycle(f"code {entries[i][1]!r}: parent cycle", path=path, line=entries[i][0])
+            cell = entries[i][3]
+            full[i] = (*(row_of(code_path_parts(cell), i, (*stack, i)) if cell.strip() else ()), entries[i][1])
+        return full[i]
+
+    def under(j: int, parents: list[str], stack: tuple[int, ...]) -> bool:
+        """Whether row ``j``'s own parents end with ``parents`` (keys); not when ``j`` is under the row asked for."""
+        try:
+            above = [_name_key(p) for p in path_of(j, stack)[:-1]]
+        except _ParentCycle:
+            return False
+        return above[len(above) - len(parents):] == parents if len(above) >= len(parents) else False
+
+    def row_of(parts: tuple[str, ...], child: int, stack: tuple[int, ...]) -> tuple[str, ...]:
+        """The path from the root of the row that ``parts`` (a parent cell) names, or of the headings it makes."""
+        keys = [_name_key(p) for p in parts]
+        named = by_key.get(keys[-1], [])
+        found = [j for j in named if j not in stack]  # a code and the codes it is under are no parents of it
+        if not found and named and len(parts) == 1:
+            raise _ParentCycle(f"code {entries[child][1]!r}: parent cycle", path=path, line=entries[child][0])
+        if len(parts) > 1:  # a path: the rows whose own parents end the same way
+            found = [j for j in found if under(j, keys[:-1], stack)]
+        if len(found) == 1:
+            return path_of(found[0], stack)
+        if found:
+            options = ", ".join(repr(" > ".join(path_of(j, stack))) for j in found)
+            raise InputError(f"code {entries[child][1]!r}: parent {entries[child][3]!r} could be any of {options}: "
+                             "write its path (Parent\\Child)", path=path, line=entries[child][0])
+        return (*(row_of(parts[:-1], child, stack) if len(parts) > 1 else ()), parts[-1])
+
+    tuples = [path_of(i, ()) for i in range(len(entries))]
+    return _tree_from_paths(entries, tuples, path, "the parent column", always=False)
+
+
+def _tree_from_paths(entries: list[_Entry], tuples: list[tuple[str, ...]], path: Path, source: str, *,
+                     always: bool = True) -> tuple[list[_Entry], set[str]]:
+    """Entries with parents from each row's path from the root (``tuples``), headings added for
+    parents without a row, and codes that share a last part named by their paths; one warning
+    says what was made (``always``: also when nothing was added or renamed)."""
     known = set(tuples)
     added: list[tuple[str, ...]] = []
     for t in tuples:
@@ -939,10 +1073,10 @@ def _hierarchy_from_paths(entries: list[_Entry], paths: list[str] | None, path: 
             if t[:k] not in known:
                 known.add(t[:k])
                 added.append(t[:k])
-    leaf_count = Counter(t[-1] for t in known)
+    leaf_count = Counter(_name_key(t[-1]) for t in known)
 
     def name(t: tuple[str, ...]) -> str:
-        return t[-1] if leaf_count[t[-1]] == 1 else " > ".join(t)
+        return t[-1] if leaf_count[_name_key(t[-1])] == 1 else " > ".join(t)
 
     out: list[_Entry] = []
     emitted: set[tuple[str, ...]] = set()
@@ -953,13 +1087,18 @@ def _hierarchy_from_paths(entries: list[_Entry], paths: list[str] | None, path: 
                 out.append((lineno, name(t[:k]), "", name(t[:k - 1]) if k > 1 else "", {}))
         out.append((lineno, name(t), desc, name(t[:-1]) if len(t) > 1 else "", lists))
     headings = {name(t) for t in added}
+    renamed = sorted(name(t) for t in known if name(t) != t[-1])
     nested = sum(1 for t in tuples if len(t) > 1)
-    source = "the path column" if paths is not None else "code names written as paths ('Parent > Child')"
-    if headings or paths is None:
-        warnings.warn(f"{path.name}: the code tree comes from {source}: {nested} codes have a parent"
-                      + (f"; {len(headings)} parents without a row of their own became headings that are never "
-                         f"assigned: {', '.join(repr(h) for h in sorted(headings))}" if headings else ""),
-                      PsythemesWarning, stacklevel=5)
+    leaves = sorted({t[-1] for t in tuples})
+    if headings or renamed or always:
+        warnings.warn(
+            f"{path.name}: the code tree comes from {source}: {nested} codes have a parent"
+            + (f"; {len(headings)} parents without a row of their own became headings that are never assigned: "
+               + ", ".join(f"{h!r}{did_you_mean(h, leaves, cutoff=0.8)}" for h in sorted(headings))
+               if headings else "")
+            + (f"; codes that share a name under different parents are named by their paths: "
+               f"{', '.join(repr(r) for r in renamed)}" if renamed else ""),
+            PsythemesWarning, stacklevel=6)
     return out, headings
 
 

@@ -91,20 +91,45 @@ _SET_SEP = ";"
 
 def _gold_spelt_like(gold: pd.DataFrame, pred: pd.DataFrame, codes: Sequence[str] | None) -> pd.DataFrame:
     """Gold labels spelt otherwise than the machine's codes (``diplomacy`` vs ``DIPLOMACY``,
-    ``rust_performs_well`` vs ``Rust Performs Well``) take the machine's (or ``codes``') spelling."""
-    from .codebook import _resolve_name
+    ``rust_performs_well`` vs ``Rust Performs Well``, ``Mechanisms\\Alliance`` vs ``Alliance``) take
+    the machine's (or ``codes``') spelling; one warning names those matched by case or punctuation."""
+    from .codebook import _resolve_name, warn_respelt
 
     names = list(codes) if codes is not None else sorted(set(pred[_CODE].astype(str)) - {""})
     mapping = {}
-    for label in set(gold[_CODE].astype(str)) - set(names):
+    for label in sorted(set(gold[_CODE].astype(str)) - set(names)):
         hit = _resolve_name(label, names)
         if hit is not None:
             mapping[label] = hit
+    warn_respelt(mapping, "gold", source=gold.attrs.get("path"), stacklevel=4)
     if not mapping:
         return gold
     gold = gold.copy()
     gold[_CODE] = gold[_CODE].map(lambda v: mapping.get(v, v))
     return gold
+
+
+def _warn_unpredicted_gold_codes(gold: pd.DataFrame, pred: pd.DataFrame, shown: int = 5) -> None:
+    """Without a code list, a gold code that no machine code row uses may be a typo or a code of
+    another codebook: it is scored as a code the machine never assigns.  One warning names such
+    codes (with the closest machine code) and, then, the machine codes that no gold row uses."""
+    from .errors import did_you_mean
+
+    predicted = sorted(set(pred[_CODE].astype(str)) - {""})
+    used = sorted(set(gold[_CODE].astype(str)) - {""})
+    gold_only = [c for c in used if c not in set(predicted)]
+    if not predicted or not gold_only:
+        return  # no machine code at all is warned about by clean_codes
+    machine_only = [c for c in predicted if c not in set(used)]
+    named = ", ".join(f"{c!r}{did_you_mean(c, machine_only or predicted)}" for c in gold_only[:shown])
+    more = f" and {len(gold_only) - shown} more" if len(gold_only) > shown else ""
+    others = (f". Machine codes that no gold row uses: {', '.join(repr(c) for c in machine_only[:shown])}"
+              + (f" and {len(machine_only) - shown} more" if len(machine_only) > shown else "")
+              if machine_only else "")
+    warnings.warn(f"{len(gold_only)} gold code(s) never occur among the machine codes: {named}{more}; each is "
+                  "scored as a code the machine never assigns (recall 0), which lowers the averages: check for a "
+                  f"misspelt code or one of another codebook (a code list, --codes, checks every name){others}",
+                  PsythemesWarning, stacklevel=3)
 
 
 def _clean_segments(segments: pd.DataFrame) -> pd.DataFrame:
@@ -328,6 +353,8 @@ def evaluate(
     gold = clean_gold(gold)
     pred = clean_codes(pred_codes)
     gold = _gold_spelt_like(gold, pred, codes)
+    if codes is None:
+        _warn_unpredicted_gold_codes(gold, pred)
     if segments is None:
         all_units = _units_from_codes(pred)
         units_source = "machine codes"

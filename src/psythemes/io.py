@@ -1685,6 +1685,10 @@ def read_transcripts(paths: str | Path | Iterable[str | Path], *, format: str = 
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
+    if isinstance(metadata, (str, Path)):  # a bad metadata file stops the run before any transcript is read
+        from .tables import read_metadata
+
+        metadata = read_metadata(metadata)
     files = expand_paths(paths)
     # files expanded before (an ExpandedPaths passed in) carry the folders' skipped files with them
     skipped = list(dict.fromkeys([*getattr(paths, "skipped", ()), *files.skipped]))

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .codebook import CODE_PATH_SEPARATOR
 from .errors import InputError, PsythemesWarning, excerpt
 
 if TYPE_CHECKING:
@@ -190,7 +189,9 @@ def quotes_to_spans(frame: pd.DataFrame, texts: Mapping[str, str], *, source: st
         One row per coded passage, with a document, a code and a quote column (names in
         :data:`QUOTE_COLUMNS`, case-insensitive) and optionally a coder column.  A code cell
         with several lines (ATLAS.ti's *Codes*) gives one span per line; a code written as a
-        path (``Mechanisms\\Alliance``, ``Mechanisms > Alliance``) keeps its last part.
+        path (``Mechanisms\\Alliance``, ``Mechanisms > Alliance``) is kept whole: the codebook
+        resolves it (:meth:`psythemes.codebook.Codebook.resolve`), so that codes of one name under
+        different parents stay apart.
     texts : mapping
         ``doc_id -> text`` of the transcripts the spans will point into.
     source : path, optional
@@ -237,7 +238,7 @@ def quotes_to_spans(frame: pd.DataFrame, texts: Mapping[str, str], *, source: st
         for code in (c.strip() for c in code_cell.splitlines()):
             if code:
                 rows.append({"doc_id": doc, "start": found.start, "end": found.end,
-                             "code": CODE_PATH_SEPARATOR.split(code)[-1].strip(), "coder": coder,
+                             "code": code, "coder": coder,
                              "text": texts[doc][found.start:found.end]})
     where = f"{Path(source).name}: " if source else ""
     located = sum(counts.values())

@@ -183,6 +183,23 @@ def texts_from_segments(segments: pd.DataFrame) -> dict[str, str]:
     return texts
 
 
+#: The delimiters a CSV may use: Excel in many locales saves "CSV" with ``;``.
+CSV_DELIMITERS = ",;\t"
+
+
+def csv_delimiter(text: str, path: str | Path | None = None) -> str:
+    """The delimiter of a CSV's text, the one rule of every table reader (codebooks, gold and machine
+    codes, metadata, review sheets): tab for a ``.tsv``, else the most frequent of ``,`` ``;`` and tab
+    in the header line (``,`` on a tie; :class:`csv.Sniffer` misreads quoted text)."""
+    if path is not None and Path(path).suffix.lower() == ".tsv":
+        return "\t"
+    header = text.split("\n", 1)[0]
+    return max(CSV_DELIMITERS, key=header.count)
+
+
+#: Suffixes of the Excel workbooks that gold and metadata tables may be (their first sheet is read).
+SPREADSHEET_SUFFIXES = (".xlsx", ".xlsm")
+
 
 def header_key(name: Any) -> str:
     """A column header as psythemes compares it with the names it knows: lower case, ``_`` as a
@@ -223,7 +240,8 @@ def write_segments(path: str | Path, segments: pd.DataFrame) -> Path:
 
 
 def read_metadata(path: str | Path) -> pd.DataFrame:
-    """Read a metadata sidecar (CSV/TSV; ``doc_id`` plus any participant columns).
+    """Read a metadata sidecar (CSV/TSV, or the first sheet of an ``.xlsx``; ``doc_id`` plus any
+    participant columns).
 
     The one reader of metadata, whether it joins transcripts (``--metadata`` of ``segment``
     and ``extract``) or is the per-document table of ``themes``' prevalence tables.
@@ -242,15 +260,20 @@ def read_metadata(path: str | Path) -> pd.DataFrame:
 
     import pandas as pd
 
-    from .io import _read_text_file
+    from .io import _read_bytes, decode_bytes
     from .validate import check_rectangular
 
     path = Path(path)
-    text = _read_text_file(path, None)
-    # Excel in many locales saves "CSV" with ';': the delimiter is the most frequent of , ; TAB in the header
-    header = text.split("\n", 1)[0]
-    sep = "\t" if path.suffix.lower() == ".tsv" else max(",;\t", key=header.count)
-    check_rectangular(path, what="metadata", delimiter=sep, text=text)  # a shifted column is silent otherwise
+    raw = _read_bytes(path)
+    if path.suffix.lower() in SPREADSHEET_SUFFIXES:
+        text, sep = _sheet_as_csv(path), ","
+    else:
+        if raw.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):  # a zip (.ods, .numbers) or an old .xls
+            raise InputError("metadata must be a CSV/TSV table or an Excel workbook (.xlsx); this file is another "
+                             "kind of spreadsheet or archive: save the sheet as .xlsx or CSV", path=path)
+        text = decode_bytes(raw, path, None)
+        sep = csv_delimiter(text, path)
+        check_rectangular(path, what="metadata", delimiter=sep, text=text)  # a shifted column is silent otherwise
     try:
         columns = pd.read_csv(_stringio.StringIO(text), sep=sep, nrows=0).columns
         # document ids stay text ("007"); the other columns get their types inferred (age 47 a number)
@@ -258,6 +281,24 @@ def read_metadata(path: str | Path) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         raise InputError(f"malformed metadata table: {err}", path=path) from None
     return check_metadata(frame, path)
+
+
+def _sheet_as_csv(path: Path) -> str:
+    """The first sheet of a workbook (:func:`xlsx_rows`, as codebooks and gold read it) as CSV text,
+    empty rows and empty columns left out, so that a table kept in Excel is read exactly as the
+    same table saved as CSV (numbers in it become numbers again)."""
+    import csv
+    import io as _stringio
+
+    rows = [r for r in xlsx_rows(path) if any(c.strip() for c in r)]
+    if not rows:
+        raise InputError("the workbook's first sheet is empty", path=path)
+    used = [j for j in range(max(len(r) for r in rows)) if any(j < len(r) and r[j].strip() for r in rows)]
+    buffer = _stringio.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for row in rows:
+        writer.writerow([row[j] if j < len(row) else "" for j in used])
+    return buffer.getvalue()
 
 
 #: Header names (case-insensitive) taken for the document column of a metadata table without ``doc_id``.
@@ -335,9 +376,14 @@ def _read_csv(path: str | Path, required: Sequence[str], what: str) -> pd.DataFr
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{what} file not found", path=path)
-    check_rectangular(path, what=what)
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        text: str | None = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError):
+        text = None  # pandas reports it below, in its own words
+    sep = csv_delimiter(text or "", path)
+    check_rectangular(path, what=what, delimiter=sep, text=text)
+    try:
+        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
         raise InputError(f"{what} file is empty", path=path) from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
@@ -404,13 +450,15 @@ def _missing(value: Any) -> bool:
 def _check_codes(frame: pd.DataFrame, codes: Sequence[str] | None, what: str) -> None:
     """Give every code of ``frame`` the spelling of the code list (in place).
 
-    A label finds its code by name, case-insensitively, or by slug (``DIPLOMACY`` = ``diplomacy``,
-    ``rust_performs_well`` = ``Rust Performs Well``); a label matching no code is an error naming
+    A label finds its code by name, case-insensitively, by slug (``DIPLOMACY`` = ``diplomacy``,
+    ``rust_performs_well`` = ``Rust Performs Well``) or by its path as QDA programs export it
+    (``Context\\Family`` = ``Context > Family``, ``Mechanisms\\Alliance`` = ``Alliance``); one warning
+    names the labels matched by case or punctuation.  A label matching no code is an error naming
     its line and the closest code.
     """
     if codes is None:
         return
-    from .codebook import resolve_code_names
+    from .codebook import resolve_code_names, warn_respelt
 
     used = frame[_CODE].astype(str)
     names = list(codes)
@@ -422,6 +470,7 @@ def _check_codes(frame: pd.DataFrame, codes: Sequence[str] | None, what: str) ->
             mapping.update(resolve_code_names([label], names, what=what[:-1] if what.endswith("s") else what))
         except InputError as err:
             raise row_error(frame, i, err.message) from None
+    warn_respelt(mapping, what.split()[0], source=frame.attrs.get("path"), stacklevel=5)
     frame[_CODE] = used.map(lambda v: mapping.get(v, v))
 
 
@@ -578,7 +627,7 @@ def read_gold(path: str | Path | Sequence[str | Path], *, codes: Sequence[str] |
                                            decided.reviewed["end"], strict=True)]
         if frame.empty:  # every suggestion rejected: known, but nothing to align
             return frame
-    elif suffix in (".xlsx", ".xlsm"):  # a workbook that is not a review sheet: a table of quotes
+    elif suffix in SPREADSHEET_SUFFIXES:  # a workbook that is not a review sheet: a table of quotes
         frame = _read_quote_table(_xlsx_table(path), path, texts)
     else:
         from .quotes import is_quote_table
@@ -653,7 +702,7 @@ def _xlsx_table(path: Path) -> pd.DataFrame:
 def is_review_sheet(path: str | Path) -> bool:
     """A review sheet that ``psythemes review`` wrote (``.xlsx``, or a CSV with a decision column)."""
     path = Path(path)
-    return _is_review_xlsx(path) if path.suffix.lower() in (".xlsx", ".xlsm") else is_review_csv(path)
+    return _is_review_xlsx(path) if path.suffix.lower() in SPREADSHEET_SUFFIXES else is_review_csv(path)
 
 
 def is_review_csv(path: str | Path) -> bool:
@@ -663,7 +712,7 @@ def is_review_csv(path: str | Path) -> bool:
         return False
     with open(path, encoding="utf-8-sig", errors="replace") as fh:
         header = fh.readline()
-    return "decision" in [c.strip().strip('"') for c in header.split(",")]
+    return "decision" in [c.strip().strip('"') for c in header.split(csv_delimiter(header, path))]
 
 
 # ----------------------------------------------------------------------------- machine codes
@@ -1152,7 +1201,7 @@ def read_review(path: str | Path, *, codes: Sequence[str] | None = None) -> Revi
     path = Path(path)
     if not path.is_file():
         raise InputError("review sheet not found", path=path)
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
+    if path.suffix.lower() in SPREADSHEET_SUFFIXES:
         rows, default_reviewer = _xlsx_rows(path)
     else:
         rows, default_reviewer = _csv_rows(path), ""
@@ -1176,9 +1225,7 @@ def _csv_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise InputError("review sheet CSV is not UTF-8 (save it as 'CSV UTF-8')", path=path) from None
-    sample = text[:4096]
-    delimiter = ";" if sample.count(";") > sample.count(",") else ","  # Excel in many locales writes ';'
-    reader = list(csv.reader(_io.StringIO(text), delimiter=delimiter))
+    reader = list(csv.reader(_io.StringIO(text), delimiter=csv_delimiter(text, path)))
     if not reader:
         raise InputError("review sheet is empty", path=path)
     index = _header_index(reader[0], path)

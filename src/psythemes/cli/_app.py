@@ -158,6 +158,9 @@ def comma_list(value: str | None) -> list[str] | None:
     return [v.strip() for v in value.split(",") if v.strip()] if value else None
 
 
+#: Help of ``--metadata``, shared by the commands that read transcript files.
+METADATA_HELP = "Metadata table (.csv, .tsv or .xlsx), one row per transcript: doc_id, participant, role, wave, ..."
+
 #: Help of ``--encoding``, shared by the commands that read transcript files.
 ENCODING_HELP = "Text encoding of transcript files (default: detect; e.g. cp1252, latin-1)."
 

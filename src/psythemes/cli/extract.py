@@ -13,6 +13,7 @@ from ._app import (
     FALLBACK_HELP,
     FORMAT_HELP,
     KEEP_HELP,
+    METADATA_HELP,
     NAMES_HELP,
     SPEAKER_ROLES_HELP,
     app,
@@ -30,8 +31,7 @@ def extract(
     inputs: Annotated[list[Path], typer.Argument(help="Transcript files or folders, or one .qdpx project.",
                                                  show_default=False, metavar="FILES")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.", show_default=False, metavar="DIR")],
-    metadata: Annotated[Path | None, typer.Option(
-        help="Sidecar CSV: doc_id, participant, role, wave, ...", metavar="CSV")] = None,
+    metadata: Annotated[Path | None, typer.Option(help=METADATA_HELP, metavar="FILE")] = None,
     codebook: Annotated[str | None, typer.Option(
         help="Codebook file (.yaml, .csv, .xlsx, .docx, .qdc), or 'psychosomatic' for the shipped study codebook. "
              "Required, except for a .qdpx project with a codebook, a --mapper, or the bundled demo corpus.",

@@ -10,6 +10,7 @@ import typer
 from ._app import (
     ENCODING_HELP,
     FORMAT_HELP,
+    METADATA_HELP,
     SPEAKER_ROLES_HELP,
     app,
     show_progress,
@@ -31,8 +32,7 @@ def segment(
     unit: Annotated[Literal["turn", "sentence", "window"], typer.Option(help="Segmentation unit.")] = "turn",
     window_size: Annotated[int, typer.Option(min=1, help="Sentences per window (--unit window).")] = 3,
     stride: Annotated[int, typer.Option(min=1, help="Sentences between window starts.")] = 1,
-    metadata: Annotated[Path | None, typer.Option(
-        help="Sidecar CSV with doc_id and participant columns.", metavar="CSV")] = None,
+    metadata: Annotated[Path | None, typer.Option(help=METADATA_HELP, metavar="FILE")] = None,
     speaker_roles: Annotated[list[str] | None, typer.Option(
         help=SPEAKER_ROLES_HELP, metavar="GLOB=ROLE,...")] = None,
     drop_interviewer: Annotated[bool, typer.Option(

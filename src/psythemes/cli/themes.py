@@ -10,6 +10,7 @@ import typer
 from ._app import (
     ENCODING_HELP,
     FALLBACK_HELP,
+    METADATA_HELP,
     SPEAKER_ROLES_HELP,
     app,
     speaker_roles_spec,
@@ -44,7 +45,7 @@ def themes(
     backend: Annotated[Literal["onnx", "torch"] | None, typer.Option(
         help="Embedding backend: onnx (int8, faster) or torch; default onnx (or "
              "$PSYTHEMES_EMBED_BACKEND). See docs/performance.md.")] = None,
-    metadata: Annotated[Path | None, typer.Option(help="Metadata CSV (doc_id, wave, ...).", metavar="CSV")] = None,
+    metadata: Annotated[Path | None, typer.Option(help=METADATA_HELP, metavar="FILE")] = None,
     unit: Annotated[Literal["turn", "sentence", "window"], typer.Option(
         help="Segmentation unit for transcripts.")] = "turn",
     keep_interviewer: Annotated[bool, typer.Option(

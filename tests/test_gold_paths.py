@@ -1,0 +1,117 @@
+"""Gold code labels find their codes as the codebook readers name them (docs/codebook.md, docs/agreement.md).
+
+Gold exported from MAXQDA or NVivo writes a subcode as its path (``Context\\Family``,
+``Codes\\\\Mechanisms\\\\Awareness``); the codebook reader names a code by its last part, or by its
+path where two codes share the last part.  Fixtures imitate those exports: semicolon-delimited
+CSV with a byte-order mark, as Excel saves "CSV" in many locales.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from psythemes.codebook import load_codebook, resolve_code_names
+from psythemes.errors import InputError, PsythemesWarning
+from psythemes.tables import read_gold
+
+CODEBOOK = ("\ufeffCode;Code memo;Coded segments of all documents;Color\n"
+            "Mechanisms;;2;#FF0000\n"
+            "Mechanisms\\Awareness;Awareness of the interaction between body and mind.;2;#FF0000\n"
+            "Mechanisms\\Alliance;Rapport with the therapist.;2;#FF0000\n"
+            "Mechanisms\\Alliance\\Trust;Explicit statements of trust in the therapist.;2;#FF0000\n"
+            "Context\\Family;Family circumstances mentioned as context.;2;#FF0000\n"
+            "Context\\Work;;2;#FF0000\n"
+            "Barriers\\Family;Family obligations as a barrier.;2;#FF0000\n")
+TEXT = ("I: How was it?\nP: We talked about my mother who is ill. And I trusted the therapist. "
+        "Sometimes the homework was too much with the kids. I noticed my shoulders go up.\n")
+
+
+@pytest.fixture()
+def book(tmp_path):
+    path = tmp_path / "maxqda_codes.csv"
+    path.write_text(CODEBOOK, encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PsythemesWarning)
+        return load_codebook(path)
+
+
+def _read(path, **kwargs):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gold = read_gold(path, **kwargs)
+    return gold, [str(w.message) for w in caught if issubclass(w.category, PsythemesWarning)]
+
+
+def test_gold_written_as_code_paths_finds_the_codebook_codes(tmp_path, book):
+    assert "Context > Family" in book.names and "Trust" in book.names
+    gold_path = tmp_path / "gold.csv"
+    gold_path.write_text("\ufeffdoc_id;start;end;code;coder\n"
+                         "P01;3;20;Context\\Family;KL\n"
+                         "P01;20;40;Barriers\\Family;KL\n"
+                         "P01;40;60;Mechanisms\\Alliance\\Trust;KL\n"
+                         "P01;60;80;Codes\\\\Mechanisms\\\\Awareness;KL\n"
+                         "P01;80;90;Trust;RB\n"
+                         "P01;90;99;Barriers > Family;RB\n", encoding="utf-8")
+    gold, said = _read(gold_path, codes=book.names)
+    assert gold["code"].tolist() == ["Context > Family", "Barriers > Family", "Trust", "Awareness", "Trust",
+                                     "Barriers > Family"]
+    assert gold["coder"].tolist() == ["KL"] * 4 + ["RB"] * 2
+    assert not any("spelt otherwise" in m for m in said)  # written as the export writes them: nothing guessed
+
+
+def test_a_leaf_alone_matches_only_when_one_path_ends_with_it(tmp_path, book):
+    assert resolve_code_names(["Family", "family"], ["Context > Family", "Work"]) == {
+        "Family": "Context > Family", "family": "Context > Family"}
+    gold_path = tmp_path / "gold.csv"
+    gold_path.write_text("doc_id,start,end,code\nP01,0,10,Family\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"gold\.csv:2: gold code 'Family' could be any of 'Context > Family', "
+                                         r"'Barriers > Family': write the code's path"):
+        read_gold(gold_path, codes=book.names)
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("doc_id,start,end,code\nP01,0,10,Context\\Time\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"gold code 'Context\\\\Time' is not in the codebook"):
+        read_gold(wrong, codes=book.names)
+
+
+def test_gold_labels_matched_by_a_guess_are_named_in_one_warning(tmp_path):
+    names = ["Trust – therapist", "Body::Signals", "Explanation (shared)", "Homework", "Scepticism"]
+    gold_path = tmp_path / "gold_spans.csv"
+    gold_path.write_text("doc_id,start,end,code,coder\n"
+                         "P02,420,573,trust – THERAPIST,RB\n"
+                         "P06,321,439,BODY::SIGNALS,RB\n"
+                         "P04,990,1122,explanation (shared),RB\n"
+                         "P04,990,1122,HOMEWORK,RB\n"
+                         "P04,10,50,scepticism,RB\n"
+                         "P02,420,573,Trust – therapist,KL\n", encoding="utf-8")
+    gold, said = _read(gold_path, codes=names)
+    assert set(gold["code"]) == set(names)
+    [notice] = [m for m in said if "spelt otherwise" in m]
+    assert notice.startswith("gold_spans.csv: 5 gold code label(s) are spelt otherwise than the code they were "
+                             "matched to")
+    assert "gold 'trust – THERAPIST' taken as code 'Trust – therapist'" in notice
+    assert notice.endswith("and 2 more")
+
+
+def test_a_semicolon_coded_segments_export_is_read_as_gold(tmp_path, book):
+    """MAXQDA's Coded Segments export, saved by Excel with ';': the quotes are found in the transcript."""
+    gold_path = tmp_path / "gold_maxqda_coded_segments.csv"
+    gold_path.write_text("\ufeffColor;Document group;Document name;Code;Begin;End;Segment;Created by\n"
+                         "#ff0000;Interviews;P01;Mechanisms\\Alliance\\Trust;1;1;And I trusted the therapist.;KL\n"
+                         "#ff0000;Interviews;P01.txt;Mechanisms\\Awareness;2;2;"
+                         "I noticed my shoulders go up.;KL\n", encoding="utf-8")
+    gold, _ = _read(gold_path, codes=book.names, texts={"P01": TEXT})
+    assert gold["code"].tolist() == ["Trust", "Awareness"]
+    assert [TEXT[s:e] for s, e in zip(gold["start"], gold["end"], strict=True)] == [
+        "And I trusted the therapist.", "I noticed my shoulders go up."]
+
+
+def test_a_coded_segments_export_tells_apart_codes_of_one_name(tmp_path, book):
+    gold_path = tmp_path / "gold_maxqda_coded_segments.csv"
+    gold_path.write_text("Document name,Code,Segment,Created by\n"
+                         "P01,Context\\Family,We talked about my mother who is ill.,KL\n"
+                         "P01,Barriers\\Family,Sometimes the homework was too much with the kids.,KL\n",
+                         encoding="utf-8")
+    gold, _ = _read(gold_path, codes=book.names, texts={"P01": TEXT})
+    assert gold["code"].tolist() == ["Context > Family", "Barriers > Family"]
