@@ -108,3 +108,14 @@ def test_theme_saturation_same_whether_segment_themes_follow_the_segments_or_not
     partial = run_saturation(segments, None, themes.iloc[[0, 1, 3]])  # not every segment: looked up by id
     assert aligned[0].curve.equals(shuffled[0].curve) and aligned[0].n_items == shuffled[0].n_items == 4
     assert partial[0].n_items == 2
+
+
+def test_gold_saturation_counts_only_the_coded_transcripts():
+    """Gold for 3 of 9 transcripts: the 6 nobody coded must not count as "no new code" (that would
+    fake saturation); the curve runs over the coded ones only."""
+    segs = pd.DataFrame({"doc_id": [f"d{i}" for i in range(9)], "segment_id": [f"s{i}" for i in range(9)]})
+    gold = pd.DataFrame({"doc_id": ["d0", "d1", "d1", "d2"], "code": ["x", "y", "z", "w"]})
+    (result,) = run_saturation(segs, None, None, gold=gold, random_state=0)
+    assert result.kind == "codes (gold)" and len(result.curve) == 3 and result.n_items == 4
+    assert all(at is None for at in result.saturation_at)  # 3 transcripts cannot meet a 4 + 2 rule
+    assert "of 3 transcripts" in result.summary()

@@ -238,8 +238,11 @@ def run_saturation(segments: pd.DataFrame, codes: pd.DataFrame | None, segment_t
     out = []
     if gold is not None and len(gold):
         table = gold[gold["doc_id"].astype(str).isin(docs)]
-        out.append(saturation(pd.DataFrame({"doc_id": table["doc_id"], "item": table["code"]}), docs=docs,
-                              order=order, kind="codes (gold)", random_state=random_state))
+        # only the transcripts someone coded: an uncoded one would count as "no new code" and fake saturation
+        coded = [d for d in docs if d in set(table["doc_id"].astype(str))]
+        out.append(saturation(pd.DataFrame({"doc_id": table["doc_id"], "item": table["code"]}), docs=coded,
+                              order=interview_order(metadata, coded), kind="codes (gold)",
+                              random_state=random_state))
     elif codes is not None and len(codes):
         table = codes[codes["code"].astype(str) != ""]
         out.append(saturation(pd.DataFrame({"doc_id": table["doc_id"], "item": table["code"]}), docs=docs,
