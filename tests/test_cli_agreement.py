@@ -166,3 +166,16 @@ def test_evaluate_command_names_gold_codes_it_guessed_or_never_saw(data_dir, tmp
             "(did you mean 'common_ground'?)") in err
     codes = {row["code"] for row in json.loads((tmp_path / "eval" / "agreement.json").read_text())["per_code"]}
     assert codes == {"alliance", "alternation", "awareness", "common_ground", "comon_ground"}
+
+
+def test_evaluate_checks_the_output_folder_before_any_work(data_dir, tmp_path, capsys):
+    """An --out under a regular file is refused in one line, before the gold is read or scored."""
+    folder = data_dir / "agreement"
+    blocker = tmp_path / "afile"
+    blocker.write_text("hi\n", encoding="utf-8")
+    rc = main(["evaluate", "--pred", str(folder / "codes.csv"), "--gold", str(folder / "gold.csv"),
+               "--segments", str(folder / "segments.csv"), "--out", str(blocker / "ev"), "--n-boot", "0"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.startswith("error: ") and "Traceback" not in err
+    assert "gold span(s) code no unit" not in err  # refused before the evaluation ran
+    assert blocker.read_text(encoding="utf-8") == "hi\n"

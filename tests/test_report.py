@@ -222,3 +222,29 @@ def test_codebook_section_marks_headings_that_are_never_assigned():
     page = render_report(ReportData(title="t", codebook=book))
     assert "(heading: groups the codes below it, never assigned) Support strategies." in page
     assert "never assigned) Asking." not in page
+
+
+def test_table_one_says_what_the_metadata_lacks(report_data):
+    """Participant, role and wave only: the patients are counted, not called missing."""
+    import dataclasses
+
+    bare = pd.DataFrame({"doc_id": ["P1-W1", "P2-W1", "T1"], "participant": ["P1", "P2", "T1"],
+                         "role": ["patient", "patient", "therapist"], "wave": [1, 1, 1]})
+    page = render_report(dataclasses.replace(report_data, metadata=bare))
+    assert "2 patient(s); the metadata has no characteristics" in page and "No patient metadata" not in page
+    therapists = bare.assign(role="therapist")
+    page = render_report(dataclasses.replace(report_data, metadata=therapists))
+    assert "No document of role &#x27;patient&#x27; in the metadata" in page or \
+        "No document of role 'patient' in the metadata" in page
+
+
+def test_run_table_describes_parts_without_cache_folders():
+    """The report's run table names what changes results, not where the user's cache lives."""
+    from pathlib import Path
+
+    from psythemes.config import describe_part
+
+    settings = {"class": "ThemeDiscoverer", "memory": Path.home() / ".cache" / "psythemes" / "themes",
+                "n_runs": 3}
+    text = describe_part("discoverer", settings)
+    assert text == "ThemeDiscoverer(n_runs=3)" and "PosixPath" not in text and str(Path.home()) not in text

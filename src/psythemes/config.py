@@ -231,6 +231,10 @@ def _param_names(cls: type) -> list[str]:
     raise TypeError(f"{cls.__name__} is not a configurable part")
 
 
+#: Parameters of parts that say where results are cached (left out of :func:`describe_part`).
+_CACHE_SETTINGS = frozenset({"memory", "cache_dir"})
+
+
 def describe_part(name: str, settings: Mapping[str, Any]) -> str:
     """One line for a recorded part: its class and the parameters that differ from the class's
     defaults (``WindowSegmenter(window_size=2, stride=2)``), for the report."""
@@ -247,6 +251,9 @@ def describe_part(name: str, settings: Mapping[str, Any]) -> str:
         default = defaults.get(key, inspect.Parameter.empty)
         if isinstance(value, Mapping) or default is inspect.Parameter.empty:
             continue  # a nested part, or nothing to compare with
+        if key in _CACHE_SETTINGS:
+            continue  # where results are cached does not change them, and names the user's home folder
+        value = str(value) if isinstance(value, Path) else value
         as_recorded = list(default) if isinstance(default, tuple) else default
         if isinstance(default, Path):
             as_recorded = str(default)

@@ -584,7 +584,14 @@ def _overview_section(data: ReportData, ctx: _Context) -> Section | None:
     if data.metadata is not None and "role" in data.metadata:
         parts.append("<h3>Table 1. Participant characteristics (patients)</h3>")
         t1 = table_one(data.metadata)
-        parts.append(_table(t1) if len(t1) > 1 else "<p class='muted'>No patient metadata.</p>")
+        n_patients = int(t1["value"].iloc[0])
+        if len(t1) > 1:
+            parts.append(_table(t1))
+        elif n_patients:
+            parts.append(f"<p class='muted'>{n_patients} patient(s); the metadata has no characteristics to "
+                         "describe them (such as age or gender) beyond participant, role and wave.</p>")
+        else:
+            parts.append("<p class='muted'>No document of role 'patient' in the metadata.</p>")
     return Section("overview", "Corpus overview", "".join(parts)) if parts else None
 
 

@@ -167,6 +167,9 @@ def evaluate_command(
                          "--pred-units-only scores only the segments listed in --pred")
     if segments is not None and pred_units_only:
         raise InputError("--pred-units-only and --segments exclude each other")
+    from ..staging import check_out_dir
+
+    check_out_dir(out, stage_command=True)  # before the evaluation, not after it
     code_list = comma_list(codes)
     with warnings_as_lines():
         coders = comma_list(gold_coders)
