@@ -154,7 +154,8 @@ def test_unknown_code_names_the_row(run_dir, tmp_path):
     sheet = tmp_path / "review.xlsx"
     review_run(run_dir, sheet, reviewer="anna")
     _fill(sheet, {2: "accept", 4: "body_awareness"})
-    with pytest.raises(InputError, match=r"review.xlsx:4: decision names code 'body_awareness'"):
+    with pytest.raises(InputError, match=r"review.xlsx:4: decision code 'body_awareness' is not in the codebook "
+                                         r"\(did you mean 'awareness'\?\); codes: alliance, awareness"):
         read_review(sheet, codes=CODES)
 
 

@@ -567,8 +567,13 @@ if TYPE_CHECKING:
     from .pseudonymise import PseudonymisationResult
 
 
-def review_run(run_dir: str | Path, out: str | Path, *, reviewer: str = "", min_score: float | None = None) -> dict:
+def review_run(run_dir: str | Path, out: str | Path, *, reviewer: str = "", min_score: float | None = None,
+               overwrite: bool = False) -> dict:
     """``psythemes review``: write the review sheet of a run.
+
+    An existing sheet (or ``.csv`` copy) at ``out`` that holds decisions, or a file that is no
+    review sheet, is an :class:`InputError` unless ``overwrite`` (see
+    :func:`psythemes.review.check_review_out`).
 
     Returns
     -------
@@ -576,15 +581,15 @@ def review_run(run_dir: str | Path, out: str | Path, *, reviewer: str = "", min_
         ``n_rows``, ``n_segments``, ``out`` and, when ``out`` is an ``.xlsx``, ``csv`` (the
         same rows as UTF-8-with-BOM CSV beside it).
     """
-    from .review import review_table
+    from .review import check_review_out, review_table
     from .tables import read_run, write_review_sheet
 
+    out = check_review_out(out, csv_copy=True, run_dir=run_dir, overwrite=overwrite)
     run = read_run(run_dir)
     suggestions = run.codes
     if min_score is not None:
         suggestions = suggestions[suggestions["score"] >= min_score]
     table = review_table(run, suggestions=suggestions, reviewer=reviewer)
-    out = Path(out)
     written = write_review_sheet(table, out, codes=run.codebook.names)
     info = {"n_rows": len(table), "n_segments": int(table["segment_id"].nunique()), "out": str(written)}
     if out.suffix.lower() == ".xlsx":
@@ -632,8 +637,12 @@ def labelled_segments(segments: pd.DataFrame, gold_paths: Sequence[str | Path], 
 
 def next_batch(run_dir: str | Path, out: str | Path, *, n: int = 50, gold: Sequence[str | Path] = (),
                gold_coders: Sequence[str] | None = None, reviewer: str = "", random_state: int = 0,
-               cache_dir: Any = None) -> dict[str, Any]:
+               cache_dir: Any = None, overwrite: bool = False) -> dict[str, Any]:
     """``psythemes next``: write a review sheet of the ``n`` segments to code next.
+
+    ``out`` may not be one of the ``gold`` files, and an existing sheet at ``out`` that holds
+    decisions is an :class:`InputError` unless ``overwrite`` (see
+    :func:`psythemes.review.check_review_out`); both are checked before the embedding work.
 
     Returns
     -------
@@ -643,11 +652,12 @@ def next_batch(run_dir: str | Path, out: str | Path, *, n: int = 50, gold: Seque
     """
     from .active import NO_CODE, ActiveSampler
     from .embed import Embedder
-    from .review import review_table
+    from .review import check_review_out, review_table
     from .tables import read_run, write_review_sheet
 
     if n < 1:
         raise InputError(f"--n must be at least 1, got {n}")
+    out = check_review_out(out, inputs=list(gold), run_dir=run_dir, overwrite=overwrite)
     run = read_run(run_dir)
     segments = run.segments.reset_index(drop=True)
     rows, labels = labelled_segments(segments, list(gold), codes=run.codebook.names, coders=gold_coders)

@@ -4,7 +4,8 @@
 (``codes.csv``): the segment, its speaker, the turn before it, the suggested code with its
 score and evidence, and empty ``decision``, ``memo`` and ``reviewer`` columns.  The
 decision is ``accept``, ``reject`` or the name of another code (a drop-down lists them; a
-cell may hold several codes separated by ``;``).  The sheet is an ``.xlsx`` (openpyxl:
+cell may hold several codes separated by ``;``).  A sheet that holds decisions is never
+replaced without ``overwrite`` (:func:`check_review_out`).  The sheet is an ``.xlsx`` (openpyxl:
 frozen header, wrapped text, set widths) or a UTF-8 CSV with a byte-order mark, which
 Excel, LibreOffice and Numbers all open with the right characters.
 
@@ -15,8 +16,12 @@ named, with the reviewer as coder.  Reading is by column name and by the key col
 cells are handled as follows: a formula counts by the value the spreadsheet program saved
 with it (a formula with no saved value is an :class:`~psythemes.errors.InputError`);
 empty rows and rows without a decision are skipped (counted); a merged range's value
-applies to every cell in it; a code not in the codebook is an ``InputError`` naming the
-row.  What the reviewer decided on a segment is all that is known about it: segments that
+applies to every cell in it; code names are matched as in gold files (case, punctuation and
+spacing, with a warning naming each guess: :func:`psythemes.codebook.resolve_code_names`); a
+cell that names a code whole is never split (a name may hold a comma), ``;`` separates codes
+(a comma only where every piece is a code); ``accept``/``reject`` written with code names,
+and codes not in the codebook, are one ``InputError`` naming the rows (the first three and
+how many more).  What the reviewer decided on a segment is all that is known about it: segments that
 no row of the sheet covers are *not reviewed* (see :attr:`psythemes.tables.ReviewDecisions.reviewed`).
 
 This module builds the sheet's rows in memory (:func:`review_table`) and finds the segments a
@@ -28,6 +33,7 @@ sheet decided on (:func:`reviewed_rows`); the sheet on disk is written and read 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -43,6 +49,7 @@ from .tables import read_run as load_run
 __all__ = [
     "REVIEW_COLUMNS",
     "RunTables",
+    "check_review_out",
     "load_run",
     "review_table",
     "reviewed_rows",
@@ -136,6 +143,64 @@ def reviewed_rows(segments: pd.DataFrame, spans: Sequence[tuple[str, int, int]],
     mask = [(str(d), int(a), int(b)) in wanted or str(d) in full
             for d, a, b in zip(segments["doc_id"], segments["start"], segments["end"], strict=True)]
     return np.flatnonzero(np.asarray(mask, dtype=bool))
+
+
+# ----------------------------------------------------------------------------- where a sheet may go
+
+
+def check_review_out(out: str | Path, *, csv_copy: bool = False, inputs: Sequence[str | Path] = (),
+                     run_dir: str | Path | None = None, overwrite: bool = False) -> Path:
+    """Check where ``psythemes review`` / ``psythemes next`` will write a sheet, before any work.
+
+    A review sheet holds hours of a researcher's decisions, so a new one never silently takes its
+    place.  Refused, with one line that says what to do instead:
+
+    * a path that is not ``.xlsx``/``.csv``, that is a folder, or whose folder cannot be made (a
+      file in the way, no permission: :func:`psythemes.staging.check_out_dir`'s checks);
+    * one of ``inputs`` (the sheets read with ``--gold``) or a file of the run folder
+      ``run_dir`` that psythemes wrote (its ``manifest.json`` lists it), even with ``overwrite``;
+    * unless ``overwrite``: an existing sheet with filled decision cells, and an existing file
+      that is not a review sheet at all.  An existing sheet without decisions (a sheet written
+      earlier and not yet filled in) is replaced.
+
+    ``csv_copy``: the ``.csv`` copy written beside an ``.xlsx`` is checked the same way.
+    Returns ``out`` as a Path.
+    """
+    import os
+
+    from .staging import check_out_dir, owned_outputs
+    from .tables import count_decisions
+
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix not in (".xlsx", ".csv"):
+        raise InputError(f"review sheet must be .xlsx or .csv, not {out.suffix or 'no suffix'!r}", path=out)
+    if out.is_dir():
+        raise InputError("output path is a folder; give a file name such as review.xlsx", path=out)
+    check_out_dir(out.parent, stage_command=True)  # a file in the way, no permission: before any work
+    targets = [out, out.with_suffix(".csv")] if csv_copy and suffix == ".xlsx" else [out]
+    protected = [(Path(p), "read with --gold") for p in inputs]
+    if run_dir is not None:
+        owned, _ = owned_outputs(Path(run_dir))
+        protected += [(Path(run_dir) / name, "a file of the run folder") for name in owned]
+    for target in targets:
+        if not target.exists():
+            continue
+        for source, what in protected:
+            # samefile: the same sheet named another way (./x.xlsx, a link) is the same sheet
+            if source.exists() and os.path.samefile(target, source):
+                raise InputError(f"is {what}; write the new sheet to another file", path=target)
+        if overwrite:
+            continue
+        try:
+            n = count_decisions(target)
+        except InputError as err:
+            raise InputError(f"exists and cannot be read as a review sheet ({err.message}); give another --out, "
+                             "or --overwrite to replace it", path=target) from None
+        if n:
+            raise InputError(f"holds {n} decision(s) that a new sheet would wipe out; give another --out, or "
+                             "--overwrite to replace it", path=target)
+    return out
 
 
 # Moved to the file-level modules; still importable from here.

@@ -1038,7 +1038,7 @@ def write_themes(out_dir: str | Path, discoverer: Any, *, include_segments: bool
 # memory by :func:`psythemes.review.review_table`.
 
 __all__ += ["REVIEW_COLUMNS", "ACCEPT", "REJECT", "DEFAULT_REVIEWER", "ReviewDecisions", "read_review",
-            "write_review_sheet"]
+            "count_decisions", "write_review_sheet"]
 
 #: Columns of a review sheet, in order.
 REVIEW_COLUMNS: list[str] = [
@@ -1191,8 +1191,10 @@ def read_review(path: str | Path, *, codes: Sequence[str] | None = None) -> Revi
     ----------
     path : path
     codes : sequence of str, optional
-        The codebook's code names; a decision naming another code is an
-        :class:`~psythemes.errors.InputError`.  Default: any name is taken.
+        The codebook's code names, matched as gold codes are (case, punctuation, spacing, path;
+        a warning names the guesses); decisions naming other codes are one
+        :class:`~psythemes.errors.InputError` naming their rows.  Default: any name is taken
+        (and only ``;`` separates codes in a cell).
 
     Returns
     -------
@@ -1206,6 +1208,22 @@ def read_review(path: str | Path, *, codes: Sequence[str] | None = None) -> Revi
     else:
         rows, default_reviewer = _csv_rows(path), ""
     return _decisions(rows, path, codes, default_reviewer)
+
+
+def count_decisions(path: str | Path) -> int:
+    """How many rows of the review sheet at ``path`` have a filled decision cell, read as
+    :func:`read_review` reads them but without checking what the cells say: the work that
+    ``psythemes review`` and ``psythemes next`` must not overwrite.
+
+    Raises
+    ------
+    InputError
+        When ``path`` cannot be read as a review sheet (no ``decision`` column, not UTF-8, not an
+        ``.xlsx``, a decision formula with no saved value).
+    """
+    path = Path(path)
+    rows = _xlsx_rows(path)[0] if path.suffix.lower() in SPREADSHEET_SUFFIXES else _csv_rows(path)
+    return sum(1 for _, rec in rows if _cell_text(rec.get("decision")))
 
 
 def _header_index(header: Sequence[Any], path: Path) -> dict[str, int]:
@@ -1296,9 +1314,9 @@ def _decisions(rows: list[tuple[int, dict[str, Any]]], path: Path, codes: Sequen
                default_reviewer: str) -> ReviewDecisions:
     import pandas as pd
 
-    known = list(codes) if codes is not None else None
-    by_lower = {c.lower(): c for c in known} if known is not None else {}
+    names = _DecisionNames(codes)
     segments: dict[tuple[str, int, int, str], set[str]] = {}
+    problems: list[tuple[int, str]] = []
     n_rows = n_undecided = 0
     guessed_reviewer = 0
     for lineno, rec in rows:
@@ -1327,17 +1345,16 @@ def _decisions(rows: list[tuple[int, dict[str, Any]]], path: Path, codes: Sequen
             reviewer = DEFAULT_REVIEWER
             guessed_reviewer += 1
         chosen = segments.setdefault((doc, s, e, reviewer), set())
-        word = decision.lower()
-        if word in _ACCEPT_WORDS:
-            suggested = cells.get("suggested_code", "")
-            if suggested:
-                chosen.add(_known_code(suggested, by_lower, known, path, lineno))
-        elif word in _REJECT_WORDS:
-            pass
-        else:
-            for name in (p.strip() for p in decision.replace(",", ";").split(";")):
-                if name:
-                    chosen.add(_known_code(name, by_lower, known, path, lineno))
+        found, problem = names.decision(decision, cells.get("suggested_code", ""))
+        if problem:
+            problems.append((lineno, problem))
+        chosen.update(found)
+    if problems:
+        raise _decision_error(problems, path, names.known)
+    if names.known is not None:
+        from .codebook import warn_respelt
+
+        warn_respelt(names.used, "decision", source=path, stacklevel=4)
     if guessed_reviewer:
         warnings.warn(f"{path}: {guessed_reviewer} decision(s) have no reviewer name; recorded as coder "
                       f"{DEFAULT_REVIEWER!r} (fill the reviewer column, or 'psythemes review --reviewer NAME')",
@@ -1349,12 +1366,123 @@ def _decisions(rows: list[tuple[int, dict[str, Any]]], path: Path, codes: Sequen
     return ReviewDecisions(gold=gold, reviewed=reviewed, n_rows=n_rows, n_undecided=n_undecided)
 
 
-def _known_code(name: str, by_lower: dict[str, str], known: list[str] | None, path: Path, lineno: int) -> str:
-    if known is None:
-        return name
-    if name in known:
-        return name
-    if name.lower() in by_lower:
-        return by_lower[name.lower()]
-    raise InputError(f"decision names code {name!r}, which is not in the codebook "
-                     f"(accept, reject or one of: {', '.join(known)})", path=path, line=lineno)
+#: The separator of several codes in one decision cell (the one the docs and the drop-down name).
+_DECISION_SEPARATOR = ";"
+#: How many faulty decisions one error lists (then "and N more").
+_SHOWN_PROBLEMS = 3
+_DECISION_WORDS = _ACCEPT_WORDS | _REJECT_WORDS
+
+
+class _DecisionNames:
+    """Reads decision cells against the codebook: the words ``accept``/``reject``, or code names
+    matched as gold codes are (:func:`psythemes.codebook.resolve_code_names`: exact, case, slug, path).
+
+    A cell is not split where it names a code whole: code names may hold commas (``Work, pacing
+    and daily life``, picked from the sheet's own drop-down).  Otherwise ``;`` separates codes,
+    and a comma separates them only where every piece is a code (sheets filled in before ``;``
+    was the one separator).  Without a codebook only ``;`` separates.
+    """
+
+    def __init__(self, codes: Sequence[str] | None):
+        self.known = list(codes) if codes is not None else None
+        #: label -> code name, for the labels taken (for :func:`~psythemes.codebook.warn_respelt`)
+        self.used: dict[str, str] = {}
+        self._hits: dict[str, str | None] = {}
+        self._misses: dict[str, str] = {}
+
+    def code(self, label: str) -> str | None:
+        """The code ``label`` names, or None (the reason kept for :meth:`why`)."""
+        if self.known is None:
+            # no codebook: any name is a code, but a ';' or an accept/reject word is never part of one
+            return None if label.casefold() in _DECISION_WORDS or _DECISION_SEPARATOR in label else label
+        if label not in self._hits:
+            from .codebook import resolve_code_names
+
+            try:
+                self._hits[label] = resolve_code_names([label], self.known, what="decision code")[label]
+            except InputError as err:
+                self._hits[label], self._misses[label] = None, err.message
+        return self._hits[label]
+
+    def why(self, label: str) -> str:
+        """Why ``label`` is no code, without the list of codes (the error gives that once)."""
+        message = self._misses.get(label, f"decision code {label!r} is not in the codebook")
+        return message.partition("; codes: ")[0]
+
+    def _piece(self, text: str) -> tuple[dict[str, str], list[str], list[str]]:
+        """``({label: code}, accept/reject words, unknown labels)`` of one ``;``-separated part."""
+        hit = self.code(text)
+        if hit is not None:
+            return {text: hit}, [], []
+        if text.casefold() in _DECISION_WORDS:
+            return {}, [text], []
+        if "," in text:
+            pieces = [p.strip() for p in text.split(",") if p.strip()]
+            found = {p: c for p in pieces if (c := self.code(p)) is not None}
+            words = [p for p in pieces if p not in found and p.casefold() in _DECISION_WORDS]
+            if len(found) + len(words) == len(pieces):
+                return found, words, []
+        return {}, [], [text]
+
+    def decision(self, decision: str, suggested: str) -> tuple[list[str], str | None]:
+        """The codes a decision cell gives its segment, and what is wrong with it (or None)."""
+        from .codebook import respelt_labels
+
+        word = decision.casefold()
+        if word in _ACCEPT_WORDS:
+            if not suggested:
+                return [], None  # accepting "no code" (a row of 'psythemes next' without a suggestion)
+            hit = self.code(suggested)
+            if hit is None:
+                return [], f"the accepted suggestion: {self.why(suggested)}"
+            self.used[suggested] = hit
+            return [hit], None
+        if word in _REJECT_WORDS:
+            return [], None
+        parts = [p.strip() for p in decision.split(_DECISION_SEPARATOR) if p.strip()]
+        whole = self.code(decision)
+        # the whole cell wins (a code name may hold a ','), unless it is only a guess (by slug) and
+        # the documented separator ';' gives codes that are all in the codebook
+        if whole is not None and (len(parts) < 2 or not respelt_labels({decision: whole})
+                                  or not all(self.code(p) is not None for p in parts)):
+            parts = [decision]
+        found: dict[str, str] = {}
+        words: list[str] = []
+        unknown: list[str] = []
+        for part in parts:
+            codes, said, missing = self._piece(part)
+            found.update(codes)
+            words += said
+            unknown += missing
+        if unknown:
+            return [], "; ".join(self.why(label) for label in unknown)
+        if words:
+            return [], _mixed_decision(decision, words[0], suggested, list(found.values()))
+        self.used.update(found)
+        return list(found.values()), None
+
+
+def _mixed_decision(decision: str, word: str, suggested: str, codes: list[str]) -> str:
+    """The message for ``accept`` or ``reject`` written together with code names: what a cell may hold."""
+    if word.casefold() in _ACCEPT_WORDS:
+        example = f"{_DECISION_SEPARATOR} ".join(dict.fromkeys([suggested, *codes] if suggested else codes))
+        fix = "to keep the suggestion and add codes, name every code that applies"
+    else:
+        example = f"{_DECISION_SEPARATOR} ".join(codes)
+        fix = "to replace the suggestion, name only the code(s) that apply instead"
+    if example:
+        fix += f", e.g. {example!r}"
+    return (f"decision {decision!r} mixes {word!r} with code names ('accept' and 'reject' stand alone: {fix}, "
+            f"several separated by '{_DECISION_SEPARATOR}')")
+
+
+def _decision_error(problems: list[tuple[int, str]], path: Path, known: list[str] | None) -> InputError:
+    """One error for every faulty decision of a sheet (the first few, then how many more), so that a
+    reviewer fixes them in one go rather than one per run."""
+    codes = f"; codes: {', '.join(known)}" if known is not None else ""
+    if len(problems) == 1:
+        lineno, message = problems[0]
+        return InputError(f"{message}{codes}", path=path, line=lineno)
+    shown = "; ".join(f"line {lineno}: {message}" for lineno, message in problems[:_SHOWN_PROBLEMS])
+    more = f"; and {len(problems) - _SHOWN_PROBLEMS} more" if len(problems) > _SHOWN_PROBLEMS else ""
+    return InputError(f"{len(problems)} decisions cannot be read: {shown}{more}{codes}", path=path)
