@@ -179,3 +179,19 @@ def test_evaluate_checks_the_output_folder_before_any_work(data_dir, tmp_path, c
     assert rc == 2 and err.startswith("error: ") and "Traceback" not in err
     assert "gold span(s) code no unit" not in err  # refused before the evaluation ran
     assert blocker.read_text(encoding="utf-8") == "hi\n"
+
+
+def test_evaluate_codes_may_be_separated_by_semicolons(tmp_path, capsys):
+    """A code named "Work, pacing" cannot be listed comma-separated; ';' separates instead."""
+    segs = tmp_path / "segments.csv"
+    segs.write_text("doc_id,segment_id,start,end,text\nd,d:0-5,0,5,hello\nd,d:6-11,6,11,world\n", encoding="utf-8")
+    pred = tmp_path / "codes.csv"
+    pred.write_text('doc_id,segment_id,start,end,code,score\nd,d:0-5,0,5,"Work, pacing",0.9\n'
+                    "d,d:6-11,6,11,Trust,0.8\n", encoding="utf-8")
+    gold = tmp_path / "gold.csv"
+    gold.write_text('doc_id,start,end,code\nd,0,5,"Work, pacing"\nd,6,11,Trust\n', encoding="utf-8")
+    rc = main(["evaluate", "--pred", str(pred), "--gold", str(gold), "--segments", str(segs), "--n-boot", "0",
+               "--codes", "Work, pacing;Trust", "--out", str(tmp_path / "ev")])
+    assert rc == 0, capsys.readouterr().err
+    per_code = json.loads((tmp_path / "ev" / "agreement.json").read_text(encoding="utf-8"))
+    assert "Work, pacing" in json.dumps(per_code)

@@ -146,7 +146,8 @@ def evaluate_command(
                                   help="Share of span or segment a gold span must cover."),
     codes: str | None = typer.Option(
         None, "--codes",
-        help="The code list, comma-separated; a code outside it in --gold or --pred is an error (default: all used)."),
+        help="The code list, comma-separated (or ';'-separated, for code names with commas); a code outside it in "
+             "--gold or --pred is an error (default: all used)."),
     consensus: Literal["majority", "union", "intersection"] = typer.Option(
         "majority", "--consensus", help="Reference from several coders."),
     ci: float = typer.Option(0.95, "--ci", min=0.5, max=0.999, help="Confidence level of bootstrap intervals."),
@@ -170,7 +171,9 @@ def evaluate_command(
     from ..staging import check_out_dir
 
     check_out_dir(out, stage_command=True)  # before the evaluation, not after it
-    code_list = comma_list(codes)
+    # ';' when given: code names such as "Work, pacing and daily life" hold commas
+    code_list = ([c.strip() for c in codes.split(";") if c.strip()] if codes and ";" in codes
+                 else comma_list(codes))
     with warnings_as_lines():
         coders = comma_list(gold_coders)
         seg_table = read_segments(segments) if segments is not None else None
