@@ -72,10 +72,13 @@ def _every_text(folder: Path) -> dict[str, str]:
 def test_no_planted_identifier_reaches_any_output_cache_or_log(planted, tmp_path, monkeypatch, capsys):
     cache = tmp_path / "cache"
     monkeypatch.setenv("PSYTHEMES_CACHE", str(cache))
-    out, key = tmp_path / "out", tmp_path / "private" / "study.key.json"
-    rc = main(["extract", str(planted / "in"), "--out", str(out), "--metadata", str(planted / "metadata.csv"),
-               "--gold", str(planted / "gold.csv"), "--codebook", "psychosomatic", "--preset", "fast", "--n-boot", "20",
-               "--pseudonymise", "--pseudonym-key", str(key), "--names", str(planted / "names.txt")])
+    out, key = tmp_path / "out", tmp_path / "private" / "P07_smith.key.json"
+    args = ["extract", str(planted / "in"), "--out", str(out), "--metadata", str(planted / "metadata.csv"),
+            "--gold", str(planted / "gold.csv"), "--codebook", "psychosomatic", "--preset", "fast", "--n-boot", "20",
+            "--pseudonymise", "--pseudonym-key", str(key), "--names", str(planted / "names.txt")]
+    # as from the console script, so that the manifest records the command line
+    monkeypatch.setattr("sys.argv", [str(tmp_path / "bin" / "psythemes"), *args])
+    rc = main(args)
     console = capsys.readouterr()
     assert rc == 0, console.err
     texts = _every_text(out)
@@ -95,9 +98,13 @@ def test_no_planted_identifier_reaches_any_output_cache_or_log(planted, tmp_path
     assert stat.S_IMODE(os.stat(key).st_mode) == 0o600
     surrogates = json.loads(key.read_text(encoding="utf-8"))["surrogates"]
     assert {"Margaret Thornbury", "Beatrix", "m.thornbury@example.com"} <= {v["original"] for v in surrogates.values()}
-    # nothing written points at the key
-    assert not [name for name, text in texts.items() if key.name in text or str(key.parent) in text]
+    # nothing written (outputs, workbook and .qdpx members, caches) points at the key: not its
+    # path, folder or file name, not even in the recorded command line
+    pointers = (str(key), str(key.parent), key.name, key.stem)
+    assert not [name for name, text in seen.items() if name not in ("stdout", "stderr")
+                and any(p in text for p in pointers)]
     manifest = json.loads(texts["manifest.json"])
+    assert "--pseudonym-key <key>" in manifest["command"]
     assert manifest["options"]["pseudonymised"]["PERSON"] > 0
     # gold spans moved with the text: every one still lies inside its transcript, and the
     # evaluation ran on them

@@ -719,6 +719,16 @@ def _versions() -> dict[str, str]:
     return out
 
 
+def _recorded_command(argv: Sequence[str]) -> str | None:
+    """The ``psythemes`` command line for the manifest (None when run from Python), with the
+    pseudonymisation key's path left out: no output may say where the key is (docs/privacy.md)."""
+    if not argv or not argv[0].endswith("psythemes"):
+        return None
+    from .pseudonymise import redact_key_options
+
+    return " ".join(redact_key_options(argv))
+
+
 def _manifest(*, paths, transcripts, segments, embedder, book, options, parts, random_state, timings, discoverer,
               evaluation, cache_use) -> dict[str, Any]:
     from . import __version__
@@ -733,7 +743,7 @@ def _manifest(*, paths, transcripts, segments, embedder, book, options, parts, r
     return {
         "psythemes": __version__,
         "created": datetime.now(UTC).replace(microsecond=0).isoformat(),
-        "command": " ".join(sys.argv) if sys.argv and sys.argv[0].endswith("psythemes") else None,
+        "command": _recorded_command(sys.argv),
         "versions": _versions(),
         "model": model_info,
         "codebook": {"name": book.name, "hash": book.hash(), "codes": book.names},

@@ -62,9 +62,13 @@ __all__ = [
     "pseudonymise",
     "pseudonymise_for_extract",
     "check_key_path",
+    "redact_key_options",
+    "KEY_OPTIONS",
     "read_word_list",
     "restore_text",
     "restore_transcripts",
+    "check_restore_files",
+    "RestoreCheck",
     "SURROGATE_RE",
 ]
 
@@ -319,7 +323,10 @@ class PseudonymKey:
     documents : dict
         Per pseudonymised document: ``sha256`` of its pseudonymised text and its
         ``replacements`` ``[start, end, original]`` (offsets into the pseudonymised text),
-        for an exact restore.
+        for an exact restore; ``speakers`` (new label -> original); and ``source``, how its
+        file wrote the text (``{"bom": false, "newline": "\\r\\n"}``, see :func:`_source_layout`),
+        or None when the file cannot be given back byte for byte.  Keys written before
+        ``source`` was recorded have none: their transcripts come back with ``\\n`` line ends.
     """
 
     surrogates: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -610,7 +617,7 @@ class Pseudonymiser:
             out.append(new_t)
             shifts[t.doc_id] = shift
             key.documents[t.doc_id] = {"sha256": _text_hash(new_t.text), "replacements": replacements,
-                                       "speakers": speakers}
+                                       "speakers": speakers, "source": _source_layout(t)}
         _warn_named_ids(transcripts, matcher)
         return PseudonymisationResult(out, key, identifiers, shifts)
 
@@ -704,6 +711,38 @@ def check_key_path(key_path: str | Path, *folders: str | Path | None) -> Path:
     return key_path
 
 
+#: Command-line options whose value is the path of a pseudonymisation key (``extract
+#: --pseudonym-key``, ``pseudonymise --key``).
+KEY_OPTIONS: tuple[str, ...] = ("--pseudonym-key", "--key")
+
+
+def redact_key_options(argv: Sequence[str], options: Sequence[str] = KEY_OPTIONS) -> list[str]:
+    """``argv`` with the value of every key option replaced by ``<key>``, for recording a command.
+
+    The key's path tells where the originals are kept, and its file name is often the study's
+    or the participant's (docs/privacy.md: no output mentions the key), so a recorded command
+    line (``manifest.json``) gets ``--pseudonym-key <key>``.  Both ``--opt VALUE`` and
+    ``--opt=VALUE`` are redacted; everything else stays as given.
+    """
+    out: list[str] = []
+    redact_next = False
+    for arg in argv:
+        if redact_next:
+            out.append("<key>")
+            redact_next = False
+            continue
+        name, eq, _ = arg.partition("=")
+        if name in options:
+            if eq:
+                out.append(f"{name}=<key>")
+            else:
+                out.append(arg)
+                redact_next = True
+            continue
+        out.append(arg)
+    return out
+
+
 def pseudonymise_for_extract(setting: Any, transcripts: list[Transcript], gold: pd.DataFrame | None, *,
                              key_path: str | Path | None, out_dir: str | Path | None,
                              cache_dir: str | Path | None) -> tuple[list[Transcript], pd.DataFrame | None,
@@ -729,24 +768,37 @@ def pseudonymise_for_extract(setting: Any, transcripts: list[Transcript], gold: 
 # Restore
 # ---------------------------------------------------------------------------------------------
 
-def restore_text(text: str, key: PseudonymKey, *, doc_id: str | None = None) -> str:
+def restore_text(text: str, key: PseudonymKey, *, doc_id: str | None = None, as_source: bool = True) -> str:
     """Put the originals back into ``text``.
 
     A text the key knows (a pseudonymised transcript, by the hash of its text) is restored
-    exactly, letter case included; any other text (a quote, a CSV cell, a report) gets each
-    surrogate's first-seen original.  Unknown surrogates stay as they are.
+    exactly, letter case included, and with ``as_source`` (the default) in the form its source
+    file had: its line ends and BOM, so that written as UTF-8 it is that file's bytes again
+    (where the key records them; else with ``\\n`` line ends, the text psythemes read).  Any
+    other text (a quote, a CSV cell, a report) gets each surrogate's first-seen original.
+    Unknown surrogates stay as they are.  With ``doc_id``, a text that is no longer the one
+    the key recorded for that document (edited since) is restored that way too, with a warning.
     """
-    doc = key.documents.get(doc_id) if doc_id is not None else None
-    if doc is None:
-        digest = _text_hash(text)
-        doc = next((d for d in key.documents.values() if d.get("sha256") == digest), None)
-    if doc is not None and doc.get("sha256") == _text_hash(text):
+    known = key.documents.get(doc_id) if doc_id is not None else None
+    if known is not None and known.get("sha256") != _text_hash(text):
+        warnings.warn(_changed_message(f"document {doc_id!r}"), PsythemesWarning, stacklevel=2)
+        doc_id = None
+    doc, certain = _known_document(key, text, doc_id)
+    if doc is not None:
         parts, pos = [], 0
         for start, end, original_text in doc["replacements"]:
             parts += [text[pos:start], original_text]
             pos = end
         parts.append(text[pos:])
-        return "".join(parts)
+        restored = "".join(parts)
+        # several files pseudonymised to the same text (copies with other line ends) leave the
+        # file's form open: then the normalised text, which they share
+        layout = doc.get("source") if as_source and certain else None
+        if layout:
+            # the text psythemes works on has \n line ends and no BOM (offsets refer to it);
+            # the file it was read from may have had \r\n and a BOM, and restoring gives those back
+            restored = ("\ufeff" if layout.get("bom") else "") + restored.replace("\n", layout.get("newline", "\n"))
+        return restored
 
     def original(m: re.Match[str]) -> str:
         entry = key.surrogates.get(m.group())
@@ -767,14 +819,136 @@ def restore_transcripts(transcripts: Sequence[Transcript], key: PseudonymKey) ->
         restored, _, _ = _apply(t, reps)
         speakers = doc.get("speakers", {})
         restored.turns = [replace(turn, speaker=speakers.get(turn.speaker, turn.speaker)) for turn in restored.turns]
-        restored.metadata = _replace_nested(t.metadata, lambda v: restore_text(v, key))
+        restored.metadata = _replace_nested(t.metadata, lambda v: restore_text(v, key, as_source=False))
         out.append(restored)
     return out
+
+
+@dataclass
+class RestoreCheck:
+    """How each file given to ``pseudonymise --restore`` comes back (see :func:`check_restore_files`).
+
+    Attributes
+    ----------
+    exact : list of Path
+        Pseudonymised transcripts the key knows, whose original file comes back byte for byte.
+    normalised : list of Path
+        Transcripts the key knows whose original comes back as the text psythemes read (UTF-8,
+        ``\\n`` line ends, no BOM, Unicode NFC): the original was not a plain UTF-8 text file
+        with one kind of line end, several originals were pseudonymised to this text, or the key
+        does not record it (written by an earlier psythemes).
+    changed : list of Path
+        Files named like a pseudonymised transcript of the key (``DOC_ID.txt``) whose text is no
+        longer the one recorded: edited since; each surrogate gets its first-seen original.
+    other : list of Path
+        Any other text file (a CSV, ``report.html``): each surrogate gets its first-seen original.
+    """
+
+    exact: list[Path] = field(default_factory=list)
+    normalised: list[Path] = field(default_factory=list)
+    changed: list[Path] = field(default_factory=list)
+    other: list[Path] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for the console, e.g. ``8 transcripts exactly, 1 changed since pseudonymised``."""
+        parts = [f"{len(self.exact)} transcripts exactly" if self.exact else "",
+                 f"{len(self.normalised)} as normalised text" if self.normalised else "",
+                 f"{len(self.changed)} changed since pseudonymised (approximately)" if self.changed else "",
+                 f"{len(self.other)} other files (first-seen originals)" if self.other else ""]
+        return ", ".join(p for p in parts if p)
+
+
+def check_restore_files(files: Iterable[str | Path], key: PseudonymKey) -> RestoreCheck:
+    """Say, file by file, how far restoring ``files`` with ``key`` gives the originals back.
+
+    Warns (:class:`~psythemes.errors.PsythemesWarning`, naming files, never words) about a
+    pseudonymised transcript edited since it was written (recognised by its name, ``DOC_ID.txt``,
+    and a text that no longer has the hash the key recorded): it can only get each surrogate's
+    first-seen original, which may be another form of the name than the one that stood there
+    ("Søren Lindqvist" for "Søren").  Warns once, listing them, about transcripts that come
+    back as normalised text rather than byte for byte.  Reads each file as
+    :func:`psythemes.jobs.restore_files` does.
+    """
+    from .io import decode_bytes
+
+    check = RestoreCheck()
+    for path in map(Path, files):
+        try:
+            raw = path.read_bytes()
+        except OSError:
+            continue  # the restore itself reports it
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PsythemesWarning)  # an encoding guess is said by the restore
+            text = decode_bytes(raw, path)
+        # as the restore itself finds it: by the text's hash (the file name is not its to trust)
+        doc, certain = _known_document(key, text)
+        if doc is not None:
+            (check.exact if certain and doc.get("source") else check.normalised).append(path)
+        elif path.suffix.lower() == ".txt" and path.stem in key.documents:
+            check.changed.append(path)
+            warnings.warn(_changed_message(str(path)), PsythemesWarning, stacklevel=2)
+        else:
+            check.other.append(path)
+    if check.normalised:
+        names = ", ".join(str(p) for p in check.normalised[:10]) + (", ..." if len(check.normalised) > 10 else "")
+        warnings.warn(f"{len(check.normalised)} transcripts restored as normalised text (UTF-8, LF line ends, "
+                      f"no BOM, Unicode NFC), which may differ from their original files in those: the originals "
+                      f"were not plain UTF-8 text with one kind of line end, several files had this text, or the key "
+                      f"(written by an earlier psythemes) does not say: {names}", PsythemesWarning, stacklevel=2)
+    return check
+
+
+def _known_document(key: PseudonymKey, text: str, doc_id: str | None = None) -> tuple[dict[str, Any] | None, bool]:
+    """The key's record of pseudonymised ``text`` (document ``doc_id``'s, else found by the
+    text's hash), and whether it is certain: false when several documents have this text and
+    their records differ (the same interview pseudonymised from copies with other line ends)."""
+    digest = _text_hash(text)
+    doc = key.documents.get(doc_id) if doc_id is not None else None
+    if doc is not None and doc.get("sha256") == digest:
+        return doc, True
+    same = [d for d in key.documents.values() if d.get("sha256") == digest]
+    if not same:
+        return None, False
+    first = same[0]
+    agree = all(d.get("replacements") == first.get("replacements") and d.get("source") == first.get("source")
+                for d in same[1:])
+    return first, agree
+
+
+def _changed_message(what: str) -> str:
+    return (f"{what}: changed since it was pseudonymised (its text is not the one the key recorded); "
+            f"restored approximately: each surrogate gets its first-seen original, which may be another "
+            f"form of the name than the one that stood there")
 
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------------------------
+
+def _source_layout(t: Transcript) -> dict[str, Any] | None:
+    """How the file ``t`` was read from wrote its text, when that file can be given back byte for byte.
+
+    psythemes works on normalised text (no BOM, ``\\n`` line ends, NFC; every offset refers to
+    it), so pseudonymised files and the key's replacements are in that form.  For a plain-text
+    file in UTF-8 whose only differences from it are a BOM and one kind of line end, this
+    returns ``{"bom": ..., "newline": ...}`` and a restore puts them back; for anything else
+    (another encoding, mixed line ends, text not in NFC, line numbers removed by the reader, a
+    Word or subtitle file, a transcript not read from a file) None.  Checked against the
+    file's bytes, so a layout is recorded only where it reproduces them exactly.
+    """
+    if t.format != "text" or not t.source:
+        return None
+    try:
+        raw = Path(t.source).read_bytes()
+    except OSError:
+        return None
+    bom = raw.startswith(b"\xef\xbb\xbf")
+    body = raw[3:] if bom else raw
+    for newline in ("\n", "\r\n", "\r"):
+        if t.text.replace("\n", newline).encode("utf-8") == body:
+            return {"bom": bom, "newline": newline}
+    return None
+
 
 def _text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()

@@ -21,7 +21,10 @@ def pseudonymise(
              "Default: OUT.key.json beside the output folder.")] = None,
     names: Annotated[Path | None, typer.Option(help=NAMES_HELP)] = None,
     keep: Annotated[Path | None, typer.Option(help=KEEP_HELP)] = None,
-    restore: Annotated[bool, typer.Option("--restore", help="Put the originals back, using --key.")] = False,
+    restore: Annotated[bool, typer.Option(
+        "--restore", help="Put the originals back, using --key: a pseudonymised transcript as its original "
+                          "file (byte for byte where that was UTF-8 text; a warning names any other, and any "
+                          "edited since), other files with each surrogate's first-seen original.")] = False,
     format: Annotated[str, typer.Option(help="Input format, auto from the file suffix.")] = "auto",
     encoding: Annotated[str | None, typer.Option(help=ENCODING_HELP)] = None,
 ) -> None:
@@ -29,13 +32,17 @@ def pseudonymise(
     with surrogates (PERSON_3, ...) the same way in every file; write OUT/DOC_ID.txt and the key apart."""
     from ..errors import InputError
     from ..jobs import pseudonymise_files, restore_files
+    from ..pseudonymise import PseudonymKey, check_restore_files
 
     with warnings_as_lines():
         if restore:
             if key is None:
                 raise InputError("--restore needs --key, the key written when the files were pseudonymised")
             written = restore_files(inputs, out, key_path=key)
-            print(f"{len(written)} files restored -> {out}")
+            # which files come back byte for byte, which as normalised text and which only
+            # approximately (edited since): warned per file, counted here
+            check = check_restore_files(_restored_sources(inputs), PseudonymKey.load(key))
+            print(f"{len(written)} files restored -> {out}" + (f" ({check.summary()})" if written else ""))
             return
         result, key_path = pseudonymise_files(inputs, out, key_path=key, names=names, keep=keep,
                                               format=format, encoding=encoding)
@@ -43,3 +50,10 @@ def pseudonymise(
     print(f"{len(result.transcripts)} transcripts, {len(result.identifiers)} identifiers replaced "
           f"({counts or 'none'}) -> {out}")
     print(f"key: {key_path} (owner-only; keep it apart from the outputs)")
+
+
+def _restored_sources(inputs: list[Path]) -> list[Path]:
+    """The files ``restore_files`` reads from ``inputs``: files as given, then the folders' files."""
+    from ..io import expand_paths
+
+    return [p for p in inputs if p.is_file()] + list(expand_paths([p for p in inputs if p.is_dir()]))
