@@ -70,6 +70,11 @@ def test_unaligned_spans_are_counted_by_reason():
     assert unaligned == {"unknown_doc": 1, "beyond_last_segment": 1, "between_segments": 1, "below_overlap": 1}
     with pytest.raises(InputError, match="overlap"):
         ev.align_gold(gold, segments, overlap=0)
+    # the warning says where a span "between segments" usually sits: on words that are no unit
+    codes = pd.DataFrame({"doc_id": ["d"], "segment_id": ["s0"], "start": [0], "end": [10], "code": ["c"],
+                          "score": [0.9]})
+    _, warned = _evaluate(codes, gold, segments)
+    assert any("between units (on a speaker label or a turn set aside, e.g. a backchannel): 1" in w for w in warned)
 
 
 # ---------------------------------------------------------------- evaluation

@@ -163,6 +163,11 @@ def _clean_segments(segments: pd.DataFrame) -> pd.DataFrame:
 UNALIGNED_REASONS = ("unknown_doc", "beyond_last_segment", "between_segments", "below_overlap")
 
 
+#: How the warning names a reason: a span "between segments" usually sits on words that are no unit
+#: (a speaker label, or a turn set aside: interviewer turns, backchannels such as "Yeah.")
+_UNALIGNED_SAID = {"between_segments": "between units (on a speaker label or a turn set aside, e.g. a backchannel)"}
+
+
 def align_gold(gold: pd.DataFrame, segments: pd.DataFrame, *, overlap: float = 0.5
                ) -> tuple[pd.DataFrame, dict[str, int]]:
     """Assign gold spans to the segments they code (see the module docstring for the rule).
@@ -382,7 +387,7 @@ def evaluate(
     aligned = aligned[aligned[_SEG_ID].isin(set(units[_SEG_ID]))]
     n_unaligned = sum(unaligned.values())
     if n_unaligned:
-        detail = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in unaligned.items() if v)
+        detail = ", ".join(f"{_UNALIGNED_SAID.get(k, k.replace('_', ' '))}: {v}" for k, v in unaligned.items() if v)
         _warn_count(n_unaligned, f"of {len(gold)} gold span(s) code no unit ({detail})")
 
     # machine codes: unknown segments, documents without gold, codes outside the list
