@@ -745,6 +745,9 @@ def restore_files(inputs: str | Path | Iterable[str | Path], out_dir: str | Path
 
     A pseudonymised transcript written by :func:`pseudonymise_files` comes back exactly; any
     other text file (a CSV, the report) gets each surrogate's first-seen original.
+    :func:`psythemes.pseudonymise.check_restore_files` says which files came back exactly and
+    warns about transcripts edited since they were pseudonymised (``psythemes pseudonymise
+    --restore`` runs it).
     """
     from .io import decode_bytes, expand_paths, normalise_text
     from .outputs import prepare_out_dir, write_text
