@@ -89,11 +89,17 @@ def test_train_then_map_with_model(toy_files, tmp_path, capsys, fake_embedder):
     assert main(["map", str(seg_path), "--codebook", str(cb_path), "--model", str(model_dir), "--out", str(out)]) == 0
     codes = pd.read_csv(out / "codes.csv")
     assert (codes["method"] == "few-shot").all() and set(codes["code"]) == {"body", "trust"}
-    # few-shot straight from gold
+    # few-shot straight from gold for two of the four documents: the segments trained on get no
+    # codes (theirs are the gold; scored, they would show agreement the mapper never earned)
+    gold = pd.read_csv(gold_path)
+    part = tmp_path / "gold_part.csv"
+    gold[gold["doc_id"].isin(["doc0", "doc1"])].to_csv(part, index=False)
     out2 = tmp_path / "out2"
+    capsys.readouterr()
     assert main(["map", str(seg_path), "--codebook", str(cb_path), "--method", "few-shot",
-                 "--train", str(gold_path), "--out", str(out2)]) == 0
-    assert len(pd.read_csv(out2 / "codes.csv")) == len(codes)
+                 "--train", str(part), "--out", str(out2)]) == 0
+    assert set(pd.read_csv(out2 / "codes.csv")["doc_id"]) == {"doc2", "doc3"}
+    assert "the 24 segments trained on are not coded" in capsys.readouterr().out
 
 
 def test_train_multi_label_says_the_thresholds_it_chose(toy_files, tmp_path, capsys, fake_embedder):
@@ -234,7 +240,9 @@ def test_few_shot_infers_roles_and_single_label(named_files, tmp_path, capsys, f
     therapist = segs[segs["role"] == "therapist"]
     code = therapist["text"].str.contains("breathing|exercise|body").map({True: "BODY WORK", False: "Trust Is There"})
     gold_path = tmp_path / "gold_t.csv"
-    therapist.assign(code=code)[["doc_id", "start", "end", "code"]].to_csv(gold_path, index=False)
+    trained = therapist["doc_id"].isin(["doc0", "doc1", "doc2"])  # the other three documents are coded
+    therapist.assign(code=code)[trained][["doc_id", "start", "end", "code"]].to_csv(gold_path, index=False)
+    therapist = therapist[~trained]
     out = tmp_path / "out"
     capsys.readouterr()
     assert main(["map", str(seg_path), "--codebook", str(cb_path), "--method", "few-shot", "--train", str(gold_path),

@@ -279,7 +279,9 @@ def _few_shot_training(cb: Codebook, segments: pd.DataFrame, train: str | Path, 
 
 def _fit_mapper(method: str, codebook: str | Path | None, segments: pd.DataFrame, *, train: str | Path | None,
                 model: str | Path | None, threshold: str | float, max_codes: int | None, embedder: Any = None,
-                single_label: bool | None = None, roles: Sequence[str] | None = None) -> Any:
+                single_label: bool | None = None, roles: Sequence[str] | None = None) -> tuple[Any, set[str]]:
+    """The fitted mapper, and the ids of the segments it was trained on (a few-shot mapper fitted
+    here on ``train``; empty otherwise)."""
     if model is not None:
         mapper = FewShotMapper.load(model, embedder=embedder)
         if codebook is not None and load_codebook(codebook).hash() != mapper.codebook_.hash():
@@ -288,14 +290,15 @@ def _fit_mapper(method: str, codebook: str | Path | None, segments: pd.DataFrame
                              path=model)
         if single_label is not None:
             mapper.single_label = bool(single_label)
-        return mapper
+        return mapper, set()
     cb = load_codebook(codebook if codebook is not None else "psychosomatic")
     if method == "few-shot":
         if train is None:
             raise InputError("--method few-shot needs --train GOLD.csv or --model DIR")
         seg, y, scheme = _few_shot_training(cb, segments, train, single_label)
-        return FewShotMapper(cb, embedder=embedder, single_label=scheme["single_label"], roles=scheme["roles"]).fit(
+        mapper = FewShotMapper(cb, embedder=embedder, single_label=scheme["single_label"], roles=scheme["roles"]).fit(
             seg, y, all_segments=segments, unlabelled=_mapping.not_trained_on(segments, seg))
+        return mapper, set(seg[_SEG].astype(str))
     if method != "zero-shot":
         raise InputError(f"unknown method {method!r} (zero-shot or few-shot)")
     try:
@@ -303,7 +306,7 @@ def _fit_mapper(method: str, codebook: str | Path | None, segments: pd.DataFrame
     except (TypeError, ValueError):
         thr = threshold
     return ZeroShotMapper(cb, embedder=embedder, threshold=thr, max_codes=max_codes, single_label=bool(single_label),
-                          roles=list(roles) if roles else None).fit(calibration_corpus(cb, segments))
+                          roles=list(roles) if roles else None).fit(calibration_corpus(cb, segments)), set()
 
 
 def _theme_inputs(themes_dir: Path, segments: pd.DataFrame, mapper: Any,
@@ -419,16 +422,19 @@ def map_segments_to_files(
                                backchannels=backchannels)
     to_code = frame[~aside].reset_index(drop=True)
     out = prepare_out_dir(out_dir)
-    mapper = _fit_mapper(method, codebook, to_code, train=train, model=model, threshold=threshold,
-                         max_codes=max_codes, embedder=embedder, single_label=single_label, roles=roles)
+    mapper, trained_on = _fit_mapper(method, codebook, to_code, train=train, model=model, threshold=threshold,
+                                     max_codes=max_codes, embedder=embedder, single_label=single_label, roles=roles)
     if isinstance(mapper, FewShotMapper):
         codes = mapper.predict(frame, all_segments=frame)
     else:
         codes = mapper.predict(to_code)
+    # the segments a mapper was just trained on are coded by hand: predicting them would repeat the
+    # gold, and scoring those predictions against it would report agreement the mapper never earned
+    codes = codes[~codes[_SEG].astype(str).isin(trained_on)].reset_index(drop=True)
     write_codes(out / "codes.csv", codes)
     warnings: list[str] = []
     result: dict[str, Any] = {"out_dir": str(out), "method": mapper.method, "n_segments": len(frame),
-                              "n_set_aside": int(aside.sum()),
+                              "n_set_aside": int(aside.sum()), "n_trained_on": len(trained_on),
                               "n_codes": len(codes),
                               "n_coded_segments": int(codes[_SEG].nunique()) if len(codes) else 0, "warnings": warnings,
                               # a multi-label few-shot model's threshold per code (empty otherwise)

@@ -744,7 +744,9 @@ def clean_codes(pred: pd.DataFrame, codes: Sequence[str] | None = None) -> pd.Da
         if given.any():
             values[given] = int_column(frame[given], col, what).to_numpy()
         frame[col] = values
-    frame[_SCORE] = pd.to_numeric(frame[_SCORE], errors="coerce") if _SCORE in frame.columns else np.nan
+    # float always: an empty table would otherwise read as int64
+    frame[_SCORE] = (pd.to_numeric(frame[_SCORE], errors="coerce").astype(float) if _SCORE in frame.columns
+                     else np.nan)
     if _METHOD not in frame.columns:
         frame[_METHOD] = ""
     frame[_EVIDENCE] = (frame[_EVIDENCE].map(lambda v: "" if _missing(v) else str(v))

@@ -68,6 +68,8 @@ def map_command(
     aside = run.get("n_set_aside", 0)
     aside_part = (f"; {aside} interviewer/backchannel segments left uncoded (--keep-interviewer, "
                   f"--keep-backchannels)" if aside else "")
+    if run.get("n_trained_on"):
+        aside_part += f"; the {run['n_trained_on']} segments trained on are not coded (their codes are the gold)"
     print(f"{run['n_segments']} segments, {run['n_codes']} codes assigned to {run['n_coded_segments']} segments "
           f"({run['method']}){themes_part}{aside_part} -> {run['out_dir']}")
     _print_thresholds(run)
