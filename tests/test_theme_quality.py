@@ -134,3 +134,18 @@ def test_theme_code_shares_reuses_the_evaluations_alignment(monkeypatch):
 
     monkeypatch.setattr(evaluate_mod, "align_gold", no_second_alignment)
     pd.testing.assert_frame_equal(theme_code_shares(st, themes, codes, gold, segments, evaluation=evaluation), expected)
+
+
+def test_gold_shares_of_a_theme_count_only_the_documents_someone_coded():
+    """Theme 0 has four segments, two in the coded document A; gold codes one of them: half of the
+    theme's coded segments, not a quarter (B's segments were never looked at)."""
+    from psythemes.theme_quality import theme_code_shares
+
+    segments = pd.DataFrame({"doc_id": ["A", "A", "B", "B"], "segment_id": ["a0", "a1", "b0", "b1"],
+                             "start": [0, 10, 0, 10], "end": [9, 19, 9, 19]})
+    segment_themes = pd.DataFrame({"segment_id": ["a0", "a1", "b0", "b1"], "theme_id": [0, 0, 0, 0]})
+    machine = pd.DataFrame({"doc_id": ["A", "B"], "segment_id": ["a0", "b0"], "code": ["Sleep", "Sleep"]})
+    gold = pd.DataFrame({"doc_id": ["A"], "start": [0], "end": [9], "code": ["Sleep"], "coder": ["K"]})
+    table = theme_code_shares(segment_themes, None, machine, gold, segments)
+    share = table.set_index("source")["share_of_theme"]
+    assert share["gold"] == 0.5 and share["machine"] == 0.5

@@ -134,6 +134,7 @@ def theme_code_table(
     machine: pd.DataFrame | None = None,
     gold: pd.DataFrame | Mapping[str, Sequence[str]] | None = None,
     outliers: bool = True,
+    gold_covered: Iterable[str] | None = None,
 ) -> pd.DataFrame:
     """Share of each theme's segments per code, machine and gold (long format).
 
@@ -151,13 +152,18 @@ def theme_code_table(
     outliers : bool, default True
         Include theme -1 (segments in no theme): codes found mostly there are codes no theme
         captures.
+    gold_covered : iterable of str, optional
+        Ids of the segments the gold covers (the segments of the documents someone coded).  A
+        theme's gold shares are of those of its segments only: a segment of an uncoded document
+        is not "coded with nothing".  Default: every segment.
 
     Returns
     -------
     DataFrame
         One row per (source, theme, code) with at least one segment: ``source`` (machine/gold),
         ``theme_id``, ``label``, ``code``, ``n_segments``, ``share_of_theme`` (of the theme's
-        segments, coded or not), ``share_of_code`` (of that code's segments in this source),
+        segments, coded or not; for gold, of those ``gold_covered``), ``share_of_code`` (of that
+        code's segments in this source),
         then ``stable`` when known.  A segment with two codes counts once for each.
     """
     st = segment_themes[["segment_id", "theme_id"]].copy()
@@ -173,15 +179,18 @@ def theme_code_table(
         if isinstance(gold, Mapping):
             gold = pd.DataFrame([(s, c) for s, cs in gold.items() for c in cs], columns=["segment_id", "code"])
         sources.append(("gold", gold))
+    covered_size = (st[st["segment_id"].isin(set(map(str, gold_covered)))].groupby("theme_id").size()
+                    if gold_covered is not None else theme_size)
     rows = []
     for name, table in sources:
         codes = table[["segment_id", "code"]].dropna().astype(str).drop_duplicates()
         joined = codes.merge(st, on="segment_id", how="inner")
         code_total = joined.groupby("code").size()
         counts = joined.groupby(["theme_id", "code"]).size()
+        sizes = covered_size if name == "gold" else theme_size
         for (theme, code), k in counts.items():
             rows.append({"source": name, "theme_id": int(theme), "code": code, "n_segments": int(k),
-                         "share_of_theme": round(k / int(theme_size[theme]), 4),
+                         "share_of_theme": round(k / max(int(sizes.get(theme, 0)), int(k)), 4),
                          "share_of_code": round(k / int(code_total[code]), 4)})
     out = pd.DataFrame(rows, columns=["source", "theme_id", "code", "n_segments", "share_of_theme", "share_of_code"])
     labels = {-1: "(no theme)"}
@@ -221,7 +230,11 @@ def theme_code_shares(
 
             frame = gold if "coder" in gold.columns else gold.assign(coder="gold")
             aligned, _ = align_gold(frame, segments)
-    return theme_code_table(segment_themes, themes, machine=codes, gold=aligned)
+    covered = None
+    if gold is not None and not gold.empty:
+        coded_docs = set(gold["doc_id"].astype(str))
+        covered = segments.loc[segments["doc_id"].astype(str).isin(coded_docs), "segment_id"].astype(str)
+    return theme_code_table(segment_themes, themes, machine=codes, gold=aligned, gold_covered=covered)
 
 
 def gold_codes_of_units(evaluation: Any) -> dict[str, list[str]] | None:
