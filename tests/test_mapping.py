@@ -238,6 +238,16 @@ def test_grouped_cv_never_shares_a_document():
     multi = grouped_cross_validate(lambda: FewShotMapper(TOY, embedder=FakeEmbedder()), segs,
                                    [[v] if v else [] for v in y], n_splits=2)
     assert set(multi["folds"][0]["per_code_kappa"]) == {"body", "trust"}
+    assert multi["f1_present_mean"] > 0.8 and "f1_present_mean" not in result  # multi-label only
+
+    class CodesNothing(FewShotMapper):
+        def predict(self, segments, all_segments=None):
+            return super().predict(segments, all_segments=all_segments).iloc[0:0]
+
+    blank = grouped_cross_validate(lambda: CodesNothing(TOY, embedder=FakeEmbedder()), segs,
+                                   [[v] if v else [] for v in y], n_splits=2)
+    # coding nothing: presence F1 is 0, while the present/absent average still looks like a score
+    assert blank["f1_present_mean"] == 0.0 and blank["macro_f1_mean"] > 0.3
     groups = segs["doc_id"].to_numpy()
     for train, test in grouped_splits(groups, 0.5, n_splits=4, random_state=1):
         assert not set(groups[train]) & set(groups[test])

@@ -192,6 +192,9 @@ def render_card(card: Mapping[str, Any], notes: str) -> str:
     if metrics:
         for key, value in metrics.items():
             lines.append(f"- {key}: {value}")
+        if "f1_present_mean" in metrics:
+            lines.append("- (multi-label: `macro_f1` averages each code's presence and absence F1; "
+                         "`f1_present` is the F1 of presence alone, as `psythemes evaluate` reports it)")
     else:
         lines.append("- not evaluated")
     lines += [

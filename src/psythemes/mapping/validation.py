@@ -149,7 +149,9 @@ def grouped_cross_validate(
     Returns
     -------
     dict
-        Mean and standard deviation of kappa, alpha and macro-F1 across folds, the folds' docs,
+        Mean and standard deviation of kappa, alpha and macro-F1 across folds (multi-label data:
+        also ``f1_present``, the F1 of each code's presence; ``macro_f1`` there averages presence
+        and absence per code, and stays high for a model that codes nothing), the folds' docs,
         and ``n_splits``.
 
     Notes
@@ -181,7 +183,8 @@ def grouped_cross_validate(
         scores["test_docs"] = sorted(set(groups[test_idx]))
         folds.append(scores)
     summary: dict[str, Any] = {"n_splits": n_splits, "grouping": "doc_id (GroupKFold)"}
-    for key in ("kappa", "alpha", "macro_f1", "accuracy"):
+    # multi-label: also the F1 of presence (macro_f1 averages presence and absence per code)
+    for key in ("kappa", "alpha", "macro_f1", "accuracy") + (("f1_present",) if multi else ()):
         vals = np.array([f[key] for f in folds], dtype=float)
         summary[f"{key}_mean"] = round(float(np.nanmean(vals)), 4)
         summary[f"{key}_sd"] = round(float(np.nanstd(vals, ddof=1)) if len(vals) > 1 else 0.0, 4)
@@ -192,7 +195,14 @@ def grouped_cross_validate(
 def _multilabel_scores(
     gold_sets: list[set[str]], pred: pd.DataFrame, seg_ids: list[str], codes: list[str]
 ) -> dict[str, Any]:
-    """Per-code presence/absence agreement, averaged over the codes that occur in gold or prediction."""
+    """Per-code presence/absence agreement, averaged over the codes that occur in gold or prediction.
+
+    ``macro_f1`` is each code's F1 averaged over its two classes, present and absent (absence is
+    most segments, so it stays high when a model codes nothing); ``f1_present`` is each code's F1
+    of presence alone, as ``psythemes evaluate`` reports F1.
+    """
+    from sklearn.metrics import f1_score
+
     pred_sets: dict[str, set[str]] = {}
     for seg_id, code in zip(pred[SEG], pred["code"], strict=True):  # two columns of one frame
         pred_sets.setdefault(seg_id, set()).add(code)
@@ -201,9 +211,9 @@ def _multilabel_scores(
         g = [code in gs for gs in gold_sets]
         p = [code in pred_sets.get(s, set()) for s in seg_ids]
         if any(g) or any(p):
-            per_code[code] = agreement_scores(g, p)
+            per_code[code] = {**agreement_scores(g, p), "f1_present": float(f1_score(g, p, zero_division=0))}
     out: dict[str, Any] = {k: float(np.nanmean([v[k] for v in per_code.values()])) if per_code else float("nan")
-                           for k in ("kappa", "alpha", "macro_f1", "accuracy")}
+                           for k in ("kappa", "alpha", "macro_f1", "f1_present", "accuracy")}
     out["n"] = len(seg_ids)
     out["per_code_kappa"] = {c: round(v["kappa"], 4) for c, v in per_code.items()}
     return out
