@@ -405,3 +405,10 @@ def test_extract_codes_use_the_theme_vectors_with_context(embedder, fake):
     finally:
         del embedder.encode
     pd.testing.assert_frame_equal(codes.reset_index(drop=True), expected.reset_index(drop=True))
+
+
+def test_encode_refuses_one_str(embedder) -> None:
+    """A str is a sequence of characters: it would give one vector per letter, silently."""
+    with pytest.raises(InputError, match=r"not one str: pass \[text\]"):
+        embedder.encode("I slept badly")
+    assert embedder.encode(["I slept badly"]).shape[0] == 1

@@ -217,3 +217,15 @@ def test_segment_files_writes_outputs(tmp_path: Path, data_dir: Path) -> None:
     assert_invariant(segments, transcripts)
     dropped = pd.read_csv(run.outputs["dropped"], keep_default_na=False)
     assert set(dropped["kind"]) == {"backchannel"}
+
+
+def test_segment_transcripts_says_what_it_takes(interview: Transcript, tmp_path: Path) -> None:
+    """A script's easy slips get a clear InputError, and one transcript is a list of one."""
+    from psythemes.segment import segment_transcripts
+
+    assert segment_transcripts(interview).equals(segment_transcripts([interview]))
+    for wrong in (str(tmp_path), tmp_path):
+        with pytest.raises(InputError, match=r"not a path \(.*read_transcripts"):
+            segment_transcripts(wrong)
+    with pytest.raises(InputError, match="takes Transcript objects .* got dict"):
+        segment_transcripts([{"text": "hello"}])

@@ -487,6 +487,8 @@ class Embedder(Params):
             float32, shape ``(len(texts), dimension)``, rows in the order of ``texts``.
         """
         self._check_params()
+        if isinstance(texts, str):  # a str is a sequence of characters: one vector per letter, silently
+            raise InputError("encode takes a list of texts, not one str: pass [text]")
         texts = [t if isinstance(t, str) else ("" if t is None or pd.isna(t) else str(t)) for t in texts]
         keys = _text_keys(texts)
         # one vector per distinct text (transcripts repeat "Mm-hmm." and "Yeah." a lot)

@@ -442,6 +442,22 @@ def make_segmenter(
                            bridge_backchannels=bridge_backchannels, **common)
 
 
+def _transcript_list(transcripts: Any) -> list[Transcript]:
+    """``transcripts`` as a list, with a clear error for what a script easily passes instead: a path
+    (read it first) or a single transcript (wrap it in a list)."""
+    if isinstance(transcripts, Transcript):
+        return [transcripts]  # one transcript is a list of one
+    if isinstance(transcripts, (str, bytes)) or hasattr(transcripts, "__fspath__"):
+        raise InputError(f"segment_transcripts takes Transcript objects, not a path ({str(transcripts)!r}): "
+                         "read the files first with psythemes.io.read_transcripts(paths)")
+    items = list(transcripts)
+    wrong = [type(t).__name__ for t in items if not isinstance(t, Transcript)]
+    if wrong:
+        raise InputError(f"segment_transcripts takes Transcript objects (psythemes.io.read_transcripts), "
+                         f"got {wrong[0]}")
+    return items
+
+
 def segment_transcripts(
     transcripts: Iterable[Transcript],
     *,
@@ -508,6 +524,7 @@ def segment_transcripts(
                                    speaker_roles=speaker_roles, backchannel_words=backchannel_words,
                                    bridge_backchannels=backchannels == "merge")
 
+    transcripts = _transcript_list(transcripts)
     kept_rows: list[dict[str, Any]] = []
     dropped_rows: list[dict[str, Any]] = []
     for transcript in transcripts:
