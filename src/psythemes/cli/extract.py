@@ -70,7 +70,9 @@ def extract(
     mapper: Annotated[Path | None, typer.Option(help="Trained mapper folder (psythemes train).", metavar="DIR")] = None,
     single_label: Annotated[bool | None, typer.Option(
         "--single-label/--multi-label", help="Every segment gets exactly its best code, or any number incl. none "
-        "(default: multi-label for zero-shot, the --mapper's own for few-shot).", show_default=False)] = None,
+        "(zero-shot self-trained on the corpus, as for codes without examples: at most one; see "
+        "docs/mapping.md) (default: multi-label for zero-shot, the --mapper's own for few-shot).",
+        show_default=False)] = None,
     roles: Annotated[str | None, typer.Option(
         help="Zero-shot: code only segments of these roles, comma-separated (e.g. therapist); others get no code. "
              "A --mapper codes the roles its gold coded.", metavar="ROLE,...")] = None,

@@ -35,7 +35,8 @@ def map_command(
     max_codes: Annotated[int | None, typer.Option(min=1, help="At most this many codes per segment.")] = None,
     single_label: Annotated[bool | None, typer.Option(
         "--single-label/--multi-label",
-        help="Every segment gets exactly its best code (--single-label), or any number incl. none. "
+        help="Every segment gets exactly its best code (--single-label), or any number incl. none (zero-shot "
+             "self-trained on the corpus, as for codes without examples: at most one; see docs/mapping.md). "
              "Default: multi-label for zero-shot; few-shot infers it from the gold.", show_default=False)] = None,
     roles: Annotated[str | None, typer.Option(
         help="Zero-shot: code only segments of these roles, comma-separated (e.g. therapist); others get no code. "
