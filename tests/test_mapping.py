@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from psythemes.codebook import codebook_from_dict
+from psythemes.codebook import codebook_from_dict, load_codebook
 from psythemes.errors import InputError, NotFittedError, PsythemesWarning
 from psythemes.mapping import (
     EVIDENCE_COLUMN,
@@ -692,3 +692,12 @@ def test_multi_label_thresholds_per_code_are_chosen_in_grouped_cv(tmp_path):
     for bad in (0, 1.5, "high"):
         with pytest.raises(InputError, match="threshold must be"):
             FewShotMapper(TOY, embedder=FakeEmbedder(), threshold=bad).fit(segs, target)
+
+
+def test_zero_shot_without_a_codebook_says_it_uses_the_study_codebook():
+    """Standalone, ZeroShotMapper() falls back to the shipped codebook: said, never silent."""
+    from psythemes.errors import PsythemesWarning
+
+    with pytest.warns(PsythemesWarning, match="no codebook: coding with the shipped 'psychosomatic'"):
+        mapper = ZeroShotMapper(embedder=FakeEmbedder()).fit()
+    assert mapper.codes_ == load_codebook("psychosomatic").names

@@ -243,7 +243,12 @@ class ZeroShotMapper(Params):
         -------
         self
         """
-        # None: the shipped study codebook on its own; handed to extract, the run's codebook
+        # None: the shipped study codebook on its own (said: a stranger's corpus coded with the
+        # study's four mechanisms looks like a result); handed to extract, the run's codebook
+        if self.codebook is None:
+            warnings.warn("ZeroShotMapper got no codebook: coding with the shipped 'psychosomatic' study codebook; "
+                          "pass codebook=... (a file, or a Codebook) to code with yours",
+                          PsythemesWarning, stacklevel=2)
         cb = load_codebook(self.codebook if self.codebook is not None else "psychosomatic")
         self.codebook_ = cb
         self.embedder_ = embedder_or_default(self.embedder)
