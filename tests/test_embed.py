@@ -412,3 +412,8 @@ def test_encode_refuses_one_str(embedder) -> None:
     with pytest.raises(InputError, match=r"not one str: pass \[text\]"):
         embedder.encode("I slept badly")
     assert embedder.encode(["I slept badly"]).shape[0] == 1
+
+
+def test_embed_segments_refuses_a_list(embedder) -> None:
+    with pytest.raises(InputError, match=r"takes a segment table \(DataFrame\), not list; .* encode\(texts\)"):
+        embedder.embed_segments(["I slept badly"])

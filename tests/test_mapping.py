@@ -701,3 +701,12 @@ def test_zero_shot_without_a_codebook_says_it_uses_the_study_codebook():
     with pytest.warns(PsythemesWarning, match="no codebook: coding with the shipped 'psychosomatic'"):
         mapper = ZeroShotMapper(embedder=FakeEmbedder()).fit()
     assert mapper.codes_ == load_codebook("psychosomatic").names
+
+
+def test_labels_from_gold_wants_a_table_not_a_path():
+    from psythemes.errors import InputError
+    from psythemes.mapping import labels_from_gold
+
+    segs, _ = toy_corpus(1)
+    with pytest.raises(InputError, match=r"not str: read a gold file with psythemes.tables.read_gold"):
+        labels_from_gold(segs, "gold.csv")

@@ -563,6 +563,9 @@ class Embedder(Params):
             float32, shape ``(len(segments), dimension)``.
         """
         self._check_params()
+        if not isinstance(segments, pd.DataFrame):
+            raise InputError(f"embed_segments takes a segment table (DataFrame), not {type(segments).__name__}; "
+                             "for a list of texts use encode(texts)")
         if _TEXT not in segments.columns:
             raise InputError("segment table has no 'text' column")
         if self.context == "previous_turn":

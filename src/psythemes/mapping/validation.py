@@ -62,6 +62,9 @@ def labels_from_gold(
     from ..evaluate import align_gold
 
     segments = check_segments(segments)
+    if not isinstance(gold, pd.DataFrame):
+        raise InputError(f"gold must be a table (DataFrame), not {type(gold).__name__}: read a gold file with "
+                         "psythemes.tables.read_gold(path)")
     missing = [c for c in GOLD_COLUMNS[:4] if c not in gold.columns]
     if missing:
         raise InputError(f"gold table lacks column(s) {', '.join(missing)}")
