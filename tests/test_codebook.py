@@ -469,3 +469,16 @@ def test_codable_must_be_a_boolean_and_one_code_must_be_codable(tmp_path):
                     encoding="utf-8")
     cb = load_codebook(path)
     assert [c.name for c in cb.codable()] == ["Ask"] and cb["Group"].definition == "Strategies."
+
+
+def test_getitem_is_exact_and_names_the_spelling_it_missed():
+    from psythemes.codebook import load_codebook
+
+    cb = load_codebook("psychosomatic")
+    name = cb.names[0]
+    assert cb[name].name == name
+    with pytest.raises(KeyError, match=rf"the code is spelt '{name}'"):
+        cb[name.upper()]
+    assert cb[cb.resolve(name.upper())].name == name
+    with pytest.raises(KeyError):
+        cb["no such code"]

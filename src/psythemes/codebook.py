@@ -204,10 +204,14 @@ class Codebook:
         return out
 
     def __getitem__(self, name: str) -> Code:
+        """The code named exactly ``name``; a KeyError says which code a near spelling means
+        (``codebook[codebook.resolve(label)]`` looks up as gold labels are matched)."""
         for code in self.flat():
             if code.name == name:
                 return code
-        raise KeyError(name)
+        meant = _resolve_name(str(name), self.names)
+        hint = f": the code is spelt {meant!r} (codebook.resolve(label) matches case, slug and paths)" if meant else ""
+        raise KeyError(f"{name!r}{hint}" if hint else name)
 
     def resolve(self, label: str) -> str:
         """The name of the code ``label`` means: exact, case-insensitive or same slug.
