@@ -369,6 +369,8 @@ def check_metadata(frame: pd.DataFrame, path: str | Path | None = None) -> pd.Da
 
 
 def _read_csv(path: str | Path, required: Sequence[str], what: str) -> pd.DataFrame:
+    import io as _stringio
+
     import pandas as pd
 
     from .validate import check_rectangular
@@ -377,13 +379,17 @@ def _read_csv(path: str | Path, required: Sequence[str], what: str) -> pd.DataFr
     if not path.is_file():
         raise InputError(f"{what} file not found", path=path)
     try:
-        text: str | None = path.read_text(encoding="utf-8-sig")
+        # read once: the delimiter, the shape check and pandas all work on this text (line ends kept,
+        # so that pandas sees what it would read from the file)
+        raw: str | None = path.read_bytes().decode("utf-8-sig")
     except (OSError, UnicodeDecodeError):
-        text = None  # pandas reports it below, in its own words
+        raw = None  # pandas reports it below, in its own words
+    text = raw.replace("\r\n", "\n").replace("\r", "\n") if raw is not None else None  # as read_text gives it
     sep = csv_delimiter(text or "", path)
     check_rectangular(path, what=what, delimiter=sep, text=text)
     try:
-        frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        source: Any = _stringio.StringIO(raw) if raw is not None else path
+        frame = pd.read_csv(source, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
         raise InputError(f"{what} file is empty", path=path) from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
