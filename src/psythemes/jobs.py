@@ -570,7 +570,7 @@ __all__ += ["review_run", "next_batch", "labelled_segments", "pseudonymise_files
             "default_key_path"]
 
 if TYPE_CHECKING:
-    from .pseudonymise import PseudonymisationResult
+    from .pseudonymise import PseudonymisationResult, RestoreCheck
 
 
 def review_run(run_dir: str | Path, out: str | Path, *, reviewer: str = "", min_score: float | None = None,
@@ -745,19 +745,19 @@ def pseudonymise_files(inputs: str | Path | Iterable[str | Path], out_dir: str |
 
 
 def restore_files(inputs: str | Path | Iterable[str | Path], out_dir: str | Path, *,
-                  key_path: str | Path) -> list[Path]:
+                  key_path: str | Path) -> tuple[list[Path], RestoreCheck]:
     """Write each input file into ``out_dir`` with the originals back (see
     :func:`psythemes.pseudonymise.restore_text`).
 
     A pseudonymised transcript written by :func:`pseudonymise_files` comes back exactly; any
     other text file (a CSV, the report) gets each surrogate's first-seen original.
-    :func:`psythemes.pseudonymise.check_restore_files` says which files came back exactly and
-    warns about transcripts edited since they were pseudonymised (``psythemes pseudonymise
-    --restore`` runs it).
+    Returns the files written and :func:`psythemes.pseudonymise.check_restore_files` of the
+    inputs: which came back exactly (it warns about transcripts edited since they were
+    pseudonymised).
     """
     from .io import decode_bytes, expand_paths, normalise_text
     from .outputs import prepare_out_dir, write_text
-    from .pseudonymise import PseudonymKey, restore_text
+    from .pseudonymise import PseudonymKey, check_restore_files, restore_text
 
     key = PseudonymKey.load(key_path)
     out_dir = Path(out_dir)
@@ -776,4 +776,4 @@ def restore_files(inputs: str | Path | Iterable[str | Path], out_dir: str | Path
         except OSError as err:
             raise InputError(f"cannot read: {err.strerror}", path=source) from None
         written.append(write_text(target, restore_text(normalise_text(decode_bytes(raw, source)), key)))
-    return written
+    return written, check_restore_files(files, key)

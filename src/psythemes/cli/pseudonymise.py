@@ -32,16 +32,14 @@ def pseudonymise(
     with surrogates (PERSON_3, ...) the same way in every file; write OUT/DOC_ID.txt and the key apart."""
     from ..errors import InputError
     from ..jobs import pseudonymise_files, restore_files
-    from ..pseudonymise import PseudonymKey, check_restore_files
 
     with warnings_as_lines():
         if restore:
             if key is None:
                 raise InputError("--restore needs --key, the key written when the files were pseudonymised")
-            written = restore_files(inputs, out, key_path=key)
             # which files come back byte for byte, which as normalised text and which only
             # approximately (edited since): warned per file, counted here
-            check = check_restore_files(_restored_sources(inputs), PseudonymKey.load(key))
+            written, check = restore_files(inputs, out, key_path=key)
             print(f"{len(written)} files restored -> {out}" + (f" ({check.summary()})" if written else ""))
             return
         result, key_path = pseudonymise_files(inputs, out, key_path=key, names=names, keep=keep,
@@ -50,10 +48,3 @@ def pseudonymise(
     print(f"{len(result.transcripts)} transcripts, {len(result.identifiers)} identifiers replaced "
           f"({counts or 'none'}) -> {out}")
     print(f"key: {key_path} (owner-only; keep it apart from the outputs)")
-
-
-def _restored_sources(inputs: list[Path]) -> list[Path]:
-    """The files ``restore_files`` reads from ``inputs``: files as given, then the folders' files."""
-    from ..io import expand_paths
-
-    return [p for p in inputs if p.is_file()] + list(expand_paths([p for p in inputs if p.is_dir()]))
