@@ -336,3 +336,28 @@ def test_every_role_is_evaluated_when_asked_or_when_the_gold_codes_every_role():
     both = pd.concat([gold, gold.assign(start=gold["start"] + 10, end=gold["end"] + 10)], ignore_index=True)
     mixed, messages = _evaluate(machine, both, segments, codes=["question", "reflection"])
     assert mixed.summary["n_units"] == 8 and not any("gold codes only" in m for m in messages)
+
+
+# ---------------------------------------------------------------- backchannels
+
+
+def test_uncoded_backchannels_of_a_segment_table_are_not_units_as_in_extract():
+    # `psythemes segment` keeps "Mm-hmm" rows (kind=backchannel); map and extract leave them uncoded,
+    # so counting them would add agreed "no code" units that extract's own evaluation never has
+    segments = pd.DataFrame({"doc_id": ["d"] * 6, "segment_id": [f"s{i}" for i in range(6)],
+                             "start": [10 * i for i in range(6)], "end": [10 * i + 9 for i in range(6)],
+                             "text": ["I felt heard", "Mm-hmm.", "my back hurt", "Yeah.", "Yeah.", "we agreed"],
+                             "kind": ["content", "backchannel", "content", "backchannel", "backchannel",
+                                      "content"]})
+    gold = pd.DataFrame({"doc_id": ["d"] * 3, "start": [0, 20, 30], "end": [9, 29, 39],
+                         "code": ["alliance", "awareness", "alliance"], "coder": ["A"] * 3})
+    machine = pd.DataFrame({"doc_id": ["d"] * 2, "segment_id": ["s0", "s2"], "start": [0, 20], "end": [9, 29],
+                            "code": ["alliance", "awareness"], "score": [0.9, 0.8], "method": ["zero-shot"] * 2})
+    result, messages = _evaluate(machine, gold, segments, codes=["alliance", "awareness"])
+    # s1 and s4: backchannels nobody coded, set aside; s3 is gold-coded, so it stays (a machine miss)
+    assert result.summary["n_units"] == 4
+    assert set(result.units["segment_id"]) == {"s0", "s2", "s3", "s5"}
+    assert any("2 backchannel unit(s) that neither the machine nor the gold codes" in m for m in messages)
+    # without a kind column (extract's segments.csv holds no backchannels) every unit counts
+    plain, plain_messages = _evaluate(machine, gold, segments.drop(columns="kind"), codes=["alliance", "awareness"])
+    assert plain.summary["n_units"] == 6 and not any("backchannel" in m for m in plain_messages)

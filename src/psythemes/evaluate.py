@@ -45,6 +45,7 @@ import pandas as pd
 from . import agreement as ag
 from .errors import InputError, PsythemesWarning
 from .schema import CODE_COLUMNS, GOLD_COLUMNS, SEGMENT_COLUMNS, coded_roles
+from .segment import KIND_BACKCHANNEL
 
 # The readers and the writer of the tables live in psythemes.tables; their names here stay importable
 # (docs/agreement.md and docs/review-loop.md import them from psythemes.evaluate).
@@ -86,6 +87,7 @@ _SEG_ID = CODE_COLUMNS[1]
 _SCORE = CODE_COLUMNS[5]
 _TEXT = SEGMENT_COLUMNS[6]
 _ROLE = SEGMENT_COLUMNS[3]
+_KIND = "kind"  # psythemes.segment.EXTRA_COLUMNS
 _SET_SEP = ";"
 
 
@@ -149,9 +151,27 @@ def _clean_segments(segments: pd.DataFrame) -> pd.DataFrame:
     if _TEXT not in frame.columns:
         frame[_TEXT] = ""
     frame[_TEXT] = frame[_TEXT].map(lambda v: "" if ag._is_missing(v) else str(v))
-    # the role decides which units count when the gold codes some roles only (_units_of_roles)
-    columns = [_DOC, _SEG_ID, _START, _END, _TEXT] + ([_ROLE] if _ROLE in frame.columns else [])
+    # the role decides which units count when the gold codes some roles only (_units_of_roles);
+    # the kind, whether a unit is a backchannel that map and extract leave uncoded (_set_aside_backchannels)
+    columns = [_DOC, _SEG_ID, _START, _END, _TEXT] + [c for c in (_ROLE, _KIND) if c in frame.columns]
     return frame[columns].reset_index(drop=True)
+
+
+def _set_aside_backchannels(units: pd.DataFrame, aligned: pd.DataFrame, pred: pd.DataFrame) -> pd.DataFrame:
+    """Units without backchannels ("mm-hmm", "yeah") that neither the machine nor the gold codes.
+
+    ``map`` and ``extract`` leave backchannels uncoded, so a segment table from ``psythemes
+    segment`` lists them while extract's does not: counted, they would add agreed "no code"
+    units and score the same coding higher through one route than through the other.  A
+    backchannel that either side codes stays a unit.
+    """
+    if _KIND not in units.columns:
+        return units
+    coded = set(aligned[_SEG_ID]) | set(pred.loc[pred[_CODE] != "", _SEG_ID])
+    aside = (units[_KIND].astype(str) == KIND_BACKCHANNEL).to_numpy() & ~units[_SEG_ID].isin(coded).to_numpy()
+    _warn_count(int(aside.sum()), "backchannel unit(s) that neither the machine nor the gold codes are "
+                                  "not evaluated (as in extract)")
+    return units[~aside].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------
@@ -384,6 +404,7 @@ def evaluate(
 
     aligned, unaligned = align_gold(gold, units, overlap=overlap)
     units, roles_evaluated = _units_of_roles(units, aligned, roles)
+    units = _set_aside_backchannels(units, aligned, pred)
     aligned = aligned[aligned[_SEG_ID].isin(set(units[_SEG_ID]))]
     n_unaligned = sum(unaligned.values())
     if n_unaligned:
