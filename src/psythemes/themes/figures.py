@@ -61,7 +61,11 @@ def intertopic_html(discoverer: ThemeDiscoverer) -> str:
     """
     if len(discoverer.themes_) >= MIN_THEMES_FOR_UMAP_MAP and discoverer.preset_ != "fast":
         try:
-            return _figure_html(discoverer.topic_model_.visualize_topics(custom_labels=True), "intertopic")
+            with warnings.catch_warnings():
+                # BERTopic seeds this UMAP itself; umap-learn then warns that a seed means one thread
+                warnings.filterwarnings("ignore", message="n_jobs value .* overridden", category=UserWarning)
+                figure = discoverer.topic_model_.visualize_topics(custom_labels=True)
+            return _figure_html(figure, "intertopic")
         except (ValueError, TypeError, IndexError) as err:
             warnings.warn(f"BERTopic's intertopic map failed ({err}); drawing a PCA map", PsythemesWarning,
                           stacklevel=3)
