@@ -174,6 +174,26 @@ def test_default_preset_umap_hdbscan():
     assert 0.0 <= d.outlier_share_ <= 0.2
 
 
+def test_umap_intertopic_map_is_drawn_without_umap_seed_warnings():
+    # BERTopic's map seeds its own UMAP; umap-learn's "n_jobs overridden" warning is not the user's concern
+    from psythemes.themes.figures import MIN_THEMES_FOR_UMAP_MAP, intertopic_html
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(6, DIM))
+    X = np.repeat(centres, 40, axis=0) + 0.1 * rng.normal(size=(240, DIM))
+    words = [["sleep", "night"], ["pain", "back"], ["work", "boss"], ["family", "kids"], ["doctor", "scan"],
+             ["walk", "gym"]]
+    texts = [" ".join(rng.choice(words[i // 40], 6)) for i in range(240)]
+    seg = pd.DataFrame({"doc_id": [f"D{i % 8}" for i in range(240)], "segment_id": [f"s{i}" for i in range(240)],
+                        "start": 0, "end": 10, "text": texts})
+    d = ThemeDiscoverer(preset="default", random_state=0).fit(seg, X.astype(np.float32))
+    assert len(d.themes_) >= MIN_THEMES_FOR_UMAP_MAP
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        html = intertopic_html(d)
+    assert "Plotly.newPlot" in html and "principal components" not in html
+
+
 def test_reduce_outliers_reassigns_by_embedding_similarity():
     from hdbscan import HDBSCAN
     from sklearn.decomposition import PCA
@@ -428,11 +448,24 @@ def test_params_and_not_fitted(corpus):
     assert d.get_params()["n_themes"] == 3 and d.by == ["role"]  # stored unchanged
     copy = clone(d.set_params(min_topic_size=4))
     assert copy.get_params() == d.get_params() and copy is not d
-    for attribute in ("topic_model_", "by_role_", "by_wave_"):
+    for attribute in ("topic_model_", "by_role_", "by_wave_", "themes_", "segment_themes_"):
         with pytest.raises(NotFittedError, match="not fitted"):
             getattr(d, attribute)
+    assert not hasattr(d, "themes_")  # NotFittedError is an AttributeError, as scikit-learn's is
     with pytest.raises(NotFittedError):
         write_themes("unused", d)
+
+
+def test_metadata_may_be_the_path_of_a_table(corpus, fitted_fast, tmp_path):
+    seg, X, _ = corpus
+    path = tmp_path / "meta.csv"
+    path.write_text("doc_id,wave\n" + "".join(f"D{i},{1 + i % 2}\n" for i in range(6)), encoding="utf-8")
+    d = ThemeDiscoverer(preset="fast", n_themes=3, random_state=0).fit(seg, X, metadata=path)
+    pd.testing.assert_frame_equal(d.by_wave_, fitted_fast.by_wave_)  # as from the {doc_id: wave} mapping
+    with pytest.raises(InputError, match="not int"):
+        ThemeDiscoverer(preset="fast", n_themes=3).fit(seg, X, metadata=3)
+    with pytest.raises(InputError):
+        ThemeDiscoverer(preset="fast", n_themes=3).fit(seg, X, metadata=tmp_path / "missing.csv")
 
 
 def test_hand_made_theme_tables_give_their_quotes_from_the_cell():

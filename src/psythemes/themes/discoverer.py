@@ -18,6 +18,7 @@ import contextlib
 import copy
 import json
 import logging
+import os
 import re
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -391,7 +392,7 @@ class ThemeDiscoverer(Params):
         segments: pd.DataFrame,
         embeddings: np.ndarray,
         *,
-        metadata: Mapping[str, Any] | pd.DataFrame | None = None,
+        metadata: Mapping[str, Any] | pd.DataFrame | str | os.PathLike[str] | None = None,
     ) -> ThemeDiscoverer:
         """Discover themes.
 
@@ -402,9 +403,10 @@ class ThemeDiscoverer(Params):
             ``wave`` may follow).
         embeddings : numpy.ndarray
             One row per segment, in frame order (e.g. :meth:`psythemes.embed.Embedder.embed_segments`).
-        metadata : mapping or DataFrame, optional
+        metadata : mapping, DataFrame or path, optional
             Per-document variables for the prevalence tables: ``{doc_id: wave}``,
-            ``{doc_id: {"wave": ..., ...}}`` or a table with a ``doc_id`` column.
+            ``{doc_id: {"wave": ..., ...}}``, a table with a ``doc_id`` column, or the path of
+            such a table (CSV/TSV or ``.xlsx``, read by :func:`psythemes.tables.read_metadata`).
 
         Returns
         -------
@@ -717,6 +719,16 @@ class ThemeDiscoverer(Params):
                 "fit with memory=None to get the model")
         return self._topic_model
 
+    def __getattr__(self, name: str) -> Any:
+        # only reached for missing attributes: a learned one (``themes_``) before fit gets the
+        # message topic_model_ gives; NotFittedError is an AttributeError, so hasattr() still works
+        prop = getattr(type(self), name, None)
+        if isinstance(prop, property) and prop.fget is not None:
+            return prop.fget(self)  # a property's own AttributeError lands here: raise it again, message and all
+        if name.endswith("_") and not name.startswith("_") and "themes_" not in self.__dict__:
+            raise NotFittedError(f"{name}: this ThemeDiscoverer is not fitted yet; call fit() first")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def _check_fitted(self, what: str) -> None:
         if not hasattr(self, "themes_"):
             raise NotFittedError(f"{what}: this ThemeDiscoverer is not fitted yet; call fit() first")
@@ -961,10 +973,15 @@ def _int_or_none(value: Any) -> int | None:
     return None if value is None or pd.isna(value) else int(value)
 
 
-def _with_metadata(frame: pd.DataFrame, metadata: Mapping[str, Any] | pd.DataFrame | None) -> pd.DataFrame:
+def _with_metadata(frame: pd.DataFrame,
+                   metadata: Mapping[str, Any] | pd.DataFrame | str | os.PathLike[str] | None) -> pd.DataFrame:
     """The segment table plus per-document metadata columns it does not already have."""
     if metadata is None:
         return frame.copy()
+    if isinstance(metadata, (str, os.PathLike)):
+        from ..tables import read_metadata
+
+        metadata = read_metadata(os.fspath(metadata))
     if isinstance(metadata, pd.DataFrame):
         if _DOC not in metadata.columns:
             raise InputError("metadata table needs a 'doc_id' column")
@@ -975,7 +992,8 @@ def _with_metadata(frame: pd.DataFrame, metadata: Mapping[str, Any] | pd.DataFra
         ]
         meta = pd.DataFrame(records, columns=None if records else [_DOC])
     else:
-        raise InputError("metadata must be a mapping doc_id -> wave/dict or a table with a doc_id column")
+        raise InputError("metadata must be a mapping doc_id -> wave/dict, a table with a doc_id column or "
+                         f"the path of one, not {type(metadata).__name__}")
     meta[_DOC] = meta[_DOC].astype(str)
     meta = meta.drop_duplicates(_DOC, keep="last")
     new_cols = [c for c in meta.columns if c == _DOC or c not in frame.columns]
