@@ -178,3 +178,39 @@ def test_unknown_encoding_is_one_error_line(tmp_path: Path, data_dir: Path, caps
     assert rc == 2 and len(lines) == 1
     assert lines[0].startswith("error: ") and f"unknown text encoding {encoding!r}" in lines[0]
     assert "Traceback" not in captured.err and not (tmp_path / "out").exists()
+
+
+def test_psythemes_own_outputs_as_inputs(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture) -> None:
+    # a user points the next command at the output folder of `segment`, or at a file in it
+    out = tmp_path / "out"
+    assert main(["segment", str(data_dir / "example_otter.txt"), "--out", str(out)]) == 0
+    capsys.readouterr()
+    # transcripts.jsonl reads back as the transcripts it holds: segmenting it again gives the same table
+    assert main(["segment", str(out / "transcripts.jsonl"), "--out", str(tmp_path / "again")]) == 0
+    assert (tmp_path / "again" / "segments.csv").read_bytes() == (out / "segments.csv").read_bytes()
+    # a segment table (or the folder holding it) is no transcript: one line saying where it goes
+    before = digest(sorted(out.iterdir()))
+    for given in (out / "segments.csv", out):
+        capsys.readouterr()
+        assert main(["segment", str(given), "--out", str(tmp_path / "bad")]) != 0
+        err = capsys.readouterr().err
+        assert "a psythemes segment table, not a transcript" in err and "Traceback" not in err
+    assert digest(sorted(out.iterdir())) == before
+
+
+def test_map_and_read_segments_take_the_output_folder(tmp_path: Path, data_dir: Path,
+                                                      capsys: pytest.CaptureFixture) -> None:
+    from psythemes.errors import InputError, PsythemesWarning
+    from psythemes.jobs import load_segments
+    from psythemes.tables import read_segments
+
+    out = tmp_path / "out"
+    assert main(["segment", str(data_dir / "example_otter.txt"), "--out", str(out)]) == 0
+    with pytest.warns(PsythemesWarning, match="is a folder: reading its segment table"):
+        from_folder = read_segments(out)
+    pd.testing.assert_frame_equal(from_folder, read_segments(out / "segments.csv"))
+    with pytest.warns(PsythemesWarning, match="is a folder"):
+        segments, _, segmented = load_segments([out])  # themes and extract's reader of a segments input
+    assert not segmented and len(segments) == len(from_folder)
+    with pytest.raises(InputError, match="a folder without a segments.csv"):
+        read_segments(tmp_path)

@@ -1354,6 +1354,15 @@ def read_table(path: str | Path, *, doc_id: str | None = None, encoding: str | N
     path = Path(path)
     fmt = format or FORMAT_BY_SUFFIX.get(path.suffix.lower(), "csv")
     found, rows = _load_rows(path, fmt, encoding)
+    names = {str(c) for c in found}
+    if fmt == "jsonl" and {"doc_id", "text", "turns"} <= names and not columns:
+        return load_transcripts_jsonl(path)  # psythemes' own transcripts.jsonl: read back as written
+    if {"doc_id", "segment_id", "start", "end", "text"} <= names and not columns:
+        # psythemes' own segment table (segments.csv, segments_dropped.csv): each row is a span of
+        # a transcript, not an utterance; read as utterances it would be the transcripts again, twice
+        raise InputError("a psythemes segment table, not a transcript: give it to map, train, themes or "
+                         "evaluate --segments; to segment again, give the transcripts (or the transcripts.jsonl "
+                         "written beside it)", path=path)
     cols = _resolve_columns([str(c) for c in found], columns, path)
     docs: dict[str, list[tuple[str, str, float | None, float | None]]] = {}
     n_rows = 0

@@ -34,10 +34,10 @@ from .mapping import (
 from .segment import segment_transcripts
 from .tables import (
     gold_texts,
-    is_segment_table,
     read_gold,
     read_metadata,
     read_segments,
+    segment_table_path,
     write_codes,
     write_segments,
 )
@@ -186,8 +186,8 @@ def load_segments(
         if not p.exists():
             raise InputError("input not found", path=p)
     meta_frame = read_metadata(metadata) if metadata is not None else None
-    if len(files) == 1 and is_segment_table(files[0]):
-        table = read_segments(files[0])
+    if len(files) == 1 and segment_table_path(files[0]) is not None:
+        table = read_segments(files[0])  # a folder: its segments.csv, said
         drop = set_aside_mask(table, interviewer=interviewer, backchannels=backchannels)
         kept = table[~drop].reset_index(drop=True)
         kept.attrs["n_set_aside"] = int(drop.sum())
@@ -216,6 +216,8 @@ def _segment_table(path: str | Path, command: str) -> pd.DataFrame:
     """``read_segments(path)``, with a clear error when ``path`` is a transcript or a folder:
     ``map`` and ``train`` read the table that ``psythemes segment`` writes."""
     p = Path(path)
+    if p.is_dir() and segment_table_path(p) is not None:
+        return read_segments(p)  # the output folder of segment or extract: its segments.csv, said
     if p.is_dir() or (p.suffix.lower() != ".csv" and p.suffix.lower() in _io.FORMAT_BY_SUFFIX):
         raise InputError(f"'psythemes {command}' reads a segments.csv, not transcripts; make one with "
                          f"'psythemes segment {p.name} --out DIR' (or run 'psythemes extract')", path=p)

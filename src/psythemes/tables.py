@@ -45,6 +45,7 @@ __all__ = [
     "clean_codes",
     "clean_gold",
     "is_segment_table",
+    "segment_table_path",
     "read_codes",
     "read_gold",
     "read_metadata",
@@ -109,8 +110,21 @@ def is_segment_table(path: str | Path) -> bool:
     return all(c in names for c in SEGMENT_REQUIRED)
 
 
+def segment_table_path(path: str | Path) -> Path | None:
+    """The segment table ``path`` names: itself when it is one (:func:`is_segment_table`), its
+    ``segments.csv`` when it is a folder that holds one (the output folder of ``psythemes
+    segment`` or ``extract``), else None."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "segments.csv"
+    return path if is_segment_table(path) else None
+
+
 def read_segments(path: str | Path) -> pd.DataFrame:
     """Read a segment table (``segments.csv`` as psythemes writes it).
+
+    ``path`` may also be a folder that holds one (see :func:`segment_table_path`); a warning
+    names the file read.
 
     Texts are kept verbatim (``"NA"`` or an empty cell is text, not missing); ``doc_id``,
     ``segment_id``, ``start``, ``end`` and ``text`` are required, the other
@@ -125,6 +139,13 @@ def read_segments(path: str | Path) -> pd.DataFrame:
     import pandas as pd
 
     path = Path(path)
+    if path.is_dir():
+        table = segment_table_path(path)
+        if table is None:
+            raise InputError("a folder without a segments.csv: give the segments.csv that psythemes segment or "
+                             "extract wrote", path=path)
+        warnings.warn(f"{path} is a folder: reading its segment table {table}", PsythemesWarning, stacklevel=2)
+        path = table
     if not path.is_file():
         raise InputError("segments file not found", path=path)
     from .validate import check_rectangular, check_segment_table
