@@ -242,6 +242,28 @@ def test_every_table_reader_takes_the_delimiter_from_the_header_line(tmp_path):
     assert gold[["doc_id", "start", "end", "code", "coder"]].values.tolist() == [["d1", 0, 5, "Trust", "KL"]]
 
 
+def test_every_table_reader_reads_a_windows_excel_csv_and_names_the_guess(tmp_path):
+    # Excel on Windows saves "CSV" in cp1252: gold with "Bewältigung" was a raw codec error, a codebook
+    # was decoded without a word; now each reader decodes as transcripts are and names the guess
+    from psythemes.codebook import load_codebook
+
+    gold = tmp_path / "gold.csv"
+    gold.write_bytes("doc_id;start;end;code\nd1;0;10;Bewältigung\n".encode("cp1252"))
+    codebook = tmp_path / "codebook.tsv"  # MAXQDA and others export tab-separated lists
+    codebook.write_bytes("Code\tMemo\nBewältigung\tStrategien gegen Stress\nArbeitsdruck\t\n".encode("cp1252"))
+    metadata = tmp_path / "metadata.csv"
+    metadata.write_bytes("doc_id,Name\nd1,Jürgen\n".encode("cp1252"))
+    guess = r"not UTF-8; read as cp1252 .* save the file as UTF-8"
+    with pytest.warns(PsythemesWarning, match=guess):
+        assert tables.read_gold(gold)["code"].tolist() == ["Bewältigung"]
+    with pytest.warns(PsythemesWarning, match=guess):
+        book = load_codebook(codebook)
+    assert book.names == ["Bewältigung", "Arbeitsdruck"]
+    assert book["Bewältigung"].definition == "Strategien gegen Stress"
+    with pytest.warns(PsythemesWarning, match=guess):
+        assert tables.read_metadata(metadata)["Name"].tolist() == ["Jürgen"]
+
+
 # ----------------------------------------------------------------------------- evaluation
 
 

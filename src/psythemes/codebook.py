@@ -795,16 +795,10 @@ def _csv_header_index(header: list[str], options: tuple[str, ...]) -> int | None
 
 
 def _read_csv_codebook(path: Path) -> Codebook:
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        from charset_normalizer import from_bytes
+    from .io import decode_table_bytes
 
-        best = from_bytes(raw).best()
-        if best is None:
-            raise InputError("cannot tell the text encoding of this CSV file", path=path) from None
-        text = str(best).lstrip("\ufeff")
+    # decoded as transcripts are: a cp1252 export from Excel is read and the guess named
+    text = decode_table_bytes(path.read_bytes(), path)
     from .tables import csv_delimiter  # lazily: tables imports pandas
 
     delimiter = csv_delimiter(text)
@@ -1157,7 +1151,8 @@ def _write_yaml(cb: Codebook, path: Path) -> None:
     write_text(path, text)
 
 
-_READERS = {".yaml": _read_yaml, ".yml": _read_yaml, ".csv": _read_csv_codebook, ".xlsx": _read_xlsx_codebook,
+_READERS = {".yaml": _read_yaml, ".yml": _read_yaml, ".csv": _read_csv_codebook, ".tsv": _read_csv_codebook,
+            ".xlsx": _read_xlsx_codebook,
             ".docx": _read_docx_codebook, ".qdc": _read_qdc}
 _WRITERS = {".yaml": _write_yaml, ".yml": _write_yaml, ".csv": _write_csv, ".qdc": _write_qdc}
 
@@ -1169,7 +1164,7 @@ def shipped_codebooks() -> list[str]:
 
 
 def load_codebook(path_or_name: str | Path | Codebook) -> Codebook:
-    """Read a codebook from a file (``.yaml``/``.yml``, ``.csv``, ``.xlsx``, ``.docx``, ``.qdc``) or a shipped name.
+    """Read a codebook from a file (``.yaml``/``.yml``, ``.csv``, ``.tsv``, ``.xlsx``, ``.docx``, ``.qdc``) or a shipped name.
 
     Parameters
     ----------
@@ -1204,7 +1199,7 @@ def load_codebook(path_or_name: str | Path | Codebook) -> Codebook:
         raise InputError("codebook file not found", path=path)
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
-        raise InputError(f"unknown codebook format {path.suffix!r} (use .yaml, .csv, .xlsx, .docx or .qdc)", path=path)
+        raise InputError(f"unknown codebook format {path.suffix!r} (use .yaml, .csv, .tsv, .xlsx, .docx or .qdc)", path=path)
     return reader(path)
 
 

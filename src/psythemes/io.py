@@ -68,6 +68,7 @@ __all__ = [
     "strip_span",
     "uncovered_words",
     "write_transcripts_jsonl",
+    "decode_table_bytes",
     "load_transcripts_jsonl",
 ]
 
@@ -100,6 +101,11 @@ def normalise_text(text: str) -> str:
 
 def _line_of_byte(raw: bytes, pos: int) -> int:
     return raw.count(b"\n", 0, pos) + 1
+
+
+# what to do when an encoding guess is wrong: transcripts take --encoding, the tables beside them do not
+_TRANSCRIPT_REMEDY = "pass --encoding NAME (encoding='NAME' in Python)"
+_TABLE_REMEDY = "save the file as UTF-8 (in Excel: CSV UTF-8)"
 
 
 def decode_bytes(raw: bytes, path: str | Path | None = None, encoding: str | None = None) -> str:
@@ -140,11 +146,12 @@ def decode_bytes(raw: bytes, path: str | Path | None = None, encoding: str | Non
     return text
 
 
-def _decode(raw: bytes, path: str | Path | None, encoding: str | None) -> tuple[str, str | None]:
+def _decode(raw: bytes, path: str | Path | None, encoding: str | None,
+            remedy: str = _TRANSCRIPT_REMEDY) -> tuple[str, str | None]:
     """:func:`decode_bytes`'s text, and the message naming the encoding it guessed (None: not a guess).
 
     The message is left to the caller, so that a file decoded twice (a ``.txt`` is looked at for a
-    table header first) is announced once.
+    table header first) is announced once.  ``remedy`` ends it: what to do when the guess is wrong.
     """
     guess: str | None = None
     if not raw:
@@ -171,7 +178,7 @@ def _decode(raw: bytes, path: str | Path | None, encoding: str | None) -> tuple[
             if b"\x00" in raw:
                 raise InputError("binary file (contains NUL bytes), not a transcript", path=path,
                                  line=_line_of_byte(raw, raw.index(b"\x00")))
-            text, guess = _decode_without_bom(raw, path)
+            text, guess = _decode_without_bom(raw, path, remedy)
     _check_not_binary(text, path)
     text = normalise_text(text)
     if not text.strip():
@@ -208,13 +215,22 @@ def _decode_mixed(raw: bytes, path: str | Path | None) -> tuple[str, str] | None
         f"{utf8_lines} other line(s) with accents are UTF-8; check those lines, or re-save the file as UTF-8")
 
 
-def _guessed(path: str | Path | None, codec: str, why: str) -> str:
+def _guessed(path: str | Path | None, codec: str, why: str, remedy: str = _TRANSCRIPT_REMEDY) -> str:
     """The warning that names an encoding psythemes guessed: a wrong guess garbles accents silently."""
-    return (f"{path or 'text'}: not UTF-8; read as {codec} (a guess: {why}); if letters look wrong, "
-            "pass --encoding NAME (encoding='NAME' in Python)")
+    return f"{path or 'text'}: not UTF-8; read as {codec} (a guess: {why}); if letters look wrong, {remedy}"
 
 
-def _decode_without_bom(raw: bytes, path: str | Path | None) -> tuple[str, str | None]:
+def decode_table_bytes(raw: bytes, path: str | Path | None = None) -> str:
+    """:func:`decode_bytes` for a table psythemes reads that has no ``--encoding`` option (gold codes,
+    machine codes, a codebook): a guessed encoding is named with the advice to save it as UTF-8."""
+    text, guess = _decode(raw, path, None, remedy=_TABLE_REMEDY)
+    if guess is not None:
+        warnings.warn(guess, PsythemesWarning, stacklevel=3)
+    return text
+
+
+def _decode_without_bom(raw: bytes, path: str | Path | None,
+                        remedy: str = _TRANSCRIPT_REMEDY) -> tuple[str, str | None]:
     """Text without a BOM: UTF-8 (no message), else a guess and the message that names it."""
     try:
         return raw.decode("utf-8"), None
@@ -231,14 +247,14 @@ def _decode_without_bom(raw: bytes, path: str | Path | None) -> tuple[str, str |
     except UnicodeDecodeError:
         text = None
     if text is not None and mess_ratio(text, _MAX_MESS) < _MAX_MESS:
-        return text, _guessed(path, "cp1252", "the usual Windows encoding")
+        return text, _guessed(path, "cp1252", "the usual Windows encoding", remedy)
     best = from_bytes(raw).best()
     if best is None:
         raise InputError(
             "cannot decode: not UTF-8, UTF-16 with BOM, cp1252 or another known encoding "
             "(pass encoding=... / check the file is a text transcript)",
             path=path, line=_line_of_byte(raw, first_bad))
-    return str(best), _guessed(path, best.encoding, "charset-normalizer's best")
+    return str(best), _guessed(path, best.encoding, "charset-normalizer's best", remedy)
 
 
 def _check_not_binary(text: str, path: str | Path | None) -> None:

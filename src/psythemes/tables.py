@@ -281,7 +281,7 @@ def read_metadata(path: str | Path) -> pd.DataFrame:
 
     import pandas as pd
 
-    from .io import _read_bytes, decode_bytes
+    from .io import _read_bytes, decode_table_bytes
     from .validate import check_rectangular
 
     path = Path(path)
@@ -292,7 +292,7 @@ def read_metadata(path: str | Path) -> pd.DataFrame:
         if raw.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):  # a zip (.ods, .numbers) or an old .xls
             raise InputError("metadata must be a CSV/TSV table or an Excel workbook (.xlsx); this file is another "
                              "kind of spreadsheet or archive: save the sheet as .xlsx or CSV", path=path)
-        text = decode_bytes(raw, path, None)
+        text = decode_table_bytes(raw, path)
         sep = csv_delimiter(text, path)
         check_rectangular(path, what="metadata", delimiter=sep, text=text)  # a shifted column is silent otherwise
     try:
@@ -399,18 +399,18 @@ def _read_csv(path: str | Path, required: Sequence[str], what: str) -> pd.DataFr
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{what} file not found", path=path)
-    try:
-        # read once: the delimiter, the shape check and pandas all work on this text (line ends kept,
-        # so that pandas sees what it would read from the file)
-        raw: str | None = path.read_bytes().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError):
-        raw = None  # pandas reports it below, in its own words
-    text = raw.replace("\r\n", "\n").replace("\r", "\n") if raw is not None else None  # as read_text gives it
-    sep = csv_delimiter(text or "", path)
+    from .io import _read_bytes, decode_table_bytes
+
+    raw = _read_bytes(path)
+    if not raw.strip():
+        raise InputError(f"{what} file is empty", path=path)
+    # read once, decoded as transcripts are (a cp1252 export from Excel is named, not an error): the
+    # delimiter, the shape check and pandas all work on this text
+    text = decode_table_bytes(raw, path)
+    sep = csv_delimiter(text, path)
     check_rectangular(path, what=what, delimiter=sep, text=text)
     try:
-        source: Any = _stringio.StringIO(raw) if raw is not None else path
-        frame = pd.read_csv(source, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        frame = pd.read_csv(_stringio.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
         raise InputError(f"{what} file is empty", path=path) from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
