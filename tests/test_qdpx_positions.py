@@ -177,6 +177,38 @@ def test_crlf_and_emoji_together(tmp_path):
     assert cut(project) == QUOTES
 
 
+def test_decomposed_accents_are_read_as_from_a_txt_with_the_codings_on_the_same_words(tmp_path):
+    # macOS writes "ü" as "u" + combining diaeresis; the same interview read from a .txt is NFC, so
+    # a project read otherwise gave other offsets, and gold from it fell beyond the .txt's length
+    from psythemes.io import normalise_text
+
+    nfd = unicodedata.normalize("NFD", EMOJI_TEXT.replace("alone", "müde, allein, Björn").replace(
+        "every night", "jede Nacht, Grüße"))
+    quotes = {code: unicodedata.normalize("NFD", q.replace("alone", "müde, allein, Björn").replace(
+        "every night", "jede Nacht, Grüße")) for code, q in QUOTES.items()}
+    raw = nfd.replace("\n", "\r\n")
+    path = tmp_path / "chat.qdpx"
+    codes = "".join(f'<Code guid="c000000{i}-0000-0000-0000-000000000000" name="{c}" isCodable="true"/>'
+                    for i, c in enumerate(quotes))
+    sels = "".join(
+        f'<PlainTextSelection guid="5e100000-0000-0000-0000-00000000000{i}" startPosition="{u16(raw, raw.index(q))}" '
+        f'endPosition="{u16(raw, raw.index(q) + len(q))}"><Coding guid="c0d10000-0000-0000-0000-00000000000{i}">'
+        f'<CodeRef targetGUID="c000000{i}-0000-0000-0000-000000000000"/></Coding></PlainTextSelection>'
+        for i, q in enumerate(quotes.values()))
+    xml = ('<?xml version="1.0" encoding="utf-8"?><Project xmlns="urn:QDA-XML:project:1.0" name="c" origin="MAXQDA">'
+           f'<CodeBook><Codes>{codes}</Codes></CodeBook><Sources>'
+           f'<TextSource guid="50000000-0000-0000-0000-000000000001" name="P06" plainTextPath="internal://s.txt">{sels}</TextSource></Sources></Project>')
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("project.qde", xml)
+        archive.writestr("sources/s.txt", raw.encode("utf-8"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PsythemesWarning)
+        project = read_qdpx(path)
+    text = project.transcripts[0].text
+    assert text == normalise_text(raw) and unicodedata.is_normalized("NFC", text)
+    assert cut(project) == {code: unicodedata.normalize("NFC", q) for code, q in quotes.items()}
+
+
 def test_bare_qde_beside_capitalised_sources_folder_reads_like_the_qdpx(tmp_path):
     archive_dir, bare_dir = tmp_path / "a", tmp_path / "b"
     archive_dir.mkdir(), bare_dir.mkdir()

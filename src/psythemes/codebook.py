@@ -1164,7 +1164,8 @@ def shipped_codebooks() -> list[str]:
 
 
 def load_codebook(path_or_name: str | Path | Codebook) -> Codebook:
-    """Read a codebook from a file (``.yaml``/``.yml``, ``.csv``, ``.tsv``, ``.xlsx``, ``.docx``, ``.qdc``) or a shipped name.
+    """Read a codebook from a file (``.yaml``/``.yml``, ``.csv``, ``.tsv``, ``.xlsx``, ``.docx``, ``.qdc``) or a
+    shipped name.
 
     Parameters
     ----------
@@ -1199,7 +1200,8 @@ def load_codebook(path_or_name: str | Path | Codebook) -> Codebook:
         raise InputError("codebook file not found", path=path)
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
-        raise InputError(f"unknown codebook format {path.suffix!r} (use .yaml, .csv, .tsv, .xlsx, .docx or .qdc)", path=path)
+        raise InputError(f"unknown codebook format {path.suffix!r} (use .yaml, .csv, .tsv, .xlsx, .docx or .qdc)",
+                         path=path)
     return reader(path)
 
 

@@ -733,43 +733,69 @@ def _decode(data: bytes, path: Path, member: str) -> str:
 
 
 def _normalise_with_map(raw: str):
-    """Normalise line ends (CRLF/CR → LF) and return a position map from raw to normalised text.
+    """The text as psythemes reads every transcript (:func:`psythemes.io.normalise_text`: LF line
+    ends, Unicode NFC), and a map from positions in ``raw`` to positions in it.
 
-    NFC is applied only where it keeps the length (then positions are unchanged), because
-    REFI-QDA positions refer to the source as stored.
+    REFI-QDA positions count the source as stored; the same interview read from a ``.txt`` is
+    normalised, so the project's text is too (a macOS export holds decomposed accents) and each
+    selection's positions are carried over.
     """
-    import unicodedata
 
     if "\r" not in raw:
         text = raw
-        offsets = None
+        removed: list[int] | None = None
     else:
         pieces = []
         # removed[i] = number of characters dropped before raw position i
         removed = [0] * (len(raw) + 1)
         dropped = 0
-        i = 0
-        while i < len(raw):
+        for i, ch in enumerate(raw):
             removed[i] = dropped
-            ch = raw[i]
             if ch == "\r" and i + 1 < len(raw) and raw[i + 1] == "\n":
                 dropped += 1  # the \r of a CRLF disappears
             elif ch == "\r":
                 pieces.append("\n")
             else:
                 pieces.append(ch)
-            i += 1
         removed[len(raw)] = dropped
         text = "".join(pieces)
-        offsets = removed
-    nfc = unicodedata.normalize("NFC", text)
-    if len(nfc) == len(text):
-        text = nfc
+    text, composed = _nfc_with_map(text)
 
     def to_norm(pos: int) -> int:
-        return pos if offsets is None else pos - offsets[pos]
+        pos = pos if removed is None else pos - removed[pos]
+        return pos if composed is None else composed[pos]
 
     return text, to_norm
+
+
+def _nfc_with_map(text: str) -> tuple[str, list[int] | None]:
+    """``text`` in NFC and, when that changes it, the NFC position of every position of ``text``.
+
+    Composition happens within a run of a starter and the combining marks after it, so the text
+    is normalised run by run and the runs' lengths give the map (a position inside a run that
+    shrinks moves to the run's end).  Where run-by-run NFC is not the NFC of the whole (Hangul
+    jamo, some Indic vowel pairs compose across starters) the text stays as stored, positions
+    unchanged, as before psythemes normalised project texts.
+    """
+    import unicodedata
+
+    nfc = unicodedata.normalize("NFC", text)
+    if nfc == text:
+        return text, None
+    starts = [i for i, ch in enumerate(text) if i == 0 or unicodedata.combining(ch) == 0]
+    bounds = list(zip(starts, starts[1:] + [len(text)], strict=True))
+    pieces = [unicodedata.normalize("NFC", text[a:b]) for a, b in bounds]
+    if "".join(pieces) != nfc:
+        return text, None
+    composed = [0] * (len(text) + 1)
+    done = 0
+    for (a, b), piece in zip(bounds, pieces, strict=True):
+        same = piece == text[a:b]
+        for i in range(a, b):
+            composed[i] = done + (i - a) if same or i == a else done + len(piece)
+        done += len(piece)
+    composed[len(text)] = done
+    return nfc, composed
 
 
 def _unique_doc_id(name: str, seen: set[str]) -> str:

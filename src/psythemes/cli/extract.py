@@ -33,8 +33,8 @@ def extract(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.", show_default=False, metavar="DIR")],
     metadata: Annotated[Path | None, typer.Option(help=METADATA_HELP, metavar="FILE")] = None,
     codebook: Annotated[str | None, typer.Option(
-        help="Codebook file (.yaml, .csv, .tsv, .xlsx, .docx, .qdc), or 'psychosomatic' for the shipped study codebook. "
-             "Required, except for a .qdpx project with a codebook, a --mapper, or the bundled demo corpus.",
+        help="Codebook file (.yaml, .csv, .tsv, .xlsx, .docx, .qdc), or 'psychosomatic' for the shipped study "
+             "codebook. Required, except for a .qdpx project with a codebook, a --mapper, or the bundled demo corpus.",
         metavar="FILE|NAME")] = None,
     gold: Annotated[list[Path] | None, typer.Option(
         help="Human codes: CSV (doc_id,start,end,code,coder), .qdpx, a filled-in review sheet or a table of "
