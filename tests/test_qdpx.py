@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from psythemes.codebook import codebook_from_dict
-from psythemes.errors import InputError
+from psythemes.errors import InputError, PsythemesWarning
 from psythemes.qdpx import project_to_xml, read_qdpx, write_qdpx
 from psythemes.schema import GOLD_COLUMNS, Transcript
 
@@ -214,17 +214,34 @@ def test_refuses_zip_bomb(tmp_path):
         read_qdpx(path, limits=ZipLimits(max_member_bytes=2**20))
 
 
-def test_refuses_selection_outside_text(tmp_path):
-    xml = VENDOR_XML.replace('endPosition="25"', 'endPosition="2500"')
-    path = _zip(tmp_path, {"project.qde": xml.encode(), "sources/one.txt": b"short text here, not long enough"})
-    with pytest.raises(InputError, match="outside"):
-        read_qdpx(path)
+def test_a_bad_selection_or_coding_is_left_out_and_named_the_others_kept(tmp_path):
+    # as a gold span beyond its text in a CSV: one bad coding must not cost the researcher the others
+    good = VENDOR_XML.split("    </TextSource>")[0].split("<PlainTextSelection")[1]
+    second = ("<PlainTextSelection" + good).replace("dddddddd-0000-0000-0000-000000000001", "d2").replace(
+        "eeeeeeee-0000-0000-0000-000000000001", "e2")
+    cases = {
+        "outside": ('endPosition="25"', 'endPosition="2500"', r"\[15, 2500\) lies outside source 'interview 1'"),
+        "reversed": ('endPosition="25" startPosition="15"', 'endPosition="5" startPosition="15"',
+                     r"ends before it starts \[15, 5\)"),
+        "dangling": ("{BBBBBBBB-0000-0000-0000-000000000002}\"/>", "{DEADBEEF-0000-0000-0000-000000000009}\"/>",
+                     "refers to unknown code '{DEADBEEF-0000-0000-0000-000000000009}'"),  # as written in the file
+    }
+    for name, (old, new, message) in cases.items():
+        # the bad selection first, then an intact copy of it
+        xml = VENDOR_XML.replace("<PlainTextSelection" + good, "<PlainTextSelection" + good.replace(old, new)
+                                 + second, 1)
+        path = _zip(tmp_path, {"project.qde": xml.encode(), "sources/one.txt": b"0123456789 she listened, yes"},
+                    name=f"{name}.qdpx")
+        with pytest.warns(PsythemesWarning, match="1 coding\\(s\\) left out: .*" + message):
+            project = read_qdpx(path)
+        assert project.codings[["start", "end", "code"]].values.tolist() == [[15, 25, "Listening"]], name
 
 
 @pytest.mark.parametrize(
     "members, message",
     [
         ({"readme.txt": b"hi"}, "no project.qde"),
+        ({"[Content_Types].xml": b"<x/>", "word/document.xml": b"<w/>"}, "it is a Word document"),
         ({"project.qde": b"<Project"}, "malformed"),
         ({"project.qde": b"<Other/>"}, "expected <Project>"),
         # a project whose sources are all missing (one missing of several: tests/test_qdpx_sources.py)

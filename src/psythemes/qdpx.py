@@ -343,7 +343,12 @@ def read_qdpx(path: str | Path, *, limits: ZipLimits | None = None, positions: s
         qde = [n for n in members if n.lower().endswith(".qde") and "/" not in n.strip("/")]
         qde = qde or [n for n in members if n.lower().endswith(".qde")]
         if not qde:
-            raise InputError("archive holds no project.qde", path=path)
+            kinds = {"word/document.xml": "a Word document (.docx)", "content.xml": "an OpenDocument file",
+                     "xl/workbook.xml": "an Excel workbook (.xlsx)"}
+            kind = next((k for member, k in kinds.items() if member in members), None)
+            raise InputError("archive holds no project.qde" + (f": it is {kind} renamed, not a REFI-QDA project "
+                                                                 "(export one from your QDA program)" if kind else ""),
+                             path=path)
         if len(qde) > 1:
             raise InputError(f"archive holds {len(qde)} project files ({', '.join(qde[:3])}); expected one",
                              path=path)
@@ -501,6 +506,9 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path, positions: st
     transcripts: list[Transcript] = []
     rows: list[dict[str, Any]] = []
     seen_ids: set[str] = set()
+    # one bad selection or coding is left out, named, as a gold span beyond its text in a CSV is:
+    # the researcher's other codings still count
+    skipped: list[str] = []
     for source, raw_text, selections in read:
         guid = _norm_guid(source.get("guid"))
         text, to_norm = _normalise_with_map(raw_text)
@@ -523,21 +531,23 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path, positions: st
         pairs = zip(_children(source, "PlainTextSelection"), selections, strict=True)
         for selection, (start_at, end_at, _name) in pairs:
             start_o, end_o = _from_utf16(offsets, start_at), _from_utf16(offsets, end_at)
+            if start_at > end_at:
+                skipped.append(f"selection {selection.get('guid')!r} in {doc_id!r} ends before it starts "
+                               f"[{start_at}, {end_at})")
+                continue
             if start_o is None or end_o is None or not 0 <= start_o <= end_o <= len(raw_text):
                 length = len(raw_text) if offsets is None else offsets[-1]
-                raise InputError(
-                    f"selection {selection.get('guid')!r} [{start_at}, {end_at}) lies outside source {doc_id!r} "
-                    f"({length} {'UTF-16 code units' if offsets else 'characters'})",
-                    path=path,
-                )
+                skipped.append(f"selection {selection.get('guid')!r} [{start_at}, {end_at}) lies outside source "
+                               f"{doc_id!r} ({length} {'UTF-16 code units' if offsets else 'characters'})")
+                continue
             sel_user = _norm_guid(selection.get("creatingUser"))
             for coding in _children(selection, "Coding"):
                 code_ref = _child(coding, "CodeRef")
-                target_guid = _norm_guid(code_ref.get("targetGUID") if code_ref is not None else None)
+                written = code_ref.get("targetGUID") if code_ref is not None else None
+                target_guid = _norm_guid(written)
                 if target_guid not in code_names:
-                    raise InputError(
-                        f"coding in source {doc_id!r} refers to unknown code {target_guid!r}", path=path
-                    )
+                    skipped.append(f"a coding in {doc_id!r} refers to unknown code {written!r}")
+                    continue
                 user_guid = _norm_guid(coding.get("creatingUser")) or sel_user
                 rows.append(
                     {
@@ -551,6 +561,9 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path, positions: st
                 note = _suggestion_note(coding, notes)
                 if note is not None:
                     suggestions.append({**rows[-1], **note})
+    if skipped:
+        warnings.warn(f"{path}: {len(skipped)} coding(s) left out: {'; '.join(skipped[:5])}"
+                      f"{' ...' if len(skipped) > 5 else ''}", PsythemesWarning, stacklevel=3)
     codings = pd.DataFrame(rows, columns=GOLD_COLUMNS)
     return QdaProject(name=root.get("name") or path.stem, transcripts=transcripts, codebook=codebook, codings=codings,
                       position_unit=unit, suggestions=pd.DataFrame(suggestions, columns=_SUGGESTION_COLUMNS),
