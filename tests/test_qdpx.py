@@ -389,3 +389,27 @@ def test_cli_evaluate_reads_qdpx_gold_without_machine_codes(tmp_path, transcript
     rc = main(["evaluate", "--pred", str(pred), "--gold", str(path), "--gold-coders", "Z", "--out",
                str(tmp_path / "ev2"), "--pred-units-only"])
     assert rc == 2 and "no codings by coder(s) Z" in capsys.readouterr().err
+
+
+def test_codes_sharing_a_name_under_two_parents_are_named_by_their_paths(tmp_path):
+    # NVivo's common layout: Family > Support and Friends > Support; the project was unreadable
+    xml = VENDOR_XML.replace(
+        '<Code name="Listening" guid="bbbbbbbb-0000-0000-0000-000000000002" isCodable="true"/>',
+        '<Code name="Support" guid="bbbbbbbb-0000-0000-0000-000000000002" isCodable="true"/></Code>'
+        '<Code isCodable="true" name="Friends" guid="bbbbbbbb-0000-0000-0000-000000000003">'
+        '<Code name="Support" guid="bbbbbbbb-0000-0000-0000-000000000004" isCodable="true"/>')
+    path = _zip(tmp_path, {"project.qde": xml.encode(), "sources/one.txt": b"0123456789 she listened, yes"})
+    with pytest.warns(PsythemesWarning, match="named by their paths: 'Trust > Support', 'Friends > Support'"):
+        project = read_qdpx(path)
+    assert project.codebook.names == ["Trust", "Trust > Support", "Friends", "Friends > Support"]
+    assert project.codings["code"].tolist() == ["Trust > Support"]
+    # written back, each is "Support" under its parent again, with no description nobody wrote
+    out = tmp_path / "again.qdpx"
+    write_qdpx(out, project.transcripts, codings=project.codings, codes=project.codebook)
+    with zipfile.ZipFile(out) as archive:
+        qde = archive.read("project.qde").decode()
+    assert qde.count('name="Support"') == 2 and "<Description>Trust</Description>" not in qde
+    with pytest.warns(PsythemesWarning, match="named by their paths"):
+        again = read_qdpx(out)
+    assert again.codebook.names == project.codebook.names
+    assert again.codings["code"].tolist() == ["Trust > Support"]

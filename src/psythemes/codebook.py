@@ -664,7 +664,11 @@ def code_to_refi_element(code: Code, namespace: str = CODEBOOK_NS, *,
     if code.color:
         attrs["color"] = code.color
     elem = ET.Element(f"{{{namespace}}}Code", attrs)
-    ET.SubElement(elem, f"{{{namespace}}}Description").text = _render_description(code)
+    description = _render_description(code)
+    # a code read without a description has its name as definition (something to embed); written
+    # back, that would give the researcher's project a description nobody wrote
+    if description.strip() not in ("", code.display):
+        ET.SubElement(elem, f"{{{namespace}}}Description").text = description
     for child in code.children:
         elem.append(code_to_refi_element(child, namespace, guids=guids))
     return elem
@@ -706,7 +710,42 @@ def codes_from_refi(codes_elem: ET.Element, namespace: str = CODEBOOK_NS, *,
             code = replace(code, color=color)
         return code
 
-    return tuple(read(c, f"code #{i + 1}") for i, c in enumerate(codes_elem.findall(f"{{{namespace}}}Code")))
+    codes = tuple(read(c, f"code #{i + 1}") for i, c in enumerate(codes_elem.findall(f"{{{namespace}}}Code")))
+    return _named_by_paths(codes, path)
+
+
+def _named_by_paths(codes: tuple[Code, ...], path: str | None) -> tuple[Code, ...]:
+    """Codes that share a name under different parents (NVivo's ``Family > Support`` and
+    ``Friends > Support``) named by their paths, as a CSV codebook's are; their label keeps the
+    name as written, so an export writes it back.  One warning names them."""
+    seen: list[tuple[str, ...]] = []
+
+    def walk(level: tuple[Code, ...], prefix: tuple[str, ...]) -> None:
+        for code in level:
+            seen.append((*prefix, code.display))
+            walk(code.children, (*prefix, code.display))
+
+    walk(codes, ())
+    count = Counter(_name_key(t[-1]) for t in seen)
+    if all(n == 1 for n in count.values()):
+        return codes
+    renamed: list[str] = []
+
+    def rename(level: tuple[Code, ...], prefix: tuple[str, ...]) -> tuple[Code, ...]:
+        out = []
+        for code in level:
+            trail = (*prefix, code.display)
+            children = rename(code.children, trail)
+            if count[_name_key(code.display)] > 1:
+                renamed.append(" > ".join(trail))
+                code = replace(code, name=" > ".join(trail), label=code.display)
+            out.append(replace(code, children=children))
+        return tuple(out)
+
+    codes = rename(codes, ())
+    warnings.warn(f"{Path(path).name if path else 'codebook'}: codes that share a name under different parents "
+                  f"are named by their paths: {', '.join(repr(r) for r in renamed)}", PsythemesWarning, stacklevel=3)
+    return codes
 
 
 def _read_qdc(path: Path) -> Codebook:

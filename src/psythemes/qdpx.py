@@ -446,10 +446,6 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path, positions: st
     if codes_el is not None and _children(codes_el, "Code"):
         codes = codes_from_refi(codes_el, NAMESPACE, path=str(path))
         codebook = Codebook(name=root.get("name") or path.stem, codes=codes, source=str(path))
-        names = codebook.names
-        if len(set(names)) != len(names):
-            dupes = sorted({n for n in names if names.count(n) > 1})
-            raise InputError(f"codebook has codes that share a name: {', '.join(dupes)}", path=path)
         # codes_from_refi walks depth first, as iter() does: pair each element with its code
         for elem, code in zip(codes_el.iter(f"{_NS}Code"), codebook.flat(), strict=True):
             code_names[_norm_guid(elem.get("guid"))] = code.name
