@@ -52,3 +52,28 @@ def test_project_without_text_sources(tmp_path):
     assert read_qdpx(path).transcripts == []  # a codebook-only project is still a codebook
     with pytest.raises(InputError, match="project has no text sources"):
         read_transcripts([path])
+
+
+@pytest.mark.parametrize("layout", ["relative_to_base_path", "absolute", "beside_the_project"])
+def test_sources_kept_outside_the_project_are_read_from_where_it_names_them(tmp_path, layout):
+    # QualCoder and the REFI-QDA standard allow text sources outside the archive; they were "not found"
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    (folder / "P2.txt").write_text("Interviewer: Hello.\nP2: I felt calm there.\n", encoding="utf-8")
+    path = project(tmp_path, ["P1", "P2"], present=["P1"])
+    ref = {"relative_to_base_path": "relative://P2.txt", "absolute": f"absolute://{(folder / 'P2.txt').as_posix()}",
+           "beside_the_project": "texts/P2.txt"}[layout]
+    with zipfile.ZipFile(path) as archive:
+        xml = archive.read("project.qde").decode()
+    xml = xml.replace("internal://P2.txt", ref)
+    if layout == "relative_to_base_path":
+        xml = xml.replace('name="p">', f'name="p" basePath="{folder.as_posix()}">')
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("project.qde", xml)
+        archive.writestr("sources/P1.txt", "Interviewer: Hello.\nP1: I felt calm there.\n")
+    with pytest.warns(PsythemesWarning, match=r"1 text source\(s\) read from outside the project, where it names "
+                                              rf"them: .*{folder.name}/P2\.txt"):
+        read = read_qdpx(path)
+    assert [t.doc_id for t in read.transcripts] == ["P1", "P2"]
+    text = read.transcripts[1].text
+    assert [text[r.start:r.end] for r in read.codings.itertuples() if r.doc_id == "P2"] == ["Hello"]

@@ -472,8 +472,9 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path, positions: st
     sources_el = _child(root, "Sources")
     text_sources = _children(sources_el, "TextSource") if sources_el is not None else []
     missing: list[str] = []
+    outside: list[str] = []
     for source in text_sources:
-        raw_text = _source_text(source, load_source, path)
+        raw_text = _source_text(source, load_source, path, root.get("basePath"), outside)
         if raw_text is None:
             missing.append(f"{source.get('name') or source.get('guid')!r} ({source.get('plainTextPath') or 'no path'})")
             continue
@@ -493,8 +494,12 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path, positions: st
         raise InputError(f"none of the project's {len(missing)} text sources was found: {'; '.join(missing[:5])}"
                          f"{' ...' if len(missing) > 5 else ''}", path=path)
     for name in missing:  # one warning per source: the user has to find each of them
-        warnings.warn(f"{path}: text source {name} not found; read the project without it (and its codings)",
-                      PsythemesWarning, stacklevel=3)
+        warnings.warn(f"{path}: text source {name} not found in the project, nor at the path it names; read "
+                      "the project without it (and its codings)", PsythemesWarning, stacklevel=3)
+    if outside:  # a copy of the project elsewhere would lose them: said
+        warnings.warn(f"{path}: {len(outside)} text source(s) read from outside the project, where it names them: "
+                      f"{', '.join(outside[:5])}{' ...' if len(outside) > 5 else ''}", PsythemesWarning,
+                      stacklevel=3)
     unit = _position_unit(positions, [(raw, sels) for _, raw, sels in read], root.get("origin"), path)
 
     notes = _read_notes(root)
@@ -715,8 +720,10 @@ def _variable_values(elem: ET.Element, variables: Mapping[str, str]) -> dict[str
     return values
 
 
-def _source_text(source: ET.Element, load_source: Any, path: Path) -> str | None:
-    """The plain text of a text source, ``None`` when its file is not in the project."""
+def _source_text(source: ET.Element, load_source: Any, path: Path, base_path: str | None = None,
+                 outside: list[str] | None = None) -> str | None:
+    """The plain text of a text source, ``None`` when its file is found neither in the project
+    nor where the project says it lies outside (``outside`` collects those read from there)."""
     inline = _child(source, "PlainTextContent")
     if inline is not None and inline.text is not None:
         return inline.text
@@ -729,6 +736,33 @@ def _source_text(source: ET.Element, load_source: Any, path: Path) -> str | None
         data = load_source(candidate)
         if data is not None:
             return _decode(data, path, candidate)
+    external = _external_source(ref, path, base_path)
+    if external is None:
+        return None
+    if outside is not None:
+        outside.append(str(external))
+    return _decode(external.read_bytes(), path, str(external))
+
+
+def _external_source(ref: str, path: Path, base_path: str | None) -> Path | None:
+    """A source the project keeps outside itself (REFI-QDA ``absolute://`` and ``relative://``
+    paths, QualCoder's plain relative ones): the file, when it exists and is a plain file of a
+    text source's size; the user gave us the project, and the project names these files."""
+    scheme, _, rest = ref.partition("://") if "://" in ref else ("", "", ref)
+    if not rest or scheme.lower() == "internal":
+        return None
+    rest = rest.replace("\\", "/")
+    candidates: list[Path] = []
+    if scheme.lower() == "absolute":
+        candidates.append(Path(rest if rest.startswith("/") or re.match(r"^[A-Za-z]:/", rest) else "/" + rest))
+    else:  # relative to the project's basePath, then to the folder the project lies in
+        if base_path:
+            base = re.sub(r"^(absolute|file)://", "", base_path).replace("\\", "/")
+            candidates.append(Path(base) / rest.lstrip("/"))
+        candidates.append(path.parent / rest.lstrip("/"))
+    for candidate in candidates:
+        if candidate.is_file() and candidate.stat().st_size <= Limits().max_member_bytes:
+            return candidate
     return None
 
 
