@@ -413,3 +413,19 @@ def test_codes_sharing_a_name_under_two_parents_are_named_by_their_paths(tmp_pat
         again = read_qdpx(out)
     assert again.codebook.names == project.codebook.names
     assert again.codings["code"].tolist() == ["Trust > Support"]
+
+
+def test_a_project_is_a_codebook_for_every_codebook_option(tmp_path, capsys):
+    # codebook validate/convert and --codebook said "unknown codebook format '.qdpx'"
+    from psythemes.cli import main
+    from psythemes.codebook import load_codebook
+
+    path = _zip(tmp_path, {"project.qde": VENDOR_XML.encode()})  # no sources: the codebook needs none
+    book = load_codebook(path)
+    assert book.names == ["Trust", "Listening"] and book.codes[0].children[0].name == "Listening"
+    assert main(["codebook", "convert", str(path), str(tmp_path / "book.qdc")]) == 0
+    assert load_codebook(tmp_path / "book.qdc").names == book.names
+    empty = _zip(tmp_path, {"project.qde": VENDOR_XML.split("<CodeBook>")[0].encode() + b"</Project>"}, "e.qdpx")
+    capsys.readouterr()
+    assert main(["codebook", "validate", str(empty)]) == 2
+    assert "project has no codes" in capsys.readouterr().err

@@ -346,3 +346,35 @@ def test_detection_is_never_wrong_when_it_does_not_warn(tmp_path_factory, case, 
     want = sorted((f"c{i}", text[a:b]) for i, (a, b) in enumerate(spans))
     guessed = [w for w in caught if "could not tell" in str(w.message)]
     assert guessed or got == want
+
+
+def test_evaluate_and_train_take_the_unit_when_the_origin_guess_is_wrong(tmp_path, capsys):
+    # an NVivo-labelled project whose positions are code points: the origin guess (UTF-16) misplaces
+    # every coding after an emoji; the warning's advice, --qdpx-positions, must exist where gold is read
+    import json
+
+    from psythemes.cli import main
+
+    path = vendor_project(tmp_path, EMOJI_TEXT, origin="NVivo 14", unit="codepoints")
+    seg = tmp_path / "seg"
+    assert main(["segment", str(path), "--out", str(seg), "--unit", "sentence"]) == 0
+    segments = pd.read_csv(seg / "segments.csv", keep_default_na=False)
+    pred = tmp_path / "codes.csv"
+    segments.head(1).assign(code="support", score=0.9)[
+        ["doc_id", "segment_id", "start", "end", "code", "score"]].to_csv(pred, index=False)
+    aligned = {}
+    for unit in ("auto", "codepoints"):
+        capsys.readouterr()
+        rc = main(["evaluate", "--pred", str(pred), "--gold", str(path), "--segments", str(seg / "segments.csv"),
+                   "--out", str(tmp_path / unit), "--n-boot", "0", "--overlap", "1", "--qdpx-positions", unit])
+        assert rc == 0, capsys.readouterr().err
+        summary = json.loads((tmp_path / unit / "agreement.json").read_text())["summary"]
+        aligned[unit] = summary["n_gold_spans_aligned"]
+    assert aligned == {"auto": aligned["auto"], "codepoints": 3} and aligned["auto"] < 3
+    # train reads the same way, and takes the project's own codebook
+    capsys.readouterr()
+    rc = main(["train", str(seg / "segments.csv"), "--gold", str(path), "--codebook", str(path),
+               "--out", str(tmp_path / "model"), "--qdpx-positions", "codepoints", "--cv", "0"])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "UTF-16" not in err  # no guess to warn about: the unit was given

@@ -1190,9 +1190,16 @@ def _write_yaml(cb: Codebook, path: Path) -> None:
     write_text(path, text)
 
 
+def _read_project_codebook(path: Path) -> Codebook:
+    from .qdpx import read_project_codebook  # lazily: qdpx imports pandas
+
+    return read_project_codebook(path)
+
+
 _READERS = {".yaml": _read_yaml, ".yml": _read_yaml, ".csv": _read_csv_codebook, ".tsv": _read_csv_codebook,
             ".xlsx": _read_xlsx_codebook,
-            ".docx": _read_docx_codebook, ".qdc": _read_qdc}
+            ".docx": _read_docx_codebook, ".qdc": _read_qdc, ".qdpx": _read_project_codebook,
+            ".qde": _read_project_codebook}
 _WRITERS = {".yaml": _write_yaml, ".yml": _write_yaml, ".csv": _write_csv, ".qdc": _write_qdc}
 
 
@@ -1239,8 +1246,8 @@ def load_codebook(path_or_name: str | Path | Codebook) -> Codebook:
         raise InputError("codebook file not found", path=path)
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
-        raise InputError(f"unknown codebook format {path.suffix!r} (use .yaml, .csv, .tsv, .xlsx, .docx or .qdc)",
-                         path=path)
+        raise InputError(f"unknown codebook format {path.suffix!r} (use .yaml, .csv, .tsv, .xlsx, .docx, .qdc "
+                         "or .qdpx)", path=path)
     return reader(path)
 
 

@@ -238,18 +238,19 @@ def set_aside_mask(table: pd.DataFrame, *, interviewer: str = "keep", backchanne
     return drop
 
 
-def _read_gold_csv(path: str | Path, codebook: Codebook, segments: pd.DataFrame | None = None) -> pd.DataFrame:
+def _read_gold_csv(path: str | Path, codebook: Codebook, segments: pd.DataFrame | None = None,
+                   qdpx_positions: str = "auto") -> pd.DataFrame:
     # spans beyond their text are dropped (with a warning) when transcripts.jsonl lies beside segments.csv
     lengths = segments.attrs.get("text_lengths") if segments is not None else None
-    return read_gold(path, codes=codebook.names, text_lengths=lengths,
+    return read_gold(path, codes=codebook.names, text_lengths=lengths, qdpx_positions=qdpx_positions,
                      texts=gold_texts(segments) if segments is not None else None)
 
 
 def _few_shot_training(cb: Codebook, segments: pd.DataFrame, train: str | Path, single_label: bool | None,
-                       ) -> tuple[pd.DataFrame, list[Any], dict[str, Any]]:
+                       qdpx_positions: str = "auto") -> tuple[pd.DataFrame, list[Any], dict[str, Any]]:
     """Training segments, labels and the inferred scheme (announced as a PsythemesWarning)."""
 
-    gold = _read_gold_csv(train, cb, segments)
+    gold = _read_gold_csv(train, cb, segments, qdpx_positions)
     y_all = labels_from_gold(segments, gold)
     keep = np.flatnonzero(segments[_DOC].astype(str).isin(set(gold[_DOC].astype(str))).to_numpy())
     reviewed = gold.attrs.get("reviewed_spans")
@@ -281,7 +282,8 @@ def _few_shot_training(cb: Codebook, segments: pd.DataFrame, train: str | Path, 
 
 def _fit_mapper(method: str, codebook: str | Path | None, segments: pd.DataFrame, *, train: str | Path | None,
                 model: str | Path | None, threshold: str | float, max_codes: int | None, embedder: Any = None,
-                single_label: bool | None = None, roles: Sequence[str] | None = None) -> tuple[Any, set[str]]:
+                single_label: bool | None = None, roles: Sequence[str] | None = None,
+                qdpx_positions: str = "auto") -> tuple[Any, set[str]]:
     """The fitted mapper, and the ids of the segments it was trained on (a few-shot mapper fitted
     here on ``train``; empty otherwise)."""
     if model is not None:
@@ -297,7 +299,7 @@ def _fit_mapper(method: str, codebook: str | Path | None, segments: pd.DataFrame
     if method == "few-shot":
         if train is None:
             raise InputError("--method few-shot needs --train GOLD.csv or --model DIR")
-        seg, y, scheme = _few_shot_training(cb, segments, train, single_label)
+        seg, y, scheme = _few_shot_training(cb, segments, train, single_label, qdpx_positions)
         mapper = FewShotMapper(cb, embedder=embedder, single_label=scheme["single_label"], roles=scheme["roles"]).fit(
             seg, y, all_segments=segments, unlabelled=_mapping.not_trained_on(segments, seg))
         return mapper, set(seg[_SEG].astype(str))
@@ -362,6 +364,7 @@ def map_segments_to_files(
     roles: Sequence[str] | None = None,
     interviewer: str = "drop",
     backchannels: str = "drop",
+    qdpx_positions: str = "auto",
 ) -> dict[str, Any]:
     """Map a ``segments.csv`` to a codebook and write ``codes.csv`` (and ``theme_codes.csv``).
 
@@ -376,7 +379,7 @@ def map_segments_to_files(
     method : {"zero-shot", "few-shot"}
         ``few-shot`` trains on ``train`` (gold spans for some of these documents) unless ``model`` is given.
     train : path, optional
-        Gold CSV (:data:`~psythemes.schema.GOLD_COLUMNS`).
+        Gold codes, as :func:`psythemes.tables.read_gold` reads them (CSV, ``.qdpx``, review sheet).
     model : path, optional
         Folder written by :meth:`FewShotMapper.save` (implies few-shot).
     themes : path, optional
@@ -392,6 +395,8 @@ def map_segments_to_files(
         Zero-shot: code only segments of these roles (``role`` column, case-insensitive); the
         mapper calibrates on them too.  Few-shot takes the roles from the gold; giving them
         there is an error.
+    qdpx_positions : {"auto", "utf16", "codepoints"}
+        The unit of selection positions of a ``.qdpx`` ``train`` (see :func:`psythemes.qdpx.read_qdpx`).
     interviewer, backchannels : {"drop", "keep"}
         Zero-shot: interviewer turns and backchannels ("mm-hmm") get no code, as in
         :func:`psythemes.extract` (see :func:`set_aside_mask`); interviewer turns are kept when
@@ -425,7 +430,8 @@ def map_segments_to_files(
     to_code = frame[~aside].reset_index(drop=True)
     out = prepare_out_dir(out_dir)
     mapper, trained_on = _fit_mapper(method, codebook, to_code, train=train, model=model, threshold=threshold,
-                                     max_codes=max_codes, embedder=embedder, single_label=single_label, roles=roles)
+                                     max_codes=max_codes, embedder=embedder, single_label=single_label, roles=roles,
+                                     qdpx_positions=qdpx_positions)
     if isinstance(mapper, FewShotMapper):
         codes = mapper.predict(frame, all_segments=frame)
     else:
@@ -461,6 +467,7 @@ def train_to_folder(
     random_state: int = 0,
     embedder: Any = None,
     single_label: bool | None = None,
+    qdpx_positions: str = "auto",
 ) -> dict[str, Any]:
     """Train a :class:`FewShotMapper` on gold spans and save it (with grouped-CV metrics in its card).
 
@@ -468,10 +475,12 @@ def train_to_folder(
     document without gold rows is not "coded as nothing"); all segments serve as context.
     Whether the scheme is single-label and which roles are coded is inferred from the gold
     (:func:`infer_scheme`, announced as a warning) unless ``single_label`` is given.
+    ``qdpx_positions``: the unit of a ``.qdpx`` gold's selection positions (see
+    :func:`psythemes.qdpx.read_qdpx`).
     """
     cb = load_codebook(codebook)
     frame = _segment_table(segments, "train")
-    train, y, scheme = _few_shot_training(cb, frame, gold, single_label)
+    train, y, scheme = _few_shot_training(cb, frame, gold, single_label, qdpx_positions)
     embedder = embedder if embedder is not None else _mapping.default_embedder()
     metrics: dict[str, Any] = {}
     params = {"single_label": scheme["single_label"], "roles": scheme["roles"]}

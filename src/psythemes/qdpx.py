@@ -53,6 +53,7 @@ __all__ = [
     "write_qdpx",
     "project_to_xml",
     "ZipLimits",
+    "read_project_codebook",
     "POSITION_UNITS",
     "detect_position_unit",
     "utf16_offsets",
@@ -282,8 +283,8 @@ def detect_position_unit(
         return ("utf16" if impossible["codepoints"] else "codepoints"), None
     if named["codepoints"] != named["utf16"]:
         return max(named, key=named.__getitem__), None
-    hint = ("choose with --qdpx-positions utf16|codepoints (psythemes extract) or positions= "
-            "(read_qdpx)")
+    hint = ("choose with --qdpx-positions utf16|codepoints (psythemes extract, evaluate, train, map) or "
+            "positions= (read_qdpx, read_gold's qdpx_positions=)")
     origin = (origin or "").strip()
     if _UTF16_ORIGINS.search(origin):
         return "utf16", (f"selection positions read as UTF-16 code units because the project comes from "
@@ -340,20 +341,8 @@ def read_qdpx(path: str | Path, *, limits: ZipLimits | None = None, positions: s
     # every member is checked (paths, encryption, method, size, ratio) before any is used
     with open_zip(path, path, limits, verify=False) as archive:
         members = _checked_members(archive, path, limits)
-        qde = [n for n in members if n.lower().endswith(".qde") and "/" not in n.strip("/")]
-        qde = qde or [n for n in members if n.lower().endswith(".qde")]
-        if not qde:
-            kinds = {"word/document.xml": "a Word document (.docx)", "content.xml": "an OpenDocument file",
-                     "xl/workbook.xml": "an Excel workbook (.xlsx)"}
-            kind = next((k for member, k in kinds.items() if member in members), None)
-            raise InputError("archive holds no project.qde" + (f": it is {kind} renamed, not a REFI-QDA project "
-                                                                 "(export one from your QDA program)" if kind else ""),
-                             path=path)
-        if len(qde) > 1:
-            raise InputError(f"archive holds {len(qde)} project files ({', '.join(qde[:3])}); expected one",
-                             path=path)
         budget = [limits.max_total_bytes]
-        xml_bytes = _read_member(archive, members[qde[0]], path, limits, budget)
+        xml_bytes = _read_member(archive, members[_project_member(members, path)], path, limits, budget)
         scan_xml(xml_bytes, path, limits)
         by_lower = {n.lower(): n for n in members}
 
@@ -365,6 +354,55 @@ def read_qdpx(path: str | Path, *, limits: ZipLimits | None = None, positions: s
             return None
 
         return _parse_project(xml_bytes, load_source, path, positions)
+
+
+def _project_member(members: Mapping[str, Any], path: Path) -> str:
+    """The name of the archive's one ``project.qde``."""
+    qde = [n for n in members if n.lower().endswith(".qde") and "/" not in n.strip("/")]
+    qde = qde or [n for n in members if n.lower().endswith(".qde")]
+    if not qde:
+        kinds = {"word/document.xml": "a Word document (.docx)", "content.xml": "an OpenDocument file",
+                 "xl/workbook.xml": "an Excel workbook (.xlsx)"}
+        kind = next((k for member, k in kinds.items() if member in members), None)
+        raise InputError("archive holds no project.qde" + (f": it is {kind} renamed, not a REFI-QDA project "
+                                                             "(export one from your QDA program)" if kind else ""),
+                         path=path)
+    if len(qde) > 1:
+        raise InputError(f"archive holds {len(qde)} project files ({', '.join(qde[:3])}); expected one", path=path)
+    return qde[0]
+
+
+def read_project_codebook(path: str | Path, *, limits: ZipLimits | None = None) -> Codebook:
+    """The codebook of a REFI-QDA project (``.qdpx`` or bare ``.qde``), its sources left unread.
+
+    What ``psythemes codebook validate/convert`` and every ``--codebook`` read from a project, as
+    :func:`psythemes.codebook.load_codebook` does for a ``.qdc``.
+
+    Raises
+    ------
+    InputError
+        Not a readable project, or a project without codes.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", path=path)
+    limits = limits or ZipLimits()
+    if path.suffix.lower() == ".qde":
+        xml_bytes = path.read_bytes()
+    else:
+        with open_zip(path, path, limits, verify=False) as archive:
+            members = _checked_members(archive, path, limits)
+            xml_bytes = _read_member(archive, members[_project_member(members, path)], path, limits,
+                                     [limits.max_total_bytes])
+    scan_xml(xml_bytes, path, limits)
+    root = _parse_xml(xml_bytes, path)
+    book = _child(root, "CodeBook")
+    codes_el = _child(book, "Codes") if book is not None else None
+    _take_theme_group(codes_el)  # psythemes' candidate themes travel as a code group: not codes
+    if codes_el is None or not _children(codes_el, "Code"):
+        raise InputError("project has no codes: no codebook to read", path=path)
+    codes = codes_from_refi(codes_el, NAMESPACE, path=str(path))
+    return Codebook(name=root.get("name") or path.stem, codes=codes, source=str(path))
 
 
 def _sources_folder(folder: Path) -> Path:

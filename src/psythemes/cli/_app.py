@@ -159,6 +159,8 @@ def comma_list(value: str | None) -> list[str] | None:
 
 
 #: Help of ``--metadata``, shared by the commands that read transcript files.
+QDPX_POSITIONS_HELP = ("How a .qdpx input or gold counts selection positions: auto (detect, warn when guessing), "
+                       "utf16 (NVivo, ATLAS.ti, MAXQDA) or codepoints (QualCoder). See docs/formats.md.")
 METADATA_HELP = "Metadata table (.csv, .tsv or .xlsx), one row per transcript: doc_id, participant, role, wave, ..."
 
 #: Help of ``--encoding``, shared by the commands that read transcript files.

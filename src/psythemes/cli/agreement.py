@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import typer
 
-from ._app import app, comma_list, warnings_as_lines, working
+from ._app import QDPX_POSITIONS_HELP, app, comma_list, warnings_as_lines, working
 
 #: First-column headers taken as a unit id by ``agree --unit-column auto``.
 UNIT_ID_HEADERS = {"", "id", "unit", "unit_id", "item", "item_id", "subject", "subject_id",
@@ -153,6 +153,8 @@ def evaluate_command(
     ci: float = typer.Option(0.95, "--ci", min=0.5, max=0.999, help="Confidence level of bootstrap intervals."),
     n_boot: int = typer.Option(1000, "--n-boot", min=0, help="Bootstrap resamples of units (0 = no intervals)."),
     seed: int = typer.Option(0, "--seed", help="Random seed of the bootstrap."),
+    qdpx_positions: Literal["auto", "utf16", "codepoints"] = typer.Option(
+        "auto", "--qdpx-positions", help=QDPX_POSITIONS_HELP),
     all_roles: bool = typer.Option(
         False, "--all-roles", help="Score the segments of every role (default: when the gold codes some roles "
                                    "only, e.g. therapist turns, those; a warning says so)."),
@@ -178,7 +180,7 @@ def evaluate_command(
         coders = comma_list(gold_coders)
         seg_table = read_segments(segments) if segments is not None else None
         # read_segments has read the transcripts.jsonl beside the table once: its lengths come with it
-        gold_table = read_gold(list(gold), codes=code_list, coders=coders,
+        gold_table = read_gold(list(gold), codes=code_list, coders=coders, qdpx_positions=qdpx_positions,
                                text_lengths=seg_table.attrs.get("text_lengths") if seg_table is not None else None,
                                texts=gold_texts(seg_table) if seg_table is not None else None)
         pred_table = read_codes(pred, codes=code_list)

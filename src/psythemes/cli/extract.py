@@ -15,6 +15,7 @@ from ._app import (
     KEEP_HELP,
     METADATA_HELP,
     NAMES_HELP,
+    QDPX_POSITIONS_HELP,
     SPEAKER_ROLES_HELP,
     app,
     comma_list,
@@ -33,7 +34,7 @@ def extract(
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.", show_default=False, metavar="DIR")],
     metadata: Annotated[Path | None, typer.Option(help=METADATA_HELP, metavar="FILE")] = None,
     codebook: Annotated[str | None, typer.Option(
-        help="Codebook file (.yaml, .csv, .tsv, .xlsx, .docx, .qdc), or 'psychosomatic' for the shipped study "
+        help="Codebook file (.yaml, .csv, .tsv, .xlsx, .docx, .qdc, .qdpx), or 'psychosomatic' for the shipped study "
              "codebook. Required, except for a .qdpx project with a codebook, a --mapper, or the bundled demo corpus.",
         metavar="FILE|NAME")] = None,
     gold: Annotated[list[Path] | None, typer.Option(
@@ -102,8 +103,7 @@ def extract(
     names: Annotated[Path | None, typer.Option(help="With --pseudonymise: " + NAMES_HELP, metavar="FILE")] = None,
     keep: Annotated[Path | None, typer.Option(help="With --pseudonymise: " + KEEP_HELP, metavar="FILE")] = None,
     qdpx_positions: Annotated[Literal["auto", "utf16", "codepoints"], typer.Option(
-        help="How a .qdpx input or --gold counts selection positions: auto (detect, warn when guessing), "
-             "utf16 (NVivo, ATLAS.ti, MAXQDA) or codepoints (QualCoder). See docs/formats.md.")] = "auto",
+        help=QDPX_POSITIONS_HELP)] = "auto",
     scheduler: Annotated[str | None, typer.Option(
         help="Run on Dask: local[:N] (N worker processes) or tcp://HOST:PORT; needs psythemes[dask]. "
              "See docs/scaling.md.", metavar="local[:N]|tcp://HOST:PORT")] = None,

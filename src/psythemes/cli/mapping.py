@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 import typer
 
-from ._app import add_group, app, comma_list, print_warning, warnings_as_lines
+from ._app import QDPX_POSITIONS_HELP, add_group, app, comma_list, print_warning, warnings_as_lines
 
 codebook_app = add_group("codebook", "Check and convert codebooks (YAML, CSV/Excel/Word tables, REFI-QDA .qdc).")
 
@@ -18,13 +18,14 @@ def map_command(
                                              metavar="SEGMENTS_CSV")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.", show_default=False, metavar="DIR")],
     codebook: Annotated[str | None, typer.Option(
-        help="Codebook file (.yaml/.csv/.xlsx/.docx/.qdc), or 'psychosomatic' for the shipped study codebook. Required "
-             "unless --model gives the model's own.", show_default=False, metavar="FILE|NAME")] = None,
+        help="Codebook file (.yaml/.csv/.tsv/.xlsx/.docx/.qdc/.qdpx), or 'psychosomatic' for the shipped study "
+             "codebook. Required unless --model gives the model's own.", show_default=False,
+        metavar="FILE|NAME")] = None,
     method: Annotated[Literal["zero-shot", "few-shot"], typer.Option(help="zero-shot or few-shot.")] = "zero-shot",
     train: Annotated[Path | None, typer.Option(
-        help="Gold codes CSV (doc_id,start,end,code[,coder], or document,code,quote) to train a few-shot mapper "
-             "on these segments.",
-        metavar="CSV")] = None,
+        help="Gold codes (CSV doc_id,start,end,code[,coder], a table of quotes, .qdpx or a filled-in review "
+             "sheet) to train a few-shot mapper on these segments.",
+        metavar="FILE")] = None,
     model: Annotated[Path | None, typer.Option(
         help="Folder of a mapper saved by 'psythemes train'.", metavar="DIR")] = None,
     themes: Annotated[Path | None, typer.Option(
@@ -47,6 +48,8 @@ def map_command(
     keep_backchannels: Annotated[bool, typer.Option(
         "--keep-backchannels", help="Zero-shot: code backchannels ('mm-hmm', 'yeah') too (left uncoded by "
                                     "default).")] = False,
+    qdpx_positions: Annotated[Literal["auto", "utf16", "codepoints"], typer.Option(
+        help=QDPX_POSITIONS_HELP)] = "auto",
 ) -> None:
     """Assign codebook codes to segments; write DIR/codes.csv (and DIR/theme_codes.csv with --themes)."""
     from ..defaults import NO_CODEBOOK
@@ -61,7 +64,7 @@ def map_command(
             segments, out, codebook=codebook, method=method, train=train, model=model, themes=themes,
             threshold=threshold, max_codes=max_codes, single_label=single_label,
             roles=comma_list(roles), interviewer="keep" if keep_interviewer else "drop",
-            backchannels="keep" if keep_backchannels else "drop",
+            backchannels="keep" if keep_backchannels else "drop", qdpx_positions=qdpx_positions,
         )
     for message in run["warnings"]:
         print_warning(message)
@@ -94,7 +97,8 @@ def train_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Model folder, e.g. models/mystudy.", show_default=False,
                                       metavar="DIR")],
     codebook: Annotated[str, typer.Option(
-        help="Codebook file (.yaml/.csv/.xlsx/.docx/.qdc), or 'psychosomatic' for the shipped study codebook.",
+        help="Codebook file (.yaml/.csv/.tsv/.xlsx/.docx/.qdc/.qdpx), or 'psychosomatic' for the shipped study "
+             "codebook.",
         show_default=False, metavar="FILE|NAME")],
     cv: Annotated[int, typer.Option(min=0, help="Folds of cross-validation grouped by transcript (0: none).")] = 5,
     seed: Annotated[int, typer.Option(help="random_state.")] = 0,
@@ -102,6 +106,8 @@ def train_command(
         "--single-label/--multi-label",
         help="Every segment gets exactly its best code, or any number incl. none; default: inferred from the gold.",
         show_default=False)] = None,
+    qdpx_positions: Annotated[Literal["auto", "utf16", "codepoints"], typer.Option(
+        help=QDPX_POSITIONS_HELP)] = "auto",
 ) -> None:
     """Train a few-shot mapper on gold-coded segments and save it with a model card."""
     from ..jobs import train_to_folder
@@ -110,7 +116,7 @@ def train_command(
         # train_to_folder reads a list of gold files too (its annotation says one)
         run = train_to_folder(segments, gold if len(gold) > 1 else gold[0], out,  # type: ignore[arg-type]
                               codebook=codebook, cv=cv,
-                              random_state=seed, single_label=single_label)
+                              random_state=seed, single_label=single_label, qdpx_positions=qdpx_positions)
     cv_part = ""
     if run.get("kappa_mean") is not None:
         cv_part = f"; grouped {run['n_splits']}-fold CV kappa {run['kappa_mean']:.3f} ± {run['kappa_sd']:.3f}"
@@ -120,7 +126,7 @@ def train_command(
 
 @codebook_app.command("validate")
 def codebook_validate(
-    path: Annotated[str, typer.Argument(help="Codebook file (.yaml/.csv/.xlsx/.docx/.qdc) or shipped name.",
+    path: Annotated[str, typer.Argument(help="Codebook file (.yaml/.csv/.tsv/.xlsx/.docx/.qdc/.qdpx) or shipped name.",
                                         show_default=False)],
 ) -> None:
     """Check a codebook and print a summary (errors name the file and the code)."""
@@ -144,7 +150,7 @@ def codebook_validate(
 @codebook_app.command("convert")
 def codebook_convert(
     source: Annotated[str, typer.Argument(
-        help="Input codebook (.yaml/.csv/.xlsx/.docx/.qdc) or shipped name.", show_default=False)],
+        help="Input codebook (.yaml/.csv/.tsv/.xlsx/.docx/.qdc/.qdpx) or shipped name.", show_default=False)],
     target: Annotated[Path, typer.Argument(help="Output file; format from the suffix.", show_default=False)],
 ) -> None:
     """Convert a codebook between YAML, CSV (name,description) and REFI-QDA .qdc."""

@@ -56,8 +56,8 @@ def themes(
         help=SPEAKER_ROLES_HELP, metavar="GLOB=ROLE,...")] = None,
     encoding: Annotated[str | None, typer.Option(help=ENCODING_HELP, metavar="NAME")] = None,
     guided: Annotated[str | None, typer.Option(
-        help="Guided discovery: codebook file (.yaml/.csv/.xlsx/.docx/.qdc) or shipped name whose codes' seed_words "
-             "steer the themes.", show_default=False, metavar="FILE|NAME")] = None,
+        help="Guided discovery: codebook file (.yaml/.csv/.tsv/.xlsx/.docx/.qdc/.qdpx) or shipped name whose "
+             "codes' seed_words steer the themes.", show_default=False, metavar="FILE|NAME")] = None,
     cache_dir: Annotated[Path | None, typer.Option(
         help="Embedding cache folder (default: embeddings/ in the per-user cache; see 'psythemes cache info').",
         metavar="DIR")] = None,
