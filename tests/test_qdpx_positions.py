@@ -378,3 +378,16 @@ def test_evaluate_and_train_take_the_unit_when_the_origin_guess_is_wrong(tmp_pat
     err = capsys.readouterr().err
     assert rc == 0, err
     assert "UTF-16" not in err  # no guess to warn about: the unit was given
+
+
+def test_reading_transcripts_says_nothing_about_codings_it_does_not_read(tmp_path):
+    # `psythemes segment project.qdpx` printed the position-unit guess, about codings it ignores
+    from psythemes.qdpx import read_project_transcripts
+
+    path = vendor_project(tmp_path, EMOJI_TEXT, origin="NVivo 14", unit="utf16")
+    with pytest.warns(PsythemesWarning, match="UTF-16"):
+        read_qdpx(path)  # the guess is said where codings are read
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PsythemesWarning)
+        transcripts = read_project_transcripts(path)
+    assert transcripts[0].text == EMOJI_TEXT and read_qdpx(path, codings=False).codings.empty

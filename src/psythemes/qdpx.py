@@ -299,7 +299,8 @@ def detect_position_unit(
 # ----------------------------------------------------------------------------- reading
 
 
-def read_qdpx(path: str | Path, *, limits: ZipLimits | None = None, positions: str = "auto") -> QdaProject:
+def read_qdpx(path: str | Path, *, limits: ZipLimits | None = None, positions: str = "auto",
+              codings: bool = True) -> QdaProject:
     """Read a ``.qdpx`` archive or a bare ``.qde`` project file.
 
     Parameters
@@ -313,6 +314,9 @@ def read_qdpx(path: str | Path, *, limits: ZipLimits | None = None, positions: s
         The unit the project counts selection positions in; ``"auto"`` decides it with
         :func:`detect_position_unit` and warns (:class:`~psythemes.errors.PsythemesWarning`)
         when it had to guess.  Positions are converted to code points either way.
+    codings : bool, default True
+        False: the texts, codebook and variables only (``codings`` empty): no position unit to
+        decide and no selection checked, for a reader that wants the transcripts.
 
     Returns
     -------
@@ -336,7 +340,7 @@ def read_qdpx(path: str | Path, *, limits: ZipLimits | None = None, positions: s
                 raise InputError(f"source path {name!r} points outside the sources folder", path=path)
             return candidate.read_bytes() if candidate.is_file() else None
 
-        return _parse_project(xml_bytes, load_source, path, positions)
+        return _parse_project(xml_bytes, load_source, path, positions, codings)
 
     # every member is checked (paths, encryption, method, size, ratio) before any is used
     with open_zip(path, path, limits, verify=False) as archive:
@@ -353,7 +357,7 @@ def read_qdpx(path: str | Path, *, limits: ZipLimits | None = None, positions: s
                     return _read_member(archive, members[key], path, limits, budget)
             return None
 
-        return _parse_project(xml_bytes, load_source, path, positions)
+        return _parse_project(xml_bytes, load_source, path, positions, codings)
 
 
 def _project_member(members: Mapping[str, Any], path: Path) -> str:
@@ -464,7 +468,8 @@ def _norm_guid(value: str | None) -> str:
     return (value or "").strip().strip("{}").lower()
 
 
-def _parse_project(xml_bytes: bytes, load_source: Any, path: Path, positions: str = "auto") -> QdaProject:
+def _parse_project(xml_bytes: bytes, load_source: Any, path: Path, positions: str = "auto",
+                   codings: bool = True) -> QdaProject:
     root = _parse_xml(xml_bytes, path)
     if _local(root.tag) != "Project":
         raise InputError(f"root element is <{_local(root.tag)}>, expected <Project>", path=path)
@@ -517,7 +522,7 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path, positions: st
             missing.append(f"{source.get('name') or source.get('guid')!r} ({source.get('plainTextPath') or 'no path'})")
             continue
         selections = []
-        for selection in _children(source, "PlainTextSelection"):
+        for selection in _children(source, "PlainTextSelection") if codings else ():
             try:
                 start = int(selection.get("startPosition", ""))
                 end = int(selection.get("endPosition", ""))
@@ -538,7 +543,8 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path, positions: st
         warnings.warn(f"{path}: {len(outside)} text source(s) read from outside the project, where it names them: "
                       f"{', '.join(outside[:5])}{' ...' if len(outside) > 5 else ''}", PsythemesWarning,
                       stacklevel=3)
-    unit = _position_unit(positions, [(raw, sels) for _, raw, sels in read], root.get("origin"), path)
+    unit = (_position_unit(positions, [(raw, sels) for _, raw, sels in read], root.get("origin"), path) if codings
+            else positions if positions in POSITION_UNITS else "codepoints")
 
     notes = _read_notes(root)
     suggestions: list[dict[str, Any]] = []
@@ -567,7 +573,7 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path, positions: st
             )
         )
         offsets = utf16_offsets(raw_text) if unit == "utf16" else None
-        pairs = zip(_children(source, "PlainTextSelection"), selections, strict=True)
+        pairs = zip(_children(source, "PlainTextSelection") if codings else (), selections, strict=True)
         for selection, (start_at, end_at, _name) in pairs:
             start_o, end_o = _from_utf16(offsets, start_at), _from_utf16(offsets, end_at)
             if start_at > end_at:
@@ -1204,9 +1210,10 @@ def read_project_transcripts(
     """The text sources of a REFI-QDA project as transcripts with speaker turns.
 
     This is the reader :mod:`psythemes.io` uses for ``.qdpx``/``.qde`` inputs: each source's
-    plain text is parsed for speaker labels like a ``.txt`` transcript.
+    plain text is parsed for speaker labels like a ``.txt`` transcript.  The codings are not
+    read (gold is read by :func:`psythemes.tables.read_gold`), so nothing is said about them.
     """
-    project = read_qdpx(path)
+    project = read_qdpx(path, codings=False)
     if not project.transcripts:
         raise InputError("project has no text sources: nothing to read as transcripts", path=path)
     return project_transcripts(project, label_patterns=label_patterns)
