@@ -384,7 +384,7 @@ def test_reading_transcripts_says_nothing_about_codings_it_does_not_read(tmp_pat
     # `psythemes segment project.qdpx` printed the position-unit guess, about codings it ignores
     from psythemes.qdpx import read_project_transcripts
 
-    path = vendor_project(tmp_path, EMOJI_TEXT, origin="NVivo 14", unit="utf16")
+    path = vendor_project(tmp_path, EMOJI_TEXT, origin="NVivo 14", unit="codepoints")
     with pytest.warns(PsythemesWarning, match="UTF-16"):
         read_qdpx(path)  # the guess is said where codings are read
     with warnings.catch_warnings():
