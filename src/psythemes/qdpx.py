@@ -29,7 +29,7 @@ import re
 import uuid
 import warnings
 import zipfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -462,6 +462,9 @@ def _children(elem: ET.Element, name: str) -> list[ET.Element]:
 def _child(elem: ET.Element, name: str) -> ET.Element | None:
     found = _children(elem, name)
     return found[0] if found else None
+
+
+_GUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _norm_guid(value: str | None) -> str:
@@ -1029,7 +1032,7 @@ def project_to_xml(
     cases: dict[str, list[Transcript]] = {}
     for t in transcripts:
         cases.setdefault(str(metadata[t.doc_id].get(case_variable) or t.doc_id), []).append(t)
-    source_guid = {t.doc_id: _guid("source", t.doc_id) for t in transcripts}
+    source_guid = _source_guids(transcripts)
     cases_el = ET.SubElement(root, f"{_NS}Cases")
     per_document: dict[str, list[str]] = {}  # doc_id -> variables that vary within its case
     for case_name, members in cases.items():
@@ -1126,6 +1129,19 @@ def _note_or_empty(code: str, score: Any, evidence: Any) -> str:
     return _suggestion_text(str(code), score, evidence)
 
 
+def _source_guids(transcripts: Sequence[Transcript]) -> dict[str, str]:
+    """Each text source's GUID: the one it had in the project it was read from (``qda_guid``), so
+    that a QDA program importing the export can match its own sources; else a fresh one."""
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for t in transcripts:
+        kept = _norm_guid(str(t.metadata.get("qda_guid") or ""))
+        guid = kept if _GUID_RE.fullmatch(kept) and kept not in taken else _guid("source", t.doc_id)
+        taken.add(guid)
+        out[t.doc_id] = guid
+    return out
+
+
 def _export_metadata(metadata: Mapping[str, Any], case_variable: str) -> dict[str, Any]:
     """Metadata as variables take it: the speaker -> role map as JSON text (read back by
     ``_decode_roles``), not a Python repr; the ``case`` a project was read with names the
@@ -1133,6 +1149,7 @@ def _export_metadata(metadata: Mapping[str, Any], case_variable: str) -> dict[st
     import json
 
     out = dict(metadata)
+    out.pop("qda_guid", None)  # the source's own GUID (_source_guids), not a variable of the researcher's
     if case_variable not in out and "case" in out:
         out[case_variable] = out.pop("case")
     roles = out.get(_ROLES_KEY)
