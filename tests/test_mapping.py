@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -515,9 +516,16 @@ def test_zero_shot_plain_codebook_codes_a_realistic_share():
     pred = mapper.predict_single(segs)
     truth = [{"body": "Body Work", "trust": "TRUST"}.get(v) for v in y]
     assert agreement_scores(truth, pred)["kappa"] > 0.8  # abstains on the third that is neither
-    codes = mapper.predict(segs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PsythemesWarning)  # a realistic share: nothing to say
+        codes = mapper.predict(segs)
     assert 0.4 < codes["segment_id"].nunique() / len(segs) < 0.9
     assert set(codes["code"]) == {"Body Work", "TRUST"}
+    # a corpus where the self-trained mapper codes every segment: said (coders of a multi-label
+    # scheme leave a third or more uncoded; benchmarks/experiments/zeroshot_many_codes.py)
+    coded = segs[[v in ("body", "trust") for v in y]].reset_index(drop=True)
+    with pytest.warns(PsythemesWarning, match=r"zero-shot coded 100% of the 48 segments, one code each"):
+        ZeroShotMapper(PLAIN, embedder=FakeEmbedder()).fit(coded).predict(coded)
     # single-label: every segment gets exactly its best code
     single = ZeroShotMapper(PLAIN, embedder=FakeEmbedder(), single_label=True).fit(segs)
     one = single.predict(segs)

@@ -592,7 +592,10 @@ class ZeroShotMapper(Params):
                      self.method, evidence]
                 )
         codes = pd.DataFrame(rows, columns=[*CODE_COLUMNS, EVIDENCE_COLUMN])
-        _warn_code_shares(codes, int(np.isfinite(margins).any(axis=1).sum()) if len(margins) else 0, self.codes_)
+        n_eligible = int(np.isfinite(margins).any(axis=1).sum()) if len(margins) else 0
+        _warn_code_shares(codes, n_eligible, self.codes_)
+        if not self.single_label and getattr(self, "self_model_", None) is not None:
+            _warn_one_code_each(codes, n_eligible)
         return codes
 
 
@@ -612,6 +615,28 @@ def _warn_code_shares(codes: pd.DataFrame, n_eligible: int, names: list[str]) ->
     if many:
         warnings.warn(f"code(s) taking more than half of the {n_eligible} segments: "
                       + ", ".join(f"{n} ({counts[n]})" for n in many), PsythemesWarning, stacklevel=3)
+
+
+#: Share of the segments above which a self-trained multi-label run is said to code nearly all.
+_NEARLY_ALL = 0.85
+
+
+def _warn_one_code_each(codes: pd.DataFrame, n_eligible: int) -> None:
+    """Say it when self-trained multi-label coding leaves almost nothing uncoded.
+
+    The self-trained mapper gives at most one code per segment, and with more codes its "no
+    code" class shrinks: with 7 to 18 codes it left 2-21 % of segments uncoded where the human
+    coders of the same multi-label corpora left 33-49 % (benchmarks/experiments/
+    zeroshot_many_codes.py, docs/mapping.md)."""
+    if n_eligible < 10:
+        return
+    share = codes["segment_id"].nunique() / n_eligible if len(codes) else 0.0
+    if share > _NEARLY_ALL:
+        warnings.warn(f"zero-shot coded {share:.0%} of the {n_eligible} segments, one code each: a mapper "
+                      "self-trained on a codebook without examples gives at most one code per segment and, with "
+                      "many codes, rarely none, where coders of a multi-label scheme often leave a third or more "
+                      "uncoded; check a sample (psythemes review) or train a few-shot mapper on some gold "
+                      "(docs/mapping.md)", PsythemesWarning, stacklevel=3)
 
 
 def needs_corpus_calibration(codebook: Codebook | str | Path) -> bool:
