@@ -214,3 +214,29 @@ def test_map_and_read_segments_take_the_output_folder(tmp_path: Path, data_dir: 
     assert not segmented and len(segments) == len(from_folder)
     with pytest.raises(InputError, match="a folder without a segments.csv"):
         read_segments(tmp_path)
+
+
+def test_another_tools_table_with_segment_columns_is_read_as_utterances(tmp_path: Path) -> None:
+    # WhisperX-style: segment_id a counter, start/end in seconds; only psythemes' doc:start-end ids are refused
+    table = tmp_path / "whisperx.csv"
+    table.write_text("doc_id,segment_id,start,end,speaker,text\nP01,1,0.0,4.2,Interviewer,How was it?\n"
+                     "P01,2,4.5,9.1,P01,It was good.\n", encoding="utf-8")
+    transcripts = io.read_transcripts([table])
+    assert [(t.doc_id, len(t.turns)) for t in transcripts] == [("P01", 2)]
+
+
+def test_a_folder_of_interviews_with_a_stale_segments_csv_is_not_an_output_folder(tmp_path: Path) -> None:
+    from psythemes.errors import InputError
+    from psythemes.jobs import load_segments
+    from psythemes.segment import segment_transcripts
+    from psythemes.tables import segment_table_path, write_segments
+
+    folder = tmp_path / "interviews"
+    folder.mkdir()
+    (folder / "P1.txt").write_text("Interviewer: How was it?\nP1: It was good, she listened.\n", encoding="utf-8")
+    (folder / "P2.txt").write_text("Interviewer: How was it?\nP2: Hard at first.\n", encoding="utf-8")
+    write_segments(folder / "segments.csv", segment_transcripts(io.read_transcripts([folder / "P1.txt"])))
+    io.write_transcripts_jsonl(folder / "transcripts.jsonl", io.read_transcripts([folder / "P1.txt"]))
+    assert segment_table_path(folder) is None  # P2.txt would be dropped without a word otherwise
+    with pytest.raises(InputError, match="in a folder of transcripts, move it out"):
+        load_segments([folder])

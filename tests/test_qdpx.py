@@ -220,9 +220,10 @@ def test_a_bad_selection_or_coding_is_left_out_and_named_the_others_kept(tmp_pat
     second = ("<PlainTextSelection" + good).replace("dddddddd-0000-0000-0000-000000000001", "d2").replace(
         "eeeeeeee-0000-0000-0000-000000000001", "e2")
     cases = {
-        "outside": ('endPosition="25"', 'endPosition="2500"', r"\[15, 2500\) lies outside source 'interview 1'"),
+        "outside": ('endPosition="25"', 'endPosition="2500"', r"in 'interview 1' \[15, 2500\) lies outside it"),
         "reversed": ('endPosition="25" startPosition="15"', 'endPosition="5" startPosition="15"',
                      r"ends before it starts \[15, 5\)"),
+        "not a number": ('endPosition="25"', 'endPosition="25.5"', "has positions that are not whole numbers"),
         "dangling": ("{BBBBBBBB-0000-0000-0000-000000000002}\"/>", "{DEADBEEF-0000-0000-0000-000000000009}\"/>",
                      "refers to unknown code '{DEADBEEF-0000-0000-0000-000000000009}'"),  # as written in the file
     }
@@ -409,8 +410,7 @@ def test_codes_sharing_a_name_under_two_parents_are_named_by_their_paths(tmp_pat
     with zipfile.ZipFile(out) as archive:
         qde = archive.read("project.qde").decode()
     assert qde.count('name="Support"') == 2 and "<Description>Trust</Description>" not in qde
-    with pytest.warns(PsythemesWarning, match="named by their paths"):
-        again = read_qdpx(out)
+    again = read_qdpx(out)  # the names travel in the descriptions (Identifier:), nothing to rename
     assert again.codebook.names == project.codebook.names
     assert again.codings["code"].tolist() == ["Trust > Support"]
 
@@ -441,3 +441,41 @@ def test_export_keeps_the_source_guids_of_the_project_it_was_read_from(tmp_path)
     assert 'guid="cccccccc-0000-0000-0000-000000000001" name="interview 1"' in qde
     assert "qda_guid" not in qde  # not a variable of the researcher's
     assert read_qdpx(out).codings[["start", "end", "code"]].values.tolist() == [[15, 25, "Listening"]]
+
+
+def test_codes_whose_names_still_clash_are_an_error_and_yaml_names_survive_a_round_trip(tmp_path):
+    from psythemes.codebook import codebook_from_dict, load_codebook, save_codebook
+
+    two_under_one = VENDOR_XML.replace(
+        '<Code name="Listening" guid="bbbbbbbb-0000-0000-0000-000000000002" isCodable="true"/>',
+        '<Code name="Support" guid="bbbbbbbb-0000-0000-0000-000000000002" isCodable="true"/>'
+        '<Code name="Support" guid="bbbbbbbb-0000-0000-0000-000000000004" isCodable="true"/>')
+    path = _zip(tmp_path, {"project.qde": two_under_one.encode(), "sources/one.txt": b"0123456789 she listened"})
+    with pytest.raises(InputError, match="share a name .*'Trust > Support'"):
+        read_qdpx(path)  # their codings would merge into one code
+    # psythemes' own names (label "Support" twice, names distinct) come back as they were
+    book = codebook_from_dict({"name": "b", "codes": [
+        {"name": "family", "definition": "Family.", "children": [
+            {"name": "family_support", "label": "Support", "definition": "From family."}]},
+        {"name": "friends", "definition": "Friends.", "children": [
+            {"name": "friends_support", "label": "Support", "definition": "From friends."}]}]})
+    save_codebook(book, tmp_path / "b.qdc")
+    assert load_codebook(tmp_path / "b.qdc").names == ["family", "family_support", "friends", "friends_support"]
+
+
+def test_a_selection_of_an_accent_alone_is_left_out_not_an_empty_gold_span(tmp_path):
+    # NFD "é" is "e" + U+0301; NFC makes it one character, and a selection of the accent alone
+    # would become an empty span that stops every later reader of the gold
+    from psythemes.tables import read_gold
+
+    text = "Cafe\u0301 talk, she listened"
+    xml = VENDOR_XML.replace('endPosition="25" startPosition="15"', 'endPosition="5" startPosition="4"')
+    second = ('<PlainTextSelection endPosition="24" startPosition="16" guid="dddddddd-0000-0000-0000-000000000002">'
+              '<Coding guid="eeeeeeee-0000-0000-0000-000000000002"><CodeRef targetGUID="bbbbbbbb-0000-0000-0000-'
+              '000000000002"/></Coding></PlainTextSelection>')
+    xml = xml.replace("</PlainTextSelection>", "</PlainTextSelection>" + second, 1)
+    path = _zip(tmp_path, {"project.qde": xml.encode(), "sources/one.txt": text.encode()})
+    with pytest.warns(PsythemesWarning, match=r"1 coding\(s\) left out: .*\[4, 5\) selects no whole character"):
+        gold = read_gold(path)
+    project_text = read_qdpx(path, codings=False).transcripts[0].text
+    assert [project_text[r.start:r.end] for r in gold.itertuples()] == ["listened"]

@@ -717,18 +717,18 @@ def codes_from_refi(codes_elem: ET.Element, namespace: str = CODEBOOK_NS, *,
 def _named_by_paths(codes: tuple[Code, ...], path: str | None) -> tuple[Code, ...]:
     """Codes that share a name under different parents (NVivo's ``Family > Support`` and
     ``Friends > Support``) named by their paths, as a CSV codebook's are; their label keeps the
-    name as written, so an export writes it back.  One warning names them."""
-    seen: list[tuple[str, ...]] = []
+    name as written, so an export writes it back.  One warning names them.  Names that still
+    clash (two ``Support`` under one parent, a code literally named ``Family > Support``) are an
+    error: their codings would merge."""
+    seen: list[str] = []
 
-    def walk(level: tuple[Code, ...], prefix: tuple[str, ...]) -> None:
+    def walk(level: tuple[Code, ...]) -> None:
         for code in level:
-            seen.append((*prefix, code.display))
-            walk(code.children, (*prefix, code.display))
+            seen.append(code.name)
+            walk(code.children)
 
-    walk(codes, ())
-    count = Counter(_name_key(t[-1]) for t in seen)
-    if all(n == 1 for n in count.values()):
-        return codes
+    walk(codes)
+    count = Counter(_name_key(n) for n in seen)
     renamed: list[str] = []
 
     def rename(level: tuple[Code, ...], prefix: tuple[str, ...]) -> tuple[Code, ...]:
@@ -736,13 +736,26 @@ def _named_by_paths(codes: tuple[Code, ...], path: str | None) -> tuple[Code, ..
         for code in level:
             trail = (*prefix, code.display)
             children = rename(code.children, trail)
-            if count[_name_key(code.display)] > 1:
+            if count[_name_key(code.name)] > 1 and len(trail) > 1:
                 renamed.append(" > ".join(trail))
                 code = replace(code, name=" > ".join(trail), label=code.display)
             out.append(replace(code, children=children))
         return tuple(out)
 
+    if all(n == 1 for n in count.values()):
+        return codes
     codes = rename(codes, ())
+    names: list[str] = []
+    stack = list(codes)
+    while stack:
+        code = stack.pop()
+        names.append(code.name)
+        stack.extend(code.children)
+    clashes = sorted({n for n in names if sum(_name_key(m) == _name_key(n) for m in names) > 1})
+    if clashes:
+        raise InputError(f"codebook has codes that share a name (under one parent, or a name written as another "
+                         f"code's path): {', '.join(repr(c) for c in clashes)}; rename them in the QDA program",
+                         path=path)
     warnings.warn(f"{Path(path).name if path else 'codebook'}: codes that share a name under different parents "
                   f"are named by their paths: {', '.join(repr(r) for r in renamed)}", PsythemesWarning, stacklevel=3)
     return codes

@@ -514,7 +514,7 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path, positions: st
 
     # first every source's raw text and selections, so that the position unit is decided once
     # for the whole project (one tool wrote it) before any position is converted
-    read: list[tuple[ET.Element, str, list[tuple[int, int, str]]]] = []
+    read: list[tuple[ET.Element, str, list[tuple[int, int, str] | None]]] = []
     sources_el = _child(root, "Sources")
     text_sources = _children(sources_el, "TextSource") if sources_el is not None else []
     missing: list[str] = []
@@ -524,17 +524,13 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path, positions: st
         if raw_text is None:
             missing.append(f"{source.get('name') or source.get('guid')!r} ({source.get('plainTextPath') or 'no path'})")
             continue
-        selections = []
+        selections: list[tuple[int, int, str] | None] = []  # None: positions that are not integers
         for selection in _children(source, "PlainTextSelection") if codings else ():
             try:
-                start = int(selection.get("startPosition", ""))
-                end = int(selection.get("endPosition", ""))
+                selections.append((int(selection.get("startPosition", "")), int(selection.get("endPosition", "")),
+                                   selection.get("name") or ""))
             except ValueError:
-                raise InputError(
-                    f"selection {selection.get('guid')!r} in source {source.get('name')!r} has non-integer positions",
-                    path=path,
-                ) from None
-            selections.append((start, end, selection.get("name") or ""))
+                selections.append(None)
         read.append((source, raw_text, selections))
     if missing and not read:
         raise InputError(f"none of the project's {len(missing)} text sources was found: {'; '.join(missing[:5])}"
@@ -546,7 +542,8 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path, positions: st
         warnings.warn(f"{path}: {len(outside)} text source(s) read from outside the project, where it names them: "
                       f"{', '.join(outside[:5])}{' ...' if len(outside) > 5 else ''}", PsythemesWarning,
                       stacklevel=3)
-    unit = (_position_unit(positions, [(raw, sels) for _, raw, sels in read], root.get("origin"), path) if codings
+    unit = (_position_unit(positions, [(raw, [x for x in sels if x is not None]) for _, raw, sels in read],
+                           root.get("origin"), path) if codings
             else positions if positions in POSITION_UNITS else "codepoints")
 
     notes = _read_notes(root)
@@ -555,8 +552,8 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path, positions: st
     rows: list[dict[str, Any]] = []
     seen_ids: set[str] = set()
     # one bad selection or coding is left out, named, as a gold span beyond its text in a CSV is:
-    # the researcher's other codings still count
-    skipped: list[str] = []
+    # the researcher's other codings still count; (number of codings, why)
+    skipped: list[tuple[int, str]] = []
     for source, raw_text, selections in read:
         guid = _norm_guid(source.get("guid"))
         text, to_norm = _normalise_with_map(raw_text)
@@ -577,16 +574,25 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path, positions: st
         )
         offsets = utf16_offsets(raw_text) if unit == "utf16" else None
         pairs = zip(_children(source, "PlainTextSelection") if codings else (), selections, strict=True)
-        for selection, (start_at, end_at, _name) in pairs:
+        for selection, read_positions in pairs:
+            n_codings = len(_children(selection, "Coding"))
+            where = f"selection {selection.get('guid')!r} in {doc_id!r}"
+            if read_positions is None:
+                skipped.append((n_codings, f"{where} has positions that are not whole numbers"))
+                continue
+            start_at, end_at, _name = read_positions
             start_o, end_o = _from_utf16(offsets, start_at), _from_utf16(offsets, end_at)
             if start_at > end_at:
-                skipped.append(f"selection {selection.get('guid')!r} in {doc_id!r} ends before it starts "
-                               f"[{start_at}, {end_at})")
+                skipped.append((n_codings, f"{where} ends before it starts [{start_at}, {end_at})"))
                 continue
             if start_o is None or end_o is None or not 0 <= start_o <= end_o <= len(raw_text):
                 length = len(raw_text) if offsets is None else offsets[-1]
-                skipped.append(f"selection {selection.get('guid')!r} [{start_at}, {end_at}) lies outside source "
-                               f"{doc_id!r} ({length} {'UTF-16 code units' if offsets else 'characters'})")
+                skipped.append((n_codings, (f"{where} [{start_at}, {end_at}) lies outside it "
+                                           f"({length} {'UTF-16 code units' if offsets else 'characters'})")))
+                continue
+            if start_o < end_o and to_norm(start_o) >= to_norm(end_o):
+                skipped.append((n_codings, (f"{where} [{start_at}, {end_at}) selects no whole character (an accent "
+                                           "alone, or the CR of a line end)")))
                 continue
             sel_user = _norm_guid(selection.get("creatingUser"))
             for coding in _children(selection, "Coding"):
@@ -594,7 +600,7 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path, positions: st
                 written = code_ref.get("targetGUID") if code_ref is not None else None
                 target_guid = _norm_guid(written)
                 if target_guid not in code_names:
-                    skipped.append(f"a coding in {doc_id!r} refers to unknown code {written!r}")
+                    skipped.append((1, f"a coding in {doc_id!r} refers to unknown code {written!r}"))
                     continue
                 user_guid = _norm_guid(coding.get("creatingUser")) or sel_user
                 rows.append(
@@ -610,8 +616,9 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path, positions: st
                 if note is not None:
                     suggestions.append({**rows[-1], **note})
     if skipped:
-        warnings.warn(f"{path}: {len(skipped)} coding(s) left out: {'; '.join(skipped[:5])}"
-                      f"{' ...' if len(skipped) > 5 else ''}", PsythemesWarning, stacklevel=3)
+        warnings.warn(f"{path}: {sum(n for n, _ in skipped)} coding(s) left out: "
+                      f"{'; '.join(why for _, why in skipped[:5])}{' ...' if len(skipped) > 5 else ''}",
+                      PsythemesWarning, stacklevel=3)
     codings = pd.DataFrame(rows, columns=GOLD_COLUMNS)
     return QdaProject(name=root.get("name") or path.stem, transcripts=transcripts, codebook=codebook, codings=codings,
                       position_unit=unit, suggestions=pd.DataFrame(suggestions, columns=_SUGGESTION_COLUMNS),
@@ -786,17 +793,26 @@ def _source_text(source: ET.Element, load_source: Any, path: Path, base_path: st
     external = _external_source(ref, path, base_path)
     if external is None:
         return None
+    if external.stat().st_size > Limits().max_member_bytes:
+        raise InputError(f"text source {source.get('name')!r} at {external} is larger than a text source may be "
+                         f"({Limits().max_member_bytes} bytes)", path=path)
+    try:
+        data = external.read_bytes()
+    except OSError as err:
+        raise InputError(f"text source {source.get('name')!r} at {external} cannot be read: {err.strerror}",
+                         path=path) from None
     if outside is not None:
         outside.append(str(external))
-    return _decode(external.read_bytes(), path, str(external))
+    return _decode(data, path, str(external))
 
 
 def _external_source(ref: str, path: Path, base_path: str | None) -> Path | None:
     """A source the project keeps outside itself (REFI-QDA ``absolute://`` and ``relative://``
-    paths, QualCoder's plain relative ones): the file, when it exists and is a plain file of a
-    text source's size; the user gave us the project, and the project names these files."""
+    paths, QualCoder's plain relative ones): the ``.txt`` file, when it exists as a plain file.
+    Only ``.txt``: a text source's plain text is one, and a project must not make psythemes
+    read any other file on the machine."""
     scheme, _, rest = ref.partition("://") if "://" in ref else ("", "", ref)
-    if not rest or scheme.lower() == "internal":
+    if not rest or scheme.lower() == "internal" or not rest.lower().endswith(".txt"):
         return None
     rest = rest.replace("\\", "/")
     candidates: list[Path] = []
@@ -808,7 +824,7 @@ def _external_source(ref: str, path: Path, base_path: str | None) -> Path | None
             candidates.append(Path(base) / rest.lstrip("/"))
         candidates.append(path.parent / rest.lstrip("/"))
     for candidate in candidates:
-        if candidate.is_file() and candidate.stat().st_size <= Limits().max_member_bytes:
+        if candidate.is_file():
             return candidate
     return None
 
