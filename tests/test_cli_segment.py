@@ -240,3 +240,19 @@ def test_a_folder_of_interviews_with_a_stale_segments_csv_is_not_an_output_folde
     assert segment_table_path(folder) is None  # P2.txt would be dropped without a word otherwise
     with pytest.raises(InputError, match="in a folder of transcripts, move it out"):
         load_segments([folder])
+
+
+def test_a_hand_edited_transcripts_jsonl_is_one_error_line(tmp_path: Path, data_dir: Path,
+                                                             capsys: pytest.CaptureFixture) -> None:
+    import json
+
+    out = tmp_path / "out"
+    assert main(["segment", str(data_dir / "example_otter.txt"), "--out", str(out)]) == 0
+    record = json.loads((out / "transcripts.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    record["text"] = record["text"][: len(record["text"]) // 2]  # a researcher shortens it by hand
+    edited = tmp_path / "edited.jsonl"
+    edited.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["segment", str(edited), "--out", str(tmp_path / "again")]) == 2
+    err = capsys.readouterr().err
+    assert "lies outside its text" in err and "edited after psythemes wrote it" in err and "Traceback" not in err

@@ -264,6 +264,18 @@ def test_every_table_reader_reads_a_windows_excel_csv_and_names_the_guess(tmp_pa
         assert tables.read_metadata(metadata)["Name"].tolist() == ["Jürgen"]
 
 
+def test_a_code_name_in_another_unicode_form_is_the_same_code_without_a_word(tmp_path):
+    # tables are read as NFC, a YAML name typed on macOS may be decomposed: the same name to a reader
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFD", "Unterstützung")
+    gold = tmp_path / "gold.csv"
+    gold.write_text(f"doc_id,start,end,code\nd1,0,5,{decomposed}\n", encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PsythemesWarning)
+        assert tables.read_gold(gold, codes=[decomposed])["code"].tolist() == [decomposed]
+
+
 # ----------------------------------------------------------------------------- evaluation
 
 

@@ -34,6 +34,7 @@ import hashlib
 import io
 import json
 import re
+import unicodedata
 import uuid
 import warnings
 import xml.etree.ElementTree as ET
@@ -437,6 +438,10 @@ def _resolve_name(label: str, names: list[str]) -> str | None:
     its path (:func:`_path_candidates`, when one name only agrees); else None."""
     if label in names:
         return label
+    # the same text in another Unicode form (a CSV read as NFC, a YAML name typed decomposed on macOS)
+    composed = [n for n in names if unicodedata.normalize("NFC", n) == unicodedata.normalize("NFC", label)]
+    if len(composed) == 1:
+        return composed[0]
     folded = [n for n in names if n.casefold() == label.casefold()]
     if len(folded) == 1:
         return folded[0]
@@ -490,7 +495,7 @@ def respelt_labels(mapping: dict[str, str]) -> list[tuple[str, str]]:
     (``Context\\Family`` for ``Context > Family``, ``Mechanisms\\Alliance`` for ``Alliance``), is as written."""
     out = []
     for label, name in mapping.items():
-        mine, theirs = code_path_parts(label), code_path_parts(name)
+        mine, theirs = (code_path_parts(unicodedata.normalize("NFC", x)) for x in (label, name))
         k = min(len(mine), len(theirs))
         if k == 0 or mine[-k:] != theirs[-k:]:
             out.append((label, name))

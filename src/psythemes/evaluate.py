@@ -405,6 +405,9 @@ def evaluate(
     aligned, unaligned = align_gold(gold, units, overlap=overlap)
     units, roles_evaluated = _units_of_roles(units, aligned, roles)
     units = _set_aside_backchannels(units, aligned, pred)
+    if units.empty:
+        raise InputError("no unit left to evaluate: every segment of the gold-coded documents is a backchannel "
+                         "that neither the machine nor the gold codes")
     aligned = aligned[aligned[_SEG_ID].isin(set(units[_SEG_ID]))]
     n_unaligned = sum(unaligned.values())
     if n_unaligned:

@@ -224,7 +224,11 @@ def _guessed(path: str | Path | None, codec: str, why: str, remedy: str = _TRANS
 def decode_table_bytes(raw: bytes, path: str | Path | None = None) -> str:
     """:func:`decode_bytes` for a table psythemes reads that has no ``--encoding`` option (gold codes,
     machine codes, a codebook): a guessed encoding is named with the advice to save it as UTF-8."""
-    text, guess = _decode(raw, path, None, remedy=_TABLE_REMEDY)
+    try:
+        text, guess = _decode(raw, path, None, remedy=_TABLE_REMEDY)
+    except InputError as err:  # the decoder speaks of transcripts; this is a table
+        raise InputError(err.message.replace("not a transcript", "not a CSV/TSV table (an Excel file? save it as "
+                                                                 "CSV UTF-8)"), path=err.path, line=err.line) from None
     if guess is not None:
         warnings.warn(guess, PsythemesWarning, stacklevel=3)
     return text
@@ -1373,7 +1377,7 @@ def read_table(path: str | Path, *, doc_id: str | None = None, encoding: str | N
     found, rows = _load_rows(path, fmt, encoding)
     names = {str(c) for c in found}
     if fmt == "jsonl" and {"doc_id", "text", "turns"} <= names and not columns:
-        return load_transcripts_jsonl(path)  # psythemes' own transcripts.jsonl: read back as written
+        return _own_transcripts(path)  # psythemes' own transcripts.jsonl: read back as written
     if {"doc_id", "segment_id", "start", "end", "text"} <= names and not columns:
         first = next(iter(rows), None)
         if first is None or _is_psythemes_segment_row(first[1]):
@@ -1419,6 +1423,26 @@ def read_table(path: str | Path, *, doc_id: str | None = None, encoding: str | N
         warnings.warn(f"{path}: documents with only empty text cells are skipped: {', '.join(empty)}",
                       PsythemesWarning, stacklevel=3)
     return out
+
+
+def _own_transcripts(path: Path) -> list[Transcript]:
+    """A ``transcripts.jsonl`` psythemes wrote, given as input: read back as written, after checking
+    that each text is still as psythemes writes it and its turns still lie in it (a text edited by
+    hand moves what the turns' offsets point at)."""
+    transcripts = load_transcripts_jsonl(path)
+    lines = [n for n, line in enumerate(_read_text_file(path, "utf-8").split("\n"), start=1) if line.strip()]
+    edited = "was edited after psythemes wrote it: give the original transcripts"
+    for transcript, line in zip(transcripts, lines, strict=True):
+        transcript.doc_id = str(transcript.doc_id)
+        text = transcript.text
+        if not isinstance(text, str) or text != normalise_text(text):
+            raise InputError(f"the text of {transcript.doc_id!r} is not psythemes' normalised text, so it {edited}",
+                             path=path, line=line)
+        for turn in transcript.turns:
+            if not 0 <= turn.start <= turn.end <= len(text):
+                raise InputError(f"a turn of {transcript.doc_id!r} [{turn.start}, {turn.end}) lies outside its text "
+                                 f"({len(text)} characters): the transcript {edited}", path=path, line=line)
+    return transcripts
 
 
 def _is_psythemes_segment_row(row: Mapping[str, Any]) -> bool:

@@ -411,7 +411,7 @@ def _read_csv(path: str | Path, required: Sequence[str], what: str) -> pd.DataFr
     from .io import _read_bytes, decode_table_bytes
 
     raw = _read_bytes(path)
-    if not raw.strip():
+    if not raw.removeprefix(b"\xef\xbb\xbf").strip():
         raise InputError(f"{what} file is empty", path=path)
     # read once, decoded as transcripts are (a cp1252 export from Excel is named, not an error): the
     # delimiter, the shape check and pandas all work on this text
