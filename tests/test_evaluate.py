@@ -361,6 +361,9 @@ def test_uncoded_backchannels_of_a_segment_table_are_not_units_as_in_extract():
     # without a kind column (extract's segments.csv holds no backchannels) every unit counts
     plain, plain_messages = _evaluate(machine, gold, segments.drop(columns="kind"), codes=["alliance", "awareness"])
     assert plain.summary["n_units"] == 6 and not any("backchannel" in m for m in plain_messages)
+    # codes from `map --keep-backchannels`: the machine saw them and coded none, so they count
+    kept, kept_messages = _evaluate(machine, gold, segments, codes=["alliance", "awareness"], backchannels="keep")
+    assert kept.summary["n_units"] == 6 and not any("backchannel" in m for m in kept_messages)
     # nothing but uncoded backchannels: one clear error, not a KeyError from an empty table
     only = segments[segments["kind"] == "backchannel"].iloc[[0, 2]]
     with pytest.raises(InputError, match="no unit left to evaluate"):

@@ -339,6 +339,7 @@ def evaluate(
     n_boot: int = 1000,
     random_state: int | None = 0,
     roles: str | Sequence[str] | None = "gold",
+    backchannels: str = "drop",
 ) -> Evaluation:
     """Compare machine codes with gold codes per segment, with human agreement alongside.
 
@@ -367,6 +368,10 @@ def evaluate(
         roles are evaluated, with a warning that says so - the humans did not code the others,
         so a machine code there is outside the coding frame, not a false positive.  A list:
         units of these roles (case-insensitive).  ``None``: every unit.
+    backchannels : {"drop", "keep"}
+        ``"drop"`` (default): units whose ``kind`` is ``backchannel`` and that neither side codes are
+        not evaluated, as ``map`` and ``extract`` leave them uncoded; ``"keep"``: they count (for
+        codes from ``map --keep-backchannels``).
 
     Returns
     -------
@@ -404,7 +409,10 @@ def evaluate(
 
     aligned, unaligned = align_gold(gold, units, overlap=overlap)
     units, roles_evaluated = _units_of_roles(units, aligned, roles)
-    units = _set_aside_backchannels(units, aligned, pred)
+    if backchannels not in ("drop", "keep"):
+        raise InputError(f"backchannels must be 'drop' or 'keep', not {backchannels!r}")
+    if backchannels == "drop":
+        units = _set_aside_backchannels(units, aligned, pred)
     if units.empty:
         raise InputError("no unit left to evaluate: every segment of the gold-coded documents is a backchannel "
                          "that neither the machine nor the gold codes")

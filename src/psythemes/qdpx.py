@@ -817,6 +817,8 @@ def _external_source(ref: str, path: Path, base_path: str | None) -> Path | None
     rest = rest.replace("\\", "/")
     candidates: list[Path] = []
     if scheme.lower() == "absolute":
+        if re.match(r"^/[A-Za-z]:/", rest):  # absolute:///C:/Users/...: a Windows path
+            rest = rest[1:]
         candidates.append(Path(rest if rest.startswith("/") or re.match(r"^[A-Za-z]:/", rest) else "/" + rest))
     else:  # relative to the project's basePath, then to the folder the project lies in
         if base_path:

@@ -155,6 +155,10 @@ def evaluate_command(
     seed: int = typer.Option(0, "--seed", help="Random seed of the bootstrap."),
     qdpx_positions: Literal["auto", "utf16", "codepoints"] = typer.Option(
         "auto", "--qdpx-positions", help=QDPX_POSITIONS_HELP),
+    keep_backchannels: bool = typer.Option(
+        False, "--keep-backchannels", help="Score backchannel segments ('mm-hmm') that neither side codes too (for "
+                                           "codes from map --keep-backchannels; left out by default, as map and "
+                                           "extract leave them uncoded)."),
     all_roles: bool = typer.Option(
         False, "--all-roles", help="Score the segments of every role (default: when the gold codes some roles "
                                    "only, e.g. therapist turns, those; a warning says so)."),
@@ -187,7 +191,8 @@ def evaluate_command(
         with working(f"agreement with {n_boot} bootstrap resamples"):
             result = evaluate(pred_table, gold_table, seg_table, codes=code_list, overlap=overlap,
                               consensus=consensus, ci=ci if n_boot > 0 else None, n_boot=n_boot,
-                              random_state=seed, roles=None if all_roles else "gold")
+                              random_state=seed, roles=None if all_roles else "gold",
+                              backchannels="keep" if keep_backchannels else "drop")
     paths = write_evaluation(result, out)
     if segments is None:
         print_warning(f"scored only the {result.summary['n_units']} units that have a machine code in --pred "
