@@ -223,6 +223,11 @@ def test_another_tools_table_with_segment_columns_is_read_as_utterances(tmp_path
                      "P01,2,4.5,9.1,P01,It was good.\n", encoding="utf-8")
     transcripts = io.read_transcripts([table])
     assert [(t.doc_id, len(t.turns)) for t in transcripts] == [("P01", 2)]
+    records = tmp_path / "whisperx.jsonl"  # a JSONL table is a list: its first row must not be read twice
+    records.write_text('{"doc_id": "P01", "segment_id": 1, "start": 0.0, "end": 4.2, "speaker": "I", '
+                       '"text": "How was it?"}\n{"doc_id": "P01", "segment_id": 2, "start": 4.5, "end": 9.1, '
+                       '"speaker": "P01", "text": "It was good."}\n', encoding="utf-8")
+    assert [len(t.turns) for t in io.read_transcripts([records])] == [2]
 
 
 def test_a_folder_of_interviews_with_a_stale_segments_csv_is_not_an_output_folder(tmp_path: Path) -> None:
@@ -238,6 +243,17 @@ def test_a_folder_of_interviews_with_a_stale_segments_csv_is_not_an_output_folde
     write_segments(folder / "segments.csv", segment_transcripts(io.read_transcripts([folder / "P1.txt"])))
     io.write_transcripts_jsonl(folder / "transcripts.jsonl", io.read_transcripts([folder / "P1.txt"]))
     assert segment_table_path(folder) is None  # P2.txt would be dropped without a word otherwise
+    # extract's folder holds project.qdpx (and maybe the researcher's notes) beside its manifest: an output folder
+    out = tmp_path / "run"
+    out.mkdir()
+    for name in ("segments.csv", "transcripts.jsonl"):
+        (out / name).write_bytes((folder / name).read_bytes())
+    (out / "project.qdpx").write_bytes(b"PK")
+    assert segment_table_path(out) == out / "segments.csv"
+    (out / "my_notes.txt").write_text("to check", encoding="utf-8")
+    assert segment_table_path(out) is None
+    (out / "manifest.json").write_text("{}", encoding="utf-8")
+    assert segment_table_path(out) == out / "segments.csv"
     with pytest.raises(InputError, match="in a folder of transcripts, move it out"):
         load_segments([folder])
 

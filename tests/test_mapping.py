@@ -718,3 +718,16 @@ def test_labels_from_gold_wants_a_table_not_a_path():
     segs, _ = toy_corpus(1)
     with pytest.raises(InputError, match=r"not str: read a gold file with psythemes.tables.read_gold"):
         labels_from_gold(segs, "gold.csv")
+
+
+def test_many_codes_on_each_segment_are_said():
+    # a stranger's 40-code codebook gave 2.4 codes per coded turn, up to 9, without a word
+    from psythemes.mapping.zeroshot import _warn_many_codes_each
+
+    codes = pd.DataFrame({"segment_id": ["s1"] * 9 + ["s2"] * 2 + ["s3"],
+                          "code": [f"c{i}" for i in range(9)] + ["c0", "c1", "c2"]})
+    with pytest.warns(PsythemesWarning, match=r"3 coded segments 4\.0 codes each on average \(up to 9\)"):
+        _warn_many_codes_each(codes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PsythemesWarning)
+        _warn_many_codes_each(codes[codes["segment_id"] != "s1"])  # 1.5 each: nothing to say

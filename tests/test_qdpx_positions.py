@@ -260,7 +260,8 @@ def test_utf16_offsets_match_the_encoder():
 
 # --- property: any Unicode, any spans, both units ----------------------------------------------
 
-# Everything but surrogates (not text) and \r (line ends are normalised on read, by design).
+# Everything but surrogates (not text) and \r (line ends are normalised on read, by design); a text
+# never starts with U+FEFF (normalise_text drops it as a byte-order mark, and so does the reader).
 ANY_CHAR = st.characters(blacklist_categories=("Cs",), blacklist_characters="\r")
 ASTRAL = st.characters(min_codepoint=0x10000, max_codepoint=0x10FFFF, blacklist_categories=("Cs",))
 TEXT = st.lists(st.one_of(ANY_CHAR, ASTRAL), min_size=1, max_size=60).map("".join)
@@ -268,7 +269,7 @@ TEXT = st.lists(st.one_of(ANY_CHAR, ASTRAL), min_size=1, max_size=60).map("".joi
 
 @st.composite
 def text_and_spans(draw):
-    text = unicodedata.normalize("NFC", draw(TEXT))
+    text = unicodedata.normalize("NFC", draw(TEXT)).lstrip("\ufeff") or "x"
     n = len(text)
     spans = draw(st.lists(st.tuples(st.integers(0, n), st.integers(0, n)).map(sorted), min_size=1, max_size=6))
     return text, [(a, b) for a, b in spans]

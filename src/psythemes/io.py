@@ -1379,15 +1379,18 @@ def read_table(path: str | Path, *, doc_id: str | None = None, encoding: str | N
     if fmt == "jsonl" and {"doc_id", "text", "turns"} <= names and not columns:
         return _own_transcripts(path)  # psythemes' own transcripts.jsonl: read back as written
     if {"doc_id", "segment_id", "start", "end", "text"} <= names and not columns:
-        first = next(iter(rows), None)
-        if first is None or _is_psythemes_segment_row(first[1]):
+        remaining = iter(rows)  # one iterator: a JSONL table is a list, and its first row must not come twice
+        first = next(remaining, None)
+        if first is None:
+            raise InputError("table has no rows", path=path)
+        if _is_psythemes_segment_row(first[1]):
             # psythemes' own segment table (segments.csv, segments_dropped.csv): each row is a span of
             # a transcript, not an utterance; read as utterances it would be the transcripts again, twice
             raise InputError("a psythemes segment table, not a transcript: give it to map, train, themes or "
                              "evaluate --segments; to segment again, give the transcripts (or the "
                              "transcripts.jsonl written beside it); in a folder of transcripts, move it out",
                              path=path)
-        rows = itertools.chain([first], rows)  # another tool's table of utterances: read it
+        rows = itertools.chain([first], remaining)  # another tool's table of utterances: read it
     cols = _resolve_columns([str(c) for c in found], columns, path)
     docs: dict[str, list[tuple[str, str, float | None, float | None]]] = {}
     n_rows = 0
@@ -1449,8 +1452,7 @@ def _is_psythemes_segment_row(row: Mapping[str, Any]) -> bool:
     """Whether a table row is one psythemes wrote: its ``segment_id`` is ``doc_id:start-end``
     (:func:`psythemes.schema.make_segment_id`) with integer offsets.  A WhisperX-style table of
     utterances (``segment_id`` a counter, ``start``/``end`` in seconds) is not."""
-    return str(row.get("segment_id", "")).strip() == (
-        f"{str(row.get('doc_id', '')).strip()}:{str(row.get('start', '')).strip()}-{str(row.get('end', '')).strip()}")
+    return str(row.get("segment_id", "")) == f"{row.get('doc_id', '')}:{row.get('start', '')}-{row.get('end', '')}"
 
 
 def _lazy_reader(target: str, *, result_attr: str | None = None,

@@ -149,6 +149,11 @@ def gold_codings(project: QdaProject, coders: Iterable[str] | None = None, *, pa
     from .errors import PsythemesWarning
 
     table = project.codings
+    empty = table["start"] >= table["end"]
+    if empty.any():  # a QDA program can store a selection of nothing; as gold it codes no text
+        warnings.warn(f"{f'{path}: ' if path else ''}{int(empty.sum())} coding(s) select no text (start = end) and "
+                      "are not used as gold", PsythemesWarning, stacklevel=2)
+        table = table[~empty.to_numpy()].reset_index(drop=True)
     if coders is not None:
         wanted = [str(c).strip() for c in coders if str(c).strip()]
         present = set(table["coder"].astype(str))
@@ -848,7 +853,6 @@ def _normalise_with_map(raw: str):
     normalised, so the project's text is too (a macOS export holds decomposed accents) and each
     selection's positions are carried over.
     """
-
     if "\r" not in raw:
         text = raw
         removed: list[int] | None = None

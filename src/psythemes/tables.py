@@ -112,16 +112,18 @@ def is_segment_table(path: str | Path) -> bool:
 
 def segment_table_path(path: str | Path) -> Path | None:
     """The segment table ``path`` names: itself when it is one (:func:`is_segment_table`), its
-    ``segments.csv`` when it is the output folder of ``psythemes segment`` or ``extract`` (a
-    segment table beside its ``transcripts.jsonl``, and no transcript such as a ``.txt`` or
-    ``.docx``: a folder of interviews that also holds a segments.csv is read as transcripts),
+    ``segments.csv`` when it is an output folder of psythemes (the table beside its
+    ``transcripts.jsonl``, and either extract's ``manifest.json`` or no transcript file such as a
+    ``.txt``: a folder of interviews that ``segment`` also wrote into is read as transcripts),
     else None."""
     from .io import FORMAT_BY_SUFFIX
 
     path = Path(path)
     if path.is_dir():
-        tables = {"csv", "tsv", "jsonl"}  # outputs are tables too (codes.csv, themes.csv): not a sign
-        if not (path / "transcripts.jsonl").is_file() or any(
+        if not (path / "transcripts.jsonl").is_file():
+            return None
+        tables = {"csv", "tsv", "jsonl", "qdpx"}  # what psythemes itself writes there (codes.csv, project.qdpx)
+        if not (path / "manifest.json").is_file() and any(
                 f.is_file() and FORMAT_BY_SUFFIX.get(f.suffix.lower(), "csv") not in tables
                 and f.suffix.lower() in FORMAT_BY_SUFFIX for f in path.iterdir()):
             return None

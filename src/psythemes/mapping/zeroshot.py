@@ -596,6 +596,8 @@ class ZeroShotMapper(Params):
         _warn_code_shares(codes, n_eligible, self.codes_)
         if not self.single_label and getattr(self, "self_model_", None) is not None:
             _warn_one_code_each(codes, n_eligible)
+        elif not self.single_label and self.max_codes is None and len(self.codes_) >= _MANY_CODES:
+            _warn_many_codes_each(codes)
         return codes
 
 
@@ -637,6 +639,29 @@ def _warn_one_code_each(codes: pd.DataFrame, n_eligible: int) -> None:
                       "many codes, rarely none, where coders of a multi-label scheme often leave a third or more "
                       "uncoded; check a sample (psythemes review) or train a few-shot mapper on some gold "
                       "(docs/mapping.md)", PsythemesWarning, stacklevel=3)
+
+
+#: Codes per coded segment, on average, above which a multi-label run with a codebook of at least
+#: _MANY_CODES codes is said to give many (with 4 codes, 2 each can be what the scheme means: the demo
+#: corpus' shipped codebook gives 2.0 per coded segment).
+_MANY_PER_SEGMENT = 2.0
+_MANY_CODES = 8
+
+
+def _warn_many_codes_each(codes: pd.DataFrame) -> None:
+    """Say it when multi-label coding without self-training gives segments many codes each.
+
+    Each code's threshold is set on its own (from its examples, or from the corpus), so with many
+    codes a substantive turn passes several: a stranger's 40-code codebook gave up to 9 codes on
+    one turn, and with 18 plain codes one segment got 11 (docs/mapping.md)."""
+    if codes.empty:
+        return
+    per_segment = codes.groupby("segment_id").size()
+    if per_segment.mean() > _MANY_PER_SEGMENT:
+        warnings.warn(f"zero-shot gave the {len(per_segment)} coded segments {per_segment.mean():.1f} codes each on "
+                      f"average (up to {per_segment.max()}): each code's threshold is set on its own, so with many "
+                      "codes a turn passes several; check a sample (psythemes review), or cap them with --max-codes "
+                      "(max_codes=)", PsythemesWarning, stacklevel=3)
 
 
 def needs_corpus_calibration(codebook: Codebook | str | Path) -> bool:
