@@ -482,3 +482,14 @@ def test_getitem_is_exact_and_names_the_spelling_it_missed():
     assert cb[cb.resolve(name.upper())].name == name
     with pytest.raises(KeyError):
         cb["no such code"]
+
+
+def test_codebooks_in_other_scripts_load_and_match_gold_labels():
+    # an ASCII-only slug made every Cyrillic or Chinese name "code": two such codes could not be read
+    from psythemes.codebook import codebook_from_dict, resolve_code_names
+
+    book = codebook_from_dict({"name": "x", "codes": [
+        {"name": "Тревога", "definition": "Беспокойство."}, {"name": "Страх", "definition": "Боязнь."},
+        {"name": "焦虑", "definition": "担心。"}, {"name": "恐惧", "definition": "害怕。"}]})
+    assert book.names == ["Тревога", "Страх", "焦虑", "恐惧"]
+    assert resolve_code_names(["ТРЕВОГА", "恐惧"], book.names) == {"ТРЕВОГА": "Тревога", "恐惧": "恐惧"}

@@ -394,7 +394,9 @@ def codebook_to_dict(cb: Codebook) -> dict[str, Any]:
 
 
 def _slug(text: str) -> str:
-    slug = re.sub(r"[^0-9A-Za-z]+", "_", text.strip().lower()).strip("_")
+    # letters and digits of every script: an ASCII-only slug made every Cyrillic or Chinese name
+    # "code", so two such codes "differed only in case or punctuation"
+    slug = re.sub(r"[\W_]+", "_", unicodedata.normalize("NFKC", text).strip().casefold()).strip("_")
     if not slug:
         return "code"
     return slug if not slug[0].isdigit() else f"c_{slug}"
