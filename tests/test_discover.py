@@ -477,3 +477,11 @@ def test_hand_made_theme_tables_give_their_quotes_from_the_cell():
                           "speaker": None, "role": None, "text": "she listened", "similarity": None}]
     assert [q["text"] for q in quotes[1]] == ["first", "second"] and quotes[1][1]["rank"] == 2
     assert theme_quotes(pd.DataFrame({"label": ["no ids"]})) == {}
+
+
+def test_role_and_column_names_in_other_scripts_keep_their_own_columns():
+    # ASCII-only slugs gave the roles "терапевт" and "пациент" one column, share_unknown
+    from psythemes.themes.discoverer import column_slug
+
+    assert [column_slug(v) for v in ("Wave 2", "терапевт", "пациент", "患者", "")] == [
+        "wave_2", "терапевт", "пациент", "患者", "unknown"]

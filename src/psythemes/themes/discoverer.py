@@ -933,7 +933,8 @@ def _centroid_matrix(unit: np.ndarray, topics: np.ndarray) -> np.ndarray:
 
 def column_slug(value: str) -> str:
     """A column value as part of a column or file name (``"Wave 2"`` -> ``wave_2``)."""
-    return re.sub(r"[^0-9a-z]+", "_", str(value).lower()).strip("_") or "unknown"
+    # letters of every script: with ASCII only, the roles "терапевт" and "пациент" both became share_unknown
+    return re.sub(r"[\W_]+", "_", str(value).casefold()).strip("_") or "unknown"
 
 
 def _fill_group(values: pd.Series) -> pd.Series:
