@@ -392,3 +392,18 @@ def test_reading_transcripts_says_nothing_about_codings_it_does_not_read(tmp_pat
         warnings.simplefilter("error", PsythemesWarning)
         transcripts = read_project_transcripts(path)
     assert transcripts[0].text == EMOJI_TEXT and read_qdpx(path, codings=False).codings.empty
+
+
+def test_next_reads_qdpx_gold_in_the_unit_it_is_given(tmp_path):
+    # `psythemes next --gold project.qdpx` had no --qdpx-positions, the one override the warning names
+    from psythemes.jobs import labelled_segments
+    from psythemes.qdpx import read_project_transcripts
+    from psythemes.segment import segment_transcripts
+
+    path = vendor_project(tmp_path, EMOJI_TEXT, origin="NVivo 14", unit="codepoints")
+    segments = segment_transcripts(read_project_transcripts(path), unit="sentence")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PsythemesWarning)  # given, not guessed
+        rows, labels = labelled_segments(segments, [path], codes=list(QUOTES), qdpx_positions="codepoints")
+    coded = {segments["text"].iloc[r]: tuple(codes) for r, codes in zip(rows, labels, strict=True) if codes}
+    assert sorted(c for codes in coded.values() for c in codes) == sorted(QUOTES)

@@ -615,12 +615,14 @@ def review_run(run_dir: str | Path, out: str | Path, *, reviewer: str = "", min_
 
 
 def labelled_segments(segments: pd.DataFrame, gold_paths: Sequence[str | Path], *, codes: Sequence[str],
-                      coders: Sequence[str] | None = None) -> tuple[np.ndarray, list[list[str]]]:
+                      coders: Sequence[str] | None = None,
+                      qdpx_positions: str = "auto") -> tuple[np.ndarray, list[list[str]]]:
     """Which segments are labelled by the given gold files, and their codes.
 
     A review sheet labels the segments it has decisions for; a gold CSV or ``.qdpx`` labels
     every segment of each document it has codes in (the coverage rule of
-    :mod:`psythemes.evaluate`).
+    :mod:`psythemes.evaluate`).  ``qdpx_positions``: the unit of a ``.qdpx``'s selection positions
+    (see :func:`psythemes.qdpx.read_qdpx`).
 
     Returns
     -------
@@ -643,7 +645,8 @@ def labelled_segments(segments: pd.DataFrame, gold_paths: Sequence[str | Path], 
                     labelled[i] = True
             tables.append(decided.gold)
         else:
-            table = read_gold(path, codes=codes, coders=coders, texts=gold_texts(segments))
+            table = read_gold(path, codes=codes, coders=coders, texts=gold_texts(segments),
+                              qdpx_positions=qdpx_positions)
             labelled |= segments["doc_id"].astype(str).isin(set(table["doc_id"].astype(str))).to_numpy()
             tables.append(table)
     rows = np.flatnonzero(labelled)
@@ -654,7 +657,7 @@ def labelled_segments(segments: pd.DataFrame, gold_paths: Sequence[str | Path], 
 
 def next_batch(run_dir: str | Path, out: str | Path, *, n: int = 50, gold: Sequence[str | Path] = (),
                gold_coders: Sequence[str] | None = None, reviewer: str = "", random_state: int = 0,
-               cache_dir: Any = None, overwrite: bool = False) -> dict[str, Any]:
+               cache_dir: Any = None, overwrite: bool = False, qdpx_positions: str = "auto") -> dict[str, Any]:
     """``psythemes next``: write a review sheet of the ``n`` segments to code next.
 
     ``out`` may not be one of the ``gold`` files, and an existing sheet at ``out`` that holds
@@ -677,7 +680,8 @@ def next_batch(run_dir: str | Path, out: str | Path, *, n: int = 50, gold: Seque
     out = check_review_out(out, inputs=list(gold), run_dir=run_dir, overwrite=overwrite)
     run = read_run(run_dir)
     segments = run.segments.reset_index(drop=True)
-    rows, labels = labelled_segments(segments, list(gold), codes=run.codebook.names, coders=gold_coders)
+    rows, labels = labelled_segments(segments, list(gold), codes=run.codebook.names, coders=gold_coders,
+                                     qdpx_positions=qdpx_positions)
     manifest = run.manifest if isinstance(run.manifest, dict) else {}
     options = manifest.get("options", {})
     # the run's embedder (parts; runs written before parts were recorded keep context in options)

@@ -288,7 +288,7 @@ def detect_position_unit(
         return ("utf16" if impossible["codepoints"] else "codepoints"), None
     if named["codepoints"] != named["utf16"]:
         return max(named, key=named.__getitem__), None
-    hint = ("choose with --qdpx-positions utf16|codepoints (psythemes extract, evaluate, train, map) or "
+    hint = ("choose with --qdpx-positions utf16|codepoints (psythemes extract, evaluate, train, map, next) or "
             "positions= (read_qdpx, read_gold's qdpx_positions=)")
     origin = (origin or "").strip()
     if _UTF16_ORIGINS.search(origin):

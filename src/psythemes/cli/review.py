@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
-from ._app import app, comma_list, warnings_as_lines
+from ._app import QDPX_POSITIONS_HELP, app, comma_list, warnings_as_lines
 
 #: A review sheet holds a researcher's decisions: replacing one takes this option.
 OVERWRITE_HELP = "Replace an existing sheet at --out even if it holds decisions (they are lost)."
@@ -48,6 +48,8 @@ def next_command(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the embedding cache.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help=OVERWRITE_HELP)] = False,
+    qdpx_positions: Annotated[Literal["auto", "utf16", "codepoints"], typer.Option(
+        help=QDPX_POSITIONS_HELP)] = "auto",
 ) -> None:
     """Choose the segments to code next (uncertain for the classifier, diverse, balanced over codes and
     transcripts) and write them as a review sheet. --out may not be a --gold sheet, and a sheet there that holds
@@ -57,7 +59,8 @@ def next_command(
     coders = comma_list(gold_coders)
     with warnings_as_lines():
         info = next_batch(run_dir, out, n=n, gold=list(gold or []), gold_coders=coders, reviewer=reviewer,
-                          random_state=seed, cache_dir=False if no_cache else None, overwrite=overwrite)
+                          random_state=seed, cache_dir=False if no_cache else None, overwrite=overwrite,
+                          qdpx_positions=qdpx_positions)
     how = ("no classifier yet (fewer than two codes labelled): a representative sample" if info["cold_start"]
            else f"uncertain for a classifier trained on {info['n_labelled']} labelled segments")
     print(f"{info['n_selected']} segments from {info['n_docs']} transcripts, {how} -> {info['out']}")
