@@ -270,3 +270,23 @@ def test_extract_refuses_a_key_inside_the_outputs_and_word_lists_without_pseudon
     assert main(["extract", str(src), "--out", str(out), "--codebook", "psychosomatic", "--names", str(names)]) == 2
     assert "--names and --keep work with --pseudonymise" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_labels_with_name_particles_are_names_and_no_finding_reaches_into_a_label():
+    # Dutch labels: "Annelies de Jong" was taken for a role code and kept, whole, in every output;
+    # "Sven van den Berg" lost "Sven" and "Berg" in the text but kept its speaker field; a finding
+    # "Pieter-Jan de Wit: De" replaced the label itself and merged the turns
+    text = ("Interviewer: How was the contact with the therapist?\n"
+            "Annelies de Jong: Very good. I felt heard.\n"
+            "Interviewer: And the exercises?\n"
+            "Sven van den Berg: Sven here, it helped a lot.\n"
+            "Interviewer: And you?\n"
+            "Pieter-Jan de Wit: De uitleg. The explanation helped.\n")
+    result = Pseudonymiser().fit_transform(_docs(nl=text))
+    new = result.transcripts[0]
+    for name in ("Annelies", "Jong", "Sven", "Berg", "Pieter-Jan", "Wit"):
+        assert name not in new.text, name
+        assert not any(name in turn.speaker for turn in new.turns), name
+    assert parse_labelled_text(new.text) == new.turns  # the same six turns, labels intact
+    assert len(new.turns) == 6 and {turn.speaker for turn in new.turns} >= {"Interviewer"}
+    assert restore_transcripts(result.transcripts, result.key)[0].text == text

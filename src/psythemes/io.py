@@ -301,7 +301,7 @@ _TOKEN = r"[^\W_][\w.'\u2019\-]*"
 # Arabic names have them ("Anna de Vries", "Dr. van Dijk", "Jan 't Hooft", "Ahmed bin Said").  A
 # label's tokens must otherwise start with a capital or a digit; one of these may stand between two
 # such tokens, so a sentence ("I said to him:", "Mother of two:") still is no label.
-_NAME_PARTICLES = frozenset("""
+NAME_PARTICLES = _NAME_PARTICLES = frozenset("""
 de van der den von da di du la le del della dos das ter ten bin ibn al el y 't
 """.split())
 # the particles as a regex (longest first; "'t" also with a typographic apostrophe), at most two in a

@@ -567,7 +567,12 @@ class Pseudonymiser:
         found = {}
         for t in transcripts:
             spans = []
+            labels_at = _label_regions(t)
             for s, e, k in self._detect(t.text, keep, kinds, ordinary):
+                # a finding that reaches into a speaker label ("Pieter-Jan de Wit: De" as one ORG) would
+                # replace the label and merge turns: labels are the label rule's, step 2
+                if any(s < le and ls < e for ls, le in labels_at):
+                    continue
                 spans.append((s, e, listed.get(t.text[s:e].casefold(), k)))
             found[t.doc_id] = spans
         # 2. the corpus vocabulary: every original found, the researcher's names, speaker labels
@@ -1035,17 +1040,32 @@ def _resolve_overlaps(found: list[tuple[int, int, str, float]]) -> list[tuple[in
 
 
 def _label_name(label: str, keep: set[str]) -> str | None:
-    """The name in a speaker label that names a person (``Dave``, ``Dr Patel``), else None."""
+    """The name in a speaker label that names a person (``Dave``, ``Dr Patel``, ``Annelies de
+    Jong``: name particles between capitalised words), else None."""
+    from .io import NAME_PARTICLES
+
     words = label.split()
     if not words or any(ch.isdigit() for ch in label) or label.casefold() in keep:
         return None
     if all(w.strip(".").casefold() in _ROLE_LABELS or w.casefold() in _TITLES for w in words):
         return None
-    if not all(w[:1].isupper() and re.fullmatch(r"[^\W\d_][\w.'\u2019\-]*", w) for w in words):
+    inner = set(range(1, len(words) - 1))
+    if not all((w[:1].isupper() or (i in inner and w.casefold() in NAME_PARTICLES))
+               and re.fullmatch(r"[^\W\d_][\w.'\u2019\-]*", w) for i, w in enumerate(words)):
         return None
     rest = [w for w in words if w.casefold() not in _TITLES and w.strip(".").casefold() not in _ROLE_LABELS]
     name = " ".join(rest)
     return name if name and name.casefold() not in _NEVER else None
+
+
+def _label_regions(t: Transcript) -> list[tuple[int, int]]:
+    """Where each turn's speaker label stands: from the start of its line to the turn's body."""
+    regions = []
+    for turn in t.turns:
+        line_start = t.text.rfind("\n", 0, turn.start) + 1
+        if line_start < turn.start:
+            regions.append((line_start, turn.start))
+    return regions
 
 
 def _term_matcher(vocab: dict[str, tuple[str, str]]) -> re.Pattern[str] | None:
