@@ -1773,6 +1773,9 @@ def read_transcripts(paths: str | Path | Iterable[str | Path], *, format: str = 
             transcripts.append(tr)
         if on_file is not None:
             on_file(path)
+    from .language import warn_if_not_english
+
+    warn_if_not_english(t.text for t in transcripts)  # the models and word lists are English: said once
     return annotate_transcripts(transcripts, metadata=metadata, speaker_roles=speaker_roles)
 
 

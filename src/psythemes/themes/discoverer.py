@@ -49,6 +49,7 @@ from .descriptions import (
     representation_models,
     theme_label,
     tokenize,
+    transcript_stop_words,
     unit_rows,
 )
 from .presets import DOMINANT_SHARE, PRESETS, SMALL_CORPUS, dominant_share, import_bertopic
@@ -415,6 +416,8 @@ class ThemeDiscoverer(Params):
         """
         X = self._validate(segments, embeddings)
         frame = _with_metadata(segments.reset_index(drop=True), metadata)
+        # said on every fit, from the cache too; the cache key holds the texts it is guessed from
+        self.language_, self.language_stop_words_ = self._language_stop_words(frame)
         entry = self._cache_entry(frame, X)
         self.from_cache_ = False
         self.figures_ = None
@@ -467,6 +470,8 @@ class ThemeDiscoverer(Params):
         params = self.get_params(deep=False)
         params.update(representation=None, by=(), n_runs=1, resample=None, memory=None, n_quotes=1,
                       names=list(self.names_), embedder=self.embedder if self.seed_words else None)
+        if self.language_stop_words_:  # the runs take the words as given: guessed (and said) once
+            params["stop_words"] = sorted({*transcript_stop_words(), *self.language_stop_words_})
         n = len(frame)
         plans: list[tuple[str, int, np.ndarray | None]] = [
             ("seed", self.random_state + k, None) for k in range(self.n_runs)
@@ -570,6 +575,8 @@ class ThemeDiscoverer(Params):
         parts["umap_model"] = KeptReduction(parts["umap_model"], layout)
         if not hasattr(self, "names_"):
             self.names_ = self._resolve_names(frame)
+        if not hasattr(self, "language_stop_words_"):
+            self.language_, self.language_stop_words_ = self._language_stop_words(frame)
 
         import_bertopic()
         from bertopic import BERTopic
@@ -577,7 +584,7 @@ class ThemeDiscoverer(Params):
 
         vectorizer = (
             _fresh(self.vectorizer_model) if self.vectorizer_model is not None
-            else make_vectorizer(self.stop_words, extra_stop_words=self.names_)
+            else make_vectorizer(self.stop_words, extra_stop_words=[*self.names_, *self.language_stop_words_])
         )
         # reduce_frequent_words damps words that every theme uses a lot (common in speech)
         ctfidf = ClassTfidfTransformer(reduce_frequent_words=True)
@@ -729,6 +736,23 @@ class ThemeDiscoverer(Params):
             raise NotFittedError(f"{name}: this ThemeDiscoverer is not fitted yet; call fit() first")
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
+    def _language_stop_words(self, frame: pd.DataFrame) -> tuple[str | None, list[str]]:
+        """With the default stop words, the segments' language when it is clearly not English,
+        and spaCy's stop words for it (said in a warning): Dutch themes were labelled
+        "ik mijn · het"."""
+        if self.stop_words != "transcript" or self.vectorizer_model is not None:
+            return None, []
+        from ..language import clearly_not_english, guess_language, stop_words
+
+        guess = guess_language(frame[_TEXT].fillna("").astype(str))
+        if guess is None or not clearly_not_english(guess) or not stop_words(guess.code):
+            return None, []
+        words = sorted(stop_words(guess.code))
+        warnings.warn(f"the segments look {guess.name}: theme keywords leave out spaCy's {len(words)} {guess.name} "
+                      "stop words as well as the English ones (stop_words= a list of your own to choose)",
+                      PsythemesWarning, stacklevel=4)
+        return guess.code, words
+
     def _check_fitted(self, what: str) -> None:
         if not hasattr(self, "themes_"):
             raise NotFittedError(f"{what}: this ThemeDiscoverer is not fitted yet; call fit() first")
@@ -849,6 +873,8 @@ class ThemeDiscoverer(Params):
             "prevalence_by": list(self.prevalence_),
             "representation": self._representation_names(),
             "names_removed": len(self.names_),
+            # another language's stop words added to the keywords' (see _language_stop_words)
+            "stop_words_language": getattr(self, "language_", None),
             "random_state_used": self.random_state_,
             "clustering_fallback": self.clustering_fallback_,
             "stability": self.stability_,
