@@ -40,6 +40,10 @@ def test_table_one_counts_participants_once_and_splits_multi_values(metadata):
     assert cell[("age", "mean (range)")] == "50 (30–70)"
     assert cell[("main_symptoms", "pain")] == "2 (67%)"
     assert cell[("main_symptoms", "headache")] == "1 (33%)"
+    # what the reader stores beside the metadata (a speaker -> role map) is no characteristic
+    stored = metadata.assign(speaker_roles=[{"Onderzoeker": "interviewer"}, {}, {}, {}, {}],
+                             note=[{"x": 1}, None, None, None, None])
+    assert not set(table_one(stored)["characteristic"]) & {"speaker_roles", "note"}
 
 
 @pytest.fixture()

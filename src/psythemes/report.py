@@ -113,7 +113,8 @@ def table_one(
     role: str | None = "patient",
     participant_column: str = "participant",
     multi_value_separator: str = ";",
-    exclude: Iterable[str] = ("doc_id", "participant", "role", "wave", "format", "source"),
+    exclude: Iterable[str] = ("doc_id", "participant", "role", "wave", "format", "source", "speaker_roles",
+                              "qda_guid"),
 ) -> pd.DataFrame:
     """Participant characteristics as a study's "Table 1".
 
@@ -146,7 +147,9 @@ def table_one(
             continue
         values = frame[column].dropna()
         values = values[values.astype(str).str.strip() != ""]
-        if values.empty:
+        # a cell holding a mapping or a list is something the reader stored (a speaker -> role map),
+        # not a participant characteristic
+        if values.empty or values.map(lambda v: isinstance(v, (dict, list, tuple, set))).any():
             continue
         numeric = pd.to_numeric(values, errors="coerce")
         if numeric.notna().all():
