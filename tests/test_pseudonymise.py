@@ -290,3 +290,11 @@ def test_labels_with_name_particles_are_names_and_no_finding_reaches_into_a_labe
     assert parse_labelled_text(new.text) == new.turns  # the same six turns, labels intact
     assert len(new.turns) == 6 and {turn.speaker for turn in new.turns} >= {"Interviewer"}
     assert restore_transcripts(result.transcripts, result.key)[0].text == text
+
+
+def test_role_labels_in_other_languages_are_not_names():
+    # "Patiënt:" and "Onderzoeker:" became PERSON_3 and PERSON_8, and with them every role
+    text = ("Onderzoeker: How was it?\nPatiënt: Good, my back hurts less.\n"
+            "Interviewerin: And the exercises?\nTeilnehmerin: They helped.\n")
+    new = Pseudonymiser().fit_transform(_docs(x=text)).transcripts[0]
+    assert {turn.speaker for turn in new.turns} == {"Onderzoeker", "Patiënt", "Interviewerin", "Teilnehmerin"}

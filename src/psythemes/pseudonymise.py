@@ -142,11 +142,18 @@ national insurance god lord christ jesus covid covid-19 corona coronavirus lockd
 nhs gp gps a&e cbt dbt act emdr mbsr mbct ibs cfs me/cfs ptsd adhd ocd icu ward clinic hospital
 monday tuesday wednesday thursday friday saturday sunday christmas easter
 """.split())
-# Speaker labels that name a role, not a person (``P01``, ``Speaker 2`` have digits: kept too).
+# Speaker labels that name a role, not a person (``P01``, ``Speaker 2`` have digits: kept too);
+# in English and in the languages of many qualitative teams (Dutch, German, Spanish, French).
 _ROLE_LABELS = frozenset("""
 interviewer interviewee participant patient therapist client counsellor counselor moderator
 facilitator researcher respondent doctor nurse speaker int iv i r q a p t c mod host guest
 clinician family mother father partner unknown all group everyone several audience
+patiënt patiënte cliënt onderzoeker onderzoekster interviewster deelnemer deelneemster therapeut
+verpleegkundige huisarts arts gespreksleider begeleider
+patientin klient klientin interviewerin teilnehmer teilnehmerin befragte befragter therapeutin arzt ärztin
+moderatorin forscher forscherin
+paciente entrevistador entrevistadora participante terapeuta médico médica
+enquêteur enquêtrice patiente thérapeute médecin chercheur chercheuse
 """.split())
 
 
