@@ -404,14 +404,22 @@ def read_project_codebook(path: str | Path, *, limits: ZipLimits | None = None) 
             xml_bytes = _read_member(archive, members[_project_member(members, path)], path, limits,
                                      [limits.max_total_bytes])
     scan_xml(xml_bytes, path, limits)
-    root = _parse_xml(xml_bytes, path)
+    codebook, _, _ = _project_codebook(_parse_xml(xml_bytes, path), path)
+    if codebook is None:
+        raise InputError("project has no codes: no codebook to read", path=path)
+    return codebook
+
+
+def _project_codebook(root: ET.Element, path: Path) -> tuple[Codebook | None, ET.Element | None, pd.DataFrame]:
+    """A project's codebook (None without codes), its ``<Codes>`` element and psythemes' candidate
+    themes, which travel as a code group and are taken out of the codes."""
     book = _child(root, "CodeBook")
     codes_el = _child(book, "Codes") if book is not None else None
-    _take_theme_group(codes_el)  # psythemes' candidate themes travel as a code group: not codes
+    themes = _take_theme_group(codes_el)
     if codes_el is None or not _children(codes_el, "Code"):
-        raise InputError("project has no codes: no codebook to read", path=path)
+        return None, codes_el, themes
     codes = codes_from_refi(codes_el, NAMESPACE, path=str(path))
-    return Codebook(name=root.get("name") or path.stem, codes=codes, source=str(path))
+    return Codebook(name=root.get("name") or path.stem, codes=codes, source=str(path)), codes_el, themes
 
 
 def _sources_folder(folder: Path) -> Path:
@@ -489,14 +497,9 @@ def _parse_project(xml_bytes: bytes, load_source: Any, path: Path, positions: st
             guid = _norm_guid(user.get("guid"))
             users[guid] = user.get("name") or user.get("id") or guid
 
-    codebook: Codebook | None = None
     code_names: dict[str, str] = {}  # code guid -> psythemes code name
-    book = _child(root, "CodeBook")
-    codes_el = _child(book, "Codes") if book is not None else None
-    themes = _take_theme_group(codes_el)
-    if codes_el is not None and _children(codes_el, "Code"):
-        codes = codes_from_refi(codes_el, NAMESPACE, path=str(path))
-        codebook = Codebook(name=root.get("name") or path.stem, codes=codes, source=str(path))
+    codebook, codes_el, themes = _project_codebook(root, path)
+    if codebook is not None and codes_el is not None:
         # codes_from_refi walks depth first, as iter() does: pair each element with its code
         for elem, code in zip(codes_el.iter(f"{_NS}Code"), codebook.flat(), strict=True):
             code_names[_norm_guid(elem.get("guid"))] = code.name
