@@ -301,13 +301,13 @@ _TOKEN = r"[^\W_][\w.'\u2019\-]*"
 # Arabic names have them ("Anna de Vries", "Dr. van Dijk", "Jan 't Hooft", "Ahmed bin Said").  A
 # label's tokens must otherwise start with a capital or a digit; one of these may stand between two
 # such tokens, so a sentence ("I said to him:", "Mother of two:") still is no label.
-NAME_PARTICLES = _NAME_PARTICLES = frozenset("""
+NAME_PARTICLES = frozenset("""
 de van der den von da di du la le del della dos das ter ten bin ibn al el y 't
 """.split())
 # the particles as a regex (longest first; "'t" also with a typographic apostrophe), at most two in a
 # row ("van der", "de la") between two tokens: they do not count towards a label's four tokens
 _PARTICLE = "(?:" + "|".join(re.escape(p).replace("'", "['\u2019]")
-                             for p in sorted(_NAME_PARTICLES, key=len, reverse=True)) + ")"
+                             for p in sorted(NAME_PARTICLES, key=len, reverse=True)) + ")"
 
 
 def _name_pattern(sep: str) -> str:
@@ -423,7 +423,7 @@ def _compile_patterns(label_patterns: Sequence[str | re.Pattern[str]] | None) ->
 
 def _label_shape_ok(speaker: str) -> bool:
     """The default label rule: 1-4 short tokens, each capitalised or starting with a digit, and
-    lower-case name particles (:data:`_NAME_PARTICLES`) between them (``Anna de Vries``).
+    lower-case name particles (:data:`NAME_PARTICLES`) between them (``Anna de Vries``).
 
     A role in brackets after the name (``Jane Doe (SL)``) is not part of the check.
     """
@@ -442,7 +442,7 @@ def _label_shape_ok(speaker: str) -> bool:
 
 def _is_name_particle(token: str) -> bool:
     """``de``, ``van``, ``'t`` ...: lower case, as written inside a name (``Van`` is a capitalised token)."""
-    return token.replace("\u2019", "'") in _NAME_PARTICLES
+    return token.replace("\u2019", "'") in NAME_PARTICLES
 
 
 _ROLE_SUFFIX_RE = re.compile(_ROLE_SUFFIX + "$")
@@ -1377,7 +1377,7 @@ def read_table(path: str | Path, *, doc_id: str | None = None, encoding: str | N
     found, rows = _load_rows(path, fmt, encoding)
     names = {str(c) for c in found}
     if fmt == "jsonl" and {"doc_id", "text", "turns"} <= names and not columns:
-        return _own_transcripts(path)  # psythemes' own transcripts.jsonl: read back as written
+        return _own_transcripts(path, rows)  # psythemes' own transcripts.jsonl: read back as written
     if {"doc_id", "segment_id", "start", "end", "text"} <= names and not columns:
         remaining = iter(rows)  # one iterator: a JSONL table is a list, and its first row must not come twice
         first = next(remaining, None)
@@ -1428,14 +1428,16 @@ def read_table(path: str | Path, *, doc_id: str | None = None, encoding: str | N
     return out
 
 
-def _own_transcripts(path: Path) -> list[Transcript]:
-    """A ``transcripts.jsonl`` psythemes wrote, given as input: read back as written, after checking
-    that each text is still as psythemes writes it and its turns still lie in it (a text edited by
-    hand moves what the turns' offsets point at)."""
-    transcripts = load_transcripts_jsonl(path)
-    lines = [n for n, line in enumerate(_read_text_file(path, "utf-8").split("\n"), start=1) if line.strip()]
+def _own_transcripts(path: Path, records: Iterable[tuple[int, dict[str, Any]]]) -> list[Transcript]:
+    """A ``transcripts.jsonl`` psythemes wrote, given as input (its ``(line, record)`` pairs, as
+    :func:`_load_rows` read them): read back as written, after checking that each text is still as
+    psythemes writes it and its turns still lie in it (a text edited by hand moves what the turns'
+    offsets point at)."""
     edited = "was edited after psythemes wrote it: give the original transcripts"
-    for transcript, line in zip(transcripts, lines, strict=True):
+    transcripts = []
+    for line, record in records:
+        transcript = _transcript_record(record, path, line)
+        transcripts.append(transcript)
         transcript.doc_id = str(transcript.doc_id)
         text = transcript.text
         if not isinstance(text, str) or text != normalise_text(text):
@@ -1984,12 +1986,19 @@ def load_transcripts_jsonl(path: str | Path) -> list[Transcript]:
         if not line.strip():
             continue
         try:
-            out.append(Transcript.from_record(json.loads(line)))
+            record = json.loads(line)
         except json.JSONDecodeError as err:
             raise InputError(f"invalid JSON: {err.msg}", path=path, line=lineno) from None
-        except (KeyError, TypeError) as err:
-            raise InputError(f"not a transcript record ({err})", path=path, line=lineno) from None
+        out.append(_transcript_record(record, path, lineno))
     return out
+
+
+def _transcript_record(record: Any, path: Path, line: int) -> Transcript:
+    """One line of a ``transcripts.jsonl`` as a Transcript; a record of another shape is an error."""
+    try:
+        return Transcript.from_record(record)
+    except (KeyError, TypeError) as err:
+        raise InputError(f"not a transcript record ({err})", path=path, line=line) from None
 
 
 # Moved to the file-level modules; still importable from here.
