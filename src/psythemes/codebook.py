@@ -727,15 +727,7 @@ def _named_by_paths(codes: tuple[Code, ...], path: str | None) -> tuple[Code, ..
     name as written, so an export writes it back.  One warning names them.  Names that still
     clash (two ``Support`` under one parent, a code literally named ``Family > Support``) are an
     error: their codings would merge."""
-    seen: list[str] = []
-
-    def walk(level: tuple[Code, ...]) -> None:
-        for code in level:
-            seen.append(code.name)
-            walk(code.children)
-
-    walk(codes)
-    count = Counter(_name_key(n) for n in seen)
+    count = Counter(_name_key(code.name) for top in codes for code in top.walk())
     renamed: list[str] = []
 
     def rename(level: tuple[Code, ...], prefix: tuple[str, ...]) -> tuple[Code, ...]:
@@ -752,13 +744,8 @@ def _named_by_paths(codes: tuple[Code, ...], path: str | None) -> tuple[Code, ..
     if all(n == 1 for n in count.values()):
         return codes
     codes = rename(codes, ())
-    names: list[str] = []
-    stack = list(codes)
-    while stack:
-        code = stack.pop()
-        names.append(code.name)
-        stack.extend(code.children)
-    clashes = sorted({n for n in names if sum(_name_key(m) == _name_key(n) for m in names) > 1})
+    keys = Counter(_name_key(code.name) for top in codes for code in top.walk())
+    clashes = sorted({code.name for top in codes for code in top.walk() if keys[_name_key(code.name)] > 1})
     if clashes:
         raise InputError(f"codebook has codes that share a name (under one parent, or a name written as another "
                          f"code's path): {', '.join(repr(c) for c in clashes)}; rename them in the QDA program",
