@@ -379,6 +379,8 @@ def evaluate(
     """
     if consensus not in CONSENSUS_RULES:
         raise InputError(f"unknown consensus rule {consensus!r}; use one of: {', '.join(CONSENSUS_RULES)}")
+    if backchannels not in ("drop", "keep"):
+        raise InputError(f"backchannels must be 'drop' or 'keep', not {backchannels!r}")
     # codes outside ``codes`` are ignored and counted below (load_gold/load_codes reject them)
     gold = clean_gold(gold)
     pred = clean_codes(pred_codes)
@@ -409,8 +411,6 @@ def evaluate(
 
     aligned, unaligned = align_gold(gold, units, overlap=overlap)
     units, roles_evaluated = _units_of_roles(units, aligned, roles)
-    if backchannels not in ("drop", "keep"):
-        raise InputError(f"backchannels must be 'drop' or 'keep', not {backchannels!r}")
     if backchannels == "drop":
         units = _set_aside_backchannels(units, aligned, pred)
     if units.empty:
