@@ -56,3 +56,19 @@ def test_theme_keywords_of_a_dutch_corpus_leave_out_dutch_stop_words():
     words = {w.strip() for cell in d.themes_["keywords"] for w in cell.split(";")}
     assert not words & {"het", "ik", "de", "een", "maar", "wat", "mijn"}
     assert d.summary()["stop_words_language"] == "nl"
+
+
+def test_extract_takes_the_sentence_splitters_language(tmp_path, capsys):
+    from psythemes.cli import main
+    from psythemes.errors import InputError
+    from psythemes.pipeline import extract
+    from psythemes.segment import SentenceSegmenter
+
+    (tmp_path / "nl01.txt").write_text(DUTCH, encoding="utf-8")
+    # the language reaches the splitter (spaCy knows no "qq" language); it fails before any embedding
+    rc = main(["extract", str(tmp_path / "nl01.txt"), "--unit", "sentence", "--lang", "qq",
+               "--codebook", "psychosomatic", "--out", str(tmp_path / "out")])
+    assert rc == 2 and "unknown spaCy language 'qq'" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(InputError, match="both a segmenter part and lang were given"):
+        extract([tmp_path / "nl01.txt"], codebook="psychosomatic", lang="nl", segmenter=SentenceSegmenter())

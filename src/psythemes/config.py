@@ -108,7 +108,7 @@ class EvaluationOptions:
 #: whole replaces them (giving both is an error).
 PART_SHORTCUTS: dict[str, tuple[str, ...]] = {
     "read_options": ("format", "metadata", "speaker_roles", "encoding", "qdpx_positions"),
-    "segmenter": ("unit",),
+    "segmenter": ("unit", "lang"),
     "embedder": ("embedding_model", "embedding_backend", "context"),
     "discoverer": ("preset", "min_topic_size", "n_themes", "reduce_outliers", "theme_runs", "theme_fallback"),
     "mapper": ("method", "model", "single_label", "roles"),

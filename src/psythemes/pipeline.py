@@ -103,6 +103,7 @@ def extract(
     speaker_roles: str | dict[str, str] | None = None,
     encoding: str | None = None,
     unit: str = "turn",
+    lang: str = "en",
     interviewer: str = "drop",
     backchannels: str = "drop",
     preset: str = "default",
@@ -174,7 +175,7 @@ def extract(
     qdpx_positions : {"auto", "utf16", "codepoints"}
         How a ``.qdpx`` input or gold counts selection positions (see
         :func:`psythemes.qdpx.read_qdpx`); ``"auto"`` detects it and warns when it guesses.
-    unit, interviewer, backchannels
+    unit, lang, interviewer, backchannels
         See :func:`psythemes.segment.segment_transcripts`.  By default interviewer turns and
         backchannels are set aside (kept in ``segments_dropped.csv``): themes and codes are
         about what participants say.
@@ -230,7 +231,7 @@ def extract(
         Instead of ``format``, ``metadata``, ``speaker_roles``, ``encoding``, ``qdpx_positions``
         (and ``label_patterns``, reachable only here).
     segmenter : TurnSegmenter, SentenceSegmenter or WindowSegmenter, optional
-        Instead of ``unit`` (window size, stride, language, spaCy model are its parameters).
+        Instead of ``unit`` and ``lang`` (window size, stride, language, spaCy model are its parameters).
     embedder : Embedder, optional
         Instead of ``embedding_model``, ``embedding_backend``, ``context``.
     discoverer : ThemeDiscoverer, optional
@@ -326,7 +327,7 @@ def extract(
             from .segment import make_segmenter
 
             # the transcripts carry the roles resolved at reading (speaker_roles is not applied twice)
-            segmenter = make_segmenter(unit, bridge_backchannels=backchannels == "merge")
+            segmenter = make_segmenter(unit, lang=lang, bridge_backchannels=backchannels == "merge")
         segments, dropped = (dask.segment_transcripts if dask else segment_transcripts)(
             transcripts, interviewer=interviewer, backchannels=backchannels, segmenter=segmenter,
             return_dropped=True,

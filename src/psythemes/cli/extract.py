@@ -49,6 +49,8 @@ def extract(
     speaker_roles: Annotated[list[str] | None, typer.Option(
         help=SPEAKER_ROLES_HELP, metavar="GLOB=ROLE,...")] = None,
     unit: Annotated[Literal["turn", "sentence", "window"], typer.Option(help="Segmentation unit.")] = "turn",
+    lang: Annotated[str, typer.Option(
+        help="Language for the rule-based sentence splitter (--unit sentence or window).", metavar="LANG")] = "en",
     keep_interviewer: Annotated[bool, typer.Option(
         "--keep-interviewer", help="Analyse interviewer turns too.")] = False,
     keep_backchannels: Annotated[bool, typer.Option(
@@ -136,7 +138,7 @@ def extract(
             inputs, out, metadata=metadata, codebook=codebook, gold=gold or None, format=format,
             gold_coders=comma_list(gold_coders),
             encoding=encoding,
-            speaker_roles=speaker_roles_spec(speaker_roles), unit=unit,
+            speaker_roles=speaker_roles_spec(speaker_roles), unit=unit, lang=lang,
             interviewer="keep" if keep_interviewer else "drop",
             backchannels="keep" if keep_backchannels else "drop",
             preset=preset, min_topic_size=min_topic_size, n_themes=n_themes, reduce_outliers=reduce_outliers,
