@@ -429,6 +429,12 @@ def test_a_project_is_a_codebook_for_every_codebook_option(tmp_path, capsys):
     capsys.readouterr()
     assert main(["codebook", "validate", str(empty)]) == 2
     assert "project has no codes" in capsys.readouterr().err
+    # a project's codes meet the rules of every codebook file: headings alone code nothing
+    headings = _zip(tmp_path, {"project.qde": VENDOR_XML.replace('isCodable="true"', 'isCodable="false"').encode(),
+                               "sources/one.txt": b"0123456789 she listened, yes"}, "h.qdpx")
+    assert main(["codebook", "validate", str(headings)]) == 2
+    assert "every code is marked not codable" in capsys.readouterr().err
+    assert main(["segment", str(headings), "--out", str(tmp_path / "seg")]) == 0  # no codebook needed there
 
 
 def test_export_keeps_the_source_guids_of_the_project_it_was_read_from(tmp_path):

@@ -56,6 +56,7 @@ __all__ = [
     "shipped_codebooks",
     "codebook_from_dict",
     "codebook_to_dict",
+    "checked_codebook",
     "code_guid",
     "code_to_refi_element",
     "codebook_to_refi_codes",
@@ -779,7 +780,7 @@ def _read_qdc(path: Path) -> Codebook:
     if codes_elem is None:
         raise InputError("<CodeBook> has no <Codes>", path=path)
     codes = codes_from_refi(codes_elem, CODEBOOK_NS, path=str(path))
-    return _checked(Codebook(name=path.stem, codes=codes, source=str(path)), path)
+    return checked_codebook(Codebook(name=path.stem, codes=codes, source=str(path)), path)
 
 
 def _write_qdc(cb: Codebook, path: Path) -> None:
@@ -992,7 +993,7 @@ def _codebook_from_rows(rows: list[list[str]], path: Path, kind: str, delimiter:
     codes = tuple(build(n, ()) for n in kids.get(None, []))
     if sum(1 for top in codes for _ in top.walk()) != len(flat):
         raise InputError("parent references form a cycle", path=path)
-    return _checked(Codebook(name=path.stem, codes=codes, source=str(path)), path)
+    return checked_codebook(Codebook(name=path.stem, codes=codes, source=str(path)), path)
 
 
 def _rejoin_overflow(rows: list[list[str]], header: list[str], desc_cols: list[int], path: Path,
@@ -1166,9 +1167,16 @@ def _write_csv(cb: Codebook, path: Path) -> None:
 # YAML, files and names
 
 
-def _checked(cb: Codebook, path: Path) -> Codebook:
-    # the same rules as for YAML, so every format gets the same checks
-    return codebook_from_dict(codebook_to_dict(cb), source=path, default_name=cb.name)
+def checked_codebook(cb: Codebook, source: str | Path | None = None) -> Codebook:
+    """``cb`` put through the rules of a YAML codebook (:func:`codebook_from_dict`), so that a
+    codebook read from any format gets the same checks.
+
+    Raises
+    ------
+    InputError
+        A rule is broken (e.g. every code is a heading only), naming ``source``.
+    """
+    return codebook_from_dict(codebook_to_dict(cb), source=source, default_name=cb.name)
 
 
 def _read_yaml(path: Path) -> Codebook:

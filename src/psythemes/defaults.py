@@ -74,7 +74,10 @@ def default_codebook(paths: list[Path], *, project: Any = None, model: Any = Non
         No codebook can be had (:data:`NO_CODEBOOK`).
     """
     if project is not None and getattr(project, "codebook", None) is not None:
-        return project.codebook
+        from .codebook import checked_codebook
+
+        # the rules every codebook file meets (a project's codes are read for its codings too)
+        return checked_codebook(project.codebook, paths[0])
     if model is not None and (Path(model) / "codebook.yaml").is_file():
         return Path(model) / "codebook.yaml"
     if is_demo_input(paths):

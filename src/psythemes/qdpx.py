@@ -38,7 +38,7 @@ from xml.etree import ElementTree as ET
 
 import pandas as pd
 
-from .codebook import Code, Codebook, code_guid, codebook_to_refi_codes, codes_from_refi
+from .codebook import Code, Codebook, checked_codebook, code_guid, codebook_to_refi_codes, codes_from_refi
 from .errors import InputError, PsythemesWarning
 from .limits import Limits, is_xml_member, open_zip, read_member, scan_xml
 from .outputs import write_bytes
@@ -407,7 +407,7 @@ def read_project_codebook(path: str | Path, *, limits: ZipLimits | None = None) 
     codebook, _, _ = _project_codebook(_parse_xml(xml_bytes, path), path)
     if codebook is None:
         raise InputError("project has no codes: no codebook to read", path=path)
-    return codebook
+    return checked_codebook(codebook, path)
 
 
 def _project_codebook(root: ET.Element, path: Path) -> tuple[Codebook | None, ET.Element | None, pd.DataFrame]:
