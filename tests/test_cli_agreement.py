@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pandas as pd
 import pytest
 
 from psythemes.cli import main
@@ -195,3 +196,18 @@ def test_evaluate_codes_may_be_separated_by_semicolons(tmp_path, capsys):
     assert rc == 0, capsys.readouterr().err
     per_code = json.loads((tmp_path / "ev" / "agreement.json").read_text(encoding="utf-8"))
     assert "Work, pacing" in json.dumps(per_code)
+
+
+def test_evaluate_takes_its_code_list_and_order_from_a_codebook(data_dir, tmp_path, capsys):
+    """Without a code list the codes come alphabetically; --codebook gives the researcher's order."""
+    folder = data_dir / "agreement"
+    args = ["evaluate", "--pred", str(folder / "codes.csv"), "--gold", str(folder / "gold.csv"),
+            "--segments", str(folder / "segments.csv"), "--n-boot", "0"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert main([*args, "--out", str(tmp_path / "b"), "--codebook", "psychosomatic"]) == 0
+    order = [pd.read_csv(tmp_path / run / "agreement.csv")["code"].tolist() for run in ("a", "b")]
+    assert order == [["alliance", "alternation", "awareness", "common_ground"],
+                     ["alternation", "awareness", "alliance", "common_ground"]]
+    capsys.readouterr()
+    assert main([*args, "--out", str(tmp_path / "c"), "--codebook", "psychosomatic", "--codes", "alliance"]) == 2
+    assert "--codebook and --codes both give the code list" in capsys.readouterr().err

@@ -147,7 +147,11 @@ def evaluate_command(
     codes: str | None = typer.Option(
         None, "--codes",
         help="The code list, comma-separated (or ';'-separated, for code names with commas); a code outside it in "
-             "--gold or --pred is an error (default: all used)."),
+             "--gold or --pred is an error (default: all used, alphabetically)."),
+    codebook: str | None = typer.Option(
+        None, "--codebook", help="Codebook file (.yaml/.csv/.tsv/.xlsx/.docx/.qdc/.qdpx) or shipped name: its codes, "
+                                 "in its order and spelling, are the code list (instead of --codes).",
+        metavar="FILE|NAME"),
     consensus: Literal["majority", "union", "intersection"] = typer.Option(
         "majority", "--consensus", help="Reference from several coders."),
     ci: float = typer.Option(0.95, "--ci", min=0.5, max=0.999, help="Confidence level of bootstrap intervals."),
@@ -178,8 +182,15 @@ def evaluate_command(
 
     check_out_dir(out, stage_command=True)  # before the evaluation, not after it
     # ';' when given: code names such as "Work, pacing and daily life" hold commas
-    code_list = ([c.strip() for c in codes.split(";") if c.strip()] if codes and ";" in codes
-                 else comma_list(codes))
+    if codebook is not None and codes is not None:
+        raise InputError("--codebook and --codes both give the code list; use one")
+    if codebook is not None:
+        from ..codebook import load_codebook
+
+        code_list: list[str] | None = [code.name for code in load_codebook(codebook).codable()]
+    else:
+        code_list = ([c.strip() for c in codes.split(";") if c.strip()] if codes and ";" in codes
+                     else comma_list(codes))
     with warnings_as_lines():
         coders = comma_list(gold_coders)
         seg_table = read_segments(segments) if segments is not None else None
