@@ -72,3 +72,15 @@ def test_extract_takes_the_sentence_splitters_language(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
     with pytest.raises(InputError, match="both a segmenter part and lang were given"):
         extract([tmp_path / "nl01.txt"], codebook="psychosomatic", lang="nl", segmenter=SentenceSegmenter())
+
+
+def test_backchannels_of_other_languages_are_set_aside():
+    # a stranger's Dutch corpus kept "Ja." and "Nou, ja." as content: themes were made of them
+    from psythemes.segment import is_backchannel
+
+    for short in ("Ja.", "Nou, ja.", "Oké, precies.", "Klopt.", "Genau.", "Ja, stimmt.", "D'accord.", "Oui, oui.",
+                  "Sí, claro.", "Vale."):
+        assert is_backchannel(short), short
+    for content in ("Ja, dat klopt wel, maar het was moeilijk.", "Nou, ik weet het niet.", "Genau das war das Problem.",
+                    "So.", "Jo."):
+        assert not is_backchannel(content), content

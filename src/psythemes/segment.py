@@ -50,6 +50,15 @@ BACKCHANNELS: tuple[str, ...] = (
     "mm-hmm", "mm hmm", "mhm", "mm", "mmm", "hmm", "hm", "uh-huh", "uh huh", "aha", "ah", "oh",
     "yeah", "yes", "yep", "yup", "okay", "ok", "right", "sure", "alright", "all right",
     "i see", "got it", "exactly", "true", "indeed",
+    # the same in the other languages psythemes.language names (a Dutch corpus kept "Ja." and
+    # "Nou, ja." as content); none of them is an English word that could stand alone as a turn
+    "ja", "jawel", "jazeker", "nou", "oké", "okee", "precies", "klopt", "inderdaad", "juist",  # nl
+    "genau", "stimmt", "richtig", "jawohl", "achso", "ach so", "mhm ja",  # de
+    "oui", "ouais", "d'accord", "exactement", "tout à fait", "voilà",  # fr
+    "sí", "si", "vale", "claro", "exacto", "ajá",  # es
+    "sì", "certo", "esatto", "giusto",  # it
+    "sim", "pois", "certo", "exato", "tá",  # pt
+    "javisst", "precis", "japp",  # sv, da, nb
 )
 #: A backchannel has at most this many words.
 BACKCHANNEL_MAX_WORDS = 4
