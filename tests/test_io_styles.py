@@ -578,3 +578,32 @@ def test_a_dash_after_a_label_with_a_time_ends_the_label():
 def test_a_dash_without_a_time_is_not_a_label_end():
     turns = io.parse_labelled_text("Ann: We met - briefly.\nBen: Fine.\nWell - anyway it went on.\nAnn: Yes.\n")
     assert [t.speaker for t in turns] == ["Ann", "Ben", "Ann"]
+
+
+def test_timed_labels_with_a_note_in_brackets():
+    """``[00:00:05] Participant 3 (F, 52):`` as focus-group transcripts have it: each part was read
+    alone, but together the turn was glued to the one before (the researcher's words with it)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PsythemesWarning)
+        tr = io.read_transcript(STYLES / "timed_labels_with_notes.txt")
+    assert_turn_offsets(tr)
+    assert [(t.speaker, t.t_start) for t in tr.turns] == [
+        ("MODERATOR", 1.0), ("Participant 3 (F, 52)", 5.0), ("Jane Doe (SL)", 9.0),
+        ("Dr Helen Fry (Researcher)", 15.0), ("Participant 3 (F, 52)", 19.0), ("Chris Bell [Researcher]", 24.0)]
+    assert [io.role_of(t.speaker) for t in tr.turns] == ["interviewer", "", "", "interviewer", "", "interviewer"]
+    assert said(tr)[1][1] == "Tired, very tired. [crosstalk] Sorry, go on."
+
+
+def test_a_line_inside_a_turn_that_opens_like_a_timed_label_is_named():
+    # a label psythemes cannot read (its note is too long) would silently join the turn before
+    text = ("[00:00:01] Interviewer: How are you?\n\n[00:00:05] Participant 3: Tired.\n\n"
+            "[00:00:09] Interviewer: Why?\n\n[00:00:12] Participant 3: Work.\n"
+            "[00:00:15] Dr Helen Fry (Research lead, University of Exeter): And money?\n")
+    with pytest.warns(PsythemesWarning, match=r"1 line\(s\) inside speaker turns start like a timed speaker label "
+                                              r"but were not read as one \(first on line 8"):
+        turns = io.parse_labelled_text(text)
+    assert len(turns) == 4
+    with warnings.catch_warnings():  # a time inside running text is no label
+        warnings.simplefilter("error", PsythemesWarning)
+        io.parse_labelled_text("[00:00:01] Ann: We met at\n[10:30] and talked: fine.\n[00:00:09] Ben: Right.\n"
+                               "[00:00:12] Ann: Yes.\n")

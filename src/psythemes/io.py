@@ -338,7 +338,8 @@ _TAB_ROLE_SUFFIX = r" ?[\[(][^\]()\[\n:\t]{1,25}[\])]"
 #: A pattern with a group ``bracket`` is a label in brackets without a colon (``[P1] text``):
 #: it must also look like an id or a role word, so that ``[Laughter]`` stays text.
 DEFAULT_LABEL_PATTERNS: tuple[str, ...] = (
-    rf"[ \t]*{_BRACKETED_TIME}[ \t]*{_LABEL}[ \t]*{_END_OF_TIMED_LABEL}",  # [00:01:02] Name: / [00:01 → 00:05] Name -
+    # [00:01:02] Name: / [00:01 → 00:05] Name - / [00:01:02] Jane Doe (SL): (the note stays part of the speaker)
+    rf"[ \t]*{_BRACKETED_TIME}[ \t]*(?P<speaker>{_NAME}(?:{_ROLE_SUFFIX})?)[ \t]*{_END_OF_TIMED_LABEL}",
     # Markdown: **Name:** words / **Name**: words / [00:00:15 → 00:01:02] **Name:** words / **Name** alone
     rf"[ \t]*(?:{_BRACKETED_TIME}[ \t]*)?{_BOLD}{_LABEL}(?:[ \t]*:[ \t]*{_BOLD}|{_BOLD}[ \t]*:)(?=[ \t]|$)",
     rf"[ \t]*(?:{_BRACKETED_TIME}[ \t]*)?{_BOLD}{_LABEL}{_BOLD}[ \t]*$",
@@ -615,7 +616,34 @@ def parse_labelled_text(
         raise InputError(f"only speaker labels{excerpt(labels)}, no words after any of them: nothing was said",
                          path=source or None)
     _warn_uncovered(text, [(c[0], c[1]) for c in candidates] + [(t.start, t.end) for t in turns] + marks, source)
+    if check_shape and any(c[4] for c in candidates):
+        _warn_unread_timed_labels(text, turns, source)
     return turns
+
+
+# A line that opens like a timed speaker label ("[00:04:26] Someone ...:") in a transcript whose
+# labels carry times: it is most likely a turn whose label psythemes could not read
+_TIMED_LABEL_LIKE = re.compile(rf"[ \t]*{_BRACKETED_TIME}[ \t]*(?P<first>[^\W\d_])[^\n:]{{0,80}}:(?=[ \t]|$)")
+
+
+def _warn_unread_timed_labels(text: str, turns: Sequence[Turn], source: str | Path) -> None:
+    """Warn about lines inside turns that look like timed labels: their words would be counted as
+    the previous speaker's, silently (an interviewer's question inside a participant's turn)."""
+    found: list[tuple[int, str]] = []  # (line number, line)
+    for turn in turns:
+        line_start = text.find("\n", turn.start, turn.end)
+        while 0 <= line_start < turn.end:
+            line_end = text.find("\n", line_start + 1, turn.end)
+            line_end = turn.end if line_end < 0 else line_end
+            like = _TIMED_LABEL_LIKE.match(text, line_start + 1, line_end)
+            if like and like.group("first").isupper():  # a name or a role, not running text
+                found.append((text.count("\n", 0, line_start + 1) + 1, text[line_start + 1:line_end]))
+            line_start = line_end if line_end < turn.end else -1
+    if found:
+        warnings.warn(f"{source or 'text'}: {len(found)} line(s) inside speaker turns start like a timed speaker "
+                      f"label but were not read as one (first on line {found[0][0]}{excerpt(found[0][1])}); their "
+                      "words count as the previous speaker's (see docs/formats.md, *Speaker labels in text*)",
+                      PsythemesWarning, stacklevel=4)
 
 
 def _time_lines_before_labels(text: str, candidates: Sequence[_Candidate]) -> dict[int, tuple[int, int]]:
