@@ -101,7 +101,19 @@ def test_every_faulty_decision_in_one_error(run_dir, tmp_path):
     assert message.startswith(f"{sheet}: 5 decisions cannot be read: line 2: decision code 'alience' is not in the "
                               "codebook (did you mean 'alliance'?); line 4: decision code 'Bdy Awareness'")
     assert "line 5: decision 'reject, alliance' mixes 'reject'" in message
-    assert "and 2 more; codes: alliance, awareness" in message
+    # up to ten faults are shown, so that one run lists what to fix
+    assert "line 6: decision code 'zz'" in message and "line 7: decision code 'yy'" in message
+    assert "more fault" not in message and "; codes: alliance, awareness" in message
+    # one fault copied down a column is said once, with its lines; more than ten faults are counted
+    table["decision"] = ["alience"] * 2 + [f"code{i}" for i in range(4)]
+    table = pd.concat([table] + [table.iloc[2:].assign(decision=[f"more{j}{i}" for i in range(4)]) for j in range(3)],
+                      ignore_index=True)
+    table.to_csv(sheet, index=False, encoding="utf-8-sig")
+    with pytest.raises(InputError) as err:
+        read_review(sheet, codes=CODES)
+    message = str(err.value)
+    assert "18 decisions cannot be read: lines 2, 3: decision code 'alience' is not in the codebook" in message
+    assert "; and 7 more fault(s) on 7 line(s); codes:" in message
 
 
 def test_cli_next_reads_a_code_name_with_a_comma(run_dir, tmp_path, monkeypatch, capsys):
@@ -116,3 +128,87 @@ def test_cli_next_reads_a_code_name_with_a_comma(run_dir, tmp_path, monkeypatch,
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     assert captured.out.startswith("1 segments from 1 transcripts")
+
+
+def test_a_sheet_that_lost_its_suggestions_or_contradicts_itself_is_refused(run_dir, tmp_path):
+    """A stranger deleted the suggested_code column: every 'accept' became "no code" without a word."""
+    sheet = tmp_path / "review.csv"
+    review_run(run_dir, sheet, reviewer="anna")
+    table = pd.read_csv(sheet, encoding="utf-8-sig", keep_default_na=False)
+    table["decision"] = ["accept", "reject", "awareness"]
+    table.drop(columns="suggested_code").to_csv(sheet, index=False, encoding="utf-8-sig")
+    with pytest.raises(InputError, match=r"review.csv:2: decision 'accept' accepts the suggestion, but the sheet has "
+                                         r"no suggested_code column any more"):
+        read_review(sheet, codes=CODES)
+    # a row copied and decided the other way: neither is taken silently
+    pd.concat([table, table.iloc[[0]].assign(decision="reject")], ignore_index=True).to_csv(
+        sheet, index=False, encoding="utf-8-sig")
+    with pytest.raises(InputError, match=r"review.csv:5: decides otherwise than line 2 on the same suggestion"):
+        read_review(sheet, codes=CODES)
+    # the same decision twice is no contradiction
+    pd.concat([table, table.iloc[[0]]], ignore_index=True).to_csv(sheet, index=False, encoding="utf-8-sig")
+    assert len(read_review(sheet, codes=CODES).gold) == 2
+
+
+def test_decision_words_other_than_accept_and_reject(run_dir, tmp_path):
+    sheet = tmp_path / "review.csv"
+    review_run(run_dir, sheet, reviewer="anna")
+    table = pd.read_csv(sheet, encoding="utf-8-sig", keep_default_na=False)
+    table.assign(decision=["yes", "n", "OK"]).to_csv(sheet, index=False, encoding="utf-8-sig")
+    with pytest.warns(PsythemesWarning, match=r"3 decision\(s\) are written with other words than accept and reject, "
+                                              r"and taken as: 'yes' as accept \(1\), 'n' as reject \(1\), 'OK' as "
+                                              r"accept \(1\)"):
+        assert len(read_review(sheet, codes=CODES).gold) == 2
+    # 'x' is a tick to some reviewers and a cross to others
+    table.assign(decision=["x", "accept", "accept"]).to_csv(sheet, index=False, encoding="utf-8-sig")
+    with pytest.raises(InputError, match=r"review.csv:2: decision 'x' may mean accept or reject"):
+        read_review(sheet, codes=CODES)
+
+
+def test_two_codes_joined_by_a_comma_name_the_piece_that_is_no_code(sheet):
+    _fill(sheet, {2: "awareness , Therapeutic Aliance"})
+    with pytest.raises(InputError) as err:
+        read_review(sheet, codes=CODES)
+    message = str(err.value)
+    assert ("decision code 'Therapeutic Aliance' is not in the codebook (did you mean 'Therapeutic Alliance'?)"
+            in message)
+
+
+def test_a_later_sheet_decides_again_for_the_same_reviewer(run_dir, tmp_path):
+    """Two sheets of one reviewer that disagree on a segment were joined: a 'reject' always lost."""
+    from psythemes.tables import read_gold
+
+    first, second = tmp_path / "first.csv", tmp_path / "second.csv"
+    review_run(run_dir, first, reviewer="anna")
+    table = pd.read_csv(first, encoding="utf-8-sig", keep_default_na=False)
+    table.assign(decision=["accept", "accept", "reject"]).to_csv(first, index=False, encoding="utf-8-sig")
+    table.assign(decision=["reject", "accept", ""]).to_csv(second, index=False, encoding="utf-8-sig")
+    with pytest.warns(PsythemesWarning, match=r"1 segment\(s\) were decided otherwise in a later review sheet by the "
+                                              r"same reviewer; the later sheet's decision is used"):
+        gold = read_gold([first, second], codes=CODES)
+    assert len(gold) == 1  # the second row's suggestion, accepted in both; the first row's rejected later
+    with pytest.warns(PsythemesWarning, match="decided otherwise"):
+        assert len(read_gold([second, first], codes=CODES)) == 2  # the other order: the first sheet is later
+
+
+def test_a_sheet_saved_by_excel_on_windows_is_read_with_the_guess_named(run_dir, tmp_path):
+    # it was refused ("not UTF-8") while gold, metadata and codebook CSVs in cp1252 were read
+    sheet = tmp_path / "review.csv"
+    review_run(run_dir, sheet, reviewer="anna")
+    table = pd.read_csv(sheet, encoding="utf-8-sig", keep_default_na=False)
+    table.assign(decision=["accept", "reject", "awareness"], memo=["café, naïve", "", "Übung"]).to_csv(
+        sheet, index=False, encoding="cp1252")
+    with pytest.warns(PsythemesWarning, match="UTF-8"):
+        assert sorted(read_review(sheet, codes=CODES).gold["code"]) == ["alliance", "awareness"]
+
+
+def test_an_empty_sheet_points_to_its_filled_in_copy(run_dir, tmp_path):
+    from psythemes.tables import read_gold
+
+    sheet = tmp_path / "review.xlsx"
+    review_run(run_dir, sheet, reviewer="anna")  # writes review.csv beside it
+    copy = tmp_path / "review.csv"
+    table = pd.read_csv(copy, encoding="utf-8-sig", keep_default_na=False)
+    table.assign(decision=["accept", "reject", ""]).to_csv(copy, index=False, encoding="utf-8-sig")
+    with pytest.raises(InputError, match=r"no decisions yet .*; its copy review.csv holds 2 decision\(s\): give that"):
+        read_gold(sheet, codes=CODES)

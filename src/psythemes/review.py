@@ -20,9 +20,13 @@ applies to every cell in it; code names are matched as in gold files (case, punc
 spacing, with a warning naming each guess: :func:`psythemes.codebook.resolve_code_names`); a
 cell that names a code whole is never split (a name may hold a comma), ``;`` separates codes
 (a comma only where every piece is a code); ``accept``/``reject`` written with code names,
-and codes not in the codebook, are one ``InputError`` naming the rows (the first three and
-how many more).  What the reviewer decided on a segment is all that is known about it: segments that
-no row of the sheet covers are *not reviewed* (see :attr:`psythemes.tables.ReviewDecisions.reviewed`).
+and codes not in the codebook, are one ``InputError`` naming the rows (up to ten faults, each
+with its lines); so are ``x`` (accept or reject?), ``accept`` in a sheet without its
+``suggested_code`` column, and two rows deciding differently on one suggestion.  Other words
+for accept and reject (``yes``, ``n`` ...) are counted in a warning; when several sheets decide
+on one segment for one reviewer, the later one wins (a warning counts the changed segments).
+What the reviewer decided on a segment is all that is known about it: segments that no row of
+the sheet covers are *not reviewed* (see :attr:`psythemes.tables.ReviewDecisions.reviewed`).
 
 This module builds the sheet's rows in memory (:func:`review_table`) and finds the segments a
 sheet decided on (:func:`reviewed_rows`); the sheet on disk is written and read by

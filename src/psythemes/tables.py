@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -73,6 +74,8 @@ DEFAULT_CODER = "gold"
 REVIEWED_SPANS = "reviewed_spans"
 #: ``attrs`` key: documents whose gold came from full coding (CSV, .qdpx) alongside review sheets.
 FULL_DOCS = "full_docs"
+# ``attrs`` key of one review sheet's gold: the (doc_id, start, end, coder) it decided on
+_DECIDED_BY = "decided_by"
 #: The columns :func:`read_segments` requires; a CSV with them is a segments table
 #: (:func:`is_segment_table`), whatever other columns it has.
 SEGMENT_REQUIRED: tuple[str, ...] = ("doc_id", "segment_id", "start", "end", "text")
@@ -632,6 +635,7 @@ def read_gold(path: str | Path | Sequence[str | Path], *, codes: Sequence[str] |
         if len(path) > 1:
             parts = [read_gold(p, codes=codes, text_lengths=text_lengths, coders=coders, qdpx_positions=qdpx_positions,
                                texts=texts) for p in path]
+            parts = _later_decisions_win(parts)
             joined = pd.concat([p[GOLD_COLUMNS] for p in parts], ignore_index=True)
             dup = joined.duplicated(subset=GOLD_COLUMNS)
             _warn_count(int(dup.sum()), "gold row(s) given in more than one gold file removed")
@@ -656,13 +660,16 @@ def read_gold(path: str | Path | Sequence[str | Path], *, codes: Sequence[str] |
     if is_review_sheet(path):
         decided = read_review(path, codes=codes)
         if decided.reviewed.empty:
-            raise InputError("the review sheet has no decisions yet (fill in the 'decision' column)", path=path)
+            raise InputError(f"the review sheet has no decisions yet (fill in the 'decision' column){_twin_hint(path)}",
+                             path=path)
         frame = decided.gold
         frame.attrs["path"] = str(path)
         # a sheet labels the segments it has decisions for, not whole documents (see train_to_folder)
         frame.attrs[REVIEWED_SPANS] = [(str(d), int(a), int(b)) for d, a, b in
                                        zip(decided.reviewed["doc_id"], decided.reviewed["start"],
                                            decided.reviewed["end"], strict=True)]
+        frame.attrs[_DECIDED_BY] = {(str(d), int(a), int(b), str(c)): frozenset(codes_)
+                                    for d, a, b, c, codes_ in decided.reviewed.itertuples(index=False)}
         if frame.empty:  # every suggestion rejected: known, but nothing to align
             return frame
     elif suffix in SPREADSHEET_SUFFIXES:  # a workbook that is not a review sheet: a table of quotes
@@ -682,6 +689,52 @@ def read_gold(path: str | Path | Sequence[str | Path], *, codes: Sequence[str] |
     if coders is not None and _CODER in frame.columns:
         frame = frame[frame[_CODER].astype(str).str.strip().isin([str(c).strip() for c in coders])]
     return clean_gold(frame, codes, text_lengths)
+
+
+def _twin_hint(path: Path) -> str:
+    """Where the decisions are when the reviewer filled in the sheet's other copy (``review`` writes
+    an ``.xlsx`` and a ``.csv`` beside it)."""
+    for suffix in (".csv", ".xlsx"):
+        twin = path.with_suffix(suffix)
+        if twin == path or not twin.is_file():
+            continue
+        try:
+            n = count_decisions(twin)
+        except InputError:
+            continue
+        if n:
+            return f"; its copy {twin.name} holds {n} decision(s): give that file"
+    return ""
+
+
+def _later_decisions_win(parts: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    """Gold from several files, where a review sheet decides again on a segment that an earlier
+    review sheet decided on for the same reviewer: the later sheet's decision stands (a re-review),
+    and one warning counts the segments whose decision changed."""
+    changed: list[tuple[str, int, int, str]] = []
+    out = list(parts)
+    for i, later in enumerate(parts):
+        decided = later.attrs.get(_DECIDED_BY)
+        if not decided:
+            continue
+        for j in range(i):
+            earlier = out[j].attrs.get(_DECIDED_BY) or {}
+            again = set(decided).intersection(earlier)
+            if not again:
+                continue
+            changed += [key for key in again if earlier[key] != decided[key]]
+            frame = out[j]
+            keys = zip(frame[_DOC].astype(str), frame[_START].astype(int), frame[_END].astype(int),
+                       frame[_CODER].astype(str), strict=True)
+            kept = frame[[key not in again for key in keys]].copy()
+            kept.attrs = {**frame.attrs, _DECIDED_BY: {k: v for k, v in earlier.items() if k not in again}}
+            out[j] = kept
+    if changed:
+        doc, start, end, coder = sorted(changed)[0]
+        warnings.warn(f"{len(changed)} segment(s) were decided otherwise in a later review sheet by the same reviewer; "
+                      f"the later sheet's decision is used (first: {doc} [{start}, {end}), reviewer {coder!r})",
+                      PsythemesWarning, stacklevel=3)
+    return out
 
 
 def _read_quote_table(frame: pd.DataFrame, path: Path, texts: GoldTexts) -> pd.DataFrame:
@@ -1087,9 +1140,12 @@ REVIEW_COLUMNS: list[str] = [
 ]
 ACCEPT = "accept"
 REJECT = "reject"
-#: Words taken as accept / reject in the decision column (case-insensitive).
+#: Words taken as accept / reject in the decision column (case-insensitive); any but the two
+#: documented ones is named in a warning with its count.
 _ACCEPT_WORDS = {"accept", "accepted", "yes", "y", "ok", "agree", "✓", "✔"}
-_REJECT_WORDS = {"reject", "rejected", "no", "n", "x", "disagree", "✗", "✘"}
+_REJECT_WORDS = {"reject", "rejected", "no", "n", "disagree", "✗", "✘"}
+#: Marks that mean accept to one reviewer and reject to another: refused, never guessed.
+_AMBIGUOUS_MARKS = {"x", "*", "-", "+", "?"}
 #: Coder name for decisions whose reviewer is not known (with a warning).
 DEFAULT_REVIEWER = "reviewer"
 _REVIEW_KEYS = ["doc_id", "start", "end"]
@@ -1279,10 +1335,10 @@ def _csv_rows(path: Path) -> list[tuple[int, dict[str, Any]]]:
     import csv
     import io as _io
 
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError("review sheet CSV is not UTF-8 (save it as 'CSV UTF-8')", path=path) from None
+    from .io import _read_bytes, decode_table_bytes
+
+    # as every other table: a sheet saved by Excel on Windows (cp1252) is read, the guess named
+    text = decode_table_bytes(_read_bytes(path), path)
     reader = list(csv.reader(_io.StringIO(text), delimiter=csv_delimiter(text, path)))
     if not reader:
         raise InputError("review sheet is empty", path=path)
@@ -1356,9 +1412,12 @@ def _decisions(rows: list[tuple[int, dict[str, Any]]], path: Path, codes: Sequen
 
     names = _DecisionNames(codes)
     segments: dict[tuple[str, int, int, str], set[str]] = {}
+    # what each row decided on one suggestion: two rows that differ contradict each other
+    verdicts: dict[tuple[str, int, int, str, str], tuple[int, frozenset[str]]] = {}
     problems: list[tuple[int, str]] = []
     n_rows = n_undecided = 0
     guessed_reviewer = 0
+    synonyms: Counter[str] = Counter()
     for lineno, rec in rows:
         cells = {k: _cell_text(v) for k, v in rec.items()}
         if not any(cells.values()):
@@ -1385,12 +1444,34 @@ def _decisions(rows: list[tuple[int, dict[str, Any]]], path: Path, codes: Sequen
             reviewer = DEFAULT_REVIEWER
             guessed_reviewer += 1
         chosen = segments.setdefault((doc, s, e, reviewer), set())
-        found, problem = names.decision(decision, cells.get("suggested_code", ""))
+        word = decision.casefold()
+        if word in _AMBIGUOUS_MARKS:
+            problems.append((lineno, f"decision {decision!r} may mean accept or reject: write 'accept' or 'reject'"))
+            continue
+        if word in _ACCEPT_WORDS and "suggested_code" not in rec:
+            problems.append((lineno, (f"decision {decision!r} accepts the suggestion, but the sheet has no "
+                                      "suggested_code column any more: put it back, or name the code(s) instead")))
+            continue
+        if word in _DECISION_WORDS - {ACCEPT, REJECT}:
+            synonyms[decision] += 1
+        suggested = cells.get("suggested_code", "")
+        found, problem = names.decision(decision, suggested)
         if problem:
             problems.append((lineno, problem))
+            continue
         chosen.update(found)
+        key = (doc, s, e, reviewer, suggested.casefold())
+        earlier = verdicts.setdefault(key, (lineno, frozenset(found)))
+        if earlier[1] != frozenset(found):
+            problems.append((lineno, (f"decides otherwise than line {earlier[0]} on the same suggestion "
+                                      f"({suggested or 'no code'!r} on {doc} [{s}, {e})): keep one of the two rows")))
     if problems:
         raise _decision_error(problems, path, names.known)
+    if synonyms:
+        taken = ", ".join(f"{word!r} as {ACCEPT if word.casefold() in _ACCEPT_WORDS else REJECT} ({n})"
+                          for word, n in synonyms.most_common())
+        warnings.warn(f"{path}: {synonyms.total()} decision(s) are written with other words than accept and "
+                      f"reject, and taken as: {taken}", PsythemesWarning, stacklevel=3)
     if names.known is not None:
         from .codebook import warn_respelt
 
@@ -1408,8 +1489,8 @@ def _decisions(rows: list[tuple[int, dict[str, Any]]], path: Path, codes: Sequen
 
 #: The separator of several codes in one decision cell (the one the docs and the drop-down name).
 _DECISION_SEPARATOR = ";"
-#: How many faulty decisions one error lists (then "and N more").
-_SHOWN_PROBLEMS = 3
+#: How many different faults one error lists, each with its lines (then "and N more").
+_SHOWN_PROBLEMS = 10
 _DECISION_WORDS = _ACCEPT_WORDS | _REJECT_WORDS
 
 
@@ -1462,6 +1543,8 @@ class _DecisionNames:
             words = [p for p in pieces if p not in found and p.casefold() in _DECISION_WORDS]
             if len(found) + len(words) == len(pieces):
                 return found, words, []
+            if found:  # "Moral distress, Work load Pressure": say which piece is no code, not the whole cell
+                return {}, [], [p for p in pieces if p not in found and p not in words]
         return {}, [], [text]
 
     def decision(self, decision: str, suggested: str) -> tuple[list[str], str | None]:
@@ -1523,6 +1606,13 @@ def _decision_error(problems: list[tuple[int, str]], path: Path, known: list[str
     if len(problems) == 1:
         lineno, message = problems[0]
         return InputError(f"{message}{codes}", path=path, line=lineno)
-    shown = "; ".join(f"line {lineno}: {message}" for lineno, message in problems[:_SHOWN_PROBLEMS])
-    more = f"; and {len(problems) - _SHOWN_PROBLEMS} more" if len(problems) > _SHOWN_PROBLEMS else ""
+    # the same fault on many lines (one misspelt code copied down a column) is said once, with its lines
+    lines: dict[str, list[int]] = {}
+    for lineno, message in problems:
+        lines.setdefault(message, []).append(lineno)
+    groups = list(lines.items())
+    shown = "; ".join(f"line{'s' if len(at) > 1 else ''} {', '.join(map(str, at))}: {message}"
+                      for message, at in groups[:_SHOWN_PROBLEMS])
+    hidden = groups[_SHOWN_PROBLEMS:]
+    more = f"; and {len(hidden)} more fault(s) on {sum(len(at) for _, at in hidden)} line(s)" if hidden else ""
     return InputError(f"{len(problems)} decisions cannot be read: {shown}{more}{codes}", path=path)
