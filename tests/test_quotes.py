@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from psythemes.cli import main
 from psythemes.errors import InputError, PsythemesWarning
-from psythemes.quotes import locate_quote
+from psythemes.quotes import locate_quote, quotes_to_spans
 from psythemes.tables import read_gold
 
 TEXT = ("INTERVIEWER\tWhat changed for you?\n"
@@ -98,3 +99,21 @@ def test_evaluate_command_reads_a_table_of_quotes(data_dir, tmp_path, capsys):
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     assert "gold given as quotes: 2 found in the transcripts (2 exactly" in captured.err
+
+
+def test_a_sentence_said_twice_and_quoted_twice_is_two_passages():
+    """A stranger's quote table: two copies of one sentence both landed on the first (then removed as
+    duplicates), and a sentence said again after a longer quote holding it landed inside that quote."""
+    text = ("A: You go home thinking about it. B: Yes. A: You go home thinking about it. "
+            "To be fair, I don't see myself here. I don't see myself here.")
+    frame = pd.DataFrame({"document": ["d"] * 5, "code": ["Worry", "Worry", "Sleep", "Leaving", "Leaving"],
+                          "quote": ["You go home thinking about it.", "You go home thinking about it.",
+                                    "you go home thinking about it", "To be fair, I don't see myself here.",
+                                    "I don't see myself here."]})
+    with pytest.warns(PsythemesWarning):
+        spans = quotes_to_spans(frame, {"d": text})
+    first, second = text.find("You go"), text.rfind("You go")
+    assert spans[["start", "code"]].values.tolist() == [
+        [first, "Worry"], [second, "Worry"],
+        [second, "Sleep"],  # another code on a copy already quoted: the same passage, coded twice
+        [text.find("To be fair"), "Leaving"], [text.rfind("I don't"), "Leaving"]]

@@ -10,7 +10,9 @@ A quote is matched exactly first; then loosely (case, runs of white space, curly
 dashes, ``…`` ignored); then, if it has elisions (``...``, ``…``, ``[...]``), part by part, in
 order, each part within :data:`MAX_ELISION_GAP` characters of the one before.  Where a quote
 occurs more than once, the first occurrence at or after the previous quote of the same
-document (in file order) is taken, since exports list a document's segments in text order.
+document (in file order) is taken, since exports list a document's segments in text order; an
+occurrence inside a passage that an earlier row already gave the same code is passed over (a
+sentence said twice, quoted twice, is two passages, not a duplicate).
 Quotes that are not found are dropped and counted in a warning that names the first: nothing
 is dropped without a word.
 """
@@ -20,7 +22,7 @@ from __future__ import annotations
 import bisect
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -86,8 +88,12 @@ def _all_starts(haystack: str, needle: str) -> list[int]:
     return starts
 
 
-def _pick(starts: list[int], after: int) -> int:
+def _pick(starts: list[int], after: int, taken: Callable[[int], bool] | None = None) -> int:
     later = [s for s in starts if s >= after]
+    if taken is not None:
+        # a passage already coded with the same code is not coded again: the quote is its next copy
+        free = [s for s in later if not taken(s)]
+        later = free or later
     return later[0] if later else starts[0]
 
 
@@ -121,21 +127,23 @@ def locate_quote(text: str, quote: str, after: int = 0) -> QuoteMatch | None:
     return _locate(_Folded(text), quote, after)
 
 
-def _locate(doc: _Folded, quote: str, after: int) -> QuoteMatch | None:
-    """:func:`locate_quote` on a document folded once for all of its quotes."""
+def _locate(doc: _Folded, quote: str, after: int,
+            taken: Callable[[int, int], bool] | None = None) -> QuoteMatch | None:
+    """:func:`locate_quote` on a document folded once for all of its quotes; ``taken(start, end)``
+    says whether a passage already has this row's code (then a later copy of the quote is taken)."""
     quote = quote.strip().strip('"\u201c\u201d').strip()
     if not quote:
         return None
     starts = _all_starts(doc.text, quote)
     if starts:
-        start = _pick(starts, after)
+        start = _pick(starts, after, taken and (lambda s: taken(s, s + len(quote))))
         return QuoteMatch(start, start + len(quote), "exact", len(starts))
     needle = _folded(quote)[0].strip()
     if not needle:
         return None
     starts = _all_starts(doc.folded, needle)
     if starts:
-        a = _pick(starts, doc.folded_offset(after))
+        a = _pick(starts, doc.folded_offset(after), taken and (lambda f: taken(*doc.span(f, f + len(needle)))))
         start, end = doc.span(a, a + len(needle))
         return QuoteMatch(start, end, "loose", len(starts))
     parts = [_folded(p)[0].strip() for p in _ELISION.split(quote)]
@@ -154,6 +162,11 @@ def _locate(doc: _Folded, quote: str, after: int) -> QuoteMatch | None:
         pos = nxt + len(part)
     start, end = doc.span(first, pos)
     return QuoteMatch(start, end, "elided", 1)
+
+
+def _inside_any(spans: list[tuple[int, int]]) -> Callable[[int, int], bool]:
+    """Whether ``[start, end)`` lies inside one of ``spans``."""
+    return lambda start, end: any(a <= start and end <= b for a, b in spans)
 
 
 def _column(frame: pd.DataFrame, role: str) -> str | None:
@@ -212,6 +225,7 @@ def quotes_to_spans(frame: pd.DataFrame, texts: Mapping[str, str], *, source: st
                          f"(one of: {'; '.join(', '.join(QUOTE_COLUMNS[r]) for r in missing)})", path=source)
     folded: dict[str, _Folded] = {}
     last_start: dict[str, int] = {}
+    placed: dict[tuple[str, str], list[tuple[int, int]]] = {}  # (doc, code) -> spans found so far
     rows: list[dict[str, object]] = []
     counts = {"exact": 0, "loose": 0, "elided": 0}
     not_found: list[tuple[str, str]] = []
@@ -228,14 +242,17 @@ def quotes_to_spans(frame: pd.DataFrame, texts: Mapping[str, str], *, source: st
             continue
         if doc not in folded:
             folded[doc] = _Folded(texts[doc])
-        found = _locate(folded[doc], quote, last_start.get(doc, 0))
+        row_codes = [c.strip() for c in code_cell.splitlines() if c.strip()]
+        same_code = [span for code in row_codes for span in placed.get((doc, code), ())]
+        found = _locate(folded[doc], quote, last_start.get(doc, 0), _inside_any(same_code))
         if found is None:
             not_found.append((doc, quote.strip()))
             continue
         counts[found.how] += 1
         ambiguous += found.occurrences > 1
         last_start[doc] = found.start
-        for code in (c.strip() for c in code_cell.splitlines()):
+        for code in row_codes:
+            placed.setdefault((doc, code), []).append((found.start, found.end))
             if code:
                 rows.append({"doc_id": doc, "start": found.start, "end": found.end,
                              "code": code, "coder": coder,
@@ -250,7 +267,8 @@ def quotes_to_spans(frame: pd.DataFrame, texts: Mapping[str, str], *, source: st
     message = (f"{where}gold given as quotes: {located} found in the transcripts ({counts['exact']} exactly, "
                f"{counts['loose']} ignoring case, spacing and quote marks, {counts['elided']} around elisions)")
     if ambiguous:
-        message += f"; {ambiguous} occur more than once (the first after the previous quote was taken)"
+        message += (f"; {ambiguous} occur more than once (the first after the previous quote, and not inside a "
+                    "passage already given the same code, was taken)")
     if not_found:
         doc, quote = not_found[0]  # the words only where messages may quote transcripts (--verbose)
         message += f"; {len(not_found)} not found and dropped, e.g. in {doc}{excerpt(quote)}"
