@@ -229,3 +229,19 @@ def test_segment_transcripts_says_what_it_takes(interview: Transcript, tmp_path:
             segment_transcripts(wrong)
     with pytest.raises(InputError, match="takes Transcript objects .* got dict"):
         segment_transcripts([{"text": "hello"}])
+
+
+def test_transcribers_notes_stay_whole_and_are_never_a_segment_of_their_own():
+    """A stranger's focus groups: with --unit sentence, "[crosstalk]" was cut into "... turn up. [" and
+    "crosstalk]", and 22 segments that read "crosstalk]" became a theme labelled with it."""
+    text = ("Ann: It was hard to turn up. [crosstalk] Sorry, go on. It was hard. [sighs]\n"
+            "Ben: It is not. (laughs) Guilty, yes.\nAnn: [crosstalk]\nBen: (inaudible 00:17:22) Fine.\n")
+    transcript = Transcript(doc_id="d", text=text, turns=io.parse_labelled_text(text))
+    segments = segment_transcripts([transcript], segmenter=SentenceSegmenter(), backchannels="keep")
+    assert [(row.text, row.kind) for row in segments.itertuples()] == [
+        ("It was hard to turn up.", "content"), ("[crosstalk] Sorry, go on.", "content"),
+        ("It was hard. [sighs]", "content"), ("It is not.", "content"), ("(laughs) Guilty, yes.", "content"),
+        ("[crosstalk]", "backchannel"), ("(inaudible 00:17:22) Fine.", "content")]
+    assert all(text[s:e] == t for s, e, t in zip(segments["start"], segments["end"], segments["text"], strict=True))
+    assert is_backchannel("[laughs]") and is_backchannel("(inaudible 00:12:31) yeah")
+    assert not is_backchannel("[laughs] I was so tired that day.")

@@ -71,6 +71,10 @@ EXTRA_COLUMNS: list[str] = ["turn_index", "kind"]
 DROPPED_COLUMNS: list[str] = SEGMENT_COLUMNS + EXTRA_COLUMNS + ["merged_into"]
 
 
+# A transcriber's note in brackets: "[crosstalk]", "(inaudible 00:17:22)", "[sighs]"
+_NOTE = re.compile(r"\[[^\[\]\n]{1,60}\]|\([^()\n]{1,60}\)")
+
+
 def _words(text: str) -> str:
     return " ".join(re.sub(r"[\W_]+", " ", text.casefold()).split())
 
@@ -82,12 +86,16 @@ def _backchannel_regex(words: tuple[str, ...]) -> re.Pattern[str]:
 
 
 def is_backchannel(text: str, words: Sequence[str] = BACKCHANNELS, max_words: int = BACKCHANNEL_MAX_WORDS) -> bool:
-    """Whether ``text`` is only backchannel phrases (``"Mm-hmm."``, ``"Yeah, right."``).
+    """Whether ``text`` is only backchannel phrases (``"Mm-hmm."``, ``"Yeah, right."``) and
+    transcriber's notes in brackets (``"[laughs]"``, ``"[crosstalk] Yeah."``: nothing said).
 
     Note that a plain "Yes." answering a closed question counts too: pass your own
     ``words`` to change the list.
     """
-    norm = _words(text)
+    said = _NOTE.sub(" ", text)
+    norm = _words(said)
+    if not norm and said != text and _words(text):
+        return True  # notes only
     if not norm or len(norm.split()) > max_words or not words:
         return False
     return _backchannel_regex(tuple(words)).fullmatch(norm) is not None
@@ -280,10 +288,8 @@ class SentenceSegmenter(_BaseSegmenter):
         docs = nlp.pipe((text[s:e] for _, s, e in pieces), batch_size=self.batch_size)
         too_long = 0
         for (pos, p_start, _), doc in zip(pieces, docs, strict=True):
-            for sent in doc.sents:
-                start, end = _io.strip_span(text, p_start + sent.start_char, p_start + sent.end_char)
-                if start >= end:
-                    continue
+            sents = [_io.strip_span(text, p_start + sent.start_char, p_start + sent.end_char) for sent in doc.sents]
+            for start, end in _notes_kept_whole(text, [(s, e) for s, e in sents if s < e]):
                 if len(_NON_SPACE.findall(text, start, end)) > self.max_sentence_words:
                     too_long += 1
                     out[pos].extend(_word_windows(text, start, end, self.fallback_words))
@@ -301,6 +307,37 @@ class SentenceSegmenter(_BaseSegmenter):
         for info, spans in zip(infos, self.sentence_spans(transcript, infos), strict=True):
             out.extend(self._make(transcript, info, s, e) for s, e in spans)
         return out
+
+
+_UNCLOSED = re.compile(r"[\[(][^\[\]()\n]{0,60}$")
+
+
+def _notes_kept_whole(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sentence spans with transcriber's notes kept whole and never a sentence of their own.
+
+    spaCy's sentencizer ends a sentence after ". [" and starts the next with "crosstalk]": the
+    opening bracket goes to the sentence it opens; a sentence that is only notes ("[sighs]" after
+    the last full stop) joins the sentence before it (or after it, at the start of a paragraph).
+    """
+    out: list[tuple[int, int]] = []
+    for start, end in spans:
+        if out:
+            prev_start, prev_end = out[-1]
+            opened = _UNCLOSED.search(text, prev_start, prev_end)
+            if opened is not None and opened.start() > prev_start:
+                out[-1] = _io.strip_span(text, prev_start, opened.start())
+                start = opened.start()
+        out.append((start, end))
+    merged: list[tuple[int, int]] = []
+    for start, end in out:
+        only_notes = not _NOTE.sub("", text[start:end]).strip(" \t\n.,;:!?-")
+        if only_notes and merged:
+            merged[-1] = (merged[-1][0], end)
+        elif merged and not _NOTE.sub("", text[merged[-1][0]:merged[-1][1]]).strip(" \t\n.,;:!?-"):
+            merged[-1] = (merged[-1][0], end)  # a paragraph that opens with a note alone
+        else:
+            merged.append((start, end))
+    return merged
 
 
 class WindowSegmenter(SentenceSegmenter):
