@@ -281,3 +281,33 @@ def test_runs_option_adds_stability(segments_csv, tmp_path, fake_model, capsys):
     assert {"stability", "stable"} <= set(themes.columns)
     run = json.loads((out / "themes_run.json").read_text(encoding="utf-8"))
     assert len(run["stability"]["runs"]) == 3
+
+
+def test_names_of_people_talked_about_are_left_out_of_keywords(segments_csv, tmp_path, fake_model, capsys):
+    """A stranger's sentence-unit run had a theme labelled 'gareth' (a man talked about, never a
+    speaker); the command line had no way to name him."""
+    table = pd.read_csv(segments_csv)
+    table["text"] = [t.replace("the ", "Gareth said the ", 1) if k % 3 == 0 else t for k, t in enumerate(table["text"])]
+    table["end"] = table["start"] + table["text"].str.len()
+    table["segment_id"] = table["doc_id"] + ":" + table["start"].astype(str) + "-" + table["end"].astype(str)
+    write_table(segments_csv, table)
+    args = ["themes", str(segments_csv), "--no-cache", "--min-topic-size", "5"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert "theme keywords hold 1 word(s) that the transcripts write like names: gareth; where they name people" in (
+        capsys.readouterr().err)
+    names = tmp_path / "names.txt"
+    names.write_text("# people talked about\nGareth\nPLACE: Hebden Bridge\n", encoding="utf-8")
+    assert main([*args, "--out", str(tmp_path / "b"), "--names", str(names)]) == 0
+    assert "write like names" not in capsys.readouterr().err
+    assert not pd.read_csv(tmp_path / "b" / "themes.csv")["keywords"].str.contains("gareth").any()
+    removed = [json.loads((tmp_path / run / "themes_run.json").read_text())["names_removed"] for run in "ab"]
+    assert removed[1] == removed[0] + 3  # gareth, hebden, bridge
+
+
+def test_name_like_words_are_capitalised_away_from_a_sentence_start():
+    from psythemes.themes.descriptions import name_like_words
+
+    texts = ["I agree with Gareth on this.", "Like Gareth said, it was hard.", "and Gareth too", "Gareth.",
+             "The NHS was slow, the NHS.", "the nhs and the NHS", "we went in August, in August, in August",
+             "fatigue is hard, so Fatigue", "the fatigue", "the fatigue again"]
+    assert name_like_words(["gareth · fatigue", "nhs · august"], texts) == ["gareth"]

@@ -45,7 +45,8 @@ DETERMINISTIC_PY = [
     )
 ]
 #: Pasted CLI output lines compared verbatim (human-only statistics, counts).
-DETERMINISTIC_CLI = [re.compile(p) for p in (r"^(Cohen's kappa|Krippendorff's alpha) = ", r"^units with 2\+ ratings: ")]
+DETERMINISTIC_CLI = [re.compile(p) for p in (r"^(Cohen's kappa|Krippendorff's alpha) = ", r"^units with 2\+ ratings: ",
+                                              r"^set aside \(segments_dropped.csv\): ")]
 #: Pasted CLI output lines whose leading counts are compared (the rest has model-dependent figures).
 COUNT_PREFIX = re.compile(r"^\d+ transcripts, \d+ segments(, \d+ dropped|, \d+ themes \(\d+% outliers\))?")
 
@@ -204,7 +205,8 @@ REVIEW_LOOP = DOCS / "review-loop.md"
 #: Lines of docs/review-loop.md's pasted output compared verbatim (no embeddings involved).
 REVIEW_LOOP_PY = [re.compile(p) for p in (r"^(train|test) \d+ transcripts$", r"^reviewer: ", r"^coders: ")]
 #: Pasted CLI lines compared verbatim: the number of segments `next` chose is the --n asked for.
-REVIEW_LOOP_CLI = [re.compile(r"^\d+ transcripts, \d+ segments, \d+ dropped \(unit: turn\)")]
+REVIEW_LOOP_CLI = [re.compile(r"^\d+ transcripts, \d+ segments, \d+ dropped \(unit: turn\)"),
+                   re.compile(r"^set aside \(segments_dropped.csv\): ")]
 
 
 def _run_tutorial(namespace: dict, capsys, main, *, path: Path = TUTORIAL, python_patterns: list | None = None,

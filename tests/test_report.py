@@ -252,3 +252,26 @@ def test_run_table_describes_parts_without_cache_folders():
                 "n_runs": 3}
     text = describe_part("discoverer", settings)
     assert text == "ThemeDiscoverer(n_runs=3)" and "PosixPath" not in text and str(Path.home()) not in text
+
+
+def test_table_one_counts_what_is_not_given_and_names_group_documents(report_data):
+    """A stranger's study: 4 focus groups (no age or gender in their metadata row) and 10
+    interviews. Table 1 said "n 14" and "gender F 6 (43%)" without a word about either."""
+    import dataclasses
+
+    meta = pd.DataFrame({"doc_id": ["FG1", "P1-W1", "P2-W1"], "participant": ["FG1", "P1", "P2"],
+                         "role": ["patient"] * 3, "gender": [None, "F", "M"], "age": [None, 40, 50]})
+    cell = {(r.characteristic, r.level): r.value for r in table_one(meta).itertuples()}
+    assert cell[("gender", "F")] == "1 (33%)" and cell[("gender", "not given")] == "1 (33%)"
+    assert cell[("age", "mean (range), of 2")] == "45 (40–50)" and cell[("age", "not given")] == "1 (33%)"
+    group = pd.DataFrame({"doc_id": ["FG1"] * 4, "segment_id": [f"FG1:{i}-{i + 1}" for i in range(4)],
+                          "speaker": ["MODERATOR", "Ann", "Ben", "Cleo"],
+                          "role": ["interviewer", "patient", "patient", "patient"], "start": range(4),
+                          "end": range(1, 5), "text": ["a", "b", "c", "d"], "t_start": [None] * 4,
+                          "t_end": [None] * 4})
+    page = render_report(dataclasses.replace(report_data, metadata=meta,
+                                             segments=pd.concat([report_data.segments, group], ignore_index=True),
+                                             set_aside={"interviewer": 7, "backchannel": 2}))
+    assert "1 document(s) hold several participants&#x27; turns (FG1: 3 speakers in all)" in page or \
+        "1 document(s) hold several participants' turns (FG1: 3 speakers in all)" in page
+    assert "Left out of themes and codes: 7 interviewer turns, 2 backchannels" in page

@@ -399,7 +399,7 @@ def extract(
     parts = {"read_options": read, "segmenter": segmenter, "embedder": embedder, "discoverer": discoverer,
              "mapper": used_mapper, "evaluation_options": scoring}
     manifest = _manifest(
-        paths=paths, transcripts=transcripts, segments=segments, embedder=embedder, book=book,
+        paths=paths, transcripts=transcripts, segments=segments, dropped=dropped, embedder=embedder, book=book,
         options={
             **read.manifest_params(),
             "interviewer": interviewer, "backchannels": backchannels,
@@ -463,6 +463,7 @@ def extract(
                 summary={**({"outlier_share": discoverer.outlier_share_, "n_themes": len(discoverer.themes_)}),
                          **(_headline(evaluation) if evaluation is not None else {})},
                 manifest={k: manifest[k] for k in ("psythemes", "created", "model", "options", "parts", "timings_s")},
+                set_aside=manifest["counts"]["set_aside"],
                 extra_sections=[saturation_html],
             ),
             figure_cache=_cache_folder(cache_dir, "report"),
@@ -730,8 +731,17 @@ def _recorded_command(argv: Sequence[str]) -> str | None:
     return " ".join(redact_key_options(argv))
 
 
-def _manifest(*, paths, transcripts, segments, embedder, book, options, parts, random_state, timings, discoverer,
-              evaluation, cache_use) -> dict[str, Any]:
+def _set_aside_counts(dropped: Any) -> dict[str, int]:
+    """Segments set aside, by kind (``interviewer``, ``backchannel``), as ``segments_dropped.csv`` has them."""
+    if dropped is None or "kind" not in getattr(dropped, "columns", ()):
+        return {}
+    counts = dropped["kind"].astype(str).value_counts()
+    order = sorted(counts.index, key=lambda kind: ({"interviewer": 0, "backchannel": 1}.get(kind, 2), kind))
+    return {str(kind): int(counts[kind]) for kind in order}
+
+
+def _manifest(*, paths, transcripts, segments, dropped, embedder, book, options, parts, random_state, timings,
+              discoverer, evaluation, cache_use) -> dict[str, Any]:
     from . import __version__
     from .io import expand_paths
     from .staging import sha256_file
@@ -755,6 +765,7 @@ def _manifest(*, paths, transcripts, segments, embedder, book, options, parts, r
         "counts": {
             "transcripts": len(transcripts),
             "segments": int(len(segments)),
+            "set_aside": _set_aside_counts(dropped),
             "themes": int(len(discoverer.themes_)),
             "outlier_share": float(discoverer.outlier_share_),
         },

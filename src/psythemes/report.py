@@ -74,6 +74,9 @@ class ReportData:
         Headline figures (agreement summary, outlier share, ...).
     manifest : dict
         Run manifest (versions, options, timings).
+    set_aside : dict
+        Segments left out of the analysis by kind (``interviewer``, ``backchannel``), said under
+        the corpus overview.
     extra_sections : list of (anchor, title, html)
         Sections other modules render (e.g. :func:`psythemes.saturation.saturation_section`),
         shown before the run details.
@@ -100,6 +103,7 @@ class ReportData:
     theme_quotes: pd.DataFrame | None = None
     summary: dict[str, Any] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
+    set_aside: dict[str, int] = field(default_factory=dict)
     extra_sections: list[tuple[str, str, str]] = field(default_factory=list)
     link_files: bool = False
 
@@ -151,23 +155,28 @@ def table_one(
         # not a participant characteristic
         if values.empty or values.map(lambda v: isinstance(v, (dict, list, tuple, set))).any():
             continue
+        # percentages are of n, so a characteristic some rows lack says how many
+        missing = n - len(values)
         numeric = pd.to_numeric(values, errors="coerce")
         if numeric.notna().all():
             rows.append(
                 {
                     "characteristic": column,
-                    "level": "mean (range)",
+                    "level": "mean (range)" + (f", of {len(values)}" if missing else ""),
                     "value": (f"{_fmt_number(numeric.mean())} "
                               f"({_fmt_number(numeric.min())}–{_fmt_number(numeric.max())})"),
                 }
             )
-            continue
-        exploded = values.astype(str).str.split(multi_value_separator).explode().str.strip()
-        exploded = exploded[exploded != ""]
-        for level, count in exploded.value_counts().sort_index().items():
-            rows.append(
-                {"characteristic": column, "level": str(level), "value": f"{count} ({100 * count / n:.0f}%)"}
-            )
+        else:
+            exploded = values.astype(str).str.split(multi_value_separator).explode().str.strip()
+            exploded = exploded[exploded != ""]
+            for level, count in exploded.value_counts().sort_index().items():
+                rows.append(
+                    {"characteristic": column, "level": str(level), "value": f"{count} ({100 * count / n:.0f}%)"}
+                )
+        if missing:
+            rows.append({"characteristic": column, "level": "not given",
+                         "value": f"{missing} ({100 * missing / n:.0f}%)"})
     return pd.DataFrame(rows, columns=["characteristic", "level", "value"])
 
 
@@ -584,10 +593,22 @@ def _overview_section(data: ReportData, ctx: _Context) -> Section | None:
             .reset_index()
         )
         parts.append(_table(overview, csv=ctx.csv("segments.csv")))
+        if data.set_aside:
+            words = {"interviewer": "interviewer turns", "backchannel": "backchannels"}
+            aside = ", ".join(f"{n:,} {words.get(kind, kind)}" for kind, n in data.set_aside.items())
+            where = ("<a href='segments_dropped.csv'>segments_dropped.csv</a>" if ctx.csv("segments_dropped.csv")
+                     else "segments_dropped.csv")
+            parts.append(f"<p class='muted'>Left out of themes and codes: {_esc(aside)} ({where}).</p>")
     if data.metadata is not None and "role" in data.metadata:
         parts.append("<h3>Table 1. Participant characteristics (patients)</h3>")
         t1 = table_one(data.metadata)
         n_patients = int(t1["value"].iloc[0])
+        groups = _group_documents(segs, data.metadata)
+        if groups:
+            n_speakers = sum(groups.values())
+            parts.append(f"<p class='muted'>n counts the metadata's rows (one per participant); "
+                         f"{len(groups)} document(s) hold several participants' turns ({_esc(', '.join(groups))}: "
+                         f"{n_speakers} speakers in all), and each counts once, with what its one row says.</p>")
         if len(t1) > 1:
             parts.append(_table(t1))
         elif n_patients:
@@ -596,6 +617,20 @@ def _overview_section(data: ReportData, ctx: _Context) -> Section | None:
         else:
             parts.append("<p class='muted'>No document of role 'patient' in the metadata.</p>")
     return Section("overview", "Corpus overview", "".join(parts)) if parts else None
+
+
+def _group_documents(segments: pd.DataFrame, metadata: pd.DataFrame, role: str = "patient") -> dict[str, int]:
+    """Documents of ``role`` with turns of several speakers other than the interviewer (focus
+    groups), and how many: Table 1 describes each by the metadata's one row."""
+    if segments.empty or not {"doc_id", "speaker"} <= set(segments.columns):
+        return {}
+    docs = set(metadata.loc[metadata["role"].astype(str) == role, "doc_id"].astype(str)) if "doc_id" in metadata \
+        else set()
+    said = segments[segments["doc_id"].astype(str).isin(docs)]
+    if "role" in said:
+        said = said[said["role"].fillna("").astype(str) != "interviewer"]
+    counts = said.groupby(said["doc_id"].astype(str))["speaker"].nunique()
+    return {str(doc): int(n) for doc, n in counts.items() if n > 1}
 
 
 def _shares(table: pd.DataFrame | None, by: str) -> dict[Any, str]:

@@ -67,6 +67,10 @@ def themes(
                     "that do not reappear (themes.csv columns stability, stable).")] = 1,
     fallback: Annotated[Literal["auto", "always", "never"], typer.Option(
         help=FALLBACK_HELP.format(runs="--runs"))] = "auto",
+    names: Annotated[Path | None, typer.Option(
+        help="Word list of names (one a line, '#' comments; a --names file of pseudonymise works too) of people "
+             "talked about who do not speak: left out of theme keywords, as speakers' names are.",
+        metavar="FILE")] = None,
 ) -> None:
     """Discover candidate themes; write themes.csv, theme_quotes.csv, segment_themes.csv, themes_by_*.csv and figures/.
     """
@@ -74,8 +78,13 @@ def themes(
     from ..jobs import discover_themes, load_segments
     from ..themes import seed_words_from_codebook
 
-    # before reading and embedding: a codebook without seed words should fail fast
+    # before reading and embedding: a codebook without seed words, or an unreadable names file, fails fast
     seed_words = seed_words_from_codebook(guided) if guided is not None else None
+    extra_names: dict = {}
+    if names is not None:
+        from ..pseudonymise import read_word_list
+
+        extra_names["names"] = [term for _kind, term in read_word_list(names)]
     with warnings_as_lines():
         segments, doc_meta, segmented = load_segments(
             inputs, unit=unit, metadata=metadata, speaker_roles=speaker_roles_spec(speaker_roles), encoding=encoding,
@@ -90,7 +99,7 @@ def themes(
                 segments, embedder=embedder, embeddings=embeddings, metadata=doc_meta, out_dir=out,
                 include_segments=segmented, preset=preset, min_topic_size=min_topic_size, n_themes=n_themes,
                 random_state=seed, reduce_outliers=reduce_outliers, seed_words=seed_words,
-                by=list(dict.fromkeys([*by, "wave"])), n_runs=runs, fallback=fallback)
+                by=list(dict.fromkeys([*by, "wave"])), n_runs=runs, fallback=fallback, **extra_names)
     info = result.summary()
     set_aside = segments.attrs.get("n_set_aside", 0)
     print(f"{info['n_segments']} segments from {info['n_docs']} documents "

@@ -44,6 +44,7 @@ __all__ = [
     "representation_models",
     "embedding_backend",
     "theme_label",
+    "name_like_words",
     "unit_rows",
 ]
 
@@ -390,3 +391,49 @@ def unit_rows(X: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (zero rows stay zero)."""
     norms = np.linalg.norm(X, axis=1, keepdims=True)
     return X / np.where(norms > 0, norms, 1.0)
+
+
+# Words the transcripts write with a capital that are not names (calendar words)
+_CALENDAR = frozenset("""monday tuesday wednesday thursday friday saturday sunday january february march april may
+june july august september october november december christmas easter""".split())
+
+
+def name_like_words(labels: Sequence[str], texts: Sequence[str], *, min_count: int = 3,
+                    share: float = 0.9) -> list[str]:
+    """Words of theme labels that the texts nearly always write capitalised (``Gareth``), away
+    from the start of a sentence: names of people or places, most likely, that no speaker label
+    or metadata column named.  All-capital spellings (``NHS``) and calendar words do not count.
+
+    Parameters
+    ----------
+    labels : sequence of str
+        Theme labels (keywords joined by :data:`LABEL_SEP`).
+    texts : sequence of str
+        The segments' texts.
+    min_count, share
+        At least ``min_count`` occurrences away from a sentence start, ``share`` of them
+        capitalised.
+
+    Returns
+    -------
+    list of str
+        The words, lower-case, in label order.
+    """
+    words = list(dict.fromkeys(w for label in labels for kw in label.split(LABEL_SEP) for w in kw.split()
+                               if w.isalpha() and w not in _CALENDAR))
+    if not words:
+        return []
+    pattern = re.compile(r"(?<![\w'\u2019-])(" + "|".join(map(re.escape, words)) + r")(?![\w'\u2019-])",
+                         re.IGNORECASE)
+    seen = {w: [0, 0] for w in words}  # word -> [occurrences, capitalised]
+    for text in texts:
+        for m in pattern.finditer(text):
+            before = text[:m.start()].rstrip()
+            if not before or before[-1] in ".!?:\"\u201c([":  # a sentence start capitalises any word
+                continue
+            found = m.group(1)
+            counts = seen[found.lower()]
+            counts[0] += 1
+            counts[1] += found[0].isupper() and not found.isupper()
+    return [w for w, (n, upper) in seen.items() if n >= min_count and upper >= share * n]
+

@@ -43,6 +43,7 @@ from .descriptions import (
     REPRESENTATIONS,
     embedding_backend,
     make_vectorizer,
+    name_like_words,
     person_names,
     pos_model_available,
     preprocess,
@@ -427,6 +428,7 @@ class ThemeDiscoverer(Params):
             self._set_results(stored)
             self.segments_ = segments.reset_index(drop=True).copy()
             self.from_cache_ = True
+            self._warn_name_like_labels(frame)
             return self
         self.names_ = self._resolve_names(frame)
         seed = self.random_state
@@ -446,7 +448,21 @@ class ThemeDiscoverer(Params):
             # model to draw them with (topic_model_ is not cached)
             self.figures_ = theme_figures(self)
             entry.store(self._results())
+        self._warn_name_like_labels(frame)
         return self
+
+    def _warn_name_like_labels(self, frame: pd.DataFrame) -> None:
+        """Say when theme labels hold words the transcripts write like names: a person talked
+        about, whom no speaker label or metadata column names, can make a theme of their own."""
+        if self.names is None or self.themes_.empty:
+            return
+        shown = [*self.themes_[_LABEL].astype(str), *(kw for cell in self.themes_[_KEYWORDS].astype(str)
+                                                     for kw in cell.split(KEYWORD_SEP.strip()))]
+        found = name_like_words([kw.strip() for kw in shown], frame[_TEXT].fillna("").astype(str).tolist())
+        if found:
+            warnings.warn(f"theme keywords hold {len(found)} word(s) that the transcripts write like names: "
+                          f"{', '.join(found)}; where they name people, leave them out with names=[...] "
+                          "(psythemes themes --names FILE)", PsythemesWarning, stacklevel=3)
 
     def _results(self) -> dict[str, Any]:
         """The fitted results the theme cache stores, by attribute name."""
