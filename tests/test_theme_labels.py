@@ -77,6 +77,9 @@ def test_spoken_stop_words_and_adjacent_bigrams():
                      "breathing exercises")
     assert "breathing exercises" in grams
     assert "walk door" not in grams  # not adjacent in the transcript
+    # nor across a one-letter word: a stranger's label read "brain fog · means forget"
+    fog = analyzer("Brain fog means I forget words.")
+    assert "means forget" not in fog and {"brain fog", "forget words"} <= set(fog)
     assert "pain pain" not in grams
     assert not set(grams) & {"um", "yeah", "went", "asked", "don't", "y'know", "dont"}
     assert {"don't", "i'm", "you're", "can't"} <= set(CONTRACTIONS)

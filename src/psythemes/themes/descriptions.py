@@ -139,6 +139,16 @@ def tokenize(text: str) -> list[str]:
     return out
 
 
+def _tokens_in_place(text: str) -> list[str | None]:
+    """:func:`tokenize`'s words, with None where a shorter word stood (so n-grams see the gap)."""
+    out: list[str | None] = []
+    for word in _WORD.findall(text):
+        if word.endswith("'s"):
+            word = word[:-2]
+        out.append(word if sum(ch.isalpha() for ch in word) >= 2 else None)
+    return out
+
+
 def transcript_stop_words() -> list[str]:
     """scikit-learn's English stop words, :data:`TRANSCRIPT_FILLERS` and :data:`CONTRACTIONS`, sorted."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
@@ -202,13 +212,16 @@ class SpokenAnalyzer:
         out: list[str] = []
         # n-grams never reach across punctuation: "my chest. Walking" is not "chest walking"
         for piece in _PHRASE_BREAK.split(preprocess(doc)):
-            tokens = tokenize(piece)
-            keep = [t not in self._stop for t in tokens]
+            tokens = _tokens_in_place(piece)
+            # a word too short to be a token ("I", "a") still stands between its neighbours:
+            # "means I forget" is no bigram "means forget"
+            keep = [t is not None and t not in self._stop for t in tokens]
             for n in range(max(1, low), high + 1):
                 for i in range(len(tokens) - n + 1):
-                    gram = tokens[i : i + n]
-                    if all(keep[i : i + n]) and len(set(gram)) == n:
-                        out.append(" ".join(gram))
+                    if all(keep[i : i + n]):
+                        gram = [str(t) for t in tokens[i : i + n]]
+                        if len(set(gram)) == n:
+                            out.append(" ".join(gram))
         out.sort(key=lambda term: term.count(" "))  # stable: unigrams, then bigrams, each in text order
         return out
 
