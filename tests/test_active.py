@@ -107,3 +107,11 @@ def test_cli_next_writes_a_review_sheet(tmp_path, monkeypatch, capsys):
     assert rc == 0, capsys.readouterr().err
     again = pd.read_csv(tmp_path / "next2.csv", encoding="utf-8-sig")
     assert first not in set(again["segment_id"]) and set(again["reviewer"]) == {"anna"}
+    # as review does, an .xlsx gets its CSV copy; asking for more than is left says so
+    capsys.readouterr()
+    assert main(["next", str(run), "--n", "50", "--gold", str(tmp_path / "done.xlsx"),
+                 "--out", str(tmp_path / "next3.xlsx")]) == 0
+    out = capsys.readouterr().out
+    left = len(pd.read_csv(run / "segments.csv")) - 1
+    assert f"{left} segments (all {left} not yet labelled) from" in out and "(and " in out
+    assert (tmp_path / "next3.csv").is_file()

@@ -156,6 +156,11 @@ def test_map_bad_inputs(toy_files, tmp_path, capsys, fake_embedder):
     assert main(["train", str(seg_path), "--gold", str(bad_gold), "--codebook", str(cb_path),
                  "--out", str(tmp_path / "m")]) == 2
     assert "nope" in capsys.readouterr().err
+    # an --out that is a file is refused before the gold is read (its warnings came first, then the error)
+    assert main(["train", str(seg_path), "--gold", str(bad_gold), "--codebook", str(cb_path),
+                 "--out", str(seg_path)]) == 2
+    err = capsys.readouterr().err
+    assert "output path exists and is not a folder" in err and "nope" not in err
 
 
 def test_map_and_train_need_a_codebook(toy_files, tmp_path, capsys, fake_embedder):

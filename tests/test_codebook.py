@@ -233,6 +233,10 @@ def test_excel_codebook_reads_as_a_csv_one(tmp_path):
     openpyxl.Workbook().save(empty)
     with pytest.raises(InputError, match="empty Excel codebook"):
         load_codebook(empty)
+    header_only = tmp_path / "header.csv"  # was "'codes' must be a non-empty list", YAML's words
+    header_only.write_text("name,description\n\n,\n", encoding="utf-8")
+    with pytest.raises(InputError, match="CSV codebook has a header row but no codes below it"):
+        load_codebook(header_only)
     broken = tmp_path / "broken.xlsx"
     broken.write_text("name,description\n", encoding="utf-8")
     with pytest.raises(InputError, match="not a readable Excel workbook"):

@@ -941,6 +941,8 @@ def _codebook_from_rows(rows: list[list[str]], path: Path, kind: str, delimiter:
                       "counter-examples, keywords; see docs/codebook.md)", PsythemesWarning, stacklevel=4)
 
     rows = _rejoin_overflow(rows, header, desc_cols, path, delimiter)
+    if len(rows) < 2:
+        raise InputError(f"{kind} codebook has a header row but no codes below it", path=path)
 
     def cell(row: list[str], i: int | None) -> str:
         return row[i] if i is not None and i < len(row) else ""

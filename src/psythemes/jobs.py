@@ -478,6 +478,11 @@ def train_to_folder(
     ``qdpx_positions``: the unit of a ``.qdpx`` gold's selection positions (see
     :func:`psythemes.qdpx.read_qdpx`).
     """
+    from .staging import check_out_dir
+
+    # before the gold is read and the mapper fitted: an unusable --out must not be found at the end
+    golds = list(gold) if isinstance(gold, (list, tuple)) else [gold]
+    out_dir = check_out_dir(out_dir, inputs=[segments, *golds])
     cb = load_codebook(codebook)
     frame = _segment_table(segments, "train")
     train, y, scheme = _few_shot_training(cb, frame, gold, single_label, qdpx_positions)
@@ -667,8 +672,9 @@ def next_batch(run_dir: str | Path, out: str | Path, *, n: int = 50, gold: Seque
     Returns
     -------
     dict
-        ``n_selected``, ``n_labelled``, ``n_docs``, ``cold_start`` (no classifier could be
-        fitted yet), ``out``.
+        ``n_selected``, ``n_labelled``, ``n_left`` (segments not labelled before this batch),
+        ``n_docs``, ``cold_start`` (no classifier could be fitted yet), ``out`` and, when ``out``
+        is an ``.xlsx``, ``csv`` (the same rows as CSV beside it, as ``review`` writes).
     """
     from .active import NO_CODE, ActiveSampler
     from .embed import Embedder
@@ -677,7 +683,7 @@ def next_batch(run_dir: str | Path, out: str | Path, *, n: int = 50, gold: Seque
 
     if n < 1:
         raise InputError(f"--n must be at least 1, got {n}")
-    out = check_review_out(out, inputs=list(gold), run_dir=run_dir, overwrite=overwrite)
+    out = check_review_out(out, csv_copy=True, inputs=list(gold), run_dir=run_dir, overwrite=overwrite)
     run = read_run(run_dir)
     segments = run.segments.reset_index(drop=True)
     rows, labels = labelled_segments(segments, list(gold), codes=run.codebook.names, coders=gold_coders,
@@ -711,9 +717,13 @@ def next_batch(run_dir: str | Path, out: str | Path, *, n: int = 50, gold: Seque
         suggestions = run.codes[run.codes["segment_id"].isin(picked_ids)]
     table = review_table(run, segment_ids=picked_ids, suggestions=suggestions, reviewer=reviewer)
     written = write_review_sheet(table, out, codes=run.codebook.names)
-    return {"n_selected": len(picked_ids), "n_labelled": int(len(rows)),
+    info = {"n_selected": len(picked_ids), "n_labelled": int(len(rows)),
+            "n_left": int(len(segments) - len(rows)),
             "n_docs": int(segments["doc_id"].iloc[picked].nunique()), "cold_start": sampler.classifier_ is None,
             "out": str(written)}
+    if out.suffix.lower() == ".xlsx":  # as review writes it: for programs other than Excel and LibreOffice
+        info["csv"] = str(write_review_sheet(table, out.with_suffix(".csv"), codes=run.codebook.names))
+    return info
 
 
 def default_key_path(out_dir: str | Path) -> Path:

@@ -63,4 +63,7 @@ def next_command(
                           qdpx_positions=qdpx_positions)
     how = ("no classifier yet (fewer than two codes labelled): a representative sample" if info["cold_start"]
            else f"uncertain for a classifier trained on {info['n_labelled']} labelled segments")
-    print(f"{info['n_selected']} segments from {info['n_docs']} transcripts, {how} -> {info['out']}")
+    everything = info["n_selected"] < n and info["n_selected"] == info["n_left"]
+    left = f" (all {info['n_left']} not yet labelled)" if everything else ""
+    also = f" (and {info['csv']})" if "csv" in info else ""
+    print(f"{info['n_selected']} segments{left} from {info['n_docs']} transcripts, {how} -> {info['out']}{also}")
