@@ -176,8 +176,8 @@ def load_segments(
     segmented : bool
         True when the segments were made here from transcripts.
 
-    The number of segments left out (``interviewer``, ``backchannels``) is in
-    ``segments.attrs["n_set_aside"]``.
+    The number of segments left out is in ``segments.attrs["n_set_aside"]``, by kind
+    (``interviewer``, ``backchannel``) in ``segments.attrs["set_aside"]``.
     """
     files = [Path(p) for p in paths]
     if not files:
@@ -191,16 +191,20 @@ def load_segments(
         drop = set_aside_mask(table, interviewer=interviewer, backchannels=backchannels)
         kept = table[~drop].reset_index(drop=True)
         kept.attrs["n_set_aside"] = int(drop.sum())
+        by_role = set_aside_mask(table, interviewer=interviewer, backchannels="keep")
+        kept.attrs["set_aside"] = {kind: n for kind, n in (("interviewer", int(by_role.sum())),
+                                                           ("backchannel", int((drop & ~by_role).sum()))) if n}
         return kept, meta_frame, False
     try:
         from .io import read_transcripts
-        from .segment import segment_transcripts
+        from .segment import segment_transcripts, set_aside_counts
     except ImportError as err:
         raise InputError(f"reading transcripts needs psythemes.io and psythemes.segment ({err})") from err
     transcripts = read_transcripts(files, metadata=meta_frame, speaker_roles=speaker_roles, encoding=encoding)
     segments, dropped = segment_transcripts(transcripts, unit=unit, interviewer=interviewer,
                                             backchannels=backchannels, return_dropped=True)
     segments.attrs["n_set_aside"] = len(dropped)
+    segments.attrs["set_aside"] = set_aside_counts(dropped)
     if meta_frame is None:
         # scalar variables only (the reader also stores e.g. a speaker -> role mapping there)
         records = [

@@ -731,19 +731,11 @@ def _recorded_command(argv: Sequence[str]) -> str | None:
     return " ".join(redact_key_options(argv))
 
 
-def _set_aside_counts(dropped: Any) -> dict[str, int]:
-    """Segments set aside, by kind (``interviewer``, ``backchannel``), as ``segments_dropped.csv`` has them."""
-    if dropped is None or "kind" not in getattr(dropped, "columns", ()):
-        return {}
-    counts = dropped["kind"].astype(str).value_counts()
-    order = sorted(counts.index, key=lambda kind: ({"interviewer": 0, "backchannel": 1}.get(kind, 2), kind))
-    return {str(kind): int(counts[kind]) for kind in order}
-
-
 def _manifest(*, paths, transcripts, segments, dropped, embedder, book, options, parts, random_state, timings,
               discoverer, evaluation, cache_use) -> dict[str, Any]:
     from . import __version__
     from .io import expand_paths
+    from .segment import set_aside_counts
     from .staging import sha256_file
 
     model_info: dict[str, Any] = {"path": str(embedder.model_path_)}
@@ -765,7 +757,7 @@ def _manifest(*, paths, transcripts, segments, dropped, embedder, book, options,
         "counts": {
             "transcripts": len(transcripts),
             "segments": int(len(segments)),
-            "set_aside": _set_aside_counts(dropped),
+            "set_aside": set_aside_counts(dropped),
             "themes": int(len(discoverer.themes_)),
             "outlier_share": float(discoverer.outlier_share_),
         },

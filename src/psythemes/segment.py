@@ -35,6 +35,7 @@ __all__ = [
     "DROPPED_COLUMNS",
     "UNITS",
     "is_backchannel",
+    "set_aside_counts",
     "TurnSegmenter",
     "SentenceSegmenter",
     "WindowSegmenter",
@@ -99,6 +100,16 @@ def is_backchannel(text: str, words: Sequence[str] = BACKCHANNELS, max_words: in
     if not norm or len(norm.split()) > max_words or not words:
         return False
     return _backchannel_regex(tuple(words)).fullmatch(norm) is not None
+
+
+def set_aside_counts(dropped: Any) -> dict[str, int]:
+    """Segments set aside, by kind (``interviewer`` first, then ``backchannel``), from a table of
+    dropped segments (``segments_dropped.csv``); empty without a ``kind`` column."""
+    if dropped is None or "kind" not in getattr(dropped, "columns", ()):
+        return {}
+    counts = dropped["kind"].astype(str).value_counts()
+    order = sorted(counts.index, key=lambda kind: ({KIND_INTERVIEWER: 0, KIND_BACKCHANNEL: 1}.get(kind, 2), kind))
+    return {str(kind): int(counts[kind]) for kind in order}
 
 
 @dataclass(frozen=True)

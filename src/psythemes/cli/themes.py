@@ -104,7 +104,7 @@ def themes(
     set_aside = segments.attrs.get("n_set_aside", 0)
     print(f"{info['n_segments']} segments from {info['n_docs']} documents "
           f"({stats.get('n_encoded', 0)} embedded, {stats.get('n_cached', 0)} from the cache)"
-          + (f"; {set_aside} interviewer/backchannel segments left out" if set_aside else ""))
+          + (f"; {set_aside} segments left out ({_kinds(segments.attrs.get('set_aside', {}))})" if set_aside else ""))
     before = f" (before reduction {info['initial_outlier_share']:.1%})" if reduce_outliers else ""
     print(f"{info['n_themes']} themes, preset {info['preset_used']}; outlier share {info['outlier_share']:.1%}{before}")
     if seed_words:
@@ -120,3 +120,9 @@ def themes(
     if len(result.themes_) > SUMMARY_THEMES:
         print(f"  ... {len(result.themes_) - SUMMARY_THEMES} more in themes.csv")
     print(f"-> {out}")
+
+
+def _kinds(counts: dict) -> str:
+    words = {"interviewer": "interviewer turns", "backchannel": "backchannels"}
+    return ", ".join(f"{n} {words.get(kind, kind)}" for kind, n in counts.items()) or "interviewer/backchannel"
+
