@@ -211,3 +211,13 @@ def test_evaluate_takes_its_code_list_and_order_from_a_codebook(data_dir, tmp_pa
     capsys.readouterr()
     assert main([*args, "--out", str(tmp_path / "c"), "--codebook", "psychosomatic", "--codes", "alliance"]) == 2
     assert "--codebook and --codes both give the code list" in capsys.readouterr().err
+
+
+def test_a_misspelt_codes_entry_is_named(data_dir, tmp_path, capsys):
+    # the error blamed the first gold code outside the list, never the misspelt entry behind it
+    folder = data_dir / "agreement"
+    rc = main(["evaluate", "--pred", str(folder / "codes.csv"), "--gold", str(folder / "gold.csv"),
+               "--segments", str(folder / "segments.csv"), "--out", str(tmp_path / "x"), "--n-boot", "0",
+               "--codes", "alliance,alternation,awarenes,common_ground"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "note: --codes lists 'alternation', 'awarenes', which no machine code uses (misspelt?)" in err

@@ -195,10 +195,18 @@ def evaluate_command(
         coders = comma_list(gold_coders)
         seg_table = read_segments(segments) if segments is not None else None
         # read_segments has read the transcripts.jsonl beside the table once: its lengths come with it
-        gold_table = read_gold(list(gold), codes=code_list, coders=coders, qdpx_positions=qdpx_positions,
-                               text_lengths=seg_table.attrs.get("text_lengths") if seg_table is not None else None,
-                               texts=gold_texts(seg_table) if seg_table is not None else None)
-        pred_table = read_codes(pred, codes=code_list)
+        try:
+            gold_table = read_gold(list(gold), codes=code_list, coders=coders, qdpx_positions=qdpx_positions,
+                                   text_lengths=seg_table.attrs.get("text_lengths") if seg_table is not None else None,
+                                   texts=gold_texts(seg_table) if seg_table is not None else None)
+            pred_table = read_codes(pred, codes=code_list)
+        except InputError as err:
+            # a misspelt --codes entry shows up as another code "not in the list": name the entry too
+            unused = _entries_no_machine_code_uses(code_list, pred) if codes is not None else []
+            if not unused:
+                raise
+            raise InputError(f"{err.message}; note: --codes lists {', '.join(map(repr, unused))}, which no machine "
+                             "code uses (misspelt?)", path=err.path, line=err.line) from None
         with working(f"agreement with {n_boot} bootstrap resamples"):
             result = evaluate(pred_table, gold_table, seg_table, codes=code_list, overlap=overlap,
                               consensus=consensus, ci=ci if n_boot > 0 else None, n_boot=n_boot,
@@ -210,6 +218,25 @@ def evaluate_command(
                       "(--pred-units-only): agreement is lower than over all segments; give --segments for that")
     _print_evaluation(result)
     print(f"wrote {len(paths)} files to {out}")
+
+
+def _entries_no_machine_code_uses(entries: list[str] | None, pred: Path) -> list[str]:
+    """The ``--codes`` entries that match no code of the machine codes (as gold labels match codes)."""
+    from ..codebook import resolve_code_names
+    from ..errors import InputError
+    from ..tables import read_codes
+
+    try:
+        used = sorted(set(read_codes(pred)["code"].astype(str)))
+    except InputError:
+        return []
+    unused = []
+    for entry in entries or []:
+        try:
+            resolve_code_names([entry], used, what="--codes entry")
+        except InputError:
+            unused.append(entry)
+    return unused
 
 
 def _print_evaluation(result) -> None:  # noqa: ANN001
