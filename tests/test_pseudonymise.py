@@ -298,3 +298,37 @@ def test_role_labels_in_other_languages_are_not_names():
             "Interviewerin: And the exercises?\nTeilnehmerin: They helped.\n")
     new = Pseudonymiser().fit_transform(_docs(x=text)).transcripts[0]
     assert {turn.speaker for turn in new.turns} == {"Onderzoeker", "Patiënt", "Interviewerin", "Teilnehmerin"}
+
+
+def test_labels_with_a_role_in_brackets_are_names_and_the_speaker_column_follows_the_text():
+    """A stranger's privacy review: 'Dr Helen Fry (Researcher):' and 'Jane Doe (SL):' were kept whole
+    (34 times in every output), and where the text was replaced the speaker column kept the name."""
+    text = ("Jane Doe (SL): It has been awful, honestly.\n"
+            "Chris Bell [Researcher]: And work?\n"
+            "Dr Helen Fry (Researcher): Jane, you said your manager doubted you?\n"
+            "Jane Doe (SL): He did. Chris knows.\n"
+            "Participant 3 (F, 52): Me too.\n")
+    result = Pseudonymiser().fit_transform(_docs(fg=text))
+    new = result.transcripts[0]
+    for name in ("Jane", "Doe", "Chris", "Bell", "Helen", "Fry"):
+        assert name not in new.text and not any(name in turn.speaker for turn in new.turns), name
+    speakers = [turn.speaker for turn in new.turns]
+    assert speakers[0] == speakers[3] and speakers[0].endswith(" (SL)") and speakers[1].endswith(" [Researcher]")
+    assert speakers[2].startswith("Dr ") and speakers[4] == "Participant 3 (F, 52)"  # a role and an id stay
+    assert restore_transcripts(result.transcripts, result.key)[0].text == text
+
+
+def test_postcodes_and_a_later_batch_use_what_the_key_knows():
+    """UK postcodes were found, then dropped as "no word of three letters"; a second batch with the
+    key missed 'Bill' and gave a full name known to the key as two pieces."""
+    first = Pseudonymiser().fit_transform(_docs(a=(
+        "Interviewer: Who helps?\nP1: Bill Thornton from the union, and Anne-Marie van der Berg. "
+        "We live at DY10 2QS now.\nInterviewer: Thanks.\n")))
+    assert "DY10" not in first.transcripts[0].text and "PLACE_" in first.transcripts[0].text
+    again = Pseudonymiser(key=first.key).fit_transform(_docs(b=(
+        "Interviewer: And since?\nP2: Bill from the union rang. Anne-Marie van der Berg found the group.\n"
+        "Interviewer: Good.\n")))
+    text = again.transcripts[0].text
+    assert "Bill" not in text and "Anne-Marie" not in text and "Berg" not in text
+    whole = first.key.terms["anne-marie van der berg"]
+    assert f"{whole} found the group" in text  # one surrogate for the whole name, the key's

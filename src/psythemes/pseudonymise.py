@@ -196,6 +196,9 @@ def _id_number_recognizer() -> Any:
                               supported_language="en", global_regex_flags=re.DOTALL | re.MULTILINE)
 
 
+_UK_POSTCODE = re.compile(r"[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}")
+
+
 def _address_recognizer() -> Any:
     from presidio_analyzer import Pattern, PatternRecognizer
 
@@ -212,7 +215,7 @@ def _address_recognizer() -> Any:
         Pattern("house_number_street", rf"\b(?:(?:Flat|Apartment|Apt\.?|Studio|Unit)\s+\w+,?\s+)?\d{{1,4}}[A-Za-z]?,?"
                                        rf"\s+{words}", 0.5),
         Pattern("flat_street", rf"\b(?:Flat|Apartment|Apt\.?|Studio|Unit)\s+\w+,\s+{words}", 0.6),
-        Pattern("uk_postcode", r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b", 0.6),
+        Pattern("uk_postcode", rf"\b{_UK_POSTCODE.pattern}\b", 0.6),
     ]
     return AddressRecognizer(supported_entity="STREET_ADDRESS", patterns=patterns, name="AddressRecognizer",
                              supported_language="en", global_regex_flags=re.DOTALL | re.MULTILINE)
@@ -581,25 +584,31 @@ class Pseudonymiser:
                 if any(s < le and ls < e for ls, le in labels_at):
                     continue
                 spans.append((s, e, listed.get(t.text[s:e].casefold(), k)))
-            found[t.doc_id] = spans
+            found[t.doc_id] = _join_name_particles(t.text, spans)
         # 2. the corpus vocabulary: every original found, the researcher's names, speaker labels
         vocab: dict[str, tuple[str, str]] = {}   # matching form -> (kind, how)
         aliases: dict[str, str] = {}             # part of a full name -> the full name
         for kind, term in names:
             if kind in kinds and term.casefold() not in keep:
                 vocab[term.casefold()] = (kind, "names")  # the researcher's names: any letter case
+        # what an earlier batch replaced is replaced here too, as the same surrogate ("Bill" of the
+        # key in a new transcript), whether or not the model finds it again
+        for entry in key.surrogates.values():
+            if entry.get("kind") in kinds and entry.get("kind") not in ("AGE", "DATE"):
+                for original in entry.get("variants") or [entry.get("original", "")]:
+                    if original:
+                        self._add_term(vocab, original, entry["kind"], keep, how="key", aliases=aliases)
+        if "PERSON" in kinds:
+            # a speaker label names a person, whatever the model calls the name in the text
+            for label in labels:
+                name = _label_name(label, keep)
+                if name is not None:
+                    self._add_term(vocab, name, "PERSON", keep, how="speaker", aliases=aliases)
         for t in transcripts:
             for start, end, kind in found[t.doc_id]:
                 # an age or a date is one only where it was found ("ninety" in "ninety-four" is not)
                 if kind not in ("AGE", "DATE"):
                     self._add_term(vocab, t.text[start:end], kind, keep, aliases=aliases)
-        label_kind = {}
-        if "PERSON" in kinds:
-            for label in labels:
-                name = _label_name(label, keep)
-                if name is not None:
-                    label_kind[label] = name
-                    self._add_term(vocab, name, "PERSON", keep, how="speaker", aliases=aliases)
         # surrogates are numbered in corpus order (documents as given, then position), so the
         # same inputs give the same surrogates
         matcher = _term_matcher(vocab)
@@ -611,6 +620,9 @@ class Pseudonymiser:
             reps = []
             for start, end, kind, how in marked:
                 original = t.text[start:end]
+                known = vocab.get(original) or vocab.get(re.sub(r"\s+", " ", original).casefold())
+                if known is not None and known[1] in ("names", "key", "speaker"):
+                    kind = known[0]  # the researcher's list, the key and the labels know better than the model
                 surrogate = _surrogate(key, original, kind, aliases)
                 reps.append((start, end, surrogate, original))
                 identifiers.append(Identifier(t.doc_id, start, end, kind, surrogate, how))
@@ -618,10 +630,13 @@ class Pseudonymiser:
             speakers = {}
             turns = []
             for turn in new_t.turns:
-                if turn.speaker in label_kind:
+                # every label but a role or an id ("Interviewer", "P01") follows the text: a name the
+                # text lost must not stay in the speaker column ("Zhang Wei (Researcher)")
+                if turn.speaker.casefold() not in keep:
                     new_label = _replace_terms(turn.speaker, matcher, vocab, key, aliases)
-                    speakers[new_label] = turn.speaker
-                    turn = replace(turn, speaker=new_label)
+                    if new_label != turn.speaker:
+                        speakers[new_label] = turn.speaker
+                        turn = replace(turn, speaker=new_label)
                 turns.append(turn)
             new_t.turns = turns
             # metadata cells, and the speaker -> role map the reader stored, name people too
@@ -689,14 +704,18 @@ class Pseudonymiser:
         spans = [(s, e, k, "model") for s, e, k in found]
         if matcher is None:
             return spans
-        taken = [(s, e) for s, e, _, _ in spans]
         for m in matcher.finditer(text):
             s, e = m.span()
-            if any(s < te and ts < e for ts, te in taken):
+            overlapping = [span for span in spans if s < span[1] and span[0] < e]
+            # a known full name covers the model's pieces of it ("Anne-Marie" and "Berg" found apart
+            # gave "PERSON_1 van der PERSON_1"); a match that only partly overlaps a finding yields
+            if any(not (s <= span[0] and span[1] <= e) for span in overlapping):
                 continue
+            if any(span[0] == s and span[1] == e for span in overlapping):
+                continue
+            spans = [span for span in spans if span not in overlapping]
             kind, how = _lookup(vocab, m.group())
             spans.append((s, e, kind, "repeat" if how == "model" else how))
-            taken.append((s, e))
         return sorted(spans)
 
 
@@ -1002,6 +1021,8 @@ def _clean_span(line: str, start: int, end: int, kind: str, keep: set[str]) -> t
     folded = text.casefold()
     if folded in keep or SURROGATE_RE.fullmatch(text):
         return None
+    if kind == "PLACE" and _UK_POSTCODE.fullmatch(text):
+        return start, end  # "DY10 2QS" has no word of three letters: the checks below would drop it
     if kind in ("PERSON", "PLACE", "ORG"):
         words = re.findall(r"[\w&/\-]+", folded)
         if all(w in _NEVER or w in keep or w in _TITLES for w in words):
@@ -1051,6 +1072,11 @@ def _label_name(label: str, keep: set[str]) -> str | None:
     Jong``: name particles between capitalised words), else None."""
     from .io import NAME_PARTICLES
 
+    if label.casefold() in keep:
+        return None
+    # a role or note in brackets after the name, as Zoom and Teams write it: "Jane Doe (SL)",
+    # "Chris Bell [Researcher]"; the name is what identifies ("Participant 3 (F, 52)" has none)
+    label = _LABEL_NOTE.sub("", label)
     words = label.split()
     if not words or any(ch.isdigit() for ch in label) or label.casefold() in keep:
         return None
@@ -1063,6 +1089,25 @@ def _label_name(label: str, keep: set[str]) -> str | None:
     rest = [w for w in words if w.casefold() not in _TITLES and w.strip(".").casefold() not in _ROLE_LABELS]
     name = " ".join(rest)
     return name if name and name.casefold() not in _NEVER else None
+
+
+def _join_name_particles(text: str, spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Two names the model found apart with only name particles between them are one name
+    ("Anne-Marie" and "Berg" in "Anne-Marie van der Berg"): one surrogate, no particles left
+    between two surrogates."""
+    out: list[tuple[int, int, str]] = []
+    for start, end, kind in sorted(spans):
+        if out and kind == "PERSON" and out[-1][2] == "PERSON":
+            between = text[out[-1][1]:start]
+            gap = between.split()
+            if gap and len(gap) <= 3 and "\n" not in between and all(w.casefold() in _PARTICLES for w in gap):
+                out[-1] = (out[-1][0], end, kind)
+                continue
+        out.append((start, end, kind))
+    return out
+
+
+_LABEL_NOTE = re.compile(r"\s*[\[(][^\[\]()]*[\])]\s*$")
 
 
 def _label_regions(t: Transcript) -> list[tuple[int, int]]:
