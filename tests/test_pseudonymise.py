@@ -332,3 +332,15 @@ def test_postcodes_and_a_later_batch_use_what_the_key_knows():
     assert "Bill" not in text and "Anne-Marie" not in text and "Berg" not in text
     whole = first.key.terms["anne-marie van der berg"]
     assert f"{whole} found the group" in text  # one surrogate for the whole name, the key's
+
+
+def test_a_name_only_the_metadata_holds_is_replaced():
+    # a stranger's notes column named two people nowhere else: Table 1, project.qde and
+    # transcripts.jsonl showed them
+    docs = _docs(a="Interviewer: How are you?\nP1: Tired. Dr Castellano was kind.\nInterviewer: Thanks.\n")
+    docs[0].metadata = {"participant": "P1", "notes": "referred by Dr Imogen Castellano, seen with Priya Sharma",
+                        "gender": "F"}
+    result = Pseudonymiser().fit_transform(docs)
+    meta, text = result.transcripts[0].metadata, result.transcripts[0].text
+    assert "Castellano" not in meta["notes"] and "Priya" not in meta["notes"] and "Castellano" not in text
+    assert meta["participant"] == "P1" and meta["gender"] == "F"

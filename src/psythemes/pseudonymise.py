@@ -309,7 +309,9 @@ class Identifier:
 
     The original words are not kept here (only in the key), so a table of identifiers can
     be shown or logged.  ``how`` is ``model`` (found by Presidio), ``names`` (the word list),
-    ``repeat`` (found elsewhere in the corpus, replaced here too) or ``speaker`` (a label).
+    ``repeat`` (found elsewhere in the corpus, replaced here too), ``speaker`` (a label),
+    ``key`` (known to the key from an earlier batch) or ``metadata`` (found in a free-text
+    metadata cell).
     """
 
     doc_id: str
@@ -609,6 +611,13 @@ class Pseudonymiser:
                 # an age or a date is one only where it was found ("ninety" in "ninety-four" is not)
                 if kind not in ("AGE", "DATE"):
                     self._add_term(vocab, t.text[start:end], kind, keep, aliases=aliases)
+        # names that only the metadata holds (a notes column: "referred by Dr Imogen Castellano"):
+        # the model reads its free-text cells too, so they are replaced there and wherever said
+        for t in transcripts:
+            cells = "\n".join(_free_text_cells(t.metadata))
+            for start, end, kind in (self._detect(cells, keep, kinds, ordinary) if cells else ()):
+                if kind not in ("AGE", "DATE"):
+                    self._add_term(vocab, cells[start:end], kind, keep, how="metadata", aliases=aliases)
         # surrogates are numbered in corpus order (documents as given, then position), so the
         # same inputs give the same surrogates
         matcher = _term_matcher(vocab)
@@ -1132,6 +1141,14 @@ def _term_matcher(vocab: dict[str, tuple[str, str]]) -> re.Pattern[str] | None:
 
     body = "|".join(alternative(t) for t in terms)
     return re.compile(rf"(?<![\w@.])(?:{body})(?![\w@]|\.\w)")
+
+
+def _free_text_cells(metadata: Any) -> list[str]:
+    """A transcript's metadata values that are free text (several words on one line), not codes
+    or categories; what the reader stored beside them (a speaker -> role map) is left out."""
+    if not isinstance(metadata, dict):
+        return []
+    return [v.strip() for v in metadata.values() if isinstance(v, str) and len(v.split()) > 1 and "\n" not in v]
 
 
 def _replace_nested(value: Any, replace_text: Any) -> Any:
