@@ -275,3 +275,18 @@ def test_table_one_counts_what_is_not_given_and_names_group_documents(report_dat
     assert "1 document(s) hold several participants&#x27; turns (FG1: 3 speakers in all)" in page or \
         "1 document(s) hold several participants' turns (FG1: 3 speakers in all)" in page
     assert "Left out of themes and codes: 7 interviewer turns, 2 backchannels" in page
+
+
+def test_table_one_leaves_out_names_and_free_text(report_data):
+    """A 'name' or 'notes' column listed every participant's name or note as a level of Table 1."""
+    import dataclasses
+
+    meta = pd.DataFrame({"doc_id": [f"P{i}" for i in range(5)], "participant": [f"P{i}" for i in range(5)],
+                         "role": ["patient"] * 5, "name": ["Ann Lee", "Bo Kim", "Cy Day", "Di Fox", "Ed Roe"],
+                         "symptoms": ["pain; sleep", "pain", "sleep; fatigue", "pain; fatigue", "fatigue"],
+                         "gender": ["F", "M", "F", "F", "M"]})
+    t1 = table_one(meta)
+    assert t1.attrs["left_out"] == ["name"] and "Ann Lee" not in set(t1["level"])
+    assert {"symptoms", "gender"} <= set(t1["characteristic"])  # repeated levels: a characteristic
+    page = render_report(dataclasses.replace(report_data, metadata=meta))
+    assert "Not in Table 1: name (a different text for every participant" in page and "Ann Lee" not in page

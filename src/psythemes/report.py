@@ -137,7 +137,9 @@ def table_one(
     Returns
     -------
     DataFrame
-        Columns ``characteristic``, ``level``, ``value``; the first row is ``n``.
+        Columns ``characteristic``, ``level``, ``value``; the first row is ``n``.  Text columns
+        with a different value for every participant (more than three; names, notes) are left
+        out, named in ``attrs["left_out"]``.
     """
     frame = metadata.copy()
     if role is not None and "role" in frame:
@@ -146,6 +148,7 @@ def table_one(
         frame = frame.drop_duplicates(participant_column, keep="first")
     n = len(frame)
     rows: list[dict[str, Any]] = [{"characteristic": "n", "level": "", "value": str(n)}]
+    left_out: list[str] = []
     for column in frame.columns:
         if column in exclude:
             continue
@@ -158,6 +161,12 @@ def table_one(
         # percentages are of n, so a characteristic some rows lack says how many
         missing = n - len(values)
         numeric = pd.to_numeric(values, errors="coerce")
+        pieces = values.astype(str).str.split(multi_value_separator).explode().str.strip()
+        if numeric.isna().any() and len(values) > 3 and pieces.nunique() == len(pieces):
+            # a different text for every participant (names, notes) describes no group, and would
+            # print each participant's name or note in the report
+            left_out.append(str(column))
+            continue
         if numeric.notna().all():
             rows.append(
                 {
@@ -177,7 +186,9 @@ def table_one(
         if missing:
             rows.append({"characteristic": column, "level": "not given",
                          "value": f"{missing} ({100 * missing / n:.0f}%)"})
-    return pd.DataFrame(rows, columns=["characteristic", "level", "value"])
+    table = pd.DataFrame(rows, columns=["characteristic", "level", "value"])
+    table.attrs["left_out"] = left_out
+    return table
 
 
 def _fmt_number(x: float) -> str:
@@ -609,6 +620,9 @@ def _overview_section(data: ReportData, ctx: _Context) -> Section | None:
             parts.append(f"<p class='muted'>n counts the metadata's rows (one per participant); "
                          f"{len(groups)} document(s) hold several participants' turns ({_esc(', '.join(groups))}: "
                          f"{n_speakers} speakers in all), and each counts once, with what its one row says.</p>")
+        if t1.attrs.get("left_out"):
+            parts.append(f"<p class='muted'>Not in Table 1: {_esc(', '.join(t1.attrs['left_out']))} (a different "
+                         "text for every participant: names or free text, which describe no group).</p>")
         if len(t1) > 1:
             parts.append(_table(t1))
         elif n_patients:
