@@ -78,6 +78,8 @@ def test_spoken_stop_words_and_adjacent_bigrams():
     assert "breathing exercises" in grams
     assert "walk door" not in grams  # not adjacent in the transcript
     # nor across a one-letter word: a stranger's label read "brain fog · means forget"
+    # pseudonymised text: the surrogates are no words ("org · forms · apply" labelled a stranger's theme)
+    assert analyzer("I agree with PERSON_3 on the ORG_1 forms") == ["agree", "forms"]
     fog = analyzer("Brain fog means I forget words.")
     assert "means forget" not in fog and {"brain fog", "forget words"} <= set(fog)
     assert "pain pain" not in grams

@@ -188,6 +188,10 @@ def make_vectorizer(
     return CountVectorizer(analyzer=SpokenAnalyzer(final, ngram_range))
 
 
+# psythemes.pseudonymise's surrogates (PERSON_3, ORG_1, DATE_2 ...) and ids of that shape
+_PLACEHOLDER = re.compile(r"\b[A-Z]{2,}_\d+\b")
+
+
 class SpokenAnalyzer:
     """The vectorizer's analyzer: :func:`tokenize`, stop words out, n-grams of *adjacent* words only.
 
@@ -210,8 +214,9 @@ class SpokenAnalyzer:
     def __call__(self, doc: str) -> list[str]:
         low, high = self.ngram_range
         out: list[str] = []
-        # n-grams never reach across punctuation: "my chest. Walking" is not "chest walking"
-        for piece in _PHRASE_BREAK.split(preprocess(doc)):
+        # n-grams never reach across punctuation: "my chest. Walking" is not "chest walking"; a
+        # pseudonymisation placeholder ("PERSON_3", "ORG_1") is no word of the corpus and breaks a phrase too
+        for piece in _PHRASE_BREAK.split(preprocess(_PLACEHOLDER.sub(" . ", doc))):
             tokens = _tokens_in_place(piece)
             # a word too short to be a token ("I", "a") still stands between its neighbours:
             # "means I forget" is no bigram "means forget"
