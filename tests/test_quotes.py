@@ -117,3 +117,10 @@ def test_a_sentence_said_twice_and_quoted_twice_is_two_passages():
         [first, "Worry"], [second, "Worry"],
         [second, "Sleep"],  # another code on a copy already quoted: the same passage, coded twice
         [text.find("To be fair"), "Leaving"], [text.rfind("I don't"), "Leaving"]]
+    # two coders quoting one sentence with one code agree on one passage (each is her own coder)
+    frame = pd.DataFrame({"document": ["d", "d"], "code": ["Worry", "Worry"], "coder": ["anna", "ben"],
+                          "quote": ["You go home thinking about it."] * 2})
+    with pytest.warns(PsythemesWarning):
+        spans = quotes_to_spans(frame, {"d": text})
+    assert spans["start"].tolist() == [first, first]
+

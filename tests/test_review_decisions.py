@@ -189,6 +189,10 @@ def test_a_later_sheet_decides_again_for_the_same_reviewer(run_dir, tmp_path):
     assert len(gold) == 1  # the second row's suggestion, accepted in both; the first row's rejected later
     with pytest.warns(PsythemesWarning, match="decided otherwise"):
         assert len(read_gold([second, first], codes=CODES)) == 2  # the other order: the first sheet is later
+    # an earlier sheet that rejected everything has no gold rows: read all the same (was a KeyError)
+    table.assign(decision=["reject"] * 3).to_csv(first, index=False, encoding="utf-8-sig")
+    with pytest.warns(PsythemesWarning, match="decided otherwise"):
+        assert len(read_gold([first, second], codes=CODES)) == 1
 
 
 def test_a_sheet_saved_by_excel_on_windows_is_read_with_the_guess_named(run_dir, tmp_path):

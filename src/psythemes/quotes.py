@@ -11,8 +11,8 @@ dashes, ``…`` ignored); then, if it has elisions (``...``, ``…``, ``[...]``)
 order, each part within :data:`MAX_ELISION_GAP` characters of the one before.  Where a quote
 occurs more than once, the first occurrence at or after the previous quote of the same
 document (in file order) is taken, since exports list a document's segments in text order; an
-occurrence inside a passage that an earlier row already gave the same code is passed over (a
-sentence said twice, quoted twice, is two passages, not a duplicate).
+occurrence inside a passage that an earlier row of the same coder already gave the same code is
+passed over (a sentence said twice, quoted twice, is two passages, not a duplicate).
 Quotes that are not found are dropped and counted in a warning that names the first: nothing
 is dropped without a word.
 """
@@ -225,7 +225,7 @@ def quotes_to_spans(frame: pd.DataFrame, texts: Mapping[str, str], *, source: st
                          f"(one of: {'; '.join(', '.join(QUOTE_COLUMNS[r]) for r in missing)})", path=source)
     folded: dict[str, _Folded] = {}
     last_start: dict[str, int] = {}
-    placed: dict[tuple[str, str], list[tuple[int, int]]] = {}  # (doc, code) -> spans found so far
+    placed: dict[tuple[str, str, str], list[tuple[int, int]]] = {}  # (doc, code, coder) -> spans so far
     rows: list[dict[str, object]] = []
     counts = {"exact": 0, "loose": 0, "elided": 0}
     not_found: list[tuple[str, str]] = []
@@ -243,7 +243,8 @@ def quotes_to_spans(frame: pd.DataFrame, texts: Mapping[str, str], *, source: st
         if doc not in folded:
             folded[doc] = _Folded(texts[doc])
         row_codes = [c.strip() for c in code_cell.splitlines() if c.strip()]
-        same_code = [span for code in row_codes for span in placed.get((doc, code), ())]
+        # one coder's passages only: two coders quoting one sentence with one code agree on one passage
+        same_code = [span for code in row_codes for span in placed.get((doc, code, coder), ())]
         found = _locate(folded[doc], quote, last_start.get(doc, 0), _inside_any(same_code))
         if found is None:
             not_found.append((doc, quote.strip()))
@@ -252,7 +253,7 @@ def quotes_to_spans(frame: pd.DataFrame, texts: Mapping[str, str], *, source: st
         ambiguous += found.occurrences > 1
         last_start[doc] = found.start
         for code in row_codes:
-            placed.setdefault((doc, code), []).append((found.start, found.end))
+            placed.setdefault((doc, code, coder), []).append((found.start, found.end))
             if code:
                 rows.append({"doc_id": doc, "start": found.start, "end": found.end,
                              "code": code, "coder": coder,

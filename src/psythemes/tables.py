@@ -711,6 +711,8 @@ def _later_decisions_win(parts: list[pd.DataFrame]) -> list[pd.DataFrame]:
     """Gold from several files, where a review sheet decides again on a segment that an earlier
     review sheet decided on for the same reviewer: the later sheet's decision stands (a re-review),
     and one warning counts the segments whose decision changed."""
+    import numpy as np
+
     changed: list[tuple[str, int, int, str]] = []
     out = list(parts)
     for i, later in enumerate(parts):
@@ -726,7 +728,8 @@ def _later_decisions_win(parts: list[pd.DataFrame]) -> list[pd.DataFrame]:
             frame = out[j]
             keys = zip(frame[_DOC].astype(str), frame[_START].astype(int), frame[_END].astype(int),
                        frame[_CODER].astype(str), strict=True)
-            kept = frame[[key not in again for key in keys]].copy()
+            # a boolean array, not a list: an empty list would select no columns of an empty frame
+            kept = frame.loc[np.array([key not in again for key in keys], dtype=bool)].copy()
             kept.attrs = {**frame.attrs, _DECIDED_BY: {k: v for k, v in earlier.items() if k not in again}}
             out[j] = kept
     if changed:
@@ -1464,7 +1467,8 @@ def _decisions(rows: list[tuple[int, dict[str, Any]]], path: Path, codes: Sequen
         earlier = verdicts.setdefault(key, (lineno, frozenset(found)))
         if earlier[1] != frozenset(found):
             problems.append((lineno, (f"decides otherwise than line {earlier[0]} on the same suggestion "
-                                      f"({suggested or 'no code'!r} on {doc} [{s}, {e})): keep one of the two rows")))
+                                      f"({suggested or 'no code'!r} on {doc} [{s}, {e})): keep one of the two "
+                                      "rows (several codes go in one cell, separated by ';')")))
     if problems:
         raise _decision_error(problems, path, names.known)
     if synonyms:
