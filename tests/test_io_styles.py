@@ -606,4 +606,4 @@ def test_a_line_inside_a_turn_that_opens_like_a_timed_label_is_named():
     with warnings.catch_warnings():  # a time inside running text is no label
         warnings.simplefilter("error", PsythemesWarning)
         io.parse_labelled_text("[00:00:01] Ann: We met at\n[10:30] and talked: fine.\n[00:00:09] Ben: Right.\n"
-                               "[00:00:12] Ann: Yes.\n")
+                               "[00:00:12] Ann: Yes.\n[00:00:25] Honestly, what I told her was this: keep going.\n")

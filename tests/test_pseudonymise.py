@@ -344,3 +344,21 @@ def test_a_name_only_the_metadata_holds_is_replaced():
     meta, text = result.transcripts[0].metadata, result.transcripts[0].text
     assert "Castellano" not in meta["notes"] and "Priya" not in meta["notes"] and "Castellano" not in text
     assert meta["participant"] == "P1" and meta["gender"] == "F"
+
+
+def test_a_name_in_brackets_after_a_role_and_notes_on_several_lines():
+    # a review of the day's diff: "Interviewer (Jane Smith):" kept its name in the speaker column, and a
+    # notes cell with a line break (Excel's Alt+Enter) was not read
+    text = ("Interviewer (Jane Smith): How are you?\nP01 (Sarah Cole): Fine. Jane knows.\n"
+            "Carer (Linda Hart): She is tired.\nJane Doe (SL): Thanks.\n")
+    docs = _docs(a=text)
+    docs[0].metadata = {"notes": "Referred by Dr Imogen Castellano.\nSeen with Priya Sharma at home."}
+    result = Pseudonymiser().fit_transform(docs)
+    new = result.transcripts[0]
+    speakers = [turn.speaker for turn in new.turns]
+    assert [s.split(" (")[0] for s in speakers[:3]] == ["Interviewer", "P01", "Carer"]  # roles and ids stay
+    assert speakers[3].endswith(" (SL)") and not speakers[3].startswith("Jane")  # a note after a name stays
+    for name in ("Jane", "Smith", "Sarah", "Linda", "Hart"):
+        assert name not in new.text and not any(name in s for s in speakers), name
+    assert "Castellano" not in new.metadata["notes"] and "Priya" not in new.metadata["notes"]
+    assert restore_transcripts(result.transcripts, result.key)[0].text == text

@@ -288,5 +288,8 @@ def test_table_one_leaves_out_names_and_free_text(report_data):
     t1 = table_one(meta)
     assert t1.attrs["left_out"] == ["name"] and "Ann Lee" not in set(t1["level"])
     assert {"symptoms", "gender"} <= set(t1["characteristic"])  # repeated levels: a characteristic
+    # five different occupations in a small study are a characteristic, not free text
+    jobs = meta.assign(occupation=["nurse", "driver", "teacher", "cook", "clerk"])
+    assert "occupation" in set(table_one(jobs)["characteristic"])
     page = render_report(dataclasses.replace(report_data, metadata=meta))
     assert "Not in Table 1: name (a different text for every participant" in page and "Ann Lee" not in page

@@ -245,3 +245,4 @@ def test_transcribers_notes_stay_whole_and_are_never_a_segment_of_their_own():
     assert all(text[s:e] == t for s, e, t in zip(segments["start"], segments["end"], segments["text"], strict=True))
     assert is_backchannel("[laughs]") and is_backchannel("(inaudible 00:12:31) yeah")
     assert not is_backchannel("[laughs] I was so tired that day.")
+    assert not is_backchannel("Sure (I mean the insulin).")  # words in brackets that say something

@@ -80,6 +80,11 @@ def test_spoken_stop_words_and_adjacent_bigrams():
     # nor across a one-letter word: a stranger's label read "brain fog · means forget"
     # pseudonymised text: the surrogates are no words ("org · forms · apply" labelled a stranger's theme)
     assert analyzer("I agree with PERSON_3 on the ORG_1 forms") == ["agree", "forms"]
+    assert analyzer("type 2 diabetes, COVID_19") == ["type", "diabetes", "covid"]  # no bigram across a number
+    from psythemes.pseudonymise import KINDS
+    from psythemes.themes.descriptions import PLACEHOLDER_KINDS
+
+    assert PLACEHOLDER_KINDS == KINDS
     fog = analyzer("Brain fog means I forget words.")
     assert "means forget" not in fog and {"brain fog", "forget words"} <= set(fog)
     assert "pain pain" not in grams

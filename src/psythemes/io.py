@@ -621,9 +621,11 @@ def parse_labelled_text(
     return turns
 
 
-# A line that opens like a timed speaker label ("[00:04:26] Someone ...:") in a transcript whose
-# labels carry times: it is most likely a turn whose label psythemes could not read
-_TIMED_LABEL_LIKE = re.compile(rf"[ \t]*{_BRACKETED_TIME}[ \t]*(?P<first>[^\W\d_])[^\n:]{{0,80}}:(?=[ \t]|$)")
+# A line that opens like a timed speaker label ("[00:04:26] Someone (a note, however long):") in a
+# transcript whose labels carry times: most likely a turn whose label psythemes could not read (a
+# sentence with a comma before its colon is none)
+_TIMED_LABEL_LIKE = re.compile(rf"[ \t]*{_BRACKETED_TIME}[ \t]*(?P<first>[^\W\d_])[^\n:,;!?()\[\]]{{0,40}}"
+                               rf"(?:[ \t]*[\[(][^\[\]()\n]{{0,60}}[\])])?[ \t]*:(?=[ \t]|$)")
 
 
 def _warn_unread_timed_labels(text: str, turns: Sequence[Turn], source: str | Path) -> None:

@@ -148,6 +148,7 @@ _ROLE_LABELS = frozenset("""
 interviewer interviewee participant patient therapist client counsellor counselor moderator
 facilitator researcher respondent doctor nurse speaker int iv i r q a p t c mod host guest
 clinician family mother father partner unknown all group everyone several audience
+carer caregiver interpreter translator relative husband wife son daughter spouse parent friend observer
 patiënt patiënte cliënt onderzoeker onderzoekster interviewster deelnemer deelneemster therapeut
 verpleegkundige huisarts arts gespreksleider begeleider
 patientin klient klientin interviewerin teilnehmer teilnehmerin befragte befragter therapeutin arzt ärztin
@@ -1084,7 +1085,14 @@ def _label_name(label: str, keep: set[str]) -> str | None:
     if label.casefold() in keep:
         return None
     # a role or note in brackets after the name, as Zoom and Teams write it: "Jane Doe (SL)",
-    # "Chris Bell [Researcher]"; the name is what identifies ("Participant 3 (F, 52)" has none)
+    # "Chris Bell [Researcher]"; the name is what identifies ("Participant 3 (F, 52)" has none).
+    # After a role or an id, the brackets may hold the name: "Interviewer (Jane Smith)", "P01 (Sarah Cole)"
+    note = _LABEL_NOTE.search(label)
+    if note is not None:
+        outside = label[:note.start()]
+        inside = note.group().strip().strip("()[]").strip()
+        if outside.strip() and _label_name(outside, keep) is None:
+            return _label_name(inside, keep) if inside and not inside.isupper() else None
     label = _LABEL_NOTE.sub("", label)
     words = label.split()
     if not words or any(ch.isdigit() for ch in label) or label.casefold() in keep:
@@ -1144,11 +1152,13 @@ def _term_matcher(vocab: dict[str, tuple[str, str]]) -> re.Pattern[str] | None:
 
 
 def _free_text_cells(metadata: Any) -> list[str]:
-    """A transcript's metadata values that are free text (several words on one line), not codes
+    """The lines of a transcript's metadata values that are free text (several words), not codes
     or categories; what the reader stored beside them (a speaker -> role map) is left out."""
     if not isinstance(metadata, dict):
         return []
-    return [v.strip() for v in metadata.values() if isinstance(v, str) and len(v.split()) > 1 and "\n" not in v]
+    # each line of a cell on its own (Excel's Alt+Enter): the model reads one line at a time
+    return [line.strip() for v in metadata.values() if isinstance(v, str)
+            for line in v.splitlines() if len(line.split()) > 1]
 
 
 def _replace_nested(value: Any, replace_text: Any) -> Any:

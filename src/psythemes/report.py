@@ -111,6 +111,10 @@ class ReportData:
 # ----------------------------------------------------------------------------- Table 1
 
 
+# Column names of names and notes (Table 1 leaves them out when every value differs)
+_FREE_TEXT_COLUMNS = ("name", "note", "comment", "remark", "memo", "pseudonym", "interviewer", "contact", "email")
+
+
 def table_one(
     metadata: pd.DataFrame,
     *,
@@ -138,8 +142,9 @@ def table_one(
     -------
     DataFrame
         Columns ``characteristic``, ``level``, ``value``; the first row is ``n``.  Text columns
-        with a different value for every participant (more than three; names, notes) are left
-        out, named in ``attrs["left_out"]``.
+        with a different value for every participant (more than three) that hold names or free
+        text (a name-like column name, values of three words or more, or ten participants or
+        more) are left out, named in ``attrs["left_out"]``.
     """
     frame = metadata.copy()
     if role is not None and "role" in frame:
@@ -162,7 +167,10 @@ def table_one(
         missing = n - len(values)
         numeric = pd.to_numeric(values, errors="coerce")
         pieces = values.astype(str).str.split(multi_value_separator).explode().str.strip()
-        if numeric.isna().any() and len(values) > 3 and pieces.nunique() == len(pieces):
+        # names or free text: a name-like column, sentences, or never a repeat among many
+        free_text = (any(key in str(column).lower() for key in _FREE_TEXT_COLUMNS)
+                     or pieces.str.split().str.len().mean() >= 3 or len(values) >= 10)
+        if numeric.isna().any() and len(values) > 3 and pieces.nunique() == len(pieces) and free_text:
             # a different text for every participant (names, notes) describes no group, and would
             # print each participant's name or note in the report
             left_out.append(str(column))

@@ -74,6 +74,8 @@ DROPPED_COLUMNS: list[str] = SEGMENT_COLUMNS + EXTRA_COLUMNS + ["merged_into"]
 
 # A transcriber's note in brackets: "[crosstalk]", "(inaudible 00:17:22)", "[sighs]"
 _NOTE = re.compile(r"\[[^\[\]\n]{1,60}\]|\([^()\n]{1,60}\)")
+# ... of at most three words: a backchannel's note; "Sure (I mean the insulin)." says something
+_SHORT_NOTE = re.compile(r"\[[^\[\]\n\s]+(?:\s+[^\[\]\n\s]+){0,2}\]|\([^()\n\s]+(?:\s+[^()\n\s]+){0,2}\)")
 
 
 def _words(text: str) -> str:
@@ -93,7 +95,7 @@ def is_backchannel(text: str, words: Sequence[str] = BACKCHANNELS, max_words: in
     Note that a plain "Yes." answering a closed question counts too: pass your own
     ``words`` to change the list.
     """
-    said = _NOTE.sub(" ", text)
+    said = _SHORT_NOTE.sub(" ", text)
     norm = _words(said)
     if not norm and said != text and _words(text):
         return True  # notes only

@@ -84,7 +84,8 @@ def themes(
     if names is not None:
         from ..pseudonymise import read_word_list
 
-        extra_names["names"] = [term for _kind, term in read_word_list(names)]
+        # people only: "PLACE: Hebden Bridge" of a pseudonymise list would ban "bridge"
+        extra_names["names"] = [term for kind, term in read_word_list(names) if kind == "PERSON"]
     with warnings_as_lines():
         segments, doc_meta, segmented = load_segments(
             inputs, unit=unit, metadata=metadata, speaker_roles=speaker_roles_spec(speaker_roles), encoding=encoding,

@@ -139,10 +139,13 @@ def tokenize(text: str) -> list[str]:
     return out
 
 
+_WORD_OR_NUMBER = re.compile(rf"{_WORD.pattern}|\d+")
+
+
 def _tokens_in_place(text: str) -> list[str | None]:
     """:func:`tokenize`'s words, with None where a shorter word stood (so n-grams see the gap)."""
     out: list[str | None] = []
-    for word in _WORD.findall(text):
+    for word in _WORD_OR_NUMBER.findall(text):  # a number stands between words too ("type 2 diabetes")
         if word.endswith("'s"):
             word = word[:-2]
         out.append(word if sum(ch.isalpha() for ch in word) >= 2 else None)
@@ -188,8 +191,9 @@ def make_vectorizer(
     return CountVectorizer(analyzer=SpokenAnalyzer(final, ngram_range))
 
 
-# psythemes.pseudonymise's surrogates (PERSON_3, ORG_1, DATE_2 ...) and ids of that shape
-_PLACEHOLDER = re.compile(r"\b[A-Z]{2,}_\d+\b")
+# psythemes.pseudonymise's surrogates (PERSON_3, ORG_1, DATE_2 ...; its KINDS, checked by a test)
+PLACEHOLDER_KINDS = ("PERSON", "PLACE", "ORG", "DATE", "AGE", "EMAIL", "PHONE", "ID", "URL")
+_PLACEHOLDER = re.compile(r"\b(?:" + "|".join(PLACEHOLDER_KINDS) + r")_\d+\b")
 
 
 class SpokenAnalyzer:
