@@ -221,3 +221,4 @@ def test_a_misspelt_codes_entry_is_named(data_dir, tmp_path, capsys):
                "--codes", "alliance,alternation,awarenes,common_ground"])
     err = capsys.readouterr().err
     assert rc == 2 and "note: --codes lists 'alternation', 'awarenes', which no machine code uses (misspelt?)" in err
+    assert "is not in the --codes list" in err and "not in the codebook" not in err

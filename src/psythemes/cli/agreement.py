@@ -201,12 +201,15 @@ def evaluate_command(
                                    texts=gold_texts(seg_table) if seg_table is not None else None)
             pred_table = read_codes(pred, codes=code_list)
         except InputError as err:
-            # a misspelt --codes entry shows up as another code "not in the list": name the entry too
-            unused = _entries_no_machine_code_uses(code_list, pred) if codes is not None else []
-            if not unused:
+            if codes is None:
                 raise
-            raise InputError(f"{err.message}; note: --codes lists {', '.join(map(repr, unused))}, which no machine "
-                             "code uses (misspelt?)", path=err.path, line=err.line) from None
+            # the list is --codes, not a codebook; a misspelt entry shows up as another code "not in
+            # the list": name the entry too
+            unused = _entries_no_machine_code_uses(code_list, pred)
+            hint = (f"; note: --codes lists {', '.join(map(repr, unused))}, which no machine code uses (misspelt?)"
+                    if unused else "")
+            raise InputError(err.message.replace("is not in the codebook", "is not in the --codes list") + hint,
+                             path=err.path, line=err.line) from None
         with working(f"agreement with {n_boot} bootstrap resamples"):
             result = evaluate(pred_table, gold_table, seg_table, codes=code_list, overlap=overlap,
                               consensus=consensus, ci=ci if n_boot > 0 else None, n_boot=n_boot,
