@@ -188,12 +188,13 @@ def load_segments(
     meta_frame = read_metadata(metadata) if metadata is not None else None
     if len(files) == 1 and segment_table_path(files[0]) is not None:
         table = read_segments(files[0])  # a folder: its segments.csv, said
-        drop = set_aside_mask(table, interviewer=interviewer, backchannels=backchannels)
+        by_role = set_aside_mask(table, interviewer=interviewer, backchannels="keep")
+        chat = set_aside_mask(table, interviewer="keep", backchannels=backchannels) & ~by_role
+        drop = by_role | chat
         kept = table[~drop].reset_index(drop=True)
         kept.attrs["n_set_aside"] = int(drop.sum())
-        by_role = set_aside_mask(table, interviewer=interviewer, backchannels="keep")
         kept.attrs["set_aside"] = {kind: n for kind, n in (("interviewer", int(by_role.sum())),
-                                                           ("backchannel", int((drop & ~by_role).sum()))) if n}
+                                                           ("backchannel", int(chat.sum()))) if n}
         return kept, meta_frame, False
     try:
         from .io import read_transcripts
@@ -608,7 +609,7 @@ def review_run(run_dir: str | Path, out: str | Path, *, reviewer: str = "", min_
         same rows as UTF-8-with-BOM CSV beside it).
     """
     from .review import check_review_out, review_table
-    from .tables import read_run, write_review_sheet
+    from .tables import read_run
 
     out = check_review_out(out, csv_copy=True, run_dir=run_dir, overwrite=overwrite)
     run = read_run(run_dir)
@@ -616,11 +617,19 @@ def review_run(run_dir: str | Path, out: str | Path, *, reviewer: str = "", min_
     if min_score is not None:
         suggestions = suggestions[suggestions["score"] >= min_score]
     table = review_table(run, suggestions=suggestions, reviewer=reviewer)
-    written = write_review_sheet(table, out, codes=run.codebook.names)
-    info = {"n_rows": len(table), "n_segments": int(table["segment_id"].nunique()), "out": str(written)}
+    return {"n_rows": len(table), "n_segments": int(table["segment_id"].nunique()),
+            **_write_sheet_and_copy(table, out, run.codebook.names)}
+
+
+def _write_sheet_and_copy(table: pd.DataFrame, out: Path, codes: Sequence[str]) -> dict[str, str]:
+    """Write a review sheet (``out``) and, beside an ``.xlsx``, the same rows as CSV for programs
+    other than Excel and LibreOffice; ``{"out": ..., "csv": ...}`` as written."""
+    from .tables import write_review_sheet
+
+    written = {"out": str(write_review_sheet(table, out, codes=codes))}
     if out.suffix.lower() == ".xlsx":
-        info["csv"] = str(write_review_sheet(table, out.with_suffix(".csv"), codes=run.codebook.names))
-    return info
+        written["csv"] = str(write_review_sheet(table, out.with_suffix(".csv"), codes=codes))
+    return written
 
 
 def labelled_segments(segments: pd.DataFrame, gold_paths: Sequence[str | Path], *, codes: Sequence[str],
@@ -683,7 +692,7 @@ def next_batch(run_dir: str | Path, out: str | Path, *, n: int = 50, gold: Seque
     from .active import NO_CODE, ActiveSampler
     from .embed import Embedder
     from .review import check_review_out, review_table
-    from .tables import read_run, write_review_sheet
+    from .tables import read_run
 
     if n < 1:
         raise InputError(f"--n must be at least 1, got {n}")
@@ -720,14 +729,10 @@ def next_batch(run_dir: str | Path, out: str | Path, *, n: int = 50, gold: Seque
     else:
         suggestions = run.codes[run.codes["segment_id"].isin(picked_ids)]
     table = review_table(run, segment_ids=picked_ids, suggestions=suggestions, reviewer=reviewer)
-    written = write_review_sheet(table, out, codes=run.codebook.names)
-    info = {"n_selected": len(picked_ids), "n_labelled": int(len(rows)),
+    return {"n_selected": len(picked_ids), "n_labelled": int(len(rows)),
             "n_left": int(len(segments) - len(rows)),
             "n_docs": int(segments["doc_id"].iloc[picked].nunique()), "cold_start": sampler.classifier_ is None,
-            "out": str(written)}
-    if out.suffix.lower() == ".xlsx":  # as review writes it: for programs other than Excel and LibreOffice
-        info["csv"] = str(write_review_sheet(table, out.with_suffix(".csv"), codes=run.codebook.names))
-    return info
+            **_write_sheet_and_copy(table, out, run.codebook.names)}
 
 
 def default_key_path(out_dir: str | Path) -> Path:

@@ -630,7 +630,7 @@ class Pseudonymiser:
             reps = []
             for start, end, kind, how in marked:
                 original = t.text[start:end]
-                known = vocab.get(original) or vocab.get(re.sub(r"\s+", " ", original).casefold())
+                known = _vocab_entry(vocab, original)
                 if known is not None and known[1] in ("names", "key", "speaker"):
                     kind = known[0]  # the researcher's list, the key and the labels know better than the model
                 surrogate = _surrogate(key, original, kind, aliases)
@@ -1172,10 +1172,15 @@ def _replace_nested(value: Any, replace_text: Any) -> Any:
     return value
 
 
+def _vocab_entry(vocab: dict[str, tuple[str, str]], text: str) -> tuple[str, str] | None:
+    """``(kind, how)`` of ``text`` as written, else case-folded with its white space made single; None."""
+    return vocab.get(text) or vocab.get(re.sub(r"\s+", " ", text).casefold())
+
+
 def _lookup(vocab: dict[str, tuple[str, str]], matched: str) -> tuple[str, str]:
-    hit = vocab.get(matched)
+    hit = _vocab_entry(vocab, matched)
     if hit is None:
-        hit = vocab[re.sub(r"\s+", " ", matched).casefold()]
+        raise KeyError(matched)
     return hit
 
 

@@ -185,8 +185,7 @@ def table_one(
                 }
             )
         else:
-            exploded = values.astype(str).str.split(multi_value_separator).explode().str.strip()
-            exploded = exploded[exploded != ""]
+            exploded = pieces[pieces != ""]
             for level, count in exploded.value_counts().sort_index().items():
                 rows.append(
                     {"characteristic": column, "level": str(level), "value": f"{count} ({100 * count / n:.0f}%)"}
@@ -613,8 +612,9 @@ def _overview_section(data: ReportData, ctx: _Context) -> Section | None:
         )
         parts.append(_table(overview, csv=ctx.csv("segments.csv")))
         if data.set_aside:
-            words = {"interviewer": "interviewer turns", "backchannel": "backchannels"}
-            aside = ", ".join(f"{n:,} {words.get(kind, kind)}" for kind, n in data.set_aside.items())
+            from .segment import SET_ASIDE_WORDS
+
+            aside = ", ".join(f"{n:,} {SET_ASIDE_WORDS.get(kind, kind)}" for kind, n in data.set_aside.items())
             where = ("<a href='segments_dropped.csv'>segments_dropped.csv</a>" if ctx.csv("segments_dropped.csv")
                      else "segments_dropped.csv")
             parts.append(f"<p class='muted'>Left out of themes and codes: {_esc(aside)} ({where}).</p>")

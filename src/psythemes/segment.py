@@ -36,6 +36,7 @@ __all__ = [
     "UNITS",
     "is_backchannel",
     "set_aside_counts",
+    "SET_ASIDE_WORDS",
     "TurnSegmenter",
     "SentenceSegmenter",
     "WindowSegmenter",
@@ -66,6 +67,8 @@ BACKCHANNEL_MAX_WORDS = 4
 
 UNITS = ("turn", "sentence", "window")
 KIND_CONTENT, KIND_INTERVIEWER, KIND_BACKCHANNEL = "content", "interviewer", "backchannel"
+#: The kinds of set-aside segments as summaries and the report say them.
+SET_ASIDE_WORDS: dict[str, str] = {KIND_INTERVIEWER: "interviewer turns", KIND_BACKCHANNEL: "backchannels"}
 #: Columns ``segment_transcripts`` adds after :data:`psythemes.schema.SEGMENT_COLUMNS`.
 EXTRA_COLUMNS: list[str] = ["turn_index", "kind"]
 #: Columns of the dropped-segment table (``segments_dropped.csv``).
@@ -343,14 +346,17 @@ def _notes_kept_whole(text: str, spans: list[tuple[int, int]]) -> list[tuple[int
         out.append((start, end))
     merged: list[tuple[int, int]] = []
     for start, end in out:
-        only_notes = not _NOTE.sub("", text[start:end]).strip(" \t\n.,;:!?-")
-        if only_notes and merged:
+        # this sentence is notes only, or the one before it (a paragraph that opens with a note alone)
+        if merged and (_only_notes(text, start, end) or _only_notes(text, *merged[-1])):
             merged[-1] = (merged[-1][0], end)
-        elif merged and not _NOTE.sub("", text[merged[-1][0]:merged[-1][1]]).strip(" \t\n.,;:!?-"):
-            merged[-1] = (merged[-1][0], end)  # a paragraph that opens with a note alone
         else:
             merged.append((start, end))
     return merged
+
+
+def _only_notes(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` holds transcriber's notes and punctuation only."""
+    return not _NOTE.sub("", text[start:end]).strip(" \t\n.,;:!?-")
 
 
 class WindowSegmenter(SentenceSegmenter):

@@ -164,16 +164,14 @@ def extract(
     print(f"{line} -> {out}")
     set_aside = counts.get("set_aside") or {}
     if set_aside:
+        from ..segment import SET_ASIDE_WORDS
+
         print("set aside (segments_dropped.csv): "
-              + ", ".join(f"{n} {_KIND_WORDS.get(kind, kind)}" for kind, n in set_aside.items()))
+              + ", ".join(f"{n} {SET_ASIDE_WORDS.get(kind, kind)}" for kind, n in set_aside.items()))
     print(f"report: {Path(out) / 'report.html'}")
     if state.verbosity > 0:
         timings = result.manifest.get("timings_s", {})
         print("stages: " + ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in timings.items()))
-
-
-# segments_dropped.csv's kinds, as the summary line says them
-_KIND_WORDS = {"interviewer": "interviewer turns", "backchannel": "backchannels"}
 
 
 def _pseudonymiser(on: bool, names: Path | None, keep: Path | None):

@@ -124,6 +124,8 @@ def themes(
 
 
 def _kinds(counts: dict) -> str:
-    words = {"interviewer": "interviewer turns", "backchannel": "backchannels"}
-    return ", ".join(f"{n} {words.get(kind, kind)}" for kind, n in counts.items()) or "interviewer/backchannel"
+    from ..segment import SET_ASIDE_WORDS
+
+    said = ", ".join(f"{n} {SET_ASIDE_WORDS.get(kind, kind)}" for kind, n in counts.items())
+    return said or "interviewer/backchannel"
 

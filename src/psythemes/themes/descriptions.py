@@ -130,13 +130,7 @@ def tokenize(text: str) -> list[str]:
     contracted "'s" is cut off ("Mum's" -> ``mum``, "it's" -> ``it``), so every token is a word
     as it is written in the transcript.  Expects :func:`preprocess`-ed text.
     """
-    out = []
-    for word in _WORD.findall(text):
-        if word.endswith("'s"):
-            word = word[:-2]
-        if sum(ch.isalpha() for ch in word) >= 2:
-            out.append(word)
-    return out
+    return [word for word in _tokens_in_place(text) if word is not None]
 
 
 _WORD_OR_NUMBER = re.compile(rf"{_WORD.pattern}|\d+")
