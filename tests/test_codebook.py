@@ -17,6 +17,7 @@ from psythemes.codebook import (
     code_guid,
     code_to_refi_element,
     codebook_from_dict,
+    codebook_to_dict,
     codebook_to_refi_codes,
     codes_from_refi,
     default_codebook,
@@ -192,13 +193,39 @@ def test_qdc_is_refi_codebook_with_deterministic_guids(tmp_path):
 
 def test_refi_elements_take_the_namespace():
     cb = default_codebook()
-    guids: dict[str, str] = {}
-    codes = codebook_to_refi_codes(cb, PROJECT_NS, guids=guids)
+    codes = codebook_to_refi_codes(cb, PROJECT_NS)
     assert codes.tag == f"{{{PROJECT_NS}}}Codes"
-    assert set(guids) == set(cb.names)
+    assert [c.get("guid") for c in codes] == [code_guid(n) for n in cb.names]
     assert codes_from_refi(codes, PROJECT_NS) == cb.codes
     elem = code_to_refi_element(Code(name="x", definition="d", children=(Code(name="y", definition="e"),)), PROJECT_NS)
     assert elem.find(f"{{{PROJECT_NS}}}Code").get("name") == "y"
+
+
+def test_refi_guids_read_are_written_back(tmp_path):
+    # NVivo and ATLAS.ti identify a code by its GUID: an export must not give it a new one
+    qdc = tmp_path / "theirs.qdc"
+    qdc.write_text(
+        f'<CodeBook xmlns="{CODEBOOK_NS}"><Codes>'
+        '<Code guid="{6F1E2D3C-0000-4000-8000-00000000000A}" name="Coping" isCodable="false">'
+        '<Code guid="6f1e2d3c-0000-4000-8000-00000000000b" name="Humour" isCodable="true"/>'
+        '<Code guid="6f1e2d3c-0000-4000-8000-00000000000b" name="Denial" isCodable="true"/>'
+        '</Code><Code guid="not-a-guid" name="Trust" isCodable="true"/></Codes></CodeBook>', encoding="utf-8")
+    cb = load_codebook(qdc)
+    assert [c.guid for top in cb.codes for c in top.walk()] == [
+        "6f1e2d3c-0000-4000-8000-00000000000a", "6f1e2d3c-0000-4000-8000-00000000000b",
+        "6f1e2d3c-0000-4000-8000-00000000000b", None]
+    written = ET.parse(save_codebook(cb, tmp_path / "ours.qdc")).getroot()
+    guids = {c.get("name"): c.get("guid") for c in written.iter(f"{{{CODEBOOK_NS}}}Code")}
+    # the second code carrying one GUID, and a code without a valid one, get the name-derived GUID
+    assert guids == {"Coping": "6f1e2d3c-0000-4000-8000-00000000000a",
+                     "Humour": "6f1e2d3c-0000-4000-8000-00000000000b",
+                     "Denial": code_guid("Denial"), "Trust": code_guid("Trust")}
+    assert load_codebook(save_codebook(cb, tmp_path / "ours.yaml")).codes[0].guid == cb.codes[0].guid
+    # the same codes without their GUIDs are the same codebook (a model trained on one maps with the other)
+    without = codebook_from_dict(codebook_to_dict(cb, guids=False))
+    assert without.codes[0].guid is None and without == cb and without.hash() == cb.hash()
+    with pytest.raises(InputError, match="guid must look like"):
+        codebook_from_dict({"codes": [{"name": "a", "definition": "b", "guid": "12"}]})
 
 
 def test_csv_import_is_lenient(tmp_path):

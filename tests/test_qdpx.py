@@ -437,14 +437,16 @@ def test_a_project_is_a_codebook_for_every_codebook_option(tmp_path, capsys):
     assert main(["segment", str(headings), "--out", str(tmp_path / "seg")]) == 0  # no codebook needed there
 
 
-def test_export_keeps_the_source_guids_of_the_project_it_was_read_from(tmp_path):
-    # a QDA program importing psythemes' export matches sources by GUID: fresh ones duplicated them
+def test_export_keeps_the_source_and_code_guids_of_the_project_it_was_read_from(tmp_path):
+    # a QDA program importing psythemes' export matches sources and codes by GUID: fresh ones duplicated them
     path = _zip(tmp_path, {"project.qde": VENDOR_XML.encode(), "sources/one.txt": b"0123456789 she listened, yes"})
     project = read_qdpx(path)
     out = write_qdpx(tmp_path / "out.qdpx", project.transcripts, codings=project.codings, codes=project.codebook)
     with zipfile.ZipFile(out) as archive:
         qde = archive.read("project.qde").decode()
     assert 'guid="cccccccc-0000-0000-0000-000000000001" name="interview 1"' in qde
+    assert 'guid="bbbbbbbb-0000-0000-0000-000000000002" name="Listening"' in qde
+    assert '<CodeRef targetGUID="bbbbbbbb-0000-0000-0000-000000000002"' in qde
     assert "qda_guid" not in qde  # not a variable of the researcher's
     assert read_qdpx(out).codings[["start", "end", "code"]].values.tolist() == [[15, 25, "Listening"]]
 

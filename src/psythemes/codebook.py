@@ -58,6 +58,8 @@ __all__ = [
     "codebook_to_dict",
     "checked_codebook",
     "code_guid",
+    "code_guids",
+    "refi_guid",
     "code_to_refi_element",
     "codebook_to_refi_codes",
     "codes_from_refi",
@@ -77,13 +79,14 @@ PROJECT_NS = "urn:QDA-XML:project:1.0"
 _GUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://psythemes/codebook/code")
 
 _LIST_FIELDS = ("include", "exclude", "examples", "counter_examples", "seed_words", "roles")
-_CODE_FIELDS = ("name", "label", "definition", *_LIST_FIELDS, "color", "codable", "children")
+_CODE_FIELDS = ("name", "label", "definition", *_LIST_FIELDS, "color", "codable", "children", "guid")
 _TOP_FIELDS = ("name", "description", "version", "codes")
 # A name is kept exactly as the user wrote it ("DIPLOMACY", "Rust Performs Well"): one line of text,
 # no control characters, no leading/trailing blanks.  Gold labels find their code by name,
 # case-insensitively or by slug (see :meth:`Codebook.resolve`).
 _NAME_RE = re.compile(r"^[^\x00-\x1f\x7f]+$")
 _COLOR_RE = re.compile(r"^#([A-Fa-f0-9]{6}|[A-Fa-f0-9]{3})$")
+_GUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _DEFAULT_NAME = "psychosomatic"
 
 # Section headings used inside CSV/REFI descriptions, in writing order.
@@ -129,6 +132,9 @@ class Code:
         ATLAS.ti code group, an NVivo folder-like parent): it is never assigned to a segment.
     children : tuple of Code
         Sub-codes.
+    guid : str or None
+        The REFI-QDA GUID the code was read with (from a ``.qdc`` or ``.qdpx``), written back on
+        export so the QDA program sees the same code; not part of equality.
     """
 
     name: str
@@ -143,6 +149,7 @@ class Code:
     color: str | None = None
     codable: bool = True
     children: tuple[Code, ...] = ()
+    guid: str | None = field(default=None, compare=False)
 
     @property
     def display(self) -> str:
@@ -236,8 +243,10 @@ class Codebook:
         return {"name": self.name, "hash": self.hash()}
 
     def hash(self) -> str:
-        """Stable content hash (sha256 hex of the canonical JSON form); ``source`` is not part of it."""
-        text = json.dumps(codebook_to_dict(self), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        """Stable content hash (sha256 hex of the canonical JSON form); ``source`` and the codes'
+        GUIDs are not part of it."""
+        data = codebook_to_dict(self, guids=False)
+        text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
@@ -295,6 +304,10 @@ def _code_from_dict(data: Any, where: str, path: str | None) -> Code:
     if not isinstance(children_raw, list):
         raise InputError(f"{where}: children must be a list of codes", path=path)
     children = tuple(_code_from_dict(c, f"{where} child {i}", path) for i, c in enumerate(children_raw))
+    guid = data.get("guid")
+    if guid is not None and (not isinstance(guid, str) or refi_guid(guid) is None):
+        raise InputError(f"{where}: guid must look like '3f2504e0-4f89-11d3-9a0c-0305e82c3301', got {guid!r}",
+                         path=path)
     return Code(
         name=name,
         label=label.strip(),
@@ -302,6 +315,7 @@ def _code_from_dict(data: Any, where: str, path: str | None) -> Code:
         color=color,
         codable=codable,
         children=children,
+        guid=refi_guid(guid),
         **lists,
     )
 
@@ -361,7 +375,7 @@ def codebook_from_dict(data: Any, *, source: str | Path | None = None, default_n
     )
 
 
-def _code_to_dict(code: Code) -> dict[str, Any]:
+def _code_to_dict(code: Code, *, guids: bool = True) -> dict[str, Any]:
     out: dict[str, Any] = {"name": code.name}
     if code.label:
         out["label"] = code.label
@@ -375,18 +389,21 @@ def _code_to_dict(code: Code) -> dict[str, Any]:
     if not code.codable:
         out["codable"] = False
     if code.children:
-        out["children"] = [_code_to_dict(c) for c in code.children]
+        out["children"] = [_code_to_dict(c, guids=guids) for c in code.children]
+    if code.guid and guids:
+        out["guid"] = code.guid
     return out
 
 
-def codebook_to_dict(cb: Codebook) -> dict[str, Any]:
-    """Plain data for YAML/JSON (empty fields left out)."""
+def codebook_to_dict(cb: Codebook, *, guids: bool = True) -> dict[str, Any]:
+    """Plain data for YAML/JSON (empty fields left out); ``guids=False`` leaves out the codes'
+    REFI-QDA GUIDs, which say where a code came from, not what it is."""
     out: dict[str, Any] = {"name": cb.name}
     if cb.description:
         out["description"] = cb.description
     if cb.version:
         out["version"] = cb.version
-    out["codes"] = [_code_to_dict(c) for c in cb.codes]
+    out["codes"] = [_code_to_dict(c, guids=guids) for c in cb.codes]
     return out
 
 
@@ -652,6 +669,25 @@ def code_guid(name: str) -> str:
     return str(uuid.uuid5(_GUID_NAMESPACE, name))
 
 
+def refi_guid(value: str | None) -> str | None:
+    """``value`` as a REFI-QDA GUID in lower case without braces, or None when it is not one."""
+    guid = (value or "").strip().strip("{}").lower()
+    return guid if _GUID_RE.fullmatch(guid) else None
+
+
+def code_guids(codes: Iterable[Code]) -> dict[str, str]:
+    """``code name -> GUID`` for ``codes`` and their descendants: the GUID a code was read with,
+    so a project written back names the QDA program's own codes, else :func:`code_guid` of its
+    name.  A GUID that two codes carry stays with the first."""
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for code in (c for top in codes for c in top.walk()):
+        guid = code.guid if code.guid and code.guid not in taken else code_guid(code.name)
+        out[code.name] = guid
+        taken.add(guid)
+    return out
+
+
 def code_to_refi_element(code: Code, namespace: str = CODEBOOK_NS, *,
                          guids: dict[str, str] | None = None) -> ET.Element:
     """A REFI-QDA ``<Code>`` element (with nested children) in ``namespace``.
@@ -662,13 +698,11 @@ def code_to_refi_element(code: Code, namespace: str = CODEBOOK_NS, *,
     namespace : str
         :data:`CODEBOOK_NS` for a ``.qdc`` file, :data:`PROJECT_NS` inside a ``.qdpx`` project.
     guids : dict, optional
-        Filled with ``code name -> guid`` for every element written (a project needs them
-        for its ``CodeRef`` elements).
+        ``code name -> guid`` (:func:`code_guids`) for the codes written; by default that of
+        ``code`` and its descendants.
     """
-    guid = code_guid(code.name)
-    if guids is not None:
-        guids[code.name] = guid
-    attrs = {"guid": guid, "name": code.display, "isCodable": "true" if code.codable else "false"}
+    guids = guids if guids is not None else code_guids([code])
+    attrs = {"guid": guids[code.name], "name": code.display, "isCodable": "true" if code.codable else "false"}
     if code.color:
         attrs["color"] = code.color
     elem = ET.Element(f"{{{namespace}}}Code", attrs)
@@ -682,9 +716,10 @@ def code_to_refi_element(code: Code, namespace: str = CODEBOOK_NS, *,
     return elem
 
 
-def codebook_to_refi_codes(cb: Codebook, namespace: str = CODEBOOK_NS, *,
-                           guids: dict[str, str] | None = None) -> ET.Element:
-    """A REFI-QDA ``<Codes>`` element holding every code of ``cb`` (see :func:`code_to_refi_element`)."""
+def codebook_to_refi_codes(cb: Codebook, namespace: str = CODEBOOK_NS) -> ET.Element:
+    """A REFI-QDA ``<Codes>`` element holding every code of ``cb`` (see :func:`code_to_refi_element`),
+    with the GUIDs of :func:`code_guids`."""
+    guids = code_guids(cb.codes)
     codes = ET.Element(f"{{{namespace}}}Codes")
     for code in cb.codes:
         codes.append(code_to_refi_element(code, namespace, guids=guids))
@@ -716,7 +751,7 @@ def codes_from_refi(codes_elem: ET.Element, namespace: str = CODEBOOK_NS, *,
         color = elem.get("color")
         if color and _COLOR_RE.match(color):
             code = replace(code, color=color)
-        return code
+        return replace(code, guid=refi_guid(elem.get("guid")))
 
     codes = tuple(read(c, f"code #{i + 1}") for i, c in enumerate(codes_elem.findall(f"{{{namespace}}}Code")))
     return _named_by_paths(codes, path)

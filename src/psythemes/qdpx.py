@@ -38,7 +38,15 @@ from xml.etree import ElementTree as ET
 
 import pandas as pd
 
-from .codebook import Code, Codebook, checked_codebook, code_guid, codebook_to_refi_codes, codes_from_refi
+from .codebook import (
+    Code,
+    Codebook,
+    checked_codebook,
+    code_guids,
+    codebook_to_refi_codes,
+    codes_from_refi,
+    refi_guid,
+)
 from .errors import InputError, PsythemesWarning
 from .limits import Limits, is_xml_member, open_zip, read_member, scan_xml
 from .outputs import write_bytes
@@ -475,9 +483,6 @@ def _children(elem: ET.Element, name: str) -> list[ET.Element]:
 def _child(elem: ET.Element, name: str) -> ET.Element | None:
     found = _children(elem, name)
     return found[0] if found else None
-
-
-_GUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _norm_guid(value: str | None) -> str:
@@ -1013,7 +1018,7 @@ def project_to_xml(
     if missing:
         raise InputError(f"codings table lacks columns {missing}")
     book = _as_codebook(codes, codings["code"].astype(str))
-    code_guid_of = {name: code_guid(name) for name in book.names}
+    code_guid_of = code_guids(book.codes)
 
     texts = {t.doc_id: t.text for t in transcripts}
     if len(texts) != len(transcripts):
@@ -1160,8 +1165,8 @@ def _source_guids(transcripts: Sequence[Transcript]) -> dict[str, str]:
     out: dict[str, str] = {}
     taken: set[str] = set()
     for t in transcripts:
-        kept = _norm_guid(str(t.metadata.get("qda_guid") or ""))
-        guid = kept if _GUID_RE.fullmatch(kept) and kept not in taken else _guid("source", t.doc_id)
+        kept = refi_guid(str(t.metadata.get("qda_guid") or ""))
+        guid = kept if kept and kept not in taken else _guid("source", t.doc_id)
         taken.add(guid)
         out[t.doc_id] = guid
     return out
