@@ -607,3 +607,21 @@ def test_a_line_inside_a_turn_that_opens_like_a_timed_label_is_named():
         warnings.simplefilter("error", PsythemesWarning)
         io.parse_labelled_text("[00:00:01] Ann: We met at\n[10:30] and talked: fine.\n[00:00:09] Ben: Right.\n"
                                "[00:00:12] Ann: Yes.\n[00:00:25] Honestly, what I told her was this: keep going.\n")
+
+
+def test_question_and_answer_labels_of_oral_history_transcripts():
+    """``Q.`` / ``A.`` at the start of lines (oral histories, depositions): the whole file was
+    one unknown speaker, the interviewer's questions analysed as the participant's words."""
+    tr = read("oral_history_q_a.txt")
+    assert [t.speaker for t in tr.turns] == ["Q", "A", "Q", "A", "Q", "A"]
+    assert said(tr)[1][1] == "After the second child. The doctor said rest,\nand I rested, but it did not go."
+    assert said(tr)[3][1] == "The physio. She said: A. breathe, B. let the shoulders drop."
+    assert [io.role_of(t.speaker) for t in tr.turns[:2]] == ["interviewer", ""]
+    # once each is an initial or a list item, not a dialogue
+    with pytest.warns(PsythemesWarning, match="no speaker labels found"):
+        turns = io.parse_labelled_text("Q. Smith wrote the report.\nA. Jones read it.\nA. Brown did not.\n")
+    assert {t.speaker for t in turns} == {""}
+    # beside labels of another form (a hearing: the chair speaks, then counsel asks and the witness answers)
+    turns = io.parse_labelled_text("CHAIR: Please begin.\nQ. Your name?\nA. Ann.\nQ. Your job?\nA. Nurse.\n"
+                                   "CHAIR: Thank you.\n")
+    assert [t.speaker for t in turns] == ["CHAIR", "Q", "A", "Q", "A", "CHAIR"]

@@ -584,6 +584,7 @@ def parse_labelled_text(
             # no colon label recurs: at most quoted speech ("Mother: you are too sensitive") inside
             # a block layout, whose labels stand alone on their lines
             candidates = _block_labels(text) or candidates
+        candidates = _with_question_answer_labels(candidates, text)
 
     if not candidates:
         return _paragraph_turns(text, source)
@@ -753,6 +754,23 @@ def _block_labels(text: str) -> list[_Candidate]:
     counts = Counter(c[2] for c in found)
     found = [c for c in found if counts[c[2]] >= 2 or _names_role_or_id(c[2])]
     return found if len(found) >= 2 else []
+
+
+_QUESTION_ANSWER_LABEL = re.compile(r"[ \t]*(?P<speaker>[QA])\.[ \t]+(?=\S)")
+
+
+def _with_question_answer_labels(candidates: list[_Candidate], text: str) -> list[_Candidate]:
+    """``candidates`` plus the ``Q.`` / ``A.`` labels of oral-history, deposition and hearing
+    transcripts (``Q. When did it start?`` / ``A. In the spring.``), when the file opens at least
+    two lines with each: one of them alone is an initial (``A. Smith``) or a list item.  A line
+    that already holds another label keeps it."""
+    found: list[_Candidate] = [(ls, m.end(), m.group("speaker"), None, False, None)
+                               for ls, le in _iter_lines(text) if (m := _QUESTION_ANSWER_LABEL.match(text, ls, le))]
+    counts = Counter(c[2] for c in found)
+    if counts["Q"] < 2 or counts["A"] < 2:
+        return candidates
+    taken = {c[0] for c in candidates}
+    return sorted(candidates + [c for c in found if c[0] not in taken], key=lambda c: c[0])
 
 
 def _drop_one_off_tab_labels(candidates: list[_Candidate], tab_labels: set[int]) -> list[_Candidate]:
