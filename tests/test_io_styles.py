@@ -625,3 +625,19 @@ def test_question_and_answer_labels_of_oral_history_transcripts():
     turns = io.parse_labelled_text("CHAIR: Please begin.\nQ. Your name?\nA. Ann.\nQ. Your job?\nA. Nurse.\n"
                                    "CHAIR: Thank you.\n")
     assert [t.speaker for t in turns] == ["CHAIR", "Q", "A", "Q", "A", "CHAIR"]
+
+
+def test_caption_speaker_changes():
+    """``>>`` (broadcast and CART captions) and dialogue dashes (two speakers in one subtitle)
+    start a new speaker; a cue that names nobody continues the speaker before, as subtitles name
+    a speaker only where the speaker changes (it was an unknown speaker of its own, or, without
+    any label, the whole file was one turn)."""
+    tr = read("broadcast_captions.vtt")
+    assert said(tr) == [("", "SO TELL ME HOW THE PAIN STARTED."),
+                        ("", "WELL, IT WAS AFTER THE ACCIDENT. I COULDN'T SLEEP FOR WEEKS."),
+                        ("DR. SHAH", "AND THE BACK?"), ("", "WORSE."), ("DR. SHAH", "I SEE.")]
+    assert [(t.t_start, t.t_end) for t in tr.turns[:2]] == [(1.0, 4.0), (4.5, 9.0)]
+    tr = read("dialogue_dashes.srt")
+    assert said(tr) == [("Interviewer", "How did it start?"),
+                        ("Participant", "Well, it was after the accident. I couldn't sleep."),
+                        ("", "And then?"), ("", "It got worse - much worse."), ("Interviewer", "I see.")]

@@ -890,15 +890,20 @@ def strip_line_numbers(text: str) -> tuple[str, int]:
 
 
 def _build_from_utterances(utterances: Iterable[tuple[str, str, float | None, float | None]],
-                           merge_same_speaker: bool) -> tuple[str, list[Turn]]:
-    """Normalised text ``Speaker: body`` (one line per turn) and turns pointing at the bodies."""
+                           merge_same_speaker: bool,
+                           new_turns: Sequence[bool] | None = None) -> tuple[str, list[Turn]]:
+    """Normalised text ``Speaker: body`` (one line per turn) and turns pointing at the bodies.
+
+    With ``merge_same_speaker``, an utterance joins the turn before when its speaker is the same,
+    unless ``new_turns[i]`` says that a new speaker starts there (a caption's ``>>``)."""
     merged: list[list[Any]] = []
-    for speaker, body, t0, t1 in utterances:
+    for i, (speaker, body, t0, t1) in enumerate(utterances):
         speaker = unicodedata.normalize("NFC", speaker.strip())
         body = normalise_text(body).strip()
         if not body:
             continue
-        if merge_same_speaker and merged and merged[-1][0] == speaker:
+        opens = new_turns is not None and new_turns[i]
+        if merge_same_speaker and merged and merged[-1][0] == speaker and not opens:
             prev = merged[-1]
             prev[1] = f"{prev[1]} {body}"
             prev[3] = t1 if t1 is not None else prev[3]
@@ -914,6 +919,51 @@ def _build_from_utterances(utterances: Iterable[tuple[str, str, float | None, fl
         turns.append(Turn(speaker=speaker, start=start, end=start + len(body), t_start=t0, t_end=t1))
         pos = start + len(body) + 1
     return "\n".join(parts) + ("\n" if parts else ""), turns
+
+
+# Speaker changes in captions: ">>" (broadcast and CART captions, YouTube's uploaded captions), and
+# a dash opening the lines of a two-speaker subtitle ("- Hi." / "- Hello.")
+_CAPTION_SPEAKER_CHANGE = re.compile(r"(?:^|(?<=\s))>>+[ \t]*")
+_DIALOGUE_DASH = re.compile(r"[ \t]*[-\u2013\u2014][ \t]+(?=\S)")
+
+
+def _caption_utterances(cues: Iterable[tuple[str, list[str], float, float]]
+                        ) -> tuple[list[tuple[str, str, float, float]], list[bool]]:
+    """The utterances of caption cues ``(speaker, lines, start, end)`` and, for each, whether a new
+    speaker starts there.
+
+    A cue's speaker is its voice tag or ``Name:`` label.  ``>>`` starts a new speaker (named when a
+    ``Name:`` label follows it), and so does each line of a cue of two lines or more whose lines
+    after the first open with a dash.  A cue that says nothing of its speaker continues the turn
+    before: subtitles name a speaker where the speaker changes, not on every cue."""
+    out: list[tuple[str, str, float, float]] = []
+    new_turns: list[bool] = []
+    current = ""
+    for speaker, lines, t0, t1 in cues:
+        pieces: list[tuple[str, bool]] = []  # (words, a new speaker starts) of this cue
+        dialogue = len(lines) >= 2 and all(_DIALOGUE_DASH.match(line) for line in lines[1:])
+        for line in lines:
+            dash = _DIALOGUE_DASH.match(line) if dialogue else None
+            if dash is not None or not pieces:
+                pieces.append((line[dash.end():] if dash else line, dash is not None))
+            else:
+                pieces[-1] = (f"{pieces[-1][0]} {line}", pieces[-1][1])
+        for k, (words, opens) in enumerate(pieces):
+            for j, part in enumerate(_CAPTION_SPEAKER_CHANGE.split(words)):
+                changed = opens if j == 0 else True
+                part = part.strip()
+                named = _cue_speaker(part) if changed and not (k == 0 and j == 0 and speaker) else None
+                if named:
+                    who, part = named[0], named[1].strip()
+                elif k == 0 and j == 0 and speaker:
+                    who = speaker
+                else:
+                    who = "" if changed else current
+                if part:
+                    out.append((who, part, t0, t1))
+                    new_turns.append(changed)
+                    current = who
+    return out, new_turns
 
 
 def _cue_speaker(first_line: str) -> tuple[str, str] | None:
@@ -1039,9 +1089,10 @@ def read_vtt(path: str | Path, *, doc_id: str | None = None, encoding: str | Non
         if dropped:
             warnings.warn(f"{path}: rolling auto-captions: {dropped} repeated caption lines left out, so that "
                           "each spoken word appears once", PsythemesWarning, stacklevel=3)
-    utterances = [(sp, " ".join(ln for ln in lines if ln), cap.start_time.in_milliseconds() / 1000,
-                   cap.end_time.in_milliseconds() / 1000) for sp, lines, cap in cues]
-    new_text, turns = _build_from_utterances(utterances, merge_same_speaker=True)
+    utterances, new_turns = _caption_utterances(
+        (sp, [ln for ln in lines if ln], cap.start_time.in_milliseconds() / 1000, cap.end_time.in_milliseconds() / 1000)
+        for sp, lines, cap in cues)
+    new_text, turns = _build_from_utterances(utterances, merge_same_speaker=True, new_turns=new_turns)
     return Transcript(doc_id=_default_doc_id(path, doc_id), text=new_text, source=str(path), format="vtt",
                       turns=turns)
 
@@ -1066,17 +1117,17 @@ def read_srt(path: str | Path, *, doc_id: str | None = None, encoding: str | Non
         raise InputError("malformed SRT subtitle block", path=path, line=line) from None
     if not len(subs):
         raise InputError("no SRT subtitle blocks found", path=path)
-    utterances = []
+    cues = []
     for sub in subs:
-        lines = [ln for ln in sub.text_without_tags.split("\n") if ln.strip()]
+        lines = [html.unescape(ln).strip() for ln in sub.text_without_tags.split("\n") if ln.strip()]
         speaker = ""
         if lines:
             found = _cue_speaker(lines[0])
             if found:
                 speaker, lines[0] = found
-        body = " ".join(html.unescape(ln).strip() for ln in lines)
-        utterances.append((speaker, body, sub.start.ordinal / 1000, sub.end.ordinal / 1000))
-    new_text, turns = _build_from_utterances(utterances, merge_same_speaker=True)
+        cues.append((speaker, lines, sub.start.ordinal / 1000, sub.end.ordinal / 1000))
+    utterances, new_turns = _caption_utterances(cues)
+    new_text, turns = _build_from_utterances(utterances, merge_same_speaker=True, new_turns=new_turns)
     return Transcript(doc_id=_default_doc_id(path, doc_id), text=new_text, source=str(path), format="srt",
                       turns=turns)
 
