@@ -763,13 +763,18 @@ def _with_question_answer_labels(candidates: list[_Candidate], text: str) -> lis
     """``candidates`` plus the ``Q.`` / ``A.`` labels of oral-history, deposition and hearing
     transcripts (``Q. When did it start?`` / ``A. In the spring.``), when the file opens at least
     two lines with each: one of them alone is an initial (``A. Smith``) or a list item.  A line
-    that already holds another label keeps it."""
+    that already holds another label keeps it, except a label used once above the first of them
+    (a title, ``ORAL HISTORY: LIVING WITH PAIN``), unless it names a role or an id."""
     found: list[_Candidate] = [(ls, m.end(), m.group("speaker"), None, False, None)
                                for ls, le in _iter_lines(text) if (m := _QUESTION_ANSWER_LABEL.match(text, ls, le))]
     counts = Counter(c[2] for c in found)
     if counts["Q"] < 2 or counts["A"] < 2:
         return candidates
     taken = {c[0] for c in candidates}
+    counts = Counter(c[2] for c in candidates)
+    # a label used once above the first question is the title ("ORAL HISTORY: LIVING WITH PAIN")
+    candidates = [c for c in candidates
+                  if c[0] > found[0][0] or counts[c[2]] > 1 or c[4] or _names_role_or_id(c[2])]
     return sorted(candidates + [c for c in found if c[0] not in taken], key=lambda c: c[0])
 
 
