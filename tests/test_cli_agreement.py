@@ -64,6 +64,15 @@ def test_agree_weighted_cohen_and_ordinal_labels(tmp_path, capsys):
     assert main(["agree", str(table), "--level", "ordinal", "--categories", "low,mid,high", "--n-boot", "0"]) == 0
 
 
+def test_agree_reads_numbers_written_two_ways_beside_an_empty_cell(tmp_path, capsys):
+    # SPSS writes 1.00 where another coder's column has 1; with one empty cell the table was read
+    # as labels under pandas 3, "1" != "1.00", and kappa came out 0.000 instead of 1
+    table = tmp_path / "spss.csv"
+    table.write_text("unit,Ana,Ben\n1,1,1.00\n2,2,2.00\n3,1,1.00\n4,2,\n5,3,3.00\n", encoding="utf-8")
+    assert main(["agree", str(table), "--metric", "cohen", "--n-boot", "0"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["Cohen's kappa = 1.000", "units with 2+ ratings: 4, coders: 2"]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--metric", "cohen"], "exactly 2 coders"),
     (["--level", "nominal", "--weights", "linear"], "weights apply to Cohen"),

@@ -56,7 +56,8 @@ def _read_reliability_table(path: Path, unit_column: str):  # noqa: ANN202
     if frame.shape[1] < 2:
         raise InputError(f"need at least 2 coder columns, found {frame.shape[1]}", path=path)
     frame = frame.map(lambda v: v.strip() or None)
-    values = [v for v in frame.to_numpy().ravel() if v is not None]
+    # an emptied cell is NaN, not None, in a pandas 3 string column: count only the filled ones
+    values = [v for v in frame.to_numpy().ravel() if isinstance(v, str)]
     numeric = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
     if values and numeric.notna().all():
         frame = frame.apply(lambda col: pd.to_numeric(col, errors="coerce"))
