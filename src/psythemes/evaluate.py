@@ -152,26 +152,34 @@ def _clean_segments(segments: pd.DataFrame) -> pd.DataFrame:
         frame[_TEXT] = ""
     frame[_TEXT] = frame[_TEXT].map(lambda v: "" if ag._is_missing(v) else str(v))
     # the role decides which units count when the gold codes some roles only (_units_of_roles);
-    # the kind, whether a unit is a backchannel that map and extract leave uncoded (_set_aside_backchannels)
+    # the kind, whether a unit is a backchannel that map and extract leave uncoded (_set_aside_uncoded)
     columns = [_DOC, _SEG_ID, _START, _END, _TEXT] + [c for c in (_ROLE, _KIND) if c in frame.columns]
     return frame[columns].reset_index(drop=True)
 
 
-def _set_aside_backchannels(units: pd.DataFrame, aligned: pd.DataFrame, pred: pd.DataFrame) -> pd.DataFrame:
-    """Units without backchannels ("mm-hmm", "yeah") that neither the machine nor the gold codes.
+def _set_aside_uncoded(units: pd.DataFrame, aligned: pd.DataFrame, pred: pd.DataFrame, *,
+                       backchannels: bool, interviewer: bool) -> pd.DataFrame:
+    """Units without the backchannels ("mm-hmm", "yeah") and, with ``interviewer``, the interviewer
+    turns that neither the machine nor the gold codes.
 
-    ``map`` and ``extract`` leave backchannels uncoded, so a segment table from ``psythemes
-    segment`` lists them while extract's does not: counted, they would add agreed "no code"
-    units and score the same coding higher through one route than through the other.  A
-    backchannel that either side codes stays a unit.
+    ``map`` and ``extract`` leave both uncoded, so a segment table from ``psythemes segment``
+    lists them while extract's does not: counted, they would add agreed "no code" units and score
+    the same coding higher through one route than through the other.  A turn that either side
+    codes stays a unit.
     """
-    if _KIND not in units.columns:
-        return units
-    coded = set(aligned[_SEG_ID]) | set(pred.loc[pred[_CODE] != "", _SEG_ID])
-    aside = (units[_KIND].astype(str) == KIND_BACKCHANNEL).to_numpy() & ~units[_SEG_ID].isin(coded).to_numpy()
-    _warn_count(int(aside.sum()), "backchannel unit(s) that neither the machine nor the gold codes are "
-                                  "not evaluated (as in extract)")
-    return units[~aside].reset_index(drop=True)
+    coded = units[_SEG_ID].isin(set(aligned[_SEG_ID]) | set(pred.loc[pred[_CODE] != "", _SEG_ID])).to_numpy()
+    kept = np.ones(len(units), dtype=bool)
+    if backchannels and _KIND in units.columns:
+        aside = (units[_KIND].astype(str) == KIND_BACKCHANNEL).to_numpy() & ~coded
+        _warn_count(int(aside.sum()), "backchannel unit(s) that neither the machine nor the gold codes are "
+                                      "not evaluated (as in extract)")
+        kept &= ~aside
+    if interviewer and _ROLE in units.columns:
+        aside = (units[_ROLE].fillna("").astype(str).str.casefold() == "interviewer").to_numpy() & ~coded & kept
+        _warn_count(int(aside.sum()), "interviewer turn(s) that neither the machine nor the gold codes are "
+                                      "not evaluated (as in extract; roles=None / --all-roles evaluates them)")
+        kept &= ~aside
+    return units[kept].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------
@@ -366,8 +374,10 @@ def evaluate(
         Which units count, by the segments' ``role``.  ``"gold"`` (default): when the gold codes
         the units of some roles only (therapist turns, never client turns), only units of those
         roles are evaluated, with a warning that says so - the humans did not code the others,
-        so a machine code there is outside the coding frame, not a false positive.  A list:
-        units of these roles (case-insensitive).  ``None``: every unit.
+        so a machine code there is outside the coding frame, not a false positive.  Where that
+        cannot be told (a coded unit has no role), interviewer turns that neither side codes
+        are not evaluated, as ``extract`` sets them aside.  A list: units of these roles
+        (case-insensitive).  ``None``: every unit.
     backchannels : {"drop", "keep"}
         ``"drop"`` (default): units whose ``kind`` is ``backchannel`` and that neither side codes are
         not evaluated, as ``map`` and ``extract`` leave them uncoded; ``"keep"``: they count (for
@@ -411,11 +421,13 @@ def evaluate(
 
     aligned, unaligned = align_gold(gold, units, overlap=overlap)
     units, roles_evaluated = _units_of_roles(units, aligned, roles)
-    if backchannels == "drop":
-        units = _set_aside_backchannels(units, aligned, pred)
+    # where the gold's roles could not decide (a coded unit without a role), interviewer turns that
+    # nobody coded are still set aside, as extract does
+    units = _set_aside_uncoded(units, aligned, pred, backchannels=backchannels == "drop",
+                               interviewer=roles == "gold" and roles_evaluated is None)
     if units.empty:
         raise InputError("no unit left to evaluate: every segment of the gold-coded documents is a backchannel "
-                         "that neither the machine nor the gold codes")
+                         "or an interviewer turn that neither the machine nor the gold codes")
     aligned = aligned[aligned[_SEG_ID].isin(set(units[_SEG_ID]))]
     n_unaligned = sum(unaligned.values())
     if n_unaligned:
