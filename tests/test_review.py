@@ -234,6 +234,29 @@ def test_evaluate_counts_only_reviewed_units(run_dir, tmp_path):
     assert result.summary["n_units"] == 1
 
 
+def test_a_reviewer_beside_a_full_coder_is_unknown_where_undecided(run_dir, tmp_path):
+    # a reviewer who stopped half-way, beside a coder of whole documents: the undecided segments
+    # counted as the reviewer saying "no code" (a stranger's test: human kappa 1.000 -> 0.787)
+    from psythemes.evaluate import evaluate, load_gold
+    from psythemes.io import read_segments
+
+    sheet = tmp_path / "review.xlsx"
+    review_run(run_dir, sheet, reviewer="anna")
+    _fill(sheet, {2: "accept"})  # the first segment decided, the second not
+    segments = read_segments(run_dir / "segments.csv")
+    second = segments.iloc[1]
+    csv_gold = tmp_path / "gold.csv"
+    csv_gold.write_text(f"doc_id,start,end,code,coder\nP01-W1,44,74,alliance,B\n"
+                        f"P01-W1,{second['start']},{second['end']},awareness,B\n")
+    result = evaluate(pd.read_csv(run_dir / "codes.csv"), load_gold([sheet, csv_gold], codes=CODES), segments,
+                      codes=CODES, n_boot=0)
+    units = result.units.set_index("segment_id")
+    assert units.loc[second["segment_id"], "coded_by"] == "B"  # anna: unknown there, not "no code"
+    assert units.loc[second["segment_id"], "gold"] == "awareness"
+    assert units.loc[segments.iloc[0]["segment_id"], "coded_by"] == "B;anna"
+    assert units.loc[segments.iloc[0]["segment_id"], "coder:anna"] == "alliance"
+
+
 def test_xlsx_sheet_cuts_long_cells_like_results_xlsx(tmp_path, monkeypatch):
     """One cut at Excel's cell limit (workbook.excel_text): ends in "…" where openpyxl would cut silently."""
     import openpyxl

@@ -52,6 +52,7 @@ from .segment import KIND_BACKCHANNEL
 from .tables import (
     DEFAULT_CODER,  # noqa: F401
     FULL_DOCS,
+    REVIEWED_BY,
     REVIEWED_SPANS,
     _warn_count,
     clean_codes,
@@ -457,10 +458,14 @@ def evaluate(
         scores.setdefault(seg, {})[code] = score
 
     known_codes = set(code_list)
+    # a reviewer decided on some segments of a document; the others are unknown, not "no code"
+    reviewed_by = gold.attrs.get(REVIEWED_BY) or {}
     rows = []
     for unit in units.itertuples(index=False):
         seg, doc = getattr(unit, _SEG_ID), getattr(unit, _DOC)
-        coder_sets = {c: (frozenset(by_coder[c].get(seg, set()) & known_codes) if doc in coverage[c] else None)
+        span = (str(doc), int(getattr(unit, _START)), int(getattr(unit, _END)))
+        coder_sets = {c: (frozenset(by_coder[c].get(seg, set()) & known_codes)
+                          if doc in coverage[c] and (c not in reviewed_by or span in reviewed_by[c]) else None)
                       for c in coders}
         covered = [s for s in coder_sets.values() if s is not None]
         rows.append({

@@ -74,6 +74,10 @@ DEFAULT_CODER = "gold"
 REVIEWED_SPANS = "reviewed_spans"
 #: ``attrs`` key: documents whose gold came from full coding (CSV, .qdpx) alongside review sheets.
 FULL_DOCS = "full_docs"
+#: ``attrs`` key of gold read from review sheets: ``{coder: {(doc_id, start, end), ...}}``, the
+#: segments each reviewer decided on; the others are unknown for that reviewer, not "no code".
+#: A coder who also has rows from a fully coded file is left out (taken as coding whole documents).
+REVIEWED_BY = "reviewed_by"
 # ``attrs`` key of one review sheet's gold: the (doc_id, start, end, coder) it decided on
 _DECIDED_BY = "decided_by"
 #: The columns :func:`read_segments` requires; a CSV with them is a segments table
@@ -644,6 +648,13 @@ def read_gold(path: str | Path | Sequence[str | Path], *, codes: Sequence[str] |
                 joined.attrs[REVIEWED_SPANS] = [s for p in parts for s in p.attrs.get(REVIEWED_SPANS, [])]
                 joined.attrs[FULL_DOCS] = sorted({d for p in parts if REVIEWED_SPANS not in p.attrs
                                                   for d in p[_DOC].astype(str)})
+                full_coders = {str(c) for p in parts if REVIEWED_SPANS not in p.attrs for c in p[_CODER]}
+                reviewed_by: dict[str, set[tuple[str, int, int]]] = {}
+                for part in parts:
+                    for coder, spans in part.attrs.get(REVIEWED_BY, {}).items():
+                        if coder not in full_coders:
+                            reviewed_by.setdefault(coder, set()).update(spans)
+                joined.attrs[REVIEWED_BY] = reviewed_by
             return joined
         path = path[0]
     # a list or tuple was taken apart above: one path is left (mypy keeps Sequence in the union)
@@ -670,6 +681,10 @@ def read_gold(path: str | Path | Sequence[str | Path], *, codes: Sequence[str] |
                                            decided.reviewed["end"], strict=True)]
         frame.attrs[_DECIDED_BY] = {(str(d), int(a), int(b), str(c)): frozenset(codes_)
                                     for d, a, b, c, codes_ in decided.reviewed.itertuples(index=False)}
+        spans_of: dict[str, set[tuple[str, int, int]]] = {}
+        for d, a, b, c in frame.attrs[_DECIDED_BY]:
+            spans_of.setdefault(c, set()).add((d, a, b))
+        frame.attrs[REVIEWED_BY] = spans_of
         if frame.empty:  # every suggestion rejected: known, but nothing to align
             return frame
     elif suffix in SPREADSHEET_SUFFIXES:  # a workbook that is not a review sheet: a table of quotes
