@@ -146,6 +146,30 @@ def test_human_baseline_has_all_comparisons(tables):
     assert row["percent"] == pytest.approx(5 / 7)
 
 
+def test_human_human_agreement_is_on_units_two_coders_coded():
+    # three coders, a fourth document coded by one of them alone: it moved Fleiss' kappa of the
+    # other documents' units (0.603 -> 0.571 in a stranger's study), as Gwet's chance term counts it
+    def units(n_docs):
+        return pd.DataFrame({"doc_id": [f"d{i // 4}" for i in range(4 * n_docs)],
+                             "segment_id": [f"d{i // 4}:{i}" for i in range(4 * n_docs)],
+                             "start": [10 * (i % 4) for i in range(4 * n_docs)],
+                             "end": [10 * (i % 4) + 9 for i in range(4 * n_docs)], "text": ["x"] * (4 * n_docs)})
+
+    rows = [("d0", 0, "a", c) for c in "ABC"] + [("d0", 10, "a", "A"), ("d0", 10, "a", "B"), ("d0", 20, "a", "C"),
+            ("d1", 0, "a", "A"), ("d1", 0, "a", "C"), ("d1", 30, "a", "B"), ("d1", 30, "a", "C")]
+    shared = pd.DataFrame([(d, s, s + 9, code, coder) for d, s, code, coder in rows],
+                          columns=["doc_id", "start", "end", "code", "coder"])
+    alone = pd.concat([shared, pd.DataFrame([("d2", s, s + 9, "a", "A") for s in (0, 10, 20, 30)],
+                                            columns=shared.columns)], ignore_index=True)
+    machine = pd.DataFrame(columns=["doc_id", "segment_id", "start", "end", "code", "score", "method"])
+    two, _ = _evaluate(machine, shared, units(2), codes=["a"])
+    three, _ = _evaluate(machine, alone, units(3), codes=["a"])
+    human = {name: r.human_baseline.set_index(["comparison", "code"]).loc[("human-human", "a")]
+             for name, r in (("two", two), ("three", three))}
+    assert human["three"]["n_units"] == human["two"]["n_units"] == 8
+    assert human["three"]["kappa"] == pytest.approx(human["two"]["kappa"])
+
+
 def test_union_consensus_changes_reference(tables):
     gold, codes, segments = tables
     result, _ = _evaluate(codes, gold, segments, consensus="union")

@@ -555,7 +555,9 @@ def _human_baseline(unit_table: pd.DataFrame, coders: list[str], code_list: list
         return None, None
     parts = []
     coder_cols = [f"coder:{c}" for c in coders]
-    humans = unit_table[coder_cols]
+    # the humans agree or not on units two or more of them coded: a document one coder coded alone
+    # would otherwise move the chance term of Fleiss' kappa and AC1 (Gwet's rule for missing ratings)
+    humans = unit_table.loc[unit_table[coder_cols].notna().sum(axis=1) >= 2, coder_cols]
     human_masi = ag.alpha_masi(humans, warn=False, **boot)
     comparisons = [("human-human", ag.per_code_agreement(humans, code_list, **boot), human_masi)]
     for coder, col in zip(coders, coder_cols, strict=True):
