@@ -115,3 +115,19 @@ def test_a_coded_segments_export_tells_apart_codes_of_one_name(tmp_path, book):
                          encoding="utf-8")
     gold, _ = _read(gold_path, codes=book.names, texts={"P01": TEXT})
     assert gold["code"].tolist() == ["Context > Family", "Barriers > Family"]
+
+
+def test_gold_files_without_a_coder_are_coders_named_after_their_files(tmp_path):
+    # two coders' files without a coder column were one coder "gold" (beside the consensus
+    # column "gold" as "coder:gold", and a "machine-vs-gold" row that meant one of them)
+    ana = tmp_path / "ana.csv"
+    ana.write_text("doc_id,start,end,code\nd,0,5,a\n", encoding="utf-8")
+    cleo = tmp_path / "cleo_quotes.csv"
+    cleo.write_text("doc_id,start,end,code\nd,0,5,a\nd,6,9,b\n", encoding="utf-8")
+    with pytest.warns(PsythemesWarning, match=r"named after its file: ana.csv -> 'ana'; cleo_quotes.csv -> "
+                                              r"'cleo_quotes'"):
+        gold = read_gold([ana, cleo])
+    assert gold["coder"].tolist() == ["ana", "cleo_quotes", "cleo_quotes"]
+    with warnings.catch_warnings():  # one file: the one coder keeps the name "gold"
+        warnings.simplefilter("error", PsythemesWarning)
+        assert set(read_gold(ana)["coder"]) == {"gold"}

@@ -639,7 +639,7 @@ def read_gold(path: str | Path | Sequence[str | Path], *, codes: Sequence[str] |
         if len(path) > 1:
             parts = [read_gold(p, codes=codes, text_lengths=text_lengths, coders=coders, qdpx_positions=qdpx_positions,
                                texts=texts) for p in path]
-            parts = _later_decisions_win(parts)
+            parts = _later_decisions_win(_coders_named_by_file(parts, path))
             joined = pd.concat([p[GOLD_COLUMNS] for p in parts], ignore_index=True)
             dup = joined.duplicated(subset=GOLD_COLUMNS)
             _warn_count(int(dup.sum()), "gold row(s) given in more than one gold file removed")
@@ -720,6 +720,32 @@ def _twin_hint(path: Path) -> str:
         if n:
             return f"; its copy {twin.name} holds {n} decision(s): give that file"
     return ""
+
+
+def _coders_named_by_file(parts: list[pd.DataFrame], paths: Sequence[str | Path]) -> list[pd.DataFrame]:
+    """Several gold files: codes without a coder (no coder column, an empty cell) are the coder
+    named after their file, so that two such files are two coders, not one called "gold" (beside
+    the consensus column ``gold``, as ``coder:gold``).  One warning names them."""
+    out, named = [], []
+    taken = {str(c) for part in parts for c in part[_CODER]} - {DEFAULT_CODER}
+    for part, path in zip(parts, paths, strict=True):
+        nameless = (part[_CODER] == DEFAULT_CODER).to_numpy()
+        if not nameless.any() or REVIEWED_SPANS in part.attrs:  # a review sheet names its reviewer
+            out.append(part)
+            continue
+        name, n = Path(path).stem, 2
+        while name in taken:
+            name, n = f"{Path(path).stem}_{n}", n + 1
+        taken.add(name)
+        renamed = part.copy()
+        renamed.attrs = dict(part.attrs)
+        renamed.loc[nameless, _CODER] = name
+        out.append(renamed)
+        named.append(f"{Path(path).name} -> {name!r}")
+    if named:
+        warnings.warn(f"gold without a coder (no coder column, or empty cells) is named after its file: "
+                      f"{'; '.join(named)}; give a coder column to name the coder", PsythemesWarning, stacklevel=4)
+    return out
 
 
 def _later_decisions_win(parts: list[pd.DataFrame]) -> list[pd.DataFrame]:
