@@ -131,3 +131,12 @@ def test_gold_files_without_a_coder_are_coders_named_after_their_files(tmp_path)
     with warnings.catch_warnings():  # one file: the one coder keeps the name "gold"
         warnings.simplefilter("error", PsythemesWarning)
         assert set(read_gold(ana)["coder"]) == {"gold"}
+
+
+def test_coder_names_that_differ_only_in_case_are_one_coder(tmp_path):
+    gold = tmp_path / "gold.csv"
+    gold.write_text("doc_id,start,end,code,coder\nd,0,5,a,Ana\nd,6,9,b,Ana\ne,0,5,a,ana \ne,0,5,b,Ben\n",
+                    encoding="utf-8")
+    with pytest.warns(PsythemesWarning, match=r"differ only in case or spaces are one coder: 'ana' -> 'Ana'"):
+        frame = read_gold(gold)
+    assert frame["coder"].tolist() == ["Ana", "Ana", "Ana", "Ben"]

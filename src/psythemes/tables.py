@@ -561,7 +561,7 @@ def clean_gold(gold: pd.DataFrame, codes: Sequence[str] | None = None,
                                     "is empty or negative")
     _check_codes(frame, codes, what)
     keep = GOLD_COLUMNS + ([_TEXT] if _TEXT in frame.columns else [])
-    frame = frame[keep]
+    frame = _one_spelling_per_coder(frame[keep])
     dup = frame.duplicated(subset=GOLD_COLUMNS)
     _warn_count(int(dup.sum()), "duplicate gold row(s) removed")
     frame = frame[~dup]
@@ -580,6 +580,34 @@ def clean_gold(gold: pd.DataFrame, codes: Sequence[str] | None = None,
                                             "version of the text?)")
         frame = frame[~outside]
     return frame.reset_index(drop=True)
+
+
+def _one_spelling_per_coder(frame: pd.DataFrame) -> pd.DataFrame:
+    """Coder names that differ only in case or spaces (``ana``, ``Ana``, ``Ana ``) are one coder,
+    under the spelling used most (the first of equals); one warning names them.  As two coders,
+    each would seem to have coded only the documents of one spelling."""
+    names = frame[_CODER]
+    counts = names.value_counts(sort=False)
+    spelling: dict[str, str] = {}
+    for name in counts.index:
+        key = " ".join(str(name).split()).casefold()
+        if key not in spelling or counts[name] > counts[spelling[key]]:
+            spelling[key] = str(name)
+    renamed = {str(n): spelling[" ".join(str(n).split()).casefold()] for n in counts.index}
+    renamed = {old: new for old, new in renamed.items() if old != new}
+    if not renamed:
+        return frame
+    warnings.warn("coder names that differ only in case or spaces are one coder: "
+                  + ", ".join(f"{old!r} -> {new!r}" for old, new in sorted(renamed.items())),
+                  PsythemesWarning, stacklevel=4)
+    out = frame.assign(**{_CODER: names.map(lambda n: renamed.get(n, n))})
+    out.attrs = dict(frame.attrs)
+    if out.attrs.get(REVIEWED_BY):
+        merged: dict[str, set[tuple[str, int, int]]] = {}
+        for coder, spans in out.attrs[REVIEWED_BY].items():
+            merged.setdefault(renamed.get(coder, coder), set()).update(spans)
+        out.attrs[REVIEWED_BY] = merged
+    return out
 
 
 #: Transcript texts for gold given as quotes: a mapping ``doc_id -> text``, or a function that
