@@ -140,3 +140,29 @@ def test_coder_names_that_differ_only_in_case_are_one_coder(tmp_path):
     with pytest.warns(PsythemesWarning, match=r"differ only in case or spaces are one coder: 'ana' -> 'Ana'"):
         frame = read_gold(gold)
     assert frame["coder"].tolist() == ["Ana", "Ana", "Ana", "Ben"]
+
+
+def test_span_gold_naming_documents_by_file_name_is_matched_by_stem():
+    # a span CSV with "P01.txt" was "no unit lies in a document that has gold codes", while tables
+    # of quotes and metadata accepted the file name
+    import pandas as pd
+
+    from psythemes.evaluate import evaluate
+
+    segments = pd.DataFrame({"doc_id": ["P01", "P01"], "segment_id": ["P01:0-9", "P01:10-19"], "start": [0, 10],
+                             "end": [9, 19], "text": ["x", "y"]})
+    gold = pd.DataFrame({"doc_id": ["P01.txt"], "start": [0], "end": [9], "code": ["a"], "coder": ["A"]})
+    machine = pd.DataFrame({"doc_id": ["P01"], "segment_id": ["P01:0-9"], "start": [0], "end": [9], "code": ["a"],
+                            "score": [0.9], "method": ["zero-shot"]})
+    with pytest.warns(PsythemesWarning, match=r"1 gold row\(s\) name their document by its file name .*'P01.txt' "
+                                              r"-> 'P01'"):
+        result = evaluate(machine, gold, segments, n_boot=0)
+    assert result.summary["n_units"] == 2 and result.per_code.iloc[0]["tp"] == 1
+    with pytest.warns(PsythemesWarning, match="by its file name"):
+        assert read_gold_frame(gold, {"P01": 20})["doc_id"].tolist() == ["P01"]
+
+
+def read_gold_frame(gold, text_lengths):
+    from psythemes.tables import clean_gold
+
+    return clean_gold(gold, text_lengths=text_lengths)

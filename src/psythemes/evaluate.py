@@ -57,6 +57,7 @@ from .tables import (
     _warn_count,
     clean_codes,
     clean_gold,
+    gold_docs_by_file_name,
     int_column,
     require_columns,
     row_lines,
@@ -412,6 +413,7 @@ def evaluate(
         _warn_count(len(all_units) - len(keep), "unit(s) without a review decision are not evaluated")
         all_units = all_units.iloc[keep].reset_index(drop=True)
 
+    gold = gold_docs_by_file_name(gold, all_units[_DOC])
     gold_docs = set(gold[_DOC])
     in_gold = all_units[_DOC].isin(gold_docs)
     units = all_units[in_gold].sort_values([_DOC, _START, _END], kind="stable").reset_index(drop=True)

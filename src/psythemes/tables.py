@@ -25,7 +25,7 @@ import json
 import math
 import warnings
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CODES_FILE_COLUMNS",
     "DEFAULT_CODER",
+    "gold_docs_by_file_name",
     "RunTables",
     "clean_codes",
     "clean_gold",
@@ -566,6 +567,7 @@ def clean_gold(gold: pd.DataFrame, codes: Sequence[str] | None = None,
     _warn_count(int(dup.sum()), "duplicate gold row(s) removed")
     frame = frame[~dup]
     if text_lengths is not None:
+        frame = gold_docs_by_file_name(frame, text_lengths)
         unknown_doc = ~frame[_DOC].isin(set(text_lengths))
         names = sorted(set(frame.loc[unknown_doc, _DOC]))
         _warn_count(int(unknown_doc.sum()), "gold span(s) name a document that the transcripts do not have: "
@@ -580,6 +582,23 @@ def clean_gold(gold: pd.DataFrame, codes: Sequence[str] | None = None,
                                             "version of the text?)")
         frame = frame[~outside]
     return frame.reset_index(drop=True)
+
+
+def gold_docs_by_file_name(gold: pd.DataFrame, doc_ids: Iterable[str]) -> pd.DataFrame:
+    """``gold`` with a document written as a file name (``P01.txt``, as exports and spreadsheets
+    name them) renamed to the document whose id is its stem (``P01``), as tables of quotes and
+    metadata match them; one warning counts the rows.  Names that are an id already stay."""
+    known = set(map(str, doc_ids))
+    names = gold[_DOC].astype(str)
+    stems = {n: Path(n).stem for n in set(names) if n not in known and "." in n and Path(n).stem in known}
+    if not stems:
+        return gold
+    out = gold.assign(**{_DOC: names.map(lambda n: stems.get(n, n))})
+    out.attrs = dict(gold.attrs)
+    first = sorted(stems)[0]
+    _warn_count(int(names.isin(set(stems)).sum()), f"gold row(s) name their document by its file name and were "
+                                                   f"matched by its stem (e.g. {first!r} -> {stems[first]!r})")
+    return out
 
 
 def _one_spelling_per_coder(frame: pd.DataFrame) -> pd.DataFrame:
