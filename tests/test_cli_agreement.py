@@ -73,6 +73,23 @@ def test_agree_reads_numbers_written_two_ways_beside_an_empty_cell(tmp_path, cap
     assert capsys.readouterr().out.splitlines() == ["Cohen's kappa = 1.000", "units with 2+ ratings: 4, coders: 2"]
 
 
+def test_agree_reads_sets_of_codes_with_level_masi(tmp_path, capsys):
+    # "a;b" cells were single labels without a word, and the CLI had no MASI
+    from psythemes.agreement import alpha_masi
+
+    table = tmp_path / "sets.csv"
+    table.write_text("unit,Ana,Ben,Cleo\n1,a;b,b;a,a\n2,a,a,\n3,-,-,b\n4,b,b;c,b\n5,c,c,c\n", encoding="utf-8")
+    assert main(["agree", str(table), "--n-boot", "0"]) == 0
+    assert "use --level masi" in capsys.readouterr().err
+    assert main(["agree", str(table), "--level", "masi", "--n-boot", "0", "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    expected = alpha_masi([[{"a", "b"}, {"a", "b"}, {"a"}], [{"a"}, {"a"}, None], [set(), set(), {"b"}],
+                           [{"b"}, {"b", "c"}, {"b"}], [{"c"}, {"c"}, {"c"}]], n_boot=0)
+    assert got["value"] == pytest.approx(expected.value) and got["level"] == "masi" and got["n_units"] == 5
+    assert main(["agree", str(table), "--level", "masi", "--metric", "fleiss"]) == 2
+    assert "use it with --metric alpha" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("args, message", [
     (["--metric", "cohen"], "exactly 2 coders"),
     (["--level", "nominal", "--weights", "linear"], "weights apply to Cohen"),

@@ -692,12 +692,15 @@ def masi_distance(a: Iterable[Any], b: Iterable[Any]) -> float:
 def to_code_set(cell: Any, sep: str = ";") -> frozenset[str] | None:
     """A cell as a set of codes: sets/lists as they are, ``"a;b"`` split; missing -> ``None``.
 
-    The empty string is *missing*; an explicit empty set (or list) means "coded, no code".
+    The empty string is *missing*; an explicit empty set (or list), or a cell of only ``-``
+    (how a table says it), means "coded, no code".
     """
     if isinstance(cell, (set, frozenset, list, tuple)):
         return frozenset(str(c) for c in cell)
     if _is_missing(cell):
         return None
+    if str(cell).strip() == "-":
+        return frozenset()
     return frozenset(p.strip() for p in str(cell).split(sep) if p.strip())
 
 

@@ -20,8 +20,9 @@ UNIT_ID_HEADERS = {"", "id", "unit", "unit_id", "item", "item_id", "subject", "s
                    "segment_id", "utterance_id", "doc_id"}
 
 
-def _read_reliability_table(path: Path, unit_column: str):  # noqa: ANN202
-    """Units x coders CSV -> DataFrame of ratings (numbers where every cell is a number)."""
+def _read_reliability_table(path: Path, unit_column: str, *, as_sets: bool = False):  # noqa: ANN202
+    """Units x coders CSV -> DataFrame of ratings (numbers where every cell is a number; with
+    ``as_sets``, sets of codes: ``a;b``, ``-`` for none, empty for missing)."""
     import pandas as pd
 
     from ..errors import InputError
@@ -56,8 +57,19 @@ def _read_reliability_table(path: Path, unit_column: str):  # noqa: ANN202
     if frame.shape[1] < 2:
         raise InputError(f"need at least 2 coder columns, found {frame.shape[1]}", path=path)
     frame = frame.map(lambda v: v.strip() or None)
+    if as_sets:
+        from ..agreement import to_code_set
+
+        return frame.astype(object).map(to_code_set)
     # an emptied cell is NaN, not None, in a pandas 3 string column: count only the filled ones
     values = [v for v in frame.to_numpy().ravel() if isinstance(v, str)]
+    if any(";" in v for v in values):
+        import warnings
+
+        from ..errors import PsythemesWarning
+
+        warnings.warn("some cells hold ';': each cell is read as one label; for sets of codes (multi-label) "
+                      "use --level masi", PsythemesWarning, stacklevel=2)
     numeric = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce")
     if values and numeric.notna().all():
         frame = frame.apply(lambda col: pd.to_numeric(col, errors="coerce"))
@@ -75,8 +87,9 @@ def agree(
     metric: Literal["alpha", "cohen", "fleiss", "ac1", "percent", "bp"] = typer.Option(
         "alpha", "--metric", help="Krippendorff's alpha, Cohen's or Fleiss' kappa, Gwet's AC1, percent agreement, "
                                   "Brennan-Prediger."),
-    level: Literal["nominal", "ordinal", "interval", "ratio"] = typer.Option(
-        "nominal", "--level", help="Measurement level (alpha)."),
+    level: Literal["nominal", "ordinal", "interval", "ratio", "masi"] = typer.Option(
+        "nominal", "--level", help="Measurement level (alpha); masi: cells are sets of codes ('a;b', '-' for "
+                                   "none), compared with the MASI distance."),
     weights: Literal["linear", "quadratic"] | None = typer.Option(None, "--weights", help="Cohen's kappa weights."),
     categories: str | None = typer.Option(
         None, "--categories", help="All categories in order, comma-separated (ordinal labels; q for AC1/BP)."),
@@ -91,9 +104,13 @@ def agree(
 ) -> None:
     """Agreement among coders on a units x coders table (Krippendorff's alpha, kappas, AC1, ...)."""
     from ..agreement import _METRIC_NAMES, agreement
+    from ..errors import InputError
     from ..outputs import to_jsonable
 
-    frame = _read_reliability_table(table, unit_column)
+    if level == "masi" and metric != "alpha":
+        raise InputError("--level masi is a level of Krippendorff's alpha: use it with --metric alpha")
+    with warnings_as_lines():
+        frame = _read_reliability_table(table, unit_column, as_sets=level == "masi")
     cats: list[Any] | None = [c.strip() for c in categories.split(",")] if categories else None
     if cats is not None and all(_is_number(c) for c in cats):
         cats = [float(c) for c in cats]
