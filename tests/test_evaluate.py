@@ -120,6 +120,9 @@ def test_disagreements_most_confident_errors_first(tables):
     assert list(d["max_error_score"]) == [0.95, 0.6]
     assert d.loc[0, "false_positives"] == "awareness" and d.loc[0, "gold_codes"] == ""
     assert d.loc[0, "text"] == "first tense then relaxed again"
+    # each coder's codes beside the reference, so a reader sees why it has a code or not
+    assert [c for c in d.columns if c.startswith("coder:")] == ["coder:A", "coder:B"]
+    assert (d.loc[0, "coder:A"], d.loc[0, "coder:B"]) == ("alternation", "")  # no majority for it
 
 
 def test_confusion_counts(tables):

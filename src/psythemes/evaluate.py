@@ -536,7 +536,7 @@ def evaluate(
         summary=summary,
         per_code=per_code,
         confusion=_confusion(unit_table, code_list),
-        disagreements=_disagreements(unit_table, scores),
+        disagreements=_disagreements(unit_table, scores, coders),
         human_baseline=baseline,
         units=_units_output(unit_table, coders),
     )
@@ -591,9 +591,17 @@ def _confusion(unit_table: pd.DataFrame, code_list: list[str]) -> pd.DataFrame:
     return frame
 
 
-def _disagreements(unit_table: pd.DataFrame, scores: dict[str, dict[str, float]]) -> pd.DataFrame:
+#: A coder's cell in ``disagreements.csv`` for a unit of a document they did not code.
+_NOT_CODED = "(not coded)"
+
+
+def _disagreements(unit_table: pd.DataFrame, scores: dict[str, dict[str, float]],
+                   coders: Sequence[str] = ()) -> pd.DataFrame:
+    # with several coders, each coder's codes: why the reference lacks a code shows at a glance
+    coder_cols = [f"coder:{c}" for c in coders] if len(coders) > 1 else []
     rows = []
-    for unit in unit_table.itertuples(index=False):
+    for unit, coder_sets in zip(unit_table.itertuples(index=False),
+                                unit_table[coder_cols].to_dict("records"), strict=True):
         m, g = unit.machine, unit.gold
         if m == g:
             continue
@@ -609,9 +617,11 @@ def _disagreements(unit_table: pd.DataFrame, scores: dict[str, dict[str, float]]
             "max_error_score": max(fp_scores) if fp_scores else math.nan,
             "scores": _SET_SEP.join(f"{c}={unit_scores[c]:.3f}" for c in sorted(unit_scores)
                                     if pd.notna(unit_scores[c])),
+            # a coder who did not code the document: "(not coded)", unlike "" for "no code"
+            **{col: _NOT_CODED if coder_sets[col] is None else _join(coder_sets[col]) for col in coder_cols},
         })
     columns = [_DOC, _SEG_ID, _START, _END, _TEXT, "machine_codes", "gold_codes", "false_positives",
-               "false_negatives", "max_error_score", "scores"]
+               "false_negatives", "max_error_score", "scores", *coder_cols]
     frame = pd.DataFrame(rows, columns=columns)
     if frame.empty:
         return frame

@@ -833,6 +833,7 @@ def _agreement_section(data: ReportData, ctx: _Context) -> Section | None:
     if data.disagreements is not None and not data.disagreements.empty:
         parts.append("<h3>Top disagreements</h3>")
         cols = [c for c in ("doc_id", "text", "machine_codes", "gold_codes") if c in data.disagreements]
+        cols += [c for c in data.disagreements.columns if str(c).startswith("coder:")]  # why the gold says so
         parts.append(_table(data.disagreements[cols] if cols else data.disagreements, max_rows=15,
                             csv=ctx.csv("disagreements.csv")))
     return Section("agreement", "Agreement with gold codes", "".join(parts))
