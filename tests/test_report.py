@@ -182,6 +182,14 @@ def test_first_section_puts_machine_beside_coders(report_data):
     assert "href='agreement.csv'" not in page  # not beside the run's files: no links
     data.link_files = True
     assert "href='agreement.csv'" in render_report(data)
+    assert "one value" not in first  # no interval of one value here
+    # the humans' statistic, coders and reference are named; an interval of one value is explained
+    data.summary = {**data.summary, "coders": ["Ana", "Ben", "Cleo"], "consensus": "majority"}
+    data.agreement.loc[1, ["kappa", "kappa_ci_low", "kappa_ci_high"]] = [1.0, 1.0, 1.0]
+    page = render_report(data)
+    assert ("reference (the majority of the coders who coded the document), beside Fleiss&#x27; κ of the 3 "
+            "coders (Ana, Ben and Cleo) on the units two or more of them coded") in page
+    assert "An interval of one value (such as [1.00, 1.00])" in page
 
 
 def test_without_gold_the_first_screen_says_so():

@@ -530,12 +530,25 @@ def _trust_section(data: ReportData, ctx: _Context) -> Section | None:
                      "can be trusted. Give <code>--gold</code> with codes of at least part of the transcripts.</p>")
         return Section("trust", "How far can I trust the machine?", "".join(parts))
     has_human = rows["human"].notna().any()
+    coders = [str(c) for c in s.get("coders") or []]
+    reference = {"majority": "the majority of the coders who coded the document",
+                 "union": "every code any coder gave", "intersection": "the codes every coder gave",
+                 }.get(str(s.get("consensus")), "the human codes")
+    named = ", ".join(coders[:-1]) + f" and {coders[-1]}" if len(coders) > 1 else ""
+    humans = (f"Cohen's κ of the two coders ({named}) against each other on the units both coded"
+              if len(coders) == 2 else
+              f"Fleiss' κ of the {len(coders)} coders ({named}) on the units two or more of them coded")
+    intervals = [(lo, hi) for lo, hi in zip(rows["machine_low"], rows["machine_high"], strict=True)]
+    intervals += [(lo, hi) for lo, hi in zip(rows["human_low"], rows["human_high"], strict=True)] if has_human else []
+    one_value = any(lo == hi for lo, hi in intervals if lo == lo and hi == hi)  # lo == lo: not NaN
     parts.append(
-        "<p>Per code, Cohen's κ of the machine against the human reference, "
-        + ("beside κ of the human coders against each other on the units both coded, "
-           if has_human else "")
-        + "with 95% bootstrap intervals. Where the machine's κ lies well below the coders', treat its codes "
-        "as suggestions to check, not as codes.</p>")
+        f"<p>Per code, Cohen's κ of the machine against the human reference ({_esc(reference)}), "
+        + (f"beside {_esc(humans)}, " if has_human else "")
+        + "with 95% bootstrap intervals over segments. Where the machine's κ lies well below the coders', treat "
+        "its codes as suggestions to check, not as codes."
+        + (" An interval of one value (such as [1.00, 1.00]) comes from a code too rare, or agreed on too "
+           "uniformly, in this sample for resampling to move it: it is no sign of certainty." if one_value else "")
+        + "</p>")
     table = pd.DataFrame({
         "code": rows["code"],
         "κ machine vs gold": [_ci(v, lo, hi) for v, lo, hi in zip(rows["machine"], rows["machine_low"],
