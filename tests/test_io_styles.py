@@ -641,3 +641,15 @@ def test_caption_speaker_changes():
     assert said(tr) == [("Interviewer", "How did it start?"),
                         ("Participant", "Well, it was after the accident. I couldn't sleep."),
                         ("", "And then?"), ("", "It got worse - much worse."), ("Interviewer", "I see.")]
+
+
+@pytest.mark.parametrize("as_word", [False, True])
+def test_teams_word_transcript_with_a_time_range_above_each_name(tmp_path, as_word):
+    """Teams' Word transcripts: a cue time range (hours and minutes not padded), the name, the
+    words.  Each block was one turn of an unknown speaker, time range and name in its words."""
+    path = as_word_document(STYLES / "teams_word_cues.txt", tmp_path / "teams.docx") if as_word else None
+    tr = read("teams_word_cues.txt") if path is None else io.read_transcript(path)
+    assert said(tr) == [("Jane Doe", "Thanks for joining. Can you tell me how the pain started?"),
+                        ("Patient Seven", "It started after my divorce, I think.\nMy neck first."),
+                        ("Jane Doe", "And then?"), ("Patient Seven", "Then my back, and the sleep went.")]
+    assert [t.t_start for t in tr.turns] == [0.0, 5.28, 13.0, 75.1]

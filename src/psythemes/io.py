@@ -366,7 +366,10 @@ _START_TIME_MARK = re.compile(rf"[\[(]{_TIME}[\])][ \t]*")
 #: A line holding only a time (``00:00:17``, ``[00:00:44]``) right before a speaker label, as
 #: many transcription services and editors write it: when the next turn started.  It becomes
 #: that turn's ``t_start`` and is left out of the turn before.
-_TIME_LINE = re.compile(rf"[ \t]*[\[(]?{_TIME}[\])]?[ \t]*$")
+#: A cue's time range on a line of its own counts too, as Microsoft Teams' Word transcripts write
+#: it above the speaker's name (``0:0:5.280 --> 0:0:12.90``, hours and minutes not padded).
+_LOOSE_TIME = r"\d{1,2}:\d{1,2}(?::\d{1,2})?(?:[.,]\d{1,3})?"
+_TIME_LINE = re.compile(rf"[ \t]*[\[(]?(?:{_TIME}|(?P<cue>{_LOOSE_TIME})[ \t]*-->[ \t]*{_LOOSE_TIME})[\])]?[ \t]*$")
 #: A time mark at the end of a turn, as f4/f5 and MAXQDA's transcription mode write it:
 #: ``#00:01:23-4#`` (tenths after the dash) or ``#00:01:23#``.  It is when the turn ended: it
 #: becomes ``Turn.t_end`` and is left out of the turn's span (it is not what was said).
@@ -598,7 +601,8 @@ def parse_labelled_text(
             body_end = time_lines[i + 1][0]
         start, end = strip_span(text, body_start, body_end)
         if t is None and i in time_lines:
-            t = _parse_time(_TIME_LINE.match(text, *time_lines[i]).group("time"))  # type: ignore[union-attr]
+            time_line = _TIME_LINE.match(text, *time_lines[i])
+            t = _parse_time(time_line.group("time") or time_line.group("cue"))  # type: ignore[union-attr]
         opening = _START_TIME_MARK.match(text, start, end)
         if opening is not None and opening.end() < end:
             t = t if t is not None else _parse_time(opening.group("time"))
@@ -730,9 +734,15 @@ def _block_labels(text: str) -> list[_Candidate]:
     """
     lines = _iter_lines(text)
     no_blank_lines = re.search(r"\n[ \t]*\n", text.strip()) is None
+
+    def opens(i: int) -> bool:
+        return i == 0 or no_blank_lines or not text[lines[i - 1][0]:lines[i - 1][1]].strip()
+
     found: list[_Candidate] = []
     for i, (ls, le) in enumerate(lines):
-        opens_block = i == 0 or no_blank_lines or not text[lines[i - 1][0]:lines[i - 1][1]].strip()
+        # a block may open with a time line above the label (Teams: "0:0:5.280 --> 0:0:12.90")
+        opens_block = opens(i) or (not no_blank_lines and opens(i - 1)
+                                   and _TIME_LINE.match(text, *lines[i - 1]) is not None)
         followed = i + 1 < len(lines) and text[lines[i + 1][0]:lines[i + 1][1]].strip()
         m = _BLOCK_LABEL.match(text, ls, le) if opens_block and followed else None
         if m is None:
