@@ -653,3 +653,17 @@ def test_teams_word_transcript_with_a_time_range_above_each_name(tmp_path, as_wo
                         ("Patient Seven", "It started after my divorce, I think.\nMy neck first."),
                         ("Jane Doe", "And then?"), ("Patient Seven", "Then my back, and the sleep went.")]
     assert [t.t_start for t in tr.turns] == [0.0, 5.28, 13.0, 75.1]
+
+
+def test_youtube_studio_sbv_captions(tmp_path):
+    tr = read("youtube_studio.sbv")
+    assert tr.format == "sbv"
+    assert said(tr) == [("INTERVIEWER", "So how did the pain start?"),
+                        ("", "It started after the accident, and it never really went."),
+                        ("INTERVIEWER", "I see.")]
+    assert [(t.t_start, t.t_end) for t in tr.turns] == [(0.599, 4.16), (4.16, 9.1), (9.5, 11.0)]
+    broken = tmp_path / "broken.sbv"
+    broken.write_text("0:00:00.599,0:00:04.160\nHello.\n\n00:00:05 --> 00:00:06\nGone.\n", encoding="utf-8")
+    with pytest.raises(io.InputError, match="malformed SBV caption block") as err:
+        io.read_transcript(broken)
+    assert err.value.line == 4

@@ -55,6 +55,7 @@ __all__ = [
     "read_text",
     "read_vtt",
     "read_srt",
+    "read_sbv",
     "read_docx",
     "read_odt",
     "read_table",
@@ -1132,18 +1133,52 @@ def read_srt(path: str | Path, *, doc_id: str | None = None, encoding: str | Non
         raise InputError("malformed SRT subtitle block", path=path, line=line) from None
     if not len(subs):
         raise InputError("no SRT subtitle blocks found", path=path)
-    cues = []
-    for sub in subs:
-        lines = [html.unescape(ln).strip() for ln in sub.text_without_tags.split("\n") if ln.strip()]
+    cues = [(sub.text_without_tags.split("\n"), sub.start.ordinal / 1000, sub.end.ordinal / 1000) for sub in subs]
+    return _transcript_from_cues(path, doc_id, "srt", cues)
+
+
+_SBV_TIMING = re.compile(r"[ \t]*\d+:\d{1,2}:\d{1,2}\.\d{3},\d+:\d{1,2}:\d{1,2}\.\d{3}[ \t]*$")
+
+
+def read_sbv(path: str | Path, *, doc_id: str | None = None, encoding: str | None = None,
+             **_ignored: Any) -> Transcript:
+    """Read a SubViewer (``.sbv``) file, as YouTube Studio downloads captions, with webvtt-py;
+    speakers from ``Name:`` at a cue's start.  Turns and text are built as in :func:`read_vtt`.
+    """
+    import webvtt
+
+    path = Path(path)
+    text = _read_text_file(path, encoding)
+    # webvtt-py skips a block without a valid timing line silently: name the first one
+    for match in re.finditer(r"(?:^|\n[ \t]*\n)\s*(?P<first>[^\n]*)", text):
+        if match.group("first").strip() and not _SBV_TIMING.match(match.group("first")):
+            line = text.count("\n", 0, match.start("first")) + 1
+            raise InputError(f"malformed SBV caption block (no 'start,end' timing line){excerpt(match.group('first'))}",
+                             path=path, line=line)
+    captions = webvtt.from_buffer(_io.StringIO(text), format="sbv").captions
+    if not captions:
+        raise InputError("no SBV caption blocks found", path=path)
+    cues = [(cap.lines, cap.start_time.in_milliseconds() / 1000, cap.end_time.in_milliseconds() / 1000)
+            for cap in captions]
+    return _transcript_from_cues(path, doc_id, "sbv", cues)
+
+
+def _transcript_from_cues(path: Path, doc_id: str | None, fmt: str,
+                          cues: Iterable[tuple[Sequence[str], float, float]]) -> Transcript:
+    """A transcript of subtitle cues ``(lines, start, end)``: markup removed, speakers from a
+    ``Name:`` label at a cue's start, turns as :func:`_caption_utterances` finds them."""
+    named = []
+    for raw_lines, t0, t1 in cues:
+        lines = [html.unescape(_TAG.sub("", ln)).strip() for ln in raw_lines if ln.strip()]
         speaker = ""
         if lines:
             found = _cue_speaker(lines[0])
             if found:
                 speaker, lines[0] = found
-        cues.append((speaker, lines, sub.start.ordinal / 1000, sub.end.ordinal / 1000))
-    utterances, new_turns = _caption_utterances(cues)
+        named.append((speaker, lines, t0, t1))
+    utterances, new_turns = _caption_utterances(named)
     new_text, turns = _build_from_utterances(utterances, merge_same_speaker=True, new_turns=new_turns)
-    return Transcript(doc_id=_default_doc_id(path, doc_id), text=new_text, source=str(path), format="srt",
+    return Transcript(doc_id=_default_doc_id(path, doc_id), text=new_text, source=str(path), format=fmt,
                       turns=turns)
 
 
@@ -1612,6 +1647,7 @@ READERS: dict[str, Callable[..., Transcript | list[Transcript]]] = {
     "text": read_text,
     "vtt": read_vtt,
     "srt": read_srt,
+    "sbv": read_sbv,
     "docx": read_docx,
     "odt": read_odt,
     "csv": _table_reader("csv"),
@@ -1628,6 +1664,7 @@ FORMAT_BY_SUFFIX: dict[str, str] = {
     ".md": "text",
     ".vtt": "vtt",
     ".srt": "srt",
+    ".sbv": "sbv",
     ".docx": "docx",
     ".odt": "odt",
     ".csv": "csv",

@@ -170,7 +170,7 @@ ENCODING_HELP = "Text encoding of transcript files (default: detect; e.g. cp1252
 #: The values ``--format`` takes besides ``auto``: the keys of :data:`psythemes.io.READERS`, written
 #: out here so that building the help does not import the readers (and pandas) at start-up;
 #: tests/test_io_styles.py checks that the two agree.
-FORMAT_NAMES = ("text", "vtt", "srt", "docx", "odt", "csv", "tsv", "jsonl", "qdpx")
+FORMAT_NAMES = ("text", "vtt", "srt", "sbv", "docx", "odt", "csv", "tsv", "jsonl", "qdpx")
 
 FORMAT_HELP = (f"Input format: auto (from the file suffix), {', '.join(FORMAT_NAMES)}. Zoom, Teams, YouTube, "
                "WhisperX, QualCoder and Markdown transcripts are text or vtt (see docs/formats.md).")
