@@ -288,6 +288,20 @@ def test_few_shot_self_training_on_the_segments_to_code(tmp_path):
     assert FewShotMapper.load(tmp_path / "m", embedder=FakeEmbedder()).n_pseudo_ == selftrained.n_pseudo_
 
 
+def test_few_shot_says_when_segments_without_a_role_get_no_code():
+    # segmented without metadata, every participant segment had role "" and a model trained on
+    # patient turns coded none of them: "0 codes assigned to 0 segments" without a word
+    segs, y = toy_corpus(4)
+    model = FewShotMapper(TOY, roles=["patient"], embedder=FakeEmbedder()).fit(segs, y)
+    roleless = segs.assign(role="")
+    with pytest.warns(PsythemesWarning, match=r"48 of 48 segments have no role and get no code: the mapper codes "
+                                              r"only the roles its gold coded \(patient\)"):
+        assert model.predict(roleless).empty
+    with warnings.catch_warnings():  # segments of another role are left uncoded by design: no warning
+        warnings.simplefilter("error", PsythemesWarning)
+        model.predict(segs)
+
+
 def test_grouped_cv_self_trains_on_the_held_out_fold():
     seen = []
 

@@ -22,12 +22,13 @@ import pandas as pd
 
 from ..base import Params
 from ..codebook import Codebook, load_codebook, resolve_code_names
-from ..errors import InputError
+from ..errors import InputError, PsythemesWarning
 from ..schema import CODE_COLUMNS
 from ._common import (
     DOC,
     END,
     NO_CODE,
+    ROLE,
     SEG,
     START,
     check_is_fitted,
@@ -546,8 +547,22 @@ class FewShotMapper(Params):
             return p
         if self.mode_ == "single" and self.single_label and NO_CODE in self.classes_:
             p[:, self.classes_.index(NO_CODE)] = -1.0
-        p[~self.eligible_mask(segments)] = -1.0
+        eligible = self.eligible_mask(segments)
+        p[~eligible] = -1.0
+        self._warn_roleless(segments, eligible)
         return p
+
+    def _warn_roleless(self, segments: pd.DataFrame, eligible: np.ndarray) -> None:
+        """Say so when segments without any role get no code because the gold coded some roles only:
+        segmented without metadata, a whole corpus would be left uncoded without a word."""
+        if not self.roles or ROLE not in segments.columns:
+            return
+        roleless = ~eligible & (segments[ROLE].fillna("").astype(str).str.strip() == "").to_numpy()
+        if roleless.any():
+            warnings.warn(f"{int(roleless.sum())} of {len(segments)} segments have no role and get no code: the "
+                          f"mapper codes only the roles its gold coded ({', '.join(self.roles)}); give the documents' "
+                          "roles (--metadata with a role column, or --speaker-roles; metadata=/speaker_roles= in "
+                          "Python) when segmenting", PsythemesWarning, stacklevel=4)
 
     def predict_single(self, segments: pd.DataFrame, all_segments: pd.DataFrame | None = None) -> list[str | None]:
         """One code (or ``None``) per segment: the most probable class (``None`` for roles not coded)."""
