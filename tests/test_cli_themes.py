@@ -69,7 +69,7 @@ def test_themes_from_segments_csv_and_cache_reuse(segments_csv, tmp_path, fake_m
             "--cache-dir", str(tmp_path / "cache")]
     assert main(args) == 0
     printed = capsys.readouterr().out
-    assert "60 segments from 4 documents (60 embedded, 0 from the cache)" in printed
+    assert "60 segments from 4 documents (60 distinct texts: 60 embedded, 0 from the cache)" in printed
     assert "3 themes, preset fast; outlier share 0.0%" in printed
     for name in ("themes.csv", "segment_themes.csv", "themes_by_role.csv", "figures/barchart.html",
                  "figures/intertopic.html", "themes_run.json"):
@@ -83,7 +83,7 @@ def test_themes_from_segments_csv_and_cache_reuse(segments_csv, tmp_path, fake_m
     assert n_first >= 60
 
     assert main(args) == 0
-    assert "(0 embedded, 60 from the cache)" in capsys.readouterr().out
+    assert "(60 distinct texts: 0 embedded, 60 from the cache)" in capsys.readouterr().out
     assert fake_model.n_encoded == n_first  # nothing embedded again
     assert (out / "themes.csv").read_bytes() == first
 
@@ -226,7 +226,7 @@ def test_guided_discovery_uses_the_codebook_seed_words(segments_csv, tmp_path, f
     captured = capsys.readouterr()
     assert rc == 0, captured.err
     # the seed words are embedded after the segments: the summary still counts the segments
-    assert "60 segments from 4 documents (60 embedded, 0 from the cache)" in captured.out
+    assert "60 segments from 4 documents (60 distinct texts: 60 embedded, 0 from the cache)" in captured.out
     assert "guided by the seed words of 2 codes: body, study" in captured.out
     run = json.loads((out / "themes_run.json").read_text(encoding="utf-8"))
     assert run["seed_words"] == {"body": ["breathing", "shoulders", "tension"], "study": ["thesis", "exams"]}

@@ -19,8 +19,9 @@ from .errors import InputError, PsythemesWarning
 STUDY_CODEBOOK = "psychosomatic"
 
 #: Message of the error raised when no codebook is given and none can be taken from the input.
-NO_CODEBOOK = ("no codebook given: pass --codebook FILE (YAML, CSV or REFI-QDA .qdc; see docs/codebook.md), "
-               f"or --codebook {STUDY_CODEBOOK} for the shipped codebook of the psychosomatic-therapy study")
+NO_CODEBOOK = ("no codebook given: pass --codebook FILE (codebook='FILE' in Python; YAML, CSV or REFI-QDA .qdc; "
+               f"see docs/codebook.md), or --codebook {STUDY_CODEBOOK} for the shipped codebook of the "
+               "psychosomatic-therapy study")
 
 
 def demo_corpus_dir() -> Path:

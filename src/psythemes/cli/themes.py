@@ -104,7 +104,7 @@ def themes(
     info = result.summary()
     set_aside = segments.attrs.get("n_set_aside", 0)
     print(f"{info['n_segments']} segments from {info['n_docs']} documents "
-          f"({stats.get('n_encoded', 0)} embedded, {stats.get('n_cached', 0)} from the cache)"
+          f"({_embedded(stats)})"
           + (f"; {set_aside} segments left out ({_kinds(segments.attrs.get('set_aside', {}))})" if set_aside else ""))
     before = f" (before reduction {info['initial_outlier_share']:.1%})" if reduce_outliers else ""
     print(f"{info['n_themes']} themes, preset {info['preset_used']}; outlier share {info['outlier_share']:.1%}{before}")
@@ -129,3 +129,10 @@ def _kinds(counts: dict) -> str:
     said = ", ".join(f"{n} {SET_ASIDE_WORDS.get(kind, kind)}" for kind, n in counts.items())
     return said or "interviewer/backchannel"
 
+
+def _embedded(stats: dict[str, int]) -> str:
+    """How the segments got their vectors: a text said twice ("Yes.") is embedded once."""
+    distinct = stats.get("n_unique", 0)
+    repeated = stats.get("n_texts", distinct) - distinct
+    return (f"{distinct} distinct texts: {stats.get('n_encoded', 0)} embedded, {stats.get('n_cached', 0)} from the "
+            "cache" + (f"; {repeated} segments repeat one of them" if repeated else ""))
