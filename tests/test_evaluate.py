@@ -173,6 +173,21 @@ def test_human_human_agreement_is_on_units_two_coders_coded():
     assert human["three"]["kappa"] == pytest.approx(human["two"]["kappa"])
 
 
+def test_documents_without_gold_count_when_every_document_was_coded(tables):
+    # open-ended answers, one per document, most without a code: the documents where the coder
+    # found nothing were left out, and the machine's codes there were never counted as errors
+    gold, codes, segments = tables
+    default, warned = _evaluate(codes, gold, segments)
+    assert default.summary["n_units_without_gold"] == 1 and default.summary["documents"] == "gold"
+    assert any("--all-documents-coded" in w for w in warned)
+    every, _ = _evaluate(codes, gold, segments, documents="all")
+    assert every.summary["n_units"] == default.summary["n_units"] + 1 and every.summary["n_units_without_gold"] == 0
+    added = every.units[~every.units["segment_id"].isin(default.units["segment_id"])]
+    assert added["gold"].tolist() == [""] and added["coded_by"].tolist() == ["A;B"]
+    with pytest.raises(InputError, match="documents must be"):
+        ev.evaluate(codes, gold, segments, documents="some")
+
+
 def test_union_consensus_changes_reference(tables):
     gold, codes, segments = tables
     result, _ = _evaluate(codes, gold, segments, consensus="union")

@@ -88,6 +88,9 @@ class EvaluationOptions:
     roles : "gold", tuple of str or None
         Units of which roles are evaluated: ``"gold"`` those the gold codes when it codes some
         roles only, a tuple those roles, ``None`` all (see :func:`psythemes.evaluate.evaluate`).
+    documents : {"gold", "all"}
+        Which documents each coder coded: those with their gold rows, or all (see
+        :func:`psythemes.evaluate.evaluate`).
     """
 
     overlap: float = 0.5
@@ -96,6 +99,7 @@ class EvaluationOptions:
     n_boot: int = 1000
     gold_coders: tuple[str, ...] | None = None
     roles: str | tuple[str, ...] | None = "gold"
+    documents: str = "gold"
 
     def manifest_params(self) -> dict[str, Any]:
         out = dict(vars(self))

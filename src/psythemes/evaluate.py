@@ -350,6 +350,7 @@ def evaluate(
     random_state: int | None = 0,
     roles: str | Sequence[str] | None = "gold",
     backchannels: str = "drop",
+    documents: str = "gold",
 ) -> Evaluation:
     """Compare machine codes with gold codes per segment, with human agreement alongside.
 
@@ -384,6 +385,12 @@ def evaluate(
         ``"drop"`` (default): units whose ``kind`` is ``backchannel`` and that neither side codes are
         not evaluated, as ``map`` and ``extract`` leave them uncoded; ``"keep"``: they count (for
         codes from ``map --keep-backchannels``).
+    documents : {"gold", "all"}
+        Which documents each coder coded.  ``"gold"`` (default): those the coder has a gold row
+        in; units of other documents are not evaluated (a coder's "nothing to code here" leaves
+        no row).  ``"all"``: every coder coded every document of the units, so a document
+        without any gold code counts as "no code" throughout (open-ended answers, short
+        documents, most of which get no code).
 
     Returns
     -------
@@ -393,6 +400,8 @@ def evaluate(
         raise InputError(f"unknown consensus rule {consensus!r}; use one of: {', '.join(CONSENSUS_RULES)}")
     if backchannels not in ("drop", "keep"):
         raise InputError(f"backchannels must be 'drop' or 'keep', not {backchannels!r}")
+    if documents not in ("gold", "all"):
+        raise InputError(f"documents must be 'gold' or 'all', not {documents!r}")
     # codes outside ``codes`` are ignored and counted below (load_gold/load_codes reject them)
     gold = clean_gold(gold)
     pred = clean_codes(pred_codes)
@@ -414,11 +423,13 @@ def evaluate(
         all_units = all_units.iloc[keep].reset_index(drop=True)
 
     gold = gold_docs_by_file_name(gold, all_units[_DOC])
-    gold_docs = set(gold[_DOC])
+    gold_docs = set(gold[_DOC]) if documents == "gold" else set(all_units[_DOC])
     in_gold = all_units[_DOC].isin(gold_docs)
     units = all_units[in_gold].sort_values([_DOC, _START, _END], kind="stable").reset_index(drop=True)
     n_units_without_gold = int((~in_gold).sum())
-    _warn_count(n_units_without_gold, "unit(s) lie in documents without any gold code and are not evaluated")
+    _warn_count(n_units_without_gold, "unit(s) lie in documents without any gold code and are not evaluated "
+                                      "(where the coders read them and found nothing to code: --all-documents-coded, "
+                                      "documents='all')")
     if units.empty:
         raise InputError("no unit lies in a document that has gold codes: check that doc_id values match")
 
@@ -449,7 +460,8 @@ def evaluate(
         raise InputError("no codes to evaluate")
 
     coders = sorted(set(gold[_CODER]))
-    coverage = gold.groupby(_CODER)[_DOC].agg(lambda s: set(s)).to_dict()
+    coverage = (gold.groupby(_CODER)[_DOC].agg(lambda s: set(s)).to_dict() if documents == "gold"
+                else dict.fromkeys(coders, gold_docs))
     by_coder: dict[str, dict[str, set[str]]] = {c: {} for c in coders}
     for seg, code, coder in aligned.itertuples(index=False):
         by_coder[coder].setdefault(seg, set()).add(code)
@@ -509,6 +521,7 @@ def evaluate(
         "n_docs": int(units[_DOC].nunique()),
         "n_units": len(units),
         "n_units_without_gold": n_units_without_gold,
+        "documents": documents,
         "roles_evaluated": roles_evaluated,
         "n_gold_spans": len(gold),
         "n_gold_spans_aligned": len(gold) - n_unaligned,

@@ -123,6 +123,7 @@ def extract(
     overlap: float = 0.5,
     n_boot: int = 1000,
     evaluate_roles: str | Sequence[str] | None = "gold",
+    evaluate_documents: str = "gold",
     random_state: int = 0,
     qdpx: bool = True,
     pseudonymise: Any = False,
@@ -210,6 +211,9 @@ def extract(
     evaluate_roles : "gold", sequence of str or None
         The ``roles`` of :func:`psythemes.evaluate.evaluate`: by default, when the gold codes the
         units of some roles only, agreement is measured on those (a warning says so).
+    evaluate_documents : {"gold", "all"}
+        The ``documents`` of :func:`psythemes.evaluate.evaluate`: ``"all"`` when the coders coded
+        every transcript, those without any code too.
     random_state : int
         Seed of every random part (discovery, bootstrap).
     qdpx : bool
@@ -279,7 +283,8 @@ def extract(
                                        encoding=encoding, qdpx_positions=qdpx_positions)
     scoring = evaluation_options or EvaluationOptions(
         overlap=overlap, n_boot=n_boot, gold_coders=tuple(gold_coders) if gold_coders is not None else None,
-        roles=evaluate_roles if evaluate_roles is None or isinstance(evaluate_roles, str) else tuple(evaluate_roles))
+        roles=evaluate_roles if evaluate_roles is None or isinstance(evaluate_roles, str) else tuple(evaluate_roles),
+        documents=evaluate_documents)
     if out_dir is not None:
         from .staging import check_out_dir
 
@@ -394,6 +399,7 @@ def extract(
             evaluation = evaluate(
                 codes, gold_table, segments, codes=book.names, overlap=scoring.overlap, consensus=scoring.consensus,
                 ci=scoring.ci, n_boot=scoring.n_boot, random_state=random_state, roles=scoring.roles,
+                documents=scoring.documents,
             )
 
     parts = {"read_options": read, "segmenter": segmenter, "embedder": embedder, "discoverer": discoverer,

@@ -163,6 +163,11 @@ QDPX_POSITIONS_HELP = ("How a .qdpx input or gold counts selection positions: au
                        "utf16 (NVivo, ATLAS.ti, MAXQDA) or codepoints (QualCoder). See docs/formats.md.")
 METADATA_HELP = "Metadata table (.csv, .tsv or .xlsx), one row per transcript: doc_id, participant, role, wave, ..."
 
+#: Help of ``--all-documents-coded`` (evaluate, extract).
+ALL_DOCUMENTS_CODED_HELP = ("Every coder coded every document of the segments: a document without any gold code "
+                            "counts as 'no code' throughout (default: only the documents a coder has gold rows in "
+                            "are scored).")
+
 #: Help of ``--encoding``, shared by the commands that read transcript files.
 ENCODING_HELP = "Text encoding of transcript files (default: detect; e.g. cp1252, latin-1)."
 

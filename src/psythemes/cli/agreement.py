@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import typer
 
-from ._app import QDPX_POSITIONS_HELP, app, comma_list, warnings_as_lines, working
+from ._app import ALL_DOCUMENTS_CODED_HELP, QDPX_POSITIONS_HELP, app, comma_list, warnings_as_lines, working
 
 #: First-column headers taken as a unit id by ``agree --unit-column auto``.
 UNIT_ID_HEADERS = {"", "id", "unit", "unit_id", "item", "item_id", "subject", "subject_id",
@@ -184,6 +184,8 @@ def evaluate_command(
     all_roles: bool = typer.Option(
         False, "--all-roles", help="Score the segments of every role (default: when the gold codes some roles "
                                    "only, e.g. therapist turns, those; a warning says so)."),
+    all_documents_coded: bool = typer.Option(
+        False, "--all-documents-coded", help=ALL_DOCUMENTS_CODED_HELP),
 ) -> None:
     """Evaluate machine codes against human (gold) codes, with human-human agreement alongside."""
     from ..errors import InputError
@@ -232,7 +234,8 @@ def evaluate_command(
             result = evaluate(pred_table, gold_table, seg_table, codes=code_list, overlap=overlap,
                               consensus=consensus, ci=ci if n_boot > 0 else None, n_boot=n_boot,
                               random_state=seed, roles=None if all_roles else "gold",
-                              backchannels="keep" if keep_backchannels else "drop")
+                              backchannels="keep" if keep_backchannels else "drop",
+                              documents="all" if all_documents_coded else "gold")
     paths = write_evaluation(result, out)
     if segments is None:
         print_warning(f"scored only the {result.summary['n_units']} units that have a machine code in --pred "

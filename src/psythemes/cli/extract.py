@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 import typer
 
 from ._app import (
+    ALL_DOCUMENTS_CODED_HELP,
     ENCODING_HELP,
     FALLBACK_HELP,
     FORMAT_HELP,
@@ -95,6 +96,8 @@ def extract(
     all_roles: Annotated[bool, typer.Option(
         "--all-roles", help="Measure agreement on the segments of every role (default: when the gold codes "
                             "some roles only, e.g. therapist turns, on those; a warning says so).")] = False,
+    all_documents_coded: Annotated[bool, typer.Option(
+        "--all-documents-coded", help=ALL_DOCUMENTS_CODED_HELP)] = False,
     no_qdpx: Annotated[bool, typer.Option("--no-qdpx", help="Skip the REFI-QDA export.")] = False,
     pseudonymise: Annotated[bool, typer.Option(
         "--pseudonymise", help="Replace names, places, dates, contacts and ID numbers before anything else "
@@ -148,6 +151,7 @@ def extract(
             roles=comma_list(roles),
             cache_dir=False if no_cache else None, n_boot=n_boot, random_state=seed,
             evaluate_roles=None if all_roles else "gold",
+            evaluate_documents="all" if all_documents_coded else "gold",
             qdpx=not no_qdpx, on_stage=on_stage, qdpx_positions=qdpx_positions, pseudonym_key=pseudonym_key,
             pseudonymise=_pseudonymiser(pseudonymise, names, keep),
             **({"scheduler": scheduler, "theme_sample": theme_sample}  # type: ignore[arg-type]
