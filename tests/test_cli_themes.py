@@ -312,3 +312,5 @@ def test_name_like_words_are_capitalised_away_from_a_sentence_start():
              "The NHS was slow, the NHS.", "the nhs and the NHS", "we went in August, in August, in August",
              "fatigue is hard, so Fatigue", "the fatigue", "the fatigue again"]
     assert name_like_words(["gareth · fatigue", "nhs · august"], texts) == ["gareth"]
+    # a label that keeps an acronym's capitals raised a KeyError that stopped extract
+    assert name_like_words(["GP · doctor", "Gareth"], ["I trust my GP a lot.", *texts]) == ["gareth"]

@@ -435,8 +435,9 @@ def name_like_words(labels: Sequence[str], texts: Sequence[str], *, min_count: i
     list of str
         The words, lower-case, in label order.
     """
-    words = list(dict.fromkeys(w for label in labels for kw in label.split(LABEL_SEP) for w in kw.split()
-                               if w.isalpha() and w not in _CALENDAR))
+    # labels keep an acronym's capitals ("GP"); matches are looked up in lower case
+    words = list(dict.fromkeys(w.lower() for label in labels for kw in label.split(LABEL_SEP) for w in kw.split()
+                               if w.isalpha() and w.lower() not in _CALENDAR))
     if not words:
         return []
     pattern = re.compile(r"(?<![\w'\u2019-])(" + "|".join(map(re.escape, words)) + r")(?![\w'\u2019-])",
