@@ -271,6 +271,10 @@ def test_theme_code_shares_table_and_report_section(demo_run):
     assert machine["n_segments"].sum() == len(pd.read_csv(out / "codes.csv"))
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Themes beside codes" in html and "machine % / gold %" in html
+    # the figures behind the saturation plot: per kind, one row per transcript added
+    saturation = pd.read_csv(out / "saturation.csv")
+    assert set(saturation["kind"]) == {"codes (gold)", "themes"}
+    assert saturation.groupby("kind")["n"].max()["themes"] == result.segments["doc_id"].nunique()
 
 
 def test_the_dask_runner_refuses_what_it_cannot_reproduce_before_any_work(tmp_path):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pandas as pd
 import pytest
 
-from psythemes.errors import InputError
-from psythemes.saturation import interview_order, run_saturation, saturation, saturation_section
+from psythemes.errors import InputError, PsythemesWarning
+from psythemes.saturation import interview_order, run_saturation, saturation, saturation_section, saturation_table
 
 
 def _items(rows):
@@ -24,9 +26,21 @@ def test_counts_new_items_in_interview_order_and_applies_the_rule():
     assert list(res.curve["cumulative_mean"]) == [4, 7, 9, 10, 11, 11, 11]
     # run d5-d6: 1 new / 10 in base = 10 % > 5 %; run d6-d7: 0 % -> saturation after 7 transcripts
     assert res.saturation_at == [7]
-    assert "after 7 of 7" in res.summary()
+    assert "after 7 of 7 transcripts (at d7)" in res.summary()
+    # the ratio of each run, where one ends: 1/10 for d5-d6, 0/10 for d6-d7
+    assert res.curve["run_new_share"].tolist()[5:] == [0.1, 0.0] and res.curve["run_new_share"][:5].isna().all()
     loose = saturation(_items(rows), order=order, threshold=0.10)
     assert loose.saturation_at == [6]
+    table = saturation_table([res, loose])
+    assert table.loc[table["saturated"], ["kind", "n", "doc_id"]].values.tolist() == [["codes", 7, "d7"],
+                                                                                      ["codes", 6, "d6"]]
+    # an order that names a transcript twice or one not among docs: said, not counted
+    with pytest.raises(InputError, match="names 'd1' more than once"):
+        saturation(_items(rows), order=[*order, "d1"])
+    with pytest.raises(InputError, match="not among docs"):
+        saturation(_items(rows), docs=order, order=[*order, "d9"])
+    with pytest.raises(InputError, match="whole numbers"):
+        saturation(_items(rows), order=order, base_size=2.5)
 
 
 def test_random_orders_give_a_band_and_docs_without_items_count():
@@ -41,8 +55,35 @@ def test_random_orders_give_a_band_and_docs_without_items_count():
 def test_interview_order_from_metadata():
     meta = pd.DataFrame({"doc_id": ["b", "a", "c"], "interview_date": ["2024-03-01", "2024-01-15", "2024-02-01"]})
     assert interview_order(meta, ["a", "b", "c"]) == ["a", "c", "b"]
-    assert interview_order(meta, ["a", "b", "c", "z"]) is None  # not known for every transcript
+    with pytest.warns(PsythemesWarning, match=r"not a date for 1 transcript\(s\): z \(empty\); saturation uses "
+                                              "random orders"):
+        assert interview_order(meta, ["a", "b", "c", "z"]) is None  # not known for every transcript
     assert interview_order(pd.DataFrame({"doc_id": ["a"], "wave": [1]}), ["a"]) is None
+
+
+@pytest.mark.parametrize("dates, order, guessed", [
+    # 3 April, 2 April, 1 May: day first, as written in most of the world (was read month first)
+    (["03/04/2021", "02/04/2021", "01/05/2021"], ["b", "a", "c"], True),
+    (["13.04.2021", "02.04.2021", "01.05.2021"], ["b", "a", "c"], False),  # a day over 12 tells
+    (["04/13/2021", "04/02/2021", "05/01/2021"], ["b", "a", "c"], False),  # a month position over 12 tells
+    (["14 March 2022", "2 March 2022", "1 April 2022"], ["b", "a", "c"], False),
+])
+def test_interview_dates_day_first_unless_they_say_otherwise(dates, order, guessed):
+    meta = pd.DataFrame({"doc_id": ["a", "b", "c"], "Interview date": dates})  # the header as typed
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert interview_order(meta, ["a", "b", "c"]) == order
+    assert any("could be day or month first; read day first" in str(w.message) for w in caught) == guessed
+
+
+def test_interview_order_says_why_it_gave_none_and_how_it_broke_ties():
+    meta = pd.DataFrame({"doc_id": ["a", "b", "c"], "interview_date": ["2021-04-13", "2021-04-02", "ask Sam"]})
+    with pytest.warns(PsythemesWarning, match=r"'interview_date' gives no interview order: not a date for 1 "
+                                              r"transcript\(s\): c \('ask Sam'\)"):
+        assert interview_order(meta, ["a", "b", "c"]) is None
+    tied = pd.DataFrame({"doc_id": ["a", "b", "c"], "interview_order": [2, 2, 1]})
+    with pytest.warns(PsythemesWarning, match="2 transcripts share a value with another .*ordered by doc_id"):
+        assert interview_order(tied, ["a", "b", "c"]) == ["c", "a", "b"]
 
 
 def test_bad_arguments():

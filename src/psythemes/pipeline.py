@@ -89,6 +89,8 @@ class ExtractResult:
     #: Share of each theme's segments per code (``theme_code_shares.csv``), computed once for the
     #: report and the file (at a million segments its merge of codes and themes is not small).
     theme_code_shares: pd.DataFrame | None = None
+    #: New codes and themes per added transcript (``psythemes.saturation``; ``saturation.csv``).
+    saturation: list[Any] = field(default_factory=list)
 
 
 def extract(
@@ -440,6 +442,7 @@ def extract(
         result.theme_code_shares = _theme_code_shares(result)
         saturation = run_saturation(segments, codes, discoverer.segment_themes_, metadata=meta_frame, gold=gold_table,
                                     random_state=random_state)
+        result.saturation = saturation
         if release_memory is not None:
             release_memory()
         saturation_html = saturation_section(saturation, cache_dir=_cache_folder(cache_dir, "report"),
@@ -789,6 +792,9 @@ def _write_outputs(out_dir: Path, result: ExtractResult, discoverer: Any, report
     written.append(write_table(out / "theme_codes.csv", result.theme_codes))
     assert result.theme_code_shares is not None, "the report stage computes the shares first"
     written.append(write_table(out / "theme_code_shares.csv", result.theme_code_shares))
+    from .saturation import saturation_table
+
+    written.append(write_table(out / "saturation.csv", saturation_table(result.saturation)))
     written.append(write_codes(out / "codes.parquet", result.codes))
     written.append(write_table(out / "themes.parquet", result.themes))
     for suffix in (".yaml", ".csv", ".qdc"):

@@ -22,6 +22,8 @@ folder) is :func:`psythemes.report.saturation_section`.
 from __future__ import annotations
 
 import io as _io
+import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,7 +33,7 @@ import pandas as pd
 from ._moved import forward
 from .errors import InputError
 
-__all__ = ["SaturationResult", "saturation", "interview_order", "GUEST_RULE"]
+__all__ = ["SaturationResult", "saturation", "saturation_table", "interview_order", "GUEST_RULE"]
 
 #: The stopping rule as stated in reports.
 GUEST_RULE = ("Guest, Namey & Chen (2020, PLOS ONE 15(5): e0232076): saturation is reached at the end of the first "
@@ -54,7 +56,8 @@ class SaturationResult:
     curve : DataFrame
         Per position ``n`` (1-based): ``new_mean``, ``new_low``, ``new_high``,
         ``cumulative_mean``, ``cumulative_low``, ``cumulative_high`` (low = high = mean with
-        one order), and ``doc_id`` with one order.
+        one order), and with one order ``doc_id`` and ``run_new_share``: the new items of the
+        run that ends at ``n`` over the distinct items of the base (empty where no run ends).
     saturation_at : list of int or None
         Per order, the number of transcripts at which the rule is met (None: not met).
     n_items : int
@@ -80,8 +83,9 @@ class SaturationResult:
         hits = [s for s in self.saturation_at if s is not None]
         n_docs = len(self.curve)
         if self.ordered:
-            where = (f"reached after {hits[0]} of {n_docs} transcripts" if hits
-                     else f"not reached within {n_docs} transcripts")
+            # name the transcript: with gold, the positions count the coded transcripts only
+            where = (f"reached after {hits[0]} of {n_docs} transcripts (at {self.curve['doc_id'].iloc[hits[0] - 1]})"
+                     if hits else f"not reached within {n_docs} transcripts")
             return f"{self.kind}: {self.n_items} distinct; in interview order, saturation {where}."
         if not hits:
             return (f"{self.kind}: {self.n_items} distinct; saturation not reached in any of "
@@ -93,22 +97,69 @@ class SaturationResult:
                 f"(95 % of orders: {q[1]:.0f} to {q[2]:.0f}) of {n_docs}.")
 
 
-def interview_order(metadata: pd.DataFrame | None, doc_ids: Sequence[str]) -> list[str] | None:
-    """The documents in interview order when the metadata gives it for every one of them, else None."""
+def interview_order(metadata: pd.DataFrame | None, doc_ids: Sequence[str], *, warn: bool = True
+                    ) -> list[str] | None:
+    """The documents in interview order when the metadata gives it for every one of them, else None.
+
+    The column is the first of :data:`ORDER_COLUMNS` that the metadata has, its header matched
+    ignoring case, spaces and hyphens (``Interview date``).  Dates in ISO form (``2022-03-14``)
+    are read as such; ``14/03/2022`` is read day first when some day is over 12 or when nothing
+    tells (a warning says so), month first when some month position is over 12.  With ``warn``,
+    a warning says why a column there gave no order (a value missing or not a date), and which
+    documents share a date or number (ordered by ``doc_id``).
+    """
+    import warnings
+
+    from .errors import PsythemesWarning
+
     if metadata is None or metadata.empty or "doc_id" not in metadata.columns:
         return None
     meta = metadata.drop_duplicates("doc_id").set_index("doc_id")
+    headers = {re.sub(r"[\s\-]+", "_", str(c).strip().lower()): c for c in meta.columns}
     for col in ORDER_COLUMNS:
-        if col not in meta.columns:
+        if col not in headers:
             continue
-        values = meta[col].reindex(list(doc_ids))
-        if values.isna().any() or (values.astype(str).str.strip() == "").any():
+        values = meta[headers[col]].reindex(list(doc_ids))
+        text = values.astype(str).str.strip().where(values.notna(), "")
+        if "date" in col:
+            key, guessed = _dates(text)
+        else:
+            key, guessed = pd.to_numeric(text.where(text != ""), errors="coerce"), None
+        bad = [d for d in doc_ids if pd.isna(key[d])]
+        if bad:
+            if warn:
+                what = "a date" if "date" in col else "a number"
+                shown = ", ".join(f"{d} ({text[d]!r})" if text[d] else f"{d} (empty)" for d in bad[:3])
+                warnings.warn(f"metadata column {headers[col]!r} gives no interview order: not {what} for "
+                              f"{len(bad)} transcript(s): {shown}{', ...' if len(bad) > 3 else ''}; saturation uses "
+                              "random orders", PsythemesWarning, stacklevel=3)
             continue
-        key = pd.to_datetime(values, errors="coerce") if "date" in col else pd.to_numeric(values, errors="coerce")
-        if key.isna().any():
-            continue
+        if warn and guessed:
+            warnings.warn(f"metadata column {headers[col]!r}: dates such as {guessed!r} could be day or month "
+                          "first; read day first (write dates as YYYY-MM-DD to say)", PsythemesWarning, stacklevel=3)
+        tied = key[key.duplicated(keep=False)]
+        if warn and len(tied):
+            warnings.warn(f"metadata column {headers[col]!r}: {len(tied)} transcripts share a value with another "
+                          f"(e.g. {', '.join(map(str, tied.index[:3]))}): those are ordered by doc_id",
+                          PsythemesWarning, stacklevel=3)
         return sorted(doc_ids, key=lambda d: (key[d], d))
     return None
+
+
+_NUMERIC_DATE = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})")
+
+
+def _dates(text: pd.Series) -> tuple[pd.Series, str | None]:
+    """Dates of a column of date texts (NaT where not a date), and an example when the order of
+    day and month had to be guessed.  ``dd/mm/yyyy`` (also with ``.`` or ``-``): day first if a
+    first field is over 12, month first if a second is, day first with a guess when neither."""
+    parts = text.str.fullmatch(_NUMERIC_DATE.pattern)
+    if not bool(parts.any()):
+        return pd.to_datetime(text.where(text != ""), errors="coerce", format="mixed"), None
+    fields = text[parts].str.extract(_NUMERIC_DATE.pattern).astype(int)
+    month_first = bool((fields[1] > 12).any()) and not bool((fields[0] > 12).any())
+    guessed = None if bool((fields[0] > 12).any()) or month_first else str(text[parts].iloc[0])
+    return pd.to_datetime(text.where(text != ""), errors="coerce", dayfirst=not month_first, format="mixed"), guessed
 
 
 def _new_per_position(order: Sequence[str], items: dict[str, set[str]]) -> np.ndarray:
@@ -153,8 +204,9 @@ def saturation(items: pd.DataFrame, *, docs: Sequence[str] | None = None, order:
     n_orders, random_state
         Random orders when there is no interview order.
     """
-    if base_size < 1 or run_length < 1 or not 0 <= threshold < 1:
-        raise InputError("saturation needs base_size >= 1, run_length >= 1 and 0 <= threshold < 1")
+    if (not all(isinstance(v, (int, np.integer)) for v in (base_size, run_length))
+            or base_size < 1 or run_length < 1 or not 0 <= threshold < 1):
+        raise InputError("saturation needs whole numbers base_size >= 1 and run_length >= 1, and 0 <= threshold < 1")
     if not {"doc_id", "item"} <= set(items.columns):
         raise InputError("saturation needs a table with doc_id and item columns")
     by_doc: dict[str, set[str]] = {}
@@ -167,6 +219,13 @@ def saturation(items: pd.DataFrame, *, docs: Sequence[str] | None = None, order:
         missing = sorted(set(all_docs) - set(order))
         if missing:
             raise InputError(f"interview order lacks {len(missing)} transcript(s), e.g. {missing[0]!r}")
+        repeated = sorted(d for d, n in Counter(order).items() if n > 1)
+        if repeated:
+            raise InputError(f"interview order names {repeated[0]!r} more than once")
+        known = set(all_docs)
+        unknown = [d for d in order if d not in known] if docs is not None else []
+        if unknown:
+            raise InputError(f"interview order names {len(unknown)} transcript(s) not among docs, e.g. {unknown[0]!r}")
         new = _new_per_position(list(order), by_doc)[np.newaxis, :]
     else:
         rng = np.random.default_rng(random_state)
@@ -184,10 +243,40 @@ def saturation(items: pd.DataFrame, *, docs: Sequence[str] | None = None, order:
     })
     if order is not None:
         curve.insert(1, "doc_id", list(order))
+        curve["run_new_share"] = _run_new_shares(new[0], base_size, run_length)
     points = [_saturation_point(row, base_size, run_length, threshold) for row in new]
     return SaturationResult(kind=kind, ordered=order is not None, curve=curve, saturation_at=points,
                             n_items=len(set().union(*by_doc.values())) if by_doc else 0, base_size=base_size,
                             run_length=run_length, threshold=threshold)
+
+
+def _run_new_shares(new: np.ndarray, base: int, run: int) -> list[float]:
+    """Per position, the new-information ratio of the run ending there (NaN where none ends)."""
+    in_base = int(new[:base].sum())
+    out = [float("nan")] * len(new)
+    if in_base:
+        for start in range(base, len(new) - run + 1):
+            out[start + run - 1] = float(new[start:start + run].sum()) / in_base
+    return out
+
+
+def saturation_table(results: Sequence[SaturationResult]) -> pd.DataFrame:
+    """The curves of ``results`` as one long table (``saturation.csv``): ``kind``, ``ordered``,
+    the curve's columns, and ``saturated`` (True at the position where the rule is met, in
+    interview order)."""
+    parts = []
+    for res in results:
+        curve = res.curve.copy()
+        hit = res.saturation_at[0] if res.ordered else None
+        curve.insert(0, "kind", res.kind)
+        curve.insert(1, "ordered", res.ordered)
+        curve["saturated"] = curve["n"] == hit if hit is not None else False
+        parts.append(curve)
+    columns = ["kind", "ordered", "n", "doc_id", "new_mean", "new_low", "new_high", "cumulative_mean",
+               "cumulative_low", "cumulative_high", "run_new_share", "saturated"]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(parts, ignore_index=True).reindex(columns=columns)
 
 
 def plot_saturation(results: Sequence[SaturationResult]) -> bytes:
@@ -241,7 +330,7 @@ def run_saturation(segments: pd.DataFrame, codes: pd.DataFrame | None, segment_t
         # only the transcripts someone coded: an uncoded one would count as "no new code" and fake saturation
         coded = [d for d in docs if d in set(table["doc_id"].astype(str))]
         out.append(saturation(pd.DataFrame({"doc_id": table["doc_id"], "item": table["code"]}), docs=coded,
-                              order=interview_order(metadata, coded), kind="codes (gold)",
+                              order=interview_order(metadata, coded, warn=False), kind="codes (gold)",
                               random_state=random_state))
     elif codes is not None and len(codes):
         table = codes[codes["code"].astype(str) != ""]
