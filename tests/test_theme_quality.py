@@ -111,6 +111,17 @@ def test_report_sections_show_unstable_themes_and_shares():
     cells = parts["theme-code-shares"].table.drop(columns=["theme_id", "label"]).to_numpy().ravel().tolist()
     assert "100% / 100%" in cells and "50% / 50%" in cells
     assert quality_sections(themes.drop(columns=["stability", "stable"]), None) == []
+    # candidates for new codes: no code reaches 20 % by the machine or by the coders; a theme no
+    # segment of which got any code had no row and was never named (a theme the machine coded at
+    # 82 % and the coders at 7 % was named instead)
+    more = pd.concat([themes, pd.DataFrame({"theme_id": [2], "label": ["small talk"], "size": [4],
+                                            "stability": [0.8], "stable": [True]})], ignore_index=True)
+    low = shares.assign(share_of_theme=shares["share_of_theme"].where(
+        (shares["theme_id"] != 0) | (shares["source"] == "machine"), 0.07))
+    section = {p.id: p for p in quality_sections(more, low)}["theme-code-shares"]
+    assert "(candidates for new codes): 2." in section.intro_html
+    assert section.table["theme_id"].tolist() == [0, 1, 2]
+    assert section.table.iloc[2].drop(["theme_id", "label"]).eq("0% / 0%").all()
     page = render_report(ReportData(title="t", themes=themes, theme_code_shares=shares))
     assert "Stable and unstable themes" in page and "Themes beside codes" in page
     assert "<td>sleep &lt;b&gt;</td>" in page  # escaped, cells as text

@@ -315,17 +315,25 @@ def quality_sections(themes: pd.DataFrame | None, shares: pd.DataFrame | None) -
             out[code] = [f"{m if isinstance(m, str) else '0%'} / {g if isinstance(g, str) else '0%'}"
                          for m, g in zip(*parts, strict=True)]
         out = out.reset_index()
-        top = shares.groupby(["source", "theme_id"])["share_of_theme"].max()
-        new = sorted({int(t) for (s, t), v in top.items() if v < 0.2 and t != -1})
+        if themes is not None and not themes.empty:
+            # a theme none of whose segments got a code has no row in shares: it is shown too
+            uncoded = themes.loc[~themes["theme_id"].isin(out["theme_id"]), ["theme_id", "label"]]
+            out = pd.concat([out, uncoded.assign(**dict.fromkeys(codes, "0% / 0%"))], ignore_index=True)
+            out = out.sort_values("theme_id", kind="stable").reset_index(drop=True)
+        # one rule for both lists: a code "reaches" a theme by the machine or by the coders
+        top = shares.groupby("theme_id")["share_of_theme"].max()
+        new = sorted(int(t) for t in out["theme_id"] if t != -1 and top.get(t, 0.0) < 0.2)
         in_theme = shares[shares["theme_id"] != -1]
         covered = set(in_theme.loc[in_theme["share_of_theme"] >= 0.2, "code"])
         missed = sorted(set(shares["code"]) - covered)
         text = ("<p>Share of each theme's segments per code, <b>machine % / gold %</b> "
                 "(theme -1: segments in no theme).</p>")
         if new:
-            text += ("<p>Themes where no code reaches 20 % (candidates for new codes): "
+            text += ("<p>Themes where no code reaches 20 % of the segments, by the machine or by the coders "
+                     "(candidates for new codes): "
                      f"{escape(', '.join(map(str, new)))}.</p>")
         if missed:
-            text += f"<p>Codes that reach 20 % in no theme: {escape(', '.join(missed))}.</p>"
+            text += (f"<p>Codes that reach 20 % in no theme, by the machine or by the coders: "
+                     f"{escape(', '.join(missed))}.</p>")
         sections.append(QualitySection("theme-code-shares", "Themes beside codes", text, out))
     return sections
