@@ -243,11 +243,16 @@ def test_table_one_says_what_the_metadata_lacks(report_data):
     bare = pd.DataFrame({"doc_id": ["P1-W1", "P2-W1", "T1"], "participant": ["P1", "P2", "T1"],
                          "role": ["patient", "patient", "therapist"], "wave": [1, 1, 1]})
     page = render_report(dataclasses.replace(report_data, metadata=bare))
-    assert "2 patient(s); the metadata has no characteristics" in page and "No patient metadata" not in page
-    therapists = bare.assign(role="therapist")
-    page = render_report(dataclasses.replace(report_data, metadata=therapists))
-    assert "No document of role &#x27;patient&#x27; in the metadata" in page or \
-        "No document of role 'patient' in the metadata" in page
+    assert "2 participant(s) (patient); the metadata has no characteristics" in page
+    assert "Table 1a. Participant characteristics (patient)" in page  # one table per role
+    assert "Table 1b. Participant characteristics (therapist)" in page
+    # a stranger's study: roles written "Patient" and "carer" gave n = 0 ("no document of role 'patient'")
+    theirs = bare.assign(role=["Patient", "patient", "carer"], age=[40, 50, 60])
+    page = render_report(dataclasses.replace(report_data, metadata=theirs))
+    assert "Table 1a. Participant characteristics (Patient)" in page and "45 (40–50)" in page
+    assert "Table 1b. Participant characteristics (carer)" in page and "60 (60–60)" in page
+    page = render_report(dataclasses.replace(report_data, metadata=bare.drop(columns="role")))
+    assert "Table 1. Participant characteristics</h3>" in page  # no role column: everyone
 
 
 def test_run_table_describes_parts_without_cache_folders():

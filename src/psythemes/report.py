@@ -136,7 +136,7 @@ def table_one(
     metadata : DataFrame
         Document metadata with a participant column.
     role : str or None
-        Keep only rows of this role (``None`` keeps all).
+        Keep only rows of this role, ignoring case (``None`` keeps all).
 
     Returns
     -------
@@ -147,8 +147,8 @@ def table_one(
         more) are left out, named in ``attrs["left_out"]``.
     """
     frame = metadata.copy()
-    if role is not None and "role" in frame:
-        frame = frame[frame["role"].astype(str) == role]
+    if role is not None and "role" in frame:  # "Patient" is "patient"
+        frame = frame[frame["role"].astype(str).str.strip().str.casefold() == role.strip().casefold()]
     if participant_column in frame:
         frame = frame.drop_duplicates(participant_column, keep="first")
     n = len(frame)
@@ -631,26 +631,50 @@ def _overview_section(data: ReportData, ctx: _Context) -> Section | None:
             where = ("<a href='segments_dropped.csv'>segments_dropped.csv</a>" if ctx.csv("segments_dropped.csv")
                      else "segments_dropped.csv")
             parts.append(f"<p class='muted'>Left out of themes and codes: {_esc(aside)} ({where}).</p>")
-    if data.metadata is not None and "role" in data.metadata:
-        parts.append("<h3>Table 1. Participant characteristics (patients)</h3>")
-        t1 = table_one(data.metadata)
-        n_patients = int(t1["value"].iloc[0])
-        groups = _group_documents(segs, data.metadata)
-        if groups:
-            n_speakers = sum(groups.values())
-            parts.append(f"<p class='muted'>n counts the metadata's rows (one per participant); "
-                         f"{len(groups)} document(s) hold several participants' turns ({_esc(', '.join(groups))}: "
-                         f"{n_speakers} speakers in all), and each counts once, with what its one row says.</p>")
-        if t1.attrs.get("left_out"):
-            parts.append(f"<p class='muted'>Not in Table 1: {_esc(', '.join(t1.attrs['left_out']))} (a different "
-                         "text for every participant: names or free text, which describe no group).</p>")
-        if len(t1) > 1:
-            parts.append(_table(t1))
-        elif n_patients:
-            parts.append(f"<p class='muted'>{n_patients} patient(s); the metadata has no characteristics to "
-                         "describe them (such as age or gender) beyond participant, role and wave.</p>")
-        else:
-            parts.append("<p class='muted'>No document of role 'patient' in the metadata.</p>")
+    if data.metadata is not None and not data.metadata.empty:
+        roles = _participant_roles(data.metadata)
+        for k, role in enumerate(roles):
+            number = f"1{'abcdefghijklmnopqrstuvwxyz'[k]}" if len(roles) > 1 and k < 26 else "1"
+            parts.extend(_table_one_parts(data.metadata, segs, role, number))
+    return Section("overview", "Corpus overview", "".join(parts)) if parts else None
+
+
+def _participant_roles(metadata: pd.DataFrame) -> list[str | None]:
+    """The roles Table 1 describes, one table each: every role of the metadata but the
+    interviewer's, as first written (``Patient`` and ``patient`` are one); ``[None]`` (everyone)
+    without a role column."""
+    if "role" not in metadata:
+        return [None]
+    seen: dict[str, str] = {}
+    for value in metadata["role"].dropna().astype(str).str.strip():
+        if value and value.casefold() != "interviewer":
+            seen.setdefault(value.casefold(), value)
+    return list(seen.values()) or [None]
+
+
+def _table_one_parts(metadata: pd.DataFrame, segs: pd.DataFrame, role: str | None, number: str) -> list[str]:
+    """Heading, notes and table of one Table 1 (participants of ``role``; all with None)."""
+    who = f" ({role})" if role else ""
+    parts = [f"<h3>Table {number}. Participant characteristics{_esc(who)}</h3>"]
+    t1 = table_one(metadata, role=role)
+    n = int(t1["value"].iloc[0])
+    groups = _group_documents(segs, metadata, role) if role else {}
+    if groups:
+        n_speakers = sum(groups.values())
+        parts.append(f"<p class='muted'>n counts the metadata's rows (one per participant); "
+                     f"{len(groups)} document(s) hold several participants' turns ({_esc(', '.join(groups))}: "
+                     f"{n_speakers} speakers in all), and each counts once, with what its one row says.</p>")
+    if t1.attrs.get("left_out"):
+        parts.append(f"<p class='muted'>Not in Table 1: {_esc(', '.join(t1.attrs['left_out']))} (a different "
+                     "text for every participant: names or free text, which describe no group).</p>")
+    if len(t1) > 1:
+        parts.append(_table(t1))
+    else:
+        parts.append(f"<p class='muted'>{n} participant(s){_esc(who)}; the metadata has no characteristics to "
+                     "describe them (such as age or gender) beyond participant, role and wave.</p>")
+    return parts
+
+
     return Section("overview", "Corpus overview", "".join(parts)) if parts else None
 
 
@@ -659,8 +683,8 @@ def _group_documents(segments: pd.DataFrame, metadata: pd.DataFrame, role: str =
     groups), and how many: Table 1 describes each by the metadata's one row."""
     if segments.empty or not {"doc_id", "speaker"} <= set(segments.columns):
         return {}
-    docs = set(metadata.loc[metadata["role"].astype(str) == role, "doc_id"].astype(str)) if "doc_id" in metadata \
-        else set()
+    same = metadata["role"].astype(str).str.strip().str.casefold() == role.strip().casefold()
+    docs = set(metadata.loc[same, "doc_id"].astype(str)) if "doc_id" in metadata else set()
     said = segments[segments["doc_id"].astype(str).isin(docs)]
     if "role" in said:
         said = said[said["role"].fillna("").astype(str) != "interviewer"]
