@@ -166,3 +166,8 @@ def read_gold_frame(gold, text_lengths):
     from psythemes.tables import clean_gold
 
     return clean_gold(gold, text_lengths=text_lengths)
+
+
+def test_a_folder_given_as_gold_is_named_as_a_folder(tmp_path):
+    with pytest.raises(InputError, match="is a folder; give the gold codes file"):
+        read_gold(tmp_path)

@@ -276,6 +276,14 @@ def test_table_one_counts_what_is_not_given_and_names_group_documents(report_dat
                          "role": ["patient"] * 3, "gender": [None, "F", "M"], "age": [None, 40, 50]})
     cell = {(r.characteristic, r.level): r.value for r in table_one(meta).itertuples()}
     assert cell[("gender", "F")] == "1 (33%)" and cell[("gender", "not given")] == "1 (33%)"
+    # rounded half up, as papers round (12.5 % was 12 %); interview dates are no characteristic
+    eight = pd.DataFrame({"participant": [f"P{i}" for i in range(8)], "role": ["patient"] * 8,
+                          "gender": ["F"] + ["M"] * 7, "age": [46.25] * 8,
+                          "Interview date": [f"2021-01-0{i + 1}" for i in range(8)]})
+    cells = {(r.characteristic, r.level): r.value for r in table_one(eight).itertuples()}
+    assert cells[("gender", "F")] == "1 (13%)" and cells[("gender", "M")] == "7 (88%)"
+    assert cells[("age", "mean (range)")] == "46.3 (46.3–46.3)"
+    assert not any(c == "Interview date" for c, _ in cells)
     assert cell[("age", "mean (range), of 2")] == "45 (40–50)" and cell[("age", "not given")] == "1 (33%)"
     group = pd.DataFrame({"doc_id": ["FG1"] * 4, "segment_id": [f"FG1:{i}-{i + 1}" for i in range(4)],
                           "speaker": ["MODERATOR", "Ann", "Ben", "Cleo"],

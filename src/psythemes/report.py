@@ -19,6 +19,7 @@ import hashlib
 import html
 import io
 import math
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,7 +123,8 @@ def table_one(
     participant_column: str = "participant",
     multi_value_separator: str = ";",
     exclude: Iterable[str] = ("doc_id", "participant", "role", "wave", "format", "source", "speaker_roles",
-                              "qda_guid"),
+                              "qda_guid", "interview_date", "date", "interview_order", "order", "interview_no",
+                              "interview_number"),
 ) -> pd.DataFrame:
     """Participant characteristics as a study's "Table 1".
 
@@ -141,7 +143,8 @@ def table_one(
     Returns
     -------
     DataFrame
-        Columns ``characteristic``, ``level``, ``value``; the first row is ``n``.  Text columns
+        Columns ``characteristic``, ``level``, ``value``; the first row is ``n``.  ``exclude``
+        (ids, role, wave, interview dates and order) is matched ignoring case, spaces and hyphens.  Text columns
         with a different value for every participant (more than three) that hold names or free
         text (a name-like column name, values of three words or more, or ten participants or
         more) are left out, named in ``attrs["left_out"]``.
@@ -154,8 +157,10 @@ def table_one(
     n = len(frame)
     rows: list[dict[str, Any]] = [{"characteristic": "n", "level": "", "value": str(n)}]
     left_out: list[str] = []
+    # headers as typed ("Interview date") are matched like the names above
+    excluded = {_header_key(c) for c in exclude}
     for column in frame.columns:
-        if column in exclude:
+        if _header_key(column) in excluded:
             continue
         values = frame[column].dropna()
         values = values[values.astype(str).str.strip() != ""]
@@ -187,19 +192,30 @@ def table_one(
         else:
             exploded = pieces[pieces != ""]
             for level, count in exploded.value_counts().sort_index().items():
-                rows.append(
-                    {"characteristic": column, "level": str(level), "value": f"{count} ({100 * count / n:.0f}%)"}
-                )
+                share = _half_up(100 * count / n, 0)
+                rows.append({"characteristic": column, "level": str(level), "value": f"{count} ({share}%)"})
         if missing:
             rows.append({"characteristic": column, "level": "not given",
-                         "value": f"{missing} ({100 * missing / n:.0f}%)"})
+                         "value": f"{missing} ({_half_up(100 * missing / n, 0)}%)"})
     table = pd.DataFrame(rows, columns=["characteristic", "level", "value"])
     table.attrs["left_out"] = left_out
     return table
 
 
+def _header_key(name: Any) -> str:
+    return re.sub(r"[\s\-]+", "_", str(name).strip().lower())
+
+
 def _fmt_number(x: float) -> str:
-    return f"{x:.0f}" if float(x).is_integer() else f"{x:.1f}"
+    return f"{x:.0f}" if float(x).is_integer() else _half_up(x, 1)
+
+
+def _half_up(x: float, digits: int) -> str:
+    """``x`` rounded half away from zero, as tables in papers round (12.5 % -> 13 %; Python's
+    format rounds half to even: 12)."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    return str(Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP))
 
 
 # ----------------------------------------------------------------------------- plots

@@ -289,7 +289,8 @@ def plot_saturation(results: Sequence[SaturationResult]) -> bytes:
     fig, axes = plt.subplots(1, len(results), figsize=(5.2 * len(results), 3.4), squeeze=False)
     for ax, res in zip(axes[0], results, strict=True):
         c = res.curve
-        ax.bar(c["n"], c["new_mean"], color="C0", alpha=0.7, label="new per transcript (mean)")
+        ax.bar(c["n"], c["new_mean"], color="C0", alpha=0.7,
+               label="new per transcript" + ("" if res.ordered else " (mean of random orders)"))
         if not res.ordered:
             # a skewed count can have its mean outside the 2.5-97.5 % band: clip, never a negative bar
             below = (c["new_mean"] - c["new_low"]).clip(lower=0)

@@ -416,6 +416,8 @@ def _read_csv(path: str | Path, required: Sequence[str], what: str) -> pd.DataFr
     from .validate import check_rectangular
 
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"is a folder; give the {what} file (a CSV) itself", path=path)
     if not path.is_file():
         raise InputError(f"{what} file not found", path=path)
     from .io import _read_bytes, decode_table_bytes
