@@ -625,6 +625,11 @@ def test_question_and_answer_labels_of_oral_history_transcripts():
     turns = io.parse_labelled_text("CHAIR: Please begin.\nQ. Your name?\nA. Ann.\nQ. Your job?\nA. Nurse.\n"
                                    "CHAIR: Thank you.\n")
     assert [t.speaker for t in turns] == ["CHAIR", "Q", "A", "Q", "A", "CHAIR"]
+    # a leaflet's questions and answers read out inside an interview are what the participant said
+    faq = ("Interviewer: What did the leaflet say?\nParticipant: It said:\nQ. Is it in my head?\nA. No.\n"
+           "Q. Will it go?\nA. Often.\nInterviewer: And?\nParticipant: I did not believe it.\n"
+           "Interviewer: Why?\nParticipant: Too easy.\nInterviewer: I see.\n")
+    assert [t.speaker for t in io.parse_labelled_text(faq)] == ["Interviewer", "Participant"] * 3 + ["Interviewer"]
 
 
 def test_caption_speaker_changes():
@@ -667,3 +672,22 @@ def test_youtube_studio_sbv_captions(tmp_path):
     with pytest.raises(io.InputError, match="malformed SBV caption block") as err:
         io.read_transcript(broken)
     assert err.value.line == 4
+
+
+def test_an_unnamed_cue_in_a_file_that_names_every_cue_is_unknown(tmp_path):
+    # WhisperX and Zoom name the speaker of every cue and leave one unnamed where diarisation
+    # assigned nobody: continuing the turn before gave a participant's words to the interviewer
+    path = tmp_path / "whisperx.srt"
+    path.write_text("1\n00:00:01,000 --> 00:00:02,000\n[SPEAKER_00]: How did the pain start?\n\n"
+                    "2\n00:00:02,000 --> 00:00:03,000\n[SPEAKER_00]: Take your time.\n\n"
+                    "3\n00:00:03,000 --> 00:00:05,000\nAfter the accident, I could not sleep.\n\n"
+                    "4\n00:00:05,000 --> 00:00:06,000\n[SPEAKER_01]: And my back.\n", encoding="utf-8")
+    tr = io.read_transcript(path)
+    assert said(tr) == [("SPEAKER_00", "How did the pain start? Take your time."),
+                        ("", "After the accident, I could not sleep."), ("SPEAKER_01", "And my back.")]
+    # a line wrapped mid-sentence that starts with a dash is no second speaker
+    wrapped = tmp_path / "wrapped.srt"
+    wrapped.write_text("1\n00:00:01,000 --> 00:00:03,000\nParticipant: I went to three doctors\n"
+                       "- well, four - and none helped.\n", encoding="utf-8")
+    whole = "I went to three doctors - well, four - and none helped."
+    assert said(io.read_transcript(wrapped)) == [("Participant", whole)]

@@ -773,13 +773,16 @@ _QUESTION_ANSWER_LABEL = re.compile(r"[ \t]*(?P<speaker>[QA])\.[ \t]+(?=\S)")
 def _with_question_answer_labels(candidates: list[_Candidate], text: str) -> list[_Candidate]:
     """``candidates`` plus the ``Q.`` / ``A.`` labels of oral-history, deposition and hearing
     transcripts (``Q. When did it start?`` / ``A. In the spring.``), when the file opens at least
-    two lines with each: one of them alone is an initial (``A. Smith``) or a list item.  A line
+    two lines with each (one of them alone is an initial, ``A. Smith``, or a list item) and they are
+    at least as many as the other labels (fewer are quoted inside other speakers' turns).  A line
     that already holds another label keeps it, except a label used once above the first of them
     (a title, ``ORAL HISTORY: LIVING WITH PAIN``), unless it names a role or an id."""
     found: list[_Candidate] = [(ls, m.end(), m.group("speaker"), None, False, None)
                                for ls, le in _iter_lines(text) if (m := _QUESTION_ANSWER_LABEL.match(text, ls, le))]
     counts = Counter(c[2] for c in found)
-    if counts["Q"] < 2 or counts["A"] < 2:
+    # a question-and-answer transcript is mostly Q. and A.; a few inside the turns of other labels
+    # are quoted (a leaflet's FAQ a participant reads out)
+    if counts["Q"] < 2 or counts["A"] < 2 or len(found) < len(candidates):
         return candidates
     taken = {c[0] for c in candidates}
     counts = Counter(c[2] for c in candidates)
@@ -951,13 +954,22 @@ def _caption_utterances(cues: Iterable[tuple[str, list[str], float, float]]
     A cue's speaker is its voice tag or ``Name:`` label.  ``>>`` starts a new speaker (named when a
     ``Name:`` label follows it), and so does each line of a cue of two lines or more whose lines
     after the first open with a dash.  A cue that says nothing of its speaker continues the turn
-    before: subtitles name a speaker where the speaker changes, not on every cue."""
+    before: subtitles name a speaker where the speaker changes, not on every cue, unless the file
+    names one on every cue (two cues in a row carry one name): then an unnamed cue is unknown."""
+    cues = list(cues)
+    # a file that names the speaker of every cue (WhisperX, Zoom: two cues in a row with one name)
+    # leaves a cue unnamed where it does not know the speaker: that cue is unknown, not a continuation
+    names = [speaker for speaker, *_ in cues]
+    every_cue_named = any(a and a == b for a, b in zip(names, names[1:], strict=False))
     out: list[tuple[str, str, float, float]] = []
     new_turns: list[bool] = []
     current = ""
     for speaker, lines, t0, t1 in cues:
         pieces: list[tuple[str, bool]] = []  # (words, a new speaker starts) of this cue
-        dialogue = len(lines) >= 2 and all(_DIALOGUE_DASH.match(line) for line in lines[1:])
+        # "- Hi." / "- Hello.": the first line opens with a dash too, or ends a sentence (a line
+        # wrapped mid-sentence may start with a dash: "three doctors" / "- well, four - and ...")
+        dialogue = (len(lines) >= 2 and all(_DIALOGUE_DASH.match(line) for line in lines[1:])
+                    and (_DIALOGUE_DASH.match(lines[0]) is not None or lines[0].rstrip()[-1:] in '.?!\u2026"\u201d'))
         for line in lines:
             dash = _DIALOGUE_DASH.match(line) if dialogue else None
             if dash is not None or not pieces:
@@ -974,7 +986,7 @@ def _caption_utterances(cues: Iterable[tuple[str, list[str], float, float]]
                 elif k == 0 and j == 0 and speaker:
                     who = speaker
                 else:
-                    who = "" if changed else current
+                    who = "" if changed or every_cue_named else current
                 if part:
                     out.append((who, part, t0, t1))
                     new_turns.append(changed)

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ._moved import forward
-from .errors import InputError
+from .errors import InputError, excerpt
 
 __all__ = ["SaturationResult", "saturation", "saturation_table", "interview_order", "GUEST_RULE"]
 
@@ -129,14 +129,16 @@ def interview_order(metadata: pd.DataFrame | None, doc_ids: Sequence[str], *, wa
         if bad:
             if warn:
                 what = "a date" if "date" in col else "a number"
-                shown = ", ".join(f"{d} ({text[d]!r})" if text[d] else f"{d} (empty)" for d in bad[:3])
+                # the documents are named; the cells' words only with PSYTHEMES_VERBOSE (docs/privacy.md)
+                shown = ", ".join(f"{d}{excerpt(text[d])}" if text[d] else f"{d} (empty)" for d in bad[:3])
                 warnings.warn(f"metadata column {headers[col]!r} gives no interview order: not {what} for "
                               f"{len(bad)} transcript(s): {shown}{', ...' if len(bad) > 3 else ''}; saturation uses "
                               "random orders", PsythemesWarning, stacklevel=3)
             continue
         if warn and guessed:
-            warnings.warn(f"metadata column {headers[col]!r}: dates such as {guessed!r} could be day or month "
-                          "first; read day first (write dates as YYYY-MM-DD to say)", PsythemesWarning, stacklevel=3)
+            warnings.warn(f"metadata column {headers[col]!r}: dates such as 03/04/2021 could be day or month first; "
+                          f"read day first{excerpt(guessed)} (write dates as YYYY-MM-DD to say)", PsythemesWarning,
+                          stacklevel=3)
         tied = key[key.duplicated(keep=False)]
         if warn and len(tied):
             warnings.warn(f"metadata column {headers[col]!r}: {len(tied)} transcripts share a value with another "
@@ -147,19 +149,31 @@ def interview_order(metadata: pd.DataFrame | None, doc_ids: Sequence[str], *, wa
 
 
 _NUMERIC_DATE = re.compile(r"(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})")
+_ISO_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}(?:[T ].*)?")
 
 
 def _dates(text: pd.Series) -> tuple[pd.Series, str | None]:
     """Dates of a column of date texts (NaT where not a date), and an example when the order of
-    day and month had to be guessed.  ``dd/mm/yyyy`` (also with ``.`` or ``-``): day first if a
-    first field is over 12, month first if a second is, day first with a guess when neither."""
-    parts = text.str.fullmatch(_NUMERIC_DATE.pattern)
-    if not bool(parts.any()):
-        return pd.to_datetime(text.where(text != ""), errors="coerce", format="mixed"), None
-    fields = text[parts].str.extract(_NUMERIC_DATE.pattern).astype(int)
-    month_first = bool((fields[1] > 12).any()) and not bool((fields[0] > 12).any())
-    guessed = None if bool((fields[0] > 12).any()) or month_first else str(text[parts].iloc[0])
-    return pd.to_datetime(text.where(text != ""), errors="coerce", dayfirst=not month_first, format="mixed"), guessed
+    day and month had to be guessed.  ISO dates (``2022-03-14``, also with a time, as Excel cells
+    read back) are read as such; ``dd/mm/yyyy`` (also with ``.`` or ``-``) day first if a first
+    field is over 12, month first if a second is, day first with a guess when neither; other
+    texts (``14 March 2022``) as pandas reads them."""
+    iso = text.str.fullmatch(_ISO_DATE.pattern)
+    numeric = text.str.fullmatch(_NUMERIC_DATE.pattern) & ~iso
+    other = ~iso & ~numeric & (text != "")
+    out = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    if iso.any():
+        out[iso] = pd.to_datetime(text[iso], errors="coerce", format="ISO8601")
+    guessed = None
+    if numeric.any():
+        fields = text[numeric].str.extract(_NUMERIC_DATE.pattern).astype(int)
+        month_first = bool((fields[1] > 12).any()) and not bool((fields[0] > 12).any())
+        if not month_first and not bool((fields[0] > 12).any()):
+            guessed = str(text[numeric].iloc[0])
+        out[numeric] = pd.to_datetime(text[numeric], errors="coerce", dayfirst=not month_first, format="mixed")
+    if other.any():
+        out[other] = pd.to_datetime(text[other], errors="coerce", format="mixed")
+    return out, guessed
 
 
 def _new_per_position(order: Sequence[str], items: dict[str, set[str]]) -> np.ndarray:
