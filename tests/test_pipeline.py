@@ -271,6 +271,9 @@ def test_theme_code_shares_table_and_report_section(demo_run):
     assert machine["n_segments"].sum() == len(pd.read_csv(out / "codes.csv"))
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Themes beside codes" in html and "machine % / gold %" in html
+    # the first screen names the coders and the reference (it said "Fleiss' κ of the 0 coders ()")
+    assert "beside Cohen&#x27;s κ of the two coders (A and B) against each other" in html
+    assert "(the majority of the coders who coded the document)" in html
     # the figures behind the saturation plot: per kind, one row per transcript added
     saturation = pd.read_csv(out / "saturation.csv")
     assert set(saturation["kind"]) == {"codes (gold)", "themes"}

@@ -706,11 +706,14 @@ def _parts_manifest(parts: dict[str, Any]) -> dict[str, Any]:
 
 
 def _headline(evaluation: Any) -> dict[str, Any]:
-    keep = {}
+    keep: dict[str, Any] = {}
     for key, value in evaluation.summary.items():
         if isinstance(value, (int, float, np.floating)) and not isinstance(value, bool):
             keep[key] = float(value)
     keep["roles_evaluated"] = evaluation.summary.get("roles_evaluated")  # None: every role
+    # the report's first screen names the coders and the reference
+    keep["coders"] = list(evaluation.summary.get("coders") or [])
+    keep["consensus"] = evaluation.summary.get("consensus")
     return keep
 
 

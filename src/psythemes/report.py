@@ -553,7 +553,8 @@ def _trust_section(data: ReportData, ctx: _Context) -> Section | None:
     named = ", ".join(coders[:-1]) + f" and {coders[-1]}" if len(coders) > 1 else ""
     humans = (f"Cohen's κ of the two coders ({named}) against each other on the units both coded"
               if len(coders) == 2 else
-              f"Fleiss' κ of the {len(coders)} coders ({named}) on the units two or more of them coded")
+              f"Fleiss' κ of the {len(coders)} coders ({named}) on the units two or more of them coded"
+              if coders else "κ of the human coders against each other on the units two or more of them coded")
     intervals = [(lo, hi) for lo, hi in zip(rows["machine_low"], rows["machine_high"], strict=True)]
     intervals += [(lo, hi) for lo, hi in zip(rows["human_low"], rows["human_high"], strict=True)] if has_human else []
     one_value = any(lo == hi for lo, hi in intervals if lo == lo and hi == hi)  # lo == lo: not NaN
