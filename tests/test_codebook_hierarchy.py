@@ -121,3 +121,35 @@ def test_a_codebook_psythemes_wrote_reads_back_without_a_word(tmp_path):
     again, said = _load(written)
     assert again.codes == cb.codes
     assert said == []  # every parent has its row and every name is unique: nothing to say
+
+
+def test_gold_at_a_heading_is_named_as_such_and_never_trained_or_scored(tmp_path):
+    """A stranger's revised codebook made 'Emotional Burden' a heading over 'Guilt' and 'Stress'.
+    Gold still coded at the heading: extract scored the heading as a code of its own (mean kappa
+    0.24, no warning) and train learned a class for it that map then assigned."""
+    import pandas as pd
+
+    from psythemes.codebook import codebook_from_dict
+    from psythemes.mapping import FewShotMapper
+    from psythemes.tables import clean_gold
+
+    book = codebook_from_dict({"codes": [
+        {"name": "Emotional Burden", "definition": "Feelings.", "codable": False, "children": [
+            {"name": "Guilt", "definition": "Feeling guilty."}, {"name": "Stress", "definition": "Feeling stressed."}]},
+        {"name": "Work & Money", "definition": "Jobs and income."}]})
+    assert book.codable_names == ["Guilt", "Stress", "Work & Money"] and book.heading_names == ["Emotional Burden"]
+    gold = pd.DataFrame({"doc_id": ["d", "d"], "start": [0, 10], "end": [5, 15], "code": ["guilt", "emotional burden"],
+                         "coder": ["A", "A"]})
+    with pytest.raises(InputError, match=r"'emotional burden' is a heading of the codebook \('Emotional Burden': it "
+                                         r"groups other codes and is never assigned\)"):
+        clean_gold(gold, book)
+    assert clean_gold(gold.iloc[:1], book)["code"].tolist() == ["Guilt"]
+    segments = pd.DataFrame({"doc_id": ["d"] * 4, "segment_id": [f"d:{i}" for i in range(4)],
+                             "start": [0, 10, 20, 30], "end": [5, 15, 25, 35],
+                             "text": ["I felt so guilty", "the money ran out", "guilty again, always", "lost my job"]})
+    with pytest.raises(InputError, match="is a heading of the codebook"):
+        FewShotMapper(book).fit(segments, ["Guilt", "Emotional Burden", "Work & Money", "Guilt"])
+    # a code the gold never gives: said, as the mapper will never assign it
+    with pytest.warns(PsythemesWarning, match=r"1 code\(s\) of the codebook have no gold example and will never be "
+                                              r"assigned by this mapper: Stress"):
+        FewShotMapper(book).fit(segments, ["Guilt", "Work & Money", "Guilt", "Work & Money"])

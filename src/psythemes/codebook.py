@@ -39,7 +39,7 @@ import uuid
 import warnings
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -197,6 +197,16 @@ class Codebook:
     def codable(self) -> list[Code]:
         """The codes a segment may get, in :meth:`flat` order (headings that only group are left out)."""
         return [c for c in self.flat() if c.codable]
+
+    @property
+    def codable_names(self) -> list[str]:
+        """Names of :meth:`codable` codes: the codes a mapper assigns and agreement is measured on."""
+        return [c.name for c in self.codable()]
+
+    @property
+    def heading_names(self) -> list[str]:
+        """Names of the headings, codes that only group others and are never assigned."""
+        return [c.name for c in self.flat() if not c.codable]
 
     @property
     def parent_of(self) -> dict[str, str | None]:
@@ -473,7 +483,7 @@ def _resolve_name(label: str, names: list[str]) -> str | None:
 
 
 def resolve_code_names(labels: Any, names: list[str], *, what: str = "code",
-                       path: str | Path | None = None) -> dict[str, str]:
+                       path: str | Path | None = None, headings: Sequence[str] = ()) -> dict[str, str]:
     """Map each label to the code name it means (exact, case-insensitive, the same slug, or its path).
 
     ``"diplomacy"``, ``"Diplomacy"`` and ``"DIPLOMACY"`` all find a code named ``DIPLOMACY``;
@@ -486,7 +496,8 @@ def resolve_code_names(labels: Any, names: list[str], *, what: str = "code",
     ------
     InputError
         For the first label that matches no code, with the closest name ("did you mean"), or
-        that matches the paths of several codes (naming them).
+        that matches the paths of several codes (naming them); one that matches one of
+        ``headings`` (codes that only group others and are never assigned) is named as such.
     """
     out: dict[str, str] = {}
     for label in labels:
@@ -494,6 +505,10 @@ def resolve_code_names(labels: Any, names: list[str], *, what: str = "code",
         if label in out:
             continue
         hit = _resolve_name(label, names)
+        heading = _resolve_name(label, list(headings)) if hit is None and headings else None
+        if heading is not None:
+            raise InputError(f"{what} {label!r} is a heading of the codebook ({heading!r}: it groups other codes and "
+                             "is never assigned); code one of its sub-codes, or mark it codable", path=path)
         if hit is None:
             several = _path_candidates(label, names)
             if len(several) > 1:

@@ -247,7 +247,7 @@ def _read_gold_csv(path: str | Path, codebook: Codebook, segments: pd.DataFrame 
                    qdpx_positions: str = "auto") -> pd.DataFrame:
     # spans beyond their text are dropped (with a warning) when transcripts.jsonl lies beside segments.csv
     lengths = segments.attrs.get("text_lengths") if segments is not None else None
-    return read_gold(path, codes=codebook.names, text_lengths=lengths, qdpx_positions=qdpx_positions,
+    return read_gold(path, codes=codebook, text_lengths=lengths, qdpx_positions=qdpx_positions,
                      texts=gold_texts(segments) if segments is not None else None)
 
 
@@ -496,7 +496,7 @@ def train_to_folder(
     params = {"single_label": scheme["single_label"], "roles": scheme["roles"]}
     n_docs = int(train[_DOC].nunique())
     if cv >= 2:
-        warn_thin_cross_validation(train[_DOC].astype(str).tolist(), y, cb.names, n_splits=cv)
+        warn_thin_cross_validation(train[_DOC].astype(str).tolist(), y, cb.codable_names, n_splits=cv)
     if cv >= 2 and n_docs >= 2:
         summary = grouped_cross_validate(
             lambda: FewShotMapper(cb, embedder=embedder, random_state=random_state, **params), train, y,
@@ -618,7 +618,7 @@ def review_run(run_dir: str | Path, out: str | Path, *, reviewer: str = "", min_
         suggestions = suggestions[suggestions["score"] >= min_score]
     table = review_table(run, suggestions=suggestions, reviewer=reviewer)
     return {"n_rows": len(table), "n_segments": int(table["segment_id"].nunique()),
-            **_write_sheet_and_copy(table, out, run.codebook.names)}
+            **_write_sheet_and_copy(table, out, run.codebook.codable_names)}
 
 
 def _write_sheet_and_copy(table: pd.DataFrame, out: Path, codes: Sequence[str]) -> dict[str, str]:
@@ -632,7 +632,7 @@ def _write_sheet_and_copy(table: pd.DataFrame, out: Path, codes: Sequence[str]) 
     return written
 
 
-def labelled_segments(segments: pd.DataFrame, gold_paths: Sequence[str | Path], *, codes: Sequence[str],
+def labelled_segments(segments: pd.DataFrame, gold_paths: Sequence[str | Path], *, codes: Sequence[str] | Codebook,
                       coders: Sequence[str] | None = None,
                       qdpx_positions: str = "auto") -> tuple[np.ndarray, list[list[str]]]:
     """Which segments are labelled by the given gold files, and their codes.
@@ -699,7 +699,7 @@ def next_batch(run_dir: str | Path, out: str | Path, *, n: int = 50, gold: Seque
     out = check_review_out(out, csv_copy=True, inputs=list(gold), run_dir=run_dir, overwrite=overwrite)
     run = read_run(run_dir)
     segments = run.segments.reset_index(drop=True)
-    rows, labels = labelled_segments(segments, list(gold), codes=run.codebook.names, coders=gold_coders,
+    rows, labels = labelled_segments(segments, list(gold), codes=run.codebook, coders=gold_coders,
                                      qdpx_positions=qdpx_positions)
     manifest = run.manifest if isinstance(run.manifest, dict) else {}
     options = manifest.get("options", {})
@@ -732,7 +732,7 @@ def next_batch(run_dir: str | Path, out: str | Path, *, n: int = 50, gold: Seque
     return {"n_selected": len(picked_ids), "n_labelled": int(len(rows)),
             "n_left": int(len(segments) - len(rows)),
             "n_docs": int(segments["doc_id"].iloc[picked].nunique()), "cold_start": sampler.classifier_ is None,
-            **_write_sheet_and_copy(table, out, run.codebook.names)}
+            **_write_sheet_and_copy(table, out, run.codebook.codable_names)}
 
 
 def default_key_path(out_dir: str | Path) -> Path:

@@ -399,7 +399,8 @@ def extract(
             from .evaluate import evaluate
 
             evaluation = evaluate(
-                codes, gold_table, segments, codes=book.names, overlap=scoring.overlap, consensus=scoring.consensus,
+                codes, gold_table, segments, codes=book.codable_names, overlap=scoring.overlap,
+                consensus=scoring.consensus,
                 ci=scoring.ci, n_boot=scoring.n_boot, random_state=random_state, roles=scoring.roles,
                 documents=scoring.documents,
             )
@@ -561,11 +562,11 @@ def _load_gold(gold: Any, project: Any, book: Any, transcripts: Sequence[Transcr
         table = gold_codings(project, coders)
         if table.empty:  # only machine codes in the project: nothing to evaluate against
             return None
-        table = clean_gold(table, book.names, lengths)
+        table = clean_gold(table, book, lengths)
     elif isinstance(gold, pd.DataFrame):
-        table = clean_gold(gold, book.names, lengths)
+        table = clean_gold(gold, book, lengths)
     else:
-        table = read_gold(list(gold) if isinstance(gold, (list, tuple)) else gold, codes=book.names, coders=coders,
+        table = read_gold(list(gold) if isinstance(gold, (list, tuple)) else gold, codes=book, coders=coders,
                           qdpx_positions=qdpx_positions, text_lengths=lengths,
                           texts={t.doc_id: t.text for t in transcripts})
     # the reader counted spans on documents the inputs lack (with a warning): nothing here can code them

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from .codebook import Codebook
     from .evaluate import Evaluation
 
 __all__ = [
@@ -495,7 +496,7 @@ def _missing(value: Any) -> bool:
     return bool(_is_missing(value))
 
 
-def _check_codes(frame: pd.DataFrame, codes: Sequence[str] | None, what: str) -> None:
+def _check_codes(frame: pd.DataFrame, codes: Sequence[str] | Codebook | None, what: str) -> None:
     """Give every code of ``frame`` the spelling of the code list (in place).
 
     A label finds its code by name, case-insensitively, by slug (``DIPLOMACY`` = ``diplomacy``,
@@ -506,16 +507,19 @@ def _check_codes(frame: pd.DataFrame, codes: Sequence[str] | None, what: str) ->
     """
     if codes is None:
         return
-    from .codebook import resolve_code_names, warn_respelt
+    from .codebook import Codebook, resolve_code_names, warn_respelt
 
     used = frame[_CODE].astype(str)
-    names = list(codes)
+    # a codebook: its codable codes; a label naming one of its headings is an error that says so
+    names = codes.codable_names if isinstance(codes, Codebook) else list(codes)
+    headings = codes.heading_names if isinstance(codes, Codebook) else []
     mapping: dict[str, str] = {}
     for i, label in enumerate(used):
         if label == "" or label in mapping:
             continue
         try:
-            mapping.update(resolve_code_names([label], names, what=what[:-1] if what.endswith("s") else what))
+            mapping.update(resolve_code_names([label], names, what=what[:-1] if what.endswith("s") else what,
+                                              headings=headings))
         except InputError as err:
             raise row_error(frame, i, err.message) from None
     warn_respelt(mapping, what.split()[0], source=frame.attrs.get("path"), stacklevel=5)
@@ -525,7 +529,7 @@ def _check_codes(frame: pd.DataFrame, codes: Sequence[str] | None, what: str) ->
 # ----------------------------------------------------------------------------- gold codes
 
 
-def clean_gold(gold: pd.DataFrame, codes: Sequence[str] | None = None,
+def clean_gold(gold: pd.DataFrame, codes: Sequence[str] | Codebook | None = None,
                text_lengths: Mapping[str, int] | None = None) -> pd.DataFrame:
     """Check gold spans already in memory (a DataFrame, a project's codings) as :func:`read_gold` does.
 
@@ -636,7 +640,7 @@ def _one_spelling_per_coder(frame: pd.DataFrame) -> pd.DataFrame:
 GoldTexts = Mapping[str, str] | Callable[[], Mapping[str, str] | None] | None
 
 
-def read_gold(path: str | Path | Sequence[str | Path], *, codes: Sequence[str] | None = None,
+def read_gold(path: str | Path | Sequence[str | Path], *, codes: Sequence[str] | Codebook | None = None,
               text_lengths: Mapping[str, int] | None = None, coders: Sequence[str] | None = None,
               qdpx_positions: str = "auto", texts: GoldTexts = None) -> pd.DataFrame:
     """Read and check gold codes (:data:`~psythemes.schema.GOLD_COLUMNS`, optional ``text``).
@@ -1373,15 +1377,16 @@ def _xlsx_bytes(table: pd.DataFrame, codes: Sequence[str]) -> bytes:
     return buffer.getvalue()
 
 
-def read_review(path: str | Path, *, codes: Sequence[str] | None = None) -> ReviewDecisions:
+def read_review(path: str | Path, *, codes: Sequence[str] | Codebook | None = None) -> ReviewDecisions:
     """Read a filled-in review sheet (``.xlsx`` or ``.csv``) as gold codes.
 
     Parameters
     ----------
     path : path
-    codes : sequence of str, optional
-        The codebook's code names, matched as gold codes are (case, punctuation, spacing, path;
-        a warning names the guesses); decisions naming other codes are one
+    codes : sequence of str or Codebook, optional
+        The codebook's code names (a codebook: its codable codes; a heading is named as one),
+        matched as gold codes are (case, punctuation, spacing, path; a warning names the
+        guesses); decisions naming other codes are one
         :class:`~psythemes.errors.InputError` naming their rows.  Default: any name is taken
         (and only ``;`` separates codes in a cell).
 
@@ -1499,7 +1504,7 @@ def _cell_text(value: Any) -> str:
     return str(value).strip()
 
 
-def _decisions(rows: list[tuple[int, dict[str, Any]]], path: Path, codes: Sequence[str] | None,
+def _decisions(rows: list[tuple[int, dict[str, Any]]], path: Path, codes: Sequence[str] | Codebook | None,
                default_reviewer: str) -> ReviewDecisions:
     import pandas as pd
 
@@ -1600,8 +1605,11 @@ class _DecisionNames:
     was the one separator).  Without a codebook only ``;`` separates.
     """
 
-    def __init__(self, codes: Sequence[str] | None):
-        self.known = list(codes) if codes is not None else None
+    def __init__(self, codes: Sequence[str] | Codebook | None):
+        from .codebook import Codebook
+
+        self.known = None if codes is None else codes.codable_names if isinstance(codes, Codebook) else list(codes)
+        self.headings = codes.heading_names if isinstance(codes, Codebook) else []
         #: label -> code name, for the labels taken (for :func:`~psythemes.codebook.warn_respelt`)
         self.used: dict[str, str] = {}
         self._hits: dict[str, str | None] = {}
@@ -1616,7 +1624,8 @@ class _DecisionNames:
             from .codebook import resolve_code_names
 
             try:
-                self._hits[label] = resolve_code_names([label], self.known, what="decision code")[label]
+                self._hits[label] = resolve_code_names([label], self.known, what="decision code",
+                                                       headings=self.headings)[label]
             except InputError as err:
                 self._hits[label], self._misses[label] = None, err.message
         return self._hits[label]

@@ -204,10 +204,13 @@ def evaluate_command(
     # ';' when given: code names such as "Work, pacing and daily life" hold commas
     if codebook is not None and codes is not None:
         raise InputError("--codebook and --codes both give the code list; use one")
+    book = None
     if codebook is not None:
         from ..codebook import load_codebook
 
-        code_list: list[str] | None = [code.name for code in load_codebook(codebook).codable()]
+        with warnings_as_lines():  # what reading it guessed is said as a line, not as Python's warning
+            book = load_codebook(codebook)
+        code_list: list[str] | None = book.codable_names
     else:
         code_list = ([c.strip() for c in codes.split(";") if c.strip()] if codes and ";" in codes
                      else comma_list(codes))
@@ -216,7 +219,8 @@ def evaluate_command(
         seg_table = read_segments(segments) if segments is not None else None
         # read_segments has read the transcripts.jsonl beside the table once: its lengths come with it
         try:
-            gold_table = read_gold(list(gold), codes=code_list, coders=coders, qdpx_positions=qdpx_positions,
+            gold_table = read_gold(list(gold), codes=book if book is not None else code_list, coders=coders,
+                                   qdpx_positions=qdpx_positions,
                                    text_lengths=seg_table.attrs.get("text_lengths") if seg_table is not None else None,
                                    texts=gold_texts(seg_table) if seg_table is not None else None)
             pred_table = read_codes(pred, codes=code_list)

@@ -363,7 +363,8 @@ class FewShotMapper(Params):
         self.embedder_ = embedder_or_default(self.embedder)
         mode, labels = _normalise_labels(y, len(segments))
         # gold spelt differently from the codebook ("diplomacy" for "DIPLOMACY") still finds its code
-        spelling = resolve_code_names(sorted({c for row in labels for c in row}), cb.names, what="gold code")
+        spelling = resolve_code_names(sorted({c for row in labels for c in row}), cb.codable_names, what="gold code",
+                                      headings=cb.heading_names)
         labels = [sorted({spelling[c] for c in row}) for row in labels]
         keep = self.eligible_mask(segments)
         if self.single_label:
@@ -380,15 +381,19 @@ class FewShotMapper(Params):
         X = self._features(segments, all_segments, fit=True)
         if mode == "single":
             target = [row[0] if row else NO_CODE for row in labels]
-            classes = [c for c in cb.names if c in set(target)] + ([NO_CODE] if NO_CODE in set(target) else [])
+            classes = [c for c in cb.codable_names if c in set(target)] + ([NO_CODE] if NO_CODE in set(target) else [])
             if len(classes) < 2:
                 raise InputError("need at least two different classes in the training labels")
             Y = np.array([[t == c for c in classes] for t in target], dtype=bool)
         else:
-            classes = [c for c in cb.names if any(c in row for row in labels)]
+            classes = [c for c in cb.codable_names if any(c in row for row in labels)]
             if not classes:
                 raise InputError("no segment carries a gold code; nothing to learn")
             Y = np.array([[c in row for c in classes] for row in labels], dtype=bool)
+        never = [c for c in cb.codable_names if c not in classes]
+        if never:  # a code the gold never gives is a code this mapper never assigns
+            warnings.warn(f"{len(never)} code(s) of the codebook have no gold example and will never be assigned by "
+                          f"this mapper: {', '.join(never)}", PsythemesWarning, stacklevel=2)
         groups = segments[DOC].astype(str).to_numpy()
         self.C_, cv_scores, thresholds = self._choose_C(X, Y, groups)
         self.cv_log_loss_ = cv_scores if mode == "single" else None
