@@ -89,6 +89,19 @@ def test_train_then_map_with_model(toy_files, tmp_path, capsys, fake_embedder):
     assert main(["map", str(seg_path), "--codebook", str(cb_path), "--model", str(model_dir), "--out", str(out)]) == 0
     codes = pd.read_csv(out / "codes.csv")
     assert (codes["method"] == "few-shot").all() and set(codes["code"]) == {"body", "trust"}
+    # the same codes in a file of another name (a CSV's codebook is named after it) are the same
+    # codebook; another code list is refused, saying what differs
+    from psythemes.codebook import save_codebook
+
+    copy = save_codebook(TOY, tmp_path / "toy_final.csv")
+    assert main(["map", str(seg_path), "--codebook", str(copy), "--model", str(model_dir),
+                 "--out", str(tmp_path / "out_copy")]) == 0
+    other = load_codebook(cb_path)
+    renamed = save_codebook(type(other)(name="v2", codes=other.codes[1:]), tmp_path / "v2.yaml")
+    capsys.readouterr()
+    assert main(["map", str(seg_path), "--codebook", str(renamed), "--model", str(model_dir),
+                 "--out", str(tmp_path / "out_v2")]) == 2
+    assert f"only in the model's: {other.codes[0].name})" in capsys.readouterr().err
     # few-shot straight from gold for two of the four documents: the segments trained on get no
     # codes (theirs are the gold; scored, they would show agreement the mapper never earned)
     gold = pd.read_csv(gold_path)

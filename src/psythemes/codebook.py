@@ -252,6 +252,12 @@ class Codebook:
         """What a run manifest records of the codebook a part was given: its name and content hash."""
         return {"name": self.name, "hash": self.hash()}
 
+    def same_codes(self, other: Codebook) -> bool:
+        """Whether ``other`` holds the same codes (names, definitions, criteria, examples, tree):
+        what a mapper trained on one needs of the other.  The codebooks' names (a CSV's is its file
+        name), descriptions, versions and the codes' GUIDs may differ."""
+        return codebook_to_dict(self, guids=False)["codes"] == codebook_to_dict(other, guids=False)["codes"]
+
     def hash(self) -> str:
         """Stable content hash (sha256 hex of the canonical JSON form); ``source`` and the codes'
         GUIDs are not part of it."""

@@ -293,10 +293,14 @@ def _fit_mapper(method: str, codebook: str | Path | None, segments: pd.DataFrame
     here on ``train``; empty otherwise)."""
     if model is not None:
         mapper = FewShotMapper.load(model, embedder=embedder)
-        if codebook is not None and load_codebook(codebook).hash() != mapper.codebook_.hash():
-            raise InputError(f"the model was trained with another codebook ({mapper.codebook_.name!r}, hash "
-                             f"{mapper.codebook_.hash()[:12]}); leave out --codebook to use the model's own",
-                             path=model)
+        given = load_codebook(codebook) if codebook is not None else None
+        if given is not None and not given.same_codes(mapper.codebook_):
+            theirs, mine = set(mapper.codebook_.names), set(given.names)
+            differ = (f"codes only in --codebook: {', '.join(sorted(mine - theirs)) or 'none'}; only in the model's: "
+                      f"{', '.join(sorted(theirs - mine)) or 'none'}" if mine != theirs
+                      else "the same code names, with other definitions, criteria, examples or tree")
+            raise InputError(f"the model was trained with another codebook ({differ}); leave out --codebook to use "
+                             "the model's own, or train again with this codebook", path=model)
         if single_label is not None:
             mapper.single_label = bool(single_label)
         return mapper, set()

@@ -661,7 +661,7 @@ def _check_mapper_codebook(mapper: Any, book: Any) -> None:
     from .codebook import load_codebook
 
     own = _mapper_codebook(mapper)
-    if own is not None and load_codebook(own).hash() != book.hash():
+    if own is not None and not load_codebook(own).same_codes(book):
         raise InputError("the mapper handed in has a codebook of its own that is not the run's codebook; give one "
                          "of them only")
 
