@@ -171,3 +171,11 @@ def read_gold_frame(gold, text_lengths):
 def test_a_folder_given_as_gold_is_named_as_a_folder(tmp_path):
     with pytest.raises(InputError, match="is a folder; give the gold codes file"):
         read_gold(tmp_path)
+
+
+def test_an_nvivo_root_before_a_top_level_code_finds_the_code():
+    # "Codes\\Emotional Burden\\Guilt" was found but "Codes\\Support Network" was refused
+    names = ["Support Network", "Guilt"]
+    labels = ["Codes\\\\Support Network", "Nodes\\support network", "Codes\\\\Emotional Burden\\\\Guilt"]
+    got = resolve_code_names(labels, names)
+    assert list(got.values()) == ["Support Network", "Support Network", "Guilt"]

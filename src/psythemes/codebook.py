@@ -485,7 +485,11 @@ def _resolve_name(label: str, names: list[str]) -> str | None:
     if slugged:
         return slugged[0] if len(slugged) == 1 else None
     by_path = _path_candidates(label, names)
-    return by_path[0] if len(by_path) == 1 else None
+    if len(by_path) == 1:
+        return by_path[0]
+    # NVivo's root alone before a top-level code ("Codes\\Support Network"): the code's own name
+    parts = code_path_parts(label)
+    return _resolve_name(parts[0], names) if len(parts) == 1 and parts[0] != label.strip() else None
 
 
 def resolve_code_names(labels: Any, names: list[str], *, what: str = "code",
