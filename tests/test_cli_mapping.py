@@ -42,6 +42,14 @@ def test_codebook_validate_and_convert(tmp_path, capsys):
     assert main(["codebook", "convert", str(qdc), str(csv)]) == 0
     assert load_codebook(csv).codes == load_codebook("psychosomatic").codes
     assert main(["codebook", "validate", str(csv)]) == 0
+    # an existing file (a team's notes beside the codes) is not replaced unasked
+    notes = tmp_path / "team.yaml"
+    notes.write_text("# our notes\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["codebook", "convert", str(csv), str(notes)]) == 2
+    assert "exists; give another file name, or --overwrite" in capsys.readouterr().err
+    assert notes.read_text(encoding="utf-8") == "# our notes\n"
+    assert main(["codebook", "convert", str(csv), str(notes), "--overwrite"]) == 0
 
 
 def test_codebook_validate_names_the_headings(tmp_path, capsys):

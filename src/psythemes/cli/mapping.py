@@ -152,6 +152,7 @@ def codebook_convert(
     source: Annotated[str, typer.Argument(
         help="Input codebook (.yaml/.csv/.tsv/.xlsx/.docx/.qdc/.qdpx) or shipped name.", show_default=False)],
     target: Annotated[Path, typer.Argument(help="Output file; format from the suffix.", show_default=False)],
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace TARGET if it exists.")] = False,
 ) -> None:
     """Convert a codebook between YAML, CSV (name,description) and REFI-QDA .qdc."""
     from ..codebook import load_codebook, save_codebook
@@ -159,6 +160,8 @@ def codebook_convert(
 
     if Path(source).resolve() == target.resolve():
         raise InputError("input and output are the same file", path=target)
+    if target.exists() and not overwrite:  # a codebook file may hold a team's notes: never replaced unasked
+        raise InputError("exists; give another file name, or --overwrite to replace it", path=target)
     with warnings_as_lines():
         cb = load_codebook(source)
     save_codebook(cb, target)
