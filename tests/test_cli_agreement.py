@@ -170,7 +170,7 @@ def test_evaluate_command_bad_input(data_dir, tmp_path, capsys):
                "alliance,awareness"])
     assert rc == 2
     err = capsys.readouterr().err
-    assert "gold.csv:4" in err and "alternation" in err  # first unknown code, with its line
+    assert "'alternation' (line 4)" in err and "gold.csv" in err  # every unknown code, with its line
     rc = main(["evaluate", "--pred", str(folder / "codes.csv"), "--gold", str(folder / "segments.csv"),
                "--segments", str(folder / "segments.csv"), "--out", str(tmp_path / "y")])
     assert rc == 2 and "lacks column" in capsys.readouterr().err

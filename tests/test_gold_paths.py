@@ -179,3 +179,15 @@ def test_an_nvivo_root_before_a_top_level_code_finds_the_code():
     labels = ["Codes\\\\Support Network", "Nodes\\support network", "Codes\\\\Emotional Burden\\\\Guilt"]
     got = resolve_code_names(labels, names)
     assert list(got.values()) == ["Support Network", "Support Network", "Guilt"]
+
+
+def test_every_gold_label_that_matches_no_code_is_named_at_once(tmp_path):
+    # a gold file from the previous codebook version named only its first stale code
+    gold = tmp_path / "v1_gold.csv"
+    gold.write_text("doc_id,start,end,code\nd,0,5,Family Support\nd,6,9,Trust\nd,10,15,Money\nd,16,20,Family Support\n",
+                    encoding="utf-8")
+    with pytest.raises(InputError, match=r"2 gold code labels match no code of the codebook: 'Family Support' "
+                                         r"\(line 2\); 'Money' \(line 4\); the first: gold code 'Family Support' is "
+                                         r"not in the codebook") as err:
+        read_gold(gold, codes=["Trust", "Financial Strain"])
+    assert err.value.path is not None

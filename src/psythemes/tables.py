@@ -514,14 +514,26 @@ def _check_codes(frame: pd.DataFrame, codes: Sequence[str] | Codebook | None, wh
     names = codes.codable_names if isinstance(codes, Codebook) else list(codes)
     headings = codes.heading_names if isinstance(codes, Codebook) else []
     mapping: dict[str, str] = {}
+    failed: dict[str, tuple[int, str]] = {}  # label -> (first row, why): every one is named at once
     for i, label in enumerate(used):
-        if label == "" or label in mapping:
+        if label == "" or label in mapping or label in failed:
             continue
         try:
             mapping.update(resolve_code_names([label], names, what=what[:-1] if what.endswith("s") else what,
                                               headings=headings))
         except InputError as err:
-            raise row_error(frame, i, err.message) from None
+            failed[label] = (i, err.message)
+    if len(failed) == 1:
+        (row, message), = failed.values()
+        raise row_error(frame, row, message)
+    if failed:
+        lines, in_file = row_lines(frame), "path" in frame.attrs
+        shown = "; ".join(f"{label!r} ({'line' if in_file else 'row'} {int(lines[row]) + (0 if in_file else 1)})"
+                          for label, (row, _) in list(failed.items())[:10])
+        first_row, first_message = next(iter(failed.values()))
+        raise InputError(f"{len(failed)} {what[:-1] if what.endswith('s') else what} labels match no code of the "
+                         f"codebook: {shown}{'; ...' if len(failed) > 10 else ''}; the first: {first_message}",
+                         path=frame.attrs.get("path"))
     warn_respelt(mapping, what.split()[0], source=frame.attrs.get("path"), stacklevel=5)
     frame[_CODE] = used.map(lambda v: mapping.get(v, v))
 
