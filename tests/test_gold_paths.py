@@ -131,6 +131,12 @@ def test_gold_files_without_a_coder_are_coders_named_after_their_files(tmp_path)
     with warnings.catch_warnings():  # one file: the one coder keeps the name "gold"
         warnings.simplefilter("error", PsythemesWarning)
         assert set(read_gold(ana)["coder"]) == {"gold"}
+    # one coder's codes in a file per transcript (no document in two files) stay one coder
+    p02 = tmp_path / "P02_codes.csv"
+    p02.write_text("doc_id,start,end,code\ne,0,5,a\n", encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PsythemesWarning)
+        assert set(read_gold([ana, p02])["coder"]) == {"gold"}
 
 
 def test_coder_names_that_differ_only_in_case_are_one_coder(tmp_path):

@@ -257,6 +257,26 @@ def test_a_reviewer_beside_a_full_coder_is_unknown_where_undecided(run_dir, tmp_
     assert units.loc[segments.iloc[0]["segment_id"], "coder:anna"] == "alliance"
 
 
+def test_a_reviewer_who_also_codes_whole_documents_keeps_them(run_dir, tmp_path):
+    # reviewer "anna" (a sheet) is "Anna" of a span CSV: her CSV-coded document kept only the
+    # sheet's spans, and its codes were lost ("coded_by ''")
+    from psythemes.evaluate import evaluate, load_gold
+    from psythemes.io import read_segments
+
+    sheet = tmp_path / "review.xlsx"
+    review_run(run_dir, sheet, reviewer="anna")
+    _fill(sheet, {2: "accept"})
+    segments = read_segments(run_dir / "segments.csv")
+    second = segments.iloc[1]
+    csv_gold = tmp_path / "gold.csv"
+    csv_gold.write_text(f"doc_id,start,end,code,coder\nP01-W1,{second['start']},{second['end']},awareness,Anna\n")
+    with pytest.warns(PsythemesWarning, match="one coder"):
+        result = evaluate(pd.read_csv(run_dir / "codes.csv"), load_gold([sheet, csv_gold], codes=CODES), segments,
+                          codes=CODES, n_boot=0)
+    units = result.units.set_index("segment_id")
+    assert units.loc[second["segment_id"], "gold"] == "awareness"
+
+
 def test_xlsx_sheet_cuts_long_cells_like_results_xlsx(tmp_path, monkeypatch):
     """One cut at Excel's cell limit (workbook.excel_text): ends in "…" where openpyxl would cut silently."""
     import openpyxl

@@ -619,6 +619,11 @@ def gold_docs_by_file_name(gold: pd.DataFrame, doc_ids: Iterable[str]) -> pd.Dat
     return out
 
 
+def _coder_key(name: Any) -> str:
+    """A coder's name as :func:`_one_spelling_per_coder` compares them (case and spaces ignored)."""
+    return " ".join(str(name).split()).casefold()
+
+
 def _one_spelling_per_coder(frame: pd.DataFrame) -> pd.DataFrame:
     """Coder names that differ only in case or spaces (``ana``, ``Ana``, ``Ana ``) are one coder,
     under the spelling used most (the first of equals); one warning names them.  As two coders,
@@ -627,10 +632,10 @@ def _one_spelling_per_coder(frame: pd.DataFrame) -> pd.DataFrame:
     counts = names.value_counts(sort=False)
     spelling: dict[str, str] = {}
     for name in counts.index:
-        key = " ".join(str(name).split()).casefold()
+        key = _coder_key(name)
         if key not in spelling or counts[name] > counts[spelling[key]]:
             spelling[key] = str(name)
-    renamed = {str(n): spelling[" ".join(str(n).split()).casefold()] for n in counts.index}
+    renamed = {str(n): spelling[_coder_key(n)] for n in counts.index}
     renamed = {old: new for old, new in renamed.items() if old != new}
     if not renamed:
         return frame
@@ -713,11 +718,12 @@ def read_gold(path: str | Path | Sequence[str | Path], *, codes: Sequence[str] |
                 joined.attrs[REVIEWED_SPANS] = [s for p in parts for s in p.attrs.get(REVIEWED_SPANS, [])]
                 joined.attrs[FULL_DOCS] = sorted({d for p in parts if REVIEWED_SPANS not in p.attrs
                                                   for d in p[_DOC].astype(str)})
-                full_coders = {str(c) for p in parts if REVIEWED_SPANS not in p.attrs for c in p[_CODER]}
+                # "anna" (a review sheet) and "Anna" (a span CSV) are one coder (_one_spelling_per_coder)
+                full_coders = {_coder_key(c) for p in parts if REVIEWED_SPANS not in p.attrs for c in p[_CODER]}
                 reviewed_by: dict[str, set[tuple[str, int, int]]] = {}
                 for part in parts:
                     for coder, spans in part.attrs.get(REVIEWED_BY, {}).items():
-                        if coder not in full_coders:
+                        if _coder_key(coder) not in full_coders:
                             reviewed_by.setdefault(coder, set()).update(spans)
                 joined.attrs[REVIEWED_BY] = reviewed_by
             return joined
@@ -788,11 +794,17 @@ def _twin_hint(path: Path) -> str:
 
 
 def _coders_named_by_file(parts: list[pd.DataFrame], paths: Sequence[str | Path]) -> list[pd.DataFrame]:
-    """Several gold files: codes without a coder (no coder column, an empty cell) are the coder
-    named after their file, so that two such files are two coders, not one called "gold" (beside
-    the consensus column ``gold``, as ``coder:gold``).  One warning names them."""
+    """Several gold files that code the same documents: codes without a coder (no coder column, an
+    empty cell) are the coder named after their file, so that two such files are two coders, not
+    one called "gold" (beside the consensus column ``gold``, as ``coder:gold``).  One warning names
+    them.  Files that share no document (one coder's codes, a file per transcript) stay one coder."""
     out, named = [], []
     taken = {str(c) for part in parts for c in part[_CODER]} - {DEFAULT_CODER}
+    nameless_docs = [set(part.loc[part[_CODER] == DEFAULT_CODER, _DOC].astype(str)) for part in parts
+                     if REVIEWED_SPANS not in part.attrs]
+    if sum(map(len, nameless_docs)) == len(set().union(*nameless_docs)):
+        # no document in two of them: one coder's codes split into files (one per transcript)
+        return parts
     for part, path in zip(parts, paths, strict=True):
         nameless = (part[_CODER] == DEFAULT_CODER).to_numpy()
         if not nameless.any() or REVIEWED_SPANS in part.attrs:  # a review sheet names its reviewer
