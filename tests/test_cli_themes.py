@@ -314,3 +314,4 @@ def test_name_like_words_are_capitalised_away_from_a_sentence_start():
     assert name_like_words(["gareth · fatigue", "nhs · august"], texts) == ["gareth"]
     # a label that keeps an acronym's capitals raised a KeyError that stopped extract
     assert name_like_words(["GP · doctor", "Gareth"], ["I trust my GP a lot.", *texts]) == ["gareth"]
+    assert name_like_words(["ışık · doktor"], ["ve Işık geldi", "ve Işık", "ve Işık"]) == []  # KeyError before

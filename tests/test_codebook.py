@@ -15,6 +15,7 @@ from psythemes.codebook import (
     Code,
     Codebook,
     code_guid,
+    code_guids,
     code_to_refi_element,
     codebook_from_dict,
     codebook_to_dict,
@@ -222,6 +223,11 @@ def test_refi_guids_read_are_written_back(tmp_path):
                      "Denial": code_guid("Denial"), "Trust": code_guid("Trust")}
     assert load_codebook(save_codebook(cb, tmp_path / "ours.yaml")).codes[0].guid == cb.codes[0].guid
     # the same codes without their GUIDs are the same codebook (a model trained on one maps with the other)
+    # a code read as "Trust" and renamed keeps its GUID; a new "Trust" must not get the same one
+    kept = replace(cb.codes[1], name="Trusting", guid=code_guid("Trust"))
+    both = codebook_from_dict({"codes": [{"name": "Trust", "definition": "d"}]})
+    guids = code_guids([kept, *both.codes])
+    assert guids["Trusting"] == code_guid("Trust") and guids["Trust"] != code_guid("Trust")
     without = codebook_from_dict(codebook_to_dict(cb, guids=False))
     assert without.codes[0].guid is None and without == cb and without.hash() == cb.hash()
     with pytest.raises(InputError, match="guid must look like"):

@@ -394,9 +394,13 @@ def test_uncoded_interviewer_turns_are_not_units_where_roles_cannot_decide():
     machine = pd.DataFrame({"doc_id": ["d"] * 2, "segment_id": ["s1", "s3"], "start": [10, 30], "end": [19, 39],
                             "code": ["alliance", "awareness"], "score": [0.9, 0.8], "method": ["zero-shot"] * 2})
     result, messages = _evaluate(machine, gold, segments, codes=["alliance", "awareness"])
-    # s4: an interviewer turn the gold codes stays a unit (a machine miss); s0 and s2 are set aside
-    assert set(result.units["segment_id"]) == {"s1", "s3", "s4"}
-    assert any("2 interviewer turn(s) that neither the machine nor the gold codes" in m for m in messages)
+    # the gold codes an interviewer turn (s4): the coders code interviewer turns, and all are units
+    assert set(result.units["segment_id"]) == {"s0", "s1", "s2", "s3", "s4"}
+    assert any("1 interviewer turn(s) carry gold codes: every interviewer turn is evaluated" in m for m in messages)
+    # the gold codes none: the interviewer turns nobody coded are set aside
+    uncoded, messages = _evaluate(machine, gold.iloc[:2], segments, codes=["alliance", "awareness"])
+    assert set(uncoded.units["segment_id"]) == {"s1", "s3"}
+    assert any("3 interviewer turn(s) that neither the machine nor the gold codes" in m for m in messages)
     everything, _ = _evaluate(machine, gold, segments, codes=["alliance", "awareness"], roles=None)
     assert everything.summary["n_units"] == 5
 

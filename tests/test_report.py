@@ -253,6 +253,12 @@ def test_table_one_says_what_the_metadata_lacks(report_data):
     assert "Table 1b. Participant characteristics (carer)" in page and "60 (60–60)" in page
     page = render_report(dataclasses.replace(report_data, metadata=bare.drop(columns="role")))
     assert "Table 1. Participant characteristics</h3>" in page  # no role column: everyone
+    # a moderator is the interviewer's side; a name column is never listed, however few or repeated
+    staff = bare.assign(role=["patient", "patient", "Moderator"], full_name=["Mary Jones", "Ann Lee", "Jo Hart"],
+                        interviewed_by=["Dr Jane Smith"] * 3)
+    page = render_report(dataclasses.replace(report_data, metadata=staff))
+    assert "Moderator" not in page and "Mary Jones" not in page and "Jane Smith" not in page
+    assert "Not in Table 1: full_name, interviewed_by" in page
 
 
 def test_run_table_describes_parts_without_cache_folders():

@@ -704,13 +704,21 @@ def code_guids(codes: Iterable[Code]) -> dict[str, str]:
     """``code name -> GUID`` for ``codes`` and their descendants: the GUID a code was read with,
     so a project written back names the QDA program's own codes, else :func:`code_guid` of its
     name.  A GUID that two codes carry stays with the first."""
+    flat = [c for top in codes for c in top.walk()]
     out: dict[str, str] = {}
     taken: set[str] = set()
-    for code in (c for top in codes for c in top.walk()):
-        guid = code.guid if code.guid and code.guid not in taken else code_guid(code.name)
-        out[code.name] = guid
-        taken.add(guid)
-    return out
+    for code in flat:  # the GUIDs read first, so no GUID made below can take one of them
+        if code.guid and code.guid not in taken:
+            out[code.name] = code.guid
+            taken.add(code.guid)
+    for code in flat:
+        if code.name not in out:
+            guid, n = code_guid(code.name), 1
+            while guid in taken:  # a code renamed in psythemes may hold the GUID of a new one's name
+                guid, n = code_guid(f"{code.name}#{n}"), n + 1
+            out[code.name] = guid
+            taken.add(guid)
+    return {code.name: out[code.name] for code in flat}
 
 
 def code_to_refi_element(code: Code, namespace: str = CODEBOOK_NS, *,

@@ -159,6 +159,17 @@ def _clean_segments(segments: pd.DataFrame) -> pd.DataFrame:
     return frame[columns].reset_index(drop=True)
 
 
+def _codes_interviewer_turns(units: pd.DataFrame, aligned: pd.DataFrame) -> bool:
+    """Whether the gold codes an interviewer turn: then the coders code interviewer turns, and
+    every interviewer turn is a unit (a warning counts the coded ones)."""
+    if _ROLE not in units.columns:
+        return False
+    asking = units.loc[units[_ROLE].fillna("").astype(str).str.casefold() == "interviewer", _SEG_ID]
+    n = int(asking.isin(set(aligned[_SEG_ID])).sum())
+    _warn_count(n, "interviewer turn(s) carry gold codes: every interviewer turn is evaluated")
+    return n > 0
+
+
 def _set_aside_uncoded(units: pd.DataFrame, aligned: pd.DataFrame, pred: pd.DataFrame, *,
                        backchannels: bool, interviewer: bool) -> pd.DataFrame:
     """Units without the backchannels ("mm-hmm", "yeah") and, with ``interviewer``, the interviewer
@@ -378,8 +389,9 @@ def evaluate(
         the units of some roles only (therapist turns, never client turns), only units of those
         roles are evaluated, with a warning that says so - the humans did not code the others,
         so a machine code there is outside the coding frame, not a false positive.  Where that
-        cannot be told (a coded unit has no role), interviewer turns that neither side codes
-        are not evaluated, as ``extract`` sets them aside.  A list: units of these roles
+        cannot be told (a coded unit has no role, or every role is coded) and the gold codes no
+        interviewer turn, interviewer turns that neither side codes are not evaluated, as
+        ``extract`` sets them aside.  A list: units of these roles
         (case-insensitive).  ``None``: every unit.
     backchannels : {"drop", "keep"}
         ``"drop"`` (default): units whose ``kind`` is ``backchannel`` and that neither side codes are
@@ -436,9 +448,10 @@ def evaluate(
     aligned, unaligned = align_gold(gold, units, overlap=overlap)
     units, roles_evaluated = _units_of_roles(units, aligned, roles)
     # where the gold's roles could not decide (a coded unit without a role), interviewer turns that
-    # nobody coded are still set aside, as extract does
+    # nobody coded are still set aside, as extract does - unless the coders code interviewer turns
     units = _set_aside_uncoded(units, aligned, pred, backchannels=backchannels == "drop",
-                               interviewer=roles == "gold" and roles_evaluated is None)
+                               interviewer=roles == "gold" and roles_evaluated is None
+                               and not _codes_interviewer_turns(units, aligned))
     if units.empty:
         raise InputError("no unit left to evaluate: every segment of the gold-coded documents is a backchannel "
                          "or an interviewer turn that neither the machine nor the gold codes")

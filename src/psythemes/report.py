@@ -113,7 +113,8 @@ class ReportData:
 
 
 # Column names of names and notes (Table 1 leaves them out when every value differs)
-_FREE_TEXT_COLUMNS = ("name", "note", "comment", "remark", "memo", "pseudonym", "interviewer", "contact", "email")
+_FREE_TEXT_COLUMNS = ("name", "note", "comment", "remark", "memo", "pseudonym", "interviewer", "contact", "email",
+                      "_by", "by_")
 
 
 def table_one(
@@ -172,10 +173,12 @@ def table_one(
         missing = n - len(values)
         numeric = pd.to_numeric(values, errors="coerce")
         pieces = values.astype(str).str.split(multi_value_separator).explode().str.strip()
-        # names or free text: a name-like column, sentences, or never a repeat among many
-        free_text = (any(key in str(column).lower() for key in _FREE_TEXT_COLUMNS)
-                     or pieces.str.split().str.len().mean() >= 3 or len(values) >= 10)
-        if numeric.isna().any() and len(values) > 3 and pieces.nunique() == len(pieces) and free_text:
+        # names or free text: a name-like column (left out however few its rows and however often
+        # a name repeats: an interviewer's name), or sentences, or never a repeat among many
+        name_like = any(key in str(column).lower() for key in _FREE_TEXT_COLUMNS)
+        free_text = name_like or pieces.str.split().str.len().mean() >= 3 or len(values) >= 10
+        if numeric.isna().any() and (name_like or (len(values) > 3 and pieces.nunique() == len(pieces)
+                                                   and free_text)):
             # a different text for every participant (names, notes) describes no group, and would
             # print each participant's name or note in the report
             left_out.append(str(column))
@@ -658,13 +661,17 @@ def _overview_section(data: ReportData, ctx: _Context) -> Section | None:
 
 def _participant_roles(metadata: pd.DataFrame) -> list[str | None]:
     """The roles Table 1 describes, one table each: every role of the metadata but the
-    interviewer's, as first written (``Patient`` and ``patient`` are one); ``[None]`` (everyone)
-    without a role column."""
+    interviewer's (``Interviewer``, ``Moderator``, ... as :func:`psythemes.io.role_of` reads them),
+    as first written (``Patient`` and ``patient`` are one); ``[None]`` (everyone) without a role
+    column."""
     if "role" not in metadata:
         return [None]
+    from .io import role_of
+
     seen: dict[str, str] = {}
     for value in metadata["role"].dropna().astype(str).str.strip():
-        if value and value.casefold() != "interviewer":
+        # "Moderator", "Facilitator", "Researcher": the interviewer's side, as speaker labels are
+        if value and role_of(value) != "interviewer":
             seen.setdefault(value.casefold(), value)
     return list(seen.values()) or [None]
 

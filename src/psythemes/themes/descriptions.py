@@ -449,7 +449,10 @@ def name_like_words(labels: Sequence[str], texts: Sequence[str], *, min_count: i
             if not before or before[-1] in ".!?:\"\u201c([":  # a sentence start capitalises any word
                 continue
             found = m.group(1)
-            counts = seen[found.lower()]
+            # matched ignoring case, but lower() does not undo every match ("Işık" vs "ışık")
+            counts = seen.get(found.lower())
+            if counts is None:
+                continue
             counts[0] += 1
             counts[1] += found[0].isupper() and not found.isupper()
     return [w for w, (n, upper) in seen.items() if n >= min_count and upper >= share * n]
