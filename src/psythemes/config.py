@@ -20,7 +20,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .errors import InputError, did_you_mean
 
@@ -99,7 +99,7 @@ class EvaluationOptions:
     n_boot: int = 1000
     gold_coders: tuple[str, ...] | None = None
     roles: str | tuple[str, ...] | None = "gold"
-    documents: str = "gold"
+    documents: Literal["gold", "all"] = "gold"
 
     def manifest_params(self) -> dict[str, Any]:
         out = dict(vars(self))

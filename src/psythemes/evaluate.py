@@ -37,7 +37,7 @@ import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -361,7 +361,7 @@ def evaluate(
     random_state: int | None = 0,
     roles: str | Sequence[str] | None = "gold",
     backchannels: str = "drop",
-    documents: str = "gold",
+    documents: Literal["gold", "all"] = "gold",
 ) -> Evaluation:
     """Compare machine codes with gold codes per segment, with human agreement alongside.
 

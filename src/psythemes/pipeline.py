@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -125,7 +125,7 @@ def extract(
     overlap: float = 0.5,
     n_boot: int = 1000,
     evaluate_roles: str | Sequence[str] | None = "gold",
-    evaluate_documents: str = "gold",
+    evaluate_documents: Literal["gold", "all"] = "gold",
     random_state: int = 0,
     qdpx: bool = True,
     pseudonymise: Any = False,

@@ -19,7 +19,6 @@ import hashlib
 import html
 import io
 import math
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,7 +144,7 @@ def table_one(
     -------
     DataFrame
         Columns ``characteristic``, ``level``, ``value``; the first row is ``n``.  ``exclude``
-        (ids, role, wave, interview dates and order) is matched ignoring case, spaces and hyphens.  Text columns
+        (ids, role, wave, interview dates and order) is matched ignoring case, spaces and underscores.  Text columns
         with a different value for every participant (more than three) that hold names or free
         text (a name-like column name, values of three words or more, or ten participants or
         more) are left out, named in ``attrs["left_out"]``.
@@ -159,9 +158,11 @@ def table_one(
     rows: list[dict[str, Any]] = [{"characteristic": "n", "level": "", "value": str(n)}]
     left_out: list[str] = []
     # headers as typed ("Interview date") are matched like the names above
-    excluded = {_header_key(c) for c in exclude}
+    from .tables import header_key
+
+    excluded = {header_key(c) for c in exclude}
     for column in frame.columns:
-        if _header_key(column) in excluded:
+        if header_key(column) in excluded:
             continue
         values = frame[column].dropna()
         values = values[values.astype(str).str.strip() != ""]
@@ -203,10 +204,6 @@ def table_one(
     table = pd.DataFrame(rows, columns=["characteristic", "level", "value"])
     table.attrs["left_out"] = left_out
     return table
-
-
-def _header_key(name: Any) -> str:
-    return re.sub(r"[\s\-]+", "_", str(name).strip().lower())
 
 
 def _fmt_number(x: float) -> str:

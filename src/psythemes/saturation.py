@@ -102,7 +102,7 @@ def interview_order(metadata: pd.DataFrame | None, doc_ids: Sequence[str], *, wa
     """The documents in interview order when the metadata gives it for every one of them, else None.
 
     The column is the first of :data:`ORDER_COLUMNS` that the metadata has, its header matched
-    ignoring case, spaces and hyphens (``Interview date``).  Dates in ISO form (``2022-03-14``)
+    ignoring case, spaces and underscores (``Interview date``).  Dates in ISO form (``2022-03-14``)
     are read as such; ``14/03/2022`` is read day first when some day is over 12 or when nothing
     tells (a warning says so), month first when some month position is over 12.  With ``warn``,
     a warning says why a column there gave no order (a value missing or not a date), and which
@@ -115,11 +115,14 @@ def interview_order(metadata: pd.DataFrame | None, doc_ids: Sequence[str], *, wa
     if metadata is None or metadata.empty or "doc_id" not in metadata.columns:
         return None
     meta = metadata.drop_duplicates("doc_id").set_index("doc_id")
-    headers = {re.sub(r"[\s\-]+", "_", str(c).strip().lower()): c for c in meta.columns}
+    from .tables import header_key
+
+    headers = {header_key(c): c for c in meta.columns}
     for col in ORDER_COLUMNS:
-        if col not in headers:
+        if header_key(col) not in headers:
             continue
-        values = meta[headers[col]].reindex(list(doc_ids))
+        header = headers[header_key(col)]
+        values = meta[header].reindex(list(doc_ids))
         text = values.astype(str).str.strip().where(values.notna(), "")
         if "date" in col:
             key, guessed = _dates(text)
@@ -131,17 +134,17 @@ def interview_order(metadata: pd.DataFrame | None, doc_ids: Sequence[str], *, wa
                 what = "a date" if "date" in col else "a number"
                 # the documents are named; the cells' words only with PSYTHEMES_VERBOSE (docs/privacy.md)
                 shown = ", ".join(f"{d}{excerpt(text[d])}" if text[d] else f"{d} (empty)" for d in bad[:3])
-                warnings.warn(f"metadata column {headers[col]!r} gives no interview order: not {what} for "
+                warnings.warn(f"metadata column {header!r} gives no interview order: not {what} for "
                               f"{len(bad)} transcript(s): {shown}{', ...' if len(bad) > 3 else ''}; saturation uses "
                               "random orders", PsythemesWarning, stacklevel=3)
             continue
         if warn and guessed:
-            warnings.warn(f"metadata column {headers[col]!r}: dates such as 03/04/2021 could be day or month first; "
+            warnings.warn(f"metadata column {header!r}: dates such as 03/04/2021 could be day or month first; "
                           f"read day first{excerpt(guessed)} (write dates as YYYY-MM-DD to say)", PsythemesWarning,
                           stacklevel=3)
         tied = key[key.duplicated(keep=False)]
         if warn and len(tied):
-            warnings.warn(f"metadata column {headers[col]!r}: {len(tied)} transcripts share a value with another "
+            warnings.warn(f"metadata column {header!r}: {len(tied)} transcripts share a value with another "
                           f"(e.g. {', '.join(map(str, tied.index[:3]))}): those are ordered by doc_id",
                           PsythemesWarning, stacklevel=3)
         return sorted(doc_ids, key=lambda d: (key[d], d))
