@@ -373,3 +373,20 @@ def test_map_and_train_refuse_transcripts(tmp_path, capsys):
         err = capsys.readouterr().err
         assert f"'psythemes {args[0]}' reads a segments.csv, not transcripts" in err and "psythemes segment" in err
     assert not (tmp_path / "m").exists() and not (tmp_path / "t").exists()
+
+
+def test_training_leaves_out_interviewer_turns_nobody_coded(tmp_path):
+    # `segment` output without metadata: participants have no role, and the interviewer's 56
+    # questions were "no code" training examples, where evaluate sets them aside
+    from psythemes.errors import PsythemesWarning
+    from psythemes.jobs import _few_shot_training
+
+    segs, y = toy_corpus(2)
+    segs = segs.assign(role=["interviewer" if i % 2 == 0 else "" for i in range(len(segs))])
+    gold = segs.assign(code=y)[[(i % 2 == 1 and v is not None) for i, v in enumerate(y)]]
+    gold_path = tmp_path / "gold.csv"
+    gold[["doc_id", "start", "end", "code"]].to_csv(gold_path, index=False)
+    with pytest.warns(PsythemesWarning, match=r"12 interviewer turn\(s\) or backchannel\(s\) without a gold code are "
+                                              "not training examples"):
+        train, _, _ = _few_shot_training(TOY, segs, gold_path, None)
+    assert (train["role"] != "interviewer").all() and len(train) == 12

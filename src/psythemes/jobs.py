@@ -267,6 +267,17 @@ def _few_shot_training(cb: Codebook, segments: pd.DataFrame, train: str | Path, 
         raise InputError("no segment belongs to a document of the gold table", path=train)
     seg = segments.iloc[keep].reset_index(drop=True)
     y = [y_all[i] for i in keep]
+    # interviewer turns and backchannels that no code is on: map leaves them uncoded and evaluate
+    # sets them aside, so they are no "no code" examples either (unless the gold codes interviewer turns)
+    coded = np.array([len(v) > 0 for v in y], dtype=bool)
+    asking = (seg[_ROLE].fillna("").astype(str).str.casefold() == "interviewer").to_numpy() if _ROLE in seg \
+        else np.zeros(len(seg), dtype=bool)
+    aside = set_aside_mask(seg, interviewer="keep" if (coded & asking).any() else "drop", backchannels="drop") & ~coded
+    if aside.any() and not aside.all():
+        warnings.warn(f"{int(aside.sum())} interviewer turn(s) or backchannel(s) without a gold code are not "
+                      "training examples (map leaves them uncoded)", PsythemesWarning, stacklevel=3)
+        seg = seg[~aside].reset_index(drop=True)
+        y = [v for v, a in zip(y, aside, strict=True) if not a]
     scheme = infer_scheme(seg, y, single_label)
     if scheme["single_label"]:
         y_one = labels_from_gold(seg, gold, single=True)  # several codes on a unit: the one most coders gave
