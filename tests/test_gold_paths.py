@@ -137,6 +137,11 @@ def test_gold_files_without_a_coder_are_coders_named_after_their_files(tmp_path)
     with warnings.catch_warnings():
         warnings.simplefilter("error", PsythemesWarning)
         assert set(read_gold([ana, p02])["coder"]) == {"gold"}
+    # beside a named coder, one file without coders is a coder of its own, named after the file
+    ben = tmp_path / "ben.csv"
+    ben.write_text("doc_id,start,end,code,coder\ne,0,5,a,Ben\n", encoding="utf-8")
+    with pytest.warns(PsythemesWarning, match="named after its file: ana.csv -> 'ana'"):
+        assert set(read_gold([ben, ana])["coder"]) == {"Ben", "ana"}
 
 
 def test_coder_names_that_differ_only_in_case_are_one_coder(tmp_path):

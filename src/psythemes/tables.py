@@ -800,11 +800,12 @@ def _coders_named_by_file(parts: list[pd.DataFrame], paths: Sequence[str | Path]
     them.  Files that share no document (one coder's codes, a file per transcript) stay one coder."""
     out, named = [], []
     taken = {str(c) for part in parts for c in part[_CODER]} - {DEFAULT_CODER}
-    nameless_docs = [set(part.loc[part[_CODER] == DEFAULT_CODER, _DOC].astype(str)) for part in parts
-                     if REVIEWED_SPANS not in part.attrs]
-    if sum(map(len, nameless_docs)) == len(set().union(*nameless_docs)):
-        # no document in two of them: one coder's codes split into files (one per transcript)
-        return parts
+    nameless_docs = [docs for docs in (set(part.loc[part[_CODER] == DEFAULT_CODER, _DOC].astype(str))
+                                       for part in parts if REVIEWED_SPANS not in part.attrs) if docs]
+    if len(nameless_docs) > 1 or not taken:
+        if sum(map(len, nameless_docs)) == len(set().union(*nameless_docs)):
+            # no document in two of them: one coder's codes split into files (one per transcript)
+            return parts
     for part, path in zip(parts, paths, strict=True):
         nameless = (part[_CODER] == DEFAULT_CODER).to_numpy()
         if not nameless.any() or REVIEWED_SPANS in part.attrs:  # a review sheet names its reviewer
