@@ -525,7 +525,10 @@ def test_zero_shot_plain_codebook_codes_a_realistic_share():
     segs, y = toy_corpus(6)  # a third body, a third trust, a third neither
     fixed = ZeroShotMapper(PLAIN, embedder=FakeEmbedder(), self_training=False).fit(segs)
     assert fixed.self_model_ is None
-    mapper = ZeroShotMapper(PLAIN, embedder=FakeEmbedder()).fit(segs)
+    # by default not below 500 segments (on small corpora it let one code take most of them), said
+    with pytest.warns(PsythemesWarning, match="zero-shot without self-training: 72 segments are fewer than the 500"):
+        assert ZeroShotMapper(PLAIN, embedder=FakeEmbedder()).fit(segs).self_model_ is None
+    mapper = ZeroShotMapper(PLAIN, embedder=FakeEmbedder(), self_training=True).fit(segs)
     assert mapper.self_model_ is not None and "__none__" in mapper.self_model_.classes
     pred = mapper.predict_single(segs)
     truth = [{"body": "Body Work", "trust": "TRUST"}.get(v) for v in y]
@@ -539,9 +542,9 @@ def test_zero_shot_plain_codebook_codes_a_realistic_share():
     # scheme leave a third or more uncoded; benchmarks/experiments/zeroshot_many_codes.py)
     coded = segs[[v in ("body", "trust") for v in y]].reset_index(drop=True)
     with pytest.warns(PsythemesWarning, match=r"zero-shot coded 100% of the 48 segments, one code each"):
-        ZeroShotMapper(PLAIN, embedder=FakeEmbedder()).fit(coded).predict(coded)
+        ZeroShotMapper(PLAIN, embedder=FakeEmbedder(), self_training=True).fit(coded).predict(coded)
     # single-label: every segment gets exactly its best code
-    single = ZeroShotMapper(PLAIN, embedder=FakeEmbedder(), single_label=True).fit(segs)
+    single = ZeroShotMapper(PLAIN, embedder=FakeEmbedder(), single_label=True, self_training=True).fit(segs)
     one = single.predict(segs)
     assert len(one) == len(segs) == one["segment_id"].nunique()
     # roles: only those segments are coded
@@ -552,8 +555,9 @@ def test_zero_shot_plain_codebook_codes_a_realistic_share():
 def test_zero_shot_single_label_second_stage():
     """Single-label, self-trained: a few-shot mapper trained on the most confident decisions decides."""
     segs, y = toy_corpus(6)
-    first = ZeroShotMapper(PLAIN, embedder=FakeEmbedder(), single_label=True, refine=None).fit(segs)
-    second = ZeroShotMapper(PLAIN, embedder=FakeEmbedder(), single_label=True).fit(segs, all_segments=segs)
+    first = ZeroShotMapper(PLAIN, embedder=FakeEmbedder(), single_label=True, refine=None, self_training=True).fit(segs)
+    second = ZeroShotMapper(PLAIN, embedder=FakeEmbedder(), single_label=True, self_training=True).fit(
+        segs, all_segments=segs)
     assert first.refiner_ is None and second.refiner_ is not None and second.refine == 0.3
     refiner = second.refiner_
     assert refiner.single_label and refiner.n_train_ >= 0.3 * len(segs) * 0.9  # the share, ties included
@@ -575,7 +579,7 @@ def test_zero_shot_second_stage_is_skipped_for_large_codebooks(monkeypatch):
 
     segs, _ = toy_corpus(6)
     monkeypatch.setattr(zeroshot, "_REFINE_MAX_CODES", 1)  # the toy codebook's 2 codes count as "large"
-    mapper = ZeroShotMapper(PLAIN, embedder=FakeEmbedder(), single_label=True).fit(segs)
+    mapper = ZeroShotMapper(PLAIN, embedder=FakeEmbedder(), single_label=True, self_training=True).fit(segs)
     assert mapper.self_model_ is not None and mapper.refiner_ is None
 
 

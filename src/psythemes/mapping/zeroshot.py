@@ -58,6 +58,10 @@ _RELATIVE_SD = 0.5
 # The second stage (refine) was chosen on schemes of 3-8 codes; its few-shot fit (C by grouped CV)
 # grows with the classes and took minutes on 165 near-duplicate codes, so larger codebooks skip it.
 _REFINE_MAX_CODES = 20
+# Self-training by default only from this many segments: on smaller corpora it often let one code
+# take most segments (random subsets of 3-24 AnnoMI / ESConv transcripts; docs/mapping.md, "Zero-shot:
+# small studies"), and the corpus calibration alone did better on average.
+MIN_SELF_TRAINING_SEGMENTS = 500
 
 
 def _parse_threshold(threshold: Any, names: list[str]) -> dict[str, float] | str:
@@ -129,7 +133,8 @@ class ZeroShotMapper(Params):
         Calibrate on the unlabelled segments given to :meth:`fit` by transductive
         self-training (:mod:`psythemes.selftrain`).  ``"auto"``: when the threshold is
         ``"auto"``, some code has no examples or include criteria (a plain ``name,description``
-        codebook) and :meth:`fit` gets at least 30 segments (5 per code).
+        codebook) and :meth:`fit` gets at least :data:`MIN_SELF_TRAINING_SEGMENTS` (500) segments
+        (fewer: a warning says it is off); ``True``: from 30 segments (5 per code).
     single_label : bool, default False
         Every eligible segment gets exactly one code, its best, never none (schemes where each
         unit has one code, e.g. MI therapist behaviour).
@@ -320,7 +325,15 @@ class ZeroShotMapper(Params):
             return False
         if self.self_training is True:
             return True
-        return self.threshold == "auto" and any(self._plain(c) for c in self.codebook_.codable())
+        if not (self.threshold == "auto" and any(self._plain(c) for c in self.codebook_.codable())):
+            return False
+        if n_segments < MIN_SELF_TRAINING_SEGMENTS:
+            warnings.warn(f"zero-shot without self-training: {n_segments} segments are fewer than the "
+                          f"{MIN_SELF_TRAINING_SEGMENTS} it needs to help (on small corpora it let one code take "
+                          "most segments); thresholds come from the corpus' own scores (self_training=True forces "
+                          "it; docs/mapping.md)", PsythemesWarning, stacklevel=4)
+            return False
+        return True
 
     def _calibrate(self, segments: pd.DataFrame | None) -> dict[str, float]:
         parsed = _parse_threshold(self.threshold, self.codes_)
