@@ -390,3 +390,20 @@ def test_training_leaves_out_interviewer_turns_nobody_coded(tmp_path):
                                               "not training examples"):
         train, _, _ = _few_shot_training(TOY, segs, gold_path, None)
     assert (train["role"] != "interviewer").all() and len(train) == 12
+
+
+def test_map_self_training_option(toy_files, tmp_path, capsys, fake_embedder):
+    """A small study turns self-training off by default (said); --self-training on forces it."""
+    from psythemes.codebook import save_codebook
+
+    from test_mapping import PLAIN
+
+    seg_path, _, _ = toy_files
+    plain = save_codebook(PLAIN, tmp_path / "plain.csv")
+    assert main(["map", str(seg_path), "--codebook", str(plain), "--out", str(tmp_path / "auto")]) == 0
+    assert "zero-shot without self-training: 48 segments are fewer than the 500" in capsys.readouterr().err
+    assert main(["map", str(seg_path), "--codebook", str(plain), "--self-training", "on",
+                 "--out", str(tmp_path / "on")]) == 0
+    assert "without self-training" not in capsys.readouterr().err
+    assert main(["map", str(seg_path), "--codebook", str(plain), "--self-training", "maybe",
+                 "--out", str(tmp_path / "x")]) == 2

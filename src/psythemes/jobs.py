@@ -299,7 +299,7 @@ def _few_shot_training(cb: Codebook, segments: pd.DataFrame, train: str | Path, 
 def _fit_mapper(method: str, codebook: str | Path | None, segments: pd.DataFrame, *, train: str | Path | None,
                 model: str | Path | None, threshold: str | float, max_codes: int | None, embedder: Any = None,
                 single_label: bool | None = None, roles: Sequence[str] | None = None,
-                qdpx_positions: str = "auto") -> tuple[Any, set[str]]:
+                qdpx_positions: str = "auto", self_training: bool | str = "auto") -> tuple[Any, set[str]]:
     """The fitted mapper, and the ids of the segments it was trained on (a few-shot mapper fitted
     here on ``train``; empty otherwise)."""
     if model is not None:
@@ -330,7 +330,8 @@ def _fit_mapper(method: str, codebook: str | Path | None, segments: pd.DataFrame
     except (TypeError, ValueError):
         thr = threshold
     return ZeroShotMapper(cb, embedder=embedder, threshold=thr, max_codes=max_codes, single_label=bool(single_label),
-                          roles=list(roles) if roles else None).fit(calibration_corpus(cb, segments)), set()
+                          roles=list(roles) if roles else None, self_training=self_training,
+                          ).fit(calibration_corpus(cb, segments)), set()
 
 
 def _theme_inputs(themes_dir: Path, segments: pd.DataFrame, mapper: Any,
@@ -385,6 +386,7 @@ def map_segments_to_files(
     interviewer: str = "drop",
     backchannels: str = "drop",
     qdpx_positions: str = "auto",
+    self_training: bool | str = "auto",
 ) -> dict[str, Any]:
     """Map a ``segments.csv`` to a codebook and write ``codes.csv`` (and ``theme_codes.csv``).
 
@@ -405,7 +407,7 @@ def map_segments_to_files(
     themes : path, optional
         Folder with ``themes.csv`` and ``segment_themes.csv``; theme-to-code suggestions use a
         zero-shot mapper on the theme centroids.
-    threshold, max_codes
+    threshold, max_codes, self_training
         Zero-shot options (see :class:`ZeroShotMapper`).
     embedder : object, optional
     single_label : bool, optional
@@ -450,6 +452,7 @@ def map_segments_to_files(
     to_code = frame[~aside].reset_index(drop=True)
     out = prepare_out_dir(out_dir)
     mapper, trained_on = _fit_mapper(method, codebook, to_code, train=train, model=model, threshold=threshold,
+                                     self_training=self_training,
                                      max_codes=max_codes, embedder=embedder, single_label=single_label, roles=roles,
                                      qdpx_positions=qdpx_positions)
     if isinstance(mapper, FewShotMapper):

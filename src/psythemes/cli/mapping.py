@@ -34,6 +34,9 @@ def map_command(
     threshold: Annotated[str, typer.Option(
         help="Zero-shot threshold: auto or a number.", metavar="auto|NUMBER")] = "auto",
     max_codes: Annotated[int | None, typer.Option(min=1, help="At most this many codes per segment.")] = None,
+    self_training: Annotated[Literal["auto", "on", "off"], typer.Option(
+        help="Zero-shot, codes without examples: self-train on the corpus (auto: from 500 segments; see "
+             "docs/mapping.md).")] = "auto",
     single_label: Annotated[bool | None, typer.Option(
         "--single-label/--multi-label",
         help="Every segment gets exactly its best code (--single-label), or any number incl. none (zero-shot "
@@ -65,6 +68,7 @@ def map_command(
             threshold=threshold, max_codes=max_codes, single_label=single_label,
             roles=comma_list(roles), interviewer="keep" if keep_interviewer else "drop",
             backchannels="keep" if keep_backchannels else "drop", qdpx_positions=qdpx_positions,
+            self_training={"on": True, "off": False}.get(self_training, "auto"),
         )
     for message in run["warnings"]:
         print_warning(message)
