@@ -44,7 +44,7 @@ import pandas as pd
 
 from . import agreement as ag
 from .errors import InputError, PsythemesWarning
-from .schema import CODE_COLUMNS, GOLD_COLUMNS, SEGMENT_COLUMNS, coded_roles
+from .schema import CODE_COLUMNS, GOLD_COLUMNS, SEGMENT_COLUMNS, coded_roles, interviewer_rows
 from .segment import KIND_BACKCHANNEL
 
 # The readers and the writer of the tables live in psythemes.tables; their names here stay importable
@@ -162,9 +162,7 @@ def _clean_segments(segments: pd.DataFrame) -> pd.DataFrame:
 def _codes_interviewer_turns(units: pd.DataFrame, aligned: pd.DataFrame) -> bool:
     """Whether the gold codes an interviewer turn: then the coders code interviewer turns, and
     every interviewer turn is a unit (a warning counts the coded ones)."""
-    if _ROLE not in units.columns:
-        return False
-    asking = units.loc[units[_ROLE].fillna("").astype(str).str.casefold() == "interviewer", _SEG_ID]
+    asking = units.loc[interviewer_rows(units), _SEG_ID]
     n = int(asking.isin(set(aligned[_SEG_ID])).sum())
     _warn_count(n, "interviewer turn(s) carry gold codes: every interviewer turn is evaluated")
     return n > 0
@@ -188,7 +186,7 @@ def _set_aside_uncoded(units: pd.DataFrame, aligned: pd.DataFrame, pred: pd.Data
                                       "not evaluated (as in extract)")
         kept &= ~aside
     if interviewer and _ROLE in units.columns:
-        aside = (units[_ROLE].fillna("").astype(str).str.casefold() == "interviewer").to_numpy() & ~coded & kept
+        aside = interviewer_rows(units) & ~coded & kept
         _warn_count(int(aside.sum()), "interviewer turn(s) that neither the machine nor the gold codes are "
                                       "not evaluated (as in extract; roles=None / --all-roles evaluates them)")
         kept &= ~aside

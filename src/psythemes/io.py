@@ -1008,15 +1008,21 @@ _VTT_TIMING = re.compile(r"^\s*(?:\d{2,}:)?\d{2}:\d{2}\.\d{3}\s+-->\s+(?:\d{2,}:
 _TAG = re.compile(r"<[^>\n]*>")
 
 
-def _check_vtt_blocks(text: str, path: Path) -> None:
-    """Name the first cue that webvtt-py would skip silently (no valid timing line)."""
+def _text_blocks(text: str) -> list[list[tuple[int, str]]]:
+    """The blocks of a subtitle file (separated by blank lines), each a list of ``(line number,
+    line)``; the first may be empty (the file opens with a blank line)."""
     blocks: list[list[tuple[int, str]]] = [[]]
     for lineno, line in enumerate(text.split("\n"), start=1):
         if line.strip():
             blocks[-1].append((lineno, line))
         elif blocks[-1]:
             blocks.append([])
-    for block in blocks[1:]:  # the first block is the WEBVTT header
+    return blocks
+
+
+def _check_vtt_blocks(text: str, path: Path) -> None:
+    """Name the first cue that webvtt-py would skip silently (no valid timing line)."""
+    for block in _text_blocks(text)[1:]:  # the first block is the WEBVTT header
         if not block or block[0][1].startswith(("NOTE", "STYLE", "REGION")):
             continue
         if not any(_VTT_TIMING.match(line) for _, line in block[:2]):  # an optional cue id comes first
@@ -1162,11 +1168,11 @@ def read_sbv(path: str | Path, *, doc_id: str | None = None, encoding: str | Non
     path = Path(path)
     text = _read_text_file(path, encoding)
     # webvtt-py skips a block without a valid timing line silently: name the first one
-    for match in re.finditer(r"(?:^|\n[ \t]*\n)\s*(?P<first>[^\n]*)", text):
-        if match.group("first").strip() and not _SBV_TIMING.match(match.group("first")):
-            line = text.count("\n", 0, match.start("first")) + 1
-            raise InputError(f"malformed SBV caption block (no 'start,end' timing line){excerpt(match.group('first'))}",
-                             path=path, line=line)
+    for block in _text_blocks(text):
+        if block and not _SBV_TIMING.match(block[0][1]):
+            lineno, line = block[0]
+            raise InputError(f"malformed SBV caption block (no 'start,end' timing line){excerpt(line)}",
+                             path=path, line=lineno)
     captions = webvtt.from_buffer(_io.StringIO(text), format="sbv").captions
     if not captions:
         raise InputError("no SBV caption blocks found", path=path)

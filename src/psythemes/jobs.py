@@ -31,6 +31,7 @@ from .mapping import (
     map_themes,
     warn_thin_cross_validation,
 )
+from .schema import interviewer_rows
 from .segment import segment_transcripts
 from .tables import (
     gold_texts,
@@ -270,8 +271,7 @@ def _few_shot_training(cb: Codebook, segments: pd.DataFrame, train: str | Path, 
     # interviewer turns and backchannels that no code is on: map leaves them uncoded and evaluate
     # sets them aside, so they are no "no code" examples either (unless the gold codes interviewer turns)
     coded = np.array([len(v) > 0 for v in y], dtype=bool)
-    asking = (seg[_ROLE].fillna("").astype(str).str.casefold() == "interviewer").to_numpy() if _ROLE in seg \
-        else np.zeros(len(seg), dtype=bool)
+    asking = interviewer_rows(seg)
     aside = set_aside_mask(seg, interviewer="keep" if (coded & asking).any() else "drop", backchannels="drop") & ~coded
     if aside.any() and not aside.all():
         warnings.warn(f"{int(aside.sum())} interviewer turn(s) or backchannel(s) without a gold code are not "

@@ -150,8 +150,8 @@ def table_one(
         more) are left out, named in ``attrs["left_out"]``.
     """
     frame = metadata.copy()
-    if role is not None and "role" in frame:  # "Patient" is "patient"
-        frame = frame[frame["role"].astype(str).str.strip().str.casefold() == role.strip().casefold()]
+    if role is not None and "role" in frame:
+        frame = frame[_of_role(frame, role)]
     if participant_column in frame:
         frame = frame.drop_duplicates(participant_column, keep="first")
     n = len(frame)
@@ -656,6 +656,12 @@ def _overview_section(data: ReportData, ctx: _Context) -> Section | None:
     return Section("overview", "Corpus overview", "".join(parts)) if parts else None
 
 
+def _of_role(metadata: pd.DataFrame, role: str) -> pd.Series:
+    """Rows of ``metadata`` whose role is ``role``, case and surrounding spaces ignored ("Patient" is
+    "patient")."""
+    return metadata["role"].astype(str).str.strip().str.casefold() == role.strip().casefold()
+
+
 def _participant_roles(metadata: pd.DataFrame) -> list[str | None]:
     """The roles Table 1 describes, one table each: every role of the metadata but the
     interviewer's (``Interviewer``, ``Moderator``, ... as :func:`psythemes.io.role_of` reads them),
@@ -704,8 +710,7 @@ def _group_documents(segments: pd.DataFrame, metadata: pd.DataFrame, role: str =
     groups), and how many: Table 1 describes each by the metadata's one row."""
     if segments.empty or not {"doc_id", "speaker"} <= set(segments.columns):
         return {}
-    same = metadata["role"].astype(str).str.strip().str.casefold() == role.strip().casefold()
-    docs = set(metadata.loc[same, "doc_id"].astype(str)) if "doc_id" in metadata else set()
+    docs = set(metadata.loc[_of_role(metadata, role), "doc_id"].astype(str)) if "doc_id" in metadata else set()
     said = segments[segments["doc_id"].astype(str).isin(docs)]
     if "role" in said:
         said = said[said["role"].fillna("").astype(str) != "interviewer"]

@@ -189,16 +189,19 @@ def _new_per_position(order: Sequence[str], items: dict[str, set[str]]) -> np.nd
     return out
 
 
-def _saturation_point(new: np.ndarray, base: int, run: int, threshold: float) -> int | None:
-    if len(new) < base + run:
-        return None
+def _run_new_shares(new: np.ndarray, base: int, run: int) -> list[float]:
+    """Per position, the new-information ratio of the run ending there (NaN where none ends)."""
     in_base = int(new[:base].sum())
-    if in_base == 0:
-        return None
-    for start in range(base, len(new) - run + 1):
-        if new[start:start + run].sum() / in_base <= threshold:
-            return start + run
-    return None
+    out = [float("nan")] * len(new)
+    if in_base:
+        for start in range(base, len(new) - run + 1):
+            out[start + run - 1] = float(new[start:start + run].sum()) / in_base
+    return out
+
+
+def _saturation_point(new: np.ndarray, base: int, run: int, threshold: float) -> int | None:
+    """The number of transcripts after which the first run's ratio is at most ``threshold``."""
+    return next((n + 1 for n, share in enumerate(_run_new_shares(new, base, run)) if share <= threshold), None)
 
 
 def saturation(items: pd.DataFrame, *, docs: Sequence[str] | None = None, order: Sequence[str] | None = None,
@@ -265,16 +268,6 @@ def saturation(items: pd.DataFrame, *, docs: Sequence[str] | None = None, order:
     return SaturationResult(kind=kind, ordered=order is not None, curve=curve, saturation_at=points,
                             n_items=len(set().union(*by_doc.values())) if by_doc else 0, base_size=base_size,
                             run_length=run_length, threshold=threshold)
-
-
-def _run_new_shares(new: np.ndarray, base: int, run: int) -> list[float]:
-    """Per position, the new-information ratio of the run ending there (NaN where none ends)."""
-    in_base = int(new[:base].sum())
-    out = [float("nan")] * len(new)
-    if in_base:
-        for start in range(base, len(new) - run + 1):
-            out[start + run - 1] = float(new[start:start + run].sum()) / in_base
-    return out
 
 
 def saturation_table(results: Sequence[SaturationResult]) -> pd.DataFrame:

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
@@ -132,6 +133,14 @@ SEGMENT_THEME_COLUMNS: list[str] = ["segment_id", "theme_id", "probability"]
 #: the quote nearest the theme's centroid, ``similarity`` its cosine to that centroid.
 THEME_QUOTE_COLUMNS: list[str] = ["theme_id", "rank", "doc_id", "segment_id", "start", "end", "speaker", "role",
                                   "text", "similarity"]
+
+
+def interviewer_rows(table: pd.DataFrame) -> np.ndarray:
+    """Rows of a segment table whose ``role`` is the interviewer's (case ignored); none when the
+    table has no role column.  The one test of it for evaluation and training."""
+    if "role" not in table.columns:
+        return np.zeros(len(table), dtype=bool)
+    return (table["role"].fillna("").astype(str).str.casefold() == "interviewer").to_numpy()
 
 
 def coded_roles(roles: Iterable[Any], coded: Iterable[bool]) -> list[str] | None:

@@ -496,6 +496,16 @@ def _missing(value: Any) -> bool:
     return bool(_is_missing(value))
 
 
+def _code_names(codes: Sequence[str] | Codebook) -> tuple[list[str], list[str]]:
+    """The names labels may take, and the headings a label is told apart from: a codebook's codable
+    codes and its headings (a label naming a heading is an error that says so); a list as it is."""
+    from .codebook import Codebook
+
+    if isinstance(codes, Codebook):
+        return codes.codable_names, codes.heading_names
+    return list(codes), []
+
+
 def _check_codes(frame: pd.DataFrame, codes: Sequence[str] | Codebook | None, what: str) -> None:
     """Give every code of ``frame`` the spelling of the code list (in place).
 
@@ -507,12 +517,10 @@ def _check_codes(frame: pd.DataFrame, codes: Sequence[str] | Codebook | None, wh
     """
     if codes is None:
         return
-    from .codebook import Codebook, resolve_code_names, warn_respelt
+    from .codebook import resolve_code_names, warn_respelt
 
     used = frame[_CODE].astype(str)
-    # a codebook: its codable codes; a label naming one of its headings is an error that says so
-    names = codes.codable_names if isinstance(codes, Codebook) else list(codes)
-    headings = codes.heading_names if isinstance(codes, Codebook) else []
+    names, headings = _code_names(codes)
     mapping: dict[str, str] = {}
     failed: dict[str, tuple[int, str]] = {}  # label -> (first row, why): every one is named at once
     for i, label in enumerate(used):
@@ -1631,10 +1639,10 @@ class _DecisionNames:
     """
 
     def __init__(self, codes: Sequence[str] | Codebook | None):
-        from .codebook import Codebook
-
-        self.known = None if codes is None else codes.codable_names if isinstance(codes, Codebook) else list(codes)
-        self.headings = codes.heading_names if isinstance(codes, Codebook) else []
+        self.known: list[str] | None = None
+        self.headings: list[str] = []
+        if codes is not None:
+            self.known, self.headings = _code_names(codes)
         #: label -> code name, for the labels taken (for :func:`~psythemes.codebook.warn_respelt`)
         self.used: dict[str, str] = {}
         self._hits: dict[str, str | None] = {}
