@@ -80,6 +80,13 @@ def test_map_zero_shot(toy_files, tmp_path, capsys, fake_embedder):
     assert list(codes.columns) == ["doc_id", "segment_id", "start", "end", "code", "score", "method", "evidence"]
     assert set(codes["code"]) <= {"body", "trust", "agree"} and (codes["method"] == "zero-shot").all()
     assert "codes assigned" in capsys.readouterr().out
+    # codes corrected by hand in codes.csv survive a second run, beside the new codes
+    corrected = (out / "codes.csv").read_text() + "doc0,doc0:0-1,0,1,trust,1.0,human,checked by AB\n"
+    (out / "codes.csv").write_text(corrected)
+    assert main(["map", str(seg_path), "--codebook", str(cb_path), "--out", str(out)]) == 0
+    assert "codes.csv was changed since psythemes wrote it; kept as codes.kept.csv" in capsys.readouterr().err
+    assert (out / "codes.kept.csv").read_text() == corrected
+    assert "checked by AB" not in (out / "codes.csv").read_text()
 
 
 def test_train_then_map_with_model(toy_files, tmp_path, capsys, fake_embedder):

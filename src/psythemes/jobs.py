@@ -33,6 +33,7 @@ from .mapping import (
 )
 from .schema import interviewer_rows
 from .segment import segment_transcripts
+from .staging import keeping_edited
 from .tables import (
     gold_texts,
     read_gold,
@@ -127,11 +128,12 @@ def segment_files(
         backchannels=backchannels, lang=lang, spacy_model=spacy_model,
         return_dropped=True)
     out_dir = prepare_out_dir(out_dir)
-    outputs = {
-        "segments": write_segments(out_dir / SEGMENTS_FILE, kept),
-        "dropped": write_segments(out_dir / DROPPED_FILE, dropped),
-        "transcripts": _io.write_transcripts_jsonl(out_dir / TRANSCRIPTS_FILE, transcripts),
-    }
+    with keeping_edited(out_dir):
+        outputs = {
+            "segments": write_segments(out_dir / SEGMENTS_FILE, kept),
+            "dropped": write_segments(out_dir / DROPPED_FILE, dropped),
+            "transcripts": _io.write_transcripts_jsonl(out_dir / TRANSCRIPTS_FILE, transcripts),
+        }
     return SegmentRun(n_transcripts=len(transcripts), n_segments=len(kept), n_dropped=len(dropped), unit=unit,
                       out_dir=out_dir, outputs=outputs)
 
@@ -462,7 +464,16 @@ def map_segments_to_files(
     # the segments a mapper was just trained on are coded by hand: predicting them would repeat the
     # gold, and scoring those predictions against it would report agreement the mapper never earned
     codes = codes[~codes[_SEG].astype(str).isin(trained_on)].reset_index(drop=True)
-    write_codes(out / "codes.csv", codes)
+    theme_codes = None
+    if themes is not None:
+        zs = (mapper if isinstance(mapper, ZeroShotMapper)
+              else ZeroShotMapper(mapper.codebook_, embedder=mapper.embedder_).fit())
+        theme_table, centroids, quotes = _theme_inputs(Path(themes), frame, zs)
+        theme_codes = map_themes(theme_table, centroids, zs, quotes=quotes)
+    with keeping_edited(out):
+        write_codes(out / "codes.csv", codes)
+        if theme_codes is not None:
+            write_table(out / "theme_codes.csv", theme_codes)
     warnings: list[str] = []
     result: dict[str, Any] = {"out_dir": str(out), "method": mapper.method, "n_segments": len(frame),
                               "n_set_aside": int(aside.sum()), "n_trained_on": len(trained_on),
@@ -470,12 +481,7 @@ def map_segments_to_files(
                               "n_coded_segments": int(codes[_SEG].nunique()) if len(codes) else 0, "warnings": warnings,
                               # a multi-label few-shot model's threshold per code (empty otherwise)
                               "thresholds": dict(mapper.thresholds_) if isinstance(mapper, FewShotMapper) else {}}
-    if themes is not None:
-        zs = (mapper if isinstance(mapper, ZeroShotMapper)
-              else ZeroShotMapper(mapper.codebook_, embedder=mapper.embedder_).fit())
-        theme_table, centroids, quotes = _theme_inputs(Path(themes), frame, zs)
-        theme_codes = map_themes(theme_table, centroids, zs, quotes=quotes)
-        write_table(out / "theme_codes.csv", theme_codes)
+    if theme_codes is not None:
         result["n_themes"] = len(theme_codes)
     return result
 
@@ -523,9 +529,9 @@ def train_to_folder(
     model = FewShotMapper(cb, embedder=embedder, random_state=random_state, **params).fit(
         train, y, all_segments=frame, unlabelled=_mapping.not_trained_on(frame, train))
     gold_names = " + ".join(Path(g).name for g in (gold if isinstance(gold, (list, tuple)) else [gold]))
-    out = model.save(out_dir,
-                     training_data=f"{Path(segments).name} + {gold_names}: {len(train)} segments, {n_docs} documents",
-                     metrics=metrics)
+    training_data = f"{Path(segments).name} + {gold_names}: {len(train)} segments, {n_docs} documents"
+    with keeping_edited(out_dir):
+        out = model.save(out_dir, training_data=training_data, metrics=metrics)
     return {"out_dir": str(out), "n_segments": len(train), "n_docs": n_docs, "thresholds": dict(model.thresholds_),
             **metrics}
 
@@ -597,7 +603,8 @@ def discover_themes(
         embeddings = embedder.embed_segments(segments)
     discoverer = ThemeDiscoverer(embedder=embedder, **params).fit(segments, embeddings, metadata=metadata)
     if out_dir is not None:
-        write_theme_outputs(out_dir, discoverer, include_segments=include_segments)
+        with keeping_edited(out_dir):
+            write_theme_outputs(out_dir, discoverer, include_segments=include_segments)
     return discoverer
 
 
@@ -791,8 +798,9 @@ def pseudonymise_files(inputs: str | Path | Iterable[str | Path], out_dir: str |
     prepare_out_dir(out_dir)
     # the key first: pseudonymised files without their key could never be restored
     result.key.save(key_path)
-    for target, t in zip(targets, result.transcripts, strict=True):
-        write_text(target, t.text)
+    with keeping_edited(out_dir):
+        for target, t in zip(targets, result.transcripts, strict=True):
+            write_text(target, t.text)
     return result, key_path
 
 
@@ -821,11 +829,13 @@ def restore_files(inputs: str | Path | Iterable[str | Path], out_dir: str | Path
     targets = [out_dir / f.name for f in files]
     _refuse_inputs(targets, files)
     prepare_out_dir(out_dir)
-    written = []
-    for source, target in zip(files, targets, strict=True):
+    texts = []  # all read before anything is written: an unreadable file leaves the folder as it was
+    for source in files:
         try:
             raw = source.read_bytes()
         except OSError as err:
             raise InputError(f"cannot read: {err.strerror}", path=source) from None
-        written.append(write_text(target, restore_text(normalise_text(decode_bytes(raw, source)), key)))
+        texts.append(restore_text(normalise_text(decode_bytes(raw, source)), key))
+    with keeping_edited(out_dir):
+        written = [write_text(target, text) for target, text in zip(targets, texts, strict=True)]
     return written, check_restore_files(files, key)

@@ -39,6 +39,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import tempfile
@@ -50,9 +51,13 @@ from typing import Literal
 
 from .errors import InputError, PsythemesWarning
 
-__all__ = ["StagedFolder", "check_out_dir", "owned_outputs", "checkpoint", "clean_temporary_files"]
+__all__ = ["StagedFolder", "check_out_dir", "owned_outputs", "keeping_edited", "checkpoint", "clean_temporary_files"]
 
 _STAGING = ".psythemes-staging-"
+#: What a stage command wrote into a folder in place, with hashes (see :func:`keeping_edited`).
+LEDGER = ".psythemes-outputs.json"
+#: Name part of the hard links :func:`keeping_edited` keeps of a folder's files while it writes.
+_BACKUP = ".psythemes-backup-"
 _OLD = ".psythemes-old-"
 #: Name pattern of atomic_open's temporary files (``.<name>.<random>.tmp``).
 _TMP = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
@@ -330,6 +335,119 @@ class StagedFolder:
         os.rename(self.path, self.target)
         checkpoint("new moved in")
         shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def keeping_edited(folder: str | Path) -> Iterator[Path]:
+    """Write files into ``folder`` in place, keeping any file the writing replaces that is not psythemes' own.
+
+    The stage commands (``segment``, ``map``, ``evaluate``, ``themes``, ``train``,
+    ``pseudonymise``, ``restore``) write their few files straight into a folder instead of
+    swapping it as :class:`StagedFolder` does.  A file they replace that psythemes did not write,
+    or that was changed since it wrote it (a ``codes.csv`` corrected by hand, a pseudonymised
+    transcript where a missed name was blanked out), is kept as ``<stem>.kept<suffix>`` with a
+    warning.  What psythemes writes is recorded with its SHA-256 in ``.psythemes-outputs.json``
+    in the folder; the hashes of an ``extract`` run's ``manifest.json`` count too.  Only the
+    folder's own files are watched, not its subfolders (``figures/`` is redrawn every run).
+
+    While the body runs, each file of the folder has a hard link (a copy where links are not
+    possible) beside it, so a file replaced there can still be kept afterwards; a run killed
+    before the end leaves them, and the next run into the folder settles them first.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    _settle_backups(folder)
+    token = secrets.token_hex(4)
+    before: dict[str, tuple[int, Path]] = {}
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
+                continue
+            backup = folder / f".{entry.name}{_BACKUP}{token}"
+            try:
+                _link_or_copy(Path(entry.path), backup)
+            except OSError:
+                continue
+            before[entry.name] = (entry.stat(follow_symlinks=False).st_ino, backup)
+    try:
+        yield folder
+    finally:
+        kept = {name: _settle(folder, name, backup, inode) for name, (inode, backup) in before.items()}
+        _record_outputs(folder, unchanged={n for n, (inode, _) in before.items() if _inode(folder / n) == inode})
+        for name, (new, why) in ((n, k) for n, k in kept.items() if k is not None):
+            warnings.warn(f"{folder / name} {why}; kept as {new}", PsythemesWarning, stacklevel=3)
+
+
+def _inode(path: Path) -> int | None:
+    try:
+        return path.lstat().st_ino
+    except OSError:
+        return None
+
+
+def _ledger(folder: Path) -> dict[str, str]:
+    """``{file name: sha256}`` of what the stage commands wrote into ``folder``."""
+    try:
+        ledger = json.loads((folder / LEDGER).read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return {}
+    hashes = ledger.get("output_sha256") if isinstance(ledger, dict) else None
+    if not isinstance(hashes, dict):
+        return {}
+    return {str(k): str(v) for k, v in hashes.items() if isinstance(k, str) and "/" not in k}
+
+
+def _settle(folder: Path, name: str, backup: Path, inode: int | None) -> tuple[str, str] | None:
+    """Drop the backup of ``name``, or keep it under a free name when the file it held was replaced
+    and was not psythemes' own; returns (the kept name, why) then."""
+    if inode is not None and _inode(folder / name) == inode:
+        backup.unlink(missing_ok=True)  # not replaced
+        return None
+    own = {**owned_outputs(folder)[0], **_ledger(folder)}.get(name)
+    if own is not None and sha256_file(backup) == own:
+        backup.unlink(missing_ok=True)  # psythemes' own, unchanged: replacing it loses nothing
+        return None
+    dest = _free_name(folder / name)
+    os.rename(backup, dest)
+    return dest.name, "was changed since psythemes wrote it" if own is not None else "is not psythemes' file"
+
+
+def _settle_backups(folder: Path) -> None:
+    """Settle the backups that a run killed inside :func:`keeping_edited` left in ``folder``."""
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            name, sep, _ = entry.name.partition(_BACKUP)
+            if not sep or not name.startswith(".") or not entry.is_file(follow_symlinks=False):
+                continue
+            original = name[1:]
+            kept = _settle(folder, original, Path(entry.path), entry.stat(follow_symlinks=False).st_ino)
+            if kept is not None:
+                warnings.warn(f"{folder / original} {kept[1]} (a run was killed while writing); kept as {kept[0]}",
+                              PsythemesWarning, stacklevel=4)
+
+
+def _record_outputs(folder: Path, *, unchanged: set[str]) -> None:
+    """Record the hashes of the folder's files that the run wrote (all but ``unchanged`` and
+    those it found there), keeping the entries of earlier runs whose files are still there."""
+    from . import __version__
+    from .outputs import write_json
+
+    ledger = _ledger(folder)
+    written = {}
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
+                continue
+            if entry.name in ledger and entry.name in unchanged:
+                written[entry.name] = ledger[entry.name]
+            elif entry.name not in unchanged and not _KEPT.search(entry.name):
+                written[entry.name] = sha256_file(Path(entry.path))
+    with contextlib.suppress(OSError):
+        write_json(folder / LEDGER, {"psythemes": __version__, "output_sha256": dict(sorted(written.items()))})
+
+
+#: A file kept by :func:`_free_name` (``codes.kept.csv``, ``codes.kept-2.csv``).
+_KEPT = re.compile(r"\.kept(-\d+)?(\.[^.]*)?$")
 
 
 def glob_escape(name: str) -> str:

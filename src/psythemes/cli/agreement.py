@@ -198,7 +198,7 @@ def evaluate_command(
                          "--pred-units-only scores only the segments listed in --pred")
     if segments is not None and pred_units_only:
         raise InputError("--pred-units-only and --segments exclude each other")
-    from ..staging import check_out_dir
+    from ..staging import check_out_dir, keeping_edited
 
     check_out_dir(out, stage_command=True)  # before the evaluation, not after it
     # ';' when given: code names such as "Work, pacing and daily life" hold commas
@@ -240,7 +240,8 @@ def evaluate_command(
                               random_state=seed, roles=None if all_roles else "gold",
                               backchannels="keep" if keep_backchannels else "drop",
                               documents="all" if all_documents_coded else "gold")
-    paths = write_evaluation(result, out)
+    with keeping_edited(out):
+        paths = write_evaluation(result, out)
     if segments is None:
         print_warning(f"scored only the {result.summary['n_units']} units that have a machine code in --pred "
                       "(--pred-units-only): agreement is lower than over all segments; give --segments for that")
