@@ -28,7 +28,7 @@ import re
 import unicodedata
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -529,6 +529,7 @@ def parse_labelled_text(
     *,
     label_patterns: Sequence[str | re.Pattern[str]] | None = None,
     source: str | Path = "",
+    speakers: Collection[str] = (),
 ) -> list[Turn]:
     """Find speaker turns in normalised text.
 
@@ -542,6 +543,10 @@ def parse_labelled_text(
         label-shape rule.
     source : str or Path
         Named in the warning when no label is found.
+    speakers : collection of str
+        Labels known to be speakers (the metadata's speaker rows, case and spacing ignored): a
+        ``Name:`` label among them opens a turn even when used once, which an unknown one-off
+        label does not (it is taken for quoted speech).
 
     Returns
     -------
@@ -582,8 +587,16 @@ def parse_labelled_text(
             candidates.append((ls, ls + m.end(), speaker, t, raw_time is not None, t_range_end))
             break
     if check_shape:
-        candidates = _drop_one_off_tab_labels(candidates, tab_labels)
-        candidates = _drop_one_off_labels(candidates, text)
+        known = {_speaker_key(name) for name in speakers}
+        candidates = _drop_one_off_tab_labels(candidates, tab_labels, known)
+        candidates, quoted = _drop_one_off_labels(candidates, text, known)
+        if quoted:
+            # a focus group member who speaks once looks like quoted speech: say what was guessed
+            warnings.warn(f"{source or 'text'}: {len(quoted)} 'Name:' label(s) used once read as words quoted inside "
+                          f"the turn before them, not as speakers: {', '.join(repr(q) for q in quoted[:5])}"
+                          f"{' ...' if len(quoted) > 5 else ''}; if one is a speaker, name it in the metadata (a row "
+                          "with doc_id and speaker) or in --speaker-roles 'NAME=ROLE'",
+                          PsythemesWarning, stacklevel=3)
         if not _recurring(candidates):
             # no colon label recurs: at most quoted speech ("Mother: you are too sensitive") inside
             # a block layout, whose labels stand alone on their lines
@@ -792,7 +805,13 @@ def _with_question_answer_labels(candidates: list[_Candidate], text: str) -> lis
     return sorted(candidates + [c for c in found if c[0] not in taken], key=lambda c: c[0])
 
 
-def _drop_one_off_tab_labels(candidates: list[_Candidate], tab_labels: set[int]) -> list[_Candidate]:
+def _speaker_key(label: str) -> str:
+    """A speaker label as metadata rows match it: case and spacing ignored."""
+    return " ".join(label.casefold().split())
+
+
+def _drop_one_off_tab_labels(candidates: list[_Candidate], tab_labels: set[int],
+                             known: Collection[str] = ()) -> list[_Candidate]:
     """Keep a label ended by a tab only if it recurs, names a role or is an id.
 
     A first word and a tab also start rows of tab-separated tables (``Timespan<TAB>Content``)
@@ -802,7 +821,8 @@ def _drop_one_off_tab_labels(candidates: list[_Candidate], tab_labels: set[int])
         return candidates
     counts = Counter(cand[2] for cand in candidates)
     return [cand for i, cand in enumerate(candidates)
-            if i not in tab_labels or counts[cand[2]] >= 2 or _names_role_or_id(cand[2])]
+            if i not in tab_labels or counts[cand[2]] >= 2 or _names_role_or_id(cand[2])
+            or _speaker_key(cand[2]) in known]
 
 
 def _recurring(candidates: list[_Candidate]) -> bool:
@@ -810,7 +830,8 @@ def _recurring(candidates: list[_Candidate]) -> bool:
     return any(n >= 2 for n in Counter(c[2] for c in candidates).values())
 
 
-def _drop_one_off_labels(candidates: list[_Candidate], text: str) -> list[_Candidate]:
+def _drop_one_off_labels(candidates: list[_Candidate], text: str,
+                         known: Collection[str] = ()) -> tuple[list[_Candidate], list[str]]:
     """Reject a plain ``Word:`` label used only once when real speakers recur.
 
     Quoted speech inside a turn ("Doctor: you need rest", "Mum: ...") looks like a label;
@@ -818,29 +839,34 @@ def _drop_one_off_labels(candidates: list[_Candidate], text: str) -> list[_Candi
     digits or role word is taken as part of the turn.  The first label of a file opens a turn
     even when used once ("Unknown Speaker:" at the top of an Otter export) - unless the line
     right after it holds another such label: two ``Key: value`` lines in a row at the top
-    (``Transcript: ...`` / ``Date: ...``) are a header, not turns.
+    (``Transcript: ...`` / ``Date: ...``) are a header, not turns.  A label in ``known`` (the
+    metadata names that speaker) is never a one-off.  Returns the labels kept, and the speakers of
+    those taken for quoted speech inside a turn (not those of a header above the first turn).
     """
     counts = Counter(c[2] for c in candidates)
     if sum(1 for n in counts.values() if n >= 2) < 2:
-        return candidates
+        return candidates, []
 
     def one_off(cand: _Candidate) -> bool:
         speaker, timed = cand[2], cand[4]
         # "Name (Role):" is Zoom's and Teams' label syntax, not quoted speech
         return (counts[speaker] == 1 and not timed and not _names_role_or_id(speaker)
-                and not _ROLE_SUFFIX_RE.search(speaker))
+                and not _ROLE_SUFFIX_RE.search(speaker) and _speaker_key(speaker) not in known)
 
-    kept = []
+    kept: list[_Candidate] = []
+    quoted: list[str] = []
     for i, cand in enumerate(candidates):
         if one_off(cand):
             if i > 0:
+                if kept:  # above the first turn it is a header line, not a quote
+                    quoted.append(cand[2])
                 continue
             # nothing precedes the first label that it could be quoted in; a header line can
             following = candidates[1] if len(candidates) > 1 else None
             if following is not None and one_off(following) and text.count("\n", cand[0], following[0]) == 1:
                 continue
         kept.append(cand)
-    return kept
+    return kept, quoted
 
 
 # ---------------------------------------------------------------------------------------
@@ -853,7 +879,7 @@ def _default_doc_id(path: Path, doc_id: str | None) -> str:
 
 def read_text(path: str | Path, *, doc_id: str | None = None,
               label_patterns: Sequence[str | re.Pattern[str]] | None = None,
-              encoding: str | None = None, **_ignored: Any) -> Transcript:
+              encoding: str | None = None, speakers: Collection[str] = (), **_ignored: Any) -> Transcript:
     """Read a speaker-labelled plain-text transcript (``.txt``, ``.md``).
 
     Parameters
@@ -866,6 +892,8 @@ def read_text(path: str | Path, *, doc_id: str | None = None,
         See :func:`parse_labelled_text`.
     encoding : str, optional
         Force an encoding (default: detect, see :func:`decode_bytes`).
+    speakers : collection of str
+        Labels known to be speakers, see :func:`parse_labelled_text`.
 
     Returns
     -------
@@ -877,7 +905,7 @@ def read_text(path: str | Path, *, doc_id: str | None = None,
         warnings.warn(f"{path}: the numbers at the start of {removed} lines were taken for line numbers and "
                       "removed from the text; offsets refer to the text without them", PsythemesWarning,
                       stacklevel=3)
-    turns = parse_labelled_text(text, label_patterns=label_patterns, source=path)
+    turns = parse_labelled_text(text, label_patterns=label_patterns, source=path, speakers=speakers)
     return Transcript(doc_id=_default_doc_id(path, doc_id), text=text, source=str(path), format="text",
                       turns=turns)
 
@@ -1201,16 +1229,18 @@ def _transcript_from_cues(path: Path, doc_id: str | None, fmt: str,
 
 
 def _from_paragraphs(path: Path, paragraphs: list[str], doc_id: str | None, fmt: str,
-                     label_patterns: Sequence[str | re.Pattern[str]] | None) -> Transcript:
+                     label_patterns: Sequence[str | re.Pattern[str]] | None,
+                     speakers: Collection[str] = ()) -> Transcript:
     text = normalise_text("\n".join(paragraphs))
     if not text.strip():
         raise InputError("document has no text", path=path)
-    turns = parse_labelled_text(text, label_patterns=label_patterns, source=path)
+    turns = parse_labelled_text(text, label_patterns=label_patterns, source=path, speakers=speakers)
     return Transcript(doc_id=_default_doc_id(path, doc_id), text=text, source=str(path), format=fmt, turns=turns)
 
 
 def read_docx(path: str | Path, *, doc_id: str | None = None,
-              label_patterns: Sequence[str | re.Pattern[str]] | None = None, **_ignored: Any) -> Transcript:
+              label_patterns: Sequence[str | re.Pattern[str]] | None = None, speakers: Collection[str] = (),
+              **_ignored: Any) -> Transcript:
     """Read a Word ``.docx`` file: each paragraph becomes a line, then speaker labels are parsed.
 
     Tables are read where they stand, one line per row (see :func:`_docx_table_lines`): many
@@ -1229,7 +1259,7 @@ def read_docx(path: str | Path, *, doc_id: str | None = None,
         else:
             lines.append(docx_paragraph_text(block))
     _warn_tracked_changes(path, *_docx_tracked_changes(document), "Word")
-    return _from_paragraphs(path, lines, doc_id, "docx", label_patterns)
+    return _from_paragraphs(path, lines, doc_id, "docx", label_patterns, speakers)
 
 
 def open_docx(path: str | Path) -> Any:
@@ -1350,7 +1380,8 @@ def _odf_paragraph_text(elem: Any) -> str:
 
 
 def read_odt(path: str | Path, *, doc_id: str | None = None,
-             label_patterns: Sequence[str | re.Pattern[str]] | None = None, **_ignored: Any) -> Transcript:
+             label_patterns: Sequence[str | re.Pattern[str]] | None = None, speakers: Collection[str] = (),
+             **_ignored: Any) -> Transcript:
     """Read an OpenDocument ``.odt`` file (``content.xml`` parsed with defusedxml).
 
     Paragraphs and headings of the body become lines, tables one line per row (as in
@@ -1378,7 +1409,7 @@ def read_odt(path: str | Path, *, doc_id: str | None = None,
         raise InputError(f"unsafe or malformed content.xml in .odt file ({err})", path=path) from None
     _warn_tracked_changes(path, sum(1 for _ in root.iter(f"{{{_ODF_TEXT}}}insertion")),
                           sum(1 for _ in root.iter(f"{{{_ODF_TEXT}}}deletion")), "the word processor")
-    return _from_paragraphs(path, _odf_lines(root), doc_id, "odt", label_patterns)
+    return _from_paragraphs(path, _odf_lines(root), doc_id, "odt", label_patterns, speakers)
 
 
 _ODF_TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
@@ -1725,7 +1756,7 @@ def check_encoding(encoding: str | None) -> None:
 
 
 def _read_any(path: Path, format: str, *, doc_id: str | None, label_patterns: Any, encoding: str | None,
-              columns: Mapping[str, str] | None) -> list[Transcript]:
+              columns: Mapping[str, str] | None, speakers: Collection[str] = ()) -> list[Transcript]:
     check_encoding(encoding)
     if not path.exists():
         raise InputError("no such file", path=path)
@@ -1739,7 +1770,9 @@ def _read_any(path: Path, format: str, *, doc_id: str | None, label_patterns: An
                           "labelled text",
                           PsythemesWarning, stacklevel=4)
             fmt = "tsv"
-    result = READERS[fmt](path, doc_id=doc_id, label_patterns=label_patterns, encoding=encoding, columns=columns)
+    options: dict[str, Any] = {"speakers": speakers} if speakers else {}  # readers of labelled text take them
+    result = READERS[fmt](path, doc_id=doc_id, label_patterns=label_patterns, encoding=encoding, columns=columns,
+                          **options)
     return [result] if isinstance(result, Transcript) else list(result)
 
 
@@ -1920,10 +1953,10 @@ def read_transcripts(paths: str | Path | Iterable[str | Path], *, format: str = 
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    if isinstance(metadata, (str, Path)):  # a bad metadata file stops the run before any transcript is read
-        from .tables import read_metadata
+    if metadata is not None:  # a bad metadata file stops the run before any transcript is read
+        from .tables import check_metadata, read_metadata
 
-        metadata = read_metadata(metadata)
+        metadata = read_metadata(metadata) if isinstance(metadata, (str, Path)) else check_metadata(metadata)
     files = expand_paths(paths)
     # files expanded before (an ExpandedPaths passed in) carry the folders' skipped files with them
     skipped = list(dict.fromkeys([*getattr(paths, "skipped", ()), *files.skipped]))
@@ -1934,9 +1967,13 @@ def read_transcripts(paths: str | Path | Iterable[str | Path], *, format: str = 
         warnings.warn(_skipped_files_note(skipped), PsythemesWarning, stacklevel=2)
     transcripts: list[Transcript] = []
     seen: dict[str, str] = {}
+    known = _metadata_speakers(metadata)
+    # a name given a role is a speaker, even one who speaks once (a pattern with wildcards names nobody)
+    named = [p for p in (parse_speaker_roles(speaker_roles) if isinstance(speaker_roles, str)
+                         else dict(speaker_roles or {})) if not re.search(r"[*?\[]", p)]
     for path in files:
         for tr in _read_any(path, format, doc_id=None, label_patterns=label_patterns, encoding=encoding,
-                            columns=columns):
+                            columns=columns, speakers=[*known.get(path.stem, ()), *named]):
             if tr.doc_id in seen:
                 raise InputError(f"duplicate doc_id {tr.doc_id!r} (also in {seen[tr.doc_id]}); rename one file",
                                  path=path)
@@ -1948,6 +1985,14 @@ def read_transcripts(paths: str | Path | Iterable[str | Path], *, format: str = 
 
     warn_if_not_english(t.text for t in transcripts)  # the models and word lists are English: said once
     return annotate_transcripts(transcripts, metadata=metadata, speaker_roles=speaker_roles)
+
+
+def _metadata_speakers(metadata: pd.DataFrame | None) -> dict[str, list[str]]:
+    """Document id (a file name's stem too) -> the speaker labels of the metadata's speaker rows."""
+    if metadata is None or "speakers" not in getattr(metadata, "columns", ()):
+        return {}
+    return {Path(str(doc)).stem if Path(str(doc)).suffix.lower() in FORMAT_BY_SUFFIX else str(doc): list(rows)
+            for doc, rows in zip(metadata["doc_id"], metadata["speakers"], strict=True) if isinstance(rows, Mapping)}
 
 
 def annotate_transcripts(transcripts: list[Transcript], *,
@@ -1979,7 +2024,8 @@ def annotate_transcripts(transcripts: list[Transcript], *,
                 role = _match_role(speaker, roles)
                 if role is not None:
                     resolved[speaker] = role
-            tr.metadata["speaker_roles"] = resolved
+            # the rules given here win over the roles of the metadata's speaker rows
+            tr.metadata["speaker_roles"] = {**(tr.metadata.get("speaker_roles") or {}), **resolved}
     _warn_about_roles(transcripts)
     return transcripts
 
@@ -2056,8 +2102,43 @@ def _join_metadata(transcripts: list[Transcript], metadata: str | Path | pd.Data
     if missing:
         warnings.warn(f"transcripts without a metadata row: {', '.join(missing[:10])}"
                       f"{' ...' if len(missing) > 10 else ''}", PsythemesWarning, stacklevel=3)
+    unmatched: list[str] = []
     for tr in transcripts:
-        tr.metadata.update(by_id.get(tr.doc_id, {}))
+        cells = by_id.get(tr.doc_id, {})
+        speakers = cells.pop("speakers", None)
+        tr.metadata.update(cells)
+        if isinstance(speakers, dict) and speakers:
+            unmatched += [f"{tr.doc_id} {label!r}" for label in _join_speaker_rows(tr, speakers)]
+    if unmatched:
+        warnings.warn(f"metadata speaker rows match no speaker of their transcript: {', '.join(unmatched[:10])}"
+                      f"{' ...' if len(unmatched) > 10 else ''} (the label as the transcript writes it, "
+                      "e.g. 'Speaker 2' or 'P03')", PsythemesWarning, stacklevel=3)
+
+
+def _join_speaker_rows(tr: Transcript, speakers: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Store the metadata rows of ``tr``'s speakers in ``tr.metadata["speakers"]`` under the labels
+    as the transcript writes them (matched ignoring case and spacing), their ``role`` cells in
+    ``speaker_roles``; return the rows' labels that match no speaker."""
+    def key(label: str) -> str:
+        return " ".join(label.casefold().split())
+
+    labels = {key(t.speaker): t.speaker for t in tr.turns if t.speaker}
+    stored: dict[str, dict[str, Any]] = {}
+    unmatched = []
+    for label, cells in speakers.items():
+        speaker = labels.get(key(label))
+        if speaker is None:
+            unmatched.append(label)
+            continue
+        stored[speaker] = dict(cells)
+        role = str(cells.get("role") or "").strip()
+        if role:
+            # "Moderator", "Facilitator" are the interviewer's side, as speaker labels are
+            roles = tr.metadata.setdefault("speaker_roles", {})
+            roles[speaker] = "interviewer" if role_of(role) == "interviewer" else role
+    if stored:
+        tr.metadata["speakers"] = stored
+    return unmatched
 
 
 # ---------------------------------------------------------------------------------------

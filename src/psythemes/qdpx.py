@@ -1180,6 +1180,7 @@ def _export_metadata(metadata: Mapping[str, Any], case_variable: str) -> dict[st
 
     out = dict(metadata)
     out.pop("qda_guid", None)  # the source's own GUID (_source_guids), not a variable of the researcher's
+    out.pop("speakers", None)  # a focus group's members' own rows: a document variable holds one value
     if case_variable not in out and "case" in out:
         out[case_variable] = out.pop("case")
     roles = out.get(_ROLES_KEY)

@@ -122,7 +122,7 @@ def table_one(
     role: str | None = "patient",
     participant_column: str = "participant",
     multi_value_separator: str = ";",
-    exclude: Iterable[str] = ("doc_id", "participant", "role", "wave", "format", "source", "speaker_roles",
+    exclude: Iterable[str] = ("doc_id", "participant", "speaker", "role", "wave", "format", "source", "speaker_roles",
                               "qda_guid", "interview_date", "date", "interview_order", "order", "interview_no",
                               "interview_number"),
 ) -> pd.DataFrame:
@@ -649,10 +649,15 @@ def _overview_section(data: ReportData, ctx: _Context) -> Section | None:
                      else "segments_dropped.csv")
             parts.append(f"<p class='muted'>Left out of themes and codes: {_esc(aside)} ({where}).</p>")
     if data.metadata is not None and not data.metadata.empty:
-        roles = _participant_roles(data.metadata)
+        from .tables import participants
+
+        # the members of a focus group with rows of their own in the metadata are participants
+        # each; a document without speaker rows is one participant
+        people = participants(data.metadata)
+        roles = _participant_roles(people)
         for k, role in enumerate(roles):
             number = f"1{'abcdefghijklmnopqrstuvwxyz'[k]}" if len(roles) > 1 and k < 26 else "1"
-            parts.extend(_table_one_parts(data.metadata, segs, role, number))
+            parts.extend(_table_one_parts(people, segs, role, number))
     return Section("overview", "Corpus overview", "".join(parts)) if parts else None
 
 
@@ -710,7 +715,12 @@ def _group_documents(segments: pd.DataFrame, metadata: pd.DataFrame, role: str =
     groups), and how many: Table 1 describes each by the metadata's one row."""
     if segments.empty or not {"doc_id", "speaker"} <= set(segments.columns):
         return {}
-    docs = set(metadata.loc[_of_role(metadata, role), "doc_id"].astype(str)) if "doc_id" in metadata else set()
+    if "doc_id" not in metadata:
+        return {}
+    of_role = metadata[_of_role(metadata, role)]
+    if "speaker" in of_role:  # a document whose speakers have rows of their own is described by them
+        of_role = of_role[of_role["speaker"].isna()]
+    docs = set(of_role["doc_id"].astype(str))
     said = segments[segments["doc_id"].astype(str).isin(docs)]
     if "role" in said:
         said = said[said["role"].fillna("").astype(str) != "interviewer"]

@@ -356,6 +356,7 @@ METADATA_KNOWN_COLUMNS: dict[str, tuple[str, ...]] = {
     "participant": ("participant", "participant id", "participant_id", "pseudonym"),
     "role": ("role", "participant role", "speaker role"),
     "wave": ("wave", "interview wave", "time point", "timepoint"),
+    "speaker": ("speaker", "speaker label", "speaker name"),
 }
 
 
@@ -399,11 +400,66 @@ def check_metadata(frame: pd.DataFrame, path: str | Path | None = None) -> pd.Da
         raise InputError("metadata has an empty doc_id", path=path,
                          line=int(frame.index[frame["doc_id"].isna()][0]) + 2)
     frame["doc_id"] = frame["doc_id"].astype(str).str.strip()
+    if "speaker" in frame.columns:
+        return _fold_speaker_rows(frame, path)
     dup = frame["doc_id"][frame["doc_id"].duplicated()]
     if len(dup):
         raise InputError(f"metadata lists doc_id {dup.iloc[0]!r} twice", path=path,
                          line=int(dup.index[0]) + 2)
     return frame
+
+
+def _fold_speaker_rows(frame: pd.DataFrame, path: str | Path | None) -> pd.DataFrame:
+    """A sidecar with a ``speaker`` column: rows that name a speaker describe that speaker of the
+    document (each participant of a focus group); the others the document.  Returns one row per
+    document, its speakers' rows in a ``speakers`` column (``{label: {column: value}}``), as
+    :attr:`psythemes.schema.Transcript.metadata` keeps them."""
+    import pandas as pd
+
+    speaker = frame["speaker"].astype("string").str.strip()
+    is_speaker = speaker.notna() & (speaker != "")
+    docs = frame[~is_speaker].drop(columns="speaker")
+    dup = docs["doc_id"][docs["doc_id"].duplicated()]
+    if len(dup):
+        raise InputError(f"metadata lists doc_id {dup.iloc[0]!r} twice without a speaker", path=path,
+                         line=int(dup.index[0]) + 2)
+    speakers: dict[str, dict[str, dict[str, Any]]] = {}
+    for index, rec in frame[is_speaker].drop(columns="speaker").iterrows():
+        label = str(speaker[index])
+        of_doc = speakers.setdefault(rec["doc_id"], {})
+        if any(k.casefold() == label.casefold() for k in of_doc):
+            raise InputError(f"metadata lists speaker {label!r} of doc_id {rec['doc_id']!r} twice", path=path,
+                             line=int(index) + 2)
+        of_doc[label] = {str(k): (v.item() if hasattr(v, "item") else v) for k, v in rec.items()
+                         if k != "doc_id" and not (pd.api.types.is_scalar(v) and pd.isna(v))}
+    missing = [d for d in speakers if d not in set(docs["doc_id"])]
+    docs = pd.concat([docs, pd.DataFrame({"doc_id": missing})], ignore_index=True) if missing else docs
+    docs = docs.reset_index(drop=True)
+    docs["speakers"] = [speakers.get(d) for d in docs["doc_id"]]
+    return docs
+
+
+def participants(metadata: pd.DataFrame) -> pd.DataFrame:
+    """One row per participant: each speaker row of a document (see :func:`check_metadata`), with
+    its document's cells where it has none of its own, and each document without speaker rows.
+
+    A speaker row without a ``participant`` cell is the participant ``doc_id:speaker``.  This is
+    what a Table 1 counts: the members of a focus group each once, not the group's one row.
+    """
+    import pandas as pd
+
+    if "speakers" not in metadata.columns:
+        return metadata
+    rows = []
+    for rec in metadata.to_dict("records"):
+        speakers = rec.pop("speakers", None)
+        if not isinstance(speakers, dict) or not speakers:
+            rows.append(rec)
+            continue
+        for label, cells in speakers.items():
+            doc_cells = {k: v for k, v in rec.items() if k != "participant"}
+            rows.append({**doc_cells, "participant": f"{rec['doc_id']}:{label}", "speaker": label, **cells})
+    return pd.DataFrame(rows)
 
 
 # ----------------------------------------------------------------------------- shared table checks

@@ -1039,11 +1039,36 @@ def _with_metadata(frame: pd.DataFrame,
                          f"the path of one, not {type(metadata).__name__}")
     meta[_DOC] = meta[_DOC].astype(str)
     meta = meta.drop_duplicates(_DOC, keep="last")
-    new_cols = [c for c in meta.columns if c == _DOC or c not in frame.columns]
+    speaker_rows = _speaker_rows(meta)
+    new_cols = [c for c in meta.columns if c == _DOC or (c not in frame.columns and c != "speakers")]
     out = frame.copy()
     out["_doc_key"] = out[_DOC].astype(str)
     out = out.merge(meta[new_cols].rename(columns={_DOC: "_doc_key"}), on="_doc_key", how="left")
+    if not speaker_rows.empty and "speaker" in out:
+        # a focus group member's own cells (gender, age group) replace the document's for her turns
+        out["_speaker_key"] = out["speaker"].fillna("").astype(str).map(lambda v: " ".join(v.casefold().split()))
+        own = out[["_doc_key", "_speaker_key"]].merge(speaker_rows, on=["_doc_key", "_speaker_key"], how="left")
+        for col in speaker_rows.columns.drop(["_doc_key", "_speaker_key"]):
+            if col in frame.columns:
+                continue  # the segment table's own columns (role) stay as segmenting resolved them
+            mine = own[col].to_numpy()
+            if col in out:
+                out[col] = out[col].astype(object).where(pd.isna(mine), mine)
+            else:
+                out[col] = mine
+        out = out.drop(columns="_speaker_key")
     return out.drop(columns="_doc_key")
+
+
+def _speaker_rows(meta: pd.DataFrame) -> pd.DataFrame:
+    """The metadata's speaker rows (a ``speakers`` column, see :func:`psythemes.tables.check_metadata`)
+    as a table keyed by document and speaker label (case and spacing ignored)."""
+    if "speakers" not in meta.columns:
+        return pd.DataFrame()
+    rows = [{"_doc_key": doc, "_speaker_key": " ".join(str(label).casefold().split()), **cells}
+            for doc, speakers in zip(meta[_DOC], meta["speakers"], strict=True) if isinstance(speakers, Mapping)
+            for label, cells in speakers.items()]
+    return pd.DataFrame(rows)
 
 
 def _prevalence(
