@@ -530,3 +530,54 @@ def test_codebooks_in_other_scripts_load_and_match_gold_labels():
         {"name": "焦虑", "definition": "担心。"}, {"name": "恐惧", "definition": "害怕。"}]})
     assert book.names == ["Тревога", "Страх", "焦虑", "恐惧"]
     assert resolve_code_names(["ТРЕВОГА", "恐惧"], book.names) == {"ТРЕВОГА": "Тревога", "恐惧": "恐惧"}
+
+
+# ----------------------------------------------------------------------------- aliases
+
+
+def _evolved_codebook(tmp_path: Path) -> Path:
+    """Version 2 of a team's codebook: 'Trust' and 'Being listened to' merged into 'Alliance'."""
+    path = tmp_path / "v2.csv"
+    path.write_text("Code,Description,Previous names\n"
+                    'Alliance,"Rapport: trust, being listened to.","Trust; Being listened to"\n'
+                    "Awareness,Noticing how body and mind interact.,Body awareness\n")
+    return path
+
+
+def test_aliases_read_from_a_column_and_kept_in_every_format(tmp_path: Path):
+    book = load_codebook(_evolved_codebook(tmp_path))
+    assert book.aliases == {"Trust": "Alliance", "Being listened to": "Alliance", "Body awareness": "Awareness"}
+    assert book.resolve("being_listened_to") == "Alliance" and book.names == ["Alliance", "Awareness"]
+    for suffix in ("yaml", "csv", "qdc"):
+        again = load_codebook(save_codebook(book, tmp_path / f"copy.{suffix}"))
+        assert again.aliases == book.aliases, suffix
+    # an alias says how labels are read, not what the code means: a model trained before still fits
+    assert book.same_codes(replace(book, codes=tuple(replace(c, aliases=()) for c in book.codes)))
+
+
+@pytest.mark.parametrize(("codes", "message"), [
+    ([{"name": "A", "definition": "a", "aliases": ["b"]}, {"name": "B", "definition": "b"}],
+     "alias 'b' is the name of code 'B'"),
+    ([{"name": "A", "definition": "a", "aliases": ["Old"]}, {"name": "B", "definition": "b", "aliases": ["old"]}],
+     "alias 'old' is given to codes 'A' and 'B'"),
+])
+def test_an_alias_that_a_label_could_not_tell_apart_is_refused(codes, message):
+    with pytest.raises(InputError, match=message):
+        codebook_from_dict({"codes": codes})
+
+
+def test_gold_written_with_earlier_names_finds_the_codes_and_says_so(tmp_path: Path):
+    from psythemes import tables
+
+    book = load_codebook(_evolved_codebook(tmp_path))
+    gold = tmp_path / "gold_v1.csv"
+    gold.write_text("doc_id,start,end,code,coder\nP1,0,5,Trust,AB\nP1,6,9,being listened to,AB\n"
+                    "P1,10,14,alliance,AB\nP2,0,4,Body awareness,AB\n")
+    with pytest.warns(PsythemesWarning, match=r"3 gold code label\(s\) read by the codebook's aliases \(an earlier "
+                                              r"name of the code\): 'Trust' as 'Alliance'"):
+        read = tables.read_gold(gold, codes=book)
+    assert list(read["code"]) == ["Alliance", "Alliance", "Alliance", "Awareness"]
+    # a label that is neither a name nor an alias is still an error
+    gold.write_text("doc_id,start,end,code,coder\nP1,0,5,Rapport,AB\n")
+    with pytest.raises(InputError, match="'Rapport' is not in the codebook"):
+        tables.read_gold(gold, codes=book)

@@ -749,3 +749,13 @@ def test_many_codes_on_each_segment_are_said():
     with warnings.catch_warnings():
         warnings.simplefilter("error", PsythemesWarning)
         _warn_many_codes_each(codes[codes["segment_id"] != "s1"])  # 1.5 each: nothing to say
+
+
+def test_few_shot_reads_gold_written_with_an_alias():
+    from dataclasses import replace
+
+    renamed = replace(TOY, codes=tuple(replace(c, aliases=("Old trust",)) if c.name == "trust" else c
+                                       for c in TOY.codes))
+    segs, y = toy_corpus()
+    model = FewShotMapper(renamed, embedder=FakeEmbedder()).fit(segs, ["Old trust" if v == "trust" else v for v in y])
+    assert set(model.classes_) >= {"body", "trust"} and "Old trust" not in model.classes_

@@ -39,7 +39,7 @@ import uuid
 import warnings
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -78,7 +78,7 @@ PROJECT_NS = "urn:QDA-XML:project:1.0"
 #: Namespace for the deterministic GUIDs of codes (uuid5 of the code name).
 _GUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://psythemes/codebook/code")
 
-_LIST_FIELDS = ("include", "exclude", "examples", "counter_examples", "seed_words", "roles")
+_LIST_FIELDS = ("include", "exclude", "examples", "counter_examples", "seed_words", "roles", "aliases")
 _CODE_FIELDS = ("name", "label", "definition", *_LIST_FIELDS, "color", "codable", "children", "guid")
 _TOP_FIELDS = ("name", "description", "version", "codes")
 # A name is kept exactly as the user wrote it ("DIPLOMACY", "Rust Performs Well"): one line of text,
@@ -98,6 +98,7 @@ _SECTIONS = {
     "counter_examples": "Counter-examples",
     "seed_words": "Seed words",
     "roles": "Roles",
+    "aliases": "Aliases",
     "color": "Color",
     "codable": "Codable",
 }
@@ -125,6 +126,10 @@ class Code:
         Words typical of the code (used by discovery and as weak cues).
     roles : tuple of str
         Speaker roles whose talk the code applies to (empty: any role).
+    aliases : tuple of str
+        Other names gold codes and review decisions may give the code: its name in an earlier
+        version of the codebook (two merged codes: both old names), an abbreviation.  A label
+        matched by one is named in a warning; the code keeps its name in every output.
     color : str or None
         ``#RRGGBB`` colour for QDA software.
     codable : bool
@@ -146,6 +151,7 @@ class Code:
     counter_examples: tuple[str, ...] = ()
     seed_words: tuple[str, ...] = ()
     roles: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()
     color: str | None = None
     codable: bool = True
     children: tuple[Code, ...] = ()
@@ -209,6 +215,11 @@ class Codebook:
         return [c.name for c in self.flat() if not c.codable]
 
     @property
+    def aliases(self) -> dict[str, str]:
+        """Each alias of a codable code -> the code's name (see :attr:`Code.aliases`)."""
+        return {alias: c.name for c in self.codable() for alias in c.aliases}
+
+    @property
     def parent_of(self) -> dict[str, str | None]:
         """Map each code name to its parent's name (``None`` for top-level codes)."""
         out: dict[str, str | None] = {}
@@ -237,7 +248,7 @@ class Codebook:
 
         See :func:`resolve_code_names`.
         """
-        return resolve_code_names([label], self.names)[str(label)]
+        return resolve_code_names([label], self.names, aliases=self.aliases)[str(label)]
 
     def __contains__(self, name: object) -> bool:
         return name in self.names
@@ -256,7 +267,8 @@ class Codebook:
         """Whether ``other`` holds the same codes (names, definitions, criteria, examples, tree):
         what a mapper trained on one needs of the other.  The codebooks' names (a CSV's is its file
         name), descriptions, versions and the codes' GUIDs may differ."""
-        return codebook_to_dict(self, guids=False)["codes"] == codebook_to_dict(other, guids=False)["codes"]
+        return _without_aliases(codebook_to_dict(self, guids=False)["codes"]) == \
+            _without_aliases(codebook_to_dict(other, guids=False)["codes"])
 
     def hash(self) -> str:
         """Stable content hash (sha256 hex of the canonical JSON form); ``source`` and the codes'
@@ -264,6 +276,13 @@ class Codebook:
         data = codebook_to_dict(self, guids=False)
         text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _without_aliases(codes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Codes as :func:`codebook_to_dict` writes them, aliases left out: they say how labels are
+    read, not what a code means (a model trained before an alias was added still fits)."""
+    return [{k: (_without_aliases(v) if k == "children" else v) for k, v in c.items() if k != "aliases"}
+            for c in codes]
 
 
 # --------------------------------------------------------------------------------------------
@@ -380,6 +399,7 @@ def codebook_from_dict(data: Any, *, source: str | Path | None = None, default_n
             raise InputError(f"codes {seen[key]!r} and {code.name!r} differ only in case or punctuation; gold labels "
                              f"could not tell them apart", path=path)
         seen[key] = code.name
+    _check_aliases(codes, seen, path)
     if not any(code.codable for top in codes for code in top.walk()):
         raise InputError("no code can be assigned: every code is marked not codable (a heading only)", path=path)
     return Codebook(
@@ -389,6 +409,20 @@ def codebook_from_dict(data: Any, *, source: str | Path | None = None, default_n
         codes=codes,
         source=path or "",
     )
+
+
+def _check_aliases(codes: tuple[Code, ...], names: dict[str, str], path: str | None) -> None:
+    """An alias may not be spelt like a code's name, nor be given to two codes."""
+    taken: dict[str, str] = {}
+    for code in (c for top in codes for c in top.walk()):
+        for alias in code.aliases:
+            key = _name_key(alias)
+            if key in names and names[key] != code.name:
+                raise InputError(f"code {code.name!r}: alias {alias!r} is the name of code {names[key]!r}; a label "
+                                 "could not tell them apart", path=path)
+            if taken.setdefault(key, code.name) != code.name:
+                raise InputError(f"alias {alias!r} is given to codes {taken[key]!r} and {code.name!r}; a label "
+                                 "written with it could mean either", path=path)
 
 
 def _code_to_dict(code: Code, *, guids: bool = True) -> dict[str, Any]:
@@ -493,7 +527,8 @@ def _resolve_name(label: str, names: list[str]) -> str | None:
 
 
 def resolve_code_names(labels: Any, names: list[str], *, what: str = "code",
-                       path: str | Path | None = None, headings: Sequence[str] = ()) -> dict[str, str]:
+                       path: str | Path | None = None, headings: Sequence[str] = (),
+                       aliases: Mapping[str, str] | None = None) -> dict[str, str]:
     """Map each label to the code name it means (exact, case-insensitive, the same slug, or its path).
 
     ``"diplomacy"``, ``"Diplomacy"`` and ``"DIPLOMACY"`` all find a code named ``DIPLOMACY``;
@@ -501,6 +536,8 @@ def resolve_code_names(labels: Any, names: list[str], *, what: str = "code",
     programs export codes (``Mechanisms\\Alliance``, ``Context\\Family``), finds the code whose
     path ends the same way (``Alliance``, ``Context > Family``: see :func:`code_path_parts`), and a
     leaf alone (``Alliance``) finds a code named by its path when only one path ends with it.
+    A label that finds no name finds the code of an alias in ``aliases`` (alias -> code name,
+    :attr:`Codebook.aliases`) the same way: an earlier version's name of the code.
 
     Raises
     ------
@@ -515,6 +552,9 @@ def resolve_code_names(labels: Any, names: list[str], *, what: str = "code",
         if label in out:
             continue
         hit = _resolve_name(label, names)
+        if hit is None and aliases:
+            alias = _resolve_name(label, list(aliases))
+            hit = aliases[alias] if alias is not None else None
         heading = _resolve_name(label, list(headings)) if hit is None and headings else None
         if heading is not None:
             raise InputError(f"{what} {label!r} is a heading of the codebook ({heading!r}: it groups other codes and "
@@ -545,6 +585,20 @@ def respelt_labels(mapping: dict[str, str]) -> list[tuple[str, str]]:
         if k == 0 or mine[-k:] != theirs[-k:]:
             out.append((label, name))
     return out
+
+
+def warn_aliased(mapping: Mapping[str, str], names: Sequence[str], what: str = "gold", *,
+                 source: str | Path | None = None, stacklevel: int = 3, shown: int = 5) -> dict[str, str]:
+    """Name, in one :class:`PsythemesWarning`, the labels of a :func:`resolve_code_names` result that
+    found their code by one of its aliases (no name matched them); returns the rest of ``mapping``."""
+    aliased = {label: name for label, name in mapping.items() if _resolve_name(label, list(names)) is None}
+    if aliased:
+        where = f"{Path(source).name}: " if source else ""
+        pairs = ", ".join(f"{label!r} as {name!r}" for label, name in list(aliased.items())[:shown])
+        more = f" and {len(aliased) - shown} more" if len(aliased) > shown else ""
+        warnings.warn(f"{where}{len(aliased)} {what} code label(s) read by the codebook's aliases (an earlier name of "
+                      f"the code): {pairs}{more}", PsythemesWarning, stacklevel=stacklevel)
+    return {label: name for label, name in mapping.items() if label not in aliased}
 
 
 def warn_respelt(mapping: dict[str, str], what: str = "gold", *, source: str | Path | None = None,
@@ -595,6 +649,8 @@ _HEADING_ALIASES = {
     "use when": "include", "exclusion": "exclude", "exclusion criteria": "exclude", "excludes": "exclude",
     "when not to use": "exclude", "do not use when": "exclude", "not": "exclude",
     "keywords": "seed_words", "seed words": "seed_words",
+    "alias": "aliases", "also known as": "aliases", "formerly": "aliases", "previous names": "aliases",
+    "previously": "aliases",
 }
 _LIST_HEADINGS = {**{k: v for k, v in _SECTION_BY_HEADING.items() if v not in ("identifier", "color", "codable")},
                   **_HEADING_ALIASES}
@@ -885,6 +941,8 @@ _CSV_LIST_HEADERS: dict[str, tuple[str, ...]] = {
     "counter_examples": ("counter example", "counter examples", "counter-example", "counter-examples",
                          "close but no", "near miss", "near misses", "non-example", "non-examples"),
     "seed_words": ("seed words", "keywords", "key words"),
+    "aliases": ("aliases", "alias", "also known as", "aka", "previous name", "previous names", "formerly",
+                "old name", "old names", "former name", "former names"),
 }
 # Columns QDA programs add to a codebook export that carry no meaning of the code: not warned about.
 _CSV_STAT_HEADERS = frozenset({

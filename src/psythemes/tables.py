@@ -552,14 +552,15 @@ def _missing(value: Any) -> bool:
     return bool(_is_missing(value))
 
 
-def _code_names(codes: Sequence[str] | Codebook) -> tuple[list[str], list[str]]:
-    """The names labels may take, and the headings a label is told apart from: a codebook's codable
-    codes and its headings (a label naming a heading is an error that says so); a list as it is."""
+def _code_names(codes: Sequence[str] | Codebook) -> tuple[list[str], list[str], dict[str, str]]:
+    """The names labels may take, the headings a label is told apart from, and the aliases: a
+    codebook's codable codes, its headings (a label naming a heading is an error that says so) and
+    its codes' aliases; a list as it is."""
     from .codebook import Codebook
 
     if isinstance(codes, Codebook):
-        return codes.codable_names, codes.heading_names
-    return list(codes), []
+        return codes.codable_names, codes.heading_names, codes.aliases
+    return list(codes), [], {}
 
 
 def _check_codes(frame: pd.DataFrame, codes: Sequence[str] | Codebook | None, what: str) -> None:
@@ -573,10 +574,10 @@ def _check_codes(frame: pd.DataFrame, codes: Sequence[str] | Codebook | None, wh
     """
     if codes is None:
         return
-    from .codebook import resolve_code_names, warn_respelt
+    from .codebook import resolve_code_names, warn_aliased, warn_respelt
 
     used = frame[_CODE].astype(str)
-    names, headings = _code_names(codes)
+    names, headings, aliases = _code_names(codes)
     mapping: dict[str, str] = {}
     failed: dict[str, tuple[int, str]] = {}  # label -> (first row, why): every one is named at once
     for i, label in enumerate(used):
@@ -584,7 +585,7 @@ def _check_codes(frame: pd.DataFrame, codes: Sequence[str] | Codebook | None, wh
             continue
         try:
             mapping.update(resolve_code_names([label], names, what=what[:-1] if what.endswith("s") else what,
-                                              headings=headings))
+                                              headings=headings, aliases=aliases))
         except InputError as err:
             failed[label] = (i, err.message)
     if len(failed) == 1:
@@ -598,7 +599,8 @@ def _check_codes(frame: pd.DataFrame, codes: Sequence[str] | Codebook | None, wh
         raise InputError(f"{len(failed)} {what[:-1] if what.endswith('s') else what} labels match no code of the "
                          f"codebook: {shown}{'; ...' if len(failed) > 10 else ''}; the first: {first_message}",
                          path=frame.attrs.get("path"))
-    warn_respelt(mapping, what.split()[0], source=frame.attrs.get("path"), stacklevel=5)
+    spelt = warn_aliased(mapping, names, what.split()[0], source=frame.attrs.get("path"), stacklevel=5)
+    warn_respelt(spelt, what.split()[0], source=frame.attrs.get("path"), stacklevel=5)
     frame[_CODE] = used.map(lambda v: mapping.get(v, v))
 
 
@@ -1661,9 +1663,10 @@ def _decisions(rows: list[tuple[int, dict[str, Any]]], path: Path, codes: Sequen
         warnings.warn(f"{path}: {synonyms.total()} decision(s) are written with other words than accept and "
                       f"reject, and taken as: {taken}", PsythemesWarning, stacklevel=3)
     if names.known is not None:
-        from .codebook import warn_respelt
+        from .codebook import warn_aliased, warn_respelt
 
-        warn_respelt(names.used, "decision", source=path, stacklevel=4)
+        spelt = warn_aliased(names.used, names.known, "decision", source=path, stacklevel=4)
+        warn_respelt(spelt, "decision", source=path, stacklevel=4)
     if guessed_reviewer:
         warnings.warn(f"{path}: {guessed_reviewer} decision(s) have no reviewer name; recorded as coder "
                       f"{DEFAULT_REVIEWER!r} (fill the reviewer column, or 'psythemes review --reviewer NAME')",
@@ -1697,8 +1700,9 @@ class _DecisionNames:
     def __init__(self, codes: Sequence[str] | Codebook | None):
         self.known: list[str] | None = None
         self.headings: list[str] = []
+        self.aliases: dict[str, str] = {}
         if codes is not None:
-            self.known, self.headings = _code_names(codes)
+            self.known, self.headings, self.aliases = _code_names(codes)
         #: label -> code name, for the labels taken (for :func:`~psythemes.codebook.warn_respelt`)
         self.used: dict[str, str] = {}
         self._hits: dict[str, str | None] = {}
@@ -1714,7 +1718,7 @@ class _DecisionNames:
 
             try:
                 self._hits[label] = resolve_code_names([label], self.known, what="decision code",
-                                                       headings=self.headings)[label]
+                                                       headings=self.headings, aliases=self.aliases)[label]
             except InputError as err:
                 self._hits[label], self._misses[label] = None, err.message
         return self._hits[label]

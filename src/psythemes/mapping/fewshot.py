@@ -364,7 +364,7 @@ class FewShotMapper(Params):
         mode, labels = _normalise_labels(y, len(segments))
         # gold spelt differently from the codebook ("diplomacy" for "DIPLOMACY") still finds its code
         spelling = resolve_code_names(sorted({c for row in labels for c in row}), cb.codable_names, what="gold code",
-                                      headings=cb.heading_names)
+                                      headings=cb.heading_names, aliases=cb.aliases)
         labels = [sorted({spelling[c] for c in row}) for row in labels]
         keep = self.eligible_mask(segments)
         if self.single_label:
