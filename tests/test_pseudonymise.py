@@ -158,8 +158,9 @@ def test_cli_pseudonymise_and_restore(tmp_path, capsys):
     key = tmp_path / "pseudo.key.json"
     assert key.is_file() and stat.S_IMODE(os.stat(key).st_mode) == 0o600
     assert "Margaret" not in printed.out + printed.err
-    written = sorted(p.name for p in out.iterdir())
-    assert written == ["a.txt", "b.txt"]  # the key is not among the outputs
+    # the key is not among the outputs (the hidden record of what psythemes wrote is)
+    written = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+    assert written == ["a.txt", "b.txt"] and (out / ".psythemes-outputs.json").is_file()
     for name in written:
         text = (out / name).read_text(encoding="utf-8")
         assert "Margaret" not in text and "Thornbury" not in text

@@ -84,13 +84,20 @@ def test_members_who_speak_once_are_speakers_with_their_roles(study: Path):
     assert "speakers" not in p01.metadata and p01.metadata["age"] == 60
 
 
-def test_without_metadata_a_one_off_label_is_quoted_speech_and_said_so(study: Path):
-    with pytest.warns(PsythemesWarning, match=r"2 'Name:' label\(s\) used once read as words quoted inside the "
-                                              r"turn before them, not as speakers: 'Ben', 'Carla'"):
+def test_without_metadata_a_one_off_label_is_quoted_speech_and_said_so(study: Path, monkeypatch):
+    # names are what pseudonymisation removes: a message gives the lines, the names only with --verbose
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         fg, = read_transcripts([study / "fg1.txt"])
+    message = " ".join(str(w.message) for w in caught)
+    assert ("2 'Name:' label(s) used once read as words quoted inside the turn before them, not as speakers "
+            "(line 3, 4); if one is a speaker") in message and "Ben" not in message
     assert [t.speaker for t in fg.turns] == ["Moderator", "Anna", "Moderator", "Anna"]
+    monkeypatch.setenv("PSYTHEMES_VERBOSE", "1")
+    with pytest.warns(PsythemesWarning, match=r"\(line 3, 4\): 'Ben', 'Carla'; if one is a speaker"):
+        read_transcripts([study / "fg1.txt"])
     # a name given a role is a speaker; the rule given wins over nothing, and over a metadata row
-    with pytest.warns(PsythemesWarning, match="used once.*'Carla'"):
+    with pytest.warns(PsythemesWarning, match=r"1 'Name:' label\(s\) used once .*\(line 4\)"):
         fg, = read_transcripts([study / "fg1.txt"], speaker_roles="Ben=client")
     assert [t.speaker for t in fg.turns] == ["Moderator", "Anna", "Ben", "Moderator", "Anna"]
     with warnings.catch_warnings():
@@ -99,9 +106,13 @@ def test_without_metadata_a_one_off_label_is_quoted_speech_and_said_so(study: Pa
     assert fg.metadata["speaker_roles"]["Ben"] == "client" and fg.metadata["speaker_roles"]["Anna"] == "therapist"
 
 
-def test_a_speaker_row_that_matches_no_speaker_is_named(study: Path):
+def test_a_speaker_row_that_matches_no_speaker_is_named(study: Path, monkeypatch):
     (study / "meta.csv").write_text(SIDECAR + "fg1,Dora,therapist,female,50,\n")
-    with pytest.warns(PsythemesWarning, match="speaker rows match no speaker of their transcript: fg1 'Dora'"):
+    with pytest.warns(PsythemesWarning, match=r"1 metadata speaker row\(s\) match no speaker of their transcript "
+                                              r"\(fg1\); write the label"):
+        read_transcripts([study / "fg1.txt", study / "p01.txt"], metadata=study / "meta.csv")
+    monkeypatch.setenv("PSYTHEMES_VERBOSE", "1")
+    with pytest.warns(PsythemesWarning, match=r"\(fg1\): 'Dora'; write the label"):
         read_transcripts([study / "fg1.txt", study / "p01.txt"], metadata=study / "meta.csv")
 
 
@@ -127,3 +138,15 @@ def test_table_one_counts_each_member_and_themes_group_by_their_cells(study: Pat
     assert by_speaker == {"Moderator": "", "Anna": "female", "Ben": "male", "Carla": "female",
                           "Interviewer": "female", "P01": "female"}
     assert set(frame.loc[frame["doc_id"] == "fg1", "site"]) == {"Utrecht"}
+
+
+def test_role_warnings_name_ids_but_not_names(tmp_path: Path, monkeypatch):
+    """"No interviewer" named every speaker, names too, although messages quote no transcript text."""
+    (tmp_path / "a.txt").write_text("Dave Smith: Hello there.\nSPEAKER_01: Hi.\nDave Smith: How are you?\n"
+                                    "SPEAKER_01: Fine.\n")
+    with pytest.warns(PsythemesWarning, match=r"a \(SPEAKER_01, 1 name\)") as caught:
+        read_transcripts([tmp_path / "a.txt"])
+    assert not any("Dave" in str(w.message) for w in caught)
+    monkeypatch.setenv("PSYTHEMES_VERBOSE", "1")
+    with pytest.warns(PsythemesWarning, match=r"a \(Dave Smith, SPEAKER_01\)"):
+        read_transcripts([tmp_path / "a.txt"])

@@ -58,12 +58,18 @@ def set_show_text(on: bool) -> None:
     SHOW_TEXT = bool(on)
 
 
-def excerpt(text: str, limit: int = 60) -> str:
-    """``": 'text...'"`` to end a message with, when quoting is allowed (:data:`SHOW_TEXT` or
-    ``PSYTHEMES_VERBOSE``); ``""`` otherwise."""
+def show_text() -> bool:
+    """Whether messages may quote transcript text: :data:`SHOW_TEXT` (``--verbose``) or
+    ``PSYTHEMES_VERBOSE``."""
     import os
 
-    if not (SHOW_TEXT or os.environ.get("PSYTHEMES_VERBOSE", "") not in ("", "0")):
+    return SHOW_TEXT or os.environ.get("PSYTHEMES_VERBOSE", "") not in ("", "0")
+
+
+def excerpt(text: str, limit: int = 60) -> str:
+    """``": 'text...'"`` to end a message with, when quoting is allowed (:func:`show_text`);
+    ``""`` otherwise."""
+    if not show_text():
         return ""
     text = text.strip()
     return f": {text[:limit] + ('...' if len(text) > limit else '')!r}"

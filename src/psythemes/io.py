@@ -299,11 +299,12 @@ def _read_text_file(path: Path, encoding: str | None, *, announce: bool = True) 
 
 _TOKEN = r"[^\W_][\w.'\u2019\-]*"
 # Lower-case particles inside names, as Dutch, German, French, Spanish, Italian, Portuguese and
-# Arabic names have them ("Anna de Vries", "Dr. van Dijk", "Jan 't Hooft", "Ahmed bin Said").  A
+# Arabic names have them ("Anna de Vries", "Dr. van Dijk", "Jan 't Hooft", "Jan op de Beeck",
+# "Ahmed bin Said"); pseudonymisation reads surnames with the same list.  A
 # label's tokens must otherwise start with a capital or a digit; one of these may stand between two
 # such tokens, so a sentence ("I said to him:", "Mother of two:") still is no label.
 NAME_PARTICLES = frozenset("""
-de van der den von da di du la le del della dos das ter ten bin ibn al el y 't
+de van der den von da di du la le del della dos das ter ten op bin ibn al el y 't
 """.split())
 # the particles as a regex (longest first; "'t" also with a typographic apostrophe), at most two in a
 # row ("van der", "de la") between two tokens: they do not count towards a label's four tokens
@@ -474,6 +475,27 @@ def _names_role_or_id(speaker: str) -> bool:
     return bool(words & _ROLE_WORDS) or _is_id_like(speaker)
 
 
+def speakers_for_message(labels: Sequence[str]) -> str:
+    """Speaker labels as a warning may name them: an id or a role (``SPEAKER_00``, ``P03``,
+    ``Interviewer``) as written, a name only with ``--verbose`` (names are what pseudonymisation
+    removes, and messages end up in logs; docs/privacy.md): ``"SPEAKER_00, 2 names"``."""
+    from .errors import show_text
+
+    shown = [label for label in labels if show_text() or _names_role_or_id(label)]
+    hidden = len(labels) - len(shown)
+    return ", ".join([*shown, *([f"{hidden} name{'s' if hidden > 1 else ''}"] if hidden else [])])
+
+
+def quoted_for_message(labels: Sequence[str], limit: int = 5) -> str:
+    """``": 'Ben', 'Carla'"`` to end a message with, when it may quote transcript text (``--verbose``);
+    ``""`` otherwise (see :func:`psythemes.errors.excerpt`)."""
+    from .errors import show_text
+
+    if not labels or not show_text():
+        return ""
+    return ": " + ", ".join(repr(label) for label in labels[:limit]) + (" ..." if len(labels) > limit else "")
+
+
 def _is_id_like(speaker: str) -> bool:
     compact = speaker.replace(" ", "")
     return any(ch.isdigit() for ch in compact) or (compact.isupper() and len(compact) <= 4)
@@ -592,10 +614,11 @@ def parse_labelled_text(
         candidates, quoted = _drop_one_off_labels(candidates, text, known)
         if quoted:
             # a focus group member who speaks once looks like quoted speech: say what was guessed
+            lines = ", ".join(str(text.count("\n", 0, at) + 1) for at, _ in quoted[:5])
             warnings.warn(f"{source or 'text'}: {len(quoted)} 'Name:' label(s) used once read as words quoted inside "
-                          f"the turn before them, not as speakers: {', '.join(repr(q) for q in quoted[:5])}"
-                          f"{' ...' if len(quoted) > 5 else ''}; if one is a speaker, name it in the metadata (a row "
-                          "with doc_id and speaker) or in --speaker-roles 'NAME=ROLE'",
+                          f"the turn before them, not as speakers (line {lines}{' ...' if len(quoted) > 5 else ''})"
+                          f"{quoted_for_message([label for _, label in quoted])}; if one is a speaker, name it in "
+                          "the metadata (a row with doc_id and speaker) or in --speaker-roles 'NAME=ROLE'",
                           PsythemesWarning, stacklevel=3)
         if not _recurring(candidates):
             # no colon label recurs: at most quoted speech ("Mother: you are too sensitive") inside
@@ -831,7 +854,7 @@ def _recurring(candidates: list[_Candidate]) -> bool:
 
 
 def _drop_one_off_labels(candidates: list[_Candidate], text: str,
-                         known: Collection[str] = ()) -> tuple[list[_Candidate], list[str]]:
+                         known: Collection[str] = ()) -> tuple[list[_Candidate], list[tuple[int, str]]]:
     """Reject a plain ``Word:`` label used only once when real speakers recur.
 
     Quoted speech inside a turn ("Doctor: you need rest", "Mum: ...") looks like a label;
@@ -840,8 +863,8 @@ def _drop_one_off_labels(candidates: list[_Candidate], text: str,
     even when used once ("Unknown Speaker:" at the top of an Otter export) - unless the line
     right after it holds another such label: two ``Key: value`` lines in a row at the top
     (``Transcript: ...`` / ``Date: ...``) are a header, not turns.  A label in ``known`` (the
-    metadata names that speaker) is never a one-off.  Returns the labels kept, and the speakers of
-    those taken for quoted speech inside a turn (not those of a header above the first turn).
+    metadata names that speaker) is never a one-off.  Returns the labels kept, and the line starts
+    and speakers of those taken for quoted speech inside a turn (not a header above the first turn).
     """
     counts = Counter(c[2] for c in candidates)
     if sum(1 for n in counts.values() if n >= 2) < 2:
@@ -854,12 +877,12 @@ def _drop_one_off_labels(candidates: list[_Candidate], text: str,
                 and not _ROLE_SUFFIX_RE.search(speaker) and _speaker_key(speaker) not in known)
 
     kept: list[_Candidate] = []
-    quoted: list[str] = []
+    quoted: list[tuple[int, str]] = []
     for i, cand in enumerate(candidates):
         if one_off(cand):
             if i > 0:
                 if kept:  # above the first turn it is a header line, not a quote
-                    quoted.append(cand[2])
+                    quoted.append((cand[0], cand[2]))
                 continue
             # nothing precedes the first label that it could be quoted in; a header line can
             following = candidates[1] if len(candidates) > 1 else None
@@ -2055,12 +2078,12 @@ def _warn_about_roles(transcripts: list[Transcript]) -> None:
         clinical = any(set(re.findall(r"[^\W\d_]+", name.casefold())) & _CLINICAL_ROLES
                        for name in (*speakers, *stored.values()))
         if not clinical and not all(sp in stored for sp in speakers):
-            no_interviewer.append(f"{tr.doc_id} ({', '.join(speakers[:4])})")
+            no_interviewer.append(f"{tr.doc_id} ({speakers_for_message(speakers[:4])})")
         by_role: dict[str, list[str]] = {}
         for sp, role in roles.items():
             if role and role != "interviewer" and sp not in stored:  # roles the user gave are meant
                 by_role.setdefault(role, []).append(sp)
-        shared += [f"{tr.doc_id} ({', '.join(sps[:4])} are all {role!r})" for role, sps in by_role.items()
+        shared += [f"{tr.doc_id} ({speakers_for_message(sps[:4])} are all {role!r})" for role, sps in by_role.items()
                    if len(sps) >= 2]
     fix = "; name the interviewer with --speaker-roles 'NAME=interviewer' (speaker_roles= in Python)"
     if no_interviewer:
@@ -2102,17 +2125,18 @@ def _join_metadata(transcripts: list[Transcript], metadata: str | Path | pd.Data
     if missing:
         warnings.warn(f"transcripts without a metadata row: {', '.join(missing[:10])}"
                       f"{' ...' if len(missing) > 10 else ''}", PsythemesWarning, stacklevel=3)
-    unmatched: list[str] = []
+    unmatched: list[tuple[str, str]] = []
     for tr in transcripts:
         cells = by_id.get(tr.doc_id, {})
         speakers = cells.pop("speakers", None)
         tr.metadata.update(cells)
         if isinstance(speakers, dict) and speakers:
-            unmatched += [f"{tr.doc_id} {label!r}" for label in _join_speaker_rows(tr, speakers)]
+            unmatched += [(tr.doc_id, label) for label in _join_speaker_rows(tr, speakers)]
     if unmatched:
-        warnings.warn(f"metadata speaker rows match no speaker of their transcript: {', '.join(unmatched[:10])}"
-                      f"{' ...' if len(unmatched) > 10 else ''} (the label as the transcript writes it, "
-                      "e.g. 'Speaker 2' or 'P03')", PsythemesWarning, stacklevel=3)
+        docs = ", ".join(dict.fromkeys(doc for doc, _ in unmatched))
+        warnings.warn(f"{len(unmatched)} metadata speaker row(s) match no speaker of their transcript ({docs})"
+                      f"{quoted_for_message([label for _, label in unmatched])}; write the label as the transcript "
+                      "does (e.g. 'Speaker 2' or 'P03')", PsythemesWarning, stacklevel=3)
 
 
 def _join_speaker_rows(tr: Transcript, speakers: Mapping[str, Mapping[str, Any]]) -> list[str]:

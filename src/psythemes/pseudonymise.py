@@ -50,6 +50,7 @@ import pandas as pd
 
 from ._moved import forward
 from .errors import InputError, NotFittedError, PsythemesWarning
+from .io import NAME_PARTICLES
 from .schema import Transcript
 
 __all__ = [
@@ -123,8 +124,9 @@ _SPECIFIC_DATE = re.compile(
     r"|\b\d{1,4}[/.\-]\d{1,2}[/.\-]\d{1,4}\b",                           # 03/03/2019, 2019-03-03
     re.IGNORECASE,
 )
-#: Lower-case words that belong to a surname (van der Sloot, de la Cruz, bin Salman).
-_PARTICLES = frozenset("van von de der den du da di la le del della dos das bin al ter ten op 't".split())
+#: Lower-case words that belong to a surname (van der Sloot, de la Cruz, bin Salman): the list
+#: speaker labels are read with.
+_PARTICLES = NAME_PARTICLES
 _CALENDAR_WORDS = frozenset("""
 january february march april may june july august september october november december jan feb mar apr jun jul
 aug sep sept oct nov dec monday tuesday wednesday thursday friday saturday sunday am pm years year months month
@@ -1080,8 +1082,6 @@ def _resolve_overlaps(found: list[tuple[int, int, str, float]]) -> list[tuple[in
 def _label_name(label: str, keep: set[str]) -> str | None:
     """The name in a speaker label that names a person (``Dave``, ``Dr Patel``, ``Annelies de
     Jong``: name particles between capitalised words), else None."""
-    from .io import NAME_PARTICLES
-
     if label.casefold() in keep:
         return None
     # a role or note in brackets after the name, as Zoom and Teams write it: "Jane Doe (SL)",
