@@ -58,6 +58,8 @@ _STAGING = ".psythemes-staging-"
 LEDGER = ".psythemes-outputs.json"
 #: Name part of the hard links :func:`keeping_edited` keeps of a folder's files while it writes.
 _BACKUP = ".psythemes-backup-"
+#: Where hard links cannot be made, :func:`keeping_edited` copies files up to this size only.
+_MAX_BACKUP_COPY = 512 * 1024 * 1024
 _OLD = ".psythemes-old-"
 #: Name pattern of atomic_open's temporary files (``.<name>.<random>.tmp``).
 _TMP = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
@@ -365,9 +367,15 @@ def keeping_edited(folder: str | Path) -> Iterator[Path]:
                 continue
             backup = folder / f".{entry.name}{_BACKUP}{token}"
             try:
-                _link_or_copy(Path(entry.path), backup)
+                os.link(entry.path, backup, follow_symlinks=False)
             except OSError:
-                continue
+                # no hard links here: a copy, but not of a file too large to be a table edited by hand
+                try:
+                    if entry.stat(follow_symlinks=False).st_size > _MAX_BACKUP_COPY:
+                        continue
+                    shutil.copy2(entry.path, backup, follow_symlinks=False)
+                except OSError:
+                    continue
             before[entry.name] = (entry.stat(follow_symlinks=False).st_ino, backup)
     try:
         yield folder

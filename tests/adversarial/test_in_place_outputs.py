@@ -137,3 +137,23 @@ def test_pseudonymise_keeps_a_transcript_where_a_missed_name_was_blanked(tmp_pat
     assert main(args) == 0
     assert "p01.txt was changed since psythemes wrote it; kept as p01.kept.txt" in capsys.readouterr().err
     assert (out / "p01.kept.txt").read_text() == fixed
+
+
+def test_without_hard_links_an_edited_file_is_still_kept(tmp_path: Path, monkeypatch):
+    import psythemes.staging as staging
+
+    out = tmp_path / "out"
+    _write(out, {"codes.csv": "run1\n"})
+    (out / "codes.csv").write_text("corrected\n")
+
+    def no_links(*args, **kwargs):
+        raise OSError(1, "Operation not permitted")
+
+    monkeypatch.setattr(staging.os, "link", no_links)  # a file system without hard links
+    with pytest.warns(PsythemesWarning, match="kept as codes.kept.csv"):
+        _write(out, {"codes.csv": "run2\n"})
+    assert (out / "codes.kept.csv").read_text() == "corrected\n" and _no_backups(out)
+    monkeypatch.setattr(staging, "_MAX_BACKUP_COPY", 1)  # too large to copy: replaced, as before
+    (out / "codes.csv").write_text("corrected again\n")
+    _write(out, {"codes.csv": "run3\n"})
+    assert (out / "codes.csv").read_text() == "run3\n" and not (out / "codes.kept-2.csv").exists()
