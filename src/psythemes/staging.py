@@ -228,17 +228,7 @@ class StagedFolder:
         return False
 
     def _lock(self) -> None:
-        try:
-            import fcntl
-        except ImportError:  # Windows: no advisory locks on folders
-            return
-        fd = os.open(self.target.parent, os.O_RDONLY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except OSError:
-            os.close(fd)
-            return
-        self._lock_fd = fd
+        self._lock_fd = _lock_folder(self.target.parent)
 
     def _unlock(self) -> None:
         if self._lock_fd is not None:
@@ -339,6 +329,25 @@ class StagedFolder:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _lock_folder(folder: Path) -> int | None:
+    """Take an exclusive advisory lock on ``folder`` (waiting for it); the descriptor whose closing
+    releases it, or None where folders cannot be locked (Windows, some file systems)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks on folders
+        return None
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
 @contextlib.contextmanager
 def keeping_edited(folder: str | Path) -> Iterator[Path]:
     """Write files into ``folder`` in place, keeping any file the writing replaces that is not psythemes' own.
@@ -354,17 +363,32 @@ def keeping_edited(folder: str | Path) -> Iterator[Path]:
 
     While the body runs, each file of the folder has a hard link (a copy where links are not
     possible) beside it, so a file replaced there can still be kept afterwards; a run killed
-    before the end leaves them, and the next run into the folder settles them first.
+    before the end leaves them, and the next run into the folder settles them first.  Runs into
+    the same folder wait for each other (an advisory lock on the folder, where there is one).
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    lock = _lock_folder(folder)
+    try:
+        with _kept_while_writing(folder):
+            yield folder
+    finally:
+        if lock is not None:
+            os.close(lock)
+
+
+@contextlib.contextmanager
+def _kept_while_writing(folder: Path) -> Iterator[None]:
+    """The body of :func:`keeping_edited`, inside its lock."""
     _settle_backups(folder)
     token = secrets.token_hex(4)
+    present: dict[str, int] = {}  # every file found, backed up or not: only what the run replaces is its own
     before: dict[str, tuple[int, Path]] = {}
     with contextlib.suppress(OSError):
         for entry in os.scandir(folder):
             if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
                 continue
+            present[entry.name] = entry.stat(follow_symlinks=False).st_ino
             backup = folder / f".{entry.name}{_BACKUP}{token}"
             try:
                 os.link(entry.path, backup, follow_symlinks=False)
@@ -376,14 +400,14 @@ def keeping_edited(folder: str | Path) -> Iterator[Path]:
                     shutil.copy2(entry.path, backup, follow_symlinks=False)
                 except OSError:
                     continue
-            before[entry.name] = (entry.stat(follow_symlinks=False).st_ino, backup)
+            before[entry.name] = (present[entry.name], backup)
     try:
-        yield folder
+        yield
     finally:
         kept = {name: _settle(folder, name, backup, inode) for name, (inode, backup) in before.items()}
-        _record_outputs(folder, unchanged={n for n, (inode, _) in before.items() if _inode(folder / n) == inode})
+        _record_outputs(folder, unchanged={n for n, inode in present.items() if _inode(folder / n) == inode})
         for name, (new, why) in ((n, k) for n, k in kept.items() if k is not None):
-            warnings.warn(f"{folder / name} {why}; kept as {new}", PsythemesWarning, stacklevel=3)
+            warnings.warn(f"{folder / name} {why}; kept as {new}", PsythemesWarning, stacklevel=5)
 
 
 def _inode(path: Path) -> int | None:
@@ -408,7 +432,7 @@ def _ledger(folder: Path) -> dict[str, str]:
 def _settle(folder: Path, name: str, backup: Path, inode: int | None) -> tuple[str, str] | None:
     """Drop the backup of ``name``, or keep it under a free name when the file it held was replaced
     and was not psythemes' own; returns (the kept name, why) then."""
-    if inode is not None and _inode(folder / name) == inode:
+    if (inode is not None and _inode(folder / name) == inode) or not backup.is_file():
         backup.unlink(missing_ok=True)  # not replaced
         return None
     own = {**owned_outputs(folder)[0], **_ledger(folder)}.get(name)

@@ -155,5 +155,8 @@ def test_without_hard_links_an_edited_file_is_still_kept(tmp_path: Path, monkeyp
     assert (out / "codes.kept.csv").read_text() == "corrected\n" and _no_backups(out)
     monkeypatch.setattr(staging, "_MAX_BACKUP_COPY", 1)  # too large to copy: replaced, as before
     (out / "codes.csv").write_text("corrected again\n")
+    (out / "notes.txt").write_text("mine\n")
     _write(out, {"codes.csv": "run3\n"})
     assert (out / "codes.csv").read_text() == "run3\n" and not (out / "codes.kept-2.csv").exists()
+    # a file found there and left alone is not recorded as psythemes' own, backed up or not
+    assert set(json.loads((out / LEDGER).read_text())["output_sha256"]) == {"codes.csv"}
