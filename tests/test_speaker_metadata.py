@@ -150,3 +150,16 @@ def test_role_warnings_name_ids_but_not_names(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("PSYTHEMES_VERBOSE", "1")
     with pytest.warns(PsythemesWarning, match=r"a \(Dave Smith, SPEAKER_01\)"):
         read_transcripts([tmp_path / "a.txt"])
+
+
+def test_a_table_of_speaker_rows_handed_in_from_python_is_read_the_same(study: Path):
+    import pandas as pd
+
+    from psythemes.themes.discoverer import _with_metadata
+
+    segments = pd.DataFrame({"doc_id": ["fg1", "fg1"], "speaker": ["Anna", "Ben"], "text": ["a", "b"]})
+    rows = pd.DataFrame({"doc_id": ["fg1", "fg1", "fg1"], "speaker": [None, "anna", "Ben"],
+                         "site": ["Utrecht", None, None], "gender": [None, "female", "male"]})
+    frame = _with_metadata(segments, rows)
+    assert list(frame["gender"]) == ["female", "male"] and list(frame["site"]) == ["Utrecht", "Utrecht"]
+

@@ -1028,6 +1028,10 @@ def _with_metadata(frame: pd.DataFrame,
     if isinstance(metadata, pd.DataFrame):
         if _DOC not in metadata.columns:
             raise InputError("metadata table needs a 'doc_id' column")
+        if "speaker" in metadata.columns:  # a row per speaker, not yet folded into its document's row
+            from ..tables import check_metadata
+
+            metadata = check_metadata(metadata)
         meta = metadata.copy()
     elif isinstance(metadata, Mapping):
         records = [
