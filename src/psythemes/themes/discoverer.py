@@ -1028,11 +1028,11 @@ def _with_metadata(frame: pd.DataFrame,
     if isinstance(metadata, pd.DataFrame):
         if _DOC not in metadata.columns:
             raise InputError("metadata table needs a 'doc_id' column")
-        if "speaker" in metadata.columns:  # a row per speaker, not yet folded into its document's row
+        meta = metadata.copy()
+        if "speaker" in meta.columns:  # a row per speaker, not yet folded into its document's row
             from ..tables import check_metadata
 
-            metadata = check_metadata(metadata)
-        meta = metadata.copy()
+            meta = check_metadata(meta)
     elif isinstance(metadata, Mapping):
         records = [
             {_DOC: doc, **(dict(v) if isinstance(v, Mapping) else {_WAVE: v})} for doc, v in metadata.items()
