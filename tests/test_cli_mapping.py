@@ -104,6 +104,8 @@ def test_train_then_map_with_model(toy_files, tmp_path, capsys, fake_embedder):
     assert main(["map", str(seg_path), "--codebook", str(cb_path), "--model", str(model_dir), "--out", str(out)]) == 0
     codes = pd.read_csv(out / "codes.csv")
     assert (codes["method"] == "few-shot").all() and set(codes["code"]) == {"body", "trust"}
+    # the model codes its own training documents here: scored, agreement it never earned, and said so
+    assert "4 of the documents to code are ones the model was trained on" in capsys.readouterr().err
     # the same codes in a file of another name (a CSV's codebook is named after it) are the same
     # codebook; another code list is refused, saying what differs
     from psythemes.codebook import save_codebook

@@ -759,3 +759,14 @@ def test_few_shot_reads_gold_written_with_an_alias():
     segs, y = toy_corpus()
     model = FewShotMapper(renamed, embedder=FakeEmbedder()).fit(segs, ["Old trust" if v == "trust" else v for v in y])
     assert set(model.classes_) >= {"body", "trust"} and "Old trust" not in model.classes_
+
+
+def test_few_shot_cross_validation_in_processes_gives_the_same_model():
+    segs, y = toy_corpus(6)
+    target = [[v] if v else [] for v in y]
+    serial = FewShotMapper(TOY, embedder=FakeEmbedder(), tfidf=False).fit(segs, target)
+    parallel = FewShotMapper(TOY, embedder=FakeEmbedder(), tfidf=False, n_jobs=2).fit(segs, target)
+    assert serial.C_ == parallel.C_ and serial.thresholds_ == parallel.thresholds_
+    assert np.array_equal(serial.coef_, parallel.coef_) and serial.train_docs_ == [f"doc{d}" for d in range(6)]
+    with pytest.raises(InputError, match="n_jobs must be a whole number other than 0"):
+        FewShotMapper(TOY, embedder=FakeEmbedder(), n_jobs=0).fit(segs, target)

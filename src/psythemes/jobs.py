@@ -301,7 +301,8 @@ def _few_shot_training(cb: Codebook, segments: pd.DataFrame, train: str | Path, 
 def _fit_mapper(method: str, codebook: str | Path | None, segments: pd.DataFrame, *, train: str | Path | None,
                 model: str | Path | None, threshold: str | float, max_codes: int | None, embedder: Any = None,
                 single_label: bool | None = None, roles: Sequence[str] | None = None,
-                qdpx_positions: str = "auto", self_training: bool | str = "auto") -> tuple[Any, set[str]]:
+                qdpx_positions: str = "auto", self_training: bool | str = "auto",
+                n_jobs: int | None = None) -> tuple[Any, set[str]]:
     """The fitted mapper, and the ids of the segments it was trained on (a few-shot mapper fitted
     here on ``train``; empty otherwise)."""
     if model is not None:
@@ -316,14 +317,22 @@ def _fit_mapper(method: str, codebook: str | Path | None, segments: pd.DataFrame
                              "the model's own, or train again with this codebook", path=model)
         if single_label is not None:
             mapper.single_label = bool(single_label)
+        learned = set(getattr(mapper, "train_docs_", ()))
+        again = sorted(learned & set(segments[_DOC].astype(str)))
+        if again:
+            # their codes repeat the gold the model learned: scored against it, agreement it never earned
+            warnings.warn(f"{len(again)} of the documents to code are ones the model was trained on "
+                          f"({', '.join(again[:5])}{' ...' if len(again) > 5 else ''}): their codes repeat its gold; "
+                          "evaluate the model on other documents", PsythemesWarning, stacklevel=3)
         return mapper, set()
     cb = load_codebook(codebook if codebook is not None else "psychosomatic")
     if method == "few-shot":
         if train is None:
             raise InputError("--method few-shot needs --train GOLD.csv or --model DIR")
         seg, y, scheme = _few_shot_training(cb, segments, train, single_label, qdpx_positions)
-        mapper = FewShotMapper(cb, embedder=embedder, single_label=scheme["single_label"], roles=scheme["roles"]).fit(
-            seg, y, all_segments=segments, unlabelled=_mapping.not_trained_on(segments, seg))
+        mapper = FewShotMapper(cb, embedder=embedder, single_label=scheme["single_label"], roles=scheme["roles"],
+                               n_jobs=n_jobs).fit(seg, y, all_segments=segments,
+                                                  unlabelled=_mapping.not_trained_on(segments, seg))
         return mapper, set(seg[_SEG].astype(str))
     if method != "zero-shot":
         raise InputError(f"unknown method {method!r} (zero-shot or few-shot)")
@@ -389,6 +398,7 @@ def map_segments_to_files(
     backchannels: str = "drop",
     qdpx_positions: str = "auto",
     self_training: bool | str = "auto",
+    n_jobs: int | None = None,
 ) -> dict[str, Any]:
     """Map a ``segments.csv`` to a codebook and write ``codes.csv`` (and ``theme_codes.csv``).
 
@@ -411,6 +421,8 @@ def map_segments_to_files(
         zero-shot mapper on the theme centroids.
     threshold, max_codes, self_training
         Zero-shot options (see :class:`ZeroShotMapper`).
+    n_jobs : int, optional
+        Few-shot training: processes for the cross-validation fits (see :class:`FewShotMapper`).
     embedder : object, optional
     single_label : bool, optional
         Every eligible segment gets exactly its best code.  None: zero-shot multi-label with
@@ -456,7 +468,7 @@ def map_segments_to_files(
     mapper, trained_on = _fit_mapper(method, codebook, to_code, train=train, model=model, threshold=threshold,
                                      self_training=self_training,
                                      max_codes=max_codes, embedder=embedder, single_label=single_label, roles=roles,
-                                     qdpx_positions=qdpx_positions)
+                                     qdpx_positions=qdpx_positions, n_jobs=n_jobs)
     if isinstance(mapper, FewShotMapper):
         codes = mapper.predict(frame, all_segments=frame)
     else:
@@ -497,6 +509,7 @@ def train_to_folder(
     embedder: Any = None,
     single_label: bool | None = None,
     qdpx_positions: str = "auto",
+    n_jobs: int | None = None,
 ) -> dict[str, Any]:
     """Train a :class:`FewShotMapper` on gold spans and save it (with grouped-CV metrics in its card).
 
@@ -505,7 +518,8 @@ def train_to_folder(
     Whether the scheme is single-label and which roles are coded is inferred from the gold
     (:func:`infer_scheme`, announced as a warning) unless ``single_label`` is given.
     ``qdpx_positions``: the unit of a ``.qdpx`` gold's selection positions (see
-    :func:`psythemes.qdpx.read_qdpx`).
+    :func:`psythemes.qdpx.read_qdpx`).  ``n_jobs``: processes for the cross-validation fits
+    (see :class:`FewShotMapper`); the model is the same whatever the number.
     """
     from .staging import check_out_dir
 
@@ -517,7 +531,7 @@ def train_to_folder(
     train, y, scheme = _few_shot_training(cb, frame, gold, single_label, qdpx_positions)
     embedder = embedder if embedder is not None else _mapping.default_embedder()
     metrics: dict[str, Any] = {}
-    params = {"single_label": scheme["single_label"], "roles": scheme["roles"]}
+    params = {"single_label": scheme["single_label"], "roles": scheme["roles"], "n_jobs": n_jobs}
     n_docs = int(train[_DOC].nunique())
     if cv >= 2:
         warn_thin_cross_validation(train[_DOC].astype(str).tolist(), y, cb.codable_names, n_splits=cv)

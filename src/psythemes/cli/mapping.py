@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
 
-from ._app import QDPX_POSITIONS_HELP, add_group, app, comma_list, print_warning, warnings_as_lines
+from ._app import QDPX_POSITIONS_HELP, add_group, app, comma_list, print_warning, warnings_as_lines, working
 
 codebook_app = add_group("codebook", "Check and convert codebooks (YAML, CSV/Excel/Word tables, REFI-QDA .qdc).")
 
@@ -53,6 +54,9 @@ def map_command(
                                     "default).")] = False,
     qdpx_positions: Annotated[Literal["auto", "utf16", "codepoints"], typer.Option(
         help=QDPX_POSITIONS_HELP)] = "auto",
+    jobs: Annotated[int, typer.Option(
+        "--jobs", help="Processes for the few-shot mapper's cross-validation fits (-1: every core); the model is "
+                       "the same whatever the number.")] = 1,
 ) -> None:
     """Assign codebook codes to segments; write DIR/codes.csv (and DIR/theme_codes.csv with --themes)."""
     from ..defaults import NO_CODEBOOK
@@ -62,13 +66,14 @@ def map_command(
     if codebook is None and model is None:
         raise InputError(NO_CODEBOOK)
 
-    with warnings_as_lines():
+    training = method == "few-shot" and model is None
+    with warnings_as_lines(), (working("training the few-shot mapper") if training else contextlib.nullcontext()):
         run = map_segments_to_files(
             segments, out, codebook=codebook, method=method, train=train, model=model, themes=themes,
             threshold=threshold, max_codes=max_codes, single_label=single_label,
             roles=comma_list(roles), interviewer="keep" if keep_interviewer else "drop",
             backchannels="keep" if keep_backchannels else "drop", qdpx_positions=qdpx_positions,
-            self_training={"on": True, "off": False}.get(self_training, "auto"),
+            self_training={"on": True, "off": False}.get(self_training, "auto"), n_jobs=jobs,
         )
     for message in run["warnings"]:
         print_warning(message)
@@ -112,14 +117,18 @@ def train_command(
         show_default=False)] = None,
     qdpx_positions: Annotated[Literal["auto", "utf16", "codepoints"], typer.Option(
         help=QDPX_POSITIONS_HELP)] = "auto",
+    jobs: Annotated[int, typer.Option(
+        "--jobs", help="Processes for the few-shot mapper's cross-validation fits (-1: every core); the model is "
+                       "the same whatever the number.")] = 1,
 ) -> None:
     """Train a few-shot mapper on gold-coded segments and save it with a model card."""
     from ..jobs import train_to_folder
 
-    with warnings_as_lines():
+    what = "training the few-shot mapper" + (f" ({cv}-fold cross-validation, then the model)" if cv >= 2 else "")
+    with warnings_as_lines(), working(what):
         # train_to_folder reads a list of gold files too (its annotation says one)
         run = train_to_folder(segments, gold if len(gold) > 1 else gold[0], out,  # type: ignore[arg-type]
-                              codebook=codebook, cv=cv,
+                              codebook=codebook, cv=cv, n_jobs=jobs,
                               random_state=seed, single_label=single_label, qdpx_positions=qdpx_positions)
     cv_part = ""
     if run.get("kappa_mean") is not None:

@@ -11,6 +11,7 @@ folds grouped by transcript.
 
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 from collections.abc import Mapping, Sequence
@@ -119,6 +120,60 @@ def _normalise_labels(y: Any, n: int) -> tuple[str, list[list[str]]]:
     return "single", out
 
 
+def _logistic_weights(X: Any, Y: np.ndarray, C: float, *, single: bool, class_weight: str | None, max_iter: int,
+                      random_state: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Logistic-regression weights, one row per column of ``Y`` (0/1 per class).
+
+    Single-label (``single``): multinomial over the classes present (a class absent from ``Y``
+    gets a very low intercept); multi-label: one binary model per class.  A function of plain
+    arrays, so that the fits of a cross-validation can run in other processes.
+
+    The fits run with one BLAS thread: on problems this small, threads cost more than they give
+    (a 50-code multi-label training took 356 s with OpenBLAS's 2 threads, 70 s with one, the
+    same weights to the last bit; docs/mapping.md, *Training time*).
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _logistic_fits(X, Y, C, single=single, class_weight=class_weight, max_iter=max_iter,
+                              random_state=random_state)
+
+
+def _logistic_fits(X: Any, Y: np.ndarray, C: float, *, single: bool, class_weight: str | None, max_iter: int,
+                   random_state: int | None) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.linear_model import LogisticRegression
+
+    n_classes = Y.shape[1]
+    coef, intercept = np.zeros((n_classes, X.shape[1])), np.full(n_classes, -30.0)
+    kw = {"C": C, "class_weight": class_weight, "max_iter": max_iter, "random_state": random_state}
+    if single:
+        present = np.flatnonzero(Y.any(axis=0))
+        if len(present) == 1:  # one class only (a small CV fold): it always wins
+            intercept[present[0]] = 30.0
+            return coef, intercept
+        clf = LogisticRegression(**kw).fit(X, Y[:, present].argmax(axis=1))
+        c, b = clf.coef_, clf.intercept_
+        if c.shape[0] == 1:  # binary: sklearn keeps one row; softmax of [-z/2, z/2] = sigmoid(z)
+            c, b = np.vstack([-c[0] / 2, c[0] / 2]), np.array([-b[0] / 2, b[0] / 2])
+        coef[present], intercept[present] = c, b
+        return coef, intercept
+    for k in range(n_classes):
+        yk = Y[:, k]
+        if yk.all() or not yk.any():
+            intercept[k] = 30.0 if yk.all() else -30.0
+            continue
+        clf = LogisticRegression(**kw).fit(X, yk)
+        coef[k], intercept[k] = clf.coef_[0], clf.intercept_[0]
+    return coef, intercept
+
+
+def _fold_decisions(X: Any, Y: np.ndarray, C: float, train: np.ndarray, test: np.ndarray,
+                    **kw: Any) -> np.ndarray:
+    """Decision values for the ``test`` rows of a model fitted on the ``train`` rows (one fold)."""
+    coef, intercept = _logistic_weights(X[train], Y[train], C, **kw)
+    return np.asarray(X[test] @ coef.T) + intercept
+
+
 class FewShotMapper(Params):
     """Learn to assign codes from segments with gold codes.
 
@@ -194,6 +249,11 @@ class FewShotMapper(Params):
         None or 0: off.  Multi-label data are not self-trained.  Chosen on split seeds 5-9 of
         AnnoMI (docs/mapping.md, *Few-shot self-training*).
     random_state : int, default 0
+    n_jobs : int, optional
+        Processes for the fits of the grouped cross-validation that chooses ``C`` (and the
+        thresholds): None is 1, -1 every core (joblib's convention).  The result is the same
+        whatever the number; with many codes of multi-label data (one model per code, 25
+        cross-validation fits of each) it saves most of the time.
 
     Attributes
     ----------
@@ -214,6 +274,8 @@ class FewShotMapper(Params):
         ``threshold``).  Empty for single-label data.
     n_pseudo_ : dict
         Pseudo-examples per code that self-training added (empty when it did not run).
+    train_docs_ : list of str
+        The documents of the training segments (a loaded model from before they were saved: empty).
     embedding_backend_ : str or None
         Set by :meth:`load` only: the backend the saved model was trained on (None when the
         model does not record it).
@@ -245,6 +307,7 @@ class FewShotMapper(Params):
         roles: Sequence[str] | None = None,
         self_training: float | None = 0.5,
         random_state: int | None = 0,
+        n_jobs: int | None = None,
     ):
         self.codebook = codebook
         self.embedder = embedder
@@ -266,6 +329,7 @@ class FewShotMapper(Params):
         self.max_iter = max_iter
         self.self_training = self_training
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     # -- features ----------------------------------------------------------------------------
 
@@ -355,6 +419,9 @@ class FewShotMapper(Params):
         if self.threshold != "auto" and not (isinstance(self.threshold, (int, float)) and 0 < self.threshold < 1):
             raise InputError(f"threshold must be a number between 0 and 1 or 'auto', not {self.threshold!r}")
         share = check_share(self.self_training, "self_training")
+        if self.n_jobs is not None and (isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, int)
+                                        or self.n_jobs == 0):
+            raise InputError(f"n_jobs must be a whole number other than 0 (-1: every core), not {self.n_jobs!r}")
         segments = check_segments(segments)
         if len(segments) < 2:  # the lexical features need two documents; a classifier needs more anyway
             raise InputError(f"training needs at least 2 segments with gold codes, got {len(segments)}")
@@ -403,6 +470,7 @@ class FewShotMapper(Params):
         self.thresholds_ = {} if mode == "single" else dict(zip(classes, map(float, thresholds), strict=True))
         self.n_train_ = int(len(segments))
         self.n_docs_ = int(segments[DOC].nunique())
+        self.train_docs_ = sorted(set(segments[DOC].astype(str)))
         self.n_pseudo_: dict[str, int] = {}
         if share and unlabelled is not None and mode == "single":
             self._self_train(segments, Y, unlabelled, all_segments, share)
@@ -446,35 +514,9 @@ class FewShotMapper(Params):
                                              use_examples=True).fit()
 
     def _weights(self, X: Any, Y: np.ndarray, C: float) -> tuple[np.ndarray, np.ndarray]:
-        """Logistic-regression weights, one row per column of ``Y`` (0/1 per class).
-
-        Single-label: multinomial over the classes present (a class absent from ``Y`` gets a
-        very low intercept); multi-label: one binary model per class.
-        """
-        from sklearn.linear_model import LogisticRegression
-
-        n_classes = Y.shape[1]
-        coef, intercept = np.zeros((n_classes, X.shape[1])), np.full(n_classes, -30.0)
-        kw = {"C": C, "class_weight": self.class_weight, "max_iter": self.max_iter, "random_state": self.random_state}
-        if self.mode_ == "single":
-            present = np.flatnonzero(Y.any(axis=0))
-            if len(present) == 1:  # one class only (a small CV fold): it always wins
-                intercept[present[0]] = 30.0
-                return coef, intercept
-            clf = LogisticRegression(**kw).fit(X, Y[:, present].argmax(axis=1))
-            c, b = clf.coef_, clf.intercept_
-            if c.shape[0] == 1:  # binary: sklearn keeps one row; softmax of [-z/2, z/2] = sigmoid(z)
-                c, b = np.vstack([-c[0] / 2, c[0] / 2]), np.array([-b[0] / 2, b[0] / 2])
-            coef[present], intercept[present] = c, b
-            return coef, intercept
-        for k in range(n_classes):
-            yk = Y[:, k]
-            if yk.all() or not yk.any():
-                intercept[k] = 30.0 if yk.all() else -30.0
-                continue
-            clf = LogisticRegression(**kw).fit(X, yk)
-            coef[k], intercept[k] = clf.coef_[0], clf.intercept_[0]
-        return coef, intercept
+        """Logistic-regression weights, one row per column of ``Y`` (see :func:`_logistic_weights`)."""
+        return _logistic_weights(X, Y, C, single=self.mode_ == "single", class_weight=self.class_weight,
+                                 max_iter=self.max_iter, random_state=self.random_state)
 
     def _choose_C(self, X: Any, Y: np.ndarray, groups: np.ndarray) -> tuple[float, dict[str, float] | None, np.ndarray]:
         """``C`` and the thresholds per code (multi-label data; single-label: unused).
@@ -500,16 +542,24 @@ class FewShotMapper(Params):
             return float(self.C), None, fallback
         if n_docs < 3:  # too few documents to cross-validate: a middle C, the plain threshold
             return (AUTO_C_FALLBACK if self.C == "auto" else float(self.C)), None, fallback
+        from joblib import Parallel, delayed
         from sklearn.model_selection import GroupKFold
 
         folds = list(GroupKFold(n_splits=min(AUTO_C_FOLDS, n_docs)).split(X, groups=groups))
         grid = C_GRID if self.C == "auto" else (float(self.C),)
+        kw = {"single": self.mode_ == "single", "class_weight": self.class_weight, "max_iter": self.max_iter,
+              "random_state": self.random_state}
+        logging.getLogger("psythemes.mapping").info(
+            "choosing C%s: %d fits%s", " and thresholds" if auto_thresholds else "", len(grid) * len(folds),
+            f" of {Y.shape[1]} codes each" if self.mode_ == "multi" else "")
+        # every (C, fold) fit is independent: in other processes with n_jobs, in the same order
+        decisions = iter(Parallel(n_jobs=self.n_jobs)(delayed(_fold_decisions)(X, Y, C, tr, te, **kw)
+                                                      for C in grid for tr, te in folds))
         scores, thresholds = {}, {}  # thresholds: per C, with threshold="auto" only
         for C in grid:
             z = np.zeros(Y.shape)  # out-of-fold decision values
-            for tr, te in folds:
-                coef, intercept = self._weights(X[tr], Y[tr], C)
-                z[te] = np.asarray(X[te] @ coef.T) + intercept
+            for _, te in folds:
+                z[te] = next(decisions)
             if self.mode_ == "single":
                 scores[str(C)] = float(-np.log(np.clip(_softmax(z)[Y], 1e-12, 1.0)).mean())
             elif auto_thresholds:
@@ -667,6 +717,7 @@ class FewShotMapper(Params):
         else:
             model.thresholds_ = {}
         model.n_pseudo_ = dict(spec.get("n_pseudo") or {})
+        model.train_docs_ = [str(d) for d in spec.get("train_docs") or []]
         model._make_zero_shot()
         for key, vectorizer in saved.vectorizers.items():
             setattr(model, f"{key}_vec_", vectorizer)

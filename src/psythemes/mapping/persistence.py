@@ -62,6 +62,7 @@ def save_model(model: Any, directory: str | Path, *, training_data: str = "", me
         "codebook_hash": model.codebook_.hash(),
         "n_train": model.n_train_,
         "n_docs": model.n_docs_,
+        "train_docs": list(getattr(model, "train_docs_", [])),  # map warns when it codes them again
         "C_used": getattr(model, "C_", None),  # the value C="auto" chose (grouped CV), or C itself
         "thresholds": dict(getattr(model, "thresholds_", {})),  # multi-label: each code's threshold
         "n_pseudo": dict(getattr(model, "n_pseudo_", {})),  # self-training's pseudo-examples per code

@@ -6,6 +6,7 @@ training and the test part.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -173,7 +174,8 @@ def grouped_cross_validate(
         raise InputError("grouped cross-validation needs segments from at least two documents")
     multi = all(isinstance(v, (list, tuple, set, frozenset)) for v in y)
     folds = []
-    for train_idx, test_idx in GroupKFold(n_splits=n_splits).split(segments, groups=groups):
+    for k, (train_idx, test_idx) in enumerate(GroupKFold(n_splits=n_splits).split(segments, groups=groups)):
+        logging.getLogger("psythemes.mapping").info("cross-validation fold %d of %d", k + 1, n_splits)
         test = segments.iloc[test_idx]
         model = mapper_factory().fit(segments.iloc[train_idx], [y[i] for i in train_idx], all_segments=all_segments,
                                      unlabelled=test)
