@@ -581,3 +581,25 @@ def test_gold_written_with_earlier_names_finds_the_codes_and_says_so(tmp_path: P
     gold.write_text("doc_id,start,end,code,coder\nP1,0,5,Rapport,AB\n")
     with pytest.raises(InputError, match="'Rapport' is not in the codebook"):
         tables.read_gold(gold, codes=book)
+
+
+def test_messages_about_codebook_files_a_stranger_wrote(tmp_path: Path):
+    """'Codable: no' at the end of a sentence, a file without descriptions, paths written with '/',
+    and a backslash shown doubled in the error (so the label could not be found in the file)."""
+    from psythemes.codebook import resolve_code_names
+
+    inline = tmp_path / "inline.csv"
+    inline.write_text("Code,Description\nBarriers,Things that make it harder. Codable: no\nBarriers\\Cost,Money.\n")
+    with pytest.warns(PsythemesWarning, match="code tree comes from code names written as paths"):
+        book = load_codebook(inline)
+    assert book.heading_names == ["Barriers"] and book["Barriers"].definition == "Things that make it harder."
+    bare = tmp_path / "names.csv"
+    bare.write_text("name\nCost\nAccess\n")
+    with pytest.warns(PsythemesWarning, match="no description column .*each code's definition is its name"):
+        load_codebook(bare)
+    with pytest.raises(InputError, match=r"'Barriers/Cost' is not in the codebook \(did you mean 'Cost'\? a path's "
+                                         r"parts are separated by ' > ' or a backslash, not '/'\)"):
+        resolve_code_names(["Barriers/Cost"], ["Cost", "Access"])
+    with pytest.raises(InputError) as err:
+        resolve_code_names(["Barriers\\Cots"], ["Cost", "Access"])
+    assert "'Barriers\\Cots'" in str(err.value)

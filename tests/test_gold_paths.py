@@ -71,7 +71,7 @@ def test_a_leaf_alone_matches_only_when_one_path_ends_with_it(tmp_path, book):
         read_gold(gold_path, codes=book.names)
     wrong = tmp_path / "wrong.csv"
     wrong.write_text("doc_id,start,end,code\nP01,0,10,Context\\Time\n", encoding="utf-8")
-    with pytest.raises(InputError, match=r"gold code 'Context\\\\Time' is not in the codebook"):
+    with pytest.raises(InputError, match=r"gold code 'Context\\Time' is not in the codebook"):
         read_gold(wrong, codes=book.names)
 
 

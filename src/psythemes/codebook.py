@@ -557,18 +557,16 @@ def resolve_code_names(labels: Any, names: list[str], *, what: str = "code",
             hit = aliases[alias] if alias is not None else None
         heading = _resolve_name(label, list(headings)) if hit is None and headings else None
         if heading is not None:
-            raise InputError(f"{what} {label!r} is a heading of the codebook ({heading!r}: it groups other codes and "
-                             "is never assigned); code one of its sub-codes, or mark it codable", path=path)
+            raise InputError(f"{what} {_quoted(label)} is a heading of the codebook ({_quoted(heading)}: it groups "
+                             "other codes and is never assigned); code one of its sub-codes, or mark it codable",
+                             path=path)
         if hit is None:
             several = _path_candidates(label, names)
             if len(several) > 1:
-                raise InputError(f"{what} {label!r} could be any of {', '.join(repr(n) for n in several)}: write "
-                                 f"the code's path (e.g. {several[0]!r})", path=path)
-            close = difflib.get_close_matches(label.casefold(), [n.casefold() for n in names], n=1, cutoff=0.5)
-            hint = ""
-            if close:
-                hint = f" (did you mean {next(n for n in names if n.casefold() == close[0])!r}?)"
-            raise InputError(f"{what} {label!r} is not in the codebook{hint}; codes: {', '.join(names)}", path=path)
+                raise InputError(f"{what} {_quoted(label)} could be any of {', '.join(map(_quoted, several))}: write "
+                                 f"the code's path (e.g. {_quoted(several[0])})", path=path)
+            raise InputError(f"{what} {_quoted(label)} is not in the codebook{_closest(label, names)}; codes: "
+                             f"{', '.join(names)}", path=path)
         out[label] = hit
     return out
 
@@ -585,6 +583,24 @@ def respelt_labels(mapping: dict[str, str]) -> list[tuple[str, str]]:
         if k == 0 or mine[-k:] != theirs[-k:]:
             out.append((label, name))
     return out
+
+
+def _quoted(text: str) -> str:
+    """``text`` in quotes as the user wrote it: a path's backslash once (repr would double it, and
+    the label could not be found in the file as shown)."""
+    return f'"{text}"' if "'" in text else f"'{text}'"
+
+
+def _closest(label: str, names: list[str]) -> str:
+    """`` (did you mean 'X'?)`` for the code ``label`` most likely means, else ``""``; a path written
+    with ``/`` (``Barriers/Cost``), which psythemes does not split, is matched by its last part."""
+    last = _resolve_name(label.rsplit("/", 1)[1].strip(), names) if "/" in label else None
+    if last is not None:
+        return f" (did you mean {_quoted(last)}? a path's parts are separated by ' > ' or a backslash, not '/')"
+    close = difflib.get_close_matches(label.casefold(), [n.casefold() for n in names], n=1, cutoff=0.5)
+    if close:
+        return f" (did you mean {_quoted(next(n for n in names if n.casefold() == close[0]))}?)"
+    return ""
 
 
 def warn_aliased(mapping: Mapping[str, str], names: Sequence[str], what: str = "gold", *,
@@ -657,7 +673,7 @@ _LIST_HEADINGS = {**{k: v for k, v in _SECTION_BY_HEADING.items() if v not in ("
 # a heading in the middle of a line ("... Include: x. Exclude: y.") starts a new line
 _INLINE_HEADING = re.compile(
     r"(?<=[.;!?)\]])\s+(?=(?:" + "|".join(re.escape(h) for h in sorted(_LIST_HEADINGS, key=len, reverse=True))
-    + r")\s*:)", re.IGNORECASE)
+    + r")\s*:|codable\s*:\s*(?:no|yes|false|true)\b)", re.IGNORECASE)
 # "for example 'I want to quit'" / e.g. "..." inside a definition: a quoted example
 _QUOTED_EXAMPLE = re.compile(
     r"(?:for example|for instance|e\.g\.|such as|as in)[,:]?\s*"
@@ -1066,6 +1082,10 @@ def _codebook_from_rows(rows: list[list[str]], path: Path, kind: str, delimiter:
                       "name, description or definition, parent, include/exclude criteria, examples, "
                       "counter-examples, keywords; see docs/codebook.md)", PsythemesWarning, stacklevel=4)
 
+    if not desc_cols:
+        warnings.warn(f"{path.name}: no description column ({', '.join(_CSV_DESC_HEADERS[:3])}, ...): each code's "
+                      "definition is its name, so zero-shot mapping has only the names to go on", PsythemesWarning,
+                      stacklevel=4)
     rows = _rejoin_overflow(rows, header, desc_cols, path, delimiter)
     if len(rows) < 2:
         raise InputError(f"{kind} codebook has a header row but no codes below it", path=path)
