@@ -416,3 +416,12 @@ def test_map_self_training_option(toy_files, tmp_path, capsys, fake_embedder):
     assert "without self-training" not in capsys.readouterr().err
     assert main(["map", str(seg_path), "--codebook", str(plain), "--self-training", "maybe",
                  "--out", str(tmp_path / "x")]) == 2
+
+
+def test_jobs_zero_is_refused_before_any_work(toy_files, tmp_path, capsys):
+    seg_path, gold_path, cb_path = toy_files
+    for command in (["train", str(seg_path), "--gold", str(gold_path)], ["map", str(seg_path), "--method", "few-shot",
+                                                                          "--train", str(gold_path)]):
+        assert main([*command, "--codebook", str(cb_path), "--out", str(tmp_path / "o"), "--jobs", "0"]) == 2
+        assert "--jobs must be a number of processes" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

@@ -65,6 +65,7 @@ def map_command(
 
     if codebook is None and model is None:
         raise InputError(NO_CODEBOOK)
+    _check_jobs(jobs)
 
     training = method == "few-shot" and model is None
     with warnings_as_lines(), (working("training the few-shot mapper") if training else contextlib.nullcontext()):
@@ -86,6 +87,13 @@ def map_command(
     print(f"{run['n_segments']} segments, {run['n_codes']} codes assigned to {run['n_coded_segments']} segments "
           f"({run['method']}){themes_part}{aside_part} -> {run['out_dir']}")
     _print_thresholds(run)
+
+
+def _check_jobs(jobs: int) -> None:
+    if jobs == 0:
+        from ..errors import InputError
+
+        raise InputError("--jobs must be a number of processes (1, 2, ...) or -1 for every core, not 0")
 
 
 def _print_thresholds(run: dict) -> None:
@@ -124,6 +132,7 @@ def train_command(
     """Train a few-shot mapper on gold-coded segments and save it with a model card."""
     from ..jobs import train_to_folder
 
+    _check_jobs(jobs)  # before the gold is read
     what = "training the few-shot mapper" + (f" ({cv}-fold cross-validation, then the model)" if cv >= 2 else "")
     with warnings_as_lines(), working(what):
         # train_to_folder reads a list of gold files too (its annotation says one)
