@@ -603,3 +603,26 @@ def test_messages_about_codebook_files_a_stranger_wrote(tmp_path: Path):
     with pytest.raises(InputError) as err:
         resolve_code_names(["Barriers\\Cots"], ["Cost", "Access"])
     assert "'Barriers\\Cots'" in str(err.value)
+
+
+def test_codable_no_with_more_after_it_and_aliases_that_a_path_would_take(tmp_path: Path):
+    book = tmp_path / "b.csv"
+    book.write_text('Code,Description\nBarriers,"Things that make it harder. Codable: no."\n'
+                    'Money,"Money worries. Codable: no. Use the children."\nBarriers\\Cost,Costs.\n'
+                    'Odd,"Odd. Codable: maybe"\n')
+    with pytest.warns(PsythemesWarning):
+        cb = load_codebook(book)
+    assert cb.heading_names == ["Barriers", "Money"] and cb["Money"].definition == "Money worries. Use the children."
+    assert cb["Odd"].definition == "Odd. Codable: maybe"  # a value it cannot read stays text
+    with pytest.raises(InputError, match="alias 'Cost' ends the path of code 'Barriers > Cost'"):
+        codebook_from_dict({"codes": [
+            {"name": "Barriers", "definition": "b", "codable": False,
+             "children": [{"name": "Barriers > Cost", "definition": "c"}]},
+            {"name": "Money", "definition": "m", "aliases": ["Cost"]}]})
+    with pytest.raises(InputError, match="is a heading .*its aliases would never be read"):
+        codebook_from_dict({"codes": [{"name": "Support", "definition": "s", "codable": False, "aliases": ["Help"],
+                                       "children": [{"name": "Family", "definition": "f"}]}]})
+    criteria = tmp_path / "c.csv"
+    criteria.write_text('name,include,examples\nCost,"talk of money","it is too expensive"\n')
+    with pytest.warns(PsythemesWarning, match=r"definition is its name$"):
+        load_codebook(criteria)

@@ -62,7 +62,7 @@ def test_a_document_of_speaker_rows_alone_gets_a_row(tmp_path: Path):
 
 
 @pytest.mark.parametrize(("rows", "message", "line"), [
-    ("fg1,Anna,female\nfg1,anna,male\n", "lists speaker 'anna' of doc_id 'fg1' twice", 3),
+    ("fg1,Anna,female\nfg1,anna,male\n", "lists a speaker of doc_id 'fg1' twice", 3),
     ("fg1,,female\nfg1,,male\n", "lists doc_id 'fg1' twice without a speaker", 3),
 ])
 def test_a_speaker_or_document_listed_twice_is_refused(tmp_path: Path, rows: str, message: str, line: int):
@@ -163,3 +163,40 @@ def test_a_table_of_speaker_rows_handed_in_from_python_is_read_the_same(study: P
     frame = _with_metadata(segments, rows)
     assert list(frame["gender"]) == ["female", "male"] and list(frame["site"]) == ["Utrecht", "Utrecht"]
 
+
+
+def test_names_that_look_like_ids_or_roles_are_not_named_either(tmp_path: Path):
+    """A review found 'ANNA' (capitals: an id to the label rules) and 'Tom R' (a one-letter role word)
+    named in the 'no interviewer' warning."""
+    (tmp_path / "a.txt").write_text("ANNA: How are you today?\nBEN: Fine thanks.\nANNA: Why?\nBEN: Work.\n")
+    (tmp_path / "b.txt").write_text("Tom R: How are you today?\nMary C: Fine.\nTom R: Why?\nMary C: Work.\n")
+    with pytest.warns(PsythemesWarning, match=r"a \(2 names\); b \(2 names\)") as caught:
+        read_transcripts([tmp_path / "a.txt", tmp_path / "b.txt"])
+    assert not any(name in str(w.message) for w in caught for name in ("ANNA", "BEN", "Tom", "Mary"))
+
+
+def test_one_speaker_however_cased_and_a_moderator_without_a_role_cell(study: Path):
+    from psythemes.pipeline import _metadata_frame
+    from psythemes.segment import segment_transcripts
+    from psythemes.themes.discoverer import _with_metadata
+
+    (study / "fg1.txt").write_text(FOCUS_GROUP + "ANNA: And the breathing, again.\n")
+    (study / "meta.csv").write_text("doc_id,speaker,role,gender\nfg1,,therapist,\nfg1,Anna,patient,female\n"
+                                    "fg1,Ben,,male\nfg1,Carla,,female\nfg1,Moderator,,male\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fg, = read_transcripts([study / "fg1.txt"], metadata=study / "meta.csv")
+    assert fg.metadata["speaker_roles"]["Anna"] == fg.metadata["speaker_roles"]["ANNA"] == "patient"
+    segments = segment_transcripts([fg])
+    frame = _with_metadata(segments, _metadata_frame([fg]))
+    assert len(frame) == len(segments) and set(frame.loc[frame["speaker"] == "ANNA", "gender"]) == {"female"}
+    people = participants(_metadata_frame([fg])).set_index("speaker")
+    # the moderator's row has no role: it is the interviewer's side, as the turns are, not a participant
+    assert people.loc["Moderator", "role"] == "interviewer" and people.loc["Ben", "role"] == "therapist"
+
+
+def test_speaker_rows_differing_only_in_spacing_are_one_speaker(tmp_path: Path):
+    (tmp_path / "m.csv").write_text("doc_id,speaker,gender\nfg1,Anna Smith,female\nfg1,Anna  Smith,female\n")
+    with pytest.raises(InputError, match="lists a speaker of doc_id 'fg1' twice") as err:
+        read_metadata(tmp_path / "m.csv")
+    assert "Anna" not in err.value.message and err.value.line == 3

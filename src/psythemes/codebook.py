@@ -412,13 +412,22 @@ def codebook_from_dict(data: Any, *, source: str | Path | None = None, default_n
 
 
 def _check_aliases(codes: tuple[Code, ...], names: dict[str, str], path: str | None) -> None:
-    """An alias may not be spelt like a code's name, nor be given to two codes."""
+    """An alias may not be spelt like a code's name or its last part, nor be given to two codes or a heading."""
     taken: dict[str, str] = {}
+    all_names = list(names.values())
     for code in (c for top in codes for c in top.walk()):
+        if code.aliases and not code.codable:
+            raise InputError(f"code {code.name!r} is a heading (never assigned): its aliases would never be read; give "
+                             "them to the code that takes its old gold", path=path)
         for alias in code.aliases:
             key = _name_key(alias)
             if key in names and names[key] != code.name:
                 raise InputError(f"code {code.name!r}: alias {alias!r} is the name of code {names[key]!r}; a label "
+                                 "could not tell them apart", path=path)
+            # "Cost" would find "Barriers > Cost" by its last part before any alias is tried
+            other = [n for n in _path_candidates(alias, all_names) if n != code.name]
+            if other:
+                raise InputError(f"code {code.name!r}: alias {alias!r} ends the path of code {other[0]!r}; a label "
                                  "could not tell them apart", path=path)
             if taken.setdefault(key, code.name) != code.name:
                 raise InputError(f"alias {alias!r} is given to codes {taken[key]!r} and {code.name!r}; a label "
@@ -708,7 +717,19 @@ def _parse_description(text: str) -> tuple[str, dict[str, Any]]:
         head, sep, rest = line.partition(":")
         head_key = head.strip().lower()
         key = _SECTION_BY_HEADING.get(head_key) if sep else None
-        if key in ("identifier", "color", "codable") and rest.strip():
+        if key == "codable" and rest.strip():
+            # "Codable: no", also at the end of a sentence with more after it ("Codable: no. Use the
+            # children."); a value it cannot read stays in the definition, as any other text
+            said = re.match(r"(no|yes|false|true|0|1)\b[.;,!]?\s*(.*)$", rest.strip(), re.IGNORECASE | re.DOTALL)
+            current = None
+            if said is None:
+                definition.append(line)
+                continue
+            sections[key] = said.group(1)
+            if said.group(2):
+                definition.append(said.group(2))
+            continue
+        if key in ("identifier", "color") and rest.strip():
             sections[key] = rest.strip()
             current = None
             continue
@@ -1083,9 +1104,10 @@ def _codebook_from_rows(rows: list[list[str]], path: Path, kind: str, delimiter:
                       "counter-examples, keywords; see docs/codebook.md)", PsythemesWarning, stacklevel=4)
 
     if not desc_cols:
+        bare = not (list_cols["include"] or list_cols["examples"])  # zero-shot reads those too
         warnings.warn(f"{path.name}: no description column ({', '.join(_CSV_DESC_HEADERS[:3])}, ...): each code's "
-                      "definition is its name, so zero-shot mapping has only the names to go on", PsythemesWarning,
-                      stacklevel=4)
+                      "definition is its name" + (", so zero-shot mapping has only the names to go on" if bare else ""),
+                      PsythemesWarning, stacklevel=4)
     rows = _rejoin_overflow(rows, header, desc_cols, path, delimiter)
     if len(rows) < 2:
         raise InputError(f"{kind} codebook has a header row but no codes below it", path=path)

@@ -481,9 +481,26 @@ def speakers_for_message(labels: Sequence[str]) -> str:
     removes, and messages end up in logs; docs/privacy.md): ``"SPEAKER_00, 2 names"``."""
     from .errors import show_text
 
-    shown = [label for label in labels if show_text() or _names_role_or_id(label)]
+    shown = [label for label in labels if show_text() or _generic_label(label)]
     hidden = len(labels) - len(shown)
     return ", ".join([*shown, *([f"{hidden} name{'s' if hidden > 1 else ''}"] if hidden else [])])
+
+
+#: Words of a speaker label that name no one: a label made of these, digits and punctuation only
+#: (``SPEAKER_00``, ``P03``, ``Interviewer 2``) may be named in a message.
+_GENERIC_LABEL_WORDS = frozenset("""
+speaker participant interviewer interviewee moderator facilitator respondent researcher host
+therapist client patient nurse doctor dr gp carer caregiver parent unknown person voice p r i t c q a
+int iv mod fac res pt
+""".split())
+
+
+def _generic_label(label: str) -> bool:
+    """Whether a speaker label names no one: its words are generic (:data:`_GENERIC_LABEL_WORDS`).
+    ``ANNA``, ``Tom R`` and ``Jane Doe (Host)`` are names, though the label rules read the first
+    as an id and the others as roles."""
+    words = re.findall(r"[^\W\d_]+", label.casefold())
+    return all(w in _GENERIC_LABEL_WORDS for w in words)
 
 
 def quoted_for_message(labels: Sequence[str], limit: int = 5) -> str:
@@ -2146,20 +2163,24 @@ def _join_speaker_rows(tr: Transcript, speakers: Mapping[str, Mapping[str, Any]]
     def key(label: str) -> str:
         return " ".join(label.casefold().split())
 
-    labels = {key(t.speaker): t.speaker for t in tr.turns if t.speaker}
+    labels: dict[str, list[str]] = {}
+    for t in tr.turns:
+        if t.speaker and t.speaker not in labels.setdefault(key(t.speaker), []):
+            labels[key(t.speaker)].append(t.speaker)  # "Anna" and "ANNA": one speaker, one row
     stored: dict[str, dict[str, Any]] = {}
     unmatched = []
     for label, cells in speakers.items():
-        speaker = labels.get(key(label))
-        if speaker is None:
+        found = labels.get(key(label))
+        if not found:
             unmatched.append(label)
             continue
-        stored[speaker] = dict(cells)
         role = str(cells.get("role") or "").strip()
-        if role:
-            # "Moderator", "Facilitator" are the interviewer's side, as speaker labels are
-            roles = tr.metadata.setdefault("speaker_roles", {})
-            roles[speaker] = "interviewer" if role_of(role) == "interviewer" else role
+        for speaker in found:
+            stored[speaker] = dict(cells)
+            if role:
+                # "Moderator", "Facilitator" are the interviewer's side, as speaker labels are
+                roles = tr.metadata.setdefault("speaker_roles", {})
+                roles[speaker] = "interviewer" if role_of(role) == "interviewer" else role
     if stored:
         tr.metadata["speakers"] = stored
     return unmatched

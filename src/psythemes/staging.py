@@ -281,6 +281,9 @@ class StagedFolder:
     def _carry_foreign(self, new_outputs: set[str]) -> None:
         assert self.path is not None, "called by commit()"
         owned, own_manifest = owned_outputs(self.target)
+        # what a stage command wrote into the folder is psythemes' own too (its ledger is not carried:
+        # the new manifest records the folder)
+        stage_owned = _ledger(self.target)
         for dirpath, dirnames, filenames in os.walk(self.target, followlinks=False):
             rel_dir = Path(dirpath).relative_to(self.target)
             # a symlink to a folder is carried as the link itself, never followed
@@ -293,11 +296,15 @@ class StagedFolder:
                 src = Path(dirpath) / name
                 if _TMP.match(name):
                     continue  # a killed writer's temporary file: cleaned up here
-                if rel == "manifest.json" and own_manifest:
+                if (rel == "manifest.json" and own_manifest) or rel == LEDGER:
                     continue
                 why = None
-                if rel in owned and not src.is_symlink():
-                    if sha256_file(src) == owned[rel]:
+                # a stage command's file counts only where the new run writes that name: otherwise
+                # it stays, as files of others do (extract removes only its own earlier outputs)
+                recorded = {h for h in (owned.get(rel), stage_owned.get(rel) if rel in new_outputs else None)
+                            if h is not None}
+                if recorded and not src.is_symlink():
+                    if sha256_file(src) in recorded:
                         continue  # psythemes' own, unchanged: replaced by the new run or gone with the old
                     why = "was changed since psythemes wrote it"
                 elif rel in new_outputs:
@@ -388,7 +395,7 @@ def _kept_while_writing(folder: Path) -> Iterator[None]:
         for entry in os.scandir(folder):
             if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
                 continue
-            present[entry.name] = entry.stat(follow_symlinks=False).st_ino
+            present[entry.name] = os.lstat(entry.path).st_ino  # DirEntry.stat() has no inode on Windows
             backup = folder / f".{entry.name}{_BACKUP}{token}"
             try:
                 os.link(entry.path, backup, follow_symlinks=False)
@@ -435,13 +442,14 @@ def _settle(folder: Path, name: str, backup: Path, inode: int | None) -> tuple[s
     if (inode is not None and _inode(folder / name) == inode) or not backup.is_file():
         backup.unlink(missing_ok=True)  # not replaced
         return None
-    own = {**owned_outputs(folder)[0], **_ledger(folder)}.get(name)
-    if own is not None and sha256_file(backup) == own:
+    # what psythemes wrote there, by a stage command (the ledger) or by extract (its manifest)
+    own = {h for h in (owned_outputs(folder)[0].get(name), _ledger(folder).get(name)) if h is not None}
+    if own and sha256_file(backup) in own:
         backup.unlink(missing_ok=True)  # psythemes' own, unchanged: replacing it loses nothing
         return None
     dest = _free_name(folder / name)
     os.rename(backup, dest)
-    return dest.name, "was changed since psythemes wrote it" if own is not None else "is not psythemes' file"
+    return dest.name, "was changed since psythemes wrote it" if own else "is not psythemes' file"
 
 
 def _settle_backups(folder: Path) -> None:
@@ -452,7 +460,7 @@ def _settle_backups(folder: Path) -> None:
             if not sep or not name.startswith(".") or not entry.is_file(follow_symlinks=False):
                 continue
             original = name[1:]
-            kept = _settle(folder, original, Path(entry.path), entry.stat(follow_symlinks=False).st_ino)
+            kept = _settle(folder, original, Path(entry.path), os.lstat(entry.path).st_ino)
             if kept is not None:
                 warnings.warn(f"{folder / original} {kept[1]} (a run was killed while writing); kept as {kept[0]}",
                               PsythemesWarning, stacklevel=4)

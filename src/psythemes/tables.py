@@ -427,9 +427,11 @@ def _fold_speaker_rows(frame: pd.DataFrame, path: str | Path | None) -> pd.DataF
     for index, rec in frame[is_speaker].drop(columns="speaker").iterrows():
         label = str(speaker[index])
         of_doc = speakers.setdefault(rec["doc_id"], {})
-        if any(k.casefold() == label.casefold() for k in of_doc):
-            raise InputError(f"metadata lists speaker {label!r} of doc_id {rec['doc_id']!r} twice", path=path,
-                             line=int(index) + 2)
+        # labels are matched ignoring case and spacing, so two rows that differ only so are one speaker
+        # (the label is not named: it may be a participant's name)
+        if any(" ".join(k.casefold().split()) == " ".join(label.casefold().split()) for k in of_doc):
+            raise InputError(f"metadata lists a speaker of doc_id {rec['doc_id']!r} twice (labels differing only in "
+                             "case or spacing are one speaker)", path=path, line=int(index) + 2)
         of_doc[label] = {str(k): (v.item() if hasattr(v, "item") else v) for k, v in rec.items()
                          if k != "doc_id" and not (pd.api.types.is_scalar(v) and pd.isna(v))}
     missing = [d for d in speakers if d not in set(docs["doc_id"])]
@@ -456,9 +458,18 @@ def participants(metadata: pd.DataFrame) -> pd.DataFrame:
         if not isinstance(speakers, dict) or not speakers:
             rows.append(rec)
             continue
+        from .io import role_of
+
+        resolved = rec.get("speaker_roles") if isinstance(rec.get("speaker_roles"), dict) else {}
         for label, cells in speakers.items():
             doc_cells = {k: v for k, v in rec.items() if k != "participant"}
-            rows.append({**doc_cells, "participant": f"{rec['doc_id']}:{label}", "speaker": label, **cells})
+            row = {**doc_cells, "participant": f"{rec['doc_id']}:{label}", "speaker": label, **cells}
+            # the role the speaker's turns got: a moderator's row without a role cell is the interviewer's side
+            own = str(cells.get("role") or "").strip()
+            role = resolved.get(label) or own or ("interviewer" if role_of(label) == "interviewer" else None)
+            if role:
+                row["role"] = role
+            rows.append(row)
     return pd.DataFrame(rows)
 
 

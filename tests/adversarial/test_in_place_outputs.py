@@ -160,3 +160,62 @@ def test_without_hard_links_an_edited_file_is_still_kept(tmp_path: Path, monkeyp
     assert (out / "codes.csv").read_text() == "run3\n" and not (out / "codes.kept-2.csv").exists()
     # a file found there and left alone is not recorded as psythemes' own, backed up or not
     assert set(json.loads((out / LEDGER).read_text())["output_sha256"]) == {"codes.csv"}
+
+
+def test_a_stage_command_and_extract_read_each_others_records(tmp_path: Path):
+    """A review: segment, then extract, then segment again into one folder each claimed the other's
+    unchanged segments.csv was not psythemes' (or changed), and kept a copy."""
+    from psythemes.staging import StagedFolder
+
+    out = tmp_path / "run"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _write(out, {"segments.csv": "segment\n", "notes.csv": "evaluate\n"})
+        with StagedFolder(out) as stage:
+            write_text(stage.path / "segments.csv", "extract\n")
+            stage.commit({"psythemes": "test"})
+        _write(out, {"segments.csv": "segment again\n"})
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "manifest.json", "notes.csv", "segments.csv"]  # a stage file extract does not write stays
+
+
+def test_inodes_come_from_lstat_as_windows_needs(tmp_path: Path, monkeypatch):
+    """On Windows DirEntry.stat() has st_ino 0: every file looked replaced and was kept on every run."""
+    import psythemes.staging as staging
+
+    real = os.scandir
+
+    class NoInode:
+        def __init__(self, entry):
+            self._entry = entry
+            self.name, self.path = entry.name, entry.path
+
+        def is_file(self, **kw):
+            return self._entry.is_file(**kw)
+
+        def stat(self, **kw):
+            st = self._entry.stat(**kw)
+            return os.stat_result((st.st_mode, 0, *tuple(st)[2:]))
+
+    class Listing:
+        def __init__(self, path):
+            self._it = real(path)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self._it.close()
+
+        def __iter__(self):
+            return (NoInode(e) for e in self._it)
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "interview_notes.docx").write_text("mine\n")
+    monkeypatch.setattr(staging.os, "scandir", Listing)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _write(out, {"codes.csv": "run1\n"})
+        _write(out, {"codes.csv": "run2\n"})
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == ["codes.csv", "interview_notes.docx"]

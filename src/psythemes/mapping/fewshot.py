@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -419,7 +420,7 @@ class FewShotMapper(Params):
         if self.threshold != "auto" and not (isinstance(self.threshold, (int, float)) and 0 < self.threshold < 1):
             raise InputError(f"threshold must be a number between 0 and 1 or 'auto', not {self.threshold!r}")
         share = check_share(self.self_training, "self_training")
-        if self.n_jobs is not None and (isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, int)
+        if self.n_jobs is not None and (isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, numbers.Integral)
                                         or self.n_jobs == 0):
             raise InputError(f"n_jobs must be a whole number other than 0 (-1: every core), not {self.n_jobs!r}")
         segments = check_segments(segments)

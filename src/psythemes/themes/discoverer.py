@@ -1072,7 +1072,8 @@ def _speaker_rows(meta: pd.DataFrame) -> pd.DataFrame:
     rows = [{"_doc_key": doc, "_speaker_key": " ".join(str(label).casefold().split()), **cells}
             for doc, speakers in zip(meta[_DOC], meta["speakers"], strict=True) if isinstance(speakers, Mapping)
             for label, cells in speakers.items()]
-    return pd.DataFrame(rows)
+    # "Anna" and "ANNA" in one transcript carry the same row: one per key, or the merge doubles turns
+    return pd.DataFrame(rows).drop_duplicates(["_doc_key", "_speaker_key"]) if rows else pd.DataFrame()
 
 
 def _prevalence(
