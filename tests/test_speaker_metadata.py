@@ -200,3 +200,20 @@ def test_speaker_rows_differing_only_in_spacing_are_one_speaker(tmp_path: Path):
     with pytest.raises(InputError, match="lists a speaker of doc_id 'fg1' twice") as err:
         read_metadata(tmp_path / "m.csv")
     assert "Anna" not in err.value.message and err.value.line == 3
+
+
+def test_a_speaker_column_naming_each_interview_participant_keeps_the_documents_cells(tmp_path: Path):
+    """A sidecar with the participant's label per interview (one row per document, each with a
+    speaker) lost its wave and role at document level once speaker rows existed."""
+    (tmp_path / "m.csv").write_text("doc_id,speaker,wave,role,age\nP01-W1,P01,1,patient,40\nP02-W2,P02,2,patient,50\n")
+    meta = read_metadata(tmp_path / "m.csv")
+    assert list(meta["wave"]) == [1, 2] and list(meta["role"]) == ["patient", "patient"]
+    assert meta.loc[0, "speakers"] == {"P01": {"wave": 1, "role": "patient", "age": 40}}
+
+
+def test_table_one_from_python_counts_focus_group_members(study: Path):
+    from psythemes.report import table_one
+
+    meta = read_metadata(study / "meta.csv")
+    cells = {(r.characteristic, r.level): r.value for r in table_one(meta, role="therapist").itertuples()}
+    assert cells[("n", "")] == "3" and cells[("gender", "female")] == "2 (67%)"

@@ -149,7 +149,9 @@ def table_one(
         text (a name-like column name, values of three words or more, or ten participants or
         more) are left out, named in ``attrs["left_out"]``.
     """
-    frame = metadata.copy()
+    from .tables import participants
+
+    frame = participants(metadata).copy()  # a focus group's members with rows of their own: one each
     if role is not None and "role" in frame:
         frame = frame[_of_role(frame, role)]
     if participant_column in frame:

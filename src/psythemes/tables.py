@@ -435,7 +435,13 @@ def _fold_speaker_rows(frame: pd.DataFrame, path: str | Path | None) -> pd.DataF
         of_doc[label] = {str(k): (v.item() if hasattr(v, "item") else v) for k, v in rec.items()
                          if k != "doc_id" and not (pd.api.types.is_scalar(v) and pd.isna(v))}
     missing = [d for d in speakers if d not in set(docs["doc_id"])]
-    docs = pd.concat([docs, pd.DataFrame({"doc_id": missing})], ignore_index=True) if missing else docs
+    # a document whose one row names its one participant (a sidecar with a column of the
+    # participant's label per interview) is described by that row too: wave, date and role stay
+    # the document's, as without the speaker column
+    added = pd.DataFrame([{"doc_id": d, **(next(iter(speakers[d].values())) if len(speakers[d]) == 1 else {})}
+                          for d in missing], columns=docs.columns.drop("speaker", errors="ignore"), dtype=object)
+    # whole numbers stay whole (wave 1, not 1.0), as check_metadata keeps them
+    docs = pd.concat([docs, added], ignore_index=True).convert_dtypes() if missing else docs
     docs = docs.reset_index(drop=True)
     docs["speakers"] = [speakers.get(d) for d in docs["doc_id"]]
     return docs
