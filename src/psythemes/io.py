@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._moved import forward
 from .errors import InputError, PsythemesWarning, excerpt
-from .schema import Transcript, Turn
+from .schema import Transcript, Turn, speaker_key
 
 if TYPE_CHECKING:  # pandas is imported lazily: the CLI's --help must stay fast
     import pandas as pd
@@ -626,7 +626,7 @@ def parse_labelled_text(
             candidates.append((ls, ls + m.end(), speaker, t, raw_time is not None, t_range_end))
             break
     if check_shape:
-        known = {_speaker_key(name) for name in speakers}
+        known = {speaker_key(name) for name in speakers}
         candidates = _drop_one_off_tab_labels(candidates, tab_labels, known)
         candidates, quoted = _drop_one_off_labels(candidates, text, known)
         if quoted:
@@ -845,11 +845,6 @@ def _with_question_answer_labels(candidates: list[_Candidate], text: str) -> lis
     return sorted(candidates + [c for c in found if c[0] not in taken], key=lambda c: c[0])
 
 
-def _speaker_key(label: str) -> str:
-    """A speaker label as metadata rows match it: case and spacing ignored."""
-    return " ".join(label.casefold().split())
-
-
 def _drop_one_off_tab_labels(candidates: list[_Candidate], tab_labels: set[int],
                              known: Collection[str] = ()) -> list[_Candidate]:
     """Keep a label ended by a tab only if it recurs, names a role or is an id.
@@ -862,7 +857,7 @@ def _drop_one_off_tab_labels(candidates: list[_Candidate], tab_labels: set[int],
     counts = Counter(cand[2] for cand in candidates)
     return [cand for i, cand in enumerate(candidates)
             if i not in tab_labels or counts[cand[2]] >= 2 or _names_role_or_id(cand[2])
-            or _speaker_key(cand[2]) in known]
+            or speaker_key(cand[2]) in known]
 
 
 def _recurring(candidates: list[_Candidate]) -> bool:
@@ -891,7 +886,7 @@ def _drop_one_off_labels(candidates: list[_Candidate], text: str,
         speaker, timed = cand[2], cand[4]
         # "Name (Role):" is Zoom's and Teams' label syntax, not quoted speech
         return (counts[speaker] == 1 and not timed and not _names_role_or_id(speaker)
-                and not _ROLE_SUFFIX_RE.search(speaker) and _speaker_key(speaker) not in known)
+                and not _ROLE_SUFFIX_RE.search(speaker) and speaker_key(speaker) not in known)
 
     kept: list[_Candidate] = []
     quoted: list[tuple[int, str]] = []
@@ -2160,17 +2155,14 @@ def _join_speaker_rows(tr: Transcript, speakers: Mapping[str, Mapping[str, Any]]
     """Store the metadata rows of ``tr``'s speakers in ``tr.metadata["speakers"]`` under the labels
     as the transcript writes them (matched ignoring case and spacing), their ``role`` cells in
     ``speaker_roles``; return the rows' labels that match no speaker."""
-    def key(label: str) -> str:
-        return " ".join(label.casefold().split())
-
     labels: dict[str, list[str]] = {}
     for t in tr.turns:
-        if t.speaker and t.speaker not in labels.setdefault(key(t.speaker), []):
-            labels[key(t.speaker)].append(t.speaker)  # "Anna" and "ANNA": one speaker, one row
+        if t.speaker and t.speaker not in labels.setdefault(speaker_key(t.speaker), []):
+            labels[speaker_key(t.speaker)].append(t.speaker)  # "Anna" and "ANNA": one speaker, one row
     stored: dict[str, dict[str, Any]] = {}
     unmatched = []
     for label, cells in speakers.items():
-        found = labels.get(key(label))
+        found = labels.get(speaker_key(label))
         if not found:
             unmatched.append(label)
             continue

@@ -23,6 +23,7 @@ __all__ = [
     "Transcript",
     "Segment",
     "make_segment_id",
+    "speaker_key",
     "SEGMENT_COLUMNS",
     "CODE_COLUMNS",
     "GOLD_COLUMNS",
@@ -100,6 +101,12 @@ class Transcript:
 def make_segment_id(doc_id: str, start: int, end: int) -> str:
     """Stable id of a segment: the same document and offsets give the same id in every run."""
     return f"{doc_id}:{start}-{end}"
+
+
+def speaker_key(label: str) -> str:
+    """A speaker label as metadata rows and labels are matched to each other: case and spacing
+    ignored (``Anna  Smith`` and ``ANNA SMITH`` are one speaker)."""
+    return " ".join(label.casefold().split())
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from .errors import InputError, PsythemesWarning
-from .schema import CODE_COLUMNS, GOLD_COLUMNS, SEGMENT_COLUMNS
+from .schema import CODE_COLUMNS, GOLD_COLUMNS, SEGMENT_COLUMNS, speaker_key
 
 if TYPE_CHECKING:
     import numpy as np
@@ -429,7 +429,7 @@ def _fold_speaker_rows(frame: pd.DataFrame, path: str | Path | None) -> pd.DataF
         of_doc = speakers.setdefault(rec["doc_id"], {})
         # labels are matched ignoring case and spacing, so two rows that differ only so are one speaker
         # (the label is not named: it may be a participant's name)
-        if any(" ".join(k.casefold().split()) == " ".join(label.casefold().split()) for k in of_doc):
+        if any(speaker_key(k) == speaker_key(label) for k in of_doc):
             raise InputError(f"metadata lists a speaker of doc_id {rec['doc_id']!r} twice (labels differing only in "
                              "case or spacing are one speaker)", path=path, line=int(index) + 2)
         of_doc[label] = {str(k): (v.item() if hasattr(v, "item") else v) for k, v in rec.items()

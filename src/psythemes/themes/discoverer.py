@@ -35,6 +35,7 @@ from ..schema import (
     SEGMENT_THEME_COLUMNS,
     THEME_COLUMNS,
     THEME_QUOTE_COLUMNS,
+    speaker_key,
 )
 from .cache import ARRAYS, SCALARS, TABLES, ThemeCacheEntry
 from .descriptions import (
@@ -1050,7 +1051,7 @@ def _with_metadata(frame: pd.DataFrame,
     out = out.merge(meta[new_cols].rename(columns={_DOC: "_doc_key"}), on="_doc_key", how="left")
     if not speaker_rows.empty and "speaker" in out:
         # a focus group member's own cells (gender, age group) replace the document's for her turns
-        out["_speaker_key"] = out["speaker"].fillna("").astype(str).map(lambda v: " ".join(v.casefold().split()))
+        out["_speaker_key"] = out["speaker"].fillna("").astype(str).map(speaker_key)
         own = out[["_doc_key", "_speaker_key"]].merge(speaker_rows, on=["_doc_key", "_speaker_key"], how="left")
         for col in speaker_rows.columns.drop(["_doc_key", "_speaker_key"]):
             if col in frame.columns:
@@ -1069,7 +1070,7 @@ def _speaker_rows(meta: pd.DataFrame) -> pd.DataFrame:
     as a table keyed by document and speaker label (case and spacing ignored)."""
     if "speakers" not in meta.columns:
         return pd.DataFrame()
-    rows = [{"_doc_key": doc, "_speaker_key": " ".join(str(label).casefold().split()), **cells}
+    rows = [{"_doc_key": doc, "_speaker_key": speaker_key(str(label)), **cells}
             for doc, speakers in zip(meta[_DOC], meta["speakers"], strict=True) if isinstance(speakers, Mapping)
             for label, cells in speakers.items()]
     # "Anna" and "ANNA" in one transcript carry the same row: one per key, or the merge doubles turns
