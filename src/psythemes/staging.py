@@ -392,9 +392,7 @@ def _kept_while_writing(folder: Path) -> Iterator[None]:
     present: dict[str, int] = {}  # every file found, backed up or not: only what the run replaces is its own
     before: dict[str, tuple[int, Path]] = {}
     with contextlib.suppress(OSError):
-        for entry in os.scandir(folder):
-            if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
-                continue
+        for entry in _folder_files(folder):
             present[entry.name] = os.lstat(entry.path).st_ino  # DirEntry.stat() has no inode on Windows
             backup = folder / f".{entry.name}{_BACKUP}{token}"
             try:
@@ -411,10 +409,18 @@ def _kept_while_writing(folder: Path) -> Iterator[None]:
     try:
         yield
     finally:
-        kept = {name: _settle(folder, name, backup, inode) for name, (inode, backup) in before.items()}
+        records = _recorded_hashes(folder)
+        kept = {name: _settle(folder, name, backup, inode, records) for name, (inode, backup) in before.items()}
         _record_outputs(folder, unchanged={n for n, inode in present.items() if _inode(folder / n) == inode})
         for name, (new, why) in ((n, k) for n, k in kept.items() if k is not None):
             warnings.warn(f"{folder / name} {why}; kept as {new}", PsythemesWarning, stacklevel=5)
+
+
+def _folder_files(folder: Path) -> Iterator[os.DirEntry[str]]:
+    """The folder's own files that :func:`keeping_edited` watches: not hidden, not links, not folders."""
+    for entry in os.scandir(folder):
+        if not entry.name.startswith(".") and entry.is_file(follow_symlinks=False):
+            yield entry
 
 
 def _inode(path: Path) -> int | None:
@@ -436,14 +442,25 @@ def _ledger(folder: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in hashes.items() if isinstance(k, str) and "/" not in k}
 
 
-def _settle(folder: Path, name: str, backup: Path, inode: int | None) -> tuple[str, str] | None:
+def _recorded_hashes(folder: Path) -> dict[str, set[str]]:
+    """What psythemes wrote into ``folder``, by a stage command (the ledger) or by extract (its
+    manifest): ``{file name: its hashes}``, read once per run."""
+    records: dict[str, set[str]] = {}
+    for hashes in (owned_outputs(folder)[0], _ledger(folder)):
+        for name, digest in hashes.items():
+            records.setdefault(name, set()).add(digest)
+    return records
+
+
+def _settle(folder: Path, name: str, backup: Path, inode: int | None,
+            records: dict[str, set[str]]) -> tuple[str, str] | None:
     """Drop the backup of ``name``, or keep it under a free name when the file it held was replaced
-    and was not psythemes' own; returns (the kept name, why) then."""
+    and was not psythemes' own (``records``: :func:`_recorded_hashes`); returns (the kept name,
+    why) then."""
     if (inode is not None and _inode(folder / name) == inode) or not backup.is_file():
         backup.unlink(missing_ok=True)  # not replaced
         return None
-    # what psythemes wrote there, by a stage command (the ledger) or by extract (its manifest)
-    own = {h for h in (owned_outputs(folder)[0].get(name), _ledger(folder).get(name)) if h is not None}
+    own = records.get(name, set())
     if own and sha256_file(backup) in own:
         backup.unlink(missing_ok=True)  # psythemes' own, unchanged: replacing it loses nothing
         return None
@@ -454,13 +471,14 @@ def _settle(folder: Path, name: str, backup: Path, inode: int | None) -> tuple[s
 
 def _settle_backups(folder: Path) -> None:
     """Settle the backups that a run killed inside :func:`keeping_edited` left in ``folder``."""
+    records = _recorded_hashes(folder)
     with contextlib.suppress(OSError):
         for entry in os.scandir(folder):
             name, sep, _ = entry.name.partition(_BACKUP)
             if not sep or not name.startswith(".") or not entry.is_file(follow_symlinks=False):
                 continue
             original = name[1:]
-            kept = _settle(folder, original, Path(entry.path), os.lstat(entry.path).st_ino)
+            kept = _settle(folder, original, Path(entry.path), os.lstat(entry.path).st_ino, records)
             if kept is not None:
                 warnings.warn(f"{folder / original} {kept[1]} (a run was killed while writing); kept as {kept[0]}",
                               PsythemesWarning, stacklevel=4)
@@ -475,9 +493,7 @@ def _record_outputs(folder: Path, *, unchanged: set[str]) -> None:
     ledger = _ledger(folder)
     written = {}
     with contextlib.suppress(OSError):
-        for entry in os.scandir(folder):
-            if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
-                continue
+        for entry in _folder_files(folder):
             if entry.name in ledger and entry.name in unchanged:
                 written[entry.name] = ledger[entry.name]
             elif entry.name not in unchanged and not _KEPT.search(entry.name):
