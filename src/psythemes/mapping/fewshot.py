@@ -130,8 +130,8 @@ def _logistic_weights(X: Any, Y: np.ndarray, C: float, *, single: bool, class_we
     arrays, so that the fits of a cross-validation can run in other processes.
 
     The fits run with one BLAS thread: on problems this small, threads cost more than they give
-    (a 50-code multi-label training took 356 s with OpenBLAS's 2 threads, 70 s with one, the
-    same weights to the last bit; docs/mapping.md, *Training time*).
+    (a 50-code multi-label training took 345 s with OpenBLAS's 2 threads, 79 s with one, with the
+    same C and thresholds; ``benchmarks/train_time.py``, docs/mapping.md, *Training time*).
     """
     from threadpoolctl import threadpool_limits
 
@@ -514,10 +514,14 @@ class FewShotMapper(Params):
             self.zero_shot_ = ZeroShotMapper(self.codebook_, embedder=self.embedder_, cues=self.cues,
                                              use_examples=True).fit()
 
+    def _fit_options(self) -> dict[str, Any]:
+        """The keyword arguments of :func:`_logistic_weights` that this mapper's parameters fix."""
+        return {"single": self.mode_ == "single", "class_weight": self.class_weight, "max_iter": self.max_iter,
+                "random_state": self.random_state}
+
     def _weights(self, X: Any, Y: np.ndarray, C: float) -> tuple[np.ndarray, np.ndarray]:
         """Logistic-regression weights, one row per column of ``Y`` (see :func:`_logistic_weights`)."""
-        return _logistic_weights(X, Y, C, single=self.mode_ == "single", class_weight=self.class_weight,
-                                 max_iter=self.max_iter, random_state=self.random_state)
+        return _logistic_weights(X, Y, C, **self._fit_options())
 
     def _choose_C(self, X: Any, Y: np.ndarray, groups: np.ndarray) -> tuple[float, dict[str, float] | None, np.ndarray]:
         """``C`` and the thresholds per code (multi-label data; single-label: unused).
@@ -548,8 +552,7 @@ class FewShotMapper(Params):
 
         folds = list(GroupKFold(n_splits=min(AUTO_C_FOLDS, n_docs)).split(X, groups=groups))
         grid = C_GRID if self.C == "auto" else (float(self.C),)
-        kw = {"single": self.mode_ == "single", "class_weight": self.class_weight, "max_iter": self.max_iter,
-              "random_state": self.random_state}
+        kw = self._fit_options()
         logging.getLogger("psythemes.mapping").info(
             "choosing C%s: %d fits%s", " and thresholds" if auto_thresholds else "", len(grid) * len(folds),
             f" of {Y.shape[1]} codes each" if self.mode_ == "multi" else "")
