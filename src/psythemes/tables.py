@@ -595,14 +595,14 @@ def _check_codes(frame: pd.DataFrame, codes: Sequence[str] | Codebook | None, wh
 
     used = frame[_CODE].astype(str)
     names, headings, aliases = _code_names(codes)
+    singular = what[:-1] if what.endswith("s") else what  # "gold codes" -> "gold code"
     mapping: dict[str, str] = {}
     failed: dict[str, tuple[int, str]] = {}  # label -> (first row, why): every one is named at once
     for i, label in enumerate(used):
         if label == "" or label in mapping or label in failed:
             continue
         try:
-            mapping.update(resolve_code_names([label], names, what=what[:-1] if what.endswith("s") else what,
-                                              headings=headings, aliases=aliases))
+            mapping.update(resolve_code_names([label], names, what=singular, headings=headings, aliases=aliases))
         except InputError as err:
             failed[label] = (i, err.message)
     if len(failed) == 1:
@@ -613,7 +613,7 @@ def _check_codes(frame: pd.DataFrame, codes: Sequence[str] | Codebook | None, wh
         shown = "; ".join(f"{label!r} ({'line' if in_file else 'row'} {int(lines[row]) + (0 if in_file else 1)})"
                           for label, (row, _) in list(failed.items())[:10])
         first_row, first_message = next(iter(failed.values()))
-        raise InputError(f"{len(failed)} {what[:-1] if what.endswith('s') else what} labels match no code of the "
+        raise InputError(f"{len(failed)} {singular} labels match no code of the "
                          f"codebook: {shown}{'; ...' if len(failed) > 10 else ''}; the first: {first_message}",
                          path=frame.attrs.get("path"))
     spelt = warn_aliased(mapping, names, what.split()[0], source=frame.attrs.get("path"), stacklevel=5)
